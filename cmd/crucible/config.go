@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Daemon configuration.
+//
+// Every daemon has one Config struct. Its fields carry a `flag:"name"` tag and
+// a `help:"..."` tag; the value the struct holds when bindConfig is called is
+// the documented default. Each field can then be set, from lowest to highest
+// precedence, by:
+//
+//	a config file      --config FILE (JSON; keys are the flag names)
+//	the environment    CRUCIBLE_<FLAG> (upper case, '-' becomes '_')
+//	a flag             --<flag>
+//
+// After loading, a Config with a Validate() error method is validated.
+
+// bindConfig registers a flag for every tagged field of the struct cfg points
+// to, plus --config, and returns a function that applies the file and
+// environment and validates; call it at the start of RunE.
+func bindConfig(cmd *cobra.Command, cfg any) func() error {
+	fs := cmd.Flags()
+	var configFile string
+	fs.StringVar(&configFile, "config", "", "read settings from this JSON file (keys are flag names)")
+	v := reflect.ValueOf(cfg).Elem()
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		name := f.Tag.Get("flag")
+		if name == "" {
+			continue
+		}
+		help := f.Tag.Get("help")
+		if env := envName(name); help != "" {
+			help += " [" + env + "]"
+		}
+		p := v.Field(i).Addr().Interface()
+		switch p := p.(type) {
+		case *string:
+			fs.StringVar(p, name, *p, help)
+		case *int:
+			fs.IntVar(p, name, *p, help)
+		case *int64:
+			fs.Int64Var(p, name, *p, help)
+		case *float64:
+			fs.Float64Var(p, name, *p, help)
+		case *bool:
+			fs.BoolVar(p, name, *p, help)
+		case *time.Duration:
+			fs.DurationVar(p, name, *p, help)
+		case *[]string:
+			fs.StringSliceVar(p, name, *p, help)
+		default:
+			panic(fmt.Sprintf("bindConfig: field %s has unsupported type %T", f.Name, p))
+		}
+		names = append(names, name)
+	}
+	return func() error {
+		var file map[string]json.RawMessage
+		if configFile != "" {
+			b, err := os.ReadFile(configFile)
+			if err != nil {
+				return fmt.Errorf("read config: %w", err)
+			}
+			if err := json.Unmarshal(b, &file); err != nil {
+				return fmt.Errorf("config %s: %w", configFile, err)
+			}
+			known := map[string]bool{}
+			for _, n := range names {
+				known[n] = true
+			}
+			for k := range file {
+				if !known[k] {
+					return fmt.Errorf("config %s: unknown setting %q", configFile, k)
+				}
+			}
+		}
+		for _, name := range names {
+			fl := fs.Lookup(name)
+			if fl.Changed {
+				continue
+			}
+			if env, ok := os.LookupEnv(envName(name)); ok {
+				if err := fl.Value.Set(env); err != nil {
+					return fmt.Errorf("environment %s=%q: %w", envName(name), env, err)
+				}
+				continue
+			}
+			if raw, ok := file[name]; ok {
+				if err := setFromJSON(fl, raw); err != nil {
+					return fmt.Errorf("config %s: %s: %w", configFile, name, err)
+				}
+			}
+		}
+		if val, ok := cfg.(interface{ Validate() error }); ok {
+			if err := val.Validate(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// envName is the environment variable for a flag: CRUCIBLE_ plus the flag in
+// upper case with dashes as underscores.
+func envName(flag string) string {
+	return "CRUCIBLE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// setFromJSON sets a flag from a JSON value: strings as they are, lists item
+// by item, numbers and booleans through their text.
+func setFromJSON(fl *pflag.Flag, raw json.RawMessage) error {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return fl.Value.Set(s)
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			return sv.Replace(list)
+		}
+		return fmt.Errorf("a list is not valid here")
+	}
+	return fl.Value.Set(strings.TrimSpace(string(raw)))
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type testConfig struct {
+	Addr    string        `flag:"addr" help:"listen address"`
+	Workers int           `flag:"workers" help:"worker count"`
+	Timeout time.Duration `flag:"timeout" help:"timeout"`
+	Tags    []string      `flag:"tags" help:"tags"`
+	Debug   bool          `flag:"debug" help:"debug"`
+}
+
+func (c *testConfig) Validate() error {
+	if c.Workers < 1 {
+		return errors.New("workers must be at least 1")
+	}
+	return nil
+}
+
+func runConfig(t *testing.T, args []string) (*testConfig, error) {
+	t.Helper()
+	cfg := &testConfig{Addr: ":8080", Workers: 2, Timeout: time.Second}
+	cmd := &cobra.Command{Use: "x", SilenceErrors: true, SilenceUsage: true}
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(*cobra.Command, []string) error { return load() }
+	cmd.SetArgs(args)
+	return cfg, cmd.Execute()
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.json")
+	if err := os.WriteFile(file, []byte(`{"addr":"file:1","workers":3,"timeout":"5s","tags":["a","b"],"debug":true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := runConfig(t, nil)
+	if err != nil || cfg.Addr != ":8080" || cfg.Workers != 2 {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	cfg, err = runConfig(t, []string{"--config", file})
+	if err != nil || cfg.Addr != "file:1" || cfg.Workers != 3 || cfg.Timeout != 5*time.Second || len(cfg.Tags) != 2 || !cfg.Debug {
+		t.Fatalf("file: %+v %v", cfg, err)
+	}
+	t.Setenv("CRUCIBLE_WORKERS", "7")
+	cfg, err = runConfig(t, []string{"--config", file})
+	if err != nil || cfg.Workers != 7 || cfg.Addr != "file:1" {
+		t.Fatalf("env over file: %+v %v", cfg, err)
+	}
+	cfg, err = runConfig(t, []string{"--config", file, "--workers", "9"})
+	if err != nil || cfg.Workers != 9 {
+		t.Fatalf("flag over env: %+v %v", cfg, err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"nope":1}`), 0o600)
+	if _, err := runConfig(t, []string{"--config", bad}); err == nil {
+		t.Error("unknown key accepted")
+	}
+	if _, err := runConfig(t, []string{"--workers", "0"}); err == nil {
+		t.Error("Validate not called")
+	}
+	t.Setenv("CRUCIBLE_TIMEOUT", "soon")
+	if _, err := runConfig(t, nil); err == nil {
+		t.Error("bad env value accepted")
+	}
+}
