@@ -1,0 +1,55 @@
+package optim
+
+import (
+	"math"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// normBlock is the number of elements whose squares are summed into one
+// float64 partial. Partials are then added in block order, so the norm does
+// not depend on how many cores computed it.
+const normBlock = 1 << 12
+
+// GradNorm returns the global L2 norm of all gradients, accumulated in
+// float64 in a fixed order (deterministic across machines and core counts).
+func GradNorm(params []*Param) float64 {
+	var sum float64
+	var partial []float64
+	for _, p := range params {
+		g := p.Grad
+		nb := (len(g) + normBlock - 1) / normBlock
+		if cap(partial) < nb {
+			partial = make([]float64, nb)
+		}
+		part := partial[:nb]
+		kernel.ParallelFor(nb, 4, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				var s float64
+				for _, x := range g[b*normBlock : min((b+1)*normBlock, len(g))] {
+					s += float64(x) * float64(x)
+				}
+				part[b] = s
+			}
+		})
+		for _, s := range part {
+			sum += s
+		}
+	}
+	return math.Sqrt(sum)
+}
+
+// ClipGradNorm computes the global L2 norm of all gradients (see GradNorm)
+// and, when it exceeds maxNorm, scales every gradient by
+// maxNorm/(norm+1e-6), as torch.nn.utils.clip_grad_norm_ does. It returns
+// the norm before clipping. A non-finite norm (an overflowed or NaN
+// gradient) is returned without scaling anything, so the caller can skip
+// the step.
+func ClipGradNorm(params []*Param, maxNorm float64) float64 {
+	norm := GradNorm(params)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) || norm <= maxNorm {
+		return norm
+	}
+	ScaleGrads(params, float32(maxNorm/(norm+1e-6)))
+	return norm
+}
