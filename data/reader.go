@@ -1,0 +1,254 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// Reader yields the rows of a dataset one at a time.
+//
+// Next returns io.EOF after the last row. A bad row comes back as an *Error;
+// unless the error is Fatal the reader has skipped the row and Next may be
+// called again, so a checker can list every problem of a file in one pass.
+type Reader interface {
+	Next() (Row, error)
+	// Schema returns the columns the file declares up front (the CSV header,
+	// the Parquet schema), or nil for formats without a schema (JSON, JSONL).
+	Schema() []string
+	Close() error
+}
+
+// Format names a file format.
+type Format string
+
+// File formats.
+const (
+	FormatJSON    Format = "json"    // a top-level array of objects
+	FormatJSONL   Format = "jsonl"   // one object per line
+	FormatCSV     Format = "csv"     // a header row, then RFC 4180 records
+	FormatParquet Format = "parquet" // Apache Parquet
+)
+
+// FormatOf returns the format a file name implies, looking through a .gz
+// suffix; ok is false for names that are not dataset files.
+func FormatOf(name string) (f Format, ok bool) {
+	n := strings.ToLower(strings.TrimSuffix(strings.ToLower(name), ".gz"))
+	switch filepath.Ext(n) {
+	case ".json":
+		return FormatJSON, true
+	case ".jsonl", ".ndjson":
+		return FormatJSONL, true
+	case ".csv":
+		return FormatCSV, true
+	case ".parquet":
+		if strings.HasSuffix(strings.ToLower(name), ".gz") {
+			return "", false
+		}
+		return FormatParquet, true
+	}
+	return "", false
+}
+
+// Open opens a dataset file, or a directory in Hugging Face dataset layout
+// (every data file of every split, in the order DataFiles gives).
+func Open(path string) (Reader, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open dataset: %w", err)
+	}
+	if st.IsDir() {
+		files, err := DataFiles(path)
+		if err != nil {
+			return nil, err
+		}
+		return &multiReader{files: files}, nil
+	}
+	return OpenFile(path)
+}
+
+// OpenFile opens one dataset file, choosing the reader by its extension. A
+// .json file that holds one object per line is read as JSON Lines, as
+// Hugging Face does.
+func OpenFile(path string) (Reader, error) {
+	format, ok := FormatOf(path)
+	if !ok {
+		return nil, fmt.Errorf("open dataset %s: unknown file type (want .json, .jsonl, .csv or .parquet, optionally .gz for text formats)", path)
+	}
+	if format == FormatParquet {
+		return openParquet(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open dataset: %w", err)
+	}
+	var r io.Reader = f
+	closer := f.Close
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, &Error{Pos: Pos{File: path, Line: 1}, Problem: "not a gzip file: " + err.Error(), Fatal: true}
+		}
+		r = gz
+		closer = func() error { gz.Close(); return f.Close() }
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, err := firstByte(br)
+	if err != nil {
+		closer()
+		if err == io.EOF {
+			return nil, &Error{Pos: Pos{File: path, Line: 1}, Problem: "empty file", Fatal: true}
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	switch format {
+	case FormatCSV:
+		return newCSVReader(path, br, closer)
+	case FormatJSON:
+		if first == '{' {
+			return newJSONLReader(path, br, closer), nil
+		}
+		return newJSONReader(path, br, closer), nil
+	default:
+		return newJSONLReader(path, br, closer), nil
+	}
+}
+
+// firstByte returns the first byte that is not white space or a UTF-8 byte
+// order mark, without consuming anything but the mark.
+func firstByte(br *bufio.Reader) (byte, error) {
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		br.Discard(3)
+	}
+	for n := 1; ; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			if err == nil || err == bufio.ErrBufferFull {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		c := b[n-1]
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return c, nil
+		}
+		if n == br.Size() {
+			// A buffer full of white space: skip it and look further.
+			br.Discard(n)
+			n = 0
+		}
+	}
+}
+
+// decodeObject decodes one JSON object into a row's values, checking that
+// every field is valid UTF-8 and naming the field that is not.
+func decodeObject(pos Pos, raw []byte) (map[string]any, *Error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, errorf(pos, "", "empty row")
+	}
+	if raw[0] != '{' {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))
+		}
+		return nil, errorf(pos, "", "expected an object, found %s", typeName(v))
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))
+	}
+	values := make(map[string]any, len(fields))
+	for k, rv := range fields {
+		if !utf8.Valid(rv) {
+			return nil, errorf(pos, k, "invalid UTF-8")
+		}
+		if !utf8.ValidString(k) {
+			return nil, errorf(pos, "", "invalid UTF-8 in a column name")
+		}
+		var v any
+		if err := json.Unmarshal(rv, &v); err != nil {
+			return nil, errorf(pos, k, "broken JSON: %s", jsonProblem(err))
+		}
+		values[k] = v
+	}
+	return values, nil
+}
+
+// jsonProblem turns an encoding/json error into a short phrase without the
+// package prefix.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of input"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// multiReader reads the files of a directory one after another.
+type multiReader struct {
+	files []string
+	cur   Reader
+	next  int
+}
+
+func (m *multiReader) Next() (Row, error) {
+	for {
+		if m.cur == nil {
+			if m.next >= len(m.files) {
+				return Row{}, io.EOF
+			}
+			r, err := OpenFile(m.files[m.next])
+			m.next++
+			if err != nil {
+				return Row{}, notFatal(err)
+			}
+			m.cur = r
+		}
+		row, err := m.cur.Next()
+		if err == io.EOF {
+			m.cur.Close()
+			m.cur = nil
+			continue
+		}
+		return row, notFatal(err)
+	}
+}
+
+func (m *multiReader) Schema() []string {
+	if m.cur != nil {
+		return m.cur.Schema()
+	}
+	return nil
+}
+
+func (m *multiReader) Close() error {
+	if m.cur != nil {
+		return m.cur.Close()
+	}
+	return nil
+}
+
+// notFatal clears the Fatal mark of a file's error: the file is done, but
+// the directory's other files can still be read.
+func notFatal(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Fatal {
+		c := *e
+		c.Fatal = false
+		return &c
+	}
+	return err
+}
