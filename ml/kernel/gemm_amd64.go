@@ -42,3 +42,14 @@ func asmVariants() []*variant {
 	}
 	return vs
 }
+
+func peakLoops() map[string]peakLoop {
+	m := map[string]peakLoop{}
+	if hasAVX512() {
+		m["avx512"] = peakLoop{lanes: 16, run: fmaPeakAVX512}
+	}
+	if hasAVX2() {
+		m["avx2"] = peakLoop{lanes: 8, run: fmaPeakAVX2}
+	}
+	return m
+}

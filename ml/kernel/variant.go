@@ -27,6 +27,10 @@ type variant struct {
 	nc     int // columns of B packed at once (multiple of nr)
 	kern   microKernel
 
+	// direct, when set, replaces the blocked algorithm entirely (an external
+	// library kept for comparison); the fields above are then unused.
+	direct func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
 	bufs sync.Pool // *workspace
 }
 
@@ -66,7 +70,8 @@ func init() {
 }
 
 // Variants returns the names of the GEMM implementations usable on this CPU,
-// fastest first. The first is the one Gemm uses.
+// crucible's own fastest first; the first is the one Gemm uses. Variants
+// added with AddComparisonVariant follow.
 func Variants() []string {
 	names := make([]string, len(variants))
 	for i, v := range variants {
@@ -90,6 +95,14 @@ func GemmVariant(name string, transA, transB bool, m, n, k int, alpha float32, a
 	return nil
 }
 
+// AddComparisonVariant registers an external GEMM (such as OpenBLAS) under
+// name so that GemmVariant and benchmarks can run it beside crucible's own
+// variants. Gemm never uses it. f must have Gemm's semantics; it is called
+// after Gemm's argument checks. Call it from an init function.
+func AddComparisonVariant(name string, f func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)) {
+	variants = append(variants, &variant{name: name, direct: f})
+}
+
 func lookupVariant(name string) *variant {
 	for _, v := range variants {
 		if v.name == name {
@@ -108,6 +121,10 @@ const minParallelFlops = 48 * 48 * 48
 // Every element of C goes through the same sequence of operations whatever
 // the split, so the result does not even depend on GOMAXPROCS.
 func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if v.direct != nil {
+		v.direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if m == 0 || n == 0 {
 		return
 	}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/kernel/openblas"
+)
+
+func init() { registerBench(newBenchGemmCmd) }
+
+// gemmBenchRow is one measurement: a variant on one shape and transpose form.
+type gemmBenchRow struct {
+	Variant    string  `json:"variant"`
+	Op         string  `json:"op"`
+	M          int     `json:"m"`
+	N          int     `json:"n"`
+	K          int     `json:"k"`
+	Threads    int     `json:"threads"`
+	GFLOPS     float64 `json:"gflops"`
+	PeakGFLOPS float64 `json:"peak_gflops"`
+	// VsOpenBLAS is gflops divided by OpenBLAS's on the same row, when the
+	// openblas variant ran.
+	VsOpenBLAS float64 `json:"vs_openblas,omitempty"`
+}
+
+// gemmBenchCase is one shape and transpose form: "NN" is C = A·B, "NT" is
+// A·Bᵀ (a linear layer's forward with HF-layout weights, and its input
+// gradient's transpose), "TN" is Aᵀ·B (a weight gradient).
+type gemmBenchCase struct {
+	op      string
+	m, n, k int
+}
+
+func gemmBenchCases() []gemmBenchCase {
+	large := [][3]int{{1024, 1024, 1024}, {4096, 2048, 512}, {4096, 512, 2048}, {512, 2048, 4096}, {4096, 8192, 512}}
+	var cs []gemmBenchCase
+	for _, op := range []string{"NN", "NT", "TN"} {
+		for _, s := range large {
+			cs = append(cs, gemmBenchCase{op, s[0], s[1], s[2]})
+		}
+	}
+	return append(cs, gemmBenchCase{"NN", 256, 256, 256}, gemmBenchCase{"NN", 64, 64, 64})
+}
+
+func newBenchGemmCmd() *cobra.Command {
+	var (
+		asJSON  bool
+		threads int
+		variant string
+		reps    int
+	)
+	cmd := &cobra.Command{
+		Use:   "gemm",
+		Short: "Measure matrix-multiply speed per kernel variant against the CPU's FMA peak",
+		Long: `gemm times kernel.Gemm on the shapes training uses (forward A·B, and the
+A·Bᵀ and Aᵀ·B forms of the backward pass) for each kernel variant, and
+measures the CPU's FP32 FMA peak (AVX2 and AVX-512 assembly loops on all
+threads) in the same run. Each figure is the median of --reps measurements.
+
+By default every assembly variant runs (and OpenBLAS when crucible was built
+with -tags openblas); --variant picks one ("go" is the portable kernel,
+"all" runs every variant including it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if threads < 1 {
+				return fmt.Errorf("bench gemm: --threads must be ≥ 1, got %d", threads)
+			}
+			if reps < 1 {
+				return fmt.Errorf("bench gemm: --reps must be ≥ 1, got %d", reps)
+			}
+			names, err := gemmBenchVariants(variant)
+			if err != nil {
+				return err
+			}
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+			rows, peaks, err := runGemmBench(names, threads, reps)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return fmt.Errorf("bench gemm: write: %w", err)
+					}
+				}
+				return nil
+			}
+			return printGemmBench(cmd.OutOrStdout(), rows, peaks, threads)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	f.IntVar(&threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) to run on")
+	f.StringVar(&variant, "variant", "", `variant to run: one of the kernel variants, or "all" (default: all but "go")`)
+	f.IntVar(&reps, "reps", 5, "measurements per row; the median is reported")
+	return cmd
+}
+
+func gemmBenchVariants(want string) ([]string, error) {
+	all := kernel.Variants()
+	switch want {
+	case "all":
+		return all, nil
+	case "":
+		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "go" }), nil
+	}
+	if !slices.Contains(all, want) {
+		hint := ""
+		if want == "openblas" && !openblas.Available {
+			hint = " (build with -tags openblas and libopenblas-dev for it)"
+		}
+		return nil, fmt.Errorf("bench gemm: --variant %q is not available; have %s%s", want, strings.Join(all, ", "), hint)
+	}
+	return []string{want}, nil
+}
+
+// peakFor returns the FMA peak a variant is measured against: its own
+// instruction set's, or the best one for variants without one.
+func peakFor(variant string, peaks map[string]float64) float64 {
+	if p, ok := peaks[variant]; ok {
+		return p
+	}
+	best := 0.0
+	for _, p := range peaks {
+		best = max(best, p)
+	}
+	return best
+}
+
+func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string]float64, error) {
+	peaks := map[string]float64{}
+	for _, isa := range kernel.PeakISAs() {
+		p, err := kernel.MeasurePeak(isa, threads, 200*time.Millisecond, reps)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench gemm: %w", err)
+		}
+		peaks[isa] = p
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var rows []gemmBenchRow
+	for _, bc := range gemmBenchCases() {
+		a := benchMatrix(rng, bc.m*bc.k)
+		b := benchMatrix(rng, bc.k*bc.n)
+		c := make([]float32, bc.m*bc.n)
+		lda, ldb := bc.k, bc.n
+		transA, transB := bc.op[0] == 'T', bc.op[1] == 'T'
+		if transA {
+			lda = bc.m
+		}
+		if transB {
+			ldb = bc.k
+		}
+		call := func(name string) error {
+			return kernel.GemmVariant(name, transA, transB, bc.m, bc.n, bc.k, 1, a, lda, b, ldb, 0, c, bc.n)
+		}
+		first := len(rows)
+		for _, name := range names {
+			sec, err := medianSeconds(func() error { return call(name) }, reps)
+			if err != nil {
+				return nil, nil, fmt.Errorf("bench gemm: %s %s %dx%dx%d: %w", name, bc.op, bc.m, bc.n, bc.k, err)
+			}
+			rows = append(rows, gemmBenchRow{
+				Variant: name, Op: bc.op, M: bc.m, N: bc.n, K: bc.k, Threads: threads,
+				GFLOPS:     2 * float64(bc.m) * float64(bc.n) * float64(bc.k) / sec / 1e9,
+				PeakGFLOPS: peakFor(name, peaks),
+			})
+		}
+		for i := first; i < len(rows); i++ {
+			for _, o := range rows[first:] {
+				if o.Variant == "openblas" && rows[i].Variant != "openblas" {
+					rows[i].VsOpenBLAS = rows[i].GFLOPS / o.GFLOPS
+				}
+			}
+		}
+	}
+	return rows, peaks, nil
+}
+
+// medianSeconds times f (after one warm-up call) reps times and returns the
+// median seconds per call; fast calls are batched so that each measurement
+// lasts at least 20ms.
+func medianSeconds(f func() error, reps int) (float64, error) {
+	t0 := time.Now()
+	if err := f(); err != nil {
+		return 0, err
+	}
+	batch := 1
+	if el := time.Since(t0); el < 20*time.Millisecond {
+		batch = int(20*time.Millisecond/max(el, time.Microsecond)) + 1
+	}
+	times := make([]float64, reps)
+	for r := range times {
+		t := time.Now()
+		for range batch {
+			if err := f(); err != nil {
+				return 0, err
+			}
+		}
+		times[r] = time.Since(t).Seconds() / float64(batch)
+	}
+	sort.Float64s(times)
+	return times[len(times)/2], nil
+}
+
+func benchMatrix(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = rng.Float32()*2 - 1
+	}
+	return x
+}
+
+func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]float64, threads int) error {
+	for _, isa := range kernel.PeakISAs() {
+		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s\n", isa, threads, peaks[isa])
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\top\tm\tn\tk\tthreads\tGFLOP/s\tpeak\t% peak\tvs OpenBLAS\t")
+	for _, r := range rows {
+		vs := "-"
+		if r.VsOpenBLAS > 0 {
+			vs = fmt.Sprintf("%.2f", r.VsOpenBLAS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f%%\t%s\t\n",
+			r.Variant, r.Op, r.M, r.N, r.K, r.Threads, r.GFLOPS, r.PeakGFLOPS, 100*r.GFLOPS/r.PeakGFLOPS, vs)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("bench gemm: write: %w", err)
+	}
+	return nil
+}

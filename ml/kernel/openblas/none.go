@@ -1,0 +1,6 @@
+//go:build !openblas || !cgo
+
+package openblas
+
+// Available reports whether this build links OpenBLAS.
+const Available = false
