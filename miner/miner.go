@@ -1,0 +1,186 @@
+package miner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Miner is one miner node.
+type Miner struct {
+	cfg      Config
+	strategy Strategy
+	client   *http.Client // signs its requests as this miner
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu       sync.Mutex
+	reserved map[string]time.Time // task → when its reservation lapses
+	jobs     map[string]*jobState
+	queue    chan *jobState
+	wg       sync.WaitGroup
+}
+
+type jobState struct {
+	req    api.TrainRequest
+	status api.MinerTaskStatus
+}
+
+// New returns a miner. client must sign its requests with the miner's hotkey
+// (the validator's upload endpoint verifies them).
+func New(cfg Config, strategy Strategy, client *http.Client, log *slog.Logger) (*Miner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("miner work dir: %w", err)
+	}
+	return &Miner{
+		cfg: cfg, strategy: strategy, client: client, log: log, now: time.Now,
+		reserved: map[string]time.Time{},
+		jobs:     map[string]*jobState{},
+		queue:    make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued),
+	}, nil
+}
+
+// Run trains queued jobs with MaxJobs workers until ctx is done, then waits
+// for the running jobs to stop.
+func (m *Miner) Run(ctx context.Context) error {
+	for i := 0; i < m.cfg.MaxJobs; i++ {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-m.queue:
+					m.run(ctx, j)
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	m.wg.Wait()
+	return nil
+}
+
+// load counts the jobs holding a slot: queued, training, uploading, and
+// unexpired reservations. Callers hold m.mu.
+func (m *Miner) load() int {
+	now := m.now()
+	n := 0
+	for id, until := range m.reserved {
+		if now.After(until) {
+			delete(m.reserved, id)
+			continue
+		}
+		if _, started := m.jobs[id]; !started {
+			n++
+		}
+	}
+	for _, j := range m.jobs {
+		switch j.status.State {
+		case api.JobQueued, api.JobTraining, api.JobUploading:
+			n++
+		}
+	}
+	return n
+}
+
+// Offer applies the accept policy to an offer and, when it accepts, reserves
+// a slot for the task.
+func (m *Miner) Offer(o api.TaskOffer) api.OfferResponse {
+	no := func(format string, args ...any) api.OfferResponse {
+		return api.OfferResponse{Accepted: false, Message: fmt.Sprintf(format, args...)}
+	}
+	if o.TaskID == "" {
+		return no("offer has no task_id")
+	}
+	if !m.cfg.acceptsType(o.TaskType) {
+		return no("this miner does not train %s tasks", o.TaskType)
+	}
+	if o.ModelParamsCount > m.cfg.MaxParams {
+		return no("model has %d parameters; this miner takes up to %d", o.ModelParamsCount, m.cfg.MaxParams)
+	}
+	if o.HoursToComplete < m.cfg.MinHours || o.HoursToComplete > m.cfg.MaxHours {
+		return no("time budget %.3gh is outside this miner's range %.3g–%.3gh", o.HoursToComplete, m.cfg.MinHours, m.cfg.MaxHours)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[o.TaskID]; ok {
+		return no("already training task %s", o.TaskID)
+	}
+	if _, ok := m.reserved[o.TaskID]; !ok && m.load() >= m.cfg.MaxJobs+m.cfg.MaxQueued {
+		return no("at capacity (%d jobs)", m.cfg.MaxJobs+m.cfg.MaxQueued)
+	}
+	m.reserved[o.TaskID] = m.now().Add(m.cfg.ReserveFor)
+	return api.OfferResponse{Accepted: true, Message: fmt.Sprintf("accepted; training with %s", m.strategy.Name())}
+}
+
+// Start queues a job the validator chose this miner for. It returns EINVALID
+// for a malformed request, ECONFLICT for a task already started, and
+// ECONFLICT when the miner has no free slot.
+func (m *Miner) Start(req api.TrainRequest) error {
+	switch {
+	case req.TaskID == "":
+		return crucible.Errorf(crucible.EINVALID, "start_training: task_id is required")
+	case !req.TaskType.Valid():
+		return crucible.Errorf(crucible.EINVALID, "start_training: unknown task_type %q", req.TaskType)
+	case req.ModelURL == "" || req.DatasetURL == "" || req.UploadURL == "":
+		return crucible.Errorf(crucible.EINVALID, "start_training: model_url, dataset_url and upload_url are required")
+	case req.ExpectedName == "" || filepath.Base(req.ExpectedName) != req.ExpectedName:
+		return crucible.Errorf(crucible.EINVALID, "start_training: expected_name %q is not a plain name", req.ExpectedName)
+	case !req.Deadline.After(m.now()):
+		return crucible.Errorf(crucible.EINVALID, "start_training: the deadline %s has passed", req.Deadline.Format(time.RFC3339))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[req.TaskID]; ok {
+		return crucible.Errorf(crucible.ECONFLICT, "task %s is already started", req.TaskID)
+	}
+	_, reserved := m.reserved[req.TaskID]
+	if !reserved && m.load() >= m.cfg.MaxJobs+m.cfg.MaxQueued {
+		return crucible.Errorf(crucible.ECONFLICT, "at capacity; offer the task first")
+	}
+	delete(m.reserved, req.TaskID)
+	j := &jobState{req: req, status: api.MinerTaskStatus{TaskID: req.TaskID, State: api.JobQueued, UpdatedAt: m.now()}}
+	select {
+	case m.queue <- j:
+	default:
+		return crucible.Errorf(crucible.ECONFLICT, "job queue is full")
+	}
+	m.jobs[req.TaskID] = j
+	m.log.Info("task queued", "task", req.TaskID, "type", req.TaskType, "model", req.Model, "deadline", req.Deadline)
+	return nil
+}
+
+// Status reports on a task. Returns ENOTFOUND for a task this miner never
+// started.
+func (m *Miner) Status(taskID string) (api.MinerTaskStatus, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[taskID]
+	if !ok {
+		return api.MinerTaskStatus{}, crucible.Errorf(crucible.ENOTFOUND, "no task %s on this miner", taskID)
+	}
+	return j.status, nil
+}
+
+func (m *Miner) update(j *jobState, f func(*api.MinerTaskStatus)) {
+	m.mu.Lock()
+	f(&j.status)
+	j.status.UpdatedAt = m.now()
+	m.mu.Unlock()
+}

@@ -1,0 +1,148 @@
+package miner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+)
+
+func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
+
+// run downloads, trains and uploads one job, recording the outcome in its
+// status. It never panics the miner: every failure becomes a failed status.
+func (m *Miner) run(ctx context.Context, j *jobState) {
+	req := j.req
+	dir := filepath.Join(m.cfg.WorkDir, req.TaskID)
+	err := m.train(ctx, j, dir)
+	if err == nil {
+		err = m.upload(ctx, j, filepath.Join(dir, "out"))
+	}
+	if err != nil {
+		m.log.Warn("task failed", "task", req.TaskID, "err", err)
+		m.update(j, func(s *api.MinerTaskStatus) { s.State, s.Message = api.JobFailed, err.Error() })
+		return
+	}
+	m.log.Info("task done", "task", req.TaskID)
+}
+
+func (m *Miner) train(ctx context.Context, j *jobState, dir string) error {
+	req := j.req
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	for _, d := range []string{"model", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	deadline := req.Deadline.Add(-m.cfg.UploadMargin)
+	tctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	m.update(j, func(s *api.MinerTaskStatus) {
+		s.State, s.Message = api.JobTraining, "downloading the base model and train split"
+	})
+	if err := m.download(tctx, req.ModelURL, func(r io.Reader) error {
+		_, err := api.ExtractTar(r, filepath.Join(dir, "model"), api.ExtractLimits{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("download base model: %w", err)
+	}
+	dataPath := filepath.Join(dir, "train.jsonl")
+	if err := m.download(tctx, req.DatasetURL, func(r io.Reader) error { return writeFile(dataPath, r) }); err != nil {
+		return fmt.Errorf("download train split: %w", err)
+	}
+	job := &Job{
+		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model,
+		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping,
+		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
+	}
+	m.update(j, func(s *api.MinerTaskStatus) { s.Message = "training with " + m.strategy.Name() })
+	start := time.Now()
+	err := m.strategy.Train(tctx, job, func(p Progress) {
+		m.update(j, func(s *api.MinerTaskStatus) {
+			s.Progress, s.Step, s.TrainLoss = p.Fraction, p.Step, p.Loss
+			if p.Message != "" {
+				s.Message = p.Message
+			}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("training with %s: %w", m.strategy.Name(), err)
+	}
+	if err := checkResult(job.OutDir); err != nil {
+		return fmt.Errorf("training with %s left no usable result: %w", m.strategy.Name(), err)
+	}
+	m.log.Info("training finished", "task", req.TaskID, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (m *Miner) download(ctx context.Context, url string, consume func(io.Reader) error) error {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := m.client.Do(hreq)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return responseError(resp)
+	}
+	return consume(resp.Body)
+}
+
+// upload streams a tar of the result to the validator before the deadline.
+func (m *Miner) upload(ctx context.Context, j *jobState, out string) error {
+	req := j.req
+	m.update(j, func(s *api.MinerTaskStatus) { s.State, s.Message = api.JobUploading, "uploading the result" })
+	uctx, cancel := context.WithDeadline(ctx, req.Deadline)
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(api.WriteTar(pw, out)) }()
+	hreq, err := http.NewRequestWithContext(uctx, http.MethodPut, req.UploadURL, pr)
+	if err != nil {
+		pr.Close()
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/x-tar")
+	resp, err := m.client.Do(hreq)
+	if err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("upload: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("upload: %w", responseError(resp))
+	}
+	var receipt api.UploadResponse
+	if err := json.NewDecoder(resp.Body).Decode(&receipt); err != nil {
+		return fmt.Errorf("upload receipt: %w", err)
+	}
+	m.update(j, func(s *api.MinerTaskStatus) {
+		s.State, s.Progress = api.JobDone, 1
+		s.Message = fmt.Sprintf("uploaded %d bytes, sha256 %s", receipt.Size, receipt.SHA256)
+	})
+	return nil
+}
+
+func responseError(resp *http.Response) error { return api.ResponseError(resp) }
+
+func writeFile(path string, r io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,39 @@
+package miner
+
+import (
+	"context"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Job is everything a strategy needs to train one task.
+type Job struct {
+	TaskID          string
+	TaskType        crucible.TaskType
+	Model           string                  // the base model's name
+	ModelDir        string                  // the base model, unpacked (Hugging Face layout)
+	DataPath        string                  // the train split, JSONL
+	Mapping         *crucible.ColumnMapping // how to read the train split
+	HoursToComplete float64
+	Deadline        time.Time // the strategy must have written OutDir by then (ctx expires at it)
+	OutDir          string    // write the result here: a full model or a PEFT adapter
+}
+
+// Progress is a strategy's report on a running job.
+type Progress struct {
+	Fraction float64  // 0..1
+	Step     int      // optimizer steps done
+	Loss     *float64 // latest training loss
+	Message  string
+}
+
+// Strategy trains a job. Strategies are a miner's edge: the automatic one,
+// fixed recipes, or any external program.
+type Strategy interface {
+	// Name names the strategy in logs and status.
+	Name() string
+	// Train fine-tunes job.ModelDir on job.DataPath and writes the result to
+	// job.OutDir before ctx's deadline, calling report as it goes.
+	Train(ctx context.Context, job *Job, report func(Progress)) error
+}
