@@ -1,0 +1,247 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// DefaultWindow is how far a nonce's timestamp may be from the receiver's
+// clock, in either direction (fiber's NONCE_WINDOW_NS).
+const DefaultWindow = 120 * time.Second
+
+// DefaultMaxBody is the largest request body Verify reads by default.
+const DefaultMaxBody = 64 << 20
+
+// Options configure a Verifier.
+type Options struct {
+	// Hotkey is this node's SS58 address: a request signed for any other
+	// node is refused. Required.
+	Hotkey string
+	// Authorize decides whether a correctly signed caller may call: return
+	// nil to admit it, a *crucible.Error with EFORBIDDEN (or ENOTFOUND) to
+	// refuse it with 403, EUNAUTHORIZED for 401; any other error is a 500
+	// (e.g. the metagraph could not be read). Nil admits every caller.
+	Authorize func(ctx context.Context, hotkey string) error
+	// Window is the allowed clock difference. Defaults to DefaultWindow.
+	Window time.Duration
+	// MaxBody is the largest body read, in bytes. Defaults to
+	// DefaultMaxBody; larger requests get 413.
+	MaxBody int64
+	// Replay remembers seen nonces. Defaults to a new cache per Verifier;
+	// share one between Verifiers that guard the same node.
+	Replay *ReplayCache
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks signed requests. It is safe for concurrent use.
+type Verifier struct {
+	opts Options
+}
+
+// NewVerifier returns a Verifier for opts, filling in the defaults.
+func NewVerifier(opts Options) *Verifier {
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.Replay == nil {
+		opts.Replay = NewReplayCache(0)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Verifier{opts: opts}
+}
+
+// Verify returns middleware that lets through only requests signed for
+// opts.Hotkey by a caller that Authorize admits, with the caller's address on
+// the request context (Caller). Refusals are JSON {code, message}: 401 for a
+// missing or bad signature, a stale or replayed nonce, or a request meant for
+// another node; 403 when Authorize refuses; 413 for a body over MaxBody.
+func Verify(next http.Handler, opts Options) http.Handler {
+	return NewVerifier(opts).Middleware(next)
+}
+
+// Middleware wraps next as Verify describes.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r, v.opts.MaxBody)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		caller, err := v.Check(r, body)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(WithCaller(r.Context(), caller))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Check verifies the signed headers of r against body (its full body) and
+// returns the caller's address. Errors are *crucible.Error values:
+// EUNAUTHORIZED for signature, freshness, replay and audience failures,
+// whatever Authorize returns otherwise. The nonce is consumed only when the
+// signature verifies.
+func (v *Verifier) Check(r *http.Request, body []byte) (string, error) {
+	caller := r.Header.Get(HeaderValidatorHotkey)
+	target := r.Header.Get(HeaderMinerHotkey)
+	nonce := r.Header.Get(HeaderNonce)
+	sigHex := r.Header.Get(HeaderSignature)
+	if caller == "" || target == "" || nonce == "" || sigHex == "" {
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "request is not signed: headers %s, %s, %s and %s are required",
+			HeaderValidatorHotkey, HeaderMinerHotkey, HeaderNonce, HeaderSignature)
+	}
+	if v.opts.Hotkey == "" || target != v.opts.Hotkey {
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "request is signed for %s, but this node is %s", target, v.opts.Hotkey)
+	}
+	now := v.opts.Now()
+	ts, err := nonceTime(nonce)
+	if err != nil {
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "header %s: %v", HeaderNonce, err)
+	}
+	if d := now.Sub(ts); d > v.opts.Window || d < -v.opts.Window {
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "nonce is stale: its time is %s away from ours, more than the %s allowed", d.Round(time.Millisecond), v.opts.Window).
+			WithHint("check that both machines' clocks are synchronized")
+	}
+	sig, err := hex.DecodeString(strings.TrimPrefix(sigHex, "0x"))
+	if err != nil {
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "header %s: not hex", HeaderSignature)
+	}
+	if err := VerifySignature(caller, Message(nonce, target, body), sig); err != nil {
+		if errors.Is(err, ErrBadSignature) {
+			return "", crucible.Errorf(crucible.EUNAUTHORIZED, "bad signature from %s", caller)
+		}
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "header %s: %v", HeaderValidatorHotkey, err)
+	}
+	switch v.opts.Replay.add(caller+"|"+nonce, ts.Add(v.opts.Window), now) {
+	case replaySeen:
+		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "nonce %s was already used", nonce)
+	case replayFull:
+		return "", crucible.Errorf(crucible.EINTERNAL, "too many requests in flight: replay cache is full")
+	}
+	if v.opts.Authorize != nil {
+		if err := v.opts.Authorize(r.Context(), caller); err != nil {
+			return "", err
+		}
+	}
+	return caller, nil
+}
+
+// nonceTime parses the timestamp of a "{unix_ns}_{random}" nonce.
+func nonceTime(nonce string) (time.Time, error) {
+	if len(nonce) > 128 {
+		return time.Time{}, fmt.Errorf("nonce is %d bytes long", len(nonce))
+	}
+	tsPart, rest, ok := strings.Cut(nonce, "_")
+	if !ok || rest == "" {
+		return time.Time{}, fmt.Errorf("nonce %q: want {unix_ns}_{random}", nonce)
+	}
+	ns, err := strconv.ParseInt(tsPart, 10, 64)
+	if err != nil || ns <= 0 {
+		return time.Time{}, fmt.Errorf("nonce %q: timestamp is not a positive integer", nonce)
+	}
+	return time.Unix(0, ns), nil
+}
+
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	r.Body.Close()
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "read request body")
+	}
+	if int64(len(b)) > max {
+		return nil, errTooLarge{max}
+	}
+	return b, nil
+}
+
+type errTooLarge struct{ max int64 }
+
+func (e errTooLarge) Error() string {
+	return fmt.Sprintf("request body is larger than %d bytes", e.max)
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying a verified caller address.
+func WithCaller(ctx context.Context, hotkey string) context.Context {
+	return context.WithValue(ctx, callerKey{}, hotkey)
+}
+
+// Caller returns the verified caller's SS58 address that Verify put on the
+// request context.
+func Caller(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(callerKey{}).(string)
+	return s, ok && s != ""
+}
+
+// ErrorBody is the JSON of a refused request.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	code := crucible.ErrorCode(err)
+	var tl errTooLarge
+	switch {
+	case errors.As(err, &tl):
+		status, code = http.StatusRequestEntityTooLarge, crucible.EINVALID
+	case code == crucible.EUNAUTHORIZED:
+		status = http.StatusUnauthorized
+	case code == crucible.EFORBIDDEN, code == crucible.ENOTFOUND:
+		status, code = http.StatusForbidden, crucible.EFORBIDDEN
+	case code == crucible.EINVALID:
+		status = http.StatusBadRequest
+	}
+	msg := crucible.ErrorMessage(err)
+	if errors.As(err, &tl) {
+		msg = tl.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ErrorBody{Code: code, Message: msg, Hint: crucible.ErrorHint(err)})
+}
+
+// MinStake returns an Authorize function that admits hotkeys that lookup
+// finds with at least min stake (in TAO). lookup returns a *crucible.Error
+// with ENOTFOUND for an unregistered hotkey; other errors pass through.
+func MinStake(lookup func(ctx context.Context, hotkey string) (*crucible.Node, error), min float64) func(context.Context, string) error {
+	return func(ctx context.Context, hotkey string) error {
+		n, err := lookup(ctx, hotkey)
+		if err != nil {
+			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+				return crucible.Errorf(crucible.EFORBIDDEN, "hotkey %s is not registered", hotkey)
+			}
+			return err
+		}
+		if n.Stake < min {
+			return crucible.Errorf(crucible.EFORBIDDEN, "hotkey %s has stake %g, below the minimum %g", hotkey, n.Stake, min)
+		}
+		return nil
+	}
+}
