@@ -1,0 +1,201 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// AttnShape describes a batch for causal self-attention: B sequences of T
+// tokens, NH query heads and NKV key/value heads (grouped-query attention;
+// NH must be a multiple of NKV, and NKV == NH is plain multi-head
+// attention), each of width D.
+//
+// Layouts: q is [B, T, NH, D]; k and v are [B, T, NKV, D]; the output is
+// [B, T, NH·D] (the same memory layout as q). Query head h reads key/value
+// head h / (NH/NKV), as in transformers' repeat_kv.
+type AttnShape struct {
+	B, T, NH, NKV, D int
+}
+
+// attnBlock is the number of query rows processed together: the score
+// block [attnBlock, T] stays in cache, and causal masking skips the key
+// columns past the block's last row.
+const attnBlock = 64
+
+// Validate reports a shape that the attention functions cannot run.
+func (s AttnShape) Validate() error {
+	if s.B <= 0 || s.T <= 0 || s.NH <= 0 || s.NKV <= 0 || s.D <= 0 {
+		return fmt.Errorf("attention: shape %+v has a non-positive dimension", s)
+	}
+	if s.NH%s.NKV != 0 {
+		return fmt.Errorf("attention: %d query heads are not a multiple of %d key/value heads", s.NH, s.NKV)
+	}
+	return nil
+}
+
+// SavedSize is the number of floats AttentionForward saves for
+// AttentionBackward: the log-sum-exp of every score row, [B, NH, T]. The
+// probabilities themselves are recomputed in the backward pass, so the
+// saved state grows with T, not T².
+func (s AttnShape) SavedSize() int { return s.B * s.NH * s.T }
+
+// ScratchSize is the number of floats of scratch AttentionForward and
+// AttentionBackward need: two [min(64,T), T] blocks per worker, for
+// min(GOMAXPROCS, B·NH) workers. Scratch holds nothing between calls, so
+// one buffer can serve every layer. A larger buffer is fine; a smaller one
+// (say, allocated under a smaller GOMAXPROCS) runs with fewer workers.
+func (s AttnShape) ScratchSize() int {
+	return s.perWorker() * max(1, min(runtime.GOMAXPROCS(0), s.B*s.NH))
+}
+
+func (s AttnShape) perWorker() int { return 2 * min(attnBlock, s.T) * s.T }
+
+func (s AttnShape) check(op string, scratch []float32) int {
+	if err := s.Validate(); err != nil {
+		panic("nn." + op + ": " + err.Error())
+	}
+	w := len(scratch) / s.perWorker()
+	if w < 1 {
+		panic(fmt.Sprintf("nn.%s: scratch has %d floats, need at least %d (see AttnShape.ScratchSize)", op, len(scratch), s.perWorker()))
+	}
+	return w
+}
+
+// runTasks runs task(i, scratch) for i in [0, n) on up to `workers`
+// workers with static round-robin assignment; each worker owns one
+// perWorker-sized slice of scratch. The result of a task never depends on
+// which worker runs it.
+func runTasks(n, workers, per int, scratch []float32, task func(i int, scr []float32)) {
+	workers = max(1, min(workers, n))
+	kernel.ParallelFor(workers, 1, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			scr := scratch[w*per : (w+1)*per]
+			for i := w; i < n; i += workers {
+				task(i, scr)
+			}
+		}
+	})
+}
+
+// AttentionForward computes causal scaled dot-product attention,
+// out = softmax(q·kᵀ/√D + causal mask)·v per sequence and head, into out
+// [B, T, NH·D] (overwritten). lse [B, NH, T] receives the row log-sum-exps
+// that AttentionBackward needs; it may be nil when no backward will follow.
+// scratch must hold at least 2·min(64,T)·T floats (see ScratchSize).
+func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
+	workers := s.check("AttentionForward", scratch)
+	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
+	need("AttentionForward", "q", q, B*T*NH*D)
+	need("AttentionForward", "k", k, B*T*NKV*D)
+	need("AttentionForward", "v", v, B*T*NKV*D)
+	need("AttentionForward", "out", out, B*T*NH*D)
+	needOpt("AttentionForward", "lse", lse, s.SavedSize())
+	scale := float32(1 / math.Sqrt(float64(D)))
+	group := NH / NKV
+	ldq, ldk := NH*D, NKV*D
+	runTasks(B*NH, workers, s.perWorker(), scratch, func(task int, scr []float32) {
+		b, h := task/NH, task%NH
+		qb := b*T*ldq + h*D
+		kb := b*T*ldk + (h/group)*D
+		for r0 := 0; r0 < T; r0 += attnBlock {
+			r1 := min(r0+attnBlock, T)
+			m, nc := r1-r0, r1
+			sc := scr[:m*nc]
+			gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, sc, nc)
+			for i := 0; i < m; i++ {
+				l := softmaxCausalRow(sc[i*nc:(i+1)*nc], r0+i+1)
+				if lse != nil {
+					lse[(b*NH+h)*T+r0+i] = l
+				}
+			}
+			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, out[qb+r0*ldq:], ldq)
+		}
+	})
+}
+
+// softmaxCausalRow turns the first `valid` scores of row into
+// probabilities, zeroes the rest, and returns the log-sum-exp of the valid
+// scores.
+func softmaxCausalRow(row []float32, valid int) float32 {
+	mx := row[0]
+	for _, x := range row[1:valid] {
+		if x > mx {
+			mx = x
+		}
+	}
+	var sum float32
+	for j, x := range row[:valid] {
+		e := expf(x - mx)
+		row[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range row[:valid] {
+		row[j] *= inv
+	}
+	clear(row[valid:])
+	return mx + float32(math.Log(float64(sum)))
+}
+
+// AttentionBackward accumulates the gradients of AttentionForward into dq
+// [B, T, NH, D], dk and dv [B, T, NKV, D], from dout [B, T, NH·D], the
+// forward's inputs q, k, v, its output out and its saved lse. The
+// probabilities are recomputed block by block from lse. Work is parallel
+// over (sequence, key/value head); the query heads sharing a key/value head
+// add into dk and dv in head order, so the result is deterministic.
+func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch []float32) {
+	workers := s.check("AttentionBackward", scratch)
+	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
+	for _, o := range []struct {
+		name string
+		x    []float32
+		n    int
+	}{{"q", q, B * T * NH * D}, {"dq", dq, B * T * NH * D}, {"out", out, B * T * NH * D}, {"dout", dout, B * T * NH * D},
+		{"k", k, B * T * NKV * D}, {"v", v, B * T * NKV * D}, {"dk", dk, B * T * NKV * D}, {"dv", dv, B * T * NKV * D},
+		{"lse", lse, s.SavedSize()}} {
+		need("AttentionBackward", o.name, o.x, o.n)
+	}
+	scale := float32(1 / math.Sqrt(float64(D)))
+	group := NH / NKV
+	ldq, ldk := NH*D, NKV*D
+	bq := min(attnBlock, T)
+	runTasks(B*NKV, workers, s.perWorker(), scratch, func(task int, scr []float32) {
+		b, kvh := task/NKV, task%NKV
+		kb := b*T*ldk + kvh*D
+		for h := kvh * group; h < (kvh+1)*group; h++ {
+			qb := b*T*ldq + h*D
+			for r0 := 0; r0 < T; r0 += attnBlock {
+				r1 := min(r0+attnBlock, T)
+				m, nc := r1-r0, r1
+				p := scr[:m*nc]
+				dp := scr[bq*T : bq*T+m*nc]
+				gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, p, nc)
+				gemm(false, true, m, nc, D, 1, dout[qb+r0*ldq:], ldq, v[kb:], ldk, 0, dp, nc)
+				for i := 0; i < m; i++ {
+					valid := r0 + i + 1
+					l := lse[(b*NH+h)*T+r0+i]
+					pr, dr := p[i*nc:(i+1)*nc], dp[i*nc:(i+1)*nc]
+					o := out[qb+(r0+i)*ldq : qb+(r0+i)*ldq+D]
+					g := dout[qb+(r0+i)*ldq : qb+(r0+i)*ldq+D]
+					var di float32
+					for d, x := range o {
+						di += x * g[d]
+					}
+					for j := range pr[:valid] {
+						e := expf(pr[j] - l)
+						pr[j] = e
+						dr[j] = e * (dr[j] - di)
+					}
+					clear(pr[valid:])
+					clear(dr[valid:])
+				}
+				gemm(true, false, nc, D, m, 1, p, nc, dout[qb+r0*ldq:], ldq, 1, dv[kb:], ldk)
+				gemm(false, false, m, D, nc, scale, dp, nc, k[kb:], ldk, 1, dq[qb+r0*ldq:], ldq)
+				gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, dk[kb:], ldk)
+			}
+		}
+	})
+}

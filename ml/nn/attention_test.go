@@ -1,0 +1,98 @@
+package nn
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestAttention(t *testing.T) {
+	for _, tc := range []struct {
+		s  AttnShape
+		fd bool // finite differences too (small shapes only)
+	}{
+		{AttnShape{B: 1, T: 1, NH: 1, NKV: 1, D: 1}, true},
+		{AttnShape{B: 2, T: 5, NH: 4, NKV: 2, D: 3}, true},
+		{AttnShape{B: 1, T: 7, NH: 3, NKV: 3, D: 4}, true},
+		{AttnShape{B: 2, T: 3, NH: 6, NKV: 1, D: 2}, true},
+		{AttnShape{B: 1, T: 70, NH: 2, NKV: 1, D: 5}, true},   // crosses a query block
+		{AttnShape{B: 2, T: 131, NH: 4, NKV: 2, D: 8}, false}, // three blocks, partial last
+	} {
+		s := tc.s
+		t.Run(fmt.Sprintf("B%d_T%d_H%d_KV%d_D%d", s.B, s.T, s.NH, s.NKV, s.D), func(t *testing.T) {
+			r := newRand(uint64(s.B*1e6 + s.T*1e3 + s.NH*10 + s.D))
+			nq, nk := s.B*s.T*s.NH*s.D, s.B*s.T*s.NKV*s.D
+			q, k, v := randVec(r, nq, 1.5), randVec(r, nk, 1.5), randVec(r, nk, 1)
+			out := randVec(r, nq, 9)
+			lse := make([]float32, s.SavedSize())
+			scratch := make([]float32, s.ScratchSize())
+			AttentionForward(s, out, lse, q, k, v, scratch)
+			f := func(in [][]float64) []float64 { return refAttention(s, in[0], in[1], in[2]) }
+			in := [][]float64{to64(q), to64(k), to64(v)}
+			if e := maxAbsErr(out, f(in)); e > 2e-5 {
+				t.Fatalf("forward max error %.3g", e)
+			}
+			// Without lse (inference) the output is the same.
+			out2 := make([]float32, nq)
+			AttentionForward(s, out2, nil, q, k, v, scratch)
+			for i := range out {
+				if out[i] != out2[i] {
+					t.Fatalf("forward without lse differs at %d", i)
+				}
+			}
+			dout := randVec(r, nq, 1)
+			dq, dq0 := prefilled(r, nq)
+			dk, dk0 := prefilled(r, nk)
+			dv, dv0 := prefilled(r, nk)
+			AttentionBackward(s, dq, dk, dv, dout, q, k, v, out, lse, scratch)
+			if !tc.fd {
+				return
+			}
+			wt := to64(dout)
+			checkGrad(t, "dq", dq, dq0, fdGrad(f, in, wt, 0), 1e-3)
+			checkGrad(t, "dk", dk, dk0, fdGrad(f, in, wt, 1), 1e-3)
+			checkGrad(t, "dv", dv, dv0, fdGrad(f, in, wt, 2), 1e-3)
+		})
+	}
+}
+
+func TestAttentionShapeErrors(t *testing.T) {
+	if err := (AttnShape{B: 1, T: 4, NH: 3, NKV: 2, D: 4}).Validate(); err == nil {
+		t.Error("NH not a multiple of NKV: want an error")
+	}
+	if err := (AttnShape{B: 1, T: 0, NH: 2, NKV: 2, D: 4}).Validate(); err == nil {
+		t.Error("T = 0: want an error")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("short scratch: want a panic")
+		}
+	}()
+	s := AttnShape{B: 1, T: 4, NH: 2, NKV: 2, D: 4}
+	x := make([]float32, 32)
+	AttentionForward(s, x, nil, x, x, x, make([]float32, 3))
+}
+
+// TestDecodeAttention checks generation against the training kernel: the
+// rows of a full causal pass equal decode passes over a filled cache, one
+// position at a time and several at once.
+func TestDecodeAttention(t *testing.T) {
+	s := AttnShape{B: 1, T: 9, NH: 6, NKV: 2, D: 5}
+	r := newRand(11)
+	nq, nk := s.T*s.NH*s.D, s.T*s.NKV*s.D
+	q, k, v := randVec(r, nq, 1.5), randVec(r, nk, 1.5), randVec(r, nk, 1)
+	full := to64(q)
+	want := refAttention(s, full, to64(k), to64(v))
+	const maxT = 12
+	kc, vc := make([]float32, maxT*s.NKV*s.D), make([]float32, maxT*s.NKV*s.D)
+	copy(kc, k)
+	copy(vc, v)
+	scratch := make([]float32, DecodeScratchSize(s.NH, 4, maxT))
+	row := s.NH * s.D
+	for _, step := range []struct{ pos0, nNew int }{{0, 1}, {1, 1}, {2, 4}, {6, 3}} {
+		out := make([]float32, step.nNew*row)
+		DecodeAttention(out, q[step.pos0*row:], kc, vc, step.nNew, step.pos0, s.NH, s.NKV, s.D, scratch)
+		if e := maxAbsErr(out, want[step.pos0*row:(step.pos0+step.nNew)*row]); e > 2e-5 {
+			t.Errorf("positions [%d,%d): max error %.3g", step.pos0, step.pos0+step.nNew, e)
+		}
+	}
+}

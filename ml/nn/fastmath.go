@@ -1,0 +1,62 @@
+package nn
+
+import "math"
+
+// Fast float32 transcendental functions. Go's math package works in float64
+// and is several times slower than these; softmax, the loss and the
+// activations spend most of their time here. expf is accurate to about two
+// ulps over the float32 range; every function is pure Go, so results are the
+// same on every amd64 machine.
+
+const (
+	log2e  = 1.44269504088896341
+	ln2Hi  = 0.693359375
+	ln2Lo  = -2.12194440e-4
+	expMax = 88.0
+	expMin = -87.33654
+)
+
+// expf returns e^x in float32 (Cephes-style range reduction and a degree-6
+// polynomial). Inputs below expMin flush to 0.
+func expf(x float32) float32 {
+	if x != x {
+		return x
+	}
+	if x < expMin {
+		return 0
+	}
+	if x > expMax {
+		return float32(math.Exp(float64(x)))
+	}
+	// n = round(x·log2 e) via the 1.5·2^23 trick (round to nearest even).
+	t := x*log2e + 12582912.0
+	n := t - 12582912.0
+	r := x - n*ln2Hi
+	r = r - n*ln2Lo
+	z := r * r
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	y := p*z + r + 1
+	return y * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// tanhf returns tanh(x) via expf; absolute error is about 1e-7.
+func tanhf(x float32) float32 {
+	if x > 9 {
+		return 1
+	}
+	if x < -9 {
+		return -1
+	}
+	e := expf(2 * x)
+	return (e - 1) / (e + 1)
+}
+
+// sigmoidf returns 1/(1+e^-x).
+func sigmoidf(x float32) float32 {
+	return 1 / (1 + expf(-x))
+}

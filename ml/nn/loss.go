@@ -1,0 +1,110 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// IgnoreIndex marks a target that contributes neither loss nor gradient
+// (prompt tokens, padding), as in torch.nn.CrossEntropyLoss.
+const IgnoreIndex = -100
+
+// ceBlock is the number of rows whose losses are summed together before the
+// block sums are added in order; fixed, so the total does not depend on
+// GOMAXPROCS.
+const ceBlock = 16
+
+// CrossEntropy computes the softmax cross-entropy of n rows of logits
+// [n, v] against targets [n] (IgnoreIndex skips a row) in one pass over the
+// logits. It returns the loss summed over counted rows (in float64, in a
+// fixed order) and the number of counted rows; the mean loss is sum/count.
+//
+// If dlogits is not nil it is OVERWRITTEN (the start of the backward pass;
+// it may alias logits) with (softmax − onehot(target))·scale·rowScale[r]
+// on counted rows and 0 on ignored rows. The caller picks scale: 1/count
+// for a mean, 1/(count·accumSteps) under gradient accumulation. rowScale
+// [n] is an optional per-row multiplier (nil means 1; preference losses
+// such as DPO weight each token's log-probability). If rowLoss [n] is not
+// nil it receives each row's loss −log p(target) (0 for ignored rows).
+//
+// It returns an error naming the first row whose target is neither
+// IgnoreIndex nor in [0, v).
+func CrossEntropy(logits []float32, targets []int32, n, v int, scale float32, rowScale, dlogits []float32, rowLoss []float64) (sum float64, count int, err error) {
+	need("CrossEntropy", "logits", logits, n*v)
+	if len(targets) < n {
+		panic(fmt.Sprintf("nn.CrossEntropy: targets has %d entries for %d rows", len(targets), n))
+	}
+	needOpt("CrossEntropy", "dlogits", dlogits, n*v)
+	needOpt("CrossEntropy", "rowScale", rowScale, n)
+	if rowLoss != nil && len(rowLoss) < n {
+		panic(fmt.Sprintf("nn.CrossEntropy: rowLoss has %d entries for %d rows", len(rowLoss), n))
+	}
+	for r, t := range targets[:n] {
+		if t == IgnoreIndex {
+			continue
+		}
+		if t < 0 || int(t) >= v {
+			return 0, 0, fmt.Errorf("cross-entropy: target %d at row %d is outside the vocabulary [0, %d) and is not the ignore index %d", t, r, v, IgnoreIndex)
+		}
+		count++
+	}
+	nb := (n + ceBlock - 1) / ceBlock
+	partial := make([]float64, nb)
+	kernel.ParallelFor(nb, max(1, (1<<15)/max(1, ceBlock*v)), func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			var bs float64
+			for r := blk * ceBlock; r < min((blk+1)*ceBlock, n); r++ {
+				l := ceRow(logits[r*v:(r+1)*v], targets[r], scale, rowScale, dlogits, r, v)
+				if rowLoss != nil {
+					rowLoss[r] = l
+				}
+				bs += l
+			}
+			partial[blk] = bs
+		}
+	})
+	for _, p := range partial {
+		sum += p
+	}
+	return sum, count, nil
+}
+
+// ceRow handles one row: its loss, and its gradient when dlogits is set.
+func ceRow(x []float32, t int32, scale float32, rowScale, dlogits []float32, r, v int) float64 {
+	if t == IgnoreIndex {
+		if dlogits != nil {
+			clear(dlogits[r*v : (r+1)*v])
+		}
+		return 0
+	}
+	mx := rowMax(x)
+	xt := x[t] // read before dlogits (which may alias x) is written
+	var s float64
+	if dlogits == nil {
+		for _, a := range x {
+			s += float64(expf(a - mx))
+		}
+		return float64(mx) + math.Log(s) - float64(xt)
+	}
+	// One exponential per logit: store e^(x−max) in d (index by index, which
+	// is safe when d aliases x), then scale it.
+	d := dlogits[r*v : (r+1)*v]
+	for j, a := range x {
+		e := expf(a - mx)
+		d[j] = e
+		s += float64(e)
+	}
+	loss := float64(mx) + math.Log(s) - float64(xt)
+	g := scale
+	if rowScale != nil {
+		g *= rowScale[r]
+	}
+	k := float32(1/s) * g
+	for j := range d {
+		d[j] *= k
+	}
+	d[t] -= g
+	return loss
+}

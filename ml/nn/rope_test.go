@@ -1,0 +1,77 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+func TestRoPE(t *testing.T) {
+	const batch, tt, nh, hd = 2, 5, 3, 8
+	rp, err := NewRoPE(hd, 32, 10000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := make([]float64, hd/2)
+	for i := range inv {
+		inv[i] = float64(rp.InvFreq()[i])
+		if want := math.Pow(10000, -float64(2*i)/hd); math.Abs(inv[i]-want) > 1e-7*want {
+			t.Fatalf("inv_freq[%d] = %v, want %v", i, inv[i], want)
+		}
+	}
+	r := newRand(5)
+	x := randVec(r, batch*tt*nh*hd, 1)
+	for _, start := range [][]int{nil, {3, 7}} {
+		f := func(in [][]float64) []float64 { return refRoPE(in[0], inv, batch, tt, nh, hd, start, false) }
+		in := [][]float64{to64(x)}
+		out := make([]float32, len(x))
+		rp.Forward(out, x, batch, tt, nh, start)
+		if e := maxAbsErr(out, f(in)); e > 1e-6 {
+			t.Fatalf("start %v: forward max error %.3g", start, e)
+		}
+		inPlace := append([]float32(nil), x...)
+		rp.Forward(inPlace, inPlace, batch, tt, nh, start)
+		for i := range out {
+			if inPlace[i] != out[i] {
+				t.Fatalf("in-place forward differs at %d", i)
+			}
+		}
+		dout := randVec(r, len(x), 1)
+		dx, dx0 := prefilled(r, len(x))
+		rp.Backward(dx, dout, batch, tt, nh, start)
+		checkGrad(t, "rope dx", dx, dx0, fdGrad(f, in, to64(dout), 0), 1e-3)
+		d := append([]float32(nil), dout...)
+		rp.BackwardInPlace(d, batch, tt, nh, start)
+		for i := range d {
+			if d[i] != dx[i]-dx0[i] && math.Abs(float64(d[i]-(dx[i]-dx0[i]))) > 1e-6 {
+				t.Fatalf("in-place backward differs at %d", i)
+			}
+		}
+		// The backward undoes the forward.
+		back := append([]float32(nil), out...)
+		rp.BackwardInPlace(back, batch, tt, nh, start)
+		if e := maxAbsErr(back, to64(x)); e > 1e-6 {
+			t.Fatalf("inverse rotation max error %.3g", e)
+		}
+	}
+}
+
+func TestRoPEConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hd, max int
+		theta   float64
+		sc      *RoPEScaling
+	}{
+		{"odd head dim", 7, 8, 1e4, nil},
+		{"no positions", 8, 0, 1e4, nil},
+		{"zero theta", 8, 8, 0, nil},
+		{"unknown type", 8, 8, 1e4, &RoPEScaling{Type: "yarn", Factor: 2}},
+		{"zero factor", 8, 8, 1e4, &RoPEScaling{Type: "linear"}},
+		{"llama3 no context", 8, 8, 1e4, &RoPEScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4}},
+		{"llama3 bad factors", 8, 8, 1e4, &RoPEScaling{Type: "llama3", Factor: 8, LowFreqFactor: 4, HighFreqFactor: 1, OriginalMaxPositionEmbeddings: 8192}},
+	} {
+		if _, err := NewRoPE(tc.hd, tc.max, tc.theta, tc.sc); err == nil {
+			t.Errorf("%s: want an error", tc.name)
+		}
+	}
+}
