@@ -1,0 +1,300 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// source is the parsed tokenizer.json and tokenizer_config.json, kept so that
+// Save can write them back.
+type source struct {
+	file   fileJSON
+	model  modelJSON
+	config map[string]json.RawMessage
+}
+
+type fileJSON struct {
+	Version       string          `json:"version"`
+	AddedTokens   []addedToken    `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	Model         json.RawMessage `json:"model"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Decoder       json.RawMessage `json:"decoder"`
+}
+
+type modelJSON struct {
+	Type                    string          `json:"type"`
+	Vocab                   map[string]int  `json:"vocab"`
+	Merges                  json.RawMessage `json:"merges"`
+	UnkToken                *string         `json:"unk_token"`
+	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
+	FuseUnk                 bool            `json:"fuse_unk"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	Dropout                 *float64        `json:"dropout"`
+}
+
+// FromJSON builds a Tokenizer from the contents of tokenizer.json and of
+// tokenizer_config.json (nil or empty when the model has none).
+func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
+	src := &source{}
+	if err := json.Unmarshal(tokenizerJSON, &src.file); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: %w", err)
+	}
+	if isNull(src.file.Model) {
+		return nil, errors.New("tokenizer.json: model: missing")
+	}
+	if err := json.Unmarshal(src.file.Model, &src.model); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
+	}
+	if len(bytes.TrimSpace(configJSON)) > 0 {
+		if err := json.Unmarshal(configJSON, &src.config); err != nil {
+			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+		}
+	}
+	t := &Tokenizer{source: src, bosID: -1, eosID: -1, padID: -1}
+	if err := t.build(); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: %w", err)
+	}
+	if err := t.applyConfig(); err != nil {
+		return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+	}
+	return t, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	s := bytes.TrimSpace(raw)
+	return len(s) == 0 || string(s) == "null"
+}
+
+func (t *Tokenizer) build() error {
+	f, m := &t.source.file, &t.source.model
+	if m.Type != "BPE" && m.Type != "" {
+		return fmt.Errorf("model.type %q is not supported (only BPE)", m.Type)
+	}
+	if m.Vocab == nil {
+		return errors.New("model.vocab: missing")
+	}
+	if p := m.ContinuingSubwordPrefix; p != nil && *p != "" {
+		return fmt.Errorf("model.continuing_subword_prefix %q is not supported", *p)
+	}
+	if p := m.EndOfWordSuffix; p != nil && *p != "" {
+		return fmt.Errorf("model.end_of_word_suffix %q is not supported", *p)
+	}
+	if m.Dropout != nil && *m.Dropout > 0 {
+		return fmt.Errorf("model.dropout %v is not supported (encoding must be deterministic)", *m.Dropout)
+	}
+
+	var err error
+	if t.normal, err = parseNormalizer(f.Normalizer, "normalizer"); err != nil {
+		return err
+	}
+	byteLevel := false
+	if t.pretok, byteLevel, err = parsePreTokenizer(f.PreTokenizer, "pre_tokenizer"); err != nil {
+		return err
+	}
+	if t.decoder, err = parseDecoder(f.Decoder, "decoder"); err != nil {
+		return err
+	}
+	if err := t.buildModel(byteLevel); err != nil {
+		return err
+	}
+	return t.parsePostProcessor(f.PostProcessor)
+}
+
+// buildModel fills the vocabulary, id table, merges and added tokens.
+func (t *Tokenizer) buildModel(byteLevel bool) error {
+	m := &t.source.model
+	size := 0
+	for tok, id := range m.Vocab {
+		if id < 0 || id >= math.MaxInt32 {
+			return fmt.Errorf("model.vocab: token %q has invalid id %d", tok, id)
+		}
+		size = max(size, id+1)
+	}
+	for i, a := range t.source.file.AddedTokens {
+		if a.ID < 0 || a.ID >= math.MaxInt32 {
+			return fmt.Errorf("added_tokens[%d]: invalid id %d", i, a.ID)
+		}
+		if a.Content == "" {
+			return fmt.Errorf("added_tokens[%d]: empty content", i)
+		}
+		size = max(size, a.ID+1)
+	}
+	t.tokens = make([]string, size)
+	model := &t.model
+	model.byteLevel = byteLevel
+	model.cache.seed = maphash.MakeSeed()
+	model.vocab = make(map[string]int32, len(m.Vocab))
+	for tok, id := range m.Vocab {
+		if t.tokens[id] != "" {
+			return fmt.Errorf("model.vocab: id %d is used by both %q and %q", id, t.tokens[id], tok)
+		}
+		t.tokens[id] = tok
+		key := tok
+		if byteLevel {
+			raw, ok := byteLevelDecode(tok)
+			if !ok {
+				continue // not reachable from bytes; kept for decoding only
+			}
+			key = raw
+		}
+		model.vocab[key] = int32(id)
+	}
+	for _, a := range t.source.file.AddedTokens {
+		t.tokens[a.ID] = a.Content
+	}
+	t.added = newAddedTokens(t.source.file.AddedTokens)
+
+	for b := range model.byteIDs {
+		model.byteIDs[b] = -1
+	}
+	if byteLevel {
+		for b := 0; b < 256; b++ {
+			id, ok := model.vocab[string([]byte{byte(b)})]
+			if !ok {
+				return fmt.Errorf("model.vocab: byte-level token %q (byte 0x%02X) is missing", string(byteToRune[b]), b)
+			}
+			model.byteIDs[b] = id
+		}
+		t.raw = make([]string, size)
+		for id, tok := range t.tokens {
+			if raw, ok := byteLevelDecode(tok); ok {
+				t.raw[id] = raw
+			} else {
+				t.raw[id] = tok
+			}
+		}
+		for _, a := range t.source.file.AddedTokens {
+			t.raw[a.ID] = a.Content
+		}
+	} else if m.ByteFallback {
+		for b := 0; b < 256; b++ {
+			if id, ok := model.vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+				model.byteIDs[b] = id
+			}
+		}
+	}
+	model.byteFallback = m.ByteFallback
+	model.fuseUnk = m.FuseUnk
+	model.ignoreMerges = m.IgnoreMerges
+	model.unkID = -1
+	if m.UnkToken != nil && *m.UnkToken != "" {
+		id, ok := m.Vocab[*m.UnkToken]
+		if !ok {
+			return fmt.Errorf("model.unk_token %q is not in model.vocab", *m.UnkToken)
+		}
+		model.unkID = int32(id)
+	}
+	return t.parseMerges()
+}
+
+// parseMerges reads model.merges in either format: "a b" strings or
+// ["a", "b"] pairs.
+func (t *Tokenizer) parseMerges() error {
+	m := &t.source.model
+	model := &t.model
+	var pairs [][2]string
+	if !isNull(m.Merges) {
+		var strs []string
+		if err := json.Unmarshal(m.Merges, &strs); err == nil {
+			pairs = make([][2]string, len(strs))
+			for i, s := range strs {
+				a, b, ok := strings.Cut(s, " ")
+				if !ok || a == "" || b == "" || strings.Contains(b, " ") {
+					return fmt.Errorf("model.merges[%d]: %q is not two tokens separated by one space", i, s)
+				}
+				pairs[i] = [2]string{a, b}
+			}
+		} else if err := json.Unmarshal(m.Merges, &pairs); err != nil {
+			return fmt.Errorf("model.merges: want a list of \"a b\" strings or [a, b] pairs: %w", err)
+		}
+	}
+	model.merges = make(map[uint64]merge, len(pairs))
+	for i, p := range pairs {
+		a, okA := m.Vocab[p[0]]
+		b, okB := m.Vocab[p[1]]
+		c, okC := m.Vocab[p[0]+p[1]]
+		switch {
+		case !okA:
+			return fmt.Errorf("model.merges[%d]: %q is not in model.vocab", i, p[0])
+		case !okB:
+			return fmt.Errorf("model.merges[%d]: %q is not in model.vocab", i, p[1])
+		case !okC:
+			return fmt.Errorf("model.merges[%d]: merged token %q is not in model.vocab", i, p[0]+p[1])
+		}
+		key := pairKey(int32(a), int32(b))
+		if _, dup := model.merges[key]; !dup {
+			model.merges[key] = merge{rank: int32(i), id: int32(c)}
+		}
+	}
+	return nil
+}
+
+type typed struct {
+	Type string `json:"type"`
+}
+
+type patternJSON struct {
+	String *string `json:"String"`
+	Regex  *string `json:"Regex"`
+}
+
+func parseNormalizer(raw json.RawMessage, field string) ([]normalizer, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var v struct {
+		Type        string            `json:"type"`
+		Normalizers []json.RawMessage `json:"normalizers"`
+		Prepend     string            `json:"prepend"`
+		Pattern     patternJSON       `json:"pattern"`
+		Content     string            `json:"content"`
+		Left        bool              `json:"left"`
+		Right       bool              `json:"right"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	switch v.Type {
+	case "Sequence":
+		var out []normalizer
+		for i, sub := range v.Normalizers {
+			ns, err := parseNormalizer(sub, fmt.Sprintf("%s.normalizers[%d]", field, i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ns...)
+		}
+		return out, nil
+	case "NFC":
+		return []normalizer{unicodeNorm{norm.NFC}}, nil
+	case "NFD":
+		return []normalizer{unicodeNorm{norm.NFD}}, nil
+	case "NFKC":
+		return []normalizer{unicodeNorm{norm.NFKC}}, nil
+	case "NFKD":
+		return []normalizer{unicodeNorm{norm.NFKD}}, nil
+	case "Lowercase":
+		return []normalizer{lowercase{}}, nil
+	case "Prepend":
+		return []normalizer{prepend{v.Prepend}}, nil
+	case "Strip":
+		return []normalizer{strip{v.Left, v.Right}}, nil
+	case "Replace":
+		if v.Pattern.String == nil {
+			return nil, fmt.Errorf("%s: Replace with a Regex pattern is not supported", field)
+		}
+		return []normalizer{replace{*v.Pattern.String, v.Content}}, nil
+	}
+	return nil, fmt.Errorf("%s.type %q is not supported", field, v.Type)
+}

@@ -1,0 +1,185 @@
+package tokenizer
+
+import (
+	"fmt"
+
+	"github.com/ardanlabs/jinja"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Tokenizer turns text into token ids and back. Build one with Load, FromJSON
+// or Train; it is immutable afterwards and safe for concurrent use.
+type Tokenizer struct {
+	model bpe
+
+	// tokens holds each id's token as tokenizer.json writes it (byte-level
+	// alphabet, "▁" spaces, added tokens' content); "" marks an unused id.
+	tokens []string
+	// raw holds each id's bytes for byte-level decoding, nil otherwise.
+	raw []string
+
+	added   addedTokens
+	normal  []normalizer
+	pretok  []preTokenizer
+	decoder []decoder
+	// fastDecode is set when the decoder is plain ByteLevel, so Decode can
+	// concatenate raw bytes.
+	fastDecode bool
+
+	template templateSpecials
+
+	bosID, eosID, padID int
+	addBOS, addEOS      bool
+	chatTemplate        string
+	chat                *jinja.Template
+	chatErr             error
+
+	// source keeps what Save needs to write the tokenizer back.
+	source *source
+}
+
+// Load reads tokenizer.json and, when present, tokenizer_config.json from dir.
+func Load(dir string) (*Tokenizer, error) {
+	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	cj, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	t, err := FromJSON(tj, cj)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer from %s: %w", dir, err)
+	}
+	return t, nil
+}
+
+// Encode returns the ids of text. No BOS or EOS is added (see AddBOS and
+// BOSID); added and special tokens written in the text, such as
+// "<|im_start|>", become their own ids.
+func (t *Tokenizer) Encode(text string) []int { return t.encode(text, true) }
+
+// EncodeOrdinary is Encode with special tokens treated as plain text, for
+// untrusted input that must not be able to forge control tokens. Added tokens
+// that are not special are still recognised.
+func (t *Tokenizer) EncodeOrdinary(text string) []int { return t.encode(text, false) }
+
+func (t *Tokenizer) encode(text string, special bool) []int {
+	ids := make([]int, 0, len(text)/4+4)
+	t.added.split(text, special, func(seg string, id int, first bool) {
+		if id >= 0 {
+			ids = append(ids, id)
+			return
+		}
+		ids = t.encodeSegment(ids, seg, first)
+	})
+	return ids
+}
+
+// encodeSegment appends the ids of a piece of text that holds no added token.
+func (t *Tokenizer) encodeSegment(ids []int, seg string, first bool) []int {
+	for _, n := range t.normal {
+		seg = n.normalize(seg, first)
+	}
+	if seg == "" {
+		return ids
+	}
+	emit := func(piece string) { ids = t.model.encodePiece(ids, piece) }
+	t.preTokenize(seg, 0, first, emit)
+	return ids
+}
+
+// preTokenize runs the pre-tokenizers from index k on s.
+func (t *Tokenizer) preTokenize(s string, k int, first bool, emit func(string)) {
+	if k == len(t.pretok) {
+		if s != "" {
+			emit(s)
+		}
+		return
+	}
+	t.pretok[k].split(s, first, func(piece string) { t.preTokenize(piece, k+1, first, emit) })
+}
+
+// Decode returns the text of ids, special tokens included. Ids outside the
+// vocabulary are skipped. For byte-level models the bytes are returned as
+// they are, so Decode(Encode(s)) == s for any s, even invalid UTF-8; a slice
+// of ids that cuts a character in two decodes to the partial bytes.
+func (t *Tokenizer) Decode(ids []int) string {
+	if t.fastDecode {
+		n := 0
+		for _, id := range ids {
+			if id >= 0 && id < len(t.raw) {
+				n += len(t.raw[id])
+			}
+		}
+		var b strings.Builder
+		b.Grow(n)
+		for _, id := range ids {
+			if id >= 0 && id < len(t.raw) {
+				b.WriteString(t.raw[id])
+			}
+		}
+		return b.String()
+	}
+	toks := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id >= 0 && id < len(t.tokens) && t.tokens[id] != "" {
+			toks = append(toks, t.tokens[id])
+		}
+	}
+	for _, d := range t.decoder {
+		toks = d.decode(toks)
+	}
+	return strings.Join(toks, "")
+}
+
+// VocabSize returns the number of ids: one more than the largest id of the
+// vocabulary and the added tokens.
+func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
+
+// TokenID returns the id of a token written as in tokenizer.json ("Ġthe",
+// "▁the", "<|im_end|>").
+func (t *Tokenizer) TokenID(tok string) (int, bool) {
+	if id, ok := t.added.byContent[tok]; ok {
+		return id, true
+	}
+	key := tok
+	if t.model.byteLevel {
+		raw, ok := byteLevelDecode(tok)
+		if !ok {
+			return 0, false
+		}
+		key = raw
+	}
+	id, ok := t.model.vocab[key]
+	return int(id), ok
+}
+
+// Token returns the token of id as tokenizer.json writes it, or "" when the
+// id is unused or out of range.
+func (t *Tokenizer) Token(id int) string {
+	if id < 0 || id >= len(t.tokens) {
+		return ""
+	}
+	return t.tokens[id]
+}
+
+// BOSID returns the id of the beginning-of-sequence token, or -1.
+func (t *Tokenizer) BOSID() int { return t.bosID }
+
+// EOSID returns the id of the end-of-sequence token, or -1.
+func (t *Tokenizer) EOSID() int { return t.eosID }
+
+// PadID returns the id of the padding token, or -1.
+func (t *Tokenizer) PadID() int { return t.padID }
+
+// AddBOS reports whether sequences fed to the model start with BOS, from
+// tokenizer_config.json's add_bos_token or else the post-processor template.
+func (t *Tokenizer) AddBOS() bool { return t.addBOS && t.bosID >= 0 }
+
+// AddEOS reports whether the model's own processing appends EOS to every
+// sequence (tokenizer_config.json add_eos_token, or the post-processor).
+func (t *Tokenizer) AddEOS() bool { return t.addEOS && t.eosID >= 0 }
