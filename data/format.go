@@ -1,0 +1,365 @@
+package data
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Message is one turn of a conversation, with its role already mapped to
+// "system", "user" or "assistant".
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Roles of chat messages after mapping.
+const (
+	RoleSystem    = "system"
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+)
+
+// Example is one dataset row put into its task's shape, with the prompt
+// templates applied.
+type Example struct {
+	Pos  Pos
+	Type crucible.TaskType
+	// Prompt is the formatted prompt of an instruct or dpo row.
+	Prompt string
+	// Response is the output of an instruct row.
+	Response string
+	// Chosen and Rejected are the formatted answers of a dpo row.
+	Chosen, Rejected string
+	// Messages is the conversation of a chat row.
+	Messages []Message
+	// Text is the document of a text row.
+	Text string
+}
+
+// PromptKey is the part of an example that identifies what is asked: the
+// prompt (instruct, dpo), the conversation before its last assistant turn
+// (chat) or the whole text. The split keeps examples with the same
+// normalized key on one side.
+func (e Example) PromptKey() string {
+	switch e.Type {
+	case crucible.TaskChat:
+		last := len(e.Messages)
+		for i := len(e.Messages) - 1; i >= 0; i-- {
+			if e.Messages[i].Role == RoleAssistant {
+				last = i
+				break
+			}
+		}
+		var b strings.Builder
+		for _, m := range e.Messages[:last] {
+			b.WriteString(m.Role)
+			b.WriteByte('\x00')
+			b.WriteString(m.Content)
+			b.WriteByte('\x00')
+		}
+		return b.String()
+	case crucible.TaskText:
+		return e.Text
+	}
+	return e.Prompt
+}
+
+// Empty reports whether the example has nothing to learn from: no response,
+// no answers, no assistant turn with content, or no text.
+func (e Example) Empty() bool {
+	switch e.Type {
+	case crucible.TaskInstruct:
+		return strings.TrimSpace(e.Response) == ""
+	case crucible.TaskDPO:
+		return strings.TrimSpace(e.Chosen) == "" && strings.TrimSpace(e.Rejected) == ""
+	case crucible.TaskChat:
+		for _, m := range e.Messages {
+			if m.Role == RoleAssistant && strings.TrimSpace(m.Content) != "" {
+				return false
+			}
+		}
+		return true
+	}
+	return strings.TrimSpace(e.Text) == ""
+}
+
+// Gradients' defaults for the templates and chat fields.
+const (
+	DefaultFormatWithInput = "{instruction} {input}"
+	DefaultNoInputFormat   = "{instruction}"
+	DefaultSystemFormat    = "{system}"
+	DefaultPromptFormat    = "{prompt}"
+	DefaultChosenFormat    = "{chosen}"
+	DefaultRejectedFormat  = "{rejected}"
+	DefaultChatColumn      = "conversations"
+	DefaultChatRoleField   = "from"
+	DefaultChatContent     = "value"
+	DefaultFieldText       = "text"
+)
+
+// WithDefaults returns m with Gradients' defaults filled in for the fields
+// task type t uses and leaves empty: format "{instruction} {input}" when an
+// input column is mapped and "{instruction}" otherwise, no_input_format
+// "{instruction}", system_format "{system}", prompt/chosen/rejected formats
+// "{prompt}", "{chosen}", "{rejected}", chat column "conversations" with
+// fields "from"/"value" and roles "user"/"assistant"/"system", text column
+// "text".
+func WithDefaults(t crucible.TaskType, m crucible.ColumnMapping) crucible.ColumnMapping {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	switch t {
+	case crucible.TaskInstruct:
+		if m.FieldInput != "" {
+			def(&m.Format, DefaultFormatWithInput)
+		} else {
+			def(&m.Format, DefaultNoInputFormat)
+		}
+		def(&m.NoInputFormat, DefaultNoInputFormat)
+		def(&m.SystemFormat, DefaultSystemFormat)
+	case crucible.TaskDPO:
+		def(&m.PromptFormat, DefaultPromptFormat)
+		def(&m.ChosenFormat, DefaultChosenFormat)
+		def(&m.RejectedFormat, DefaultRejectedFormat)
+		def(&m.SystemFormat, DefaultSystemFormat)
+	case crucible.TaskChat:
+		def(&m.ChatColumn, DefaultChatColumn)
+		def(&m.ChatRoleField, DefaultChatRoleField)
+		def(&m.ChatContentField, DefaultChatContent)
+		def(&m.ChatUserRole, RoleUser)
+		def(&m.ChatAssistRole, RoleAssistant)
+		def(&m.ChatSystemRole, RoleSystem)
+	case crucible.TaskText:
+		def(&m.FieldText, DefaultFieldText)
+	}
+	return m
+}
+
+// Formatter turns rows into examples of one task type under one column
+// mapping.
+type Formatter struct {
+	Type    crucible.TaskType
+	Mapping crucible.ColumnMapping // with defaults filled in
+}
+
+// NewFormatter checks the mapping for task type t and fills in defaults.
+// Returns EINVALID when a column the type needs is not mapped.
+func NewFormatter(t crucible.TaskType, m crucible.ColumnMapping) (*Formatter, error) {
+	if !t.Valid() {
+		return nil, crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", t)
+	}
+	m = WithDefaults(t, m)
+	if err := m.Validate(t); err != nil {
+		return nil, err
+	}
+	return &Formatter{Type: t, Mapping: m}, nil
+}
+
+// Columns returns the columns every row must have and those it may have.
+func (f *Formatter) Columns() (required, optional []string) {
+	m := f.Mapping
+	add := func(list *[]string, c string) {
+		if c != "" {
+			*list = append(*list, c)
+		}
+	}
+	switch f.Type {
+	case crucible.TaskInstruct:
+		add(&required, m.FieldInstruction)
+		add(&required, m.FieldOutput)
+		add(&optional, m.FieldInput)
+		add(&optional, m.FieldSystem)
+	case crucible.TaskDPO:
+		add(&required, m.FieldPrompt)
+		add(&required, m.FieldChosen)
+		add(&required, m.FieldRejected)
+		add(&optional, m.FieldSystem)
+	case crucible.TaskChat:
+		add(&required, m.ChatColumn)
+	case crucible.TaskText:
+		add(&required, m.FieldText)
+	}
+	return required, optional
+}
+
+// CheckSchema reports a file whose declared columns (CSV header, Parquet
+// schema) lack a required column. A nil schema (JSON formats) passes.
+func (f *Formatter) CheckSchema(file string, schema []string) error {
+	if schema == nil {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, c := range schema {
+		have[c] = true
+	}
+	required, _ := f.Columns()
+	for _, c := range required {
+		if !have[c] {
+			return &Error{Pos: Pos{File: file, Line: 1}, Field: c,
+				Problem: fmt.Sprintf("no such column in the file's schema (columns are %s)", strings.Join(schema, ", ")), Fatal: true}
+		}
+	}
+	return nil
+}
+
+// Example shapes one row. Errors are *Error values naming the row and field.
+func (f *Formatter) Example(r Row) (Example, error) {
+	ex := Example{Pos: r.Pos, Type: f.Type}
+	m := f.Mapping
+	var err error
+	switch f.Type {
+	case crucible.TaskInstruct:
+		var instruction, input, system string
+		if instruction, err = stringField(r, m.FieldInstruction); err != nil {
+			return ex, err
+		}
+		if ex.Response, err = stringField(r, m.FieldOutput); err != nil {
+			return ex, err
+		}
+		if input, err = optionalStringField(r, m.FieldInput); err != nil {
+			return ex, err
+		}
+		if system, err = optionalStringField(r, m.FieldSystem); err != nil {
+			return ex, err
+		}
+		ex.Prompt = InstructPrompt(m, instruction, input, system)
+	case crucible.TaskDPO:
+		var prompt, chosen, rejected, system string
+		if prompt, err = stringField(r, m.FieldPrompt); err != nil {
+			return ex, err
+		}
+		if chosen, err = stringField(r, m.FieldChosen); err != nil {
+			return ex, err
+		}
+		if rejected, err = stringField(r, m.FieldRejected); err != nil {
+			return ex, err
+		}
+		if system, err = optionalStringField(r, m.FieldSystem); err != nil {
+			return ex, err
+		}
+		vars := map[string]string{"prompt": prompt, "system": system, "chosen": chosen, "rejected": rejected}
+		ex.Prompt = fill(m.PromptFormat, vars)
+		ex.Chosen = fill(m.ChosenFormat, vars)
+		ex.Rejected = fill(m.RejectedFormat, vars)
+	case crucible.TaskChat:
+		if ex.Messages, err = f.messages(r); err != nil {
+			return ex, err
+		}
+	case crucible.TaskText:
+		if ex.Text, err = stringField(r, m.FieldText); err != nil {
+			return ex, err
+		}
+	}
+	return ex, nil
+}
+
+// InstructPrompt builds an instruct prompt the way Gradients (through
+// Axolotl's custom instruct format) does: format when the row has an input,
+// no_input_format when it does not, and system_format prepended when the row
+// has a system text and the chosen template does not place {system} itself.
+func InstructPrompt(m crucible.ColumnMapping, instruction, input, system string) string {
+	m = WithDefaults(crucible.TaskInstruct, m)
+	tmpl := m.NoInputFormat
+	if input != "" {
+		tmpl = m.Format
+	}
+	vars := map[string]string{"instruction": instruction, "input": input, "system": system}
+	prompt := fill(tmpl, vars)
+	if system != "" && !strings.Contains(tmpl, "{system}") {
+		prompt = fill(m.SystemFormat, vars) + prompt
+	}
+	return prompt
+}
+
+// fill replaces {name} placeholders with their values; other braces are
+// left alone.
+func fill(tmpl string, vars map[string]string) string {
+	if !strings.Contains(tmpl, "{") {
+		return tmpl
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		j := strings.IndexByte(tmpl[i:], '}')
+		if j < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		name := tmpl[i+1 : i+j]
+		if v, ok := vars[name]; ok {
+			b.WriteString(tmpl[:i])
+			b.WriteString(v)
+		} else {
+			b.WriteString(tmpl[:i+j+1])
+		}
+		tmpl = tmpl[i+j+1:]
+	}
+}
+
+// messages reads and maps the conversation of a chat row. A column holding a
+// JSON string (as CSV files must) is decoded first.
+func (f *Formatter) messages(r Row) ([]Message, error) {
+	m := f.Mapping
+	col := m.ChatColumn
+	v, ok := r.Values[col]
+	if !ok {
+		return nil, errorf(r.Pos, col, "missing (columns are %s)", strings.Join(r.Columns(), ", "))
+	}
+	if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "[") {
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, errorf(r.Pos, col, "broken JSON in a conversation string: %s", jsonProblem(err))
+		}
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, errorf(r.Pos, col, "expected a list of messages, found %s", typeName(v))
+	}
+	roles := map[string]string{m.ChatUserRole: RoleUser, m.ChatAssistRole: RoleAssistant, m.ChatSystemRole: RoleSystem}
+	msgs := make([]Message, 0, len(list))
+	for i, e := range list {
+		field := fmt.Sprintf("%s[%d]", col, i)
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, errorf(r.Pos, field, "expected a message object, found %s", typeName(e))
+		}
+		rv, ok := obj[m.ChatRoleField]
+		if !ok {
+			return nil, errorf(r.Pos, field+"."+m.ChatRoleField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
+		}
+		role, err := asString(r.Pos, field+"."+m.ChatRoleField, rv)
+		if err != nil {
+			return nil, err
+		}
+		mapped, ok := roles[role]
+		if !ok {
+			return nil, errorf(r.Pos, field+"."+m.ChatRoleField, "role %q is none of %q (user), %q (assistant), %q (system)",
+				role, m.ChatUserRole, m.ChatAssistRole, m.ChatSystemRole)
+		}
+		cv, ok := obj[m.ChatContentField]
+		if !ok {
+			return nil, errorf(r.Pos, field+"."+m.ChatContentField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
+		}
+		content, err := asString(r.Pos, field+"."+m.ChatContentField, cv)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, Message{Role: mapped, Content: content})
+	}
+	hasAssistant := false
+	for _, msg := range msgs {
+		hasAssistant = hasAssistant || msg.Role == RoleAssistant
+	}
+	if !hasAssistant {
+		return nil, errorf(r.Pos, col, "conversation has no %q message to learn from", m.ChatAssistRole)
+	}
+	return msgs, nil
+}

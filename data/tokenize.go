@@ -1,0 +1,282 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// IgnoreIndex marks a label that does not count in the loss.
+const IgnoreIndex = -100
+
+// Tokenizer is what tokenization needs from a tokenizer; ml/tokenizer's
+// *Tokenizer provides it.
+type Tokenizer interface {
+	// Encode turns text into token ids, without BOS or EOS.
+	Encode(text string) []int
+	// BOSID and EOSID return the special token ids, -1 when there is none.
+	BOSID() int
+	EOSID() int
+	// AddBOS reports whether the model expects BOS at the start of a sequence.
+	AddBOS() bool
+}
+
+// ChatTemplate renders a conversation into model text, with the opening of
+// an assistant turn appended when addGenerationPrompt is set. It is the
+// model's chat template (see FromTokenizer) or ChatML.
+type ChatTemplate func(msgs []Message, addGenerationPrompt bool) (string, error)
+
+// ChatML renders a conversation in the ChatML format, Gradients' default
+// chat template:
+//
+//	<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n
+func ChatML(msgs []Message, addGenerationPrompt bool) (string, error) {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString("<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n")
+	}
+	if addGenerationPrompt {
+		b.WriteString("<|im_start|>assistant\n")
+	}
+	return b.String(), nil
+}
+
+// TokenizeOptions controls tokenization.
+type TokenizeOptions struct {
+	// MaxLength truncates sequences to this many tokens; 0 means no limit.
+	MaxLength int
+	// TrainOnInputs makes prompt tokens count in the loss too.
+	TrainOnInputs bool
+	// ChatTemplate renders chat examples. Defaults to ChatML.
+	ChatTemplate ChatTemplate
+}
+
+// Sequence is a tokenized example. Labels has the length of IDs, aligned
+// with it the Hugging Face way: Labels[i] is the token expected at position
+// i (the loss compares position i-1's prediction with it), IgnoreIndex where
+// the token does not count.
+type Sequence struct {
+	Pos       Pos
+	IDs       []int32
+	Labels    []int32
+	Truncated bool // cut to TokenizeOptions.MaxLength
+}
+
+// Counted returns the number of labels that count in the loss.
+func (s Sequence) Counted() int {
+	n := 0
+	for _, l := range s.Labels {
+		if l != IgnoreIndex {
+			n++
+		}
+	}
+	return n
+}
+
+// seqBuilder appends token runs, each counted in the loss or not.
+type seqBuilder struct {
+	ids, labels []int32
+}
+
+func (b *seqBuilder) add(ids []int, count bool) {
+	for _, id := range ids {
+		b.ids = append(b.ids, int32(id))
+		if count {
+			b.labels = append(b.labels, int32(id))
+		} else {
+			b.labels = append(b.labels, IgnoreIndex)
+		}
+	}
+}
+
+func (b *seqBuilder) seq(pos Pos, max int) Sequence {
+	s := Sequence{Pos: pos, IDs: b.ids, Labels: b.labels}
+	if max > 0 && len(s.IDs) > max {
+		s.IDs, s.Labels, s.Truncated = s.IDs[:max], s.Labels[:max], true
+	}
+	return s
+}
+
+func bos(tok Tokenizer) []int {
+	if tok.AddBOS() && tok.BOSID() >= 0 {
+		return []int{tok.BOSID()}
+	}
+	return nil
+}
+
+func eos(tok Tokenizer) []int {
+	if tok.EOSID() >= 0 {
+		return []int{tok.EOSID()}
+	}
+	return nil
+}
+
+// Tokenize turns an instruct, chat or text example into a sequence.
+//
+//   - instruct: BOS (when the tokenizer wants it) + prompt, not counted,
+//     then response + EOS, counted. Prompt and response are encoded
+//     separately, as Axolotl does.
+//   - chat: the conversation rendered by the chat template; only assistant
+//     turns (their content and the template's end-of-turn text) count.
+//   - text: BOS + text + EOS, all counted.
+//
+// With TrainOnInputs every token but BOS counts.
+func Tokenize(tok Tokenizer, ex Example, opt TokenizeOptions) (Sequence, error) {
+	var b seqBuilder
+	switch ex.Type {
+	case crucible.TaskInstruct:
+		b.add(bos(tok), false)
+		b.add(tok.Encode(ex.Prompt), opt.TrainOnInputs)
+		b.add(tok.Encode(ex.Response), true)
+		b.add(eos(tok), true)
+	case crucible.TaskText:
+		b.add(bos(tok), false)
+		b.add(tok.Encode(ex.Text), true)
+		b.add(eos(tok), true)
+	case crucible.TaskChat:
+		if err := tokenizeChat(&b, tok, ex, opt); err != nil {
+			return Sequence{}, err
+		}
+	default:
+		return Sequence{}, errorf(ex.Pos, "", "cannot tokenize a %s example as one sequence", ex.Type)
+	}
+	return b.seq(ex.Pos, opt.MaxLength), nil
+}
+
+// tokenizeChat renders growing prefixes of the conversation and encodes the
+// text between them piece by piece, so that each piece's tokens can be
+// labelled by the turn that produced it. The template must render every
+// prefix as a prefix of the whole (true of every template in use).
+func tokenizeChat(b *seqBuilder, tok Tokenizer, ex Example, opt TokenizeOptions) error {
+	render := opt.ChatTemplate
+	if render == nil {
+		render = ChatML
+	}
+	full, err := render(ex.Messages, false)
+	if err != nil {
+		return errorf(ex.Pos, "", "chat template: %v", err)
+	}
+	type piece struct {
+		end   int
+		count bool
+	}
+	var pieces []piece
+	for i, m := range ex.Messages {
+		if m.Role != RoleAssistant {
+			continue
+		}
+		head, err := render(ex.Messages[:i], true)
+		if err != nil {
+			return errorf(ex.Pos, "", "chat template: %v", err)
+		}
+		upto, err := render(ex.Messages[:i+1], false)
+		if err != nil {
+			return errorf(ex.Pos, "", "chat template: %v", err)
+		}
+		if !strings.HasPrefix(full, head) || !strings.HasPrefix(upto, head) || !strings.HasPrefix(full, upto) {
+			return errorf(ex.Pos, "", "chat template does not render turn %d as a prefix of the conversation; cannot tell which tokens are the assistant's", i+1)
+		}
+		pieces = append(pieces, piece{len(head), opt.TrainOnInputs}, piece{len(upto), true})
+	}
+	pieces = append(pieces, piece{len(full), opt.TrainOnInputs})
+	start := 0
+	first := true
+	for _, p := range pieces {
+		if p.end <= start {
+			continue
+		}
+		ids := tok.Encode(full[start:p.end])
+		if first {
+			if pre := bos(tok); pre != nil && (len(ids) == 0 || ids[0] != pre[0]) {
+				b.add(pre, false)
+			}
+			first = false
+		}
+		b.add(ids, p.count)
+		start = p.end
+	}
+	if len(b.ids) > 0 && b.labels[0] != IgnoreIndex && tok.BOSID() >= 0 && int(b.ids[0]) == tok.BOSID() {
+		b.labels[0] = IgnoreIndex
+	}
+	return nil
+}
+
+// Pair is a tokenized dpo example: the prompt followed by the chosen answer,
+// and the prompt followed by the rejected one. Only answer tokens count.
+type Pair struct {
+	Pos       Pos
+	Chosen    Sequence
+	Rejected  Sequence
+	PromptLen int // tokens of the prompt, BOS included, at the start of both
+}
+
+// TokenizePair tokenizes a dpo example as BOS + prompt + answer + EOS for
+// both answers. When a sequence is too long the prompt is cut from the left
+// to at most half of MaxLength (keeping BOS and the prompt's end, next to
+// the answer), then the answers are cut to fit.
+func TokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) {
+	if ex.Type != crucible.TaskDPO {
+		return Pair{}, errorf(ex.Pos, "", "cannot tokenize a %s example as a preference pair", ex.Type)
+	}
+	head := bos(tok)
+	prompt := tok.Encode(ex.Prompt)
+	chosen := append(tok.Encode(ex.Chosen), eos(tok)...)
+	rejected := append(tok.Encode(ex.Rejected), eos(tok)...)
+	truncated := false
+	if max := opt.MaxLength; max > 0 && len(head)+len(prompt)+maxInt(len(chosen), len(rejected)) > max {
+		truncated = true
+		if keep := max/2 - len(head); len(prompt) > keep {
+			if keep < 0 {
+				keep = 0
+			}
+			prompt = prompt[len(prompt)-keep:]
+		}
+		room := max - len(head) - len(prompt)
+		if len(chosen) > room {
+			chosen = chosen[:room]
+		}
+		if len(rejected) > room {
+			rejected = rejected[:room]
+		}
+	}
+	build := func(answer []int) Sequence {
+		var b seqBuilder
+		b.add(head, false)
+		b.add(prompt, opt.TrainOnInputs)
+		b.add(answer, true)
+		s := b.seq(ex.Pos, 0)
+		s.Truncated = truncated
+		return s
+	}
+	p := Pair{Pos: ex.Pos, Chosen: build(chosen), Rejected: build(rejected), PromptLen: len(head) + len(prompt)}
+	if p.Chosen.Counted() == 0 || p.Rejected.Counted() == 0 {
+		return p, errorf(ex.Pos, "", "no answer tokens left after truncation to %d tokens", opt.MaxLength)
+	}
+	return p, nil
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Length returns the number of tokens of an example, before truncation: the
+// full sequence, or the longer of a pair's two sequences.
+func Length(tok Tokenizer, ex Example, opt TokenizeOptions) (int, error) {
+	opt.MaxLength = 0
+	if ex.Type == crucible.TaskDPO {
+		p, err := TokenizePair(tok, ex, opt)
+		if err != nil {
+			return 0, err
+		}
+		return maxInt(len(p.Chosen.IDs), len(p.Rejected.IDs)), nil
+	}
+	s, err := Tokenize(tok, ex, opt)
+	if err != nil {
+		return 0, fmt.Errorf("tokenize: %w", err)
+	}
+	return len(s.IDs), nil
+}

@@ -1,0 +1,148 @@
+package data
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+func TestTokenize(t *testing.T) {
+	tok := byteTokenizer{addBOS: true}
+	tests := []struct {
+		name    string
+		tok     byteTokenizer
+		ex      Example
+		opt     TokenizeOptions
+		text    string // decoded ids
+		counted string // decoded counted labels
+		trunc   bool
+	}{
+		{"instruct", tok, Example{Type: crucible.TaskInstruct, Prompt: "Q ", Response: "A"}, TokenizeOptions{},
+			"<bos>Q A<eos>", "A<eos>", false},
+		{"instruct train on inputs", tok, Example{Type: crucible.TaskInstruct, Prompt: "Q ", Response: "A"}, TokenizeOptions{TrainOnInputs: true},
+			"<bos>Q A<eos>", "Q A<eos>", false},
+		{"instruct without BOS or EOS", byteTokenizer{noEOS: true}, Example{Type: crucible.TaskInstruct, Prompt: "Q", Response: "A"}, TokenizeOptions{},
+			"QA", "A", false},
+		{"instruct truncated", tok, Example{Type: crucible.TaskInstruct, Prompt: "Q ", Response: "ABCDEF"}, TokenizeOptions{MaxLength: 5},
+			"<bos>Q AB", "AB", true},
+		{"text", tok, Example{Type: crucible.TaskText, Text: "hey"}, TokenizeOptions{},
+			"<bos>hey<eos>", "hey<eos>", false},
+		{"chat counts only assistant turns", byteTokenizer{}, Example{Type: crucible.TaskChat, Messages: []Message{
+			{"system", "S"}, {"user", "U1"}, {"assistant", "A1"}, {"user", "U2"}, {"assistant", "A2"}}}, TokenizeOptions{},
+			"<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\nA2<|im_end|>\n",
+			"A1<|im_end|>\n|A2<|im_end|>\n", false},
+		{"chat with BOS", tok, Example{Type: crucible.TaskChat, Messages: []Message{{"user", "U"}, {"assistant", "A"}}}, TokenizeOptions{},
+			"<bos><|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n", "A<|im_end|>\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Tokenize(tt.tok, tt.ex, tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.IDs) != len(s.Labels) {
+				t.Fatalf("%d ids, %d labels", len(s.IDs), len(s.Labels))
+			}
+			ids := make([]int, len(s.IDs))
+			for i, id := range s.IDs {
+				ids[i] = int(id)
+			}
+			if got := tt.tok.Decode(ids); got != tt.text {
+				t.Errorf("text %q, want %q", got, tt.text)
+			}
+			if got := counted(tt.tok, s); got != tt.counted {
+				t.Errorf("counted %q, want %q", got, tt.counted)
+			}
+			if s.Truncated != tt.trunc {
+				t.Errorf("truncated %v", s.Truncated)
+			}
+		})
+	}
+}
+
+func TestTokenizeChatTemplateMustBePrefixStable(t *testing.T) {
+	// A template that renders the last message differently is refused
+	// rather than silently mislabelled.
+	bad := func(msgs []Message, gen bool) (string, error) {
+		s := ""
+		for i, m := range msgs {
+			if i == len(msgs)-1 && !gen {
+				s += "[last]"
+			}
+			s += m.Role + ":" + m.Content + "\n"
+		}
+		return s, nil
+	}
+	ex := Example{Type: crucible.TaskChat, Messages: []Message{{"user", "U"}, {"assistant", "A"}, {"user", "V"}, {"assistant", "B"}}}
+	if _, err := Tokenize(byteTokenizer{}, ex, TokenizeOptions{ChatTemplate: bad}); err == nil {
+		t.Error("unstable template accepted")
+	}
+}
+
+func TestTokenizePair(t *testing.T) {
+	tok := byteTokenizer{addBOS: true}
+	ex := Example{Type: crucible.TaskDPO, Prompt: "PROMPT", Chosen: "yes", Rejected: "no"}
+	p, err := TokenizePair(tok, ex, TokenizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PromptLen != 7 || counted(tok, p.Chosen) != "yes<eos>" || counted(tok, p.Rejected) != "no<eos>" {
+		t.Errorf("pair %+v", p)
+	}
+	if !reflect.DeepEqual(p.Chosen.IDs[:p.PromptLen], p.Rejected.IDs[:p.PromptLen]) {
+		t.Error("prompts differ")
+	}
+	// Truncation keeps BOS and the end of the prompt, then cuts answers.
+	p, err = TokenizePair(tok, ex, TokenizeOptions{MaxLength: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(s Sequence) string {
+		out := make([]int, len(s.IDs))
+		for i, id := range s.IDs {
+			out[i] = int(id)
+		}
+		return tok.Decode(out)
+	}
+	if got := ids(p.Chosen); got != "<bos>MPTyes<eos>" || !p.Chosen.Truncated {
+		t.Errorf("truncated chosen %q", got)
+	}
+	if got := ids(p.Rejected); got != "<bos>MPTno<eos>" {
+		t.Errorf("truncated rejected %q", got)
+	}
+	if _, err := TokenizePair(tok, ex, TokenizeOptions{MaxLength: 1}); err == nil {
+		t.Error("no room for answers: no error")
+	}
+	if _, err := TokenizePair(tok, Example{Type: crucible.TaskText}, TokenizeOptions{}); err == nil {
+		t.Error("text as pair: no error")
+	}
+}
+
+func TestPacker(t *testing.T) {
+	seq := func(ids ...int32) Sequence {
+		labels := append([]int32(nil), ids...)
+		return Sequence{IDs: ids, Labels: labels}
+	}
+	p := Packer{Length: 6, PadID: 0}
+	var rows []Packed
+	rows = append(rows, p.Add(seq(10, 11, 12))...)
+	rows = append(rows, p.Add(seq(20, 21))...)
+	rows = append(rows, p.Add(seq(30, 31, 32))...) // does not fit: new row
+	rows = append(rows, p.Add(seq(40, 41, 42, 43, 44, 45, 46, 47))...)
+	rows = append(rows, p.Flush()...)
+	want := []Packed{
+		{IDs: []int32{10, 11, 12, 20, 21, 0}, Labels: []int32{-100, 11, 12, -100, 21, -100}, Starts: []int{0, 3}, Used: 5},
+		{IDs: []int32{30, 31, 32, 0, 0, 0}, Labels: []int32{-100, 31, 32, -100, -100, -100}, Starts: []int{0}, Used: 3},
+		{IDs: []int32{40, 41, 42, 43, 44, 45}, Labels: []int32{-100, 41, 42, 43, 44, 45}, Starts: []int{0}, Used: 6},
+	}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows\n got %+v\nwant %+v", rows, want)
+	}
+	if p.Truncated != 1 {
+		t.Errorf("truncated %d", p.Truncated)
+	}
+	if got := p.Flush(); got != nil {
+		t.Errorf("second flush %v", got)
+	}
+}
