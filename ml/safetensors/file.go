@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 
 	"github.com/crucible-net/crucible/ml/tensor"
@@ -25,6 +26,10 @@ type File struct {
 func Open(path string) (*File, error) {
 	data, unmap, err := mapFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // the path is already in our prefix
+			return nil, fmt.Errorf("safetensors %s: %s: %w", path, pe.Op, pe.Err)
+		}
 		return nil, fmt.Errorf("safetensors %s: %w", path, err)
 	}
 	f := &File{path: path, data: data, unmap: unmap}
