@@ -95,7 +95,7 @@ func run(out string) error {
 		},
 	}
 	config := map[string]any{
-		"add_prefix_space": false, "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+		"add_prefix_space": false, "clean_up_tokenization_spaces": false, "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
 		"unk_token": "<|endoftext|>", "model_max_length": 1024, "tokenizer_class": "GPT2Tokenizer",
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {

@@ -1,0 +1,64 @@
+// Generates the golden files of ml/tokenizer from the Hugging Face JS
+// implementation (@huggingface/tokenizers, @huggingface/jinja):
+//
+//   testdata/<model>/golden.json  ids, tokens and decoded text of every text in
+//                                 testdata/corpus.json (add_special_tokens false)
+//   testdata/<model>/chat.json    each conversation of testdata/chat.json
+//                                 rendered with the model's chat template
+//
+// Run from this directory: npm install && node gen.mjs
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { Template } from "@huggingface/jinja";
+
+const testdata = path.resolve("../../../ml/tokenizer/testdata");
+const models = ["gpt2", "qwen3", "mistral"];
+
+// chatML is the template crucible uses when a model has none.
+const chatML =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+function readJSON(file) {
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
+  if (fs.existsSync(file + ".gz")) return JSON.parse(zlib.gunzipSync(fs.readFileSync(file + ".gz")).toString("utf8"));
+  return null;
+}
+
+function tokenString(cfg, field) {
+  const v = cfg[field];
+  if (v == null) return undefined;
+  return typeof v === "string" ? v : v.content;
+}
+
+const corpus = readJSON(path.join(testdata, "corpus.json"));
+const chats = readJSON(path.join(testdata, "chat.json"));
+
+for (const model of models) {
+  const dir = path.join(testdata, model);
+  const tj = readJSON(path.join(dir, "tokenizer.json"));
+  const cfg = readJSON(path.join(dir, "tokenizer_config.json")) ?? {};
+  const tok = new Tokenizer(tj, cfg);
+  const cases = corpus.map((text) => {
+    const enc = tok.encode(text, { add_special_tokens: false });
+    return { text, ids: enc.ids, decoded: enc.ids.length ? tok.decode(enc.ids) : "" };
+  });
+  fs.writeFileSync(path.join(dir, "golden.json"), JSON.stringify(cases, null, 0).replaceAll('},{"text"', '},\n{"text"') + "\n");
+
+  const template = new Template(typeof cfg.chat_template === "string" ? cfg.chat_template : chatML);
+  const rendered = chats.map((c) => ({
+    name: c.name,
+    add_generation_prompt: c.add_generation_prompt,
+    text: template.render({
+      messages: c.messages,
+      add_generation_prompt: c.add_generation_prompt,
+      bos_token: tokenString(cfg, "bos_token"),
+      eos_token: tokenString(cfg, "eos_token"),
+      pad_token: tokenString(cfg, "pad_token"),
+      unk_token: tokenString(cfg, "unk_token"),
+    }),
+  }));
+  fs.writeFileSync(path.join(dir, "chat.json"), JSON.stringify(rendered, null, 1) + "\n");
+  console.log(`${model}: ${cases.length} texts, ${rendered.length} conversations`);
+}
