@@ -1,0 +1,255 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// taskColumns lists the tasks table's columns in the order scanTask reads them.
+const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
+	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
+	eval_attempts, result_model, winner, failure, extra, created_at, updated_at, started_at, termination_at,
+	completed_at, version`
+
+// CreateTask validates t, gives it an ID, the pending status, version 1 and
+// its creation time, stores it and appends its first status event.
+func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	now := norm(s.now())
+	c := *t
+	c.ID = newID()
+	c.Status = crucible.StatusPending
+	c.Version = 1
+	c.CreatedAt, c.UpdatedAt = now, now
+	args, err := s.taskArgs(&c)
+	if err != nil {
+		return err
+	}
+	err = s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(28)+")", args...); err != nil {
+			return mapErr(err, "create task")
+		}
+		return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: c.ID, Kind: crucible.EventStatus,
+			ToStatus: c.Status, Message: "task created"})
+	})
+	if err != nil {
+		return err
+	}
+	c.NextDelayAt, c.StartedAt = normPtr(c.NextDelayAt), normPtr(c.StartedAt)
+	c.TerminationAt, c.CompletedAt = normPtr(c.TerminationAt), normPtr(c.CompletedAt)
+	*t = c
+	return nil
+}
+
+// taskArgs returns t's columns as query arguments, in taskColumns order.
+func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
+	var mapping any
+	if t.Mapping != nil {
+		m, err := jsonArg(t.Mapping)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "task mapping")
+		}
+		mapping = m
+	}
+	extra, err := jsonArg(t.Extra)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "task extra")
+	}
+	return []any{t.ID, t.AccountID, string(t.Type), string(t.Status), t.IsOrganic, t.Private, t.Model,
+		t.ModelParamsCount, t.Dataset, mapping, t.HoursToComplete, t.TrainData, t.TestData, t.TrainRows,
+		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
+		t.Failure, extra, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
+		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version}, nil
+}
+
+// placeholders returns "?, ?, ..." with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanTask reads one row of taskColumns.
+func scanTask(r rowScanner) (*crucible.Task, error) {
+	var (
+		t                                          crucible.Task
+		typ, status                                string
+		organic, private                           boolScan
+		mapping, extra                             jsonScan
+		nextDelay, created, updated, started, term timeScan
+		completed                                  timeScan
+	)
+	err := r.Scan(&t.ID, &t.AccountID, &typ, &status, &organic, &private, &t.Model, &t.ModelParamsCount,
+		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
+		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &extra,
+		&created, &updated, &started, &term, &completed, &t.Version)
+	if err != nil {
+		return nil, err
+	}
+	t.Type, t.Status = crucible.TaskType(typ), crucible.TaskStatus(status)
+	t.IsOrganic, t.Private = bool(organic), bool(private)
+	if mapping.b != nil {
+		t.Mapping = &crucible.ColumnMapping{}
+		if err := mapping.decode(t.Mapping, "task "+t.ID+" mapping"); err != nil {
+			return nil, err
+		}
+	}
+	if err := extra.decode(&t.Extra, "task "+t.ID+" extra"); err != nil {
+		return nil, err
+	}
+	t.NextDelayAt, t.StartedAt, t.TerminationAt, t.CompletedAt = nextDelay.ptr(), started.ptr(), term.ptr(), completed.ptr()
+	t.CreatedAt, t.UpdatedAt = created.t, updated.t
+	return &t, nil
+}
+
+// FindTask returns the task with id. Returns ENOTFOUND.
+func (s *Store) FindTask(ctx context.Context, id string) (*crucible.Task, error) {
+	return s.findTask(ctx, id, "")
+}
+
+func (s *Store) findTask(ctx context.Context, id, suffix string) (*crucible.Task, error) {
+	t, err := scanTask(s.queryRow(ctx, "SELECT "+taskColumns+" FROM tasks WHERE id = ?"+suffix, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %q not found", id)
+	}
+	if err != nil {
+		return nil, mapErr(err, "find task %s", id)
+	}
+	return t, nil
+}
+
+// FindTasks returns the tasks matching f, newest first, and how many match
+// in all (ignoring Limit and Offset). A negative Limit or Offset is EINVALID.
+func (s *Store) FindTasks(ctx context.Context, f crucible.TaskFilter) ([]*crucible.Task, int, error) {
+	if f.Limit < 0 || f.Offset < 0 {
+		return nil, 0, crucible.Errorf(crucible.EINVALID, "task filter: limit and offset must not be negative")
+	}
+	var where []string
+	var args []any
+	if f.AccountID != "" {
+		where, args = append(where, "account_id = ?"), append(args, f.AccountID)
+	}
+	if f.Type != "" {
+		where, args = append(where, "type = ?"), append(args, string(f.Type))
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.queryRow(ctx, "SELECT COUNT(*) FROM tasks"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "count tasks")
+	}
+	q := "SELECT " + taskColumns + " FROM tasks" + cond + " ORDER BY created_at DESC, id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	} else if f.Offset > 0 {
+		q += " LIMIT -1"
+		if s.dialect == Postgres {
+			q = strings.TrimSuffix(q, " LIMIT -1") + " LIMIT ALL"
+		}
+	}
+	if f.Offset > 0 {
+		q += fmt.Sprintf(" OFFSET %d", f.Offset)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, mapErr(err, "find tasks")
+	}
+	defer rows.Close()
+	var tasks []*crucible.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, 0, mapErr(err, "find tasks")
+		}
+		tasks = append(tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, mapErr(err, "find tasks")
+	}
+	return tasks, total, nil
+}
+
+// UpdateTask saves every field of t except ID, CreatedAt and Type. It
+// returns ENOTFOUND for an unknown task and ECONFLICT when t.Version is not
+// the stored version (someone else saved the task since it was read) or the
+// status change is not an allowed transition. On success t.Version is bumped
+// and t.UpdatedAt set; a status change also appends a status event, in the
+// same transaction.
+func (s *Store) UpdateTask(ctx context.Context, t *crucible.Task) error {
+	if !t.Status.Valid() {
+		return crucible.Errorf(crucible.EINVALID, "task %s: unknown status %q", t.ID, t.Status)
+	}
+	var saved crucible.Task
+	err := s.WithTx(ctx, func(tx *Store) error {
+		cur, err := tx.findTask(ctx, t.ID, tx.forUpdate())
+		if err != nil {
+			return err
+		}
+		if cur.Version != t.Version {
+			return crucible.Errorf(crucible.ECONFLICT,
+				"task %s was changed by someone else (version %d, yours %d)", t.ID, cur.Version, t.Version).
+				WithHint("read the task again and retry")
+		}
+		if cur.Status != t.Status {
+			if err := crucible.CheckTransition(cur.Status, t.Status); err != nil {
+				return fmt.Errorf("task %s: %w", t.ID, err)
+			}
+		}
+		saved = *t
+		saved.Type, saved.CreatedAt = cur.Type, cur.CreatedAt
+		saved.Version = cur.Version + 1
+		saved.UpdatedAt = norm(tx.now())
+		args, err := tx.taskArgs(&saved)
+		if err != nil {
+			return err
+		}
+		// args[0] is the id; set every other column, guarded by the version.
+		cols := strings.Split(taskColumns, ",")
+		sets := make([]string, 0, len(cols)-1)
+		for _, c := range cols[1:] {
+			sets = append(sets, strings.TrimSpace(c)+" = ?")
+		}
+		res, err := tx.exec(ctx, "UPDATE tasks SET "+strings.Join(sets, ", ")+" WHERE id = ? AND version = ?",
+			append(args[1:], t.ID, cur.Version)...)
+		if err != nil {
+			return mapErr(err, "update task %s", t.ID)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return mapErr(err, "update task %s", t.ID)
+		} else if n != 1 {
+			return crucible.Errorf(crucible.ECONFLICT, "task %s was changed by someone else", t.ID).
+				WithHint("read the task again and retry")
+		}
+		if cur.Status != t.Status {
+			msg := ""
+			if t.Status == crucible.StatusFailure || t.Status == crucible.StatusPrepTaskFailure {
+				msg = t.Failure
+			}
+			return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: t.ID, Kind: crucible.EventStatus,
+				FromStatus: cur.Status, ToStatus: t.Status, Message: msg})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	saved.NextDelayAt, saved.StartedAt = normPtr(saved.NextDelayAt), normPtr(saved.StartedAt)
+	saved.TerminationAt, saved.CompletedAt = normPtr(saved.TerminationAt), normPtr(saved.CompletedAt)
+	*t = saved
+	return nil
+}
