@@ -1,0 +1,153 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// ForwardBackward runs the batch forward, computes the masked cross-entropy
+// against b.Labels and backpropagates it, adding gradients to Grads (when the
+// base is trained) and to the LoRA gradients (when an adapter is attached).
+// Gradients accumulate: call ZeroGrads before a new optimizer step.
+//
+// The gradient is that of scale·Loss.Sum; scale 0 means 1/Count, the
+// gradient of the mean loss. (For gradient accumulation over micro-batches,
+// pass 1/total count.) It returns the loss of this batch.
+func (m *Model) ForwardBackward(b Batch, scale float32) (Loss, error) {
+	if err := m.checkBatch(b, true); err != nil {
+		return Loss{}, fmt.Errorf("forward-backward: %w", err)
+	}
+	if m.grads == nil && m.lora == nil {
+		return Loss{}, errors.New("forward-backward: nothing to train (base frozen and no LoRA adapter); call SetTrainBase(true) or AddLoRA")
+	}
+	ws := m.workspace(b.B, b.T, true)
+	c := &m.cfg
+	N, C := b.B*b.T, c.Hidden
+	last := m.forwardBody(ws, b.Tokens)
+	count := 0
+	for _, t := range b.Labels {
+		if t != IgnoreIndex {
+			count++
+		}
+	}
+	if scale == 0 && count > 0 {
+		scale = 1 / float32(count)
+	}
+	loss := m.headLoss(ws, b.Labels, ws.dln, scale, nil)
+	clear(ws.dres)
+	normBwd(&m.normF, ws.dln, last, ws.meanF, ws.rstdF, ws.dres, N, C)
+	for l := len(m.blocks) - 1; l >= 0; l-- {
+		m.blockBwd(ws, l)
+	}
+	if m.gEmbed != nil {
+		m.embedBwd(ws, b.Tokens)
+	}
+	m.step++
+	return loss, nil
+}
+
+// blockBwd backpropagates ws.dres (the gradient at layer l's output) to the
+// layer's input, in place.
+func (m *Model) blockBwd(ws *workspace, l int) {
+	c := &m.cfg
+	b := &m.blocks[l]
+	B, T := ws.B, ws.T
+	N, C, I := B*T, c.Hidden, c.Intermediate
+	ld, qd := c.QKVDim(), c.Heads*c.HeadDim
+	x, xmid := ws.resid[l], ws.xmid[l]
+	// The first layer's input gradient is only needed for embedding gradients.
+	needDX := l > 0 || m.gEmbed != nil
+
+	// MLP: out = xmid + down(act(ffIn(norm2(xmid)))).
+	normRecompute(&b.norm2, xmid, ws.ln, ws.mean2[l], ws.rstd2[l], N, C)
+	if c.Family == Llama {
+		swigluFwd(ws.ffa[l], ws.ffb[l], ws.hbuf)
+	} else {
+		geluFwd(ws.ffa[l], ws.hbuf)
+	}
+	m.projBwd(ws, b.down, ws.dres, C, ws.hbuf, I, ws.dh, I, N, false, true)
+	if c.Family == Llama {
+		swigluBwd(ws.ffa[l], ws.ffb[l], ws.dh, ws.dup)
+		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
+		m.projBwd(ws, b.ffIn[1], ws.dup, I, ws.ln, C, ws.dln, C, N, true, true)
+	} else {
+		geluBwd(ws.ffa[l], ws.dh)
+		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
+	}
+	normBwd(&b.norm2, ws.dln, xmid, ws.mean2[l], ws.rstd2[l], ws.dres, N, C)
+
+	// Attention: xmid = x + o(attn(rope(qkv(norm1(x))))).
+	m.projBwd(ws, b.o, ws.dres, C, ws.atty[l], qd, ws.datty, qd, N, false, true)
+	m.attentionBwd(ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv, B, T, ws.pool)
+	if m.rope != nil {
+		m.rope.apply(ws.dqkv, ld, N, c.Heads+c.KVHeads, func(r int) int { return r % T }, true)
+	}
+	normRecompute(&b.norm1, x, ws.ln, ws.mean1[l], ws.rstd1[l], N, C)
+	col := 0
+	for i, lin := range b.qkv {
+		m.projBwd(ws, lin, ws.dqkv[col:], ld, ws.ln, C, ws.dln, C, N, i > 0, needDX)
+		col += lin.out
+	}
+	if needDX || b.norm1.gw != nil {
+		normBwd(&b.norm1, ws.dln, x, ws.mean1[l], ws.rstd1[l], ws.dres, N, C)
+	}
+}
+
+// projBwd backpropagates dy through a projection: it adds the weight (and
+// LoRA) gradients and, when needDX, writes (or with accumulate adds) dx.
+func (m *Model) projBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []float32, ldx int, dx []float32, lddx, n int, accumulate, needDX bool) {
+	linearBwdWeight(lin, dy, lddy, x, ldx, n)
+	if needDX {
+		linearBwdData(lin, dy, lddy, dx, lddx, n, accumulate)
+	}
+	lm := lin.lora
+	if lm == nil {
+		return
+	}
+	r := m.lora.cfg.Rank
+	u, du := ws.loraU[lm.idx], ws.loraDU[:n*r]
+	xd, ldxd := x, ldx
+	drop := m.lora.cfg.Dropout > 0
+	if drop {
+		xd, ldxd = ws.loraX, lin.in
+		m.lora.dropout(lm, m.step, x, ldx, xd, lin.in, n, false)
+	}
+	gemm(true, false, lin.out, r, n, lm.scale, dy, lddy, u, r, 1, lm.gb, r)
+	gemm(false, false, n, r, lin.out, lm.scale, dy, lddy, lm.b, r, 0, du, r)
+	gemm(true, false, r, lin.in, n, 1, du, r, xd, ldxd, 1, lm.ga, lin.in)
+	if !needDX {
+		return
+	}
+	if !drop {
+		gemm(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 1, dx, lddx)
+		return
+	}
+	t := ws.loraT[:n*lin.in]
+	gemm(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 0, t, lin.in)
+	m.lora.dropout(lm, m.step, t, lin.in, dx, lddx, n, true)
+}
+
+// embedBwd adds the input gradient to the token (and position) embeddings.
+// Columns are split across workers so that repeated tokens never race.
+func (m *Model) embedBwd(ws *workspace, tokens []int32) {
+	C, T := m.cfg.Hidden, ws.T
+	N := ws.B * T
+	kernel.ParallelFor(C, 64, func(lo, hi int) {
+		for r := 0; r < N; r++ {
+			d := ws.dres[r*C+lo : r*C+hi]
+			tok := int(tokens[r])
+			g := m.gEmbed[tok*C+lo : tok*C+hi]
+			for i, v := range d {
+				g[i] += v
+			}
+			if m.gPos != nil {
+				p := m.gPos[(r%T)*C+lo : (r%T)*C+hi]
+				for i, v := range d {
+					p[i] += v
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,253 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/optim"
+)
+
+// LoRAConfig configures a low-rank adapter (as PEFT's LoraConfig).
+type LoRAConfig struct {
+	Rank    int     // r
+	Alpha   float64 // lora_alpha; the update is scaled by Alpha/Rank
+	Dropout float64 // lora_dropout, applied to the adapter's input while training
+	// TargetModules are module name suffixes, e.g. "q_proj", "v_proj" (Llama)
+	// or "c_attn", "c_proj", "c_fc" (GPT-2). A module matches when its name
+	// equals a target or ends with "."+target.
+	TargetModules []string
+	Seed          uint64 // initialization of A and the dropout stream
+	// BaseModel is recorded as base_model_name_or_path.
+	BaseModel string
+}
+
+// LoRA is an adapter attached to a Model: its A and B matrices for every
+// targeted projection, in one flat parameter buffer with gradients beside it.
+type LoRA struct {
+	cfg     LoRAConfig
+	infos   []ParamInfo // PEFT names, in module order
+	params  []float32
+	grads   []float32
+	modules []*loraModule
+}
+
+// loraModule is the adapter of one projection: y += scale·(x·Aᵀ)·Bᵀ with
+// A [r, in] and B [out, r] (for Conv1D too, as PEFT stores them).
+type loraModule struct {
+	idx    int
+	name   string // the projection's module name
+	in     int
+	out    int
+	conv1d bool
+	scale  float32
+	a, b   []float32
+	ga, gb []float32
+}
+
+// Config returns the adapter's configuration.
+func (l *LoRA) Config() LoRAConfig { return l.cfg }
+
+// Params is the adapter's flat parameter buffer; Grads its gradients.
+func (l *LoRA) Params() []float32 { return l.params }
+
+// Grads is the adapter's flat gradient buffer.
+func (l *LoRA) Grads() []float32 { return l.grads }
+
+// ParamInfos lists the adapter's tensors with their PEFT names.
+func (l *LoRA) ParamInfos() []ParamInfo { return slices.Clone(l.infos) }
+
+// peftName is the PEFT name of a module's A or B weight.
+func peftName(module, ab string) string {
+	return "base_model.model." + module + ".lora_" + ab + ".weight"
+}
+
+// matchesTarget reports whether a module name matches one of the targets.
+func matchesTarget(module string, targets []string) bool {
+	for _, t := range targets {
+		if module == t || strings.HasSuffix(module, "."+t) {
+			return true
+		}
+	}
+	return false
+}
+
+// AddLoRA attaches a new adapter (A kaiming-uniform, B zero, as PEFT
+// initializes them) and freezes the base model (SetTrainBase(false)); call
+// SetTrainBase(true) afterwards to train both. It replaces any adapter
+// already attached.
+func (m *Model) AddLoRA(cfg LoRAConfig) (*LoRA, error) {
+	if cfg.Rank <= 0 {
+		return nil, fmt.Errorf("lora: rank %d must be positive", cfg.Rank)
+	}
+	if !(cfg.Alpha > 0) {
+		return nil, fmt.Errorf("lora: alpha %g must be positive", cfg.Alpha)
+	}
+	if !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
+		return nil, fmt.Errorf("lora: dropout %g must be in [0, 1)", cfg.Dropout)
+	}
+	if len(cfg.TargetModules) == 0 {
+		return nil, fmt.Errorf("lora: no target modules")
+	}
+	m.RemoveLoRA()
+	l := &LoRA{cfg: cfg}
+	size := 0
+	scale := float32(cfg.Alpha / float64(cfg.Rank))
+	used := map[string]bool{}
+	for _, lin := range m.linearsInOrder() {
+		if !matchesTarget(lin.name, cfg.TargetModules) {
+			continue
+		}
+		for _, t := range cfg.TargetModules {
+			if lin.name == t || strings.HasSuffix(lin.name, "."+t) {
+				used[t] = true
+			}
+		}
+		mod := &loraModule{idx: len(l.modules), name: lin.name, in: lin.in, out: lin.out, conv1d: lin.conv1d, scale: scale}
+		l.modules = append(l.modules, mod)
+		l.infos = append(l.infos,
+			ParamInfo{Name: peftName(lin.name, "A"), Shape: []int{cfg.Rank, lin.in}, Offset: size, Size: cfg.Rank * lin.in},
+			ParamInfo{Name: peftName(lin.name, "B"), Shape: []int{lin.out, cfg.Rank}, Offset: size + cfg.Rank*lin.in, Size: lin.out * cfg.Rank})
+		size += cfg.Rank * (lin.in + lin.out)
+	}
+	for _, t := range cfg.TargetModules {
+		if !used[t] {
+			return nil, fmt.Errorf("lora: target module %q matches no module of %s", t, m.cfg.Architecture)
+		}
+	}
+	l.params, l.grads = make([]float32, size), make([]float32, size)
+	for i, mod := range l.modules {
+		a, b := l.infos[2*i], l.infos[2*i+1]
+		mod.a, mod.b = l.params[a.Offset:a.Offset+a.Size], l.params[b.Offset:b.Offset+b.Size]
+		mod.ga, mod.gb = l.grads[a.Offset:a.Offset+a.Size], l.grads[b.Offset:b.Offset+b.Size]
+		m.linears[mod.name].lora = mod
+	}
+	// kaiming_uniform_(a=√5) on A [r, in] draws from U(−1/√in, 1/√in).
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6c6f7261))
+	for _, mod := range l.modules {
+		bound := 1 / math.Sqrt(float64(mod.in))
+		for i := range mod.a {
+			mod.a[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+	m.lora = l
+	m.SetTrainBase(false)
+	return l, nil
+}
+
+// LoRA returns the attached adapter, or nil.
+func (m *Model) LoRA() *LoRA { return m.lora }
+
+// RemoveLoRA detaches the adapter (without merging it).
+func (m *Model) RemoveLoRA() {
+	for _, lin := range m.linears {
+		lin.lora = nil
+	}
+	m.lora = nil
+}
+
+// linearsInOrder lists the projections in Hugging Face parameter order.
+func (m *Model) linearsInOrder() []*linear {
+	var out []*linear
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		out = append(out, b.qkv...)
+		out = append(out, b.o)
+		out = append(out, b.ffIn...)
+		out = append(out, b.down)
+	}
+	return out
+}
+
+// MergeLoRA adds the attached adapter's update scale·B·A into the base
+// weights (transposed for Conv1D) and detaches it: the merged model computes
+// what model and adapter computed together (without dropout).
+func (m *Model) MergeLoRA() error {
+	l := m.lora
+	if l == nil {
+		return fmt.Errorf("lora: no adapter to merge")
+	}
+	r := l.cfg.Rank
+	for _, mod := range l.modules {
+		lin := m.linears[mod.name]
+		if lin.conv1d {
+			// W [in, out] += scale·Aᵀ·Bᵀ
+			gemm(true, true, mod.in, mod.out, r, mod.scale, mod.a, mod.in, mod.b, r, 1, lin.w, mod.out)
+		} else {
+			// W [out, in] += scale·B·A
+			gemm(false, false, mod.out, mod.in, r, mod.scale, mod.b, r, mod.a, mod.in, 1, lin.w, mod.in)
+		}
+	}
+	m.RemoveLoRA()
+	m.ws = nil
+	return nil
+}
+
+// dropout writes (or with accumulate adds) mask·src/(1−p) into dst for n
+// rows of mod.in columns. The mask is a pure function of the adapter seed,
+// the training step, the module and the element, so backward regenerates
+// the mask forward used without storing it.
+func (l *LoRA) dropout(mod *loraModule, step uint64, src []float32, ldsrc int, dst []float32, lddst, n int, accumulate bool) {
+	p := l.cfg.Dropout
+	threshold := uint64(p * (1 << 53))
+	keep := float32(1 / (1 - p))
+	key := splitmix(l.cfg.Seed ^ splitmix(step<<20^uint64(mod.idx)))
+	in := mod.in
+	kernel.ParallelFor(n, rowGrain(in), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			s, d := src[r*ldsrc:r*ldsrc+in], dst[r*lddst:r*lddst+in]
+			for i, v := range s {
+				var x float32
+				if splitmix(key+uint64(r*in+i))>>11 >= threshold {
+					x = v * keep
+				}
+				if accumulate {
+					d[i] += x
+				} else {
+					d[i] = x
+				}
+			}
+		}
+	})
+}
+
+// splitmix is the SplitMix64 finalizer: a fast, well-mixed hash of x.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// TrainableParams lists what an optimizer should update: the adapter's A and
+// B matrices when one is attached, plus every base tensor while the base is
+// trained. Data and Grad alias the model's flat buffers.
+func (m *Model) TrainableParams() []*optim.Param {
+	var out []*optim.Param
+	if m.grads != nil {
+		for _, p := range m.layout.infos {
+			out = append(out, &optim.Param{Name: p.Name, Data: m.params[p.Offset : p.Offset+p.Size],
+				Grad: m.grads[p.Offset : p.Offset+p.Size], NoDecay: p.NoDecay})
+		}
+	}
+	if l := m.lora; l != nil {
+		for _, p := range l.infos {
+			out = append(out, &optim.Param{Name: p.Name, Data: l.params[p.Offset : p.Offset+p.Size],
+				Grad: l.grads[p.Offset : p.Offset+p.Size]})
+		}
+	}
+	return out
+}
+
+// grad returns the named adapter tensor's gradient (PEFT name), or nil.
+func (l *LoRA) grad(name string) []float32 {
+	for _, p := range l.infos {
+		if p.Name == name {
+			return l.grads[p.Offset : p.Offset+p.Size]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+// Package model implements decoder-only transformers in Hugging Face layout
+// — the Llama family (Llama 2/3, Qwen2/2.5, SmolLM, Mistral) and GPT-2 —
+// with an explicit forward and backward pass in the style of llm.c, LoRA
+// adapters in PEFT format, evaluation and generation with a KV cache.
+//
+// A Model keeps every parameter in one flat float32 buffer (and, when the
+// base is trained, every gradient in another of the same layout), so that an
+// optimizer steps the whole model in one fused pass. Activations live in a
+// workspace allocated once per batch shape and reused by every step.
+//
+// The package reads and writes config.json, model.safetensors (sharded too)
+// and PEFT adapters; it knows nothing of tasks or networks.
+package model
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// Model is a transformer with its parameters, optional gradients and LoRA
+// adapter. A Model is not safe for concurrent use.
+type Model struct {
+	cfg Config
+	// Generation holds the generation defaults (generation_config.json).
+	Generation GenerationConfig
+
+	layout *layout
+	params []float32
+	grads  []float32 // nil unless the base model is being trained
+
+	blocks                                []block
+	embed, gEmbed, pos, gPos, head, gHead []float32
+	normF                                 norm
+	linears                               map[string]*linear
+	rope                                  *ropeTable
+
+	lora *LoRA
+	ws   *workspace
+	step uint64 // training steps taken; seeds LoRA dropout
+}
+
+// New returns a randomly initialized model (normal(0, 0.02) weights, GPT-2
+// residual projections scaled by 1/√(2·layers), zero biases, unit norms).
+// The same config and seed always give the same weights.
+func New(cfg Config, seed uint64) (*Model, error) {
+	m, err := alloc(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.initParams(seed)
+	return m, nil
+}
+
+func alloc(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model config: %w", err)
+	}
+	m := &Model{cfg: cfg, layout: newLayout(&cfg)}
+	m.Generation = GenerationConfig{BOS: cfg.BOS, EOS: cfg.EOS, Temperature: 1, TopP: 1}
+	m.params = make([]float32, m.layout.size)
+	if cfg.Family == Llama {
+		m.rope = newRopeTable(&m.cfg)
+	}
+	m.bind()
+	return m, nil
+}
+
+// Config returns the model's configuration.
+func (m *Model) Config() Config { return m.cfg }
+
+// NumParams is the number of base-model parameters (tied embeddings counted once).
+func (m *Model) NumParams() int { return len(m.params) }
+
+// Params is the flat parameter buffer, laid out as ParamInfos describes.
+func (m *Model) Params() []float32 { return m.params }
+
+// Grads is the flat gradient buffer (same layout as Params), or nil while
+// the base model is frozen.
+func (m *Model) Grads() []float32 { return m.grads }
+
+// ParamInfos lists the base model's tensors in Hugging Face order.
+func (m *Model) ParamInfos() []ParamInfo { return append([]ParamInfo(nil), m.layout.infos...) }
+
+// Param returns the named tensor's slice of Params, or nil if there is none.
+func (m *Model) Param(name string) []float32 { return m.layout.view(m.params, name) }
+
+// Grad returns the named tensor's slice of Grads, or nil.
+func (m *Model) Grad(name string) []float32 { return m.layout.view(m.grads, name) }
+
+// SetTrainBase turns gradient computation for the base weights on (allocating
+// Grads) or off (releasing them). With it off, backward still runs through the
+// network for LoRA but computes no base weight gradient.
+func (m *Model) SetTrainBase(on bool) {
+	switch {
+	case on && m.grads == nil:
+		m.grads = make([]float32, len(m.params))
+	case !on:
+		m.grads = nil
+	}
+	m.bind()
+}
+
+// TrainsBase reports whether base weight gradients are computed.
+func (m *Model) TrainsBase() bool { return m.grads != nil }
+
+// ZeroGrads clears the base and LoRA gradients.
+func (m *Model) ZeroGrads() {
+	clear(m.grads)
+	if m.lora != nil {
+		clear(m.lora.grads)
+	}
+}
+
+// Batch is B sequences of T token ids, row-major. Labels (optional for
+// evaluation of logits only) give the target of each position; -100 marks a
+// position that is not scored. Labels are already shifted: Labels[i] is the
+// token that should follow Tokens[i].
+type Batch struct {
+	Tokens []int32
+	Labels []int32
+	B, T   int
+}
+
+// IgnoreIndex marks a label position that is not scored.
+const IgnoreIndex = -100
+
+// Loss is a masked cross-entropy: Sum over Count scored tokens.
+type Loss struct {
+	Sum   float64
+	Count int
+}
+
+// Mean is Sum/Count, or 0 when nothing was scored.
+func (l Loss) Mean() float64 {
+	if l.Count == 0 {
+		return 0
+	}
+	return l.Sum / float64(l.Count)
+}
+
+func (m *Model) checkBatch(b Batch, needLabels bool) error {
+	c := &m.cfg
+	switch {
+	case b.B <= 0 || b.T <= 0:
+		return fmt.Errorf("batch shape B=%d T=%d must be positive", b.B, b.T)
+	case len(b.Tokens) != b.B*b.T:
+		return fmt.Errorf("batch has %d tokens, want B·T = %d", len(b.Tokens), b.B*b.T)
+	case needLabels && len(b.Labels) != b.B*b.T:
+		return fmt.Errorf("batch has %d labels, want B·T = %d", len(b.Labels), b.B*b.T)
+	case c.Family == GPT2 && b.T > c.MaxPositions:
+		return fmt.Errorf("sequence length %d exceeds n_positions %d", b.T, c.MaxPositions)
+	case c.SlidingWindow > 0 && b.T > c.SlidingWindow:
+		return fmt.Errorf("sequence length %d exceeds the sliding window %d, which is not supported", b.T, c.SlidingWindow)
+	}
+	for i, t := range b.Tokens {
+		if t < 0 || int(t) >= c.Vocab {
+			return fmt.Errorf("token %d at position %d is outside the vocabulary [0, %d)", t, i, c.Vocab)
+		}
+	}
+	if needLabels {
+		for i, t := range b.Labels {
+			if t != IgnoreIndex && (t < 0 || int(t) >= c.Vocab) {
+				return fmt.Errorf("label %d at position %d is outside the vocabulary [0, %d) and is not -100", t, i, c.Vocab)
+			}
+		}
+	}
+	return nil
+}
+
+// workspace holds every activation and scratch buffer for one (B, T, mode).
+type workspace struct {
+	B, T  int
+	train bool  // activations kept for every layer (else one layer's worth)
+	lora  *LoRA // the adapter the LoRA buffers were sized for
+
+	resid                        [][]float32 // layer inputs (+ final output): [N, C]
+	mean1, rstd1, mean2, rstd2   [][]float32 // [N]
+	qkv, lse, atty, xmid         [][]float32
+	ffa, ffb                     [][]float32 // Llama gate, up; GPT-2 fc pre-activation
+	lnf, meanF, rstdF            []float32
+	ln, hbuf, dres, dln, dh, dup []float32
+	datty, dqkv                  []float32
+	loraU                        [][]float32 // per LoRA module and stored layer: [N, r]
+	loraX, loraT, loraDU         []float32   // dropout input, scratch [N, max in], dU [N, r]
+	rows                         []int32
+	headX, dHeadX, logits        []float32
+	pool                         scratchPool
+}
+
+// headChunk is the number of scored positions whose logits are materialized
+// at once ([headChunk, V]); the full [B·T, V] logits never exist in training.
+const headChunk = 128
+
+func (m *Model) workspace(B, T int, train bool) *workspace {
+	if ws := m.ws; ws != nil && ws.B == B && ws.T == T && ws.train == train && ws.lora == m.lora {
+		return ws
+	}
+	m.ws = nil // let the old one go before allocating the new
+	c := &m.cfg
+	N, C, I := B*T, c.Hidden, c.Intermediate
+	slots := 1
+	if train {
+		slots = c.Layers
+	}
+	ws := &workspace{B: B, T: T, train: train, lora: m.lora}
+	mk := func(n int) []float32 { return make([]float32, n) }
+	multi := func(k, n int) [][]float32 {
+		out := make([][]float32, k)
+		for i := range out {
+			out[i] = mk(n)
+		}
+		return out
+	}
+	residSlots := slots + 1
+	if !train {
+		residSlots = 2
+	}
+	ws.resid = multi(residSlots, N*C)
+	ws.rstd1, ws.rstd2 = multi(slots, N), multi(slots, N)
+	if c.Family == GPT2 {
+		ws.mean1, ws.mean2 = multi(slots, N), multi(slots, N)
+		ws.meanF = mk(N)
+	} else {
+		ws.mean1, ws.mean2 = make([][]float32, slots), make([][]float32, slots)
+	}
+	ws.qkv = multi(slots, N*c.QKVDim())
+	ws.atty = multi(slots, N*c.Heads*c.HeadDim)
+	ws.xmid = multi(slots, N*C)
+	ws.ffa = multi(slots, N*I)
+	if c.Family == Llama {
+		ws.ffb = multi(slots, N*I)
+	}
+	if train {
+		ws.lse = multi(slots, B*c.Heads*T)
+	} else {
+		ws.lse = make([][]float32, 1)
+	}
+	ws.lnf, ws.rstdF = mk(N*C), mk(N)
+	ws.ln, ws.hbuf = mk(N*C), mk(N*I)
+	if train {
+		ws.dres, ws.dln, ws.dh, ws.dup = mk(N*C), mk(N*C), mk(N*I), mk(N*I)
+		ws.datty, ws.dqkv = mk(N*c.Heads*c.HeadDim), mk(N*c.QKVDim())
+		ws.dHeadX = mk(headChunk * C)
+	}
+	if m.lora != nil {
+		nu := 1 // evaluation: one layer at a time shares one buffer
+		if train {
+			nu = len(m.lora.modules)
+		}
+		ws.loraU = make([][]float32, nu)
+		for i := range ws.loraU {
+			ws.loraU[i] = mk(N * m.lora.cfg.Rank)
+		}
+		widest := max(C, I, c.Heads*c.HeadDim)
+		if m.lora.cfg.Dropout > 0 {
+			ws.loraX = mk(N * widest)
+		}
+		if train {
+			ws.loraT, ws.loraDU = mk(N*widest), mk(N*m.lora.cfg.Rank)
+		}
+	}
+	ws.rows = make([]int32, 0, N)
+	ws.headX, ws.logits = mk(headChunk*C), mk(headChunk*c.Vocab)
+	workers := runtime.GOMAXPROCS(0)
+	ws.pool = newScratchPool(workers, 2*queryBlock*T)
+	m.ws = ws
+	return ws
+}
+
+// ReleaseWorkspace drops the activation buffers (they are rebuilt on the
+// next forward pass).
+func (m *Model) ReleaseWorkspace() { m.ws = nil }
+
+var errNoLabels = errors.New("batch has no labels")

@@ -1,0 +1,294 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// The elementwise kernels below work on row-major [n, width] activations,
+// split rows across the kernel pool, and accumulate gradients (+=) so that
+// several consumers of one activation can add their contributions.
+
+// rowGrain is the number of rows of the given width that make a parallel chunk.
+func rowGrain(width int) int { return max(1, 8192/max(width, 1)) }
+
+// gemm calls kernel.Gemm on shapes the model has already validated; an error
+// here is a bug in this package, not bad input.
+func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if err := kernel.Gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
+		panic(fmt.Sprintf("model: internal shape error: %v", err))
+	}
+}
+
+// normFwd computes y = RMSNorm(x)·w (n.b == nil) or LayerNorm(x)·w + b for
+// each of rows rows of width c, saving rstd (and mean for LayerNorm).
+func normFwd(nm *norm, x, y []float32, mean, rstd []float32, rows, c int, eps float32) {
+	kernel.ParallelFor(rows, rowGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			var mu float32
+			if nm.b != nil {
+				var s float32
+				for _, v := range xr {
+					s += v
+				}
+				mu = s / float32(c)
+				mean[r] = mu
+			}
+			var ss float32
+			for _, v := range xr {
+				d := v - mu
+				ss += d * d
+			}
+			rs := float32(1 / math.Sqrt(float64(ss/float32(c)+eps)))
+			rstd[r] = rs
+			w := nm.w[:c]
+			if nm.b != nil {
+				b := nm.b[:c]
+				for i, v := range xr {
+					yr[i] = (v-mu)*rs*w[i] + b[i]
+				}
+			} else {
+				for i, v := range xr {
+					yr[i] = v * rs * w[i]
+				}
+			}
+		}
+	})
+}
+
+// normRecompute rebuilds y from x and the saved statistics.
+func normRecompute(nm *norm, x, y, mean, rstd []float32, rows, c int) {
+	kernel.ParallelFor(rows, rowGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			rs, w := rstd[r], nm.w[:c]
+			if nm.b != nil {
+				mu, b := mean[r], nm.b[:c]
+				for i, v := range xr {
+					yr[i] = (v-mu)*rs*w[i] + b[i]
+				}
+			} else {
+				for i, v := range xr {
+					yr[i] = v * rs * w[i]
+				}
+			}
+		}
+	})
+}
+
+// normBwd adds the input gradient to dx and, when nm.gw is set, the weight
+// (and bias) gradients to nm.gw (nm.gb).
+func normBwd(nm *norm, dy, x, mean, rstd, dx []float32, rows, c int) {
+	layer := nm.b != nil
+	kernel.ParallelFor(rows, rowGrain(c), func(lo, hi int) {
+		w := nm.w[:c]
+		for r := lo; r < hi; r++ {
+			xr, dyr, dxr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
+			rs := rstd[r]
+			var mu float32
+			if layer {
+				mu = mean[r]
+			}
+			var sumG, sumGX float32 // Σ g, Σ g·x̂ with g = dy·w
+			for i, v := range xr {
+				g := dyr[i] * w[i]
+				sumG += g
+				sumGX += g * (v - mu) * rs
+			}
+			mG, mGX := sumG/float32(c), sumGX/float32(c)
+			if !layer {
+				mG = 0
+			}
+			for i, v := range xr {
+				xh := (v - mu) * rs
+				dxr[i] += rs * (dyr[i]*w[i] - mG - xh*mGX)
+			}
+		}
+	})
+	if nm.gw == nil {
+		return
+	}
+	kernel.ParallelFor(c, 64, func(lo, hi int) {
+		gw := nm.gw[lo:hi]
+		var gb []float32
+		if layer && nm.gb != nil {
+			gb = nm.gb[lo:hi]
+		}
+		for r := 0; r < rows; r++ {
+			xr, dyr := x[r*c+lo:r*c+hi], dy[r*c+lo:r*c+hi]
+			rs := rstd[r]
+			var mu float32
+			if layer {
+				mu = mean[r]
+			}
+			for i, v := range xr {
+				gw[i] += dyr[i] * (v - mu) * rs
+			}
+			if gb != nil {
+				for i, d := range dyr {
+					gb[i] += d
+				}
+			}
+		}
+	})
+}
+
+// linearFwd computes y = x·Wᵀ (+ b) (or x·W for Conv1D) for n rows; x and y
+// may be column windows of wider buffers (leading dimensions ldx, ldy). With
+// accumulate, the product is added to y.
+func linearFwd(l *linear, x []float32, ldx int, y []float32, ldy int, n int, accumulate bool) {
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	if l.conv1d {
+		gemm(false, false, n, l.out, l.in, 1, x, ldx, l.w, l.out, beta, y, ldy)
+	} else {
+		gemm(false, true, n, l.out, l.in, 1, x, ldx, l.w, l.in, beta, y, ldy)
+	}
+	if l.b != nil {
+		addBias(y, ldy, l.b, n)
+	}
+}
+
+func addBias(y []float32, ldy int, b []float32, n int) {
+	w := len(b)
+	kernel.ParallelFor(n, rowGrain(w), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			yr := y[r*ldy : r*ldy+w]
+			for i, v := range b {
+				yr[i] += v
+			}
+		}
+	})
+}
+
+// linearBwdData computes dx (+)= dy·W (or dy·Wᵀ for Conv1D).
+func linearBwdData(l *linear, dy []float32, lddy int, dx []float32, lddx int, n int, accumulate bool) {
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	if l.conv1d {
+		gemm(false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.out, beta, dx, lddx)
+	} else {
+		gemm(false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.in, beta, dx, lddx)
+	}
+}
+
+// linearBwdWeight adds dW = dyᵀ·x (xᵀ·dy for Conv1D) and db = Σ dy.
+func linearBwdWeight(l *linear, dy []float32, lddy int, x []float32, ldx int, n int) {
+	if l.gw == nil {
+		return
+	}
+	if l.conv1d {
+		gemm(true, false, l.in, l.out, n, 1, x, ldx, dy, lddy, 1, l.gw, l.out)
+	} else {
+		gemm(true, false, l.out, l.in, n, 1, dy, lddy, x, ldx, 1, l.gw, l.in)
+	}
+	if l.gb != nil {
+		colSum(l.gb, dy, lddy, n)
+	}
+}
+
+// colSum adds the column sums of the n×len(dst) window of src to dst.
+func colSum(dst, src []float32, ld, n int) {
+	kernel.ParallelFor(len(dst), 64, func(lo, hi int) {
+		d := dst[lo:hi]
+		for r := 0; r < n; r++ {
+			s := src[r*ld+lo : r*ld+hi]
+			for i, v := range s {
+				d[i] += v
+			}
+		}
+	})
+}
+
+const geluC = 0.7978845608028654 // √(2/π)
+
+// geluFwd writes the tanh-approximated GELU of x into y.
+func geluFwd(x, y []float32) {
+	kernel.ParallelFor(len(x), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			t := float32(math.Tanh(geluC * float64(v+0.044715*v*v*v)))
+			y[i] = 0.5 * v * (1 + t)
+		}
+	})
+}
+
+// geluBwd turns dy (in place) into the gradient with respect to the GELU input x.
+func geluBwd(x, dy []float32) {
+	kernel.ParallelFor(len(x), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			t := float32(math.Tanh(geluC * float64(v+0.044715*v*v*v)))
+			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v)
+			dy[i] *= d
+		}
+	})
+}
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+// swigluFwd writes h = silu(g)·u.
+func swigluFwd(g, u, h []float32) {
+	kernel.ParallelFor(len(g), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := sigmoid(g[i])
+			h[i] = g[i] * s * u[i]
+		}
+	})
+}
+
+// swigluBwd turns dh into dg (in place) and writes du, given the saved g and u.
+func swigluBwd(g, u, dh, du []float32) {
+	kernel.ParallelFor(len(g), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := sigmoid(g[i])
+			d := dh[i]
+			du[i] = d * g[i] * s
+			dh[i] = d * u[i] * s * (1 + g[i]*(1-s))
+		}
+	})
+}
+
+// addInto computes dst = a + b elementwise.
+func addInto(dst, a, b []float32) {
+	kernel.ParallelFor(len(dst), 16384, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dst[i] = a[i] + b[i]
+		}
+	})
+}
+
+// expf is a float32 exp accurate to about 1 ulp, several times faster than
+// math.Exp; softmax and cross-entropy spend most of their time here.
+func expf(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x < -87.33654:
+		return 0
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	}
+	const log2e, ln2hi, ln2lo = 1.4426950408889634, 0.693145751953125, 1.428606765330187045e-06
+	t := x * log2e
+	if t < 0 {
+		t -= 0.5
+	} else {
+		t += 0.5
+	}
+	k := int32(t)
+	kf := float32(k)
+	r := x - kf*ln2hi - kf*ln2lo
+	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(k+127)<<23)
+}
