@@ -83,9 +83,10 @@ type AdamW struct {
 	update   func(lo, hi int)
 }
 
-// NewAdamW returns an optimizer for params with cfg. Each param's Grad must
-// have the same length as its Data (checked by Step's caller contract; see
-// Check). Moment buffers are allocated here, once.
+// NewAdamW returns an optimizer for params with cfg (see
+// AdamWConfig.Validate). Each param's Grad must have the length of its Data
+// whenever Step runs; Check verifies that. The moment buffers are allocated
+// here, once, so that Step allocates nothing.
 func NewAdamW(params []*Param, cfg AdamWConfig) *AdamW {
 	o := &AdamW{cfg: cfg, params: params}
 	o.m = make([][]float32, len(params))
@@ -148,6 +149,7 @@ func (o *AdamW) Step(lr float64) {
 // params.
 func (o *AdamW) updateRange(lo, hi int) {
 	b2 := float32(o.cfg.Beta2)
+	b1 := float32(o.cfg.Beta1)
 	w1 := float32(1 - o.cfg.Beta1)
 	w2 := float32(1 - o.cfg.Beta2)
 	eps := float32(o.cfg.Eps)
@@ -163,14 +165,18 @@ func (o *AdamW) updateRange(lo, hi int) {
 		if p.NoDecay {
 			decay = 1
 		}
+		// Every product is rounded explicitly (float32(...)) so that no
+		// platform fuses it into an FMA: the update is bit-identical on
+		// every machine, which auditors and resumed runs rely on. The
+		// operation order follows PyTorch's single-tensor AdamW.
 		for j := range data {
 			g := grad[j]
-			x := data[j] * decay
-			mj := m[j] + w1*(g-m[j]) // lerp(m, g, 1-β1), as PyTorch computes it
-			vj := v[j]*b2 + w2*g*g
+			x := float32(data[j] * decay)
+			mj := float32(m[j]*b1) + float32(w1*g)
+			vj := float32(v[j]*b2) + float32(w2*float32(g*g))
 			m[j], v[j] = mj, vj
-			denom := float32(math.Sqrt(float64(vj)))/bc2Sqrt + eps
-			data[j] = x - stepSize*(mj/denom)
+			denom := float32(float32(math.Sqrt(float64(vj)))/bc2Sqrt) + eps
+			data[j] = x - float32(stepSize*float32(mj/denom))
 		}
 	}
 }
