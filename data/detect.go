@@ -83,11 +83,11 @@ func DetectFile(path string, sample int) (*Detection, error) {
 // columnStats summarises one column over the sample.
 type columnStats struct {
 	name     string
-	strings  int        // rows holding a string
-	others   int        // rows holding something else than a string or null
-	messages int        // rows holding a list of message objects
-	keys     [2]string  // role and content field names of the messages
-	roles    []string   // distinct role values seen
+	strings  int       // rows holding a string
+	others   int       // rows holding something else than a string or null
+	messages int       // rows holding a list of message objects
+	keys     [2]string // role and content field names of the messages
+	roles    []string  // distinct role values seen
 	roleSet  map[string]bool
 }
 
