@@ -22,8 +22,11 @@ func fmaPeakAVX512(n int)
 func fmaPeakAVX2(n int)
 
 var (
-	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 12, nc: 2048, kern: sgemmKernelAVX512}
-	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 24, nc: 2048, kern: sgemmKernelAVX2}
+	// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): a kc×nr panel of
+	// B (16 KiB) stays in L1 while the mc×kc block of A (~250 KiB) streams
+	// from L2 and the kc×nc block of B sits in L3.
+	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 128, mc: 14 * 36, nc: 4096, kern: sgemmKernelAVX512}
+	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2}
 )
 
 // hasAVX512 reports whether the CPU and OS support the AVX-512 kernels
