@@ -82,7 +82,7 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 	m.projBwd(ws, b.o, ws.dres, C, ws.atty[l], qd, ws.datty, qd, N, false, true)
 	m.attentionBwd(ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv, B, T, ws.pool)
 	if m.rope != nil {
-		m.rope.apply(ws.dqkv, ld, N, c.Heads+c.KVHeads, func(r int) int { return r % T }, true)
+		m.rope.apply(ws.dqkv, ld, N, c.Heads+c.KVHeads, ws.position, true)
 	}
 	normRecompute(&b.norm1, x, ws.ln, ws.mean1[l], ws.rstd1[l], N, C)
 	col := 0

@@ -15,6 +15,14 @@ func (ws *workspace) slot(l int) int {
 	return 0
 }
 
+// position is the position of row r.
+func (ws *workspace) position(r int) int {
+	if ws.cache != nil {
+		return ws.pos0 + r
+	}
+	return r % ws.T
+}
+
 func (ws *workspace) residIn(l int) []float32 {
 	if ws.train {
 		return ws.resid[l]
@@ -35,7 +43,8 @@ func (m *Model) forwardBody(ws *workspace, tokens []int32) []float32 {
 			row := x[r*C : (r+1)*C]
 			copy(row, m.embed[tok*C:(tok+1)*C])
 			if m.pos != nil {
-				p := m.pos[(r%T)*C : (r%T+1)*C]
+				pr := ws.position(r)
+				p := m.pos[pr*C : (pr+1)*C]
 				for i, v := range p {
 					row[i] += v
 				}
@@ -69,14 +78,17 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		col += lin.out
 	}
 	if m.rope != nil {
-		m.rope.ensure(T)
-		m.rope.apply(qkv, ld, N, c.Heads+c.KVHeads, func(r int) int { return r % T }, false)
+		m.rope.ensure(ws.pos0 + T)
+		m.rope.apply(qkv, ld, N, c.Heads+c.KVHeads, ws.position, false)
 	}
-	var lse []float32
-	if ws.train {
-		lse = ws.lse[s]
+	switch {
+	case ws.cache != nil:
+		m.cachedAttention(ws, l, qkv, ws.atty[s])
+	case ws.train:
+		m.attention(qkv, ws.atty[s], ws.lse[s], B, T, ws.pool)
+	default:
+		m.attention(qkv, ws.atty[s], nil, B, T, ws.pool)
 	}
-	m.attention(qkv, ws.atty[s], lse, B, T, ws.pool)
 	xmid := ws.xmid[s]
 	copy(xmid, x)
 	m.projFwd(ws, b.o, ws.atty[s], qd, xmid, C, N, true)

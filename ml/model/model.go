@@ -186,6 +186,9 @@ type workspace struct {
 	rows                         []int32
 	headX, dHeadX, logits        []float32
 	pool                         scratchPool
+
+	cache *kvCache // generation: attend to (and extend) this cache
+	pos0  int      // generation: position of the first row
 }
 
 // headChunk is the number of scored positions whose logits are materialized
@@ -197,6 +200,13 @@ func (m *Model) workspace(B, T int, train bool) *workspace {
 		return ws
 	}
 	m.ws = nil // let the old one go before allocating the new
+	m.ws = m.newWorkspace(B, T, train, T)
+	return m.ws
+}
+
+// newWorkspace allocates the buffers for B sequences of T positions whose
+// attention spans at most keys positions.
+func (m *Model) newWorkspace(B, T int, train bool, keys int) *workspace {
 	c := &m.cfg
 	N, C, I := B*T, c.Hidden, c.Intermediate
 	slots := 1
@@ -263,8 +273,7 @@ func (m *Model) workspace(B, T int, train bool) *workspace {
 	ws.rows = make([]int32, 0, N)
 	ws.headX, ws.logits = mk(headChunk*C), mk(headChunk*c.Vocab)
 	workers := runtime.GOMAXPROCS(0)
-	ws.pool = newScratchPool(workers, 2*queryBlock*T)
-	m.ws = ws
+	ws.pool = newScratchPool(workers, 2*queryBlock*keys)
 	return ws
 }
 

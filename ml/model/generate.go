@@ -1,0 +1,176 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+)
+
+// GenerateOptions controls Generate.
+type GenerateOptions struct {
+	MaxNewTokens int     // required, > 0
+	Temperature  float64 // 0: greedy (argmax); otherwise logits are divided by it before sampling
+	TopP         float64 // nucleus sampling: keep the smallest set of tokens with probability ≥ TopP (0 or 1: all)
+	// StopTokens end generation when produced (the stop token is returned).
+	// Nil means the model's EOS ids; an empty non-nil slice means none.
+	StopTokens []int32
+	Seed       uint64 // sampling is a pure function of the seed, prompt and model
+}
+
+// kvCache holds every layer's keys and values for positions [0, n).
+type kvCache struct {
+	k, v [][]float32 // per layer [max, KV·hd]
+	n    int
+}
+
+// Generate continues prompt with up to opts.MaxNewTokens tokens, using a
+// key/value cache so that each new token costs one position's forward
+// pass. onToken (optional) is called with every generated token as soon as
+// it exists; returning false stops generation. It returns the generated
+// tokens (without the prompt).
+func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok int32) bool) ([]int32, error) {
+	c := &m.cfg
+	if len(prompt) == 0 {
+		return nil, errors.New("generate: empty prompt")
+	}
+	if opts.MaxNewTokens <= 0 {
+		return nil, fmt.Errorf("generate: max new tokens %d must be positive", opts.MaxNewTokens)
+	}
+	if opts.Temperature < 0 || math.IsNaN(opts.Temperature) || opts.TopP < 0 || opts.TopP > 1 {
+		return nil, fmt.Errorf("generate: temperature %g must be ≥ 0 and top-p %g in [0, 1]", opts.Temperature, opts.TopP)
+	}
+	for i, t := range prompt {
+		if t < 0 || int(t) >= c.Vocab {
+			return nil, fmt.Errorf("generate: prompt token %d at position %d is outside the vocabulary [0, %d)", t, i, c.Vocab)
+		}
+	}
+	total := len(prompt) + opts.MaxNewTokens
+	limit := c.MaxPositions
+	if c.SlidingWindow > 0 {
+		limit = min(limit, c.SlidingWindow)
+	}
+	if total > limit {
+		if len(prompt) >= limit {
+			return nil, fmt.Errorf("generate: prompt of %d tokens leaves no room within the %d positions the model supports", len(prompt), limit)
+		}
+		total = limit
+	}
+	stops := opts.StopTokens
+	if stops == nil {
+		for _, e := range m.Generation.EOS {
+			stops = append(stops, int32(e))
+		}
+	}
+	kvd := c.KVHeads * c.HeadDim
+	cache := &kvCache{k: make([][]float32, c.Layers), v: make([][]float32, c.Layers)}
+	for l := range cache.k {
+		cache.k[l], cache.v[l] = make([]float32, total*kvd), make([]float32, total*kvd)
+	}
+	ws := m.newWorkspace(1, len(prompt), false, total)
+	ws.cache = cache
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x67656e))
+	logits := make([]float32, c.Vocab)
+	probs := make([]float64, c.Vocab)
+	order := make([]int32, c.Vocab)
+
+	var out []int32
+	next := prompt
+	for cache.n < total {
+		ws.T, ws.pos0 = len(next), cache.n
+		m.forwardBody(ws, next)
+		cache.n += len(next)
+		last := ws.lnf[(len(next)-1)*c.Hidden : len(next)*c.Hidden]
+		gemm(false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, c.Hidden, 0, logits, c.Vocab)
+		tok := sample(logits, opts, rng, probs, order)
+		out = append(out, tok)
+		if onToken != nil && !onToken(tok) {
+			break
+		}
+		if slices.Contains(stops, tok) || len(out) >= opts.MaxNewTokens || cache.n >= total {
+			break
+		}
+		next = out[len(out)-1:]
+	}
+	return out, nil
+}
+
+// cachedAttention appends the rows' keys and values to the cache of layer l
+// and attends each row to every cached position up to its own.
+func (m *Model) cachedAttention(ws *workspace, l int, qkv, out []float32) {
+	c := &m.cfg
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	ld, kvd, n := c.QKVDim(), KV*hd, ws.T
+	kc, vc := ws.cache.k[l], ws.cache.v[l]
+	for r := 0; r < n; r++ {
+		row := qkv[r*ld:]
+		copy(kc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[H*hd:(H+KV)*hd])
+		copy(vc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[(H+KV)*hd:(H+2*KV)*hd])
+	}
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	kernel.ParallelFor(H, 1, func(lo, hi int) {
+		s := <-ws.pool
+		defer func() { ws.pool <- s }()
+		for h := lo; h < hi; h++ {
+			g := h / (H / KV)
+			attnHead(qkv[h*hd:], ld, kc[g*hd:], vc[g*hd:], kvd, out[h*hd:], H*hd, n, ws.pos0, hd, scale, nil, s)
+		}
+	})
+}
+
+// sample picks the next token from logits.
+func sample(logits []float32, opts GenerateOptions, rng *rand.Rand, probs []float64, order []int32) int32 {
+	if opts.Temperature == 0 {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		return int32(best)
+	}
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for i, v := range logits {
+		p := math.Exp((float64(v) - mx) / opts.Temperature)
+		probs[i] = p
+		sum += p
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+	cands := order[:0]
+	for i := range probs {
+		cands = append(cands, int32(i))
+	}
+	if opts.TopP > 0 && opts.TopP < 1 {
+		sort.SliceStable(cands, func(a, b int) bool { return probs[cands[a]] > probs[cands[b]] })
+		var cum float64
+		for i, t := range cands {
+			cum += probs[t]
+			if cum >= opts.TopP {
+				cands = cands[:i+1]
+				break
+			}
+		}
+	}
+	var mass float64
+	for _, t := range cands {
+		mass += probs[t]
+	}
+	u := rng.Float64() * mass
+	for _, t := range cands {
+		u -= probs[t]
+		if u < 0 {
+			return t
+		}
+	}
+	return cands[len(cands)-1]
+}
