@@ -11,7 +11,8 @@ import (
 // goldenModels are the tokenizers under testdata with golden ids and chat
 // renderings made by the Hugging Face JS implementation
 // (tools/goldens/tokenizer/gen.mjs).
-var goldenModels = []string{"gpt2", "qwen3", "mistral"}
+// "trained" is crucible's own Train output (tools/goldens/tokenizer/trained).
+var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained"}
 
 type goldenCase struct {
 	Text    string `json:"text"`
@@ -87,6 +88,28 @@ func TestGoldenChatTemplates(t *testing.T) {
 				}
 				if got != w.Text {
 					t.Errorf("%s:\n got %q\nwant %q", w.Name, got, w.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestGoldenRandom checks 500 random texts per model: runs of every kind of
+// whitespace, contractions in both cases, digits, scripts, emoji and added
+// tokens glued to text.
+func TestGoldenRandom(t *testing.T) {
+	for _, model := range goldenModels {
+		t.Run(model, func(t *testing.T) {
+			tok := loadTestdata(t, model)
+			cases := readGolden[[]goldenCase](t, model, "golden_random.json")
+			fails := 0
+			for i, c := range cases {
+				got := tok.Encode(c.Text)
+				if !slices.Equal(got, c.IDs) {
+					t.Errorf("case %d %q:\n got %v\nwant %v", i, c.Text, got, c.IDs)
+					if fails++; fails > 10 {
+						t.Fatal("too many failures")
+					}
 				}
 			}
 		})

@@ -12,12 +12,12 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// source is the parsed tokenizer.json and tokenizer_config.json, kept so that
-// Save can write them back.
+// source keeps the files a Tokenizer was built from, so that Save can write
+// them back unchanged.
 type source struct {
-	file   fileJSON
-	model  modelJSON
-	config map[string]json.RawMessage
+	tokenizerJSON []byte
+	configJSON    []byte
+	config        map[string]json.RawMessage
 }
 
 type fileJSON struct {
@@ -46,14 +46,16 @@ type modelJSON struct {
 // FromJSON builds a Tokenizer from the contents of tokenizer.json and of
 // tokenizer_config.json (nil or empty when the model has none).
 func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
-	src := &source{}
-	if err := json.Unmarshal(tokenizerJSON, &src.file); err != nil {
+	src := &source{tokenizerJSON: tokenizerJSON, configJSON: configJSON}
+	var f fileJSON
+	var m modelJSON
+	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	if isNull(src.file.Model) {
+	if isNull(f.Model) {
 		return nil, errors.New("tokenizer.json: model: missing")
 	}
-	if err := json.Unmarshal(src.file.Model, &src.model); err != nil {
+	if err := json.Unmarshal(f.Model, &m); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
 	}
 	if len(bytes.TrimSpace(configJSON)) > 0 {
@@ -62,7 +64,7 @@ func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 		}
 	}
 	t := &Tokenizer{source: src, bosID: -1, eosID: -1, padID: -1}
-	if err := t.build(); err != nil {
+	if err := t.build(&f, &m); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
 	if err := t.applyConfig(); err != nil {
@@ -76,8 +78,7 @@ func isNull(raw json.RawMessage) bool {
 	return len(s) == 0 || string(s) == "null"
 }
 
-func (t *Tokenizer) build() error {
-	f, m := &t.source.file, &t.source.model
+func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 	if m.Type != "BPE" && m.Type != "" {
 		return fmt.Errorf("model.type %q is not supported (only BPE)", m.Type)
 	}
@@ -105,15 +106,14 @@ func (t *Tokenizer) build() error {
 	if t.decoder, err = parseDecoder(f.Decoder, "decoder"); err != nil {
 		return err
 	}
-	if err := t.buildModel(byteLevel); err != nil {
+	if err := t.buildModel(m, f.AddedTokens, byteLevel); err != nil {
 		return err
 	}
 	return t.parsePostProcessor(f.PostProcessor)
 }
 
 // buildModel fills the vocabulary, id table, merges and added tokens.
-func (t *Tokenizer) buildModel(byteLevel bool) error {
-	m := &t.source.model
+func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool) error {
 	size := 0
 	for tok, id := range m.Vocab {
 		if id < 0 || id >= math.MaxInt32 {
@@ -121,7 +121,7 @@ func (t *Tokenizer) buildModel(byteLevel bool) error {
 		}
 		size = max(size, id+1)
 	}
-	for i, a := range t.source.file.AddedTokens {
+	for i, a := range added {
 		if a.ID < 0 || a.ID >= math.MaxInt32 {
 			return fmt.Errorf("added_tokens[%d]: invalid id %d", i, a.ID)
 		}
@@ -150,10 +150,10 @@ func (t *Tokenizer) buildModel(byteLevel bool) error {
 		}
 		model.vocab[key] = int32(id)
 	}
-	for _, a := range t.source.file.AddedTokens {
+	for _, a := range added {
 		t.tokens[a.ID] = a.Content
 	}
-	t.added = newAddedTokens(t.source.file.AddedTokens)
+	t.added = newAddedTokens(added)
 
 	for b := range model.byteIDs {
 		model.byteIDs[b] = -1
@@ -174,7 +174,7 @@ func (t *Tokenizer) buildModel(byteLevel bool) error {
 				t.raw[id] = tok
 			}
 		}
-		for _, a := range t.source.file.AddedTokens {
+		for _, a := range added {
 			t.raw[a.ID] = a.Content
 		}
 	} else if m.ByteFallback {
@@ -195,13 +195,12 @@ func (t *Tokenizer) buildModel(byteLevel bool) error {
 		}
 		model.unkID = int32(id)
 	}
-	return t.parseMerges()
+	return t.parseMerges(m)
 }
 
 // parseMerges reads model.merges in either format: "a b" strings or
 // ["a", "b"] pairs.
-func (t *Tokenizer) parseMerges() error {
-	m := &t.source.model
+func (t *Tokenizer) parseMerges(m *modelJSON) error {
 	model := &t.model
 	var pairs [][2]string
 	if !isNull(m.Merges) {

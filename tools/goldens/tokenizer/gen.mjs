@@ -3,6 +3,8 @@
 //
 //   testdata/<model>/golden.json  ids, tokens and decoded text of every text in
 //                                 testdata/corpus.json (add_special_tokens false)
+//   testdata/<model>/golden_random.json  ids of 500 random texts built from
+//                                 atoms that stress the split patterns
 //   testdata/<model>/chat.json    each conversation of testdata/chat.json
 //                                 rendered with the model's chat template
 //
@@ -14,7 +16,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
 
 const testdata = path.resolve("../../../ml/tokenizer/testdata");
-const models = ["gpt2", "qwen3", "mistral"];
+const models = ["gpt2", "qwen3", "mistral", "trained"];
 
 // chatML is the template crucible uses when a model has none.
 const chatML =
@@ -32,7 +34,37 @@ function tokenString(cfg, field) {
   return typeof v === "string" ? v : v.content;
 }
 
+// randomTexts builds texts from atoms chosen to stress the split patterns
+// and added-token matching, with a fixed seed so the output is reproducible.
+function randomTexts(count) {
+  const atoms = [
+    "a", "b", "Z", "é", "ß", "Ж", "ω", "中", "文", "あ", "한", "ا", "ก", "ſ",
+    "0", "7", "42", "123", "٣", "½", "Ⅻ",
+    " ", " ", " ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\u2028", "\v", "\f",
+    "'", "'s", "'S", "'t", "'re", "'RE", "'ve", "'m", "'ll", "'Ll", "'d", "'x",
+    ".", ",", "!", "?", "-", "_", "(", ")", "\"", "#", "/", "\\", "<", ">", "|", "…", "—", "▁",
+    "😀", "👍🏽", "🇺🇸", "\u200d", "\u0301", "the", " the", " of", "ing", "tion",
+    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>", "<think>", "<0x41>",
+  ];
+  let state = 12345;
+  const rand = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const n = 1 + Math.floor(rand() * 40);
+    let s = "";
+    for (let k = 0; k < n; k++) s += atoms[Math.floor(rand() * atoms.length)];
+    out.push(s);
+  }
+  return out;
+}
+
 const corpus = readJSON(path.join(testdata, "corpus.json"));
+const random = randomTexts(500);
 const chats = readJSON(path.join(testdata, "chat.json"));
 
 for (const model of models) {
@@ -45,6 +77,8 @@ for (const model of models) {
     return { text, ids: enc.ids, decoded: enc.ids.length ? tok.decode(enc.ids) : "" };
   });
   fs.writeFileSync(path.join(dir, "golden.json"), JSON.stringify(cases, null, 0).replaceAll('},{"text"', '},\n{"text"') + "\n");
+  const randomCases = random.map((text) => ({ text, ids: tok.encode(text, { add_special_tokens: false }).ids }));
+  fs.writeFileSync(path.join(dir, "golden_random.json"), JSON.stringify(randomCases, null, 0).replaceAll('},{"text"', '},\n{"text"') + "\n");
 
   const template = new Template(typeof cfg.chat_template === "string" ? cfg.chat_template : chatML);
   const rendered = chats.map((c) => ({
