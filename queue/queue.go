@@ -1,0 +1,220 @@
+// Package queue runs crucible's durable jobs (the validator's task lifecycle:
+// prepare data, offer, start, collect, evaluate, score) on River, in the same
+// database as the store, so that a job survives a restart and several
+// validator processes can share one Postgres database.
+//
+// On SQLite one River client (riversqlite, on the store's *sql.DB) inserts
+// and works jobs. On Postgres a client on a pgx pool (riverpgxv5, with
+// LISTEN/NOTIFY for prompt pickup) works jobs, and a second, insert-only
+// client (riverdatabasesql) inserts jobs inside the store's *sql.Tx so that
+// a job and the state change that calls for it commit or roll back together.
+// Either way callers see one Queue with Insert and InsertTx.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Config configures a Queue. The zero value makes an insert-only queue.
+type Config struct {
+	// Workers are the job kinds this process works. Nil makes an insert-only
+	// queue (Start is then an error).
+	Workers *river.Workers
+	// MaxWorkers is how many jobs run at once in the default queue. Defaults to 4.
+	MaxWorkers int
+	// Queues overrides the queues worked (and MaxWorkers) when set.
+	Queues map[string]river.QueueConfig
+	// RetryPolicy decides when a failed job runs again. Defaults to River's
+	// (attempt^4 seconds, with jitter).
+	RetryPolicy river.ClientRetryPolicy
+	// MaxAttempts is how often a job runs before it is discarded. Defaults to 25.
+	MaxAttempts int
+	// RescueStuckJobsAfter is how long a job may stay running before it is
+	// taken to belong to a dead process and made available again. Defaults to
+	// 15 minutes; jobs that may legitimately run longer must heartbeat by
+	// finishing and re-enqueueing themselves.
+	RescueStuckJobsAfter time.Duration
+	// FetchPollInterval is how often idle workers look for new jobs when no
+	// notification arrives. Defaults to River's (1 s).
+	FetchPollInterval time.Duration
+	// ID names this process in River's tables. Defaults to a random name.
+	ID string
+	// Logger receives River's logs. Defaults to a logger that drops everything
+	// below warnings.
+	Logger *slog.Logger
+}
+
+func (c *Config) riverConfig() *river.Config {
+	rc := &river.Config{
+		Workers:              c.Workers,
+		RetryPolicy:          c.RetryPolicy,
+		MaxAttempts:          c.MaxAttempts,
+		RescueStuckJobsAfter: c.RescueStuckJobsAfter,
+		FetchPollInterval:    c.FetchPollInterval,
+		ID:                   c.ID,
+		Logger:               c.Logger,
+	}
+	if rc.RescueStuckJobsAfter == 0 {
+		rc.RescueStuckJobsAfter = 15 * time.Minute
+	}
+	if rc.Logger == nil {
+		rc.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Workers != nil {
+		rc.Queues = c.Queues
+		if rc.Queues == nil {
+			n := c.MaxWorkers
+			if n <= 0 {
+				n = 4
+			}
+			rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		}
+	}
+	return rc
+}
+
+// Queue inserts and works durable jobs. Build one with NewSQLite or NewPostgres.
+type Queue struct {
+	sqlClient *river.Client[*sql.Tx] // SQLite: the only client; Postgres: inserts in *sql.Tx
+	pgClient  *river.Client[pgx.Tx]  // Postgres: works jobs and inserts outside a transaction
+}
+
+// NewSQLite migrates River's tables in the SQLite database db (the store's
+// handle) and returns a Queue on it.
+func NewSQLite(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
+	if err := MigrateSQLite(ctx, db); err != nil {
+		return nil, err
+	}
+	c, err := river.NewClient(riversqlite.New(db), cfg.riverConfig())
+	if err != nil {
+		return nil, fmt.Errorf("queue: new sqlite client: %w", err)
+	}
+	return &Queue{sqlClient: c}, nil
+}
+
+// NewPostgres migrates River's tables in the Postgres database behind pool
+// and returns a Queue that works jobs through pool and inserts jobs in
+// transactions of db, a database/sql handle on the same database (the
+// store's, from stdlib.OpenDBFromPool).
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, cfg Config) (*Queue, error) {
+	if err := MigratePostgres(ctx, pool); err != nil {
+		return nil, err
+	}
+	pc, err := river.NewClient(riverpgxv5.New(pool), cfg.riverConfig())
+	if err != nil {
+		return nil, fmt.Errorf("queue: new postgres client: %w", err)
+	}
+	insertOnly := Config{RetryPolicy: cfg.RetryPolicy, MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger}
+	sc, err := river.NewClient(riverdatabasesql.New(db), insertOnly.riverConfig())
+	if err != nil {
+		return nil, fmt.Errorf("queue: new postgres insert client: %w", err)
+	}
+	return &Queue{sqlClient: sc, pgClient: pc}, nil
+}
+
+// Start starts working jobs; they run until Stop or StopAndCancel.
+func (q *Queue) Start(ctx context.Context) error {
+	var err error
+	if q.pgClient != nil {
+		err = q.pgClient.Start(ctx)
+	} else {
+		err = q.sqlClient.Start(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones to finish, or for
+// ctx to end.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.pgClient != nil {
+		return q.pgClient.Stop(ctx)
+	}
+	return q.sqlClient.Stop(ctx)
+}
+
+// StopAndCancel stops fetching new jobs, cancels the contexts of running
+// ones and waits for them to return. A job cut short this way runs again
+// according to the retry policy, in this process or another.
+func (q *Queue) StopAndCancel(ctx context.Context) error {
+	if q.pgClient != nil {
+		return q.pgClient.StopAndCancel(ctx)
+	}
+	return q.sqlClient.StopAndCancel(ctx)
+}
+
+// Insert enqueues a job on its own.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	var (
+		res *rivertype.JobInsertResult
+		err error
+	)
+	if q.pgClient != nil {
+		res, err = q.pgClient.Insert(ctx, args, opts)
+	} else {
+		res, err = q.sqlClient.Insert(ctx, args, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: insert %s job: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// InsertTx enqueues a job inside tx: the job exists only if tx commits.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	res, err := q.sqlClient.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("queue: insert %s job: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// Job returns the job with id. Returns ENOTFOUND.
+func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	var (
+		j   *rivertype.JobRow
+		err error
+	)
+	if q.pgClient != nil {
+		j, err = q.pgClient.JobGet(ctx, id)
+	} else {
+		j, err = q.sqlClient.JobGet(ctx, id)
+	}
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: get job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// Subscribe returns a channel of the working client's events of the given
+// kinds (all kinds when none are given) and a function to stop them. Call it
+// before Start to see every event.
+func (q *Queue) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	if len(kinds) == 0 {
+		kinds = []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed,
+			river.EventKindJobCancelled, river.EventKindJobSnoozed}
+	}
+	if q.pgClient != nil {
+		return q.pgClient.Subscribe(kinds...)
+	}
+	return q.sqlClient.Subscribe(kinds...)
+}
