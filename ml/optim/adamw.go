@@ -160,7 +160,7 @@ func (o *AdamW) updateRange(lo, hi int) {
 		a := max(lo, o.starts[i]) - o.starts[i]
 		b := min(hi, o.starts[i+1]) - o.starts[i]
 		data, grad, m, v := p.Data[a:b], p.Grad[a:b], o.m[i][a:b], o.v[i][a:b]
-		grad = grad[:len(data)]
+		grad, m, v = grad[:len(data)], m[:len(data)], v[:len(data)] // lets the compiler drop bounds checks
 		decay := o.decay
 		if p.NoDecay {
 			decay = 1

@@ -46,7 +46,6 @@ func TestOpenRejects(t *testing.T) {
 		{"missing dtype", build(`{"w":{"shape":[1],"data_offsets":[0,1]}}`, 1), []string{`tensor "w"`, "dtype"}},
 		{"missing shape", build(`{"w":{"dtype":"U8","data_offsets":[0,1]}}`, 1), []string{`tensor "w"`, "missing shape"}},
 		{"missing offsets", build(`{"w":{"dtype":"U8","shape":[1]}}`, 1), []string{`tensor "w"`, "missing data_offsets"}},
-		{"unknown field", build(`{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}`, 1), []string{`tensor "w"`, "unknown field"}},
 		{"entry not object", build(`{"w":5}`, 0), []string{`tensor "w"`}},
 		{"negative dim", build(`{"w":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}`, 0), []string{`tensor "w"`, "invalid dimension"}},
 		{"fractional dim", build(`{"w":{"dtype":"U8","shape":[1.5],"data_offsets":[0,0]}}`, 0), []string{`tensor "w"`}},
@@ -94,6 +93,7 @@ func TestOpenAccepts(t *testing.T) {
 		{"empty object", build(`{}`, 0), 0},
 		{"space padded", build(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}     `, 1), 1},
 		{"zero-size tensors share an offset", build(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[0,5],"data_offsets":[0,0]},"c":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}`, 8), 3},
+		{"extra field", build(`{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":{"y":[1]}}}`, 1), 1},
 		{"unsorted header", build(`{"z":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, 2), 2},
 		{"every dtype", build(`{"a":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[1,2]},"c":{"dtype":"U16","shape":[1],"data_offsets":[2,4]},"d":{"dtype":"U32","shape":[1],"data_offsets":[4,8]},"e":{"dtype":"U64","shape":[1],"data_offsets":[8,16]},"f":{"dtype":"I16","shape":[1],"data_offsets":[16,18]},"g":{"dtype":"I8","shape":[1],"data_offsets":[18,19]},"h":{"dtype":"F8_E5M2","shape":[1],"data_offsets":[19,20]}}`, 20), 8},
 	}

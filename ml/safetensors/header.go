@@ -61,7 +61,8 @@ type header struct {
 	meta  map[string]string
 }
 
-// rawEntry is one tensor entry as it appears in the JSON header.
+// rawEntry is one tensor entry as it appears in the JSON header. Other
+// fields are ignored, as the reference implementation ignores them.
 type rawEntry struct {
 	DType       string   `json:"dtype"`
 	Shape       *[]int64 `json:"shape"`
@@ -79,7 +80,6 @@ func parseHeader(hdr []byte, bufLen int64) (*header, error) {
 		return nil, errors.New("header is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(hdr))
-	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("header JSON: %w", err)
 	}

@@ -159,3 +159,38 @@ func TestWriteRejects(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 }
+
+// TestConcurrentReads reads one file from several goroutines (run with
+// -race).
+func TestConcurrentReads(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	ts := []Tensor{
+		{Name: "a", DType: tensor.BF16, Shape: []int{300}, Data: randData(r, 300)},
+		{Name: "b", DType: tensor.F16, Shape: []int{3, 100}, Data: randData(r, 300)},
+	}
+	path := filepath.Join(t.TempDir(), "c.safetensors")
+	if err := Write(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			x := ts[i%2]
+			got, err := f.Float32(x.Name)
+			if err == nil && got[299] != stored(x.DType, x.Data[299]) {
+				err = os.ErrInvalid
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
