@@ -5,18 +5,30 @@ import "github.com/crucible-net/crucible/ml/kernel"
 // Activations: GELU (tanh approximation, GPT-2's "gelu_new"), SiLU and the
 // fused SwiGLU of Llama's MLP. All are elementwise over n = len(out) values.
 
-const geluK = 0.7978845608028654 // sqrt(2/π)
+// GELU constants: 0.5·(1 + tanh(u)) = σ(2u), and 2u = −x·(geluA + geluB·x²).
+const (
+	geluK  = 0.7978845608028654 // sqrt(2/π)
+	geluA  = -2 * geluK
+	geluB  = -2 * geluK * 0.044715
+	geluC1 = 2 * geluK
+	geluC3 = 3 * 2 * geluK * 0.044715
+)
 
-// GELUForward writes out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-// out may alias x only when no backward will follow (backward needs x).
+// GELUForward writes out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
+// computed as x·σ(2u). out may alias x only when no backward will follow
+// (backward needs x).
 func GELUForward(out, x []float32) {
 	n := len(out)
 	need("GELUForward", "x", x, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		o, xs := out[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			u := geluK * (v + 0.044715*v*v*v)
-			o[i] = 0.5 * v * (1 + tanhf(u))
+		i := lo
+		if useAVX2 && hi-lo >= 8 {
+			i = lo + (hi-lo)&^7
+			geluFwdAVX2(&out[lo], &x[lo], i-lo)
+		}
+		for ; i < hi; i++ {
+			v := x[i]
+			out[i] = v / (1 + expf(v*(geluA+geluB*v*v)))
 		}
 	})
 }
@@ -27,13 +39,16 @@ func GELUBackward(dx, dout, x []float32) {
 	need("GELUBackward", "dout", dout, n)
 	need("GELUBackward", "x", x, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		d, g, xs := dx[lo:hi], dout[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			u := geluK * (v + 0.044715*v*v*v)
-			th := tanhf(u)
-			sech2 := 1 - th*th
-			grad := 0.5*(1+th) + 0.5*v*sech2*geluK*(1+3*0.044715*v*v)
-			d[i] += g[i] * grad
+		i := lo
+		if useAVX2 && hi-lo >= 8 {
+			i = lo + (hi-lo)&^7
+			geluBwdAVX2(&dx[lo], &dout[lo], &x[lo], i-lo)
+		}
+		for ; i < hi; i++ {
+			v := x[i]
+			v2 := v * v
+			s := 1 / (1 + expf(v*(geluA+geluB*v2)))
+			dx[i] += dout[i] * (s + v*s*(1-s)*(geluC1+geluC3*v2))
 		}
 	})
 }
@@ -71,11 +86,22 @@ func SwiGLUForward(h, gate, up []float32) {
 	need("SwiGLUForward", "gate", gate, n)
 	need("SwiGLUForward", "up", up, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		o, gs, us := h[lo:hi], gate[lo:hi], up[lo:hi]
-		for i, g := range gs {
-			o[i] = g * sigmoidf(g) * us[i]
-		}
+		swigluFwd(h[lo:hi], gate[lo:hi], up[lo:hi])
 	})
+}
+
+func swigluFwd(h, gate, up []float32) {
+	n := len(h)
+	gate, up = gate[:n], up[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		swigluFwdAVX2(&h[0], &gate[0], &up[0], i)
+	}
+	for ; i < n; i++ {
+		g := gate[i]
+		h[i] = g * up[i] / (1 + expf(-g))
+	}
 }
 
 // SwiGLUBackward accumulates the gradients of SwiGLUForward:
@@ -87,18 +113,35 @@ func SwiGLUBackward(dgate, dup, dh, gate, up []float32) {
 	needOpt("SwiGLUBackward", "dgate", dgate, n)
 	needOpt("SwiGLUBackward", "dup", dup, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gate[i]
-			s := sigmoidf(g)
-			si := g * s
-			if dup != nil {
-				dup[i] += dh[i] * si
-			}
-			if dgate != nil {
-				dgate[i] += dh[i] * up[i] * s * (1 + g*(1-s))
-			}
+		var dg, du []float32
+		if dgate != nil {
+			dg = dgate[lo:hi]
 		}
+		if dup != nil {
+			du = dup[lo:hi]
+		}
+		swigluBwd(dg, du, dh[lo:hi], gate[lo:hi], up[lo:hi])
 	})
+}
+
+func swigluBwd(dgate, dup, dh, gate, up []float32) {
+	n := len(dh)
+	gate, up = gate[:n], up[:n]
+	i := 0
+	if useAVX2 && n >= 8 && dgate != nil && dup != nil {
+		i = n &^ 7
+		swigluBwdAVX2(&dgate[0], &dup[0], &dh[0], &gate[0], &up[0], i)
+	}
+	for ; i < n; i++ {
+		g := gate[i]
+		s := 1 / (1 + expf(-g))
+		if dup != nil {
+			dup[i] += dh[i] * (g * s)
+		}
+		if dgate != nil {
+			dgate[i] += dh[i] * ((1-s)*g + 1) * s * up[i]
+		}
+	}
 }
 
 // SwiGLURowsForward is SwiGLUForward for a fused gate/up projection: gu is
@@ -109,12 +152,7 @@ func SwiGLURowsForward(h, gu []float32, n, inter int) {
 	need("SwiGLURowsForward", "gu", gu, 2*n*inter)
 	kernel.ParallelFor(n, rowGrain(inter), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			gs := gu[2*r*inter : (2*r+1)*inter]
-			us := gu[(2*r+1)*inter : (2*r+2)*inter]
-			o := h[r*inter : (r+1)*inter]
-			for i, g := range gs {
-				o[i] = g * sigmoidf(g) * us[i]
-			}
+			swigluFwd(h[r*inter:(r+1)*inter], gu[2*r*inter:(2*r+1)*inter], gu[(2*r+1)*inter:(2*r+2)*inter])
 		}
 	})
 }
@@ -127,16 +165,8 @@ func SwiGLURowsBackward(dgu, dh, gu []float32, n, inter int) {
 	need("SwiGLURowsBackward", "dgu", dgu, 2*n*inter)
 	kernel.ParallelFor(n, rowGrain(inter), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			gs := gu[2*r*inter : (2*r+1)*inter]
-			us := gu[(2*r+1)*inter : (2*r+2)*inter]
-			dg := dgu[2*r*inter : (2*r+1)*inter]
-			du := dgu[(2*r+1)*inter : (2*r+2)*inter]
-			d := dh[r*inter : (r+1)*inter]
-			for i, g := range gs {
-				s := sigmoidf(g)
-				du[i] += d[i] * (g * s)
-				dg[i] += d[i] * us[i] * s * (1 + g*(1-s))
-			}
+			g, u := 2*r*inter, (2*r+1)*inter
+			swigluBwd(dgu[g:g+inter], dgu[u:u+inter], dh[r*inter:(r+1)*inter], gu[g:g+inter], gu[u:u+inter])
 		}
 	})
 }

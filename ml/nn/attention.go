@@ -100,43 +100,56 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 		b, h := task/NH, task%NH
 		qb := b*T*ldq + h*D
 		kb := b*T*ldk + (h/group)*D
+		var inv [attnBlock]float32
 		for r0 := 0; r0 < T; r0 += attnBlock {
 			r1 := min(r0+attnBlock, T)
 			m, nc := r1-r0, r1
 			sc := scr[:m*nc]
 			gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, sc, nc)
 			for i := 0; i < m; i++ {
-				l := softmaxCausalRow(sc[i*nc:(i+1)*nc], r0+i+1)
+				row := sc[i*nc : (i+1)*nc]
+				mx, sum := expCausalRow(row, r0+i+1)
+				inv[i] = 1 / sum
 				if lse != nil {
-					lse[(b*NH+h)*T+r0+i] = l
+					lse[(b*NH+h)*T+r0+i] = mx + float32(math.Log(float64(sum)))
 				}
 			}
-			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, out[qb+r0*ldq:], ldq)
+			// The rows of P are left unnormalized; normalizing the D outputs
+			// of a row is cheaper than the up to T probabilities.
+			o := out[qb+r0*ldq:]
+			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, o, ldq)
+			for i := 0; i < m; i++ {
+				or := o[i*ldq : i*ldq+D]
+				for d := range or {
+					or[d] *= inv[i]
+				}
+			}
 		}
 	})
 }
 
-// softmaxCausalRow turns the first `valid` scores of row into
-// probabilities, zeroes the rest, and returns the log-sum-exp of the valid
-// scores.
-func softmaxCausalRow(row []float32, valid int) float32 {
-	mx := row[0]
+// expCausalRow replaces the first `valid` scores x of row by e^(x−max),
+// zeroes the rest, and returns the maximum and the sum of the exponentials.
+func expCausalRow(row []float32, valid int) (mx, sum float32) {
+	mx = row[0]
 	for _, x := range row[1:valid] {
 		if x > mx {
 			mx = x
 		}
 	}
-	var sum float32
-	for j, x := range row[:valid] {
-		e := expf(x - mx)
-		row[j] = e
-		sum += e
-	}
+	sum = expShift(row[:valid], row[:valid], -mx)
+	clear(row[valid:])
+	return mx, sum
+}
+
+// softmaxCausalRow is expCausalRow followed by normalization: the row
+// becomes probabilities. It returns the log-sum-exp of the valid scores.
+func softmaxCausalRow(row []float32, valid int) float32 {
+	mx, sum := expCausalRow(row, valid)
 	inv := 1 / sum
 	for j := range row[:valid] {
 		row[j] *= inv
 	}
-	clear(row[valid:])
 	return mx + float32(math.Log(float64(sum)))
 }
 
@@ -184,9 +197,8 @@ func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch
 					for d, x := range o {
 						di += x * g[d]
 					}
-					for j := range pr[:valid] {
-						e := expf(pr[j] - l)
-						pr[j] = e
+					expShift(pr[:valid], pr[:valid], -l)
+					for j, e := range pr[:valid] {
 						dr[j] = e * (dr[j] - di)
 					}
 					clear(pr[valid:])

@@ -60,3 +60,59 @@ func tanhf(x float32) float32 {
 func sigmoidf(x float32) float32 {
 	return 1 / (1 + expf(-x))
 }
+
+// expShift writes dst[i] = e^(src[i]+shift) for i < len(dst) and returns
+// the float32 sum of the results, summed in a fixed order for a given
+// length. dst may alias src. It is the vectorized heart of every softmax.
+func expShift(dst, src []float32, shift float32) float32 {
+	n := len(dst)
+	src = src[:n]
+	var sum float32
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		sum = expShiftAVX2(&dst[0], &src[0], i, shift)
+	}
+	for ; i < n; i++ {
+		e := expf(src[i] + shift)
+		dst[i] = e
+		sum += e
+	}
+	return sum
+}
+
+// scaleTo writes dst[i] = src[i]·s for i < len(dst). dst may alias src.
+func scaleTo(dst, src []float32, s float32) {
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		scaleAVX2(&dst[0], &src[0], i, s)
+	}
+	for ; i < n; i++ {
+		dst[i] = src[i] * s
+	}
+}
+
+// expChunk is the length of the pieces whose float32 exponential sums are
+// added in float64 by expSum64.
+const expChunk = 512
+
+// expSum64 returns Σ e^(x[i]+shift), adding float32 sums of fixed-size
+// chunks in float64 (accurate over long rows such as a vocabulary, and in a
+// fixed order). If dst is not nil it receives the exponentials (it may
+// alias x).
+func expSum64(dst, x []float32, shift float32) float64 {
+	var buf [expChunk]float32
+	var s float64
+	for i := 0; i < len(x); i += expChunk {
+		j := min(i+expChunk, len(x))
+		d := buf[:j-i]
+		if dst != nil {
+			d = dst[i:j]
+		}
+		s += float64(expShift(d, x[i:j], shift))
+	}
+	return s
+}

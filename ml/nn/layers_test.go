@@ -314,3 +314,30 @@ func TestElementwise(t *testing.T) {
 		}
 	}
 }
+
+func TestExpShift(t *testing.T) {
+	r := newRand(8)
+	for _, n := range []int{1, 7, 8, 9, 64, 1000} {
+		src := randVec(r, n, 80)
+		src[0] = -1e30
+		if n > 3 {
+			src[1], src[2] = 87.5, -87.2
+		}
+		dst := make([]float32, n)
+		sum := expShift(dst, src, 0.25)
+		var want float64
+		for i, x := range src {
+			w := math.Exp(float64(x + 0.25))
+			if x+0.25 < expMin {
+				w = 0
+			}
+			want += float64(dst[i])
+			if e := math.Abs(float64(dst[i])-w) / math.Max(w, 1e-30); e > 3e-7 && !(w < 2e-38 && dst[i] < 2e-38) {
+				t.Fatalf("n=%d: exp(%v) = %v, want %v", n, x+0.25, dst[i], w)
+			}
+		}
+		if math.Abs(float64(sum)-want) > 1e-6*want {
+			t.Fatalf("n=%d: sum %v want %v", n, sum, want)
+		}
+	}
+}

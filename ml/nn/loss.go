@@ -81,30 +81,20 @@ func ceRow(x []float32, t int32, scale float32, rowScale, dlogits []float32, r, 
 	}
 	mx := rowMax(x)
 	xt := x[t] // read before dlogits (which may alias x) is written
-	var s float64
 	if dlogits == nil {
-		for _, a := range x {
-			s += float64(expf(a - mx))
-		}
+		s := expSum64(nil, x, -mx)
 		return float64(mx) + math.Log(s) - float64(xt)
 	}
 	// One exponential per logit: store e^(x−max) in d (index by index, which
 	// is safe when d aliases x), then scale it.
 	d := dlogits[r*v : (r+1)*v]
-	for j, a := range x {
-		e := expf(a - mx)
-		d[j] = e
-		s += float64(e)
-	}
+	s := expSum64(d, x, -mx)
 	loss := float64(mx) + math.Log(s) - float64(xt)
 	g := scale
 	if rowScale != nil {
 		g *= rowScale[r]
 	}
-	k := float32(1/s) * g
-	for j := range d {
-		d[j] *= k
-	}
+	scaleTo(d, d, float32(1/s)*g)
 	d[t] -= g
 	return loss
 }

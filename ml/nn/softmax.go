@@ -15,17 +15,8 @@ func SoftmaxForward(out, x []float32, n, v int) {
 	kernel.ParallelFor(n, rowGrain(v), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, or := x[r*v:(r+1)*v], out[r*v:(r+1)*v]
-			mx := rowMax(xr)
-			var s float64
-			for j, a := range xr {
-				e := expf(a - mx)
-				or[j] = e
-				s += float64(e)
-			}
-			inv := float32(1 / s)
-			for j := range or {
-				or[j] *= inv
-			}
+			s := expSum64(or, xr, -rowMax(xr))
+			scaleTo(or, or, float32(1/s))
 		}
 	})
 }
@@ -102,9 +93,5 @@ func rowMax(x []float32) float32 {
 // logSumExp returns log Σ exp(x) of a row, stable, with the sum in float64.
 func logSumExp(x []float32) float64 {
 	mx := rowMax(x)
-	var s float64
-	for _, a := range x {
-		s += float64(expf(a - mx))
-	}
-	return float64(mx) + math.Log(s)
+	return float64(mx) + math.Log(expSum64(nil, x, -mx))
 }
