@@ -108,3 +108,22 @@ func ParseDType(name string) (DType, error) {
 	}
 	return Invalid, fmt.Errorf("unknown dtype %q", name)
 }
+
+// MarshalText encodes d as its safetensors name, so that DType fields read
+// as "BF16" in JSON and config files.
+func (d DType) MarshalText() ([]byte, error) {
+	if !d.Valid() {
+		return nil, fmt.Errorf("marshal dtype: invalid value %d", uint8(d))
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText decodes a safetensors dtype name.
+func (d *DType) UnmarshalText(b []byte) error {
+	v, err := ParseDType(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

@@ -1,6 +1,9 @@
 package tensor
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestDTypes(t *testing.T) {
 	tests := []struct {
@@ -62,5 +65,25 @@ func TestShape(t *testing.T) {
 		if _, ok := bad.NumelChecked(); ok {
 			t.Errorf("%v.NumelChecked() accepted", bad)
 		}
+	}
+}
+
+func TestDTypeText(t *testing.T) {
+	type cfg struct {
+		DType DType `json:"dtype"`
+	}
+	b, err := json.Marshal(cfg{BF16})
+	if err != nil || string(b) != `{"dtype":"BF16"}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var c cfg
+	if err := json.Unmarshal([]byte(`{"dtype":"F8_E5M2"}`), &c); err != nil || c.DType != F8E5M2 {
+		t.Fatalf("Unmarshal = %v, %v", c.DType, err)
+	}
+	if err := json.Unmarshal([]byte(`{"dtype":"F7"}`), &c); err == nil {
+		t.Error("Unmarshal accepted an unknown dtype")
+	}
+	if _, err := json.Marshal(cfg{Invalid}); err == nil {
+		t.Error("Marshal accepted Invalid")
 	}
 }
