@@ -78,7 +78,7 @@ func readTensor(src tensorSource, file, name string, shape []int, dst []float32)
 		return fmt.Errorf("%s: tensor %q has dtype %s; want F32, F16 or BF16", file, name, info.DType)
 	}
 	if !slices.Equal(info.Shape, shape) {
-		return fmt.Errorf("%s: tensor %q has shape %v; the config wants %v", file, name, info.Shape, shape)
+		return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, name, info.Shape, shape)
 	}
 	if err := src.ReadFloat32(name, dst); err != nil {
 		return fmt.Errorf("%s: tensor %q: %w", file, name, err)
