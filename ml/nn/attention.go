@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -15,10 +16,23 @@ import (
 //
 // Layouts: q is [B, T, NH, D]; k and v are [B, T, NKV, D]; the output is
 // [B, T, NH·D] (the same memory layout as q). Query head h reads key/value
-// head h / (NH/NKV), as in transformers' repeat_kv.
+// head h / (NH/NKV), as in transformers' repeat_kv. Token rows may be
+// strided: LdQ, LdKV and LdOut are the distances in floats between
+// consecutive token rows of q (and dq), of k and v (and dk, dv), and of the
+// output (and its gradient). Zero means packed (NH·D, NKV·D, NH·D). Strides
+// let q, k and v be views into one fused [B·T, (NH+2·NKV)·D] projection.
 type AttnShape struct {
 	B, T, NH, NKV, D int
+	LdQ, LdKV, LdOut int
 }
+
+func (s AttnShape) ldq() int  { return cmp.Or(s.LdQ, s.NH*s.D) }
+func (s AttnShape) ldkv() int { return cmp.Or(s.LdKV, s.NKV*s.D) }
+func (s AttnShape) ldo() int  { return cmp.Or(s.LdOut, s.NH*s.D) }
+
+// span is the number of floats a [B·T rows, width] operand with row stride
+// ld covers.
+func (s AttnShape) span(ld, width int) int { return (s.B*s.T-1)*ld + width }
 
 // attnBlock is the number of query rows processed together: the score
 // block [attnBlock, T] stays in cache, and causal masking skips the key
@@ -32,6 +46,9 @@ func (s AttnShape) Validate() error {
 	}
 	if s.NH%s.NKV != 0 {
 		return fmt.Errorf("attention: %d query heads are not a multiple of %d key/value heads", s.NH, s.NKV)
+	}
+	if s.ldq() < s.NH*s.D || s.ldkv() < s.NKV*s.D || s.ldo() < s.NH*s.D {
+		return fmt.Errorf("attention: row strides q %d, kv %d, out %d are shorter than the rows", s.ldq(), s.ldkv(), s.ldo())
 	}
 	return nil
 }
@@ -88,17 +105,18 @@ func runTasks(n, workers, per int, scratch []float32, task func(i int, scr []flo
 func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 	workers := s.check("AttentionForward", scratch)
 	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
-	need("AttentionForward", "q", q, B*T*NH*D)
-	need("AttentionForward", "k", k, B*T*NKV*D)
-	need("AttentionForward", "v", v, B*T*NKV*D)
-	need("AttentionForward", "out", out, B*T*NH*D)
+	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
+	need("AttentionForward", "q", q, s.span(ldq, NH*D))
+	need("AttentionForward", "k", k, s.span(ldk, NKV*D))
+	need("AttentionForward", "v", v, s.span(ldk, NKV*D))
+	need("AttentionForward", "out", out, s.span(ldo, NH*D))
 	needOpt("AttentionForward", "lse", lse, s.SavedSize())
 	scale := float32(1 / math.Sqrt(float64(D)))
 	group := NH / NKV
-	ldq, ldk := NH*D, NKV*D
 	runTasks(B*NH, workers, s.perWorker(), scratch, func(task int, scr []float32) {
 		b, h := task/NH, task%NH
 		qb := b*T*ldq + h*D
+		ob := b*T*ldo + h*D
 		kb := b*T*ldk + (h/group)*D
 		var inv [attnBlock]float32
 		for r0 := 0; r0 < T; r0 += attnBlock {
@@ -116,10 +134,10 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 			}
 			// The rows of P are left unnormalized; normalizing the D outputs
 			// of a row is cheaper than the up to T probabilities.
-			o := out[qb+r0*ldq:]
-			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, o, ldq)
+			o := out[ob+r0*ldo:]
+			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, o, ldo)
 			for i := 0; i < m; i++ {
-				or := o[i*ldq : i*ldq+D]
+				or := o[i*ldo : i*ldo+D]
 				for d := range or {
 					or[d] *= inv[i]
 				}
@@ -162,37 +180,38 @@ func softmaxCausalRow(row []float32, valid int) float32 {
 func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch []float32) {
 	workers := s.check("AttentionBackward", scratch)
 	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
+	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
 	for _, o := range []struct {
 		name string
 		x    []float32
 		n    int
-	}{{"q", q, B * T * NH * D}, {"dq", dq, B * T * NH * D}, {"out", out, B * T * NH * D}, {"dout", dout, B * T * NH * D},
-		{"k", k, B * T * NKV * D}, {"v", v, B * T * NKV * D}, {"dk", dk, B * T * NKV * D}, {"dv", dv, B * T * NKV * D},
+	}{{"q", q, s.span(ldq, NH*D)}, {"dq", dq, s.span(ldq, NH*D)}, {"out", out, s.span(ldo, NH*D)}, {"dout", dout, s.span(ldo, NH*D)},
+		{"k", k, s.span(ldk, NKV*D)}, {"v", v, s.span(ldk, NKV*D)}, {"dk", dk, s.span(ldk, NKV*D)}, {"dv", dv, s.span(ldk, NKV*D)},
 		{"lse", lse, s.SavedSize()}} {
 		need("AttentionBackward", o.name, o.x, o.n)
 	}
 	scale := float32(1 / math.Sqrt(float64(D)))
 	group := NH / NKV
-	ldq, ldk := NH*D, NKV*D
 	bq := min(attnBlock, T)
 	runTasks(B*NKV, workers, s.perWorker(), scratch, func(task int, scr []float32) {
 		b, kvh := task/NKV, task%NKV
 		kb := b*T*ldk + kvh*D
 		for h := kvh * group; h < (kvh+1)*group; h++ {
 			qb := b*T*ldq + h*D
+			ob := b*T*ldo + h*D
 			for r0 := 0; r0 < T; r0 += attnBlock {
 				r1 := min(r0+attnBlock, T)
 				m, nc := r1-r0, r1
 				p := scr[:m*nc]
 				dp := scr[bq*T : bq*T+m*nc]
 				gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, p, nc)
-				gemm(false, true, m, nc, D, 1, dout[qb+r0*ldq:], ldq, v[kb:], ldk, 0, dp, nc)
+				gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb:], ldk, 0, dp, nc)
 				for i := 0; i < m; i++ {
 					valid := r0 + i + 1
 					l := lse[(b*NH+h)*T+r0+i]
 					pr, dr := p[i*nc:(i+1)*nc], dp[i*nc:(i+1)*nc]
-					o := out[qb+(r0+i)*ldq : qb+(r0+i)*ldq+D]
-					g := dout[qb+(r0+i)*ldq : qb+(r0+i)*ldq+D]
+					o := out[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
+					g := dout[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
 					var di float32
 					for d, x := range o {
 						di += x * g[d]
@@ -204,7 +223,7 @@ func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch
 					clear(pr[valid:])
 					clear(dr[valid:])
 				}
-				gemm(true, false, nc, D, m, 1, p, nc, dout[qb+r0*ldq:], ldq, 1, dv[kb:], ldk)
+				gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, dv[kb:], ldk)
 				gemm(false, false, m, D, nc, scale, dp, nc, k[kb:], ldk, 1, dq[qb+r0*ldq:], ldq)
 				gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, dk[kb:], ldk)
 			}

@@ -96,3 +96,53 @@ func TestDecodeAttention(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionStrided runs attention on q, k, v viewed inside one fused
+// q|k|v projection (and RoPE on its q|k heads) and checks that it matches
+// the packed layout exactly.
+func TestAttentionStrided(t *testing.T) {
+	s := AttnShape{B: 2, T: 67, NH: 4, NKV: 2, D: 6}
+	r := newRand(12)
+	rows, ld := s.B*s.T, (s.NH+2*s.NKV)*s.D
+	qkv := randVec(r, rows*ld, 1.5)
+	q, k, v := make([]float32, rows*s.NH*s.D), make([]float32, rows*s.NKV*s.D), make([]float32, rows*s.NKV*s.D)
+	for i := 0; i < rows; i++ {
+		copy(q[i*s.NH*s.D:], qkv[i*ld:i*ld+s.NH*s.D])
+		copy(k[i*s.NKV*s.D:], qkv[i*ld+s.NH*s.D:i*ld+(s.NH+s.NKV)*s.D])
+		copy(v[i*s.NKV*s.D:], qkv[i*ld+(s.NH+s.NKV)*s.D:(i+1)*ld])
+	}
+	rp, err := NewRoPE(s.D, s.T, 10000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.Forward(qkv, qkv, s.B, s.T, s.NH+s.NKV, ld, nil)
+	rp.Forward(q, q, s.B, s.T, s.NH, 0, nil)
+	rp.Forward(k, k, s.B, s.T, s.NKV, 0, nil)
+
+	scratch := make([]float32, s.ScratchSize())
+	out, lse := make([]float32, rows*s.NH*s.D), make([]float32, s.SavedSize())
+	AttentionForward(s, out, lse, q, k, v, scratch)
+	dout := randVec(r, len(out), 1)
+	dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+	AttentionBackward(s, dq, dk, dv, dout, q, k, v, out, lse, scratch)
+
+	// Output rows with a stride too: every other row slot of a wider buffer.
+	fs := s
+	fs.LdQ, fs.LdKV, fs.LdOut = ld, ld, 2*s.NH*s.D
+	fout, flse := make([]float32, rows*fs.LdOut), make([]float32, s.SavedSize())
+	qo, ko, vo := 0, s.NH*s.D, (s.NH+s.NKV)*s.D
+	AttentionForward(fs, fout, flse, qkv[qo:], qkv[ko:], qkv[vo:], scratch)
+	fdout := make([]float32, len(fout))
+	for i := 0; i < rows; i++ {
+		copy(fdout[i*fs.LdOut:], dout[i*s.NH*s.D:(i+1)*s.NH*s.D])
+	}
+	dqkv := make([]float32, len(qkv))
+	AttentionBackward(fs, dqkv[qo:], dqkv[ko:], dqkv[vo:], fdout, qkv[qo:], qkv[ko:], qkv[vo:], fout, flse, scratch)
+	for i := 0; i < rows; i++ {
+		sameBits(t, "out", fout[i*fs.LdOut:i*fs.LdOut+s.NH*s.D], out[i*s.NH*s.D:(i+1)*s.NH*s.D])
+		sameBits(t, "dq", dqkv[i*ld:i*ld+s.NH*s.D], dq[i*s.NH*s.D:(i+1)*s.NH*s.D])
+		sameBits(t, "dk", dqkv[i*ld+ko:i*ld+vo], dk[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
+		sameBits(t, "dv", dqkv[i*ld+vo:(i+1)*ld], dv[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
+	}
+	sameBits(t, "lse", flse, lse)
+}

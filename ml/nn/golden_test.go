@@ -66,12 +66,12 @@ func TestGoldenRoPELlama3(t *testing.T) {
 		}
 	}
 	q := to32(g.Q)
-	rp.Forward(q, q, g.B, g.T, g.NH, g.Start)
+	rp.Forward(q, q, g.B, g.T, g.NH, 0, g.Start)
 	if e := maxAbsErr(q, g.QOut); e > 5e-6 {
 		t.Errorf("q: max error %.3g", e)
 	}
 	k := to32(g.K)
-	rp.Forward(k, k, g.B, g.T, g.NKV, g.Start)
+	rp.Forward(k, k, g.B, g.T, g.NKV, 0, g.Start)
 	if e := maxAbsErr(k, g.KOut); e > 5e-6 {
 		t.Errorf("k: max error %.3g", e)
 	}

@@ -125,28 +125,39 @@ func (r *RoPE) CosSin(p int) (cos, sin []float32) {
 
 // Forward rotates x [batch, t, nHeads, HeadDim] into out: the row at
 // sequence position j of batch b has position start[b]+j (start nil means
-// 0 for every sequence; non-zero starts continue a KV cache). out may alias
-// x (the usual in-place use).
-func (r *RoPE) Forward(out, x []float32, batch, t, nHeads int, start []int) {
-	r.apply("RoPE.Forward", out, x, batch, t, nHeads, start, false, false)
+// 0 for every sequence; non-zero starts continue a KV cache). ld is the
+// distance in floats between consecutive token rows (0 means packed,
+// nHeads·HeadDim; a larger stride rotates the leading heads of each row of
+// a fused q|k|v projection). out may alias x (the usual in-place use).
+func (r *RoPE) Forward(out, x []float32, batch, t, nHeads, ld int, start []int) {
+	r.apply("RoPE.Forward", out, x, batch, t, nHeads, ld, start, false, false)
 }
 
 // Backward accumulates dx += R⁻¹·dout, the gradient of Forward (the
 // inverse rotation). dx must not alias dout.
-func (r *RoPE) Backward(dx, dout []float32, batch, t, nHeads int, start []int) {
-	r.apply("RoPE.Backward", dx, dout, batch, t, nHeads, start, true, true)
+func (r *RoPE) Backward(dx, dout []float32, batch, t, nHeads, ld int, start []int) {
+	r.apply("RoPE.Backward", dx, dout, batch, t, nHeads, ld, start, true, true)
 }
 
 // BackwardInPlace replaces the gradient d by R⁻¹·d: the gradient with
 // respect to Forward's input, without a second buffer. It is the one
 // backward in this package that overwrites instead of accumulating.
-func (r *RoPE) BackwardInPlace(d []float32, batch, t, nHeads int, start []int) {
-	r.apply("RoPE.BackwardInPlace", d, d, batch, t, nHeads, start, true, false)
+func (r *RoPE) BackwardInPlace(d []float32, batch, t, nHeads, ld int, start []int) {
+	r.apply("RoPE.BackwardInPlace", d, d, batch, t, nHeads, ld, start, true, false)
 }
 
-func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads int, start []int, inverse, accumulate bool) {
+func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads, ld int, start []int, inverse, accumulate bool) {
 	hd, h := r.HeadDim, r.HeadDim/2
-	n := batch * t * nHeads * hd
+	if ld == 0 {
+		ld = nHeads * hd
+	}
+	if ld < nHeads*hd {
+		panic(fmt.Sprintf("nn.%s: row stride %d is shorter than %d heads of %d", op, ld, nHeads, hd))
+	}
+	if batch*t == 0 {
+		return
+	}
+	n := (batch*t-1)*ld + nHeads*hd
 	need(op, "out", out, n)
 	need(op, "x", x, n)
 	if start != nil && len(start) < batch {
@@ -174,7 +185,7 @@ func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads int, start []
 			}
 			cs, sn := r.cos[p*h:(p+1)*h], r.sin[p*h:(p+1)*h]
 			for hh := 0; hh < nHeads; hh++ {
-				off := (row*nHeads + hh) * hd
+				off := row*ld + hh*hd
 				x1, x2 := x[off:off+h], x[off+h:off+hd]
 				o1, o2 := out[off:off+h], out[off+h:off+hd]
 				for i := 0; i < h; i++ {

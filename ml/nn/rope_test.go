@@ -24,12 +24,12 @@ func TestRoPE(t *testing.T) {
 		f := func(in [][]float64) []float64 { return refRoPE(in[0], inv, batch, tt, nh, hd, start, false) }
 		in := [][]float64{to64(x)}
 		out := make([]float32, len(x))
-		rp.Forward(out, x, batch, tt, nh, start)
+		rp.Forward(out, x, batch, tt, nh, 0, start)
 		if e := maxAbsErr(out, f(in)); e > 1e-6 {
 			t.Fatalf("start %v: forward max error %.3g", start, e)
 		}
 		inPlace := append([]float32(nil), x...)
-		rp.Forward(inPlace, inPlace, batch, tt, nh, start)
+		rp.Forward(inPlace, inPlace, batch, tt, nh, 0, start)
 		for i := range out {
 			if inPlace[i] != out[i] {
 				t.Fatalf("in-place forward differs at %d", i)
@@ -37,10 +37,10 @@ func TestRoPE(t *testing.T) {
 		}
 		dout := randVec(r, len(x), 1)
 		dx, dx0 := prefilled(r, len(x))
-		rp.Backward(dx, dout, batch, tt, nh, start)
+		rp.Backward(dx, dout, batch, tt, nh, 0, start)
 		checkGrad(t, "rope dx", dx, dx0, fdGrad(f, in, to64(dout), 0), 1e-3)
 		d := append([]float32(nil), dout...)
-		rp.BackwardInPlace(d, batch, tt, nh, start)
+		rp.BackwardInPlace(d, batch, tt, nh, 0, start)
 		for i := range d {
 			if d[i] != dx[i]-dx0[i] && math.Abs(float64(d[i]-(dx[i]-dx0[i]))) > 1e-6 {
 				t.Fatalf("in-place backward differs at %d", i)
@@ -48,7 +48,7 @@ func TestRoPE(t *testing.T) {
 		}
 		// The backward undoes the forward.
 		back := append([]float32(nil), out...)
-		rp.BackwardInPlace(back, batch, tt, nh, start)
+		rp.BackwardInPlace(back, batch, tt, nh, 0, start)
 		if e := maxAbsErr(back, to64(x)); e > 1e-6 {
 			t.Fatalf("inverse rotation max error %.3g", e)
 		}
