@@ -126,7 +126,6 @@ func WithDefaults(t crucible.TaskType, m crucible.ColumnMapping) crucible.Column
 		def(&m.PromptFormat, DefaultPromptFormat)
 		def(&m.ChosenFormat, DefaultChosenFormat)
 		def(&m.RejectedFormat, DefaultRejectedFormat)
-		def(&m.SystemFormat, DefaultSystemFormat)
 	case crucible.TaskChat:
 		def(&m.ChatColumn, DefaultChatColumn)
 		def(&m.ChatRoleField, DefaultChatRoleField)
