@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/optim"
+)
+
+func init() { registerBench(newBenchTrainCmd) }
+
+// trainBenchConfig is one model shape and batch the training benchmark runs.
+type trainBenchConfig struct {
+	name  string
+	cfg   model.Config
+	b, t  int
+	modes []string // modes run by default
+}
+
+func trainBenchConfigs() []trainBenchConfig {
+	llama := model.NewLlamaConfig(384, 1536, 6, 6, 2, 49152, 2048)
+	llama.TieEmbeddings = true
+	both := []string{"full", "lora"}
+	return []trainBenchConfig{
+		{"gpt2-5m", model.NewGPT2Config(256, 4, 4, 8192, 1024), 8, 128, both},
+		{"gpt2-30m", model.NewGPT2Config(384, 6, 6, 50257, 1024), 4, 256, both},
+		{"llama-30m", llama, 4, 256, both},
+		{"gpt2-124m", model.NewGPT2Config(768, 12, 12, 50257, 1024), 4, 64, both},
+		{"gpt2-124m-t256", model.NewGPT2Config(768, 12, 12, 50257, 1024), 4, 256, []string{"full"}},
+	}
+}
+
+// trainBenchRow is one measurement.
+type trainBenchRow struct {
+	Config       string  `json:"config"`
+	Mode         string  `json:"mode"`
+	TokensPerS   float64 `json:"tokens_per_s"`
+	MFU          float64 `json:"mfu"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	Params       int     `json:"params"`
+	Batch        int     `json:"batch"`
+	Seq          int     `json:"seq"`
+	Steps        int     `json:"steps"`
+	StepMS       float64 `json:"step_ms"`
+	GFLOPS       float64 `json:"gflops"`
+	PeakGFLOPS   float64 `json:"peak_gflops"`
+	PeakSource   string  `json:"peak_source"`
+}
+
+func newBenchTrainCmd() *cobra.Command {
+	var (
+		asJSON  bool
+		configs []string
+		modes   []string
+		steps   int
+		one     string
+		peak    float64
+		peakSrc string
+	)
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Measure training speed (tokens/s, MFU) and peak memory per model config",
+		Long: `train times full fine-tuning (AdamW over every parameter) and LoRA (rank 16
+on every attention and MLP projection, base frozen) on GPT-2 and Llama-style
+configs with random tokens, and reports tokens/s, model FLOPs utilization and
+peak resident memory. Each config runs in a fresh child process, so its peak
+RSS is its own.
+
+MFU divides the training FLOPs per second by the CPU's FP32 FMA peak
+(measured with the kernel's FMA loop on all threads). Training FLOPs per token
+are 6·N (full) or 4·N + 6·N_lora (LoRA: no base weight gradients), N being
+the parameters that enter matrix products (every projection and the LM head),
+plus 12·layers·heads·head_dim·T for attention (forward and backward, counted
+in full as PaLM does).
+
+Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if steps < 1 {
+				return fmt.Errorf("bench train: --steps must be ≥ 1, got %d", steps)
+			}
+			if one != "" {
+				if len(modes) != 1 {
+					return fmt.Errorf("bench train: --one needs exactly one --mode")
+				}
+				row, err := runTrainBenchOne(one, modes[0], steps, peak, peakSrc)
+				if err != nil {
+					return err
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(row)
+			}
+			return runTrainBench(cmd.OutOrStdout(), cmd.ErrOrStderr(), configs, modes, steps, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	f.StringSliceVar(&configs, "configs", nil, "configs to run (default: all)")
+	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora" (default: each config's modes)`)
+	f.IntVar(&steps, "steps", 5, "timed training steps per row (after one warm-up step)")
+	f.StringVar(&one, "one", "", "run one config in this process and print its row as JSON (used by the parent run)")
+	f.Float64Var(&peak, "peak-gflops", 0, "FP32 peak to compute MFU against (with --one)")
+	f.StringVar(&peakSrc, "peak-source", "", "how the peak was measured (with --one)")
+	_ = f.MarkHidden("one")
+	_ = f.MarkHidden("peak-gflops")
+	_ = f.MarkHidden("peak-source")
+	return cmd
+}
+
+func trainBenchNames() []string {
+	var names []string
+	for _, c := range trainBenchConfigs() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+func findTrainBench(name string) (trainBenchConfig, error) {
+	for _, c := range trainBenchConfigs() {
+		if c.name == name {
+			return c, nil
+		}
+	}
+	return trainBenchConfig{}, fmt.Errorf("bench train: unknown config %q (have %s)", name, strings.Join(trainBenchNames(), ", "))
+}
+
+// measureTrainPeak returns the FP32 peak in GFLOP/s and how it was found:
+// the best FMA loop the CPU has, or GEMM at 1024³ (a lower bound) where no
+// FMA loop is available.
+func measureTrainPeak() (float64, string, error) {
+	threads := runtime.GOMAXPROCS(0)
+	best, src := 0.0, ""
+	for _, isa := range kernel.PeakISAs() {
+		p, err := kernel.MeasurePeak(isa, threads, 200*time.Millisecond, 3)
+		if err != nil {
+			return 0, "", err
+		}
+		if p > best {
+			best, src = p, fmt.Sprintf("%s FMA loop, %d threads", isa, threads)
+		}
+	}
+	if best > 0 {
+		return best, src, nil
+	}
+	const n = 1024
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	var times []float64
+	for range 3 {
+		t0 := time.Now()
+		if err := kernel.MatMul(n, n, n, a, b, c); err != nil {
+			return 0, "", err
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	sort.Float64s(times)
+	return 2 * n * n * n / times[1] / 1e9, "GEMM 1024³ (lower bound: no FMA loop for this CPU)", nil
+}
+
+// runTrainBench measures the peak once and runs each (config, mode) in a
+// child process.
+func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, asJSON bool) error {
+	if len(configs) == 0 {
+		configs = trainBenchNames()
+	}
+	for _, m := range modes {
+		if m != "full" && m != "lora" {
+			return fmt.Errorf("bench train: --mode %q: want full or lora", m)
+		}
+	}
+	peak, src, err := measureTrainPeak()
+	if err != nil {
+		return fmt.Errorf("bench train: measure peak: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench train: %w", err)
+	}
+	var rows []trainBenchRow
+	for _, name := range configs {
+		bc, err := findTrainBench(name)
+		if err != nil {
+			return err
+		}
+		ms := bc.modes
+		if len(modes) > 0 {
+			ms = modes
+		}
+		for _, mode := range ms {
+			args := []string{"bench", "train", "--one", name, "--mode", mode, "--steps", strconv.Itoa(steps),
+				"--peak-gflops", strconv.FormatFloat(peak, 'f', -1, 64), "--peak-source", src}
+			child := exec.Command(exe, args...)
+			var stdout bytes.Buffer
+			child.Stdout, child.Stderr = &stdout, errOut
+			if err := child.Run(); err != nil {
+				return fmt.Errorf("bench train: %s %s: %w", name, mode, err)
+			}
+			var row trainBenchRow
+			if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &row); err != nil {
+				return fmt.Errorf("bench train: %s %s: reading the child's row: %w", name, mode, err)
+			}
+			rows = append(rows, row)
+			if asJSON {
+				if err := json.NewEncoder(out).Encode(row); err != nil {
+					return fmt.Errorf("bench train: write: %w", err)
+				}
+			}
+		}
+	}
+	if asJSON {
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "config\tmode\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU\tpeak RSS\t\n")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, float64(r.Params)/1e6,
+			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, float64(r.PeakRSSBytes)/(1<<20))
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "FP32 peak %.1f GFLOP/s (%s), GOMAXPROCS %d\n", peak, src, runtime.GOMAXPROCS(0))
+	return nil
+}
+
+// runTrainBenchOne builds the model, takes one warm-up step (allocating the
+// workspace and optimizer state) and times steps more.
+func runTrainBenchOne(name, mode string, steps int, peak float64, src string) (trainBenchRow, error) {
+	bc, err := findTrainBench(name)
+	if err != nil {
+		return trainBenchRow{}, err
+	}
+	m, err := model.New(bc.cfg, 1)
+	if err != nil {
+		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
+	}
+	c := m.Config()
+	loraParams := 0
+	switch mode {
+	case "full":
+		m.SetTrainBase(true)
+	case "lora":
+		targets := []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+		if c.Family == model.GPT2 {
+			targets = []string{"c_attn", "c_proj", "c_fc"}
+		}
+		l, err := m.AddLoRA(model.LoRAConfig{Rank: 16, Alpha: 32, TargetModules: targets, Seed: 1})
+		if err != nil {
+			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
+		}
+		loraParams = len(l.Params())
+	default:
+		return trainBenchRow{}, fmt.Errorf("bench train: --mode %q: want full or lora", mode)
+	}
+	params := m.TrainableParams()
+	opt := optim.NewAdamW(params, optim.DefaultAdamW())
+	rng := rand.New(rand.NewPCG(1, 2))
+	batch := model.Batch{B: bc.b, T: bc.t, Tokens: make([]int32, bc.b*bc.t), Labels: make([]int32, bc.b*bc.t)}
+	for i := range batch.Tokens {
+		batch.Tokens[i] = int32(rng.IntN(c.Vocab))
+		batch.Labels[i] = int32(rng.IntN(c.Vocab))
+	}
+	step := func() error {
+		m.ZeroGrads()
+		if _, err := m.ForwardBackward(batch, 0); err != nil {
+			return err
+		}
+		optim.ClipGradNorm(params, 1)
+		opt.Step(1e-4)
+		return nil
+	}
+	if err := step(); err != nil {
+		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
+	}
+	t0 := time.Now()
+	for range steps {
+		if err := step(); err != nil {
+			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
+		}
+	}
+	el := time.Since(t0).Seconds()
+	tokens := float64(bc.b * bc.t * steps)
+	matmul := float64(matmulParams(c))
+	attn := 12 * float64(c.Layers*c.Heads*c.HeadDim*bc.t)
+	perToken := 6*matmul + attn
+	if mode == "lora" {
+		perToken = 4*matmul + attn + 6*float64(loraParams)
+	}
+	gflops := perToken * tokens / el / 1e9
+	row := trainBenchRow{
+		Config: name, Mode: mode, TokensPerS: tokens / el, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
+		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * el / float64(steps), GFLOPS: gflops,
+		PeakGFLOPS: peak, PeakSource: src,
+	}
+	if peak > 0 {
+		row.MFU = gflops / peak
+	}
+	return row, nil
+}
+
+// matmulParams counts the parameters that enter matrix products: every
+// projection weight and the LM head (tied or not), not embeddings lookups,
+// norms or biases.
+func matmulParams(c model.Config) int {
+	C, I, hd := c.Hidden, c.Intermediate, c.HeadDim
+	perLayer := C*(c.Heads+2*c.KVHeads)*hd + c.Heads*hd*C
+	if c.Family == model.GPT2 {
+		perLayer += 2 * C * I
+	} else {
+		perLayer += 3 * C * I
+	}
+	return c.Layers*perLayer + c.Vocab*C
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM), or 0 where
+// /proc is not available.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) >= 1 {
+				kb, _ := strconv.ParseInt(fields[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
