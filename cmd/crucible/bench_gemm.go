@@ -140,15 +140,13 @@ func peakFor(variant string, peaks map[string]float64) float64 {
 	return best
 }
 
+// runGemmBench measures every case. The machine may be shared, so within a
+// case the variants and the FMA peak loops take turns, one measurement each
+// per round, and each figure is the median over the rounds: a burst of
+// outside load then hits all of them alike and the ratios stay fair.
 func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string]float64, error) {
-	peaks := map[string]float64{}
-	for _, isa := range kernel.PeakISAs() {
-		p, err := kernel.MeasurePeak(isa, threads, 200*time.Millisecond, reps)
-		if err != nil {
-			return nil, nil, fmt.Errorf("bench gemm: %w", err)
-		}
-		peaks[isa] = p
-	}
+	isas := kernel.PeakISAs()
+	allPeaks := map[string][]float64{}
 	rng := rand.New(rand.NewPCG(1, 1))
 	var rows []gemmBenchRow
 	for _, bc := range gemmBenchCases() {
@@ -163,19 +161,46 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 		if transB {
 			ldb = bc.k
 		}
-		call := func(name string) error {
-			return kernel.GemmVariant(name, transA, transB, bc.m, bc.n, bc.k, 1, a, lda, b, ldb, 0, c, bc.n)
-		}
-		first := len(rows)
-		for _, name := range names {
-			sec, err := medianSeconds(func() error { return call(name) }, reps)
-			if err != nil {
+		calls := make([]func() error, len(names))
+		batches := make([]int, len(names))
+		for i, name := range names {
+			calls[i] = func() error {
+				return kernel.GemmVariant(name, transA, transB, bc.m, bc.n, bc.k, 1, a, lda, b, ldb, 0, c, bc.n)
+			}
+			var err error
+			if batches[i], err = benchBatch(calls[i]); err != nil {
 				return nil, nil, fmt.Errorf("bench gemm: %s %s %dx%dx%d: %w", name, bc.op, bc.m, bc.n, bc.k, err)
 			}
+		}
+		secs := make([][]float64, len(names))
+		peaks := make([][]float64, len(isas))
+		for range reps {
+			for i := range names {
+				t, err := timeBatch(calls[i], batches[i])
+				if err != nil {
+					return nil, nil, fmt.Errorf("bench gemm: %s %s %dx%dx%d: %w", names[i], bc.op, bc.m, bc.n, bc.k, err)
+				}
+				secs[i] = append(secs[i], t)
+			}
+			for i, isa := range isas {
+				p, err := kernel.MeasurePeak(isa, threads, 20*time.Millisecond, 1)
+				if err != nil {
+					return nil, nil, fmt.Errorf("bench gemm: %w", err)
+				}
+				peaks[i] = append(peaks[i], p)
+				allPeaks[isa] = append(allPeaks[isa], p)
+			}
+		}
+		casePeaks := map[string]float64{}
+		for i, isa := range isas {
+			casePeaks[isa] = median(peaks[i])
+		}
+		first := len(rows)
+		for i, name := range names {
 			rows = append(rows, gemmBenchRow{
 				Variant: name, Op: bc.op, M: bc.m, N: bc.n, K: bc.k, Threads: threads,
-				GFLOPS:     2 * float64(bc.m) * float64(bc.n) * float64(bc.k) / sec / 1e9,
-				PeakGFLOPS: peakFor(name, peaks),
+				GFLOPS:     2 * float64(bc.m) * float64(bc.n) * float64(bc.k) / median(secs[i]) / 1e9,
+				PeakGFLOPS: peakFor(name, casePeaks),
 			})
 		}
 		for i := first; i < len(rows); i++ {
@@ -186,33 +211,42 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 			}
 		}
 	}
-	return rows, peaks, nil
+	overall := map[string]float64{}
+	for isa, ps := range allPeaks {
+		overall[isa] = median(ps)
+	}
+	return rows, overall, nil
 }
 
-// medianSeconds times f (after one warm-up call) reps times and returns the
-// median seconds per call; fast calls are batched so that each measurement
-// lasts at least 20ms.
-func medianSeconds(f func() error, reps int) (float64, error) {
+// benchBatch makes one warm-up call of f and returns how many calls make a
+// measurement of at least 20ms.
+func benchBatch(f func() error) (int, error) {
 	t0 := time.Now()
 	if err := f(); err != nil {
 		return 0, err
 	}
-	batch := 1
-	if el := time.Since(t0); el < 20*time.Millisecond {
-		batch = int(20*time.Millisecond/max(el, time.Microsecond)) + 1
+	el := time.Since(t0)
+	if el >= 20*time.Millisecond {
+		return 1, nil
 	}
-	times := make([]float64, reps)
-	for r := range times {
-		t := time.Now()
-		for range batch {
-			if err := f(); err != nil {
-				return 0, err
-			}
+	return int(20*time.Millisecond/max(el, time.Microsecond)) + 1, nil
+}
+
+// timeBatch returns the mean seconds per call over n calls of f.
+func timeBatch(f func() error, n int) (float64, error) {
+	t := time.Now()
+	for range n {
+		if err := f(); err != nil {
+			return 0, err
 		}
-		times[r] = time.Since(t).Seconds() / float64(batch)
 	}
-	sort.Float64s(times)
-	return times[len(times)/2], nil
+	return time.Since(t).Seconds() / float64(n), nil
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 func benchMatrix(rng *rand.Rand, n int) []float32 {
@@ -225,7 +259,7 @@ func benchMatrix(rng *rand.Rand, n int) []float32 {
 
 func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]float64, threads int) error {
 	for _, isa := range kernel.PeakISAs() {
-		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s\n", isa, threads, peaks[isa])
+		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s (median over the run; each row's peak is measured between its rounds)\n", isa, threads, peaks[isa])
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\top\tm\tn\tk\tthreads\tGFLOP/s\tpeak\t% peak\tvs OpenBLAS\t")

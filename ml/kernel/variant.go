@@ -31,29 +31,42 @@ type variant struct {
 	// library kept for comparison); the fields above are then unused.
 	direct func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
-	bufs sync.Pool // *workspace
+	abufs sync.Pool // *workspace, one per worker
+	bbufs sync.Pool // *[]float32, one packed B block per call
 }
 
-// workspace holds one worker's packing buffers. Buffers grow to the largest
-// problem seen and are reused through the variant's pool, so a steady stream
-// of same-sized calls allocates nothing.
+// maxTile bounds mr·nr over all variants.
+const maxTile = 16 * 32
+
+// workspace holds one worker's packed block of A and its scratch tile for
+// partial tiles at the edges of C. Buffers grow to the largest problem seen
+// and are reused through the variant's pools, so a steady stream of calls
+// does not allocate them again.
 type workspace struct {
-	a, b []float32
-	tile []float32
+	a    []float32
+	tile [maxTile]float32
 }
 
-func (v *variant) getWorkspace(mc, nc, kc int) *workspace {
-	w, _ := v.bufs.Get().(*workspace)
+func (v *variant) getWorkspace(n int) *workspace {
+	w, _ := v.abufs.Get().(*workspace)
 	if w == nil {
-		w = &workspace{tile: make([]float32, v.mr*v.nr)}
+		w = new(workspace)
 	}
-	if need := mc * kc; len(w.a) < need {
-		w.a = make([]float32, need)
-	}
-	if need := nc * kc; len(w.b) < need {
-		w.b = make([]float32, need)
+	if len(w.a) < n {
+		w.a = make([]float32, n)
 	}
 	return w
+}
+
+func (v *variant) getBuf(pool *sync.Pool, n int) *[]float32 {
+	b, _ := pool.Get().(*[]float32)
+	if b == nil {
+		b = new([]float32)
+	}
+	if len(*b) < n {
+		*b = make([]float32, n)
+	}
+	return b
 }
 
 // variants lists the implementations usable on this CPU, fastest first; the
@@ -116,10 +129,13 @@ func lookupVariant(name string) *variant {
 // goroutine: under it, waking a second worker costs more than it saves.
 const minParallelFlops = 48 * 48 * 48
 
-// gemm splits C into one block per worker (along m when it is tall enough,
-// else along n, on tile boundaries) and runs the blocked algorithm on each.
-// Every element of C goes through the same sequence of operations whatever
-// the split, so the result does not even depend on GOMAXPROCS.
+// gemm runs the blocked algorithm (GotoBLAS/BLIS loop nest): for each
+// nc-wide block of op(B) and kc-deep slice of k, the workers pack the B block
+// together, then each packs its own mc-tall blocks of op(A) and sweeps its
+// share of C's register tiles — a range of rows, or of columns when C is too
+// short to share by rows. The first k slice applies beta and the later ones
+// accumulate, so every element of C goes through the same operations in the
+// same order whatever the split: the result does not depend on GOMAXPROCS.
 func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if v.direct != nil {
 		v.direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -132,46 +148,115 @@ func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	tilesM := (m + v.mr - 1) / v.mr
-	tilesN := (n + v.nr - 1) / v.nr
-	parts := runtime.GOMAXPROCS(0)
-	if m*n*k < minParallelFlops {
-		parts = 1
+	j := &gemmJob{
+		v: v, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
 	}
-	splitM := tilesM >= 2*parts || tilesM >= tilesN
-	tiles := tilesN
-	if splitM {
-		tiles = tilesM
+	j.kcMax = min(v.kc, k)
+	j.mcMax = min(v.mc, roundUp(m, v.mr))
+	j.ncMax = min(v.nc, roundUp(n, v.nr))
+	j.plan(runtime.GOMAXPROCS(0))
+
+	bbuf := v.getBuf(&v.bbufs, j.ncMax*j.kcMax)
+	defer v.bbufs.Put(bbuf)
+	j.bpack = *bbuf
+	j.firstMode = 2
+	switch beta {
+	case 0:
+		j.firstMode = 0
+	case 1:
+		j.firstMode = 1
 	}
-	parts = min(parts, tiles)
-	if parts <= 1 {
-		v.blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	ParallelFor(parts, 1, func(lo, hi int) {
-		for w := lo; w < hi; w++ {
-			t0, t1 := w*tiles/parts, (w+1)*tiles/parts
-			if splitM {
-				r0, r1 := t0*v.mr, min(t1*v.mr, m)
-				var aa []float32
-				if transA {
-					aa = a[r0:]
-				} else {
-					aa = a[r0*lda:]
-				}
-				v.blocked(transA, transB, r1-r0, n, k, alpha, aa, lda, b, ldb, beta, c[r0*ldc:], ldc)
-			} else {
-				c0, c1 := t0*v.nr, min(t1*v.nr, n)
-				var bb []float32
-				if transB {
-					bb = b[c0*ldb:]
-				} else {
-					bb = b[c0:]
-				}
-				v.blocked(transA, transB, m, c1-c0, k, alpha, a, lda, bb, ldb, beta, c[c0:], ldc)
+	for jc := 0; jc < n; jc += j.ncMax {
+		j.jc, j.nc = jc, min(j.ncMax, n-jc)
+		for pc := 0; pc < k; pc += j.kcMax {
+			j.pc, j.kc = pc, min(j.kcMax, k-pc)
+			panels := (j.nc + v.nr - 1) / v.nr
+			if j.parts == 1 {
+				j.packB(0, panels)
+				j.compute(0, 1)
+				continue
 			}
+			ParallelFor(panels, 1, j.packB)
+			ParallelFor(j.parts, 1, j.compute)
 		}
-	})
+	}
+}
+
+// gemmJob is one Gemm call in progress: its arguments, the split between
+// workers, and the block of B currently packed.
+type gemmJob struct {
+	v              *variant
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	kcMax, mcMax, ncMax int
+	parts               int  // workers sharing each block
+	splitM              bool // workers share C by rows (else by columns)
+	firstMode           int  // epilogue mode of the first k slice
+
+	jc, nc, pc, kc int       // the current block of op(B)
+	bpack          []float32 // that block, packed
+}
+
+// plan picks how many workers share the work and whether they split C by
+// rows or by columns: whichever leaves the workers' tile counts closer to
+// even, rows on a tie (splitting by columns makes each worker pack all of A).
+func (j *gemmJob) plan(procs int) {
+	v := j.v
+	j.parts = procs
+	if j.m*j.n*j.k < minParallelFlops {
+		j.parts = 1
+	}
+	tilesM := (j.m + v.mr - 1) / v.mr
+	tilesN := (j.ncMax + v.nr - 1) / v.nr
+	balance := func(tiles int) float64 {
+		p := min(j.parts, tiles)
+		return float64(tiles) / float64(j.parts*((tiles+p-1)/p))
+	}
+	j.splitM = balance(tilesM) >= balance(tilesN)
+	if j.splitM {
+		j.parts = min(j.parts, tilesM)
+	} else {
+		j.parts = min(j.parts, tilesN)
+	}
+}
+
+// packB packs panels [lo, hi) of the current block of op(B).
+func (j *gemmJob) packB(lo, hi int) {
+	nr := j.v.nr
+	c0, c1 := lo*nr, min(hi*nr, j.nc)
+	packB(j.bpack[lo*nr*j.kc:], j.transB, j.b, j.ldb, j.pc, j.jc+c0, j.kc, c1-c0, nr)
+}
+
+// compute runs workers [lo, hi) on the current block: each packs the rows of
+// op(A) it needs and sweeps its share of the tiles.
+func (j *gemmJob) compute(lo, hi int) {
+	v := j.v
+	w := v.getWorkspace(j.mcMax * j.kcMax)
+	defer v.abufs.Put(w)
+	mode := j.firstMode
+	if j.pc > 0 {
+		mode = 1
+	}
+	for part := lo; part < hi; part++ {
+		r0, r1, c0, c1 := 0, j.m, 0, j.nc
+		if j.splitM {
+			tiles := (j.m + v.mr - 1) / v.mr
+			r0, r1 = part*tiles/j.parts*v.mr, min((part+1)*tiles/j.parts*v.mr, j.m)
+		} else {
+			tiles := (j.nc + v.nr - 1) / v.nr
+			c0, c1 = part*tiles/j.parts*v.nr, min((part+1)*tiles/j.parts*v.nr, j.nc)
+		}
+		for ic := r0; ic < r1; ic += j.mcMax {
+			mc := min(j.mcMax, r1-ic)
+			packA(w.a, j.transA, j.a, j.lda, ic, j.pc, mc, j.kc, v.mr)
+			v.sweep(w, j.bpack[c0*j.kc:], mc, c1-c0, j.kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+j.jc+c0:], j.ldc)
+		}
+	}
 }
 
 // scaleC sets C = beta·C, or C = 0 without reading it when beta == 0.
@@ -190,52 +275,15 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// blocked is the single-threaded GotoBLAS/BLIS loop nest: for each nc-wide
-// block of B and kc-deep slice of k, pack B; for each mc-tall block of A,
-// pack A; then sweep the register tiles. The first k slice applies beta, the
-// later ones accumulate, so the reduction over k is always in the same order.
-func (v *variant) blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	mr, nr := v.mr, v.nr
-	kcMax := min(v.kc, k)
-	mcMax := min(v.mc, roundUp(m, mr))
-	ncMax := min(v.nc, roundUp(n, nr))
-	w := v.getWorkspace(mcMax, ncMax, kcMax)
-	defer v.bufs.Put(w)
-
-	firstMode := 2
-	switch beta {
-	case 0:
-		firstMode = 0
-	case 1:
-		firstMode = 1
-	}
-	for jc := 0; jc < n; jc += ncMax {
-		nc := min(ncMax, n-jc)
-		for pc := 0; pc < k; pc += kcMax {
-			kc := min(kcMax, k-pc)
-			packB(w.b, transB, b, ldb, pc, jc, kc, nc, nr)
-			mode := firstMode
-			if pc > 0 {
-				mode = 1
-			}
-			for ic := 0; ic < m; ic += mcMax {
-				mc := min(mcMax, m-ic)
-				packA(w.a, transA, a, lda, ic, pc, mc, kc, mr)
-				v.sweep(w, mc, nc, kc, alpha, beta, mode, c[ic*ldc+jc:], ldc)
-			}
-		}
-	}
-}
-
 // sweep runs the micro-kernel over every tile of an mc×nc block of C whose
 // A and B panels are packed in w. Partial tiles at the right and bottom
 // edges are computed into a scratch tile and merged with the same
 // arithmetic the kernel uses, so edge and interior elements round alike.
-func (v *variant) sweep(w *workspace, mc, nc, kc int, alpha, beta float32, mode int, c []float32, ldc int) {
+func (v *variant) sweep(w *workspace, bpack []float32, mc, nc, kc int, alpha, beta float32, mode int, c []float32, ldc int) {
 	mr, nr := v.mr, v.nr
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
-		bp := &w.b[jr*kc]
+		bp := &bpack[jr*kc]
 		for ir := 0; ir < mc; ir += mr {
 			rows := min(mr, mc-ir)
 			ap := &w.a[ir*kc]
