@@ -163,6 +163,16 @@ func decodeObject(pos Pos, raw []byte) (map[string]any, *Error) {
 		}
 		return nil, errorf(pos, "", "expected an object, found %s", typeName(v))
 	}
+	if utf8.Valid(raw) {
+		// The common case: one pass.
+		var values map[string]any
+		if err := json.Unmarshal(raw, &values); err != nil {
+			return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))
+		}
+		return values, nil
+	}
+	// Find the field with the invalid UTF-8 (encoding/json would silently
+	// replace it).
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))
