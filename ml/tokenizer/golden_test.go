@@ -12,7 +12,8 @@ import (
 // renderings made by the Hugging Face JS implementation
 // (tools/goldens/tokenizer/gen.mjs).
 // "trained" is crucible's own Train output (tools/goldens/tokenizer/trained).
-var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained"}
+// The last two are variants (variants_test.go).
+var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained", "qwen3-llama3split", "mistral-metaspace"}
 
 type goldenCase struct {
 	Text    string `json:"text"`

@@ -22,6 +22,10 @@ func loadTestdata(t testing.TB, name string) *Tokenizer {
 	if tok, ok := testTokenizers.Load(name); ok {
 		return tok.(*Tokenizer)
 	}
+	if tok, ok := loadVariant(t, name); ok {
+		testTokenizers.Store(name, tok)
+		return tok
+	}
 	dir := filepath.Join("testdata", name)
 	tj, err := readMaybeGzip(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {

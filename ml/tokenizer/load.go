@@ -109,6 +109,10 @@ func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 	if err := t.buildModel(m, f.AddedTokens, byteLevel); err != nil {
 		return err
 	}
+	t.metaWords = !byteLevel && metaWordsSafe(t.model.vocab)
+	if len(t.decoder) == 1 && byteLevel {
+		_, t.fastDecode = t.decoder[0].(byteLevelDecoder)
+	}
 	return t.parsePostProcessor(f.PostProcessor)
 }
 
@@ -296,4 +300,21 @@ func parseNormalizer(raw json.RawMessage, field string) ([]normalizer, error) {
 		return []normalizer{replace{*v.Pattern.String, v.Content}}, nil
 	}
 	return nil, fmt.Errorf("%s.type %q is not supported", field, v.Type)
+}
+
+// metaWordsSafe reports whether text can be cut before each "▁" that follows
+// another character without changing what BPE makes of it: true when "▁" is
+// a token and no token holds "▁" after any other character, so that no merge
+// can span such a cut. SentencePiece-style vocabularies (Llama 2, Mistral)
+// are like this; cutting turns one long word into many short, cacheable ones.
+func metaWordsSafe(vocab map[string]int32) bool {
+	if _, ok := vocab[metaSpace]; !ok {
+		return false
+	}
+	for tok := range vocab {
+		if strings.Contains(strings.TrimLeft(tok, metaSpace), metaSpace) {
+			return false
+		}
+	}
+	return true
 }

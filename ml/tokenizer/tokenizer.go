@@ -27,6 +27,9 @@ type Tokenizer struct {
 	// fastDecode is set when the decoder is plain ByteLevel, so Decode can
 	// concatenate raw bytes.
 	fastDecode bool
+	// metaWords is set when plain text may be cut into words before "▁"
+	// (see metaWordsSafe).
+	metaWords bool
 
 	template templateSpecials
 
@@ -88,8 +91,28 @@ func (t *Tokenizer) encodeSegment(ids []int, seg string, first bool) []int {
 		return ids
 	}
 	emit := func(piece string) { ids = t.model.encodePiece(ids, piece) }
+	if t.metaWords {
+		emit = func(piece string) { ids = t.encodeMetaWords(ids, piece) }
+	}
 	t.preTokenize(seg, 0, first, emit)
 	return ids
+}
+
+// metaSpace is SentencePiece's visible space, U+2581.
+const metaSpace = "\u2581"
+
+// encodeMetaWords encodes s cut before each "▁" that follows another
+// character (see metaWordsSafe).
+func (t *Tokenizer) encodeMetaWords(ids []int, s string) []int {
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if s[i] == 0xE2 && strings.HasPrefix(s[i:], metaSpace) && !strings.HasSuffix(s[start:i], metaSpace) {
+			ids = t.model.encodePiece(ids, s[start:i])
+			start = i
+			i += len(metaSpace) - 1
+		}
+	}
+	return t.model.encodePiece(ids, s[start:])
 }
 
 // preTokenize runs the pre-tokenizers from index k on s.

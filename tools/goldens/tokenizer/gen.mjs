@@ -63,14 +63,45 @@ function randomTexts(count) {
   return out;
 }
 
+// variants are tokenizers derived from the stored ones by editing a few
+// fields, to cover configurations real models use without storing another
+// vocabulary: Llama 3's split pattern with ignore_merges on Qwen3's
+// vocabulary, and the Metaspace pre-tokenizer and decoder that newer exports
+// of Llama 2 and Mistral use instead of Prepend/Replace normalizers. The Go
+// tests apply the same edits (variants_test.go).
+const variants = {
+  "qwen3-llama3split": {
+    base: "qwen3",
+    edit(tj) {
+      tj.pre_tokenizer.pretokenizers[0].pattern.Regex = tj.pre_tokenizer.pretokenizers[0].pattern.Regex.replace("\\p{N}|", "\\p{N}{1,3}|");
+      tj.model.ignore_merges = true;
+      tj.normalizer = null;
+    },
+  },
+  "mistral-metaspace": {
+    base: "mistral",
+    edit(tj) {
+      tj.normalizer = null;
+      tj.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
+      tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
+    },
+  },
+};
+
 const corpus = readJSON(path.join(testdata, "corpus.json"));
 const random = randomTexts(500);
 const chats = readJSON(path.join(testdata, "chat.json"));
 
-for (const model of models) {
+for (const model of [...models, ...Object.keys(variants)]) {
   const dir = path.join(testdata, model);
-  const tj = readJSON(path.join(dir, "tokenizer.json"));
-  const cfg = readJSON(path.join(dir, "tokenizer_config.json")) ?? {};
+  const variant = variants[model];
+  const srcDir = variant ? path.join(testdata, variant.base) : dir;
+  const tj = readJSON(path.join(srcDir, "tokenizer.json"));
+  const cfg = readJSON(path.join(srcDir, "tokenizer_config.json")) ?? {};
+  if (variant) {
+    variant.edit(tj);
+    fs.mkdirSync(dir, { recursive: true });
+  }
   const tok = new Tokenizer(tj, cfg);
   const cases = corpus.map((text) => {
     const enc = tok.encode(text, { add_special_tokens: false });

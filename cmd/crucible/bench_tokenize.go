@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sort"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	tiktoken "github.com/tiktoken-go/tokenizer"
+
+	"github.com/crucible-net/crucible/ml/tokenizer"
+)
+
+func init() { registerBench(newBenchTokenizeCmd) }
+
+// tokenizeBenchRow is one measurement: one implementation, encode or decode.
+type tokenizeBenchRow struct {
+	Impl     string  `json:"impl"`
+	Op       string  `json:"op"`
+	Bytes    int     `json:"bytes"`
+	Tokens   int     `json:"tokens"`
+	MBPerSec float64 `json:"mb_per_s"`
+	// VsTiktoken is MBPerSec divided by tiktoken-go's on the same op.
+	VsTiktoken float64 `json:"vs_tiktoken,omitempty"`
+}
+
+func newBenchTokenizeCmd() *cobra.Command {
+	var (
+		asJSON bool
+		sizeMB float64
+		reps   int
+		dir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "tokenize",
+		Short: "Measure tokenizer speed on English text against tiktoken-go",
+		Long: `tokenize encodes and decodes generated English text on one core
+(GOMAXPROCS 1) with crucible's tokenizer and, in the same run, with
+tiktoken-go, and prints MB/s (1 MB = 10^6 bytes of input text), the median of
+--reps runs after a warm-up run.
+
+By default both use GPT-2's tokenizer (r50k_base), built from the ranks
+embedded in tiktoken-go; the ids of the two are compared before timing.
+--dir times a tokenizer.json directory instead (crucible only).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if reps < 1 || sizeMB <= 0 {
+				return fmt.Errorf("bench tokenize: --reps must be ≥ 1 and --mb > 0, got %d and %g", reps, sizeMB)
+			}
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			rows, err := runTokenizeBench(dir, int(sizeMB*1e6), reps)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return fmt.Errorf("bench tokenize: write: %w", err)
+					}
+				}
+				return nil
+			}
+			return printTokenizeBench(cmd.OutOrStdout(), rows)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	f.Float64Var(&sizeMB, "mb", 4, "megabytes of text to encode per run")
+	f.IntVar(&reps, "reps", 5, "runs per row; the median is reported")
+	f.StringVar(&dir, "dir", "", "tokenizer directory (tokenizer.json) to time instead of GPT-2")
+	return cmd
+}
+
+func runTokenizeBench(dir string, size, reps int) ([]tokenizeBenchRow, error) {
+	text := tokenizer.SampleText(size, 1)
+	var (
+		tok *tokenizer.Tokenizer
+		ref tiktoken.Codec
+		err error
+	)
+	if dir != "" {
+		if tok, err = tokenizer.Load(dir); err != nil {
+			return nil, fmt.Errorf("bench tokenize: %w", err)
+		}
+	} else {
+		if ref, err = tiktoken.Get(tiktoken.R50kBase); err != nil {
+			return nil, fmt.Errorf("bench tokenize: tiktoken-go: %w", err)
+		}
+		if tok, err = gpt2FromTiktoken(ref); err != nil {
+			return nil, fmt.Errorf("bench tokenize: %w", err)
+		}
+	}
+
+	var ids []int
+	var rows []tokenizeBenchRow
+	add := func(impl, op string, tokens int, f func()) {
+		sec := medianRun(f, reps)
+		rows = append(rows, tokenizeBenchRow{Impl: impl, Op: op, Bytes: len(text), Tokens: tokens, MBPerSec: float64(len(text)) / sec / 1e6})
+	}
+	ids = tok.EncodeOrdinary(text)
+	add("crucible", "encode", len(ids), func() { ids = tok.EncodeOrdinary(text) })
+	add("crucible", "decode", len(ids), func() { _ = tok.Decode(ids) })
+	if ref != nil {
+		refIDs, _, err := ref.Encode(text)
+		if err != nil {
+			return nil, fmt.Errorf("bench tokenize: tiktoken-go: %w", err)
+		}
+		if len(refIDs) != len(ids) || !slices.EqualFunc(refIDs, ids, func(a uint, b int) bool { return int(a) == b }) {
+			return nil, fmt.Errorf("bench tokenize: crucible and tiktoken-go disagree on the text (%d vs %d tokens)", len(ids), len(refIDs))
+		}
+		add("tiktoken-go", "encode", len(refIDs), func() { refIDs, _, _ = ref.Encode(text) })
+		add("tiktoken-go", "decode", len(refIDs), func() { _, _ = ref.Decode(refIDs) })
+		for i := range rows {
+			for _, o := range rows {
+				if o.Impl == "tiktoken-go" && o.Op == rows[i].Op && rows[i].Impl != "tiktoken-go" {
+					rows[i].VsTiktoken = rows[i].MBPerSec / o.MBPerSec
+				}
+			}
+		}
+	}
+	return rows, nil
+}
+
+// medianRun runs f once to warm up, then reps times, and returns the median
+// seconds per run.
+func medianRun(f func(), reps int) float64 {
+	f()
+	times := make([]float64, reps)
+	for i := range times {
+		t := time.Now()
+		f()
+		times[i] = time.Since(t).Seconds()
+	}
+	sort.Float64s(times)
+	return times[len(times)/2]
+}
+
+// gpt2FromTiktoken builds GPT-2's tokenizer.json from tiktoken-go's r50k_base
+// ranks: ranks 0-255 are the bytes, and each later token's merge is what
+// byte-pair encoding its bytes with the lower ranks leaves as two parts.
+func gpt2FromTiktoken(ref tiktoken.Codec) (*tokenizer.Tokenizer, error) {
+	const eot = 50256
+	tokens := make([]string, eot)
+	ranks := make(map[string]int, eot)
+	for id := range tokens {
+		s, err := ref.Decode([]uint{uint(id)})
+		if err != nil {
+			return nil, fmt.Errorf("gpt-2 from tiktoken-go: token %d: %w", id, err)
+		}
+		tokens[id], ranks[s] = s, id
+	}
+	b2r := byteLevelAlphabet()
+	enc := func(s string) string {
+		var out []byte
+		for i := 0; i < len(s); i++ {
+			out = utf8.AppendRune(out, b2r[s[i]])
+		}
+		return string(out)
+	}
+	vocab := make(map[string]int, eot+1)
+	for id, s := range tokens {
+		vocab[enc(s)] = id
+	}
+	vocab["<|endoftext|>"] = eot
+	merges := make([]string, 0, eot-256)
+	for id := 256; id < eot; id++ {
+		s := tokens[id]
+		parts := make([]string, len(s))
+		for i := 0; i < len(s); i++ {
+			parts[i] = s[i : i+1]
+		}
+		for len(parts) > 2 {
+			best, at := id, -1
+			for i := 0; i+1 < len(parts); i++ {
+				if r, ok := ranks[parts[i]+parts[i+1]]; ok && r < best {
+					best, at = r, i
+				}
+			}
+			if at < 0 {
+				break
+			}
+			parts[at] += parts[at+1]
+			parts = slices.Delete(parts, at+1, at+2)
+		}
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("gpt-2 from tiktoken-go: token %d %q has no merge", id, s)
+		}
+		merges = append(merges, enc(parts[0])+" "+enc(parts[1]))
+	}
+	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+	file, err := json.Marshal(map[string]any{
+		"added_tokens":  []any{map[string]any{"id": eot, "content": "<|endoftext|>", "special": true}},
+		"pre_tokenizer": byteLevel,
+		"decoder":       byteLevel,
+		"model":         map[string]any{"type": "BPE", "vocab": vocab, "merges": merges},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.FromJSON(file, nil)
+}
+
+// byteLevelAlphabet is GPT-2's bytes_to_unicode: printable Latin-1 bytes map
+// to themselves, the others to U+0100 and up in byte order.
+func byteLevelAlphabet() [256]rune {
+	var b2r [256]rune
+	n := 0
+	for b := range 256 {
+		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
+			b2r[b] = rune(b)
+		} else {
+			b2r[b] = rune(256 + n)
+			n++
+		}
+	}
+	return b2r
+}
+
+func printTokenizeBench(w io.Writer, rows []tokenizeBenchRow) error {
+	if len(rows) > 0 {
+		fmt.Fprintf(w, "%.1f MB of English text, one core (GOMAXPROCS 1)\n", float64(rows[0].Bytes)/1e6)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "impl\top\ttokens\tMB/s\tvs tiktoken-go\t")
+	for _, r := range rows {
+		vs := "-"
+		if r.VsTiktoken > 0 {
+			vs = fmt.Sprintf("%.2fx", r.VsTiktoken)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%s\t\n", r.Impl, r.Op, r.Tokens, r.MBPerSec, vs)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("bench tokenize: write: %w", err)
+	}
+	return nil
+}
