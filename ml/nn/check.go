@@ -49,12 +49,8 @@ func sumRowsInto(dst, x []float32, n, c, ld int) {
 	nb := (c + colBlock - 1) / colBlock
 	kernel.ParallelFor(nb, max(1, 4096/max(n, 1)), func(lo, hi int) {
 		c0, c1 := lo*colBlock, min(hi*colBlock, c)
-		acc := dst[c0:c1]
 		for r := 0; r < n; r++ {
-			row := x[r*ld+c0 : r*ld+c1]
-			for j, v := range row {
-				acc[j] += v
-			}
+			accumulate(dst[c0:c1], x[r*ld+c0:r*ld+c1])
 		}
 	})
 }

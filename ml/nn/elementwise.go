@@ -13,10 +13,7 @@ func Add(out, a, b []float32) {
 	need("Add", "a", a, n)
 	need("Add", "b", b, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
-		for i := range o {
-			o[i] = x[i] + y[i]
-		}
+		add(out[lo:hi], a[lo:hi], b[lo:hi])
 	})
 }
 
@@ -26,10 +23,7 @@ func AddTo(dst, src []float32) {
 	n := len(dst)
 	need("AddTo", "src", src, n)
 	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
-		d, s := dst[lo:hi], src[lo:hi]
-		for i := range d {
-			d[i] += s[i]
-		}
+		accumulate(dst[lo:hi], src[lo:hi])
 	})
 }
 
@@ -48,10 +42,7 @@ func AddScaledTo(dst, src []float32, alpha float32) {
 // Scale multiplies x by s in place.
 func Scale(x []float32, s float32) {
 	kernel.ParallelFor(len(x), elemGrain, func(lo, hi int) {
-		d := x[lo:hi]
-		for i := range d {
-			d[i] *= s
-		}
+		scaleTo(x[lo:hi], x[lo:hi], s)
 	})
 }
 

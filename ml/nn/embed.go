@@ -45,11 +45,7 @@ func EmbeddingBackward[I TokenID](dtable, dout []float32, ids []I, vocab, c int)
 		c0, c1 := lo*colBlock, min(hi*colBlock, c)
 		for i := 0; i < n; i++ {
 			id := int(ids[i])
-			d := dtable[id*c+c0 : id*c+c1]
-			s := dout[i*c+c0 : i*c+c1]
-			for j := range d {
-				d[j] += s[j]
-			}
+			accumulate(dtable[id*c+c0:id*c+c1], dout[i*c+c0:i*c+c1])
 		}
 	})
 }
@@ -67,11 +63,7 @@ func PositionForward(x, wpe []float32, batch, t, c, start, maxPos int) error {
 	kernel.ParallelFor(batch*t, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			p := start + r%t
-			d := x[r*c : (r+1)*c]
-			s := wpe[p*c : (p+1)*c]
-			for j := range d {
-				d[j] += s[j]
-			}
+			accumulate(x[r*c:(r+1)*c], wpe[p*c:(p+1)*c])
 		}
 	})
 	return nil
@@ -86,10 +78,7 @@ func PositionBackward(dwpe, dx []float32, batch, t, c, start int) {
 		for p := lo; p < hi; p++ {
 			d := dwpe[(start+p)*c : (start+p+1)*c]
 			for b := 0; b < batch; b++ {
-				s := dx[(b*t+p)*c : (b*t+p+1)*c]
-				for j := range d {
-					d[j] += s[j]
-				}
+				accumulate(d, dx[(b*t+p)*c:(b*t+p+1)*c])
 			}
 		}
 	})

@@ -24,3 +24,6 @@ func swigluFwdAVX2(h, gate, up *float32, n int)
 
 //go:noescape
 func swigluBwdAVX2(dgate, dup, dh, gate, up *float32, n int)
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32

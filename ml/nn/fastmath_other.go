@@ -16,3 +16,5 @@ func geluFwdAVX2(out, x *float32, n int)                     { panic("nn: no AVX
 func geluBwdAVX2(dx, dout, x *float32, n int)                { panic("nn: no AVX2") }
 func swigluFwdAVX2(h, gate, up *float32, n int)              { panic("nn: no AVX2") }
 func swigluBwdAVX2(dgate, dup, dh, gate, up *float32, n int) { panic("nn: no AVX2") }
+
+func maxAVX2(x *float32, n int) float32 { panic("nn: no AVX2") }

@@ -22,28 +22,12 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, n, c int, eps float32)
 	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
+			s, ss := sumSq64(xr)
 			m := s / float64(c)
-			var ss float64
-			for _, v := range xr {
-				d := float64(v) - m
-				ss += d * d
-			}
-			rs := 1 / math.Sqrt(ss/float64(c)+float64(eps))
-			m32, rs32 := float32(m), float32(rs)
-			or := out[r*c : (r+1)*c]
-			if b != nil {
-				for j, v := range xr {
-					or[j] = (v-m32)*rs32*w[j] + b[j]
-				}
-			} else {
-				for j, v := range xr {
-					or[j] = (v - m32) * rs32 * w[j]
-				}
-			}
+			variance := max(ss/float64(c)-m*m, 0)
+			m32 := float32(m)
+			rs32 := float32(1 / math.Sqrt(variance+float64(eps)))
+			normRow(out[r*c:(r+1)*c], xr, w[:c], b, m32, rs32)
 			if mean != nil {
 				mean[r] = m32
 			}
@@ -66,50 +50,7 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd []float32, n, c int) {
 	needOpt("LayerNormBackward", "dx", dx, n*c)
 	needOpt("LayerNormBackward", "dw", dw, c)
 	needOpt("LayerNormBackward", "db", db, c)
-	if dx != nil {
-		// dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dout·w.
-		kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				xr, gr, dr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c], dx[r*c:(r+1)*c]
-				m, rs := mean[r], rstd[r]
-				var sg, sgx float64
-				for j, v := range xr {
-					g := gr[j] * w[j]
-					sg += float64(g)
-					sgx += float64(g * ((v - m) * rs))
-				}
-				mg := float32(sg / float64(c))
-				mgx := float32(sgx / float64(c))
-				for j, v := range xr {
-					xh := (v - m) * rs
-					dr[j] += rs * (gr[j]*w[j] - mg - xh*mgx)
-				}
-			}
-		})
-	}
-	if dw == nil && db == nil {
-		return
-	}
-	nb := (c + colBlock - 1) / colBlock
-	kernel.ParallelFor(nb, max(1, 4096/max(n, 1)), func(lo, hi int) {
-		c0, c1 := lo*colBlock, min(hi*colBlock, c)
-		for r := 0; r < n; r++ {
-			xr, gr := x[r*c+c0:r*c+c1], dout[r*c+c0:r*c+c1]
-			m, rs := mean[r], rstd[r]
-			if dw != nil {
-				d := dw[c0:c1]
-				for j, v := range xr {
-					d[j] += gr[j] * ((v - m) * rs)
-				}
-			}
-			if db != nil {
-				d := db[c0:c1]
-				for j, g := range gr {
-					d[j] += g
-				}
-			}
-		}
-	})
+	normBackward(dx, dw, db, dout, x, w, mean, rstd, n, c)
 }
 
 // RMSNormForward computes out = x·rstd·w per row of x [n, c], with
@@ -123,15 +64,9 @@ func RMSNormForward(out, rstd, x, w []float32, n, c int, eps float32) {
 	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
-			var ss float64
-			for _, v := range xr {
-				ss += float64(v) * float64(v)
-			}
+			_, ss := sumSq64(xr)
 			rs := float32(1 / math.Sqrt(ss/float64(c)+float64(eps)))
-			or := out[r*c : (r+1)*c]
-			for j, v := range xr {
-				or[j] = v * rs * w[j]
-			}
+			normRow(out[r*c:(r+1)*c], xr, w[:c], nil, 0, rs)
 			if rstd != nil {
 				rstd[r] = rs
 			}
@@ -149,36 +84,164 @@ func RMSNormBackward(dx, dw, dout, x, w, rstd []float32, n, c int) {
 	need("RMSNormBackward", "rstd", rstd, n)
 	needOpt("RMSNormBackward", "dx", dx, n*c)
 	needOpt("RMSNormBackward", "dw", dw, c)
+	normBackward(dx, dw, nil, dout, x, w, nil, rstd, n, c)
+}
+
+// normBackward is the backward of both norms; mean == nil means RMSNorm
+// (zero mean, and no mean term in dx). With x̂ = (x − mean)·rstd and
+// g = dout·w: dx += rstd·(g − mean(g) − x̂·mean(g·x̂)), dw += Σ dout·x̂,
+// db += Σ dout.
+func normBackward(dx, dw, db, dout, x, w, mean, rstd []float32, n, c int) {
 	if dx != nil {
-		// dx = rstd·(g − x̂·mean(g·x̂)) with g = dout·w, x̂ = x·rstd.
 		kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				xr, gr, dr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c], dx[r*c:(r+1)*c]
+				xr, gr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c]
+				var m float32
+				if mean != nil {
+					m = mean[r]
+				}
 				rs := rstd[r]
-				var sgx float64
-				for j, v := range xr {
-					sgx += float64(gr[j] * w[j] * v)
+				sg, sgx := normDots(gr, w[:c], xr, m, rs)
+				var mg float32
+				if mean != nil {
+					mg = float32(sg / float64(c))
 				}
-				k := float32(sgx/float64(c)) * rs * rs
-				for j, v := range xr {
-					dr[j] += rs * (gr[j]*w[j] - v*k)
-				}
+				normDx(dx[r*c:(r+1)*c], gr, w[:c], xr, m, rs, mg, float32(sgx/float64(c)))
 			}
 		})
 	}
-	if dw == nil {
+	if dw == nil && db == nil {
 		return
 	}
+	// Parameter gradients: partitioned over columns, rows summed in order.
 	nb := (c + colBlock - 1) / colBlock
 	kernel.ParallelFor(nb, max(1, 4096/max(n, 1)), func(lo, hi int) {
 		c0, c1 := lo*colBlock, min(hi*colBlock, c)
-		d := dw[c0:c1]
 		for r := 0; r < n; r++ {
 			xr, gr := x[r*c+c0:r*c+c1], dout[r*c+c0:r*c+c1]
-			rs := rstd[r]
-			for j, v := range xr {
-				d[j] += gr[j] * (v * rs)
+			if dw != nil {
+				var m float32
+				if mean != nil {
+					m = mean[r]
+				}
+				normParam(dw[c0:c1], gr, xr, m, rstd[r])
+			}
+			if db != nil {
+				accumulate(db[c0:c1], gr)
 			}
 		}
 	})
+}
+
+// sumSq64 returns Σx and Σx² in float64.
+func sumSq64(x []float32) (s, ss float64) {
+	i := 0
+	if useAVX2 && len(x) >= 8 {
+		i = len(x) &^ 7
+		s, ss = sumSq64AVX2(&x[0], i)
+	}
+	for ; i < len(x); i++ {
+		v := float64(x[i])
+		s += v
+		ss += v * v
+	}
+	return s, ss
+}
+
+// normRow writes out = (x − m)·rs·w (+ b when b is not nil).
+func normRow(out, x, w, b []float32, m, rs float32) {
+	n := len(out)
+	x, w = x[:n], w[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		if b != nil {
+			normRowBiasAVX2(&out[0], &x[0], &w[0], &b[0], i, m, rs)
+		} else {
+			normRowAVX2(&out[0], &x[0], &w[0], i, m, rs)
+		}
+	}
+	if b != nil {
+		b = b[:n]
+		for ; i < n; i++ {
+			out[i] = (x[i]-m)*rs*w[i] + b[i]
+		}
+		return
+	}
+	for ; i < n; i++ {
+		out[i] = (x[i] - m) * rs * w[i]
+	}
+}
+
+// normDots returns Σ g·w and Σ (g·w)·((x − m)·rs) in float64.
+func normDots(g, w, x []float32, m, rs float32) (sg, sgx float64) {
+	n := len(g)
+	w, x = w[:n], x[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		sg, sgx = normDotsAVX2(&g[0], &w[0], &x[0], i, m, rs)
+	}
+	for ; i < n; i++ {
+		gw := g[i] * w[i]
+		sg += float64(gw)
+		sgx += float64(gw * ((x[i] - m) * rs))
+	}
+	return sg, sgx
+}
+
+// normDx accumulates dx += rs·((g·w − mg) − ((x − m)·rs)·mgx).
+func normDx(dx, g, w, x []float32, m, rs, mg, mgx float32) {
+	n := len(dx)
+	g, w, x = g[:n], w[:n], x[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		normDxAVX2(&dx[0], &g[0], &w[0], &x[0], i, m, rs, mg, mgx)
+	}
+	for ; i < n; i++ {
+		dx[i] += rs * ((g[i]*w[i] - mg) - ((x[i]-m)*rs)*mgx)
+	}
+}
+
+// normParam accumulates dw += g·((x − m)·rs).
+func normParam(dw, g, x []float32, m, rs float32) {
+	n := len(dw)
+	g, x = g[:n], x[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		normParamAVX2(&dw[0], &g[0], &x[0], i, m, rs)
+	}
+	for ; i < n; i++ {
+		dw[i] += g[i] * ((x[i] - m) * rs)
+	}
+}
+
+// accumulate adds dst += src.
+func accumulate(dst, src []float32) {
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		accAVX2(&dst[0], &src[0], i)
+	}
+	for ; i < n; i++ {
+		dst[i] += src[i]
+	}
+}
+
+// add writes out = a + b.
+func add(out, a, b []float32) {
+	n := len(out)
+	a, b = a[:n], b[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		addAVX2(&out[0], &a[0], &b[0], i)
+	}
+	for ; i < n; i++ {
+		out[i] = a[i] + b[i]
+	}
 }

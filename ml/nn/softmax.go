@@ -80,9 +80,15 @@ func LogSoftmaxBackward(dx, dy, y []float32, n, v int) {
 	})
 }
 
+// rowMax returns the largest element of x (−Inf for an empty row).
 func rowMax(x []float32) float32 {
 	mx := float32(math.Inf(-1))
-	for _, a := range x {
+	i := 0
+	if useAVX2 && len(x) >= 16 {
+		i = len(x) &^ 15
+		mx = maxAVX2(&x[0], i)
+	}
+	for _, a := range x[i:] {
 		if a > mx {
 			mx = a
 		}
