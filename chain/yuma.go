@@ -333,7 +333,10 @@ func liquidAlpha(c, w, b float64, p Hyperparams) float64 {
 // value v such that the stake on values ≤ v exceeds 1 − κ (with stake
 // renormalized over those validators).
 func weightedMedianCols(stake []float64, W [][]float64, kappa float64) []float64 {
-	n := len(stake)
+	n := 0 // columns
+	if len(W) > 0 {
+		n = len(W[0])
+	}
 	var rows []int
 	var st []float64
 	for i, s := range stake {
