@@ -26,6 +26,11 @@ func MatMul(m, n, k int, a, b, c []float32) error {
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) error {
+	return checkGemmLen(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+}
+
+// checkGemmLen is checkGemm given the slices' lengths, for any element type.
+func checkGemmLen(transA, transB bool, m, n, k int, lenA, lda, lenB, ldb, lenC, ldc int) error {
 	if m < 0 || n < 0 || k < 0 {
 		return fmt.Errorf("gemm: negative dimension m=%d n=%d k=%d", m, n, k)
 	}
@@ -37,24 +42,24 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if transB {
 		br, bc = n, k
 	}
-	if err := checkMatrix("A", a, ar, ac, lda); err != nil {
+	if err := checkMatrix("A", lenA, ar, ac, lda); err != nil {
 		return err
 	}
-	if err := checkMatrix("B", b, br, bc, ldb); err != nil {
+	if err := checkMatrix("B", lenB, br, bc, ldb); err != nil {
 		return err
 	}
-	return checkMatrix("C", c, m, n, ldc)
+	return checkMatrix("C", lenC, m, n, ldc)
 }
 
-func checkMatrix(name string, x []float32, rows, cols, ld int) error {
+func checkMatrix(name string, length, rows, cols, ld int) error {
 	if ld < max(cols, 1) {
 		return fmt.Errorf("gemm: %s is %d×%d but its leading dimension is %d (want ≥ %d)", name, rows, cols, ld, max(cols, 1))
 	}
 	if rows == 0 || cols == 0 {
 		return nil
 	}
-	if need := (rows-1)*ld + cols; len(x) < need {
-		return fmt.Errorf("gemm: %s is %d×%d with leading dimension %d and needs %d elements, has %d", name, rows, cols, ld, need, len(x))
+	if need := (rows-1)*ld + cols; length < need {
+		return fmt.Errorf("gemm: %s is %d×%d with leading dimension %d and needs %d elements, has %d", name, rows, cols, ld, need, length)
 	}
 	return nil
 }

@@ -108,6 +108,32 @@ func GemmVariant(name string, transA, transB bool, m, n, k int, alpha float32, a
 	return nil
 }
 
+// GemmBF16B is Gemm with B stored as bfloat16 (the top 16 bits of a
+// float32), as frozen weights are kept to halve their memory: B's values are
+// widened to float32 while it is packed, so the product costs what Gemm's
+// does and equals Gemm on the widened B bit for bit. Arguments and errors
+// are Gemm's.
+func GemmBF16B(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) error {
+	return GemmBF16BVariant(variants[0].name, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmBF16BVariant is GemmBF16B computed by the named variant (one of
+// Variants(), comparison variants excepted).
+func GemmBF16BVariant(name string, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) error {
+	v := lookupVariant(name)
+	if v == nil || v.direct != nil {
+		return fmt.Errorf("gemm: variant %q has no bf16 form on this CPU (have %v)", name, Variants())
+	}
+	if err := checkGemmLen(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
+		return err
+	}
+	v.run(&gemmJob{
+		v: v, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, bbf: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+	})
+	return nil
+}
+
 // AddComparisonVariant registers an external GEMM (such as OpenBLAS) under
 // name so that GemmVariant and benchmarks can run it beside crucible's own
 // variants. Gemm never uses it. f must have Gemm's semantics; it is called
@@ -141,16 +167,21 @@ func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		v.direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	v.run(&gemmJob{
+		v: v, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+	})
+}
+
+// run computes a job.
+func (v *variant) run(j *gemmJob) {
+	m, n, k := j.m, j.n, j.k
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+	if k == 0 || j.alpha == 0 {
+		scaleC(m, n, j.beta, j.c, j.ldc)
 		return
-	}
-	j := &gemmJob{
-		v: v, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
 	}
 	j.kcMax = min(v.kc, k)
 	j.mcMax = min(v.mc, roundUp(m, v.mr))
@@ -161,7 +192,7 @@ func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 	defer v.bbufs.Put(bbuf)
 	j.bpack = *bbuf
 	j.firstMode = 2
-	switch beta {
+	switch j.beta {
 	case 0:
 		j.firstMode = 0
 	case 1:
@@ -191,6 +222,7 @@ type gemmJob struct {
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	bbf            []uint16 // B as bfloat16, when b is nil
 	lda, ldb, ldc  int
 
 	kcMax, mcMax, ncMax int
@@ -229,6 +261,10 @@ func (j *gemmJob) plan(procs int) {
 func (j *gemmJob) packB(lo, hi int) {
 	nr := j.v.nr
 	c0, c1 := lo*nr, min(hi*nr, j.nc)
+	if j.bbf != nil {
+		packBF16B(j.bpack[lo*nr*j.kc:], j.transB, j.bbf, j.ldb, j.pc, j.jc+c0, j.kc, c1-c0, nr)
+		return
+	}
 	packB(j.bpack[lo*nr*j.kc:], j.transB, j.b, j.ldb, j.pc, j.jc+c0, j.kc, c1-c0, nr)
 }
 
