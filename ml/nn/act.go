@@ -20,7 +20,7 @@ const (
 func GELUForward(out, x []float32) {
 	n := len(out)
 	need("GELUForward", "x", x, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		i := lo
 		if useAVX2 && hi-lo >= 8 {
 			i = lo + (hi-lo)&^7
@@ -38,7 +38,7 @@ func GELUBackward(dx, dout, x []float32) {
 	n := len(dx)
 	need("GELUBackward", "dout", dout, n)
 	need("GELUBackward", "x", x, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		i := lo
 		if useAVX2 && hi-lo >= 8 {
 			i = lo + (hi-lo)&^7
@@ -58,7 +58,7 @@ func GELUBackward(dx, dout, x []float32) {
 func SiLUForward(out, x []float32) {
 	n := len(out)
 	need("SiLUForward", "x", x, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		o, xs := out[lo:hi], x[lo:hi]
 		for i, v := range xs {
 			o[i] = v * sigmoidf(v)
@@ -71,7 +71,7 @@ func SiLUBackward(dx, dout, x []float32) {
 	n := len(dx)
 	need("SiLUBackward", "dout", dout, n)
 	need("SiLUBackward", "x", x, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		d, g, xs := dx[lo:hi], dout[lo:hi], x[lo:hi]
 		for i, v := range xs {
 			s := sigmoidf(v)
@@ -85,7 +85,7 @@ func SwiGLUForward(h, gate, up []float32) {
 	n := len(h)
 	need("SwiGLUForward", "gate", gate, n)
 	need("SwiGLUForward", "up", up, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		swigluFwd(h[lo:hi], gate[lo:hi], up[lo:hi])
 	})
 }
@@ -112,7 +112,7 @@ func SwiGLUBackward(dgate, dup, dh, gate, up []float32) {
 	need("SwiGLUBackward", "up", up, n)
 	needOpt("SwiGLUBackward", "dgate", dgate, n)
 	needOpt("SwiGLUBackward", "dup", dup, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		var dg, du []float32
 		if dgate != nil {
 			dg = dgate[lo:hi]

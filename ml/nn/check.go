@@ -38,6 +38,20 @@ func rowGrain(c int) int {
 // elemGrain is the chunk size for purely elementwise loops.
 const elemGrain = 1 << 15
 
+// elemAlign is the alignment of elementwise chunk boundaries. Vector code
+// handles whole groups of 8 and scalar code the rest, and the two may round
+// differently; aligned chunks put every element on the same path whatever
+// the number of chunks, so results do not depend on GOMAXPROCS.
+const elemAlign = 64
+
+// parallelElems runs f over [0, n) in chunks whose boundaries are
+// multiples of elemAlign.
+func parallelElems(n int, f func(lo, hi int)) {
+	kernel.ParallelFor((n+elemAlign-1)/elemAlign, elemGrain/elemAlign, func(lo, hi int) {
+		f(lo*elemAlign, min(hi*elemAlign, n))
+	})
+}
+
 // colBlock is the width of a column block when a reduction over rows is
 // partitioned over columns (parameter gradients).
 const colBlock = 64

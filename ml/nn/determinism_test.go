@@ -35,6 +35,16 @@ func runAll(withGemm bool) []float32 {
 	db = make([]float32, c)
 	sumRowsInto(db, dout, n, c, c)
 	keep(db)
+	// Elementwise ops over more than one chunk, with a ragged end.
+	const ne = 3*elemGrain + 13
+	ex, ey, eg := randVec(r, ne, 4), randVec(r, ne, 4), randVec(r, ne, 1)
+	eo, ed1, ed2 := make([]float32, ne), make([]float32, ne), make([]float32, ne)
+	GELUForward(eo, ex)
+	GELUBackward(ed1, eg, ex)
+	keep(eo, ed1)
+	SwiGLUForward(eo, ex, ey)
+	SwiGLUBackward(ed1, ed2, eg, ex, ey)
+	keep(eo, ed1, ed2)
 	logits := randVec(r, n*v, 5)
 	targets := make([]int32, n)
 	for i := range targets {

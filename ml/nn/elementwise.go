@@ -1,6 +1,5 @@
 package nn
 
-import "github.com/crucible-net/crucible/ml/kernel"
 
 // Small elementwise helpers, parallel over contiguous chunks. They are the
 // glue between layers: residual connections, gradient accumulation, scaling
@@ -12,7 +11,7 @@ func Add(out, a, b []float32) {
 	n := len(out)
 	need("Add", "a", a, n)
 	need("Add", "b", b, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		add(out[lo:hi], a[lo:hi], b[lo:hi])
 	})
 }
@@ -22,7 +21,7 @@ func Add(out, a, b []float32) {
 func AddTo(dst, src []float32) {
 	n := len(dst)
 	need("AddTo", "src", src, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		accumulate(dst[lo:hi], src[lo:hi])
 	})
 }
@@ -31,7 +30,7 @@ func AddTo(dst, src []float32) {
 func AddScaledTo(dst, src []float32, alpha float32) {
 	n := len(dst)
 	need("AddScaledTo", "src", src, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		d, s := dst[lo:hi], src[lo:hi]
 		for i := range d {
 			d[i] += alpha * s[i]
@@ -41,14 +40,14 @@ func AddScaledTo(dst, src []float32, alpha float32) {
 
 // Scale multiplies x by s in place.
 func Scale(x []float32, s float32) {
-	kernel.ParallelFor(len(x), elemGrain, func(lo, hi int) {
+	parallelElems(len(x), func(lo, hi int) {
 		scaleTo(x[lo:hi], x[lo:hi], s)
 	})
 }
 
 // Zero sets every element of x to 0.
 func Zero(x []float32) {
-	kernel.ParallelFor(len(x), elemGrain, func(lo, hi int) {
+	parallelElems(len(x), func(lo, hi int) {
 		clear(x[lo:hi])
 	})
 }
@@ -56,7 +55,7 @@ func Zero(x []float32) {
 // Copy copies src into dst (len(dst) elements).
 func Copy(dst, src []float32) {
 	need("Copy", "src", src, len(dst))
-	kernel.ParallelFor(len(dst), elemGrain, func(lo, hi int) {
+	parallelElems(len(dst), func(lo, hi int) {
 		copy(dst[lo:hi], src[lo:hi])
 	})
 }
@@ -66,7 +65,7 @@ func Mul(out, a, b []float32) {
 	n := len(out)
 	need("Mul", "a", a, n)
 	need("Mul", "b", b, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
 		for i := range o {
 			o[i] = x[i] * y[i]
@@ -82,7 +81,7 @@ func MulBackward(da, db, dout, a, b []float32) {
 	needOpt("MulBackward", "db", db, n)
 	need("MulBackward", "a", a, n)
 	need("MulBackward", "b", b, n)
-	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+	parallelElems(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g := dout[i]
 			if da != nil {
