@@ -1,6 +1,5 @@
 package nn
 
-
 // Small elementwise helpers, parallel over contiguous chunks. They are the
 // glue between layers: residual connections, gradient accumulation, scaling
 // and zeroing of large buffers (zeroing a gradient buffer is memory-bound and
