@@ -344,4 +344,3 @@ func peakRSS() int64 {
 	}
 	return 0
 }
-

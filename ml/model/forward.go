@@ -150,7 +150,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		clear(tokenLoss)
 	}
 	var total float64
-	var losses [headChunk]float32
+	var losses, rowScale [headChunk]float32
 	for c0 := 0; c0 < len(rows); c0 += headChunk {
 		chunk := rows[c0:min(c0+headChunk, len(rows))]
 		nr := len(chunk)
@@ -176,14 +176,12 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 					sum += e
 				}
 				losses[i] = mx + float32(math.Log(float64(sum))) - xl
-				if dlnf == nil {
-					continue
-				}
-				inv := scale / sum
-				for j := range row {
-					row[j] *= inv
-				}
-				row[label] -= scale
+				// dlogits = scale·(e/sum − onehot) = (scale/sum)·(e − sum·onehot):
+				// the row keeps e − sum·onehot and the factor is applied to the
+				// narrow operands of the two products below, saving a pass
+				// over the vocabulary.
+				row[label] -= sum
+				rowScale[i] = scale / sum
 			}
 		})
 		for i, r := range chunk {
@@ -198,7 +196,16 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		dhx := ws.dHeadX[:nr*C]
 		gemm(false, false, nr, C, V, 1, logits, V, m.head, C, 0, dhx, C)
 		for i, r := range chunk {
-			copy(dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C])
+			d, src, s := dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C], rowScale[i]
+			for j, v := range src {
+				d[j] = v * s
+			}
+			if m.gHead != nil {
+				x := hx[i*C : (i+1)*C]
+				for j := range x {
+					x[j] *= s
+				}
+			}
 		}
 		if m.gHead != nil {
 			gemm(true, false, V, C, nr, 1, logits, V, hx, C, 1, m.gHead, C)

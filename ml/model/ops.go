@@ -217,7 +217,7 @@ func geluFwd(x, y []float32) {
 	kernel.ParallelFor(len(x), 8192, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]
-			t := float32(math.Tanh(geluC * float64(v+0.044715*v*v*v)))
+			t := tanhf(geluC * (v + 0.044715*v*v*v))
 			y[i] = 0.5 * v * (1 + t)
 		}
 	})
@@ -228,14 +228,29 @@ func geluBwd(x, dy []float32) {
 	kernel.ParallelFor(len(x), 8192, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]
-			t := float32(math.Tanh(geluC * float64(v+0.044715*v*v*v)))
+			t := tanhf(geluC * (v + 0.044715*v*v*v))
 			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v)
 			dy[i] *= d
 		}
 	})
 }
 
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
+
+// tanhf is tanh through expf: 1 − 2/(e^{2x}+1), exact at the extremes.
+func tanhf(x float32) float32 {
+	if x > 9 {
+		return 1
+	}
+	if x < -9 {
+		return -1
+	}
+	if x > -0.0625 && x < 0.0625 {
+		x2 := x * x // the series avoids cancellation near 0
+		return x * (1 - x2*(1.0/3-x2*(2.0/15-x2*(17.0/315))))
+	}
+	return 1 - 2/(expf(2*x)+1)
+}
 
 // swigluFwd writes h = silu(g)·u.
 func swigluFwd(g, u, h []float32) {
