@@ -1,0 +1,303 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/ml/tokenizer"
+)
+
+func init() { register(newDataCmd) }
+
+func newDataCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Check datasets and fetch models and datasets into the local Hugging Face cache",
+	}
+	cmd.AddCommand(newDataCheckCmd(), newDataPullCmd(), newDataResolveCmd())
+	return cmd
+}
+
+// mappingUsage documents each column mapping flag; the flag names are the
+// mapping's JSON (Gradients) field names with dashes.
+var mappingUsage = map[string]string{
+	"field_instruction":        "instruct: column holding the instruction",
+	"field_input":              "instruct: column holding the optional input",
+	"field_output":             "instruct: column holding the answer",
+	"field_system":             "instruct, dpo: column holding the system text",
+	"format":                   `instruct: prompt template for rows with an input (default "{instruction} {input}")`,
+	"no_input_format":          `instruct: prompt template for rows without an input (default "{instruction}")`,
+	"system_format":            `instruct: template for the system text, put before the prompt (default "{system}")`,
+	"chat_column":              `chat: column holding the list of messages (default "conversations")`,
+	"chat_role_field":          `chat: message field holding the role (default "from")`,
+	"chat_content_field":       `chat: message field holding the text (default "value")`,
+	"chat_user_reference":      `chat: role value of the user (default "user")`,
+	"chat_assistant_reference": `chat: role value of the assistant (default "assistant")`,
+	"chat_system_reference":    `chat: role value of the system (default "system")`,
+	"field_prompt":             "dpo: column holding the prompt",
+	"field_chosen":             "dpo: column holding the preferred answer",
+	"field_rejected":           "dpo: column holding the rejected answer",
+	"prompt_format":            `dpo: prompt template (default "{prompt}")`,
+	"chosen_format":            `dpo: chosen answer template (default "{chosen}")`,
+	"rejected_format":          `dpo: rejected answer template (default "{rejected}")`,
+	"field_text":               `text: column holding the text (default "text")`,
+}
+
+// addMappingFlags binds one string flag per ColumnMapping field
+// (--field-instruction, --chat-column, ...).
+func addMappingFlags(cmd *cobra.Command, m *crucible.ColumnMapping) {
+	v := reflect.ValueOf(m).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		cmd.Flags().StringVar(v.Field(i).Addr().Interface().(*string), strings.ReplaceAll(name, "_", "-"), "", mappingUsage[name])
+	}
+}
+
+func newDataCheckCmd() *cobra.Command {
+	var (
+		typ       string
+		mapping   crucible.ColumnMapping
+		tokDir    string
+		maxLength int
+		asJSON    bool
+		maxErrors int
+		inputs    bool
+		split     data.SplitOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "check FILE|DIR|org/name",
+		Short: "Check a dataset: rows, format, mapping, duplicates, token lengths and every error",
+		Long: `check reads a whole dataset (a .json, .jsonl, .csv or .parquet file, a directory
+in Hugging Face dataset layout, or a dataset in the local Hugging Face cache)
+and reports the number of rows, the task format and column mapping (detected
+when --type is not given, with the reason), empty rows, duplicate rows and
+prompts, token-length statistics when --tokenizer is given, rows over
+--max-length, and every error as file:line: field: problem.
+
+The exit status is 1 when the dataset has errors.`,
+		Example: `  crucible data check train.jsonl
+  crucible data check data/ --type instruct --field-instruction question --field-output answer
+  crucible data check chats.parquet --tokenizer ./models/smollm --max-length 2048 --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt := data.CheckOptions{Mapping: mapping, MaxLength: maxLength, MaxErrors: maxErrors, TrainOnInputs: inputs, Split: split}
+			if typ != "" {
+				t, err := crucible.ParseTaskType(typ)
+				if err != nil {
+					return err
+				}
+				opt.Type = t
+			} else if mapping != (crucible.ColumnMapping{}) {
+				t, err := typeOfMapping(mapping)
+				if err != nil {
+					return err
+				}
+				opt.Type = t
+			}
+			if maxLength > 0 && tokDir == "" {
+				return crucible.Errorf(crucible.EINVALID, "--max-length needs --tokenizer to count tokens")
+			}
+			if tokDir != "" {
+				dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(tokDir)
+				if err != nil {
+					return err
+				}
+				tok, err := tokenizer.Load(dir)
+				if err != nil {
+					return crucible.Wrap(err, crucible.EINVALID, "load tokenizer from %s", dir)
+				}
+				opt.Tokenizer = tok
+				opt.ChatTemplate = data.TemplateOf(tok)
+			}
+			path, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := data.Check(path, opt)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				var b strings.Builder
+				rep.WriteText(&b)
+				fmt.Fprint(out, colorReport(b.String(), isTerminal(out)))
+			}
+			if !rep.OK() {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
+	addMappingFlags(cmd, &mapping)
+	f.StringVar(&tokDir, "tokenizer", "", "tokenizer directory (tokenizer.json) or cached model org/name, for token lengths")
+	f.IntVar(&maxLength, "max-length", 0, "count the rows longer than this many tokens (needs --tokenizer)")
+	f.BoolVar(&inputs, "train-on-inputs", false, "count prompt tokens in the loss (affects nothing but lengths here)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.IntVar(&maxErrors, "max-errors", 100, "list at most this many errors; the rest are counted")
+	f.IntVar(&split.MinRows, "min-rows", data.DefaultMinRows, "warn when the dataset has fewer rows than a task needs")
+	f.IntVar(&split.MaxTestRows, "max-test-rows", data.DefaultMaxTestRows, "cap on the rows the split holds out for testing")
+	return cmd
+}
+
+// typeOfMapping infers the task type from the mapping flags given: they
+// must all belong to one type.
+func typeOfMapping(m crucible.ColumnMapping) (crucible.TaskType, error) {
+	groups := []struct {
+		t      crucible.TaskType
+		fields []string
+	}{
+		{crucible.TaskInstruct, []string{m.FieldInstruction, m.FieldInput, m.FieldOutput, m.Format, m.NoInputFormat}},
+		{crucible.TaskChat, []string{m.ChatColumn, m.ChatRoleField, m.ChatContentField, m.ChatUserRole, m.ChatAssistRole, m.ChatSystemRole}},
+		{crucible.TaskDPO, []string{m.FieldPrompt, m.FieldChosen, m.FieldRejected, m.PromptFormat, m.ChosenFormat, m.RejectedFormat}},
+		{crucible.TaskText, []string{m.FieldText}},
+	}
+	var found []crucible.TaskType
+	for _, g := range groups {
+		for _, f := range g.fields {
+			if f != "" {
+				found = append(found, g.t)
+				break
+			}
+		}
+	}
+	if len(found) != 1 {
+		return "", crucible.Errorf(crucible.EINVALID, "cannot tell the task type from the mapping flags given; add --type (instruct, chat, dpo or text)")
+	}
+	return found[0], nil
+}
+
+// isTerminal reports whether w is a terminal that takes colours.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// colorReport colours the result line and the error list of a text report.
+func colorReport(s string, color bool) string {
+	if !color {
+		return s
+	}
+	const red, green, yellow, bold, reset = "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+	lines := strings.Split(s, "\n")
+	section := ""
+	for i, l := range lines {
+		if l != "" && l[0] != ' ' {
+			section, _, _ = strings.Cut(l, " ")
+			lines[i] = bold + section + reset + l[len(section):]
+		}
+		switch {
+		case section == "result" && strings.HasSuffix(l, " ok"):
+			lines[i] = strings.TrimSuffix(lines[i], "ok") + green + "ok" + reset
+		case section == "result" && strings.HasPrefix(l, "  "):
+			lines[i] = red + l + reset
+		case section == "warnings" && strings.HasPrefix(l, "  "):
+			lines[i] = yellow + l + reset
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func newDataPullCmd() *cobra.Command {
+	var (
+		dataset  bool
+		include  []string
+		cacheDir string
+		endpoint string
+		retries  int
+	)
+	cmd := &cobra.Command{
+		Use:   "pull org/name[@revision]",
+		Short: "Download a model or dataset from a Hugging Face hub into the local cache",
+		Long: `pull downloads a repository revision into the Hugging Face cache layout
+(blobs + snapshot links, as huggingface_hub writes it), resuming partial files
+and checking every file's sha256 or git object id, and prints the snapshot
+directory. The hub is HF_ENDPOINT (default https://huggingface.co), the token
+HF_TOKEN, the cache HF_HUB_CACHE or HF_HOME/hub. Copy the cache folder to an
+offline machine to use it there.`,
+		Example: `  crucible data pull HuggingFaceTB/SmolLM2-135M --include '*.json' --include '*.safetensors'
+  crucible data pull --dataset yahma/alpaca-cleaned`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := hub.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			c := hub.NewClient()
+			if cacheDir != "" {
+				c.Cache.Dir = cacheDir
+			}
+			if endpoint != "" {
+				c.Endpoint = endpoint
+			}
+			c.Retries = retries
+			kind := hub.Model
+			if dataset {
+				kind = hub.Dataset
+			}
+			dir, err := c.Download(cmd.Context(), kind, ref, include...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), dir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&dataset, "dataset", false, "the repository is a dataset")
+	f.StringArrayVar(&include, "include", nil, "download only files matching this glob (repeatable)")
+	f.StringVar(&cacheDir, "cache", "", "cache directory (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
+	f.StringVar(&endpoint, "endpoint", "", "hub URL (default HF_ENDPOINT or https://huggingface.co)")
+	f.IntVar(&retries, "retries", 3, "resume an interrupted file this many times")
+	return cmd
+}
+
+func newDataResolveCmd() *cobra.Command {
+	var (
+		dataset  bool
+		cacheDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "resolve PATH|org/name[@revision]",
+		Short: "Print the local directory of a model or dataset (a path, or a snapshot in the Hugging Face cache)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := hub.Resolver{Cache: hub.Cache{Dir: cacheDir}, Kind: hub.Model}
+			if cacheDir == "" {
+				r.Cache.Dir = hub.DefaultCacheDir()
+			}
+			if dataset {
+				r.Kind = hub.Dataset
+			}
+			dir, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), dir)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dataset, "dataset", false, "resolve a dataset rather than a model")
+	cmd.Flags().StringVar(&cacheDir, "cache", "", "cache directory (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
+	return cmd
+}
