@@ -21,20 +21,18 @@ type addedToken struct {
 // addedTokens finds added tokens in text before anything else runs, the
 // leftmost match first and the longest among those starting there.
 type addedTokens struct {
-	list      []addedToken
-	byContent map[string]int
+	list []addedToken
 	// byFirst lists, per first byte, the indexes into list of the tokens
 	// starting with it, longest first.
 	byFirst [256][]int
 }
 
 func newAddedTokens(list []addedToken) addedTokens {
-	a := addedTokens{list: list, byContent: make(map[string]int, len(list))}
+	a := addedTokens{list: list}
 	for i, tok := range list {
 		if tok.Content == "" {
 			continue
 		}
-		a.byContent[tok.Content] = tok.ID
 		b := tok.Content[0]
 		a.byFirst[b] = append(a.byFirst[b], i)
 	}
@@ -60,17 +58,19 @@ func (a *addedTokens) split(text string, special bool, fn func(seg string, id in
 		matched := -1
 		for _, k := range cands {
 			tok := &a.list[k]
-			if (tok.Special && !special) || !strings.HasPrefix(text[i:], tok.Content) {
-				continue
+			if (!tok.Special || special) && strings.HasPrefix(text[i:], tok.Content) {
+				matched = k
+				break
 			}
-			if tok.SingleWord && !wordBoundary(text, i, i+len(tok.Content)) {
-				continue
-			}
-			matched = k
-			break
 		}
 		if matched < 0 {
 			i++
+			continue
+		}
+		if tok := &a.list[matched]; tok.SingleWord && !wordBoundary(text, i, i+len(tok.Content)) {
+			// Like the reference, a discarded match is skipped whole: no
+			// shorter token is tried inside it.
+			i += len(tok.Content)
 			continue
 		}
 		tok := &a.list[matched]
@@ -93,9 +93,13 @@ func (a *addedTokens) split(text string, special bool, fn func(seg string, id in
 }
 
 // wordBoundary reports whether text[lo:hi] is not glued to a word character
-// on either side, for single_word tokens.
+// (\w: letters, marks, decimal digits, connector punctuation, joiners) on
+// either side, for single_word tokens.
 func wordBoundary(text string, lo, hi int) bool {
-	isWord := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	isWord := func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.Is(unicode.Nd, r) ||
+			unicode.Is(unicode.Pc, r) || r == '\u200c' || r == '\u200d'
+	}
 	if lo > 0 {
 		r, _ := utf8.DecodeLastRuneInString(text[:lo])
 		if isWord(r) {

@@ -133,7 +133,7 @@ func (t *Tokenizer) applyConfig() error {
 			t.eosID, _ = t.TokenID(t.template.after[len(t.template.after)-1])
 		} else if _, hasEOSField := t.source.config["eos_token"]; !hasEOSField {
 			for _, tok := range fallbackEOS {
-				if id, found := t.added.byContent[tok]; found {
+				if id, found := t.addedIDs[tok]; found {
 					t.eosID = id
 					break
 				}

@@ -157,7 +157,25 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 	for _, a := range added {
 		t.tokens[a.ID] = a.Content
 	}
-	t.added = newAddedTokens(added)
+	t.addedIDs = make(map[string]int, len(added))
+	var raw, normalized []addedToken
+	for _, a := range added {
+		t.addedIDs[a.Content] = a.ID
+		if !a.Normalized {
+			raw = append(raw, a)
+			continue
+		}
+		// Normalised tokens are found in normalised text, so they are
+		// matched in their normalised form.
+		for _, n := range t.normal {
+			a.Content = n.normalize(a.Content, false)
+		}
+		if a.Content != "" {
+			normalized = append(normalized, a)
+		}
+	}
+	t.added = newAddedTokens(raw)
+	t.addedNorm = newAddedTokens(normalized)
 
 	for b := range model.byteIDs {
 		model.byteIDs[b] = -1

@@ -20,7 +20,11 @@ type Tokenizer struct {
 	// raw holds each id's bytes for byte-level decoding, nil otherwise.
 	raw []string
 
-	added   addedTokens
+	// added finds the added tokens marked normalized false in raw text,
+	// addedNorm those marked normalized true in normalised text.
+	added     addedTokens
+	addedNorm addedTokens
+	addedIDs  map[string]int // content → id of every added token
 	normal  []normalizer
 	pretok  []preTokenizer
 	decoder []decoder
@@ -77,16 +81,27 @@ func (t *Tokenizer) encode(text string, special bool) []int {
 			ids = append(ids, id)
 			return
 		}
-		ids = t.encodeSegment(ids, seg, first)
+		for _, n := range t.normal {
+			seg = n.normalize(seg, first)
+		}
+		if len(t.addedNorm.list) == 0 {
+			ids = t.encodeSegment(ids, seg, first)
+			return
+		}
+		t.addedNorm.split(seg, special, func(sub string, id int, subFirst bool) {
+			if id >= 0 {
+				ids = append(ids, id)
+			} else {
+				ids = t.encodeSegment(ids, sub, first && subFirst)
+			}
+		})
 	})
 	return ids
 }
 
-// encodeSegment appends the ids of a piece of text that holds no added token.
+// encodeSegment appends the ids of a normalised stretch of text that holds
+// no added token.
 func (t *Tokenizer) encodeSegment(ids []int, seg string, first bool) []int {
-	for _, n := range t.normal {
-		seg = n.normalize(seg, first)
-	}
 	if seg == "" {
 		return ids
 	}
@@ -166,7 +181,7 @@ func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 // TokenID returns the id of a token written as in tokenizer.json ("Ġthe",
 // "▁the", "<|im_end|>").
 func (t *Tokenizer) TokenID(tok string) (int, bool) {
-	if id, ok := t.added.byContent[tok]; ok {
+	if id, ok := t.addedIDs[tok]; ok {
 		return id, true
 	}
 	key := tok

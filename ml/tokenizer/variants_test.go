@@ -31,6 +31,23 @@ var testVariants = map[string]struct {
 		tj["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
 		tj["decoder"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
 	}},
+	"qwen3-strip": {"qwen3", func(t testing.TB, tj map[string]any) {
+		for _, a := range tj["added_tokens"].([]any) {
+			a := a.(map[string]any)
+			switch a["content"] {
+			case "<|im_end|>":
+				a["lstrip"] = true
+			case "<|im_start|>":
+				a["rstrip"] = true
+			}
+		}
+	}},
+	"mistral-added": {"mistral", func(t testing.TB, tj map[string]any) {
+		tj["added_tokens"] = append(tj["added_tokens"].([]any),
+			map[string]any{"id": 32000, "content": "gopher", "normalized": true, "special": false},
+			map[string]any{"id": 32001, "content": "[INST]", "lstrip": true, "rstrip": true, "normalized": false, "special": true},
+		)
+	}},
 }
 
 // loadVariant builds a variant tokenizer; see testVariants.

@@ -86,6 +86,24 @@ const variants = {
       tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
     },
   },
+  "qwen3-strip": {
+    base: "qwen3",
+    edit(tj) {
+      for (const a of tj.added_tokens) {
+        if (a.content === "<|im_end|>") a.lstrip = true;
+        if (a.content === "<|im_start|>") a.rstrip = true;
+      }
+    },
+  },
+  "mistral-added": {
+    base: "mistral",
+    edit(tj) {
+      tj.added_tokens.push(
+        { id: 32000, content: "gopher", single_word: false, lstrip: false, rstrip: false, normalized: true, special: false },
+        { id: 32001, content: "[INST]", single_word: false, lstrip: true, rstrip: true, normalized: false, special: true },
+      );
+    },
+  },
 };
 
 const corpus = readJSON(path.join(testdata, "corpus.json"));
