@@ -25,9 +25,9 @@ type Tokenizer struct {
 	added     addedTokens
 	addedNorm addedTokens
 	addedIDs  map[string]int // content → id of every added token
-	normal  []normalizer
-	pretok  []preTokenizer
-	decoder []decoder
+	normal    []normalizer
+	pretok    []preTokenizer
+	decoder   []decoder
 	// fastDecode is set when the decoder is plain ByteLevel, so Decode can
 	// concatenate raw bytes.
 	fastDecode bool
