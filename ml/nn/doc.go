@@ -13,7 +13,12 @@
 // the widths named in each function's doc. The caller owns every buffer:
 // activations, gradients, saved statistics and scratch are allocated once and
 // reused on every step. The operations allocate nothing proportional to the
-// data (only the few words of bookkeeping a parallel loop needs).
+// data: only the few small objects a parallel loop needs (kernel.Gemm, which
+// the matrix products go through, has its own small bookkeeping).
+//
+// The hot loops (exponentials, softmax rows, GELU, SwiGLU, norm rows,
+// accumulation) have AVX2+FMA kernels chosen at run time, with portable Go
+// versions for other CPUs (and under the purego build tag).
 //
 // # Conventions
 //

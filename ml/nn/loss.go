@@ -11,10 +11,11 @@ import (
 // (prompt tokens, padding), as in torch.nn.CrossEntropyLoss.
 const IgnoreIndex = -100
 
-// ceBlock is the number of rows whose losses are summed together before the
-// block sums are added in order; fixed, so the total does not depend on
-// GOMAXPROCS.
-const ceBlock = 16
+// ceParts is the number of contiguous row ranges whose losses are summed
+// separately (in row order) and then added in range order. It is fixed, so
+// the total does not depend on GOMAXPROCS, and small, so the partial sums
+// need no buffer from the caller.
+const ceParts = 64
 
 // CrossEntropy computes the softmax cross-entropy of n rows of logits
 // [n, v] against targets [n] (IgnoreIndex skips a row) in one pass over the
@@ -50,19 +51,19 @@ func CrossEntropy(logits []float32, targets []int32, n, v int, scale float32, ro
 		}
 		count++
 	}
-	nb := (n + ceBlock - 1) / ceBlock
-	partial := make([]float64, nb)
-	kernel.ParallelFor(nb, max(1, (1<<15)/max(1, ceBlock*v)), func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			var bs float64
-			for r := blk * ceBlock; r < min((blk+1)*ceBlock, n); r++ {
+	per := (n + ceParts - 1) / ceParts
+	var partial [ceParts]float64
+	kernel.ParallelFor(ceParts, max(1, (1<<16)/max(1, per*v)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			var ps float64
+			for r := p * per; r < min((p+1)*per, n); r++ {
 				l := ceRow(logits[r*v:(r+1)*v], targets[r], scale, rowScale, dlogits, r, v)
 				if rowLoss != nil {
 					rowLoss[r] = l
 				}
-				bs += l
+				ps += l
 			}
-			partial[blk] = bs
+			partial[p] = ps
 		}
 	})
 	for _, p := range partial {

@@ -33,6 +33,8 @@ type RoPE struct {
 
 // NewRoPE builds the table for heads of headDim (even) and positions
 // [0, maxPos) from rope_theta and an optional scaling (nil for none). The
+// table holds maxPos·headDim floats: size maxPos to the longest sequence
+// that will run, not necessarily the model's max_position_embeddings. The
 // inverse frequencies and angles are computed in float32 the way
 // transformers computes them, so the table matches it bit for bit or within
 // an ulp.
