@@ -164,10 +164,7 @@ func expCausalRow(row []float32, valid int) (mx, sum float32) {
 // becomes probabilities. It returns the log-sum-exp of the valid scores.
 func softmaxCausalRow(row []float32, valid int) float32 {
 	mx, sum := expCausalRow(row, valid)
-	inv := 1 / sum
-	for j := range row[:valid] {
-		row[j] *= inv
-	}
+	scaleTo(row[:valid], row[:valid], 1/sum)
 	return mx + float32(math.Log(float64(sum)))
 }
 
@@ -217,9 +214,7 @@ func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch
 						di += x * g[d]
 					}
 					expShift(pr[:valid], pr[:valid], -l)
-					for j, e := range pr[:valid] {
-						dr[j] = e * (dr[j] - di)
-					}
+					mulSub(dr[:valid], pr[:valid], di)
 					clear(pr[valid:])
 					clear(dr[valid:])
 				}

@@ -116,3 +116,17 @@ func expSum64(dst, x []float32, shift float32) float64 {
 	}
 	return s
 }
+
+// mulSub sets d[i] = p[i]·(d[i] − c) for i < len(d).
+func mulSub(d, p []float32, c float32) {
+	n := len(d)
+	p = p[:n]
+	i := 0
+	if useAVX2 && n >= 8 {
+		i = n &^ 7
+		mulSubAVX2(&d[0], &p[0], i, c)
+	}
+	for ; i < n; i++ {
+		d[i] = p[i] * (d[i] - c)
+	}
+}

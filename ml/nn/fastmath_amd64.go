@@ -27,3 +27,6 @@ func swigluBwdAVX2(dgate, dup, dh, gate, up *float32, n int)
 
 //go:noescape
 func maxAVX2(x *float32, n int) float32
+
+//go:noescape
+func mulSubAVX2(d, p *float32, n int, c float32)

@@ -445,3 +445,26 @@ mxloop:
 	MOVSS X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func mulSubAVX2(d, p *float32, n int, c float32)
+//
+// d = p·(d − c) for i < n (n a positive multiple of 8): the softmax
+// backward step dS = P ⊙ (dP − rowsum(dO ⊙ O)).
+TEXT ·mulSubAVX2(SB), NOSPLIT, $0-28
+	MOVQ d+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS c+24(FP), Y1
+	SHRQ $3, CX
+
+msloop:
+	VMOVUPS (DI), Y0
+	VSUBPS Y1, Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ msloop
+	VZEROUPPER
+	RET

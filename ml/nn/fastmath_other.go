@@ -18,3 +18,5 @@ func swigluFwdAVX2(h, gate, up *float32, n int)              { panic("nn: no AVX
 func swigluBwdAVX2(dgate, dup, dh, gate, up *float32, n int) { panic("nn: no AVX2") }
 
 func maxAVX2(x *float32, n int) float32 { panic("nn: no AVX2") }
+
+func mulSubAVX2(d, p *float32, n int, c float32) { panic("nn: no AVX2") }

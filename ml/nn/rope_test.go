@@ -55,6 +55,22 @@ func TestRoPE(t *testing.T) {
 	}
 }
 
+func TestRoPELinearScaling(t *testing.T) {
+	plain, err := NewRoPE(16, 4, 10000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := NewRoPE(16, 4, 10000, &RoPEScaling{Type: "linear", Factor: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range plain.InvFreq() {
+		if got := scaled.InvFreq()[i]; got != f/4 {
+			t.Errorf("inv_freq[%d] = %v, want %v", i, got, f/4)
+		}
+	}
+}
+
 func TestRoPEConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
