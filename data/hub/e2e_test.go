@@ -14,7 +14,7 @@ import (
 func TestPulledDatasetReads(t *testing.T) {
 	h, c := newHub(t)
 	files := map[string][]byte{
-		"README.md": []byte("---\nlicense: mit\n---\n"),
+		"README.md":                       []byte("---\nlicense: mit\n---\n"),
 		"data/train-00000-of-00001.jsonl": []byte(`{"question":"a?","answer":"A"}` + "\n" + `{"question":"b?","answer":"B"}` + "\n"),
 		"data/test-00000-of-00001.jsonl":  []byte(`{"question":"c?","answer":"C"}` + "\n"),
 	}
