@@ -1,6 +1,11 @@
 package chain
 
-import "math"
+import (
+	"math"
+	"sort"
+
+	"github.com/crucible-net/crucible/crucible"
+)
 
 // MaxUpscale scales u16 weights so that the largest is 65535, rounding, as
 // Subtensor does before storing them. All-zero input stays zero.
@@ -84,4 +89,81 @@ func checkWeights(p Hyperparams, r weightsRequest) ([]uint16, error) {
 		}
 	}
 	return up, nil
+}
+
+// ConvertWeights turns a validator's float weights per uid into set_weights
+// arguments the way Bittensor's SDK does (convert_weights_and_uids_for_emit):
+// divide by the largest weight, scale to 65535, round, and drop the zeros.
+// Negative or non-finite weights and mismatched lengths are errors; all-zero
+// weights give empty slices (nothing to set).
+func ConvertWeights(uids []uint16, weights []float64) ([]uint16, []uint16, error) {
+	if len(uids) != len(weights) {
+		return nil, nil, ErrWeightVecNotEqualSize.with("%d uids but %d weights", len(uids), len(weights))
+	}
+	var mx float64
+	for k, w := range weights {
+		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return nil, nil, crucibleInvalid("weight %d (uid %d) is %v: weights must be non-negative numbers", k, uids[k], w)
+		}
+		mx = math.Max(mx, w)
+	}
+	var outU, outW []uint16
+	if mx == 0 {
+		return outU, outW, nil
+	}
+	for k, w := range weights {
+		if v := math.Round(w / mx * 65535); v > 0 {
+			outU = append(outU, uids[k])
+			outW = append(outW, uint16(v))
+		}
+	}
+	return outU, outW, nil
+}
+
+// NormalizeMaxWeight normalizes x to sum 1 so that no entry exceeds limit,
+// capping the largest entries at a common value and spreading the rest in
+// proportion (the aim of the SDK's normalize_max_weight, solved exactly).
+// When limit is below 1/len(x) no such vector exists and the uniform one is
+// returned; all-zero x also gives the uniform vector.
+func NormalizeMaxWeight(x []float64, limit float64) []float64 {
+	n := len(x)
+	out := make([]float64, n)
+	if n == 0 {
+		return out
+	}
+	total := sum(x)
+	if total <= 0 || float64(n)*limit <= 1 {
+		for i := range out {
+			out[i] = 1 / float64(n)
+		}
+		return out
+	}
+	desc := append([]float64(nil), x...)
+	sort.Sort(sort.Reverse(sort.Float64Slice(desc)))
+	cut := math.Inf(1)
+	if desc[0]/total > limit {
+		// Cap the k largest at c, with c = limit × (Σ of the rest + k c).
+		rest := total
+		for k := 1; k <= n; k++ {
+			rest -= desc[k-1]
+			c := limit * rest / (1 - float64(k)*limit)
+			next := 0.0
+			if k < n {
+				next = desc[k]
+			}
+			if c >= next && c <= desc[k-1] {
+				cut = c
+				break
+			}
+		}
+	}
+	for i, v := range x {
+		out[i] = math.Min(v, cut)
+	}
+	normalize(out)
+	return out
+}
+
+func crucibleInvalid(format string, args ...any) error {
+	return crucible.Errorf(crucible.EINVALID, format, args...)
 }
