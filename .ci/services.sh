@@ -72,7 +72,11 @@ start_s3() {
     echo "building versitygw $CRUCIBLE_VERSITYGW_VERSION (cached in $CRUCIBLE_CI_CACHE)"
     local t0=$SECONDS
     mkdir -p "$(dirname "$bin")"
-    GOBIN="$(dirname "$bin")" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$CRUCIBLE_VERSITYGW_VERSION"
+    if ! GOBIN="$(dirname "$bin")" go install "github.com/versity/versitygw/cmd/versitygw@$CRUCIBLE_VERSITYGW_VERSION" \
+      >"$CRUCIBLE_CI_TMP/versitygw-build.log" 2>&1; then
+      cat "$CRUCIBLE_CI_TMP/versitygw-build.log"
+      return 1
+    fi
     echo "built versitygw in $((SECONDS - t0)) s"
   fi
   local dir="$CRUCIBLE_CI_TMP/s3"
