@@ -275,33 +275,35 @@ func InstructPrompt(m crucible.ColumnMapping, instruction, input, system string)
 	return prompt
 }
 
-// fill replaces {name} placeholders with their values; other braces are
-// left alone.
+// fill replaces {name} placeholders with their values, as Python's
+// str.format does for the names it is given: "{{" and "}}" stand for
+// literal braces, and unknown names are left as they are (Python would
+// fail on them).
 func fill(tmpl string, vars map[string]string) string {
-	if !strings.Contains(tmpl, "{") {
+	if !strings.ContainsAny(tmpl, "{}") {
 		return tmpl
 	}
 	var b strings.Builder
-	for {
-		i := strings.IndexByte(tmpl, '{')
-		if i < 0 {
-			b.WriteString(tmpl)
-			return b.String()
+	for i := 0; i < len(tmpl); {
+		c := tmpl[i]
+		switch {
+		case (c == '{' || c == '}') && i+1 < len(tmpl) && tmpl[i+1] == c:
+			b.WriteByte(c)
+			i += 2
+			continue
+		case c == '{':
+			if j := strings.IndexByte(tmpl[i:], '}'); j > 0 {
+				if v, ok := vars[tmpl[i+1:i+j]]; ok {
+					b.WriteString(v)
+					i += j + 1
+					continue
+				}
+			}
 		}
-		j := strings.IndexByte(tmpl[i:], '}')
-		if j < 0 {
-			b.WriteString(tmpl)
-			return b.String()
-		}
-		name := tmpl[i+1 : i+j]
-		if v, ok := vars[name]; ok {
-			b.WriteString(tmpl[:i])
-			b.WriteString(v)
-		} else {
-			b.WriteString(tmpl[:i+j+1])
-		}
-		tmpl = tmpl[i+j+1:]
+		b.WriteByte(c)
+		i++
 	}
+	return b.String()
 }
 
 // messages reads and maps the conversation of a chat row. A column holding a

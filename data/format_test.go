@@ -147,6 +147,22 @@ func TestFormatterMapping(t *testing.T) {
 	}
 }
 
+func TestFill(t *testing.T) {
+	vars := map[string]string{"instruction": "I", "input": "{x}"}
+	for tmpl, want := range map[string]string{
+		"{instruction} {input}":      "I {x}",
+		"{{literal}} {instruction}":  "{literal} I",
+		"{unknown} {instruction":     "{unknown} {instruction",
+		"}} {{":                      "} {",
+		"plain":                      "plain",
+		"{instruction}{instruction}": "II",
+	} {
+		if got := fill(tmpl, vars); got != want {
+			t.Errorf("fill(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}
+
 func TestPromptKeyAndEmpty(t *testing.T) {
 	chat := Example{Type: crucible.TaskChat, Messages: []Message{{"user", "a"}, {"assistant", "b"}, {"user", "c"}, {"assistant", " "}}}
 	if got := chat.PromptKey(); !strings.Contains(got, "c") || strings.Contains(got, " \x00") {
