@@ -54,11 +54,11 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int)
 	}
 }
 
-// gatherPanel transposes rows×kc of src (row stride ld) into panel, which
+// gatherPanelGo transposes rows×kc of src (row stride ld) into panel, which
 // is kc×width p-major: panel[p·width+r] = src[r·ld+p]; columns r ≥ rows are
 // zero. Four source rows are read side by side so that each step writes a
 // contiguous run of the panel instead of one scattered element.
-func gatherPanel(panel []float32, width int, src []float32, ld, rows, kc int) {
+func gatherPanelGo(panel []float32, width int, src []float32, ld, rows, kc int) {
 	panel = panel[:kc*width]
 	r := 0
 	for ; r+4 <= rows; r += 4 {
