@@ -341,3 +341,26 @@ func TestExpShift(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormLargeMean checks the statistics of rows whose mean is far
+// larger than their spread.
+func TestLayerNormLargeMean(t *testing.T) {
+	r := newRand(13)
+	const n, c = 3, 203
+	x := randVec(r, n*c, 1e-2)
+	for i := range x {
+		x[i] += 100
+	}
+	w, b := make([]float32, c), make([]float32, c)
+	for i := range w {
+		w[i] = 1
+	}
+	out, mean, rstd := make([]float32, n*c), make([]float32, n), make([]float32, n)
+	LayerNormForward(out, mean, rstd, x, w, b, n, c, 1e-12)
+	want := refLayerNorm(to64(x), to64(w), to64(b), n, c, 1e-12)
+	// The mean is stored in float32 (an error up to ulp(100)/2 = 4e-6
+	// against a spread of 6e-3), so the normalized values may be off by 7e-4.
+	if e := maxAbsErr(out, want); e > 1.5e-3 {
+		t.Fatalf("max error %.3g", e)
+	}
+}

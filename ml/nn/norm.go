@@ -22,10 +22,11 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, n, c int, eps float32)
 	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
-			s, ss := sumSq64(xr)
-			m := s / float64(c)
-			variance := max(ss/float64(c)-m*m, 0)
-			m32 := float32(m)
+			shift := float64(xr[0])
+			s, ss := sumSq64(xr, shift)
+			d := s / float64(c)
+			variance := max(ss/float64(c)-d*d, 0)
+			m32 := float32(shift + d)
 			rs32 := float32(1 / math.Sqrt(variance+float64(eps)))
 			normRow(out[r*c:(r+1)*c], xr, w[:c], b, m32, rs32)
 			if mean != nil {
@@ -64,7 +65,7 @@ func RMSNormForward(out, rstd, x, w []float32, n, c int, eps float32) {
 	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
-			_, ss := sumSq64(xr)
+			_, ss := sumSq64(xr, 0)
 			rs := float32(1 / math.Sqrt(ss/float64(c)+float64(eps)))
 			normRow(out[r*c:(r+1)*c], xr, w[:c], nil, 0, rs)
 			if rstd != nil {
@@ -133,15 +134,17 @@ func normBackward(dx, dw, db, dout, x, w, mean, rstd []float32, n, c int) {
 	})
 }
 
-// sumSq64 returns Σx and Σx² in float64.
-func sumSq64(x []float32) (s, ss float64) {
+// sumSq64 returns Σ(x − shift) and Σ(x − shift)² in float64. A shift near
+// the mean (such as the row's first element) keeps the variance
+// Σ(x−shift)²/n − (Σ(x−shift)/n)² accurate when the mean is large.
+func sumSq64(x []float32, shift float64) (s, ss float64) {
 	i := 0
 	if useAVX2 && len(x) >= 8 {
 		i = len(x) &^ 7
-		s, ss = sumSq64AVX2(&x[0], i)
+		s, ss = sumSq64AVX2(&x[0], i, shift)
 	}
 	for ; i < len(x); i++ {
-		v := float64(x[i])
+		v := float64(x[i]) - shift
 		s += v
 		ss += v * v
 	}

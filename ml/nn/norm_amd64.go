@@ -3,7 +3,7 @@
 package nn
 
 //go:noescape
-func sumSq64AVX2(x *float32, n int) (sum, sumsq float64)
+func sumSq64AVX2(x *float32, n int, shift float64) (sum, sumsq float64)
 
 //go:noescape
 func normRowAVX2(out, x, w *float32, n int, m, rs float32)

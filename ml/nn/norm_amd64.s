@@ -7,10 +7,13 @@
 // scalar code in the same order (so the elementwise results agree with it
 // bit for bit); row sums are accumulated in float64, in lane order.
 
-// func sumSq64AVX2(x *float32, n int) (sum, sumsq float64)
-TEXT ·sumSq64AVX2(SB), NOSPLIT, $0-32
+// func sumSq64AVX2(x *float32, n int, shift float64) (sum, sumsq float64)
+//
+// sum = Σ (x − shift) and sumsq = Σ (x − shift)², all in float64.
+TEXT ·sumSq64AVX2(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
+	VBROADCASTSD shift+16(FP), Y6
 	SHRQ $3, CX
 	VXORPD Y0, Y0, Y0
 	VXORPD Y1, Y1, Y1
@@ -20,6 +23,8 @@ TEXT ·sumSq64AVX2(SB), NOSPLIT, $0-32
 ssloop:
 	VCVTPS2PD (SI), Y4
 	VCVTPS2PD 16(SI), Y5
+	VSUBPD Y6, Y4, Y4
+	VSUBPD Y6, Y5, Y5
 	VADDPD Y4, Y0, Y0
 	VADDPD Y5, Y1, Y1
 	VFMADD231PD Y4, Y4, Y2
@@ -33,13 +38,13 @@ ssloop:
 	VADDPD X1, X0, X0
 	VPERMILPD $1, X0, X1
 	VADDSD X1, X0, X0
-	MOVSD X0, sum+16(FP)
+	MOVSD X0, sum+24(FP)
 	VADDPD Y3, Y2, Y2
 	VEXTRACTF128 $1, Y2, X3
 	VADDPD X3, X2, X2
 	VPERMILPD $1, X2, X3
 	VADDSD X3, X2, X2
-	MOVSD X2, sumsq+24(FP)
+	MOVSD X2, sumsq+32(FP)
 	VZEROUPPER
 	RET
 

@@ -2,7 +2,7 @@
 
 package nn
 
-func sumSq64AVX2(x *float32, n int) (sum, sumsq float64)                     { panic("nn: no AVX2") }
+func sumSq64AVX2(x *float32, n int, shift float64) (sum, sumsq float64)      { panic("nn: no AVX2") }
 func normRowAVX2(out, x, w *float32, n int, m, rs float32)                   { panic("nn: no AVX2") }
 func normRowBiasAVX2(out, x, w, b *float32, n int, m, rs float32)            { panic("nn: no AVX2") }
 func normDotsAVX2(gd, w, x *float32, n int, m, rs float32) (sg, sgx float64) { panic("nn: no AVX2") }
