@@ -216,6 +216,14 @@ type Pair struct {
 // to at most half of MaxLength (keeping BOS and the prompt's end, next to
 // the answer), then the answers are cut to fit.
 func TokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) {
+	p, err := tokenizePair(tok, ex, opt)
+	if err == nil && (p.Chosen.Counted() == 0 || p.Rejected.Counted() == 0) {
+		err = errorf(ex.Pos, "", "no answer tokens left after truncation to %d tokens", opt.MaxLength)
+	}
+	return p, err
+}
+
+func tokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) {
 	if ex.Type != crucible.TaskDPO {
 		return Pair{}, errorf(ex.Pos, "", "cannot tokenize a %s example as a preference pair", ex.Type)
 	}
@@ -249,11 +257,7 @@ func TokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) 
 		s.Truncated = truncated
 		return s
 	}
-	p := Pair{Pos: ex.Pos, Chosen: build(chosen), Rejected: build(rejected), PromptLen: len(head) + len(prompt)}
-	if p.Chosen.Counted() == 0 || p.Rejected.Counted() == 0 {
-		return p, errorf(ex.Pos, "", "no answer tokens left after truncation to %d tokens", opt.MaxLength)
-	}
-	return p, nil
+	return Pair{Pos: ex.Pos, Chosen: build(chosen), Rejected: build(rejected), PromptLen: len(head) + len(prompt)}, nil
 }
 
 func maxInt(a, b int) int {
@@ -279,4 +283,63 @@ func Length(tok Tokenizer, ex Example, opt TokenizeOptions) (int, error) {
 		return 0, fmt.Errorf("tokenize: %w", err)
 	}
 	return len(s.IDs), nil
+}
+
+// TokenizeStats counts what tokenizing a set of examples did.
+type TokenizeStats struct {
+	Examples  int   `json:"examples"`  // examples given
+	Truncated int   `json:"truncated"` // cut to MaxLength (and kept)
+	Dropped   int   `json:"dropped"`   // left with no counted token after truncation, so not returned
+	Tokens    int64 `json:"tokens"`    // tokens of the returned sequences
+	Counted   int64 `json:"counted"`   // of which count in the loss
+}
+
+// TokenizeAll tokenizes instruct, chat or text examples. Sequences that
+// truncation leaves without a counted token are dropped and counted, not
+// returned: they would only dilute a batch.
+func TokenizeAll(tok Tokenizer, exs []Example, opt TokenizeOptions) ([]Sequence, TokenizeStats, error) {
+	st := TokenizeStats{Examples: len(exs)}
+	out := make([]Sequence, 0, len(exs))
+	for _, ex := range exs {
+		s, err := Tokenize(tok, ex, opt)
+		if err != nil {
+			return nil, st, err
+		}
+		n := s.Counted()
+		if n == 0 {
+			st.Dropped++
+			continue
+		}
+		if s.Truncated {
+			st.Truncated++
+		}
+		st.Tokens += int64(len(s.IDs))
+		st.Counted += int64(n)
+		out = append(out, s)
+	}
+	return out, st, nil
+}
+
+// TokenizePairs tokenizes dpo examples, dropping (and counting) those
+// whose answers truncation removes entirely.
+func TokenizePairs(tok Tokenizer, exs []Example, opt TokenizeOptions) ([]Pair, TokenizeStats, error) {
+	st := TokenizeStats{Examples: len(exs)}
+	out := make([]Pair, 0, len(exs))
+	for _, ex := range exs {
+		p, err := tokenizePair(tok, ex, opt)
+		if err != nil {
+			return nil, st, err
+		}
+		if p.Chosen.Counted() == 0 || p.Rejected.Counted() == 0 {
+			st.Dropped++
+			continue
+		}
+		if p.Chosen.Truncated {
+			st.Truncated++
+		}
+		st.Tokens += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs))
+		st.Counted += int64(p.Chosen.Counted() + p.Rejected.Counted())
+		out = append(out, p)
+	}
+	return out, st, nil
 }

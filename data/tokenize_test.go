@@ -146,3 +146,34 @@ func TestPacker(t *testing.T) {
 		t.Errorf("second flush %v", got)
 	}
 }
+
+func TestTokenizeAllStats(t *testing.T) {
+	tok := byteTokenizer{addBOS: true}
+	exs := []Example{
+		{Type: crucible.TaskInstruct, Prompt: "Q", Response: "A"},                  // 4 tokens, 2 counted
+		{Type: crucible.TaskInstruct, Prompt: "Q long", Response: "Answer"},        // truncated to 8: "<bos>Q long A"
+		{Type: crucible.TaskInstruct, Prompt: "A very long prompt", Response: "x"}, // nothing counted after truncation
+	}
+	seqs, st, err := TokenizeAll(tok, exs, TokenizeOptions{MaxLength: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TokenizeStats{Examples: 3, Truncated: 1, Dropped: 1, Tokens: 4 + 8, Counted: 2 + 1}
+	if st != want || len(seqs) != 2 {
+		t.Errorf("stats %+v, want %+v (%d sequences)", st, want, len(seqs))
+	}
+	pairs := []Example{
+		{Type: crucible.TaskDPO, Prompt: "P", Chosen: "yes", Rejected: "no"},
+		{Type: crucible.TaskDPO, Prompt: "P", Chosen: "a much longer answer", Rejected: "no"},
+	}
+	ps, st, err := TokenizePairs(tok, pairs, TokenizeOptions{MaxLength: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || st.Truncated != 1 || st.Dropped != 0 || st.Counted != 4+3+4+3 {
+		t.Errorf("pairs %d, stats %+v", len(ps), st)
+	}
+	if _, st, _ := TokenizePairs(tok, pairs, TokenizeOptions{MaxLength: 1}); st.Dropped != 2 {
+		t.Errorf("no room: stats %+v", st)
+	}
+}
