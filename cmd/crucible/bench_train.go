@@ -70,8 +70,6 @@ func newBenchTrainCmd() *cobra.Command {
 		modes   []string
 		steps   int
 		one     string
-		peak    float64
-		peakSrc string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -82,8 +80,10 @@ configs with random tokens, and reports tokens/s, model FLOPs utilization and
 peak resident memory. Each config runs in a fresh child process, so its peak
 RSS is its own.
 
-MFU divides the training FLOPs per second by the CPU's FP32 FMA peak
-(measured with the kernel's FMA loop on all threads). Training FLOPs per token
+MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
+measured with the kernel's FMA loop on all threads just before and just after
+each config's timed steps (their mean), so that a machine shared with other
+work lowers both alike. Training FLOPs per token
 are 6·N (full) or 4·N + 6·N_lora (LoRA: no base weight gradients), N being
 the parameters that enter matrix products (every projection and the LM head),
 plus 12·layers·heads·head_dim·T for attention (forward and backward, counted
@@ -99,7 +99,7 @@ Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 				if len(modes) != 1 {
 					return fmt.Errorf("bench train: --one needs exactly one --mode")
 				}
-				row, err := runTrainBenchOne(one, modes[0], steps, peak, peakSrc)
+				row, err := runTrainBenchOne(one, modes[0], steps)
 				if err != nil {
 					return err
 				}
@@ -114,11 +114,7 @@ Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora" (default: each config's modes)`)
 	f.IntVar(&steps, "steps", 5, "timed training steps per row (after one warm-up step)")
 	f.StringVar(&one, "one", "", "run one config in this process and print its row as JSON (used by the parent run)")
-	f.Float64Var(&peak, "peak-gflops", 0, "FP32 peak to compute MFU against (with --one)")
-	f.StringVar(&peakSrc, "peak-source", "", "how the peak was measured (with --one)")
 	_ = f.MarkHidden("one")
-	_ = f.MarkHidden("peak-gflops")
-	_ = f.MarkHidden("peak-source")
 	return cmd
 }
 
@@ -182,10 +178,6 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 			return fmt.Errorf("bench train: --mode %q: want full or lora", m)
 		}
 	}
-	peak, src, err := measureTrainPeak()
-	if err != nil {
-		return fmt.Errorf("bench train: measure peak: %w", err)
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench train: %w", err)
@@ -201,8 +193,7 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 			ms = modes
 		}
 		for _, mode := range ms {
-			args := []string{"bench", "train", "--one", name, "--mode", mode, "--steps", strconv.Itoa(steps),
-				"--peak-gflops", strconv.FormatFloat(peak, 'f', -1, 64), "--peak-source", src}
+			args := []string{"bench", "train", "--one", name, "--mode", mode, "--steps", strconv.Itoa(steps)}
 			child := exec.Command(exe, args...)
 			var stdout bytes.Buffer
 			child.Stdout, child.Stderr = &stdout, errOut
@@ -231,13 +222,16 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, float64(r.PeakRSSBytes)/(1<<20))
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "FP32 peak %.1f GFLOP/s (%s), GOMAXPROCS %d\n", peak, src, runtime.GOMAXPROCS(0))
+	if len(rows) > 0 {
+		fmt.Fprintf(out, "FP32 peak %.1f GFLOP/s (%s; per row: peak_gflops in --json), GOMAXPROCS %d\n",
+			rows[len(rows)-1].PeakGFLOPS, rows[len(rows)-1].PeakSource, runtime.GOMAXPROCS(0))
+	}
 	return nil
 }
 
 // runTrainBenchOne builds the model, takes one warm-up step (allocating the
 // workspace and optimizer state) and times steps more.
-func runTrainBenchOne(name, mode string, steps int, peak float64, src string) (trainBenchRow, error) {
+func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	bc, err := findTrainBench(name)
 	if err != nil {
 		return trainBenchRow{}, err
@@ -284,6 +278,10 @@ func runTrainBenchOne(name, mode string, steps int, peak float64, src string) (t
 	if err := step(); err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 	}
+	peak, src, err := measureTrainPeak()
+	if err != nil {
+		return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
+	}
 	t0 := time.Now()
 	for range steps {
 		if err := step(); err != nil {
@@ -291,6 +289,9 @@ func runTrainBenchOne(name, mode string, steps int, peak float64, src string) (t
 		}
 	}
 	el := time.Since(t0).Seconds()
+	if peak2, src2, err := measureTrainPeak(); err == nil && peak > 0 {
+		peak, src = (peak+peak2)/2, src2
+	}
 	tokens := float64(bc.b * bc.t * steps)
 	matmul := float64(matmulParams(c))
 	attn := 12 * float64(c.Layers*c.Heads*c.HeadDim*bc.t)

@@ -62,18 +62,21 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 
 	// MLP: out = xmid + down(act(ffIn(norm2(xmid)))).
 	normRecompute(&b.norm2, xmid, ws.ln, ws.mean2[l], ws.rstd2[l], N, C)
+	// The activation is recomputed with what its derivative needs (σ(gate)
+	// or GELU′) parked in ws.dup, which the SwiGLU backward then overwrites
+	// with d(up).
 	if c.Family == Llama {
-		swigluFwd(ws.ffa[l], ws.ffb[l], ws.hbuf)
+		swigluFwdSig(ws.ffa[l], ws.ffb[l], ws.hbuf, ws.dup)
 	} else {
-		geluFwd(ws.ffa[l], ws.hbuf)
+		geluFwdDeriv(ws.ffa[l], ws.hbuf, ws.dup)
 	}
 	m.projBwd(ws, b.down, ws.dres, C, ws.hbuf, I, ws.dh, I, N, false, true)
 	if c.Family == Llama {
-		swigluBwd(ws.ffa[l], ws.ffb[l], ws.dh, ws.dup)
+		swigluBwdSig(ws.ffa[l], ws.ffb[l], ws.dh, ws.dup)
 		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
 		m.projBwd(ws, b.ffIn[1], ws.dup, I, ws.ln, C, ws.dln, C, N, true, true)
 	} else {
-		geluBwd(ws.ffa[l], ws.dh)
+		mulInto(ws.dh, ws.dup)
 		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
 	}
 	normBwd(&b.norm2, ws.dln, xmid, ws.mean2[l], ws.rstd2[l], ws.dres, N, C)

@@ -223,14 +223,47 @@ func geluFwd(x, y []float32) {
 	})
 }
 
-// geluBwd turns dy (in place) into the gradient with respect to the GELU input x.
-func geluBwd(x, dy []float32) {
+// geluFwdDeriv writes GELU(x) into y and its derivative into d, so that the
+// backward pass evaluates tanh once per element.
+func geluFwdDeriv(x, y, d []float32) {
 	kernel.ParallelFor(len(x), 8192, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]
 			t := tanhf(geluC * (v + 0.044715*v*v*v))
-			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v)
-			dy[i] *= d
+			y[i] = 0.5 * v * (1 + t)
+			d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v)
+		}
+	})
+}
+
+// mulInto computes dst *= src elementwise.
+func mulInto(dst, src []float32) {
+	kernel.ParallelFor(len(dst), 16384, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dst[i] *= src[i]
+		}
+	})
+}
+
+// swigluFwdSig writes h = silu(g)·u and sig = σ(g) for the backward pass.
+func swigluFwdSig(g, u, h, sig []float32) {
+	kernel.ParallelFor(len(g), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := sigmoid(g[i])
+			sig[i] = s
+			h[i] = g[i] * s * u[i]
+		}
+	})
+}
+
+// swigluBwdSig turns dh into dg (in place) and sig into du, given g, u and
+// sig = σ(g) from swigluFwdSig.
+func swigluBwdSig(g, u, dh, sig []float32) {
+	kernel.ParallelFor(len(g), 8192, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s, d := sig[i], dh[i]
+			sig[i] = d * g[i] * s
+			dh[i] = d * u[i] * s * (1 + g[i]*(1-s))
 		}
 	})
 }
@@ -262,48 +295,25 @@ func swigluFwd(g, u, h []float32) {
 	})
 }
 
-// swigluBwd turns dh into dg (in place) and writes du, given the saved g and u.
-func swigluBwd(g, u, dh, du []float32) {
-	kernel.ParallelFor(len(g), 8192, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			s := sigmoid(g[i])
-			d := dh[i]
-			du[i] = d * g[i] * s
-			dh[i] = d * u[i] * s * (1 + g[i]*(1-s))
-		}
-	})
-}
-
-// addInto computes dst = a + b elementwise.
-func addInto(dst, a, b []float32) {
-	kernel.ParallelFor(len(dst), 16384, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dst[i] = a[i] + b[i]
-		}
-	})
-}
-
-// expf is a float32 exp accurate to about 1 ulp, several times faster than
-// math.Exp; softmax and cross-entropy spend most of their time here.
+// expf is a float32 exp accurate to about 2 ulp and several times faster
+// than math.Exp; softmax, cross-entropy and GELU spend most of their time
+// here. The polynomial is evaluated in Estrin form to shorten the
+// dependency chain.
 func expf(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x < -87.33654:
-		return 0
-	case x > 88.72283:
+	if !(x >= -87.33654 && x <= 88.72283) {
+		switch {
+		case x != x:
+			return x
+		case x < 0:
+			return 0
+		}
 		return float32(math.Inf(1))
 	}
 	const log2e, ln2hi, ln2lo = 1.4426950408889634, 0.693145751953125, 1.428606765330187045e-06
-	t := x * log2e
-	if t < 0 {
-		t -= 0.5
-	} else {
-		t += 0.5
-	}
-	k := int32(t)
-	kf := float32(k)
+	const magic = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
+	kf := (x*log2e + magic) - magic
 	r := x - kf*ln2hi - kf*ln2lo
-	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(k+127)<<23)
+	r2 := r * r
+	p := (1 + r) + r2*((0.5+r*(1.0/6))+r2*((1.0/24+r*(1.0/120))+r2*(1.0/720)))
+	return p * math.Float32frombits(uint32(int32(kf)+127)<<23)
 }
