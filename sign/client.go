@@ -40,7 +40,11 @@ func NewNonce(now time.Time) string {
 // "{nonce}:{miner_hotkey}:{sha256hex(body)}". A GET has an empty body.
 func Message(nonce, target string, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	return []byte(nonce + ":" + target + ":" + hex.EncodeToString(sum[:]))
+	return messageHex(nonce, target, hex.EncodeToString(sum[:]))
+}
+
+func messageHex(nonce, target, bodyHex string) []byte {
+	return []byte(nonce + ":" + target + ":" + bodyHex)
 }
 
 // SignRequest signs req for target (the receiving node's SS58 address) with
@@ -63,8 +67,16 @@ func SignRequest(req *http.Request, signer Signer, target string, now time.Time)
 	if len(body) == 0 {
 		req.Body = http.NoBody
 	}
+	return SignRequestHash(req, signer, target, sha256.Sum256(body), now)
+}
+
+// SignRequestHash signs req for target given the SHA-256 of its body, which
+// it does not read: use it to sign a large body streamed from a file (set
+// req.GetBody so that it can be resent). A Transport passes requests that
+// are already signed through unchanged.
+func SignRequestHash(req *http.Request, signer Signer, target string, bodySum [32]byte, now time.Time) error {
 	nonce := NewNonce(now)
-	sig, err := signer.Sign(Message(nonce, target, body))
+	sig, err := signer.Sign(messageHex(nonce, target, hex.EncodeToString(bodySum[:])))
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
@@ -97,8 +109,16 @@ type Transport struct {
 	Now func() time.Time
 }
 
-// RoundTrip signs a copy of req and sends it.
+// RoundTrip signs a copy of req and sends it. A request that already
+// carries a signature (SignRequestHash) is sent as it is.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req.Header.Get(HeaderSignature) != "" {
+		return base.RoundTrip(req)
+	}
 	target := t.Target
 	if v, ok := req.Context().Value(targetKey{}).(string); ok && v != "" {
 		target = v
@@ -116,10 +136,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
 	if err := SignRequest(r, t.Signer, target, now()); err != nil {
 		return nil, err
-	}
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
 	}
 	return base.RoundTrip(r)
 }

@@ -1,13 +1,12 @@
 package sign
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +21,9 @@ const DefaultWindow = 120 * time.Second
 
 // DefaultMaxBody is the largest request body Verify reads by default.
 const DefaultMaxBody = 64 << 20
+
+// DefaultMemoryBody is the largest body Verify keeps in memory by default.
+const DefaultMemoryBody = 4 << 20
 
 // Options configure a Verifier.
 type Options struct {
@@ -38,6 +40,9 @@ type Options struct {
 	// MaxBody is the largest body read, in bytes. Defaults to
 	// DefaultMaxBody; larger requests get 413.
 	MaxBody int64
+	// MemoryBody is the largest body held in memory; larger bodies are
+	// spooled to a temporary file. Defaults to DefaultMemoryBody.
+	MemoryBody int64
 	// Replay remembers seen nonces. Defaults to a new cache per Verifier;
 	// share one between Verifiers that guard the same node.
 	Replay *ReplayCache
@@ -58,6 +63,9 @@ func NewVerifier(opts Options) *Verifier {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.MemoryBody <= 0 {
+		opts.MemoryBody = DefaultMemoryBody
+	}
 	if opts.Replay == nil {
 		opts.Replay = NewReplayCache(0)
 	}
@@ -76,22 +84,25 @@ func Verify(next http.Handler, opts Options) http.Handler {
 	return NewVerifier(opts).Middleware(next)
 }
 
-// Middleware wraps next as Verify describes.
+// Middleware wraps next as Verify describes. Bodies up to MemoryBody are
+// held in memory; larger ones (up to MaxBody) are spooled to a temporary
+// file that is removed when next returns.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := readBody(r, v.opts.MaxBody)
+		body, sum, err := spoolBody(r, v.opts.MaxBody, v.opts.MemoryBody)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		caller, err := v.Check(r, body)
+		defer body.Close()
+		caller, err := v.CheckHash(r, sum)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		r = r.WithContext(WithCaller(r.Context(), caller))
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
+		r.Body = body
+		r.ContentLength = body.size
 		next.ServeHTTP(w, r)
 	})
 }
@@ -102,6 +113,11 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 // whatever Authorize returns otherwise. The nonce is consumed only when the
 // signature verifies.
 func (v *Verifier) Check(r *http.Request, body []byte) (string, error) {
+	return v.CheckHash(r, sha256.Sum256(body))
+}
+
+// CheckHash is Check for a body known by its SHA-256.
+func (v *Verifier) CheckHash(r *http.Request, bodySum [32]byte) (string, error) {
 	caller := r.Header.Get(HeaderValidatorHotkey)
 	target := r.Header.Get(HeaderMinerHotkey)
 	nonce := r.Header.Get(HeaderNonce)
@@ -126,7 +142,7 @@ func (v *Verifier) Check(r *http.Request, body []byte) (string, error) {
 	if err != nil {
 		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "header %s: not hex", HeaderSignature)
 	}
-	if err := VerifySignature(caller, Message(nonce, target, body), sig); err != nil {
+	if err := VerifySignature(caller, messageHex(nonce, target, hex.EncodeToString(bodySum[:])), sig); err != nil {
 		if errors.Is(err, ErrBadSignature) {
 			return "", crucible.Errorf(crucible.EUNAUTHORIZED, "bad signature from %s", caller)
 		}
@@ -160,27 +176,6 @@ func nonceTime(nonce string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("nonce %q: timestamp is not a positive integer", nonce)
 	}
 	return time.Unix(0, ns), nil
-}
-
-func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	r.Body.Close()
-	if err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "read request body")
-	}
-	if int64(len(b)) > max {
-		return nil, errTooLarge{max}
-	}
-	return b, nil
-}
-
-type errTooLarge struct{ max int64 }
-
-func (e errTooLarge) Error() string {
-	return fmt.Sprintf("request body is larger than %d bytes", e.max)
 }
 
 type callerKey struct{}
