@@ -61,6 +61,37 @@ func TestLinear(t *testing.T) {
 	}
 }
 
+func TestLinearAdd(t *testing.T) {
+	for _, layout := range []Layout{OutIn, InOut} {
+		r := newRand(31)
+		const n, in, out, alpha = 3, 5, 4, 0.7
+		x, w := randVec(r, n*in, 1), randVec(r, in*out, 1)
+		y, y0 := prefilled(r, n*out)
+		LinearForwardAdd(y, x, w, n, in, out, layout, alpha)
+		f := func(in64 [][]float64) []float64 {
+			o := refLinear(in64[0], in64[1], nil, n, in, out, layout)
+			for i := range o {
+				o[i] *= alpha
+			}
+			return o
+		}
+		in64 := [][]float64{to64(x), to64(w)}
+		want := f(in64)
+		for i := range want {
+			want[i] += float64(y0[i])
+		}
+		if e := maxAbsErr(y, want); e > 1e-5 {
+			t.Fatalf("%s: forward max error %.3g", layout, e)
+		}
+		dy := randVec(r, n*out, 1)
+		dx, dx0 := prefilled(r, n*in)
+		dw, dw0 := prefilled(r, in*out)
+		LinearAddBackward(dx, dw, dy, x, w, n, in, out, layout, alpha)
+		checkGrad(t, layout.String()+" dx", dx, dx0, fdGrad(f, in64, to64(dy), 0), 1e-3)
+		checkGrad(t, layout.String()+" dw", dw, dw0, fdGrad(f, in64, to64(dy), 1), 1e-3)
+	}
+}
+
 func TestEmbedding(t *testing.T) {
 	r := newRand(1)
 	const vocab, c = 7, 5

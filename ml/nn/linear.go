@@ -88,3 +88,48 @@ func LinearBackward(dx, dw, dbias, dy, x, w []float32, n, in, out int, layout La
 		sumRowsInto(dbias, dy, n, out, out)
 	}
 }
+
+// LinearForwardAdd accumulates y[n,out] += alpha·x[n,in]·W (no bias), for
+// a branch added onto another layer's output, such as a LoRA update
+// y += (α/r)·(x·Aᵀ)·Bᵀ.
+func LinearForwardAdd(y, x, w []float32, n, in, out int, layout Layout, alpha float32) {
+	need("LinearForwardAdd", "y", y, n*out)
+	need("LinearForwardAdd", "x", x, n*in)
+	need("LinearForwardAdd", "w", w, in*out)
+	if n == 0 || out == 0 {
+		return
+	}
+	if layout == InOut {
+		gemm(false, false, n, out, in, alpha, x, in, w, out, 1, y, out)
+	} else {
+		gemm(false, true, n, out, in, alpha, x, in, w, in, 1, y, out)
+	}
+}
+
+// LinearAddBackward accumulates the gradients of LinearForwardAdd:
+// dx += alpha·dy·Wᵀ and dW += alpha·(outer products of dy and x). Either
+// may be nil.
+func LinearAddBackward(dx, dw, dy, x, w []float32, n, in, out int, layout Layout, alpha float32) {
+	need("LinearAddBackward", "dy", dy, n*out)
+	needOpt("LinearAddBackward", "dx", dx, n*in)
+	needOpt("LinearAddBackward", "dw", dw, in*out)
+	if n == 0 {
+		return
+	}
+	if dx != nil {
+		need("LinearAddBackward", "w", w, in*out)
+		if layout == InOut {
+			gemm(false, true, n, in, out, alpha, dy, out, w, out, 1, dx, in)
+		} else {
+			gemm(false, false, n, in, out, alpha, dy, out, w, in, 1, dx, in)
+		}
+	}
+	if dw != nil {
+		need("LinearAddBackward", "x", x, n*in)
+		if layout == InOut {
+			gemm(true, false, in, out, n, alpha, x, in, dy, out, 1, dw, out)
+		} else {
+			gemm(true, false, out, in, n, alpha, dy, out, x, in, 1, dw, in)
+		}
+	}
+}
