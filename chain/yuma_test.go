@@ -1,7 +1,10 @@
 package chain
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
 	"testing"
 )
 
@@ -166,140 +169,59 @@ func yuma3Setup(t *testing.T, stake []float64, liquid bool) *sim {
 	return s
 }
 
-// weightsAll sets each validator's weights on the servers.
-func (s *sim) weightsAll(servers []int, rows ...[]uint16) {
-	for v, row := range rows {
-		s.setWeights(v, servers, row)
-	}
+// yuma3Golden is testdata/yuma3_scenarios.json.
+type yuma3Golden struct {
+	Source    string `json:"source"`
+	Scenarios []struct {
+		Name        string    `json:"name"`
+		Stakes      []float64 `json:"stakes"`
+		LiquidAlpha bool      `json:"liquid_alpha"`
+		Epochs      []struct {
+			Weights   [][]uint16  `json:"weights"` // per validator, on the servers; absent: unchanged
+			Dividends []float64   `json:"dividends"`
+			Bonds     [][]float64 `json:"bonds"` // per validator, to the servers
+		} `json:"epochs"`
+	} `json:"scenarios"`
 }
 
-const M = 65535
-
-// Subtensor test_yuma_3_liquid_alpha_disabled, also the worked vector of
-// the reference notes: validator 2 switches from server 3 to server 4 at
-// epoch 2 and loses dividends while its bonds catch up.
-func TestEpochGoldenYuma3LiquidAlphaDisabled(t *testing.T) {
-	s := yuma3Setup(t, []float64{33, 33, 34, 0, 0}, false)
-	divs := [][]float64{
-		{0.3300, 0.3300, 0.3400, 0, 0},
-		{0.3300, 0.3300, 0.3400, 0, 0},
-		{0.3734, 0.3734, 0.2532, 0, 0},
-		{0.3611, 0.3611, 0.2779, 0, 0},
-		{0.3541, 0.3541, 0.2919, 0, 0},
-		{0.3495, 0.3495, 0.3009, 0, 0},
+// Subtensor's Yuma 3 scenarios (see the file's source note): validators
+// move their weight between servers at different times, and dividends and
+// bonds follow to within Subtensor's own tolerance of 1e-3.
+func TestEpochGoldenYuma3(t *testing.T) {
+	b, err := os.ReadFile("testdata/yuma3_scenarios.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	bonds := [][3][2]float64{ // validator × (server 3, server 4)
-		{{0.0250, 0}, {0.0250, 0}, {0.0250, 0}},
-		{{0.0494, 0}, {0.0494, 0}, {0.0494, 0}},
-		{{0.0731, 0}, {0.0731, 0}, {0.0481, 0.0250}},
-		{{0.0963, 0}, {0.0963, 0}, {0.0719, 0.0244}},
-		{{0.1189, 0}, {0.1189, 0}, {0.0951, 0.0238}},
-		{{0.1409, 0}, {0.1409, 0}, {0.1178, 0.0232}},
+	var g yuma3Golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
 	}
-	for e := range divs {
-		if e == 2 {
-			s.weightsAll([]int{3, 4}, []uint16{M, 0}, []uint16{M, 0}, []uint16{0, M})
-		} else {
-			s.weightsAll([]int{3, 4}, []uint16{M, 0}, []uint16{M, 0}, []uint16{M, 0})
-		}
-		s.block++
-		r := s.epoch(1e9)
-		near(t, "D epoch "+string(rune('0'+e)), r.Dividends, divs[e], 1e-3)
-		for v := range 3 {
-			near(t, "bonds epoch "+string(rune('0'+e)), []float64{float64(s.B[v][3]) / M, float64(s.B[v][4]) / M}, bonds[e][v][:], 1e-3)
-		}
+	if len(g.Scenarios) < 6 {
+		t.Fatalf("%d scenarios in the golden file", len(g.Scenarios))
 	}
-}
-
-// Subtensor test_yuma_3_one_epoch_switch (liquid alpha on).
-func TestEpochGoldenYuma3OneEpochSwitch(t *testing.T) {
-	s := yuma3Setup(t, []float64{33, 33, 34, 0, 0}, true)
-	divs := [][]float64{
-		{0.3300, 0.3300, 0.3400, 0, 0},
-		{0.3300, 0.3300, 0.3400, 0, 0},
-		{0.3782, 0.3782, 0.2436, 0, 0},
-		{0.3628, 0.3628, 0.2745, 0, 0},
-		{0.3541, 0.3541, 0.2917, 0, 0},
-		{0.3487, 0.3487, 0.3026, 0, 0},
-	}
-	bonds := [][3][2]float64{
-		{{0.1013, 0}, {0.1013, 0}, {0.1013, 0}},
-		{{0.1924, 0}, {0.1924, 0}, {0.1924, 0}},
-		{{0.2742, 0}, {0.2742, 0}, {0.1715, 0.2987}},
-		{{0.3478, 0}, {0.3478, 0}, {0.2554, 0.2618}},
-		{{0.4139, 0}, {0.4139, 0}, {0.3309, 0.2312}},
-		{{0.4733, 0}, {0.4733, 0}, {0.3987, 0.2051}},
-	}
-	for e := range divs {
-		if e == 2 {
-			s.weightsAll([]int{3, 4}, []uint16{M, 0}, []uint16{M, 0}, []uint16{0, M})
-		} else {
-			s.weightsAll([]int{3, 4}, []uint16{M, 0}, []uint16{M, 0}, []uint16{M, 0})
-		}
-		s.block++
-		r := s.epoch(1e9)
-		near(t, "D epoch "+string(rune('0'+e)), r.Dividends, divs[e], 1e-3)
-		for v := range 3 {
-			near(t, "bonds epoch "+string(rune('0'+e)), []float64{float64(s.B[v][3]) / M, float64(s.B[v][4]) / M}, bonds[e][v][:], 1e-3)
-		}
-	}
-}
-
-// Subtensor test_yuma_3_kappa_moves_first: the big validator (80%) moves to
-// server 4 first, the eager small one follows, the lazy one last.
-func TestEpochGoldenYuma3KappaMovesFirst(t *testing.T) {
-	s := yuma3Setup(t, []float64{8, 1, 1, 0, 0}, true)
-	divs := [][]float64{
-		{0.8000, 0.1000, 0.1000, 0, 0},
-		{1.0000, 0.0000, 0.0000, 0, 0},
-		{0.9382, 0.0618, 0.0000, 0, 0},
-		{0.8819, 0.0773, 0.0407, 0, 0},
-		{0.8564, 0.0844, 0.0592, 0, 0},
-		{0.8418, 0.0884, 0.0697, 0, 0},
-	}
-	for e := range divs {
-		switch e {
-		case 0:
-			s.weightsAll([]int{3, 4}, []uint16{M, 0}, []uint16{M, 0}, []uint16{M, 0})
-		case 1:
-			s.weightsAll([]int{3, 4}, []uint16{0, M}, []uint16{M, 0}, []uint16{M, 0})
-		case 2:
-			s.weightsAll([]int{3, 4}, []uint16{0, M}, []uint16{0, M}, []uint16{M, 0})
-		case 3:
-			s.weightsAll([]int{3, 4}, []uint16{0, M}, []uint16{0, M}, []uint16{0, M})
-		}
-		s.block++
-		r := s.epoch(1e9)
-		near(t, "D epoch "+string(rune('0'+e)), r.Dividends, divs[e], 1e-3)
-	}
-}
-
-// Subtensor test_yuma_3_stable_miner: weights split over three servers.
-func TestEpochGoldenYuma3StableMiner(t *testing.T) {
-	s := yuma3Setup(t, []float64{8, 1, 1, 0, 0, 0}, true)
-	h := uint16(M / 2)
-	divs := [][]float64{
-		{0.8000, 0.1000, 0.1000, 0, 0, 0},
-		{0.8226, 0.0745, 0.1028, 0, 0, 0},
-		{0.7750, 0.1685, 0.0565, 0, 0, 0},
-		{0.7864, 0.1372, 0.0764, 0, 0, 0},
-		{0.7912, 0.1241, 0.0847, 0, 0, 0},
-		{0.7937, 0.1173, 0.0890, 0, 0, 0},
-	}
-	srv := []int{3, 4, 5}
-	for e := range divs {
-		switch e {
-		case 0:
-			s.weightsAll(srv, []uint16{h, 0, h}, []uint16{h, 0, h}, []uint16{h, 0, h})
-		case 1:
-			s.weightsAll(srv, []uint16{h, 0, h}, []uint16{0, h, h}, []uint16{h, 0, h})
-		case 2:
-			s.weightsAll(srv, []uint16{0, h, h}, []uint16{0, h, h}, []uint16{h, 0, h})
-		case 3:
-			s.weightsAll(srv, []uint16{0, h, h}, []uint16{0, h, h}, []uint16{0, h, h})
-		}
-		s.block++
-		r := s.epoch(1e9)
-		near(t, "D epoch "+string(rune('0'+e)), r.Dividends, divs[e], 1e-3)
+	for _, sc := range g.Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			s := yuma3Setup(t, sc.Stakes, sc.LiquidAlpha)
+			nv := 3
+			var servers []int
+			for j := nv; j < len(sc.Stakes); j++ {
+				servers = append(servers, j)
+			}
+			for e, ep := range sc.Epochs {
+				for v, row := range ep.Weights {
+					s.setWeights(v, servers, row)
+				}
+				s.block++
+				r := s.epoch(1e9)
+				near(t, fmt.Sprintf("epoch %d dividends", e), r.Dividends, ep.Dividends, 1e-3)
+				for v, want := range ep.Bonds {
+					got := make([]float64, len(servers))
+					for k, j := range servers {
+						got[k] = float64(s.B[v][j]) / 65535
+					}
+					near(t, fmt.Sprintf("epoch %d bonds of validator %d", e, v), got, want, 1e-3)
+				}
+			}
+		})
 	}
 }
