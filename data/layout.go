@@ -43,7 +43,10 @@ func SplitOf(path string) string {
 }
 
 // DataFiles lists the data files of a directory in Hugging Face dataset
-// layout (data/train-00000-of-00001.parquet, train.jsonl, test/0000.parquet,
+// layout. When README.md declares configs in its front matter, the files are
+// those of the default config (the one marked default, else "default",
+// else the first), as Hugging Face loads them. Otherwise they are found by
+// name (data/train-00000-of-00001.parquet, train.jsonl, test/0000.parquet,
 // ...), recursively, skipping hidden folders. Files are ordered by split
 // (train, validation, test, others) and then by path, so that the order, and
 // everything derived from it, is the same on every machine. A directory that
@@ -51,9 +54,29 @@ func SplitOf(path string) string {
 // dataset repository often carries both its JSON source and a Parquet
 // conversion of it).
 func DataFiles(dir string) ([]string, error) {
+	configs, err := ReadConfigs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(configs) > 0 && len(defaultConfig(configs).Files) > 0 {
+		files, err := configFiles(dir, defaultConfig(configs))
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, f := range files {
+			if _, ok := FormatOf(f); ok {
+				out = append(out, f)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("dataset directory %s: the default config of README.md names no .json, .jsonl, .csv or .parquet files", dir)
+		}
+		return out, nil
+	}
 	var files []DataFile
 	count := map[Format]int{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

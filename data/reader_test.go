@@ -302,3 +302,72 @@ func TestDirectoryErrorsAreNotFatal(t *testing.T) {
 		t.Errorf("rows %d errs %q", len(rows), errs)
 	}
 }
+
+func TestDataFilesFromReadmeConfigs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "README.md", `---
+license: mit
+configs:
+- config_name: fr
+  data_files: "fr/*.jsonl"
+- config_name: en
+  default: true
+  data_files:
+  - split: test
+    path: en/test-*
+  - split: train
+    path:
+    - en/train/**
+---
+# A dataset
+`)
+	writeFile(t, dir, "fr/a.jsonl", "{\"q\":\"fr\"}\n")
+	writeFile(t, dir, "en/test-0.jsonl", "{\"q\":\"t\"}\n")
+	writeFile(t, dir, "en/train/part1/b.jsonl", "{\"q\":\"b\"}\n")
+	writeFile(t, dir, "en/train/a.jsonl", "{\"q\":\"a\"}\n")
+	writeFile(t, dir, "en/train/notes.txt", "not data")
+	files, err := DataFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, f := range files {
+		r, _ := filepath.Rel(dir, f)
+		rel = append(rel, filepath.ToSlash(r))
+	}
+	if want := []string{"en/train/a.jsonl", "en/train/part1/b.jsonl", "en/test-0.jsonl"}; !reflect.DeepEqual(rel, want) {
+		t.Errorf("files %q, want %q", rel, want)
+	}
+	configs, err := ReadConfigs(dir)
+	if err != nil || len(configs) != 2 || configs[0].Files["train"][0] != "fr/*.jsonl" {
+		t.Errorf("configs %+v %v", configs, err)
+	}
+
+	writeFile(t, dir, "README.md", "---\nconfigs:\n- config_name: x\n  data_files: nothing/*\n---\n")
+	if _, err := DataFiles(dir); err == nil || !strings.Contains(err.Error(), `pattern "nothing/*" (split train) matches no file`) {
+		t.Errorf("unmatched pattern: %v", err)
+	}
+	writeFile(t, dir, "README.md", "---\nconfigs: [oops\n---\n")
+	if _, err := DataFiles(dir); err == nil || !strings.Contains(err.Error(), "README.md:1: configs: front matter is not valid YAML") {
+		t.Errorf("bad yaml: %v", err)
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pat, name string
+		want      bool
+	}{
+		{"data/train-*", "data/train-00000-of-00001.parquet", true},
+		{"data/train-*", "data/sub/train-0.parquet", false},
+		{"data/**", "data/a/b/c.jsonl", true},
+		{"**/*.csv", "x.csv", true},
+		{"**/*.csv", "a/b/x.csv", true},
+		{"a/**/b.json", "a/b.json", true},
+		{"a/*/b.json", "a/b.json", false},
+	} {
+		if got := globMatch(tc.pat, tc.name); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v", tc.pat, tc.name, got)
+		}
+	}
+}
