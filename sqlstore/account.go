@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -155,17 +156,27 @@ func scanAPIKey(r rowScanner) (*crucible.APIKey, error) {
 	return &k, nil
 }
 
+// lastUsedResolution is how stale LastUsedAt may get: FindAPIKeyByHash
+// writes it at most this often per key, so that authenticating a busy client
+// is not a database write per request.
+const lastUsedResolution = time.Minute
+
 // FindAPIKeyByHash returns the key whose hash is hash, revoked or not, and
-// records it as used now. Returns ENOTFOUND.
+// records it as used now (at a resolution of a minute). Returns ENOTFOUND.
 func (s *Store) FindAPIKeyByHash(ctx context.Context, hash string) (*crucible.APIKey, error) {
-	now := norm(s.now())
-	k, err := scanAPIKey(s.queryRow(ctx, "UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? RETURNING "+apiKeyColumns,
-		s.timeArg(now), hash))
+	k, err := scanAPIKey(s.queryRow(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = ?", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "api key not found")
 	}
 	if err != nil {
 		return nil, mapErr(err, "find api key")
+	}
+	now := norm(s.now())
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= lastUsedResolution {
+		if _, err := s.exec(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", s.timeArg(now), k.ID); err != nil {
+			return nil, mapErr(err, "record api key use")
+		}
+		k.LastUsedAt = &now
 	}
 	return k, nil
 }

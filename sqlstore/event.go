@@ -11,6 +11,19 @@ import (
 // increasing order and a follower reading "after ID n" never skips one.
 const eventLockKey = 0x63727564
 
+// lockEvents takes the Postgres event lock for the rest of the transaction
+// (a no-op on SQLite, whose transactions are serialized anyway). Taking it
+// again in the same transaction is harmless.
+func (s *Store) lockEvents(ctx context.Context) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	if _, err := s.exec(ctx, "SELECT pg_advisory_xact_lock(?)", eventLockKey); err != nil {
+		return mapErr(err, "lock task events")
+	}
+	return nil
+}
+
 // AppendEvent stores e and fills in its ID and CreatedAt. Returns EINVALID
 // without a task or kind, ENOTFOUND when the task does not exist.
 func (s *Store) AppendEvent(ctx context.Context, e *crucible.TaskEvent) error {
@@ -26,10 +39,8 @@ func (s *Store) appendEvent(ctx context.Context, e *crucible.TaskEvent) error {
 	if err != nil {
 		return crucible.Wrap(err, crucible.EINVALID, "task event data")
 	}
-	if s.dialect == Postgres {
-		if _, err := s.exec(ctx, "SELECT pg_advisory_xact_lock(?)", eventLockKey); err != nil {
-			return mapErr(err, "append task event")
-		}
+	if err := s.lockEvents(ctx); err != nil {
+		return err
 	}
 	created := norm(s.now())
 	err = s.queryRow(ctx, `INSERT INTO task_events (task_id, kind, hotkey, from_status, to_status, message, data, created_at)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -18,7 +19,7 @@ func (s *Store) AppendResult(ctx context.Context, e *crucible.ResultEntry) error
 	if e.Hash == "" {
 		return crucible.Errorf(crucible.EINVALID, "result entry %d has no hash", e.Seq)
 	}
-	if !json.Valid(e.Payload) {
+	if !json.Valid(e.Payload) || !utf8.Valid(e.Payload) {
 		return crucible.Errorf(crucible.EINVALID, "result entry %d: payload is not valid JSON", e.Seq)
 	}
 	created := e.CreatedAt

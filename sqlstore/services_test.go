@@ -192,7 +192,25 @@ func TestAccountsAndKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCode(t, s.CreateAPIKey(ctx, &crucible.APIKey{AccountID: a.ID, Hash: k.Hash}), crucible.ECONFLICT)
+		clock := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		sqlstore.SetClock(s, func() time.Time { return clock })
 		found, err := s.FindAPIKeyByHash(ctx, crucible.HashAPIKey(secret))
+		if err != nil || !found.LastUsedAt.Equal(clock) {
+			t.Fatalf("first use: %+v, %v", found, err)
+		}
+		clock = clock.Add(30 * time.Second) // within the resolution: not rewritten
+		if again, err := s.FindAPIKeyByHash(ctx, k.Hash); err != nil || !again.LastUsedAt.Equal(clock.Add(-30*time.Second)) {
+			t.Fatalf("use 30s later: %+v, %v", again, err)
+		}
+		clock = clock.Add(time.Minute)
+		if again, err := s.FindAPIKeyByHash(ctx, k.Hash); err != nil || !again.LastUsedAt.Equal(clock) {
+			t.Fatalf("use 90s later: %+v, %v", again, err)
+		}
+		keys, _ := s.FindAPIKeys(ctx, a.ID)
+		if len(keys) != 1 || !keys[0].LastUsedAt.Equal(clock) {
+			t.Fatalf("stored last use: %+v", keys)
+		}
+		found, err = s.FindAPIKeyByHash(ctx, crucible.HashAPIKey(secret))
 		if err != nil || found.ID != k.ID || found.Revoked() || found.LastUsedAt == nil || found.Hash != k.Hash {
 			t.Fatalf("FindAPIKeyByHash = %+v, %v", found, err)
 		}
@@ -202,10 +220,11 @@ func TestAccountsAndKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		first, _ := s.FindAPIKeyByHash(ctx, k.Hash)
+		clock = clock.Add(time.Hour) // a second revocation must keep the first time
 		if err := s.RevokeAPIKey(ctx, k.ID); err != nil {
 			t.Fatal(err)
 		}
-		keys, err := s.FindAPIKeys(ctx, a.ID)
+		keys, err = s.FindAPIKeys(ctx, a.ID)
 		if err != nil || len(keys) != 1 || !keys[0].Revoked() || !keys[0].RevokedAt.Equal(*first.RevokedAt) {
 			t.Fatalf("FindAPIKeys = %+v, %v", keys, err)
 		}
@@ -233,6 +252,7 @@ func TestResultsLog(t *testing.T) {
 			{"fork", crucible.ResultEntry{Seq: 2, PrevHash: "other", Hash: "h2", Payload: []byte(`{}`)}, crucible.ECONFLICT},
 			{"replay", crucible.ResultEntry{Seq: 1, Hash: "h1b", Payload: []byte(`{}`)}, crucible.ECONFLICT},
 			{"not json", crucible.ResultEntry{Seq: 2, PrevHash: "h1", Hash: "h2", Payload: []byte(`{`)}, crucible.EINVALID},
+			{"not utf-8", crucible.ResultEntry{Seq: 2, PrevHash: "h1", Hash: "h2", Payload: []byte("\"\xff\"")}, crucible.EINVALID},
 			{"no hash", crucible.ResultEntry{Seq: 2, PrevHash: "h1", Payload: []byte(`{}`)}, crucible.EINVALID},
 			{"hash reused", crucible.ResultEntry{Seq: 2, PrevHash: "h1", Hash: "h1", Payload: []byte(`{}`)}, crucible.ECONFLICT},
 		}

@@ -177,6 +177,11 @@ func (s *Store) Tx() *sql.Tx { return s.tx }
 // back otherwise (also when fn panics). The Store passed to fn runs every
 // call inside that transaction. Called on a Store that is already in a
 // transaction, WithTx runs fn in that same transaction.
+//
+// Inside fn use only tx: a call on the outer Store runs outside the
+// transaction and, on SQLite, a write there waits for the transaction to end
+// and fails after the 10 s busy timeout. To enqueue a job atomically with a
+// state change, pass tx.Tx() to the queue's InsertTx.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) (err error) {
 	if s.tx != nil {
 		return fn(s)

@@ -9,7 +9,7 @@ import (
 )
 
 const submissionColumns = `task_id, hotkey, expected_name, result_key, result_sha256, is_adapter, uploaded_at,
-	test_loss, quality_score, reason, created_at`
+	test_loss, quality_score, reason, created_at, started_at, failure`
 
 // CreateSubmission records that a miner accepted a task and fills in
 // CreatedAt. Returns EINVALID without a task or hotkey, ENOTFOUND when the
@@ -20,10 +20,10 @@ func (s *Store) CreateSubmission(ctx context.Context, sub *crucible.Submission) 
 	}
 	c := *sub
 	c.CreatedAt = norm(s.now())
-	c.UploadedAt = normPtr(c.UploadedAt)
-	_, err := s.exec(ctx, "INSERT INTO submissions ("+submissionColumns+") VALUES ("+placeholders(11)+")",
+	c.UploadedAt, c.StartedAt = normPtr(c.UploadedAt), normPtr(c.StartedAt)
+	_, err := s.exec(ctx, "INSERT INTO submissions ("+submissionColumns+") VALUES ("+placeholders(13)+")",
 		c.TaskID, c.Hotkey, c.ExpectedName, c.ResultKey, c.ResultSHA256, c.IsAdapter, s.timePtrArg(c.UploadedAt),
-		c.TestLoss, c.QualityScore, c.Reason, s.timeArg(c.CreatedAt))
+		c.TestLoss, c.QualityScore, c.Reason, s.timeArg(c.CreatedAt), s.timePtrArg(c.StartedAt), c.Failure)
 	switch constraintOf(err) {
 	case foreignKeyViolation:
 		return crucible.Errorf(crucible.ENOTFOUND, "task %q not found", sub.TaskID)
@@ -42,13 +42,15 @@ func scanSubmission(r rowScanner) (*crucible.Submission, error) {
 		sub               crucible.Submission
 		adapter           boolScan
 		uploaded, created timeScan
+		started           timeScan
 		loss, score       sql.NullFloat64
 	)
 	if err := r.Scan(&sub.TaskID, &sub.Hotkey, &sub.ExpectedName, &sub.ResultKey, &sub.ResultSHA256, &adapter,
-		&uploaded, &loss, &score, &sub.Reason, &created); err != nil {
+		&uploaded, &loss, &score, &sub.Reason, &created, &started, &sub.Failure); err != nil {
 		return nil, err
 	}
 	sub.IsAdapter, sub.UploadedAt, sub.CreatedAt = bool(adapter), uploaded.ptr(), created.t
+	sub.StartedAt = started.ptr()
 	if loss.Valid {
 		sub.TestLoss = &loss.Float64
 	}
@@ -96,12 +98,12 @@ func (s *Store) FindSubmissions(ctx context.Context, taskID string) ([]*crucible
 // UpdateSubmission saves every field of sub but its keys and CreatedAt.
 // Returns ENOTFOUND.
 func (s *Store) UpdateSubmission(ctx context.Context, sub *crucible.Submission) error {
-	sub.UploadedAt = normPtr(sub.UploadedAt)
+	sub.UploadedAt, sub.StartedAt = normPtr(sub.UploadedAt), normPtr(sub.StartedAt)
 	res, err := s.exec(ctx, `UPDATE submissions SET expected_name = ?, result_key = ?, result_sha256 = ?,
-		is_adapter = ?, uploaded_at = ?, test_loss = ?, quality_score = ?, reason = ?
+		is_adapter = ?, uploaded_at = ?, test_loss = ?, quality_score = ?, reason = ?, started_at = ?, failure = ?
 		WHERE task_id = ? AND hotkey = ?`,
 		sub.ExpectedName, sub.ResultKey, sub.ResultSHA256, sub.IsAdapter, s.timePtrArg(sub.UploadedAt),
-		sub.TestLoss, sub.QualityScore, sub.Reason, sub.TaskID, sub.Hotkey)
+		sub.TestLoss, sub.QualityScore, sub.Reason, s.timePtrArg(sub.StartedAt), sub.Failure, sub.TaskID, sub.Hotkey)
 	if err != nil {
 		return mapErr(err, "update submission")
 	}

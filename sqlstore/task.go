@@ -196,6 +196,11 @@ func (s *Store) UpdateTask(ctx context.Context, t *crucible.Task) error {
 	}
 	var saved crucible.Task
 	err := s.WithTx(ctx, func(tx *Store) error {
+		// Take the event lock before the row lock, the order every writer
+		// uses, so two transactions updating several tasks cannot deadlock.
+		if err := tx.lockEvents(ctx); err != nil {
+			return err
+		}
 		cur, err := tx.findTask(ctx, t.ID, tx.forUpdate())
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,4 +280,55 @@ func TestOpenBadURL(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want EINVALID", u, err)
 		}
 	}
+}
+
+// Two transactions that update the same two tasks in opposite orders must
+// not deadlock: one wins, the other sees a version conflict.
+func TestCrossUpdatesDoNotDeadlock(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		for round := 0; round < 3; round++ {
+			a, b := mustCreate(t, s, newTask("a")), mustCreate(t, s, newTask("b"))
+			advance := func(tx *sqlstore.Store, id string) error {
+				task, err := tx.FindTask(ctx, id)
+				if err != nil {
+					return err
+				}
+				task.TimesDelayed++
+				return tx.UpdateTask(ctx, task)
+			}
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, order := range [][2]string{{a.ID, b.ID}, {b.ID, a.ID}} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = s.WithTx(ctx, func(tx *sqlstore.Store) error {
+						if err := advance(tx, order[0]); err != nil {
+							return err
+						}
+						return advance(tx, order[1])
+					})
+				}()
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				if err == nil {
+					won++
+					continue
+				}
+				if crucible.ErrorCode(err) != crucible.ECONFLICT || strings.Contains(err.Error(), "deadlock") {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if won == 0 {
+				t.Fatalf("round %d: neither transaction committed: %v", round, errs)
+			}
+			got, err := s.FindTask(ctx, a.ID)
+			if err != nil || got.TimesDelayed != won {
+				t.Fatalf("round %d: times_delayed %d after %d winners (%v)", round, got.TimesDelayed, won, err)
+			}
+		}
+	})
 }

@@ -1,0 +1,3 @@
+-- When a miner acknowledged start_training, and why a submission failed.
+ALTER TABLE submissions ADD COLUMN started_at TIMESTAMPTZ;
+ALTER TABLE submissions ADD COLUMN failure TEXT NOT NULL DEFAULT '';
