@@ -1,0 +1,174 @@
+package crucible
+
+import (
+	"context"
+	"time"
+)
+
+// TaskType is what kind of fine-tuning a task asks for.
+type TaskType string
+
+// Task types.
+const (
+	TaskInstruct TaskType = "instruct" // instruction / input / output columns
+	TaskChat     TaskType = "chat"     // a list of role-tagged messages
+	TaskDPO      TaskType = "dpo"      // prompt, chosen and rejected answers (preference tuning)
+	TaskText     TaskType = "text"     // plain text, continued pretraining
+)
+
+// TaskTypes lists every task type.
+var TaskTypes = []TaskType{TaskInstruct, TaskChat, TaskDPO, TaskText}
+
+// Valid reports whether t is a known task type.
+func (t TaskType) Valid() bool {
+	switch t {
+	case TaskInstruct, TaskChat, TaskDPO, TaskText:
+		return true
+	}
+	return false
+}
+
+// ParseTaskType returns the task type named s or an EINVALID error.
+func ParseTaskType(s string) (TaskType, error) {
+	t := TaskType(s)
+	if !t.Valid() {
+		return "", Errorf(EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", s)
+	}
+	return t, nil
+}
+
+// Task is one fine-tuning job: a base model, a dataset and a time budget.
+type Task struct {
+	ID        string     `json:"id"`
+	AccountID string     `json:"account_id,omitempty"` // the customer; empty for synthetic tasks
+	Type      TaskType   `json:"type"`
+	Status    TaskStatus `json:"status"`
+	IsOrganic bool       `json:"is_organic"` // a customer's task, as opposed to a synthetic one
+	Private   bool       `json:"private"`    // visible only to its account
+
+	Model            string         `json:"model"`              // base model: local path, cache id or asset name
+	ModelParamsCount int64          `json:"model_params_count"` // parameters of the base model
+	Dataset          string         `json:"dataset"`            // dataset: local path, cache id or upload id
+	Mapping          *ColumnMapping `json:"mapping,omitempty"`  // nil until given or detected
+	HoursToComplete  float64        `json:"hours_to_complete"`  // training time budget for miners
+	TrainData        string         `json:"train_data,omitempty"`
+	TestData         string         `json:"-"` // blob key of the hidden test split; never sent to miners
+	TrainRows        int            `json:"train_rows,omitempty"`
+	TestRows         int            `json:"test_rows,omitempty"`
+	TimesDelayed     int            `json:"times_delayed"`
+	NextDelayAt      *time.Time     `json:"next_delay_at,omitempty"`
+	EvalAttempts     int            `json:"eval_attempts"`
+	ResultModel      string         `json:"result_model,omitempty"` // blob key of the winner's result
+	Winner           string         `json:"winner,omitempty"`       // the winning miner's hotkey
+	Failure          string         `json:"failure,omitempty"`      // why the task failed, when it did
+	Extra            map[string]any `json:"extra,omitempty"`
+	CreatedAt        time.Time      `json:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
+	StartedAt        *time.Time     `json:"started_at,omitempty"`
+	TerminationAt    *time.Time     `json:"termination_at,omitempty"` // training deadline
+	CompletedAt      *time.Time     `json:"completed_at,omitempty"`
+	Version          int            `json:"version"` // optimistic lock, bumped on every update
+}
+
+// Validate checks the fields a customer supplies.
+func (t *Task) Validate() error {
+	if !t.Type.Valid() {
+		return Errorf(EINVALID, "task type %q is not one of instruct, chat, dpo, text", t.Type)
+	}
+	if t.Model == "" {
+		return Errorf(EINVALID, "task model is required")
+	}
+	if t.Dataset == "" {
+		return Errorf(EINVALID, "task dataset is required")
+	}
+	if t.HoursToComplete < 0 {
+		return Errorf(EINVALID, "hours_to_complete must not be negative, got %g", t.HoursToComplete)
+	}
+	if t.Mapping != nil {
+		if err := t.Mapping.Validate(t.Type); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ColumnMapping says which dataset columns play which role, in the field
+// names Gradients uses. Only the fields for the task's type are used.
+type ColumnMapping struct {
+	// instruct
+	FieldInstruction string `json:"field_instruction,omitempty"`
+	FieldInput       string `json:"field_input,omitempty"`
+	FieldOutput      string `json:"field_output,omitempty"`
+	FieldSystem      string `json:"field_system,omitempty"`
+	Format           string `json:"format,omitempty"`
+	NoInputFormat    string `json:"no_input_format,omitempty"`
+	SystemFormat     string `json:"system_format,omitempty"`
+	// chat
+	ChatColumn       string `json:"chat_column,omitempty"`
+	ChatRoleField    string `json:"chat_role_field,omitempty"`
+	ChatContentField string `json:"chat_content_field,omitempty"`
+	ChatUserRole     string `json:"chat_user_reference,omitempty"`
+	ChatAssistRole   string `json:"chat_assistant_reference,omitempty"`
+	ChatSystemRole   string `json:"chat_system_reference,omitempty"`
+	// dpo
+	FieldPrompt    string `json:"field_prompt,omitempty"`
+	FieldChosen    string `json:"field_chosen,omitempty"`
+	FieldRejected  string `json:"field_rejected,omitempty"`
+	PromptFormat   string `json:"prompt_format,omitempty"`
+	ChosenFormat   string `json:"chosen_format,omitempty"`
+	RejectedFormat string `json:"rejected_format,omitempty"`
+	// text
+	FieldText string `json:"field_text,omitempty"`
+}
+
+// Validate checks that the fields a task type needs are present.
+func (m *ColumnMapping) Validate(t TaskType) error {
+	need := func(name, v string) error {
+		if v == "" {
+			return Errorf(EINVALID, "column mapping for a %s task needs %s", t, name)
+		}
+		return nil
+	}
+	switch t {
+	case TaskInstruct:
+		if err := need("field_instruction", m.FieldInstruction); err != nil {
+			return err
+		}
+		return need("field_output", m.FieldOutput)
+	case TaskChat:
+		return need("chat_column", m.ChatColumn)
+	case TaskDPO:
+		for _, f := range [][2]string{{"field_prompt", m.FieldPrompt}, {"field_chosen", m.FieldChosen}, {"field_rejected", m.FieldRejected}} {
+			if err := need(f[0], f[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case TaskText:
+		return need("field_text", m.FieldText)
+	}
+	return Errorf(EINVALID, "unknown task type %q", t)
+}
+
+// TaskFilter selects tasks in TaskService.FindTasks. Zero fields match all.
+type TaskFilter struct {
+	AccountID string
+	Statuses  []TaskStatus
+	Type      TaskType
+	Limit     int
+	Offset    int
+}
+
+// TaskService stores tasks and moves them through their lifecycle.
+type TaskService interface {
+	// CreateTask stores a new pending task and fills in its ID and times.
+	// Returns EINVALID when the task does not validate.
+	CreateTask(ctx context.Context, t *Task) error
+	// FindTask returns the task with id. Returns ENOTFOUND.
+	FindTask(ctx context.Context, id string) (*Task, error)
+	// FindTasks returns the tasks matching f, newest first, and the total count.
+	FindTasks(ctx context.Context, f TaskFilter) ([]*Task, int, error)
+	// UpdateTask saves t when its Version matches the stored one and, if its
+	// status changed, the transition is allowed. Returns ENOTFOUND, ECONFLICT.
+	UpdateTask(ctx context.Context, t *Task) error
+}

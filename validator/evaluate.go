@@ -1,0 +1,286 @@
+package validator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/scoring"
+)
+
+// NearDuplicate is the cosine similarity of two submissions' weight-delta
+// fingerprints above which the later one is a copy of the earlier one.
+const NearDuplicate = 0.999
+
+// evaluate scores every submission on the hidden test split, one at a time,
+// saving each result as it comes so that a restart resumes where it stopped,
+// then ranks them and records the winner.
+func (v *Validator) evaluate(ctx context.Context, t *crucible.Task) (time.Time, error) {
+	err := v.evaluateAll(ctx, t)
+	if err == nil {
+		return v.Now(), v.rank(ctx, t)
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, ctx.Err()
+	}
+	v.Log.Warn("evaluation failed", "task", t.ID, "attempt", t.EvalAttempts, "err", err)
+	v.event(ctx, t.ID, crucible.EventLog, "", "evaluation attempt failed: "+errText(err), nil)
+	if t.EvalAttempts < v.cfg.MaxEvalTries {
+		return v.Now(), v.move(ctx, t, crucible.StatusPreevaluation, nil)
+	}
+	return v.Now(), v.fail(ctx, t, crucible.StatusFailure, "evaluation failed %d times: %s", t.EvalAttempts, errText(err))
+}
+
+func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
+	base, err := v.Models.ResolveModel(ctx, t.Model)
+	if err != nil {
+		return err
+	}
+	dir, err := tempDir("crucible-eval-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(dir)
+	testPath := filepath.Join(dir, "test.jsonl")
+	if err := v.getFile(ctx, t.TestData, testPath); err != nil {
+		return fmt.Errorf("hidden test split: %w", err)
+	}
+	mapping := splitMapping(t)
+	if _, ok := t.Extra["base_loss"]; !ok {
+		res, err := v.Evaluator.Evaluate(ctx, EvalRequest{TaskType: t.Type, BaseDir: base, TestPath: testPath, Mapping: mapping})
+		if err != nil {
+			return fmt.Errorf("base model: %w", err)
+		}
+		setExtra(t, "base_loss", res.Loss)
+		if err := v.Store.UpdateTask(ctx, t); err != nil {
+			return err
+		}
+		v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f", res.Loss), map[string]any{"base_loss": res.Loss})
+	}
+	subs, err := v.Store.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if s.Settled() {
+			continue
+		}
+		if err := v.evaluateOne(ctx, t, s, base, testPath, mapping, dir); err != nil {
+			return err
+		}
+		if err := v.Store.UpdateSubmission(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evaluateOne evaluates one submission. A problem with the submission itself
+// (missing, corrupt, not a fine-tune) becomes its Failure; only problems of
+// the validator's own are returned as errors.
+func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucible.Submission, base, testPath string, mapping crucible.ColumnMapping, dir string) error {
+	if s.UploadedAt == nil || s.ResultKey == "" {
+		s.Failure = "no result uploaded before the deadline"
+		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
+		return nil
+	}
+	modelDir := filepath.Join(dir, "sub-"+s.ExpectedName)
+	if err := os.MkdirAll(modelDir, 0o755); err != nil {
+		return err
+	}
+	defer removeAll(modelDir)
+	rc, err := v.Blobs.Get(ctx, s.ResultKey)
+	if err != nil {
+		return fmt.Errorf("read upload of %s: %w", s.Hotkey, err)
+	}
+	_, err = api.ExtractTar(rc, modelDir, api.ExtractLimits{MaxBytes: v.cfg.MaxUpload})
+	rc.Close()
+	if err != nil {
+		s.Failure = "corrupt upload: " + err.Error()
+		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
+		return nil
+	}
+	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, "evaluating on the hidden test split", nil)
+	res, err := v.Evaluator.Evaluate(ctx, EvalRequest{TaskType: t.Type, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: mapping})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The evaluator could not read the submission at all: that is the
+		// submission's fault, not a reason to fail the task.
+		s.Failure = "evaluation failed: " + errText(err)
+		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
+		return nil
+	}
+	s.IsAdapter = res.IsAdapter
+	if res.Failure != "" {
+		s.Failure = res.Failure
+		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
+		return nil
+	}
+	loss := res.Loss
+	s.TestLoss = &loss
+	if len(res.Fingerprint) > 0 {
+		fp := map[string][]float32{}
+		if raw, ok := t.Extra["fingerprints"]; ok {
+			b, _ := json.Marshal(raw)
+			json.Unmarshal(b, &fp)
+		}
+		fp[s.Hotkey] = res.Fingerprint
+		setExtra(t, "fingerprints", fp)
+		if err := v.Store.UpdateTask(ctx, t); err != nil {
+			return err
+		}
+	}
+	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, fmt.Sprintf("test loss %.4f", loss), map[string]any{"test_loss": loss})
+	return nil
+}
+
+// rank applies the scoring spec, stores the scores and finishes the task.
+func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
+	subs, err := v.Store.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	v.markNearDuplicates(t, subs)
+	results := make([]scoring.Result, len(subs))
+	byHotkey := map[string]*crucible.Submission{}
+	for i, s := range subs {
+		byHotkey[s.Hotkey] = s
+		r := scoring.Result{Hotkey: s.Hotkey, Failure: s.Failure, SHA256: s.ResultSHA256, Loss: math.NaN()}
+		if s.TestLoss != nil {
+			r.Loss = *s.TestLoss
+		}
+		if s.UploadedAt != nil {
+			r.SubmittedAt = *s.UploadedAt
+		}
+		results[i] = r
+	}
+	ranked := v.spec.Rank.RankTask(results)
+	work := v.spec.Work(t.HoursToComplete, t.ModelParamsCount)
+	var scores []*crucible.Score
+	var winner *crucible.Submission
+	for _, r := range ranked {
+		s := byHotkey[r.Hotkey]
+		score := r.Score
+		s.QualityScore, s.Reason = &score, r.Reason
+		if r.Failure != "" && s.Failure == "" {
+			s.Failure = r.Failure // a duplicate found by ranking
+		}
+		if r.Rank == 1 {
+			winner = s
+		}
+		if err := v.Store.UpdateSubmission(ctx, s); err != nil {
+			return err
+		}
+		scores = append(scores, &crucible.Score{TaskID: t.ID, Hotkey: s.Hotkey, TaskType: t.Type, IsOrganic: t.IsOrganic,
+			QualityScore: score, Work: work, TestLoss: s.TestLoss, SpecVersion: v.spec.Version})
+	}
+	if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+		return err
+	}
+	if winner == nil {
+		return v.fail(ctx, t, crucible.StatusFailure, "no valid submission: %s", summarizeFailures(subs))
+	}
+	v.event(ctx, t.ID, crucible.EventLog, winner.Hotkey, fmt.Sprintf("winner %s with test loss %.4f", winner.Hotkey, *winner.TestLoss), nil)
+	return v.move(ctx, t, crucible.StatusSuccess, func(t *crucible.Task) {
+		t.Winner, t.ResultModel = winner.Hotkey, winner.ResultKey
+	})
+}
+
+// markNearDuplicates fails a valid submission whose weight delta points the
+// same way as an earlier submission's: a copy with a little noise added.
+func (v *Validator) markNearDuplicates(t *crucible.Task, subs []*crucible.Submission) {
+	fp := map[string][]float32{}
+	if raw, ok := t.Extra["fingerprints"]; ok {
+		b, _ := json.Marshal(raw)
+		json.Unmarshal(b, &fp)
+	}
+	var valid []*crucible.Submission
+	for _, s := range subs {
+		if s.Failure == "" && s.TestLoss != nil && len(fp[s.Hotkey]) > 0 && s.UploadedAt != nil {
+			valid = append(valid, s)
+		}
+	}
+	for i, s := range valid {
+		for _, earlier := range valid[:i] {
+			a, b := earlier, s
+			if b.UploadedAt.Before(*a.UploadedAt) {
+				a, b = b, a
+			}
+			if b.Failure == "" && cosine(fp[a.Hotkey], fp[b.Hotkey]) >= NearDuplicate {
+				b.Failure = fmt.Sprintf("near-duplicate of %s's earlier submission (weight-delta similarity ≥ %.3f)", a.Hotkey, NearDuplicate)
+			}
+		}
+	}
+}
+
+func cosine(a, b []float32) float64 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0
+	}
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func summarizeFailures(subs []*crucible.Submission) string {
+	if len(subs) == 0 {
+		return "no submissions"
+	}
+	s := ""
+	for i, sub := range subs {
+		if i > 0 {
+			s += "; "
+		}
+		s += sub.Hotkey + ": " + sub.Failure
+	}
+	return s
+}
+
+// putFile stores a local file as a blob.
+func (v *Validator) putFile(ctx context.Context, key, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, _, err = v.Blobs.Put(ctx, key, f)
+	return err
+}
+
+// getFile copies a blob to a local file.
+func (v *Validator) getFile(ctx context.Context, key, path string) error {
+	rc, err := v.Blobs.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func tempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
+
+func removeAll(dir string) { os.RemoveAll(dir) }

@@ -1,0 +1,174 @@
+package validator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// CreateTask validates a customer's task, fills in defaults and stores it as
+// pending. The caller schedules its first Step.
+func (v *Validator) CreateTask(ctx context.Context, t *crucible.Task) error {
+	if t.HoursToComplete == 0 {
+		t.HoursToComplete = v.cfg.DefaultHours
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if _, err := v.Models.ResolveModel(ctx, t.Model); err != nil {
+		return err
+	}
+	return v.Store.CreateTask(ctx, t)
+}
+
+// Step does the next piece of work on a task and returns when it wants to
+// be called again: a time at or before now means at once, the zero time
+// means never (the task is finished). Every step is idempotent, so calling
+// Step again after a crash, or twice, is safe.
+func (v *Validator) Step(ctx context.Context, taskID string) (next time.Time, err error) {
+	t, err := v.Store.FindTask(ctx, taskID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := v.Now()
+	switch t.Status {
+	case crucible.StatusPending:
+		return now, v.move(ctx, t, crucible.StatusPreparingData, nil)
+	case crucible.StatusPreparingData:
+		return now, v.prepare(ctx, t)
+	case crucible.StatusLookingForNodes:
+		return v.offer(ctx, t)
+	case crucible.StatusDelayed:
+		if t.NextDelayAt != nil && now.Before(*t.NextDelayAt) {
+			return *t.NextDelayAt, nil
+		}
+		return now, v.move(ctx, t, crucible.StatusLookingForNodes, nil)
+	case crucible.StatusReady:
+		return now, v.start(ctx, t)
+	case crucible.StatusTraining:
+		return v.watch(ctx, t)
+	case crucible.StatusPreevaluation:
+		return now, v.move(ctx, t, crucible.StatusEvaluating, func(t *crucible.Task) { t.EvalAttempts++ })
+	case crucible.StatusEvaluating:
+		return v.evaluate(ctx, t)
+	}
+	if t.Status.Terminal() {
+		return time.Time{}, nil
+	}
+	return time.Time{}, crucible.Errorf(crucible.EINTERNAL, "task %s has unknown status %q", t.ID, t.Status)
+}
+
+// Run steps a task until it finishes or ctx ends, waiting as the steps ask.
+// The durable queue is the production driver; Run serves tests and tools.
+func (v *Validator) Run(ctx context.Context, taskID string, wake <-chan struct{}) error {
+	for {
+		next, err := v.Step(ctx, taskID)
+		if err != nil {
+			return err
+		}
+		if next.IsZero() {
+			return nil
+		}
+		if d := next.Sub(v.Now()); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-wake:
+			case <-timer.C:
+			}
+			timer.Stop()
+		}
+	}
+}
+
+// move saves a status change, applying mutate first. A concurrent change
+// (another worker or a cancellation saved the task since it was read) is not
+// an error for the lifecycle: the next Step reads the task again. A
+// transition the lifecycle does not allow is an error.
+func (v *Validator) move(ctx context.Context, t *crucible.Task, to crucible.TaskStatus, mutate func(*crucible.Task)) error {
+	version := t.Version
+	if mutate != nil {
+		mutate(t)
+	}
+	t.Status = to
+	if to.Terminal() {
+		now := v.Now()
+		t.CompletedAt = &now
+	}
+	if err := v.Store.UpdateTask(ctx, t); err != nil {
+		if crucible.ErrorCode(err) == crucible.ECONFLICT {
+			if cur, ferr := v.Store.FindTask(ctx, t.ID); ferr == nil && cur.Version != version {
+				v.Log.Info("task changed concurrently; will re-read", "task", t.ID, "err", err)
+				return nil
+			}
+		}
+		return err
+	}
+	v.Log.Info("task status", "task", t.ID, "status", to)
+	return nil
+}
+
+// fail ends a task with a reason.
+func (v *Validator) fail(ctx context.Context, t *crucible.Task, to crucible.TaskStatus, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	return v.move(ctx, t, to, func(t *crucible.Task) { t.Failure = reason })
+}
+
+// prepare loads, maps and splits the dataset and stores both splits.
+func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
+	dir, err := tempDir("crucible-prep-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(dir)
+	p, err := v.Preparer.Prepare(ctx, t, dir)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return v.fail(ctx, t, crucible.StatusPrepTaskFailure, "preparing data: %s", errText(err))
+	}
+	trainKey, testKey := "tasks/"+t.ID+"/train.jsonl", "tasks/"+t.ID+"/test.jsonl"
+	if err := v.putFile(ctx, trainKey, p.TrainPath); err != nil {
+		return err
+	}
+	if err := v.putFile(ctx, testKey, p.TestPath); err != nil {
+		return err
+	}
+	v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("dataset split: %d train rows for miners, %d hidden test rows", p.TrainRows, p.TestRows), nil)
+	if p.Reason != "" {
+		v.event(ctx, t.ID, crucible.EventLog, "", p.Reason, nil)
+	}
+	return v.move(ctx, t, crucible.StatusLookingForNodes, func(t *crucible.Task) {
+		t.TrainData, t.TestData = trainKey, testKey
+		t.TrainRows, t.TestRows = p.TrainRows, p.TestRows
+		src := p.SourceMapping
+		t.Mapping = &src
+		t.ModelParamsCount = p.ModelParams
+		if t.HoursToComplete == 0 {
+			t.HoursToComplete = p.Hours
+		}
+		setExtra(t, "split_mapping", p.Mapping)
+	})
+}
+
+// errText is the message of a domain error, or the text of another.
+func errText(err error) string {
+	var e *crucible.Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return err.Error()
+}
+
+func setExtra(t *crucible.Task, key string, v any) {
+	if t.Extra == nil {
+		t.Extra = map[string]any{}
+	}
+	t.Extra[key] = v
+}

@@ -1,0 +1,135 @@
+package validator
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// NodeHandler serves the endpoints miners call: result uploads (the caller
+// wraps this handler with signature verification and passes the verified
+// hotkey through caller) and signed download links (which carry their own
+// signature and need no wrapping, but are harmless to wrap).
+func (v *Validator) NodeHandler(caller func(*http.Request) string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT "+api.PathUpload+"{task}/{name}", func(w http.ResponseWriter, r *http.Request) {
+		receipt, err := v.Upload(r.Context(), r.PathValue("task"), r.PathValue("name"), caller(r), r.Body)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		api.WriteJSON(w, http.StatusOK, receipt)
+	})
+	mux.HandleFunc("GET "+api.PathBlob+"{key...}", func(w http.ResponseWriter, r *http.Request) {
+		v.serveBlob(w, r, r.PathValue("key"))
+	})
+	return mux
+}
+
+// Upload stores a miner's result. It returns EFORBIDDEN when the caller has
+// no part in the task or names another miner's result, ECONFLICT when the
+// task is not training or the deadline has passed (a late upload), and
+// EINVALID when the upload is larger than allowed.
+func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, body io.Reader) (*api.UploadResponse, error) {
+	if hotkey == "" {
+		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "upload is not signed")
+	}
+	t, err := v.Store.FindTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := v.Store.FindSubmission(ctx, taskID, hotkey)
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+		return nil, crucible.Errorf(crucible.EFORBIDDEN, "%s is not training task %s", hotkey, taskID)
+	} else if err != nil {
+		return nil, err
+	}
+	if s.ExpectedName != name {
+		return nil, crucible.Errorf(crucible.EFORBIDDEN, "task %s expects your result under another name", taskID)
+	}
+	if t.Status != crucible.StatusTraining || t.TerminationAt == nil || !v.Now().Before(*t.TerminationAt) {
+		return nil, crucible.Errorf(crucible.ECONFLICT, "task %s no longer accepts results (status %s, deadline %s)", taskID, t.Status, fmtTime(t.TerminationAt)).
+			WithHint("uploads must complete before the deadline")
+	}
+	key := "tasks/" + taskID + "/results/" + hotkey + ".tar"
+	lr := &limitedReader{r: body, n: v.cfg.MaxUpload + 1}
+	size, sum, err := v.Blobs.Put(ctx, key, lr)
+	if lr.n <= 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "upload is larger than %d bytes", v.cfg.MaxUpload)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The deadline is checked again after the body arrived: a slow upload that
+	// finishes late is late.
+	now := v.Now()
+	if !now.Before(*t.TerminationAt) {
+		return nil, crucible.Errorf(crucible.ECONFLICT, "upload finished after the deadline %s", fmtTime(t.TerminationAt))
+	}
+	s.ResultKey, s.ResultSHA256, s.UploadedAt = key, sum, &now
+	if err := v.Store.UpdateSubmission(ctx, s); err != nil {
+		return nil, err
+	}
+	v.event(ctx, taskID, crucible.EventProgress, hotkey, "result uploaded", map[string]any{"size": size, "sha256": sum})
+	if v.Kick != nil {
+		v.Kick(taskID)
+	}
+	return &api.UploadResponse{TaskID: taskID, ExpectedName: name, Size: size, SHA256: sum, ReceivedAt: now}, nil
+}
+
+func (v *Validator) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
+	q := r.URL.Query()
+	if err := v.checkLink(key, q.Get("expires"), q.Get("signature")); err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	if name, ok := strings.CutPrefix(key, "models/"); ok {
+		dir, err := v.Models.ResolveModel(r.Context(), name)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-tar")
+		if err := api.WriteTar(w, dir); err != nil {
+			v.Log.Warn("serve model", "model", name, "err", err)
+		}
+		return
+	}
+	rc, err := v.Blobs.Get(r.Context(), key)
+	if err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	io.Copy(w, rc)
+}
+
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "none"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}

@@ -1,0 +1,173 @@
+package validator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// candidates returns the miners a task may be offered to, in a fair,
+// reproducible order: a weighted shuffle seeded by the validator's seed, the
+// task and the attempt, where miners that have not competed recently or
+// scored well get proportionally better odds of being asked first.
+func (v *Validator) candidates(ctx context.Context, t *crucible.Task) ([]*crucible.Node, error) {
+	nodes, err := v.Store.FindNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := v.Store.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	for _, s := range subs {
+		taken[s.Hotkey] = true
+	}
+	recent, err := v.Store.FindScoresSince(ctx, v.Now().Add(-7*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	sum, count := map[string]float64{}, map[string]int{}
+	for _, s := range recent {
+		sum[s.Hotkey] += s.QualityScore
+		count[s.Hotkey]++
+	}
+	var pool []*crucible.Node
+	for _, n := range nodes {
+		if n.Validator || n.IP == "" || n.Port == 0 || taken[n.Hotkey] {
+			continue
+		}
+		pool = append(pool, n)
+	}
+	sort.Slice(pool, func(a, b int) bool { return pool[a].Hotkey < pool[b].Hotkey })
+	// Efraimidis–Spirakis weighted sampling without replacement: key = u^(1/w).
+	seed := sha256.Sum256(fmt.Appendf(nil, "%d/%s/%d", v.cfg.Seed, t.ID, t.TimesDelayed))
+	rng := mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:16])))
+	keys := make(map[string]float64, len(pool))
+	for _, n := range pool {
+		w := 2.0 // never scored recently: a fair chance to show what it can do
+		if c := count[n.Hotkey]; c > 0 {
+			w = math.Max(0.05, 1+sum[n.Hotkey]/float64(c))
+		}
+		keys[n.Hotkey] = math.Pow(rng.Float64(), 1/w)
+	}
+	sort.SliceStable(pool, func(a, b int) bool { return keys[pool[a].Hotkey] > keys[pool[b].Hotkey] })
+	return pool, nil
+}
+
+// offer asks miners, in candidate order, until PoolMax have accepted or the
+// candidates run out. Offers go out in parallel, a batch at a time.
+func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, error) {
+	pool, err := v.candidates(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	subs, err := v.Store.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	accepted := len(subs)
+	offer := api.TaskOffer{TaskID: t.ID, TaskType: t.Type, Model: t.Model, ModelParamsCount: t.ModelParamsCount,
+		DatasetSize: t.TrainRows, HoursToComplete: t.HoursToComplete}
+	for len(pool) > 0 && accepted < v.cfg.PoolMax {
+		batch := pool[:min(len(pool), v.cfg.PoolMax-accepted)]
+		pool = pool[len(batch):]
+		answers := make([]api.OfferResponse, len(batch))
+		var wg sync.WaitGroup
+		for i, n := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = v.sendOffer(ctx, n, offer)
+			}()
+		}
+		wg.Wait()
+		for i, n := range batch {
+			a := answers[i]
+			if err := v.Store.AddOfferResponse(ctx, &crucible.OfferResponse{TaskID: t.ID, Hotkey: n.Hotkey, Accepted: a.Accepted, Message: a.Message}); err != nil {
+				return time.Time{}, err
+			}
+			if !a.Accepted {
+				v.event(ctx, t.ID, crucible.EventProgress, n.Hotkey, "declined: "+a.Message, nil)
+				continue
+			}
+			sub := &crucible.Submission{TaskID: t.ID, Hotkey: n.Hotkey, ExpectedName: newName()}
+			if err := v.Store.CreateSubmission(ctx, sub); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+				return time.Time{}, err
+			}
+			accepted++
+			v.event(ctx, t.ID, crucible.EventProgress, n.Hotkey, "accepted the task", nil)
+		}
+	}
+	now := v.Now()
+	if accepted >= v.cfg.PoolMin {
+		return now, v.move(ctx, t, crucible.StatusReady, nil)
+	}
+	if t.TimesDelayed >= v.cfg.MaxDelays {
+		return now, v.fail(ctx, t, crucible.StatusFailureFindingNodes, "no miner accepted the task after %d attempts", t.TimesDelayed+1)
+	}
+	at := now.Add(v.cfg.DelayFor)
+	return at, v.move(ctx, t, crucible.StatusDelayed, func(t *crucible.Task) {
+		t.TimesDelayed++
+		t.NextDelayAt = &at
+	})
+}
+
+// sendOffer sends one offer; any failure to get an answer is a refusal.
+func (v *Validator) sendOffer(ctx context.Context, n *crucible.Node, offer api.TaskOffer) api.OfferResponse {
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.OfferTimeout)
+	defer cancel()
+	var resp api.OfferResponse
+	if err := v.callMiner(ctx, n, http.MethodPost, api.PathTaskOffer, offer, &resp); err != nil {
+		return api.OfferResponse{Accepted: false, Message: "no answer: " + err.Error()}
+	}
+	return resp
+}
+
+// callMiner sends a signed JSON request to a miner and decodes its answer.
+func (v *Validator) callMiner(ctx context.Context, n *crucible.Node, method, path string, body, out any) error {
+	var buf bytes.Buffer
+	if body != nil {
+		if err := json.NewEncoder(&buf).Encode(body); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(v.ForMiner(ctx, n.Hotkey), method, "http://"+n.Addr()+path, &buf)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := v.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return api.ResponseError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	return api.DecodeJSON(resp.Body, 1<<20, out)
+}
+
+// newName returns a fresh unguessable result name.
+func newName() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,154 @@
+package validator
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/scoring"
+)
+
+// Store is the part of the task store the validator uses.
+type Store interface {
+	crucible.TaskService
+	crucible.SubmissionService
+	crucible.NodeService
+	crucible.ScoreService
+	crucible.EventService
+	crucible.OfferService
+}
+
+// Blobs stores datasets, splits and uploaded results.
+type Blobs interface {
+	// Put stores r under key, replacing what was there, and returns its size
+	// and hex sha256.
+	Put(ctx context.Context, key string, r io.Reader) (size int64, sha256 string, err error)
+	// Get opens key. Returns ENOTFOUND.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// Models resolves a model name (a path, an asset name, or a Hugging Face id
+// in the local cache) to a directory in Hugging Face layout.
+type Models interface {
+	ResolveModel(ctx context.Context, name string) (dir string, err error)
+}
+
+// Preparer turns a task's dataset into a train split for miners and a
+// hidden test split, both JSONL in the standard columns of the task's type.
+type Preparer interface {
+	Prepare(ctx context.Context, t *crucible.Task, dir string) (*Prepared, error)
+}
+
+// Prepared is what data preparation produced.
+type Prepared struct {
+	TrainPath, TestPath string
+	TrainRows, TestRows int
+	Mapping             crucible.ColumnMapping // the mapping of the files at TrainPath and TestPath
+	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
+	Reason              string                 // why that mapping, when it was detected
+	ModelParams         int64
+	Hours               float64 // the time budget chosen, when the task named none
+}
+
+// Evaluator computes the validator's metric: the test loss of a submission
+// (a full model, or a PEFT adapter over the base) on the hidden test split.
+// It must be deterministic: the same inputs give bit-identical losses.
+type Evaluator interface {
+	Evaluate(ctx context.Context, req EvalRequest) (*EvalResult, error)
+}
+
+// EvalRequest names what to evaluate.
+type EvalRequest struct {
+	TaskType  crucible.TaskType
+	BaseDir   string                 // the base model
+	ModelDir  string                 // the submission; empty to evaluate the base itself
+	TestPath  string                 // the hidden test split (JSONL)
+	Mapping   crucible.ColumnMapping // how to read TestPath
+	Progress  func(done, total int)  // optional
+	IsAdapter bool                   // set by the evaluator's checks; informational
+}
+
+// EvalResult is one evaluation's outcome. A submission that is not a valid
+// fine-tune of the base has Failure set and no meaningful Loss.
+type EvalResult struct {
+	Loss        float64   `json:"loss"`
+	Tokens      int       `json:"tokens"`
+	Samples     int       `json:"samples"`
+	Failure     string    `json:"failure,omitempty"`
+	IsAdapter   bool      `json:"is_adapter"`
+	Fingerprint []float32 `json:"-"` // a fixed projection of the weight delta from the base, for near-duplicate detection
+}
+
+// Deps are the validator's collaborators.
+type Deps struct {
+	Store     Store
+	Blobs     Blobs
+	Models    Models
+	Preparer  Preparer
+	Evaluator Evaluator
+	// Client sends signed requests to miners; ForMiner returns the context
+	// that makes Client sign for (and address) the given miner hotkey.
+	Client   *http.Client
+	ForMiner func(ctx context.Context, hotkey string) context.Context
+	Log      *slog.Logger
+	Now      func() time.Time
+	// LinkKey signs download links; 32 random bytes when nil.
+	LinkKey []byte
+	// Kick, when set, is called after something happened to a task that may
+	// let its lifecycle move on early (a result was uploaded), so the driver
+	// can call Step at once instead of at the time Step last asked for.
+	Kick func(taskID string)
+}
+
+// Validator runs the task lifecycle.
+type Validator struct {
+	cfg  Config
+	spec scoring.Spec
+	Deps
+}
+
+// New returns a validator.
+func New(cfg Config, deps Deps) (*Validator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Blobs == nil || deps.Models == nil || deps.Preparer == nil || deps.Evaluator == nil {
+		return nil, crucible.Errorf(crucible.EINVALID, "validator: store, blobs, models, preparer and evaluator are required")
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Client == nil {
+		deps.Client = http.DefaultClient
+	}
+	if deps.ForMiner == nil {
+		deps.ForMiner = func(ctx context.Context, _ string) context.Context { return ctx }
+	}
+	if deps.LinkKey == nil {
+		deps.LinkKey = make([]byte, 32)
+		rand.Read(deps.LinkKey)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Listen
+	}
+	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps}, nil
+}
+
+// Config returns the validator's configuration.
+func (v *Validator) Config() Config { return v.cfg }
+
+// event appends a line to a task's history; failures to record it are logged,
+// never fatal to the lifecycle.
+func (v *Validator) event(ctx context.Context, taskID, kind, hotkey, msg string, data map[string]any) {
+	e := &crucible.TaskEvent{TaskID: taskID, Kind: kind, Hotkey: hotkey, Message: msg, Data: data}
+	if err := v.Store.AppendEvent(ctx, e); err != nil {
+		v.Log.Warn("record event", "task", taskID, "err", err)
+	}
+}
