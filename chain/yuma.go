@@ -351,21 +351,22 @@ func weightedMedianCols(stake []float64, W [][]float64, kappa float64) []float64
 	if len(rows) == 0 {
 		return C
 	}
-	idx := make([]int, len(rows))
+	type vote struct{ w, s float64 }
+	votes := make([]vote, len(rows))
 	for j := range n {
-		for k := range idx {
-			idx[k] = k
+		for k, i := range rows {
+			votes[k] = vote{W[i][j], st[k]}
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return W[rows[idx[a]]][j] < W[rows[idx[b]]][j] })
+		sort.Slice(votes, func(a, b int) bool { return votes[a].w < votes[b].w })
 		cum := 0.0
-		for k := 0; k < len(idx); {
-			v := W[rows[idx[k]]][j]
+		for k := 0; k < len(votes); {
+			v := votes[k].w
 			// Take every validator at this value at once.
-			for k < len(idx) && W[rows[idx[k]]][j] == v {
-				cum += st[idx[k]]
+			for k < len(votes) && votes[k].w == v {
+				cum += votes[k].s
 				k++
 			}
-			if cum > minority || k == len(idx) {
+			if cum > minority || k == len(votes) {
 				C[j] = v
 				break
 			}
