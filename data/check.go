@@ -51,7 +51,7 @@ type Report struct {
 	Files     []string               `json:"files"`
 	Type      crucible.TaskType      `json:"type,omitempty"`
 	Mapping   crucible.ColumnMapping `json:"mapping"`
-	Detected  bool                   `json:"detected"`         // type and mapping came from detection
+	Detected  bool                   `json:"detected"`         // detection chose the type or filled in the mapping
 	Reason    string                 `json:"reason,omitempty"` // why detection chose them
 	Rows      int                    `json:"rows"`             // rows read and shaped without error
 	BadRows   int                    `json:"bad_rows"`         // rows with an error
@@ -145,32 +145,22 @@ func Check(path string, opt CheckOptions) (*Report, error) {
 
 // formatter settles the task type and mapping, detecting what is not given.
 func (c *checker) formatter(path string) (*Formatter, error) {
-	rep, opt := c.rep, c.opt
-	if opt.Type != "" && opt.Mapping != (crucible.ColumnMapping{}) {
-		rep.Type, rep.Mapping = opt.Type, opt.Mapping
-	} else {
-		d, err := DetectFile(path, 0)
-		switch {
-		case err == nil && (opt.Type == "" || opt.Type == d.Type):
-			rep.Type, rep.Mapping, rep.Reason, rep.Detected = d.Type, d.Mapping, d.Reason, true
-		case opt.Type != "":
-			rep.Type = opt.Type
-			rep.Reason = fmt.Sprintf("no mapping given: using the defaults of a %s task", opt.Type)
-		default:
-			var de *Error
-			if errors.As(err, &de) {
-				return nil, de
-			}
-			return nil, err
-		}
+	rep := c.rep
+	t, m, reason, err := Settle(path, c.opt.Type, c.opt.Mapping)
+	if err != nil {
+		return nil, err
 	}
-	f, err := NewFormatter(rep.Type, rep.Mapping)
+	rep.Type, rep.Mapping, rep.Reason = t, m, reason
+	rep.Detected = reason != "" && !isDefaultsReason(reason)
+	f, err := NewFormatter(t, m)
 	if err != nil {
 		return nil, err
 	}
 	rep.Mapping = f.Mapping
 	return f, nil
 }
+
+func isDefaultsReason(reason string) bool { return strings.HasPrefix(reason, "mapping as given") }
 
 func (c *checker) checkFile(f *Formatter, file string) error {
 	r, err := OpenFile(file)

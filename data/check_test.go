@@ -109,8 +109,18 @@ func TestCheckCounts(t *testing.T) {
 	if _, err := Check("testdata/check/no-such-file.jsonl", CheckOptions{}); crucible.ErrorCode(err) != crucible.ENOTFOUND {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := Check("testdata/check/alpaca.jsonl", CheckOptions{Type: crucible.TaskInstruct, Mapping: crucible.ColumnMapping{FieldInstruction: "x"}}); crucible.ErrorCode(err) != crucible.EINVALID {
-		t.Errorf("bad mapping: %v", err)
+	// A partial mapping is completed by detection; the field given wins.
+	rep, err = Check("testdata/check/alpaca.jsonl", CheckOptions{Type: crucible.TaskInstruct, Mapping: crucible.ColumnMapping{FieldInstruction: "x"}})
+	if err != nil || rep.OK() || rep.Mapping.FieldOutput != "output" || !strings.Contains(rep.Errors[0], "alpaca.jsonl:1: x: missing") {
+		t.Errorf("partial mapping: %v %+v", err, rep)
+	}
+	if _, err := Check("testdata/check/alpaca.jsonl", CheckOptions{Type: "poetry"}); crucible.ErrorCode(err) != crucible.EINVALID {
+		t.Errorf("bad type: %v", err)
+	}
+	// A type detection disagrees with gets its defaults.
+	rep, err = Check("testdata/check/alpaca.jsonl", CheckOptions{Type: crucible.TaskText})
+	if err != nil || rep.Detected || !strings.Contains(rep.Reason, "detection found instruct") || !strings.Contains(rep.Errors[0], "text: missing") {
+		t.Errorf("text defaults: %v %+v", err, rep)
 	}
 	if strings.Contains(strings.Join(rep.Errors, ""), "\n") {
 		t.Error("an error spans lines")

@@ -118,3 +118,22 @@ func TestDetectFile(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+func TestSettle(t *testing.T) {
+	path := "testdata/check/alpaca.jsonl"
+	full := crucible.ColumnMapping{FieldInstruction: "instruction", FieldOutput: "output"}
+	typ, m, reason, err := Settle(path, crucible.TaskInstruct, full)
+	if err != nil || typ != crucible.TaskInstruct || m != full || reason != "" {
+		t.Errorf("complete mapping: %s %+v %q %v", typ, m, reason, err)
+	}
+	typ, m, reason, err = Settle(path, "", crucible.ColumnMapping{FieldInput: "output"})
+	if err != nil || typ != crucible.TaskInstruct || m.FieldInput != "output" || m.FieldInstruction != "instruction" || !strings.Contains(reason, "overrides") {
+		t.Errorf("override: %s %+v %q %v", typ, m, reason, err)
+	}
+	if _, _, _, err := Settle("testdata/check/nothing.jsonl", "", crucible.ColumnMapping{}); crucible.ErrorCode(err) != crucible.EINVALID {
+		t.Errorf("nothing: %v", err)
+	}
+	if _, _, _, err := Settle("testdata/check/empty.jsonl", "", crucible.ColumnMapping{}); err == nil || !strings.Contains(err.Error(), "empty.jsonl:1: empty file") {
+		t.Errorf("empty: %v", err)
+	}
+}

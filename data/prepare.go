@@ -45,7 +45,8 @@ func StandardMapping(t crucible.TaskType, m crucible.ColumnMapping) crucible.Col
 
 // PrepareOptions controls Prepare.
 type PrepareOptions struct {
-	// Type and Mapping say how to read the rows; an empty Type means detect.
+	// Type and Mapping say how to read the rows; see Settle for what is
+	// detected when they are not complete.
 	Type    crucible.TaskType
 	Mapping crucible.ColumnMapping
 	Split   SplitOptions
@@ -74,13 +75,10 @@ type Prepared struct {
 // 80% of them fails, as in Gradients. Errors are EINVALID and name the
 // offending row.
 func Prepare(path string, opt PrepareOptions, train, test io.Writer) (*Prepared, error) {
-	p := &Prepared{Type: opt.Type, Mapping: opt.Mapping}
-	if p.Type == "" {
-		d, err := DetectFile(path, 0)
-		if err != nil {
-			return nil, err
-		}
-		p.Type, p.Mapping, p.Reason = d.Type, d.Mapping, d.Reason
+	p := &Prepared{}
+	var err error
+	if p.Type, p.Mapping, p.Reason, err = Settle(path, opt.Type, opt.Mapping); err != nil {
+		return nil, err
 	}
 	f, err := NewFormatter(p.Type, p.Mapping)
 	if err != nil {

@@ -1,0 +1,54 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Settle decides the task type and column mapping of a dataset from what
+// the customer gave and what detection finds: with no type, detection
+// decides both; with a type and a complete mapping, nothing is detected;
+// with a type and a partial (or empty) mapping, the fields given win and
+// detection fills in the rest when it agrees on the type, else the type's
+// defaults do. The reason says which happened. Errors are EINVALID.
+func Settle(path string, t crucible.TaskType, m crucible.ColumnMapping) (crucible.TaskType, crucible.ColumnMapping, string, error) {
+	if t != "" && !t.Valid() {
+		return "", m, "", crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", t)
+	}
+	if t != "" && m.Validate(t) == nil {
+		return t, m, "", nil
+	}
+	d, err := DetectFile(path, 0)
+	switch {
+	case err == nil && (t == "" || t == d.Type):
+		if m == (crucible.ColumnMapping{}) {
+			return d.Type, d.Mapping, d.Reason, nil
+		}
+		return d.Type, overlay(d.Mapping, m), d.Reason + "; the mapping given overrides it", nil
+	case t != "":
+		why := ""
+		if err == nil {
+			why = fmt.Sprintf(" (detection found %s)", d.Type)
+		}
+		return t, m, fmt.Sprintf("mapping as given with the defaults of a %s task%s", t, why), nil
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return "", m, "", de
+	}
+	return "", m, "", err
+}
+
+// overlay returns base with every non-empty field of top copied over it.
+func overlay(base, top crucible.ColumnMapping) crucible.ColumnMapping {
+	b, tp := reflect.ValueOf(&base).Elem(), reflect.ValueOf(top)
+	for i := 0; i < b.NumField(); i++ {
+		if s := tp.Field(i).String(); s != "" {
+			b.Field(i).SetString(s)
+		}
+	}
+	return base
+}
