@@ -11,6 +11,19 @@ import (
 // (prompt tokens, padding), as in torch.nn.CrossEntropyLoss.
 const IgnoreIndex = -100
 
+// CountTargets returns the number of targets that are not IgnoreIndex: the
+// count CrossEntropy will return, known before calling it so the gradient
+// scale can be set.
+func CountTargets(targets []int32) int {
+	n := 0
+	for _, t := range targets {
+		if t != IgnoreIndex {
+			n++
+		}
+	}
+	return n
+}
+
 // ceParts is the number of contiguous row ranges whose losses are summed
 // separately (in row order) and then added in range order. It is fixed, so
 // the total does not depend on GOMAXPROCS, and small, so the partial sums
@@ -18,14 +31,16 @@ const IgnoreIndex = -100
 const ceParts = 64
 
 // CrossEntropy computes the softmax cross-entropy of n rows of logits
-// [n, v] against targets [n] (IgnoreIndex skips a row) in one pass over the
-// logits. It returns the loss summed over counted rows (in float64, in a
+// [n, v] against targets [n] (IgnoreIndex skips a row), reading each row
+// from memory once (the loss and its gradient come out of the same sweep).
+// It returns the loss summed over counted rows (in float64, in a
 // fixed order) and the number of counted rows; the mean loss is sum/count.
 //
 // If dlogits is not nil it is OVERWRITTEN (the start of the backward pass;
 // it may alias logits) with (softmax − onehot(target))·scale·rowScale[r]
 // on counted rows and 0 on ignored rows. The caller picks scale: 1/count
-// for a mean, 1/(count·accumSteps) under gradient accumulation. rowScale
+// for a mean, 1/(count·accumSteps) under gradient accumulation (CountTargets
+// gives count before the call). rowScale
 // [n] is an optional per-row multiplier (nil means 1; preference losses
 // such as DPO weight each token's log-probability). If rowLoss [n] is not
 // nil it receives each row's loss −log p(target) (0 for ignored rows).
