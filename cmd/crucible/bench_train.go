@@ -60,7 +60,13 @@ type trainBenchRow struct {
 	StepMS       float64 `json:"step_ms"`
 	GFLOPS       float64 `json:"gflops"`
 	PeakGFLOPS   float64 `json:"peak_gflops"`
-	PeakSource   string  `json:"peak_source"`
+	// CPUUtil is the CPU time the process got during the timed steps over
+	// wall time × GOMAXPROCS; MFUCPU is the MFU over that CPU time (the
+	// FMA peak likewise normalized), which stays meaningful on a machine
+	// shared with other work but overstates where the trainer itself idles.
+	CPUUtil    float64 `json:"cpu_util"`
+	MFUCPU     float64 `json:"mfu_cpu"`
+	PeakSource string  `json:"peak_source"`
 }
 
 func newBenchTrainCmd() *cobra.Command {
@@ -83,7 +89,9 @@ RSS is its own.
 MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
 measured with the kernel's FMA loop on all threads just before and just after
 each config's timed steps (their mean), so that a machine shared with other
-work lowers both alike. Training FLOPs per token
+work lowers both alike. Where /proc is available, cpu_util and mfu_cpu also
+report the share of the cores the process actually got and the MFU over that
+CPU time. Training FLOPs per token
 are 6·N (full) or 4·N + 6·N_lora (LoRA: no base weight gradients), N being
 the parameters that enter matrix products (every projection and the LM head),
 plus 12·layers·heads·head_dim·T for attention (forward and backward, counted
@@ -139,19 +147,31 @@ func findTrainBench(name string) (trainBenchConfig, error) {
 // the best FMA loop the CPU has, or GEMM at 1024³ (a lower bound) where no
 // FMA loop is available.
 func measureTrainPeak() (float64, string, error) {
+	p, src, _, err := measureTrainPeakCPU()
+	return p, src, err
+}
+
+// measureTrainPeakCPU is measureTrainPeak that also returns the share of
+// the cores the process got while measuring (0 when unknown).
+func measureTrainPeakCPU() (float64, string, float64, error) {
 	threads := runtime.GOMAXPROCS(0)
-	best, src := 0.0, ""
+	best, src, frac := 0.0, "", 0.0
 	for _, isa := range kernel.PeakISAs() {
+		c0, t0 := cpuSeconds(), time.Now()
 		p, err := kernel.MeasurePeak(isa, threads, 200*time.Millisecond, 3)
 		if err != nil {
-			return 0, "", err
+			return 0, "", 0, err
+		}
+		f := 0.0
+		if c0 > 0 {
+			f = (cpuSeconds() - c0) / time.Since(t0).Seconds() / float64(threads)
 		}
 		if p > best {
-			best, src = p, fmt.Sprintf("%s FMA loop, %d threads", isa, threads)
+			best, src, frac = p, fmt.Sprintf("%s FMA loop, %d threads", isa, threads), f
 		}
 	}
 	if best > 0 {
-		return best, src, nil
+		return best, src, frac, nil
 	}
 	const n = 1024
 	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
@@ -159,12 +179,12 @@ func measureTrainPeak() (float64, string, error) {
 	for range 3 {
 		t0 := time.Now()
 		if err := kernel.MatMul(n, n, n, a, b, c); err != nil {
-			return 0, "", err
+			return 0, "", 0, err
 		}
 		times = append(times, time.Since(t0).Seconds())
 	}
 	sort.Float64s(times)
-	return 2 * n * n * n / times[1] / 1e9, "GEMM 1024³ (lower bound: no FMA loop for this CPU)", nil
+	return 2 * n * n * n / times[1] / 1e9, "GEMM 1024³ (lower bound: no FMA loop for this CPU)", 0, nil
 }
 
 // runTrainBench measures the peak once and runs each (config, mode) in a
@@ -216,10 +236,10 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "config\tmode\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "config\tmode\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU\tCPU util\tMFU/CPU\tpeak RSS\t\n")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, float64(r.Params)/1e6,
-			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, float64(r.PeakRSSBytes)/(1<<20))
+		fmt.Fprintf(tw, "%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%.0f%%\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, float64(r.Params)/1e6,
+			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, 100*r.CPUUtil, 100*r.MFUCPU, float64(r.PeakRSSBytes)/(1<<20))
 	}
 	tw.Flush()
 	if len(rows) > 0 {
@@ -278,19 +298,20 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	if err := step(); err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 	}
-	peak, src, err := measureTrainPeak()
+	peak, src, peakFrac, err := measureTrainPeakCPU()
 	if err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
 	}
-	t0 := time.Now()
+	c0, t0 := cpuSeconds(), time.Now()
 	for range steps {
 		if err := step(); err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 		}
 	}
 	el := time.Since(t0).Seconds()
-	if peak2, src2, err := measureTrainPeak(); err == nil && peak > 0 {
-		peak, src = (peak+peak2)/2, src2
+	cpu := cpuSeconds() - c0
+	if peak2, src2, frac2, err := measureTrainPeakCPU(); err == nil && peak > 0 {
+		peak, src, peakFrac = (peak+peak2)/2, src2, (peakFrac+frac2)/2
 	}
 	tokens := float64(bc.b * bc.t * steps)
 	matmul := float64(matmulParams(c))
@@ -308,6 +329,10 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	if peak > 0 {
 		row.MFU = gflops / peak
 	}
+	if c0 > 0 && peakFrac > 0 && cpu > 0 {
+		row.CPUUtil = cpu / el / float64(runtime.GOMAXPROCS(0))
+		row.MFUCPU = (gflops / row.CPUUtil) / (peak / peakFrac)
+	}
 	return row, nil
 }
 
@@ -323,6 +348,31 @@ func matmulParams(c model.Config) int {
 		perLayer += 3 * C * I
 	}
 	return c.Layers*perLayer + c.Vocab*C
+}
+
+// cpuSeconds returns the user+system CPU time of this process from
+// /proc/self/stat (in clock ticks of 1/100 s, Linux's USER_HZ), or 0 where
+// it cannot be read.
+func cpuSeconds() float64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command name may contain spaces
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return float64(ut+st) / 100
 }
 
 // peakRSS returns the process's peak resident set size (VmHWM), or 0 where
