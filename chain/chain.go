@@ -134,3 +134,17 @@ var (
 	ErrAmountTooLow               = &Error{Name: "AmountTooLow", Code: crucible.EINVALID}
 	ErrInvalidAddress             = &Error{Name: "InvalidAddress", Code: crucible.EINVALID}
 )
+
+// WeightsAllowedAt returns the first block at which hotkey may set weights
+// again under the rate limit (0 if it never set any). ENOTFOUND if the
+// hotkey is not registered.
+func (m *Metagraph) WeightsAllowedAt(hotkey string) (int64, error) {
+	n, err := m.Node(hotkey)
+	if err != nil {
+		return 0, err
+	}
+	if n.LastUpdate == 0 {
+		return 0, nil
+	}
+	return n.LastUpdate + m.Hyperparams.WeightsRateLimit, nil
+}

@@ -135,3 +135,20 @@ func (c *Client) AddStakeAs(ctx context.Context, signer, hotkey string, amount f
 func (c *Client) Advance(ctx context.Context, blocks int64) error {
 	return c.do(ctx, http.MethodPost, "/v1/advance", "", AdvanceRequest{Blocks: blocks}, nil)
 }
+
+// WaitBlock returns once the chain has reached block, or ctx is done. It
+// long-polls the server, so no request is made per block.
+func (c *Client) WaitBlock(ctx context.Context, block int64) error {
+	for {
+		var r BlockResponse
+		if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/block?wait=%d", block), "", nil, &r); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if r.Block >= block {
+			return nil
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -20,6 +22,15 @@ const Audience = "crucible-chain"
 // (EUNAUTHORIZED for a bad signature). The crucible command wires it to the
 // sign package.
 type Authenticator func(r *http.Request, body []byte) (signer string, err error)
+
+// BlockWaiter is a chain that can wait for a block (Local, Client).
+type BlockWaiter interface {
+	// WaitBlock returns once the chain has reached block, or ctx is done.
+	WaitBlock(ctx context.Context, block int64) error
+}
+
+// maxBlockWait bounds how long GET /v1/block?wait=N holds a request.
+const maxBlockWait = 30 * time.Second
 
 // Advancer is a chain whose clock can be moved by hand (Local, Client).
 type Advancer interface {
@@ -87,7 +98,7 @@ type (
 
 // NewHandler serves c over HTTP JSON:
 //
-//	GET  /v1/block         {"block": n}
+//	GET  /v1/block         {"block": n}; ?wait=N holds the reply (up to 30 s) until block N
 //	GET  /v1/hyperparams   Hyperparams
 //	GET  /v1/metagraph     Metagraph
 //	POST /v1/register      RegisterRequest  → RegisterResponse   (signed by the hotkey)
@@ -124,6 +135,25 @@ type server struct {
 }
 
 func (s *server) block(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query().Get("wait"); q != "" {
+		target, err := strconv.ParseInt(q, 10, 64)
+		if err != nil {
+			writeError(w, crucible.Errorf(crucible.EINVALID, "wait=%q: not a block number", q))
+			return
+		}
+		bw, ok := s.c.(BlockWaiter)
+		if !ok {
+			writeError(w, crucible.Errorf(crucible.EINVALID, "this chain cannot wait for blocks"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), maxBlockWait)
+		err = bw.WaitBlock(ctx, target)
+		cancel()
+		if err != nil && r.Context().Err() != nil {
+			return // the caller went away
+		}
+		// On timeout, reply with the current block; the caller asks again.
+	}
 	b, err := s.c.CurrentBlock(r.Context())
 	reply(w, BlockResponse{Block: b}, err)
 }

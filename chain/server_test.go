@@ -125,3 +125,30 @@ func TestClientUnreachable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestClientWaitBlock(t *testing.T) {
+	ctx := context.Background()
+	l, srv := newTestServer(t, ServerOptions{Authenticate: testAuth})
+	c := NewClient(srv.URL, testSign, srv.Client())
+	var _ BlockWaiter = c
+	var _ BlockWaiter = l
+	done := make(chan error, 1)
+	go func() { done <- c.WaitBlock(ctx, 2) }()
+	must(t, l.Advance(ctx, 2))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.WaitBlock(ctx, 1)) // already there
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { done <- c.WaitBlock(cctx, 100) }()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("WaitBlock ignored cancellation")
+	}
+	resp, err := srv.Client().Get(srv.URL + "/v1/block?wait=soon")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad wait: %d", resp.StatusCode)
+	}
+}

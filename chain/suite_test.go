@@ -235,6 +235,11 @@ func testSetWeightsRefusals(t *testing.T, open func(*testing.T, Hyperparams) cha
 	// The same call succeeds when it follows the rules, and then hits
 	// the rate limit until 3 blocks have passed.
 	must(t, c.SetWeights(ctx, "v0", []uint16{2, 3, 4}, []uint16{1, 1, 1}, 61_000))
+	m, err = c.Metagraph(ctx)
+	must(t, err)
+	if at, err := m.WeightsAllowedAt("v0"); err != nil || at != m.Block+3 {
+		t.Fatalf("WeightsAllowedAt = %d, %v; want %d", at, err, m.Block+3)
+	}
 	wantErr(t, "rate limit", c.SetWeights(ctx, "v0", []uint16{2, 3, 4}, []uint16{1, 1, 1}, 61_000), ErrSettingWeightsTooFast)
 	must(t, c.Advance(ctx, 3))
 	must(t, c.SetWeights(ctx, "v0", []uint16{2, 3, 4}, []uint16{1, 2, 2}, 61_001))

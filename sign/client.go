@@ -13,7 +13,10 @@ import (
 	"time"
 )
 
-// The headers of a signed request, as fiber names them.
+// The headers of a signed request, as fiber names them. fiber only signs
+// validator-to-miner requests; crucible signs requests in both directions
+// with the same headers, so "validator-hotkey" always carries the sender and
+// "miner-hotkey" the receiver, whatever their roles.
 const (
 	HeaderValidatorHotkey = "validator-hotkey" // the signer's SS58 address
 	HeaderMinerHotkey     = "miner-hotkey"     // the SS58 address the request is meant for

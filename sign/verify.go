@@ -126,7 +126,10 @@ func (v *Verifier) CheckHash(r *http.Request, bodySum [32]byte) (string, error) 
 		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "request is not signed: headers %s, %s, %s and %s are required",
 			HeaderValidatorHotkey, HeaderMinerHotkey, HeaderNonce, HeaderSignature)
 	}
-	if v.opts.Hotkey == "" || target != v.opts.Hotkey {
+	if v.opts.Hotkey == "" {
+		return "", crucible.Errorf(crucible.EINTERNAL, "this node verifies signed requests but has no hotkey configured")
+	}
+	if target != v.opts.Hotkey {
 		return "", crucible.Errorf(crucible.EUNAUTHORIZED, "request is signed for %s, but this node is %s", target, v.opts.Hotkey)
 	}
 	now := v.opts.Now()
