@@ -81,11 +81,11 @@ func writeLarge(t testing.TB, path string, format Format, size, rowBytes int) in
 // heap the reader may use, and checks both that every row arrives with the
 // right position and that the live heap stays small throughout.
 func TestStreamingConstantMemory(t *testing.T) {
-	size := 16 << 20
+	size := 12 << 20
 	if testing.Short() {
 		size = 4 << 20
 	}
-	const heapLimit = 8 << 20
+	const heapLimit = 4 << 20
 	dir := t.TempDir()
 	for _, format := range []Format{FormatJSONL, FormatJSON, FormatCSV, FormatParquet} {
 		t.Run(string(format), func(t *testing.T) {
