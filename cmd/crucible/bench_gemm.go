@@ -56,10 +56,11 @@ func gemmBenchCases() []gemmBenchCase {
 
 func newBenchGemmCmd() *cobra.Command {
 	var (
-		asJSON  bool
-		threads int
-		variant string
-		reps    int
+		asJSON   bool
+		threads  int
+		variant  string
+		reps     int
+		withBF16 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gemm",
@@ -70,8 +71,13 @@ measures the CPU's FP32 FMA peak (AVX2 and AVX-512 assembly loops on all
 threads) in the same run. Each figure is the median of --reps measurements.
 
 By default every assembly variant runs (and OpenBLAS when crucible was built
-with -tags openblas); --variant picks one ("go" is the portable kernel,
-"all" runs every variant including it).`,
+with -tags openblas); --variant picks one: a kernel variant ("go" is the
+portable kernel), "auto" (Gemm's own choice per shape), "bf16" (GemmBF16B,
+B stored as bfloat16), or "all" (every kernel variant, "go" included).
+--bf16 adds the bf16 rows to the default set.
+
+OpenBLAS 0.3.21 takes this class of AVX-512 CPU for Haswell; run the bench
+again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if threads < 1 {
@@ -83,6 +89,9 @@ with -tags openblas); --variant picks one ("go" is the portable kernel,
 			names, err := gemmBenchVariants(variant)
 			if err != nil {
 				return err
+			}
+			if withBF16 && !slices.Contains(names, "bf16") {
+				names = append(names, "bf16")
 			}
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 			rows, peaks, err := runGemmBench(names, threads, reps)
@@ -106,6 +115,7 @@ with -tags openblas); --variant picks one ("go" is the portable kernel,
 	f.IntVar(&threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) to run on")
 	f.StringVar(&variant, "variant", "", `variant to run: one of the kernel variants, or "all" (default: all but "go")`)
 	f.IntVar(&reps, "reps", 5, "measurements per row; the median is reported")
+	f.BoolVar(&withBF16, "bf16", false, "also measure GemmBF16B (B stored as bfloat16)")
 	return cmd
 }
 
@@ -116,13 +126,15 @@ func gemmBenchVariants(want string) ([]string, error) {
 		return all, nil
 	case "":
 		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "go" }), nil
+	case "auto", "bf16":
+		return []string{want}, nil
 	}
 	if !slices.Contains(all, want) {
 		hint := ""
 		if want == "openblas" && !openblas.Available {
 			hint = " (build with -tags openblas and libopenblas-dev for it)"
 		}
-		return nil, fmt.Errorf("bench gemm: --variant %q is not available; have %s%s", want, strings.Join(all, ", "), hint)
+		return nil, fmt.Errorf("bench gemm: --variant %q is not available; have %s, auto, bf16%s", want, strings.Join(all, ", "), hint)
 	}
 	return []string{want}, nil
 }
@@ -161,10 +173,20 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 		if transB {
 			ldb = bc.k
 		}
+		var bbf []uint16
+		if slices.Contains(names, "bf16") {
+			bbf = make([]uint16, len(b))
+			for i, x := range b {
+				bbf[i] = kernel.Float32ToBF16(x)
+			}
+		}
 		calls := make([]func() error, len(names))
 		batches := make([]int, len(names))
 		for i, name := range names {
 			calls[i] = func() error {
+				if name == "bf16" {
+					return kernel.GemmBF16B(transA, transB, bc.m, bc.n, bc.k, 1, a, lda, bbf, ldb, 0, c, bc.n)
+				}
 				return kernel.GemmVariant(name, transA, transB, bc.m, bc.n, bc.k, 1, a, lda, b, ldb, 0, c, bc.n)
 			}
 			var err error

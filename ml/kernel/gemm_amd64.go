@@ -22,10 +22,11 @@ func fmaPeakAVX512(n int)
 func fmaPeakAVX2(n int)
 
 var (
-	// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): a kc×nr panel of
-	// B (16 KiB) stays in L1 while the mc×kc block of A (~250 KiB) streams
-	// from L2 and the kc×nc block of B sits in L3.
-	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 128, mc: 14 * 36, nc: 4096, kern: sgemmKernelAVX512}
+	// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): the mc×kc block
+	// of A (~250 KiB) stays in L2, the kc×nc block of B (4 MiB) in L3. Both
+	// variants use the same kc, so they split the k reduction alike and give
+	// bit-identical results: Gemm may switch between them by shape.
+	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 18, nc: 4096, kern: sgemmKernelAVX512}
 	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2}
 )
 

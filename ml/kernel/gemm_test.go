@@ -239,7 +239,7 @@ func TestGemmArgumentErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Gemm error = %v, want one containing %q", err, tt.want)
 			}
-			err = GemmVariant(variants[0].name, tt.transA, tt.transB, tt.m, tt.n, tt.k, 1, tt.a, tt.lda, tt.b, tt.ldb, 0, tt.c, tt.ldc)
+			err = GemmVariant("auto", tt.transA, tt.transB, tt.m, tt.n, tt.k, 1, tt.a, tt.lda, tt.b, tt.ldb, 0, tt.c, tt.ldc)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("GemmVariant error = %v, want one containing %q", err, tt.want)
 			}
@@ -269,5 +269,59 @@ func TestVariantsListed(t *testing.T) {
 	}
 	if _, ok := peakLoops()["avx2"]; ok && lookupVariant("avx2") == nil {
 		t.Errorf("Variants() = %v lacks avx2 on an AVX2 CPU", names)
+	}
+}
+
+// TestAsmVariantsAgree checks that the assembly variants give bit-identical
+// results, which is what lets Gemm choose between them by shape.
+func TestAsmVariantsAgree(t *testing.T) {
+	var asm []*variant
+	for _, v := range variants {
+		if v != goVariant && v.direct == nil {
+			asm = append(asm, v)
+		}
+	}
+	if len(asm) < 2 {
+		t.Skip("fewer than two assembly variants on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, s := range []shape{{17, 31, 13}, {64, 16, 300}, {100, 70, 600}} {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			o := newOperands(rng, s, tr[0], tr[1], 1)
+			var first []float32
+			for _, v := range asm {
+				got := append([]float32(nil), o.c...)
+				v.gemm(o.transA, o.transB, s.m, s.n, s.k, 0.7, o.a, o.lda, o.b, o.ldb, 0.3, got, o.ldc)
+				if first == nil {
+					first = got
+					continue
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%v tA=%v tB=%v: %s gives C[%d] = %g, %s gives %g", s, tr[0], tr[1], v.name, i, got[i], asm[0].name, first[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestPick(t *testing.T) {
+	if lookupVariant("avx512") == nil || lookupVariant("avx2") == nil {
+		t.Skip("needs both assembly variants")
+	}
+	tests := []struct {
+		m, n int
+		want string
+	}{
+		{1024, 1024, "avx512"},
+		{2048, 16, "avx2"}, // half of each 32-column tile would be padding
+		{2048, 48, "avx2"}, // 48 = 3·16, 64 = 2·32
+		{4096, 512, "avx512"},
+	}
+	for _, tt := range tests {
+		if got := pick(tt.m, tt.n).name; got != tt.want {
+			t.Errorf("pick(%d, %d) = %s, want %s", tt.m, tt.n, got, tt.want)
+		}
 	}
 }

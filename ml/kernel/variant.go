@@ -78,13 +78,34 @@ var goVariant = &variant{name: "go", mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, k
 
 func init() {
 	variants = append(asmVariants(), goVariant)
+	gemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		pick(m, n).gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// pick returns the variant Gemm uses for an m×n C: the first (widest)
+// assembly variant, unless the tiles of a narrower one cover C with clearly
+// less padding (a 16-column C in 32-column tiles wastes half the work).
+// The assembly variants share kc and their kernels round identically, so
+// the choice changes the speed, never the result.
+func pick(m, n int) *variant {
 	best := variants[0]
-	gemm = best.gemm
+	area := func(v *variant) int { return roundUp(m, v.mr) * roundUp(n, v.nr) }
+	for _, v := range variants[1:] {
+		if v.direct != nil || v == goVariant {
+			break
+		}
+		if 20*area(best) > 21*area(v) {
+			best = v
+		}
+	}
+	return best
 }
 
 // Variants returns the names of the GEMM implementations usable on this CPU,
-// crucible's own fastest first; the first is the one Gemm uses. Variants
-// added with AddComparisonVariant follow.
+// crucible's own widest first, the portable "go" last of those; Gemm picks
+// among the assembly ones per shape (see pick). Variants added with
+// AddComparisonVariant follow.
 func Variants() []string {
 	names := make([]string, len(variants))
 	for i, v := range variants {
@@ -94,10 +115,14 @@ func Variants() []string {
 }
 
 // GemmVariant is Gemm computed by the named implementation (one of
-// Variants()), for benchmarks and cross-checks. It returns an error for an
-// unknown or unsupported variant and for the argument errors of Gemm.
+// Variants(), or "auto" for Gemm's own per-shape choice), for benchmarks and
+// cross-checks. It returns an error for an unknown or unsupported variant
+// and for the argument errors of Gemm.
 func GemmVariant(name string, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) error {
 	v := lookupVariant(name)
+	if name == "auto" {
+		v = pick(m, n)
+	}
 	if v == nil {
 		return fmt.Errorf("gemm: variant %q is not available on this CPU (have %v)", name, Variants())
 	}
@@ -114,13 +139,16 @@ func GemmVariant(name string, transA, transB bool, m, n, k int, alpha float32, a
 // does and equals Gemm on the widened B bit for bit. Arguments and errors
 // are Gemm's.
 func GemmBF16B(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) error {
-	return GemmBF16BVariant(variants[0].name, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	return GemmBF16BVariant("auto", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // GemmBF16BVariant is GemmBF16B computed by the named variant (one of
-// Variants(), comparison variants excepted).
+// Variants() or "auto", comparison variants excepted).
 func GemmBF16BVariant(name string, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) error {
 	v := lookupVariant(name)
+	if name == "auto" {
+		v = pick(m, n)
+	}
 	if v == nil || v.direct != nil {
 		return fmt.Errorf("gemm: variant %q has no bf16 form on this CPU (have %v)", name, Variants())
 	}
