@@ -138,11 +138,19 @@ func TestAttentionStrided(t *testing.T) {
 	}
 	dqkv := make([]float32, len(qkv))
 	AttentionBackward(fs, dqkv[qo:], dqkv[ko:], dqkv[vo:], fdout, qkv[qo:], qkv[ko:], qkv[vo:], fout, flse, scratch)
-	for i := 0; i < rows; i++ {
-		sameBits(t, "out", fout[i*fs.LdOut:i*fs.LdOut+s.NH*s.D], out[i*s.NH*s.D:(i+1)*s.NH*s.D])
-		sameBits(t, "dq", dqkv[i*ld:i*ld+s.NH*s.D], dq[i*s.NH*s.D:(i+1)*s.NH*s.D])
-		sameBits(t, "dk", dqkv[i*ld+ko:i*ld+vo], dk[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
-		sameBits(t, "dv", dqkv[i*ld+vo:(i+1)*ld], dv[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
+	// The matrix products see different leading dimensions, which a kernel
+	// may block differently, so compare to rounding rather than bit for bit.
+	near := func(what string, got, want []float32) {
+		t.Helper()
+		if e := maxAbsErr(got, to64(want)); e > 1e-5 {
+			t.Fatalf("%s: max difference %.3g between strided and packed layouts", what, e)
+		}
 	}
-	sameBits(t, "lse", flse, lse)
+	for i := 0; i < rows; i++ {
+		near("out", fout[i*fs.LdOut:i*fs.LdOut+s.NH*s.D], out[i*s.NH*s.D:(i+1)*s.NH*s.D])
+		near("dq", dqkv[i*ld:i*ld+s.NH*s.D], dq[i*s.NH*s.D:(i+1)*s.NH*s.D])
+		near("dk", dqkv[i*ld+ko:i*ld+vo], dk[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
+		near("dv", dqkv[i*ld+vo:(i+1)*ld], dv[i*s.NKV*s.D:(i+1)*s.NKV*s.D])
+	}
+	near("lse", flse, lse)
 }

@@ -66,9 +66,10 @@ func CrossEntropy(logits []float32, targets []int32, n, v int, scale float32, ro
 		}
 		count++
 	}
-	per := (n + ceParts - 1) / ceParts
+	per := max(1, (n+ceParts-1)/ceParts)
 	var partial [ceParts]float64
-	kernel.ParallelFor(ceParts, max(1, (1<<16)/max(1, per*v)), func(lo, hi int) {
+	used := (n + per - 1) / per // the ranges that hold rows
+	kernel.ParallelFor(used, max(1, (1<<16)/max(1, per*v)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			var ps float64
 			for r := p * per; r < min((p+1)*per, n); r++ {
