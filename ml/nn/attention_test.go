@@ -99,7 +99,7 @@ func TestDecodeAttention(t *testing.T) {
 
 // TestAttentionStrided runs attention on q, k, v viewed inside one fused
 // q|k|v projection (and RoPE on its q|k heads) and checks that it matches
-// the packed layout exactly.
+// the packed layout.
 func TestAttentionStrided(t *testing.T) {
 	s := AttnShape{B: 2, T: 67, NH: 4, NKV: 2, D: 6}
 	r := newRand(12)
