@@ -77,14 +77,62 @@ func Epoch(in EpochInput, p Hyperparams) (*EpochResult, error) {
 		return nil, err
 	}
 	r := &EpochResult{}
+	permit := r.stakeAndPermits(in, p)
+	W := maskedWeights(in, permit)
 
-	// 1. Activity.
+	// Consensus, clipping, trust, incentive.
+	r.Consensus = weightedMedianCols(r.ActiveStake, W, p.Kappa)
+	Wc := newMatrix(n)
+	r.ValidatorTrust = make([]float64, n)
+	for i := range n {
+		for j := range n {
+			Wc[i][j] = math.Min(W[i][j], r.Consensus[j])
+			r.ValidatorTrust[i] += Wc[i][j]
+		}
+	}
+	pre := matTVec(W, r.ActiveStake)
+	ranks := matTVec(Wc, r.ActiveStake)
+	r.Trust = make([]float64, n)
+	for j := range n {
+		if pre[j] > 0 {
+			r.Trust[j] = ranks[j] / pre[j]
+		}
+	}
+	r.Incentive = ranks
+	normalize(r.Incentive)
+
+	// Bonds and dividends.
+	Wb := newMatrix(n)
+	for i := range n {
+		for j := range n {
+			Wb[i][j] = W[i][j] + p.BondsPenalty*(Wc[i][j]-W[i][j])
+		}
+	}
+	B := storedBonds(in, p)
+	if p.Yuma3 {
+		r.Bonds, r.Dividends = yuma3Bonds(B, Wb, r.ActiveStake, r.Consensus, r.Incentive, p)
+	} else {
+		r.Bonds, r.Dividends = yuma2Bonds(B, Wb, r.ActiveStake, r.Incentive, p)
+	}
+	for i := range n {
+		if !r.Permit[i] {
+			for j := range n {
+				r.Bonds[i][j] = 0
+			}
+		}
+	}
+	r.splitEmission(in.Emission)
+	return r, nil
+}
+
+// stakeAndPermits fills Active, StakeWeight, the next epoch's Permit and
+// ActiveStake, and returns the permits in force for this epoch.
+func (r *EpochResult) stakeAndPermits(in EpochInput, p Hyperparams) []bool {
+	n := len(in.Stake)
 	r.Active = make([]bool, n)
 	for i := range n {
 		r.Active[i] = in.LastUpdate[i]+p.ActivityCutoff >= in.Block
 	}
-
-	// 2. Stake and permits.
 	S := make([]float64, n)
 	for i := range n {
 		if i == in.OwnerUID || in.Stake[i] >= p.StakeThreshold {
@@ -94,11 +142,9 @@ func Epoch(in EpochInput, p Hyperparams) (*EpochResult, error) {
 	normalize(S)
 	r.StakeWeight = S
 	permit := append([]bool(nil), in.Permit...)
-	if in.OwnerUID >= 0 && in.OwnerUID < n {
-		permit[in.OwnerUID] = true
-	}
 	r.Permit = topKNonzero(S, p.MaxAllowedValidators)
 	if in.OwnerUID >= 0 && in.OwnerUID < n {
+		permit[in.OwnerUID] = true
 		r.Permit[in.OwnerUID] = true
 	}
 	Sa := make([]float64, n)
@@ -109,8 +155,14 @@ func Epoch(in EpochInput, p Hyperparams) (*EpochResult, error) {
 	}
 	normalize(Sa)
 	r.ActiveStake = Sa
+	return permit
+}
 
-	// 3. Weights.
+// maskedWeights returns the row-normalized weights that count: those of
+// permitted validators, not on themselves (except the owner), and set after
+// their target registered.
+func maskedWeights(in EpochInput, permit []bool) [][]float64 {
+	n := len(in.Stake)
 	W := newMatrix(n)
 	for i := range n {
 		if !permit[i] {
@@ -129,35 +181,13 @@ func Epoch(in EpochInput, p Hyperparams) (*EpochResult, error) {
 		}
 		normalize(W[i])
 	}
+	return W
+}
 
-	// 4–5. Consensus, clipping, trust, incentive.
-	r.Consensus = weightedMedianCols(Sa, W, p.Kappa)
-	Wc := newMatrix(n)
-	r.ValidatorTrust = make([]float64, n)
-	for i := range n {
-		for j := range n {
-			Wc[i][j] = math.Min(W[i][j], r.Consensus[j])
-			r.ValidatorTrust[i] += Wc[i][j]
-		}
-	}
-	pre := matTVec(W, Sa)
-	ranks := matTVec(Wc, Sa)
-	r.Trust = make([]float64, n)
-	for j := range n {
-		if pre[j] > 0 {
-			r.Trust[j] = ranks[j] / pre[j]
-		}
-	}
-	r.Incentive = ranks
-	normalize(r.Incentive)
-
-	// 6. Bonds and dividends.
-	Wb := newMatrix(n)
-	for i := range n {
-		for j := range n {
-			Wb[i][j] = W[i][j] + p.BondsPenalty*(Wc[i][j]-W[i][j])
-		}
-	}
+// storedBonds returns the stored bonds with the columns of neurons
+// registered since the last epoch reset.
+func storedBonds(in EpochInput, p Hyperparams) [][]float64 {
+	n := len(in.Stake)
 	B := newMatrix(n)
 	lastTempo := in.Block - p.Tempo
 	if in.LastEpochBlock > 0 {
@@ -171,42 +201,34 @@ func Epoch(in EpochInput, p Hyperparams) (*EpochResult, error) {
 			B[i][j] = in.Bonds[i][j]
 		}
 	}
-	if p.Yuma3 {
-		r.Bonds, r.Dividends = yuma3Bonds(B, Wb, Sa, r.Consensus, r.Incentive, p)
-	} else {
-		r.Bonds, r.Dividends = yuma2Bonds(B, Wb, Sa, r.Incentive, p)
-	}
-	for i := range n {
-		if !r.Permit[i] {
-			for j := range n {
-				r.Bonds[i][j] = 0
-			}
-		}
-	}
+	return B
+}
 
-	// 7. Emission.
+// splitEmission pays emission by incentive and dividends over ΣI + ΣD; with
+// neither, validators get it by active stake (or stake, if none is active).
+func (r *EpochResult) splitEmission(emission float64) {
+	n := len(r.Incentive)
 	r.ServerEmission = make([]float64, n)
 	r.ValidatorEmission = make([]float64, n)
 	r.TotalEmission = make([]float64, n)
 	total := sum(r.Incentive) + sum(r.Dividends)
 	if total > 0 {
 		for i := range n {
-			r.ServerEmission[i] = r.Incentive[i] / total * in.Emission
-			r.ValidatorEmission[i] = r.Dividends[i] / total * in.Emission
+			r.ServerEmission[i] = r.Incentive[i] / total * emission
+			r.ValidatorEmission[i] = r.Dividends[i] / total * emission
 		}
 	} else {
-		by := Sa
-		if sum(Sa) == 0 {
-			by = S
+		by := r.ActiveStake
+		if sum(by) == 0 {
+			by = r.StakeWeight
 		}
 		for i := range n {
-			r.ValidatorEmission[i] = by[i] * in.Emission
+			r.ValidatorEmission[i] = by[i] * emission
 		}
 	}
 	for i := range n {
 		r.TotalEmission[i] = r.ServerEmission[i] + r.ValidatorEmission[i]
 	}
-	return r, nil
 }
 
 func (in *EpochInput) check(n int) error {
