@@ -43,10 +43,14 @@ type Config struct {
 	RetryPolicy river.ClientRetryPolicy
 	// MaxAttempts is how often a job runs before it is discarded. Defaults to 25.
 	MaxAttempts int
+	// JobTimeout is how long a job may run before its context is cancelled.
+	// Defaults to 30 minutes; a worker with a Timeout method overrides it for
+	// its kind (an evaluation may need hours).
+	JobTimeout time.Duration
 	// RescueStuckJobsAfter is how long a job may stay running before it is
-	// taken to belong to a dead process and made available again. Defaults to
-	// 15 minutes; jobs that may legitimately run longer must heartbeat by
-	// finishing and re-enqueueing themselves.
+	// taken to belong to a dead process and made available again (Postgres;
+	// on SQLite, Start reclaims every running job at once). Defaults to
+	// JobTimeout plus 15 minutes.
 	RescueStuckJobsAfter time.Duration
 	// FetchPollInterval is how often idle workers look for new jobs when no
 	// notification arrives. Defaults to River's (1 s).
@@ -68,8 +72,12 @@ func (c *Config) riverConfig() *river.Config {
 		ID:                   c.ID,
 		Logger:               c.Logger,
 	}
+	rc.JobTimeout = c.JobTimeout
+	if rc.JobTimeout == 0 {
+		rc.JobTimeout = 30 * time.Minute
+	}
 	if rc.RescueStuckJobsAfter == 0 {
-		rc.RescueStuckJobsAfter = 15 * time.Minute
+		rc.RescueStuckJobsAfter = max(rc.JobTimeout, 0) + 15*time.Minute
 	}
 	if rc.Logger == nil {
 		rc.Logger = slog.New(slog.DiscardHandler)
@@ -91,6 +99,8 @@ func (c *Config) riverConfig() *river.Config {
 type Queue struct {
 	sqlClient *river.Client[*sql.Tx] // SQLite: the only client; Postgres: inserts in *sql.Tx
 	pgClient  *river.Client[pgx.Tx]  // Postgres: works jobs and inserts outside a transaction
+	sqliteDB  *sql.DB                // SQLite only
+	working   bool                   // has workers; Start is allowed
 }
 
 // NewSQLite migrates River's tables in the SQLite database db (the store's
@@ -103,7 +113,7 @@ func NewSQLite(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: new sqlite client: %w", err)
 	}
-	return &Queue{sqlClient: c}, nil
+	return &Queue{sqlClient: c, sqliteDB: db, working: cfg.Workers != nil}, nil
 }
 
 // NewPostgres migrates River's tables in the Postgres database behind pool
@@ -123,15 +133,29 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, cfg Config
 	if err != nil {
 		return nil, fmt.Errorf("queue: new postgres insert client: %w", err)
 	}
-	return &Queue{sqlClient: sc, pgClient: pc}, nil
+	return &Queue{sqlClient: sc, pgClient: pc, working: cfg.Workers != nil}, nil
 }
 
 // Start starts working jobs; they run until Stop or StopAndCancel.
+//
+// On SQLite, Start first makes every job still marked running available
+// again: one process works a SQLite database, so such a job was cut short by
+// a crash of the previous one and is redone now rather than after
+// RescueStuckJobsAfter. The attempt it used still counts toward MaxAttempts.
 func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return errors.New("queue: start: this queue has no workers (insert-only)")
+	}
 	var err error
 	if q.pgClient != nil {
 		err = q.pgClient.Start(ctx)
 	} else {
+		if q.sqliteDB != nil {
+			if _, err := q.sqliteDB.ExecContext(ctx,
+				"UPDATE river_job SET state = 'available' WHERE state = 'running'"); err != nil {
+				return fmt.Errorf("queue: reclaim jobs of a previous run: %w", err)
+			}
+		}
 		err = q.sqlClient.Start(ctx)
 	}
 	if err != nil {
