@@ -275,6 +275,21 @@ func (l *Local) Advance(ctx context.Context, blocks int64) error {
 	return nil
 }
 
+// RunEpoch runs an epoch at the current block now, as a subnet owner can
+// make Subtensor do (PendingEpochAt); the next one follows tempo blocks
+// later. Emission accrued so far is paid out.
+func (l *Local) RunEpoch(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.epoch(); err != nil {
+		return err
+	}
+	return l.save()
+}
+
 // WaitBlock returns once the chain has reached block, or ctx is done.
 func (l *Local) WaitBlock(ctx context.Context, block int64) error {
 	l.mu.Lock()

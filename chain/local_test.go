@@ -173,3 +173,24 @@ func TestWeightedMedian(t *testing.T) {
 		}
 	}
 }
+
+// A validator that just staked gets its permit from an epoch run on demand
+// instead of waiting for the tempo.
+func TestRunEpoch(t *testing.T) {
+	ctx := context.Background()
+	l, err := OpenLocal(LocalOptions{Params: devParams()})
+	must(t, err)
+	_, err = l.Register(ctx, "v", "c")
+	must(t, err)
+	_, err = l.Register(ctx, "m", "c")
+	must(t, err)
+	must(t, l.AddStake(ctx, "v", 10))
+	wantErr(t, "before the epoch", l.SetWeights(ctx, "v", []uint16{1}, []uint16{1}, 0), ErrNeuronNoValidatorPermit)
+	must(t, l.RunEpoch(ctx))
+	must(t, l.SetWeights(ctx, "v", []uint16{1}, []uint16{1}, 0))
+	m, err := l.Metagraph(ctx)
+	must(t, err)
+	if m.LastEpochBlock != 0 || !m.Neurons[0].Validator {
+		t.Fatalf("last epoch %d, permit %v", m.LastEpochBlock, m.Neurons[0].Validator)
+	}
+}
