@@ -187,6 +187,9 @@ func TestNorms(t *testing.T) {
 			if e := maxAbsErr(out, fl(in)); e > 1e-5 {
 				t.Fatalf("layernorm forward max error %.3g", e)
 			}
+			re := make([]float32, n*c)
+			LayerNormRecompute(re, x, w, b, mean, rstd, n, c)
+			sameBits(t, "layernorm recompute", re, out)
 			dx, dx0 := prefilled(r, n*c)
 			dw, dw0 := prefilled(r, c)
 			db, db0 := prefilled(r, c)
@@ -203,6 +206,8 @@ func TestNorms(t *testing.T) {
 			if e := maxAbsErr(out, fr(in)); e > 1e-5 {
 				t.Fatalf("rmsnorm forward max error %.3g", e)
 			}
+			RMSNormRecompute(re, x, w, rstd, n, c)
+			sameBits(t, "rmsnorm recompute", re, out)
 			dx, dx0 = prefilled(r, n*c)
 			dw, dw0 = prefilled(r, c)
 			RMSNormBackward(dx, dw, dout, x, w, rstd, n, c)

@@ -39,6 +39,24 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, n, c int, eps float32)
 	})
 }
 
+// LayerNormRecompute rebuilds LayerNormForward's output from x and the
+// saved mean and rstd, bit for bit, without recomputing the statistics: a
+// model may drop norm outputs after the forward pass and rebuild them in
+// the backward pass to save memory.
+func LayerNormRecompute(out, x, w, b, mean, rstd []float32, n, c int) {
+	need("LayerNormRecompute", "out", out, n*c)
+	need("LayerNormRecompute", "x", x, n*c)
+	need("LayerNormRecompute", "w", w, c)
+	needOpt("LayerNormRecompute", "b", b, c)
+	need("LayerNormRecompute", "mean", mean, n)
+	need("LayerNormRecompute", "rstd", rstd, n)
+	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			normRow(out[r*c:(r+1)*c], x[r*c:(r+1)*c], w[:c], b, mean[r], rstd[r])
+		}
+	})
+}
+
 // LayerNormBackward accumulates the gradients of LayerNormForward:
 // dx [n, c], dw [c] and db [c] (each may be nil), from dout, the input x,
 // the weight w and the saved mean and rstd. dx must not alias dout.
@@ -71,6 +89,20 @@ func RMSNormForward(out, rstd, x, w []float32, n, c int, eps float32) {
 			if rstd != nil {
 				rstd[r] = rs
 			}
+		}
+	})
+}
+
+// RMSNormRecompute rebuilds RMSNormForward's output from x and the saved
+// rstd, bit for bit (see LayerNormRecompute).
+func RMSNormRecompute(out, x, w, rstd []float32, n, c int) {
+	need("RMSNormRecompute", "out", out, n*c)
+	need("RMSNormRecompute", "x", x, n*c)
+	need("RMSNormRecompute", "w", w, c)
+	need("RMSNormRecompute", "rstd", rstd, n)
+	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			normRow(out[r*c:(r+1)*c], x[r*c:(r+1)*c], w[:c], nil, 0, rstd[r])
 		}
 	})
 }
