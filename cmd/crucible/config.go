@@ -32,19 +32,15 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 	fs := cmd.Flags()
 	var configFile string
 	fs.StringVar(&configFile, "config", "", "read settings from this JSON file (keys are flag names)")
-	v := reflect.ValueOf(cfg).Elem()
 	var names []string
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
+	for _, field := range configFields(reflect.ValueOf(cfg).Elem()) {
+		f, fv := field.f, field.v
 		name := f.Tag.Get("flag")
-		if name == "" {
-			continue
-		}
 		help := f.Tag.Get("help")
 		if env := envName(name); help != "" {
 			help += " [" + env + "]"
 		}
-		p := v.Field(i).Addr().Interface()
+		p := fv.Addr().Interface()
 		switch p := p.(type) {
 		case *string:
 			fs.StringVar(p, name, *p, help)
@@ -132,4 +128,26 @@ func setFromJSON(fl *pflag.Flag, raw json.RawMessage) error {
 		return fmt.Errorf("a list is not valid here")
 	}
 	return fl.Value.Set(strings.TrimSpace(string(raw)))
+}
+
+type configField struct {
+	f reflect.StructField
+	v reflect.Value
+}
+
+// configFields lists the tagged fields of a config struct, descending into
+// embedded structs, so that a daemon's Config can embed a package's Config.
+func configFields(v reflect.Value) []configField {
+	var out []configField
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			out = append(out, configFields(v.Field(i))...)
+			continue
+		}
+		if f.Tag.Get("flag") != "" {
+			out = append(out, configField{f, v.Field(i)})
+		}
+	}
+	return out
 }

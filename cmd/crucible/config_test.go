@@ -10,7 +10,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+type innerConfig struct {
+	Depth int `flag:"depth" help:"depth"`
+}
+
 type testConfig struct {
+	innerConfig
 	Addr    string        `flag:"addr" help:"listen address"`
 	Workers int           `flag:"workers" help:"worker count"`
 	Timeout time.Duration `flag:"timeout" help:"timeout"`
@@ -54,9 +59,9 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil || cfg.Workers != 7 || cfg.Addr != "file:1" {
 		t.Fatalf("env over file: %+v %v", cfg, err)
 	}
-	cfg, err = runConfig(t, []string{"--config", file, "--workers", "9"})
-	if err != nil || cfg.Workers != 9 {
-		t.Fatalf("flag over env: %+v %v", cfg, err)
+	cfg, err = runConfig(t, []string{"--config", file, "--workers", "9", "--depth", "4"})
+	if err != nil || cfg.Workers != 9 || cfg.Depth != 4 {
+		t.Fatalf("flag over env, embedded field: %+v %v", cfg, err)
 	}
 }
 
