@@ -400,3 +400,20 @@ func TestLayerNormLargeMean(t *testing.T) {
 		t.Fatalf("max error %.3g", e)
 	}
 }
+
+func TestRowMax(t *testing.T) {
+	r := newRand(14)
+	for _, n := range []int{1, 15, 16, 17, 40, 1000} {
+		for trial := 0; trial < 5; trial++ {
+			x := randVec(r, n, 50)
+			at := r.IntN(n)
+			x[at] = 60 + float32(trial)
+			if got := rowMax(x); got != x[at] {
+				t.Fatalf("n=%d: max %v at %d, got %v", n, x[at], at, got)
+			}
+		}
+	}
+	if got := rowMax(nil); !math.IsInf(float64(got), -1) {
+		t.Fatalf("empty row: %v", got)
+	}
+}

@@ -15,7 +15,8 @@ func TestCrossEntropy(t *testing.T) {
 		{1, 1, []int32{0}, false},
 		{1, 5, []int32{IgnoreIndex}, false},
 		{4, 7, []int32{3, IgnoreIndex, 0, 6}, false},
-		{37, 11, nil, true}, // more rows than one loss block
+		{37, 11, nil, true},  // several rows per loss range
+		{70, 45, nil, false}, // vector paths (row max, exponentials, scaling)
 	} {
 		t.Run(fmt.Sprintf("n%d_v%d", tc.n, tc.v), func(t *testing.T) {
 			r := newRand(uint64(tc.n*100 + tc.v))
