@@ -9,6 +9,27 @@
 // client (riverdatabasesql) inserts jobs inside the store's *sql.Tx so that
 // a job and the state change that calls for it commit or roll back together.
 // Either way callers see one Queue with Insert and InsertTx.
+//
+// Wiring it to the store (sqlstore) happens in cmd/crucible:
+//
+//	store, err := sqlstore.Open(ctx, databaseURL)
+//	...
+//	var q *queue.Queue
+//	if store.Dialect() == sqlstore.Postgres {
+//		q, err = queue.NewPostgres(ctx, store.Pool(), store.DB(), cfg)
+//	} else {
+//		q, err = queue.NewSQLite(ctx, store.DB(), cfg)
+//	}
+//	...
+//	err = store.WithTx(ctx, func(tx *sqlstore.Store) error {
+//		if err := tx.CreateTask(ctx, task); err != nil {
+//			return err
+//		}
+//		_, err := q.InsertTx(ctx, tx.Tx(), queue.AdvanceTaskArgs{TaskID: task.ID}, nil)
+//		return err
+//	})
+//
+// One process works a SQLite database; several may work a Postgres one.
 package queue
 
 import (
