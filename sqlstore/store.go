@@ -76,17 +76,31 @@ var (
 	_ crucible.WeightsService    = (*Store)(nil)
 )
 
+// defaultPostgresConns is the pool size when the URL has no pool_max_conns.
+const defaultPostgresConns = 20
+
 // Open connects to the database named by url and migrates its schema.
 //
 // url is either a PostgreSQL URL (postgres://user@host:port/db?sslmode=disable,
 // postgresql:// works too) or a SQLite database: sqlite:///abs/path/db.sqlite,
-// sqlite://relative/path.db or a plain file path. A SQLite file and its
-// directory are created when missing.
+// sqlite://relative/path.db or a plain file path. A Postgres URL may set
+// pool_max_conns (default 20). A SQLite file and its directory are created
+// when missing.
 func Open(ctx context.Context, url string) (*Store, error) {
 	var s *Store
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		pool, err := pgxpool.New(ctx, url)
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "open postgres database").
+				WithHint("check the database URL, e.g. postgres://user@127.0.0.1:5432/crucible?sslmode=disable")
+		}
+		if !strings.Contains(url, "pool_max_conns") {
+			// The job queue's listener, its workers and the API share the
+			// pool; pgx's default (4 on a small machine) is too few.
+			cfg.MaxConns = defaultPostgresConns
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return nil, crucible.Wrap(err, crucible.EINVALID, "open postgres database").
 				WithHint("check the database URL, e.g. postgres://user@127.0.0.1:5432/crucible?sslmode=disable")

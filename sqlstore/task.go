@@ -154,13 +154,11 @@ func (s *Store) FindTasks(ctx context.Context, f crucible.TaskFilter) ([]*crucib
 		return nil, 0, mapErr(err, "count tasks")
 	}
 	q := "SELECT " + taskColumns + " FROM tasks" + cond + " ORDER BY created_at DESC, id DESC"
-	if f.Limit > 0 {
+	switch {
+	case f.Limit > 0:
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	} else if f.Offset > 0 {
-		q += " LIMIT -1"
-		if s.dialect == Postgres {
-			q = strings.TrimSuffix(q, " LIMIT -1") + " LIMIT ALL"
-		}
+	case f.Offset > 0 && s.dialect == SQLite:
+		q += " LIMIT -1" // SQLite needs a LIMIT before OFFSET; -1 means none
 	}
 	if f.Offset > 0 {
 		q += fmt.Sprintf(" OFFSET %d", f.Offset)
