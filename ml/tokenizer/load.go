@@ -25,7 +25,7 @@ type fileJSON struct {
 	AddedTokens   []addedToken    `json:"added_tokens"`
 	Normalizer    json.RawMessage `json:"normalizer"`
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-	Model         json.RawMessage `json:"model"`
+	Model         *modelJSON      `json:"model"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Decoder       json.RawMessage `json:"decoder"`
 }
@@ -48,15 +48,11 @@ type modelJSON struct {
 func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 	src := &source{tokenizerJSON: tokenizerJSON, configJSON: configJSON}
 	var f fileJSON
-	var m modelJSON
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	if isNull(f.Model) {
+	if f.Model == nil {
 		return nil, errors.New("tokenizer.json: model: missing")
-	}
-	if err := json.Unmarshal(f.Model, &m); err != nil {
-		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
 	}
 	if len(bytes.TrimSpace(configJSON)) > 0 {
 		if err := json.Unmarshal(configJSON, &src.config); err != nil {
@@ -64,7 +60,7 @@ func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 		}
 	}
 	t := &Tokenizer{source: src, bosID: -1, eosID: -1, padID: -1}
-	if err := t.build(&f, &m); err != nil {
+	if err := t.build(&f, f.Model); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
 	if err := t.applyConfig(); err != nil {
@@ -227,7 +223,12 @@ func (t *Tokenizer) parseMerges(m *modelJSON) error {
 	var pairs [][2]string
 	if !isNull(m.Merges) {
 		var strs []string
-		if err := json.Unmarshal(m.Merges, &strs); err == nil {
+		// "a b" strings or [a, b] pairs: the first element tells which.
+		if merges := bytes.TrimLeft(bytes.TrimSpace(m.Merges)[1:], " \t\r\n"); len(merges) > 0 && merges[0] == '[' {
+			if err := json.Unmarshal(m.Merges, &pairs); err != nil {
+				return fmt.Errorf("model.merges: want a list of \"a b\" strings or [a, b] pairs: %w", err)
+			}
+		} else if err := json.Unmarshal(m.Merges, &strs); err == nil {
 			pairs = make([][2]string, len(strs))
 			for i, s := range strs {
 				a, b, ok := strings.Cut(s, " ")

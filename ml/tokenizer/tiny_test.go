@@ -78,7 +78,7 @@ func TestSingleWord(t *testing.T) {
 	}{
 		{"ab", []int{5}},
 		{"ab c", []int{5, 7, 4}},
-		{"abc", []int{6}},     // glued to c: not the added token, and no shorter one tried
+		{"abc", []int{6}}, // glued to c: not the added token, and no shorter one tried
 		{"c ab", []int{4, 7, 5}},
 		{"cab", []int{4, 5}}, // BPE makes ab from a and b anyway: id 5 again
 	}

@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,43 +10,74 @@ import (
 
 // testVariants derive tokenizers from the stored ones by editing a few
 // fields, exactly as tools/goldens/tokenizer/gen.mjs does before making their
-// golden files.
+// golden files. Edits work on the top-level fields as raw JSON, so the large
+// vocabulary is not decoded twice.
 var testVariants = map[string]struct {
 	base string
-	edit func(t testing.TB, tj map[string]any)
+	edit func(t testing.TB, tj map[string]json.RawMessage)
 }{
-	"qwen3-llama3split": {"qwen3", func(t testing.TB, tj map[string]any) {
-		pat := tj["pre_tokenizer"].(map[string]any)["pretokenizers"].([]any)[0].(map[string]any)["pattern"].(map[string]any)
-		re := pat["Regex"].(string)
-		if !strings.Contains(re, `\p{N}|`) {
-			t.Fatalf("qwen3 pattern %q has no \\p{N}|", re)
-		}
-		pat["Regex"] = strings.Replace(re, `\p{N}|`, `\p{N}{1,3}|`, 1)
-		tj["model"].(map[string]any)["ignore_merges"] = true
-		tj["normalizer"] = nil
-	}},
-	"mistral-metaspace": {"mistral", func(t testing.TB, tj map[string]any) {
-		tj["normalizer"] = nil
-		tj["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
-		tj["decoder"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
-	}},
-	"qwen3-strip": {"qwen3", func(t testing.TB, tj map[string]any) {
-		for _, a := range tj["added_tokens"].([]any) {
-			a := a.(map[string]any)
-			switch a["content"] {
-			case "<|im_end|>":
-				a["lstrip"] = true
-			case "<|im_start|>":
-				a["rstrip"] = true
+	"qwen3-llama3": {"qwen3", func(t testing.TB, tj map[string]json.RawMessage) {
+		editJSON(t, tj, "pre_tokenizer", func(v any) any {
+			pat := v.(map[string]any)["pretokenizers"].([]any)[0].(map[string]any)["pattern"].(map[string]any)
+			re := pat["Regex"].(string)
+			if !strings.Contains(re, `\p{N}|`) {
+				t.Fatalf("qwen3 pattern %q has no \\p{N}|", re)
 			}
+			pat["Regex"] = strings.Replace(re, `\p{N}|`, `\p{N}{1,3}|`, 1)
+			return v
+		})
+		var model map[string]json.RawMessage
+		if err := json.Unmarshal(tj["model"], &model); err != nil {
+			t.Fatal(err)
 		}
+		model["ignore_merges"] = json.RawMessage("true")
+		tj["model"] = mustMarshal(t, model)
+		tj["normalizer"] = json.RawMessage("null")
+		editJSON(t, tj, "added_tokens", func(v any) any {
+			for _, a := range v.([]any) {
+				a := a.(map[string]any)
+				switch a["content"] {
+				case "<|im_end|>":
+					a["lstrip"] = true
+				case "<|im_start|>":
+					a["rstrip"] = true
+				}
+			}
+			return v
+		})
 	}},
-	"mistral-added": {"mistral", func(t testing.TB, tj map[string]any) {
-		tj["added_tokens"] = append(tj["added_tokens"].([]any),
-			map[string]any{"id": 32000, "content": "gopher", "normalized": true, "special": false},
-			map[string]any{"id": 32001, "content": "[INST]", "lstrip": true, "rstrip": true, "normalized": false, "special": true},
-		)
+	"mistral-metaspace": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
+		meta := mustMarshal(t, map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false})
+		tj["normalizer"] = json.RawMessage("null")
+		tj["pre_tokenizer"] = meta
+		tj["decoder"] = meta
 	}},
+	"mistral-added": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
+		editJSON(t, tj, "added_tokens", func(v any) any {
+			return append(v.([]any),
+				map[string]any{"id": 32000, "content": "gopher", "normalized": true, "special": false},
+				map[string]any{"id": 32001, "content": "[INST]", "lstrip": true, "rstrip": true, "normalized": false, "special": true},
+			)
+		})
+	}},
+}
+
+func editJSON(t testing.TB, tj map[string]json.RawMessage, field string, edit func(any) any) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(tj[field], &v); err != nil {
+		t.Fatalf("%s: %v", field, err)
+	}
+	tj[field] = mustMarshal(t, edit(v))
+}
+
+func mustMarshal(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // loadVariant builds a variant tokenizer; see testVariants.
@@ -61,22 +91,16 @@ func loadVariant(t testing.TB, name string) (*Tokenizer, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tj map[string]any
-	if err := dec.Decode(&tj); err != nil {
+	var tj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &tj); err != nil {
 		t.Fatal(err)
 	}
 	v.edit(t, tj)
-	edited, err := json.Marshal(tj)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cj, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	tok, err := FromJSON(edited, cj)
+	tok, err := FromJSON(mustMarshal(t, tj), cj)
 	if err != nil {
 		t.Fatalf("variant %s: %v", name, err)
 	}

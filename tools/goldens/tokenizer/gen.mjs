@@ -66,16 +66,21 @@ function randomTexts(count) {
 // variants are tokenizers derived from the stored ones by editing a few
 // fields, to cover configurations real models use without storing another
 // vocabulary: Llama 3's split pattern with ignore_merges on Qwen3's
-// vocabulary, and the Metaspace pre-tokenizer and decoder that newer exports
-// of Llama 2 and Mistral use instead of Prepend/Replace normalizers. The Go
+// vocabulary (with lstrip and rstrip added tokens), the Metaspace pre-tokenizer and decoder that newer exports
+// of Llama 2 and Mistral use instead of Prepend/Replace normalizers, and
+// normalized and stripping added tokens on Mistral's Prepend normalizer. The Go
 // tests apply the same edits (variants_test.go).
 const variants = {
-  "qwen3-llama3split": {
+  "qwen3-llama3": {
     base: "qwen3",
     edit(tj) {
       tj.pre_tokenizer.pretokenizers[0].pattern.Regex = tj.pre_tokenizer.pretokenizers[0].pattern.Regex.replace("\\p{N}|", "\\p{N}{1,3}|");
       tj.model.ignore_merges = true;
       tj.normalizer = null;
+      for (const a of tj.added_tokens) {
+        if (a.content === "<|im_end|>") a.lstrip = true;
+        if (a.content === "<|im_start|>") a.rstrip = true;
+      }
     },
   },
   "mistral-metaspace": {
@@ -84,15 +89,6 @@ const variants = {
       tj.normalizer = null;
       tj.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
       tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
-    },
-  },
-  "qwen3-strip": {
-    base: "qwen3",
-    edit(tj) {
-      for (const a of tj.added_tokens) {
-        if (a.content === "<|im_end|>") a.lstrip = true;
-        if (a.content === "<|im_start|>") a.rstrip = true;
-      }
     },
   },
   "mistral-added": {
