@@ -76,19 +76,21 @@ func TestAttentionShapeErrors(t *testing.T) {
 // rows of a full causal pass equal decode passes over a filled cache, one
 // position at a time and several at once.
 func TestDecodeAttention(t *testing.T) {
-	s := AttnShape{B: 1, T: 9, NH: 6, NKV: 2, D: 5}
+	s := AttnShape{B: 1, T: 150, NH: 6, NKV: 2, D: 5}
 	r := newRand(11)
 	nq, nk := s.T*s.NH*s.D, s.T*s.NKV*s.D
 	q, k, v := randVec(r, nq, 1.5), randVec(r, nk, 1.5), randVec(r, nk, 1)
 	full := to64(q)
 	want := refAttention(s, full, to64(k), to64(v))
-	const maxT = 12
+	const maxT = 160
 	kc, vc := make([]float32, maxT*s.NKV*s.D), make([]float32, maxT*s.NKV*s.D)
 	copy(kc, k)
 	copy(vc, v)
-	scratch := make([]float32, DecodeScratchSize(s.NH, 4, maxT))
+	scratch := make([]float32, DecodeScratchSize(s.NH, 140, maxT))
 	row := s.NH * s.D
-	for _, step := range []struct{ pos0, nNew int }{{0, 1}, {1, 1}, {2, 4}, {6, 3}} {
+	// Single tokens, a few at once, and a chunked prefill longer than one
+	// query block.
+	for _, step := range []struct{ pos0, nNew int }{{0, 1}, {1, 1}, {2, 4}, {6, 3}, {9, 140}, {149, 1}} {
 		out := make([]float32, step.nNew*row)
 		DecodeAttention(out, q[step.pos0*row:], kc, vc, step.nNew, step.pos0, s.NH, s.NKV, s.D, scratch)
 		if e := maxAbsErr(out, want[step.pos0*row:(step.pos0+step.nNew)*row]); e > 2e-5 {
