@@ -7,8 +7,9 @@ import (
 )
 
 // Handler serves the miner's endpoints. The caller wraps it with the
-// signature-verifying middleware: Handler itself trusts every request.
-func (m *Miner) Handler() http.Handler {
+// signature-verifying middleware, and caller returns the verified hotkey of
+// a request's signer: Handler itself trusts every request.
+func (m *Miner) Handler(caller func(*http.Request) string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathTaskOffer, func(w http.ResponseWriter, r *http.Request) {
 		var o api.TaskOffer
@@ -24,7 +25,7 @@ func (m *Miner) Handler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		if err := m.Start(req); err != nil {
+		if err := m.Start(req, caller(r)); err != nil {
 			writeError(w, err)
 			return
 		}

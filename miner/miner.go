@@ -22,6 +22,10 @@ type Miner struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	// ForValidator returns the context that makes the client sign for (and
+	// address) the validator with the given hotkey. Nil leaves ctx as it is.
+	ForValidator func(ctx context.Context, hotkey string) context.Context
+
 	mu       sync.Mutex
 	reserved map[string]time.Time // task → when its reservation lapses
 	jobs     map[string]*jobState
@@ -31,6 +35,7 @@ type Miner struct {
 
 type jobState struct {
 	req    api.TrainRequest
+	from   string // the validator that started the job
 	status api.MinerTaskStatus
 }
 
@@ -129,10 +134,11 @@ func (m *Miner) Offer(o api.TaskOffer) api.OfferResponse {
 	return api.OfferResponse{Accepted: true, Message: fmt.Sprintf("accepted; training with %s", m.strategy.Name())}
 }
 
-// Start queues a job the validator chose this miner for. It returns EINVALID
+// Start queues a job the validator with hotkey from (the verified signer of
+// the request; "" when unsigned) chose this miner for. It returns EINVALID
 // for a malformed request, ECONFLICT for a task already started, and
 // ECONFLICT when the miner has no free slot.
-func (m *Miner) Start(req api.TrainRequest) error {
+func (m *Miner) Start(req api.TrainRequest, from string) error {
 	switch {
 	case req.TaskID == "":
 		return crucible.Errorf(crucible.EINVALID, "start_training: task_id is required")
@@ -155,7 +161,7 @@ func (m *Miner) Start(req api.TrainRequest) error {
 		return crucible.Errorf(crucible.ECONFLICT, "at capacity; offer the task first")
 	}
 	delete(m.reserved, req.TaskID)
-	j := &jobState{req: req, status: api.MinerTaskStatus{TaskID: req.TaskID, State: api.JobQueued, UpdatedAt: m.now()}}
+	j := &jobState{req: req, from: from, status: api.MinerTaskStatus{TaskID: req.TaskID, State: api.JobQueued, UpdatedAt: m.now()}}
 	select {
 	case m.queue <- j:
 	default:

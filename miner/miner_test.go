@@ -136,7 +136,7 @@ func TestTrainAndUpload(t *testing.T) {
 	if r := m.Offer(offer); !r.Accepted {
 		t.Fatalf("offer refused: %s", r.Message)
 	}
-	if err := m.Start(v.request("t1", time.Now().Add(time.Minute))); err != nil {
+	if err := m.Start(v.request("t1", time.Now().Add(time.Minute)), ""); err != nil {
 		t.Fatal(err)
 	}
 	st := waitState(t, m, "t1", api.JobDone, api.JobFailed)
@@ -214,14 +214,14 @@ func TestStartValidation(t *testing.T) {
 	} {
 		r := good
 		c.mutate(&r)
-		if err := m.Start(r); crucible.ErrorCode(err) != crucible.EINVALID {
+		if err := m.Start(r, ""); crucible.ErrorCode(err) != crucible.EINVALID {
 			t.Errorf("%s: got %v, want EINVALID", c.name, err)
 		}
 	}
-	if err := m.Start(good); err != nil {
+	if err := m.Start(good, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(good); crucible.ErrorCode(err) != crucible.ECONFLICT {
+	if err := m.Start(good, ""); crucible.ErrorCode(err) != crucible.ECONFLICT {
 		t.Errorf("second start: %v", err)
 	}
 	if _, err := m.Status("nope"); crucible.ErrorCode(err) != crucible.ENOTFOUND {
@@ -243,7 +243,7 @@ func TestStrategyFailures(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newMiner(t, script(t, c.body), nil)
-			if err := m.Start(v.request("f", time.Now().Add(c.budget))); err != nil {
+			if err := m.Start(v.request("f", time.Now().Add(c.budget)), ""); err != nil {
 				t.Fatal(err)
 			}
 			st := waitState(t, m, "f", api.JobFailed, api.JobDone)
@@ -260,7 +260,7 @@ func TestOverrunKeepsCompleteResult(t *testing.T) {
 	v := newFakeValidator(t)
 	body := goodTrainer + "\nexec sleep 30\n"
 	m, _ := newMiner(t, script(t, body), func(c *miner.Config) { c.UploadMargin = time.Second })
-	if err := m.Start(v.request("o", time.Now().Add(2*time.Second))); err != nil {
+	if err := m.Start(v.request("o", time.Now().Add(2*time.Second)), ""); err != nil {
 		t.Fatal(err)
 	}
 	if st := waitState(t, m, "o", api.JobFailed, api.JobDone); st.State != api.JobDone {
@@ -270,7 +270,7 @@ func TestOverrunKeepsCompleteResult(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	m, _ := newMiner(t, script(t, goodTrainer), nil)
-	srv := httptest.NewServer(m.Handler())
+	srv := httptest.NewServer(m.Handler(func(*http.Request) string { return "" }))
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+api.PathTaskOffer, "application/json", strings.NewReader(`{"task_id":"h","task_type":"instruct","model":"m","model_params_count":10,"ds_size":5,"hours_to_complete":1}`))
 	if err != nil {

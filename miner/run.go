@@ -20,6 +20,9 @@ func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
 func (m *Miner) run(ctx context.Context, j *jobState) {
 	req := j.req
 	dir := filepath.Join(m.cfg.WorkDir, req.TaskID)
+	if m.ForValidator != nil {
+		ctx = m.ForValidator(ctx, j.from)
+	}
 	err := m.train(ctx, j, dir)
 	if err == nil {
 		err = m.upload(ctx, j, filepath.Join(dir, "out"))

@@ -224,7 +224,7 @@ func (n *network) addMiner(hotkey, script string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
-	srv := httptest.NewServer(m.Handler())
+	srv := httptest.NewServer(m.Handler(func(*http.Request) string { return "" }))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	pn, _ := strconv.Atoi(port)
