@@ -133,10 +133,47 @@ func Detect(rows []Row) (*Detection, error) {
 	seen := "columns " + strings.Join(cols, ", ")
 	var found []*Detection
 
+	// dpo, its columns text or (TRL's conversational form) message lists
+	textOrConv := func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if c, ok := lower[n]; ok && stats[c].strings+stats[c].messages > 0 && stats[c].others == 0 {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	dpoCols := map[string]bool{}
+	chosen, rejected := textOrConv(chosenColumns), textOrConv(rejectedColumns)
+	isDPO := len(chosen) > 0 && len(rejected) > 0
+	if isDPO {
+		prompts := textOrConv(promptColumns)
+		if len(prompts) == 0 {
+			return nil, crucible.Errorf(crucible.EINVALID, "found %s and %s but no prompt column (one of %s) for a dpo task (%s)", chosen[0], rejected[0], strings.Join(promptColumns, ", "), seen)
+		}
+		m := crucible.ColumnMapping{FieldPrompt: prompts[0], FieldChosen: chosen[0], FieldRejected: rejected[0]}
+		if sys := text(systemColumns); len(sys) > 0 {
+			m.FieldSystem = sys[0]
+			m.PromptFormat = "{system} {prompt}"
+		}
+		form := ""
+		if conv, err := dpoConversational(stats, &m, seen); err != nil {
+			return nil, err
+		} else if conv {
+			form = ", conversational (messages rendered with the chat template)"
+		}
+		for _, c := range []string{m.FieldPrompt, m.FieldChosen, m.FieldRejected} {
+			dpoCols[c] = true
+		}
+		found = append(found, &Detection{Type: crucible.TaskDPO, Mapping: m,
+			Reason: fmt.Sprintf("found columns %s: dpo with field_prompt=%s, field_chosen=%s, field_rejected=%s%s%s",
+				joinNonEmpty(m.FieldPrompt, m.FieldChosen, m.FieldRejected, m.FieldSystem), m.FieldPrompt, m.FieldChosen, m.FieldRejected, optField("field_system", m.FieldSystem), form)})
+	}
+
 	// chat
 	for _, c := range cols {
 		s := stats[c]
-		if s.messages == 0 || s.others > s.messages {
+		if s.messages == 0 || s.others > s.messages || dpoCols[c] {
 			continue
 		}
 		isNamed := false
@@ -154,25 +191,14 @@ func Detect(rows []Row) (*Detection, error) {
 			Reason: fmt.Sprintf("found column %s holding conversations of {%s, %s} messages with roles %s: chat", c, m.ChatRoleField, m.ChatContentField, strings.Join(s.roles, ", "))})
 	}
 
-	// dpo
-	chosen, rejected := text(chosenColumns), text(rejectedColumns)
-	if len(chosen) > 0 && len(rejected) > 0 {
-		prompts := text(promptColumns)
-		if len(prompts) == 0 {
-			return nil, crucible.Errorf(crucible.EINVALID, "found %s and %s but no prompt column (one of %s) for a dpo task (%s)", chosen[0], rejected[0], strings.Join(promptColumns, ", "), seen)
+	if !isDPO { // prompt/chosen/rejected leave no instruct reading
+		inst, err := detectInstruct(text, seen)
+		if err != nil {
+			return nil, err
 		}
-		m := crucible.ColumnMapping{FieldPrompt: prompts[0], FieldChosen: chosen[0], FieldRejected: rejected[0]}
-		if sys := text(systemColumns); len(sys) > 0 {
-			m.FieldSystem = sys[0]
-			m.PromptFormat = "{system} {prompt}"
+		if inst != nil {
+			found = append(found, inst)
 		}
-		found = append(found, &Detection{Type: crucible.TaskDPO, Mapping: m,
-			Reason: fmt.Sprintf("found columns %s: dpo with field_prompt=%s, field_chosen=%s, field_rejected=%s%s",
-				joinNonEmpty(m.FieldPrompt, m.FieldChosen, m.FieldRejected, m.FieldSystem), m.FieldPrompt, m.FieldChosen, m.FieldRejected, optField("field_system", m.FieldSystem))})
-	} else if inst, err := detectInstruct(text, seen); err != nil {
-		return nil, err
-	} else if inst != nil {
-		found = append(found, inst)
 	}
 
 	switch len(found) {
@@ -358,4 +384,50 @@ func (s *columnStats) chatMapping() (crucible.ColumnMapping, string, bool) {
 		m.ChatSystemRole = RoleSystem
 	}
 	return m, "", true
+}
+
+// dpoConversational sets the message fields of a dpo mapping whose columns
+// hold message lists, when they differ from {role, content} and
+// user/assistant/system, and reports whether any column does.
+func dpoConversational(stats map[string]*columnStats, m *crucible.ColumnMapping, seen string) (bool, error) {
+	var keys [2]string
+	roles := map[string]bool{}
+	conv := false
+	for _, c := range []string{m.FieldPrompt, m.FieldChosen, m.FieldRejected} {
+		s := stats[c]
+		if s.messages == 0 {
+			continue
+		}
+		if conv && s.keys != keys {
+			return false, crucible.Errorf(crucible.EINVALID, "dpo columns hold messages of different shapes ({%s, %s} and {%s, %s}) (%s)", keys[0], keys[1], s.keys[0], s.keys[1], seen)
+		}
+		conv, keys = true, s.keys
+		for r := range s.roleSet {
+			roles[r] = true
+		}
+	}
+	if !conv {
+		return false, nil
+	}
+	all := &columnStats{name: m.FieldChosen, keys: keys, roleSet: roles}
+	for r := range roles {
+		all.roles = append(all.roles, r)
+	}
+	sort.Strings(all.roles)
+	cm, why, ok := all.chatMapping()
+	if !ok {
+		return false, crucible.Errorf(crucible.EINVALID, "dpo columns hold messages, but %s (%s)", why, seen).
+			WithHint("name the roles with --chat-user-reference and --chat-assistant-reference")
+	}
+	set := func(dst *string, v, def string) {
+		if v != def {
+			*dst = v
+		}
+	}
+	set(&m.ChatRoleField, cm.ChatRoleField, "role")
+	set(&m.ChatContentField, cm.ChatContentField, "content")
+	set(&m.ChatUserRole, cm.ChatUserRole, RoleUser)
+	set(&m.ChatAssistRole, cm.ChatAssistRole, RoleAssistant)
+	set(&m.ChatSystemRole, cm.ChatSystemRole, RoleSystem)
+	return true, nil
 }

@@ -33,7 +33,8 @@ type Example struct {
 	Response string
 	// Chosen and Rejected are the formatted answers of a dpo row.
 	Chosen, Rejected string
-	// Messages is the conversation of a chat row.
+	// Messages is the conversation of a chat row, or the prompt of a dpo
+	// row given as a conversation (then Prompt is empty).
 	Messages []Message
 	// Text is the document of a text row.
 	Text string
@@ -44,8 +45,10 @@ type Example struct {
 // (chat) or the whole text. The split keeps examples with the same
 // normalized key on one side.
 func (e Example) PromptKey() string {
-	switch e.Type {
-	case crucible.TaskChat:
+	switch {
+	case e.Type == crucible.TaskDPO && e.Messages != nil:
+		return messagesKey(e.Messages)
+	case e.Type == crucible.TaskChat:
 		last := len(e.Messages)
 		for i := len(e.Messages) - 1; i >= 0; i-- {
 			if e.Messages[i].Role == RoleAssistant {
@@ -53,18 +56,22 @@ func (e Example) PromptKey() string {
 				break
 			}
 		}
-		var b strings.Builder
-		for _, m := range e.Messages[:last] {
-			b.WriteString(m.Role)
-			b.WriteByte('\x00')
-			b.WriteString(m.Content)
-			b.WriteByte('\x00')
-		}
-		return b.String()
-	case crucible.TaskText:
+		return messagesKey(e.Messages[:last])
+	case e.Type == crucible.TaskText:
 		return e.Text
 	}
 	return e.Prompt
+}
+
+func messagesKey(msgs []Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString(m.Role)
+		b.WriteByte('\x00')
+		b.WriteString(m.Content)
+		b.WriteByte('\x00')
+	}
+	return b.String()
 }
 
 // Empty reports whether the example has nothing to learn from: no response,
@@ -228,23 +235,9 @@ func (f *Formatter) Example(r Row) (Example, error) {
 		}
 		ex.Prompt = InstructPrompt(m, instruction, input, system)
 	case crucible.TaskDPO:
-		var prompt, chosen, rejected, system string
-		if prompt, err = stringField(r, m.FieldPrompt); err != nil {
+		if err := f.dpo(r, &ex); err != nil {
 			return ex, err
 		}
-		if chosen, err = stringField(r, m.FieldChosen); err != nil {
-			return ex, err
-		}
-		if rejected, err = stringField(r, m.FieldRejected); err != nil {
-			return ex, err
-		}
-		if system, err = optionalStringField(r, m.FieldSystem); err != nil {
-			return ex, err
-		}
-		vars := map[string]string{"prompt": prompt, "system": system, "chosen": chosen, "rejected": rejected}
-		ex.Prompt = fill(m.PromptFormat, vars)
-		ex.Chosen = fill(m.ChosenFormat, vars)
-		ex.Rejected = fill(m.RejectedFormat, vars)
 	case crucible.TaskChat:
 		if ex.Messages, err = f.messages(r); err != nil {
 			return ex, err
@@ -315,45 +308,10 @@ func (f *Formatter) messages(r Row) ([]Message, error) {
 	if !ok {
 		return nil, errorf(r.Pos, col, "missing (columns are %s)", strings.Join(r.Columns(), ", "))
 	}
-	if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "[") {
-		if err := json.Unmarshal([]byte(s), &v); err != nil {
-			return nil, errorf(r.Pos, col, "broken JSON in a conversation string: %s", jsonProblem(err))
-		}
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, errorf(r.Pos, col, "expected a list of messages, found %s", typeName(v))
-	}
-	roles := map[string]string{m.ChatUserRole: RoleUser, m.ChatAssistRole: RoleAssistant, m.ChatSystemRole: RoleSystem}
-	msgs := make([]Message, 0, len(list))
-	for i, e := range list {
-		field := fmt.Sprintf("%s[%d]", col, i)
-		obj, ok := e.(map[string]any)
-		if !ok {
-			return nil, errorf(r.Pos, field, "expected a message object, found %s", typeName(e))
-		}
-		rv, ok := obj[m.ChatRoleField]
-		if !ok {
-			return nil, errorf(r.Pos, field+"."+m.ChatRoleField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
-		}
-		role, err := asString(r.Pos, field+"."+m.ChatRoleField, rv)
-		if err != nil {
-			return nil, err
-		}
-		mapped, ok := roles[role]
-		if !ok {
-			return nil, errorf(r.Pos, field+"."+m.ChatRoleField, "role %q is none of %q (user), %q (assistant), %q (system)",
-				role, m.ChatUserRole, m.ChatAssistRole, m.ChatSystemRole)
-		}
-		cv, ok := obj[m.ChatContentField]
-		if !ok {
-			return nil, errorf(r.Pos, field+"."+m.ChatContentField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
-		}
-		content, err := asString(r.Pos, field+"."+m.ChatContentField, cv)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, Message{Role: mapped, Content: content})
+	msgs, err := parseMessages(r.Pos, col, v, m.ChatRoleField, m.ChatContentField,
+		map[string]string{m.ChatUserRole: RoleUser, m.ChatAssistRole: RoleAssistant, m.ChatSystemRole: RoleSystem})
+	if err != nil {
+		return nil, err
 	}
 	hasAssistant := false
 	for _, msg := range msgs {
@@ -361,6 +319,70 @@ func (f *Formatter) messages(r Row) ([]Message, error) {
 	}
 	if !hasAssistant {
 		return nil, errorf(r.Pos, col, "conversation has no %q message to learn from", m.ChatAssistRole)
+	}
+	return msgs, nil
+}
+
+// isMessageList reports whether a value is a list (or a JSON string
+// holding one) rather than plain text.
+func isMessageList(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return true
+	case string:
+		return strings.HasPrefix(strings.TrimSpace(x), "[{")
+	}
+	return false
+}
+
+// parseMessages reads a list of message objects, mapping their role values
+// through roles.
+func parseMessages(pos Pos, col string, v any, roleField, contentField string, roles map[string]string) ([]Message, error) {
+	if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "[") {
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, errorf(pos, col, "broken JSON in a conversation string: %s", jsonProblem(err))
+		}
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, errorf(pos, col, "expected a list of messages, found %s", typeName(v))
+	}
+	var refs []string
+	for _, want := range []string{RoleUser, RoleAssistant, RoleSystem} {
+		for ref, mapped := range roles {
+			if mapped == want {
+				refs = append(refs, fmt.Sprintf("%q (%s)", ref, want))
+			}
+		}
+	}
+	msgs := make([]Message, 0, len(list))
+	for i, e := range list {
+		field := fmt.Sprintf("%s[%d]", col, i)
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, errorf(pos, field, "expected a message object, found %s", typeName(e))
+		}
+		rv, ok := obj[roleField]
+		if !ok {
+			return nil, errorf(pos, field+"."+roleField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
+		}
+		role, err := asString(pos, field+"."+roleField, rv)
+		if err != nil {
+			return nil, err
+		}
+		mapped, ok := roles[role]
+		if !ok {
+			return nil, errorf(pos, field+"."+roleField, "role %q is none of %s", role, strings.Join(refs, ", "))
+		}
+		cv, ok := obj[contentField]
+		if !ok {
+			return nil, errorf(pos, field+"."+contentField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
+		}
+		content, err := asString(pos, field+"."+contentField, cv)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, Message{Role: mapped, Content: content})
 	}
 	return msgs, nil
 }

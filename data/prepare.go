@@ -158,6 +158,16 @@ func standardRow(f *Formatter, ex Example, r Row) map[string]any {
 	case crucible.TaskInstruct:
 		return map[string]any{ColInstruction: str(m.FieldInstruction), ColInput: str(m.FieldInput), ColOutput: str(m.FieldOutput), ColSystem: str(m.FieldSystem)}
 	case crucible.TaskDPO:
+		if ex.Messages != nil {
+			// Conversational: the system text is in the messages; the
+			// answers are written unformatted, as the templates apply
+			// when the split is read.
+			raw := *f
+			raw.Mapping.ChosenFormat, raw.Mapping.RejectedFormat = DefaultChosenFormat, DefaultRejectedFormat
+			var plain Example
+			raw.dpo(r, &plain)
+			return map[string]any{ColPrompt: ex.Messages, ColChosen: plain.Chosen, ColRejected: plain.Rejected}
+		}
 		return map[string]any{ColPrompt: str(m.FieldPrompt), ColChosen: str(m.FieldChosen), ColRejected: str(m.FieldRejected), ColSystem: str(m.FieldSystem)}
 	case crucible.TaskChat:
 		return map[string]any{ColConversations: ex.Messages}

@@ -212,7 +212,8 @@ type Pair struct {
 }
 
 // TokenizePair tokenizes a dpo example as BOS + prompt + answer + EOS for
-// both answers. When a sequence is too long the prompt is cut from the left
+// both answers (a conversational prompt is rendered with the chat template,
+// whose end-of-turn text then closes each answer instead of EOS). When a sequence is too long the prompt is cut from the left
 // to at most half of MaxLength (keeping BOS and the prompt's end, next to
 // the answer), then the answers are cut to fit.
 func TokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) {
@@ -228,9 +229,20 @@ func tokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) 
 		return Pair{}, errorf(ex.Pos, "", "cannot tokenize a %s example as a preference pair", ex.Type)
 	}
 	head := bos(tok)
-	prompt := tok.Encode(ex.Prompt)
-	chosen := append(tok.Encode(ex.Chosen), eos(tok)...)
-	rejected := append(tok.Encode(ex.Rejected), eos(tok)...)
+	var prompt, chosen, rejected []int
+	if len(ex.Messages) > 0 {
+		var err error
+		if prompt, chosen, rejected, err = conversationalPair(tok, ex, opt); err != nil {
+			return Pair{}, err
+		}
+		if head != nil && len(prompt) > 0 && prompt[0] == head[0] {
+			head = nil // the template wrote BOS itself
+		}
+	} else {
+		prompt = tok.Encode(ex.Prompt)
+		chosen = append(tok.Encode(ex.Chosen), eos(tok)...)
+		rejected = append(tok.Encode(ex.Rejected), eos(tok)...)
+	}
 	truncated := false
 	if max := opt.MaxLength; max > 0 && len(head)+len(prompt)+maxInt(len(chosen), len(rejected)) > max {
 		truncated = true
@@ -258,6 +270,39 @@ func tokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) 
 		return s
 	}
 	return Pair{Pos: ex.Pos, Chosen: build(chosen), Rejected: build(rejected), PromptLen: len(head) + len(prompt)}, nil
+}
+
+// conversationalPair renders a dpo example whose prompt is a conversation
+// with the chat template: the prompt with the opening of an assistant turn,
+// and each answer as the rest of the conversation that answer completes
+// (its end-of-turn text included, in place of EOS).
+func conversationalPair(tok Tokenizer, ex Example, opt TokenizeOptions) (prompt, chosen, rejected []int, err error) {
+	render := opt.ChatTemplate
+	if render == nil {
+		render = ChatML
+	}
+	head, err := render(ex.Messages, true)
+	if err != nil {
+		return nil, nil, nil, errorf(ex.Pos, "", "chat template: %v", err)
+	}
+	answer := func(a string) ([]int, error) {
+		msgs := append(append([]Message(nil), ex.Messages...), Message{Role: RoleAssistant, Content: a})
+		full, err := render(msgs, false)
+		if err != nil {
+			return nil, errorf(ex.Pos, "", "chat template: %v", err)
+		}
+		if !strings.HasPrefix(full, head) {
+			return nil, errorf(ex.Pos, "", "chat template does not render the answer after the prompt; cannot tell which tokens are the answer's")
+		}
+		return tok.Encode(full[len(head):]), nil
+	}
+	if chosen, err = answer(ex.Chosen); err != nil {
+		return nil, nil, nil, err
+	}
+	if rejected, err = answer(ex.Rejected); err != nil {
+		return nil, nil, nil, err
+	}
+	return tok.Encode(head), chosen, rejected, nil
 }
 
 func maxInt(a, b int) int {
