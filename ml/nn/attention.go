@@ -61,22 +61,36 @@ func (s AttnShape) SavedSize() int { return s.B * s.NH * s.T }
 
 // ScratchSize is the number of floats of scratch AttentionForward and
 // AttentionBackward need: two [min(64,T), T] blocks per worker, for
-// min(GOMAXPROCS, B·NH) workers. Scratch holds nothing between calls, so
-// one buffer can serve every layer. A larger buffer is fine; a smaller one
-// (say, allocated under a smaller GOMAXPROCS) runs with fewer workers.
+// min(GOMAXPROCS, B·NH) workers, and, for grouped-query attention
+// (NH > NKV), 2·B·NH·T·D floats in which the backward pass keeps each query
+// head's contribution to dk and dv until it adds them up in head order
+// (this lets it run every query head in parallel and stay deterministic).
+// Scratch holds nothing between calls, so one buffer can serve every layer.
+// A larger buffer is fine; a smaller one (say, allocated under a smaller
+// GOMAXPROCS) runs with fewer workers.
 func (s AttnShape) ScratchSize() int {
-	return s.perWorker() * max(1, min(runtime.GOMAXPROCS(0), s.B*s.NH))
+	return s.partialSize() + s.perWorker()*max(1, min(runtime.GOMAXPROCS(0), s.B*s.NH))
 }
 
 func (s AttnShape) perWorker() int { return 2 * min(attnBlock, s.T) * s.T }
 
-func (s AttnShape) check(op string, scratch []float32) int {
+// partialSize is the backward pass's per-head dk and dv space (GQA only).
+func (s AttnShape) partialSize() int {
+	if s.NH == s.NKV {
+		return 0
+	}
+	return 2 * s.B * s.NH * s.T * s.D
+}
+
+// check validates the shape and returns the number of workers the scratch
+// (less the reserved floats at its start) has room for.
+func (s AttnShape) check(op string, scratch []float32, reserved int) int {
 	if err := s.Validate(); err != nil {
 		panic("nn." + op + ": " + err.Error())
 	}
-	w := len(scratch) / s.perWorker()
+	w := (len(scratch) - reserved) / s.perWorker()
 	if w < 1 {
-		panic(fmt.Sprintf("nn.%s: scratch has %d floats, need at least %d (see AttnShape.ScratchSize)", op, len(scratch), s.perWorker()))
+		panic(fmt.Sprintf("nn.%s: scratch has %d floats, need at least %d (see AttnShape.ScratchSize)", op, len(scratch), reserved+s.perWorker()))
 	}
 	return w
 }
@@ -103,7 +117,7 @@ func runTasks(n, workers, per int, scratch []float32, task func(i int, scr []flo
 // that AttentionBackward needs; it may be nil when no backward will follow.
 // scratch must hold at least 2·min(64,T)·T floats (see ScratchSize).
 func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
-	workers := s.check("AttentionForward", scratch)
+	workers := s.check("AttentionForward", scratch, 0)
 	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
 	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
 	need("AttentionForward", "q", q, s.span(ldq, NH*D))
@@ -172,10 +186,13 @@ func softmaxCausalRow(row []float32, valid int) float32 {
 // [B, T, NH, D], dk and dv [B, T, NKV, D], from dout [B, T, NH·D], the
 // forward's inputs q, k, v, its output out and its saved lse. The
 // probabilities are recomputed block by block from lse. Work is parallel
-// over (sequence, key/value head); the query heads sharing a key/value head
-// add into dk and dv in head order, so the result is deterministic.
+// over (sequence, query head). With grouped-query attention each query
+// head's share of dk and dv goes to scratch first, and the shares are then
+// added in head order, so the result is deterministic and does not depend
+// on the number of workers.
 func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch []float32) {
-	workers := s.check("AttentionBackward", scratch)
+	ps := s.partialSize()
+	workers := s.check("AttentionBackward", scratch, ps)
 	B, T, NH, NKV, D := s.B, s.T, s.NH, s.NKV, s.D
 	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
 	for _, o := range []struct {
@@ -187,41 +204,81 @@ func AttentionBackward(s AttnShape, dq, dk, dv, dout, q, k, v, out, lse, scratch
 		{"lse", lse, s.SavedSize()}} {
 		need("AttentionBackward", o.name, o.x, o.n)
 	}
-	scale := float32(1 / math.Sqrt(float64(D)))
 	group := NH / NKV
-	bq := min(attnBlock, T)
-	runTasks(B*NKV, workers, s.perWorker(), scratch, func(task int, scr []float32) {
-		b, kvh := task/NKV, task%NKV
-		kb := b*T*ldk + kvh*D
-		for h := kvh * group; h < (kvh+1)*group; h++ {
-			qb := b*T*ldq + h*D
-			ob := b*T*ldo + h*D
-			for r0 := 0; r0 < T; r0 += attnBlock {
-				r1 := min(r0+attnBlock, T)
-				m, nc := r1-r0, r1
-				p := scr[:m*nc]
-				dp := scr[bq*T : bq*T+m*nc]
-				gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, p, nc)
-				gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb:], ldk, 0, dp, nc)
-				for i := 0; i < m; i++ {
-					valid := r0 + i + 1
-					l := lse[(b*NH+h)*T+r0+i]
-					pr, dr := p[i*nc:(i+1)*nc], dp[i*nc:(i+1)*nc]
-					o := out[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
-					g := dout[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
-					var di float32
-					for d, x := range o {
-						di += x * g[d]
-					}
-					expShift(pr[:valid], pr[:valid], -l)
-					mulSub(dr[:valid], pr[:valid], di)
-					clear(pr[valid:])
-					clear(dr[valid:])
+	partial, work := scratch[:ps], scratch[ps:]
+	runTasks(B*NH, workers, s.perWorker(), work, func(task int, scr []float32) {
+		b, h := task/NH, task%NH
+		kb := b*T*ldk + (h/group)*D
+		t := headGrads{dk: dk[kb:], dv: dv[kb:], ld: ldk}
+		if ps > 0 {
+			// This head's share of dk and dv: [T, D] each, added up below.
+			hb := (b*NH + h) * T * D
+			t = headGrads{dk: partial[hb : hb+T*D], dv: partial[ps/2+hb : ps/2+hb+T*D], ld: D}
+			clear(t.dk)
+			clear(t.dv)
+		}
+		s.backwardHead(b, h, t, dq, dout, q, k, v, out, lse, scr)
+	})
+	if ps == 0 {
+		return
+	}
+	// dk[b, t, kv] += Σ over the group's heads, in head order.
+	kernel.ParallelFor(B*T, rowGrain(NH*D), func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			b, t := row/T, row%T
+			for kvh := 0; kvh < NKV; kvh++ {
+				dst := row*ldk + kvh*D
+				for h := kvh * group; h < (kvh+1)*group; h++ {
+					src := ((b*NH+h)*T + t) * D
+					accumulate(dk[dst:dst+D], partial[src:src+D])
+					accumulate(dv[dst:dst+D], partial[ps/2+src:ps/2+src+D])
 				}
-				gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, dv[kb:], ldk)
-				gemm(false, false, m, D, nc, scale, dp, nc, k[kb:], ldk, 1, dq[qb+r0*ldq:], ldq)
-				gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, dk[kb:], ldk)
 			}
 		}
 	})
+}
+
+// headGrads is where one query head's dk and dv contributions go: the
+// gradients themselves (plain attention) or that head's scratch (GQA).
+type headGrads struct {
+	dk, dv []float32
+	ld     int
+}
+
+// backwardHead runs the backward pass of query head h of sequence b,
+// adding into dq and into t.
+func (s AttnShape) backwardHead(b, h int, t headGrads, dq, dout, q, k, v, out, lse, scr []float32) {
+	T, NH, D := s.T, s.NH, s.D
+	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
+	scale := float32(1 / math.Sqrt(float64(D)))
+	bq := min(attnBlock, T)
+	kb := b*T*ldk + (h/(NH/s.NKV))*D
+	qb := b*T*ldq + h*D
+	ob := b*T*ldo + h*D
+	for r0 := 0; r0 < T; r0 += attnBlock {
+		r1 := min(r0+attnBlock, T)
+		m, nc := r1-r0, r1
+		p := scr[:m*nc]
+		dp := scr[bq*T : bq*T+m*nc]
+		gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, p, nc)
+		gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb:], ldk, 0, dp, nc)
+		for i := 0; i < m; i++ {
+			valid := r0 + i + 1
+			l := lse[(b*NH+h)*T+r0+i]
+			pr, dr := p[i*nc:(i+1)*nc], dp[i*nc:(i+1)*nc]
+			o := out[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
+			g := dout[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
+			var di float32
+			for d, x := range o {
+				di += x * g[d]
+			}
+			expShift(pr[:valid], pr[:valid], -l)
+			mulSub(dr[:valid], pr[:valid], di)
+			clear(pr[valid:])
+			clear(dr[valid:])
+		}
+		gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, t.dv, t.ld)
+		gemm(false, false, m, D, nc, scale, dp, nc, k[kb:], ldk, 1, dq[qb+r0*ldq:], ldq)
+		gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, t.dk, t.ld)
+	}
 }

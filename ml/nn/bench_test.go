@@ -9,13 +9,16 @@ const (
 )
 
 func benchAttn(b *testing.B, backward bool) {
-	s := AttnShape{B: benchB, T: benchT, NH: benchH, NKV: benchH, D: benchC / benchH}
+	benchAttnShape(b, AttnShape{B: benchB, T: benchT, NH: benchH, NKV: benchH, D: benchC / benchH}, backward)
+}
+
+func benchAttnShape(b *testing.B, s AttnShape, backward bool) {
 	r := newRand(1)
-	n := s.B * s.T * s.NH * s.D
-	q, k, v, dout := randVec(r, n, 1), randVec(r, n, 1), randVec(r, n, 1), randVec(r, n, 1)
+	n, nk := s.B*s.T*s.NH*s.D, s.B*s.T*s.NKV*s.D
+	q, k, v, dout := randVec(r, n, 1), randVec(r, nk, 1), randVec(r, nk, 1), randVec(r, n, 1)
 	out, lse := make([]float32, n), make([]float32, s.SavedSize())
 	scr := make([]float32, s.ScratchSize())
-	dq, dk, dv := make([]float32, n), make([]float32, n), make([]float32, n)
+	dq, dk, dv := make([]float32, n), make([]float32, nk), make([]float32, nk)
 	AttentionForward(s, out, lse, q, k, v, scr)
 	// Causal useful work: QKᵀ and PV over the lower triangle, 2 flops per
 	// multiply-add; the backward does 5 such products (with the recompute).
@@ -36,6 +39,12 @@ func benchAttn(b *testing.B, backward bool) {
 
 func BenchmarkAttentionForward(b *testing.B)  { benchAttn(b, false) }
 func BenchmarkAttentionBackward(b *testing.B) { benchAttn(b, true) }
+
+// A SmolLM-like grouped-query shape: one sequence, 9 query heads sharing 3
+// key/value heads.
+func BenchmarkAttentionBackwardGQA(b *testing.B) {
+	benchAttnShape(b, AttnShape{B: 1, T: 512, NH: 9, NKV: 3, D: 64}, true)
+}
 
 func BenchmarkCrossEntropy(b *testing.B) {
 	n := benchB * benchT
