@@ -89,3 +89,24 @@ func TestDeterminism(t *testing.T) {
 	runtime.GOMAXPROCS(old)
 	sameBits(t, "GOMAXPROCS 1 vs 7", one, seven)
 }
+
+// TestAttentionWorkers checks that attention gives the same bits whatever
+// number of workers its scratch buffer allows.
+func TestAttentionWorkers(t *testing.T) {
+	s := AttnShape{B: 2, T: 70, NH: 6, NKV: 2, D: 8}
+	r := newRand(98)
+	nq, nk := s.B*s.T*s.NH*s.D, s.B*s.T*s.NKV*s.D
+	q, k, v, do := randVec(r, nq, 1), randVec(r, nk, 1), randVec(r, nk, 1), randVec(r, nq, 1)
+	run := func(workers int) []float32 {
+		scr := make([]float32, s.partialSize()+workers*s.perWorker())
+		o, lse := make([]float32, nq), make([]float32, s.SavedSize())
+		dq, dk, dv := make([]float32, nq), make([]float32, nk), make([]float32, nk)
+		AttentionForward(s, o, lse, q, k, v, scr)
+		AttentionBackward(s, dq, dk, dv, do, q, k, v, o, lse, scr)
+		return append(append(append(append(o, lse...), dq...), dk...), dv...)
+	}
+	one := run(1)
+	for _, w := range []int{2, 5} {
+		sameBits(t, "workers", run(w), one)
+	}
+}
