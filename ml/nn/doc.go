@@ -22,7 +22,10 @@
 //
 // # Conventions
 //
-// Forward functions overwrite their outputs. Backward functions ACCUMULATE:
+// Forward functions overwrite their outputs, except the two that exist to
+// add onto a destination (PositionForward adds position embeddings in
+// place; LinearForwardAdd adds a scaled branch). Backward functions
+// ACCUMULATE:
 // every gradient they produce (dx, dweight, dbias, dq, ...) is added (+=) to
 // the buffer the caller passes, so the caller zeroes gradient buffers before
 // a backward pass (parameter gradients before the first micro-batch of an
