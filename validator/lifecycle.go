@@ -133,6 +133,17 @@ func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
 		}
 		return v.fail(ctx, t, crucible.StatusPrepTaskFailure, "preparing data: %s", errText(err))
 	}
+	if !t.IsOrganic {
+		// A synthetic task's dataset is public: plant honeypots so that
+		// training on the original does not pay.
+		hp := NewHoneypot(t.ID, v.cfg.Seed)
+		for _, f := range []string{p.TrainPath, p.TestPath} {
+			if err := hp.Apply(t.Type, f); err != nil {
+				return fmt.Errorf("honeypots: %w", err)
+			}
+		}
+		setExtra(t, "honeypot", hp)
+	}
 	trainKey, testKey := "tasks/"+t.ID+"/train.jsonl", "tasks/"+t.ID+"/test.jsonl"
 	if err := v.putFile(ctx, trainKey, p.TrainPath); err != nil {
 		return err

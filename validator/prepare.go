@@ -17,9 +17,11 @@ import (
 // the task type and column mapping (detecting what the customer left out),
 // and writes a deterministic train/test split in the standard columns.
 type DataPreparer struct {
-	Datasets interface{ Resolve(ref string) (string, error) }
-	Models   Models
-	Split    data.SplitOptions
+	Datasets interface {
+		Resolve(ref string) (string, error)
+	}
+	Models Models
+	Split  data.SplitOptions
 	// MaxBadRows is how many unreadable rows are dropped before preparation
 	// fails.
 	MaxBadRows int
