@@ -90,3 +90,22 @@ func BenchmarkGELU(b *testing.B) {
 		GELUBackward(dx, dout, x)
 	}
 }
+
+// BenchmarkCrossEntropyInPlace writes the gradient over the logits, as a
+// trainer does to save a [N, V] buffer.
+func BenchmarkCrossEntropyInPlace(b *testing.B) {
+	n := benchB * benchT
+	r := newRand(2)
+	logits := randVec(r, n*benchV, 5)
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(r.IntN(benchV))
+	}
+	b.SetBytes(int64(n * benchV * 8))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := CrossEntropy(logits, targets, n, benchV, 1/float32(n), nil, logits, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
