@@ -16,7 +16,9 @@ import (
 //
 // Layouts: q is [B, T, NH, D]; k and v are [B, T, NKV, D]; the output is
 // [B, T, NH·D] (the same memory layout as q). Query head h reads key/value
-// head h / (NH/NKV), as in transformers' repeat_kv. Token rows may be
+// head h / (NH/NKV), as in transformers' repeat_kv. The mask is plain
+// causal: there is no sliding window (Mistral's window changes nothing for
+// sequences no longer than the window). Token rows may be
 // strided: LdQ, LdKV and LdOut are the distances in floats between
 // consecutive token rows of q (and dq), of k and v (and dk, dv), and of the
 // output (and its gradient). Zero means packed (NH·D, NKV·D, NH·D). Strides
