@@ -303,4 +303,3 @@ func optField(name, v string) string {
 	}
 	return ", " + name + "=" + v
 }
-
