@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -36,6 +37,7 @@ func newBenchTokenizeCmd() *cobra.Command {
 		sizeMB float64
 		reps   int
 		dir    string
+		docKB  int
 	)
 	cmd := &cobra.Command{
 		Use:   "tokenize",
@@ -43,7 +45,9 @@ func newBenchTokenizeCmd() *cobra.Command {
 		Long: `tokenize encodes and decodes generated English text on one core
 (GOMAXPROCS 1) with crucible's tokenizer and, in the same run, with
 tiktoken-go, and prints MB/s (1 MB = 10^6 bytes of input text), the median of
---reps runs after a warm-up run.
+--reps runs after a warm-up run. The text is cut at paragraph ends into
+documents of about --doc-kb KiB, encoded one by one as a dataset would be
+(0 encodes it as one string).
 
 By default both use GPT-2's tokenizer (r50k_base), built from the ranks
 embedded in tiktoken-go; the ids of the two are compared before timing.
@@ -54,7 +58,10 @@ embedded in tiktoken-go; the ids of the two are compared before timing.
 				return fmt.Errorf("bench tokenize: --reps must be ≥ 1 and --mb > 0, got %d and %g", reps, sizeMB)
 			}
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-			rows, err := runTokenizeBench(dir, int(sizeMB*1e6), reps)
+			if docKB < 0 {
+				return fmt.Errorf("bench tokenize: --doc-kb must be ≥ 0, got %d", docKB)
+			}
+			rows, err := runTokenizeBench(dir, int(sizeMB*1e6), docKB<<10, reps)
 			if err != nil {
 				return err
 			}
@@ -75,11 +82,31 @@ embedded in tiktoken-go; the ids of the two are compared before timing.
 	f.Float64Var(&sizeMB, "mb", 4, "megabytes of text to encode per run")
 	f.IntVar(&reps, "reps", 5, "runs per row; the median is reported")
 	f.StringVar(&dir, "dir", "", "tokenizer directory (tokenizer.json) to time instead of GPT-2")
+	f.IntVar(&docKB, "doc-kb", 4, "document size in KiB the text is cut into (0: one string)")
 	return cmd
 }
 
-func runTokenizeBench(dir string, size, reps int) ([]tokenizeBenchRow, error) {
+// splitDocs cuts text after the paragraph end ("\n\n") that follows each
+// size bytes; size 0 keeps it whole.
+func splitDocs(text string, size int) []string {
+	if size == 0 {
+		return []string{text}
+	}
+	var docs []string
+	for len(text) > size {
+		i := strings.Index(text[size:], "\n\n")
+		if i < 0 {
+			break
+		}
+		docs = append(docs, text[:size+i+2])
+		text = text[size+i+2:]
+	}
+	return append(docs, text)
+}
+
+func runTokenizeBench(dir string, size, docSize, reps int) ([]tokenizeBenchRow, error) {
 	text := tokenizer.SampleText(size, 1)
+	docs := splitDocs(text, docSize)
 	var (
 		tok *tokenizer.Tokenizer
 		ref tiktoken.Codec
@@ -98,25 +125,49 @@ func runTokenizeBench(dir string, size, reps int) ([]tokenizeBenchRow, error) {
 		}
 	}
 
-	var ids []int
 	var rows []tokenizeBenchRow
 	add := func(impl, op string, tokens int, f func()) {
 		sec := medianRun(f, reps)
 		rows = append(rows, tokenizeBenchRow{Impl: impl, Op: op, Bytes: len(text), Tokens: tokens, MBPerSec: float64(len(text)) / sec / 1e6})
 	}
-	ids = tok.EncodeOrdinary(text)
-	add("crucible", "encode", len(ids), func() { ids = tok.EncodeOrdinary(text) })
-	add("crucible", "decode", len(ids), func() { _ = tok.Decode(ids) })
+	ids := make([][]int, len(docs))
+	count := 0
+	for i, d := range docs {
+		ids[i] = tok.EncodeOrdinary(d)
+		count += len(ids[i])
+	}
+	add("crucible", "encode", count, func() {
+		for i, d := range docs {
+			ids[i] = tok.EncodeOrdinary(d)
+		}
+	})
+	add("crucible", "decode", count, func() {
+		for _, x := range ids {
+			_ = tok.Decode(x)
+		}
+	})
 	if ref != nil {
-		refIDs, _, err := ref.Encode(text)
-		if err != nil {
-			return nil, fmt.Errorf("bench tokenize: tiktoken-go: %w", err)
+		refIDs := make([][]uint, len(docs))
+		for i, d := range docs {
+			r, _, err := ref.Encode(d)
+			if err != nil {
+				return nil, fmt.Errorf("bench tokenize: tiktoken-go: %w", err)
+			}
+			if !slices.EqualFunc(r, ids[i], func(a uint, b int) bool { return int(a) == b }) {
+				return nil, fmt.Errorf("bench tokenize: crucible and tiktoken-go disagree on document %d (%d vs %d tokens)", i, len(ids[i]), len(r))
+			}
+			refIDs[i] = r
 		}
-		if len(refIDs) != len(ids) || !slices.EqualFunc(refIDs, ids, func(a uint, b int) bool { return int(a) == b }) {
-			return nil, fmt.Errorf("bench tokenize: crucible and tiktoken-go disagree on the text (%d vs %d tokens)", len(ids), len(refIDs))
-		}
-		add("tiktoken-go", "encode", len(refIDs), func() { refIDs, _, _ = ref.Encode(text) })
-		add("tiktoken-go", "decode", len(refIDs), func() { _, _ = ref.Decode(refIDs) })
+		add("tiktoken-go", "encode", count, func() {
+			for i, d := range docs {
+				refIDs[i], _, _ = ref.Encode(d)
+			}
+		})
+		add("tiktoken-go", "decode", count, func() {
+			for _, x := range refIDs {
+				_, _ = ref.Decode(x)
+			}
+		})
 		for i := range rows {
 			for _, o := range rows {
 				if o.Impl == "tiktoken-go" && o.Op == rows[i].Op && rows[i].Impl != "tiktoken-go" {
@@ -225,7 +276,7 @@ func byteLevelAlphabet() [256]rune {
 
 func printTokenizeBench(w io.Writer, rows []tokenizeBenchRow) error {
 	if len(rows) > 0 {
-		fmt.Fprintf(w, "%.1f MB of English text, one core (GOMAXPROCS 1)\n", float64(rows[0].Bytes)/1e6)
+		fmt.Fprintf(w, "%.1f MB of English text, one core (GOMAXPROCS 1), median of runs\n", float64(rows[0].Bytes)/1e6)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "impl\top\ttokens\tMB/s\tvs tiktoken-go\t")

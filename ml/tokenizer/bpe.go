@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"hash/maphash"
 	"sync"
 	"unicode/utf8"
 )
@@ -39,8 +38,17 @@ func (m *bpe) encodePiece(dst []int, piece string) []int {
 			return append(dst, int(id))
 		}
 	}
-	if m.byteLevel && len(piece) == 1 {
-		return append(dst, int(m.byteIDs[piece[0]]))
+	if m.byteLevel && len(piece) <= 2 {
+		// One or two bytes: at most one merge, cheaper than the cache.
+		a := m.byteIDs[piece[0]]
+		if len(piece) == 1 {
+			return append(dst, int(a))
+		}
+		b := m.byteIDs[piece[1]]
+		if mg, ok := m.merges[pairKey(a, b)]; ok {
+			return append(dst, int(mg.id))
+		}
+		return append(dst, int(a), int(b))
 	}
 	if ids, ok := m.cache.get(piece); ok {
 		for _, id := range ids {
@@ -134,7 +142,6 @@ func (m *bpe) mergeScan(syms []int32) []int32 {
 // concurrent encoders rarely contend, and each shard is dropped whole when it
 // fills up, which bounds memory without bookkeeping.
 type wordCache struct {
-	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 }
 
@@ -149,8 +156,11 @@ type cacheShard struct {
 	m  map[string][]int32
 }
 
+// shard picks a shard from the piece's length and end bytes: cheap, and
+// spread enough for locking (the map hashes the whole piece anyway).
 func (c *wordCache) shard(s string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, s)%cacheShards]
+	h := uint(len(s))*31 + uint(s[0])*7 + uint(s[len(s)-1])
+	return &c.shards[h%cacheShards]
 }
 
 func (c *wordCache) get(s string) ([]int32, bool) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"strings"
 
@@ -133,7 +132,6 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 	t.tokens = make([]string, size)
 	model := &t.model
 	model.byteLevel = byteLevel
-	model.cache.seed = maphash.MakeSeed()
 	model.vocab = make(map[string]int32, len(m.Vocab))
 	for tok, id := range m.Vocab {
 		if t.tokens[id] != "" {

@@ -10,7 +10,8 @@ import (
 // Train learns a byte-level BPE tokenizer from texts: GPT-2's split pattern,
 // 256 byte tokens, merges learned most-frequent pair first (ties go to the
 // smaller pair of ids) until the vocabulary holds vocabSize tokens, special
-// tokens included. The special tokens get the last ids; the first one serves
+// tokens included, or no pair is left (a small text gives a smaller
+// vocabulary; VocabSize tells). The special tokens get the last ids; the first one serves
 // as BOS and EOS, and as padding unless one of them names "pad". "<|im_start|>" and "<|im_end|>" are added when
 // missing so the ChatML chat template can be encoded. Special tokens written
 // in the texts are not learned from.
