@@ -14,3 +14,6 @@ func TemplateOf(t *tokenizer.Tokenizer) ChatTemplate {
 		return t.ApplyChatTemplate(tm, addGenerationPrompt)
 	}
 }
+
+// *tokenizer.Tokenizer is the Tokenizer crucible uses.
+var _ Tokenizer = (*tokenizer.Tokenizer)(nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -22,7 +23,7 @@ func newDataCmd() *cobra.Command {
 		Use:   "data",
 		Short: "Check datasets and fetch models and datasets into the local Hugging Face cache",
 	}
-	cmd.AddCommand(newDataCheckCmd(), newDataPullCmd(), newDataResolveCmd())
+	cmd.AddCommand(newDataCheckCmd(), newDataSplitCmd(), newDataPullCmd(), newDataResolveCmd())
 	return cmd
 }
 
@@ -106,7 +107,7 @@ The exit status is 1 when the dataset has errors.`,
 				return crucible.Errorf(crucible.EINVALID, "--max-length needs --tokenizer to count tokens")
 			}
 			if tokDir != "" {
-				dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(tokDir)
+				dir, err := hub.ResolveModel(tokDir)
 				if err != nil {
 					return err
 				}
@@ -117,7 +118,7 @@ The exit status is 1 when the dataset has errors.`,
 				opt.Tokenizer = tok
 				opt.ChatTemplate = data.TemplateOf(tok)
 			}
-			path, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(args[0])
+			path, err := hub.ResolveDataset(args[0])
 			if err != nil {
 				return err
 			}
@@ -153,6 +154,77 @@ The exit status is 1 when the dataset has errors.`,
 	f.IntVar(&maxErrors, "max-errors", 100, "list at most this many errors; the rest are counted")
 	f.IntVar(&split.MinRows, "min-rows", data.DefaultMinRows, "warn when the dataset has fewer rows than a task needs")
 	f.IntVar(&split.MaxTestRows, "max-test-rows", data.DefaultMaxTestRows, "cap on the rows the split holds out for testing")
+	return cmd
+}
+
+func newDataSplitCmd() *cobra.Command {
+	var (
+		typ     string
+		mapping crucible.ColumnMapping
+		out     string
+		split   data.SplitOptions
+		maxBad  int
+	)
+	cmd := &cobra.Command{
+		Use:   "split FILE|DIR|org/name",
+		Short: "Split a dataset into train.jsonl and test.jsonl the way a validator does",
+		Long: `split settles the task type and column mapping (detecting what is not given),
+drops rows with nothing to learn from, holds out min(10% of rows, --max-test-rows)
+for testing (rows with the same prompt stay on one side; the same file and
+--seed give the same split on any machine) and writes OUT/train.jsonl and
+OUT/test.jsonl with standard column names. It prints the result, with the
+mapping of the written files, as JSON.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt := data.PrepareOptions{Mapping: mapping, Split: split, MaxBadRows: maxBad}
+			if typ != "" {
+				t, err := crucible.ParseTaskType(typ)
+				if err != nil {
+					return err
+				}
+				opt.Type = t
+			}
+			path, err := hub.ResolveDataset(args[0])
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			train, err := os.Create(filepath.Join(out, "train.jsonl"))
+			if err != nil {
+				return err
+			}
+			defer train.Close()
+			test, err := os.Create(filepath.Join(out, "test.jsonl"))
+			if err != nil {
+				return err
+			}
+			defer test.Close()
+			p, err := data.Prepare(path, opt, train, test)
+			if err != nil {
+				return err
+			}
+			if err := train.Close(); err != nil {
+				return err
+			}
+			if err := test.Close(); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
+	addMappingFlags(cmd, &mapping)
+	f.StringVar(&out, "out", ".", "directory to write train.jsonl and test.jsonl into")
+	f.Uint64Var(&split.Seed, "seed", 42, "split seed")
+	f.IntVar(&split.MinRows, "min-rows", data.DefaultMinRows, "refuse datasets with fewer rows (-1: no minimum)")
+	f.IntVar(&split.MaxTestRows, "max-test-rows", data.DefaultMaxTestRows, "cap on the rows held out for testing")
+	f.Float64Var(&split.TestFraction, "test-fraction", data.DefaultTestFraction, "share of rows held out for testing")
+	f.IntVar(&maxBad, "max-bad-rows", 0, "unreadable rows to drop before giving up")
 	return cmd
 }
 

@@ -151,3 +151,14 @@ func (r Resolver) Resolve(ref string) (string, error) {
 	dir, _, err := r.Cache.Snapshot(r.Kind, parsed)
 	return dir, err
 }
+
+// ResolveModel resolves a model reference against the default cache (see
+// Resolver.Resolve).
+func ResolveModel(ref string) (string, error) {
+	return Resolver{Cache: Cache{Dir: DefaultCacheDir()}, Kind: Model}.Resolve(ref)
+}
+
+// ResolveDataset resolves a dataset reference against the default cache.
+func ResolveDataset(ref string) (string, error) {
+	return Resolver{Cache: Cache{Dir: DefaultCacheDir()}, Kind: Dataset}.Resolve(ref)
+}
