@@ -30,3 +30,6 @@ func maxAVX2(x *float32, n int) float32
 
 //go:noescape
 func mulSubAVX2(d, p *float32, n int, c float32)
+
+//go:noescape
+func ropeAVX2(out, x, cos, sin *float32, h int, sign float32, acc int)

@@ -468,3 +468,51 @@ msloop:
 	JNZ msloop
 	VZEROUPPER
 	RET
+
+// func ropeAVX2(out, x, cos, sin *float32, h int, sign float32, acc int)
+//
+// Rotates one head in the rotate_half convention: with x1 = x[0:h],
+// x2 = x[h:2h] and s = sign·sin, out1 = x1·cos − x2·s and
+// out2 = x2·cos + x1·s; added onto out when acc != 0. h is a positive
+// multiple of 8. Same operations as the scalar code in rope.go.
+TEXT ·ropeAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ cos+16(FP), DX
+	MOVQ sin+24(FP), R8
+	MOVQ h+32(FP), CX
+	VBROADCASTSS sign+40(FP), Y7
+	MOVQ acc+48(FP), R9
+	LEAQ (SI)(CX*4), R10
+	LEAQ (DI)(CX*4), R11
+	SHRQ $3, CX
+
+rploop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R10), Y1
+	VMOVUPS (DX), Y2
+	VMULPS (R8), Y7, Y3
+	VMULPS Y2, Y0, Y4
+	VMULPS Y3, Y1, Y5
+	VSUBPS Y5, Y4, Y4
+	VMULPS Y2, Y1, Y5
+	VMULPS Y3, Y0, Y6
+	VADDPS Y6, Y5, Y5
+	TESTQ R9, R9
+	JZ rpstore
+	VADDPS (DI), Y4, Y4
+	VADDPS (R11), Y5, Y5
+
+rpstore:
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, (R11)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, DI
+	ADDQ $32, R11
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ rploop
+	VZEROUPPER
+	RET

@@ -2,7 +2,7 @@
 
 package nn
 
-const useAVX2 = false
+var useAVX2 = false
 
 func expShiftAVX2(dst, src *float32, n int, shift float32) float32 {
 	panic("nn: expShiftAVX2 without AVX2")
@@ -20,3 +20,5 @@ func swigluBwdAVX2(dgate, dup, dh, gate, up *float32, n int) { panic("nn: no AVX
 func maxAVX2(x *float32, n int) float32 { panic("nn: no AVX2") }
 
 func mulSubAVX2(d, p *float32, n int, c float32) { panic("nn: no AVX2") }
+
+func ropeAVX2(out, x, cos, sin *float32, h int, sign float32, acc int) { panic("nn: no AVX2") }

@@ -178,6 +178,10 @@ func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads, ld int, star
 	if inverse {
 		sign = -1
 	}
+	accFlag := 0
+	if accumulate {
+		accFlag = 1
+	}
 	kernel.ParallelFor(batch*t, rowGrain(nHeads*hd), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			b, j := row/t, row%t
@@ -188,6 +192,10 @@ func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads, ld int, star
 			cs, sn := r.cos[p*h:(p+1)*h], r.sin[p*h:(p+1)*h]
 			for hh := 0; hh < nHeads; hh++ {
 				off := row*ld + hh*hd
+				if useAVX2 && h%8 == 0 {
+					ropeAVX2(&out[off], &x[off], &cs[0], &sn[0], h, sign, accFlag)
+					continue
+				}
 				x1, x2 := x[off:off+h], x[off+h:off+hd]
 				o1, o2 := out[off:off+h], out[off+h:off+hd]
 				for i := 0; i < h; i++ {

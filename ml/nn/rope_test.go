@@ -1,12 +1,19 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
 
 func TestRoPE(t *testing.T) {
-	const batch, tt, nh, hd = 2, 5, 3, 8
+	for _, hd := range []int{8, 16, 20} {
+		t.Run(fmt.Sprint("hd", hd), func(t *testing.T) { testRoPE(t, hd) })
+	}
+}
+
+func testRoPE(t *testing.T, hd int) {
+	const batch, tt, nh = 2, 5, 3
 	rp, err := NewRoPE(hd, 32, 10000, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -14,7 +21,7 @@ func TestRoPE(t *testing.T) {
 	inv := make([]float64, hd/2)
 	for i := range inv {
 		inv[i] = float64(rp.InvFreq()[i])
-		if want := math.Pow(10000, -float64(2*i)/hd); math.Abs(inv[i]-want) > 1e-7*want {
+		if want := math.Pow(10000, -float64(float32(2*i)/float32(hd))); math.Abs(inv[i]-want) > 1e-7*want {
 			t.Fatalf("inv_freq[%d] = %v, want %v", i, inv[i], want)
 		}
 	}
@@ -90,4 +97,31 @@ func TestRoPEConfigErrors(t *testing.T) {
 			t.Errorf("%s: want an error", tc.name)
 		}
 	}
+}
+
+// TestRoPEVectorMatchesScalar checks that the vector rotation does the
+// scalar code's operations exactly.
+func TestRoPEVectorMatchesScalar(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no vector path on this CPU")
+	}
+	const batch, tt, nh, hd = 2, 3, 2, 32
+	rp, err := NewRoPE(hd, 8, 500000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRand(15)
+	x := randVec(r, batch*tt*nh*hd, 1)
+	run := func() []float32 {
+		out := make([]float32, len(x))
+		rp.Forward(out, x, batch, tt, nh, 0, []int{1, 4})
+		acc, _ := prefilled(newRand(16), len(x))
+		rp.Backward(acc, x, batch, tt, nh, 0, []int{1, 4})
+		return append(out, acc...)
+	}
+	vec := run()
+	useAVX2 = false
+	scalar := run()
+	useAVX2 = true
+	sameBits(t, "vector vs scalar", vec, scalar)
 }
