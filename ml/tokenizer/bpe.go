@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -183,6 +184,8 @@ func (c *wordCache) put(s string, ids []int32) {
 	if sh.m == nil || len(sh.m) >= cacheShardMax {
 		sh.m = make(map[string][]int32, 256)
 	}
-	sh.m[s] = append([]int32(nil), ids...)
+	// Clone the key: s is a slice of the caller's text, which the cache
+	// must not keep alive.
+	sh.m[strings.Clone(s)] = append([]int32(nil), ids...)
 	sh.mu.Unlock()
 }
