@@ -417,3 +417,37 @@ func TestRowMax(t *testing.T) {
 		t.Fatalf("empty row: %v", got)
 	}
 }
+
+// TestNormRowVectorMatchesScalar checks that the vector norm row kernels do
+// the scalar code's elementwise operations exactly (the float64 sums are
+// allowed to differ in their last bits: they are added in another order).
+func TestNormRowVectorMatchesScalar(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no vector path on this CPU")
+	}
+	r := newRand(17)
+	const c = 77
+	x, w, b, g := randVec(r, c, 3), randVec(r, c, 1), randVec(r, c, 1), randVec(r, c, 1)
+	const m, rs, mg, mgx = 0.3, 1.7, -0.2, 0.45
+	run := func() ([]float32, float64, float64) {
+		out := make([]float32, 4*c)
+		normRow(out[:c], x, w, b, m, rs)
+		normRow(out[c:2*c], x, w, nil, m, rs)
+		dx, _ := prefilled(newRand(18), c)
+		normDx(dx, g, w, x, m, rs, mg, mgx)
+		copy(out[2*c:], dx)
+		dw, _ := prefilled(newRand(19), c)
+		normParam(dw, g, x, m, rs)
+		copy(out[3*c:], dw)
+		sg, sgx := normDots(g, w, x, m, rs)
+		return out, sg, sgx
+	}
+	vec, vsg, vsgx := run()
+	useAVX2 = false
+	scalar, ssg, ssgx := run()
+	useAVX2 = true
+	sameBits(t, "vector vs scalar", vec, scalar)
+	if math.Abs(vsg-ssg) > 1e-12*math.Max(1, math.Abs(ssg)) || math.Abs(vsgx-ssgx) > 1e-12*math.Max(1, math.Abs(ssgx)) {
+		t.Fatalf("dots differ: %v %v vs %v %v", vsg, vsgx, ssg, ssgx)
+	}
+}
