@@ -121,6 +121,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("head_dim %d must be positive and even", c.HeadDim)
 	case c.Family == GPT2 && c.Heads*c.HeadDim != c.Hidden:
 		return fmt.Errorf("n_embd %d is not divisible by n_head %d", c.Hidden, c.Heads)
+	case c.Hidden > 1<<20 || c.Intermediate > 1<<22 || c.Vocab > 1<<24 || c.Layers > 1<<12 ||
+		c.Heads > 1<<12 || c.HeadDim > 1<<16 || c.MaxPositions > 1<<24:
+		return fmt.Errorf("sizes are implausibly large (hidden %d, intermediate %d, vocab %d, layers %d, heads %d, head_dim %d, positions %d)",
+			c.Hidden, c.Intermediate, c.Vocab, c.Layers, c.Heads, c.HeadDim, c.MaxPositions)
 	case c.MaxPositions <= 0:
 		return fmt.Errorf("max positions must be positive (got %d)", c.MaxPositions)
 	case !(c.NormEps > 0):

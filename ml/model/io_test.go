@@ -239,9 +239,18 @@ func TestParseConfigFamilies(t *testing.T) {
 		`{"architectures":["GPT2LMHeadModel"],"n_embd":64,"n_layer":2,"n_head":4,"vocab_size":100,"activation_function":"relu"}`,
 		`{"model_type":"llama"}`,
 		`not json`,
+		`{"architectures":["LlamaForCausalLM"],"hidden_size":1e12,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100}`,
+		`{"architectures":["LlamaForCausalLM"],"hidden_size":1048576,"intermediate_size":4194304,"num_hidden_layers":4000,"num_attention_heads":4,"vocab_size":100}`,
 	} {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+}
+
+func TestNewRejectsHugeConfig(t *testing.T) {
+	cfg := NewLlamaConfig(1<<20, 1<<22, 4000, 1<<10, 1<<10, 1<<20, 4096)
+	if _, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), "parameters") {
+		t.Fatalf("New with ~10¹⁶ parameters: %v", err)
 	}
 }

@@ -80,8 +80,8 @@ func matchesTarget(module string, targets []string) bool {
 // SetTrainBase(true) afterwards to train both. It replaces any adapter
 // already attached.
 func (m *Model) AddLoRA(cfg LoRAConfig) (*LoRA, error) {
-	if cfg.Rank <= 0 {
-		return nil, fmt.Errorf("lora: rank %d must be positive", cfg.Rank)
+	if cfg.Rank <= 0 || cfg.Rank > 1<<14 {
+		return nil, fmt.Errorf("lora: rank %d must be in [1, 16384]", cfg.Rank)
 	}
 	if !(cfg.Alpha > 0) {
 		return nil, fmt.Errorf("lora: alpha %g must be positive", cfg.Alpha)

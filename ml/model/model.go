@@ -64,11 +64,18 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	return m, nil
 }
 
+// maxParams bounds the parameter count (64 GiB of float32), so that a
+// hostile config.json gives an error rather than an allocation failure.
+const maxParams = 1 << 34
+
 func alloc(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("model config: %w", err)
 	}
 	m := &Model{cfg: cfg, layout: newLayout(&cfg)}
+	if m.layout.size > maxParams {
+		return nil, fmt.Errorf("model config: %d parameters is more than the %d one model can hold", m.layout.size, maxParams)
+	}
 	m.Generation = GenerationConfig{BOS: cfg.BOS, EOS: cfg.EOS, Temperature: 1, TopP: 1}
 	m.params = make([]float32, m.layout.size)
 	if cfg.Family == Llama {
