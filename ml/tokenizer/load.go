@@ -45,7 +45,8 @@ type modelJSON struct {
 // FromJSON builds a Tokenizer from the contents of tokenizer.json and of
 // tokenizer_config.json (nil or empty when the model has none).
 func FromJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
-	src := &source{tokenizerJSON: tokenizerJSON, configJSON: configJSON}
+	// Kept for Save; copied so that the caller may reuse its buffers.
+	src := &source{tokenizerJSON: bytes.Clone(tokenizerJSON), configJSON: bytes.Clone(configJSON)}
 	var f fileJSON
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
