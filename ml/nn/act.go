@@ -59,9 +59,14 @@ func SiLUForward(out, x []float32) {
 	n := len(out)
 	need("SiLUForward", "x", x, n)
 	parallelElems(n, func(lo, hi int) {
-		o, xs := out[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			o[i] = v * sigmoidf(v)
+		i := lo
+		if useAVX2 && hi-lo >= 8 {
+			i = lo + (hi-lo)&^7
+			siluFwdAVX2(&out[lo], &x[lo], i-lo)
+		}
+		for ; i < hi; i++ {
+			v := x[i]
+			out[i] = v / (1 + expf(-v))
 		}
 	})
 }
@@ -72,10 +77,15 @@ func SiLUBackward(dx, dout, x []float32) {
 	need("SiLUBackward", "dout", dout, n)
 	need("SiLUBackward", "x", x, n)
 	parallelElems(n, func(lo, hi int) {
-		d, g, xs := dx[lo:hi], dout[lo:hi], x[lo:hi]
-		for i, v := range xs {
-			s := sigmoidf(v)
-			d[i] += g[i] * s * (1 + v*(1-s))
+		i := lo
+		if useAVX2 && hi-lo >= 8 {
+			i = lo + (hi-lo)&^7
+			siluBwdAVX2(&dx[lo], &dout[lo], &x[lo], i-lo)
+		}
+		for ; i < hi; i++ {
+			v := x[i]
+			s := 1 / (1 + expf(-v))
+			dx[i] += dout[i] * (((1-s)*v + 1) * s)
 		}
 	})
 }

@@ -33,3 +33,9 @@ func mulSubAVX2(d, p *float32, n int, c float32)
 
 //go:noescape
 func ropeAVX2(out, x, cos, sin *float32, h int, sign float32, acc int)
+
+//go:noescape
+func siluFwdAVX2(out, x *float32, n int)
+
+//go:noescape
+func siluBwdAVX2(dx, dout, x *float32, n int)

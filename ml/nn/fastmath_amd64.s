@@ -516,3 +516,57 @@ rpstore:
 	JNZ rploop
 	VZEROUPPER
 	RET
+
+// func siluFwdAVX2(out, x *float32, n int)
+//
+// out = x / (1 + e^(−x)).
+TEXT ·siluFwdAVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+
+slfloop:
+	VMOVUPS (SI), Y0
+	VXORPS signMask<>(SB), Y0, Y2
+	EXP8(Y2, Y3, Y4, Y5)
+	VADDPS expOne<>(SB), Y3, Y3
+	VDIVPS Y3, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ slfloop
+	VZEROUPPER
+	RET
+
+// func siluBwdAVX2(dx, dout, x *float32, n int)
+//
+// With s = σ(x): dx += dout·s·(1 + x·(1−s)).
+TEXT ·siluBwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dout+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+
+slbloop:
+	VMOVUPS (SI), Y0
+	VXORPS signMask<>(SB), Y0, Y2
+	EXP8(Y2, Y3, Y4, Y5)
+	VADDPS expOne<>(SB), Y3, Y3
+	VMOVUPS expOne<>(SB), Y6
+	VDIVPS Y3, Y6, Y3
+	VSUBPS Y3, Y6, Y7
+	VFMADD213PS Y6, Y0, Y7
+	VMULPS Y3, Y7, Y7
+	VMOVUPS (DI), Y8
+	VFMADD231PS (DX), Y7, Y8
+	VMOVUPS Y8, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ slbloop
+	VZEROUPPER
+	RET

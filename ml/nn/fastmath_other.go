@@ -22,3 +22,6 @@ func maxAVX2(x *float32, n int) float32 { panic("nn: no AVX2") }
 func mulSubAVX2(d, p *float32, n int, c float32) { panic("nn: no AVX2") }
 
 func ropeAVX2(out, x, cos, sin *float32, h int, sign float32, acc int) { panic("nn: no AVX2") }
+
+func siluFwdAVX2(out, x *float32, n int)      { panic("nn: no AVX2") }
+func siluBwdAVX2(dx, dout, x *float32, n int) { panic("nn: no AVX2") }
