@@ -41,9 +41,11 @@ func byteLevelFiles(tokens []string, merges [][2]int, special []string) (tokeniz
 	for id, tok := range tokens {
 		vocab[byteLevelEncode(tok)] = id
 	}
-	mergeList := make([][2]string, len(merges))
+	// Merges are written as "a b" strings, which every version of the
+	// Hugging Face libraries reads; byte-level tokens never hold a space.
+	mergeList := make([]string, len(merges))
 	for i, mg := range merges {
-		mergeList[i] = [2]string{byteLevelEncode(tokens[mg[0]]), byteLevelEncode(tokens[mg[1]])}
+		mergeList[i] = byteLevelEncode(tokens[mg[0]]) + " " + byteLevelEncode(tokens[mg[1]])
 	}
 	added := make([]addedToken, len(special))
 	for i, s := range special {
