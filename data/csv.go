@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// csvReader reads a CSV file with a header row (RFC 4180 quoting). Every
-// value is a string.
+// csvReader reads a CSV (or TSV) file with a header row (RFC 4180
+// quoting). Every value is a string.
 type csvReader struct {
 	path   string
 	r      *csv.Reader
@@ -20,8 +20,11 @@ type csvReader struct {
 	done   bool
 }
 
-func newCSVReader(path string, src io.Reader, close func() error) (*csvReader, error) {
+func newCSVReader(path string, src io.Reader, close func() error, tabs bool) (*csvReader, error) {
 	r := csv.NewReader(src)
+	if tabs {
+		r.Comma = '\t'
+	}
 	r.FieldsPerRecord = -1 // checked here, so that the error names the row
 	r.ReuseRecord = true
 	c := &csvReader{path: path, r: r, close: close}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -33,6 +34,11 @@ func (s *columnStats) observe(v any) {
 		}
 		s.strings++
 		return
+	case []byte: // Parquet binary columns without a string annotation
+		if utf8.Valid(x) {
+			s.strings++
+			return
+		}
 	case []any:
 		if s.observeMessages(x) {
 			return

@@ -19,6 +19,7 @@ type jsonReader struct {
 	row     int
 	started bool
 	done    bool
+	field   string // the key of the array, when an object wraps it
 }
 
 func newJSONReader(path string, r io.Reader, close func() error) *jsonReader {
@@ -35,13 +36,9 @@ func (j *jsonReader) Next() (Row, error) {
 	}
 	if !j.started {
 		j.started = true
-		tok, err := j.dec.Token()
-		if err != nil {
-			return Row{}, j.fail(err)
-		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
+		if err := j.start(); err != nil {
 			j.done = true
-			return Row{}, fatalf(Pos{File: j.path, Line: 1}, "", "a .json dataset must be an array of objects or one object per line, found %v", tok)
+			return Row{}, err
 		}
 	}
 	if !j.dec.More() {
@@ -49,6 +46,9 @@ func (j *jsonReader) Next() (Row, error) {
 		j.done = true
 		if _, err := j.dec.Token(); err != nil {
 			return Row{}, j.fail(err)
+		}
+		if j.field != "" {
+			return Row{}, io.EOF // the rest of the wrapping object is not data
 		}
 		if tok, err := j.dec.Token(); err != io.EOF {
 			if err != nil {
@@ -72,6 +72,55 @@ func (j *jsonReader) Next() (Row, error) {
 		return Row{}, perr
 	}
 	return Row{Pos: pos, Values: values}, nil
+}
+
+// start consumes the opening of the array of rows: the file's top-level
+// array, or the first array-valued field of a top-level object (as in
+// {"data": [...]}).
+func (j *jsonReader) start() error {
+	notData := func(found string) error {
+		return fatalf(Pos{File: j.path, Line: 1}, "", "a .json dataset must be an array of objects, one object per line, or an object holding such an array; found %s", found)
+	}
+	tok, err := j.dec.Token()
+	if err != nil {
+		return j.fail(err)
+	}
+	switch tok {
+	case json.Delim('['):
+		return nil
+	case json.Delim('{'):
+	default:
+		return notData(fmt.Sprintf("%v", tok))
+	}
+	for j.dec.More() {
+		key, err := j.dec.Token()
+		if err != nil {
+			return j.fail(err)
+		}
+		val, err := j.dec.Token()
+		if err != nil {
+			return j.fail(err)
+		}
+		if val == json.Delim('[') {
+			j.field = fmt.Sprint(key)
+			return nil
+		}
+		if val == json.Delim('{') { // skip a nested object
+			for depth := 1; depth > 0; {
+				t, err := j.dec.Token()
+				if err != nil {
+					return j.fail(err)
+				}
+				switch t {
+				case json.Delim('{'), json.Delim('['):
+					depth++
+				case json.Delim('}'), json.Delim(']'):
+					depth--
+				}
+			}
+		}
+	}
+	return notData("an object with no list in it (one pretty-printed row?)")
 }
 
 // pos returns the position of the byte at off, as the next row.

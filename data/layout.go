@@ -70,7 +70,7 @@ func DataFiles(dir string) ([]string, error) {
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("dataset directory %s: the default config of README.md names no .json, .jsonl, .csv or .parquet files", dir)
+			return nil, fmt.Errorf("dataset directory %s: the default config of README.md names no .json, .jsonl, .csv, .tsv or .parquet files", dir)
 		}
 		return out, nil
 	}
@@ -103,10 +103,10 @@ func DataFiles(dir string) ([]string, error) {
 		return nil, fmt.Errorf("list dataset %s: %w", dir, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("dataset directory %s holds no .json, .jsonl, .csv or .parquet files", dir)
+		return nil, fmt.Errorf("dataset directory %s holds no .json, .jsonl, .csv, .tsv or .parquet files", dir)
 	}
 	best := Format("")
-	for _, f := range []Format{FormatParquet, FormatJSONL, FormatJSON, FormatCSV} {
+	for _, f := range []Format{FormatParquet, FormatJSONL, FormatJSON, FormatCSV, FormatTSV} {
 		if count[f] > count[best] {
 			best = f
 		}

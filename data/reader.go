@@ -35,6 +35,7 @@ const (
 	FormatJSON    Format = "json"    // a top-level array of objects
 	FormatJSONL   Format = "jsonl"   // one object per line
 	FormatCSV     Format = "csv"     // a header row, then RFC 4180 records
+	FormatTSV     Format = "tsv"     // the same, separated by tabs
 	FormatParquet Format = "parquet" // Apache Parquet
 )
 
@@ -49,6 +50,8 @@ func FormatOf(name string) (f Format, ok bool) {
 		return FormatJSONL, true
 	case ".csv":
 		return FormatCSV, true
+	case ".tsv":
+		return FormatTSV, true
 	case ".parquet":
 		if strings.HasSuffix(strings.ToLower(name), ".gz") {
 			return "", false
@@ -81,7 +84,7 @@ func Open(path string) (Reader, error) {
 func OpenFile(path string) (Reader, error) {
 	format, ok := FormatOf(path)
 	if !ok {
-		return nil, fmt.Errorf("open dataset %s: unknown file type (want .json, .jsonl, .csv or .parquet, optionally .gz for text formats)", path)
+		return nil, fmt.Errorf("open dataset %s: unknown file type (want .json, .jsonl, .csv, .tsv or .parquet, optionally .gz for text formats)", path)
 	}
 	if format == FormatParquet {
 		return openParquet(path)
@@ -111,10 +114,10 @@ func OpenFile(path string) (Reader, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	switch format {
-	case FormatCSV:
-		return newCSVReader(path, br, closer)
+	case FormatCSV, FormatTSV:
+		return newCSVReader(path, br, closer, format == FormatTSV)
 	case FormatJSON:
-		if first == '{' {
+		if first == '{' && firstLineIsObject(br) {
 			return newJSONLReader(path, br, closer), nil
 		}
 		return newJSONReader(path, br, closer), nil
@@ -147,6 +150,22 @@ func firstByte(br *bufio.Reader) (byte, error) {
 			n = 0
 		}
 	}
+}
+
+// firstLineIsObject reports whether the first non-blank line of br (within
+// its buffer) is a whole JSON object: then a .json file holds JSON Lines,
+// else one JSON document.
+func firstLineIsObject(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) {
+		b = b[3:]
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return json.Valid(bytes.TrimSpace(b)) // the whole file is one line
+	}
+	return json.Valid(bytes.TrimSpace(b[:i]))
 }
 
 // decodeObject decodes one JSON object into a row's values, checking that

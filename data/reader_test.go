@@ -1,6 +1,8 @@
 package data
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"os"
@@ -147,7 +149,22 @@ func TestTextReaders(t *testing.T) {
 		},
 		{
 			name: "json that is not an array", file: "l.json", content: "\"hello\"",
-			errs: []string{"l.json:1: a .json dataset must be an array of objects or one object per line, found hello"},
+			errs: []string{"l.json:1: a .json dataset must be an array of objects, one object per line, or an object holding such an array; found hello"},
+		},
+		{
+			name: "json object wrapping the rows", file: "w.json",
+			content: "{\"version\": 2, \"meta\": {\"a\": [1, {\"b\": 2}]},\n \"data\": [\n  {\"q\": \"a\"},\n  {\"q\": \"b\"}\n ], \"more\": 1}\n",
+			rows:    []string{"w.json:3 q=a", "w.json:4 q=b"},
+		},
+		{
+			name: "pretty-printed single object", file: "x.json",
+			content: "{\n  \"q\": \"a\",\n  \"a\": \"b\"\n}\n",
+			errs:    []string{"x.json:1: a .json dataset must be an array of objects, one object per line, or an object holding such an array; found an object with no list in it (one pretty-printed row?)"},
+		},
+		{
+			name: "tsv", file: "t.tsv",
+			content: "q\ta\nhello, world\t\"x\ty\"\n",
+			rows:    []string{"t.tsv:2 a=x\ty q=hello, world"},
 		},
 		{
 			name: "csv bare quote", file: "m.csv",
@@ -221,6 +238,24 @@ func writeParquet[T any](t *testing.T, path string, rows []T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGzipText(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "d.jsonl.gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte("{\"q\":\"a\"}\n{\"q\":\"b\"}\n"))
+	zw.Close()
+	os.WriteFile(p, b.Bytes(), 0o644)
+	rows, errs := readAll(t, p)
+	if len(rows) != 2 || len(errs) != 0 || rows[1].Pos.Line != 2 {
+		t.Errorf("gzip: %d rows, %q", len(rows), errs)
+	}
+	bad := writeFile(t, dir, "bad.csv.gz", "not gzip")
+	if _, errs := readAll(t, bad); len(errs) != 1 || !strings.Contains(errs[0], "bad.csv.gz:1: not a gzip file") {
+		t.Errorf("bad gzip: %q", errs)
 	}
 }
 
