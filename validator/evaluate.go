@@ -186,6 +186,9 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
 		return err
 	}
+	if err := v.logTask(ctx, t, subs, ranked, work); err != nil {
+		return err
+	}
 	if winner == nil {
 		return v.fail(ctx, t, crucible.StatusFailure, "no valid submission: %s", summarizeFailures(subs))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
 )
@@ -184,7 +185,7 @@ func newNetwork(t *testing.T, dbPath string, mutate func(*validator.Config)) *ne
 		mutate(&n.cfg)
 	}
 	n.deps = validator.Deps{Store: store, Blobs: dirBlobs{filepath.Join(filepath.Dir(dbPath), "blobs")}, Models: n.models,
-		Preparer: linesPreparer{rows: 40}, Evaluator: n.eval, LinkKey: []byte("test link key"),
+		Preparer: linesPreparer{rows: 40}, Evaluator: n.eval, LinkKey: []byte("test link key"), Signer: validatorKey(t),
 		Kick: func(string) {
 			select {
 			case n.wake <- struct{}{}:
@@ -310,4 +311,12 @@ func (n *network) waitUploads(id string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	n.t.Fatal("miners did not upload in time")
+}
+
+func validatorKey(t *testing.T) *sign.Keypair {
+	k, err := sign.FromURI("//Validator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

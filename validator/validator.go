@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/scoring"
 )
 
@@ -20,6 +21,8 @@ type Store interface {
 	crucible.ScoreService
 	crucible.EventService
 	crucible.OfferService
+	crucible.ResultLogService
+	crucible.WeightsService
 }
 
 // Blobs stores datasets, splits and uploaded results.
@@ -98,6 +101,10 @@ type Deps struct {
 	Now      func() time.Time
 	// LinkKey signs download links; 32 random bytes when nil.
 	LinkKey []byte
+	// Signer signs the public results log; nil keeps no log.
+	Signer resultlog.Signer
+	// Weights sets weights on the chain; nil computes and records them only.
+	Weights WeightSetter
 	// Kick, when set, is called after something happened to a task that may
 	// let its lifecycle move on early (a result was uploaded), so the driver
 	// can call Step at once instead of at the time Step last asked for.

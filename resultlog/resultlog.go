@@ -1,0 +1,152 @@
+// Package resultlog defines crucible's public results log: an append-only,
+// hash-chained sequence of entries, each signed by the validator's hotkey,
+// recording every evaluated task's per-miner results and every weight vector
+// the validator set. Auditors replay it to recompute weights; because each
+// entry names the hash of the one before it and carries a signature, an
+// entry that is altered, dropped or reordered is detected.
+//
+// The package is pure logic shared by the validator (which appends) and the
+// auditor (which verifies); storage is the store's ResultLogService.
+package resultlog
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Entry kinds.
+const (
+	KindTaskResult = "task_result"
+	KindWeights    = "weights"
+)
+
+// TaskResult is the payload of a task_result entry: everything needed to
+// recompute the task's scores and to re-run its evaluations.
+type TaskResult struct {
+	TaskID      string            `json:"task_id"`
+	TaskType    crucible.TaskType `json:"task_type"`
+	IsOrganic   bool              `json:"is_organic"`
+	Model       string            `json:"model"`
+	ModelParams int64             `json:"model_params"`
+	Hours       float64           `json:"hours"`
+	Work        float64           `json:"work"`
+	SpecVersion string            `json:"spec_version"`
+	BaseLoss    *float64          `json:"base_loss,omitempty"`
+	TestData    string            `json:"test_data"`        // blob key of the test split, public once the task is over
+	TestSHA256  string            `json:"test_sha256"`      // hash of the test split
+	Winner      string            `json:"winner,omitempty"` // hotkey
+	FinishedAt  time.Time         `json:"finished_at"`
+	Miners      []MinerResult     `json:"miners"`
+}
+
+// MinerResult is one miner's line in a TaskResult.
+type MinerResult struct {
+	Hotkey    string   `json:"hotkey"`
+	Loss      *float64 `json:"loss,omitempty"`
+	Failure   string   `json:"failure,omitempty"`
+	SHA256    string   `json:"sha256,omitempty"`
+	ResultKey string   `json:"result_key,omitempty"`
+	Rank      int      `json:"rank"`
+	Score     float64  `json:"score"`
+	Reason    string   `json:"reason,omitempty"`
+}
+
+// Weights is the payload of a weights entry.
+type Weights struct {
+	SpecVersion string             `json:"spec_version"`
+	Weights     map[string]float64 `json:"weights"` // hotkey → weight, summing to 1
+	Block       int64              `json:"block,omitempty"`
+	ComputedAt  time.Time          `json:"computed_at"`
+}
+
+// Hash is an entry's hash: hex SHA-256 over its sequence number (8 bytes,
+// big endian), the previous hash, the kind and the payload, each
+// length-prefixed so that no two different entries hash alike.
+func Hash(seq int64, prevHash, kind string, payload []byte) string {
+	h := sha256.New()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(seq))
+	h.Write(b[:])
+	for _, part := range [][]byte{[]byte(prevHash), []byte(kind), payload} {
+		binary.BigEndian.PutUint64(b[:], uint64(len(part)))
+		h.Write(b[:])
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Signer signs entry hashes.
+type Signer interface {
+	Address() string
+	Sign(msg []byte) ([]byte, error)
+}
+
+// Next builds the entry that follows prev (nil for the first), with the
+// payload marshalled as JSON, hashed and signed.
+func Next(prev *crucible.ResultEntry, kind string, payload any, s Signer) (*crucible.ResultEntry, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("results log payload: %w", err)
+	}
+	e := &crucible.ResultEntry{Seq: 1, Kind: kind, Payload: body, Signer: s.Address()}
+	if prev != nil {
+		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
+	}
+	e.Hash = Hash(e.Seq, e.PrevHash, e.Kind, e.Payload)
+	sig, err := s.Sign([]byte(e.Hash))
+	if err != nil {
+		return nil, fmt.Errorf("sign results log entry: %w", err)
+	}
+	e.Signature = hex.EncodeToString(sig)
+	return e, nil
+}
+
+// VerifyFunc checks a signature by an SS58 address over msg.
+type VerifyFunc func(address string, msg, sig []byte) error
+
+// Problem is one discrepancy found in a log.
+type Problem struct {
+	Seq     int64  `json:"seq"`
+	Message string `json:"message"`
+}
+
+// Verify checks a log (or a contiguous part of one starting after
+// prevHash at sequence number first-1): sequence numbers without gaps, each
+// entry's hash, the chain of hashes, the signer, and each signature. It
+// returns every problem found; none means the log is intact.
+func Verify(entries []*crucible.ResultEntry, first int64, prevHash, signer string, verify VerifyFunc) []Problem {
+	var out []Problem
+	want := first
+	for _, e := range entries {
+		bad := func(format string, args ...any) {
+			out = append(out, Problem{Seq: e.Seq, Message: fmt.Sprintf(format, args...)})
+		}
+		if e.Seq != want {
+			bad("sequence number %d where %d was expected (an entry is missing or out of order)", e.Seq, want)
+		}
+		if e.PrevHash != prevHash {
+			bad("names previous hash %.16s…, but the previous entry's hash is %.16s…", e.PrevHash, prevHash)
+		}
+		if h := Hash(e.Seq, e.PrevHash, e.Kind, e.Payload); h != e.Hash {
+			bad("content does not match its hash (the entry was altered)")
+		}
+		if signer != "" && e.Signer != signer {
+			bad("signed by %s, not by the validator %s", e.Signer, signer)
+		}
+		sig, err := hex.DecodeString(e.Signature)
+		if err != nil {
+			bad("signature is not hex")
+		} else if err := verify(e.Signer, []byte(e.Hash), sig); err != nil {
+			bad("signature does not verify: %v", err)
+		}
+		prevHash = e.Hash
+		want = e.Seq + 1
+	}
+	return out
+}

@@ -1,0 +1,64 @@
+package validator
+
+import (
+	"context"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/resultlog"
+	"github.com/crucible-net/crucible/scoring"
+)
+
+// WeightSetter puts a weight vector on the chain and returns the block it
+// was set at.
+type WeightSetter interface {
+	SetWeights(ctx context.Context, weights []scoring.Weight) (block int64, err error)
+}
+
+// ComputeWeights aggregates the scores of the spec's longest window into
+// weights, with the scoring spec.
+func (v *Validator) ComputeWeights(ctx context.Context) ([]scoring.Weight, error) {
+	now := v.Now()
+	longest := 0.0
+	for _, p := range v.spec.Periods {
+		longest = max(longest, p.Days)
+	}
+	scores, err := v.Store.FindScoresSince(ctx, now.Add(-time.Duration(longest*24*float64(time.Hour))))
+	if err != nil {
+		return nil, err
+	}
+	return v.spec.Weights(scores, now)
+}
+
+// SetWeights computes the weights, sets them on the chain (when a setter is
+// wired), and records them in the store and in the results log, so auditors
+// can compare. It returns the weights; an empty vector (nobody has earned
+// anything yet) is recorded but not set.
+func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
+	w, err := v.ComputeWeights(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var block int64
+	if v.Weights != nil && len(w) > 0 {
+		if block, err = v.Weights.SetWeights(ctx, w); err != nil {
+			return w, err
+		}
+	}
+	m := make(map[string]float64, len(w))
+	for _, x := range w {
+		m[x.Hotkey] = x.Weight
+	}
+	rec := &crucible.WeightsRecord{Weights: m, Block: block, Note: v.spec.Version}
+	if err := v.Store.AddWeights(ctx, rec); err != nil {
+		return w, err
+	}
+	if v.Signer != nil {
+		p := resultlog.Weights{SpecVersion: v.spec.Version, Weights: m, Block: block, ComputedAt: v.Now().UTC()}
+		if err := v.appendLog(ctx, resultlog.KindWeights, p, ""); err != nil {
+			return w, err
+		}
+	}
+	v.Log.Info("weights", "miners", len(w), "block", block)
+	return w, nil
+}
