@@ -256,3 +256,32 @@ func Examples(path string, t crucible.TaskType, m crucible.ColumnMapping) ([]Exa
 	})
 	return out, err
 }
+
+// TokenizedSet is a dataset ready for training or evaluation: sequences for
+// instruct, chat and text tasks, pairs for dpo.
+type TokenizedSet struct {
+	Type      crucible.TaskType
+	Sequences []Sequence
+	Pairs     []Pair
+	Stats     TokenizeStats
+}
+
+// TokenizeFile reads a dataset (typically a prepared split, with
+// StandardMapping) and tokenizes every example: the one call a trainer or
+// evaluator needs between a split file and its batches.
+func TokenizeFile(path string, t crucible.TaskType, m crucible.ColumnMapping, tok Tokenizer, opt TokenizeOptions) (*TokenizedSet, error) {
+	exs, err := Examples(path, t, m)
+	if err != nil {
+		return nil, err
+	}
+	set := &TokenizedSet{Type: t}
+	if t == crucible.TaskDPO {
+		set.Pairs, set.Stats, err = TokenizePairs(tok, exs, opt)
+	} else {
+		set.Sequences, set.Stats, err = TokenizeAll(tok, exs, opt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}

@@ -68,6 +68,17 @@ func TestPrepareInstruct(t *testing.T) {
 	if !strings.Contains(train.String(), `"instruct":`) || strings.Contains(train.String(), `"q":`) {
 		t.Errorf("columns not renamed: %.100s", train.String())
 	}
+	set, err := TokenizeFile(testPath, p.Type, p.Mapping, byteTokenizer{addBOS: true}, TokenizeOptions{MaxLength: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Sequences) != p.TestRows || set.Stats.Examples != p.TestRows || set.Stats.Counted == 0 {
+		t.Errorf("tokenized test split: %d sequences, %+v", len(set.Sequences), set.Stats)
+	}
+	// Only the answer counts: "Answer N." plus EOS.
+	if got := counted(byteTokenizer{}, set.Sequences[0]); !strings.HasPrefix(got, "Answer ") || !strings.HasSuffix(got, ".<eos>") {
+		t.Errorf("counted %q", got)
+	}
 }
 
 func TestPrepareChatDetectedAndErrors(t *testing.T) {
