@@ -129,7 +129,7 @@ func Check(path string, opt CheckOptions) (*Report, error) {
 		}
 		if crucible.ErrorCode(err) == crucible.EINVALID && opt.Type == "" {
 			// Nothing usable detected: a finding about the data.
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %s", path, crucible.ErrorMessage(err)))
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %s", path, err))
 			return rep, nil
 		}
 		return nil, err

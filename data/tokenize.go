@@ -174,7 +174,11 @@ func tokenizeChat(b *seqBuilder, tok Tokenizer, ex Example, opt TokenizeOptions)
 		if err != nil {
 			return errorf(ex.Pos, "", "chat template: %v", err)
 		}
-		if !strings.HasPrefix(full, head) || !strings.HasPrefix(upto, head) || !strings.HasPrefix(full, upto) {
+		prev := 0
+		if len(pieces) > 0 {
+			prev = pieces[len(pieces)-1].end
+		}
+		if !strings.HasPrefix(full, head) || !strings.HasPrefix(upto, head) || !strings.HasPrefix(full, upto) || len(head) < prev {
 			return errorf(ex.Pos, "", "chat template does not render turn %d as a prefix of the conversation; cannot tell which tokens are the assistant's", i+1)
 		}
 		pieces = append(pieces, piece{len(head), opt.TrainOnInputs}, piece{len(upto), true})
