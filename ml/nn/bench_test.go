@@ -2,6 +2,19 @@ package nn
 
 import "testing"
 
+// cpuBench runs f b.N times and reports, besides wall time, the CPU time
+// per operation in ms ("cpu-ms/op"): on a busy shared machine wall time
+// mostly measures the wait for a core, CPU time the work done.
+func cpuBench(b *testing.B, f func()) {
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		f()
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuTime()-c0)*1e3/float64(b.N), "cpu-ms/op")
+}
+
 // Benchmarks at GPT-2-small-ish sizes: B=4, T=256, C=384, 6 heads of 64,
 // vocabulary 8192.
 const (
@@ -26,14 +39,13 @@ func benchAttnShape(b *testing.B, s AttnShape, backward bool) {
 	if backward {
 		flops *= 2.5
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	cpuBench(b, func() {
 		if backward {
 			AttentionBackward(s, dq, dk, dv, dout, q, k, v, out, lse, scr)
 		} else {
 			AttentionForward(s, out, lse, q, k, v, scr)
 		}
-	}
+	})
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
@@ -56,12 +68,11 @@ func BenchmarkCrossEntropy(b *testing.B) {
 	}
 	dl := make([]float32, n*benchV)
 	b.SetBytes(int64(n * benchV * 8))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	cpuBench(b, func() {
 		if _, _, err := CrossEntropy(logits, targets, n, benchV, 1/float32(n), nil, dl, nil); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 func BenchmarkLayerNorm(b *testing.B) {
@@ -71,11 +82,10 @@ func BenchmarkLayerNorm(b *testing.B) {
 	out, mean, rstd := make([]float32, n*c), make([]float32, n), make([]float32, n)
 	dx, dw, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
 	b.SetBytes(int64(n * c * 4 * 5))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	cpuBench(b, func() {
 		LayerNormForward(out, mean, rstd, x, w, bb, n, c, 1e-5)
 		LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd, n, c)
-	}
+	})
 }
 
 func BenchmarkGELU(b *testing.B) {
@@ -84,11 +94,10 @@ func BenchmarkGELU(b *testing.B) {
 	x, dout := randVec(r, n, 3), randVec(r, n, 1)
 	out, dx := make([]float32, n), make([]float32, n)
 	b.SetBytes(int64(n * 4 * 5))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	cpuBench(b, func() {
 		GELUForward(out, x)
 		GELUBackward(dx, dout, x)
-	}
+	})
 }
 
 // BenchmarkCrossEntropyInPlace writes the gradient over the logits, as a
@@ -102,10 +111,9 @@ func BenchmarkCrossEntropyInPlace(b *testing.B) {
 		targets[i] = int32(r.IntN(benchV))
 	}
 	b.SetBytes(int64(n * benchV * 8))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	cpuBench(b, func() {
 		if _, _, err := CrossEntropy(logits, targets, n, benchV, 1/float32(n), nil, logits, nil); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }

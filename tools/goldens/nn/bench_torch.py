@@ -17,15 +17,22 @@ import torch.nn.functional as F
 B, T, C, H, V = 4, 256, 384, 6, 8192
 
 
-def median_ms(fn, reps=20):
+def timed(fn, reps=20, setup=None):
+    """Median wall and CPU (process) milliseconds per call of fn."""
+    if setup:
+        setup()
     fn()
-    ts = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        if setup:
+            setup()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2] * 1e3, ts[0] * 1e3
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    wall.sort()
+    cpu.sort()
+    return wall[len(wall) // 2] * 1e3, cpu[len(cpu) // 2] * 1e3
 
 
 def main():
@@ -52,15 +59,6 @@ def main():
     def attn_bwd():
         out[0].backward(dout)
 
-    fwd = median_ms(attn_fwd)
-    # Backward alone: rebuild the graph outside the timed region.
-    ts = []
-    for _ in range(20):
-        attn_fwd_saved()
-        t0 = time.perf_counter()
-        attn_bwd()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
     logits = torch.randn(B * T, V, requires_grad=True)
     targets = torch.randint(0, V, (B * T,))
 
@@ -68,11 +66,12 @@ def main():
         loss = F.cross_entropy(logits, targets)
         loss.backward()
 
-    cef = median_ms(ce)
-    print(f"threads={torch.get_num_threads()}")
-    print(f"attention forward  median {fwd[0]:.2f} ms  min {fwd[1]:.2f} ms")
-    print(f"attention backward median {ts[len(ts)//2]*1e3:.2f} ms  min {ts[0]*1e3:.2f} ms")
-    print(f"cross-entropy fwd+bwd median {cef[0]:.2f} ms  min {cef[1]:.2f} ms")
+    print(f"threads={torch.get_num_threads()}  (median wall ms, median CPU ms per call)")
+    for name, fn, setup in [("attention forward", attn_fwd, None),
+                            ("attention backward", attn_bwd, attn_fwd_saved),
+                            ("cross-entropy fwd+bwd", ce, None)]:
+        w, c = timed(fn, setup=setup)
+        print(f"{name:24s} wall {w:8.2f}  cpu {c:8.2f}")
 
 
 if __name__ == "__main__":
