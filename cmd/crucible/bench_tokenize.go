@@ -45,7 +45,8 @@ func newBenchTokenizeCmd() *cobra.Command {
 		Long: `tokenize encodes and decodes generated English text on one core
 (GOMAXPROCS 1) with crucible's tokenizer and, in the same run, with
 tiktoken-go, and prints MB/s (1 MB = 10^6 bytes of input text), the median of
---reps runs after a warm-up run. The text is cut at paragraph ends into
+--reps runs after a warm-up run; the implementations take turns in each
+round, so that changes in the machine's load hit them alike. The text is cut at paragraph ends into
 documents of about --doc-kb KiB, encoded one by one as a dataset would be
 (0 encodes it as one string).
 
@@ -125,10 +126,11 @@ func runTokenizeBench(dir string, size, docSize, reps int) ([]tokenizeBenchRow, 
 		}
 	}
 
-	var rows []tokenizeBenchRow
-	add := func(impl, op string, tokens int, f func()) {
-		sec := medianRun(f, reps)
-		rows = append(rows, tokenizeBenchRow{Impl: impl, Op: op, Bytes: len(text), Tokens: tokens, MBPerSec: float64(len(text)) / sec / 1e6})
+	// Each case is one implementation and operation; all cases run once per
+	// round, in turn, so that a change in the machine's load hits them alike.
+	type benchCase struct {
+		impl, op string
+		run      func()
 	}
 	ids := make([][]int, len(docs))
 	count := 0
@@ -136,16 +138,18 @@ func runTokenizeBench(dir string, size, docSize, reps int) ([]tokenizeBenchRow, 
 		ids[i] = tok.EncodeOrdinary(d)
 		count += len(ids[i])
 	}
-	add("crucible", "encode", count, func() {
-		for i, d := range docs {
-			ids[i] = tok.EncodeOrdinary(d)
-		}
-	})
-	add("crucible", "decode", count, func() {
-		for _, x := range ids {
-			_ = tok.Decode(x)
-		}
-	})
+	cases := []benchCase{
+		{"crucible", "encode", func() {
+			for i, d := range docs {
+				ids[i] = tok.EncodeOrdinary(d)
+			}
+		}},
+		{"crucible", "decode", func() {
+			for _, x := range ids {
+				_ = tok.Decode(x)
+			}
+		}},
+	}
 	if ref != nil {
 		refIDs := make([][]uint, len(docs))
 		for i, d := range docs {
@@ -158,39 +162,43 @@ func runTokenizeBench(dir string, size, docSize, reps int) ([]tokenizeBenchRow, 
 			}
 			refIDs[i] = r
 		}
-		add("tiktoken-go", "encode", count, func() {
-			for i, d := range docs {
-				refIDs[i], _, _ = ref.Encode(d)
-			}
-		})
-		add("tiktoken-go", "decode", count, func() {
-			for _, x := range refIDs {
-				_, _ = ref.Decode(x)
-			}
-		})
-		for i := range rows {
-			for _, o := range rows {
-				if o.Impl == "tiktoken-go" && o.Op == rows[i].Op && rows[i].Impl != "tiktoken-go" {
-					rows[i].VsTiktoken = rows[i].MBPerSec / o.MBPerSec
+		cases = append(cases,
+			benchCase{"tiktoken-go", "encode", func() {
+				for i, d := range docs {
+					refIDs[i], _, _ = ref.Encode(d)
 				}
+			}},
+			benchCase{"tiktoken-go", "decode", func() {
+				for _, x := range refIDs {
+					_, _ = ref.Decode(x)
+				}
+			}},
+		)
+	}
+	times := make([][]float64, len(cases))
+	for round := -1; round < reps; round++ { // round -1 warms up
+		for i, c := range cases {
+			t := time.Now()
+			c.run()
+			if round >= 0 {
+				times[i] = append(times[i], time.Since(t).Seconds())
+			}
+		}
+	}
+	rows := make([]tokenizeBenchRow, len(cases))
+	for i, c := range cases {
+		sort.Float64s(times[i])
+		sec := times[i][len(times[i])/2]
+		rows[i] = tokenizeBenchRow{Impl: c.impl, Op: c.op, Bytes: len(text), Tokens: count, MBPerSec: float64(len(text)) / sec / 1e6}
+	}
+	for i := range rows {
+		for _, o := range rows {
+			if o.Impl == "tiktoken-go" && o.Op == rows[i].Op && rows[i].Impl != "tiktoken-go" {
+				rows[i].VsTiktoken = rows[i].MBPerSec / o.MBPerSec
 			}
 		}
 	}
 	return rows, nil
-}
-
-// medianRun runs f once to warm up, then reps times, and returns the median
-// seconds per run.
-func medianRun(f func(), reps int) float64 {
-	f()
-	times := make([]float64, reps)
-	for i := range times {
-		t := time.Now()
-		f()
-		times[i] = time.Since(t).Seconds()
-	}
-	sort.Float64s(times)
-	return times[len(times)/2]
 }
 
 // gpt2FromTiktoken builds GPT-2's tokenizer.json from tiktoken-go's r50k_base

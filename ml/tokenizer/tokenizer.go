@@ -147,17 +147,12 @@ func (t *Tokenizer) preTokenize(s string, k int, first bool, emit func(string)) 
 // of ids that cuts a character in two decodes to the partial bytes.
 func (t *Tokenizer) Decode(ids []int) string {
 	if t.fastDecode {
-		n := 0
-		for _, id := range ids {
-			if id >= 0 && id < len(t.raw) {
-				n += len(t.raw[id])
-			}
-		}
 		var b strings.Builder
-		b.Grow(n)
+		b.Grow(5 * len(ids)) // about 4 bytes a token in English; grows if need be
+		raw := t.raw
 		for _, id := range ids {
-			if id >= 0 && id < len(t.raw) {
-				b.WriteString(t.raw[id])
+			if uint(id) < uint(len(raw)) {
+				b.WriteString(raw[id])
 			}
 		}
 		return b.String()
