@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/nn"
 )
 
 // ForwardBackward runs the batch forward, computes the masked cross-entropy
@@ -21,6 +21,9 @@ func (m *Model) ForwardBackward(b Batch, scale float32) (Loss, error) {
 	}
 	if m.grads == nil && m.lora == nil {
 		return Loss{}, errors.New("forward-backward: nothing to train (base frozen and no LoRA adapter); call SetTrainBase(true) or AddLoRA")
+	}
+	if err := m.prepare(b.T); err != nil {
+		return Loss{}, fmt.Errorf("forward-backward: %w", err)
 	}
 	ws := m.workspace(b.B, b.T, true)
 	c := &m.cfg
@@ -62,30 +65,36 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 
 	// MLP: out = xmid + down(act(ffIn(norm2(xmid)))).
 	normRecompute(&b.norm2, xmid, ws.ln, ws.mean2[l], ws.rstd2[l], N, C)
-	// The activation is recomputed with what its derivative needs (σ(gate)
-	// or GELU′) parked in ws.dup, which the SwiGLU backward then overwrites
-	// with d(up).
+	NI := N * I
+	gate, h, dh := ws.ffa[l][:NI], ws.hbuf[:NI], ws.dh[:NI]
+	var up, dup []float32
 	if c.Family == Llama {
-		swigluFwdSig(ws.ffa[l], ws.ffb[l], ws.hbuf, ws.dup)
-	} else {
-		geluFwdDeriv(ws.ffa[l], ws.hbuf, ws.dup)
+		up, dup = ws.ffb[l][:NI], ws.dup[:NI]
 	}
-	m.projBwd(ws, b.down, ws.dres, C, ws.hbuf, I, ws.dh, I, N, false, true)
 	if c.Family == Llama {
-		swigluBwdSig(ws.ffa[l], ws.ffb[l], ws.dh, ws.dup)
-		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
-		m.projBwd(ws, b.ffIn[1], ws.dup, I, ws.ln, C, ws.dln, C, N, true, true)
+		nn.SwiGLUForward(h, gate, up)
 	} else {
-		mulInto(ws.dh, ws.dup)
-		m.projBwd(ws, b.ffIn[0], ws.dh, I, ws.ln, C, ws.dln, C, N, false, true)
+		nn.GELUForward(h, gate)
+	}
+	m.projBwd(ws, b.down, ws.dres, C, h, I, dh, I, N, false, true)
+	// h is spent: it becomes d(gate) (or d(fc)), and dup d(up).
+	clear(h)
+	if c.Family == Llama {
+		clear(dup)
+		nn.SwiGLUBackward(h, dup, dh, gate, up)
+		m.projBwd(ws, b.ffIn[0], h, I, ws.ln, C, ws.dln, C, N, false, true)
+		m.projBwd(ws, b.ffIn[1], dup, I, ws.ln, C, ws.dln, C, N, true, true)
+	} else {
+		nn.GELUBackward(h, dh, gate)
+		m.projBwd(ws, b.ffIn[0], h, I, ws.ln, C, ws.dln, C, N, false, true)
 	}
 	normBwd(&b.norm2, ws.dln, xmid, ws.mean2[l], ws.rstd2[l], ws.dres, N, C)
 
 	// Attention: xmid = x + o(attn(rope(qkv(norm1(x))))).
 	m.projBwd(ws, b.o, ws.dres, C, ws.atty[l], qd, ws.datty, qd, N, false, true)
-	m.attentionBwd(ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv, B, T, ws.pool)
+	m.attentionBwd(ws, ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv)
 	if m.rope != nil {
-		m.rope.apply(ws.dqkv, ld, N, c.Heads+c.KVHeads, ws.position, true)
+		m.rope.BackwardInPlace(ws.dqkv, B, T, c.Heads+c.KVHeads, ld, nil)
 	}
 	normRecompute(&b.norm1, x, ws.ln, ws.mean1[l], ws.rstd1[l], N, C)
 	col := 0
@@ -133,24 +142,10 @@ func (m *Model) projBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []
 }
 
 // embedBwd adds the input gradient to the token (and position) embeddings.
-// Columns are split across workers so that repeated tokens never race.
 func (m *Model) embedBwd(ws *workspace, tokens []int32) {
-	C, T := m.cfg.Hidden, ws.T
-	N := ws.B * T
-	kernel.ParallelFor(C, 64, func(lo, hi int) {
-		for r := 0; r < N; r++ {
-			d := ws.dres[r*C+lo : r*C+hi]
-			tok := int(tokens[r])
-			g := m.gEmbed[tok*C+lo : tok*C+hi]
-			for i, v := range d {
-				g[i] += v
-			}
-			if m.gPos != nil {
-				p := m.gPos[(r%T)*C+lo : (r%T)*C+hi]
-				for i, v := range d {
-					p[i] += v
-				}
-			}
-		}
-	})
+	C, N := m.cfg.Hidden, ws.B*ws.T
+	nn.EmbeddingBackward(m.gEmbed, ws.dres[:N*C], tokens, m.cfg.Vocab, C)
+	if m.gPos != nil {
+		nn.PositionBackward(m.gPos, ws.dres[:N*C], ws.B, ws.T, C, 0)
+	}
 }

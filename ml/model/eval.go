@@ -19,6 +19,9 @@ func (m *Model) Evaluate(b Batch, tokenLoss []float32, seqLoss []float64) (Loss,
 	if seqLoss != nil && len(seqLoss) != b.B {
 		return Loss{}, fmt.Errorf("evaluate: sequence loss buffer has %d elements, want %d", len(seqLoss), b.B)
 	}
+	if err := m.prepare(b.T); err != nil {
+		return Loss{}, fmt.Errorf("evaluate: %w", err)
+	}
 	ws := m.workspace(b.B, b.T, false)
 	m.forwardBody(ws, b.Tokens)
 	if tokenLoss == nil && seqLoss != nil {
@@ -40,6 +43,9 @@ func (m *Model) Evaluate(b Batch, tokenLoss []float32, seqLoss []float64) (Loss,
 // logits of a long batch are large.
 func (m *Model) Logits(b Batch) ([]float32, error) {
 	if err := m.checkBatch(b, false); err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	if err := m.prepare(b.T); err != nil {
 		return nil, fmt.Errorf("logits: %w", err)
 	}
 	ws := m.workspace(b.B, b.T, false)

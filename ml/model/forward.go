@@ -1,9 +1,9 @@
 package model
 
 import (
-	"math"
+	"fmt"
 
-	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/nn"
 )
 
 // slot maps a layer to its activation slot: every layer has its own while
@@ -15,12 +15,13 @@ func (ws *workspace) slot(l int) int {
 	return 0
 }
 
-// position is the position of row r.
-func (ws *workspace) position(r int) int {
-	if ws.cache != nil {
-		return ws.pos0 + r
+// prepare readies what a pass over positions [0, n) needs beyond the
+// workspace: the rotary table.
+func (m *Model) prepare(n int) error {
+	if m.cfg.Family == Llama {
+		return m.ensureRope(n)
 	}
-	return r % ws.T
+	return nil
 }
 
 func (ws *workspace) residIn(l int) []float32 {
@@ -36,21 +37,15 @@ func (m *Model) forwardBody(ws *workspace, tokens []int32) []float32 {
 	c := &m.cfg
 	C, T := c.Hidden, ws.T
 	N := ws.B * T
-	x := ws.resid[0]
-	kernel.ParallelFor(N, rowGrain(C), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			tok := int(tokens[r])
-			row := x[r*C : (r+1)*C]
-			copy(row, m.embed[tok*C:(tok+1)*C])
-			if m.pos != nil {
-				pr := ws.position(r)
-				p := m.pos[pr*C : (pr+1)*C]
-				for i, v := range p {
-					row[i] += v
-				}
-			}
+	x := ws.resid[0][:N*C]
+	if err := nn.EmbeddingForward(x, m.embed, tokens, c.Vocab, C); err != nil {
+		panic(fmt.Sprintf("model: internal: tokens passed checkBatch but %v", err))
+	}
+	if m.pos != nil {
+		if err := nn.PositionForward(x, m.pos, ws.B, T, C, ws.pos0, c.MaxPositions); err != nil {
+			panic(fmt.Sprintf("model: internal: positions were checked but %v", err))
 		}
-	})
+	}
 	for l := range m.blocks {
 		m.blockFwd(ws, l, ws.residIn(l), ws.residIn(l+1))
 	}
@@ -78,16 +73,20 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		col += lin.out
 	}
 	if m.rope != nil {
-		m.rope.ensure(ws.pos0 + T)
-		m.rope.apply(qkv, ld, N, c.Heads+c.KVHeads, ws.position, false)
+		ws.ropeStart[0] = ws.pos0
+		start := ws.ropeStart[:]
+		if ws.cache == nil {
+			start = nil // every sequence starts at 0
+		}
+		m.rope.Forward(qkv, qkv, B, T, c.Heads+c.KVHeads, ld, start)
 	}
 	switch {
 	case ws.cache != nil:
 		m.cachedAttention(ws, l, qkv, ws.atty[s])
 	case ws.train:
-		m.attention(qkv, ws.atty[s], ws.lse[s], B, T, ws.pool)
+		m.attention(ws, qkv, ws.atty[s], ws.lse[s])
 	default:
-		m.attention(qkv, ws.atty[s], nil, B, T, ws.pool)
+		m.attention(ws, qkv, ws.atty[s], nil)
 	}
 	xmid := ws.xmid[s]
 	copy(xmid, x)
@@ -97,10 +96,10 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	if c.Family == Llama {
 		m.projFwd(ws, b.ffIn[0], ws.ln, C, ws.ffa[s], I, N, false)
 		m.projFwd(ws, b.ffIn[1], ws.ln, C, ws.ffb[s], I, N, false)
-		swigluFwd(ws.ffa[s], ws.ffb[s], ws.hbuf)
+		nn.SwiGLUForward(ws.hbuf[:N*I], ws.ffa[s][:N*I], ws.ffb[s][:N*I])
 	} else {
 		m.projFwd(ws, b.ffIn[0], ws.ln, C, ws.ffa[s], I, N, false)
-		geluFwd(ws.ffa[s], ws.hbuf)
+		nn.GELUForward(ws.hbuf[:N*I], ws.ffa[s][:N*I])
 	}
 	copy(out, xmid)
 	m.projFwd(ws, b.down, ws.hbuf, I, out, C, N, true)
@@ -129,10 +128,10 @@ func (m *Model) projFwd(ws *workspace, lin *linear, x []float32, ldx int, y []fl
 }
 
 // headLoss scores ws.lnf against labels: for each chunk of scored positions
-// it forms the logits, the cross-entropy and, when dlnf is non-nil, writes
-// dL/dlnf = scale·(softmax − onehot)·W_head into dlnf (rows not scored get 0)
-// and adds the head weight gradient. tokenLoss, when non-nil, receives the
-// loss of each position (0 where not scored).
+// it forms the logits and the cross-entropy (nn.CrossEntropy) and, when dlnf
+// is non-nil, writes dL/dlnf = scale·(softmax − onehot)·W_head into dlnf
+// (rows not scored get 0) and adds the head weight gradient. tokenLoss, when
+// non-nil, receives the loss of each position (0 where not scored).
 func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale float32, tokenLoss []float32) Loss {
 	c := &m.cfg
 	C, V := c.Hidden, c.Vocab
@@ -150,44 +149,29 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		clear(tokenLoss)
 	}
 	var total float64
-	var losses, rowScale [headChunk]float32
+	targets, losses := ws.headTargets[:], ws.headLosses[:]
 	for c0 := 0; c0 < len(rows); c0 += headChunk {
 		chunk := rows[c0:min(c0+headChunk, len(rows))]
 		nr := len(chunk)
 		hx := ws.headX[:nr*C]
 		for i, r := range chunk {
 			copy(hx[i*C:(i+1)*C], ws.lnf[int(r)*C:(int(r)+1)*C])
+			targets[i] = labels[r]
 		}
 		logits := ws.logits[:nr*V]
 		gemm(false, true, nr, V, C, 1, hx, C, m.head, C, 0, logits, V)
-		kernel.ParallelFor(nr, 1, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row := logits[i*V : (i+1)*V]
-				label := int(labels[chunk[i]])
-				mx := float32(math.Inf(-1))
-				for _, v := range row {
-					mx = max(mx, v)
-				}
-				xl := row[label]
-				var sum float32
-				for j, v := range row {
-					e := expf(v - mx)
-					row[j] = e
-					sum += e
-				}
-				losses[i] = mx + float32(math.Log(float64(sum))) - xl
-				// dlogits = scale·(e/sum − onehot) = (scale/sum)·(e − sum·onehot):
-				// the row keeps e − sum·onehot and the factor is applied to the
-				// narrow operands of the two products below, saving a pass
-				// over the vocabulary.
-				row[label] -= sum
-				rowScale[i] = scale / sum
-			}
-		})
-		for i, r := range chunk {
-			total += float64(losses[i])
-			if tokenLoss != nil {
-				tokenLoss[r] = losses[i]
+		var dlogits []float32
+		if dlnf != nil {
+			dlogits = logits // overwritten in place with the gradient
+		}
+		sum, _, err := nn.CrossEntropy(logits, targets[:nr], nr, V, scale, nil, dlogits, losses[:nr])
+		if err != nil {
+			panic(fmt.Sprintf("model: internal: labels passed checkBatch but %v", err))
+		}
+		total += sum
+		if tokenLoss != nil {
+			for i, r := range chunk {
+				tokenLoss[r] = float32(losses[i])
 			}
 		}
 		if dlnf == nil {
@@ -196,16 +180,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		dhx := ws.dHeadX[:nr*C]
 		gemm(false, false, nr, C, V, 1, logits, V, m.head, C, 0, dhx, C)
 		for i, r := range chunk {
-			d, src, s := dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C], rowScale[i]
-			for j, v := range src {
-				d[j] = v * s
-			}
-			if m.gHead != nil {
-				x := hx[i*C : (i+1)*C]
-				for j := range x {
-					x[j] *= s
-				}
-			}
+			copy(dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C])
 		}
 		if m.gHead != nil {
 			gemm(true, false, V, C, nr, 1, logits, V, hx, C, 1, m.gHead, C)

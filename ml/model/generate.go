@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
-
-	"github.com/crucible-net/crucible/ml/kernel"
 )
 
 // GenerateOptions controls Generate.
@@ -71,6 +69,9 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 	for l := range cache.k {
 		cache.k[l], cache.v[l] = make([]float32, total*kvd), make([]float32, total*kvd)
 	}
+	if err := m.prepare(total); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
 	ws := m.newWorkspace(1, len(prompt), false, total)
 	ws.cache = cache
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x67656e))
@@ -97,29 +98,6 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 		next = out[len(out)-1:]
 	}
 	return out, nil
-}
-
-// cachedAttention appends the rows' keys and values to the cache of layer l
-// and attends each row to every cached position up to its own.
-func (m *Model) cachedAttention(ws *workspace, l int, qkv, out []float32) {
-	c := &m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	ld, kvd, n := c.QKVDim(), KV*hd, ws.T
-	kc, vc := ws.cache.k[l], ws.cache.v[l]
-	for r := 0; r < n; r++ {
-		row := qkv[r*ld:]
-		copy(kc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[H*hd:(H+KV)*hd])
-		copy(vc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[(H+KV)*hd:(H+2*KV)*hd])
-	}
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	kernel.ParallelFor(H, 1, func(lo, hi int) {
-		s := <-ws.pool
-		defer func() { ws.pool <- s }()
-		for h := lo; h < hi; h++ {
-			g := h / (H / KV)
-			attnHead(qkv[h*hd:], ld, kc[g*hd:], vc[g*hd:], kvd, out[h*hd:], H*hd, n, ws.pos0, hd, scale, nil, s)
-		}
-	})
 }
 
 // sample picks the next token from logits.

@@ -27,7 +27,8 @@ package model
 import (
 	"errors"
 	"fmt"
-	"runtime"
+
+	"github.com/crucible-net/crucible/ml/nn"
 )
 
 // Model is a transformer with its parameters, optional gradients and LoRA
@@ -45,7 +46,7 @@ type Model struct {
 	embed, gEmbed, pos, gPos, head, gHead []float32
 	normF                                 norm
 	linears                               map[string]*linear
-	rope                                  *ropeTable
+	rope                                  *nn.RoPE // grown on demand
 
 	lora *LoRA
 	ws   *workspace
@@ -78,9 +79,6 @@ func alloc(cfg Config) (*Model, error) {
 	}
 	m.Generation = GenerationConfig{BOS: cfg.BOS, EOS: cfg.EOS, Temperature: 1, TopP: 1}
 	m.params = make([]float32, m.layout.size)
-	if cfg.Family == Llama {
-		m.rope = newRopeTable(&m.cfg)
-	}
 	m.bind()
 	return m, nil
 }
@@ -204,7 +202,11 @@ type workspace struct {
 	loraX, loraT, loraDU         []float32   // dropout input, scratch [N, max in], dU [N, r]
 	rows                         []int32
 	headX, dHeadX, logits        []float32
-	pool                         scratchPool
+	headTargets                  [headChunk]int32
+	headLosses                   [headChunk]float64
+	attnScratch                  []float32
+	decodeQ                      []float32 // generation: q rows packed for nn.DecodeAttention
+	ropeStart                    [1]int
 
 	cache *kvCache // generation: attend to (and extend) this cache
 	pos0  int      // generation: position of the first row
@@ -219,13 +221,14 @@ func (m *Model) workspace(B, T int, train bool) *workspace {
 		return ws
 	}
 	m.ws = nil // let the old one go before allocating the new
-	m.ws = m.newWorkspace(B, T, train, T)
+	m.ws = m.newWorkspace(B, T, train, 0)
 	return m.ws
 }
 
-// newWorkspace allocates the buffers for B sequences of T positions whose
-// attention spans at most keys positions.
-func (m *Model) newWorkspace(B, T int, train bool, keys int) *workspace {
+// newWorkspace allocates the buffers for B sequences of T positions, or, with
+// decodeKeys > 0, for generation: up to T new positions per call against a
+// KV cache of up to decodeKeys positions.
+func (m *Model) newWorkspace(B, T int, train bool, decodeKeys int) *workspace {
 	c := &m.cfg
 	N, C, I := B*T, c.Hidden, c.Intermediate
 	slots := 1
@@ -268,7 +271,10 @@ func (m *Model) newWorkspace(B, T int, train bool, keys int) *workspace {
 	ws.lnf, ws.rstdF = mk(N*C), mk(N)
 	ws.ln, ws.hbuf = mk(N*C), mk(N*I)
 	if train {
-		ws.dres, ws.dln, ws.dh, ws.dup = mk(N*C), mk(N*C), mk(N*I), mk(N*I)
+		ws.dres, ws.dln, ws.dh = mk(N*C), mk(N*C), mk(N*I)
+		if c.Family == Llama {
+			ws.dup = mk(N * I)
+		}
 		ws.datty, ws.dqkv = mk(N*c.Heads*c.HeadDim), mk(N*c.QKVDim())
 		ws.dHeadX = mk(headChunk * C)
 	}
@@ -291,8 +297,12 @@ func (m *Model) newWorkspace(B, T int, train bool, keys int) *workspace {
 	}
 	ws.rows = make([]int32, 0, N)
 	ws.headX, ws.logits = mk(headChunk*C), mk(headChunk*c.Vocab)
-	workers := runtime.GOMAXPROCS(0)
-	ws.pool = newScratchPool(workers, 2*queryBlock*keys)
+	if decodeKeys > 0 {
+		ws.attnScratch = mk(nn.DecodeScratchSize(c.Heads, T, decodeKeys))
+		ws.decodeQ = mk(T * c.Heads * c.HeadDim)
+	} else {
+		ws.attnScratch = mk(m.attnShape(B, T).ScratchSize())
+	}
 	return ws
 }
 
