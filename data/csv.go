@@ -12,22 +12,23 @@ import (
 // csvReader reads a CSV (or TSV) file with a header row (RFC 4180
 // quoting). Every value is a string.
 type csvReader struct {
-	path   string
-	r      *csv.Reader
-	close  func() error
-	header []string
-	row    int
-	done   bool
+	path    string
+	r       *csv.Reader
+	close   func() error
+	header  []string
+	row     int
+	done    bool
+	skipped int // lines consumed before the reader started
 }
 
-func newCSVReader(path string, src io.Reader, close func() error, tabs bool) (*csvReader, error) {
+func newCSVReader(path string, src io.Reader, close func() error, tabs bool, skippedLines int) (*csvReader, error) {
 	r := csv.NewReader(src)
 	if tabs {
 		r.Comma = '\t'
 	}
 	r.FieldsPerRecord = -1 // checked here, so that the error names the row
 	r.ReuseRecord = true
-	c := &csvReader{path: path, r: r, close: close}
+	c := &csvReader{path: path, r: r, close: close, skipped: skippedLines}
 	header, err := r.Read()
 	if err != nil {
 		close()
@@ -72,7 +73,7 @@ func (c *csvReader) Next() (Row, error) {
 		return Row{}, c.parseError(err)
 	}
 	line, _ := c.r.FieldPos(0)
-	pos := Pos{File: c.path, Line: line, Row: c.row}
+	pos := Pos{File: c.path, Line: line + c.skipped, Row: c.row}
 	c.row++
 	if len(rec) != len(c.header) {
 		if len(rec) == 1 && rec[0] == "" {
@@ -84,7 +85,7 @@ func (c *csvReader) Next() (Row, error) {
 	for i, v := range rec {
 		if !utf8.ValidString(v) {
 			l, _ := c.r.FieldPos(i)
-			return Row{}, errorf(Pos{File: c.path, Line: l, Row: pos.Row}, c.header[i], "invalid UTF-8")
+			return Row{}, errorf(Pos{File: c.path, Line: l + c.skipped, Row: pos.Row}, c.header[i], "invalid UTF-8")
 		}
 		values[c.header[i]] = v
 	}
@@ -101,7 +102,7 @@ func (c *csvReader) parseError(err error) error {
 		if pe.Column > 0 && len(c.header) > 0 {
 			col = fmt.Sprintf(" (column %d)", pe.Column)
 		}
-		return fatalf(Pos{File: c.path, Line: pe.Line, Row: c.row}, "", "CSV quoting error%s: %v", col, pe.Err)
+		return fatalf(Pos{File: c.path, Line: pe.Line + c.skipped, Row: c.row}, "", "CSV quoting error%s: %v", col, pe.Err)
 	}
 	return fmt.Errorf("read %s: %w", c.path, err)
 }

@@ -22,8 +22,8 @@ type jsonReader struct {
 	field   string // the key of the array, when an object wraps it
 }
 
-func newJSONReader(path string, r io.Reader, close func() error) *jsonReader {
-	lc := &lineCounter{r: r, line: 1}
+func newJSONReader(path string, r io.Reader, close func() error, skippedLines int) *jsonReader {
+	lc := &lineCounter{r: r, line: 1 + skippedLines}
 	return &jsonReader{path: path, lines: lc, dec: json.NewDecoder(lc), close: close}
 }
 
@@ -213,8 +213,8 @@ type jsonlReader struct {
 	buf   []byte
 }
 
-func newJSONLReader(path string, br *bufio.Reader, close func() error) *jsonlReader {
-	return &jsonlReader{path: path, br: br, close: close}
+func newJSONLReader(path string, br *bufio.Reader, close func() error, skippedLines int) *jsonlReader {
+	return &jsonlReader{path: path, br: br, close: close, line: skippedLines}
 }
 
 func (j *jsonlReader) Schema() []string { return nil }

@@ -105,7 +105,7 @@ func OpenFile(path string) (Reader, error) {
 		closer = func() error { gz.Close(); return f.Close() }
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
-	first, err := firstByte(br)
+	first, skipped, err := firstByte(br)
 	if err != nil {
 		closer()
 		if err == io.EOF {
@@ -115,20 +115,21 @@ func OpenFile(path string) (Reader, error) {
 	}
 	switch format {
 	case FormatCSV, FormatTSV:
-		return newCSVReader(path, br, closer, format == FormatTSV)
+		return newCSVReader(path, br, closer, format == FormatTSV, skipped)
 	case FormatJSON:
 		if first == '{' && firstLineIsObject(br) {
-			return newJSONLReader(path, br, closer), nil
+			return newJSONLReader(path, br, closer, skipped), nil
 		}
-		return newJSONReader(path, br, closer), nil
+		return newJSONReader(path, br, closer, skipped), nil
 	default:
-		return newJSONLReader(path, br, closer), nil
+		return newJSONLReader(path, br, closer, skipped), nil
 	}
 }
 
 // firstByte returns the first byte that is not white space or a UTF-8 byte
-// order mark, without consuming anything but the mark.
-func firstByte(br *bufio.Reader) (byte, error) {
+// order mark. It consumes only the mark, and, when white space fills the
+// whole buffer, that white space; skipped counts the lines it consumed.
+func firstByte(br *bufio.Reader) (first byte, skipped int, err error) {
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		br.Discard(3)
 	}
@@ -138,14 +139,15 @@ func firstByte(br *bufio.Reader) (byte, error) {
 			if err == nil || err == bufio.ErrBufferFull {
 				err = io.EOF
 			}
-			return 0, err
+			return 0, skipped, err
 		}
 		c := b[n-1]
 		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return c, nil
+			return c, skipped, nil
 		}
 		if n == br.Size() {
 			// A buffer full of white space: skip it and look further.
+			skipped += bytes.Count(b, []byte{'\n'})
 			br.Discard(n)
 			n = 0
 		}

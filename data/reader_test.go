@@ -406,3 +406,28 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestLongLines(t *testing.T) {
+	long := strings.Repeat("x", 300<<10) // several times the read buffer
+	dir := t.TempDir()
+	for _, name := range []string{"l.jsonl", "l.json", "l.csv"} {
+		var content string
+		switch name {
+		case "l.jsonl":
+			content = "{\"q\":\"" + long + "\"}\n{\"q\":\"short\"}\n"
+		case "l.json":
+			content = strings.Repeat("  \n", 50<<10) + "[{\"q\":\"" + long + "\"},\n{\"q\":\"short\"}]"
+		case "l.csv":
+			content = "q\n\"" + long + "\"\nshort\n"
+		}
+		rows, errs := readAll(t, writeFile(t, dir, name, content))
+		if len(errs) > 0 || len(rows) != 2 || rows[0].Values["q"] != long || rows[1].Values["q"] != "short" {
+			t.Errorf("%s: %d rows, errors %q", name, len(rows), errs)
+			continue
+		}
+		wantLine := map[string]int{"l.jsonl": 2, "l.json": 50<<10 + 2, "l.csv": 3}[name]
+		if rows[1].Pos.Line != wantLine {
+			t.Errorf("%s: second row on line %d, want %d", name, rows[1].Pos.Line, wantLine)
+		}
+	}
+}
