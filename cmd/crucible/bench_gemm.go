@@ -30,6 +30,11 @@ type gemmBenchRow struct {
 	Threads    int     `json:"threads"`
 	GFLOPS     float64 `json:"gflops"`
 	PeakGFLOPS float64 `json:"peak_gflops"`
+	// CPUGFLOPS and CPUPeakGFLOPS are the same figures per CPU-second of
+	// this process times threads: the speed while the cores run crucible,
+	// steadier than wall-clock time when others share the machine.
+	CPUGFLOPS     float64 `json:"cpu_gflops,omitempty"`
+	CPUPeakGFLOPS float64 `json:"cpu_peak_gflops,omitempty"`
 	// VsOpenBLAS is gflops divided by OpenBLAS's on the same row, when the
 	// openblas variant ran.
 	VsOpenBLAS float64 `json:"vs_openblas,omitempty"`
@@ -141,13 +146,15 @@ func gemmBenchVariants(want string) ([]string, error) {
 
 // peakFor returns the FMA peak a variant is measured against: its own
 // instruction set's, or the best one for variants without one.
-func peakFor(variant string, peaks map[string]float64) float64 {
+func peakFor(variant string, peaks map[string]kernel.Peak) kernel.Peak {
 	if p, ok := peaks[variant]; ok {
 		return p
 	}
-	best := 0.0
+	var best kernel.Peak
 	for _, p := range peaks {
-		best = max(best, p)
+		if p.GFLOPS > best.GFLOPS {
+			best = p
+		}
 	}
 	return best
 }
@@ -156,9 +163,9 @@ func peakFor(variant string, peaks map[string]float64) float64 {
 // case the variants and the FMA peak loops take turns, one measurement each
 // per round, and each figure is the median over the rounds: a burst of
 // outside load then hits all of them alike and the ratios stay fair.
-func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string]float64, error) {
+func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string]kernel.Peak, error) {
 	isas := kernel.PeakISAs()
-	allPeaks := map[string][]float64{}
+	allPeaks := map[string][]kernel.Peak{}
 	rng := rand.New(rand.NewPCG(1, 1))
 	var rows []gemmBenchRow
 	for _, bc := range gemmBenchCases() {
@@ -195,17 +202,19 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 			}
 		}
 		secs := make([][]float64, len(names))
-		peaks := make([][]float64, len(isas))
+		cpuSecs := make([][]float64, len(names))
+		peaks := make([][]kernel.Peak, len(isas))
 		for range reps {
 			for i := range names {
-				t, err := timeBatch(calls[i], batches[i])
+				t, cpu, err := timeBatch(calls[i], batches[i])
 				if err != nil {
 					return nil, nil, fmt.Errorf("bench gemm: %s %s %dx%dx%d: %w", names[i], bc.op, bc.m, bc.n, bc.k, err)
 				}
 				secs[i] = append(secs[i], t)
+				cpuSecs[i] = append(cpuSecs[i], cpu)
 			}
 			for i, isa := range isas {
-				p, err := kernel.MeasurePeak(isa, threads, 20*time.Millisecond, 1)
+				p, err := kernel.MeasurePeakCPU(isa, threads, benchWindow, 1)
 				if err != nil {
 					return nil, nil, fmt.Errorf("bench gemm: %w", err)
 				}
@@ -213,17 +222,23 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 				allPeaks[isa] = append(allPeaks[isa], p)
 			}
 		}
-		casePeaks := map[string]float64{}
+		casePeaks := map[string]kernel.Peak{}
 		for i, isa := range isas {
-			casePeaks[isa] = median(peaks[i])
+			casePeaks[isa] = medianPeak(peaks[i])
 		}
 		first := len(rows)
+		flops := 2 * float64(bc.m) * float64(bc.n) * float64(bc.k)
 		for i, name := range names {
-			rows = append(rows, gemmBenchRow{
+			peak := peakFor(name, casePeaks)
+			row := gemmBenchRow{
 				Variant: name, Op: bc.op, M: bc.m, N: bc.n, K: bc.k, Threads: threads,
-				GFLOPS:     2 * float64(bc.m) * float64(bc.n) * float64(bc.k) / median(secs[i]) / 1e9,
-				PeakGFLOPS: peakFor(name, casePeaks),
-			})
+				GFLOPS:     flops / median(secs[i]) / 1e9,
+				PeakGFLOPS: peak.GFLOPS,
+			}
+			if cpu := median(cpuSecs[i]); cpu > 0 {
+				row.CPUGFLOPS = flops / cpu * float64(threads) / 1e9
+			}
+			rows = append(rows, row)
 		}
 		for i := first; i < len(rows); i++ {
 			for _, o := range rows[first:] {
@@ -233,36 +248,61 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 			}
 		}
 	}
-	overall := map[string]float64{}
+	overall := map[string]kernel.Peak{}
 	for isa, ps := range allPeaks {
-		overall[isa] = median(ps)
+		overall[isa] = medianPeak(ps)
+	}
+	// CPU time is counted in scheduler ticks, too coarse for one round's
+	// peak; the run's median is steady because CPU time ignores other load.
+	for i := range rows {
+		rows[i].CPUPeakGFLOPS = peakFor(rows[i].Variant, overall).CPUGFLOPS
 	}
 	return rows, overall, nil
 }
 
+// medianPeak takes the median of each figure separately.
+func medianPeak(ps []kernel.Peak) kernel.Peak {
+	wall := make([]float64, len(ps))
+	cpu := make([]float64, len(ps))
+	for i, p := range ps {
+		wall[i], cpu[i] = p.GFLOPS, p.CPUGFLOPS
+	}
+	return kernel.Peak{GFLOPS: median(wall), CPUGFLOPS: median(cpu)}
+}
+
+// benchWindow is the shortest measurement: long enough for CPU time, which
+// the kernel counts in scheduler ticks, to be accurate to a few percent.
+const benchWindow = 50 * time.Millisecond
+
 // benchBatch makes one warm-up call of f and returns how many calls make a
-// measurement of at least 20ms.
+// measurement of at least benchWindow.
 func benchBatch(f func() error) (int, error) {
 	t0 := time.Now()
 	if err := f(); err != nil {
 		return 0, err
 	}
 	el := time.Since(t0)
-	if el >= 20*time.Millisecond {
+	if el >= benchWindow {
 		return 1, nil
 	}
-	return int(20*time.Millisecond/max(el, time.Microsecond)) + 1, nil
+	return int(benchWindow/max(el, time.Microsecond)) + 1, nil
 }
 
-// timeBatch returns the mean seconds per call over n calls of f.
-func timeBatch(f func() error, n int) (float64, error) {
+// timeBatch returns the mean wall-clock and process-CPU seconds per call
+// over n calls of f (CPU 0 where the platform does not report it).
+func timeBatch(f func() error, n int) (wall, cpu float64, err error) {
+	c0, _ := kernel.ProcessCPUTime()
 	t := time.Now()
 	for range n {
 		if err := f(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return time.Since(t).Seconds() / float64(n), nil
+	wall = time.Since(t).Seconds() / float64(n)
+	if c1, ok := kernel.ProcessCPUTime(); ok {
+		cpu = (c1 - c0).Seconds() / float64(n)
+	}
+	return wall, cpu, nil
 }
 
 func median(x []float64) float64 {
@@ -279,19 +319,25 @@ func benchMatrix(rng *rand.Rand, n int) []float32 {
 	return x
 }
 
-func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]float64, threads int) error {
+func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]kernel.Peak, threads int) error {
 	for _, isa := range kernel.PeakISAs() {
-		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s (median over the run; each row's peak is measured between its rounds)\n", isa, threads, peaks[isa])
+		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s wall-clock, %.1f per CPU-second×threads (medians over the run)\n",
+			isa, threads, peaks[isa].GFLOPS, peaks[isa].CPUGFLOPS)
 	}
+	fmt.Fprintln(w, `Each row's wall-clock peak is measured between its rounds; the "cpu" columns divide by this process's CPU time.`)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\top\tm\tn\tk\tthreads\tGFLOP/s\tpeak\t% peak\tvs OpenBLAS\t")
+	fmt.Fprintln(tw, "variant\top\tm\tn\tk\tthreads\tGFLOP/s\tpeak\t% peak\tvs OpenBLAS\tcpu GFLOP/s\tcpu % peak\t")
 	for _, r := range rows {
 		vs := "-"
 		if r.VsOpenBLAS > 0 {
 			vs = fmt.Sprintf("%.2f", r.VsOpenBLAS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f%%\t%s\t\n",
-			r.Variant, r.Op, r.M, r.N, r.K, r.Threads, r.GFLOPS, r.PeakGFLOPS, 100*r.GFLOPS/r.PeakGFLOPS, vs)
+		cpuPct := "-"
+		if r.CPUGFLOPS > 0 && r.CPUPeakGFLOPS > 0 {
+			cpuPct = fmt.Sprintf("%.1f%%", 100*r.CPUGFLOPS/r.CPUPeakGFLOPS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f%%\t%s\t%.1f\t%s\t\n",
+			r.Variant, r.Op, r.M, r.N, r.K, r.Threads, r.GFLOPS, r.PeakGFLOPS, 100*r.GFLOPS/r.PeakGFLOPS, vs, r.CPUGFLOPS, cpuPct)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench gemm: write: %w", err)

@@ -55,8 +55,7 @@ func TestGemmBF16BMatchesFloat32(t *testing.T) {
 				want := append([]float32(nil), o.c...)
 				v.gemm(o.transA, o.transB, s.m, s.n, s.k, 0.5, o.a, o.lda, o.b, o.ldb, 0.5, want, o.ldc)
 				got := append([]float32(nil), o.c...)
-				v.run(&gemmJob{v: v, transA: o.transA, transB: o.transB, m: s.m, n: s.n, k: s.k,
-					alpha: 0.5, beta: 0.5, a: o.a, bbf: bf, c: got, lda: o.lda, ldb: o.ldb, ldc: o.ldc})
+				v.run(o.transA, o.transB, s.m, s.n, s.k, 0.5, o.a, o.lda, nil, bf, o.ldb, 0.5, got, o.ldc)
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s %v tA=%v tB=%v: C[%d] = %g with bf16 B, %g with float32 B", v.name, s, tr[0], tr[1], i, got[i], want[i])

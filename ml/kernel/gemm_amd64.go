@@ -16,6 +16,12 @@ func sgemmKernelAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32, mo
 func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 //go:noescape
+func sgemmKernelAVX512DirectA(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func sgemmKernelAVX2DirectA(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
 func fmaPeakAVX512(n int)
 
 //go:noescape
@@ -23,11 +29,12 @@ func fmaPeakAVX2(n int)
 
 var (
 	// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): the mc×kc block
-	// of A (~250 KiB) stays in L2, the kc×nc block of B (4 MiB) in L3. Both
+	// of A (~250 KiB) stays in L2, the kc×nc block of B (4 MiB) in L3. A
+	// row-major A is read in place (kernA), a transposed one is packed. Both
 	// variants use the same kc, so they split the k reduction alike and give
 	// bit-identical results: Gemm may switch between them by shape.
-	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 18, nc: 4096, kern: sgemmKernelAVX512}
-	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2}
+	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 18, nc: 4096, kern: sgemmKernelAVX512, kernA: sgemmKernelAVX512DirectA}
+	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2, kernA: sgemmKernelAVX2DirectA}
 )
 
 // hasAVX512 reports whether the CPU and OS support the AVX-512 kernels

@@ -11,7 +11,8 @@ import (
 
 // testVariants returns every variant usable here, plus copies of each with
 // tiny cache blocks so that small shapes cross every block boundary (several
-// k slices, several A and B blocks) without a slow reference computation.
+// k slices, several A and B blocks) without a slow reference computation,
+// and with A packed where the variant would read it in place.
 func testVariants() []*variant {
 	var out []*variant
 	for _, v := range variants {
@@ -19,7 +20,12 @@ func testVariants() []*variant {
 		if v.direct != nil {
 			continue
 		}
-		out = append(out, &variant{name: v.name + "/tiny-blocks", mr: v.mr, nr: v.nr, kc: 7, mc: 2 * v.mr, nc: 2 * v.nr, kern: v.kern})
+		out = append(out, &variant{name: v.name + "/tiny-blocks", mr: v.mr, nr: v.nr, kc: 7, mc: 2 * v.mr, nc: 2 * v.nr, kern: v.kern, kernA: v.kernA})
+		if v.kernA != nil {
+			// The same with A always packed, as for a leading dimension
+			// whose rows alias in L1.
+			out = append(out, &variant{name: v.name + "/packed-A", mr: v.mr, nr: v.nr, kc: 7, mc: 2 * v.mr, nc: 2 * v.nr, kern: v.kern})
+		}
 	}
 	return out
 }
@@ -322,6 +328,45 @@ func TestPick(t *testing.T) {
 	for _, tt := range tests {
 		if got := pick(tt.m, tt.n).name; got != tt.want {
 			t.Errorf("pick(%d, %d) = %s, want %s", tt.m, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestGemmSteadyStateAllocations checks that, once warm, a single-threaded
+// Gemm allocates nothing: packing buffers and job state are reused.
+func TestGemmSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const m, n, k = 70, 90, 300
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for _, name := range append(Variants(), "auto") {
+		if lookupVariant(name) != nil && lookupVariant(name).direct != nil {
+			continue
+		}
+		allocs := testing.AllocsPerRun(5, func() {
+			if err := GemmVariant(name, false, true, m, n, k, 1, a, k, b, k, 0, c, n); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, allocs)
+		}
+	}
+}
+
+func TestL1SetAliases(t *testing.T) {
+	tests := []struct{ ld, rows, want int }{
+		{1024, 14, 14}, // 4 KiB rows: all in one set
+		{512, 14, 7},   // 2 KiB rows: every other row
+		{576, 14, 1},   // 2304-byte rows: sixteen set offsets
+		{1000, 6, 1},
+		{4096, 6, 6},
+	}
+	for _, tt := range tests {
+		if got := l1SetAliases(tt.ld, tt.rows); got != tt.want {
+			t.Errorf("l1SetAliases(%d, %d) = %d, want %d", tt.ld, tt.rows, got, tt.want)
 		}
 	}
 }

@@ -26,18 +26,36 @@ func PeakISAs() []string {
 	return names
 }
 
+// Peak is a measured FP32 FMA throughput.
+type Peak struct {
+	// GFLOPS is the throughput over wall-clock time.
+	GFLOPS float64
+	// CPUGFLOPS is the throughput per CPU-second times the thread count:
+	// what the cores deliver while they run this process, which on a
+	// shared machine is steadier than wall-clock time (0 where the
+	// platform reports no CPU time).
+	CPUGFLOPS float64
+}
+
 // MeasurePeak measures the CPU's FP32 FMA throughput in GFLOP/s for the
 // named instruction set ("avx512", "avx2") with threads goroutines each
 // running a loop of independent FMAs, about d long; it repeats the
 // measurement reps times and returns the median. This is the ceiling GEMM
 // is measured against.
 func MeasurePeak(isa string, threads int, d time.Duration, reps int) (float64, error) {
+	p, err := MeasurePeakCPU(isa, threads, d, reps)
+	return p.GFLOPS, err
+}
+
+// MeasurePeakCPU is MeasurePeak that also reports the throughput per
+// CPU-second of this process.
+func MeasurePeakCPU(isa string, threads int, d time.Duration, reps int) (Peak, error) {
 	loop, ok := peakLoops()[isa]
 	if !ok {
-		return 0, fmt.Errorf("peak: instruction set %q is not available on this CPU (have %v)", isa, PeakISAs())
+		return Peak{}, fmt.Errorf("peak: instruction set %q is not available on this CPU (have %v)", isa, PeakISAs())
 	}
 	if threads < 1 {
-		return 0, fmt.Errorf("peak: threads = %d, want ≥ 1", threads)
+		return Peak{}, fmt.Errorf("peak: threads = %d, want ≥ 1", threads)
 	}
 	reps = max(reps, 1)
 	// Calibrate: grow n until one call takes a tenth of d.
@@ -52,8 +70,9 @@ func MeasurePeak(isa string, threads int, d time.Duration, reps int) (float64, e
 		n *= 4
 	}
 	n = max(n, 1)
-	results := make([]float64, reps)
-	for r := range results {
+	wall := make([]float64, reps)
+	cpu := make([]float64, reps)
+	for r := range wall {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for range threads {
@@ -66,12 +85,22 @@ func MeasurePeak(isa string, threads int, d time.Duration, reps int) (float64, e
 				loop.run(n)
 			}()
 		}
+		c0, _ := ProcessCPUTime()
 		t0 := time.Now()
 		close(start)
 		wg.Wait()
 		el := time.Since(t0).Seconds()
-		results[r] = float64(threads) * float64(n) * 12 * 2 * float64(loop.lanes) / el / 1e9
+		c1, haveCPU := ProcessCPUTime()
+		flops := float64(threads) * float64(n) * 12 * 2 * float64(loop.lanes)
+		wall[r] = flops / el / 1e9
+		if haveCPU && c1 > c0 {
+			cpu[r] = flops / (c1 - c0).Seconds() * float64(threads) / 1e9
+		}
 	}
-	sort.Float64s(results)
-	return results[len(results)/2], nil
+	return Peak{GFLOPS: median(wall), CPUGFLOPS: median(cpu)}, nil
+}
+
+func median(x []float64) float64 {
+	sort.Float64s(x)
+	return x[len(x)/2]
 }

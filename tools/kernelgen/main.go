@@ -25,6 +25,9 @@ type isa struct {
 	mr    int    // rows of the register tile
 	nv    int    // vectors per row (NR = nv·width)
 	unrol int    // unroll of the k loop
+	// directA reads A straight from a row-major matrix (row stride lda)
+	// instead of a packed panel, for GEMMs too narrow to repay packing A.
+	directA bool
 }
 
 var (
@@ -52,11 +55,19 @@ func main() {
 		g.kernel(s)
 		g.peak(s)
 	}
+	for _, s := range []isa{avx512, avx2} {
+		s.name, s.directA = s.name+"DirectA", true
+		g.kernel(s)
+	}
 	if err := g.w.Flush(); err != nil {
 		fmt.Fprintln(os.Stderr, "kernelgen:", err)
 		os.Exit(1)
 	}
 }
+
+// rowBases hold the addresses of every third row of A in the direct-A
+// kernels (the rows between are reached with a scaled index).
+var rowBases = []string{"AX", "R10", "R11", "R12", "R13"}
 
 // zero clears r; VPXORD needs only AVX-512F where VXORPS on Z registers
 // would need AVX-512DQ.
@@ -95,16 +106,55 @@ func (g *gen) kernel(s isa) {
 		panic("AVX-512 tile uses more than 32 registers")
 	}
 
+	// Argument offsets: the direct-A form has lda after a.
+	off := map[string]int{"k": 0, "a": 8, "b": 16, "c": 24, "ldc": 32, "alpha": 40, "beta": 44, "mode": 48}
+	frame := 56
 	g.p("")
-	g.p("// func sgemmKernel%s(k int, a, b, c *float32, ldc int, alpha, beta float32, mode int)", s.name)
-	g.p("// %d×%d register tile; see tools/kernelgen.", s.mr, nr)
-	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-56", s.name)
-	g.p("\tMOVQ k+0(FP), CX")
-	g.p("\tMOVQ a+8(FP), AX")
-	g.p("\tMOVQ b+16(FP), BX")
-	g.p("\tMOVQ c+24(FP), DX")
-	g.p("\tMOVQ ldc+32(FP), R8")
+	if s.directA {
+		if s.mr > 3*len(rowBases) {
+			panic("direct-A kernel addresses at most 15 rows")
+		}
+		off = map[string]int{"k": 0, "a": 8, "lda": 16, "b": 24, "c": 32, "ldc": 40, "alpha": 48, "beta": 52, "mode": 56}
+		frame = 64
+		g.p("// func sgemmKernel%s(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)", s.name)
+		g.p("// %d×%d register tile, A read in place from a row-major matrix; see tools/kernelgen.", s.mr, nr)
+	} else {
+		g.p("// func sgemmKernel%s(k int, a, b, c *float32, ldc int, alpha, beta float32, mode int)", s.name)
+		g.p("// %d×%d register tile; see tools/kernelgen.", s.mr, nr)
+	}
+	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-%d", s.name, frame)
+	g.p("\tMOVQ k+%d(FP), CX", off["k"])
+	g.p("\tMOVQ a+%d(FP), AX", off["a"])
+	g.p("\tMOVQ b+%d(FP), BX", off["b"])
+	g.p("\tMOVQ c+%d(FP), DX", off["c"])
+	g.p("\tMOVQ ldc+%d(FP), R8", off["ldc"])
 	g.p("\tSHLQ $2, R8")
+	nbases := (s.mr + 2) / 3
+	if s.directA {
+		// Rows 3b..3b+2 of A at rowBases[b] + {0,1,2}·R9.
+		g.p("\tMOVQ lda+%d(FP), R9", off["lda"])
+		g.p("\tSHLQ $2, R9")
+		for b := 1; b < nbases; b++ {
+			g.p("\tLEAQ (%s)(R9*2), %s", rowBases[b-1], rowBases[b])
+			g.p("\tADDQ R9, %s", rowBases[b])
+		}
+	}
+	// aAddr is the address of A's row i at step u of the unrolled loop.
+	aAddr := func(u, i int) string {
+		if !s.directA {
+			return fmt.Sprintf("%d(AX)", u*s.mr*4+i*4)
+		}
+		base := rowBases[i/3]
+		i %= 3
+		if i == 0 {
+			return fmt.Sprintf("%d(%s)", u*4, base)
+		}
+		return fmt.Sprintf("%d(%s)(R9*%d)", u*4, base, i)
+	}
+	aStep := s.mr * 4 // bytes A advances per step
+	if s.directA {
+		aStep = 4
+	}
 	// Prefetch the C tile while the products accumulate.
 	g.p("\tMOVQ DX, SI")
 	for i := 0; i < s.mr; i++ {
@@ -121,14 +171,13 @@ func (g *gen) kernel(s isa) {
 		}
 	}
 	step := func(u int) {
-		aoff := u * s.mr * 4
 		boff := u * nr * 4
 		for v := 0; v < s.nv; v++ {
 			g.p("\tVMOVUPS %d(BX), %s", boff+v*vb, bregs[v])
 		}
 		for i := 0; i < s.mr; i++ {
 			r := bc[i%2]
-			g.p("\tVBROADCASTSS %d(AX), %s", aoff+i*4, r)
+			g.p("\tVBROADCASTSS %s, %s", aAddr(u, i), r)
 			for v := 0; v < s.nv; v++ {
 				g.p("\tVFMADD231PS %s, %s, %s", bregs[v], r, s.acc(i, v))
 			}
@@ -138,11 +187,16 @@ func (g *gen) kernel(s isa) {
 	g.p("\tJLT tail%s", s.name)
 	g.p("loop%s:", s.name)
 	g.p("\tPREFETCHT0 %d(BX)", s.unrol*nr*4*4)
-	g.p("\tPREFETCHT0 %d(AX)", s.unrol*s.mr*4*4)
+	if !s.directA {
+		g.p("\tPREFETCHT0 %d(AX)", s.unrol*s.mr*4*4)
+	}
 	for u := 0; u < s.unrol; u++ {
 		step(u)
 	}
-	g.p("\tADDQ $%d, AX", s.unrol*s.mr*4)
+	g.p("\tADDQ $%d, AX", s.unrol*aStep)
+	for b := 1; s.directA && b < nbases; b++ {
+		g.p("\tADDQ $%d, %s", s.unrol*aStep, rowBases[b])
+	}
 	g.p("\tADDQ $%d, BX", s.unrol*nr*4)
 	g.p("\tSUBQ $%d, CX", s.unrol)
 	g.p("\tCMPQ CX, $%d", s.unrol)
@@ -152,16 +206,19 @@ func (g *gen) kernel(s isa) {
 	g.p("\tJEQ store%s", s.name)
 	g.p("tailloop%s:", s.name)
 	step(0)
-	g.p("\tADDQ $%d, AX", s.mr*4)
+	g.p("\tADDQ $%d, AX", aStep)
+	for b := 1; s.directA && b < nbases; b++ {
+		g.p("\tADDQ $%d, %s", aStep, rowBases[b])
+	}
 	g.p("\tADDQ $%d, BX", nr*4)
 	g.p("\tDECQ CX")
 	g.p("\tJNE tailloop%s", s.name)
 
 	g.p("store%s:", s.name)
 	alpha, beta, tmp := bc[0], bc[1], bregs[0]
-	g.p("\tVBROADCASTSS alpha+40(FP), %s", alpha)
-	g.p("\tVBROADCASTSS beta+44(FP), %s", beta)
-	g.p("\tMOVQ mode+48(FP), SI")
+	g.p("\tVBROADCASTSS alpha+%d(FP), %s", off["alpha"], alpha)
+	g.p("\tVBROADCASTSS beta+%d(FP), %s", off["beta"], beta)
+	g.p("\tMOVQ mode+%d(FP), SI", off["mode"])
 	g.p("\tCMPQ SI, $1")
 	g.p("\tJEQ add%s", s.name)
 	g.p("\tCMPQ SI, $2")
