@@ -29,20 +29,21 @@ const (
 // TaskResult is the payload of a task_result entry: everything needed to
 // recompute the task's scores and to re-run its evaluations.
 type TaskResult struct {
-	TaskID      string            `json:"task_id"`
-	TaskType    crucible.TaskType `json:"task_type"`
-	IsOrganic   bool              `json:"is_organic"`
-	Model       string            `json:"model"`
-	ModelParams int64             `json:"model_params"`
-	Hours       float64           `json:"hours"`
-	Work        float64           `json:"work"`
-	SpecVersion string            `json:"spec_version"`
-	BaseLoss    *float64          `json:"base_loss,omitempty"`
-	TestData    string            `json:"test_data"`        // blob key of the test split, public once the task is over
-	TestSHA256  string            `json:"test_sha256"`      // hash of the test split
-	Winner      string            `json:"winner,omitempty"` // hotkey
-	FinishedAt  time.Time         `json:"finished_at"`
-	Miners      []MinerResult     `json:"miners"`
+	TaskID      string                 `json:"task_id"`
+	TaskType    crucible.TaskType      `json:"task_type"`
+	IsOrganic   bool                   `json:"is_organic"`
+	Model       string                 `json:"model"`
+	ModelParams int64                  `json:"model_params"`
+	Hours       float64                `json:"hours"`
+	Work        float64                `json:"work"`
+	SpecVersion string                 `json:"spec_version"`
+	BaseLoss    *float64               `json:"base_loss,omitempty"`
+	TestData    string                 `json:"test_data"`        // blob key of the test split, public once the task is over
+	TestSHA256  string                 `json:"test_sha256"`      // hash of the test split
+	Mapping     crucible.ColumnMapping `json:"mapping"`          // how to read the test split
+	Winner      string                 `json:"winner,omitempty"` // hotkey
+	FinishedAt  time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
+	Miners      []MinerResult          `json:"miners"`
 }
 
 // MinerResult is one miner's line in a TaskResult.
@@ -62,7 +63,7 @@ type Weights struct {
 	SpecVersion string             `json:"spec_version"`
 	Weights     map[string]float64 `json:"weights"` // hotkey → weight, summing to 1
 	Block       int64              `json:"block,omitempty"`
-	ComputedAt  time.Time          `json:"computed_at"`
+	ComputedAt  time.Time          `json:"computed_at"` // the "now" the weights were computed at
 }
 
 // Hash is an entry's hash: hex SHA-256 over its sequence number (8 bytes,
@@ -147,6 +148,42 @@ func Verify(entries []*crucible.ResultEntry, first int64, prevHash, signer strin
 		}
 		prevHash = e.Hash
 		want = e.Seq + 1
+	}
+	return out
+}
+
+// Decode reads the payloads of a log's entries: task results and weights,
+// in log order. Entries of other kinds are skipped.
+func Decode(entries []*crucible.ResultEntry) (tasks []TaskResult, weights []Weights, err error) {
+	for _, e := range entries {
+		switch e.Kind {
+		case KindTaskResult:
+			var t TaskResult
+			if err := json.Unmarshal(e.Payload, &t); err != nil {
+				return nil, nil, fmt.Errorf("results log entry %d: %w", e.Seq, err)
+			}
+			tasks = append(tasks, t)
+		case KindWeights:
+			var w Weights
+			if err := json.Unmarshal(e.Payload, &w); err != nil {
+				return nil, nil, fmt.Errorf("results log entry %d: %w", e.Seq, err)
+			}
+			weights = append(weights, w)
+		}
+	}
+	return tasks, weights, nil
+}
+
+// Scores turns task results into the per-miner scores the weights are
+// computed from, as the validator stored them.
+func Scores(tasks []TaskResult) []*crucible.Score {
+	var out []*crucible.Score
+	for _, t := range tasks {
+		for _, m := range t.Miners {
+			out = append(out, &crucible.Score{TaskID: t.TaskID, Hotkey: m.Hotkey, TaskType: t.TaskType,
+				IsOrganic: t.IsOrganic, QualityScore: m.Score, Work: t.Work, TestLoss: m.Loss,
+				SpecVersion: t.SpecVersion, CreatedAt: t.FinishedAt})
+		}
 	}
 	return out
 }

@@ -165,6 +165,12 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	}
 	ranked := v.spec.Rank.RankTask(results)
 	work := v.spec.Work(t.HoursToComplete, t.ModelParamsCount)
+	// The scoring time is fixed once and saved, so that the scores and the
+	// results log carry the same time even when this step is re-run.
+	scoredAt, err := v.scoredAt(ctx, t)
+	if err != nil {
+		return err
+	}
 	var scores []*crucible.Score
 	var winner *crucible.Submission
 	for _, r := range ranked {
@@ -181,12 +187,12 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 			return err
 		}
 		scores = append(scores, &crucible.Score{TaskID: t.ID, Hotkey: s.Hotkey, TaskType: t.Type, IsOrganic: t.IsOrganic,
-			QualityScore: score, Work: work, TestLoss: s.TestLoss, SpecVersion: v.spec.Version})
+			QualityScore: score, Work: work, TestLoss: s.TestLoss, SpecVersion: v.spec.Version, CreatedAt: scoredAt})
 	}
 	if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
 		return err
 	}
-	if err := v.logTask(ctx, t, subs, ranked, work); err != nil {
+	if err := v.logTask(ctx, t, subs, ranked, work, scoredAt); err != nil {
 		return err
 	}
 	if winner == nil {
@@ -287,3 +293,18 @@ func (v *Validator) getFile(ctx context.Context, key, path string) error {
 func tempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
 
 func removeAll(dir string) { os.RemoveAll(dir) }
+
+// scoredAt returns the task's scoring time, fixing it on first use.
+func (v *Validator) scoredAt(ctx context.Context, t *crucible.Task) (time.Time, error) {
+	if s, ok := t.Extra["scored_at"].(string); ok {
+		if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return at, nil
+		}
+	}
+	at := v.Now().UTC().Truncate(time.Microsecond)
+	setExtra(t, "scored_at", at.Format(time.RFC3339Nano))
+	if err := v.Store.UpdateTask(ctx, t); err != nil {
+		return time.Time{}, err
+	}
+	return at, nil
+}

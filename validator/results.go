@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -18,7 +19,7 @@ import (
 
 // logTask appends a task's results to the public results log (once: a
 // re-run after a crash finds the entry already there).
-func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*crucible.Submission, ranked []scoring.Ranked, work float64) error {
+func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*crucible.Submission, ranked []scoring.Ranked, work float64, at time.Time) error {
 	if v.Signer == nil {
 		return nil
 	}
@@ -33,7 +34,7 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	p := resultlog.TaskResult{
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
 		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: t.TestData, TestSHA256: sum,
-		FinishedAt: v.Now().UTC(),
+		Mapping: splitMapping(t), FinishedAt: at,
 	}
 	if bl, ok := t.Extra["base_loss"].(float64); ok {
 		p.BaseLoss = &bl

@@ -15,10 +15,9 @@ type WeightSetter interface {
 	SetWeights(ctx context.Context, weights []scoring.Weight) (block int64, err error)
 }
 
-// ComputeWeights aggregates the scores of the spec's longest window into
-// weights, with the scoring spec.
-func (v *Validator) ComputeWeights(ctx context.Context) ([]scoring.Weight, error) {
-	now := v.Now()
+// ComputeWeights aggregates the scores of the spec's longest window before
+// now into weights, with the scoring spec.
+func (v *Validator) ComputeWeights(ctx context.Context, now time.Time) ([]scoring.Weight, error) {
 	longest := 0.0
 	for _, p := range v.spec.Periods {
 		longest = max(longest, p.Days)
@@ -35,7 +34,8 @@ func (v *Validator) ComputeWeights(ctx context.Context) ([]scoring.Weight, error
 // can compare. It returns the weights; an empty vector (nobody has earned
 // anything yet) is recorded but not set.
 func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
-	w, err := v.ComputeWeights(ctx)
+	now := v.Now().UTC().Truncate(time.Microsecond)
+	w, err := v.ComputeWeights(ctx, now)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
 		return w, err
 	}
 	if v.Signer != nil {
-		p := resultlog.Weights{SpecVersion: v.spec.Version, Weights: m, Block: block, ComputedAt: v.Now().UTC()}
+		p := resultlog.Weights{SpecVersion: v.spec.Version, Weights: m, Block: block, ComputedAt: now}
 		if err := v.appendLog(ctx, resultlog.KindWeights, p, ""); err != nil {
 			return w, err
 		}

@@ -1,0 +1,104 @@
+package auditor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/resultlog"
+)
+
+// reevaluate re-runs the evaluation of a sample of submissions and compares
+// each loss with the logged one, bit for bit.
+func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, r *Report, flag func(int64, string, string, ...any)) error {
+	if a.eval == nil || a.models == nil || a.cfg.Sample <= 0 {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "crucible-audit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, pick := range sample(tasks, a.cfg.Sample, a.cfg.Seed) {
+		t, m := tasks[pick[0]], tasks[pick[0]].Miners[pick[1]]
+		base, err := a.models.ResolveModel(ctx, t.Model)
+		if err != nil {
+			return fmt.Errorf("task %s: base model: %w", t.TaskID, err)
+		}
+		testPath := filepath.Join(dir, t.TaskID+"-test.jsonl")
+		sum, err := a.fetch(ctx, t.TestData, testPath)
+		if err != nil {
+			return fmt.Errorf("task %s: %w", t.TaskID, err)
+		}
+		if sum != t.TestSHA256 {
+			flag(0, t.TaskID, "the published test split does not match the logged hash")
+			continue
+		}
+		tarPath := filepath.Join(dir, t.TaskID+"-"+m.Hotkey+".tar")
+		sum, err = a.fetch(ctx, m.ResultKey, tarPath)
+		if err != nil {
+			return fmt.Errorf("task %s, %s: %w", t.TaskID, m.Hotkey, err)
+		}
+		if sum != m.SHA256 {
+			flag(0, t.TaskID, "%s's published result does not match the logged hash", m.Hotkey)
+			continue
+		}
+		modelDir := filepath.Join(dir, t.TaskID+"-"+m.Hotkey)
+		if err := extract(tarPath, modelDir); err != nil {
+			flag(0, t.TaskID, "%s's published result cannot be unpacked: %v", m.Hotkey, err)
+			continue
+		}
+		loss, failure, err := a.eval.Evaluate(ctx, EvalRequest{TaskType: t.TaskType, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: t.Mapping})
+		if err != nil {
+			return fmt.Errorf("re-evaluate task %s, %s: %w", t.TaskID, m.Hotkey, err)
+		}
+		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: *m.Loss, Recomputed: loss, Match: failure == "" && loss == *m.Loss}
+		r.Reevaluated = append(r.Reevaluated, re)
+		if failure != "" {
+			flag(0, t.TaskID, "%s's result fails evaluation (%s) but was logged with loss %g", m.Hotkey, failure, *m.Loss)
+		} else if !re.Match {
+			flag(0, t.TaskID, "%s's loss was logged as %.17g but evaluates to %.17g", m.Hotkey, *m.Loss, loss)
+		}
+	}
+	return nil
+}
+
+// fetch downloads an artifact to path and returns its hex SHA-256.
+func (a *Auditor) fetch(ctx context.Context, key, path string) (string, error) {
+	rc, err := a.src.Artifact(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("fetch %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func extract(tarPath, dir string) error {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	_, err = api.ExtractTar(f, dir, api.ExtractLimits{})
+	return err
+}
