@@ -55,6 +55,15 @@ func realTokenizer(t *testing.T, special []string, config map[string]any) *token
 	return loaded
 }
 
+// realTokenizerB is a trained tokenizer with ChatML tokens, for benchmarks.
+func realTokenizerB(b *testing.B) *tokenizer.Tokenizer {
+	tok, err := tokenizer.Train(slices.Values(corpus), 256+3+200, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tok
+}
+
 func decodeCounted(tok *tokenizer.Tokenizer, s Sequence) []string {
 	var runs []string
 	var cur []int

@@ -177,3 +177,40 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheck measures a whole check (read, detect, shape, hash, split
+// size) of an instruct dataset, with and without token lengths from a
+// trained byte-level BPE tokenizer.
+func BenchmarkCheck(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "alpaca.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	const rows = 20000
+	for i := range rows {
+		fmt.Fprintf(w, `{"instruction":"Explain item %d of the list in a few words.","input":"%s","output":"Item %d is %s."}`+"\n",
+			i, strings.Repeat("context ", i%7), i, strings.Repeat("quite interesting ", 1+i%5))
+	}
+	w.Flush()
+	f.Close()
+	st, _ := os.Stat(path)
+	tok := realTokenizerB(b)
+	for _, tc := range []struct {
+		name string
+		opt  CheckOptions
+	}{{"no-tokenizer", CheckOptions{}}, {"bpe-tokenizer", CheckOptions{Tokenizer: tok}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(st.Size())
+			b.ReportAllocs()
+			for b.Loop() {
+				rep, err := Check(path, tc.opt)
+				if err != nil || rep.Rows != rows {
+					b.Fatalf("%v %+v", err, rep)
+				}
+			}
+			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
