@@ -279,7 +279,11 @@ func (c *Client) fetchBlob(ctx context.Context, u, blob, want string, size int64
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
-		// Resuming: keep what we have.
+		// Resuming: keep what we have, if the range starts where we stopped.
+		if !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", have)) {
+			f.Truncate(0)
+			return &interruptedError{fmt.Errorf("the hub resumed at the wrong place (%s); starting over", resp.Header.Get("Content-Range"))}
+		}
 	case resp.StatusCode == http.StatusOK:
 		have = 0 // the server ignored the range: start over
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
