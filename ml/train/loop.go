@@ -1,0 +1,340 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/crucible-net/crucible/ml/optim"
+)
+
+// loop runs the optimizer steps until the plan, the data, the time budget
+// or early stopping ends them, then leaves the best weights in the model.
+func (r *run) loop() error {
+	cfg := &r.cfg
+	ctx := r.ctx
+	if !r.hard.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, r.hard)
+		defer cancel()
+	}
+	// Validation before training: the baseline, and the cost of one.
+	if r.obj.hasVal() {
+		t0 := time.Now()
+		v, err := r.obj.validate(ctx)
+		if err != nil {
+			return r.budgetOr(err, "the first validation")
+		}
+		r.evalDur = time.Since(t0)
+		r.res.InitialValLoss, r.res.InitialRewardAccuracy = v.loss, v.acc
+		r.logf("validation before training: loss %.4f%s (%s)", v.loss, accText(r.obj, v), r.evalDur.Round(time.Millisecond))
+		rec := map[string]any{"step": 0, "val_loss": v.loss}
+		if _, ok := r.obj.(*dpo); ok {
+			rec["val_reward_accuracy"], rec["val_reward_margin"] = v.acc, v.margin
+		}
+		r.metric(rec)
+	}
+	if cfg.LR == 0 {
+		lr, reason, err := r.rangeTest(ctx)
+		if err != nil {
+			return r.budgetOr(err, "the learning-rate range test")
+		}
+		cfg.LR = lr
+		r.choose("learning rate", lr, reason)
+	}
+	r.res.LR = cfg.LR
+	wd := cfg.WeightDecay
+	r.opt = optim.NewAdamW(r.params, optim.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: wd})
+	r.lastCkpt = time.Now()
+	r.bestVal = math.Inf(1)
+	r.res.StopReason = StopCompleted
+
+	for step := 0; step < r.total; step++ {
+		if err := r.ctx.Err(); err != nil {
+			r.res.StopReason = StopCanceled
+			break
+		}
+		if !r.hard.IsZero() {
+			need := r.worstStep() + r.worstStep()/10
+			if r.obj.hasVal() {
+				need += r.evalDur // the final validation
+			}
+			if step > 0 && time.Now().Add(need).After(r.hard) {
+				r.res.StopReason = StopBudget
+				break
+			}
+		}
+		t0 := time.Now()
+		group := r.nextGroup()
+		optim.ZeroGrads(r.params)
+		out, err := r.obj.step(group)
+		if err != nil {
+			return err
+		}
+		if cfg.faultStep == step+1 {
+			out.loss = math.NaN()
+		}
+		gn := math.NaN()
+		if finite(out.loss) {
+			if cfg.MaxGradNorm > 0 {
+				gn = optim.ClipGradNorm(r.params, cfg.MaxGradNorm)
+			} else {
+				gn = optim.GradNorm(r.params)
+			}
+		}
+		if !finite(out.loss) || !finite(gn) {
+			if err := r.diverged(step+1, out.loss, gn); err != nil {
+				return err
+			}
+			break
+		}
+		lr := r.lr(step)
+		r.opt.Step(lr)
+		d := time.Since(t0)
+		r.stepDurs = append(r.stepDurs, d)
+		r.trainTime += d
+		r.tokens += out.tokens
+		r.res.Steps = step + 1
+		if step == 0 {
+			r.res.FirstLoss = out.loss
+		}
+		r.lastLoss = append(r.lastLoss, out.loss)
+		if len(r.lastLoss) > 10 {
+			r.lastLoss = r.lastLoss[1:]
+		}
+		tps := float64(r.tokens) / r.trainTime.Seconds()
+		rec := map[string]any{"step": step + 1, "epoch": round4(r.epochNow()), "loss": out.loss, "lr": lr, "grad_norm": gn,
+			"tokens_per_s": math.Round(tps), "elapsed_s": round4(time.Since(r.start).Seconds())}
+		if _, ok := r.obj.(*dpo); ok {
+			rec["reward_accuracy"], rec["reward_margin"] = out.acc, out.margin
+		}
+		if step == 0 || step == 2 || step%10 == 9 {
+			r.replan(step + 1)
+		}
+		if r.obj.hasVal() && ((step+1)%r.evalEvery == 0) && step+1 < r.total {
+			stop, err := r.validate(ctx, step+1, rec)
+			if err != nil {
+				return err
+			}
+			r.metric(rec)
+			r.report(step+1, out.loss, lr, tps)
+			if stop {
+				r.res.StopReason = StopEarly
+				break
+			}
+		} else {
+			r.metric(rec)
+			r.report(step+1, out.loss, lr, tps)
+		}
+		if cfg.CheckpointDir != "" && time.Since(r.lastCkpt) >= cfg.CheckpointEvery && step+1 < r.total {
+			if err := r.checkpoint(step+1, out.loss); err != nil {
+				return err
+			}
+		}
+	}
+	if r.res.Steps == 0 {
+		return fmt.Errorf("%w: no training step fits before the deadline", ErrBudget)
+	}
+	return r.finish(ctx)
+}
+
+// budgetOr turns a deadline hit during a preliminary phase into ErrBudget.
+func (r *run) budgetOr(err error, phase string) error {
+	if errors.Is(err, context.DeadlineExceeded) && r.ctx.Err() == nil {
+		return fmt.Errorf("%w: the deadline passed during %s", ErrBudget, phase)
+	}
+	return err
+}
+
+func (r *run) report(step int, loss, lr, tps float64) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	frac := float64(step) / float64(r.total)
+	if !r.hard.IsZero() {
+		span := r.hard.Sub(r.start)
+		frac = max(frac, float64(time.Since(r.start))/float64(span))
+	}
+	r.cfg.Progress(Progress{Step: step, TotalSteps: r.total, Epoch: r.epochNow(), Loss: loss, LR: lr, TokensPerS: tps,
+		Fraction: min(1, frac), Message: fmt.Sprintf("step %d/%d loss %.4f", step, r.total, loss)})
+}
+
+// replan sizes the remaining schedule to the time left, and picks the
+// validation interval, from the measured step time.
+func (r *run) replan(done int) {
+	epochTotal := max(1, int(math.Ceil(r.epochs*float64(r.perEpoch))))
+	if r.cfg.MaxSteps > 0 {
+		epochTotal = min(epochTotal, r.cfg.MaxSteps)
+	}
+	total := epochTotal
+	reason := fmt.Sprintf("%g epochs of %d steps", r.epochs, r.perEpoch)
+	mean := r.meanStep()
+	if !r.hard.IsZero() && mean > 0 {
+		left := r.timeLeft() - r.worstStep()/10
+		evals := 1.0
+		if r.obj.hasVal() && r.evalEvery > 0 {
+			evals += float64(max(0, total-done)) / float64(r.evalEvery)
+		}
+		left -= time.Duration(evals * float64(r.evalDur))
+		fit := done + max(0, int(float64(left)/float64(mean)))
+		r.budgetCut = false
+		if fit < total {
+			total = max(done, fit)
+			r.budgetCut = true
+			reason = fmt.Sprintf("the time budget fits %d steps at %s per step (of %d for %g epochs)", total, mean.Round(time.Millisecond), epochTotal, r.epochs)
+		}
+	}
+	if total != r.total || done == 1 {
+		if done == 1 {
+			r.warmup = max(1, int(math.Round(r.cfg.WarmupRatio*float64(total))))
+		}
+		r.total = max(total, done)
+		r.choose("steps", r.total, reason)
+	}
+	if done == 1 && r.obj.hasVal() {
+		if r.cfg.EvalEvery > 0 {
+			r.evalEvery = r.cfg.EvalEvery
+			return
+		}
+		every := max(1, r.total/10)
+		why := "about ten validations over the run"
+		if mean > 0 {
+			if floor := int(math.Ceil(10 * float64(r.evalDur) / float64(mean))); floor > every {
+				every, why = floor, fmt.Sprintf("one validation takes %s: validations kept to a tenth of the time", r.evalDur.Round(time.Millisecond))
+			}
+		}
+		r.evalEvery = every
+		r.choose("validate every", every, why)
+	} else if r.evalEvery == 0 {
+		r.evalEvery = math.MaxInt32
+	}
+}
+
+// validate evaluates the held-out slice, keeps the best weights and
+// reports whether patience ran out.
+func (r *run) validate(ctx context.Context, step int, rec map[string]any) (bool, error) {
+	if time.Now().Add(2*r.evalDur).After(r.hard) && !r.hard.IsZero() {
+		return false, nil // the final validation still fits; this one would not leave room for it
+	}
+	t0 := time.Now()
+	v, err := r.obj.validate(ctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, nil
+		}
+		return false, err
+	}
+	r.evalDur = max(r.evalDur, time.Since(t0))
+	rec["val_loss"] = v.loss
+	if _, ok := r.obj.(*dpo); ok {
+		rec["val_reward_accuracy"], rec["val_reward_margin"] = v.acc, v.margin
+	}
+	r.logf("step %d: validation loss %.4f%s", step, v.loss, accText(r.obj, v))
+	if !finite(v.loss) {
+		return false, r.diverged(step, v.loss, math.NaN())
+	}
+	if v.loss < r.bestVal {
+		r.bestVal, r.bestStep, r.bestAcc, r.bestMar = v.loss, step, v.acc, v.margin
+		r.best = takeSnapshot(r.params, r.best)
+		r.badEvals = 0
+		return false, nil
+	}
+	r.badEvals++
+	if r.cfg.Patience > 0 && r.badEvals >= r.cfg.Patience {
+		r.logf("step %d: no validation improvement in %d validations; stopping early (best %.4f at step %d)", step, r.badEvals, r.bestVal, r.bestStep)
+		return true, nil
+	}
+	return false, nil
+}
+
+// diverged handles a non-finite loss or gradient: roll back to the last
+// checkpoint or the best validated weights and stop; without either there
+// is nothing good to return.
+func (r *run) diverged(step int, loss, gn float64) error {
+	r.res.StopReason = StopDiverged
+	what := fmt.Sprintf("loss %v, gradient norm %v at step %d", loss, gn, step)
+	if r.ckptPath != "" {
+		if err := LoadCheckpointWeights(r.ckptPath, r.params); err != nil {
+			return fmt.Errorf("training diverged (%s) and rolling back failed: %w", what, err)
+		}
+		st, _ := ReadCheckpointState(r.ckptPath)
+		r.warn("training diverged (%s); rolled back to the checkpoint of step %d", what, st.Step)
+		r.res.Steps = st.Step
+		r.best = nil // the checkpoint is what is returned unless validation finds better
+		return nil
+	}
+	if r.best != nil {
+		r.best.restore(r.params)
+		r.warn("training diverged (%s); rolled back to the best validated weights of step %d", what, r.bestStep)
+		r.res.Steps = r.bestStep
+		return nil
+	}
+	return fmt.Errorf("training diverged (%s) before any checkpoint or validated weights; try a lower learning rate", what)
+}
+
+// checkpoint writes one checkpoint if the time budget allows.
+func (r *run) checkpoint(step int, loss float64) error {
+	if !r.hard.IsZero() && time.Now().Add(2*r.ckptDur+r.worstStep()+r.evalDur).After(r.hard) {
+		return nil
+	}
+	t0 := time.Now()
+	path, err := writeCheckpoint(r.cfg.CheckpointDir, r.params, r.opt, CheckpointState{Step: step, Epoch: r.epochNow(), TrainLoss: loss, Seed: r.cfg.Seed})
+	if err != nil {
+		return err
+	}
+	r.ckptDur = max(r.ckptDur, time.Since(t0))
+	r.ckptPath, r.lastCkpt = path, time.Now()
+	r.logf("step %d: checkpoint %s (%s)", step, path, r.ckptDur.Round(time.Millisecond))
+	return nil
+}
+
+// finish validates the final weights and keeps the best.
+func (r *run) finish(ctx context.Context) error {
+	res := r.res
+	res.Tokens = r.tokens
+	if r.trainTime > 0 {
+		res.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
+	}
+	res.Epochs = r.epochNow()
+	for _, l := range r.lastLoss {
+		res.TrainLoss += l / float64(len(r.lastLoss))
+	}
+	res.BestStep = res.Steps
+	if r.obj.hasVal() {
+		v, err := r.obj.validate(ctx)
+		switch {
+		case err == nil && finite(v.loss) && (r.best == nil || v.loss <= r.bestVal):
+			res.ValLoss, res.RewardAccuracy, res.Margin = v.loss, v.acc, v.margin
+			r.logf("final validation loss %.4f%s", v.loss, accText(r.obj, v))
+		case r.best != nil:
+			r.best.restore(r.params)
+			res.ValLoss, res.RewardAccuracy, res.Margin, res.BestStep = r.bestVal, r.bestAcc, r.bestMar, r.bestStep
+			if err != nil {
+				r.warn("final validation did not finish (%v); kept the best validated weights of step %d", err, r.bestStep)
+			} else {
+				r.logf("final validation loss %.4f is worse than step %d's %.4f: keeping step %d's weights", v.loss, r.bestStep, r.bestVal, r.bestStep)
+			}
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			return err
+		default:
+			r.warn("final validation did not finish before the deadline")
+		}
+		r.metric(map[string]any{"step": res.Steps, "final": true, "val_loss": res.ValLoss, "best_step": res.BestStep})
+	}
+	if r.budgetCut && res.StopReason == StopCompleted {
+		res.StopReason = StopBudget
+	}
+	r.logf("stopped: %s after %d steps (%.2f epochs, %.0f tokens/s)", res.StopReason, res.Steps, res.Epochs, res.TokensPerS)
+	return nil
+}
+
+func accText(o objective, v valOut) string {
+	if _, ok := o.(*dpo); ok {
+		return fmt.Sprintf(", reward accuracy %.3f, margin %.4f", v.acc, v.margin)
+	}
+	return ""
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

@@ -1,0 +1,105 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/crucible-net/crucible/ml/optim"
+)
+
+// rangeSteps is the number of steps of the learning-rate range test.
+const rangeSteps = 10
+
+// DefaultLR is the learning rate used when none is given and the range
+// test cannot run (no time for it, or it finds nothing better): higher for
+// LoRA, whose adapters start at zero, than for full fine-tuning, and lower
+// for DPO than for SFT.
+func DefaultLR(lora, dpo bool) float64 {
+	switch {
+	case lora && dpo:
+		return 5e-5
+	case lora:
+		return 3e-4
+	case dpo:
+		return 5e-6
+	}
+	return 5e-5
+}
+
+// rangeTest picks a learning rate with a short range test: rangeSteps
+// optimizer steps whose rate grows geometrically over three and a half
+// decades, each followed by the loss on a fixed probe set; the rate at the
+// lowest probe loss, divided by 4, is chosen (clamped to the range's
+// lower half). The weights are restored afterwards and the data order is
+// not consumed. The test is skipped, with the default rate, when it would
+// take more than 15% of the time left.
+func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
+	lora := r.m.LoRA() != nil && !r.m.TrainsBase()
+	_, isDPO := r.obj.(*dpo)
+	def := DefaultLR(lora, isDPO)
+	lo, hi := def/30, def*100
+	start := takeSnapshot(r.params, nil)
+	defer start.restore(r.params)
+	t0 := time.Now()
+	base, err := r.obj.probe(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	probeDur := time.Since(t0)
+	opt := optim.NewAdamW(r.params, optim.AdamWConfig{LR: lo, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+	batches := epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.cfg.MaxBatchTokens, r.cfg.Seed^0x6c72, 0)
+	best, bestLR := base, 0.0
+	var losses []float64
+	for i := 0; i < rangeSteps; i++ {
+		lr := lo * math.Pow(hi/lo, float64(i)/float64(rangeSteps-1))
+		t1 := time.Now()
+		optim.ZeroGrads(r.params)
+		mb := batches[i%len(batches) : i%len(batches)+1]
+		out, err := r.obj.step(mb)
+		if err != nil {
+			return 0, "", err
+		}
+		if !finite(out.loss) {
+			break
+		}
+		if gn := optim.ClipGradNorm(r.params, max(r.cfg.MaxGradNorm, 1)); !finite(gn) {
+			break
+		}
+		opt.Step(lr)
+		l, err := r.obj.probe(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		if i == 0 && !r.hard.IsZero() {
+			per := time.Since(t1) + probeDur
+			if cost := per * rangeSteps; float64(cost) > 0.15*float64(r.timeLeft()+time.Since(t0)) {
+				return def, fmt.Sprintf("default for %s: the time budget is too short for a range test (%s of %d steps)", kind(lora, isDPO), cost.Round(time.Millisecond), rangeSteps), nil
+			}
+		}
+		losses = append(losses, l)
+		if !finite(l) || l > 4*base+1 {
+			break
+		}
+		if l < best {
+			best, bestLR = l, lr
+		}
+	}
+	if bestLR == 0 {
+		return def, fmt.Sprintf("default for %s: the range test (%g to %g over %d steps) found no rate that lowered the probe loss %.4f", kind(lora, isDPO), lo, hi, rangeSteps, base), nil
+	}
+	lr := math.Max(lo, math.Min(bestLR/4, math.Sqrt(lo*hi)))
+	return lr, fmt.Sprintf("range test over %d steps from %.2g to %.2g (%s): probe loss fell from %.4f to a minimum %.4f at %.3g; a quarter of that rate, at most %.2g", rangeSteps, lo, hi, kind(lora, isDPO), base, best, bestLR, math.Sqrt(lo*hi)), nil
+}
+
+func kind(lora, dpo bool) string {
+	k := "full fine-tuning"
+	if lora {
+		k = "LoRA"
+	}
+	if dpo {
+		k += " DPO"
+	}
+	return k
+}

@@ -1,0 +1,263 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/model"
+)
+
+// objective is what a run minimizes: masked cross-entropy (SFT, continued
+// pretraining) or the DPO loss.
+type objective interface {
+	// lengths gives each training example's length, for batching.
+	lengths() []int
+	// step runs forward and backward over the micro-batches, accumulating
+	// the gradient of the mean loss over all of them.
+	step(mbs []microBatch) (stepOut, error)
+	// validate evaluates the held-out slice (hasVal must be true).
+	validate(ctx context.Context) (valOut, error)
+	hasVal() bool
+	// probe is the loss on a fixed handful of training examples, for the
+	// learning-rate range test.
+	probe(ctx context.Context) (float64, error)
+}
+
+type stepOut struct {
+	loss   float64
+	tokens int64
+	acc    float64 // DPO: share of pairs with a positive margin
+	margin float64 // DPO: mean margin
+}
+
+type valOut struct {
+	loss, acc, margin float64
+}
+
+// padToken pads batches; its labels are ignored, so any valid id works.
+const padToken = 0
+
+// sft is the masked cross-entropy objective.
+type sft struct {
+	m        *model.Model
+	train    []Sequence
+	val      []Sequence
+	probeSet []Sequence
+	opts     eval.Options
+	lens     []int
+}
+
+func newSFT(m *model.Model, train, val []Sequence, opts eval.Options) *sft {
+	o := &sft{m: m, train: train, val: val, opts: opts}
+	o.lens = make([]int, len(train))
+	for i, s := range train {
+		o.lens[i] = len(s.IDs)
+	}
+	o.probeSet = train[:min(len(train), 16)]
+	return o
+}
+
+func (o *sft) lengths() []int { return o.lens }
+func (o *sft) hasVal() bool   { return len(o.val) > 0 }
+
+func (o *sft) step(mbs []microBatch) (stepOut, error) {
+	total := 0
+	var out stepOut
+	for _, mb := range mbs {
+		for _, i := range mb {
+			total += o.train[i].Counted()
+			out.tokens += int64(len(o.train[i].IDs))
+		}
+	}
+	if total == 0 {
+		return out, fmt.Errorf("step has no scored tokens")
+	}
+	var sum float64
+	for _, mb := range mbs {
+		b := eval.Batch(o.train, mb, padToken, 16)
+		l, err := o.m.ForwardBackward(b, 1/float32(total))
+		if err != nil {
+			return out, err
+		}
+		sum += l.Sum
+	}
+	out.loss = sum / float64(total)
+	return out, nil
+}
+
+func (o *sft) validate(ctx context.Context) (valOut, error) {
+	r, err := eval.Loss(ctx, o.m, o.val, o.opts)
+	if err != nil {
+		return valOut{}, err
+	}
+	return valOut{loss: r.Loss}, nil
+}
+
+func (o *sft) probe(ctx context.Context) (float64, error) {
+	r, err := eval.Loss(ctx, o.m, o.probeSet, o.opts)
+	if err != nil {
+		return 0, err
+	}
+	return r.Loss, nil
+}
+
+// dpo is the DPO objective against a frozen copy of the starting weights.
+// Reference log-probabilities are computed the first time a pair is seen
+// and cached, so no up-front pass over the data is needed.
+type dpo struct {
+	m, ref         *model.Model
+	beta           float64
+	train, val     []Pair
+	trainRef       []refLP
+	valRef         []refLP
+	probeIdx       []int
+	opts           eval.Options
+	lens           []int
+	single         [1]int
+	chosenRejected [2]Sequence
+}
+
+// refLP is a pair's cached reference log-probabilities.
+type refLP struct {
+	chosen, rejected float64
+	ok               bool
+}
+
+func newDPO(m, ref *model.Model, train, val []Pair, beta float64, opts eval.Options) *dpo {
+	o := &dpo{m: m, ref: ref, beta: beta, train: train, val: val, opts: opts,
+		trainRef: make([]refLP, len(train)), valRef: make([]refLP, len(val))}
+	o.lens = make([]int, len(train))
+	for i, p := range train {
+		o.lens[i] = max(len(p.Chosen.IDs), len(p.Rejected.IDs))
+	}
+	for i := range min(len(train), 16) {
+		o.probeIdx = append(o.probeIdx, i)
+	}
+	return o
+}
+
+func (o *dpo) lengths() []int { return o.lens }
+func (o *dpo) hasVal() bool   { return len(o.val) > 0 }
+
+// refFor fills the cache for the given pairs and returns their reference
+// log-probabilities.
+func (o *dpo) refFor(ctx context.Context, pairs []Pair, cache []refLP, idx []int) (eval.LogProbs, error) {
+	var missing []Pair
+	var where []int
+	for _, i := range idx {
+		if !cache[i].ok {
+			missing = append(missing, pairs[i])
+			where = append(where, i)
+		}
+	}
+	if len(missing) > 0 {
+		lp, err := eval.PairLogProbs(ctx, o.ref, missing, o.opts)
+		if err != nil {
+			return eval.LogProbs{}, fmt.Errorf("reference log-probabilities: %w", err)
+		}
+		for k, i := range where {
+			cache[i] = refLP{chosen: lp.Chosen[k], rejected: lp.Rejected[k], ok: true}
+		}
+	}
+	out := eval.LogProbs{Chosen: make([]float64, len(idx)), Rejected: make([]float64, len(idx))}
+	for k, i := range idx {
+		out.Chosen[k], out.Rejected[k] = cache[i].chosen, cache[i].rejected
+	}
+	return out, nil
+}
+
+func subset(pairs []Pair, idx []int) []Pair {
+	out := make([]Pair, len(idx))
+	for k, i := range idx {
+		out[k] = pairs[i]
+	}
+	return out
+}
+
+func (o *dpo) step(mbs []microBatch) (stepOut, error) {
+	ctx := context.Background()
+	n := 0
+	for _, mb := range mbs {
+		n += len(mb)
+	}
+	var out stepOut
+	for _, mb := range mbs {
+		ref, err := o.refFor(ctx, o.train, o.trainRef, mb)
+		if err != nil {
+			return out, err
+		}
+		pairs := subset(o.train, mb)
+		pol, err := eval.PairLogProbs(ctx, o.m, pairs, o.opts)
+		if err != nil {
+			return out, err
+		}
+		margins := eval.Margins(pol, ref, o.beta)
+		for k, p := range pairs {
+			mg := margins[k]
+			out.loss += eval.Softplus(-mg)
+			out.margin += mg
+			if mg > 0 {
+				out.acc++
+			}
+			out.tokens += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs))
+			// d loss/d logπ(chosen) = −β·σ(−margin); the model's loss sum
+			// is −logπ, so chosen gets +w and rejected −w.
+			w := float32(o.beta * sigmoid(-mg) / float64(n))
+			if w == 0 || math.IsNaN(float64(w)) {
+				if math.IsNaN(float64(w)) {
+					out.loss = math.NaN()
+				}
+				continue
+			}
+			o.chosenRejected = [2]Sequence{p.Chosen, p.Rejected}
+			for side, s := range []float32{w, -w} {
+				o.single[0] = side
+				b := eval.Batch(o.chosenRejected[:], o.single[:], padToken, 16)
+				if _, err := o.m.ForwardBackward(b, s); err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	f := float64(n)
+	out.loss /= f
+	out.margin /= f
+	out.acc /= f
+	return out, nil
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func (o *dpo) evalPairs(ctx context.Context, pairs []Pair, cache []refLP, idx []int) (*eval.DPOResult, error) {
+	ref, err := o.refFor(ctx, pairs, cache, idx)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := eval.PairLogProbs(ctx, o.m, subset(pairs, idx), o.opts)
+	if err != nil {
+		return nil, err
+	}
+	return eval.DPO(pol, ref, o.beta)
+}
+
+func (o *dpo) validate(ctx context.Context) (valOut, error) {
+	idx := make([]int, len(o.val))
+	for i := range idx {
+		idx[i] = i
+	}
+	r, err := o.evalPairs(ctx, o.val, o.valRef, idx)
+	if err != nil {
+		return valOut{}, err
+	}
+	return valOut{loss: r.Loss, acc: r.Accuracy, margin: r.Margin}, nil
+}
+
+func (o *dpo) probe(ctx context.Context) (float64, error) {
+	r, err := o.evalPairs(ctx, o.train, o.trainRef, o.probeIdx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Loss, nil
+}

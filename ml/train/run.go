@@ -1,0 +1,291 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/optim"
+)
+
+// ErrBudget is returned when the time budget cannot fit a single step.
+var ErrBudget = errors.New("time budget too small")
+
+// run is the state of one training run.
+type run struct {
+	ctx    context.Context
+	m      *model.Model
+	cfg    Config
+	obj    objective
+	params []*optim.Param
+	opt    *optim.AdamW
+	res    *Result
+	start  time.Time
+	hard   time.Time // the deadline less the caller's reserve; zero: none
+
+	batches   []microBatch
+	epoch     int
+	pos       int
+	perEpoch  int // optimizer steps per epoch
+	epochs    float64
+	total     int
+	warmup    int
+	evalEvery int
+	evalDur   time.Duration
+	ckptDur   time.Duration
+	lastCkpt  time.Time
+	ckptPath  string
+	stepDurs  []time.Duration
+	budgetCut bool // the time budget shortened the plan
+
+	best      snapshot
+	bestVal   float64
+	bestStep  int
+	bestAcc   float64
+	bestMar   float64
+	badEvals  int
+	lastLoss  []float64
+	tokens    int64
+	trainTime time.Duration
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.cfg.Log != nil {
+		r.cfg.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *run) choose(name string, value any, reason string) {
+	r.res.Choices = append(r.res.Choices, Choice{Name: name, Value: value, Reason: reason})
+	r.logf("%s = %v: %s", name, value, reason)
+}
+
+func (r *run) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.res.Warnings = append(r.res.Warnings, msg)
+	r.logf("warning: %s", msg)
+}
+
+func (r *run) metric(v map[string]any) {
+	if r.cfg.Metrics == nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		r.cfg.Metrics.Write(append(b, '\n'))
+	}
+}
+
+// timeLeft is the time until the hard deadline (a large value without one).
+func (r *run) timeLeft() time.Duration {
+	if r.hard.IsZero() {
+		return math.MaxInt64
+	}
+	return time.Until(r.hard)
+}
+
+// worstStep is the longest of the recent steps.
+func (r *run) worstStep() time.Duration {
+	var w time.Duration
+	for _, d := range r.stepDurs[max(0, len(r.stepDurs)-10):] {
+		w = max(w, d)
+	}
+	return w
+}
+
+func (r *run) meanStep() time.Duration {
+	if len(r.stepDurs) == 0 {
+		return 0
+	}
+	var s time.Duration
+	recent := r.stepDurs[max(0, len(r.stepDurs)-20):]
+	for _, d := range recent {
+		s += d
+	}
+	return s / time.Duration(len(recent))
+}
+
+// Run trains m (its trainable params: an attached LoRA adapter and/or the
+// base when SetTrainBase(true)) on d. It returns with the best weights it
+// found in m. Errors: bad data or config, a budget that fits no step,
+// a loss that diverges before any good weights exist, a failed checkpoint
+// write (the previous checkpoint stays intact).
+func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	r := &run{ctx: ctx, m: m, cfg: cfg, res: &Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, start: time.Now()}
+	if !cfg.Deadline.IsZero() {
+		r.hard = cfg.Deadline.Add(-cfg.Reserve)
+		if !time.Now().Before(r.hard) {
+			return nil, fmt.Errorf("train: %w: the deadline (less %s reserved for saving) has already passed", ErrBudget, cfg.Reserve)
+		}
+	}
+	r.params = m.TrainableParams()
+	if len(r.params) == 0 {
+		return nil, errors.New("train: the model has nothing to train: attach a LoRA adapter or call SetTrainBase(true)")
+	}
+	if err := r.setup(d); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	err := r.loop()
+	r.res.Duration = time.Since(r.start)
+	if err != nil {
+		return r.res, fmt.Errorf("train: %w", err)
+	}
+	return r.res, nil
+}
+
+// setup checks the data, holds out validation, builds the objective and
+// plans the epochs.
+func (r *run) setup(d Data) error {
+	cfg := &r.cfg
+	maxLen := r.m.Config().MaxPositions
+	checkSeq := func(what string, i int, s Sequence) error {
+		switch {
+		case len(s.IDs) != len(s.Labels):
+			return fmt.Errorf("%s %d has %d ids and %d labels", what, i, len(s.IDs), len(s.Labels))
+		case len(s.IDs) > maxLen+1:
+			return fmt.Errorf("%s %d has %d tokens; the model takes at most %d (truncate first)", what, i, len(s.IDs), maxLen+1)
+		}
+		return nil
+	}
+	if d.DPO() && len(d.Train) > 0 {
+		return errors.New("data holds both sequences and pairs")
+	}
+	keep := func(s Sequence) bool { return s.Counted() > 0 && len(s.IDs) >= 2 }
+	if d.DPO() {
+		var pairs []Pair
+		for i, p := range d.Pairs {
+			if err := checkSeq("pair chosen", i, p.Chosen); err != nil {
+				return err
+			}
+			if err := checkSeq("pair rejected", i, p.Rejected); err != nil {
+				return err
+			}
+			if keep(p.Chosen) && keep(p.Rejected) {
+				pairs = append(pairs, p)
+			}
+		}
+		if len(pairs) == 0 {
+			return errors.New("no usable pairs: none has answer tokens on both sides")
+		}
+		train, val := pairs, d.ValPairs
+		if val == nil {
+			r.holdOut(len(pairs), func(ti, vi []int) { train, val = subset(pairs, ti), subset(pairs, vi) })
+		}
+		ref, err := model.New(r.m.Config(), 0)
+		if err != nil {
+			return err
+		}
+		// The reference is the frozen base: the weights before training,
+		// without any adapter (a fresh adapter adds nothing while B is 0).
+		copy(ref.Params(), r.m.Params())
+		r.obj = newDPO(r.m, ref, train, val, cfg.Beta, cfg.EvalOptions)
+		r.choose("objective", "dpo", fmt.Sprintf("preference pairs; DPO sigmoid loss with beta %g against the starting weights as reference", cfg.Beta))
+	} else {
+		var seqs []Sequence
+		for i, s := range d.Train {
+			if err := checkSeq("sequence", i, s); err != nil {
+				return err
+			}
+			if keep(s) {
+				seqs = append(seqs, s)
+			}
+		}
+		if len(seqs) == 0 {
+			return errors.New("no usable sequences: none has a scored token")
+		}
+		train, val := seqs, d.Val
+		if val == nil {
+			r.holdOut(len(seqs), func(ti, vi []int) {
+				train, val = make([]Sequence, len(ti)), make([]Sequence, len(vi))
+				for k, i := range ti {
+					train[k] = seqs[i]
+				}
+				for k, i := range vi {
+					val[k] = seqs[i]
+				}
+			})
+		}
+		r.obj = newSFT(r.m, train, val, cfg.EvalOptions)
+		r.choose("objective", "masked cross-entropy", "loss on the scored (response) tokens only")
+	}
+	r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, cfg.MaxBatchTokens, cfg.Seed, 0)
+	r.perEpoch = (len(r.batches) + cfg.GradAccum - 1) / cfg.GradAccum
+	n := len(r.obj.lengths())
+	if cfg.Epochs > 0 {
+		r.epochs = cfg.Epochs
+	} else {
+		r.epochs = float64(min(10, max(1, (4000+n-1)/n)))
+		r.choose("epochs", r.epochs, fmt.Sprintf("%d training examples: about 4000 examples' worth of passes, 1 to 10 (the time budget and early stopping may end it sooner)", n))
+	}
+	r.total = max(1, int(math.Ceil(r.epochs*float64(r.perEpoch))))
+	if cfg.MaxSteps > 0 && r.total > cfg.MaxSteps {
+		r.total = cfg.MaxSteps
+	}
+	r.warmup = max(1, int(math.Round(cfg.WarmupRatio*float64(r.total))))
+	return nil
+}
+
+// holdOut carves the validation slice out of n training examples.
+func (r *run) holdOut(n int, apply func(trainIdx, valIdx []int)) {
+	val := r.cfg.ValSize
+	reason := ""
+	switch {
+	case val < 0:
+		val, reason = 0, "disabled"
+	case val == 0:
+		val = autoValSize(n)
+		if val == 0 {
+			reason = fmt.Sprintf("%d examples are too few to spare a validation slice (under 40): no early stopping", n)
+		} else {
+			reason = fmt.Sprintf("5%% of %d examples (at most 200), held out by seed for validation, best weights and early stopping", n)
+		}
+	default:
+		val = min(val, n-1)
+		reason = "as configured"
+	}
+	r.choose("validation examples", val, reason)
+	if val == 0 {
+		return
+	}
+	ti, vi := splitVal(n, val, r.cfg.Seed)
+	apply(ti, vi)
+}
+
+// lr is the learning rate of a step under the current plan.
+func (r *run) lr(step int) float64 {
+	s, err := optim.NewSchedule(optim.Cosine, r.cfg.LR, min(r.warmup, r.total), r.total, r.cfg.MinLRRatio)
+	if err != nil {
+		return r.cfg.LR
+	}
+	// LR(s) is 0 at s = 0 (Hugging Face warmup); step s+1 of the warmup is
+	// the first non-zero rate.
+	return s.LR(step + 1)
+}
+
+// nextGroup returns the micro-batches of the next optimizer step, moving
+// to the next epoch (reshuffled) when this one is used up.
+func (r *run) nextGroup() []microBatch {
+	if r.pos >= len(r.batches) {
+		r.epoch++
+		r.pos = 0
+		r.batches = epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.cfg.MaxBatchTokens, r.cfg.Seed, r.epoch)
+	}
+	end := min(r.pos+r.cfg.GradAccum, len(r.batches))
+	g := r.batches[r.pos:end]
+	r.pos = end
+	return g
+}
+
+func (r *run) epochNow() float64 {
+	return float64(r.epoch) + float64(r.pos)/float64(max(1, len(r.batches)))
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
