@@ -12,8 +12,9 @@ import (
 // renderings made by the Hugging Face JS implementation
 // (tools/goldens/tokenizer/gen.mjs).
 // "trained" is crucible's own Train output (tools/goldens/tokenizer/trained).
-// The last three are variants (variants_test.go).
-var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained", "qwen3-llama3", "mistral-metaspace", "mistral-added"}
+// The last four are variants (variants_test.go).
+var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained",
+	"qwen3-llama3", "mistral-metaspace", "mistral-metaspace-split", "mistral-added"}
 
 type goldenCase struct {
 	Text    string `json:"text"`

@@ -105,7 +105,7 @@ func (p literalSplit) split(s string, _ bool, emit func(string)) {
 
 // metaspace replaces spaces with the replacement rune ("▁"), prepends one
 // (always, or only to the first stretch of the input) and, with split, cuts
-// before each replacement rune.
+// before each run of replacement runes.
 type metaspace struct {
 	repl         string
 	prependFirst bool // prepend_scheme "first"
@@ -122,15 +122,16 @@ func (m metaspace) split(s string, first bool, emit func(string)) {
 		emit(s)
 		return
 	}
-	for s != "" {
-		i := strings.Index(s[1:], m.repl)
-		if i < 0 {
-			emit(s)
-			return
+	// As the reference's split with MergedWithNext: a run of replacement
+	// runes starts a piece and stays with the text after it.
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], m.repl) && !strings.HasSuffix(s[:i], m.repl) {
+			emit(s[start:i])
+			start = i
 		}
-		emit(s[:i+1])
-		s = s[i+1:]
 	}
+	emit(s[start:])
 }
 
 // decoder rewrites the list of tokens on the way back to text.

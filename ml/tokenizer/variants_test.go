@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,11 @@ var testVariants = map[string]struct {
 		tj["normalizer"] = json.RawMessage("null")
 		tj["pre_tokenizer"] = meta
 		tj["decoder"] = meta
+	}},
+	"mistral-metaspace-split": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
+		tj["normalizer"] = json.RawMessage("null")
+		tj["pre_tokenizer"] = mustMarshal(t, map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})
+		tj["decoder"] = mustMarshal(t, map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})
 	}},
 	"mistral-added": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
 		editJSON(t, tj, "added_tokens", func(v any) any {
@@ -105,4 +111,20 @@ func loadVariant(t testing.TB, name string) (*Tokenizer, bool) {
 		t.Fatalf("variant %s: %v", name, err)
 	}
 	return tok, true
+}
+
+// TestMetaspaceSplit checks the pieces of the Metaspace pre-tokenizer's
+// split mode (each run of "▁" starts a piece).
+func TestMetaspaceSplit(t *testing.T) {
+	m := metaspace{repl: "▁", prependFirst: true, split_: true}
+	var pieces []string
+	m.split("  a b  c", true, func(p string) { pieces = append(pieces, p) })
+	if want := []string{"▁▁a", "▁b", "▁▁c"}; !slices.Equal(pieces, want) {
+		t.Errorf("pieces = %q, want %q", pieces, want)
+	}
+	pieces = nil
+	m.split("a b", false, func(p string) { pieces = append(pieces, p) })
+	if want := []string{"a", "▁b"}; !slices.Equal(pieces, want) {
+		t.Errorf("pieces of a later stretch = %q, want %q", pieces, want)
+	}
 }

@@ -91,6 +91,14 @@ const variants = {
       tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
     },
   },
+  "mistral-metaspace-split": {
+    base: "mistral",
+    edit(tj) {
+      tj.normalizer = null;
+      tj.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
+      tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
+    },
+  },
   "mistral-added": {
     base: "mistral",
     edit(tj) {
