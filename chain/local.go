@@ -27,6 +27,9 @@ type LocalOptions struct {
 	CheckAddress func(addr string) error
 	// Now stamps the metagraph's UpdatedAt. Defaults to time.Now.
 	Now func() time.Time
+	// FixedPoint runs epochs with EpochFixed (Subtensor's arithmetic,
+	// bit for bit) instead of Epoch (float64).
+	FixedPoint bool
 }
 
 // Local is a chain on this machine: one subnet, a block clock advanced by
@@ -369,7 +372,11 @@ func (l *Local) epoch() error {
 			}
 		}
 	}
-	r, err := Epoch(in, l.opts.Params)
+	run := Epoch
+	if l.opts.FixedPoint {
+		run = EpochFixed
+	}
+	r, err := run(in, l.opts.Params)
 	if err != nil {
 		return crucible.Wrap(err, crucible.EINTERNAL, "epoch at block %d", l.st.Block)
 	}

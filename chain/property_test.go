@@ -126,3 +126,54 @@ func TestLocalConcurrentUse(t *testing.T) {
 		t.Fatalf("block %d, want 60", b)
 	}
 }
+
+// The float64 and fixed-point epochs agree on random subnets whose inputs
+// are what the chain stores (u16 weights and bonds, whole stakes), to well
+// within a u16 step.
+func TestEpochFixedAgreesWithFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for trial := range 200 {
+		n := 2 + rng.IntN(16)
+		p := DefaultHyperparams()
+		p.Yuma3 = rng.IntN(2) == 0
+		p.MaxAllowedValidators = 1 + rng.IntN(n)
+		in := EpochInput{Block: 100, Stake: make([]float64, n), LastUpdate: make([]int64, n), RegisteredAt: make([]int64, n),
+			Permit: make([]bool, n), Weights: newMatrix(n), Bonds: newMatrix(n), OwnerUID: -1, Emission: 1e9}
+		for i := range n {
+			in.Stake[i] = float64(rng.IntN(1000))
+			in.LastUpdate[i] = 50
+			in.Permit[i] = rng.IntN(3) > 0
+			for j := range n {
+				if rng.IntN(2) == 0 {
+					in.Weights[i][j] = float64(rng.IntN(65536))
+					in.Bonds[i][j] = float64(rng.IntN(65536)) / 65535
+				}
+			}
+		}
+		a, err := Epoch(in, p)
+		must(t, err)
+		b, err := EpochFixed(in, p)
+		must(t, err)
+		where := fmt.Sprintf("trial %d (n %d, yuma3 %v)", trial, n, p.Yuma3)
+		for name, pair := range map[string][2][]float64{
+			"C": {a.Consensus, b.Consensus}, "I": {a.Incentive, b.Incentive}, "D": {a.Dividends, b.Dividends},
+			"Tv": {a.ValidatorTrust, b.ValidatorTrust}, "S": {a.StakeWeight, b.StakeWeight},
+		} {
+			for i := range pair[0] {
+				if d := math.Abs(pair[0][i] - pair[1][i]); d > 1e-6 {
+					t.Fatalf("%s: %s[%d] float %v, fixed %v", where, name, i, pair[0][i], pair[1][i])
+				}
+			}
+		}
+		for i := range n {
+			for j := range n {
+				if d := math.Abs(a.Bonds[i][j] - b.Bonds[i][j]); d > 2.0/65535 {
+					t.Fatalf("%s: bond[%d][%d] float %v, fixed %v", where, i, j, a.Bonds[i][j], b.Bonds[i][j])
+				}
+			}
+			if d := math.Abs(a.TotalEmission[i] - b.TotalEmission[i]); d > 1e3 {
+				t.Fatalf("%s: emission[%d] float %v, fixed %v", where, i, a.TotalEmission[i], b.TotalEmission[i])
+			}
+		}
+	}
+}

@@ -17,12 +17,19 @@ type chainUnderTest interface {
 }
 
 // implementations returns a constructor for each Chain implementation: the
-// embedded Local, and a Client talking to a Local behind NewHandler on an
-// httptest server. Both run the same suite.
+// embedded Local (float64 and fixed-point epochs), and a Client talking to a
+// Local behind NewHandler on an httptest server. All run the same suite.
 func implementations() map[string]func(t *testing.T, p Hyperparams) chainUnderTest {
 	return map[string]func(t *testing.T, p Hyperparams) chainUnderTest{
 		"local": func(t *testing.T, p Hyperparams) chainUnderTest {
 			l, err := OpenLocal(LocalOptions{Path: t.TempDir() + "/chain.json", Params: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		},
+		"local fixed-point": func(t *testing.T, p Hyperparams) chainUnderTest {
+			l, err := OpenLocal(LocalOptions{Params: p, FixedPoint: true})
 			if err != nil {
 				t.Fatal(err)
 			}

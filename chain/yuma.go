@@ -47,7 +47,10 @@ type EpochResult struct {
 	Bonds             [][]float64
 	ServerEmission    []float64 // I/(ΣI+ΣD) × emission
 	ValidatorEmission []float64 // D/(ΣI+ΣD) × emission
-	TotalEmission     []float64 // server + validator emission
+	// TotalEmission is each neuron's share of the epoch's emission: server
+	// plus validator emission (EpochFixed: normalize(I + D) × emission in
+	// rao, as the chain records it).
+	TotalEmission []float64
 }
 
 // Epoch runs Yuma Consensus as Subtensor's epoch does (pallet subtensor
@@ -499,10 +502,11 @@ func matTVec(m [][]float64, v []float64) []float64 {
 
 func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
 
-// ToU16 converts a proportion to Subtensor's u16 storage (rounding down,
-// as the chain's fixed-point conversion does).
+// ToU16 converts a proportion to Subtensor's u16 storage, rounding down as
+// the chain's fixed-point conversion does. A nudge far below the chain's own
+// resolution (2^-32) keeps u/65535 from turning into u−1.
 func ToU16(x float64) uint16 {
-	v := math.Floor(x * 65535)
+	v := math.Floor(x*65535 + 1e-6)
 	switch {
 	case v <= 0 || math.IsNaN(v):
 		return 0

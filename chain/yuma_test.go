@@ -14,6 +14,7 @@ import (
 // block − tempo.
 type sim struct {
 	t      *testing.T
+	run    func(EpochInput, Hyperparams) (*EpochResult, error) // Epoch or EpochFixed
 	p      Hyperparams
 	block  int64
 	stake  []float64
@@ -26,7 +27,7 @@ type sim struct {
 
 func newSim(t *testing.T, p Hyperparams, stake []float64) *sim {
 	n := len(stake)
-	s := &sim{t: t, p: p, stake: stake, lu: make([]int64, n), reg: make([]int64, n), permit: make([]bool, n)}
+	s := &sim{t: t, run: Epoch, p: p, stake: stake, lu: make([]int64, n), reg: make([]int64, n), permit: make([]bool, n)}
 	s.W = make([][]uint16, n)
 	s.B = make([][]uint16, n)
 	for i := range n {
@@ -60,7 +61,7 @@ func (s *sim) epoch(emission float64) *EpochResult {
 			in.Bonds[i][j] = float64(s.B[i][j]) / 65535
 		}
 	}
-	r, err := Epoch(in, s.p)
+	r, err := s.run(in, s.p)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestEpochGoldenSubtensorBonds(t *testing.T) {
 // yuma3Setup is Subtensor's setup_yuma_3_scenario: κ = 32767/65535, β = 0,
 // bonds moving average 975 000, liquid alpha on with α in [0.1, 0.3] and
 // steepness 1000, three validator permits, and a first epoch for permits.
-func yuma3Setup(t *testing.T, stake []float64, liquid bool) *sim {
+func yuma3Setup(t *testing.T, stake []float64, liquid bool, run func(EpochInput, Hyperparams) (*EpochResult, error)) *sim {
 	p := DefaultHyperparams()
 	p.Tempo = 1
 	p.Kappa = 32767.0 / 65535
@@ -164,6 +165,7 @@ func yuma3Setup(t *testing.T, stake []float64, liquid bool) *sim {
 	p.Yuma3 = true
 	p.MaxAllowedValidators = 3
 	s := newSim(t, p, stake)
+	s.run = run
 	s.block = 1
 	s.epoch(1e9)
 	return s
@@ -173,15 +175,17 @@ func yuma3Setup(t *testing.T, stake []float64, liquid bool) *sim {
 type yuma3Golden struct {
 	Source    string `json:"source"`
 	Scenarios []struct {
-		Name        string    `json:"name"`
-		Stakes      []float64 `json:"stakes"`
-		LiquidAlpha bool      `json:"liquid_alpha"`
-		Epochs      []struct {
-			Weights   [][]uint16  `json:"weights"` // per validator, on the servers; absent: unchanged
-			Dividends []float64   `json:"dividends"`
-			Bonds     [][]float64 `json:"bonds"` // per validator, to the servers
-		} `json:"epochs"`
+		Name        string       `json:"name"`
+		Stakes      []float64    `json:"stakes"`
+		LiquidAlpha bool         `json:"liquid_alpha"`
+		Epochs      []yuma3Epoch `json:"epochs"`
 	} `json:"scenarios"`
+}
+
+type yuma3Epoch struct {
+	Weights   [][]uint16  `json:"weights"` // per validator, on the servers; absent: unchanged
+	Dividends []float64   `json:"dividends"`
+	Bonds     [][]float64 `json:"bonds"` // per validator, to the servers
 }
 
 // Subtensor's Yuma 3 scenarios (see the file's source note): validators
@@ -199,29 +203,37 @@ func TestEpochGoldenYuma3(t *testing.T) {
 	if len(g.Scenarios) < 6 {
 		t.Fatalf("%d scenarios in the golden file", len(g.Scenarios))
 	}
+	modes := map[string]func(EpochInput, Hyperparams) (*EpochResult, error){"float": Epoch, "fixed": EpochFixed}
 	for _, sc := range g.Scenarios {
-		t.Run(sc.Name, func(t *testing.T) {
-			s := yuma3Setup(t, sc.Stakes, sc.LiquidAlpha)
-			nv := 3
-			var servers []int
-			for j := nv; j < len(sc.Stakes); j++ {
-				servers = append(servers, j)
+		for mode, run := range modes {
+			t.Run(sc.Name+"/"+mode, func(t *testing.T) {
+				yuma3Scenario(t, sc.Stakes, sc.LiquidAlpha, run, sc.Epochs)
+			})
+		}
+	}
+}
+
+// yuma3Scenario plays one golden scenario: validators 0–2, servers after
+// them, weights set before each epoch.
+func yuma3Scenario(t *testing.T, stakes []float64, liquid bool, run func(EpochInput, Hyperparams) (*EpochResult, error), epochs []yuma3Epoch) {
+	s := yuma3Setup(t, stakes, liquid, run)
+	var servers []int
+	for j := 3; j < len(stakes); j++ {
+		servers = append(servers, j)
+	}
+	for e, ep := range epochs {
+		for v, row := range ep.Weights {
+			s.setWeights(v, servers, row)
+		}
+		s.block++
+		r := s.epoch(1e9)
+		near(t, fmt.Sprintf("epoch %d dividends", e), r.Dividends, ep.Dividends, 1e-3)
+		for v, want := range ep.Bonds {
+			got := make([]float64, len(servers))
+			for k, j := range servers {
+				got[k] = float64(s.B[v][j]) / 65535
 			}
-			for e, ep := range sc.Epochs {
-				for v, row := range ep.Weights {
-					s.setWeights(v, servers, row)
-				}
-				s.block++
-				r := s.epoch(1e9)
-				near(t, fmt.Sprintf("epoch %d dividends", e), r.Dividends, ep.Dividends, 1e-3)
-				for v, want := range ep.Bonds {
-					got := make([]float64, len(servers))
-					for k, j := range servers {
-						got[k] = float64(s.B[v][j]) / 65535
-					}
-					near(t, fmt.Sprintf("epoch %d bonds of validator %d", e, v), got, want, 1e-3)
-				}
-			}
-		})
+			near(t, fmt.Sprintf("epoch %d bonds of validator %d", e, v), got, want, 1e-3)
+		}
 	}
 }

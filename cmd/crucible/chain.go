@@ -21,20 +21,21 @@ func init() { register(newChainCmd) }
 
 // chainConfig configures "crucible chain", the local chain daemon.
 type chainConfig struct {
-	Listen            string        `flag:"listen" help:"address to serve the chain API on. Defaults to 127.0.0.1:9944"`
-	DB                string        `flag:"db" help:"file that holds the chain's state (JSON); \"\" keeps it in memory. Defaults to $CRUCIBLE_HOME/chain.json"`
-	Tempo             int64         `flag:"tempo" help:"blocks between epochs (Yuma Consensus runs). Defaults to 10"`
-	BlockTime         time.Duration `flag:"block-time" help:"time per block; 0 moves the clock only through POST /v1/advance. Defaults to 1s"`
-	WeightsRateLimit  int64         `flag:"weights-rate-limit" help:"blocks between two set_weights of one neuron. Defaults to 5"`
-	MinAllowedWeights int           `flag:"min-allowed-weights" help:"minimum number of weights in a set_weights. Defaults to 1"`
-	MaxValidators     int           `flag:"max-validators" help:"number of validator permits (top stake). Defaults to 64"`
-	MaxUIDs           int           `flag:"max-uids" help:"subnet size. Defaults to 256"`
-	ImmunityPeriod    int64         `flag:"immunity-period" help:"blocks a new neuron cannot be replaced. Defaults to 4096"`
-	ActivityCutoff    int64         `flag:"activity-cutoff" help:"blocks without set_weights after which a validator's stake stops counting. Defaults to 5000"`
-	StakeThreshold    float64       `flag:"stake-threshold" help:"stake (TAO) needed to set weights. Defaults to 0"`
-	VersionKey        int64         `flag:"weights-version-key" help:"minimum version key of set_weights; 0 disables the check. Defaults to 0"`
-	Yuma3             bool          `flag:"yuma3" help:"use Yuma 3 bonds. Defaults to false (classic Yuma)"`
-	EmissionPerBlock  float64       `flag:"emission-per-block" help:"TAO emitted per block. Defaults to 1"`
+	Listen            string        `flag:"listen" help:"address to serve the chain API on"`
+	DB                string        `flag:"db" help:"file that holds the chain's state (JSON); \"\" keeps it in memory"`
+	Tempo             int64         `flag:"tempo" help:"blocks between epochs (Yuma Consensus runs)"`
+	BlockTime         time.Duration `flag:"block-time" help:"time per block; 0 moves the clock only through POST /v1/advance"`
+	WeightsRateLimit  int64         `flag:"weights-rate-limit" help:"blocks between two set_weights of one neuron"`
+	MinAllowedWeights int           `flag:"min-allowed-weights" help:"minimum number of weights in a set_weights"`
+	MaxValidators     int           `flag:"max-validators" help:"number of validator permits (top stake)"`
+	MaxUIDs           int           `flag:"max-uids" help:"subnet size"`
+	ImmunityPeriod    int64         `flag:"immunity-period" help:"blocks a new neuron cannot be replaced"`
+	ActivityCutoff    int64         `flag:"activity-cutoff" help:"blocks without set_weights after which a validator's stake stops counting"`
+	StakeThreshold    float64       `flag:"stake-threshold" help:"stake (TAO) needed to set weights"`
+	VersionKey        int64         `flag:"weights-version-key" help:"minimum version key of set_weights; 0 disables the check"`
+	Yuma3             bool          `flag:"yuma3" help:"use Yuma 3 bonds"`
+	EmissionPerBlock  float64       `flag:"emission-per-block" help:"TAO emitted per block"`
+	FixedPoint        bool          `flag:"fixed-point" help:"run Yuma Consensus in Subtensor's I32F32 fixed point (bit-exact) instead of float64"`
 }
 
 func defaultChainConfig() *chainConfig {
@@ -117,7 +118,7 @@ they act for, as crucible nodes sign their requests.`,
 }
 
 func runChain(ctx context.Context, cfg *chainConfig, out interface{ Write([]byte) (int, error) }) error {
-	l, err := chain.OpenLocal(chain.LocalOptions{Path: cfg.DB, Params: cfg.params(), CheckAddress: checkSS58})
+	l, err := chain.OpenLocal(chain.LocalOptions{Path: cfg.DB, Params: cfg.params(), CheckAddress: checkSS58, FixedPoint: cfg.FixedPoint})
 	if err != nil {
 		return err
 	}
