@@ -6,7 +6,8 @@
 // block. Local implements it on this machine with the same rules as
 // Bittensor's Subtensor: a block clock, set_weights checked exactly as the
 // chain checks it (each refusal named as Subtensor names it), and Yuma
-// Consensus run every tempo blocks (Epoch). Client and Handler put a Local
+// Consensus run every tempo blocks: Epoch in float64, or EpochFixed in
+// Subtensor's own I32F32 arithmetic. Client and NewHandler put a Local
 // behind HTTP, so a validator can use an embedded chain or a remote
 // "crucible chain" daemon through the same interface.
 //

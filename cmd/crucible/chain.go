@@ -35,9 +35,15 @@ type chainConfig struct {
 	VersionKey        int64         `flag:"weights-version-key" help:"minimum version key of set_weights; 0 disables the check"`
 	Yuma3             bool          `flag:"yuma3" help:"use Yuma 3 bonds"`
 	EmissionPerBlock  float64       `flag:"emission-per-block" help:"TAO emitted per block"`
-	FixedPoint        bool          `flag:"fixed-point" help:"run Yuma Consensus in Subtensor's I32F32 fixed point (bit-exact) instead of float64"`
+	FixedPoint        bool          `flag:"fixed-point" help:"run Yuma Consensus in Subtensor's I32F32 fixed point instead of float64 (matches the chain bit for bit on classic Yuma)"`
 }
 
+// defaultChainConfig holds the documented defaults: listen 127.0.0.1:9944,
+// state in $CRUCIBLE_HOME/chain.json (~/.crucible without CRUCIBLE_HOME),
+// tempo 10 blocks of 1 s, weights rate limit 5 blocks, at least 1 weight,
+// 64 validator permits, 256 uids, immunity 4096 blocks, activity cutoff
+// 5000 blocks, no stake threshold, no version key, classic Yuma in float64,
+// 1 TAO emitted per block. Everything else is Subtensor's default.
 func defaultChainConfig() *chainConfig {
 	home := os.Getenv("CRUCIBLE_HOME")
 	if home == "" {
