@@ -12,7 +12,7 @@
 // "crucible chain" daemon through the same interface.
 //
 // The package never signs or verifies anything itself: writes over HTTP are
-// signed and checked by functions the caller supplies (Client.Sign,
-// Server's Authenticate), which the crucible command wires to the sign
+// signed and checked by functions the caller supplies (NewClient's SignFunc,
+// ServerOptions.Authenticate), which the crucible command wires to the sign
 // package.
 package chain
