@@ -89,7 +89,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		m.attention(ws, qkv, ws.atty[s], nil)
 	}
 	xmid := ws.xmid[s]
-	copy(xmid, x)
+	copy(xmid[:N*C], x[:N*C])
 	m.projFwd(ws, b.o, ws.atty[s], qd, xmid, C, N, true)
 
 	normFwd(&b.norm2, xmid, ws.ln, ws.mean2[s], ws.rstd2[s], N, C, eps)
@@ -101,7 +101,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		m.projFwd(ws, b.ffIn[0], ws.ln, C, ws.ffa[s], I, N, false)
 		nn.GELUForward(ws.hbuf[:N*I], ws.ffa[s][:N*I])
 	}
-	copy(out, xmid)
+	copy(out[:N*C], xmid[:N*C])
 	m.projFwd(ws, b.down, ws.hbuf, I, out, C, N, true)
 }
 

@@ -3,19 +3,38 @@ package model
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // TestGenerateMatchesFullForward checks the KV-cache path: each greedy token
 // must be the argmax of the full forward pass over the sequence so far.
 func TestGenerateMatchesFullForward(t *testing.T) {
-	for name, cfg := range tinyConfigs() {
+	cases := tinyConfigs()
+	cases["gpt2+lora"] = cases["gpt2"]
+	cases["qwen2+lora"] = cases["qwen2-gqa-tied"]
+	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
 			m, err := New(cfg, 13)
 			if err != nil {
 				t.Fatal(err)
 			}
-			scaleParams(m, rand.New(rand.NewPCG(6, 6)))
+			rng := rand.New(rand.NewPCG(6, 6))
+			scaleParams(m, rng)
+			if strings.HasSuffix(name, "+lora") {
+				targets := []string{"c_attn", "c_fc"}
+				if cfg.Family == Llama {
+					targets = []string{"q_proj", "down_proj"}
+				}
+				// Dropout applies in training only; generation must ignore it.
+				l, err := m.AddLoRA(LoRAConfig{Rank: 2, Alpha: 4, Dropout: 0.1, TargetModules: targets})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range l.Params() {
+					l.Params()[i] = float32(rng.NormFloat64()) * 0.3
+				}
+			}
 			prompt := []int32{1, 5, 7, 3, 2}
 			var streamed []int32
 			out, err := m.Generate(prompt, GenerateOptions{MaxNewTokens: 8, StopTokens: []int32{}}, func(tok int32) bool {
