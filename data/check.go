@@ -1,11 +1,11 @@
 package data
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"slices"
@@ -76,6 +76,7 @@ func (r *Report) OK() bool { return len(r.Errors) == 0 }
 
 // checker accumulates a report.
 type checker struct {
+	hash         *maphash.Hash
 	opt          CheckOptions
 	rep          *Report
 	rowHashes    []uint64
@@ -213,8 +214,7 @@ func (c *checker) checkExample(row Row, ex Example) error {
 	if ex.Type == crucible.TaskDPO && ex.Chosen == ex.Rejected && ex.Chosen != "" {
 		c.warn(errorf(row.Pos, c.rep.Mapping.FieldRejected, "the rejected answer is the same as the chosen one").Error())
 	}
-	canon, _ := json.Marshal(row.Values) // map keys sorted: equal rows, equal bytes
-	c.rowHashes = append(c.rowHashes, hash64(canon))
+	c.rowHashes = append(c.rowHashes, c.rowHash(row.Values))
 	c.promptHashes = append(c.promptHashes, PromptHash(ex.PromptKey()))
 	if c.opt.Tokenizer != nil {
 		n, err := Length(c.opt.Tokenizer, ex, TokenizeOptions{TrainOnInputs: c.opt.TrainOnInputs, ChatTemplate: c.opt.ChatTemplate})
@@ -226,9 +226,63 @@ func (c *checker) checkExample(row Row, ex Example) error {
 	return nil
 }
 
-func hash64(b []byte) uint64 {
-	s := sha256.Sum256(b)
-	return binary.LittleEndian.Uint64(s[:8])
+// rowHash hashes a row's values canonically (map keys in order, each value
+// tagged with its type), so that equal rows hash equally within one check.
+func (c *checker) rowHash(values map[string]any) uint64 {
+	if c.hash == nil {
+		c.hash = &maphash.Hash{}
+	}
+	h := c.hash
+	h.Reset()
+	hashValue(h, values)
+	return h.Sum64()
+}
+
+func writeLen(h *maphash.Hash, n int) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(n))
+	h.Write(b[:])
+}
+
+func hashValue(h *maphash.Hash, v any) {
+	switch x := v.(type) {
+	case nil:
+		h.WriteByte('n')
+	case string:
+		h.WriteByte('s')
+		writeLen(h, len(x))
+		h.WriteString(x)
+	case []byte:
+		h.WriteByte('s')
+		writeLen(h, len(x))
+		h.Write(x)
+	case bool:
+		if x {
+			h.WriteByte('t')
+		} else {
+			h.WriteByte('f')
+		}
+	case []any:
+		h.WriteByte('[')
+		writeLen(h, len(x))
+		for _, e := range x {
+			hashValue(h, e)
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		h.WriteByte('{')
+		writeLen(h, len(keys))
+		for _, k := range keys {
+			hashValue(h, k)
+			hashValue(h, x[k])
+		}
+	default: // numbers of any kind
+		fmt.Fprintf(h, "#%v", x)
+	}
 }
 
 // repeats counts the entries equal to an earlier one.

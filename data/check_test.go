@@ -126,3 +126,23 @@ func TestCheckCounts(t *testing.T) {
 		t.Error("an error spans lines")
 	}
 }
+
+func TestRowHash(t *testing.T) {
+	c := &checker{}
+	a := map[string]any{"q": "x", "n": 1.0, "l": []any{"a", map[string]any{"k": nil, "j": true}}}
+	b := map[string]any{"l": []any{"a", map[string]any{"j": true, "k": nil}}, "n": 1.0, "q": "x"}
+	if c.rowHash(a) != c.rowHash(b) {
+		t.Error("equal rows hash differently")
+	}
+	for _, other := range []map[string]any{
+		{"q": "x", "n": "1", "l": []any{"a", map[string]any{"k": nil, "j": true}}},  // string, not number
+		{"q": "x", "n": 1.0, "l": []any{"a", map[string]any{"k": "", "j": true}}},   // "" vs null
+		{"q": "x", "n": 1.0, "l": []any{"a", map[string]any{"k": nil, "j": false}}}, // bool
+		{"q": "x", "n": 1.0, "l": []any{"a", map[string]any{"k": nil}, true}},       // structure
+		{"qx": "", "n": 1.0, "l": []any{"a", map[string]any{"k": nil, "j": true}}},  // key/value boundary
+	} {
+		if c.rowHash(other) == c.rowHash(a) {
+			t.Errorf("%v hashes like %v", other, a)
+		}
+	}
+}
