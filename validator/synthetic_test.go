@@ -1,0 +1,37 @@
+package validator_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/validator"
+)
+
+func TestScheduleSynthetic(t *testing.T) {
+	n := newNetwork(t, "", nil)
+	ctx := context.Background()
+	cands := []validator.Synthetic{
+		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl"},
+		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "definitions.jsonl"},
+	}
+	first, err := n.v.ScheduleSynthetic(ctx, cands, 1)
+	if err != nil || first == nil {
+		t.Fatalf("no synthetic task on an idle network: %v", err)
+	}
+	if first.IsOrganic {
+		t.Error("synthetic task marked organic")
+	}
+	// One synthetic task in play is the limit here.
+	if again, err := n.v.ScheduleSynthetic(ctx, cands, 1); err != nil || again != nil {
+		t.Fatalf("second synthetic task while one is live: %v %v", again, err)
+	}
+	// With room for two, a waiting customer task still comes first.
+	n.submit("facts.jsonl", 1)
+	if again, err := n.v.ScheduleSynthetic(ctx, cands, 2); err != nil || again != nil {
+		t.Fatalf("synthetic task while a customer waits: %v %v", again, err)
+	}
+	if none, err := n.v.ScheduleSynthetic(ctx, nil, 5); none != nil || err != nil {
+		t.Errorf("no candidates: %v %v", none, err)
+	}
+}
