@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -123,7 +124,7 @@ they act for, as crucible nodes sign their requests.`,
 	return cmd
 }
 
-func runChain(ctx context.Context, cfg *chainConfig, out interface{ Write([]byte) (int, error) }) error {
+func runChain(ctx context.Context, cfg *chainConfig, out io.Writer) error {
 	l, err := chain.OpenLocal(chain.LocalOptions{Path: cfg.DB, Params: cfg.params(), CheckAddress: checkSS58, FixedPoint: cfg.FixedPoint})
 	if err != nil {
 		return err
