@@ -7,7 +7,12 @@ import (
 
 // BenchmarkEpoch256 runs one epoch of a full default subnet: 256 uids, 64
 // validators weighting every miner.
-func BenchmarkEpoch256(b *testing.B) {
+func BenchmarkEpoch256(b *testing.B) { benchEpoch(b, Epoch) }
+
+// BenchmarkEpochFixed256 is the same epoch in fixed point.
+func BenchmarkEpochFixed256(b *testing.B) { benchEpoch(b, EpochFixed) }
+
+func benchEpoch(b *testing.B, run func(EpochInput, Hyperparams) (*EpochResult, error)) {
 	const n, nv = 256, 64
 	rng := rand.New(rand.NewPCG(1, 2))
 	in := EpochInput{Block: 1000, Stake: make([]float64, n), LastUpdate: make([]int64, n), RegisteredAt: make([]int64, n),
@@ -19,13 +24,13 @@ func BenchmarkEpoch256(b *testing.B) {
 			in.Permit[i] = true
 			for j := nv; j < n; j++ {
 				in.Weights[i][j] = float64(rng.IntN(65536))
-				in.Bonds[i][j] = rng.Float64()
+				in.Bonds[i][j] = float64(rng.IntN(65536)) / 65535
 			}
 		}
 	}
 	p := DefaultHyperparams()
 	for b.Loop() {
-		if _, err := Epoch(in, p); err != nil {
+		if _, err := run(in, p); err != nil {
 			b.Fatal(err)
 		}
 	}
