@@ -87,11 +87,12 @@ peak resident memory. Each config runs in a fresh child process, so its peak
 RSS is its own.
 
 MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
-measured with the kernel's FMA loop on all threads just before and just after
-each config's timed steps (their mean), so that a machine shared with other
-work lowers both alike. Where /proc is available, cpu_util and mfu_cpu also
-report the share of the cores the process actually got and the MFU over that
-CPU time. Training FLOPs per token
+measured with the kernel's FMA loop on all threads for 50 ms right after each
+timed step; the figure is the median over steps, so that a machine shared
+with other work lowers a step and its peak alike. Where /proc is available,
+cpu_util and mfu_cpu also report the share of the cores the process actually
+got and the MFU over that CPU time (an upper bound: it does not count the
+trainer's own idle time). Training FLOPs per token
 are 6·N (full) or 4·N + 6·N_lora (LoRA: no base weight gradients), N being
 the parameters that enter matrix products (every projection and the LM head),
 plus 12·layers·heads·head_dim·T for attention (forward and backward, counted
@@ -143,52 +144,55 @@ func findTrainBench(name string) (trainBenchConfig, error) {
 	return trainBenchConfig{}, fmt.Errorf("bench train: unknown config %q (have %s)", name, strings.Join(trainBenchNames(), ", "))
 }
 
-// measureTrainPeak returns the FP32 peak in GFLOP/s and how it was found:
-// the best FMA loop the CPU has, or GEMM at 1024³ (a lower bound) where no
-// FMA loop is available.
-func measureTrainPeak() (float64, string, error) {
-	p, src, _, err := measureTrainPeakCPU()
-	return p, src, err
+// trainPeak measures the CPU's FP32 peak: the best FMA loop the CPU has,
+// or GEMM at 1024³ (a lower bound) where no FMA loop is available.
+type trainPeak struct {
+	isa    string // "" when falling back to GEMM
+	source string
 }
 
-// measureTrainPeakCPU is measureTrainPeak that also returns the share of
-// the cores the process got while measuring (0 when unknown).
-func measureTrainPeakCPU() (float64, string, float64, error) {
+func newTrainPeak() trainPeak {
 	threads := runtime.GOMAXPROCS(0)
-	best, src, frac := 0.0, "", 0.0
+	best, p := 0.0, trainPeak{source: "GEMM 1024³ (lower bound: no FMA loop for this CPU)"}
 	for _, isa := range kernel.PeakISAs() {
-		c0, t0 := cpuSeconds(), time.Now()
-		p, err := kernel.MeasurePeak(isa, threads, 200*time.Millisecond, 3)
-		if err != nil {
-			return 0, "", 0, err
-		}
-		f := 0.0
-		if c0 > 0 {
-			f = (cpuSeconds() - c0) / time.Since(t0).Seconds() / float64(threads)
-		}
-		if p > best {
-			best, src, frac = p, fmt.Sprintf("%s FMA loop, %d threads", isa, threads), f
+		g, err := kernel.MeasurePeak(isa, threads, 50*time.Millisecond, 3)
+		if err == nil && g > best {
+			best, p = g, trainPeak{isa: isa, source: fmt.Sprintf("%s FMA loop, %d threads", isa, threads)}
 		}
 	}
-	if best > 0 {
-		return best, src, frac, nil
-	}
-	const n = 1024
-	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
-	var times []float64
-	for range 3 {
-		t0 := time.Now()
-		if err := kernel.MatMul(n, n, n, a, b, c); err != nil {
-			return 0, "", 0, err
-		}
-		times = append(times, time.Since(t0).Seconds())
-	}
-	sort.Float64s(times)
-	return 2 * n * n * n / times[1] / 1e9, "GEMM 1024³ (lower bound: no FMA loop for this CPU)", 0, nil
+	return p
 }
 
-// runTrainBench measures the peak once and runs each (config, mode) in a
-// child process.
+// measure returns the peak in GFLOP/s over about d, and the share of the
+// cores the process got meanwhile (0 when unknown).
+func (p trainPeak) measure(d time.Duration) (gflops, cpuShare float64, err error) {
+	threads := runtime.GOMAXPROCS(0)
+	c0, t0 := cpuSeconds(), time.Now()
+	if p.isa != "" {
+		gflops, err = kernel.MeasurePeak(p.isa, threads, d, 1)
+	} else {
+		const n = 1024
+		a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+		t1 := time.Now()
+		err = kernel.MatMul(n, n, n, a, b, c)
+		gflops = 2 * n * n * n / time.Since(t1).Seconds() / 1e9
+	}
+	if c0 > 0 {
+		cpuShare = (cpuSeconds() - c0) / time.Since(t0).Seconds() / float64(threads)
+	}
+	return gflops, cpuShare, err
+}
+
+func medianOf(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// runTrainBench runs each (config, mode) in a child process.
 func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, asJSON bool) error {
 	if len(configs) == 0 {
 		configs = trainBenchNames()
@@ -298,40 +302,43 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	if err := step(); err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 	}
-	peak, src, peakFrac, err := measureTrainPeakCPU()
-	if err != nil {
-		return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
+	// Each timed step is paired with a short FMA-peak measurement right
+	// after it, and MFU is the median over the pairs: on a machine shared
+	// with other work, a step and its peak see about the same load.
+	peak := newTrainPeak()
+	matmul := float64(matmulParams(c))
+	perToken := 6*matmul + 12*float64(c.Layers*c.Heads*c.HeadDim*bc.t)
+	if mode == "lora" {
+		perToken = 4*matmul + 12*float64(c.Layers*c.Heads*c.HeadDim*bc.t) + 6*float64(loraParams)
 	}
-	c0, t0 := cpuSeconds(), time.Now()
+	stepFlops := perToken * float64(bc.b*bc.t)
+	var mfus, mfuCPUs, peaks, utils []float64
+	var total float64
 	for range steps {
+		c0, t0 := cpuSeconds(), time.Now()
 		if err := step(); err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 		}
-	}
-	el := time.Since(t0).Seconds()
-	cpu := cpuSeconds() - c0
-	if peak2, src2, frac2, err := measureTrainPeakCPU(); err == nil && peak > 0 {
-		peak, src, peakFrac = (peak+peak2)/2, src2, (peakFrac+frac2)/2
+		el := time.Since(t0).Seconds()
+		util := (cpuSeconds() - c0) / el / float64(runtime.GOMAXPROCS(0))
+		total += el
+		p, share, err := peak.measure(50 * time.Millisecond)
+		if err != nil {
+			return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
+		}
+		peaks = append(peaks, p)
+		mfus = append(mfus, stepFlops/el/1e9/p)
+		if c0 > 0 && share > 0 && util > 0 {
+			utils = append(utils, util)
+			mfuCPUs = append(mfuCPUs, (stepFlops/el/1e9/util)/(p/share))
+		}
 	}
 	tokens := float64(bc.b * bc.t * steps)
-	matmul := float64(matmulParams(c))
-	attn := 12 * float64(c.Layers*c.Heads*c.HeadDim*bc.t)
-	perToken := 6*matmul + attn
-	if mode == "lora" {
-		perToken = 4*matmul + attn + 6*float64(loraParams)
-	}
-	gflops := perToken * tokens / el / 1e9
 	row := trainBenchRow{
-		Config: name, Mode: mode, TokensPerS: tokens / el, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
-		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * el / float64(steps), GFLOPS: gflops,
-		PeakGFLOPS: peak, PeakSource: src,
-	}
-	if peak > 0 {
-		row.MFU = gflops / peak
-	}
-	if c0 > 0 && peakFrac > 0 && cpu > 0 {
-		row.CPUUtil = cpu / el / float64(runtime.GOMAXPROCS(0))
-		row.MFUCPU = (gflops / row.CPUUtil) / (peak / peakFrac)
+		Config: name, Mode: mode, TokensPerS: tokens / total, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
+		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * total / float64(steps), GFLOPS: stepFlops * float64(steps) / total / 1e9,
+		PeakGFLOPS: medianOf(peaks), PeakSource: peak.source, MFU: medianOf(mfus),
+		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs),
 	}
 	return row, nil
 }
