@@ -102,7 +102,7 @@ func Detect(rows []Row) (*Detection, error) {
 	}
 	found = append(found, chats...)
 	if dpo == nil { // prompt/chosen/rejected leave no instruct reading
-		inst, err := detectInstruct(d.text, d.seen)
+		inst, err := detectInstruct(d.text, d.optional, d.seen)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +169,18 @@ func (d *detector) text(names []string) []string {
 	var out []string
 	for _, n := range names {
 		if c, ok := d.lower[n]; ok && d.stats[c].strings > 0 && d.stats[c].others == 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// optional is text that also accepts columns holding only nulls in the
+// sample (an input or system column that is empty in the first rows).
+func (d *detector) optional(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if c, ok := d.lower[n]; ok && d.stats[c].others == 0 {
 			out = append(out, c)
 		}
 	}
@@ -243,7 +255,7 @@ func (d *detector) chats(dpo *Detection) ([]*Detection, error) {
 }
 
 // detectInstruct looks for an instruction/output pair.
-func detectInstruct(text func([]string) []string, seen string) (*Detection, error) {
+func detectInstruct(text, optional func([]string) []string, seen string) (*Detection, error) {
 	outs := text(outputColumns)
 	if len(outs) == 0 {
 		return nil, nil
@@ -269,13 +281,13 @@ func detectInstruct(text func([]string) []string, seen string) (*Detection, erro
 			WithHint("name them with --type instruct --field-instruction COL --field-output COL")
 	}
 	m := crucible.ColumnMapping{FieldInstruction: main[0], FieldOutput: outs[0]}
-	for _, c := range text(contextColumns) {
+	for _, c := range optional(contextColumns) {
 		if c != main[0] && c != outs[0] {
 			m.FieldInput = c
 			break
 		}
 	}
-	if sys := text(systemColumns); len(sys) > 0 {
+	if sys := optional(systemColumns); len(sys) > 0 {
 		m.FieldSystem = sys[0]
 	}
 	format := DefaultNoInputFormat

@@ -378,11 +378,38 @@ func parseMessages(pos Pos, col string, v any, roleField, contentField string, r
 		if !ok {
 			return nil, errorf(pos, field+"."+contentField, "missing (message fields are %s)", strings.Join(Row{Values: obj}.Columns(), ", "))
 		}
-		content, err := asString(pos, field+"."+contentField, cv)
+		content, err := messageContent(pos, field+"."+contentField, cv)
 		if err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, Message{Role: mapped, Content: content})
 	}
 	return msgs, nil
+}
+
+// messageContent reads a message's content: a string, or a list of parts
+// in the OpenAI style ([{"type": "text", "text": "..."}]) whose text parts
+// are joined. Other part types (images, audio) are an error: crucible
+// trains text models.
+func messageContent(pos Pos, field string, v any) (string, error) {
+	parts, ok := v.([]any)
+	if !ok {
+		return asString(pos, field, v)
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		obj, ok := p.(map[string]any)
+		if !ok {
+			return "", errorf(pos, fmt.Sprintf("%s[%d]", field, i), "expected a content part object, found %s", typeName(p))
+		}
+		if typ, _ := obj["type"].(string); typ != "text" {
+			return "", errorf(pos, fmt.Sprintf("%s[%d]", field, i), "content part of type %q; only text parts can be trained on", typ)
+		}
+		text, err := asString(pos, fmt.Sprintf("%s[%d].text", field, i), obj["text"])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(text)
+	}
+	return b.String(), nil
 }
