@@ -132,6 +132,16 @@ func (c *Config) Validate() error {
 	case c.Family == Llama && !(c.RopeTheta > 0):
 		return fmt.Errorf("rope_theta must be positive (got %g)", c.RopeTheta)
 	}
+	switch {
+	case c.Architecture == "LlamaForCausalLM" && c.QKVBias != c.OBias:
+		return errors.New("LlamaForCausalLM has one attention_bias for q, k, v and o: QKVBias and OBias must agree")
+	case c.Architecture == "Qwen2ForCausalLM" && (!c.QKVBias || c.OBias || c.MLPBias):
+		return errors.New("Qwen2ForCausalLM has biases on q, k and v only")
+	case c.Architecture == "MistralForCausalLM" && (c.QKVBias || c.OBias || c.MLPBias):
+		return errors.New("MistralForCausalLM has no biases")
+	case c.Family == GPT2 && (!c.QKVBias || !c.OBias || !c.MLPBias || !c.TieEmbeddings):
+		return errors.New("GPT2LMHeadModel has every bias and a tied LM head")
+	}
 	if s := c.RopeScaling; s != nil {
 		if !(s.Factor > 0) || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor) || s.OriginalMaxPos <= 0 {
 			return fmt.Errorf("rope_scaling: need factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
