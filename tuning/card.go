@@ -1,0 +1,100 @@
+package tuning
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// TrainingFile is the name of the JSON record of a training run written
+// beside the model: every choice with its reason, and the results.
+const TrainingFile = "training.json"
+
+// trainingRecord is what TrainingFile holds.
+type trainingRecord struct {
+	BaseModel  string         `json:"base_model"`
+	TaskType   string         `json:"task_type"`
+	Mapping    any            `json:"mapping"`
+	DataSHA256 string         `json:"data_sha256"`
+	IsAdapter  bool           `json:"is_adapter"`
+	Recipe     Recipe         `json:"recipe"`
+	Tokenize   any            `json:"tokenize"`
+	Choices    any            `json:"choices"`
+	Results    map[string]any `json:"results"`
+	Warnings   []string       `json:"warnings,omitempty"`
+	Seed       uint64         `json:"seed"`
+	Duration   float64        `json:"duration_s"`
+}
+
+// writeCard writes README.md (a Hugging Face model card) and
+// training.json into dir.
+func writeCard(dir string, spec Spec, res *Result) error {
+	tr := res.Train
+	results := map[string]any{
+		"steps": tr.Steps, "epochs": round(tr.Epochs), "tokens": tr.Tokens, "tokens_per_s": math.Round(tr.TokensPerS),
+		"first_train_loss": jsonNum(tr.FirstLoss), "final_train_loss": jsonNum(tr.TrainLoss),
+		"initial_val_loss": jsonNum(tr.InitialValLoss), "val_loss": jsonNum(tr.ValLoss), "best_step": tr.BestStep,
+		"lr": tr.LR, "stop_reason": tr.StopReason,
+	}
+	if res.TaskType == "dpo" {
+		results["initial_reward_accuracy"], results["reward_accuracy"], results["reward_margin"] = tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin
+	}
+	rec := trainingRecord{BaseModel: res.BaseModel, TaskType: string(res.TaskType), Mapping: res.Mapping, DataSHA256: res.DataSHA256,
+		IsAdapter: res.IsAdapter, Recipe: res.Recipe, Tokenize: res.Tokenize, Choices: res.Choices, Results: results,
+		Warnings: tr.Warnings, Seed: spec.Seed, Duration: round(res.Duration.Seconds())}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, TrainingFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var c strings.Builder
+	kind := "full fine-tune"
+	if res.IsAdapter {
+		kind = "LoRA adapter (PEFT)"
+	}
+	fmt.Fprintf(&c, "---\nbase_model: %s\nlibrary_name: %s\ntags:\n- crucible\n- %s\n---\n\n", yamlString(res.BaseModel), libraryName(res.IsAdapter), res.TaskType)
+	fmt.Fprintf(&c, "# %s fine-tuned with crucible\n\n", res.BaseModel)
+	fmt.Fprintf(&c, "A %s of `%s` on a %s dataset (sha256 `%s`), trained by crucible on %s.\n\n", kind, res.BaseModel, res.TaskType, res.DataSHA256, time.Now().UTC().Format("2006-01-02"))
+	c.WriteString("## Results\n\n| | |\n|---|---|\n")
+	fmt.Fprintf(&c, "| steps | %d (%.2f epochs, %d tokens, %.0f tokens/s) |\n", tr.Steps, tr.Epochs, tr.Tokens, tr.TokensPerS)
+	fmt.Fprintf(&c, "| training loss | %.4f at the first step, %.4f at the end |\n", tr.FirstLoss, tr.TrainLoss)
+	if !math.IsNaN(tr.ValLoss) {
+		fmt.Fprintf(&c, "| validation loss | %.4f before training, %.4f after (weights of step %d) |\n", tr.InitialValLoss, tr.ValLoss, tr.BestStep)
+	}
+	if res.TaskType == "dpo" {
+		fmt.Fprintf(&c, "| validation reward accuracy | %.3f before, %.3f after (margin %.4f) |\n", tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin)
+	}
+	fmt.Fprintf(&c, "| stopped | %s |\n\n", tr.StopReason)
+	c.WriteString("## Hyperparameters and why\n\n| setting | value | reason |\n|---|---|---|\n")
+	for _, ch := range res.Choices {
+		fmt.Fprintf(&c, "| %s | %v | %s |\n", ch.Name, ch.Value, strings.ReplaceAll(ch.Reason, "|", "\\|"))
+	}
+	if len(tr.Warnings) > 0 {
+		c.WriteString("\n## Warnings\n\n")
+		for _, w := range tr.Warnings {
+			fmt.Fprintf(&c, "- %s\n", w)
+		}
+	}
+	fmt.Fprintf(&c, "\nThe per-step metrics are in `metrics.jsonl`; every choice is also in `%s`.\n", TrainingFile)
+	return os.WriteFile(filepath.Join(dir, "README.md"), []byte(c.String()), 0o644)
+}
+
+func libraryName(adapter bool) string {
+	if adapter {
+		return "peft"
+	}
+	return "transformers"
+}
+
+func yamlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }

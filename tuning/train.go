@@ -1,0 +1,339 @@
+package tuning
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/ml/train"
+)
+
+// Spec says what to fine-tune on what, and by when.
+type Spec struct {
+	ModelDir string // the base model, Hugging Face layout
+	// BaseModel names the base in the model card and adapter config;
+	// defaults to the model directory's name.
+	BaseModel string
+	DataPath  string            // a dataset file or directory in any format package data reads
+	TaskType  crucible.TaskType // empty: detected
+	Mapping   *crucible.ColumnMapping
+	OutDir    string // created; must not exist or be empty
+	// Deadline is when the output must be complete; Budget is used when
+	// Deadline is zero (from the call). One of the two is required.
+	Deadline time.Time
+	Budget   time.Duration
+	Recipe   Recipe
+	Seed     uint64
+	// WorkDir holds checkpoints; defaults to OutDir + ".work", removed
+	// after a successful run.
+	WorkDir string
+	// Memory is the bytes training may use; defaults to 60% of the
+	// memory available.
+	Memory int64
+	// MetricsPath, when set, also receives the per-step metrics (JSONL);
+	// they are always written to OutDir/metrics.jsonl.
+	MetricsPath string
+	// Log receives human-readable lines (choices, validations).
+	Log func(msg string)
+}
+
+// Progress reports a running training job (as miner.Progress does).
+type Progress struct {
+	Fraction float64  // 0..1
+	Step     int      // optimizer steps done
+	Loss     *float64 // latest training loss
+	Message  string
+}
+
+// Result describes a finished training job.
+type Result struct {
+	OutDir     string            `json:"out_dir"`
+	IsAdapter  bool              `json:"is_adapter"`
+	BaseModel  string            `json:"base_model"`
+	TaskType   crucible.TaskType `json:"task_type"`
+	Mapping    crucible.ColumnMapping
+	DataSHA256 string             `json:"data_sha256"`
+	Tokenize   data.TokenizeStats `json:"tokenize"`
+	Recipe     Recipe             `json:"recipe"`
+	Choices    []train.Choice     `json:"choices"`
+	Train      *train.Result      `json:"train"`
+	Duration   time.Duration      `json:"duration_ns"`
+}
+
+// saveRate is a conservative disk write speed for budgeting the final save.
+const saveRate = 100 << 20
+
+// Train fine-tunes spec.ModelDir on spec.DataPath and writes the result to
+// spec.OutDir before the deadline. Errors are crucible errors: EINVALID
+// for bad input (no usable rows, a budget too small for one step, an
+// output directory that cannot be written), EINTERNAL otherwise.
+func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, error) {
+	start := time.Now()
+	if report == nil {
+		report = func(Progress) {}
+	}
+	logf := func(format string, args ...any) {
+		if spec.Log != nil {
+			spec.Log(fmt.Sprintf(format, args...))
+		}
+	}
+	deadline := spec.Deadline
+	if deadline.IsZero() {
+		if spec.Budget <= 0 {
+			return nil, crucible.Errorf(crucible.EINVALID, "train: a deadline or a time budget is required")
+		}
+		deadline = start.Add(spec.Budget)
+	}
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if spec.ModelDir == "" || spec.DataPath == "" || spec.OutDir == "" {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: model directory, dataset and output directory are required")
+	}
+	tmp, err := prepareOut(spec.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	work := spec.WorkDir
+	if work == "" {
+		work = filepath.Clean(spec.OutDir) + ".work"
+	}
+	report(Progress{Message: "loading the base model and the dataset"})
+	tok, err := tokenizer.Load(spec.ModelDir)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: load the base tokenizer")
+	}
+	m, err := model.Load(spec.ModelDir)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: load the base model")
+	}
+	cfg := m.Config()
+	maxLen := spec.Recipe.MaxLength
+	if maxLen <= 0 {
+		maxLen = 1024
+	}
+	maxLen = maxLength(cfg, maxLen)
+	ds, err := loadDataset(spec.DataPath, spec.TaskType, spec.Mapping, tok, maxLen)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := fileSHA256(spec.DataPath)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: read %s", spec.DataPath)
+	}
+	base := spec.BaseModel
+	if base == "" {
+		base = filepath.Base(filepath.Clean(spec.ModelDir))
+	}
+	res := &Result{BaseModel: base, TaskType: ds.Type, Mapping: ds.Mapping, DataSHA256: sum, Tokenize: ds.Stats, Recipe: spec.Recipe}
+	choose := func(c train.Choice) {
+		res.Choices = append(res.Choices, c)
+		logf("%s = %v: %s", c.Name, c.Value, c.Reason)
+	}
+	why := ds.Reason
+	if why == "" {
+		why = "as given"
+	}
+	choose(train.Choice{Name: "task", Value: string(ds.Type), Reason: why})
+	choose(train.Choice{Name: "max length", Value: maxLen, Reason: fmt.Sprintf("tokens per sequence: the model's context %d, capped at %d; %d of %d examples truncated, %d dropped", cfg.MaxPositions, max(spec.Recipe.MaxLength, 1024), ds.Stats.Truncated, ds.Stats.Examples, ds.Stats.Dropped)})
+
+	mem := spec.Memory
+	if mem <= 0 {
+		mem = availableMemory() * 6 / 10
+	}
+	examples := len(ds.Seqs) + len(ds.Pairs)
+	setup, err := train.ChooseSetup(train.SetupFacts{Model: cfg, Params: m.NumParams(), Examples: examples, MaxLen: ds.MaxLen,
+		Memory: mem, DPO: ds.Type == crucible.TaskDPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train")
+	}
+	for _, c := range setup.Choices {
+		choose(c)
+	}
+	if setup.LoRA {
+		lc := setup.LoRAConfig
+		if spec.Recipe.LoRARank > 0 {
+			lc.Rank = spec.Recipe.LoRARank
+			lc.Alpha = float64(2 * lc.Rank)
+		}
+		if spec.Recipe.LoRAAlpha > 0 {
+			lc.Alpha = spec.Recipe.LoRAAlpha
+		}
+		lc.Seed, lc.BaseModel = spec.Seed, base
+		if _, err := m.AddLoRA(lc); err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "train: attach LoRA")
+		}
+	} else {
+		m.SetTrainBase(true)
+	}
+	res.IsAdapter = setup.LoRA && !spec.Recipe.Merge
+
+	// Reserve time for the final save (and merge), written at a
+	// conservative disk speed, plus a margin.
+	saveBytes := int64(4 * m.NumParams())
+	if res.IsAdapter {
+		saveBytes = int64(4 * len(m.LoRA().Params()))
+	}
+	reserve := time.Second + time.Duration(float64(saveBytes)/saveRate*float64(time.Second))*2
+	choose(train.Choice{Name: "save reserve", Value: reserve.Round(time.Millisecond).String(), Reason: fmt.Sprintf("time kept before the deadline to write %.1f MB", float64(saveBytes)/1e6)})
+	if time.Until(deadline) < reserve {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: time budget too small: %s left after loading, the save alone needs %s", time.Until(deadline).Round(time.Millisecond), reserve.Round(time.Millisecond))
+	}
+
+	metricsFile, err := os.Create(filepath.Join(tmp, "metrics.jsonl"))
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: output directory %s is not writable", spec.OutDir)
+	}
+	defer metricsFile.Close()
+	mw := bufio.NewWriter(metricsFile)
+	var metrics interface{ Write([]byte) (int, error) } = mw
+	if spec.MetricsPath != "" {
+		extra, err := os.Create(spec.MetricsPath)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "train: metrics file")
+		}
+		defer extra.Close()
+		metrics = multiWriter{mw, extra}
+	}
+	tc := train.Config{
+		LR: spec.Recipe.LR, Epochs: spec.Recipe.Epochs, MaxSteps: spec.Recipe.MaxSteps, Beta: spec.Recipe.Beta,
+		BatchSize: setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
+		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve,
+		Seed: spec.Seed, Metrics: metrics, Log: spec.Log,
+		Progress: func(p train.Progress) {
+			l := p.Loss
+			report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("step %d/%d loss %.4f, %.0f tokens/s", p.Step, p.TotalSteps, p.Loss, p.TokensPerS)})
+		},
+	}
+	td := train.Data{Train: ds.Seqs, Pairs: ds.Pairs}
+	report(Progress{Fraction: 0.05, Message: fmt.Sprintf("training on %d examples", examples)})
+	tr, err := train.Run(ctx, m, td, tc)
+	if err != nil {
+		if errors.Is(err, train.ErrBudget) {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "train").WithHint("give the job more time, or use a smaller model")
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, crucible.Wrap(err, crucible.EINTERNAL, "train")
+	}
+	res.Train = tr
+	for _, c := range tr.Choices {
+		res.Choices = append(res.Choices, c)
+	}
+	if err := mw.Flush(); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: write metrics")
+	}
+	report(Progress{Fraction: 0.96, Step: tr.Steps, Message: "saving"})
+	if err := saveOutput(m, tmp, spec.ModelDir, res); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: save the result to %s", spec.OutDir)
+	}
+	res.Duration = time.Since(start)
+	if err := writeCard(tmp, spec, res); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: write the model card")
+	}
+	if err := os.Rename(tmp, spec.OutDir); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: move the result into %s", spec.OutDir)
+	}
+	ok = true
+	res.OutDir = spec.OutDir
+	os.RemoveAll(work)
+	report(Progress{Fraction: 1, Step: tr.Steps, Message: "done"})
+	return res, nil
+}
+
+type multiWriter [2]interface{ Write([]byte) (int, error) }
+
+func (w multiWriter) Write(b []byte) (int, error) {
+	w[0].Write(b)
+	return w[1].Write(b)
+}
+
+// checkpointEvery spaces checkpoints to about five per run, at least 30s
+// apart.
+func checkpointEvery(deadline time.Time) time.Duration {
+	return max(30*time.Second, time.Until(deadline)/5)
+}
+
+// prepareOut checks that out can be created (it must not exist, or be an
+// empty directory) and returns a fresh temporary directory beside it that
+// the result is written to and then renamed.
+func prepareOut(out string) (string, error) {
+	if ents, err := os.ReadDir(out); err == nil {
+		if len(ents) > 0 {
+			return "", crucible.Errorf(crucible.EINVALID, "train: output directory %s exists and is not empty", out)
+		}
+		if err := os.Remove(out); err != nil {
+			return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", out)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", out)
+	}
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s cannot be created", out)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp")
+	if err != nil {
+		return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s is not writable", out)
+	}
+	return tmp, nil
+}
+
+// saveOutput writes the trained model (an adapter, or a full model with
+// any adapter merged) and the base's tokenizer files into dir.
+func saveOutput(m *model.Model, dir, baseDir string, res *Result) error {
+	if res.IsAdapter {
+		if err := m.SaveAdapter(dir); err != nil {
+			return err
+		}
+	} else {
+		if m.LoRA() != nil {
+			if err := m.MergeLoRA(); err != nil {
+				return err
+			}
+		}
+		if err := m.Save(dir); err != nil {
+			return err
+		}
+	}
+	return copyTokenizer(baseDir, dir)
+}
+
+// availableMemory reads MemAvailable from /proc/meminfo (4 GiB elsewhere).
+func availableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		var kb int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, _ := fmt.Sscanf(line, "MemAvailable: %d kB", &kb); n == 1 {
+				return kb << 10
+			}
+		}
+	}
+	return 4 << 30
+}
+
+// jsonNum makes NaN and ±Inf JSON-safe (null).
+func jsonNum(x float64) any {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return x
+}

@@ -1,0 +1,218 @@
+package tuning
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/train"
+)
+
+func TestTrainFullThenEvaluate(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(200, 1))
+	testPath := writeJSONL(t, dir, "test.jsonl", instructRows(40, 2))
+	out := filepath.Join(dir, "out")
+	var last Progress
+	res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: trainPath, OutDir: out, Budget: time.Minute, Seed: 1,
+		Recipe: Recipe{LoRA: boolPtr(false), LR: 3e-3, Epochs: 3}}, func(p Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsAdapter || res.TaskType != crucible.TaskInstruct || last.Fraction != 1 {
+		t.Fatalf("result %+v, last progress %+v", res, last)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "README.md", TrainingFile, "metrics.jsonl"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("output lacks %s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(out + ".work"); !os.IsNotExist(err) {
+		t.Errorf("checkpoint directory left behind: %v", err)
+	}
+	spec := EvalSpec{TaskType: crucible.TaskInstruct, BaseDir: base, TestPath: testPath, Mapping: crucible.ColumnMapping{FieldInstruction: "instruction", FieldOutput: "output"}}
+	b, err := Evaluate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.ModelDir = out
+	r1, err := Evaluate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Evaluate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Failure != "" || !(r1.Loss < b.Loss-1) {
+		t.Fatalf("tuned loss %.4f (failure %q), base %.4f", r1.Loss, r1.Failure, b.Loss)
+	}
+	if math.Float64bits(r1.Loss) != math.Float64bits(r2.Loss) || !slices.Equal(r1.Fingerprint, r2.Fingerprint) || len(r1.Fingerprint) != FingerprintDims {
+		t.Fatalf("evaluations differ: %v %v", r1.Loss, r2.Loss)
+	}
+	if r1.Tokens == 0 || r1.Samples != 40 || math.Abs(r1.Perplexity-math.Exp(r1.Loss)) > 1e-9 {
+		t.Fatalf("tokens %d samples %d perplexity %v", r1.Tokens, r1.Samples, r1.Perplexity)
+	}
+	// The logged validation loss matches what the saved model scores on
+	// similar rows: both far below the base.
+	if tr := res.Train; !(tr.ValLoss < tr.InitialValLoss-1) || math.Abs(tr.ValLoss-r1.Loss) > 0.5 {
+		t.Fatalf("validation loss %.4f (from %.4f) vs test loss %.4f", tr.ValLoss, tr.InitialValLoss, r1.Loss)
+	}
+	// training.json records every choice with its reason.
+	var rec struct {
+		Choices []train.Choice `json:"choices"`
+	}
+	raw, _ := os.ReadFile(filepath.Join(out, TrainingFile))
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rec.Choices {
+		if c.Reason == "" {
+			t.Errorf("choice %s has no reason", c.Name)
+		}
+	}
+	card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+	if !strings.Contains(string(card), res.DataSHA256) || !strings.Contains(string(card), "base_model:") {
+		t.Errorf("model card lacks the data hash or base model:\n%s", card)
+	}
+}
+
+func TestTrainAutomaticLoRAIsAPEFTAdapter(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(120, 3))
+	out := filepath.Join(dir, "adapter")
+	res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: trainPath, OutDir: out, Budget: time.Minute, Seed: 2,
+		Recipe: Recipe{LoRA: boolPtr(true), Epochs: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsAdapter {
+		t.Fatal("LoRA run did not write an adapter")
+	}
+	names := map[string]bool{}
+	for _, c := range res.Choices {
+		names[c.Name] = true
+	}
+	for _, want := range []string{"mode", "batch size", "learning rate", "steps", "validation examples"} {
+		if !names[want] {
+			t.Errorf("no automatic choice %q recorded: %v", want, res.Choices)
+		}
+	}
+	for _, f := range []string{model.AdapterConfigFile, model.AdapterWeightsFile, "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("adapter lacks %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
+		t.Error("adapter output holds a full model")
+	}
+	spec := EvalSpec{TaskType: crucible.TaskInstruct, BaseDir: base, ModelDir: out, TestPath: trainPath}
+	r, err := Evaluate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.ModelDir = ""
+	b, err := Evaluate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failure != "" || !r.IsAdapter || !(r.Loss < b.Loss) || len(r.Fingerprint) != FingerprintDims {
+		t.Fatalf("adapter: %+v, base loss %.4f", r, b.Loss)
+	}
+}
+
+func TestTrainDPO(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	trainPath := writeJSONL(t, dir, "train.jsonl", dpoRows(150, 4))
+	testPath := writeJSONL(t, dir, "test.jsonl", dpoRows(40, 5))
+	out := filepath.Join(dir, "out")
+	res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: trainPath, TaskType: crucible.TaskDPO, OutDir: out, Budget: time.Minute, Seed: 3,
+		Recipe: Recipe{LoRA: boolPtr(false), LR: 2e-3, Epochs: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Train.RewardAccuracy <= res.Train.InitialRewardAccuracy {
+		t.Fatalf("reward accuracy %.3f from %.3f", res.Train.RewardAccuracy, res.Train.InitialRewardAccuracy)
+	}
+	r, err := Evaluate(context.Background(), EvalSpec{TaskType: crucible.TaskDPO, BaseDir: base, ModelDir: out, TestPath: testPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failure != "" || !(r.Loss < math.Ln2-0.05) || r.RewardAccuracy < 0.8 || r.Samples != 40 {
+		t.Fatalf("dpo evaluation %+v", r)
+	}
+}
+
+func TestTrainMeetsTimeBudget(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(400, 6))
+	out := filepath.Join(dir, "out")
+	deadline := time.Now().Add(3 * time.Second)
+	res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: trainPath, OutDir: out, Deadline: deadline, Seed: 4,
+		Recipe: Recipe{LoRA: boolPtr(false), LR: 1e-3, Epochs: 1000}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := time.Now(); now.After(deadline) {
+		t.Fatalf("finished %s after the deadline", now.Sub(deadline))
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
+		t.Fatal("no model before the deadline")
+	}
+	if res.Train.StopReason != train.StopBudget {
+		t.Fatalf("stop reason %q", res.Train.StopReason)
+	}
+}
+
+func TestTrainBadInput(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	good := writeJSONL(t, dir, "train.jsonl", instructRows(50, 7))
+	empty := writeJSONL(t, dir, "empty.jsonl", []map[string]any{{"instruction": "a", "output": ""}, {"instruction": "b", "output": " "}})
+	full := filepath.Join(dir, "full")
+	os.MkdirAll(full, 0o755)
+	os.WriteFile(filepath.Join(full, "x"), []byte("x"), 0o644)
+	ro := filepath.Join(dir, "ro")
+	os.MkdirAll(ro, 0o555)
+	cases := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"no usable rows", Spec{DataPath: empty, TaskType: crucible.TaskInstruct, OutDir: filepath.Join(dir, "o1"), Budget: time.Minute}, "no usable rows"},
+		{"budget too small", Spec{DataPath: good, OutDir: filepath.Join(dir, "o2"), Budget: 50 * time.Millisecond}, "time budget"},
+		{"output not empty", Spec{DataPath: good, OutDir: full, Budget: time.Minute}, "not empty"},
+		{"no budget", Spec{DataPath: good, OutDir: filepath.Join(dir, "o3")}, "time budget"},
+	}
+	if os.Getuid() != 0 {
+		cases = append(cases, struct {
+			name string
+			spec Spec
+			want string
+		}{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(ro, "out"), Budget: time.Minute}, "not writable"})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.spec.ModelDir = base
+			_, err := Train(context.Background(), c.spec, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) || crucible.ErrorCode(err) != crucible.EINVALID {
+				t.Fatalf("got %v (code %s), want an EINVALID error containing %q", err, crucible.ErrorCode(err), c.want)
+			}
+			if _, err := os.Stat(c.spec.OutDir); c.spec.OutDir != full && err == nil {
+				t.Fatal("a failed run left an output directory")
+			}
+		})
+	}
+}
