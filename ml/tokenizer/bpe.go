@@ -34,6 +34,9 @@ type bpe struct {
 
 // encodePiece appends the ids of one pre-tokenised piece to dst.
 func (m *bpe) encodePiece(dst []int, piece string) []int {
+	if piece == "" {
+		return dst
+	}
 	if m.ignoreMerges {
 		if id, ok := m.vocab[piece]; ok {
 			return append(dst, int(id))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
@@ -112,18 +111,22 @@ func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 	return t.parsePostProcessor(f.PostProcessor)
 }
 
+// maxID bounds token ids, far above any real vocabulary (a few hundred
+// thousand), so that a corrupt file cannot make the id table huge.
+const maxID = 1 << 24
+
 // buildModel fills the vocabulary, id table, merges and added tokens.
 func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool) error {
 	size := 0
 	for tok, id := range m.Vocab {
-		if id < 0 || id >= math.MaxInt32 {
-			return fmt.Errorf("model.vocab: token %q has invalid id %d", tok, id)
+		if id < 0 || id >= maxID {
+			return fmt.Errorf("model.vocab: token %q has id %d, outside [0, %d)", tok, id, maxID)
 		}
 		size = max(size, id+1)
 	}
 	for i, a := range added {
-		if a.ID < 0 || a.ID >= math.MaxInt32 {
-			return fmt.Errorf("added_tokens[%d]: invalid id %d", i, a.ID)
+		if a.ID < 0 || a.ID >= maxID {
+			return fmt.Errorf("added_tokens[%d]: id %d is outside [0, %d)", i, a.ID, maxID)
 		}
 		if a.Content == "" {
 			return fmt.Errorf("added_tokens[%d]: empty content", i)
