@@ -49,6 +49,9 @@ func (b byteTokenizer) Decode(ids []int) string {
 	return sb.String()
 }
 
+// Token returns the text of one token.
+func (b byteTokenizer) Token(id int) string { return b.Decode([]int{id}) }
+
 func (b byteTokenizer) BOSID() int { return 1 }
 func (b byteTokenizer) EOSID() int {
 	if b.noEOS {

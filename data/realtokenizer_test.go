@@ -135,6 +135,42 @@ func TestTokenizeWithRealTokenizer(t *testing.T) {
 		}
 	})
 
+	t.Run("qwen3 template (not prefix-stable)", func(t *testing.T) {
+		// Qwen3's template (testdata/qwen3_chat_template.jinja, from its
+		// tokenizer_config.json) adds an empty <think> block to the last
+		// assistant turn only, so prefixes do not render as prefixes.
+		tmpl, err := os.ReadFile("testdata/qwen3_chat_template.jinja")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := realTokenizer(t, []string{"<|endoftext|>"}, map[string]any{"chat_template": string(tmpl), "eos_token": "<|im_end|>"})
+		render := TemplateOf(tok)
+		head, _ := render(conv.Messages[:2], false)
+		full, _ := render(conv.Messages, false)
+		if strings.HasPrefix(full, head) {
+			t.Fatal("the template is prefix-stable; this test no longer tests the fallback")
+		}
+		s, err := Tokenize(tok, conv, TokenizeOptions{ChatTemplate: render})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Paris.<|im_end|>", "It jumps.<|im_end|>"}
+		if got := decodeCounted(tok, s); !slices.Equal(got, want) {
+			t.Errorf("counted %q, want %q", got, want)
+		}
+		if whole := tok.Encode(full); !slices.Equal(whole, toInts(s.IDs)) {
+			t.Errorf("piecewise ids differ from the whole text's")
+		}
+		// A dpo pair with a conversational prompt renders the same way.
+		p, err := TokenizePair(tok, Example{Type: crucible.TaskDPO, Messages: conv.Messages[:3], Chosen: "It jumps.", Rejected: "It sleeps."}, TokenizeOptions{ChatTemplate: render})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeCounted(tok, p.Rejected); len(got) != 1 || !strings.Contains(got[0], "It sleeps.<|im_end|>") {
+			t.Errorf("rejected counted %q", got)
+		}
+	})
+
 	t.Run("instruct and pair", func(t *testing.T) {
 		tok := realTokenizer(t, []string{"<|endoftext|>"}, nil)
 		f, err := NewFormatter(crucible.TaskInstruct, crucible.ColumnMapping{FieldInstruction: "q", FieldOutput: "a"})

@@ -144,68 +144,6 @@ func Tokenize(tok Tokenizer, ex Example, opt TokenizeOptions) (Sequence, error) 
 	return b.seq(ex.Pos, opt.MaxLength), nil
 }
 
-// tokenizeChat renders growing prefixes of the conversation and encodes the
-// text between them piece by piece, so that each piece's tokens can be
-// labelled by the turn that produced it. The template must render every
-// prefix as a prefix of the whole (true of every template in use).
-func tokenizeChat(b *seqBuilder, tok Tokenizer, ex Example, opt TokenizeOptions) error {
-	render := opt.ChatTemplate
-	if render == nil {
-		render = ChatML
-	}
-	full, err := render(ex.Messages, false)
-	if err != nil {
-		return errorf(ex.Pos, "", "chat template: %v", err)
-	}
-	type piece struct {
-		end   int
-		count bool
-	}
-	var pieces []piece
-	for i, m := range ex.Messages {
-		if m.Role != RoleAssistant {
-			continue
-		}
-		head, err := render(ex.Messages[:i], true)
-		if err != nil {
-			return errorf(ex.Pos, "", "chat template: %v", err)
-		}
-		upto, err := render(ex.Messages[:i+1], false)
-		if err != nil {
-			return errorf(ex.Pos, "", "chat template: %v", err)
-		}
-		prev := 0
-		if len(pieces) > 0 {
-			prev = pieces[len(pieces)-1].end
-		}
-		if !strings.HasPrefix(full, head) || !strings.HasPrefix(upto, head) || !strings.HasPrefix(full, upto) || len(head) < prev {
-			return errorf(ex.Pos, "", "chat template does not render turn %d as a prefix of the conversation; cannot tell which tokens are the assistant's", i+1)
-		}
-		pieces = append(pieces, piece{len(head), opt.TrainOnInputs}, piece{len(upto), true})
-	}
-	pieces = append(pieces, piece{len(full), opt.TrainOnInputs})
-	start := 0
-	first := true
-	for _, p := range pieces {
-		if p.end <= start {
-			continue
-		}
-		ids := tok.Encode(full[start:p.end])
-		if first {
-			if pre := bos(tok); pre != nil && (len(ids) == 0 || ids[0] != pre[0]) {
-				b.add(pre, false)
-			}
-			first = false
-		}
-		b.add(ids, p.count)
-		start = p.end
-	}
-	if len(b.ids) > 0 && b.labels[0] != IgnoreIndex && tok.BOSID() >= 0 && int(b.ids[0]) == tok.BOSID() {
-		b.labels[0] = IgnoreIndex
-	}
-	return nil
-}
-
 // Pair is a tokenized dpo example: the prompt followed by the chosen answer,
 // and the prompt followed by the rejected one. Only answer tokens count.
 type Pair struct {
@@ -217,7 +155,8 @@ type Pair struct {
 
 // TokenizePair tokenizes a dpo example as BOS + prompt + answer + EOS for
 // both answers (a conversational prompt is rendered with the chat template,
-// whose end-of-turn text then closes each answer instead of EOS). When a sequence is too long the prompt is cut from the left
+// whose end-of-turn text then closes each answer instead of EOS). When a
+// sequence is too long the prompt is cut from the left
 // to at most half of MaxLength (keeping BOS and the prompt's end, next to
 // the answer), then the answers are cut to fit.
 func TokenizePair(tok Tokenizer, ex Example, opt TokenizeOptions) (Pair, error) {

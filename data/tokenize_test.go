@@ -2,6 +2,7 @@ package data
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -61,22 +62,51 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
-func TestTokenizeChatTemplateMustBePrefixStable(t *testing.T) {
-	// A template that renders the last message differently is refused
-	// rather than silently mislabelled.
-	bad := func(msgs []Message, gen bool) (string, error) {
+func TestTokenizeChatUnstableTemplate(t *testing.T) {
+	// A template that renders the last message differently (as Qwen3's
+	// does) is read by finding each message's text in order; EOS text
+	// right after an answer counts with it.
+	unstable := func(msgs []Message, gen bool) (string, error) {
 		s := ""
 		for i, m := range msgs {
 			if i == len(msgs)-1 && !gen {
 				s += "[last]"
 			}
-			s += m.Role + ":" + m.Content + "\n"
+			s += m.Role + ":" + m.Content
+			if m.Role == RoleAssistant {
+				s += "<eos>"
+			}
+			s += "\n"
 		}
 		return s, nil
 	}
-	ex := Example{Type: crucible.TaskChat, Messages: []Message{{"user", "U"}, {"assistant", "A"}, {"user", "V"}, {"assistant", "B"}}}
-	if _, err := Tokenize(byteTokenizer{}, ex, TokenizeOptions{ChatTemplate: bad}); err == nil {
-		t.Error("unstable template accepted")
+	tok := byteTokenizer{}
+	ex := Example{Type: crucible.TaskChat, Messages: []Message{{"user", "A"}, {"assistant", "A"}, {"user", "V"}, {"assistant", " B "}}}
+	s, err := Tokenize(tok, ex, TokenizeOptions{ChatTemplate: unstable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "A" is found after the user's "A", not inside it; " B " is found
+	// whole; <eos> is a special token of the test tokenizer only as text
+	// here, so it counts as the text following the answer.
+	if got := counted(tok, s); got != "A<eos>| B <eos>|" {
+		t.Errorf("counted %q", got)
+	}
+	// A template that rewrites the text cannot be read.
+	shout := func(msgs []Message, gen bool) (string, error) {
+		rot := make([]Message, len(msgs))
+		for i, m := range msgs {
+			rot[i] = Message{m.Role, strings.Map(func(r rune) rune {
+				if r >= 'A' && r <= 'Z' {
+					return 'A' + (r-'A'+13)%26
+				}
+				return r
+			}, m.Content)}
+		}
+		return unstable(rot, gen)
+	}
+	if _, err := Tokenize(tok, ex, TokenizeOptions{ChatTemplate: shout}); err == nil || !strings.Contains(err.Error(), "does not render the text of turn") {
+		t.Errorf("rewriting template: %v", err)
 	}
 }
 
