@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -115,5 +116,63 @@ func TestGoldenRandom(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoldenTemplates renders well-known chat templates (Mistral, Llama 3,
+// Zephyr, Gemma, SmolLM2: loops, set, trim, modulo, raise_exception) and
+// compares with the Hugging Face JS Jinja engine, errors included.
+func TestGoldenTemplates(t *testing.T) {
+	var templates []struct {
+		Name     string `json:"name"`
+		Template string `json:"template"`
+	}
+	var convs []struct {
+		Name     string    `json:"name"`
+		Messages []Message `json:"messages"`
+	}
+	var want []struct {
+		Template            string  `json:"template"`
+		Conversation        string  `json:"conversation"`
+		AddGenerationPrompt bool    `json:"add_generation_prompt"`
+		Text                *string `json:"text"`
+		Error               bool    `json:"error"`
+	}
+	for file, v := range map[string]any{"templates.json": &templates, "chat.json": &convs, "templates_golden.json": &want} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	toks := map[string]*Tokenizer{}
+	for _, tm := range templates {
+		tj := strings.Replace(tinyJSON, `{"id": 0, "content": "<unk>", "special": true}`, `{"id": 0, "content": "<unk>", "special": true}, {"id": 8, "content": "<s>", "special": true}`, 1)
+		cj, _ := json.Marshal(map[string]any{"chat_template": tm.Template, "bos_token": "<s>", "eos_token": "</s>"})
+		tok, err := FromJSON([]byte(tj), cj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks[tm.Name] = tok
+	}
+	msgs := map[string][]Message{}
+	for _, c := range convs {
+		msgs[c.Name] = c.Messages
+	}
+	if len(want) != len(templates)*len(convs)*2 {
+		t.Fatalf("%d renderings for %d templates and %d conversations: regenerate the goldens", len(want), len(templates), len(convs))
+	}
+	for _, w := range want {
+		got, err := toks[w.Template].ApplyChatTemplate(msgs[w.Conversation], w.AddGenerationPrompt)
+		switch {
+		case w.Error && err == nil:
+			t.Errorf("%s on %s: rendered %q, want an error", w.Template, w.Conversation, got)
+		case !w.Error && err != nil:
+			t.Errorf("%s on %s: %v", w.Template, w.Conversation, err)
+		case !w.Error && got != *w.Text:
+			t.Errorf("%s on %s (generation prompt %v):\n got %q\nwant %q", w.Template, w.Conversation, w.AddGenerationPrompt, got, *w.Text)
+		}
 	}
 }

@@ -7,6 +7,8 @@
 //                                 atoms that stress the split patterns
 //   testdata/<model>/chat.json    each conversation of testdata/chat.json
 //                                 rendered with the model's chat template
+//   testdata/templates_golden.json  the templates of testdata/templates.json
+//                                 rendered on the same conversations
 //
 // Run from this directory: npm install && node gen.mjs
 import fs from "node:fs";
@@ -149,3 +151,26 @@ for (const model of [...models, ...Object.keys(variants)]) {
   fs.writeFileSync(path.join(dir, "chat.json"), JSON.stringify(rendered, null, 1) + "\n");
   console.log(`${model}: ${cases.length} texts, ${rendered.length} conversations`);
 }
+
+// testdata/templates_golden.json: other well-known chat templates
+// (testdata/templates.json) rendered on each conversation with BOS <s> and
+// EOS </s>; a template that raises records the error instead of the text.
+const templates = readJSON(path.join(testdata, "templates.json"));
+const templateCases = [];
+for (const t of templates) {
+  const template = new Template(t.template);
+  for (const c of chats) {
+    for (const add_generation_prompt of [false, true]) {
+      let text = null;
+      let error = false;
+      try {
+        text = template.render({ messages: c.messages, add_generation_prompt, bos_token: "<s>", eos_token: "</s>" });
+      } catch (e) {
+        error = true;
+      }
+      templateCases.push({ template: t.name, conversation: c.name, add_generation_prompt, text, error });
+    }
+  }
+}
+fs.writeFileSync(path.join(testdata, "templates_golden.json"), JSON.stringify(templateCases, null, 1) + "\n");
+console.log(`templates: ${templateCases.length} renderings`);
