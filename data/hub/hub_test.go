@@ -34,12 +34,20 @@ type fakeHub struct {
 	mu      sync.Mutex
 	ranges  []string // Range headers seen, per request
 	auth    string
+	// ignoreRange serves whole files with 200 even to Range requests, as
+	// some mirrors do; wantToken refuses requests without this token.
+	ignoreRange bool
+	wantToken   string
 }
 
 func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.auth = r.Header.Get("Authorization")
 	h.mu.Unlock()
+	if h.wantToken != "" && h.auth != "Bearer "+h.wantToken {
+		http.Error(w, "Access to model org/tiny is restricted.", http.StatusUnauthorized)
+		return
+	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api/models/org/tiny/revision/"), strings.HasPrefix(r.URL.Path, "/api/datasets/org/data/revision/"):
 		rev := strings.TrimPrefix(r.URL.Path[strings.Index(r.URL.Path, "/revision/"):], "/revision/")
@@ -79,6 +87,10 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Write(content[:len(content)/2])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-body
+		}
+		if h.ignoreRange {
+			w.Write(content)
+			return
 		}
 		http.ServeContent(w, r, p, time.Time{}, bytes.NewReader(content))
 	default:
@@ -268,5 +280,40 @@ func TestDefaultCacheDir(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", "/y")
 	if got := DefaultCacheDir(); got != "/y" {
 		t.Errorf("HF_HUB_CACHE: %s", got)
+	}
+}
+
+func TestDownloadRestartsWhenRangeIgnored(t *testing.T) {
+	h, c := newHub(t)
+	h.cutOnce = "model.safetensors"
+	ref, _ := ParseRef("org/tiny")
+	if _, err := c.Download(context.Background(), Model, ref, "*.safetensors"); err == nil {
+		t.Fatal("cut download succeeded")
+	}
+	h.ignoreRange = true
+	dir, err := c.Download(context.Background(), Model, ref, "*.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil || !bytes.Equal(got, h.files["model.safetensors"]) {
+		t.Errorf("restarted file differs: %v", err)
+	}
+	if len(h.ranges) != 2 || !strings.HasSuffix(h.ranges[1], "-") {
+		t.Errorf("requests %q", h.ranges)
+	}
+}
+
+func TestDownloadUnauthorized(t *testing.T) {
+	h, c := newHub(t)
+	h.wantToken = "right"
+	ref, _ := ParseRef("org/tiny")
+	_, err := c.Download(context.Background(), Model, ref)
+	if crucible.ErrorCode(err) != crucible.EUNAUTHORIZED || !strings.Contains(crucible.ErrorHint(err), "HF_TOKEN") {
+		t.Errorf("wrong token: %v (hint %q)", err, crucible.ErrorHint(err))
+	}
+	c.Token = "right"
+	if _, err := c.Download(context.Background(), Model, ref, "config.json"); err != nil {
+		t.Errorf("right token: %v", err)
 	}
 }
