@@ -51,6 +51,10 @@ func (v *variant) run(transA, transB bool, m, n, k int, alpha float32, a []float
 	// where packing A costs more than multiplying it — unless so many of
 	// the tile's rows of A fall in one L1 set that they evict each other.
 	j.directA = v.kernA != nil && !transA && l1SetAliases(lda, v.mr) <= 6
+	// A transposed A is cheap to pack (a copy per step), but for a C of a
+	// few panels (LoRA's rank-r weight gradients) even that outweighs the
+	// product, 2-4× measured; read it in place then.
+	j.directAT = v.kernAT != nil && transA && j.ncMax <= v.maxColsAT
 
 	bbuf := v.getBBuf(j.ncMax * j.kcMax)
 	defer v.bbufs.put(bbuf)
@@ -93,7 +97,8 @@ type gemmJob struct {
 	parts               int  // workers sharing each block
 	splitM              bool // workers share C by rows (else by columns)
 	firstMode           int  // epilogue mode of the first k slice
-	directA             bool // read op(A) in place instead of packing it
+	directA             bool // read a row-major A in place instead of packing it
+	directAT            bool // read a transposed A in place instead of packing it
 
 	jc, nc, pc, kc int       // the current block of op(B)
 	bpack          []float32 // that block, packed
@@ -162,8 +167,20 @@ func (j *gemmJob) compute(lo, hi int) {
 		}
 		for ic := r0; ic < r1; ic += j.mcMax {
 			mc := min(j.mcMax, r1-ic)
-			if j.directA {
-				v.sweepDirectA(w, j.a[ic*j.lda+j.pc:], j.lda, j.bpack[c0*j.kc:], mc, c1-c0, j.kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+j.jc+c0:], j.ldc)
+			if j.directA || j.directAT {
+				if full := mc / v.mr * v.mr; full < mc {
+					// The last, partial row panel is packed (zero padded).
+					packA(w.a, j.transA, j.a, j.lda, ic+full, j.pc, mc-full, j.kc, v.mr)
+				}
+				var kern directAKernel
+				var aBlock []float32
+				rowStride := 1
+				if j.directAT {
+					kern, aBlock = v.kernAT, j.a[j.pc*j.lda+ic:]
+				} else {
+					kern, aBlock, rowStride = v.kernA, j.a[ic*j.lda+j.pc:], j.lda
+				}
+				v.sweepDirectA(w, kern, aBlock, j.lda, rowStride, j.bpack[c0*j.kc:], mc, c1-c0, j.kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+j.jc+c0:], j.ldc)
 				continue
 			}
 			packA(w.a, j.transA, j.a, j.lda, ic, j.pc, mc, j.kc, v.mr)
@@ -214,14 +231,11 @@ func (v *variant) sweep(w *workspace, bpack []float32, mc, nc, kc int, alpha, be
 	}
 }
 
-// sweepDirectA is sweep with A read in place (row-major, row stride lda)
-// by the direct-A kernel; only a last, partial row panel is packed.
-func (v *variant) sweepDirectA(w *workspace, a []float32, lda int, bpack []float32, mc, nc, kc int, alpha, beta float32, mode int, c []float32, ldc int) {
+// sweepDirectA is sweep with A read in place by kern, the tile at row ir
+// starting at a[ir·rowStride] (rowStride is lda for a row-major A, 1 for a
+// transposed one); the last, partial row panel, if any, is packed in w.a.
+func (v *variant) sweepDirectA(w *workspace, kern directAKernel, a []float32, lda, rowStride int, bpack []float32, mc, nc, kc int, alpha, beta float32, mode int, c []float32, ldc int) {
 	mr, nr := v.mr, v.nr
-	full := mc / mr * mr
-	if full < mc {
-		gatherPanel(w.a[:kc*mr], mr, a[full*lda:], lda, mc-full, kc)
-	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bp := &bpack[jr*kc]
@@ -229,10 +243,10 @@ func (v *variant) sweepDirectA(w *workspace, a []float32, lda int, bpack []float
 			rows := min(mr, mc-ir)
 			switch {
 			case rows == mr && cols == nr:
-				v.kernA(kc, &a[ir*lda], lda, bp, &c[ir*ldc+jr], ldc, alpha, beta, mode)
+				kern(kc, &a[ir*rowStride], lda, bp, &c[ir*ldc+jr], ldc, alpha, beta, mode)
 				continue
 			case rows == mr:
-				v.kernA(kc, &a[ir*lda], lda, bp, &w.tile[0], nr, alpha, 0, 0)
+				kern(kc, &a[ir*rowStride], lda, bp, &w.tile[0], nr, alpha, 0, 0)
 			default:
 				v.kern(kc, &w.a[0], bp, &w.tile[0], nr, alpha, 0, 0)
 			}

@@ -2,7 +2,11 @@
 
 package kernel
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate sh -c "cd ../.. && go run ./tools/kernelgen > ml/kernel/gemm_amd64.s"
 
@@ -22,6 +26,12 @@ func sgemmKernelAVX512DirectA(k int, a *float32, lda int, b, c *float32, ldc int
 func sgemmKernelAVX2DirectA(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 //go:noescape
+func sgemmKernelAVX512DirectAT(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
+func sgemmKernelAVX2DirectAT(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
+
+//go:noescape
 func fmaPeakAVX512(n int)
 
 //go:noescape
@@ -30,11 +40,13 @@ func fmaPeakAVX2(n int)
 var (
 	// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): the mc×kc block
 	// of A (~250 KiB) stays in L2, the kc×nc block of B (4 MiB) in L3. A
-	// row-major A is read in place (kernA), a transposed one is packed. Both
+	// row-major A is read in place (kernA), a transposed one too for narrow
+	// C (kernAT, measured up to 256 columns for AVX2 and all widths for
+	// AVX-512, whose 14-float steps fill a cache line). Both
 	// variants use the same kc, so they split the k reduction alike and give
 	// bit-identical results: Gemm may switch between them by shape.
-	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 18, nc: 4096, kern: sgemmKernelAVX512, kernA: sgemmKernelAVX512DirectA}
-	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2, kernA: sgemmKernelAVX2DirectA}
+	avx512Variant = &variant{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 18, nc: 4096, kern: sgemmKernelAVX512, kernA: sgemmKernelAVX512DirectA, kernAT: sgemmKernelAVX512DirectAT, maxColsAT: math.MaxInt}
+	avx2Variant   = &variant{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 6 * 40, nc: 4096, kern: sgemmKernelAVX2, kernA: sgemmKernelAVX2DirectA, kernAT: sgemmKernelAVX2DirectAT, maxColsAT: 256}
 )
 
 // hasAVX512 reports whether the CPU and OS support the AVX-512 kernels

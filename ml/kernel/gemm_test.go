@@ -20,7 +20,7 @@ func testVariants() []*variant {
 		if v.direct != nil {
 			continue
 		}
-		out = append(out, &variant{name: v.name + "/tiny-blocks", mr: v.mr, nr: v.nr, kc: 7, mc: 2 * v.mr, nc: 2 * v.nr, kern: v.kern, kernA: v.kernA})
+		out = append(out, &variant{name: v.name + "/tiny-blocks", mr: v.mr, nr: v.nr, kc: 7, mc: 2 * v.mr, nc: 2 * v.nr, kern: v.kern, kernA: v.kernA, kernAT: v.kernAT, maxColsAT: v.maxColsAT})
 		if v.kernA != nil {
 			// The same with A always packed, as for a leading dimension
 			// whose rows alias in L1.

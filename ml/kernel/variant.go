@@ -17,8 +17,9 @@ import (
 type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // directAKernel is a microKernel that reads A in place: row i of the tile
-// at a[i·lda:], k consecutive values. It performs the same operations in
-// the same order as the packed form, so results are identical.
+// at a[i·lda:], k consecutive values (or, for a transposed A, step p of the
+// tile at a[p·lda:], mr consecutive values). It performs the same
+// operations in the same order as the packed form, so results are identical.
 type directAKernel func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // variant is one GEMM implementation: a micro-kernel with its register tile
@@ -31,6 +32,10 @@ type variant struct {
 	nc     int // columns of B packed at once (multiple of nr)
 	kern   microKernel
 	kernA  directAKernel // optional; reads a row-major A in place
+	kernAT directAKernel // optional; reads a transposed A in place
+	// maxColsAT is the widest C for which kernAT beats packing: reading a
+	// transposed A in place touches a new cache line every step.
+	maxColsAT int
 
 	// direct, when set, replaces the blocked algorithm entirely (an external
 	// library kept for comparison); the fields above are then unused.

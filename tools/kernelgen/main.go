@@ -28,6 +28,9 @@ type isa struct {
 	// directA reads A straight from a row-major matrix (row stride lda)
 	// instead of a packed panel, for GEMMs too narrow to repay packing A.
 	directA bool
+	// directAT reads A straight from a row-major matrix holding Aᵀ (step p
+	// of the tile's rows is a contiguous run at a + p·lda).
+	directAT bool
 }
 
 var (
@@ -57,6 +60,10 @@ func main() {
 	}
 	for _, s := range []isa{avx512, avx2} {
 		s.name, s.directA = s.name+"DirectA", true
+		g.kernel(s)
+	}
+	for _, s := range []isa{avx512, avx2} {
+		s.name, s.directAT = s.name+"DirectAT", true
 		g.kernel(s)
 	}
 	if err := g.w.Flush(); err != nil {
@@ -110,14 +117,18 @@ func (g *gen) kernel(s isa) {
 	off := map[string]int{"k": 0, "a": 8, "b": 16, "c": 24, "ldc": 32, "alpha": 40, "beta": 44, "mode": 48}
 	frame := 56
 	g.p("")
-	if s.directA {
+	if s.directA || s.directAT {
 		if s.mr > 3*len(rowBases) {
 			panic("direct-A kernel addresses at most 15 rows")
 		}
 		off = map[string]int{"k": 0, "a": 8, "lda": 16, "b": 24, "c": 32, "ldc": 40, "alpha": 48, "beta": 52, "mode": 56}
 		frame = 64
 		g.p("// func sgemmKernel%s(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, mode int)", s.name)
-		g.p("// %d×%d register tile, A read in place from a row-major matrix; see tools/kernelgen.", s.mr, nr)
+		if s.directAT {
+			g.p("// %d×%d register tile, A read in place from a row-major Aᵀ; see tools/kernelgen.", s.mr, nr)
+		} else {
+			g.p("// %d×%d register tile, A read in place from a row-major matrix; see tools/kernelgen.", s.mr, nr)
+		}
 	} else {
 		g.p("// func sgemmKernel%s(k int, a, b, c *float32, ldc int, alpha, beta float32, mode int)", s.name)
 		g.p("// %d×%d register tile; see tools/kernelgen.", s.mr, nr)
@@ -130,10 +141,12 @@ func (g *gen) kernel(s isa) {
 	g.p("\tMOVQ ldc+%d(FP), R8", off["ldc"])
 	g.p("\tSHLQ $2, R8")
 	nbases := (s.mr + 2) / 3
-	if s.directA {
-		// Rows 3b..3b+2 of A at rowBases[b] + {0,1,2}·R9.
+	if s.directA || s.directAT {
 		g.p("\tMOVQ lda+%d(FP), R9", off["lda"])
 		g.p("\tSHLQ $2, R9")
+	}
+	if s.directA {
+		// Rows 3b..3b+2 of A at rowBases[b] + {0,1,2}·R9.
 		for b := 1; b < nbases; b++ {
 			g.p("\tLEAQ (%s)(R9*2), %s", rowBases[b-1], rowBases[b])
 			g.p("\tADDQ R9, %s", rowBases[b])
@@ -141,6 +154,9 @@ func (g *gen) kernel(s isa) {
 	}
 	// aAddr is the address of A's row i at step u of the unrolled loop.
 	aAddr := func(u, i int) string {
+		if s.directAT {
+			return fmt.Sprintf("%d(AX)", i*4) // AX moves by lda every step
+		}
 		if !s.directA {
 			return fmt.Sprintf("%d(AX)", u*s.mr*4+i*4)
 		}
@@ -154,6 +170,9 @@ func (g *gen) kernel(s isa) {
 	aStep := s.mr * 4 // bytes A advances per step
 	if s.directA {
 		aStep = 4
+	}
+	if s.directAT {
+		aStep = 0 // advanced by R9 inside each step
 	}
 	// Prefetch the C tile while the products accumulate.
 	g.p("\tMOVQ DX, SI")
@@ -182,18 +201,23 @@ func (g *gen) kernel(s isa) {
 				g.p("\tVFMADD231PS %s, %s, %s", bregs[v], r, s.acc(i, v))
 			}
 		}
+		if s.directAT {
+			g.p("\tADDQ R9, AX")
+		}
 	}
 	g.p("\tCMPQ CX, $%d", s.unrol)
 	g.p("\tJLT tail%s", s.name)
 	g.p("loop%s:", s.name)
 	g.p("\tPREFETCHT0 %d(BX)", s.unrol*nr*4*4)
-	if !s.directA {
+	if !s.directA && !s.directAT {
 		g.p("\tPREFETCHT0 %d(AX)", s.unrol*s.mr*4*4)
 	}
 	for u := 0; u < s.unrol; u++ {
 		step(u)
 	}
-	g.p("\tADDQ $%d, AX", s.unrol*aStep)
+	if aStep != 0 {
+		g.p("\tADDQ $%d, AX", s.unrol*aStep)
+	}
 	for b := 1; s.directA && b < nbases; b++ {
 		g.p("\tADDQ $%d, %s", s.unrol*aStep, rowBases[b])
 	}
@@ -206,7 +230,9 @@ func (g *gen) kernel(s isa) {
 	g.p("\tJEQ store%s", s.name)
 	g.p("tailloop%s:", s.name)
 	step(0)
-	g.p("\tADDQ $%d, AX", aStep)
+	if aStep != 0 {
+		g.p("\tADDQ $%d, AX", aStep)
+	}
 	for b := 1; s.directA && b < nbases; b++ {
 		g.p("\tADDQ $%d, %s", aStep, rowBases[b])
 	}
