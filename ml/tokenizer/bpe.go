@@ -16,11 +16,11 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 
 // bpe is the BPE model: a vocabulary and ranked merges over token ids.
 type bpe struct {
-	// vocab maps a token in model space to its id. In byte-level models
-	// model space is raw bytes (the byte-level alphabet is undone at load
-	// time), otherwise it is the normalised text itself.
-	vocab  map[string]int32
-	merges map[uint64]merge
+	// vocab maps each token, as tokenizer.json writes it, to its id.
+	// wholeVocab is the map ignore_merges looks pieces up in: vocab itself,
+	// or for byte-level models the same tokens as raw bytes.
+	vocab, wholeVocab map[string]int32
+	merges            map[uint64]merge
 
 	byteLevel    bool       // symbols start as single bytes
 	byteIDs      [256]int32 // byte-level: id of each byte; byte fallback: id of <0xNN>, or -1
@@ -38,7 +38,7 @@ func (m *bpe) encodePiece(dst []int, piece string) []int {
 		return dst
 	}
 	if m.ignoreMerges {
-		if id, ok := m.vocab[piece]; ok {
+		if id, ok := m.wholeVocab[piece]; ok {
 			return append(dst, int(id))
 		}
 	}

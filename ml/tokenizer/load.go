@@ -30,7 +30,7 @@ type fileJSON struct {
 
 type modelJSON struct {
 	Type                    string          `json:"type"`
-	Vocab                   map[string]int  `json:"vocab"`
+	Vocab                   vocabMap        `json:"vocab"`
 	Merges                  json.RawMessage `json:"merges"`
 	UnkToken                *string         `json:"unk_token"`
 	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
@@ -120,9 +120,9 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 	size := 0
 	for tok, id := range m.Vocab {
 		if id < 0 || id >= maxID {
-			return fmt.Errorf("model.vocab: token %q has id %d, outside [0, %d)", tok, id, maxID)
+			return fmt.Errorf("model.vocab: token %q has an id outside [0, %d)", tok, maxID)
 		}
-		size = max(size, id+1)
+		size = max(size, int(id)+1)
 	}
 	for i, a := range added {
 		if a.ID < 0 || a.ID >= maxID {
@@ -136,21 +136,12 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 	t.tokens = make([]string, size)
 	model := &t.model
 	model.byteLevel = byteLevel
-	model.vocab = make(map[string]int32, len(m.Vocab))
+	model.vocab = m.Vocab
 	for tok, id := range m.Vocab {
 		if t.tokens[id] != "" {
 			return fmt.Errorf("model.vocab: id %d is used by both %q and %q", id, t.tokens[id], tok)
 		}
 		t.tokens[id] = tok
-		key := tok
-		if byteLevel {
-			raw, ok := byteLevelDecode(tok)
-			if !ok {
-				continue // not reachable from bytes; kept for decoding only
-			}
-			key = raw
-		}
-		model.vocab[key] = int32(id)
 	}
 	for _, a := range added {
 		t.tokens[a.ID] = a.Content
@@ -178,20 +169,28 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 	for b := range model.byteIDs {
 		model.byteIDs[b] = -1
 	}
+	model.wholeVocab = model.vocab
 	if byteLevel {
 		for b := 0; b < 256; b++ {
-			id, ok := model.vocab[string([]byte{byte(b)})]
+			id, ok := model.vocab[string(byteToRune[b])]
 			if !ok {
 				return fmt.Errorf("model.vocab: byte-level token %q (byte 0x%02X) is missing", string(byteToRune[b]), b)
 			}
 			model.byteIDs[b] = id
 		}
 		t.raw = make([]string, size)
+		if m.IgnoreMerges {
+			model.wholeVocab = make(map[string]int32, len(m.Vocab))
+		}
 		for id, tok := range t.tokens {
-			if raw, ok := byteLevelDecode(tok); ok {
-				t.raw[id] = raw
-			} else {
-				t.raw[id] = tok
+			raw, ok := byteLevelDecode(tok)
+			if !ok {
+				t.raw[id] = tok // not made of bytes: kept for decoding only
+				continue
+			}
+			t.raw[id] = raw
+			if m.IgnoreMerges && tok != "" {
+				model.wholeVocab[raw] = int32(id)
 			}
 		}
 		for _, a := range added {
@@ -213,7 +212,7 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 		if !ok {
 			return fmt.Errorf("model.unk_token %q is not in model.vocab", *m.UnkToken)
 		}
-		model.unkID = int32(id)
+		model.unkID = id
 	}
 	return t.parseMerges(m)
 }
@@ -224,13 +223,19 @@ func (t *Tokenizer) parseMerges(m *modelJSON) error {
 	model := &t.model
 	var pairs [][2]string
 	if !isNull(m.Merges) {
-		var strs []string
-		// "a b" strings or [a, b] pairs: the first element tells which.
-		if merges := bytes.TrimLeft(bytes.TrimSpace(m.Merges)[1:], " \t\r\n"); len(merges) > 0 && merges[0] == '[' {
-			if err := json.Unmarshal(m.Merges, &pairs); err != nil {
-				return fmt.Errorf("model.merges: want a list of \"a b\" strings or [a, b] pairs: %w", err)
+		strs, fastPairs, ok := scanMerges(m.Merges)
+		if ok {
+			pairs = fastPairs
+		} else {
+			// Not the common shapes: let encoding/json decode or explain.
+			strs = nil
+			if err := json.Unmarshal(m.Merges, &strs); err != nil {
+				if err := json.Unmarshal(m.Merges, &pairs); err != nil {
+					return fmt.Errorf("model.merges: want a list of \"a b\" strings or [a, b] pairs: %w", err)
+				}
 			}
-		} else if err := json.Unmarshal(m.Merges, &strs); err == nil {
+		}
+		if strs != nil {
 			pairs = make([][2]string, len(strs))
 			for i, s := range strs {
 				a, b, ok := strings.Cut(s, " ")
@@ -239,15 +244,15 @@ func (t *Tokenizer) parseMerges(m *modelJSON) error {
 				}
 				pairs[i] = [2]string{a, b}
 			}
-		} else if err := json.Unmarshal(m.Merges, &pairs); err != nil {
-			return fmt.Errorf("model.merges: want a list of \"a b\" strings or [a, b] pairs: %w", err)
 		}
 	}
 	model.merges = make(map[uint64]merge, len(pairs))
+	var buf []byte
 	for i, p := range pairs {
 		a, okA := m.Vocab[p[0]]
 		b, okB := m.Vocab[p[1]]
-		c, okC := m.Vocab[p[0]+p[1]]
+		buf = append(append(buf[:0], p[0]...), p[1]...)
+		c, okC := m.Vocab[string(buf)]
 		switch {
 		case !okA:
 			return fmt.Errorf("model.merges[%d]: %q is not in model.vocab", i, p[0])
@@ -256,9 +261,9 @@ func (t *Tokenizer) parseMerges(m *modelJSON) error {
 		case !okC:
 			return fmt.Errorf("model.merges[%d]: merged token %q is not in model.vocab", i, p[0]+p[1])
 		}
-		key := pairKey(int32(a), int32(b))
+		key := pairKey(a, b)
 		if _, dup := model.merges[key]; !dup {
-			model.merges[key] = merge{rank: int32(i), id: int32(c)}
+			model.merges[key] = merge{rank: int32(i), id: c}
 		}
 	}
 	return nil

@@ -179,15 +179,7 @@ func (t *Tokenizer) TokenID(tok string) (int, bool) {
 	if id, ok := t.addedIDs[tok]; ok {
 		return id, true
 	}
-	key := tok
-	if t.model.byteLevel {
-		raw, ok := byteLevelDecode(tok)
-		if !ok {
-			return 0, false
-		}
-		key = raw
-	}
-	id, ok := t.model.vocab[key]
+	id, ok := t.model.vocab[tok]
 	return int(id), ok
 }
 
