@@ -221,21 +221,30 @@ func (j *jsonlReader) Schema() []string { return nil }
 func (j *jsonlReader) Close() error     { return j.close() }
 
 func (j *jsonlReader) Next() (Row, error) {
+	line, pos, err := j.nextLine()
+	if err != nil {
+		return Row{}, err
+	}
+	values, perr := decodeObject(pos, line)
+	if perr != nil {
+		return Row{}, perr
+	}
+	return Row{Pos: pos, Values: values}, nil
+}
+
+// nextLine returns the next non-blank line and the position of its row.
+func (j *jsonlReader) nextLine() ([]byte, Pos, error) {
 	for {
 		line, err := j.readLine()
 		if err != nil {
-			return Row{}, err
+			return nil, Pos{}, err
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		pos := Pos{File: j.path, Line: j.line, Row: j.row}
 		j.row++
-		values, perr := decodeObject(pos, line)
-		if perr != nil {
-			return Row{}, perr
-		}
-		return Row{Pos: pos, Values: values}, nil
+		return line, pos, nil
 	}
 }
 

@@ -118,11 +118,11 @@ func OpenFile(path string) (Reader, error) {
 		return newCSVReader(path, br, closer, format == FormatTSV, skipped)
 	case FormatJSON:
 		if first == '{' && firstLineIsObject(br) {
-			return newJSONLReader(path, br, closer, skipped), nil
+			return jsonLines(newJSONLReader(path, br, closer, skipped)), nil
 		}
 		return newJSONReader(path, br, closer, skipped), nil
 	default:
-		return newJSONLReader(path, br, closer, skipped), nil
+		return jsonLines(newJSONLReader(path, br, closer, skipped)), nil
 	}
 }
 
@@ -152,6 +152,15 @@ func firstByte(br *bufio.Reader) (first byte, skipped int, err error) {
 			n = 0
 		}
 	}
+}
+
+// jsonLines decodes lines in parallel when more than one CPU is there to
+// do it.
+func jsonLines(r *jsonlReader) Reader {
+	if jsonlWorkers() > 1 {
+		return newParallelJSONL(r)
+	}
+	return r
 }
 
 // firstLineIsObject reports whether the first non-blank line of br (within

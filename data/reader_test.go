@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -192,20 +195,81 @@ func TestTextReaders(t *testing.T) {
 			errs: []string{"q.csv:2: a: invalid UTF-8"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeFile(t, t.TempDir(), tt.file, tt.content)
-			rows, errs := readAll(t, p)
-			for i := range errs {
-				errs[i] = strings.TrimPrefix(errs[i], filepath.Dir(p)+"/")
-			}
-			if got := render(rows); !reflect.DeepEqual(got, tt.rows) && (len(got) > 0 || len(tt.rows) > 0) {
-				t.Errorf("rows:\n got %q\nwant %q", got, tt.rows)
-			}
-			if !reflect.DeepEqual(errs, tt.errs) && (len(errs) > 0 || len(tt.errs) > 0) {
-				t.Errorf("errors:\n got %q\nwant %q", errs, tt.errs)
-			}
-		})
+	// JSON Lines are read sequentially and in parallel: the same rows and
+	// errors must come out in the same order.
+	for _, workers := range []int{1, 3} {
+		defer setWorkers(workers)()
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
+				p := writeFile(t, t.TempDir(), tt.file, tt.content)
+				rows, errs := readAll(t, p)
+				for i := range errs {
+					errs[i] = strings.TrimPrefix(errs[i], filepath.Dir(p)+"/")
+				}
+				if got := render(rows); !reflect.DeepEqual(got, tt.rows) && (len(got) > 0 || len(tt.rows) > 0) {
+					t.Errorf("rows:\n got %q\nwant %q", got, tt.rows)
+				}
+				if !reflect.DeepEqual(errs, tt.errs) && (len(errs) > 0 || len(tt.errs) > 0) {
+					t.Errorf("errors:\n got %q\nwant %q", errs, tt.errs)
+				}
+			})
+		}
+	}
+}
+
+// setWorkers sets the number of JSON Lines decoders and returns a function
+// that restores it.
+func setWorkers(n int) func() {
+	old := jsonlWorkers
+	jsonlWorkers = func() int { return n }
+	return func() { jsonlWorkers = old }
+}
+
+func TestParallelJSONLOrderAndClose(t *testing.T) {
+	defer setWorkers(4)()
+	var b strings.Builder
+	const n = 5000 // several batches
+	for i := range n {
+		if i%1000 == 999 {
+			b.WriteString("not json\n")
+			continue
+		}
+		fmt.Fprintf(&b, "{\"i\":%d}\n\n", i)
+	}
+	p := writeFile(t, t.TempDir(), "many.jsonl", b.String())
+	rows, errs := readAll(t, p)
+	if len(rows)+len(errs) != n || len(errs) != 5 {
+		t.Fatalf("%d rows, %d errors", len(rows), len(errs))
+	}
+	line := 1
+	for i, r := range rows {
+		want := i + i/999
+		if int(r.Values["i"].(float64)) != want || r.Pos.Row != want {
+			t.Fatalf("row %d is %v at index %d", i, r.Values["i"], r.Pos.Row)
+		}
+		if r.Pos.Line < line {
+			t.Fatalf("row %d on line %d, before %d", i, r.Pos.Line, line)
+		}
+		line = r.Pos.Line
+	}
+	// Stopping early and closing ends the reader's goroutines.
+	before := runtime.NumGoroutine()
+	for range 20 {
+		r, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines left running after Close (%d before)", g-before, before)
 	}
 }
 

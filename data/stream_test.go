@@ -86,6 +86,7 @@ func TestStreamingConstantMemory(t *testing.T) {
 		size = 4 << 20
 	}
 	const heapLimit = 4 << 20
+	defer setWorkers(2)() // the rows in flight grow with the decoders
 	dir := t.TempDir()
 	for _, format := range []Format{FormatJSONL, FormatJSON, FormatCSV, FormatParquet} {
 		t.Run(string(format), func(t *testing.T) {
@@ -211,6 +212,39 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkJSONLWorkers compares sequential and parallel decoding of the
+// same JSON Lines file in one run.
+func BenchmarkJSONLWorkers(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.jsonl")
+	n := writeLarge(b, path, FormatJSONL, 8<<20, 500)
+	st, _ := os.Stat(path)
+	for _, w := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			defer setWorkers(w)()
+			b.SetBytes(st.Size())
+			for b.Loop() {
+				r, err := OpenFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows := 0
+				for {
+					if _, err := r.Next(); err == io.EOF {
+						break
+					} else if err != nil {
+						b.Fatal(err)
+					}
+					rows++
+				}
+				r.Close()
+				if rows != n {
+					b.Fatalf("%d rows, want %d", rows, n)
+				}
+			}
 		})
 	}
 }

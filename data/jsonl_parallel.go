@@ -1,0 +1,142 @@
+package data
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"sync"
+)
+
+// jsonlWorkers is how many goroutines decode JSON Lines rows in parallel:
+// decoding, not reading, is what limits a JSON reader. 1 reads sequentially.
+var jsonlWorkers = func() int { return min(runtime.GOMAXPROCS(0), 8) }
+
+// Batches of lines handed to the decoders: small enough that the batches in
+// flight (two per worker) stay a few megabytes.
+const (
+	batchLines = 256
+	batchBytes = 256 << 10
+)
+
+type decoded struct {
+	row Row
+	err error
+}
+
+// lineBatch is a run of consecutive lines, decoded by one worker.
+type lineBatch struct {
+	lines   [][]byte
+	pos     []Pos
+	results []decoded
+	done    chan struct{}
+}
+
+// parallelJSONL reads lines on one goroutine, decodes batches of them on
+// several, and hands the rows out in file order. Close must be called to
+// stop its goroutines.
+type parallelJSONL struct {
+	seq     *jsonlReader // reads lines and counts positions
+	order   chan *lineBatch
+	stop    chan struct{}
+	readErr error // set before order is closed
+	cur     *lineBatch
+	next    int
+	once    sync.Once
+	started bool
+}
+
+func newParallelJSONL(seq *jsonlReader) *parallelJSONL {
+	return &parallelJSONL{seq: seq, stop: make(chan struct{})}
+}
+
+func (p *parallelJSONL) Schema() []string { return nil }
+
+func (p *parallelJSONL) Close() error {
+	p.once.Do(func() { close(p.stop) })
+	return p.seq.Close()
+}
+
+func (p *parallelJSONL) start() {
+	workers := jsonlWorkers()
+	p.order = make(chan *lineBatch, workers)
+	work := make(chan *lineBatch, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				b.results = make([]decoded, len(b.lines))
+				for i, line := range b.lines {
+					values, err := decodeObject(b.pos[i], line)
+					if err != nil {
+						b.results[i] = decoded{err: err}
+					} else {
+						b.results[i] = decoded{row: Row{Pos: b.pos[i], Values: values}}
+					}
+				}
+				close(b.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(p.order)
+		defer close(work)
+		for {
+			b := &lineBatch{done: make(chan struct{})}
+			size := 0
+			for len(b.lines) < batchLines && size < batchBytes {
+				line, pos, err := p.seq.nextLine()
+				if err != nil {
+					if err != io.EOF {
+						p.readErr = err
+					}
+					break
+				}
+				b.lines = append(b.lines, bytes.Clone(line))
+				b.pos = append(b.pos, pos)
+				size += len(line)
+			}
+			if len(b.lines) == 0 {
+				return
+			}
+			select {
+			case p.order <- b:
+			case <-p.stop:
+				return
+			}
+			select {
+			case work <- b:
+			case <-p.stop:
+				return
+			}
+			if len(b.lines) < batchLines && size < batchBytes {
+				return // the file ended (or failed) within this batch
+			}
+		}
+	}()
+}
+
+func (p *parallelJSONL) Next() (Row, error) {
+	if !p.started {
+		p.started = true
+		p.start()
+	}
+	for p.cur == nil || p.next == len(p.cur.results) {
+		b, ok := <-p.order
+		if !ok {
+			if p.readErr != nil {
+				err := p.readErr
+				p.readErr = nil
+				return Row{}, err
+			}
+			return Row{}, io.EOF
+		}
+		<-b.done
+		p.cur, p.next = b, 0
+	}
+	r := p.cur.results[p.next]
+	p.cur.results[p.next] = decoded{} // let the row go once handed out
+	p.next++
+	return r.row, r.err
+}
