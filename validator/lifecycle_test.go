@@ -56,7 +56,7 @@ func TestMinerCrashMidTraining(t *testing.T) {
 	n := newNetwork(t, "", nil)
 	n.addMiner("5Steady", trainer("1.1"))
 	n.addMiner("5Crashes", "echo 'CRUCIBLE_PROGRESS {\"fraction\":0.3}'; kill -9 $$")
-	task := n.run(n.submit("facts.jsonl", 2.0/3600).ID)
+	task := n.run(n.submit("facts.jsonl", 6.0/3600).ID)
 	if task.Status != crucible.StatusSuccess || task.Winner != "5Steady" {
 		t.Fatalf("status %s winner %q: %s", task.Status, task.Winner, task.Failure)
 	}

@@ -52,7 +52,10 @@ func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, bod
 	if s.ExpectedName != name {
 		return nil, crucible.Errorf(crucible.EFORBIDDEN, "task %s expects your result under another name", taskID)
 	}
-	if t.Status != crucible.StatusTraining || t.TerminationAt == nil || !v.Now().Before(*t.TerminationAt) {
+	// A fast miner may finish before the task is marked as training: its
+	// start was sent while the task was ready, with the deadline fixed.
+	open := t.Status == crucible.StatusTraining || t.Status == crucible.StatusReady
+	if !open || t.TerminationAt == nil || !v.Now().Before(*t.TerminationAt) {
 		return nil, crucible.Errorf(crucible.ECONFLICT, "task %s no longer accepts results (status %s, deadline %s)", taskID, t.Status, fmtTime(t.TerminationAt)).
 			WithHint("uploads must complete before the deadline")
 	}

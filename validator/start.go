@@ -3,6 +3,7 @@ package validator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -68,6 +69,13 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 	wg.Wait()
 	started := 0
 	for i, s := range subs {
+		// Read the submission again: a fast miner may have uploaded while the
+		// starts were going out, and that must not be overwritten.
+		fresh, err := v.Store.FindSubmission(ctx, s.TaskID, s.Hotkey)
+		if err != nil {
+			return err
+		}
+		s = fresh
 		switch {
 		case s.StartedAt != nil:
 			started++
@@ -105,6 +113,7 @@ func (v *Validator) watch(ctx context.Context, t *crucible.Task) (time.Time, err
 		for _, s := range subs {
 			if s.StartedAt != nil && s.UploadedAt == nil && s.Failure == "" {
 				waiting++
+				v.pollProgress(ctx, t, s)
 			}
 		}
 		if waiting > 0 {
@@ -123,4 +132,39 @@ func splitMapping(t *crucible.Task) crucible.ColumnMapping {
 		json.Unmarshal(b, &m)
 	}
 	return m
+}
+
+// pollProgress asks a training miner how it is doing and records what is
+// new as a progress event (step, fraction of the budget, training loss), so
+// customers can follow the run. A miner that does not answer is not failed
+// for it: only its upload counts.
+func (v *Validator) pollProgress(ctx context.Context, t *crucible.Task, s *crucible.Submission) {
+	n, err := v.Store.FindNode(ctx, s.Hotkey)
+	if err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, v.cfg.OfferTimeout)
+	defer cancel()
+	var st api.MinerTaskStatus
+	if err := v.callMiner(cctx, n, http.MethodGet, api.PathTaskStatus+t.ID, nil, &st); err != nil {
+		return
+	}
+	key := t.ID + "/" + s.Hotkey
+	v.progressMu.Lock()
+	last, seen := v.progress[key]
+	changed := !seen || last.Step != st.Step || last.State != st.State || last.Message != st.Message
+	if changed {
+		v.progress[key] = st
+	}
+	v.progressMu.Unlock()
+	if !changed {
+		return
+	}
+	data := map[string]any{"state": st.State, "step": st.Step, "progress": st.Progress}
+	msg := fmt.Sprintf("%s: %s", st.State, st.Message)
+	if st.TrainLoss != nil {
+		data["train_loss"] = *st.TrainLoss
+		msg = fmt.Sprintf("%s: step %d, %.0f%%, train loss %.4f", st.State, st.Step, 100*st.Progress, *st.TrainLoss)
+	}
+	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, msg, data)
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/scoring"
@@ -116,6 +118,9 @@ type Validator struct {
 	cfg  Config
 	spec scoring.Spec
 	Deps
+
+	progressMu sync.Mutex
+	progress   map[string]api.MinerTaskStatus // last status seen per task/miner
 }
 
 // New returns a validator.
@@ -145,7 +150,7 @@ func New(cfg Config, deps Deps) (*Validator, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Listen
 	}
-	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps}, nil
+	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps, progress: map[string]api.MinerTaskStatus{}}, nil
 }
 
 // Config returns the validator's configuration.
