@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/tuning"
+)
+
+// tuningStrategy trains with crucible's own engine: the automatic strategy
+// or a named recipe.
+type tuningStrategy struct {
+	recipe tuning.Recipe
+	seed   uint64
+	log    *slog.Logger
+}
+
+func (s *tuningStrategy) Name() string { return s.recipe.Name }
+
+func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(miner.Progress)) error {
+	spec := tuning.Spec{
+		ModelDir: job.ModelDir, BaseModel: job.Model, DataPath: job.DataPath, TaskType: job.TaskType,
+		Mapping: job.Mapping, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: s.recipe, Seed: s.seed,
+		WorkDir: job.OutDir + ".work",
+	}
+	if s.log != nil {
+		spec.Log = func(msg string) { s.log.Info(msg, "task", job.TaskID) }
+	}
+	_, err := tuning.Train(ctx, spec, func(p tuning.Progress) {
+		report(miner.Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Message: p.Message})
+	})
+	return err
+}
+
+// newStrategy builds the strategy a miner's configuration names: "auto", a
+// named recipe, or "command" (an external trainer).
+func newStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strategy, error) {
+	if cfg.Strategy == "command" {
+		if len(cfg.Command) == 0 {
+			return nil, crucible.Errorf(crucible.EINVALID, "--strategy command needs --command PROGRAM")
+		}
+		return &miner.CommandStrategy{Argv: cfg.Command}, nil
+	}
+	r, err := tuning.NamedRecipe(cfg.Strategy)
+	if err != nil {
+		return nil, crucible.Errorf(crucible.EINVALID, "--strategy: %v", err).
+			WithHint(fmt.Sprintf("use one of %v or command", tuning.RecipeNames()))
+	}
+	return &tuningStrategy{recipe: r, seed: seed, log: log}, nil
+}
