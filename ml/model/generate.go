@@ -72,7 +72,7 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 	if err := m.prepare(total); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	ws := m.newWorkspace(1, len(prompt), false, total)
+	ws := m.newWorkspace(len(prompt), len(prompt), false, total)
 	ws.cache = cache
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x67656e))
 	logits := make([]float32, c.Vocab)

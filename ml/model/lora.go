@@ -182,7 +182,7 @@ func (m *Model) MergeLoRA() error {
 		}
 	}
 	m.RemoveLoRA()
-	m.ws = nil
+	m.ReleaseWorkspace()
 	return nil
 }
 

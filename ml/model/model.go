@@ -27,6 +27,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/crucible-net/crucible/ml/nn"
 )
@@ -48,9 +49,9 @@ type Model struct {
 	linears                               map[string]*linear
 	rope                                  *nn.RoPE // grown on demand
 
-	lora *LoRA
-	ws   *workspace
-	step uint64 // training steps taken; seeds LoRA dropout
+	lora            *LoRA
+	trainWS, evalWS *workspace
+	step            uint64 // training steps taken; seeds LoRA dropout
 }
 
 // New returns a randomly initialized model (normal(0, 0.02) weights, GPT-2
@@ -187,9 +188,10 @@ func (m *Model) checkBatch(b Batch, needLabels bool) error {
 
 // workspace holds every activation and scratch buffer for one (B, T, mode).
 type workspace struct {
-	B, T  int
-	train bool  // activations kept for every layer (else one layer's worth)
-	lora  *LoRA // the adapter the LoRA buffers were sized for
+	B, T       int   // the current batch shape
+	capN, capT int   // the largest B·T and T the buffers hold
+	train      bool  // activations kept for every layer (else one layer's worth)
+	lora       *LoRA // the adapter the LoRA buffers were sized for
 
 	resid                        [][]float32 // layer inputs (+ final output): [N, C]
 	mean1, rstd1, mean2, rstd2   [][]float32 // [N]
@@ -216,26 +218,45 @@ type workspace struct {
 // at once ([headChunk, V]); the full [B·T, V] logits never exist in training.
 const headChunk = 128
 
+// workspace returns buffers for a batch of B sequences of T positions. A
+// workspace serves every shape with B·T and T within its capacity, and
+// grows to the largest shape seen, so batches of varying length (padded to
+// a multiple, say) allocate only until the longest has come by.
+//
+// Training and evaluation keep separate workspaces (evaluation's holds one
+// layer), so that validating during training reallocates nothing.
 func (m *Model) workspace(B, T int, train bool) *workspace {
-	if ws := m.ws; ws != nil && ws.B == B && ws.T == T && ws.train == train && ws.lora == m.lora {
-		return ws
+	N := B * T
+	slot := &m.evalWS
+	if train {
+		slot = &m.trainWS
 	}
-	m.ws = nil // let the old one go before allocating the new
-	m.ws = m.newWorkspace(B, T, train, 0)
-	return m.ws
+	ws := *slot
+	same := ws != nil && ws.lora == m.lora
+	if !same || N > ws.capN || T > ws.capT {
+		capN, capT := N, T
+		if same {
+			capN, capT = max(capN, ws.capN), max(capT, ws.capT)
+		}
+		*slot = nil // let the old one go before allocating the new
+		ws = m.newWorkspace(capN, capT, train, 0)
+		*slot = ws
+	}
+	ws.B, ws.T = B, T
+	return ws
 }
 
-// newWorkspace allocates the buffers for B sequences of T positions, or, with
-// decodeKeys > 0, for generation: up to T new positions per call against a
-// KV cache of up to decodeKeys positions.
-func (m *Model) newWorkspace(B, T int, train bool, decodeKeys int) *workspace {
+// newWorkspace allocates the buffers for N positions in sequences of at most
+// T, or, with decodeKeys > 0, for generation: up to T = N new positions per
+// call against a KV cache of up to decodeKeys positions.
+func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 	c := &m.cfg
-	N, C, I := B*T, c.Hidden, c.Intermediate
+	C, I := c.Hidden, c.Intermediate
 	slots := 1
 	if train {
 		slots = c.Layers
 	}
-	ws := &workspace{B: B, T: T, train: train, lora: m.lora}
+	ws := &workspace{B: N / T, T: T, capN: N, capT: T, train: train, lora: m.lora}
 	mk := func(n int) []float32 { return make([]float32, n) }
 	multi := func(k, n int) [][]float32 {
 		out := make([][]float32, k)
@@ -264,7 +285,7 @@ func (m *Model) newWorkspace(B, T int, train bool, decodeKeys int) *workspace {
 		ws.ffb = multi(slots, N*I)
 	}
 	if train {
-		ws.lse = multi(slots, B*c.Heads*T)
+		ws.lse = multi(slots, N*c.Heads)
 	} else {
 		ws.lse = make([][]float32, 1)
 	}
@@ -301,13 +322,19 @@ func (m *Model) newWorkspace(B, T int, train bool, decodeKeys int) *workspace {
 		ws.attnScratch = mk(nn.DecodeScratchSize(c.Heads, T, decodeKeys))
 		ws.decodeQ = mk(T * c.Heads * c.HeadDim)
 	} else {
-		ws.attnScratch = mk(m.attnShape(B, T).ScratchSize())
+		// nn.AttnShape.ScratchSize for the largest shape within capacity:
+		// the GQA backward's per-head dk, dv and a score block per worker.
+		size := 2 * min(64, T) * T * runtime.GOMAXPROCS(0)
+		if c.KVHeads != c.Heads {
+			size += 2 * N * c.Heads * c.HeadDim
+		}
+		ws.attnScratch = mk(max(size, m.attnShape(N/T, T).ScratchSize()))
 	}
 	return ws
 }
 
 // ReleaseWorkspace drops the activation buffers (they are rebuilt on the
 // next forward pass).
-func (m *Model) ReleaseWorkspace() { m.ws = nil }
+func (m *Model) ReleaseWorkspace() { m.trainWS, m.evalWS = nil, nil }
 
 var errNoLabels = errors.New("batch has no labels")

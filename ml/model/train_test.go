@@ -126,3 +126,44 @@ func TestBatchRejects(t *testing.T) {
 		t.Error("training a frozen model without an adapter succeeded")
 	}
 }
+
+// TestWorkspaceReuse runs batches of varying shape through one model and
+// checks each against a fresh model, and that the workspace stops being
+// reallocated once it holds the largest shape.
+func TestWorkspaceReuse(t *testing.T) {
+	for _, name := range []string{"qwen2-gqa-tied", "gpt2"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := tinyConfigs()[name]
+			m, _ := New(cfg, 3)
+			m.SetTrainBase(true)
+			rng := rand.New(rand.NewPCG(4, 4))
+			shapes := [][2]int{{2, 8}, {4, 4}, {1, 16}, {3, 5}, {2, 8}, {1, 3}}
+			var ws *workspace
+			for i, sh := range shapes {
+				b := randomBatch(rng, cfg.Vocab, sh[0], sh[1])
+				fresh, _ := New(cfg, 3)
+				fresh.SetTrainBase(true)
+				m.ZeroGrads()
+				got, err := m.ForwardBackward(b, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := fresh.ForwardBackward(b, 0)
+				if got != want {
+					t.Fatalf("shape %v: loss %+v, fresh model %+v", sh, got, want)
+				}
+				if e := maxAbsErr(m.Grads(), fresh.Grads()); e != 0 {
+					t.Fatalf("shape %v: gradients differ from a fresh model's by %g", sh, e)
+				}
+				ev, _ := m.Evaluate(b, nil, nil)
+				if math.Abs(ev.Sum-got.Sum) > 1e-4 {
+					t.Fatalf("shape %v: evaluate %v, train %v", sh, ev.Sum, got.Sum)
+				}
+				if i >= 3 && m.trainWS != ws { // (1, 16) grew T; nothing after it needs more
+					t.Fatalf("shape %v: workspace reallocated although it holds 16 positions", sh)
+				}
+				ws = m.trainWS
+			}
+		})
+	}
+}
