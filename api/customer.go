@@ -1,0 +1,150 @@
+package api
+
+import (
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Customer API paths, all under /v1 and authenticated with an API key
+// ("Authorization: Bearer KEY") unless noted. The OpenAPI document served at
+// PathOpenAPI describes every one of them.
+const (
+	PathTasks    = "/v1/tasks"    // POST CreateTaskRequest → CreatedTask; GET → TaskList
+	PathEstimate = "/v1/estimate" // POST CreateTaskRequest → Estimate
+	PathDatasets = "/v1/datasets" // POST raw file (?name=FILE) → DatasetUpload
+	PathModels   = "/v1/models"   // GET → ModelList
+	PathNetwork  = "/v1/network"  // GET → NetworkStatus (no key needed)
+	PathMiners   = "/v1/miners"   // GET ?days=N → []MinerStanding (no key needed)
+	PathKeys     = "/v1/keys"     // POST CreateKeyRequest → CreatedKey; GET → []crucible.APIKey; DELETE /v1/keys/{id}
+	PathOpenAPI  = "/v1/openapi.json"
+)
+
+// Task sub-resources, under PathTasks + "/{id}".
+const (
+	TaskResultsPath  = "/results"  // GET → TaskResults
+	TaskEventsPath   = "/events"   // GET ?after=ID → []crucible.TaskEvent, or a text/event-stream
+	TaskDownloadPath = "/download" // GET ?format=tar|tar.gz → the winner's model directory as an archive
+	TaskCancelPath   = "/cancel"   // POST → crucible.Task
+)
+
+// EventEnd is the name of the last server-sent event of a task's stream,
+// sent once the task has finished and every event has been delivered.
+const EventEnd = "end"
+
+// CreateTaskRequest asks for a fine-tuning task. Only model and dataset are
+// required: the task type and column mapping are detected and the time
+// budget chosen from the dataset's size when they are left out.
+type CreateTaskRequest struct {
+	Type    crucible.TaskType       `json:"type,omitempty"`
+	Model   string                  `json:"model"`   // a name from GET /v1/models (admins: any path or cache id)
+	Dataset string                  `json:"dataset"` // "upload:ID" from POST /v1/datasets, or a Hugging Face dataset id in the cache
+	Mapping *crucible.ColumnMapping `json:"mapping,omitempty"`
+	Hours   float64                 `json:"hours,omitempty"`
+	Private bool                    `json:"private,omitempty"`
+}
+
+// Estimate is what a task will take before it is accepted.
+type Estimate struct {
+	Type        crucible.TaskType      `json:"type"`
+	Mapping     crucible.ColumnMapping `json:"mapping"`
+	Reason      string                 `json:"reason,omitempty"` // how the mapping was chosen
+	Rows        int                    `json:"rows"`
+	TrainRows   int                    `json:"train_rows"`
+	TestRows    int                    `json:"test_rows"`
+	ModelParams int64                  `json:"model_params"`
+	Hours       float64                `json:"hours"`         // the training budget
+	ETA         time.Duration          `json:"eta_ns"`        // budget plus preparation and evaluation
+	Cost        float64                `json:"cost"`          // in compute units: hours × model size
+	CostUnit    string                 `json:"cost_unit"`     // what Cost counts
+	Miners      int                    `json:"miners_online"` // miners it could be offered to now
+}
+
+// CreatedTask is the answer to a task creation: the stored task and the
+// estimate it was accepted with.
+type CreatedTask struct {
+	Task     *crucible.Task `json:"task"`
+	Estimate *Estimate      `json:"estimate"`
+}
+
+// DatasetUpload is the receipt of an uploaded dataset, with what its check
+// found. An upload that fails its check is refused; its problems, each
+// "file:line: field: problem", are in Errors and in the error message.
+type DatasetUpload struct {
+	ID       string                 `json:"id"`     // pass "upload:ID" as a task's dataset
+	Name     string                 `json:"name"`   // the file name it was uploaded as
+	Size     int64                  `json:"size"`   // bytes
+	SHA256   string                 `json:"sha256"` // of the bytes received
+	Rows     int                    `json:"rows"`   // rows read by the check
+	Format   crucible.TaskType      `json:"format"` // detected task type
+	Mapping  crucible.ColumnMapping `json:"mapping"`
+	Reason   string                 `json:"reason"` // why that type and mapping
+	Errors   []string               `json:"errors,omitempty"`
+	Warnings []string               `json:"warnings,omitempty"`
+}
+
+// Ref is the dataset reference a task names to use this upload.
+func (u *DatasetUpload) Ref() string { return "upload:" + u.ID }
+
+// ModelList names the base models a customer may pick.
+type ModelList struct {
+	Models []string `json:"models"`
+}
+
+// TaskList is a page of tasks.
+type TaskList struct {
+	Tasks []*crucible.Task `json:"tasks"`
+	Total int              `json:"total"`
+}
+
+// TaskResults is a task's per-miner breakdown, best first.
+type TaskResults struct {
+	Task     *crucible.Task `json:"task"`
+	BaseLoss *float64       `json:"base_loss,omitempty"`
+	Miners   []*MinerResult `json:"miners"`
+}
+
+// MinerResult is one miner's line in a task's breakdown.
+type MinerResult struct {
+	*crucible.Submission
+	Rank   int  `json:"rank"`             // 1 for the best evaluated submission; 0 when not ranked
+	Winner bool `json:"winner,omitempty"` // the task's winner
+}
+
+// MinerStanding is one miner's line on the leaderboard.
+type MinerStanding struct {
+	Hotkey   string   `json:"hotkey"`
+	UID      *int     `json:"uid,omitempty"`
+	Tasks    int      `json:"tasks"`
+	Wins     int      `json:"wins"`
+	Score    float64  `json:"score"`  // sum of quality scores in the window
+	Weight   float64  `json:"weight"` // the validator's latest weight for it
+	BestLoss *float64 `json:"best_loss,omitempty"`
+}
+
+// NetworkStatus is the network's headline counters.
+type NetworkStatus struct {
+	Tasks          int                         `json:"tasks"`
+	TasksSucceeded int                         `json:"tasks_succeeded"`
+	TasksRunning   int                         `json:"tasks_running"`
+	TasksByStatus  map[crucible.TaskStatus]int `json:"tasks_by_status"`
+	ParamsTrained  int64                       `json:"params_trained"`  // sum of base model sizes over succeeded tasks
+	RowsTrainedOn  int64                       `json:"rows_trained_on"` // sum of train rows over succeeded tasks
+	Miners         int                         `json:"miners"`
+	Validators     int                         `json:"validators"`
+	LastWeightsAt  *time.Time                  `json:"last_weights_at,omitempty"`
+}
+
+// CreateKeyRequest creates an API key, for the caller's account or (admins
+// only) for a new account.
+type CreateKeyRequest struct {
+	Name        string `json:"name,omitempty"`
+	AccountName string `json:"account_name,omitempty"` // admins: create a new account with this name
+	Admin       bool   `json:"admin,omitempty"`        // admins: the new account is an admin too
+}
+
+// CreatedKey returns a new key's secret, shown once.
+type CreatedKey struct {
+	Key    *crucible.APIKey `json:"key"`
+	Secret string           `json:"secret"`
+}

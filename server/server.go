@@ -1,0 +1,198 @@
+// Package server is crucible's customer face: the REST API under /v1 (JSON,
+// API keys, an OpenAPI document) and the dashboard (server-rendered pages
+// with SVG charts, embedded assets, no build step).
+//
+// The server imports no adapter: everything it needs from the validator
+// node (the store, task submission, artifacts, estimates, uploads, the
+// model list) comes through the Backend interface, which the node wires.
+//
+// Authentication: API calls carry "Authorization: Bearer KEY". Keys are
+// stored hashed (crucible.HashAPIKey); a missing, unknown or revoked key is
+// 401, and each key has its own token bucket (429 with Retry-After when it
+// runs dry). The dashboard logs in with an API key through a form that sets
+// an HttpOnly, SameSite=Strict cookie holding the key; without one, the
+// network page and the pages of public tasks are readable, nothing else.
+// Accounts see their own tasks and public ones; another account's private
+// task is 404, as if it did not exist.
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Store is the part of the validator's store the server reads and writes.
+type Store interface {
+	crucible.TaskService
+	crucible.SubmissionService
+	crucible.EventService
+	crucible.AccountService
+	crucible.ScoreService
+	crucible.NodeService
+	crucible.WeightsService
+}
+
+// Backend is what the server needs from the validator node.
+type Backend interface {
+	Store
+	// Submit stores a new task (filling in its ID) and schedules its
+	// lifecycle. Returns EINVALID when the task does not validate.
+	Submit(ctx context.Context, t *crucible.Task) error
+	// Cancel stops a task that has not finished (CancelTask does the store
+	// part). Returns ENOTFOUND, ECONFLICT when it has already finished.
+	Cancel(ctx context.Context, t *crucible.Task) error
+	// OpenArtifact opens a blob, such as the winner's result tar stored
+	// under Task.ResultModel. Returns ENOTFOUND.
+	OpenArtifact(ctx context.Context, key string) (io.ReadCloser, error)
+	// Estimate resolves the request's model and dataset, settles its type
+	// and mapping and says what the task would take. Returns EINVALID for a
+	// dataset or mapping that does not fit, ENOTFOUND for a dataset or
+	// model that does not exist.
+	Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.Estimate, error)
+	// SaveUpload stores an uploaded dataset after checking it with the
+	// dataset readers. A dataset with problems returns EINVALID together
+	// with the receipt listing them (see uploads.Store).
+	SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error)
+	// Models lists the base models customers may pick.
+	Models() []string
+	// Datasets lists the datasets in the validator's cache customers may
+	// pick instead of uploading one.
+	Datasets() []string
+}
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// RatePerMinute is each API key's sustained request rate. Defaults to 600.
+	RatePerMinute int
+	// Burst is how many requests a key may make at once. Defaults to 60.
+	Burst int
+	// MaxUpload is the largest dataset upload in bytes. Defaults to 512 MiB.
+	MaxUpload int64
+	// EventPoll is how often an event stream looks for new events. Defaults
+	// to 1 s.
+	EventPoll time.Duration
+	// Heartbeat is how often an idle event stream sends a comment line to
+	// keep proxies from closing it. Defaults to 15 s.
+	Heartbeat time.Duration
+	// SecureCookies marks the login cookie Secure (serve over HTTPS).
+	SecureCookies bool
+	// Log receives request failures that are not the caller's fault.
+	Log *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.RatePerMinute <= 0 {
+		o.RatePerMinute = 600
+	}
+	if o.Burst <= 0 {
+		o.Burst = 60
+	}
+	if o.MaxUpload <= 0 {
+		o.MaxUpload = 512 << 20
+	}
+	if o.EventPoll <= 0 {
+		o.EventPoll = time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Server serves the customer API and the dashboard. Mount Handler at "/"
+// (the dashboard) and "/v1/" (the API); both are served by the one handler.
+type Server struct {
+	b       Backend
+	opt     Options
+	limiter *limiter
+	mux     *http.ServeMux
+	pages   *pages
+}
+
+// New returns a server over b.
+func New(b Backend, opt Options) *Server {
+	opt.defaults()
+	s := &Server{b: b, opt: opt, limiter: newLimiter(opt.RatePerMinute, opt.Burst, opt.Now), mux: http.NewServeMux()}
+	s.pages = newPages()
+	for _, r := range s.apiRoutes() {
+		s.mux.Handle(r.method+" "+r.pattern, s.wrap(r))
+	}
+	s.dashboardRoutes(s.mux)
+	return s
+}
+
+// Handler returns the HTTP handler of the API and the dashboard.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// route is one API endpoint.
+type route struct {
+	method, pattern string
+	public          bool // served without an API key
+	h               func(w http.ResponseWriter, r *http.Request, c *caller) error
+}
+
+// apiRoutes is the API's route table; the OpenAPI document must describe
+// each entry (a test checks).
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"GET", api.PathOpenAPI, true, s.openAPI},
+		{"GET", api.PathNetwork, true, s.networkStatus},
+		{"GET", api.PathMiners, true, s.minerStandings},
+		{"GET", api.PathModels, false, s.listModels},
+		{"POST", api.PathDatasets, false, s.uploadDataset},
+		{"POST", api.PathEstimate, false, s.estimate},
+		{"POST", api.PathTasks, false, s.createTask},
+		{"GET", api.PathTasks, false, s.listTasks},
+		{"GET", api.PathTasks + "/{id}", false, s.showTask},
+		{"GET", api.PathTasks + "/{id}" + api.TaskResultsPath, false, s.taskResults},
+		{"GET", api.PathTasks + "/{id}" + api.TaskEventsPath, false, s.taskEvents},
+		{"GET", api.PathTasks + "/{id}" + api.TaskDownloadPath, false, s.download},
+		{"POST", api.PathTasks + "/{id}" + api.TaskCancelPath, false, s.cancelTask},
+		{"POST", api.PathKeys, false, s.createKey},
+		{"GET", api.PathKeys, false, s.listKeys},
+		{"DELETE", api.PathKeys + "/{id}", false, s.revokeKey},
+	}
+}
+
+// wrap authenticates (unless the route is public), rate-limits and turns a
+// returned error into an error response.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authenticate(r)
+		if err != nil && !(rt.public && crucible.ErrorCode(err) == crucible.EUNAUTHORIZED && bearer(r) == "") {
+			api.WriteError(w, err)
+			return
+		}
+		if c != nil && !s.allow(w, c) {
+			return
+		}
+		if err := rt.h(w, r, c); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeError answers with err, logging the ones that are not the caller's
+// fault.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if crucible.ErrorCode(err) == crucible.EINTERNAL {
+		s.opt.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	api.WriteError(w, err)
+}

@@ -1,0 +1,392 @@
+package server
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// maxJSON bounds JSON request bodies.
+const maxJSON = 1 << 20
+
+// hubID matches a Hugging Face repository id with an optional revision:
+// what a customer may name as a dataset besides an upload.
+var hubID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_.-]+)?$`)
+
+// uploadRef matches "upload:ID".
+var uploadRef = regexp.MustCompile(`^upload:[A-Za-z0-9_-]{1,64}$`)
+
+// checkRequest validates what a customer may ask for: a known model, and a
+// dataset that is an upload or a hub id. Admins may name any model or
+// dataset the validator can resolve, server paths included.
+func (s *Server) checkRequest(c *caller, req *api.CreateTaskRequest) error {
+	if req.Type != "" && !req.Type.Valid() {
+		return crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", req.Type)
+	}
+	if req.Model == "" {
+		return crucible.Errorf(crucible.EINVALID, "a model is required").WithHint("GET /v1/models lists them")
+	}
+	if req.Dataset == "" {
+		return crucible.Errorf(crucible.EINVALID, "a dataset is required").
+			WithHint(`upload one with POST /v1/datasets and pass "upload:ID"`)
+	}
+	if req.Hours < 0 || req.Hours > 168 {
+		return crucible.Errorf(crucible.EINVALID, "hours must be between 0 (choose for me) and 168, got %g", req.Hours)
+	}
+	if req.Mapping != nil && *req.Mapping == (crucible.ColumnMapping{}) {
+		req.Mapping = nil
+	}
+	if c.admin() {
+		return nil
+	}
+	if models := s.b.Models(); !slices.Contains(models, req.Model) {
+		return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).
+			WithHint("pick one of: " + strings.Join(models, ", "))
+	}
+	if !uploadRef.MatchString(req.Dataset) && (!hubID.MatchString(req.Dataset) || strings.Contains(req.Dataset, "..")) {
+		return crucible.Errorf(crucible.EINVALID, "dataset %q is neither an upload (upload:ID) nor a Hugging Face dataset id (org/name)", req.Dataset)
+	}
+	return nil
+}
+
+// newTask checks req, estimates it and submits the task it describes.
+func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskRequest) (*api.CreatedTask, error) {
+	if err := s.checkRequest(c, &req); err != nil {
+		return nil, err
+	}
+	est, err := s.b.Estimate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	m := est.Mapping
+	t := &crucible.Task{
+		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: req.Private,
+		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, Mapping: &m,
+		HoursToComplete: req.Hours,
+	}
+	if t.HoursToComplete == 0 {
+		t.HoursToComplete = est.Hours
+	}
+	if err := s.b.Submit(ctx, t); err != nil {
+		return nil, err
+	}
+	return &api.CreatedTask{Task: t, Estimate: est}, nil
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request, c *caller) error {
+	api.WriteJSON(w, http.StatusOK, api.ModelList{Models: nonNil(s.b.Models())})
+	return nil
+}
+
+func (s *Server) estimate(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var req api.CreateTaskRequest
+	if err := api.DecodeJSON(r.Body, maxJSON, &req); err != nil {
+		return err
+	}
+	if err := s.checkRequest(c, &req); err != nil {
+		return err
+	}
+	est, err := s.b.Estimate(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, est)
+	return nil
+}
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var req api.CreateTaskRequest
+	if err := api.DecodeJSON(r.Body, maxJSON, &req); err != nil {
+		return err
+	}
+	created, err := s.newTask(r.Context(), c, req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", api.PathTasks+"/"+created.Task.ID)
+	api.WriteJSON(w, http.StatusCreated, created)
+	return nil
+}
+
+// uploadDataset stores the raw body as a dataset named by ?name=.
+func (s *Server) uploadDataset(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		return crucible.Errorf(crucible.EINVALID, "name the uploaded file with ?name=FILE").
+			WithHint("the extension (.jsonl, .json, .csv, .tsv, .parquet, optionally .gz) says how to read it")
+	}
+	up, err := s.saveUpload(r.Context(), name, http.MaxBytesReader(w, r.Body, s.opt.MaxUpload))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusCreated, up)
+	return nil
+}
+
+// saveUpload stores an upload; a refused one's problems become the error
+// message, one per line, so that API clients see every line number.
+func (s *Server) saveUpload(ctx context.Context, name string, body io.Reader) (*api.DatasetUpload, error) {
+	up, err := s.b.SaveUpload(ctx, name, body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, crucible.Errorf(crucible.EINVALID, "dataset %s is larger than the %d MiB limit", name, s.opt.MaxUpload>>20)
+	}
+	if err != nil && up != nil && len(up.Errors) > 0 {
+		msg := fmt.Sprintf("dataset %s has %d problem(s):\n%s", name, len(up.Errors), strings.Join(up.Errors, "\n"))
+		return nil, &crucible.Error{Code: crucible.ErrorCode(err), Message: msg, Hint: crucible.ErrorHint(err)}
+	}
+	return up, err
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	f := crucible.TaskFilter{AccountID: c.account.ID}
+	if q.Get("all") == "true" || q.Get("all") == "1" {
+		if !c.admin() {
+			return crucible.Errorf(crucible.EFORBIDDEN, "only admins list every account's tasks")
+		}
+		f.AccountID = ""
+	}
+	for _, st := range q["status"] {
+		for _, one := range strings.Split(st, ",") {
+			if !crucible.TaskStatus(one).Valid() {
+				return crucible.Errorf(crucible.EINVALID, "unknown status %q", one)
+			}
+			f.Statuses = append(f.Statuses, crucible.TaskStatus(one))
+		}
+	}
+	if t := q.Get("type"); t != "" {
+		tt, err := crucible.ParseTaskType(t)
+		if err != nil {
+			return err
+		}
+		f.Type = tt
+	}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), 50, 1, 500); err != nil {
+		return err
+	}
+	if f.Offset, err = intParam(q.Get("offset"), 0, 0, 1<<30); err != nil {
+		return err
+	}
+	tasks, total, err := s.b.FindTasks(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, api.TaskList{Tasks: nonNil(tasks), Total: total})
+	return nil
+}
+
+// intParam parses an optional integer query parameter within [lo, hi].
+func intParam(s string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, crucible.Errorf(crucible.EINVALID, "%q is not a whole number from %d to %d", s, lo, hi)
+	}
+	return n, nil
+}
+
+// findTask returns the task with id when the caller may see it; another
+// account's private task is ENOTFOUND.
+func (s *Server) findTask(ctx context.Context, c *caller, id string) (*crucible.Task, error) {
+	t, err := s.b.FindTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.canSee(t) {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %s not found", id)
+	}
+	return t, nil
+}
+
+func (s *Server) showTask(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := s.findTask(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) taskResults(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := s.findTask(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	res, err := s.results(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// results builds a task's per-miner breakdown: evaluated submissions by
+// score then loss, then the failed ones.
+func (s *Server) results(ctx context.Context, t *crucible.Task) (*api.TaskResults, error) {
+	subs, err := s.b.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := &api.TaskResults{Task: t, Miners: []*api.MinerResult{}}
+	if bl, ok := t.Extra["base_loss"].(float64); ok {
+		res.BaseLoss = &bl
+	}
+	slices.SortStableFunc(subs, compareSubmissions)
+	rank := 0
+	for _, sub := range subs {
+		m := &api.MinerResult{Submission: sub, Winner: sub.Hotkey == t.Winner && t.Winner != ""}
+		if sub.Evaluated() && sub.Failure == "" {
+			rank++
+			m.Rank = rank
+		}
+		res.Miners = append(res.Miners, m)
+	}
+	return res, nil
+}
+
+// compareSubmissions orders standing evaluated submissions first, by score
+// (higher first) then test loss (lower first), then the rest by hotkey.
+func compareSubmissions(a, b *crucible.Submission) int {
+	ra, rb := a.Evaluated() && a.Failure == "", b.Evaluated() && b.Failure == ""
+	if ra != rb {
+		if ra {
+			return -1
+		}
+		return 1
+	}
+	if ra {
+		qa, qb := deref(a.QualityScore), deref(b.QualityScore)
+		if qa != qb {
+			if qa > qb {
+				return -1
+			}
+			return 1
+		}
+		if *a.TestLoss != *b.TestLoss {
+			if *a.TestLoss < *b.TestLoss {
+				return -1
+			}
+			return 1
+		}
+	}
+	return strings.Compare(a.Hotkey, b.Hotkey)
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := s.findTask(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !c.canChange(t) {
+		return crucible.Errorf(crucible.EFORBIDDEN, "task %s belongs to another account", t.ID)
+	}
+	if t.Status.Terminal() {
+		return crucible.Errorf(crucible.ECONFLICT, "task %s has already finished (%s)", t.ID, t.Status)
+	}
+	if err := s.b.Cancel(r.Context(), t); err != nil {
+		return err
+	}
+	t, err = s.b.FindTask(r.Context(), t.ID)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// CancelTask moves a task that has not finished to cancelled in the store,
+// retrying when the lifecycle saved it in between. Returns ENOTFOUND, and
+// ECONFLICT when the task has finished. Backends use it in Cancel.
+func CancelTask(ctx context.Context, tasks crucible.TaskService, id, reason string) error {
+	for attempt := 0; ; attempt++ {
+		t, err := tasks.FindTask(ctx, id)
+		if err != nil {
+			return err
+		}
+		if t.Status.Terminal() {
+			return crucible.Errorf(crucible.ECONFLICT, "task %s has already finished (%s)", id, t.Status)
+		}
+		t.Status = crucible.StatusCancelled
+		t.Failure = reason
+		now := time.Now()
+		t.CompletedAt = &now
+		err = tasks.UpdateTask(ctx, t)
+		if crucible.ErrorCode(err) != crucible.ECONFLICT || attempt >= 10 {
+			return err
+		}
+	}
+}
+
+// download streams the winner's result: the stored tar as it is, or
+// gzipped with ?format=tar.gz.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := s.findTask(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.serveWinner(w, r, t)
+}
+
+func (s *Server) serveWinner(w http.ResponseWriter, r *http.Request, t *crucible.Task) error {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "tar"
+	}
+	if format != "tar" && format != "tar.gz" {
+		return crucible.Errorf(crucible.EINVALID, "format %q: want tar or tar.gz", format)
+	}
+	if t.Status != crucible.StatusSuccess || t.ResultModel == "" {
+		return crucible.Errorf(crucible.ECONFLICT, "task %s has no winner to download (status %s)", t.ID, t.Status)
+	}
+	rc, err := s.b.OpenArtifact(r.Context(), t.ResultModel)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	name := "crucible-" + t.ID + "-winner." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	if format == "tar" {
+		w.Header().Set("Content-Type", "application/x-tar")
+		_, err = io.Copy(w, rc)
+		return quiet(err)
+	}
+	w.Header().Set("Content-Type", "application/gzip")
+	zw := gzip.NewWriter(w)
+	if _, err := io.Copy(zw, rc); err != nil {
+		return quiet(err)
+	}
+	return quiet(zw.Close())
+}
+
+// quiet drops an error met after the response started: nothing more can be
+// said to the client.
+func quiet(error) error { return nil }
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,174 @@
+// Package uploads keeps the datasets customers upload to a validator, in a
+// directory, each one checked row by row with the dataset readers before it
+// is accepted. It is the validator node's implementation of
+// server.Backend.SaveUpload, and its Resolver lets data preparation find an
+// upload by the "upload:ID" reference a task names.
+package uploads
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
+)
+
+// Store keeps uploads under Dir: the file as dir/ID/NAME and its receipt as
+// dir/ID.json.
+type Store struct {
+	dir string
+	// MaxErrors caps the problems listed for a refused upload. Defaults to 50.
+	MaxErrors int
+}
+
+// New returns a store in dir, creating it when missing.
+func New(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("uploads directory: %w", err)
+	}
+	return &Store{dir: dir, MaxErrors: 50}, nil
+}
+
+var (
+	idRE      = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	unsafeRE  = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	refPrefix = "upload:"
+)
+
+// cleanName keeps the base of an uploaded file name in safe characters;
+// its extension says how the file is read.
+func cleanName(name string) (string, error) {
+	base := filepath.Base(strings.ReplaceAll(name, `\`, "/"))
+	base = strings.Trim(unsafeRE.ReplaceAllString(base, "_"), "._")
+	if len(base) > 120 {
+		base = base[len(base)-120:]
+	}
+	if _, ok := data.FormatOf(base); !ok || base == "" {
+		return "", crucible.Errorf(crucible.EINVALID, "%q is not a dataset file name", name).
+			WithHint("name it with one of .json, .jsonl, .csv, .tsv, .parquet (text formats may add .gz)")
+	}
+	return base, nil
+}
+
+// Save stores r as the dataset file name and checks every row. A dataset
+// with problems is not kept: Save returns EINVALID together with the
+// receipt, whose Errors list each problem as "NAME:line: field: problem".
+func (s *Store) Save(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error) {
+	clean, err := cleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	var idb [16]byte
+	rand.Read(idb[:])
+	id := hex.EncodeToString(idb[:])
+	tmp, err := os.MkdirTemp(s.dir, ".upload-")
+	if err != nil {
+		return nil, fmt.Errorf("save upload: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, clean)
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("save upload: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("save upload %s: %w", clean, err)
+	}
+	up := &api.DatasetUpload{ID: id, Name: clean, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if n == 0 {
+		up.Errors = []string{clean + ": the file is empty"}
+		return up, crucible.Errorf(crucible.EINVALID, "dataset %s is empty", clean)
+	}
+	rep, err := data.Check(path, data.CheckOptions{MaxErrors: s.MaxErrors})
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "check dataset %s", clean)
+	}
+	// Report problems by the name the customer knows, not the server path.
+	rename := func(msg string) string { return strings.ReplaceAll(msg, path, clean) }
+	for _, e := range rep.Errors {
+		up.Errors = append(up.Errors, rename(e))
+	}
+	if rep.ErrorsOmitted > 0 {
+		up.Errors = append(up.Errors, fmt.Sprintf("… and %d more", rep.ErrorsOmitted))
+	}
+	for _, w := range rep.Warnings {
+		up.Warnings = append(up.Warnings, rename(w))
+	}
+	up.Rows, up.Format, up.Mapping, up.Reason = rep.Rows, rep.Type, rep.Mapping, rep.Reason
+	if len(up.Errors) > 0 {
+		return up, crucible.Errorf(crucible.EINVALID, "dataset %s has %d problem(s)", clean, len(rep.Errors)+rep.ErrorsOmitted)
+	}
+	if up.Rows == 0 {
+		up.Errors = []string{clean + ": no rows to train on"}
+		return up, crucible.Errorf(crucible.EINVALID, "dataset %s has no rows", clean)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, id)); err != nil {
+		return nil, fmt.Errorf("save upload: %w", err)
+	}
+	receipt, _ := json.MarshalIndent(up, "", "  ")
+	if err := os.WriteFile(filepath.Join(s.dir, id+".json"), receipt, 0o644); err != nil {
+		return nil, fmt.Errorf("save upload receipt: %w", err)
+	}
+	return up, nil
+}
+
+// Find returns the receipt of upload id. Returns ENOTFOUND.
+func (s *Store) Find(id string) (*api.DatasetUpload, error) {
+	if !idRE.MatchString(id) {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "no upload %q", id)
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, id+".json"))
+	if os.IsNotExist(err) {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "no upload %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read upload %s: %w", id, err)
+	}
+	var up api.DatasetUpload
+	if err := json.Unmarshal(b, &up); err != nil {
+		return nil, fmt.Errorf("read upload %s: %w", id, err)
+	}
+	return &up, nil
+}
+
+// Path returns the file of upload id. Returns ENOTFOUND.
+func (s *Store) Path(id string) (string, error) {
+	up, err := s.Find(id)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, id, up.Name), nil
+}
+
+// Resolver resolves "upload:ID" to the upload's file and hands every other
+// reference to Next (for example a hub.Resolver).
+type Resolver struct {
+	Uploads *Store
+	Next    interface{ Resolve(ref string) (string, error) }
+}
+
+// Resolve implements the dataset resolver of validator.DataPreparer.
+func (r Resolver) Resolve(ref string) (string, error) {
+	if id, ok := strings.CutPrefix(ref, refPrefix); ok {
+		return r.Uploads.Path(id)
+	}
+	if r.Next == nil {
+		return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", ref)
+	}
+	return r.Next.Resolve(ref)
+}
