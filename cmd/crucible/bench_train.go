@@ -92,11 +92,12 @@ timed step; the figure is the median over steps, so that a machine shared
 with other work lowers a step and its peak alike. Where /proc is available,
 cpu_util and mfu_cpu also report the share of the cores the process actually
 got and the MFU over that CPU time (an upper bound: it does not count the
-trainer's own idle time). Training FLOPs per token
-are 6·N (full) or 4·N + 6·N_lora (LoRA: no base weight gradients), N being
-the parameters that enter matrix products (every projection and the LM head),
-plus 12·layers·heads·head_dim·T for attention (forward and backward, counted
-in full as PaLM does).
+trainer's own idle time).
+
+Training FLOPs per token are 6·N (full) or 4·N + 6·N_lora (LoRA: no base
+weight gradients), N being the parameters that enter matrix products (every
+projection and the LM head), plus 12·layers·heads·head_dim·T for attention
+(forward and backward, counted in full as PaLM does).
 
 Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 		Args: cobra.NoArgs,
