@@ -370,3 +370,43 @@ func TestL1SetAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmConcurrentCalls runs Gemm from several goroutines at once (as
+// attention heads or pipelined layers may): each call must get its own
+// buffers and the right answer.
+func TestGemmConcurrentCalls(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	s := shape{40, 70, 300}
+	const callers = 4
+	ops := make([]*operands, callers)
+	want := make([][]float32, callers)
+	for i := range ops {
+		ops[i] = newOperands(rng, s, i%2 == 1, i/2 == 1, 1)
+		want[i] = append([]float32(nil), ops[i].c...)
+		Gemm(ops[i].transA, ops[i].transB, s.m, s.n, s.k, 1, ops[i].a, ops[i].lda, ops[i].b, ops[i].ldb, 0, want[i], ops[i].ldc)
+	}
+	errs := make(chan error, callers)
+	for i, o := range ops {
+		go func() {
+			for range 5 {
+				got := append([]float32(nil), o.c...)
+				if err := Gemm(o.transA, o.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, got, o.ldc); err != nil {
+					errs <- err
+					return
+				}
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
+						errs <- fmt.Errorf("caller %d: C[%d] = %g, alone it was %g", i, j, got[j], want[i][j])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
