@@ -1,0 +1,322 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Client is a Go client of the customer API. Errors from the server come
+// back as *crucible.Error with the server's code, message and hint.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8090
+	Key     string // API key secret, sent as a bearer token
+	HTTP    *http.Client
+}
+
+// NewClient returns a client of the validator at baseURL using key.
+func NewClient(baseURL, key string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Key: key, HTTP: http.DefaultClient}
+}
+
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "server URL %q", c.BaseURL)
+	}
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINTERNAL, "%s %s", method, c.BaseURL+path).
+			WithHint("is the validator running? set --server or CRUCIBLE_SERVER")
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		return nil, ResponseError(resp)
+	}
+	return resp, nil
+}
+
+// call sends in as JSON (when not nil) and decodes the answer into out
+// (when not nil).
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	ct := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	resp, err := c.request(ctx, method, path, body, ct)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// UploadDataset uploads a dataset file under name; a dataset with problems
+// is refused with EINVALID, its message listing them with line numbers.
+func (c *Client) UploadDataset(ctx context.Context, name string, r io.Reader) (*DatasetUpload, error) {
+	resp, err := c.request(ctx, "POST", PathDatasets+"?name="+url.QueryEscape(name), r, "application/octet-stream")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var up DatasetUpload
+	if err := json.NewDecoder(resp.Body).Decode(&up); err != nil {
+		return nil, fmt.Errorf("upload %s: decode answer: %w", name, err)
+	}
+	return &up, nil
+}
+
+// Estimate says what a task would take without creating it.
+func (c *Client) Estimate(ctx context.Context, req CreateTaskRequest) (*Estimate, error) {
+	var est Estimate
+	return &est, c.call(ctx, "POST", PathEstimate, req, &est)
+}
+
+// CreateTask creates a task.
+func (c *Client) CreateTask(ctx context.Context, req CreateTaskRequest) (*CreatedTask, error) {
+	var ct CreatedTask
+	return &ct, c.call(ctx, "POST", PathTasks, req, &ct)
+}
+
+// Models lists the base models a task may name.
+func (c *Client) Models(ctx context.Context) ([]string, error) {
+	var ml ModelList
+	return ml.Models, c.call(ctx, "GET", PathModels, nil, &ml)
+}
+
+// TaskQuery selects tasks in Tasks. Zero fields match all.
+type TaskQuery struct {
+	Statuses []crucible.TaskStatus
+	Type     crucible.TaskType
+	Limit    int
+	Offset   int
+	All      bool // admins: every account's tasks
+}
+
+// Tasks lists the caller's tasks, newest first.
+func (c *Client) Tasks(ctx context.Context, q TaskQuery) (*TaskList, error) {
+	v := url.Values{}
+	for _, s := range q.Statuses {
+		v.Add("status", string(s))
+	}
+	if q.Type != "" {
+		v.Set("type", string(q.Type))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Offset > 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	if q.All {
+		v.Set("all", "1")
+	}
+	path := PathTasks
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var tl TaskList
+	return &tl, c.call(ctx, "GET", path, nil, &tl)
+}
+
+func taskPath(id, sub string) string { return PathTasks + "/" + url.PathEscape(id) + sub }
+
+// Task returns one task.
+func (c *Client) Task(ctx context.Context, id string) (*crucible.Task, error) {
+	var t crucible.Task
+	return &t, c.call(ctx, "GET", taskPath(id, ""), nil, &t)
+}
+
+// Results returns a task's per-miner breakdown.
+func (c *Client) Results(ctx context.Context, id string) (*TaskResults, error) {
+	var r TaskResults
+	return &r, c.call(ctx, "GET", taskPath(id, TaskResultsPath), nil, &r)
+}
+
+// Events returns a task's events after the event with id after.
+func (c *Client) Events(ctx context.Context, id string, after int64) ([]*crucible.TaskEvent, error) {
+	var evs []*crucible.TaskEvent
+	return evs, c.call(ctx, "GET", taskPath(id, TaskEventsPath)+"?after="+strconv.FormatInt(after, 10), nil, &evs)
+}
+
+// Watch follows a task's live event stream from after, calling fn for each
+// event, until the task finishes (it returns the final status), fn returns
+// an error, or ctx ends. A dropped connection is resumed where it broke.
+func (c *Client) Watch(ctx context.Context, id string, after int64, fn func(*crucible.TaskEvent) error) (crucible.TaskStatus, error) {
+	for attempt := 0; ; attempt++ {
+		status, last, err := c.watchOnce(ctx, id, after, fn)
+		if status != "" || ctx.Err() != nil {
+			return status, err
+		}
+		var ce *crucible.Error
+		if err != nil && errors.As(err, &ce) && ce.Code != crucible.EINTERNAL {
+			return "", err // refused: a bad key, an unknown task
+		}
+		if last > after {
+			after, attempt = last, 0
+		}
+		if attempt >= 5 {
+			return "", fmt.Errorf("watch task %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * time.Second):
+		}
+	}
+}
+
+// watchOnce reads one connection of the stream; it returns the final
+// status when the stream ended with "end", and the last event id seen.
+func (c *Client) watchOnce(ctx context.Context, id string, after int64, fn func(*crucible.TaskEvent) error) (crucible.TaskStatus, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.BaseURL+taskPath(id, TaskEventsPath)+"?after="+strconv.FormatInt(after, 10), nil)
+	if err != nil {
+		return "", after, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Key)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", after, crucible.Wrap(err, crucible.EINTERNAL, "watch task %s", id)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", after, ResponseError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var event string
+	var data []string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if len(data) > 0 {
+				payload := strings.Join(data, "\n")
+				if event == EventEnd {
+					var end struct {
+						Status crucible.TaskStatus `json:"status"`
+					}
+					if err := json.Unmarshal([]byte(payload), &end); err != nil {
+						return "", after, fmt.Errorf("watch task %s: end event %q: %w", id, payload, err)
+					}
+					return end.Status, after, nil
+				}
+				var e crucible.TaskEvent
+				if err := json.Unmarshal([]byte(payload), &e); err != nil {
+					return "", after, fmt.Errorf("watch task %s: event %q: %w", id, payload, err)
+				}
+				after = max(after, e.ID)
+				if err := fn(&e); err != nil {
+					return "", after, err
+				}
+			}
+			event, data = "", nil
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+		}
+	}
+	err = sc.Err()
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return "", after, crucible.Wrap(err, crucible.EINTERNAL, "watch task %s: the stream broke", id)
+}
+
+// Download writes the winner of a task, as a tar (format "tar" or "") or
+// gzipped tar ("tar.gz"), to w and returns the bytes written.
+func (c *Client) Download(ctx context.Context, id, format string, w io.Writer) (int64, error) {
+	path := taskPath(id, TaskDownloadPath)
+	if format != "" {
+		path += "?format=" + url.QueryEscape(format)
+	}
+	resp, err := c.request(ctx, "GET", path, nil, "")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("download task %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// Cancel cancels a task and returns it.
+func (c *Client) Cancel(ctx context.Context, id string) (*crucible.Task, error) {
+	var t crucible.Task
+	return &t, c.call(ctx, "POST", taskPath(id, TaskCancelPath), nil, &t)
+}
+
+// Network returns the network's headline counters.
+func (c *Client) Network(ctx context.Context) (*NetworkStatus, error) {
+	var st NetworkStatus
+	return &st, c.call(ctx, "GET", PathNetwork, nil, &st)
+}
+
+// Miners returns the leaderboard over the last days.
+func (c *Client) Miners(ctx context.Context, days int) ([]*MinerStanding, error) {
+	var ms []*MinerStanding
+	return ms, c.call(ctx, "GET", PathMiners+"?days="+strconv.Itoa(days), nil, &ms)
+}
+
+// CreateKey creates an API key; its secret is in the answer only.
+func (c *Client) CreateKey(ctx context.Context, req CreateKeyRequest) (*CreatedKey, error) {
+	var ck CreatedKey
+	return &ck, c.call(ctx, "POST", PathKeys, req, &ck)
+}
+
+// Keys lists the caller's API keys (admins: account's, when not empty).
+func (c *Client) Keys(ctx context.Context, account string) ([]*crucible.APIKey, error) {
+	path := PathKeys
+	if account != "" {
+		path += "?account=" + url.QueryEscape(account)
+	}
+	var ks []*crucible.APIKey
+	return ks, c.call(ctx, "GET", path, nil, &ks)
+}
+
+// RevokeKey revokes an API key by id.
+func (c *Client) RevokeKey(ctx context.Context, id string) error {
+	return c.call(ctx, "DELETE", PathKeys+"/"+url.PathEscape(id), nil, nil)
+}
