@@ -79,6 +79,7 @@ func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(tinyJSON), []byte(`{"bos_token": "</s>", "chat_template": "{{ messages }}"}`))
 	f.Add([]byte(strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "Metaspace", "split": true}`, 1)), []byte(nil))
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "a"]]}}`), []byte(`{}`))
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"\u0061": 0, "aa": 1, "\"": 2}, "merges": ["a a"], "ignore_merges": true}, "pre_tokenizer": {"type": "ByteLevel"}}`), []byte(`{"eos_token": {"content": "aa"}}`))
 	f.Fuzz(func(t *testing.T, tj, cj []byte) {
 		tok, err := FromJSON(tj, cj)
 		if err != nil {

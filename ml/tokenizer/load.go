@@ -113,7 +113,7 @@ func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 
 // maxID bounds token ids, far above any real vocabulary (a few hundred
 // thousand), so that a corrupt file cannot make the id table huge.
-const maxID = 1 << 24
+const maxID = 1 << 22
 
 // buildModel fills the vocabulary, id table, merges and added tokens.
 func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool) error {
