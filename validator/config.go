@@ -14,19 +14,18 @@ type Config struct {
 	DB        string `flag:"db" help:"task store: a SQLite path or a postgres:// URL"`
 	BlobDir   string `flag:"blob-dir" help:"directory for datasets, splits and uploaded results"`
 
-	PoolMin       int           `flag:"pool-min" help:"fewest miners a task may start with"`
-	PoolMax       int           `flag:"pool-max" help:"most miners a task is given to"`
-	OfferTimeout  time.Duration `flag:"offer-timeout" help:"how long a miner has to answer an offer"`
-	DelayFor      time.Duration `flag:"delay-for" help:"wait before offering a task again when no miner accepted"`
-	MaxDelays     int           `flag:"max-delays" help:"times a task is delayed before it fails for lack of miners"`
-	LinkTTL       time.Duration `flag:"link-ttl" help:"lifetime of the signed download links given to miners"`
-	MaxUpload     int64         `flag:"max-upload-bytes" help:"largest result a miner may upload"`
-	MaxEvalTries  int           `flag:"max-eval-attempts" help:"evaluation attempts before a task fails"`
-	DefaultHours  float64       `flag:"default-hours" help:"time budget for a task that names none, in hours (0 picks one from the dataset size)"`
-	TestCap       int           `flag:"test-cap" help:"largest hidden test split, in rows"`
-	MinRows       int           `flag:"min-rows" help:"smallest dataset accepted, in rows"`
-	Seed          int64         `flag:"seed" help:"seed for the split and for choosing whom to offer tasks to"`
-	MinMinerStake float64       `flag:"min-miner-stake" help:"unused by miners; stake a caller needs to use node endpoints"`
+	PoolMin      int           `flag:"pool-min" help:"fewest miners a task may start with"`
+	PoolMax      int           `flag:"pool-max" help:"most miners a task is given to"`
+	OfferTimeout time.Duration `flag:"offer-timeout" help:"how long a miner has to answer an offer"`
+	DelayFor     time.Duration `flag:"delay-for" help:"wait before offering a task again when no miner accepted"`
+	MaxDelays    int           `flag:"max-delays" help:"times a task is delayed before it fails for lack of miners"`
+	LinkTTL      time.Duration `flag:"link-ttl" help:"lifetime of the signed download links given to miners"`
+	MaxUpload    int64         `flag:"max-upload-bytes" help:"largest result a miner may upload"`
+	MaxEvalTries int           `flag:"max-eval-attempts" help:"evaluation attempts before a task fails"`
+	DefaultHours float64       `flag:"default-hours" help:"time budget for a task that names none, in hours (0 picks one from the dataset size)"`
+	TestCap      int           `flag:"test-cap" help:"largest hidden test split, in rows"`
+	MinRows      int           `flag:"min-rows" help:"smallest dataset accepted, in rows"`
+	Seed         int64         `flag:"seed" help:"seed for the split, the honeypots and choosing whom to offer tasks to"`
 }
 
 // DefaultConfig returns the defaults.

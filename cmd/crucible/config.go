@@ -48,6 +48,8 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 			fs.IntVar(p, name, *p, help)
 		case *int64:
 			fs.Int64Var(p, name, *p, help)
+		case *uint64:
+			fs.Uint64Var(p, name, *p, help)
 		case *float64:
 			fs.Float64Var(p, name, *p, help)
 		case *bool:

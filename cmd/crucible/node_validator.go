@@ -48,6 +48,7 @@ type validatorParts struct {
 	workers   int
 	minRows   int
 	log       *slog.Logger
+	extra     http.Handler // mounted at / (the customer API and dashboard), when set
 }
 
 // blobAdapter presents a blob.Store as the validator's Blobs.
@@ -85,7 +86,9 @@ func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTa
 }
 
 // Timeout lets evaluation and data preparation run for hours.
-func (w *advanceWorker) Timeout(*river.Job[queue.AdvanceTaskArgs]) time.Duration { return 12 * time.Hour }
+func (w *advanceWorker) Timeout(*river.Job[queue.AdvanceTaskArgs]) time.Duration {
+	return 12 * time.Hour
+}
 
 // startValidator opens the store and the queue on p.cfg.DB and builds the
 // validator; call run to serve and work.
@@ -144,6 +147,8 @@ func startValidator(ctx context.Context, p validatorParts) (*validatorNode, erro
 		ForMiner: sign.WithTarget,
 		Log:      p.log,
 		Kick:     func(id string) { n.kick(context.Background(), id) },
+		Signer:   p.key,
+		Weights:  chainWeights{chain: p.chain, hotkey: p.key.Address()},
 	}
 	n.v, err = validator.New(p.cfg, deps)
 	if err != nil {
@@ -166,6 +171,11 @@ func startValidator(ctx context.Context, p validatorParts) (*validatorNode, erro
 		}
 		verified.ServeHTTP(w, r)
 	}))
+	mux.Handle("/v1/results", n.v.ResultsHandler())
+	mux.Handle("/v1/results/", n.v.ResultsHandler())
+	if p.extra != nil {
+		mux.Handle("/", p.extra)
+	}
 	n.server = mux
 	return n, nil
 }

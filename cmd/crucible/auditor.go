@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/auditor"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/sign"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newAuditorCmd) }
+
+// auditorSettings configure "crucible auditor".
+type auditorSettings struct {
+	Validator       string        `flag:"validator" help:"base URL of the validator to audit (required)"`
+	ValidatorHotkey string        `flag:"validator-hotkey" help:"SS58 hotkey of that validator (required)"`
+	Chain           string        `flag:"chain" help:"URL of the \"crucible chain\"; empty skips the on-chain comparison and setting weights"`
+	Key             string        `flag:"key" help:"this auditor's hotkey file, for setting its own weights. Defaults to $CRUCIBLE_HOME/keys/auditor.json"`
+	Assets          string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
+	Sample          int           `flag:"sample" help:"submissions re-evaluated per audit. Defaults to 3"`
+	MinCosine       float64       `flag:"min-cosine" help:"on-chain weights less similar than this to the published ones are flagged. Defaults to 0.98"`
+	Every           time.Duration `flag:"every" help:"audit again after this long; 0 audits once and exits. Defaults to 0"`
+	JSON            bool          `flag:"json" help:"print the report as JSON"`
+}
+
+func newAuditorCmd() *cobra.Command {
+	cfg := &auditorSettings{Key: filepath.Join(crucibleHome(), "keys", "auditor.json"), Assets: filepath.Join("assets", "models"), Sample: 3, MinCosine: 0.98}
+	cmd := &cobra.Command{
+		Use:   "auditor",
+		Short: "Audit a validator: verify its results log, recompute weights, re-run evaluations",
+		Long: `auditor re-checks a validator from the outside. It reads the validator's
+public results log, verifies the hash chain and every signature, recomputes
+each published weight vector from the logged results with the same scoring
+code, compares the validator's weights on chain with what it published,
+re-runs the evaluation of a random sample of submissions (each loss must match
+exactly: the evaluator is deterministic), reports every discrepancy, and sets
+its own weights from its own recomputation. Exit status 1 when it found any.`,
+		Args: cobra.NoArgs,
+	}
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		if cfg.Validator == "" || cfg.ValidatorHotkey == "" {
+			return crucible.Errorf(crucible.EINVALID, "--validator and --validator-hotkey are required")
+		}
+		return runAuditor(cmd.Context(), cfg)
+	}
+	return cmd
+}
+
+func runAuditor(ctx context.Context, cfg *auditorSettings) error {
+	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator}, Eval: auditEvaluator{},
+		Models: newModelResolver(cfg.Assets), Verify: sign.VerifySignature}
+	if cfg.Chain != "" {
+		key, err := loadOrCreateKey(cfg.Key)
+		if err != nil {
+			return err
+		}
+		ch, _, err := openChain(cfg.Chain, key)
+		if err != nil {
+			return err
+		}
+		deps.OnChain = func(ctx context.Context) (map[string]float64, error) {
+			return weightsOnChain(ctx, ch, cfg.ValidatorHotkey)
+		}
+		deps.Setter = chainWeights{chain: ch, hotkey: key.Address()}
+	}
+	a, err := auditor.New(auditor.Config{ValidatorHotkey: cfg.ValidatorHotkey, MinCosine: cfg.MinCosine, Sample: cfg.Sample,
+		Seed: uint64(time.Now().UnixNano())}, deps)
+	if err != nil {
+		return err
+	}
+	for {
+		r, err := a.Audit(ctx)
+		if err != nil {
+			return err
+		}
+		printAudit(r, cfg.JSON)
+		if cfg.Every <= 0 {
+			if !r.OK() {
+				return exitError{code: 1}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(cfg.Every):
+		}
+	}
+}
+
+func printAudit(r *auditor.Report, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(r)
+		return
+	}
+	fmt.Printf("results log: %d entries, %d tasks, %d weight vectors\n", r.Entries, r.Tasks, r.WeightSets)
+	for _, re := range r.Reevaluated {
+		mark := "ok"
+		if !re.Match {
+			mark = "MISMATCH"
+		}
+		fmt.Printf("re-evaluated %s / %s: logged %.6f, recomputed %.6f  %s\n", re.TaskID, re.Hotkey, re.Logged, re.Recomputed, mark)
+	}
+	if r.OnChainCosine != nil {
+		fmt.Printf("on-chain weights vs published: cosine %.4f\n", *r.OnChainCosine)
+	}
+	if r.OK() {
+		fmt.Println("no discrepancies")
+		return
+	}
+	fmt.Printf("%d discrepancies:\n", len(r.Discrepancies))
+	for _, d := range r.Discrepancies {
+		where := ""
+		if d.Seq > 0 {
+			where = fmt.Sprintf("entry %d: ", d.Seq)
+		}
+		if d.TaskID != "" {
+			where += "task " + d.TaskID + ": "
+		}
+		fmt.Printf("  %s%s\n", where, d.Message)
+	}
+}
