@@ -31,47 +31,57 @@ func (j *jsonReader) Schema() []string { return nil }
 func (j *jsonReader) Close() error     { return j.close() }
 
 func (j *jsonReader) Next() (Row, error) {
+	raw, pos, err := j.nextRaw()
+	if err != nil {
+		return Row{}, err
+	}
+	values, perr := decodeObject(pos, raw)
+	if perr != nil {
+		return Row{}, perr
+	}
+	return Row{Pos: pos, Values: values}, nil
+}
+
+// nextRaw returns the bytes of the next element of the array and the
+// position of its row.
+func (j *jsonReader) nextRaw() ([]byte, Pos, error) {
 	if j.done {
-		return Row{}, io.EOF
+		return nil, Pos{}, io.EOF
 	}
 	if !j.started {
 		j.started = true
 		if err := j.start(); err != nil {
 			j.done = true
-			return Row{}, err
+			return nil, Pos{}, err
 		}
 	}
 	if !j.dec.More() {
 		// Consume the closing bracket and make sure nothing follows.
 		j.done = true
 		if _, err := j.dec.Token(); err != nil {
-			return Row{}, j.fail(err)
+			return nil, Pos{}, j.fail(err)
 		}
 		if j.field != "" {
-			return Row{}, io.EOF // the rest of the wrapping object is not data
+			return nil, Pos{}, io.EOF // the rest of the wrapping object is not data
 		}
 		if tok, err := j.dec.Token(); err != io.EOF {
 			if err != nil {
-				return Row{}, j.fail(err)
+				return nil, Pos{}, j.fail(err)
 			}
-			return Row{}, fatalf(j.pos(j.dec.InputOffset()), "", "unexpected %v after the closing ]", tok)
+			return nil, Pos{}, fatalf(j.pos(j.dec.InputOffset()), "", "unexpected %v after the closing ]", tok)
 		}
-		return Row{}, io.EOF
+		return nil, Pos{}, io.EOF
 	}
 	// Remember where this element starts, so that a syntax error inside it
 	// can be placed exactly.
 	j.lines.lineAt(j.dec.InputOffset())
 	var raw json.RawMessage
 	if err := j.dec.Decode(&raw); err != nil {
-		return Row{}, j.fail(err)
+		return nil, Pos{}, j.fail(err)
 	}
 	pos := j.pos(j.dec.InputOffset() - int64(len(raw)))
 	j.row++
-	values, perr := decodeObject(pos, raw)
-	if perr != nil {
-		return Row{}, perr
-	}
-	return Row{Pos: pos, Values: values}, nil
+	return raw, pos, nil
 }
 
 // start consumes the opening of the array of rows: the file's top-level

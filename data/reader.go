@@ -120,7 +120,11 @@ func OpenFile(path string) (Reader, error) {
 		if first == '{' && firstLineIsObject(br) {
 			return jsonLines(newJSONLReader(path, br, closer, skipped)), nil
 		}
-		return newJSONReader(path, br, closer, skipped), nil
+		j := newJSONReader(path, br, closer, skipped)
+		if jsonWorkers() > 1 {
+			return newParallelJSON(j.nextRaw, j.Close), nil
+		}
+		return j, nil
 	default:
 		return jsonLines(newJSONLReader(path, br, closer, skipped)), nil
 	}
@@ -157,8 +161,8 @@ func firstByte(br *bufio.Reader) (first byte, skipped int, err error) {
 // jsonLines decodes lines in parallel when more than one CPU is there to
 // do it.
 func jsonLines(r *jsonlReader) Reader {
-	if jsonlWorkers() > 1 {
-		return newParallelJSONL(r)
+	if jsonWorkers() > 1 {
+		return newParallelJSON(r.nextLine, r.Close)
 	}
 	return r
 }

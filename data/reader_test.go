@@ -220,9 +220,9 @@ func TestTextReaders(t *testing.T) {
 // setWorkers sets the number of JSON Lines decoders and returns a function
 // that restores it.
 func setWorkers(n int) func() {
-	old := jsonlWorkers
-	jsonlWorkers = func() int { return n }
-	return func() { jsonlWorkers = old }
+	old := jsonWorkers
+	jsonWorkers = func() int { return n }
+	return func() { jsonWorkers = old }
 }
 
 func TestParallelJSONLOrderAndClose(t *testing.T) {

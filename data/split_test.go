@@ -61,8 +61,8 @@ func TestSplitProperties(t *testing.T) {
 	}{
 		{n: 2000, dups: 0, opt: SplitOptions{Seed: 42}, want: 200},
 		{n: 5000, dups: 0.3, opt: SplitOptions{Seed: 42}, want: 500},
-		{n: 20000, dups: 0.1, opt: SplitOptions{Seed: 7}, want: 1000},
-		{n: 20000, dups: 0.1, opt: SplitOptions{Seed: 7, MaxTestRows: 400}, want: 400},
+		{n: 12000, dups: 0.1, opt: SplitOptions{Seed: 7}, want: 1000},
+		{n: 12000, dups: 0.1, opt: SplitOptions{Seed: 7, MaxTestRows: 400}, want: 400},
 		{n: 300, dups: 0.5, opt: SplitOptions{Seed: 1, MinRows: 100, TestFraction: 0.2}, want: 60},
 	} {
 		t.Run(fmt.Sprintf("n=%d dups=%.1f", tc.n, tc.dups), func(t *testing.T) {

@@ -81,7 +81,7 @@ func writeLarge(t testing.TB, path string, format Format, size, rowBytes int) in
 // heap the reader may use, and checks both that every row arrives with the
 // right position and that the live heap stays small throughout.
 func TestStreamingConstantMemory(t *testing.T) {
-	size := 12 << 20
+	size := 8 << 20
 	if testing.Short() {
 		size = 4 << 20
 	}

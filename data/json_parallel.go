@@ -7,9 +7,9 @@ import (
 	"sync"
 )
 
-// jsonlWorkers is how many goroutines decode JSON Lines rows in parallel:
+// jsonWorkers is how many goroutines decode JSON rows in parallel:
 // decoding, not reading, is what limits a JSON reader. 1 reads sequentially.
-var jsonlWorkers = func() int { return min(runtime.GOMAXPROCS(0), 8) }
+var jsonWorkers = func() int { return min(runtime.GOMAXPROCS(0), 8) }
 
 // Batches of lines handed to the decoders: small enough that the batches in
 // flight (two per worker) stay a few megabytes.
@@ -31,33 +31,35 @@ type lineBatch struct {
 	done    chan struct{}
 }
 
-// parallelJSONL reads lines on one goroutine, decodes batches of them on
-// several, and hands the rows out in file order. Close must be called to
-// stop its goroutines.
-type parallelJSONL struct {
-	seq     *jsonlReader // reads lines and counts positions
+// parallelJSON reads rows' bytes on one goroutine (lines of JSON Lines, or
+// the elements of a JSON array), decodes batches of them on several, and
+// hands the rows out in file order. An error from reading ends the rows,
+// after those before it. Close must be called to stop its goroutines.
+type parallelJSON struct {
+	next    func() ([]byte, Pos, error) // the next row's bytes and position
+	close   func() error
 	order   chan *lineBatch
 	stop    chan struct{}
 	readErr error // set before order is closed
 	cur     *lineBatch
-	next    int
+	at      int
 	once    sync.Once
 	started bool
 }
 
-func newParallelJSONL(seq *jsonlReader) *parallelJSONL {
-	return &parallelJSONL{seq: seq, stop: make(chan struct{})}
+func newParallelJSON(next func() ([]byte, Pos, error), close func() error) *parallelJSON {
+	return &parallelJSON{next: next, close: close, stop: make(chan struct{})}
 }
 
-func (p *parallelJSONL) Schema() []string { return nil }
+func (p *parallelJSON) Schema() []string { return nil }
 
-func (p *parallelJSONL) Close() error {
+func (p *parallelJSON) Close() error {
 	p.once.Do(func() { close(p.stop) })
-	return p.seq.Close()
+	return p.close()
 }
 
-func (p *parallelJSONL) start() {
-	workers := jsonlWorkers()
+func (p *parallelJSON) start() {
+	workers := jsonWorkers()
 	p.order = make(chan *lineBatch, workers)
 	work := make(chan *lineBatch, workers)
 	var wg sync.WaitGroup
@@ -86,7 +88,7 @@ func (p *parallelJSONL) start() {
 			b := &lineBatch{done: make(chan struct{})}
 			size := 0
 			for len(b.lines) < batchLines && size < batchBytes {
-				line, pos, err := p.seq.nextLine()
+				line, pos, err := p.next()
 				if err != nil {
 					if err != io.EOF {
 						p.readErr = err
@@ -117,12 +119,12 @@ func (p *parallelJSONL) start() {
 	}()
 }
 
-func (p *parallelJSONL) Next() (Row, error) {
+func (p *parallelJSON) Next() (Row, error) {
 	if !p.started {
 		p.started = true
 		p.start()
 	}
-	for p.cur == nil || p.next == len(p.cur.results) {
+	for p.cur == nil || p.at == len(p.cur.results) {
 		b, ok := <-p.order
 		if !ok {
 			if p.readErr != nil {
@@ -133,10 +135,10 @@ func (p *parallelJSONL) Next() (Row, error) {
 			return Row{}, io.EOF
 		}
 		<-b.done
-		p.cur, p.next = b, 0
+		p.cur, p.at = b, 0
 	}
-	r := p.cur.results[p.next]
-	p.cur.results[p.next] = decoded{} // let the row go once handed out
-	p.next++
+	r := p.cur.results[p.at]
+	p.cur.results[p.at] = decoded{} // let the row go once handed out
+	p.at++
 	return r.row, r.err
 }
