@@ -86,7 +86,7 @@ func TestStreamingConstantMemory(t *testing.T) {
 		size = 4 << 20
 	}
 	const heapLimit = 6 << 20 // the batches two decoders keep in flight take about 3 MB
-	defer setWorkers(2)() // the rows in flight grow with the decoders
+	defer setWorkers(2)()     // the rows in flight grow with the decoders
 	dir := t.TempDir()
 	for _, format := range []Format{FormatJSONL, FormatJSON, FormatCSV, FormatParquet} {
 		t.Run(string(format), func(t *testing.T) {
