@@ -66,28 +66,25 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 	// MLP: out = xmid + down(act(ffIn(norm2(xmid)))).
 	normRecompute(&b.norm2, xmid, ws.ln, ws.mean2[l], ws.rstd2[l], N, C)
 	NI := N * I
-	gate, h, dh := ws.ffa[l][:NI], ws.hbuf[:NI], ws.dh[:NI]
-	var up, dup []float32
+	ff, ldf := ws.ffa[l], b.ffInAll.out
+	h, dh := ws.hbuf[:NI], ws.dh[:NI]
 	if c.Family == Llama {
-		up, dup = ws.ffb[l][:NI], ws.dup[:NI]
-	}
-	if c.Family == Llama {
-		nn.SwiGLUForward(h, gate, up)
+		nn.SwiGLURowsForward(h, ff[:N*ldf], N, I)
 	} else {
-		nn.GELUForward(h, gate)
+		nn.GELUForward(h, ff[:NI])
 	}
 	m.projBwd(ws, b.down, ws.dres, C, h, I, dh, I, N, false, true)
-	// h is spent: it becomes d(gate) (or d(fc)), and dup d(up).
-	clear(h)
+	// d(gate|up) goes to ws.dff (Llama); for GPT-2 the spent h becomes d(fc).
+	dff := h
 	if c.Family == Llama {
-		clear(dup)
-		nn.SwiGLUBackward(h, dup, dh, gate, up)
-		m.projBwd(ws, b.ffIn[0], h, I, ws.ln, C, ws.dln, C, N, false, true)
-		m.projBwd(ws, b.ffIn[1], dup, I, ws.ln, C, ws.dln, C, N, true, true)
+		dff = ws.dff[:N*ldf]
+		clear(dff)
+		nn.SwiGLURowsBackward(dff, dh, ff[:N*ldf], N, I)
 	} else {
-		nn.GELUBackward(h, dh, gate)
-		m.projBwd(ws, b.ffIn[0], h, I, ws.ln, C, ws.dln, C, N, false, true)
+		clear(h)
+		nn.GELUBackward(h, dh, ff[:NI])
 	}
+	m.groupBwd(ws, b.ffInAll, b.ffIn, dff, ldf, ws.ln, C, ws.dln, N, true)
 	normBwd(&b.norm2, ws.dln, xmid, ws.mean2[l], ws.rstd2[l], ws.dres, N, C)
 
 	// Attention: xmid = x + o(attn(rope(qkv(norm1(x))))).
@@ -97,13 +94,25 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 		m.rope.BackwardInPlace(ws.dqkv, B, T, c.Heads+c.KVHeads, ld, nil)
 	}
 	normRecompute(&b.norm1, x, ws.ln, ws.mean1[l], ws.rstd1[l], N, C)
-	col := 0
-	for i, lin := range b.qkv {
-		m.projBwd(ws, lin, ws.dqkv[col:], ld, ws.ln, C, ws.dln, C, N, i > 0, needDX)
-		col += lin.out
-	}
+	m.groupBwd(ws, b.qkvAll, b.qkv, ws.dqkv, ld, ws.ln, C, ws.dln, N, needDX)
 	if needDX || b.norm1.gw != nil {
 		normBwd(&b.norm1, ws.dln, x, ws.mean1[l], ws.rstd1[l], ws.dres, N, C)
+	}
+}
+
+// groupBwd backpropagates dy [n, ld] through a group of projections of one
+// input x [n, C] (q|k|v, gate|up): one product each for the base weight
+// gradient and dx (written, not added), then each member's LoRA module on
+// its column window.
+func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []float32, ld int, x []float32, ldx int, dx []float32, n int, needDX bool) {
+	linearBwdWeight(all, dy, ld, x, ldx, n)
+	if needDX {
+		linearBwdData(all, dy, ld, dx, ldx, n, false)
+	}
+	col := 0
+	for _, lin := range members {
+		m.loraBwd(ws, lin, dy[col:], ld, x, ldx, dx, ldx, n, needDX)
+		col += lin.out
 	}
 }
 
@@ -114,6 +123,12 @@ func (m *Model) projBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []
 	if needDX {
 		linearBwdData(lin, dy, lddy, dx, lddx, n, accumulate)
 	}
+	m.loraBwd(ws, lin, dy, lddy, x, ldx, dx, lddx, n, needDX)
+}
+
+// loraBwd adds the LoRA gradients of lin's module, if any, and with needDX
+// adds its share of dx.
+func (m *Model) loraBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []float32, ldx int, dx []float32, lddx, n int, needDX bool) {
 	lm := lin.lora
 	if lm == nil {
 		return

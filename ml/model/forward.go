@@ -67,9 +67,10 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 
 	normFwd(&b.norm1, x, ws.ln, ws.mean1[s], ws.rstd1[s], N, C, eps)
 	qkv := ws.qkv[s]
+	linearFwd(b.qkvAll, ws.ln, C, qkv, ld, N, false)
 	col := 0
 	for _, lin := range b.qkv {
-		m.projFwd(ws, lin, ws.ln, C, qkv[col:], ld, N, false)
+		m.loraFwd(ws, lin, ws.ln, C, qkv[col:], ld, N)
 		col += lin.out
 	}
 	if m.rope != nil {
@@ -93,22 +94,31 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	m.projFwd(ws, b.o, ws.atty[s], qd, xmid, C, N, true)
 
 	normFwd(&b.norm2, xmid, ws.ln, ws.mean2[s], ws.rstd2[s], N, C, eps)
+	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
+	linearFwd(b.ffInAll, ws.ln, C, ff, ldf, N, false)
+	col = 0
+	for _, lin := range b.ffIn {
+		m.loraFwd(ws, lin, ws.ln, C, ff[col:], ldf, N)
+		col += lin.out
+	}
 	if c.Family == Llama {
-		m.projFwd(ws, b.ffIn[0], ws.ln, C, ws.ffa[s], I, N, false)
-		m.projFwd(ws, b.ffIn[1], ws.ln, C, ws.ffb[s], I, N, false)
-		nn.SwiGLUForward(ws.hbuf[:N*I], ws.ffa[s][:N*I], ws.ffb[s][:N*I])
+		nn.SwiGLURowsForward(ws.hbuf[:N*I], ff[:N*ldf], N, I)
 	} else {
-		m.projFwd(ws, b.ffIn[0], ws.ln, C, ws.ffa[s], I, N, false)
-		nn.GELUForward(ws.hbuf[:N*I], ws.ffa[s][:N*I])
+		nn.GELUForward(ws.hbuf[:N*I], ff[:N*I])
 	}
 	copy(out[:N*C], xmid[:N*C])
 	m.projFwd(ws, b.down, ws.hbuf, I, out, C, N, true)
 }
 
-// projFwd applies a projection and, when it carries a LoRA module, adds
-// scale·(dropout(x)·Aᵀ)·Bᵀ, saving x·Aᵀ for backward.
+// projFwd applies a projection and its LoRA module, if any.
 func (m *Model) projFwd(ws *workspace, lin *linear, x []float32, ldx int, y []float32, ldy, n int, accumulate bool) {
 	linearFwd(lin, x, ldx, y, ldy, n, accumulate)
+	m.loraFwd(ws, lin, x, ldx, y, ldy, n)
+}
+
+// loraFwd adds scale·(dropout(x)·Aᵀ)·Bᵀ to y when lin carries a LoRA module,
+// saving x·Aᵀ for backward.
+func (m *Model) loraFwd(ws *workspace, lin *linear, x []float32, ldx int, y []float32, ldy, n int) {
 	lm := lin.lora
 	if lm == nil {
 		return

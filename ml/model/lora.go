@@ -149,7 +149,8 @@ func (m *Model) RemoveLoRA() {
 	m.lora = nil
 }
 
-// linearsInOrder lists the projections in Hugging Face parameter order.
+// linearsInOrder lists the projections layer by layer, in the order of the
+// Hugging Face modules (q, k, v, o, gate, up, down).
 func (m *Model) linearsInOrder() []*linear {
 	var out []*linear
 	for i := range m.blocks {

@@ -97,7 +97,8 @@ func (m *Model) Params() []float32 { return m.params }
 // the base model is frozen.
 func (m *Model) Grads() []float32 { return m.grads }
 
-// ParamInfos lists the base model's tensors in Hugging Face order.
+// ParamInfos lists the base model's tensors in buffer order: layer by layer,
+// with the members of each fused projection group (q|k|v, gate|up) adjacent.
 func (m *Model) ParamInfos() []ParamInfo { return append([]ParamInfo(nil), m.layout.infos...) }
 
 // Param returns the named tensor's slice of Params, or nil if there is none.
@@ -196,9 +197,9 @@ type workspace struct {
 	resid                        [][]float32 // layer inputs (+ final output): [N, C]
 	mean1, rstd1, mean2, rstd2   [][]float32 // [N]
 	qkv, lse, atty, xmid         [][]float32
-	ffa, ffb                     [][]float32 // Llama gate, up; GPT-2 fc pre-activation
+	ffa                          [][]float32 // Llama [N, 2·I] gate|up per row; GPT-2 [N, I] fc pre-activation
 	lnf, meanF, rstdF            []float32
-	ln, hbuf, dres, dln, dh, dup []float32
+	ln, hbuf, dres, dln, dh, dff []float32
 	datty, dqkv                  []float32
 	loraU                        [][]float32 // per LoRA module and stored layer: [N, r]
 	loraX, loraT, loraDU         []float32   // dropout input, scratch [N, max in], dU [N, r]
@@ -280,10 +281,11 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 	ws.qkv = multi(slots, N*c.QKVDim())
 	ws.atty = multi(slots, N*c.Heads*c.HeadDim)
 	ws.xmid = multi(slots, N*C)
-	ws.ffa = multi(slots, N*I)
+	ffw := I
 	if c.Family == Llama {
-		ws.ffb = multi(slots, N*I)
+		ffw = 2 * I
 	}
+	ws.ffa = multi(slots, N*ffw)
 	if train {
 		ws.lse = multi(slots, N*c.Heads)
 	} else {
@@ -294,7 +296,7 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 	if train {
 		ws.dres, ws.dln, ws.dh = mk(N*C), mk(N*C), mk(N*I)
 		if c.Family == Llama {
-			ws.dup = mk(N * I)
+			ws.dff = mk(N * 2 * I)
 		}
 		ws.datty, ws.dqkv = mk(N*c.Heads*c.HeadDim), mk(N*c.QKVDim())
 		ws.dHeadX = mk(headChunk * C)

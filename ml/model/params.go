@@ -40,9 +40,13 @@ type block struct {
 	o            *linear
 	ffIn         []*linear // Llama: gate, up; GPT-2: c_fc
 	down         *linear
+	// qkvAll and ffInAll are the groups above as one projection each (their
+	// weights are adjacent): q|k|v → [N, QKVDim], gate|up → [N, 2·I]. They
+	// carry the base weights; LoRA modules stay on the members.
+	qkvAll, ffInAll *linear
 }
 
-// layout lays out every tensor of the config in Hugging Face order and
+// layout lays out every tensor of the config, layer by layer, and
 // builds the per-layer views over params (and grads when non-nil).
 type layout struct {
 	infos []ParamInfo
@@ -85,33 +89,34 @@ func newLayout(c *Config) *layout {
 		l.add("transformer.ln_f.bias", true, C)
 		return l
 	}
+	// Within a layer the q, k and v weights are adjacent (then their biases),
+	// and so are gate and up: each group is one matrix product in the
+	// forward and backward passes.
 	q, kv := c.Heads*hd, c.KVHeads*hd
 	l.add("model.embed_tokens.weight", false, c.Vocab, C)
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		l.add(p+"input_layernorm.weight", true, C)
-		for _, m := range []struct {
-			name    string
-			out, in int
-			bias    bool
-		}{
-			{"self_attn.q_proj", q, C, c.QKVBias}, {"self_attn.k_proj", kv, C, c.QKVBias},
-			{"self_attn.v_proj", kv, C, c.QKVBias}, {"self_attn.o_proj", C, q, c.OBias},
-		} {
-			l.add(p+m.name+".weight", false, m.out, m.in)
-			if m.bias {
-				l.add(p+m.name+".bias", true, m.out)
-			}
+		l.add(p+"self_attn.q_proj.weight", false, q, C)
+		l.add(p+"self_attn.k_proj.weight", false, kv, C)
+		l.add(p+"self_attn.v_proj.weight", false, kv, C)
+		if c.QKVBias {
+			l.add(p+"self_attn.q_proj.bias", true, q)
+			l.add(p+"self_attn.k_proj.bias", true, kv)
+			l.add(p+"self_attn.v_proj.bias", true, kv)
+		}
+		l.add(p+"self_attn.o_proj.weight", false, C, q)
+		if c.OBias {
+			l.add(p+"self_attn.o_proj.bias", true, C)
 		}
 		l.add(p+"post_attention_layernorm.weight", true, C)
-		for _, m := range []struct {
-			name    string
-			out, in int
-		}{{"mlp.gate_proj", I, C}, {"mlp.up_proj", I, C}, {"mlp.down_proj", C, I}} {
-			l.add(p+m.name+".weight", false, m.out, m.in)
-			if c.MLPBias {
-				l.add(p+m.name+".bias", true, m.out)
-			}
+		l.add(p+"mlp.gate_proj.weight", false, I, C)
+		l.add(p+"mlp.up_proj.weight", false, I, C)
+		l.add(p+"mlp.down_proj.weight", false, C, I)
+		if c.MLPBias {
+			l.add(p+"mlp.gate_proj.bias", true, I)
+			l.add(p+"mlp.up_proj.bias", true, I)
+			l.add(p+"mlp.down_proj.bias", true, C)
 		}
 	}
 	l.add("model.norm.weight", true, C)
@@ -119,6 +124,18 @@ func newLayout(c *Config) *layout {
 		l.add("lm_head.weight", false, c.Vocab, C)
 	}
 	return l
+}
+
+// span returns the slice of buf from the first named tensor to the end of
+// the last (adjacent in the layout), or nil when buf is nil or first is absent.
+func (l *layout) span(buf []float32, first, last string) []float32 {
+	i, ok1 := l.index[first]
+	j, ok2 := l.index[last]
+	if !ok1 || !ok2 || buf == nil {
+		return nil
+	}
+	a, b := l.infos[i].Offset, l.infos[j].Offset+l.infos[j].Size
+	return buf[a:b:b]
 }
 
 // view returns the named tensor's slice of buf, or nil when buf is nil or
@@ -166,6 +183,7 @@ func (m *Model) bind() {
 			b.o = mk(p+"attn.c_proj", C, C, true)
 			b.ffIn = []*linear{mk(p+"mlp.c_fc", C, I, true)}
 			b.down = mk(p+"mlp.c_proj", I, C, true)
+			b.qkvAll, b.ffInAll = b.qkv[0], b.ffIn[0]
 		}
 		m.normF = nrm("transformer.ln_f")
 		m.head, m.gHead = m.embed, m.gEmbed
@@ -181,6 +199,13 @@ func (m *Model) bind() {
 		b.o = mk(p+"self_attn.o_proj", q, C, false)
 		b.ffIn = []*linear{mk(p+"mlp.gate_proj", C, I, false), mk(p+"mlp.up_proj", C, I, false)}
 		b.down = mk(p+"mlp.down_proj", I, C, false)
+		group := func(name string, out int, first, last string) *linear {
+			return &linear{name: p + name, in: C, out: out,
+				w: l.span(m.params, p+first+".weight", p+last+".weight"), b: l.span(m.params, p+first+".bias", p+last+".bias"),
+				gw: l.span(m.grads, p+first+".weight", p+last+".weight"), gb: l.span(m.grads, p+first+".bias", p+last+".bias")}
+		}
+		b.qkvAll = group("self_attn.qkv", c.QKVDim(), "self_attn.q_proj", "self_attn.v_proj")
+		b.ffInAll = group("mlp.gate_up", 2*I, "mlp.gate_proj", "mlp.up_proj")
 	}
 	m.normF = nrm("model.norm")
 	if c.TieEmbeddings {
