@@ -11,7 +11,7 @@
 // Memory: training keeps, per layer and token, the layer input, the q|k|v
 // projections, the attention output, the mid-layer residual, the MLP
 // pre-activations (gate and up, or fc) and a few norm statistics, plus one
-// log-sum-exp per head — about (4·C + qkv + 2·I) floats per token per layer
+// log-sum-exp per head — about 3·C + H·hd + QKVDim + 2·I floats per token per layer
 // (10·C for GPT-2). Norm outputs and activations are recomputed in backward,
 // and attention never stores [B, H, T, T] probabilities: scores exist only for
 // one block of 64 queries per worker and are recomputed from q, k and the
