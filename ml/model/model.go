@@ -6,13 +6,15 @@
 // A Model keeps every parameter in one flat float32 buffer (and, when the
 // base is trained, every gradient in another of the same layout), so that an
 // optimizer steps the whole model in one fused pass. Activations live in a
-// workspace allocated once per batch shape and reused by every step.
+// workspace allocated once, grown only when a larger batch shape arrives,
+// and reused by every step; a step allocates nothing proportional to the
+// data.
 //
 // Memory: training keeps, per layer and token, the layer input, the q|k|v
 // projections, the attention output, the mid-layer residual, the MLP
 // pre-activations (gate and up, or fc) and a few norm statistics, plus one
-// log-sum-exp per head — about 3·C + H·hd + QKVDim + 2·I floats per token per layer
-// (10·C for GPT-2). Norm outputs and activations are recomputed in backward,
+// log-sum-exp per head: about 3·C + H·hd + QKVDim + 2·I floats per token
+// and layer (10·C for GPT-2). Norm outputs and activations are recomputed in backward,
 // and attention never stores [B, H, T, T] probabilities: scores exist only for
 // one block of 64 queries per worker and are recomputed from q, k and the
 // log-sum-exp in backward. Logits exist only for 128 scored positions at a
