@@ -16,7 +16,7 @@ func (t *Tokenizer) parsePostProcessor(raw json.RawMessage) error {
 	return nil
 }
 
-// specialToken reads a tokenizer_config.json token field: a string, an
+// configToken reads a tokenizer_config.json token field: a string, an
 // object with "content", or null.
 func (t *Tokenizer) configToken(field string) (string, bool, error) {
 	raw, ok := t.source.config[field]

@@ -60,7 +60,7 @@ func skipClass(s string, i int, cls uint8) int {
 	return i
 }
 
-// skipNotClass is skipClass for "anything but a letter, number or space".
+// skipOther is skipClass for "anything but a letter, number or space".
 func skipOther(s string, i int) int { return skipClass(s, i, clsOther) }
 
 // spaceRun scans the whitespace run starting at i (s[i] is whitespace) and
