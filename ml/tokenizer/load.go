@@ -143,8 +143,10 @@ func (t *Tokenizer) buildModel(m *modelJSON, added []addedToken, byteLevel bool)
 		}
 		t.tokens[id] = tok
 	}
+	t.special = make([]bool, size)
 	for _, a := range added {
 		t.tokens[a.ID] = a.Content
+		t.special[a.ID] = a.Special
 	}
 	t.addedIDs = make(map[string]int, len(added))
 	var raw, normalized []addedToken

@@ -106,6 +106,22 @@ func TestEncodeOrdinary(t *testing.T) {
 	}
 }
 
+func TestDecodeSkipSpecial(t *testing.T) {
+	tok := loadTestdata(t, "qwen3")
+	ids := tok.Encode("<|im_start|>user\nhi <think><|im_end|>")
+	if got := tok.DecodeSkipSpecial(ids); got != "user\nhi <think>" {
+		t.Errorf("DecodeSkipSpecial = %q (the plain added token <think> stays)", got)
+	}
+	if got := tok.Decode(ids); got != "<|im_start|>user\nhi <think><|im_end|>" {
+		t.Errorf("Decode = %q", got)
+	}
+	m := loadTestdata(t, "mistral")
+	ids = append([]int{m.BOSID()}, m.Encode("Hello world")...)
+	if got := m.DecodeSkipSpecial(ids); got != "Hello world" {
+		t.Errorf("mistral DecodeSkipSpecial = %q", got)
+	}
+}
+
 func TestConfigIDs(t *testing.T) {
 	tests := []struct {
 		model         string

@@ -25,6 +25,7 @@ type Tokenizer struct {
 	added     addedTokens
 	addedNorm addedTokens
 	addedIDs  map[string]int // content → id of every added token
+	special   []bool         // by id: whether the id is a special added token
 	normal    []normalizer
 	pretok    []preTokenizer
 	decoder   []decoder
@@ -146,6 +147,25 @@ func (t *Tokenizer) preTokenize(s string, k int, first bool, emit func(string)) 
 // they are, so Decode(Encode(s)) == s for any s, even invalid UTF-8; a slice
 // of ids that cuts a character in two decodes to the partial bytes.
 func (t *Tokenizer) Decode(ids []int) string {
+	return t.decode(ids, false)
+}
+
+// DecodeSkipSpecial is Decode without the special tokens (BOS, EOS, chat
+// markers), for showing generated text.
+func (t *Tokenizer) DecodeSkipSpecial(ids []int) string {
+	return t.decode(ids, true)
+}
+
+func (t *Tokenizer) decode(ids []int, skipSpecial bool) string {
+	if skipSpecial {
+		kept := make([]int, 0, len(ids))
+		for _, id := range ids {
+			if uint(id) >= uint(len(t.special)) || !t.special[id] {
+				kept = append(kept, id)
+			}
+		}
+		ids = kept
+	}
 	if t.fastDecode {
 		var b strings.Builder
 		b.Grow(5 * len(ids)) // about 4 bytes a token in English; grows if need be
