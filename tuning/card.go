@@ -60,7 +60,7 @@ func writeCard(dir string, spec Spec, res *Result) error {
 	}
 	fmt.Fprintf(&c, "---\nbase_model: %s\nlibrary_name: %s\ntags:\n- crucible\n- %s\n---\n\n", yamlString(res.BaseModel), libraryName(res.IsAdapter), res.TaskType)
 	fmt.Fprintf(&c, "# %s fine-tuned with crucible\n\n", res.BaseModel)
-	fmt.Fprintf(&c, "A %s of `%s` on a %s dataset (sha256 `%s`), trained by crucible on %s.\n\n", kind, res.BaseModel, res.TaskType, res.DataSHA256, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&c, "A %s of `%s` on %s %s dataset (sha256 `%s`), trained by crucible on %s.\n\n", kind, res.BaseModel, article(string(res.TaskType)), res.TaskType, res.DataSHA256, time.Now().UTC().Format("2006-01-02"))
 	c.WriteString("## Results\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(&c, "| steps | %d (%.2f epochs, %d tokens, %.0f tokens/s) |\n", tr.Steps, tr.Epochs, tr.Tokens, tr.TokensPerS)
 	fmt.Fprintf(&c, "| training loss | %.4f at the first step, %.4f at the end |\n", tr.FirstLoss, tr.TrainLoss)
@@ -83,6 +83,13 @@ func writeCard(dir string, spec Spec, res *Result) error {
 	}
 	fmt.Fprintf(&c, "\nThe per-step metrics are in `metrics.jsonl`; every choice is also in `%s`.\n", TrainingFile)
 	return os.WriteFile(filepath.Join(dir, "README.md"), []byte(c.String()), 0o644)
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func libraryName(adapter bool) string {

@@ -248,6 +248,9 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	if err := writeCard(tmp, spec, res); err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: write the model card")
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", spec.OutDir)
+	}
 	if err := os.Rename(tmp, spec.OutDir); err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: move the result into %s", spec.OutDir)
 	}

@@ -110,9 +110,7 @@ func (r *run) loop() error {
 		if _, ok := r.obj.(*dpo); ok {
 			rec["reward_accuracy"], rec["reward_margin"] = out.acc, out.margin
 		}
-		if step == 0 || step == 2 || step%10 == 9 {
-			r.replan(step + 1)
-		}
+		r.replan(step + 1)
 		if r.obj.hasVal() && ((step+1)%r.evalEvery == 0) && step+1 < r.total {
 			stop, err := r.validate(ctx, step+1, rec)
 			if err != nil {
@@ -161,8 +159,10 @@ func (r *run) report(step int, loss, lr, tps float64) {
 		Fraction: min(1, frac), Message: fmt.Sprintf("step %d/%d loss %.4f", step, r.total, loss)})
 }
 
-// replan sizes the remaining schedule to the time left, and picks the
-// validation interval, from the measured step time.
+// replan sizes the schedule to the time left from the measured step time
+// (every step: a deadline run ends when its time is used, not before), and
+// picks the validation interval. The plan is logged when it first forms
+// and whenever it moves by more than a quarter.
 func (r *run) replan(done int) {
 	epochTotal := max(1, int(math.Ceil(r.epochs*float64(r.perEpoch))))
 	if r.cfg.MaxSteps > 0 {
@@ -171,45 +171,59 @@ func (r *run) replan(done int) {
 	total := epochTotal
 	reason := fmt.Sprintf("%g epochs of %d steps", r.epochs, r.perEpoch)
 	mean := r.meanStep()
+	r.budgetCut = false
 	if !r.hard.IsZero() && mean > 0 {
 		left := r.timeLeft() - r.worstStep()/10
 		evals := 1.0
-		if r.obj.hasVal() && r.evalEvery > 0 {
+		if r.obj.hasVal() && r.evalEvery > 0 && r.evalEvery < math.MaxInt32 {
 			evals += float64(max(0, total-done)) / float64(r.evalEvery)
 		}
 		left -= time.Duration(evals * float64(r.evalDur))
-		fit := done + max(0, int(float64(left)/float64(mean)))
-		r.budgetCut = false
-		if fit < total {
+		if fit := done + max(0, int(float64(left)/float64(mean))); fit < total {
 			total = max(done, fit)
 			r.budgetCut = true
 			reason = fmt.Sprintf("the time budget fits %d steps at %s per step (of %d for %g epochs)", total, mean.Round(time.Millisecond), epochTotal, r.epochs)
 		}
 	}
-	if total != r.total || done == 1 {
-		if done == 1 {
-			r.warmup = max(1, int(math.Round(r.cfg.WarmupRatio*float64(total))))
-		}
-		r.total = max(total, done)
-		r.choose("steps", r.total, reason)
+	first := r.plannedTotal == 0
+	moved := first || abs(total-r.plannedTotal) > max(2, r.plannedTotal/4)
+	if first {
+		r.warmup = max(1, int(math.Round(r.cfg.WarmupRatio*float64(total))))
 	}
-	if done == 1 && r.obj.hasVal() {
-		if r.cfg.EvalEvery > 0 {
-			r.evalEvery = r.cfg.EvalEvery
-			return
-		}
-		every := max(1, r.total/10)
-		why := "about ten validations over the run"
-		if mean > 0 {
-			if floor := int(math.Ceil(10 * float64(r.evalDur) / float64(mean))); floor > every {
-				every, why = floor, fmt.Sprintf("one validation takes %s: validations kept to a tenth of the time", r.evalDur.Round(time.Millisecond))
-			}
-		}
-		r.evalEvery = every
-		r.choose("validate every", every, why)
-	} else if r.evalEvery == 0 {
+	r.total = max(total, done)
+	r.revise("steps", r.total, reason, moved)
+	if moved {
+		r.plannedTotal = r.total
+	}
+	if !r.obj.hasVal() {
 		r.evalEvery = math.MaxInt32
+		return
 	}
+	if r.cfg.EvalEvery > 0 {
+		r.evalEvery = r.cfg.EvalEvery
+		return
+	}
+	if !moved && done != 3 {
+		return
+	}
+	every := max(1, r.total/10)
+	why := "about ten validations over the run"
+	if mean > 0 {
+		if floor := int(math.Ceil(10 * float64(r.evalDur) / float64(mean))); floor > every {
+			every, why = floor, fmt.Sprintf("one validation takes %s: validations kept to a tenth of the time", r.evalDur.Round(time.Millisecond))
+		}
+	}
+	if every != r.evalEvery {
+		r.evalEvery = every
+		r.revise("validate every", every, why, true)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // validate evaluates the held-out slice, keeps the best weights and

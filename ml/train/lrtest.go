@@ -14,18 +14,23 @@ const rangeSteps = 10
 
 // DefaultLR is the learning rate used when none is given and the range
 // test cannot run (no time for it, or it finds nothing better): higher for
-// LoRA, whose adapters start at zero, than for full fine-tuning, and lower
-// for DPO than for SFT.
-func DefaultLR(lora, dpo bool) float64 {
+// small models, higher for LoRA (whose adapters start at zero) than for
+// full fine-tuning, and ten times lower for DPO than for SFT.
+func DefaultLR(params int, lora, dpo bool) float64 {
+	lr := 3e-5
 	switch {
-	case lora && dpo:
-		return 5e-5
-	case lora:
-		return 3e-4
-	case dpo:
-		return 5e-6
+	case params <= 50_000_000:
+		lr = 3e-4
+	case params <= 500_000_000:
+		lr = 1e-4
 	}
-	return 5e-5
+	if lora {
+		lr *= 3
+	}
+	if dpo {
+		lr /= 10
+	}
+	return lr
 }
 
 // rangeTest picks a learning rate with a short range test: rangeSteps
@@ -38,7 +43,7 @@ func DefaultLR(lora, dpo bool) float64 {
 func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 	lora := r.m.LoRA() != nil && !r.m.TrainsBase()
 	_, isDPO := r.obj.(*dpo)
-	def := DefaultLR(lora, isDPO)
+	def := DefaultLR(r.m.NumParams(), lora, isDPO)
 	lo, hi := def/30, def*100
 	start := takeSnapshot(r.params, nil)
 	defer start.restore(r.params)

@@ -27,20 +27,21 @@ type run struct {
 	start  time.Time
 	hard   time.Time // the deadline less the caller's reserve; zero: none
 
-	batches   []microBatch
-	epoch     int
-	pos       int
-	perEpoch  int // optimizer steps per epoch
-	epochs    float64
-	total     int
-	warmup    int
-	evalEvery int
-	evalDur   time.Duration
-	ckptDur   time.Duration
-	lastCkpt  time.Time
-	ckptPath  string
-	stepDurs  []time.Duration
-	budgetCut bool // the time budget shortened the plan
+	batches      []microBatch
+	epoch        int
+	pos          int
+	perEpoch     int // optimizer steps per epoch
+	epochs       float64
+	total        int
+	warmup       int
+	evalEvery    int
+	evalDur      time.Duration
+	ckptDur      time.Duration
+	lastCkpt     time.Time
+	ckptPath     string
+	stepDurs     []time.Duration
+	budgetCut    bool // the time budget shortened the plan
+	plannedTotal int  // the total last logged
 
 	best      snapshot
 	bestVal   float64
@@ -62,6 +63,21 @@ func (r *run) logf(format string, args ...any) {
 func (r *run) choose(name string, value any, reason string) {
 	r.res.Choices = append(r.res.Choices, Choice{Name: name, Value: value, Reason: reason})
 	r.logf("%s = %v: %s", name, value, reason)
+}
+
+// revise records the latest value of a choice that is revised as the run
+// goes (replacing the earlier entry), logging it when log is set.
+func (r *run) revise(name string, value any, reason string, log bool) {
+	for i, c := range r.res.Choices {
+		if c.Name == name {
+			r.res.Choices[i] = Choice{Name: name, Value: value, Reason: reason}
+			if log {
+				r.logf("%s = %v: %s", name, value, reason)
+			}
+			return
+		}
+	}
+	r.choose(name, value, reason)
 }
 
 func (r *run) warn(format string, args ...any) {
