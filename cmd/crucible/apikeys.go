@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newAPIKeysCmd) }
+
+func newAPIKeysCmd() *cobra.Command {
+	var f customerFlags
+	cmd := &cobra.Command{
+		Use:   "apikeys",
+		Short: "Create, list and revoke API keys of a validator's customer API",
+		Long: `apikeys manages the keys customers use with the validator's API and dashboard
+(not the sr25519 hotkeys of nodes: see "crucible keys"). Keys are stored
+hashed; a new key's secret is shown once. The validator prints an admin key
+on its first start; admins create accounts with --account.`,
+		Example: `  crucible apikeys create --key crk_ADMIN… --account alice --name laptop
+  crucible apikeys create --name ci --save
+  crucible apikeys list
+  crucible apikeys revoke KEY_ID`,
+	}
+	f.bind(cmd)
+	cmd.AddCommand(newAPIKeysCreateCmd(&f), newAPIKeysListCmd(&f), newAPIKeysRevokeCmd(&f))
+	return cmd
+}
+
+func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
+	var req api.CreateKeyRequest
+	var save bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key (admins: for a new account with --account)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ck, err := c.CreateKey(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if save {
+				path := apiKeyFile()
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return fmt.Errorf("save API key: %w", err)
+				}
+				if err := os.WriteFile(path, []byte(ck.Secret+"\n"), 0o600); err != nil {
+					return fmt.Errorf("save API key: %w", err)
+				}
+			}
+			if f.json {
+				return printJSON(out, ck)
+			}
+			fmt.Fprintf(out, "key %s (%s…) for account %s\n%s\n", ck.Key.ID, ck.Key.Prefix, ck.Key.AccountID, ck.Secret)
+			if save {
+				fmt.Fprintf(out, "saved to %s; crucible tasks uses it from now on\n", apiKeyFile())
+			} else {
+				fmt.Fprintln(out, "the secret is shown only now; keep it (or pass --save)")
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.Name, "name", "", "a name to tell the key apart")
+	fl.StringVar(&req.AccountName, "account", "", "admins: create a new account with this name and give it the key")
+	fl.BoolVar(&req.Admin, "admin", false, "admins: the new account is an admin")
+	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key for later commands")
+	return cmd
+}
+
+func newAPIKeysListCmd(f *customerFlags) *cobra.Command {
+	var account string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List your API keys (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			keys, err := c.Keys(cmd.Context(), account)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				return printJSON(out, keys)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tCREATED\tLAST USED\tREVOKED")
+			when := func(t *time.Time) string {
+				if t == nil {
+					return "-"
+				}
+				return t.Local().Format("2006-01-02 15:04")
+			}
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, orDash(k.Name), when(&k.CreatedAt), when(k.LastUsedAt), when(k.RevokedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&account, "account", "", "admins: list this account's keys (by id)")
+	return cmd
+}
+
+func newAPIKeysRevokeCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke KEY_ID",
+		Short: "Revoke an API key; requests with it are refused from now on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if err := c.RevokeKey(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"revoked": args[0]})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
+			return nil
+		},
+	}
+}

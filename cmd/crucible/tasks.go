@@ -1,0 +1,509 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newTasksCmd) }
+
+// defaultServer is the validator a customer command talks to when neither
+// --server nor CRUCIBLE_SERVER says otherwise.
+const defaultServer = "http://127.0.0.1:8090"
+
+// apiKeyFile is where "crucible apikeys create --save" keeps a key.
+func apiKeyFile() string { return filepath.Join(crucibleHome(), "api_key") }
+
+// customerFlags are the settings every customer command shares.
+type customerFlags struct {
+	server string
+	key    string
+	json   bool
+}
+
+func (f *customerFlags) bind(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.server, "server", "", "validator URL (default $CRUCIBLE_SERVER or "+defaultServer+")")
+	pf.StringVar(&f.key, "key", "", "API key (default $CRUCIBLE_API_KEY, else the key saved in $CRUCIBLE_HOME/api_key)")
+	pf.BoolVar(&f.json, "json", false, "print JSON")
+}
+
+// client returns an API client for the flags, the environment or the saved
+// key file, in that order.
+func (f *customerFlags) client() (*api.Client, error) {
+	server := f.server
+	if server == "" {
+		server = os.Getenv("CRUCIBLE_SERVER")
+	}
+	if server == "" {
+		server = defaultServer
+	}
+	key := f.key
+	if key == "" {
+		key = os.Getenv("CRUCIBLE_API_KEY")
+	}
+	if key == "" {
+		b, err := os.ReadFile(apiKeyFile())
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("read API key: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if key == "" {
+		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "no API key").
+			WithHint("pass --key, set CRUCIBLE_API_KEY, or save one with: crucible apikeys create --save (the validator prints an admin key on its first start)")
+	}
+	return api.NewClient(server, key), nil
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newTasksCmd() *cobra.Command {
+	var f customerFlags
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "Create, follow and download fine-tuning tasks on a validator",
+		Long: `tasks talks to a validator's customer API: create a task from a model and a
+dataset (uploaded from a file, or a dataset in the validator's cache), follow
+it live, see each miner's result and download the winning model.
+
+The validator is --server (or CRUCIBLE_SERVER, default ` + defaultServer + `); the API key
+is --key (or CRUCIBLE_API_KEY, or the key saved by "crucible apikeys create --save").`,
+		Example: `  crucible tasks create --model tiny-llama --dataset train.jsonl --watch
+  crucible tasks list
+  crucible tasks results TASK
+  crucible tasks download TASK -o model.tar`,
+	}
+	f.bind(cmd)
+	cmd.AddCommand(newTasksCreateCmd(&f), newTasksListCmd(&f), newTasksShowCmd(&f), newTasksWatchCmd(&f),
+		newTasksResultsCmd(&f), newTasksDownloadCmd(&f), newTasksCancelCmd(&f))
+	return cmd
+}
+
+// parseMapping turns "field=column" pairs into a column mapping.
+func parseMapping(pairs []string) (*crucible.ColumnMapping, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	vals := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, crucible.Errorf(crucible.EINVALID, "--map %q: want field=column, e.g. field_instruction=question", p)
+		}
+		vals[k] = v
+	}
+	b, _ := json.Marshal(vals)
+	var m crucible.ColumnMapping
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, crucible.Errorf(crucible.EINVALID, "--map: %v", err).
+			WithHint("fields are field_instruction, field_input, field_output, field_system, chat_column, field_prompt, field_chosen, field_rejected, field_text, ...")
+	}
+	return &m, nil
+}
+
+func newTasksCreateCmd(f *customerFlags) *cobra.Command {
+	var req api.CreateTaskRequest
+	var typ string
+	var pairs []string
+	var estimateOnly, watch bool
+	cmd := &cobra.Command{
+		Use:   "create --model MODEL --dataset FILE|ORG/NAME",
+		Short: "Create a task (uploading the dataset file first) and print its estimate",
+		Long: `create uploads the dataset when it names a local file (the validator checks
+every row and refuses a file with problems, listing them with line numbers),
+asks for an estimate (type and column mapping detected unless given, rows,
+time budget, cost) and creates the task. --estimate stops after the estimate.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if req.Type, err = parseOptionalType(typ); err != nil {
+				return err
+			}
+			if req.Mapping, err = parseMapping(pairs); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if st, err := os.Stat(req.Dataset); err == nil && !st.IsDir() {
+				// Check a model name before spending an upload on the dataset
+				// (admins may name paths and hub ids, which are not listed).
+				if models, err := c.Models(ctx); err == nil && !strings.Contains(req.Model, "/") && !slices.Contains(models, req.Model) {
+					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).
+						WithHint("pick one of: " + strings.Join(models, ", "))
+				}
+				file, err := os.Open(req.Dataset)
+				if err != nil {
+					return err
+				}
+				up, err := c.UploadDataset(ctx, filepath.Base(req.Dataset), file)
+				file.Close()
+				if err != nil {
+					return err
+				}
+				if !f.json {
+					fmt.Fprintf(out, "uploaded %s: %d rows, %s (%s)\n", up.Name, up.Rows, up.Format, up.Reason)
+					for _, w := range up.Warnings {
+						fmt.Fprintf(out, "  warning: %s\n", w)
+					}
+				}
+				req.Dataset = up.Ref()
+			}
+			est, err := c.Estimate(ctx, req)
+			if err != nil {
+				return err
+			}
+			if estimateOnly {
+				if f.json {
+					return printJSON(out, est)
+				}
+				printEstimate(out, est)
+				return nil
+			}
+			created, err := c.CreateTask(ctx, req)
+			if err != nil {
+				return err
+			}
+			if f.json && !watch {
+				return printJSON(out, created)
+			}
+			if !f.json {
+				printEstimate(out, created.Estimate)
+				fmt.Fprintf(out, "created task %s (%s)\n", created.Task.ID, created.Task.Status)
+			}
+			if watch {
+				return watchTask(ctx, c, created.Task.ID, out, f.json)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.Model, "model", "", "base model (see the dashboard's list, or GET /v1/models)")
+	fl.StringVar(&req.Dataset, "dataset", "", "a dataset file to upload, a dataset id in the validator's cache, or upload:ID")
+	fl.StringVar(&typ, "type", "", "instruct, chat, dpo or text (default: detected)")
+	fl.StringSliceVar(&pairs, "map", nil, "column mapping as field=column, repeatable (default: detected)")
+	fl.Float64Var(&req.Hours, "hours", 0, "training budget in hours (default: chosen from the dataset's size)")
+	fl.BoolVar(&req.Private, "private", false, "only your account sees the task")
+	fl.BoolVar(&estimateOnly, "estimate", false, "print the estimate and stop")
+	fl.BoolVar(&watch, "watch", false, "follow the task until it finishes")
+	cmd.MarkFlagRequired("model")
+	cmd.MarkFlagRequired("dataset")
+	return cmd
+}
+
+func parseOptionalType(s string) (crucible.TaskType, error) {
+	if s == "" {
+		return "", nil
+	}
+	return crucible.ParseTaskType(s)
+}
+
+func printEstimate(w io.Writer, e *api.Estimate) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "type\t%s\t%s\n", e.Type, e.Reason)
+	m, _ := json.Marshal(e.Mapping)
+	fmt.Fprintf(tw, "mapping\t%s\n", m)
+	fmt.Fprintf(tw, "rows\t%d (%d to train on, %d held out)\n", e.Rows, e.TrainRows, e.TestRows)
+	fmt.Fprintf(tw, "model\t%s parameters\n", humanInt(e.ModelParams))
+	fmt.Fprintf(tw, "budget\t%.2f h of training, results in about %s\n", e.Hours, e.ETA.Round(time.Second))
+	fmt.Fprintf(tw, "cost\t%.3g %s\n", e.Cost, e.CostUnit)
+	fmt.Fprintf(tw, "miners online\t%d\n", e.Miners)
+	tw.Flush()
+}
+
+// humanInt writes 1234567 as 1.2M.
+func humanInt(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+func newTasksListCmd(f *customerFlags) *cobra.Command {
+	var q api.TaskQuery
+	var statuses []string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List your tasks, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			for _, s := range statuses {
+				q.Statuses = append(q.Statuses, crucible.TaskStatus(s))
+			}
+			list, err := c.Tasks(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				return printJSON(out, list)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tTYPE\tMODEL\tDATASET\tHOURS\tWINNER\tCREATED")
+			for _, t := range list.Tasks {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", t.ID, t.Status, t.Type, t.Model, t.Dataset,
+					t.HoursToComplete, orDash(t.Winner), t.CreatedAt.Local().Format("2006-01-02 15:04"))
+			}
+			tw.Flush()
+			if list.Total > len(list.Tasks) {
+				fmt.Fprintf(out, "(%d of %d; use --limit and --offset for more)\n", len(list.Tasks), list.Total)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&statuses, "status", nil, "only tasks in these statuses")
+	fl.IntVar(&q.Limit, "limit", 50, "at most this many")
+	fl.IntVar(&q.Offset, "offset", 0, "skip this many")
+	fl.BoolVar(&q.All, "all", false, "admins: every account's tasks")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newTasksShowCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show TASK",
+		Short: "Show a task",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.Task(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				return printJSON(out, t)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "id\t%s\nstatus\t%s\ntype\t%s\nmodel\t%s (%s parameters)\ndataset\t%s\n", t.ID, t.Status, t.Type, t.Model, humanInt(t.ModelParamsCount), t.Dataset)
+			fmt.Fprintf(tw, "budget\t%.2f h\nrows\t%d train, %d test\nprivate\t%v\ncreated\t%s\n", t.HoursToComplete, t.TrainRows, t.TestRows, t.Private, t.CreatedAt.Local().Format(time.RFC3339))
+			if t.Winner != "" {
+				fmt.Fprintf(tw, "winner\t%s\n", t.Winner)
+			}
+			if t.Failure != "" {
+				fmt.Fprintf(tw, "failure\t%s\n", t.Failure)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newTasksWatchCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch TASK",
+		Short: "Follow a task live: status changes, each miner's progress, results",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			return watchTask(cmd.Context(), c, args[0], cmd.OutOrStdout(), f.json)
+		},
+	}
+}
+
+// watchTask prints a task's events from its start until it finishes.
+func watchTask(ctx context.Context, c *api.Client, id string, out io.Writer, asJSON bool) error {
+	enc := json.NewEncoder(out)
+	status, err := c.Watch(ctx, id, 0, func(e *crucible.TaskEvent) error {
+		if asJSON {
+			return enc.Encode(e)
+		}
+		fmt.Fprintln(out, formatEvent(e))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		fmt.Fprintf(out, "task %s finished: %s\n", id, status)
+	}
+	if status != crucible.StatusSuccess {
+		return crucible.Errorf(crucible.ECONFLICT, "task %s ended %s", id, status)
+	}
+	return nil
+}
+
+// formatEvent renders one event as a line.
+func formatEvent(e *crucible.TaskEvent) string {
+	at := e.CreatedAt.Local().Format("15:04:05")
+	switch {
+	case e.Kind == crucible.EventStatus:
+		return fmt.Sprintf("%s  %-12s %s → %s %s", at, "status", e.FromStatus, e.ToStatus, e.Message)
+	case e.Hotkey != "":
+		msg := e.Message
+		if l, ok := e.Data["train_loss"].(float64); ok {
+			msg = fmt.Sprintf("%s (train loss %.4f)", msg, l)
+		}
+		return fmt.Sprintf("%s  %-12s %s", at, shortKey(e.Hotkey), msg)
+	}
+	return fmt.Sprintf("%s  %-12s %s", at, e.Kind, e.Message)
+}
+
+func shortKey(h string) string {
+	if len(h) <= 12 {
+		return h
+	}
+	return h[:5] + "…" + h[len(h)-5:]
+}
+
+func newTasksResultsCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "results TASK",
+		Short: "Each miner's result: test loss, score, why, result hash",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Results(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				return printJSON(out, res)
+			}
+			fmt.Fprintf(out, "task %s: %s", res.Task.ID, res.Task.Status)
+			if res.BaseLoss != nil {
+				fmt.Fprintf(out, ", base model test loss %.4f", *res.BaseLoss)
+			}
+			fmt.Fprintln(out)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RANK\tMINER\tTEST LOSS\tSCORE\tSHA256\tWHY")
+			for _, m := range res.Miners {
+				rank := "-"
+				if m.Rank > 0 {
+					rank = fmt.Sprint(m.Rank)
+				}
+				if m.Winner {
+					rank += " *"
+				}
+				why := m.Reason
+				if m.Failure != "" {
+					why = m.Failure
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rank, m.Hotkey, fmtPtr(m.TestLoss, "%.4f"), fmtPtr(m.QualityScore, "%g"), orDash(shortKey(m.ResultSHA256)), why)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func fmtPtr(p *float64, format string) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf(format, *p)
+}
+
+func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
+	var output, format string
+	cmd := &cobra.Command{
+		Use:   "download TASK",
+		Short: "Download the winning model as an archive of its Hugging Face directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if format != "tar" && format != "tar.gz" {
+				return crucible.Errorf(crucible.EINVALID, "--format %q: want tar or tar.gz", format)
+			}
+			if output == "" {
+				output = "crucible-" + args[0] + "-winner." + format
+			}
+			tmp := output + ".part"
+			file, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			n, err := c.Download(cmd.Context(), args[0], format, file)
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			if err := os.Rename(tmp, output); err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"path": output, "bytes": n})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s bytes); unpack with: tar -xf %s\n", output, humanInt(n), output)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default crucible-TASK-winner.tar)")
+	cmd.Flags().StringVar(&format, "format", "tar", "tar or tar.gz")
+	return cmd
+}
+
+func newTasksCancelCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel TASK",
+		Short: "Cancel a task that has not finished",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), t)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s: %s\n", t.ID, t.Status)
+			return nil
+		},
+	}
+}
