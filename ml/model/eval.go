@@ -27,7 +27,7 @@ func (m *Model) Evaluate(b Batch, tokenLoss []float32, seqLoss []float64) (Loss,
 	if tokenLoss == nil && seqLoss != nil {
 		tokenLoss = make([]float32, b.B*b.T)
 	}
-	loss := m.headLoss(ws, b.Labels, nil, 0, tokenLoss)
+	loss := m.headLoss(ws, b.Labels, nil, 0, tokenLoss, nil)
 	for i := range seqLoss {
 		var s float64
 		for _, v := range tokenLoss[i*b.T : (i+1)*b.T] {

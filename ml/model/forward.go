@@ -142,7 +142,8 @@ func (m *Model) loraFwd(ws *workspace, lin *linear, x []float32, ldx int, y []fl
 // is non-nil, writes dL/dlnf = scale·(softmax − onehot)·W_head into dlnf
 // (rows not scored get 0) and adds the head weight gradient. tokenLoss, when
 // non-nil, receives the loss of each position (0 where not scored).
-func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale float32, tokenLoss []float32) Loss {
+// seqWeights, when non-nil, scales the gradient of each sequence's rows.
+func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale float32, tokenLoss []float32, seqWeights []float32) Loss {
 	c := &m.cfg
 	C, V := c.Hidden, c.Vocab
 	rows := ws.rows[:0]
@@ -170,11 +171,17 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		}
 		logits := ws.logits[:nr*V]
 		gemm(false, true, nr, V, C, 1, hx, C, m.head, C, 0, logits, V)
-		var dlogits []float32
+		var dlogits, rowScale []float32
 		if dlnf != nil {
 			dlogits = logits // overwritten in place with the gradient
+			if seqWeights != nil {
+				rowScale = ws.headRowScale[:nr]
+				for i, r := range chunk {
+					rowScale[i] = seqWeights[int(r)/ws.T]
+				}
+			}
 		}
-		sum, _, err := nn.CrossEntropy(logits, targets[:nr], nr, V, scale, nil, dlogits, losses[:nr])
+		sum, _, err := nn.CrossEntropy(logits, targets[:nr], nr, V, scale, rowScale, dlogits, losses[:nr])
 		if err != nil {
 			panic(fmt.Sprintf("model: internal: labels passed checkBatch but %v", err))
 		}

@@ -29,6 +29,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 
 	"github.com/crucible-net/crucible/ml/nn"
@@ -141,6 +142,12 @@ type Batch struct {
 	Tokens []int32
 	Labels []int32
 	B, T   int
+	// Weights, when set (length B), weight each sequence's share of the
+	// gradient in ForwardBackward: the gradient becomes that of
+	// scale·Σ_b Weights[b]·(loss sum of sequence b). Negative weights are
+	// allowed (preference losses push rejected sequences down). The returned
+	// Loss is unweighted.
+	Weights []float32
 }
 
 // IgnoreIndex marks a label position that is not scored.
@@ -169,6 +176,8 @@ func (m *Model) checkBatch(b Batch, needLabels bool) error {
 		return fmt.Errorf("batch has %d tokens, want B·T = %d", len(b.Tokens), b.B*b.T)
 	case needLabels && len(b.Labels) != b.B*b.T:
 		return fmt.Errorf("batch has %d labels, want B·T = %d", len(b.Labels), b.B*b.T)
+	case b.Weights != nil && len(b.Weights) != b.B:
+		return fmt.Errorf("batch has %d weights, want B = %d", len(b.Weights), b.B)
 	case c.Family == GPT2 && b.T > c.MaxPositions:
 		return fmt.Errorf("sequence length %d exceeds n_positions %d", b.T, c.MaxPositions)
 	case c.SlidingWindow > 0 && b.T > c.SlidingWindow:
@@ -177,6 +186,11 @@ func (m *Model) checkBatch(b Batch, needLabels bool) error {
 	for i, t := range b.Tokens {
 		if t < 0 || int(t) >= c.Vocab {
 			return fmt.Errorf("token %d at position %d is outside the vocabulary [0, %d)", t, i, c.Vocab)
+		}
+	}
+	for i, w := range b.Weights {
+		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 0) {
+			return fmt.Errorf("weight %v of sequence %d is not finite", w, i)
 		}
 	}
 	if needLabels {
@@ -208,6 +222,7 @@ type workspace struct {
 	rows                         []int32
 	headX, dHeadX, logits        []float32
 	headTargets                  [headChunk]int32
+	headRowScale                 [headChunk]float32
 	headLosses                   [headChunk]float64
 	attnScratch                  []float32
 	decodeQ                      []float32 // generation: q rows packed for nn.DecodeAttention

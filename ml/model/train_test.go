@@ -167,3 +167,36 @@ func TestWorkspaceReuse(t *testing.T) {
 		})
 	}
 }
+
+// TestSequenceWeights checks that weighted sequences in one batch give the
+// weighted sum of their separate gradients.
+func TestSequenceWeights(t *testing.T) {
+	cfg := tinyConfigs()["llama-mqa-bias"]
+	rng := rand.New(rand.NewPCG(7, 7))
+	b := randomBatch(rng, cfg.Vocab, 2, 6)
+	b.Weights = []float32{0.7, -1.3}
+	m, _ := New(cfg, 5)
+	m.SetTrainBase(true)
+	if _, err := m.ForwardBackward(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(m.Grads()))
+	for i, w := range b.Weights {
+		one := Batch{Tokens: b.Tokens[i*6 : (i+1)*6], Labels: b.Labels[i*6 : (i+1)*6], B: 1, T: 6}
+		s, _ := New(cfg, 5)
+		s.SetTrainBase(true)
+		if _, err := s.ForwardBackward(one, w); err != nil {
+			t.Fatal(err)
+		}
+		for j, g := range s.Grads() {
+			want[j] += g
+		}
+	}
+	if e := maxRelErr(m.Grads(), want); e > 1e-5 {
+		t.Fatalf("weighted batch gradient differs from the weighted sum by %.3g", e)
+	}
+	b.Weights = []float32{1}
+	if _, err := m.ForwardBackward(b, 1); err == nil {
+		t.Fatal("accepted 1 weight for 2 sequences")
+	}
+}
