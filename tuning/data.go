@@ -80,11 +80,17 @@ func loadDataset(path string, t crucible.TaskType, m *crucible.ColumnMapping, to
 		}
 		return d, nil
 	}
+	if typ == crucible.TaskText {
+		opt.MaxLength = 0 // documents are cut into windows below, not truncated
+	}
 	seqs, st, err := data.TokenizeAll(tok, kept, opt)
 	if err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "tokenize %s", path)
 	}
 	d.Stats = st
+	if typ == crucible.TaskText {
+		seqs = windows(seqs, maxLen)
+	}
 	for _, s := range seqs {
 		if len(s.IDs) < 2 {
 			continue
@@ -96,6 +102,25 @@ func loadDataset(path string, t crucible.TaskType, m *crucible.ColumnMapping, to
 		return nil, crucible.Errorf(crucible.EINVALID, "%s: no usable rows: no example has tokens to learn after tokenization", path)
 	}
 	return d, nil
+}
+
+// windows cuts documents longer than n tokens into windows of n that
+// overlap by one token, so that every token but the document's first is
+// predicted exactly once (continued pretraining loses no text to
+// truncation).
+func windows(seqs []data.Sequence, n int) []data.Sequence {
+	var out []data.Sequence
+	for _, s := range seqs {
+		if len(s.IDs) <= n {
+			out = append(out, s)
+			continue
+		}
+		for lo := 0; lo+1 < len(s.IDs); lo += n - 1 {
+			hi := min(lo+n, len(s.IDs))
+			out = append(out, data.Sequence{Pos: s.Pos, IDs: s.IDs[lo:hi], Labels: s.Labels[lo:hi]})
+		}
+	}
+	return out
 }
 
 func seqOf(s data.Sequence) eval.Sequence { return eval.Sequence{IDs: s.IDs, Labels: s.Labels} }

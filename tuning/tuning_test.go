@@ -216,3 +216,51 @@ func TestTrainBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestTrainChatAndText(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	var chats, texts []map[string]any
+	for i, r := range instructRows(80, 9) {
+		chats = append(chats, map[string]any{"conversations": []map[string]string{
+			{"from": "human", "value": r["instruction"].(string)}, {"from": "gpt", "value": r["output"].(string)}}})
+		// Long documents: windows of the 128-token context must cover them.
+		doc := strings.Repeat(r["instruction"].(string)+" "+r["output"].(string)+" ", 12+i%5)
+		texts = append(texts, map[string]any{"text": doc})
+	}
+	for _, c := range []struct {
+		typ  crucible.TaskType
+		rows []map[string]any
+		m    *crucible.ColumnMapping
+	}{
+		{crucible.TaskChat, chats, &crucible.ColumnMapping{ChatColumn: "conversations", ChatRoleField: "from", ChatContentField: "value", ChatUserRole: "human", ChatAssistRole: "gpt"}},
+		{crucible.TaskText, texts, nil},
+	} {
+		t.Run(string(c.typ), func(t *testing.T) {
+			path := writeJSONL(t, dir, string(c.typ)+".jsonl", c.rows)
+			out := filepath.Join(dir, string(c.typ)+"-out")
+			res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: path, TaskType: c.typ, Mapping: c.m, OutDir: out, Budget: time.Minute, Seed: 5,
+				Recipe: Recipe{LoRA: boolPtr(false), LR: 3e-3, Epochs: 2}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.TaskType != c.typ || !(res.Train.ValLoss < res.Train.InitialValLoss) {
+				t.Fatalf("%s: type %s, validation loss %.4f from %.4f", c.typ, res.TaskType, res.Train.ValLoss, res.Train.InitialValLoss)
+			}
+			ev, err := Evaluate(context.Background(), EvalSpec{TaskType: c.typ, BaseDir: base, ModelDir: out, TestPath: path, Mapping: derefMapping(c.m)})
+			if err != nil || ev.Failure != "" {
+				t.Fatalf("evaluate: %v %+v", err, ev)
+			}
+			if c.typ == crucible.TaskText && ev.Samples <= len(c.rows) {
+				t.Fatalf("long documents were not cut into windows: %d samples from %d rows", ev.Samples, len(c.rows))
+			}
+		})
+	}
+}
+
+func derefMapping(m *crucible.ColumnMapping) crucible.ColumnMapping {
+	if m == nil {
+		return crucible.ColumnMapping{}
+	}
+	return *m
+}
