@@ -3,6 +3,7 @@ package validator
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"net/url"
 	"strconv"
@@ -48,4 +49,23 @@ func escapeKey(key string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+// modelKey is the link key under which a base model (by name, which may be
+// a path) is served as a tar of its directory.
+func modelKey(name string) string {
+	return "models/" + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+// modelName reverses modelKey.
+func modelName(key string) (string, bool) {
+	enc, ok := strings.CutPrefix(key, "models/")
+	if !ok {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }

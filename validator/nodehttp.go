@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
@@ -91,7 +90,7 @@ func (v *Validator) serveBlob(w http.ResponseWriter, r *http.Request, key string
 		api.WriteError(w, err)
 		return
 	}
-	if name, ok := strings.CutPrefix(key, "models/"); ok {
+	if name, ok := modelName(key); ok {
 		dir, err := v.Models.ResolveModel(r.Context(), name)
 		if err != nil {
 			api.WriteError(w, err)

@@ -46,7 +46,7 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 		}
 		req := api.TrainRequest{
 			TaskID: t.ID, TaskType: t.Type, Model: t.Model,
-			ModelURL:        v.link("models/"+t.Model, *t.TerminationAt),
+			ModelURL:        v.link(modelKey(t.Model), *t.TerminationAt),
 			DatasetURL:      v.link(t.TrainData, *t.TerminationAt),
 			Mapping:         &mapping,
 			HoursToComplete: t.HoursToComplete,

@@ -128,7 +128,7 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 		key, _ := sign.FromURI(fmt.Sprintf("//crucible-demo//miner-%d", i+1))
 		mcfg := miner.DefaultConfig()
 		mcfg.Listen, mcfg.WorkDir, mcfg.Strategy = "127.0.0.1:0", filepath.Join(dir, "miners", strat), strat
-		mcfg.MinHours, mcfg.UploadMargin = 0, 10*time.Second
+		mcfg.MinHours, mcfg.UploadMargin = 0, min(10*time.Second, cfg.Budget/5)
 		s, err := newStrategy(mcfg, uint64(i+1), log)
 		if err != nil {
 			return err
@@ -251,6 +251,10 @@ func demoWeights(ctx context.Context, vn *validatorNode, local *chain.Local, ch 
 	weights, err := vn.v.SetWeights(ctx)
 	if err != nil {
 		return err
+	}
+	if len(weights) == 0 {
+		fmt.Fprintln(w, "\nno weights to set: no miner earned anything")
+		return nil
 	}
 	if err := local.RunEpoch(ctx); err != nil {
 		return err
