@@ -102,3 +102,16 @@ start_s3() {
   export CRUCIBLE_TEST_S3_BUCKET=crucible-test
   echo "versitygw $CRUCIBLE_VERSITYGW_VERSION at $CRUCIBLE_TEST_S3_URL"
 }
+
+# start_chromium makes sure Debian's Chromium is installed for the dashboard's
+# browser test (server.TestBrowser drives it headless through chromedp) and
+# exports CRUCIBLE_TEST_ARTIFACTS, where that test leaves its screenshots.
+start_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Chromium from Debian's packages"
+    apt_install chromium
+  fi
+  export CRUCIBLE_TEST_ARTIFACTS="${CRUCIBLE_TEST_ARTIFACTS:-${TMPDIR:-/tmp}/crucible-test-artifacts}"
+  mkdir -p "$CRUCIBLE_TEST_ARTIFACTS"
+  echo "$(chromium --version 2>/dev/null || echo chromium) for the browser test; screenshots in $CRUCIBLE_TEST_ARTIFACTS"
+}

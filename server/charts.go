@@ -45,7 +45,7 @@ func barChart(title string, bars []bar, format string) template.HTML {
 	for i, b := range bars {
 		y := pad + i*rowH
 		w := math.Max(1, b.Value/maxV*plotW)
-		fmt.Fprintf(&sb, `<text class="label" x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+17, esc(short(b.Label, 26)))
+		fmt.Fprintf(&sb, `<text class="label" x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+17, esc(short(b.Label, 21)))
 		fmt.Fprintf(&sb, `<rect class="bar %s" x="%d" y="%d" width="%.1f" height="%d" rx="3"><title>%s: %s</title></rect>`,
 			esc(b.Class), labelW, y+4, w, rowH-8, esc(b.Label), esc(fmt.Sprintf(format, b.Value)))
 		fmt.Fprintf(&sb, `<text class="value" x="%.1f" y="%d">%s%s</text>`, float64(labelW)+w+6, y+17,
@@ -108,9 +108,9 @@ func lineChart(title, xLabel, yLabel string, ss []series) template.HTML {
 		if len(s.Points) == 1 {
 			fmt.Fprintf(&sb, `<circle cx="%s" r="3" fill="%s"/>`, strings.Replace(pts[0], ",", `" cy="`, 1), color)
 		}
-		lx, ly := left+(i%3)*190, h-30+(i/3)*14
+		lx, ly := left+(i%3)*190, h-30+(i/3)*15
 		fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text class="legend" x="%d" y="%d">%s</text>`,
-			lx, ly-9, color, lx+14, ly, esc(short(s.Name, 24)))
+			lx, ly-9, color, lx+14, ly, esc(short(s.Name, 19)))
 	}
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String())

@@ -52,7 +52,9 @@ func newTestBackend(t *testing.T) *testBackend {
 		params:   map[string]int64{"tiny-llama": 4_200_000, "tiny-gpt2": 2_100_000}}
 }
 
-func (b *testBackend) Submit(ctx context.Context, t *crucible.Task) error { return b.CreateTask(ctx, t) }
+func (b *testBackend) Submit(ctx context.Context, t *crucible.Task) error {
+	return b.CreateTask(ctx, t)
+}
 
 func (b *testBackend) Cancel(ctx context.Context, t *crucible.Task) error {
 	return CancelTask(ctx, b, t.ID, "cancelled by the customer")

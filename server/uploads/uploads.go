@@ -159,7 +159,9 @@ func (s *Store) Path(id string) (string, error) {
 // reference to Next (for example a hub.Resolver).
 type Resolver struct {
 	Uploads *Store
-	Next    interface{ Resolve(ref string) (string, error) }
+	Next    interface {
+		Resolve(ref string) (string, error)
+	}
 }
 
 // Resolve implements the dataset resolver of validator.DataPreparer.
