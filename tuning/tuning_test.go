@@ -19,7 +19,7 @@ import (
 func TestTrainFullThenEvaluate(t *testing.T) {
 	base := tinyBase(t)
 	dir := t.TempDir()
-	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(200, 1))
+	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(150, 1))
 	testPath := writeJSONL(t, dir, "test.jsonl", instructRows(40, 2))
 	out := filepath.Join(dir, "out")
 	var last Progress
@@ -171,8 +171,8 @@ func TestTrainMeetsTimeBudget(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
 		t.Fatal("no model before the deadline")
 	}
-	if res.Train.StopReason != train.StopBudget {
-		t.Fatalf("stop reason %q", res.Train.StopReason)
+	if res.Train.StopReason != train.StopBudget || res.Train.Steps < 5 {
+		t.Fatalf("stop reason %q after %d steps", res.Train.StopReason, res.Train.Steps)
 	}
 }
 
@@ -184,8 +184,8 @@ func TestTrainBadInput(t *testing.T) {
 	full := filepath.Join(dir, "full")
 	os.MkdirAll(full, 0o755)
 	os.WriteFile(filepath.Join(full, "x"), []byte("x"), 0o644)
-	ro := filepath.Join(dir, "ro")
-	os.MkdirAll(ro, 0o555)
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, []byte("x"), 0o644)
 	cases := []struct {
 		name string
 		spec Spec
@@ -195,13 +195,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"budget too small", Spec{DataPath: good, OutDir: filepath.Join(dir, "o2"), Budget: 50 * time.Millisecond}, "time budget"},
 		{"output not empty", Spec{DataPath: good, OutDir: full, Budget: time.Minute}, "not empty"},
 		{"no budget", Spec{DataPath: good, OutDir: filepath.Join(dir, "o3")}, "time budget"},
-	}
-	if os.Getuid() != 0 {
-		cases = append(cases, struct {
-			name string
-			spec Spec
-			want string
-		}{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(ro, "out"), Budget: time.Minute}, "not writable"})
+		{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(notDir, "out"), Budget: time.Minute}, "cannot be created"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -221,11 +215,11 @@ func TestTrainChatAndText(t *testing.T) {
 	base := tinyBase(t)
 	dir := t.TempDir()
 	var chats, texts []map[string]any
-	for i, r := range instructRows(80, 9) {
+	for i, r := range instructRows(48, 9) {
 		chats = append(chats, map[string]any{"conversations": []map[string]string{
 			{"from": "human", "value": r["instruction"].(string)}, {"from": "gpt", "value": r["output"].(string)}}})
 		// Long documents: windows of the 128-token context must cover them.
-		doc := strings.Repeat(r["instruction"].(string)+" "+r["output"].(string)+" ", 12+i%5)
+		doc := strings.Repeat(r["instruction"].(string)+" "+r["output"].(string)+" ", 10+i%3)
 		texts = append(texts, map[string]any{"text": doc})
 	}
 	for _, c := range []struct {

@@ -32,6 +32,10 @@ type CheckpointState struct {
 	Seed      uint64  `json:"seed"`
 }
 
+// checkpointFault lets tests fail a checkpoint after its files are written
+// and before it is renamed into place (a full disk at the worst moment).
+var checkpointFault = func() error { return nil }
+
 // writeCheckpoint writes the trainable params, the optimizer state and st
 // as dir/step-NNNNNNNN: first into a hidden temporary directory, then
 // renamed into place, and only then are older checkpoints removed, so a
@@ -61,6 +65,9 @@ func writeCheckpoint(dir string, params []*optim.Param, opt *optim.AdamW, st Che
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, CheckpointStateFile), b, 0o644); err != nil {
+		return fail(err)
+	}
+	if err := checkpointFault(); err != nil {
 		return fail(err)
 	}
 	final := filepath.Join(dir, name)

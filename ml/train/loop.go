@@ -57,9 +57,9 @@ func (r *run) loop() error {
 			break
 		}
 		if !r.hard.IsZero() {
-			need := r.worstStep() + r.worstStep()/10
+			need := r.worstStep() + r.worstStep()/4
 			if r.obj.hasVal() {
-				need += r.evalDur // the final validation
+				need += r.evalDur + r.evalDur/2 // the final validation
 			}
 			if step > 0 && time.Now().Add(need).After(r.hard) {
 				r.res.StopReason = StopBudget
@@ -178,7 +178,9 @@ func (r *run) replan(done int) {
 		if r.obj.hasVal() && r.evalEvery > 0 && r.evalEvery < math.MaxInt32 {
 			evals += float64(max(0, total-done)) / float64(r.evalEvery)
 		}
-		left -= time.Duration(evals * float64(r.evalDur))
+		// The final validation, and the periodic ones, which evalEvery keeps
+		// to about a tenth of the time (and which are skipped when late).
+		left -= r.evalDur + min(time.Duration((evals-1)*float64(r.evalDur)), left/10)
 		if fit := done + max(0, int(float64(left)/float64(mean))); fit < total {
 			total = max(done, fit)
 			r.budgetCut = true
@@ -317,7 +319,11 @@ func (r *run) finish(ctx context.Context) error {
 	}
 	res.BestStep = res.Steps
 	if r.obj.hasVal() {
-		v, err := r.obj.validate(ctx)
+		var v valOut
+		err := context.DeadlineExceeded
+		if r.hard.IsZero() || time.Now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
+			v, err = r.obj.validate(ctx)
+		}
 		switch {
 		case err == nil && finite(v.loss) && (r.best == nil || v.loss <= r.bestVal):
 			res.ValLoss, res.RewardAccuracy, res.Margin = v.loss, v.acc, v.margin
