@@ -82,7 +82,9 @@ func lineChart(title, xLabel, yLabel string, ss []series) template.HTML {
 	if maxY == minY {
 		maxY, minY = maxY+0.5, minY-0.5
 	}
-	const h, left, right, top, bottom = 260, 56, 16, 14, 60
+	const left, right, top, bottom = 56, 16, 14, 60
+	legendRows := (len(ss) + 2) / 3
+	h := 260 + (legendRows-1)*15
 	pw, ph := float64(chartWidth-left-right), float64(h-top-bottom)
 	sx := func(x float64) float64 { return left + (x-minX)/(maxX-minX)*pw }
 	sy := func(y float64) float64 { return top + (1-(y-minY)/(maxY-minY))*ph }
@@ -96,7 +98,7 @@ func lineChart(title, xLabel, yLabel string, ss []series) template.HTML {
 	}
 	fmt.Fprintf(&sb, `<text class="tick" x="%d" y="%d">%.4g</text>`, left, top+int(ph)+16, minX)
 	fmt.Fprintf(&sb, `<text class="tick" x="%d" y="%d" text-anchor="end">%.4g</text>`, chartWidth-right, top+int(ph)+16, maxX)
-	fmt.Fprintf(&sb, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, left+pw/2, top+int(ph)+16, esc(xLabel))
+	fmt.Fprintf(&sb, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, left+pw/2, top+int(ph)+28, esc(xLabel))
 	fmt.Fprintf(&sb, `<text class="axis" x="12" y="%.1f" transform="rotate(-90 12 %.1f)" text-anchor="middle">%s</text>`, top+ph/2, top+ph/2, esc(yLabel))
 	for i, s := range ss {
 		color := palette[i%len(palette)]
@@ -108,7 +110,7 @@ func lineChart(title, xLabel, yLabel string, ss []series) template.HTML {
 		if len(s.Points) == 1 {
 			fmt.Fprintf(&sb, `<circle cx="%s" r="3" fill="%s"/>`, strings.Replace(pts[0], ",", `" cy="`, 1), color)
 		}
-		lx, ly := left+(i%3)*190, h-30+(i/3)*15
+		lx, ly := left+(i%3)*190, top+int(ph)+46+(i/3)*15
 		fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text class="legend" x="%d" y="%d">%s</text>`,
 			lx, ly-9, color, lx+14, ly, esc(short(s.Name, 19)))
 	}

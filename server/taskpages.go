@@ -75,6 +75,14 @@ func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
 	f.Type = crucible.TaskType(r.FormValue("type"))
 	f.Hours = r.FormValue("hours")
 	f.Private = r.FormValue("private") != ""
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+	if err := s.checkModel(c, f.Model); err != nil {
+		f.formError(err)
+		s.renderForm(w, r, http.StatusBadRequest, f)
+		return
+	}
 	if file, hdr, err := r.FormFile("file"); err == nil {
 		defer file.Close()
 		if hdr.Size > 0 {
