@@ -195,7 +195,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"budget too small", Spec{DataPath: good, OutDir: filepath.Join(dir, "o2"), Budget: 50 * time.Millisecond}, "time budget"},
 		{"output not empty", Spec{DataPath: good, OutDir: full, Budget: time.Minute}, "not empty"},
 		{"no budget", Spec{DataPath: good, OutDir: filepath.Join(dir, "o3")}, "time budget"},
-		{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(notDir, "out"), Budget: time.Minute}, "cannot be created"},
+		{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(notDir, "out"), Budget: time.Minute}, "not a directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
