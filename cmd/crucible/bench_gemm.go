@@ -73,7 +73,13 @@ func newBenchGemmCmd() *cobra.Command {
 		Long: `gemm times kernel.Gemm on the shapes training uses (forward A·B, and the
 A·Bᵀ and Aᵀ·B forms of the backward pass) for each kernel variant, and
 measures the CPU's FP32 FMA peak (AVX2 and AVX-512 assembly loops on all
-threads) in the same run. Each figure is the median of --reps measurements.
+threads) in the same run. Each figure is the median of --reps measurements;
+within a shape the variants and the peak loops take turns, so a burst of
+outside load hits them alike. The "cpu" columns divide the work by this
+process's CPU time instead of wall-clock time: on a machine shared with
+other jobs they show what the cores deliver while they run crucible (spinning
+worker threads count against a variant). A summary of the medians over the
+large shapes ends the table.
 
 By default every assembly variant runs (and OpenBLAS when crucible was built
 with -tags openblas); --variant picks one: a kernel variant ("go" is the
@@ -118,7 +124,7 @@ again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
 	f.IntVar(&threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) to run on")
-	f.StringVar(&variant, "variant", "", `variant to run: one of the kernel variants, or "all" (default: all but "go")`)
+	f.StringVar(&variant, "variant", "", `variant to run: a kernel variant, "auto", "bf16" or "all" (default: the assembly variants and openblas)`)
 	f.IntVar(&reps, "reps", 5, "measurements per row; the median is reported")
 	f.BoolVar(&withBF16, "bf16", false, "also measure GemmBF16B (B stored as bfloat16)")
 	return cmd
@@ -341,6 +347,58 @@ func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]kernel.Pe
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench gemm: write: %w", err)
+	}
+	return printGemmSummary(w, rows)
+}
+
+// printGemmSummary prints, per variant, the medians over the large shapes
+// (m·n·k ≥ 2³⁰) of the fraction of peak and of the ratio to OpenBLAS.
+func printGemmSummary(w io.Writer, rows []gemmBenchRow) error {
+	var order []string
+	pct, cpuPct, vs, cpuVs := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	type caseKey struct {
+		op      string
+		m, n, k int
+	}
+	openblasCPU := map[caseKey]float64{}
+	for _, r := range rows {
+		if r.Variant == "openblas" {
+			openblasCPU[caseKey{r.Op, r.M, r.N, r.K}] = r.CPUGFLOPS
+		}
+	}
+	for _, r := range rows {
+		if r.M*r.N*r.K < 1<<30 {
+			continue
+		}
+		if _, ok := pct[r.Variant]; !ok {
+			order = append(order, r.Variant)
+		}
+		pct[r.Variant] = append(pct[r.Variant], r.GFLOPS/r.PeakGFLOPS)
+		if r.CPUPeakGFLOPS > 0 {
+			cpuPct[r.Variant] = append(cpuPct[r.Variant], r.CPUGFLOPS/r.CPUPeakGFLOPS)
+		}
+		if r.VsOpenBLAS > 0 {
+			vs[r.Variant] = append(vs[r.Variant], r.VsOpenBLAS)
+		}
+		if o := openblasCPU[caseKey{r.Op, r.M, r.N, r.K}]; o > 0 && r.Variant != "openblas" {
+			cpuVs[r.Variant] = append(cpuVs[r.Variant], r.CPUGFLOPS/o)
+		}
+	}
+	fmt.Fprintln(w, "Medians over the large shapes (m·n·k ≥ 2³⁰):")
+	for _, v := range order {
+		line := fmt.Sprintf("  %-9s %5.1f%% of peak", v, 100*median(pct[v]))
+		if len(cpuPct[v]) > 0 {
+			line += fmt.Sprintf(" (cpu %5.1f%%)", 100*median(cpuPct[v]))
+		}
+		if len(vs[v]) > 0 {
+			line += fmt.Sprintf(", %.2f× OpenBLAS", median(vs[v]))
+		}
+		if len(cpuVs[v]) > 0 {
+			line += fmt.Sprintf(" (cpu %.2f×)", median(cpuVs[v]))
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return fmt.Errorf("bench gemm: write: %w", err)
+		}
 	}
 	return nil
 }
