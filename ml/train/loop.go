@@ -119,7 +119,9 @@ func (r *run) loop() error {
 			r.metric(rec)
 			r.report(step+1, out.loss, lr, tps)
 			if stop {
-				r.res.StopReason = StopEarly
+				if r.res.StopReason != StopDiverged {
+					r.res.StopReason = StopEarly
+				}
 				break
 			}
 		} else {
@@ -249,7 +251,7 @@ func (r *run) validate(ctx context.Context, step int, rec map[string]any) (bool,
 	}
 	r.logf("step %d: validation loss %.4f%s", step, v.loss, accText(r.obj, v))
 	if !finite(v.loss) {
-		return false, r.diverged(step, v.loss, math.NaN())
+		return true, r.diverged(step, v.loss, math.NaN())
 	}
 	if v.loss < r.bestVal {
 		r.bestVal, r.bestStep, r.bestAcc, r.bestMar = v.loss, step, v.acc, v.margin
