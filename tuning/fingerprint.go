@@ -18,14 +18,26 @@ const fingerprintSeed = 0x63727563_69626c65
 // not depend on the number of cores.
 const fingerprintChunk = 1 << 15
 
+// fingerprintMax is the most delta elements a fingerprint projects.
+const fingerprintMax = 1 << 24
+
 // Fingerprint projects a weight delta onto FingerprintDims fixed random
 // ±1 directions (a Johnson–Lindenstrauss sketch): the cosine similarity of
 // two fingerprints approximates that of the deltas, so near-duplicate
 // submissions (the same weights, or one rescaled or lightly perturbed)
 // stand out, while the delta itself never has to be kept. The signs of
 // element i are the bits of a hash of i, the same on every machine. The
-// result is normalized by √len(delta).
+// result is normalized by √(elements projected). Deltas of more than
+// fingerprintMax elements are sampled at a fixed stride, which keeps the
+// cost bounded for large models and the sketch the same everywhere.
 func Fingerprint(delta []float32) []float32 {
+	if stride := (len(delta) + fingerprintMax - 1) / fingerprintMax; stride > 1 {
+		sampled := make([]float32, 0, fingerprintMax)
+		for i := 0; i < len(delta); i += stride {
+			sampled = append(sampled, delta[i])
+		}
+		delta = sampled
+	}
 	n := len(delta)
 	chunks := (n + fingerprintChunk - 1) / fingerprintChunk
 	partial := make([][FingerprintDims]float64, chunks)
