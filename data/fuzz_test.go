@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/crucible-net/crucible/crucible"
 )
 
@@ -87,4 +89,64 @@ func FuzzReaders(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParquet feeds damaged Parquet files to the Parquet reader.
+func FuzzParquet(f *testing.F) {
+	dir := f.TempDir()
+	p := filepath.Join(dir, "seed.parquet")
+	writeParquetF(f, p)
+	seed, err := os.ReadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed, 0, byte(0))
+	f.Add(seed, len(seed)/2, byte(0xff))
+	f.Add(seed[:len(seed)-5], 3, byte(1))
+	f.Fuzz(func(t *testing.T, b []byte, at int, x byte) {
+		if len(b) > 0 {
+			b = append([]byte(nil), b...)
+			b[(at%len(b)+len(b))%len(b)] ^= x
+		}
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := OpenFile(p)
+		if err != nil {
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("open error without position: %v", err)
+			}
+			return
+		}
+		defer r.Close()
+		for i := 0; i < 1000; i++ {
+			_, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			var de *Error
+			if err != nil && !errors.As(err, &de) {
+				t.Fatalf("error without position: %v", err)
+			}
+			if de != nil && de.Fatal {
+				return
+			}
+		}
+	})
+}
+
+func writeParquetF(f *testing.F, path string) {
+	out := "yo"
+	fh, err := os.Create(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[pqRow](fh)
+	if _, err := w.Write([]pqRow{{Instruction: "hi", Output: &out, Messages: []pqMsg{{"user", "a"}, {"assistant", "b"}}}, {Instruction: "x"}}); err != nil {
+		f.Fatal(err)
+	}
+	w.Close()
+	fh.Close()
 }

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,14 @@ type parquetReader struct {
 	done   bool
 }
 
-func openParquet(path string) (Reader, error) {
+func openParquet(path string) (r Reader, err error) {
+	defer func() {
+		// The library panics on some malformed files; a bad file must be an
+		// error, never a crash.
+		if p := recover(); p != nil {
+			r, err = nil, &Error{Pos: Pos{File: path}, Problem: fmt.Sprintf("not a readable Parquet file: %v", p), Fatal: true}
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open dataset: %w", err)
@@ -34,6 +42,10 @@ func openParquet(path string) (Reader, error) {
 		f.Close()
 		return nil, &Error{Pos: Pos{File: path, Line: 1}, Problem: "empty file", Fatal: true}
 	}
+	if err := checkFooter(f, st.Size()); err != nil {
+		f.Close()
+		return nil, &Error{Pos: Pos{File: path}, Problem: "not a readable Parquet file: " + err.Error(), Fatal: true}
+	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
 		f.Close()
@@ -44,6 +56,26 @@ func openParquet(path string) (Reader, error) {
 		p.schema = append(p.schema, field.Name())
 	}
 	return p, nil
+}
+
+// checkFooter checks the footer length a Parquet file declares against its
+// size before the library allocates a buffer of that length: a damaged
+// length would otherwise ask for gigabytes.
+func checkFooter(f *os.File, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("%d bytes is too short", size)
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if m := string(tail[4:]); m != "PAR1" && m != "PARE" {
+		return fmt.Errorf("no Parquet magic at the end (found %q)", m)
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n+12 > size {
+		return fmt.Errorf("the footer claims %d bytes of a %d-byte file", n, size)
+	}
+	return nil
 }
 
 func (p *parquetReader) Schema() []string { return p.schema }

@@ -359,8 +359,18 @@ func TestParquetReader(t *testing.T) {
 		t.Errorf("want EOF, got %v", err)
 	}
 
+	// A damaged footer length must not make the library allocate it.
+	good, _ := os.ReadFile(p)
+	huge := append([]byte(nil), good...)
+	copy(huge[len(huge)-8:], []byte{0xf0, 0xff, 0xff, 0xff})
+	hp := filepath.Join(dir, "huge.parquet")
+	os.WriteFile(hp, huge, 0o644)
+	if _, err := Open(hp); err == nil || !strings.Contains(err.Error(), "the footer claims 4294967280 bytes") {
+		t.Errorf("huge footer: %v", err)
+	}
+
 	bad := writeFile(t, dir, "bad.parquet", "PAR1 not really")
-	if _, err := Open(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":row 1: not a readable Parquet file") {
+	if _, err := Open(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":row 1: not a readable Parquet file: no Parquet magic") {
 		t.Errorf("corrupt parquet: %v", err)
 	}
 }
