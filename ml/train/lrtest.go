@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/crucible-net/crucible/ml/optim"
@@ -30,7 +31,16 @@ func DefaultLR(params int, lora, dpo bool) float64 {
 	if dpo {
 		lr /= 10
 	}
-	return lr
+	return roundSig(lr)
+}
+
+// roundSig rounds a learning rate to two significant digits.
+func roundSig(x float64) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 2, 64), 64)
+	if err != nil {
+		return x
+	}
+	return v
 }
 
 // rangeTest picks a learning rate with a short range test: rangeSteps
@@ -94,7 +104,7 @@ func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 	if bestLR == 0 {
 		return def, fmt.Sprintf("default for %s: the range test (%g to %g over %d steps) found no rate that lowered the probe loss %.4f", kind(lora, isDPO), lo, hi, rangeSteps, base), nil
 	}
-	lr := math.Max(lo, math.Min(bestLR/4, math.Sqrt(lo*hi)))
+	lr := roundSig(math.Max(lo, math.Min(bestLR/4, math.Sqrt(lo*hi))))
 	return lr, fmt.Sprintf("range test over %d steps from %.2g to %.2g (%s): probe loss fell from %.4f to a minimum %.4f at %.3g; a quarter of that rate, at most %.2g", rangeSteps, lo, hi, kind(lora, isDPO), base, best, bestLR, math.Sqrt(lo*hi)), nil
 }
 
