@@ -213,6 +213,18 @@ func (c *lineCounter) lineAt(off int64) int {
 	return c.line
 }
 
+// maxRowBytes bounds one JSON Lines row, so that a file without line
+// breaks cannot take all memory.
+var maxRowBytes = 64 << 20
+
+// sizeText renders a byte count in KiB or MiB.
+func sizeText(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
 // jsonlReader reads one JSON object per line; blank lines are skipped.
 type jsonlReader struct {
 	path  string
@@ -262,11 +274,23 @@ func (j *jsonlReader) nextLine() ([]byte, Pos, error) {
 // buffer; the line is valid until the next call.
 func (j *jsonlReader) readLine() ([]byte, error) {
 	j.buf = j.buf[:0]
+	tooLong := false
 	for {
 		chunk, err := j.br.ReadSlice('\n')
-		j.buf = append(j.buf, chunk...)
+		if !tooLong {
+			j.buf = append(j.buf, chunk...)
+		}
+		if len(j.buf) > maxRowBytes {
+			tooLong, j.buf = true, j.buf[:0]
+		}
 		if err == bufio.ErrBufferFull {
 			continue
+		}
+		if tooLong && (err == nil || err == io.EOF) {
+			j.line++
+			pos := Pos{File: j.path, Line: j.line, Row: j.row}
+			j.row++
+			return nil, errorf(pos, "", "row longer than %s", sizeText(maxRowBytes))
 		}
 		if err == io.EOF && len(j.buf) > 0 {
 			err = nil

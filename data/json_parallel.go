@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"runtime"
 	"sync"
@@ -27,6 +28,7 @@ type decoded struct {
 type lineBatch struct {
 	lines   [][]byte
 	pos     []Pos
+	errs    []error // a row the reader already found bad (its line is nil)
 	results []decoded
 	done    chan struct{}
 }
@@ -70,6 +72,10 @@ func (p *parallelJSON) start() {
 			for b := range work {
 				b.results = make([]decoded, len(b.lines))
 				for i, line := range b.lines {
+					if b.errs[i] != nil {
+						b.results[i] = decoded{err: b.errs[i]}
+						continue
+					}
 					values, err := decodeObject(b.pos[i], line)
 					if err != nil {
 						b.results[i] = decoded{err: err}
@@ -89,6 +95,12 @@ func (p *parallelJSON) start() {
 			size := 0
 			for len(b.lines) < batchLines && size < batchBytes {
 				line, pos, err := p.next()
+				var de *Error
+				if err != nil && errors.As(err, &de) && !de.Fatal {
+					// A bad row the reader can go on after: keep its place.
+					b.lines, b.pos, b.errs = append(b.lines, nil), append(b.pos, pos), append(b.errs, err)
+					continue
+				}
 				if err != nil {
 					if err != io.EOF {
 						p.readErr = err
@@ -97,6 +109,7 @@ func (p *parallelJSON) start() {
 				}
 				b.lines = append(b.lines, bytes.Clone(line))
 				b.pos = append(b.pos, pos)
+				b.errs = append(b.errs, nil)
 				size += len(line)
 			}
 			if len(b.lines) == 0 {

@@ -481,6 +481,20 @@ func TestGlobMatch(t *testing.T) {
 	}
 }
 
+func TestRowTooLong(t *testing.T) {
+	defer func(n int) { maxRowBytes = n }(maxRowBytes)
+	maxRowBytes = 100 << 10
+	content := "{\"q\":\"a\"}\n{\"q\":\"" + strings.Repeat("x", 300<<10) + "\"}\n{\"q\":\"c\"}\n"
+	for _, workers := range []int{1, 2} {
+		restore := setWorkers(workers)
+		rows, errs := readAll(t, writeFile(t, t.TempDir(), "r.jsonl", content))
+		restore()
+		if len(rows) != 2 || rows[1].Pos.Line != 3 || rows[1].Pos.Row != 2 || len(errs) != 1 || !strings.HasSuffix(errs[0], "r.jsonl:2: row longer than 100 KiB") {
+			t.Errorf("workers=%d: %d rows, errors %q", workers, len(rows), errs)
+		}
+	}
+}
+
 func TestLongLines(t *testing.T) {
 	long := strings.Repeat("x", 300<<10) // several times the read buffer
 	dir := t.TempDir()
