@@ -83,7 +83,8 @@ func newBenchTrainCmd() *cobra.Command {
 		Long: `train times full fine-tuning (AdamW over every parameter) and LoRA (rank 16
 on every attention and MLP projection, base frozen) on GPT-2 and Llama-style
 configs with random tokens, and reports tokens/s, model FLOPs utilization and
-peak resident memory. Each config runs in a fresh child process, so its peak
+peak resident memory. A step is forward, backward, gradient clipping and the
+AdamW update; figures are medians over the timed steps. Each config runs in a fresh child process, so its peak
 RSS is its own.
 
 MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
@@ -313,8 +314,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		perToken = 4*matmul + 12*float64(c.Layers*c.Heads*c.HeadDim*bc.t) + 6*float64(loraParams)
 	}
 	stepFlops := perToken * float64(bc.b*bc.t)
-	var mfus, mfuCPUs, peaks, utils []float64
-	var total float64
+	var mfus, mfuCPUs, peaks, utils, times []float64
 	for range steps {
 		c0, t0 := cpuSeconds(), time.Now()
 		if err := step(); err != nil {
@@ -322,7 +322,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		}
 		el := time.Since(t0).Seconds()
 		util := (cpuSeconds() - c0) / el / float64(runtime.GOMAXPROCS(0))
-		total += el
+		times = append(times, el)
 		p, share, err := peak.measure(50 * time.Millisecond)
 		if err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
@@ -334,10 +334,10 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 			mfuCPUs = append(mfuCPUs, (stepFlops/el/1e9/util)/(p/share))
 		}
 	}
-	tokens := float64(bc.b * bc.t * steps)
+	stepTime := medianOf(times)
 	row := trainBenchRow{
-		Config: name, Mode: mode, TokensPerS: tokens / total, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
-		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * total / float64(steps), GFLOPS: stepFlops * float64(steps) / total / 1e9,
+		Config: name, Mode: mode, TokensPerS: float64(bc.b*bc.t) / stepTime, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
+		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * stepTime, GFLOPS: stepFlops / stepTime / 1e9,
 		PeakGFLOPS: medianOf(peaks), PeakSource: peak.source, MFU: medianOf(mfus),
 		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs),
 	}
