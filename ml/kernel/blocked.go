@@ -8,9 +8,9 @@ const minParallelFlops = 48 * 48 * 48
 
 // gemm runs the blocked algorithm (GotoBLAS/BLIS loop nest): for each
 // nc-wide block of op(B) and kc-deep slice of k, the workers pack the B block
-// together, then each packs its own mc-tall blocks of op(A) and sweeps its
-// share of C's register tiles — a range of rows, or of columns when C is too
-// short to share by rows. The first k slice applies beta and the later ones
+// together, then each packs its own mc-tall blocks of op(A) (or reads A in
+// place, see run) and sweeps its share of C's register tiles — a range of
+// rows, or of columns when C is too short to share by rows. The first k slice applies beta and the later ones
 // accumulate, so every element of C goes through the same operations in the
 // same order whatever the split: the result does not depend on GOMAXPROCS.
 func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -7,7 +7,7 @@ import "fmt"
 // op(A) is m×k, op(B) is k×n and C is m×n, all row-major. A is stored as
 // m×k (lda ≥ k) or, when transA, as k×m (lda ≥ m); likewise B as k×n or n×k.
 // With beta == 0, C is overwritten without being read (NaNs in C do not
-// propagate). The result for given inputs and GOMAXPROCS is bit-identical on
+// propagate); with alpha == 0 or k == 0, A and B are not read (C = beta·C). The result for given inputs and GOMAXPROCS is bit-identical on
 // every call.
 //
 // Gemm returns an error when a dimension is negative, a leading dimension is
