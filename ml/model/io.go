@@ -55,9 +55,13 @@ func Load(dir string) (*Model, error) {
 			return nil, err
 		}
 	}
+	weights := filepath.Join(dir, safetensors.SingleFile)
+	if set.Shards() > 1 {
+		weights = filepath.Join(dir, safetensors.IndexFile)
+	}
 	for i, ok := range seen {
 		if !ok {
-			return nil, fmt.Errorf("%s: missing tensor %q (shape %v)", dir, m.layout.infos[i].Name, m.layout.infos[i].Shape)
+			return nil, fmt.Errorf("%s: missing tensor %q (shape %v)", weights, m.layout.infos[i].Name, m.layout.infos[i].Shape)
 		}
 	}
 	return m, nil

@@ -136,7 +136,7 @@ func TestLoadRejects(t *testing.T) {
 		}, []string{"config.json", "n_layer"}},
 		{"missing tensor", func(t *testing.T) string {
 			return writeModel(t, string(cfgJSON), tensors(func(ts []safetensors.Tensor) []safetensors.Tensor { return ts[1:] }))
-		}, []string{"missing tensor", "transformer.wte.weight"}},
+		}, []string{"model.safetensors", "missing tensor", "transformer.wte.weight"}},
 		{"extra tensor", func(t *testing.T) string {
 			return writeModel(t, string(cfgJSON), tensors(func(ts []safetensors.Tensor) []safetensors.Tensor {
 				return append(ts, safetensors.Tensor{Name: "transformer.h.9.mlp.c_fc.weight", DType: tensor.F32, Shape: []int{1}, Data: []float32{1}})
