@@ -88,7 +88,7 @@ AdamW update; figures are medians over the timed steps. Each config runs in a fr
 RSS is its own.
 
 MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
-measured with the kernel's FMA loop on all threads for 50 ms right after each
+measured with the kernel's FMA loop on all threads for 200 ms right after each
 timed step; the figure is the median over steps, so that a machine shared
 with other work lowers a step and its peak alike. Where /proc is available,
 cpu_util and mfu_cpu also report the share of the cores the process actually
@@ -323,7 +323,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		el := time.Since(t0).Seconds()
 		util := (cpuSeconds() - c0) / el / float64(runtime.GOMAXPROCS(0))
 		times = append(times, el)
-		p, share, err := peak.measure(50 * time.Millisecond)
+		p, share, err := peak.measure(200 * time.Millisecond) // long enough for 10 ms CPU-time ticks
 		if err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: measure peak: %w", err)
 		}
