@@ -314,3 +314,39 @@ func TestChooseSetup(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyStopKeepsBest trains on answers that are pure noise: the
+// validation loss soon rises, the run stops early and returns the weights
+// of its best validation.
+func TestEarlyStopKeepsBest(t *testing.T) {
+	noise := func(n int, seed uint64) []Sequence {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		seqs := copyTask(n, seed)
+		for _, s := range seqs {
+			for j, l := range s.Labels {
+				if l >= 0 {
+					v := int32(rng.IntN(40))
+					s.IDs[j], s.Labels[j] = v, v
+				}
+			}
+		}
+		return seqs
+	}
+	m := tinyModel(t)
+	m.SetTrainBase(true)
+	val := noise(30, 12)
+	res, err := Run(context.Background(), m, Data{Train: noise(60, 11), Val: val}, Config{LR: 1e-2, Epochs: 40, BatchSize: 4, EvalEvery: 5, Patience: 2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != StopEarly || res.BestStep >= res.Steps {
+		t.Fatalf("stop %q at step %d, best step %d", res.StopReason, res.Steps, res.BestStep)
+	}
+	r, err := eval.Loss(context.Background(), m, val, eval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Loss != res.ValLoss {
+		t.Fatalf("returned weights score %v, best validation was %v", r.Loss, res.ValLoss)
+	}
+}
