@@ -106,7 +106,9 @@ type Report struct {
 	OnChainCosine *float64           `json:"on_chain_cosine,omitempty"`
 	Weights       []scoring.Weight   `json:"weights"` // the auditor's own recomputation, now
 	Discrepancies []Discrepancy      `json:"discrepancies"`
-	Published     map[string]float64 `json:"published,omitempty"` // the validator's latest published weights
+	Published     map[string]float64 `json:"published,omitempty"`     // the validator's latest published weights
+	WeightsBlock  int64              `json:"weights_block,omitempty"` // where the auditor's own weights were set
+	WeightsError  string             `json:"weights_error,omitempty"` // why they could not be set
 }
 
 // Reevaluation is one re-run of a submission's evaluation.
@@ -206,8 +208,12 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 	}
 	r.Weights = w
 	if a.setter != nil && len(w) > 0 {
-		if _, err := a.setter.SetWeights(ctx, w); err != nil {
-			return r, fmt.Errorf("set the auditor's weights: %w", err)
+		// Failing to set weights (no permit yet, rate limit) does not void
+		// the audit: it is reported with it.
+		if block, err := a.setter.SetWeights(ctx, w); err != nil {
+			r.WeightsError = err.Error()
+		} else {
+			r.WeightsBlock = block
 		}
 	}
 	return r, nil

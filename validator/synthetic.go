@@ -31,13 +31,27 @@ var waiting = []crucible.TaskStatus{
 
 // ScheduleSynthetic creates one synthetic task from candidates when the
 // network has room: no customer task is waiting for miners (customers come
-// first) and fewer than maxLive synthetic tasks are in play. The candidate
+// first), some miner serves, and fewer than maxLive synthetic tasks are in
+// play. The candidate
 // is chosen reproducibly from the validator's seed and the number of tasks
 // so far. It returns nil when there is no room. The caller queues the
 // task's lifecycle.
 func (v *Validator) ScheduleSynthetic(ctx context.Context, candidates []Synthetic, maxLive int) (*crucible.Task, error) {
 	if len(candidates) == 0 {
 		return nil, nil
+	}
+	nodes, err := v.Store.FindNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	miners := 0
+	for _, n := range nodes {
+		if !n.Validator && n.IP != "" && n.Port != 0 {
+			miners++
+		}
+	}
+	if miners == 0 {
+		return nil, nil // nobody to keep busy
 	}
 	tasks, _, err := v.Store.FindTasks(ctx, crucible.TaskFilter{Statuses: live, Limit: 1000})
 	if err != nil {

@@ -11,6 +11,11 @@ import (
 func TestScheduleSynthetic(t *testing.T) {
 	n := newNetwork(t, "", nil)
 	ctx := context.Background()
+	cands0 := []validator.Synthetic{{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl"}}
+	if none, err := n.v.ScheduleSynthetic(ctx, cands0, 1); none != nil || err != nil {
+		t.Fatalf("synthetic task with no miner to train it: %v %v", none, err)
+	}
+	n.addMiner("5Busy", trainer("1"))
 	cands := []validator.Synthetic{
 		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl"},
 		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "definitions.jsonl"},

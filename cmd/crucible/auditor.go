@@ -24,6 +24,7 @@ type auditorSettings struct {
 	Key             string        `flag:"key" help:"this auditor's hotkey file, for setting its own weights. Defaults to $CRUCIBLE_HOME/keys/auditor.json"`
 	Assets          string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
 	Sample          int           `flag:"sample" help:"submissions re-evaluated per audit. Defaults to 3"`
+	Stake           float64       `flag:"stake" help:"stake (TAO) added to the auditor's hotkey at start, on a local chain, so it can set weights. Defaults to 0"`
 	MinCosine       float64       `flag:"min-cosine" help:"on-chain weights less similar than this to the published ones are flagged. Defaults to 0.98"`
 	Every           time.Duration `flag:"every" help:"audit again after this long; 0 audits once and exits. Defaults to 0"`
 	JSON            bool          `flag:"json" help:"print the report as JSON"`
@@ -67,6 +68,14 @@ func runAuditor(ctx context.Context, cfg *auditorSettings) error {
 		ch, _, err := openChain(cfg.Chain, key)
 		if err != nil {
 			return err
+		}
+		if _, err := ch.Register(ctx, key.Address(), key.Address()); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+			return fmt.Errorf("register the auditor's hotkey: %w", err)
+		}
+		if cfg.Stake > 0 {
+			if err := ch.AddStake(ctx, key.Address(), cfg.Stake); err != nil {
+				return fmt.Errorf("stake: %w", err)
+			}
 		}
 		deps.OnChain = func(ctx context.Context) (map[string]float64, error) {
 			return weightsOnChain(ctx, ch, cfg.ValidatorHotkey)
@@ -115,6 +124,11 @@ func printAudit(r *auditor.Report, asJSON bool) {
 	}
 	if r.OnChainCosine != nil {
 		fmt.Printf("on-chain weights vs published: cosine %.4f\n", *r.OnChainCosine)
+	}
+	if r.WeightsError != "" {
+		fmt.Printf("could not set the auditor's own weights: %s\n", r.WeightsError)
+	} else if r.WeightsBlock > 0 {
+		fmt.Printf("auditor's own weights set at block %d\n", r.WeightsBlock)
 	}
 	if r.OK() {
 		fmt.Println("no discrepancies")

@@ -34,14 +34,10 @@ func crucibleHome() string {
 // loadOrCreateKey loads the hotkey file at path, creating a new key there
 // (0600) when there is none.
 func loadOrCreateKey(path string) (*sign.Keypair, error) {
-	k, err := sign.LoadKeyFile(path)
-	if err == nil {
-		return k, nil
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return sign.LoadKeyFile(path)
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	k, _, err = sign.Generate()
+	k, _, err := sign.Generate()
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/validator"
 	"github.com/spf13/cobra"
 )
@@ -23,9 +25,14 @@ type validatorSettings struct {
 	Assets       string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
 	Poll         time.Duration `flag:"poll" help:"longest wait between two looks at a running task. Defaults to 10s"`
 	Workers      int           `flag:"workers" help:"tasks advanced at the same time. Defaults to 4"`
-	Stake        float64       `flag:"stake" help:"on an embedded chain: stake (TAO) given to this validator at start. Defaults to 1000"`
+	Stake        float64       `flag:"stake" help:"stake (TAO) added to this validator at start, on a local chain (embedded or \"crucible chain\"). Defaults to 1000"`
 	WeightsEvery time.Duration `flag:"weights-every" help:"how often weights are computed and set. Defaults to 10m"`
 	Verbose      bool          `flag:"verbose" help:"log every lifecycle step"`
+
+	SyntheticEvery    time.Duration `flag:"synthetic-every" help:"how often to consider a synthetic task while no customer waits; 0 turns synthetic tasks off. Defaults to 0"`
+	SyntheticModels   []string      `flag:"synthetic-models" help:"base models for synthetic tasks. Defaults to crucible-tiny"`
+	SyntheticDatasets []string      `flag:"synthetic-datasets" help:"datasets for synthetic tasks (their type is detected). Defaults to the shipped ones in assets/datasets"`
+	SyntheticHours    float64       `flag:"synthetic-hours" help:"time budget of synthetic tasks; 0 picks it from the dataset size. Defaults to 0"`
 }
 
 func defaultValidatorSettings() *validatorSettings {
@@ -34,7 +41,8 @@ func defaultValidatorSettings() *validatorSettings {
 		Config: validator.DefaultConfig(),
 		Key:    filepath.Join(home, "keys", "validator.json"), Chain: filepath.Join(home, "chain.json"),
 		Assets: filepath.Join("assets", "models"), Poll: 10 * time.Second, Workers: 4, Stake: 1000,
-		WeightsEvery: 10 * time.Minute,
+		WeightsEvery:    10 * time.Minute,
+		SyntheticModels: []string{"crucible-tiny"},
 	}
 }
 
@@ -84,7 +92,7 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 	if err != nil {
 		return err
 	}
-	if err := joinChain(ctx, ch, key, n.lis.Addr().String(), stakeIfLocal(local != nil, cfg.Stake)); err != nil {
+	if err := joinChain(ctx, ch, key, n.lis.Addr().String(), cfg.Stake); err != nil {
 		return err
 	}
 	if local != nil {
@@ -94,14 +102,62 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 	}
 	fmt.Printf("validator %s listening on http://%s (chain %s)\n", key.Address(), n.lis.Addr(), cfg.Chain)
 	go weightsLoop(ctx, n, cfg.WeightsEvery)
+	if cfg.SyntheticEvery > 0 {
+		cands, err := syntheticCandidates(cfg)
+		if err != nil {
+			return err
+		}
+		go syntheticLoop(ctx, n, cands, cfg.SyntheticEvery)
+	}
 	return n.run(ctx)
 }
 
-func stakeIfLocal(local bool, stake float64) float64 {
-	if local {
-		return stake
+// syntheticCandidates pairs the configured models with the configured (or
+// shipped) datasets, detecting each dataset's task type.
+func syntheticCandidates(cfg *validatorSettings) ([]validator.Synthetic, error) {
+	datasets := cfg.SyntheticDatasets
+	if len(datasets) == 0 {
+		found, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Assets), "datasets", "*.jsonl"))
+		datasets = found
 	}
-	return 0
+	if len(datasets) == 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "synthetic tasks need datasets: none given and none shipped under %s", filepath.Join(filepath.Dir(cfg.Assets), "datasets"))
+	}
+	var out []validator.Synthetic
+	for _, ds := range datasets {
+		det, err := data.DetectFile(ds, 0)
+		if err != nil {
+			return nil, fmt.Errorf("synthetic dataset %s: %w", ds, err)
+		}
+		for _, m := range cfg.SyntheticModels {
+			out = append(out, validator.Synthetic{Type: det.Type, Model: m, Dataset: ds, Hours: cfg.SyntheticHours})
+		}
+	}
+	return out, nil
+}
+
+// syntheticLoop keeps miners busy with synthetic tasks while no customer
+// task waits, one at a time.
+func syntheticLoop(ctx context.Context, n *validatorNode, cands []validator.Synthetic, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			task, err := n.v.ScheduleSynthetic(ctx, cands, 1)
+			if err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn("synthetic task", "err", err)
+				}
+				continue
+			}
+			if task != nil {
+				n.kick(ctx, task.ID)
+			}
+		}
+	}
 }
 
 // weightsLoop sets weights every interval.

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/resultlog"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// proc is a crucible daemon started as its own process.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  strings.Builder
+	line chan string
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func start(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), line: make(chan string, 100)}
+	p.cmd.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
+	stdout, _ := p.cmd.StdoutPipe()
+	p.cmd.Stderr = p.cmd.Stdout
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.line <- sc.Text():
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(args[0]), p.output())
+		}
+	})
+	return p
+}
+
+// waitLine waits for a line of p's output matching re and returns its groups.
+func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, within time.Duration) []string {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case l := <-p.line:
+			if m := re.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no line matching %s within %s; output:\n%s", re, within, p.output())
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestNetworkAsProcesses runs a chain, a validator, two miners and an
+// auditor as separate processes, talking over loopback with signed requests.
+func TestNetworkAsProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a network")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "crucible")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	chainAddr := freeAddr(t)
+	chainURL := "http://" + chainAddr
+	start(t, bin, "chain", "--listen", chainAddr, "--db", filepath.Join(dir, "chain.json"), "--block-time", "100ms",
+		"--tempo", "10", "--weights-rate-limit", "1", "--min-allowed-weights", "1")
+	waitHTTP(t, chainURL+"/v1/metagraph")
+
+	model := tinyModel(t)
+	dataset := firstLines(t, "facts.jsonl", 200)
+	vkeyPath := filepath.Join(dir, "validator.json")
+	v := start(t, bin, "validator", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", vkeyPath,
+		"--db", filepath.Join(dir, "v.db"), "--blob-dir", filepath.Join(dir, "blobs"), "--poll", "500ms",
+		"--weights-every", "1s", "--synthetic-every", "500ms", "--synthetic-models", model,
+		"--synthetic-datasets", dataset, "--synthetic-hours", fmt.Sprint(8.0/3600), "--offer-timeout", "10s", "--delay-for", "1s", "--verbose")
+	m := v.waitLine(t, regexp.MustCompile(`listening on (http://\S+)`), 60*time.Second)
+	validatorURL := m[1]
+	for i, strat := range []string{"lora-fast", "full"} {
+		mp := start(t, bin, "miner", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", filepath.Join(dir, fmt.Sprintf("m%d.json", i)),
+			"--work-dir", filepath.Join(dir, fmt.Sprintf("m%d", i)), "--strategy", strat, "--min-hours", "0", "--upload-margin", "2s")
+		mp.waitLine(t, regexp.MustCompile(`listening on`), 60*time.Second)
+	}
+
+	// The validator schedules a synthetic task, the miners train it, the
+	// validator evaluates and logs the results and sets weights.
+	var tr resultlog.TaskResult
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		entries := results(t, validatorURL)
+		tasks, weights, err := resultlog.Decode(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks) > 0 && len(weights) > 0 {
+			tr = tasks[0]
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if tr.TaskID == "" {
+		t.Fatalf("no task result and weights in the log in time; validator output:\n%s", v.output())
+	}
+	if tr.IsOrganic || len(tr.Miners) != 2 || tr.Winner == "" {
+		t.Errorf("task result %+v", tr)
+	}
+	vkey, err := sign.LoadKeyFile(vkeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An auditor, from outside, finds nothing wrong.
+	audit := exec.Command(bin, "auditor", "--validator", validatorURL, "--validator-hotkey", vkey.Address(),
+		"--chain", chainURL, "--key", filepath.Join(dir, "auditor.json"), "--sample", "1", "--min-cosine", "0.95")
+	audit.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
+	out, err := audit.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "no discrepancies") || !strings.Contains(string(out), "re-evaluated") {
+		t.Errorf("auditor: %v\n%s", err, out)
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer", url)
+}
+
+func results(t *testing.T, base string) []*crucible.ResultEntry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/results", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []*crucible.ResultEntry
+	json.Unmarshal(b, &out)
+	return out
+}
