@@ -68,6 +68,19 @@ func (r *run) loop() error {
 		}
 		t0 := time.Now()
 		group := r.nextGroup()
+		if step == 0 && !r.hard.IsZero() && r.valTokens > 0 {
+			// No step measured yet: estimate the first from the validation.
+			tokens := 0
+			for _, mb := range group {
+				for _, i := range mb {
+					tokens += r.obj.lengths()[i]
+				}
+			}
+			est := time.Duration(float64(r.evalDur) * r.stepCost * float64(tokens) / float64(r.valTokens))
+			if time.Now().Add(est / 2).After(r.hard) { // a rough estimate: refuse only a clear overrun
+				return fmt.Errorf("%w for one step: about %s needed, %s left", ErrBudget, est.Round(time.Millisecond), r.timeLeft().Round(time.Millisecond))
+			}
+		}
 		optim.ZeroGrads(r.params)
 		out, err := r.obj.step(group)
 		if err != nil {

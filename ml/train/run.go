@@ -40,8 +40,10 @@ type run struct {
 	lastCkpt     time.Time
 	ckptPath     string
 	stepDurs     []time.Duration
-	budgetCut    bool // the time budget shortened the plan
-	plannedTotal int  // the total last logged
+	budgetCut    bool    // the time budget shortened the plan
+	plannedTotal int     // the total last logged
+	valTokens    int     // tokens of the validation slice
+	stepCost     float64 // a training token's cost in validation tokens
 
 	best      snapshot
 	bestVal   float64
@@ -203,6 +205,10 @@ func (r *run) setup(d Data) error {
 		// without any adapter (a fresh adapter adds nothing while B is 0).
 		copy(ref.Params(), r.m.Params())
 		r.obj = newDPO(r.m, ref, train, val, cfg.Beta, cfg.EvalOptions)
+		for _, p := range val {
+			r.valTokens += len(p.Chosen.IDs) + len(p.Rejected.IDs)
+		}
+		r.stepCost = 5 // reference and policy forward passes, then forward-backward
 		r.choose("objective", "dpo", fmt.Sprintf("preference pairs; DPO sigmoid loss with beta %g against the starting weights as reference", cfg.Beta))
 	} else {
 		var seqs []Sequence
@@ -230,6 +236,10 @@ func (r *run) setup(d Data) error {
 			})
 		}
 		r.obj = newSFT(r.m, train, val, cfg.EvalOptions)
+		for _, s := range val {
+			r.valTokens += len(s.IDs)
+		}
+		r.stepCost = 3.5 // forward-backward against a forward-only pass
 		r.choose("objective", "masked cross-entropy", "loss on the scored (response) tokens only")
 	}
 	r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, cfg.MaxBatchTokens, cfg.Seed, 0)
