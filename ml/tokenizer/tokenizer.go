@@ -2,11 +2,11 @@ package tokenizer
 
 import (
 	"fmt"
-
-	"github.com/ardanlabs/jinja"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ardanlabs/jinja"
 )
 
 // Tokenizer turns text into token ids and back. Build one with Load, FromJSON
