@@ -43,7 +43,8 @@ Everything not given is chosen automatically and printed with its reason: the
 task type and column mapping (detected), LoRA or full fine-tuning (from the
 model size and memory), the batch (from a memory budget), the epochs (from the
 data size and the time budget) and the learning rate (from a short range
-test). The run always ends, with a valid model written, before --time is up.`,
+test). The run always ends, with a valid model written, before --time is up;
+interrupting it (Ctrl-C) ends training early and still writes the result.`,
 		Example: `  crucible train --model ./models/tiny --data alpaca.jsonl --out ./tuned --time 10m
   crucible train --model ./models/tiny --data prefs.csv --type dpo --lora --out ./dpo --time 5m
   crucible train --model ./models/tiny --data qa.jsonl --field-instruction question --field-output answer --out ./qa`,

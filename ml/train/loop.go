@@ -148,6 +148,9 @@ func (r *run) loop() error {
 		}
 	}
 	if r.res.Steps == 0 {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
 		return fmt.Errorf("%w: no training step fits before the deadline", ErrBudget)
 	}
 	return r.finish(ctx)
@@ -351,10 +354,16 @@ func (r *run) finish(ctx context.Context) error {
 			} else {
 				r.logf("final validation loss %.4f is worse than step %d's %.4f: keeping step %d's weights", v.loss, r.bestStep, r.bestVal, r.bestStep)
 			}
-		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+		case err == nil:
+			// No validated weights to fall back on and the final ones score
+			// a non-finite loss.
+			if err := r.diverged(res.Steps, v.loss, math.NaN()); err != nil {
+				return err
+			}
+		case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
 			return err
 		default:
-			r.warn("final validation did not finish before the deadline")
+			r.warn("final validation did not finish before the deadline (%v)", err)
 		}
 		r.metric(map[string]any{"step": res.Steps, "final": true, "val_loss": res.ValLoss, "best_step": res.BestStep})
 	}

@@ -92,6 +92,11 @@ func (r *run) metric(v map[string]any) {
 	if r.cfg.Metrics == nil {
 		return
 	}
+	for k, x := range v {
+		if f, ok := x.(float64); ok && !finite(f) {
+			v[k] = nil // JSON has no NaN or infinity
+		}
+	}
 	b, err := json.Marshal(v)
 	if err == nil {
 		r.cfg.Metrics.Write(append(b, '\n'))
