@@ -30,3 +30,39 @@ func TestMergeHeapMatchesScan(t *testing.T) {
 		}
 	}
 }
+
+// TestPieceDecoderMatchesChain checks the fast SentencePiece decoder against
+// the decoder chain it replaces, on random ids (byte tokens, specials and
+// invalid byte runs included).
+func TestPieceDecoderMatchesChain(t *testing.T) {
+	tok := loadTestdata(t, "mistral")
+	if tok.pieces == nil {
+		t.Fatal("mistral has no fast decoder")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 300 {
+		ids := make([]int, r.IntN(30))
+		for i := range ids {
+			switch r.IntN(3) {
+			case 0:
+				ids[i] = 3 + r.IntN(256) // <0x00>..<0xFF>
+			case 1:
+				ids[i] = r.IntN(3) // <unk> <s> </s>
+			default:
+				ids[i] = r.IntN(tok.VocabSize()+5) - 2 // out of range too
+			}
+		}
+		toks := []string{}
+		for _, id := range ids {
+			if id >= 0 && id < len(tok.tokens) && tok.tokens[id] != "" {
+				toks = append(toks, tok.tokens[id])
+			}
+		}
+		for _, d := range tok.decoder {
+			toks = d.decode(toks)
+		}
+		if want, got := strings.Join(toks, ""), tok.Decode(ids); got != want {
+			t.Fatalf("ids %v: fast %q, chain %q", ids, got, want)
+		}
+	}
+}

@@ -105,6 +105,7 @@ func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 		return err
 	}
 	t.metaWords = !byteLevel && metaWordsSafe(t.model.vocab)
+	t.pieces = newPieceDecoder(t.decoder, t.tokens)
 	if len(t.decoder) == 1 && byteLevel {
 		_, t.fastDecode = t.decoder[0].(byteLevelDecoder)
 	}

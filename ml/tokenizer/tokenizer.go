@@ -32,6 +32,8 @@ type Tokenizer struct {
 	// fastDecode is set when the decoder is plain ByteLevel, so Decode can
 	// concatenate raw bytes.
 	fastDecode bool
+	// pieces decodes SentencePiece-style models quickly, or is nil.
+	pieces *pieceDecoder
 	// metaWords is set when plain text may be cut into words before "▁"
 	// (see metaWordsSafe).
 	metaWords bool
@@ -165,6 +167,9 @@ func (t *Tokenizer) decode(ids []int, skipSpecial bool) string {
 			}
 		}
 		ids = kept
+	}
+	if t.pieces != nil {
+		return t.pieces.decode(ids)
 	}
 	if t.fastDecode {
 		var b strings.Builder
