@@ -326,6 +326,16 @@ func (r *run) checkpoint(step int, loss float64) error {
 
 // finish validates the final weights and keeps the best.
 func (r *run) finish(ctx context.Context) error {
+	if r.ctx.Err() == context.Canceled {
+		// An interrupted run still picks its best weights, within the
+		// deadline.
+		ctx = context.WithoutCancel(r.ctx)
+		if !r.hard.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, r.hard)
+			defer cancel()
+		}
+	}
 	res := r.res
 	res.Tokens = r.tokens
 	if r.trainTime > 0 {
