@@ -64,7 +64,7 @@ func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 	}
 	probeDur := time.Since(t0)
 	opt := optim.NewAdamW(r.params, optim.AdamWConfig{LR: lo, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
-	batches := epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.cfg.MaxBatchTokens, r.cfg.Seed^0x6c72, 0)
+	batches := epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.batchTokens(), r.cfg.Seed^0x6c72, 0)
 	best, bestLR := base, 0.0
 	var losses []float64
 	for i := 0; i < rangeSteps; i++ {

@@ -107,16 +107,14 @@ func (o *sft) probe(ctx context.Context) (float64, error) {
 // Reference log-probabilities are computed the first time a pair is seen
 // and cached, so no up-front pass over the data is needed.
 type dpo struct {
-	m, ref         *model.Model
-	beta           float64
-	train, val     []Pair
-	trainRef       []refLP
-	valRef         []refLP
-	probeIdx       []int
-	opts           eval.Options
-	lens           []int
-	single         [1]int
-	chosenRejected [2]Sequence
+	m, ref     *model.Model
+	beta       float64
+	train, val []Pair
+	trainRef   []refLP
+	valRef     []refLP
+	probeIdx   []int
+	opts       eval.Options
+	lens       []int
 }
 
 // refLP is a pair's cached reference log-probabilities.
@@ -194,6 +192,12 @@ func (o *dpo) step(mbs []microBatch) (stepOut, error) {
 			return out, err
 		}
 		margins := eval.Margins(pol, ref, o.beta)
+		// Both sides of every pair go into one forward-backward pass, each
+		// sequence weighted by its share of the gradient: d loss/d logπ
+		// (chosen) = −β·σ(−margin); the model's loss sum is −logπ, so the
+		// chosen side gets +w and the rejected side −w.
+		seqs := make([]Sequence, 0, 2*len(pairs))
+		weights := make([]float32, 0, 2*len(pairs))
 		for k, p := range pairs {
 			mg := margins[k]
 			out.loss += eval.Softplus(-mg)
@@ -202,23 +206,21 @@ func (o *dpo) step(mbs []microBatch) (stepOut, error) {
 				out.acc++
 			}
 			out.tokens += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs))
-			// d loss/d logπ(chosen) = −β·σ(−margin); the model's loss sum
-			// is −logπ, so chosen gets +w and rejected −w.
 			w := float32(o.beta * sigmoid(-mg) / float64(n))
-			if w == 0 || math.IsNaN(float64(w)) {
-				if math.IsNaN(float64(w)) {
-					out.loss = math.NaN()
-				}
-				continue
-			}
-			o.chosenRejected = [2]Sequence{p.Chosen, p.Rejected}
-			for side, s := range []float32{w, -w} {
-				o.single[0] = side
-				b := eval.Batch(o.chosenRejected[:], o.single[:], padToken, 16)
-				if _, err := o.m.ForwardBackward(b, s); err != nil {
-					return out, err
-				}
-			}
+			seqs = append(seqs, p.Chosen, p.Rejected)
+			weights = append(weights, w, -w)
+		}
+		if !finite(out.loss) {
+			return out, nil // the caller rolls back
+		}
+		idx := make([]int, len(seqs))
+		for i := range idx {
+			idx[i] = i
+		}
+		b := eval.Batch(seqs, idx, padToken, 16)
+		b.Weights = weights
+		if _, err := o.m.ForwardBackward(b, 1); err != nil {
+			return out, err
 		}
 	}
 	f := float64(n)

@@ -247,7 +247,7 @@ func (r *run) setup(d Data) error {
 		r.stepCost = 3.5 // forward-backward against a forward-only pass
 		r.choose("objective", "masked cross-entropy", "loss on the scored (response) tokens only")
 	}
-	r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, cfg.MaxBatchTokens, cfg.Seed, 0)
+	r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, r.batchTokens(), cfg.Seed, 0)
 	r.perEpoch = (len(r.batches) + cfg.GradAccum - 1) / cfg.GradAccum
 	n := len(r.obj.lengths())
 	if cfg.Epochs > 0 {
@@ -307,12 +307,21 @@ func (r *run) nextGroup() []microBatch {
 	if r.pos >= len(r.batches) {
 		r.epoch++
 		r.pos = 0
-		r.batches = epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.cfg.MaxBatchTokens, r.cfg.Seed, r.epoch)
+		r.batches = epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.batchTokens(), r.cfg.Seed, r.epoch)
 	}
 	end := min(r.pos+r.cfg.GradAccum, len(r.batches))
 	g := r.batches[r.pos:end]
 	r.pos = end
 	return g
+}
+
+// batchTokens is the B·T cap of a micro-batch in example lengths: a DPO
+// example puts both of its sequences into the batch.
+func (r *run) batchTokens() int {
+	if _, ok := r.obj.(*dpo); ok {
+		return r.cfg.MaxBatchTokens / 2
+	}
+	return r.cfg.MaxBatchTokens
 }
 
 func (r *run) epochNow() float64 {
