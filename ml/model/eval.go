@@ -25,7 +25,10 @@ func (m *Model) Evaluate(b Batch, tokenLoss []float32, seqLoss []float64) (Loss,
 	ws := m.workspace(b.B, b.T, false)
 	m.forwardBody(ws, b.Tokens)
 	if tokenLoss == nil && seqLoss != nil {
-		tokenLoss = make([]float32, b.B*b.T)
+		if cap(ws.tokenLoss) < b.B*b.T {
+			ws.tokenLoss = make([]float32, b.B*b.T)
+		}
+		tokenLoss = ws.tokenLoss[:b.B*b.T]
 	}
 	loss := m.headLoss(ws, b.Labels, nil, 0, tokenLoss, nil)
 	for i := range seqLoss {

@@ -223,6 +223,7 @@ type workspace struct {
 	headX, dHeadX, logits        []float32
 	headTargets                  [headChunk]int32
 	headRowScale                 [headChunk]float32
+	tokenLoss                    []float32 // Evaluate's per-position losses when the caller wants only sums
 	headLosses                   [headChunk]float64
 	attnScratch                  []float32
 	decodeQ                      []float32 // generation: q rows packed for nn.DecodeAttention
