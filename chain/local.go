@@ -17,8 +17,12 @@ const RaoPerTAO = 1e9
 
 // LocalOptions configure a Local chain.
 type LocalOptions struct {
-	// Path is the JSON file the state is kept in; "" keeps it in memory.
+	// Path is the JSON file the state is kept in; "" keeps it in memory
+	// (unless Store is set).
 	Path string
+	// Store, when set, keeps the state instead of Path: e.g. the database of
+	// the validator the chain is embedded in.
+	Store StateStore
 	// Params are the subnet's hyperparameters. They apply also when Path
 	// holds state from an earlier run (they are configuration, not state).
 	Params Hyperparams
@@ -60,7 +64,20 @@ func OpenLocal(opts LocalOptions) (*Local, error) {
 		opts.CheckAddress = checkName
 	}
 	st := &state{Version: stateVersion, Stakes: map[string]int64{}}
-	if opts.Path != "" {
+	switch {
+	case opts.Store != nil:
+		b, err := opts.Store.LoadChainState(context.Background())
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINTERNAL, "read chain state")
+		}
+		if b != nil {
+			loaded, err := parseState("in the store", b)
+			if err != nil {
+				return nil, err
+			}
+			st = loaded
+		}
+	case opts.Path != "":
 		loaded, err := loadState(opts.Path)
 		if err != nil {
 			return nil, err

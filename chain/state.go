@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,20 @@ func loadState(path string) (*state, error) {
 	if err != nil {
 		return nil, crucible.Wrap(err, crucible.EINTERNAL, "read chain state")
 	}
+	return parseState(path, b)
+}
+
+// StateStore keeps a local chain's state somewhere other than a file: in the
+// validator's database, for a chain embedded in a validator.
+type StateStore interface {
+	// LoadChainState returns the saved state, or nil when there is none.
+	LoadChainState(ctx context.Context) ([]byte, error)
+	// SaveChainState replaces the saved state.
+	SaveChainState(ctx context.Context, state []byte) error
+}
+
+// parseState decodes and checks a saved state; path names it in errors.
+func parseState(path string, b []byte) (*state, error) {
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		var se *json.SyntaxError
@@ -86,12 +101,18 @@ func loadState(path string) (*state, error) {
 
 // save writes the state if the chain has a file; l.mu is held.
 func (l *Local) save() error {
-	if l.opts.Path == "" {
+	if l.opts.Path == "" && l.opts.Store == nil {
 		return nil
 	}
 	b, err := json.Marshal(l.st)
 	if err != nil {
 		return crucible.Wrap(err, crucible.EINTERNAL, "encode chain state")
+	}
+	if l.opts.Store != nil {
+		if err := l.opts.Store.SaveChainState(context.Background(), b); err != nil {
+			return crucible.Wrap(err, crucible.EINTERNAL, "save chain state")
+		}
+		return nil
 	}
 	if err := writeAtomic(l.opts.Path, b); err != nil {
 		return crucible.Wrap(err, crucible.EINTERNAL, "save chain state")

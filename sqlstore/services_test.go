@@ -342,3 +342,20 @@ func TestWithTx(t *testing.T) {
 		}
 	})
 }
+
+func TestChainState(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		if b, err := s.LoadChainState(ctx); err != nil || b != nil {
+			t.Fatalf("empty store: %q, %v", b, err)
+		}
+		for _, st := range []string{`{"version":1,"block":5}`, `{"version":1,"block":6}`} {
+			if err := s.SaveChainState(ctx, []byte(st)); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := s.LoadChainState(ctx); err != nil || string(b) != st {
+				t.Fatalf("LoadChainState = %q, %v; want %q", b, err, st)
+			}
+		}
+	})
+}

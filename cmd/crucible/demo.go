@@ -13,6 +13,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/sign"
+	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
 	"github.com/spf13/cobra"
 )
@@ -99,19 +100,25 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	say("crucible demo: a whole network on this machine (working in %s)", dir)
 
-	// The chain: embedded, with fast blocks.
-	vkey, _ := sign.FromURI("//crucible-demo//validator")
-	ch, local, err := openChain(filepath.Join(dir, "chain.json"), vkey)
-	if err != nil {
-		return err
-	}
-	go local.Run(ctx, 200*time.Millisecond)
-
-	// The validator.
+	// The validator's store, which also keeps the embedded chain's state.
 	vcfg := validator.DefaultConfig()
 	vcfg.Listen, vcfg.DB, vcfg.BlobDir = cfg.Listen, filepath.Join(dir, "validator.db"), filepath.Join(dir, "blobs")
 	vcfg.TestCap, vcfg.OfferTimeout = 200, 10*time.Second
-	vn, err := startValidator(ctx, validatorParts{cfg: vcfg, key: vkey, chain: ch, models: models,
+	store, err := sqlstore.Open(ctx, vcfg.DB)
+	if err != nil {
+		return err
+	}
+	// The chain: embedded, with fast blocks.
+	vkey, _ := sign.FromURI("//crucible-demo//validator")
+	local, err := embeddedChain(store)
+	if err != nil {
+		return err
+	}
+	var ch chain.Chain = local
+	go local.Run(ctx, 200*time.Millisecond)
+
+	// The validator.
+	vn, err := startValidator(ctx, validatorParts{cfg: vcfg, key: vkey, chain: ch, models: models, store: store,
 		evaluator: engineEvaluator{}, poll: time.Second, workers: 2, minRows: vcfg.MinRows, log: log})
 	if err != nil {
 		return err

@@ -57,16 +57,27 @@ func openChain(spec string, keys ...*sign.Keypair) (chain.Chain, *chain.Local, e
 	if u := spec; len(u) > 7 && (u[:7] == "http://" || (len(u) > 8 && u[:8] == "https://")) {
 		return newChainClient(spec, keys...), nil, nil
 	}
+	l, err := chain.OpenLocal(chain.LocalOptions{Path: spec, Params: localChainParams(), CheckAddress: checkSS58})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, l, nil
+}
+
+// embeddedChain opens a local chain whose state lives in a validator's
+// store.
+func embeddedChain(store chain.StateStore) (*chain.Local, error) {
+	return chain.OpenLocal(chain.LocalOptions{Store: store, Params: localChainParams(), CheckAddress: checkSS58})
+}
+
+// localChainParams are the hyperparameters of a chain embedded in a node.
+func localChainParams() chain.Hyperparams {
 	p := chain.DefaultHyperparams()
 	p.ServingRateLimit = 0
 	p.WeightsRateLimit = 5
 	p.Tempo = 10
 	p.MinAllowedWeights = 1 // a small local network may have a single winner
-	l, err := chain.OpenLocal(chain.LocalOptions{Path: spec, Params: p, CheckAddress: checkSS58})
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, l, nil
+	return p
 }
 
 // joinChain registers hotkey on the chain (unless it is already), publishes

@@ -48,7 +48,8 @@ type validatorParts struct {
 	workers   int
 	minRows   int
 	log       *slog.Logger
-	extra     http.Handler // mounted at / (the customer API and dashboard), when set
+	extra     http.Handler    // mounted at / (the customer API and dashboard), when set
+	store     *sqlstore.Store // opened from cfg.DB when nil
 }
 
 // blobAdapter presents a blob.Store as the validator's Blobs.
@@ -108,10 +109,12 @@ func startValidator(ctx context.Context, p validatorParts) (*validatorNode, erro
 	if p.cfg.PublicURL == "" {
 		p.cfg.PublicURL = "http://" + p.cfg.Listen
 	}
-	store, err := sqlstore.Open(ctx, p.cfg.DB)
-	if err != nil {
-		lis.Close()
-		return nil, err
+	store := p.store
+	if store == nil {
+		if store, err = sqlstore.Open(ctx, p.cfg.DB); err != nil {
+			lis.Close()
+			return nil, err
+		}
 	}
 	blobs, err := blob.NewLocal(blob.LocalConfig{Dir: p.cfg.BlobDir})
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
 	"github.com/spf13/cobra"
 )
@@ -21,7 +23,7 @@ func init() { register(newValidatorCmd) }
 type validatorSettings struct {
 	validator.Config
 	Key          string        `flag:"key" help:"this validator's hotkey file (created when missing). Defaults to $CRUCIBLE_HOME/keys/validator.json"`
-	Chain        string        `flag:"chain" help:"the chain: a \"crucible chain\" URL, or a state file for a chain embedded in this process. Defaults to $CRUCIBLE_HOME/chain.json"`
+	Chain        string        `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, or a JSON state file for an embedded chain. Defaults to embedded"`
 	Assets       string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
 	Poll         time.Duration `flag:"poll" help:"longest wait between two looks at a running task. Defaults to 10s"`
 	Workers      int           `flag:"workers" help:"tasks advanced at the same time. Defaults to 4"`
@@ -39,7 +41,7 @@ func defaultValidatorSettings() *validatorSettings {
 	home := crucibleHome()
 	return &validatorSettings{
 		Config: validator.DefaultConfig(),
-		Key:    filepath.Join(home, "keys", "validator.json"), Chain: filepath.Join(home, "chain.json"),
+		Key:    filepath.Join(home, "keys", "validator.json"), Chain: "embedded",
 		Assets: filepath.Join("assets", "models"), Poll: 10 * time.Second, Workers: 4, Stake: 1000,
 		WeightsEvery:    10 * time.Minute,
 		SyntheticModels: []string{"crucible-tiny"},
@@ -80,15 +82,25 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 	if err != nil {
 		return fmt.Errorf("validator key: %w", err)
 	}
-	ch, local, err := openChain(cfg.Chain, key)
-	if err != nil {
+	parts := validatorParts{cfg: cfg.Config, key: key, models: newModelResolver(cfg.Assets),
+		evaluator: engineEvaluator{}, poll: cfg.Poll, workers: cfg.Workers, minRows: cfg.Config.MinRows, log: log}
+	var local *chain.Local
+	if cfg.Chain == "embedded" {
+		if parts.store, err = sqlstore.Open(ctx, cfg.DB); err != nil {
+			return err
+		}
+		if local, err = embeddedChain(parts.store); err != nil {
+			return err
+		}
+		parts.chain = local
+	} else if parts.chain, local, err = openChain(cfg.Chain, key); err != nil {
 		return err
 	}
+	ch := parts.chain
 	if local != nil {
 		go local.Run(ctx, time.Second)
 	}
-	n, err := startValidator(ctx, validatorParts{cfg: cfg.Config, key: key, chain: ch, models: newModelResolver(cfg.Assets),
-		evaluator: engineEvaluator{}, poll: cfg.Poll, workers: cfg.Workers, minRows: cfg.Config.MinRows, log: log})
+	n, err := startValidator(ctx, parts)
 	if err != nil {
 		return err
 	}
