@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -124,11 +125,11 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: load the base model")
 	}
 	cfg := m.Config()
-	maxLen := spec.Recipe.MaxLength
-	if maxLen <= 0 {
-		maxLen = 1024
+	capLen := spec.Recipe.MaxLength
+	if capLen <= 0 {
+		capLen = 1024
 	}
-	maxLen = maxLength(cfg, maxLen)
+	maxLen := maxLength(cfg, capLen)
 	ds, err := loadDataset(spec.DataPath, spec.TaskType, spec.Mapping, tok, maxLen)
 	if err != nil {
 		return nil, err
@@ -151,36 +152,12 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		why = "as given"
 	}
 	choose(train.Choice{Name: "task", Value: string(ds.Type), Reason: why})
-	choose(train.Choice{Name: "max length", Value: maxLen, Reason: fmt.Sprintf("tokens per sequence: the model's context %d, capped at %d; %d of %d examples truncated, %d dropped", cfg.MaxPositions, max(spec.Recipe.MaxLength, 1024), ds.Stats.Truncated, ds.Stats.Examples, ds.Stats.Dropped)})
+	choose(train.Choice{Name: "max length", Value: maxLen, Reason: fmt.Sprintf("tokens per sequence: the model's context %d, capped at %d; %d of %d examples truncated, %d dropped", cfg.MaxPositions, capLen, ds.Stats.Truncated, ds.Stats.Examples, ds.Stats.Dropped)})
 
-	mem := spec.Memory
-	if mem <= 0 {
-		mem = availableMemory() * 6 / 10
-	}
 	examples := len(ds.Seqs) + len(ds.Pairs)
-	setup, err := train.ChooseSetup(train.SetupFacts{Model: cfg, Params: m.NumParams(), Examples: examples, MaxLen: ds.MaxLen,
-		Memory: mem, DPO: ds.Type == crucible.TaskDPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
+	setup, err := setupModel(m, spec, ds, base, choose)
 	if err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train")
-	}
-	for _, c := range setup.Choices {
-		choose(c)
-	}
-	if setup.LoRA {
-		lc := setup.LoRAConfig
-		if spec.Recipe.LoRARank > 0 {
-			lc.Rank = spec.Recipe.LoRARank
-			lc.Alpha = float64(2 * lc.Rank)
-		}
-		if spec.Recipe.LoRAAlpha > 0 {
-			lc.Alpha = spec.Recipe.LoRAAlpha
-		}
-		lc.Seed, lc.BaseModel = spec.Seed, base
-		if _, err := m.AddLoRA(lc); err != nil {
-			return nil, crucible.Wrap(err, crucible.EINVALID, "train: attach LoRA")
-		}
-	} else {
-		m.SetTrainBase(true)
+		return nil, err
 	}
 	res.IsAdapter = setup.LoRA && !spec.Recipe.Merge
 
@@ -196,26 +173,16 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		return nil, crucible.Errorf(crucible.EINVALID, "train: time budget too small: %s left after loading, the save alone needs %s", time.Until(deadline).Round(time.Millisecond), reserve.Round(time.Millisecond))
 	}
 
-	metricsFile, err := os.Create(filepath.Join(tmp, "metrics.jsonl"))
+	metrics, err := openMetrics(tmp, spec)
 	if err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: output directory %s is not writable", spec.OutDir)
+		return nil, err
 	}
-	defer metricsFile.Close()
-	mw := bufio.NewWriter(metricsFile)
-	var metrics interface{ Write([]byte) (int, error) } = mw
-	if spec.MetricsPath != "" {
-		extra, err := os.Create(spec.MetricsPath)
-		if err != nil {
-			return nil, crucible.Wrap(err, crucible.EINVALID, "train: metrics file")
-		}
-		defer extra.Close()
-		metrics = multiWriter{mw, extra}
-	}
+	defer metrics.Close()
 	tc := train.Config{
 		LR: spec.Recipe.LR, Epochs: spec.Recipe.Epochs, MaxSteps: spec.Recipe.MaxSteps, Beta: spec.Recipe.Beta,
 		BatchSize: setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
 		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve,
-		Seed: spec.Seed, Metrics: metrics, Log: spec.Log,
+		Seed: spec.Seed, Metrics: metrics.w, Log: spec.Log,
 		Progress: func(p train.Progress) {
 			l := p.Loss
 			report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("step %d/%d loss %.4f, %.0f tokens/s", p.Step, p.TotalSteps, p.Loss, p.TokensPerS)})
@@ -237,22 +204,13 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	for _, c := range tr.Choices {
 		res.Choices = append(res.Choices, c)
 	}
-	if err := mw.Flush(); err != nil {
+	if err := metrics.Flush(); err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: write metrics")
 	}
 	report(Progress{Fraction: 0.96, Step: tr.Steps, Message: "saving"})
-	if err := saveOutput(m, tmp, spec.ModelDir, res); err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: save the result to %s", spec.OutDir)
-	}
 	res.Duration = time.Since(start)
-	if err := writeCard(tmp, spec, res); err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: write the model card")
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", spec.OutDir)
-	}
-	if err := os.Rename(tmp, spec.OutDir); err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: move the result into %s", spec.OutDir)
+	if err := finishOutput(m, tmp, spec, res); err != nil {
+		return nil, err
 	}
 	ok = true
 	res.OutDir = spec.OutDir
@@ -261,11 +219,101 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	return res, nil
 }
 
-type multiWriter [2]interface{ Write([]byte) (int, error) }
+// setupModel picks the training setup (recipe fields win) and prepares
+// the model for it: a LoRA adapter attached, or the base made trainable.
+func setupModel(m *model.Model, spec Spec, ds *dataset, base string, choose func(train.Choice)) (train.Setup, error) {
+	mem := spec.Memory
+	if mem <= 0 {
+		mem = availableMemory() * 6 / 10
+	}
+	setup, err := train.ChooseSetup(train.SetupFacts{Model: m.Config(), Params: m.NumParams(), Examples: len(ds.Seqs) + len(ds.Pairs), MaxLen: ds.MaxLen,
+		Memory: mem, DPO: ds.Type == crucible.TaskDPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
+	if err != nil {
+		return setup, crucible.Wrap(err, crucible.EINVALID, "train")
+	}
+	for _, c := range setup.Choices {
+		choose(c)
+	}
+	if !setup.LoRA {
+		m.SetTrainBase(true)
+		return setup, nil
+	}
+	lc := setup.LoRAConfig
+	if spec.Recipe.LoRARank > 0 {
+		lc.Rank = spec.Recipe.LoRARank
+		lc.Alpha = float64(2 * lc.Rank)
+	}
+	if spec.Recipe.LoRAAlpha > 0 {
+		lc.Alpha = spec.Recipe.LoRAAlpha
+	}
+	lc.Seed, lc.BaseModel = spec.Seed, base
+	if _, err := m.AddLoRA(lc); err != nil {
+		return setup, crucible.Wrap(err, crucible.EINVALID, "train: attach LoRA")
+	}
+	return setup, nil
+}
 
-func (w multiWriter) Write(b []byte) (int, error) {
-	w[0].Write(b)
-	return w[1].Write(b)
+// metricsOut writes the per-step metrics to OutDir/metrics.jsonl and,
+// when asked, to a second file.
+type metricsOut struct {
+	files []*os.File
+	bufs  []*bufio.Writer
+	w     io.Writer
+}
+
+func openMetrics(dir string, spec Spec) (*metricsOut, error) {
+	paths := []string{filepath.Join(dir, "metrics.jsonl")}
+	if spec.MetricsPath != "" {
+		paths = append(paths, spec.MetricsPath)
+	}
+	mo := &metricsOut{}
+	var ws []io.Writer
+	for _, p := range paths {
+		f, err := os.Create(p)
+		if err != nil {
+			mo.Close()
+			return nil, crucible.Wrap(err, crucible.EINVALID, "train: metrics file %s", p)
+		}
+		b := bufio.NewWriter(f)
+		mo.files, mo.bufs, ws = append(mo.files, f), append(mo.bufs, b), append(ws, b)
+	}
+	mo.w = io.MultiWriter(ws...)
+	return mo, nil
+}
+
+// Flush writes out what is buffered.
+func (mo *metricsOut) Flush() error {
+	for _, b := range mo.bufs {
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the files (after Flush).
+func (mo *metricsOut) Close() {
+	for _, f := range mo.files {
+		f.Close()
+	}
+}
+
+// finishOutput saves the model, the tokenizer and the model card into the
+// temporary directory tmp and renames it to spec.OutDir.
+func finishOutput(m *model.Model, tmp string, spec Spec, res *Result) error {
+	if err := saveOutput(m, tmp, spec.ModelDir, res); err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "train: save the result to %s", spec.OutDir)
+	}
+	if err := writeCard(tmp, spec, res); err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "train: write the model card")
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", spec.OutDir)
+	}
+	if err := os.Rename(tmp, spec.OutDir); err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "train: move the result into %s", spec.OutDir)
+	}
+	return nil
 }
 
 // checkpointEvery spaces checkpoints to about five per run, at least 30s
