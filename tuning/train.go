@@ -38,6 +38,9 @@ type Spec struct {
 	// WorkDir holds checkpoints; defaults to OutDir + ".work", removed
 	// after a successful run.
 	WorkDir string
+	// Resume continues from the latest checkpoint in WorkDir, when there is
+	// one (a run that was killed): same model, data, recipe and Seed.
+	Resume bool
 	// Memory is the bytes training may use; defaults to 60% of the
 	// memory available.
 	Memory int64
@@ -187,6 +190,12 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 			l := p.Loss
 			report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("step %d/%d loss %.4f, %.0f tokens/s", p.Step, p.TotalSteps, p.Loss, p.TokensPerS)})
 		},
+	}
+	if spec.Resume {
+		if ck := train.LatestCheckpoint(work); ck != "" {
+			tc.Resume = ck
+			choose(train.Choice{Name: "resume", Value: ck, Reason: "the latest checkpoint of the interrupted run"})
+		}
 	}
 	td := train.Data{Train: ds.Seqs, Pairs: ds.Pairs}
 	report(Progress{Fraction: 0.05, Message: fmt.Sprintf("training on %d examples", examples)})

@@ -152,6 +152,7 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 	f.Int64Var(&memoryMB, "memory", 0, "memory budget in MiB (default: 60% of the available memory)")
 	f.StringVar(&metricsPath, "metrics", "", "also write the per-step metrics (JSON Lines) to this file")
 	f.StringVar(&workDir, "work-dir", "", "checkpoint directory (default: --out with .work appended; removed on success)")
+	f.BoolVar(&spec.Resume, "resume", false, "continue from the latest checkpoint of an interrupted run with the same flags")
 	return cmd
 }
 

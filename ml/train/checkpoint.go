@@ -28,8 +28,12 @@ type CheckpointState struct {
 	Step      int     `json:"step"`
 	Epoch     float64 `json:"epoch"`
 	TrainLoss float64 `json:"train_loss"`
-	ValLoss   float64 `json:"val_loss,omitempty"`
 	Seed      uint64  `json:"seed"`
+	LR        float64 `json:"lr"` // the peak learning rate of the run
+	// EpochIndex and Batch place the data order: the next step starts at
+	// micro-batch Batch of epoch EpochIndex's order.
+	EpochIndex int `json:"epoch_index"`
+	Batch      int `json:"batch"`
 }
 
 // checkpointFault lets tests fail a checkpoint after its files are written

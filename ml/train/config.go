@@ -96,6 +96,11 @@ type Config struct {
 	// removed only after the new one is complete.
 	CheckpointDir   string
 	CheckpointEvery time.Duration // defaults to 5 minutes
+	// Resume, when set, is a checkpoint (see LatestCheckpoint) to continue
+	// from: its weights, optimizer state and place in the data order. The
+	// model must be set up as when it was written (same mode, same
+	// adapter), and the data and Seed the same.
+	Resume string
 	// Deadline, when set, is when the run must have returned; Reserve is
 	// the time before it the caller keeps for itself (saving the model).
 	Deadline time.Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/crucible-net/crucible/ml/optim"
@@ -36,6 +37,25 @@ func (r *run) loop() error {
 		}
 		r.metric(rec)
 	}
+	first := 0
+	var resumed *CheckpointState
+	if cfg.Resume != "" {
+		st, err := ReadCheckpointState(cfg.Resume)
+		if err != nil {
+			return err
+		}
+		if st.Seed != cfg.Seed {
+			return fmt.Errorf("checkpoint %s was written with seed %d, not %d: its data order would not continue", cfg.Resume, st.Seed, cfg.Seed)
+		}
+		if err := LoadCheckpointWeights(cfg.Resume, r.params); err != nil {
+			return fmt.Errorf("resume: %w (was it written for this model and mode?)", err)
+		}
+		if cfg.LR == 0 {
+			cfg.LR = st.LR
+			r.choose("learning rate", st.LR, "the learning rate of the run being resumed")
+		}
+		resumed, first = &st, st.Step
+	}
 	if cfg.LR == 0 {
 		lr, reason, err := r.rangeTest(ctx)
 		if err != nil {
@@ -47,11 +67,20 @@ func (r *run) loop() error {
 	r.res.LR = cfg.LR
 	wd := cfg.WeightDecay
 	r.opt = optim.NewAdamW(r.params, optim.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: wd})
+	if resumed != nil {
+		if err := r.opt.LoadStateFile(filepath.Join(cfg.Resume, CheckpointOptimizer)); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		r.epoch, r.pos = resumed.EpochIndex, resumed.Batch
+		r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, r.batchTokens(), cfg.Seed, r.epoch)
+		r.res.Steps = first
+		r.logf("resumed from %s at step %d (epoch %.2f)", cfg.Resume, first, resumed.Epoch)
+	}
 	r.lastCkpt = time.Now()
 	r.bestVal = math.Inf(1)
 	r.res.StopReason = StopCompleted
 
-	for step := 0; step < r.total; step++ {
+	for step := first; step < r.total; step++ {
 		if err := r.ctx.Err(); err != nil {
 			r.res.StopReason = StopCanceled
 			break
@@ -61,14 +90,14 @@ func (r *run) loop() error {
 			if r.obj.hasVal() {
 				need += r.evalDur + r.evalDur/2 // the final validation
 			}
-			if step > 0 && time.Now().Add(need).After(r.hard) {
+			if step > first && time.Now().Add(need).After(r.hard) {
 				r.res.StopReason = StopBudget
 				break
 			}
 		}
 		t0 := time.Now()
 		group := r.nextGroup()
-		if step == 0 && !r.hard.IsZero() && r.valTokens > 0 {
+		if step == first && !r.hard.IsZero() && r.valTokens > 0 {
 			// No step measured yet: estimate the first from the validation.
 			tokens := 0
 			for _, mb := range group {
@@ -110,7 +139,7 @@ func (r *run) loop() error {
 		r.trainTime += d
 		r.tokens += out.tokens
 		r.res.Steps = step + 1
-		if step == 0 {
+		if step == first {
 			r.res.FirstLoss = out.loss
 		}
 		r.lastLoss = append(r.lastLoss, out.loss)
@@ -314,7 +343,8 @@ func (r *run) checkpoint(step int, loss float64) error {
 		return nil
 	}
 	t0 := time.Now()
-	path, err := writeCheckpoint(r.cfg.CheckpointDir, r.params, r.opt, CheckpointState{Step: step, Epoch: r.epochNow(), TrainLoss: loss, Seed: r.cfg.Seed})
+	path, err := writeCheckpoint(r.cfg.CheckpointDir, r.params, r.opt, CheckpointState{Step: step, Epoch: r.epochNow(), TrainLoss: loss,
+		Seed: r.cfg.Seed, LR: r.cfg.LR, EpochIndex: r.epoch, Batch: r.pos})
 	if err != nil {
 		return err
 	}

@@ -350,3 +350,50 @@ func TestEarlyStopKeepsBest(t *testing.T) {
 		t.Fatalf("returned weights score %v, best validation was %v", r.Loss, res.ValLoss)
 	}
 }
+
+// TestResumeContinuesExactly interrupts a run (a NaN at step 6 rolls it
+// back to its step-5 checkpoint) and resumes another from that
+// checkpoint: the result is bit-identical to an uninterrupted run.
+func TestResumeContinuesExactly(t *testing.T) {
+	data := Data{Train: copyTask(60, 8)}
+	base := Config{LR: 2e-3, MaxSteps: 9, Epochs: 5, BatchSize: 4, ValSize: -1, Seed: 4}
+	whole := tinyModel(t)
+	whole.SetTrainBase(true)
+	if _, err := Run(context.Background(), whole, data, base); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	broken := tinyModel(t)
+	broken.SetTrainBase(true)
+	cfg := base
+	cfg.CheckpointDir, cfg.CheckpointEvery, cfg.faultStep = dir, time.Nanosecond, 6
+	if res, err := Run(context.Background(), broken, data, cfg); err != nil || res.StopReason != StopDiverged {
+		t.Fatalf("interrupted run: %v, %+v", err, res)
+	}
+	ck := LatestCheckpoint(dir)
+	if st, err := ReadCheckpointState(ck); err != nil || st.Step != 5 {
+		t.Fatalf("checkpoint %s: %+v %v", ck, st, err)
+	}
+	resumed := tinyModel(t) // fresh weights: all must come from the checkpoint
+	resumed.SetTrainBase(true)
+	cfg = base
+	cfg.LR, cfg.Resume = 0, ck
+	res, err := Run(context.Background(), resumed, data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 9 || res.LR != base.LR {
+		t.Fatalf("resumed run: %d steps at lr %g", res.Steps, res.LR)
+	}
+	if !slices.Equal(resumed.Params(), whole.Params()) {
+		t.Fatal("the resumed run differs from the uninterrupted one")
+	}
+	// A checkpoint of another mode does not load.
+	lora := tinyModel(t)
+	if _, err := lora.AddLoRA(model.LoRAConfig{Rank: 2, Alpha: 4, TargetModules: []string{"q_proj"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), lora, data, cfg); err == nil || !strings.Contains(err.Error(), "resume") {
+		t.Fatalf("resuming a full checkpoint into LoRA: %v", err)
+	}
+}
