@@ -289,6 +289,9 @@ func humanCount(n int64) string {
 
 // humanHours writes a budget in minutes or hours.
 func humanHours(h float64) string {
+	if h*60 < 1 {
+		return fmt.Sprintf("%.0f s", h*3600)
+	}
 	if h < 1 {
 		return fmt.Sprintf("%.0f min", h*60)
 	}

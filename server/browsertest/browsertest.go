@@ -61,6 +61,9 @@ type Flow struct {
 	Dataset    string // a good dataset file
 	// WantType is the task type detection should show; empty skips the check.
 	WantType string
+	// Hours, when set, is typed into the form's training budget (under
+	// Options); otherwise the validator chooses it.
+	Hours string
 	// Started is called with the task's id once its page shows; a test
 	// that simulates the validator runs the task's life in it.
 	Started func(id string)
@@ -122,6 +125,13 @@ func CustomerFlow(t testing.TB, f Flow) *Result {
 			return os.WriteFile(path, png, 0o644)
 		})
 	}
+	// formError fails the test with the error the form shows, if any.
+	formError := func(step string) {
+		t.Helper()
+		if msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("form-error"), chromedp.AtLeast(0))); err == nil && strings.TrimSpace(msg) != "" {
+			t.Fatalf("browser: %s: the form says: %s", step, strings.TrimSpace(msg))
+		}
+	}
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -159,32 +169,44 @@ func CustomerFlow(t testing.TB, f Flow) *Result {
 			chromedp.SetValue(chromedp.ID("model"), f.Model),
 			chromedp.SetUploadFiles(chromedp.ID("file"), []string{abs(f.BadDataset)}),
 			chromedp.Click(chromedp.ID("check")),
-			chromedp.WaitVisible(chromedp.ID("problems")),
+			chromedp.WaitVisible(chromedp.CSS("#problems, #form-error")),
 			shot("02-bad-upload"),
 		)
-		res.Problems = text("problems")
+		res.Problems = text("form-error")
 		for _, want := range f.BadLines {
 			if !strings.Contains(res.Problems, want) {
 				t.Fatalf("browser: the problems shown for %s do not name %q: %q", f.BadDataset, want, res.Problems)
 			}
 		}
 	}
+	do("open a fresh form",
+		chromedp.Navigate(f.BaseURL+"/tasks/new"), // without the last one's errors
+		chromedp.WaitVisible(chromedp.ID("choose")),
+	)
+	if f.Hours != "" {
+		do("set the budget",
+			chromedp.Click(chromedp.CSS("details summary")),
+			chromedp.SendKeys(chromedp.CSS(`input[name="hours"]`), f.Hours),
+		)
+	}
 	do("upload the dataset",
 		chromedp.SetValue(chromedp.ID("model"), f.Model),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{abs(f.Dataset)}),
 		chromedp.Click(chromedp.ID("check")),
-		chromedp.WaitVisible(chromedp.ID("confirm")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm, #form-error")),
 		shot("03-confirm"),
 	)
+	formError("upload the dataset")
 	if got := text("detected-type"); f.WantType != "" && got != f.WantType {
 		t.Fatalf("browser: detected type %q, want %q", got, f.WantType)
 	}
 
 	do("start the task",
 		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("live")),
+		chromedp.WaitVisible(chromedp.CSS("#live, #form-error")),
 		shot("04-task-started"),
 	)
+	formError("start the task")
 	location, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
 		t.Fatalf("browser: %v", err)
