@@ -215,7 +215,9 @@ func TestBadTaskRequests(t *testing.T) {
 		{"server path", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "/etc/passwd"}, 400, "neither an upload"},
 		{"parent path", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "../secret/data"}, 400, "neither an upload"},
 		{"unknown upload", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "upload:0123456789abcdef0123456789abcdef"}, 404, "no upload"},
-		{"dataset not cached", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "org/missing"}, 404, "not in the cache"},
+		{"dataset not cached", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "org/missing"}, 404, "not in the validator's cache"},
+		// A relative path on the validator that looks like a hub id is looked up in the cache only.
+		{"server path like a hub id", e.customer, api.CreateTaskRequest{Model: "tiny-llama", Dataset: "testdata/instruct.jsonl"}, 404, "not in the validator's cache"},
 		{"bad type", e.customer, api.CreateTaskRequest{Type: "vision", Model: "tiny-llama", Dataset: up.Ref()}, 400, "unknown task type"},
 		{"mapping that does not fit", e.customer, api.CreateTaskRequest{Type: crucible.TaskInstruct, Model: "tiny-llama", Dataset: up.Ref(),
 			Mapping: &crucible.ColumnMapping{FieldInstruction: "question", FieldOutput: "answer"}}, 400, ":1:"},
@@ -231,7 +233,7 @@ func TestBadTaskRequests(t *testing.T) {
 	// A picked dataset from the cache works.
 	var created api.CreatedTask
 	e.do(e.customer, "POST", api.PathTasks, api.CreateTaskRequest{Model: "tiny-gpt2", Dataset: "crucible/tiny-instruct", Hours: 0.5}, http.StatusCreated, &created)
-	if created.Task.HoursToComplete != 0.5 || created.Task.ModelParamsCount != 2_100_000 {
+	if created.Task.HoursToComplete != 0.5 || created.Task.ModelParamsCount != 2_100_000 || created.Task.Dataset != "hf:crucible/tiny-instruct" {
 		t.Fatalf("task on a picked dataset: %+v", created.Task)
 	}
 	// Unknown JSON fields are refused.

@@ -19,6 +19,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/server/uploads"
 	"github.com/crucible-net/crucible/sqlstore"
 )
@@ -29,9 +30,9 @@ import (
 type testBackend struct {
 	*sqlstore.Store
 	uploads   *uploads.Store
-	artifacts string            // blob directory
-	datasets  map[string]string // picked dataset id → file
-	params    map[string]int64  // model → parameters
+	artifacts string           // blob directory
+	cache     *hub.Cache       // the Hugging Face cache customers pick datasets from
+	params    map[string]int64 // model → parameters
 }
 
 func newTestBackend(t *testing.T) *testBackend {
@@ -46,10 +47,18 @@ func newTestBackend(t *testing.T) *testBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs("testdata/instruct.jsonl")
-	return &testBackend{Store: st, uploads: up, artifacts: filepath.Join(dir, "blobs"),
-		datasets: map[string]string{"crucible/tiny-instruct": abs},
-		params:   map[string]int64{"tiny-llama": 4_200_000, "tiny-gpt2": 2_100_000}}
+	// A hub cache holding one dataset, crucible/tiny-instruct.
+	cache := &hub.Cache{Dir: filepath.Join(dir, "hub")}
+	repo := cache.RepoDir(hub.Dataset, "crucible/tiny-instruct")
+	commit := strings.Repeat("ab", 20)
+	must(t, os.MkdirAll(filepath.Join(repo, "snapshots", commit), 0o755))
+	must(t, os.MkdirAll(filepath.Join(repo, "refs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644))
+	rows, err := os.ReadFile("testdata/instruct.jsonl")
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(repo, "snapshots", commit, "train.jsonl"), rows, 0o644))
+	return &testBackend{Store: st, uploads: up, artifacts: filepath.Join(dir, "blobs"), cache: cache,
+		params: map[string]int64{"tiny-llama": 4_200_000, "tiny-gpt2": 2_100_000}}
 }
 
 func (b *testBackend) Submit(ctx context.Context, t *crucible.Task) error {
@@ -73,7 +82,7 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 	if !ok {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "model %s not found", req.Model)
 	}
-	path, err := uploads.Resolver{Uploads: b.uploads, Next: b}.Resolve(req.Dataset)
+	path, err := uploads.Resolver{Uploads: b.uploads, Cache: b.cache}.Resolve(req.Dataset)
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +101,6 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 		}
 	}
 	return est, nil
-}
-
-// Resolve resolves the picked datasets (the "hub cache" of the tests).
-func (b *testBackend) Resolve(ref string) (string, error) {
-	if p, ok := b.datasets[ref]; ok {
-		return p, nil
-	}
-	return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s is not in the cache", ref)
 }
 
 func (b *testBackend) SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error) {

@@ -24,6 +24,10 @@ const maxJSON = 1 << 20
 // what a customer may name as a dataset besides an upload.
 var hubID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_.-]+)?$`)
 
+// hubPrefix marks a customer's hub dataset, which the backend resolves in
+// the Hugging Face cache only (uploads.HubPrefix).
+const hubPrefix = "hf:"
+
 // uploadRef matches "upload:ID".
 var uploadRef = regexp.MustCompile(`^upload:[A-Za-z0-9_-]{1,64}$`)
 
@@ -53,9 +57,15 @@ func (s *Server) checkRequest(c *caller, req *api.CreateTaskRequest) error {
 	if err := s.checkModel(c, req.Model); err != nil {
 		return err
 	}
-	if !uploadRef.MatchString(req.Dataset) && (!hubID.MatchString(req.Dataset) || strings.Contains(req.Dataset, "..")) {
+	if uploadRef.MatchString(req.Dataset) {
+		return nil
+	}
+	id := strings.TrimPrefix(req.Dataset, hubPrefix)
+	if !hubID.MatchString(id) || strings.Contains(id, "..") {
 		return crucible.Errorf(crucible.EINVALID, "dataset %q is neither an upload (upload:ID) nor a Hugging Face dataset id (org/name)", req.Dataset)
 	}
+	// Resolved in the cache only, never as a path on the validator.
+	req.Dataset = hubPrefix + id
 	return nil
 }
 

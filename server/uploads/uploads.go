@@ -21,6 +21,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/data/hub"
 )
 
 // Store keeps uploads under Dir: the file as dir/ID/NAME and its receipt as
@@ -155,10 +156,18 @@ func (s *Store) Path(id string) (string, error) {
 	return filepath.Join(s.dir, id, up.Name), nil
 }
 
-// Resolver resolves "upload:ID" to the upload's file and hands every other
-// reference to Next (for example a hub.Resolver).
+// HubPrefix marks a dataset reference that must resolve in the Hugging
+// Face cache and nowhere else: the server names customers' hub datasets
+// "hf:org/name", so that a customer can never make the validator read a
+// server path that happens to look like a repository id.
+const HubPrefix = "hf:"
+
+// Resolver resolves "upload:ID" to the upload's file, "hf:org/name[@rev]"
+// to its snapshot in Cache (never a path), and hands every other reference
+// (an admin's path or id) to Next, for example a hub.Resolver.
 type Resolver struct {
 	Uploads *Store
+	Cache   *hub.Cache
 	Next    interface {
 		Resolve(ref string) (string, error)
 	}
@@ -167,7 +176,26 @@ type Resolver struct {
 // Resolve implements the dataset resolver of validator.DataPreparer.
 func (r Resolver) Resolve(ref string) (string, error) {
 	if id, ok := strings.CutPrefix(ref, refPrefix); ok {
+		if r.Uploads == nil {
+			return "", crucible.Errorf(crucible.ENOTFOUND, "no upload %s", id)
+		}
 		return r.Uploads.Path(id)
+	}
+	if id, ok := strings.CutPrefix(ref, HubPrefix); ok {
+		if r.Cache == nil {
+			return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s is not in the cache", id)
+		}
+		parsed, err := hub.ParseRef(id)
+		if err != nil {
+			return "", err
+		}
+		dir, _, err := r.Cache.Snapshot(hub.Dataset, parsed)
+		if err != nil {
+			// The cache's own hint is for operators and names server paths.
+			return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s is not in the validator's cache", id).
+				WithHint("upload the dataset file instead, or ask the validator's operator to pull it")
+		}
+		return dir, nil
 	}
 	if r.Next == nil {
 		return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", ref)

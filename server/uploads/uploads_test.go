@@ -10,6 +10,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/data/hub"
 )
 
 func TestCleanName(t *testing.T) {
@@ -98,4 +99,48 @@ func TestSaveFindResolve(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, up.ID+".json")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestResolveHubCacheOnly(t *testing.T) {
+	cache := &hub.Cache{Dir: t.TempDir()}
+	repo := cache.RepoDir(hub.Dataset, "org/set")
+	commit := strings.Repeat("c0", 20)
+	snap := filepath.Join(repo, "snapshots", commit)
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(repo, "refs"), 0o755)
+	os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644)
+	// A directory in the working directory with a hub id's spelling.
+	t.Chdir(t.TempDir())
+	os.MkdirAll("org/local", 0o755)
+	next := pathResolver{}
+	r := Resolver{Cache: cache, Next: next}
+	for _, tc := range []struct {
+		ref, want, code string
+	}{
+		{"hf:org/set", snap, ""},
+		{"hf:org/set@main", snap, ""},
+		{"hf:org/local", "", crucible.ENOTFOUND}, // the path is never read
+		{"hf:org/missing", "", crucible.ENOTFOUND},
+		{"org/local", "org/local", ""}, // an admin's reference goes to Next
+	} {
+		got, err := r.Resolve(tc.ref)
+		if crucible.ErrorCode(err) != tc.code || got != tc.want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q, code %q", tc.ref, got, err, tc.want, tc.code)
+		}
+		if err != nil && strings.Contains(err.Error(), cache.Dir) {
+			t.Errorf("Resolve(%q) error names a server path: %v", tc.ref, err)
+		}
+	}
+}
+
+// pathResolver resolves existing paths, as hub.Resolver does first.
+type pathResolver struct{}
+
+func (pathResolver) Resolve(ref string) (string, error) {
+	if _, err := os.Stat(ref); err != nil {
+		return "", crucible.Errorf(crucible.ENOTFOUND, "no %s", ref)
+	}
+	return ref, nil
 }
