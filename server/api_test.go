@@ -101,6 +101,17 @@ func TestTaskLifecycleAPI(t *testing.T) {
 	if len(after) != 2 {
 		t.Fatalf("events after the third last: got %d, want 2", len(after))
 	}
+	// A reconnecting EventSource resumes from Last-Event-ID; the stream of a
+	// finished task ends with "end".
+	resp = e.raw(e.customer, "GET", api.PathTasks+"/"+task.ID+api.TaskEventsPath, nil,
+		http.Header{"Accept": {"text/event-stream"}, "Last-Event-Id": {itoa(all[len(all)-3].ID)}})
+	stream, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Count(string(stream), "event: ") != 3 ||
+		!strings.Contains(string(stream), "id: "+itoa(all[len(all)-1].ID)+"\nevent: status") ||
+		!strings.HasSuffix(string(stream), "event: end\ndata: {\"status\":\"success\"}\n\n") {
+		t.Fatalf("resumed stream:\n%s", stream)
+	}
 
 	var res api.TaskResults
 	e.do(e.customer, "GET", api.PathTasks+"/"+task.ID+api.TaskResultsPath, nil, http.StatusOK, &res)
