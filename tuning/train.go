@@ -349,6 +349,13 @@ func prepareOut(out string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s cannot be created", out)
 	}
+	// Temporary directories of earlier runs for this output that were
+	// killed before renaming are removed.
+	if stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(out)+".tmp*")); len(stale) > 0 {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
+	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp")
 	if err != nil {
 		return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s is not writable", out)
