@@ -30,7 +30,7 @@ func TestBrowser(t *testing.T) {
 	if strings.Join(names, ",") != "config.json,model.safetensors" {
 		t.Fatalf("downloaded archive holds %v", names)
 	}
-	if res.TasksShown != "1" || len(res.Shots) != 7 {
+	if res.TasksShown != "1" || len(res.Shots) != 8 {
 		t.Fatalf("network page counts %q tasks; %d screenshots", res.TasksShown, len(res.Shots))
 	}
 }

@@ -173,6 +173,80 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 	page("GET /tasks/{id}/events", s.pageEvents)
 	page("GET /tasks/{id}/download", s.pageDownload)
 	page("POST /tasks/{id}/cancel", s.cancelTaskForm)
+	page("GET /keys", s.keysPage)
+	page("POST /keys", s.createKeyForm)
+	page("POST /keys/{id}/revoke", s.revokeKeyForm)
+}
+
+// keysPage lists the account's API keys.
+func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) {
+	s.renderKeys(w, r, nil, "")
+}
+
+func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, created *crucible.APIKey, secret string) {
+	c, err := s.mustLogin(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	keys, err := s.b.FindAPIKeys(r.Context(), c.account.ID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "keys", view{Title: "API keys", Nav: "keys",
+		Page: map[string]any{"Keys": keys, "Created": created, "Secret": secret}})
+}
+
+// createKeyForm makes a key for the logged-in account and shows its secret
+// once.
+func (s *Server) createKeyForm(w http.ResponseWriter, r *http.Request) {
+	c, err := s.mustLogin(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if len(name) > 100 {
+		s.pageError(w, r, crucible.Errorf(crucible.EINVALID, "key name is longer than 100 characters"))
+		return
+	}
+	k, secret, err := newKey(r.Context(), s.b, c.account.ID, name)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderKeys(w, r, k, secret)
+}
+
+// revokeKeyForm revokes one of the logged-in account's keys.
+func (s *Server) revokeKeyForm(w http.ResponseWriter, r *http.Request) {
+	c, err := s.mustLogin(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	keys, err := s.b.FindAPIKeys(r.Context(), c.account.ID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	for _, k := range keys {
+		if k.ID == id {
+			if err := s.b.RevokeAPIKey(r.Context(), id); err != nil {
+				s.pageError(w, r, err)
+				return
+			}
+			if k.ID == c.key.ID {
+				s.setCookie(w, "", -1) // the session's own key
+			}
+			http.Redirect(w, r, "/keys", http.StatusSeeOther)
+			return
+		}
+	}
+	s.pageError(w, r, crucible.Errorf(crucible.ENOTFOUND, "API key %s not found", id))
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {

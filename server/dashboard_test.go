@@ -217,3 +217,34 @@ func between(s, start, end string) string {
 	v, _, _ := strings.Cut(rest, end)
 	return v
 }
+
+func TestDashboardKeys(t *testing.T) {
+	e := newEnv(t, Options{})
+	resp, body := e.form(e.customer, "/keys", url.Values{"name": {"notebook"}})
+	secret := between(body, "<p><code>", "</code></p>")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(secret, keyPrefix) || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create key: %s, secret %q", resp.Status, secret)
+	}
+	e.do(secret, "GET", "/v1/tasks", nil, http.StatusOK, nil)
+	var keys []map[string]any
+	e.do(e.customer, "GET", "/v1/keys", nil, http.StatusOK, &keys)
+	var id string
+	for _, k := range keys {
+		if k["name"] == "notebook" {
+			id = k["id"].(string)
+		}
+	}
+	resp, _ = e.form(e.other, "/keys/"+id+"/revoke", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("bob revokes alice's key: %s", resp.Status)
+	}
+	resp, _ = e.form(e.customer, "/keys/"+id+"/revoke", nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %s", resp.Status)
+	}
+	e.do(secret, "GET", "/v1/tasks", nil, http.StatusUnauthorized, nil)
+	_, body = e.page(e.customer, "GET", "/keys", nil, "")
+	if strings.Count(body, `action="/keys/`) != 1 || strings.Contains(body, secret) {
+		t.Fatal("the keys page offers to revoke a revoked key, or shows a secret again")
+	}
+}

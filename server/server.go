@@ -12,6 +12,8 @@
 // runs dry). The dashboard logs in with an API key through a form that sets
 // an HttpOnly, SameSite=Strict cookie holding the key; without one, the
 // network page and the pages of public tasks are readable, nothing else.
+// Logged in, an account manages its own keys on /keys (a new secret is shown
+// once).
 // Accounts see their own tasks and public ones; another account's private
 // task is 404, as if it did not exist.
 package server

@@ -256,6 +256,12 @@ func CustomerFlow(t testing.TB, f Flow) *Result {
 		chromedp.Navigate(f.BaseURL+"/tasks"),
 		chromedp.WaitVisible(chromedp.CSS("table.grid")),
 		shot("07-tasks"),
+		chromedp.Navigate(f.BaseURL+"/keys"),
+		chromedp.WaitVisible(chromedp.ID("keys")),
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "laptop"),
+		chromedp.Click(chromedp.ID("create-key")),
+		chromedp.WaitVisible(chromedp.ID("new-secret")),
+		shot("08-keys"),
 	)
 	t.Logf("browser: screenshots in %s", f.Shots)
 	return res
