@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -10,6 +13,7 @@ import (
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/tuning"
 )
 
 func init() { register(newGenerateCmd) }
@@ -26,8 +30,10 @@ func newGenerateCmd() *cobra.Command {
 		Use:   "generate --model DIR --prompt TEXT",
 		Short: "Generate text from a model, streaming tokens to stdout",
 		Long: `generate renders the prompt as a user turn with the model's chat template
-(ChatML when it has none), or takes it as is with --raw, and streams the
-continuation to stdout until an end-of-turn token or --max-tokens.
+(ChatML when it has none), or takes it as is with --raw (the default for a
+model crucible fine-tuned on instruct or text data, which saw no template),
+and streams the continuation to stdout until an end-of-turn token or
+--max-tokens.
 Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 		Example: `  crucible generate --model ./tuned --prompt "What color is the sky?"
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
@@ -54,6 +60,17 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 				}
 				if err := m.MergeLoRA(); err != nil {
 					return err
+				}
+			}
+			if !cmd.Flags().Changed("raw") {
+				// A model crucible trained on instruct or text data never saw
+				// a chat template: its prompt is the text itself.
+				for _, d := range []string{adapter, dir} {
+					if t := trainedTaskType(d); t == crucible.TaskInstruct || t == crucible.TaskText {
+						raw = true
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s was fine-tuned on %s data without a chat template: using the prompt as is (--raw=false to apply the template)\n", d, t)
+						break
+					}
 				}
 			}
 			text := prompt
@@ -113,6 +130,25 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 	f.Float64Var(&topP, "top-p", 1, "nucleus sampling: keep the smallest set of tokens with this probability")
 	f.Uint64Var(&seed, "seed", 0, "sampling seed")
 	return cmd
+}
+
+// trainedTaskType is the task type of a model directory crucible trained
+// (from its training.json), or "".
+func trainedTaskType(dir string) crucible.TaskType {
+	if dir == "" {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(dir, tuning.TrainingFile))
+	if err != nil {
+		return ""
+	}
+	var rec struct {
+		TaskType crucible.TaskType `json:"task_type"`
+	}
+	if json.Unmarshal(b, &rec) != nil {
+		return ""
+	}
+	return rec.TaskType
 }
 
 // stopTokens are the model's EOS ids, the tokenizer's EOS and the ChatML
