@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -119,4 +120,23 @@ func cosine(a, b []float32) float64 {
 		bb += float64(b[i]) * float64(b[i])
 	}
 	return ab / math.Sqrt(aa*bb)
+}
+
+func TestEvaluateIgnoresThreadCount(t *testing.T) {
+	base := tinyBase(t)
+	testPath := writeJSONL(t, t.TempDir(), "test.jsonl", instructRows(30, 10))
+	spec := EvalSpec{TaskType: crucible.TaskInstruct, BaseDir: base, TestPath: testPath}
+	var losses []float64
+	for _, n := range []int{1, 3} {
+		prev := runtime.GOMAXPROCS(n)
+		r, err := Evaluate(context.Background(), spec)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
+	}
+	if math.Float64bits(losses[0]) != math.Float64bits(losses[1]) {
+		t.Fatalf("1 thread: %v, 3 threads: %v", losses[0], losses[1])
+	}
 }
