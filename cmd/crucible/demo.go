@@ -119,7 +119,8 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 
 	// The validator.
 	vn, err := startValidator(ctx, validatorParts{cfg: vcfg, key: vkey, chain: ch, models: models, store: store,
-		evaluator: engineEvaluator{}, poll: time.Second, workers: 2, minRows: vcfg.MinRows, log: log})
+		evaluator: engineEvaluator{}, poll: time.Second, workers: 2, minRows: vcfg.MinRows, log: log,
+		modelList: assetModels(filepath.Join(cfg.Assets, "models"))})
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,11 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 		return err
 	}
 	say("  chain      local, Yuma Consensus every %d blocks", 10)
-	say("  validator  %s  http://%s", short(vkey.Address()), vn.lis.Addr())
+	say("  validator  %s  http://%s  (dashboard)", short(vkey.Address()), vn.lis.Addr())
+	adminKey, err := vn.bootstrapAdmin(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Four miners, each with its own strategy.
 	names := map[string]string{}
@@ -179,7 +184,11 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 	if cfg.Exit {
 		return nil
 	}
-	say("\nThe validator keeps serving at http://%s (results log: /v1/results). Ctrl-C to stop.", vn.lis.Addr())
+	say("\nThe validator keeps serving at http://%s: the dashboard, the API (/v1/openapi.json) and the results log (/v1/results).", vn.lis.Addr())
+	if adminKey != "" {
+		say("Log in to the dashboard with the admin API key %s", adminKey)
+	}
+	say("Ctrl-C to stop.")
 	select {
 	case <-ctx.Done():
 		return nil

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/queue"
+	"github.com/crucible-net/crucible/server"
+	"github.com/crucible-net/crucible/server/uploads"
 	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
@@ -48,8 +52,8 @@ type validatorParts struct {
 	workers   int
 	minRows   int
 	log       *slog.Logger
-	extra     http.Handler    // mounted at / (the customer API and dashboard), when set
 	store     *sqlstore.Store // opened from cfg.DB when nil
+	modelList []string        // the models customers may pick in the dashboard
 }
 
 // blobAdapter presents a blob.Store as the validator's Blobs.
@@ -138,14 +142,21 @@ func startValidator(ctx context.Context, p validatorParts) (*validatorNode, erro
 		lis.Close()
 		return nil, err
 	}
+	// Datasets: customers' uploads, Hugging Face datasets in the local cache,
+	// and (for the validator's own tasks and admins) paths.
+	up, err := uploads.New(filepath.Join(p.cfg.BlobDir, "uploads"))
+	if err != nil {
+		store.Close()
+		lis.Close()
+		return nil, err
+	}
+	cache := hub.Cache{Dir: hub.DefaultCacheDir()}
+	datasets := uploads.Resolver{Uploads: up, Cache: &cache, Next: hub.Resolver{Cache: cache, Kind: hub.Dataset}}
+	split := data.SplitOptions{Seed: uint64(p.cfg.Seed), MaxTestRows: p.cfg.TestCap, MinRows: p.minRows}
 	transport := &sign.Transport{Signer: p.key, Base: http.DefaultTransport}
 	deps := validator.Deps{
 		Store: store, Blobs: blobAdapter{blobs}, Models: p.models, Evaluator: p.evaluator,
-		Preparer: &validator.DataPreparer{
-			Datasets: hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset},
-			Models:   p.models,
-			Split:    data.SplitOptions{Seed: uint64(p.cfg.Seed), MaxTestRows: p.cfg.TestCap, MinRows: p.minRows},
-		},
+		Preparer: &validator.DataPreparer{Datasets: datasets, Models: p.models, Split: split},
 		Client:   &http.Client{Transport: transport},
 		ForMiner: sign.WithTarget,
 		Log:      p.log,
@@ -176,9 +187,10 @@ func startValidator(ctx context.Context, p validatorParts) (*validatorNode, erro
 	}))
 	mux.Handle("/v1/results", n.v.ResultsHandler())
 	mux.Handle("/v1/results/", n.v.ResultsHandler())
-	if p.extra != nil {
-		mux.Handle("/", p.extra)
-	}
+	// Everything else: the customer API and the dashboard.
+	customers := &customerBackend{Store: store, n: n, uploads: up, datasets: datasets, models: p.models,
+		names: p.modelList, split: split, minRows: p.minRows, hours: p.cfg.DefaultHours}
+	mux.Handle("/", server.New(customers, server.Options{Log: p.log}))
 	n.server = mux
 	return n, nil
 }
@@ -245,4 +257,26 @@ func (n *validatorNode) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// bootstrapAdmin creates the first admin account and API key when there is
+// none, and returns the key (shown once) or "".
+func (n *validatorNode) bootstrapAdmin(ctx context.Context) (string, error) {
+	secret, created, err := server.Bootstrap(ctx, n.store)
+	if err != nil || !created {
+		return "", err
+	}
+	return secret, nil
+}
+
+// assetModels lists the model directories under dir, by name.
+func assetModels(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && fileExists(filepath.Join(dir, e.Name(), "config.json")) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

@@ -100,6 +100,7 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 	if local != nil {
 		go local.Run(ctx, time.Second)
 	}
+	parts.modelList = assetModels(cfg.Assets)
 	n, err := startValidator(ctx, parts)
 	if err != nil {
 		return err
@@ -113,6 +114,11 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 		}
 	}
 	fmt.Printf("validator %s listening on http://%s (chain %s)\n", key.Address(), n.lis.Addr(), cfg.Chain)
+	if secret, err := n.bootstrapAdmin(ctx); err != nil {
+		return err
+	} else if secret != "" {
+		fmt.Printf("admin API key (shown once; log in to the dashboard with it): %s\n", secret)
+	}
 	go weightsLoop(ctx, n, cfg.WeightsEvery)
 	if cfg.SyntheticEvery > 0 {
 		cands, err := syntheticCandidates(cfg)
