@@ -37,32 +37,36 @@ func packBF16B(dst []float32, transB bool, b []uint16, ldb, pc, jc, kc, nc, nr i
 	// op(B)[p][j] = B[j][p]: rows of B become the columns of each panel.
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
-		panel := dst[jr*kc:][:kc*nr]
-		r := 0
-		for ; r+4 <= cols; r += 4 {
-			base := (jc+jr+r)*ldb + pc
-			s0 := b[base:][:kc]
-			s1 := b[base+ldb:][:kc]
-			s2 := b[base+2*ldb:][:kc]
-			s3 := b[base+3*ldb:][:kc]
-			for p := range s0 {
-				d := panel[p*nr+r:][:4:4]
-				d[0] = math.Float32frombits(uint32(s0[p]) << 16)
-				d[1] = math.Float32frombits(uint32(s1[p]) << 16)
-				d[2] = math.Float32frombits(uint32(s2[p]) << 16)
-				d[3] = math.Float32frombits(uint32(s3[p]) << 16)
-			}
+		gatherPanelBF16(dst[jr*kc:][:kc*nr], nr, b[(jc+jr)*ldb+pc:], ldb, cols, kc)
+	}
+}
+
+// gatherPanelBF16Go is gatherPanelGo for a bfloat16 source, widening each
+// value: panel[p·width+r] = float32(src[r·ld+p]); columns r ≥ rows are zero.
+func gatherPanelBF16Go(panel []float32, width int, src []uint16, ld, rows, kc int) {
+	panel = panel[:kc*width]
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		s0 := src[r*ld:][:kc]
+		s1 := src[(r+1)*ld:][:kc]
+		s2 := src[(r+2)*ld:][:kc]
+		s3 := src[(r+3)*ld:][:kc]
+		for p := range s0 {
+			d := panel[p*width+r:][:4:4]
+			d[0] = math.Float32frombits(uint32(s0[p]) << 16)
+			d[1] = math.Float32frombits(uint32(s1[p]) << 16)
+			d[2] = math.Float32frombits(uint32(s2[p]) << 16)
+			d[3] = math.Float32frombits(uint32(s3[p]) << 16)
 		}
-		for ; r < cols; r++ {
-			s0 := b[(jc+jr+r)*ldb+pc:][:kc]
-			for p, x := range s0 {
-				panel[p*nr+r] = math.Float32frombits(uint32(x) << 16)
-			}
+	}
+	for ; r < rows; r++ {
+		for p, x := range src[r*ld:][:kc] {
+			panel[p*width+r] = math.Float32frombits(uint32(x) << 16)
 		}
-		if cols < nr {
-			for p := 0; p < kc; p++ {
-				clear(panel[p*nr+cols : p*nr+nr])
-			}
+	}
+	if rows < width {
+		for p := 0; p < kc; p++ {
+			clear(panel[p*width+rows : p*width+width])
 		}
 	}
 }

@@ -35,3 +35,33 @@ func TestGatherPanel(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherPanelBF16 checks the widening transpose (assembly where
+// available) against the plain Go one.
+func TestGatherPanelBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, width := range []int{14, 16, 32} {
+		for _, rows := range []int{1, 7, 8, 9, 13, 16, width} {
+			if rows > width {
+				continue
+			}
+			for _, kc := range []int{1, 7, 8, 9, 64} {
+				ld := kc + rng.IntN(5)
+				src := make([]uint16, rows*ld)
+				for i := range src {
+					src[i] = Float32ToBF16(float32(rng.NormFloat64()))
+				}
+				got := make([]float32, kc*width)
+				want := make([]float32, kc*width)
+				for i := range got {
+					got[i], want[i] = -1, -1
+				}
+				gatherPanelBF16(got, width, src, ld, rows, kc)
+				gatherPanelBF16Go(want, width, src, ld, rows, kc)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("width %d rows %d kc %d ld %d:\n got %v\nwant %v", width, rows, kc, ld, got, want)
+				}
+			}
+		}
+	}
+}
