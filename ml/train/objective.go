@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/model"
@@ -103,7 +104,8 @@ func (o *sft) probe(ctx context.Context) (float64, error) {
 	return r.Loss, nil
 }
 
-// dpo is the DPO objective against a frozen copy of the starting weights.
+// dpo is the DPO objective against the frozen base: a copy of the starting
+// weights for full fine-tuning, the policy with its adapter zeroed for LoRA.
 // Reference log-probabilities are computed the first time a pair is seen
 // and cached, so no up-front pass over the data is needed.
 type dpo struct {
@@ -151,7 +153,7 @@ func (o *dpo) refFor(ctx context.Context, pairs []Pair, cache []refLP, idx []int
 		}
 	}
 	if len(missing) > 0 {
-		lp, err := eval.PairLogProbs(ctx, o.ref, missing, o.opts)
+		lp, err := o.refLogProbs(ctx, missing)
 		if err != nil {
 			return eval.LogProbs{}, fmt.Errorf("reference log-probabilities: %w", err)
 		}
@@ -164,6 +166,21 @@ func (o *dpo) refFor(ctx context.Context, pairs []Pair, cache []refLP, idx []int
 		out.Chosen[k], out.Rejected[k] = cache[i].chosen, cache[i].rejected
 	}
 	return out, nil
+}
+
+// refLogProbs evaluates the reference: the frozen copy when full
+// fine-tuning, else the policy with its adapter zeroed (an adapter whose
+// matrices are zero adds exactly nothing, so this is the base itself, and
+// no second copy of the base is kept).
+func (o *dpo) refLogProbs(ctx context.Context, pairs []Pair) (eval.LogProbs, error) {
+	if o.ref != nil {
+		return eval.PairLogProbs(ctx, o.ref, pairs, o.opts)
+	}
+	ad := o.m.LoRA().Params()
+	saved := slices.Clone(ad)
+	clear(ad)
+	defer copy(ad, saved)
+	return eval.PairLogProbs(ctx, o.m, pairs, o.opts)
 }
 
 func subset(pairs []Pair, idx []int) []Pair {

@@ -202,13 +202,17 @@ func (r *run) setup(d Data) error {
 		if val == nil {
 			r.holdOut(len(pairs), func(ti, vi []int) { train, val = subset(pairs, ti), subset(pairs, vi) })
 		}
-		ref, err := model.New(r.m.Config(), 0)
-		if err != nil {
-			return err
+		// The reference is the frozen base: for full fine-tuning a copy of
+		// the weights before training; with LoRA the base weights never
+		// change and the adapter is zeroed for the reference pass.
+		var ref *model.Model
+		if r.m.TrainsBase() {
+			var err error
+			if ref, err = model.New(r.m.Config(), 0); err != nil {
+				return err
+			}
+			copy(ref.Params(), r.m.Params())
 		}
-		// The reference is the frozen base: the weights before training,
-		// without any adapter (a fresh adapter adds nothing while B is 0).
-		copy(ref.Params(), r.m.Params())
 		r.obj = newDPO(r.m, ref, train, val, cfg.Beta, cfg.EvalOptions)
 		for _, p := range val {
 			r.valTokens += len(p.Chosen.IDs) + len(p.Rejected.IDs)
