@@ -117,15 +117,22 @@ func TestNetworkAsProcesses(t *testing.T) {
 		"--tempo", "10", "--weights-rate-limit", "1", "--min-allowed-weights", "1")
 	waitHTTP(t, chainURL+"/v1/metagraph")
 
-	model := tinyModel(t)
+	// The shipped-models folder the validator offers customers: the tiny test
+	// model under the name "tiny".
+	modelsDir := filepath.Join(dir, "models")
+	os.MkdirAll(modelsDir, 0o755)
+	if err := os.Rename(tinyModel(t), filepath.Join(modelsDir, "tiny")); err != nil {
+		t.Fatal(err)
+	}
 	dataset := firstLines(t, "facts.jsonl", 200)
 	vkeyPath := filepath.Join(dir, "validator.json")
 	v := start(t, bin, "validator", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", vkeyPath,
 		"--db", filepath.Join(dir, "v.db"), "--blob-dir", filepath.Join(dir, "blobs"), "--poll", "500ms",
-		"--weights-every", "1s", "--synthetic-every", "500ms", "--synthetic-models", model,
+		"--weights-every", "1s", "--synthetic-every", "500ms", "--synthetic-models", "tiny", "--assets", modelsDir,
 		"--synthetic-datasets", dataset, "--synthetic-hours", fmt.Sprint(8.0/3600), "--offer-timeout", "10s", "--delay-for", "1s", "--verbose")
 	m := v.waitLine(t, regexp.MustCompile(`listening on (http://\S+)`), 60*time.Second)
 	validatorURL := m[1]
+	adminKey := v.waitLine(t, regexp.MustCompile(`admin API key .*: (\S+)$`), 10*time.Second)[1]
 	for i, strat := range []string{"lora-fast", "full"} {
 		mp := start(t, bin, "miner", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", filepath.Join(dir, fmt.Sprintf("m%d.json", i)),
 			"--work-dir", filepath.Join(dir, fmt.Sprintf("m%d", i)), "--strategy", strat, "--min-hours", "0", "--upload-margin", "2s")
@@ -160,11 +167,53 @@ func TestNetworkAsProcesses(t *testing.T) {
 	}
 	// An auditor, from outside, finds nothing wrong.
 	audit := exec.Command(bin, "auditor", "--validator", validatorURL, "--validator-hotkey", vkey.Address(),
-		"--chain", chainURL, "--key", filepath.Join(dir, "auditor.json"), "--sample", "1", "--min-cosine", "0.95")
+		"--chain", chainURL, "--key", filepath.Join(dir, "auditor.json"), "--sample", "1", "--min-cosine", "0.95", "--assets", modelsDir)
 	audit.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
 	out, err := audit.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "no discrepancies") || !strings.Contains(string(out), "re-evaluated") {
 		t.Errorf("auditor: %v\n%s", err, out)
+	}
+	customerCLI(t, bin, validatorURL, adminKey, dataset)
+}
+
+// A customer, with the CLI: create a task from a local file, follow it,
+// see the results, download the winner.
+func customerCLI(t *testing.T, bin, validatorURL, key, dataset string) {
+	t.Helper()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--server", validatorURL, "--key", key)...)
+		cmd.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("crucible %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	var created struct {
+		Task struct {
+			ID string `json:"id"`
+		} `json:"task"`
+	}
+	out := run("tasks", "create", "--model", "tiny", "--dataset", dataset, "--hours", fmt.Sprint(6.0/3600), "--json")
+	err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &created)
+	task := created.Task
+	if err != nil || task.ID == "" {
+		t.Fatalf("tasks create: %v\n%s", err, out)
+	}
+	if out := run("tasks", "watch", task.ID); !strings.Contains(out, "success") {
+		t.Errorf("tasks watch did not see the task succeed:\n%s", out)
+	}
+	if out := run("tasks", "results", task.ID); !strings.Contains(out, "lowest test loss") {
+		t.Errorf("tasks results:\n%s", out)
+	}
+	tarPath := filepath.Join(t.TempDir(), "winner.tar")
+	run("tasks", "download", task.ID, "--output", tarPath)
+	if st, err := os.Stat(tarPath); err != nil || st.Size() < 1024 {
+		t.Errorf("download: %v", err)
+	}
+	if out := run("tasks", "list"); !strings.Contains(out, task.ID[:8]) {
+		t.Errorf("tasks list does not show %s:\n%s", task.ID, out)
 	}
 }
 
