@@ -124,15 +124,16 @@ type MinerStanding struct {
 
 // NetworkStatus is the network's headline counters.
 type NetworkStatus struct {
-	Tasks          int                         `json:"tasks"`
-	TasksSucceeded int                         `json:"tasks_succeeded"`
-	TasksRunning   int                         `json:"tasks_running"`
-	TasksByStatus  map[crucible.TaskStatus]int `json:"tasks_by_status"`
-	ParamsTrained  int64                       `json:"params_trained"`  // sum of base model sizes over succeeded tasks
-	RowsTrainedOn  int64                       `json:"rows_trained_on"` // sum of train rows over succeeded tasks
-	Miners         int                         `json:"miners"`
-	Validators     int                         `json:"validators"`
-	LastWeightsAt  *time.Time                  `json:"last_weights_at,omitempty"`
+	Tasks           int                         `json:"tasks"`
+	TasksSucceeded  int                         `json:"tasks_succeeded"`
+	TasksRunning    int                         `json:"tasks_running"`
+	TasksByStatus   map[crucible.TaskStatus]int `json:"tasks_by_status"`
+	ParamsTrained   int64                       `json:"params_trained"`    // sum of base model sizes over succeeded tasks
+	RowsTrainedOn   int64                       `json:"rows_trained_on"`   // sum of train rows over succeeded tasks
+	TokensTrainedOn int64                       `json:"tokens_trained_on"` // sum of train-split tokens over succeeded tasks
+	Miners          int                         `json:"miners"`
+	Validators      int                         `json:"validators"`
+	LastWeightsAt   *time.Time                  `json:"last_weights_at,omitempty"`
 }
 
 // CreateKeyRequest creates an API key, for the caller's account or (admins

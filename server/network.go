@@ -50,6 +50,9 @@ func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 		for _, t := range tasks {
 			st.ParamsTrained += t.ModelParamsCount
 			st.RowsTrainedOn += int64(t.TrainRows)
+			if n, ok := t.Extra["train_tokens"].(float64); ok {
+				st.TokensTrainedOn += int64(n)
+			}
 		}
 		if len(tasks) < page {
 			break

@@ -165,6 +165,9 @@ func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
 			t.HoursToComplete = p.Hours
 		}
 		setExtra(t, "split_mapping", p.Mapping)
+		if p.TrainTokens > 0 {
+			setExtra(t, "train_tokens", p.TrainTokens)
+		}
 	})
 }
 

@@ -1,7 +1,9 @@
 package validator
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/safetensors"
+	"github.com/crucible-net/crucible/ml/tokenizer"
 )
 
 // DataPreparer is the production Preparer: it resolves the dataset (a local
@@ -70,6 +73,10 @@ func (p *DataPreparer) Prepare(ctx context.Context, t *crucible.Task, dir string
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := countTokens(modelDir, t.Type, res.Mapping, train.Name())
+	if err != nil {
+		return nil, err
+	}
 	reason := why
 	if res.Empty > 0 || res.BadRows > 0 {
 		reason += fmt.Sprintf(" (dropped %d empty and %d unreadable rows)", res.Empty, res.BadRows)
@@ -78,7 +85,7 @@ func (p *DataPreparer) Prepare(ctx context.Context, t *crucible.Task, dir string
 		TrainPath: train.Name(), TestPath: test.Name(),
 		TrainRows: res.TrainRows, TestRows: res.TestRows,
 		Mapping: res.Mapping, SourceMapping: source, Reason: reason,
-		ModelParams: params, Hours: HoursFor(res.TrainRows),
+		ModelParams: params, TrainTokens: tokens, Hours: HoursFor(res.TrainRows),
 	}, nil
 }
 
@@ -105,4 +112,50 @@ func CountParams(dir string) (int64, error) {
 		n += int64(info.Numel())
 	}
 	return n, nil
+}
+
+// countTokens counts the tokens of a prepared split (standard columns, JSONL)
+// with the base model's tokenizer, one row at a time. A model without a
+// tokenizer gives 0: the count is for reporting, not for correctness.
+func countTokens(modelDir string, t crucible.TaskType, m crucible.ColumnMapping, path string) (int64, error) {
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		return 0, nil
+	}
+	f, err := data.NewFormatter(t, m)
+	if err != nil {
+		return 0, err
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	var n int64
+	for sc.Scan() {
+		var values map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &values); err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		ex, err := f.Example(data.Row{Values: values})
+		if err != nil {
+			return 0, err
+		}
+		if t == crucible.TaskDPO {
+			p, err := data.TokenizePair(tok, ex, data.TokenizeOptions{})
+			if err != nil {
+				continue
+			}
+			n += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)
+			continue
+		}
+		seq, err := data.Tokenize(tok, ex, data.TokenizeOptions{})
+		if err != nil {
+			continue
+		}
+		n += int64(len(seq.IDs))
+	}
+	return n, sc.Err()
 }

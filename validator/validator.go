@@ -56,6 +56,7 @@ type Prepared struct {
 	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
 	Reason              string                 // why that mapping, when it was detected
 	ModelParams         int64
+	TrainTokens         int64   // tokens in the train split with the base model's tokenizer; 0 when not counted
 	Hours               float64 // the time budget chosen, when the task named none
 }
 
