@@ -67,11 +67,15 @@ func writeModelCard(o options, rec *evalRecord) error {
 		if rec.Tune.Adapter {
 			kind = "LoRA adapter"
 		}
-		w("| fine-tuned (%s, %d steps, %.1f epochs, %s) | %.4f | %.1f | %d |\n\n", kind, rec.Tune.Steps, rec.Tune.Epochs, rec.Tune.StopReason, rec.Tuned.Loss, rec.Tuned.Perplexity, rec.Tuned.Tokens)
-		w("Greedy answers to test questions (the prompt is the question alone, as crucible formats instruct rows):\n\n")
-		w("| question | expected | base | fine-tuned |\n|---|---|---|---|\n")
+		w("| fine-tuned, automatic (%s, %d steps, %.1f epochs, %s, %.0f s) | %.4f | %.1f | %d |\n", kind, rec.Tune.Steps, rec.Tune.Epochs, rec.Tune.StopReason, rec.Tune.Seconds, rec.Tuned.Loss, rec.Tuned.Perplexity, rec.Tuned.Tokens)
+		if rec.Long != nil {
+			w("| fine-tuned, automatic but %g epochs (%d steps, %s, %.0f s) | %.4f | %.1f | %d |\n", rec.LongEpoch, rec.LongTune.Steps, rec.LongTune.StopReason, rec.LongTune.Seconds, rec.Long.Loss, rec.Long.Perplexity, rec.Long.Tokens)
+		}
+		w("\nGreedy answers to test questions (the prompt is the question alone, as crucible formats instruct rows;\n")
+		w("other phrasings of some of these facts are in the train split):\n\n")
+		w("| question | expected | base | fine-tuned (automatic) | fine-tuned (%g epochs) |\n|---|---|---|---|---|\n", rec.LongEpoch)
 		for _, a := range rec.Answers {
-			w("| %s | %s | %s | %s |\n", cell(a.Question), cell(a.Expected), cell(a.Base), cell(a.Tuned))
+			w("| %s | %s | %s | %s | %s |\n", cell(a.Question), cell(a.Expected), cell(a.Base), cell(a.Tuned), cell(a.Long))
 		}
 		w("\n")
 	}

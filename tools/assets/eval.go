@@ -17,17 +17,22 @@ import (
 // evalRecord is what the eval step measured, written beside the model as
 // evaluation.json and rendered into its model card.
 type evalRecord struct {
-	Date        string               `json:"date"`
-	Threads     int                  `json:"threads"`
-	Split       *data.Prepared       `json:"facts_split"`
-	Base        *tuning.EvalResult   `json:"base_facts_test"`
-	Tuned       *tuning.EvalResult   `json:"tuned_facts_test"`
-	TuneMinutes float64              `json:"tune_minutes"`
-	TuneChoices []map[string]any     `json:"tune_choices"`
-	Tune        tuneSummary          `json:"tune"`
-	Answers     []answerSample       `json:"answers"`
-	Text        []continuationSample `json:"continuations"`
-	Pretrain    pretrainLog          `json:"pretrain"`
+	Date        string             `json:"date"`
+	Threads     int                `json:"threads"`
+	Split       *data.Prepared     `json:"facts_split"`
+	Base        *tuning.EvalResult `json:"base_facts_test"`
+	Tuned       *tuning.EvalResult `json:"tuned_facts_test"`
+	TuneMinutes float64            `json:"tune_minutes"`
+	TuneChoices []map[string]any   `json:"tune_choices"`
+	Tune        tuneSummary        `json:"tune"`
+	// Long is the same fine-tuning with the epochs fixed at longEpochs
+	// (everything else automatic): what a miner buys with more passes.
+	Long      *tuning.EvalResult   `json:"long_facts_test"`
+	LongTune  tuneSummary          `json:"long_tune"`
+	LongEpoch float64              `json:"long_epochs"`
+	Answers   []answerSample       `json:"answers"`
+	Text      []continuationSample `json:"continuations"`
+	Pretrain  pretrainLog          `json:"pretrain"`
 }
 
 // tuneSummary is the part of the fine-tuning result the model card shows.
@@ -46,7 +51,11 @@ type answerSample struct {
 	Expected string `json:"expected"`
 	Base     string `json:"base"`
 	Tuned    string `json:"tuned"`
+	Long     string `json:"long"`
 }
+
+// longEpochs is the epoch count of the second fine-tuning run.
+const longEpochs = 10
 
 type continuationSample struct {
 	Prompt string `json:"prompt"`
@@ -66,9 +75,11 @@ var continuationPrompts = []string{
 // evaluate measures the base model on the facts set the way a crucible
 // task does: it splits facts.jsonl as the validator does, computes the
 // base model's test loss, fine-tunes it on the train split with the
-// automatic strategy (tuning.Train with the zero recipe) for
-// o.tuneMinutes, computes the tuned test loss, and records greedy answers
-// of both models to test questions and sampled continuations of the base.
+// automatic strategy (tuning.Train with the zero recipe) within
+// o.tuneMinutes and computes the tuned test loss; then the same with the
+// epochs fixed at longEpochs. It records greedy answers of the three
+// models to test questions and sampled continuations of the base, and
+// writes evaluation.json and the model card.
 func evaluate(o options) error {
 	ctx := context.Background()
 	base := modelDir(o)
@@ -110,28 +121,16 @@ func evaluate(o options) error {
 	fmt.Printf("base model: facts test loss %.4f over %d tokens\n", rec.Base.Loss, rec.Base.Tokens)
 
 	out := filepath.Join(work, "tuned")
-	res, err := tuning.Train(ctx, tuning.Spec{ModelDir: base, DataPath: trainPath, OutDir: out,
-		Budget: time.Duration(o.tuneMinutes * float64(time.Minute)), Seed: o.seed,
-		Log: func(msg string) { fmt.Println("tune:", msg) }}, nil)
-	if err != nil {
+	if rec.Tuned, rec.Tune, err = fineTune(ctx, o, base, trainPath, testPath, out, tuning.Recipe{}, &rec.TuneChoices); err != nil {
 		return err
 	}
-	for _, c := range res.Choices {
-		rec.TuneChoices = append(rec.TuneChoices, map[string]any{"name": c.Name, "value": c.Value, "reason": c.Reason})
-	}
-	if t := res.Train; t != nil {
-		rec.Tune = tuneSummary{Steps: t.Steps, Epochs: t.Epochs, Tokens: t.Tokens, LR: t.LR, StopReason: t.StopReason,
-			Seconds: t.Duration.Seconds(), Adapter: res.IsAdapter}
-	}
-	if rec.Tuned, err = tuning.Evaluate(ctx, tuning.EvalSpec{BaseDir: base, ModelDir: out, TestPath: testPath}); err != nil {
+	long := filepath.Join(work, "tuned-long")
+	rec.LongEpoch = longEpochs
+	if rec.Long, rec.LongTune, err = fineTune(ctx, o, base, trainPath, testPath, long, tuning.Recipe{Epochs: longEpochs}, nil); err != nil {
 		return err
 	}
-	if rec.Tuned.Failure != "" {
-		return fmt.Errorf("tuned model rejected by the evaluator: %s", rec.Tuned.Failure)
-	}
-	fmt.Printf("tuned model: facts test loss %.4f over %d tokens (adapter: %v)\n", rec.Tuned.Loss, rec.Tuned.Tokens, rec.Tuned.IsAdapter)
 
-	if err := sampleAnswers(&rec, base, out, res.IsAdapter, testPath); err != nil {
+	if err := sampleAnswers(&rec, base, out, long, rec.Tune.Adapter, rec.LongTune.Adapter, testPath); err != nil {
 		return err
 	}
 	if err := sampleContinuations(&rec, base); err != nil {
@@ -145,6 +144,36 @@ func evaluate(o options) error {
 		return err
 	}
 	return writeModelCard(o, &rec)
+}
+
+// fineTune runs tuning.Train with recipe on the train split into out and
+// evaluates the result on the test split as the validator does.
+func fineTune(ctx context.Context, o options, base, trainPath, testPath, out string, recipe tuning.Recipe, choices *[]map[string]any) (*tuning.EvalResult, tuneSummary, error) {
+	var sum tuneSummary
+	res, err := tuning.Train(ctx, tuning.Spec{ModelDir: base, DataPath: trainPath, OutDir: out,
+		Budget: time.Duration(o.tuneMinutes * float64(time.Minute)), Seed: o.seed, Recipe: recipe,
+		Log: func(msg string) { fmt.Println("tune:", msg) }}, nil)
+	if err != nil {
+		return nil, sum, err
+	}
+	if choices != nil {
+		for _, c := range res.Choices {
+			*choices = append(*choices, map[string]any{"name": c.Name, "value": c.Value, "reason": c.Reason})
+		}
+	}
+	if t := res.Train; t != nil {
+		sum = tuneSummary{Steps: t.Steps, Epochs: t.Epochs, Tokens: t.Tokens, LR: t.LR, StopReason: t.StopReason,
+			Seconds: t.Duration.Seconds(), Adapter: res.IsAdapter}
+	}
+	ev, err := tuning.Evaluate(ctx, tuning.EvalSpec{BaseDir: base, ModelDir: out, TestPath: testPath})
+	if err != nil {
+		return nil, sum, err
+	}
+	if ev.Failure != "" {
+		return nil, sum, fmt.Errorf("fine-tuned model %s rejected by the evaluator: %s", out, ev.Failure)
+	}
+	fmt.Printf("fine-tuned (%d steps, %.1f epochs): facts test loss %.4f over %d tokens (adapter: %v)\n", sum.Steps, sum.Epochs, ev.Loss, ev.Tokens, ev.IsAdapter)
+	return ev, sum, nil
 }
 
 // loadTuned loads the fine-tuned model: a full model, or the base with
@@ -196,7 +225,7 @@ func decodeGenerated(tok *tokenizer.Tokenizer, gen []int32) string {
 // sampleAnswers records both models' greedy answers to the first test
 // question of each kind (the instruct prompt as crucible formats it: the
 // question alone).
-func sampleAnswers(rec *evalRecord, base, out string, adapter bool, testPath string) error {
+func sampleAnswers(rec *evalRecord, base, out, long string, adapter, longAdapter bool, testPath string) error {
 	tok, err := tokenizer.Load(base)
 	if err != nil {
 		return err
@@ -206,6 +235,10 @@ func sampleAnswers(rec *evalRecord, base, out string, adapter bool, testPath str
 		return err
 	}
 	tm, err := loadTuned(base, out, adapter)
+	if err != nil {
+		return err
+	}
+	lm, err := loadTuned(base, long, longAdapter)
 	if err != nil {
 		return err
 	}
@@ -224,7 +257,10 @@ func sampleAnswers(rec *evalRecord, base, out string, adapter bool, testPath str
 		if s.Tuned, err = greedy(tm, tok, ex.Prompt, 16); err != nil {
 			return err
 		}
-		fmt.Printf("Q: %s\n   expected %q, base %q, tuned %q\n", s.Question, s.Expected, s.Base, s.Tuned)
+		if s.Long, err = greedy(lm, tok, ex.Prompt, 16); err != nil {
+			return err
+		}
+		fmt.Printf("Q: %s\n   expected %q, base %q, tuned %q, long %q\n", s.Question, s.Expected, s.Base, s.Tuned, s.Long)
 		rec.Answers = append(rec.Answers, s)
 	}
 	return nil
