@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -169,7 +170,13 @@ func overstrike(s string) string {
 	if !strings.Contains(s, "\b") {
 		return s
 	}
-	for pair, r := range overstrikes {
+	pairs := make([]string, 0, len(overstrikes))
+	for p := range overstrikes {
+		pairs = append(pairs, p)
+	}
+	sort.Strings(pairs) // a fixed order keeps the output independent of map iteration
+	for _, pair := range pairs {
+		r := overstrikes[pair]
 		a, b := string([]rune(pair)[0]), string([]rune(pair)[1])
 		s = strings.ReplaceAll(s, a+"\b"+b, r)
 		s = strings.ReplaceAll(s, b+"\b"+a, r)
