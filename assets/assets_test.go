@@ -174,3 +174,9 @@ func TestDatasets(t *testing.T) {
 		})
 	}
 }
+
+func TestExtractUnknown(t *testing.T) {
+	if _, err := Extract("models/no-such-model", t.TempDir()); err == nil {
+		t.Fatal("extracting a missing asset: no error")
+	}
+}
