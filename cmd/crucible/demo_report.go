@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,79 +89,82 @@ func demoReport(ctx context.Context, vn *validatorNode, t *crucible.Task, base, 
 	if err != nil {
 		return err
 	}
-	prompt, want := cfg.Prompt, ""
-	if prompt == "" {
-		prompt, want = samplePrompt(ctx, vn, t)
+	type sample struct{ prompt, want string }
+	samples := []sample{{prompt: cfg.Prompt}}
+	if cfg.Prompt == "" {
+		samples = nil
+		for _, p := range samplePrompts(ctx, vn, t, 3) {
+			samples = append(samples, sample{p[0], p[1]})
+		}
 	}
-	if prompt != "" {
-		before, err := demoGenerate(base, "", prompt)
+	if len(samples) > 0 {
+		say("\nbefore and after, on prompts from the hidden test split (greedy decoding):")
+	}
+	for _, sm := range samples {
+		before, err := demoGenerate(base, "", sm.prompt)
 		if err != nil {
 			return fmt.Errorf("generate with the base model: %w", err)
 		}
-		after, err := demoGenerate(base, out, prompt)
+		after, err := demoGenerate(base, out, sm.prompt)
 		if err != nil {
 			return fmt.Errorf("generate with the winner: %w", err)
 		}
-		say("\nbefore and after, on a prompt from the hidden test split:")
-		say("  prompt:   %s", prompt)
-		if want != "" {
-			say("  expected: %s", want)
+		say("  prompt:   %s", sm.prompt)
+		if sm.want != "" {
+			say("  expected: %s", sm.want)
 		}
 		say("  base:     %s", before)
-		say("  winner:   %s", after)
+		say("  winner:   %s\n", after)
 	}
 	kind := "a full model"
 	if _, err := os.Stat(filepath.Join(out, "adapter_config.json")); err == nil {
 		kind = "a PEFT adapter over " + cfg.Model
 	}
-	say("\nthe winner (%s) is in %s", kind, out)
-	say("  try it:  crucible generate --model %s%s --raw --prompt %q", base, adapterFlag(out, kind), prompt)
+	say("the winner (%s) is in %s", kind, out)
+	try := "--model " + out
+	if strings.HasPrefix(kind, "a PEFT") {
+		try = "--model " + base + " --adapter " + out
+	}
+	prompt := "What is the capital of Peru?"
+	if len(samples) > 0 {
+		prompt = samples[0].prompt
+	}
+	say("  try it:  crucible generate %s --raw --prompt %q", try, prompt)
 	return nil
 }
 
-func adapterFlag(out, kind string) string {
-	if strings.HasPrefix(kind, "a PEFT") {
-		return " --adapter " + out
-	}
-	return ""
-}
-
-// samplePrompt takes the first example of the task's hidden test split.
-func samplePrompt(ctx context.Context, vn *validatorNode, t *crucible.Task) (prompt, want string) {
+// samplePrompts takes the first n examples of the task's hidden test split
+// as (prompt, expected answer) pairs.
+func samplePrompts(ctx context.Context, vn *validatorNode, t *crucible.Task, n int) [][2]string {
 	rc, err := vn.v.Blobs.Get(ctx, t.TestData)
 	if err != nil {
-		return "", ""
+		return nil
 	}
 	defer rc.Close()
-	var line []byte
-	buf := make([]byte, 64<<10)
-	n, _ := io.ReadFull(rc, buf)
-	line = buf[:n]
-	if i := strings.IndexByte(string(line), '\n'); i >= 0 {
-		line = line[:i]
-	}
 	var m crucible.ColumnMapping
 	if raw, ok := t.Extra["split_mapping"]; ok {
 		b, _ := json.Marshal(raw)
 		json.Unmarshal(b, &m)
 	}
 	f, err := data.NewFormatter(t.Type, m)
-	if err != nil {
-		return "", ""
+	if err != nil || (t.Type != crucible.TaskInstruct && t.Type != crucible.TaskDPO) {
+		return nil
 	}
-	var values map[string]any
-	if json.Unmarshal(line, &values) != nil {
-		return "", ""
+	var out [][2]string
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() && len(out) < n {
+		var values map[string]any
+		if json.Unmarshal(sc.Bytes(), &values) != nil {
+			continue
+		}
+		ex, err := f.Example(data.Row{Values: values})
+		if err != nil {
+			continue
+		}
+		out = append(out, [2]string{ex.Prompt, strings.TrimSpace(ex.Response + ex.Chosen)})
 	}
-	ex, err := f.Example(data.Row{Values: values})
-	if err != nil {
-		return "", ""
-	}
-	switch t.Type {
-	case crucible.TaskInstruct, crucible.TaskDPO:
-		return ex.Prompt, strings.TrimSpace(ex.Response + ex.Chosen)
-	}
-	return "", ""
+	return out
 }
 
 // demoGenerate greedily continues prompt (tokenized as training saw it:
