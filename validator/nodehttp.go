@@ -102,6 +102,11 @@ func (v *Validator) serveBlob(w http.ResponseWriter, r *http.Request, key string
 		}
 		return
 	}
+	v.copyBlob(w, r, key)
+}
+
+// copyBlob writes a stored blob as the response.
+func (v *Validator) copyBlob(w http.ResponseWriter, r *http.Request, key string) {
 	rc, err := v.Blobs.Get(r.Context(), key)
 	if err != nil {
 		api.WriteError(w, err)

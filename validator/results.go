@@ -131,14 +131,7 @@ func (v *Validator) ResultsHandler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		rc, err := v.Blobs.Get(r.Context(), key)
-		if err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		defer rc.Close()
-		w.Header().Set("Content-Type", "application/octet-stream")
-		io.Copy(w, rc)
+		v.copyBlob(w, r, key)
 	})
 	return mux
 }

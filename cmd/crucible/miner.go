@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -40,14 +38,7 @@ budget), the fixed recipes lora-fast, lora-quality and full, or command: any
 external trainer (see the miner contract in the README).`,
 		Args: cobra.NoArgs,
 	}
-	load := bindConfig(cmd, cfg)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := load(); err != nil {
-			return err
-		}
-		return runMiner(cmd.Context(), cfg)
-	}
-	return cmd
+	return daemon(cmd, cfg, runMiner)
 }
 
 func runMiner(ctx context.Context, cfg *minerSettings) error {
@@ -55,11 +46,7 @@ func runMiner(ctx context.Context, cfg *minerSettings) error {
 		return crucible.Errorf(crucible.EINVALID, "--chain must be the URL of a \"crucible chain\" (got %q)", cfg.Chain).
 			WithHint("start one with \"crucible chain\" and pass --chain http://127.0.0.1:9944")
 	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(cfg.Verbose)
 	key, err := loadOrCreateKey(cfg.Key)
 	if err != nil {
 		return fmt.Errorf("miner key: %w", err)

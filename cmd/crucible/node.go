@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/sign"
+	"github.com/spf13/cobra"
 )
 
 // Shared wiring of the node daemons (validator, miner) and the demo.
@@ -138,4 +140,25 @@ func serve(ctx context.Context, l net.Listener, h http.Handler) error {
 		srv.Shutdown(sctx)
 		return nil
 	}
+}
+
+// newLogger logs warnings and errors to stderr, or everything with verbose.
+func newLogger(verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// daemon binds cfg's flags to cmd and runs run with the loaded settings.
+func daemon[C any](cmd *cobra.Command, cfg *C, run func(ctx context.Context, cfg *C) error) *cobra.Command {
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		return run(cmd.Context(), cfg)
+	}
+	return cmd
 }

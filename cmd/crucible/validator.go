@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -57,27 +55,17 @@ func newValidatorCmd() *cobra.Command {
 public results log), the durable task lifecycle (prepare data, offer, start,
 collect, evaluate, score) and the weight setter.
 
-With --chain set to a file, the validator embeds a local chain (a
-one-validator network); with a "crucible chain" URL, miners and other
-validators can join the same network from other processes.`,
+By default the validator embeds a local chain, its state kept in the
+validator's database (a one-validator network); with --chain set to a
+"crucible chain" URL, miners, auditors and other validators join the same
+network from other processes.`,
 		Args: cobra.NoArgs,
 	}
-	load := bindConfig(cmd, cfg)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := load(); err != nil {
-			return err
-		}
-		return runValidator(cmd.Context(), cfg)
-	}
-	return cmd
+	return daemon(cmd, cfg, runValidator)
 }
 
 func runValidator(ctx context.Context, cfg *validatorSettings) error {
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(cfg.Verbose)
 	key, err := loadOrCreateKey(cfg.Key)
 	if err != nil {
 		return fmt.Errorf("validator key: %w", err)
