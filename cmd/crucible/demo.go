@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
@@ -23,7 +24,7 @@ func init() { register(newDemoCmd) }
 // demoSettings configure "crucible demo".
 type demoSettings struct {
 	Dir     string        `flag:"dir" help:"directory for the demo's chain, database, blobs and miners. Defaults to a new temporary directory"`
-	Assets  string        `flag:"assets" help:"directory of the shipped assets (models/, datasets/). Defaults to assets"`
+	Assets  string        `flag:"assets" help:"directory of the shipped assets (models/, datasets/). Defaults to assets, or the copy inside this binary when there is none"`
 	Model   string        `flag:"model" help:"base model: a shipped model's name or a directory. Defaults to crucible-tiny"`
 	Dataset string        `flag:"dataset" help:"dataset to fine-tune on. Defaults to the shipped facts set"`
 	Type    string        `flag:"type" help:"task type: instruct, chat, dpo or text. Defaults to instruct"`
@@ -69,11 +70,27 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "crucible-demo-"); err != nil {
+			return err
+		}
+	}
+	// Outside the repository, the assets come out of the binary itself.
+	if !fileExists(filepath.Join(cfg.Assets, "models", "crucible-tiny", "config.json")) {
+		extracted := filepath.Join(dir, "assets")
+		for _, a := range []string{assets.BaseModel, assets.Facts, assets.Definitions, assets.FactsDPO} {
+			if _, err := assets.Extract(a, extracted); err != nil {
+				return err
+			}
+		}
+		cfg.Assets = extracted
+	}
 	models := newModelResolver(filepath.Join(cfg.Assets, "models"))
 	base, err := models.ResolveModel(ctx, cfg.Model)
 	if err != nil {
 		return crucible.Wrap(err, crucible.ENOTFOUND, "base model %q", cfg.Model).
-			WithHint("run the demo from the repository root, where assets/ is, or pass --assets DIR")
+			WithHint("name a shipped model (crucible-tiny) or a model directory with --model")
 	}
 	dataset := cfg.Dataset
 	if dataset == "" {
@@ -81,13 +98,7 @@ func runDemo(ctx context.Context, cfg *demoSettings, w io.Writer) error {
 	}
 	if _, err := os.Stat(dataset); err != nil {
 		return crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", dataset).
-			WithHint("run the demo from the repository root, where assets/ is, or pass --dataset FILE")
-	}
-	dir := cfg.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "crucible-demo-"); err != nil {
-			return err
-		}
+			WithHint("pass a dataset file with --dataset")
 	}
 	level := slog.LevelError
 	if cfg.Verbose {
