@@ -140,7 +140,8 @@ func (r Resolver) Resolve(ref string) (string, error) {
 	if _, err := os.Stat(ref); err == nil {
 		return ref, nil
 	}
-	looksLikePath := strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "~") || strings.Count(ref, "/") > 1
+	looksLikePath := strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "~") || strings.Count(ref, "/") > 1 ||
+		hasFileExt(ref)
 	if looksLikePath {
 		return "", crucible.Errorf(crucible.ENOTFOUND, "%s path %s does not exist", r.Kind, ref)
 	}
@@ -150,6 +151,22 @@ func (r Resolver) Resolve(ref string) (string, error) {
 	}
 	dir, _, err := r.Cache.Snapshot(r.Kind, parsed)
 	return dir, err
+}
+
+// fileExts are the endings of dataset and model files. A reference ending in
+// one (like "train.jsonl") names a local file, never a hub repository, so a
+// missing one is reported as a missing file rather than as a repository
+// absent from the cache.
+var fileExts = []string{".json", ".jsonl", ".csv", ".tsv", ".parquet", ".safetensors", ".txt"}
+
+func hasFileExt(ref string) bool {
+	repo, _, _ := strings.Cut(ref, "@")
+	for _, ext := range fileExts {
+		if strings.HasSuffix(strings.ToLower(repo), ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // ResolveModel resolves a model reference against the default cache (see

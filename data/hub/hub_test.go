@@ -265,6 +265,14 @@ func TestResolveOffline(t *testing.T) {
 			t.Errorf("Resolve(%q) = %s, %v", tt.ref, got, err)
 		}
 	}
+	// A file name is a missing file, even without a directory part, not a
+	// repository absent from the cache.
+	for _, ref := range []string{"train.jsonl", "org/prefs.PARQUET", "data.csv@main"} {
+		_, err := Resolver{Cache: cache, Kind: Dataset}.Resolve(ref)
+		if crucible.ErrorCode(err) != crucible.ENOTFOUND || !strings.Contains(err.Error(), "does not exist") || crucible.ErrorHint(err) != "" {
+			t.Errorf("Resolve(%q): %v (hint %q), want a missing path", ref, err, crucible.ErrorHint(err))
+		}
+	}
 	ds := Resolver{Cache: cache, Kind: Dataset}
 	if _, err := ds.Resolve("org/d"); !strings.Contains(crucible.ErrorHint(err), "crucible data pull --dataset org/d@main") {
 		t.Errorf("dataset hint: %v", crucible.ErrorHint(err))
