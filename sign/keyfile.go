@@ -118,6 +118,9 @@ func LoadKeyFile(path string) (*Keypair, error) {
 		}
 		return nil, fmt.Errorf("load key %s: %w", path, err)
 	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("load key %s: is a directory, not a key file", path)
+	}
 	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("load key %s: permissions %#o are too open; the secret must be readable by its owner only (run: chmod 600 %s)",
 			path, st.Mode().Perm(), path)
@@ -139,6 +142,9 @@ func ParseKeyFile(b []byte) (*Keypair, error) {
 	trimmed := strings.TrimSpace(string(b))
 	if strings.HasPrefix(trimmed, "$NACL") || strings.HasPrefix(trimmed, "$BTWALLET") || strings.HasPrefix(trimmed, "gAAAAA") {
 		return nil, fmt.Errorf("the key file is encrypted; crucible reads unencrypted key files only (Bittensor hotkeys are unencrypted by default)")
+	}
+	if trimmed == "" {
+		return nil, fmt.Errorf("the key file is empty")
 	}
 	var f KeyFile
 	dec := json.NewDecoder(strings.NewReader(trimmed))

@@ -81,6 +81,7 @@ func TestParseKeyFile(t *testing.T) {
 		{"wrong address", strings.Replace(bittensorAlice, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty", 1), "does not match"},
 		{"wrong public key", strings.Replace(bittensorAlice, `"publicKey": "0xd4`, `"publicKey": "0xd5`, 1), "field publicKey"},
 		{"encrypted", `$NACL...`, "encrypted"},
+		{"empty", " \n", "key file is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,5 +114,10 @@ func TestLoadKeyFileRefusesOpenPermissions(t *testing.T) {
 	}
 	if _, err := LoadKeyFile(path + ".missing"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("missing file: %v", err)
+	}
+	// A directory (mode 0755) is named as one, not sent to chmod.
+	os.Chmod(filepath.Dir(path), 0o755)
+	if _, err := LoadKeyFile(filepath.Dir(path)); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("directory: %v", err)
 	}
 }

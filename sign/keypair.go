@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	schnorrkel "github.com/ChainSafe/go-schnorrkel"
+	bip39 "github.com/cosmos/go-bip39"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -67,6 +68,9 @@ func FromMnemonic(phrase, password string) (*Keypair, error) {
 	phrase = strings.Join(strings.Fields(phrase), " ")
 	mini, err := schnorrkel.MiniSecretKeyFromMnemonic(phrase, password)
 	if err != nil {
+		if why := mnemonicProblem(phrase); why != "" {
+			return nil, fmt.Errorf("mnemonic: %s", why)
+		}
 		return nil, fmt.Errorf("mnemonic: %w", err)
 	}
 	kp, err := fromMini(mini)
@@ -75,6 +79,27 @@ func FromMnemonic(phrase, password string) (*Keypair, error) {
 	}
 	kp.phrase = phrase
 	return kp, nil
+}
+
+// mnemonicProblem says what is wrong with a BIP39 phrase in words an
+// operator can act on: the word count, the first word not in the English
+// word list, or a checksum that does not match. "" when it finds nothing.
+func mnemonicProblem(phrase string) string {
+	words := strings.Fields(phrase)
+	switch len(words) {
+	case 12, 15, 18, 21, 24:
+	default:
+		return fmt.Sprintf("%d words; a mnemonic has 12, 15, 18, 21 or 24", len(words))
+	}
+	for i, w := range words {
+		if _, ok := bip39.ReverseWordMap[w]; !ok {
+			return fmt.Sprintf("word %d %q is not in the BIP39 English word list", i+1, w)
+		}
+	}
+	if _, err := bip39.MnemonicToByteArray(strings.Join(words, " ")); err != nil {
+		return "checksum does not match: a word is wrong or the words are out of order"
+	}
+	return ""
 }
 
 // FromSeed returns the key whose 32-byte mini secret is seed (Substrate's

@@ -177,6 +177,26 @@ func TestBadURIs(t *testing.T) {
 	}
 }
 
+// TestMnemonicErrorsSayWhy checks that a bad mnemonic's error names the
+// problem an operator can fix rather than the BIP39 library's internals.
+func TestMnemonicErrorsSayWhy(t *testing.T) {
+	tests := []struct{ phrase, want string }{
+		{"foo bar baz", "3 words; a mnemonic has 12, 15, 18, 21 or 24"},
+		{"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandn about", `word 11 "abandn" is not in the BIP39 English word list`},
+		{"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon", "checksum does not match"},
+		{"Abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", `word 1 "Abandon"`},
+	}
+	for _, tt := range tests {
+		_, err := FromURI(tt.phrase)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("FromURI(%q): %v, want an error containing %q", tt.phrase, err, tt.want)
+		}
+	}
+	if _, err := FromURI("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"); err != nil {
+		t.Errorf("valid mnemonic: %v", err)
+	}
+}
+
 func TestSS58(t *testing.T) {
 	alice, _ := FromURI("//Alice")
 	pub := alice.PublicKey()
