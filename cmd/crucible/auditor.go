@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/auditor"
@@ -49,12 +53,40 @@ its own weights from its own recomputation. Exit status 1 when it found any.`,
 		if err := load(); err != nil {
 			return err
 		}
-		if cfg.Validator == "" || cfg.ValidatorHotkey == "" {
-			return crucible.Errorf(crucible.EINVALID, "--validator and --validator-hotkey are required")
+		if err := cfg.validate(); err != nil {
+			return err
 		}
 		return runAuditor(cmd.Context(), cfg)
 	}
 	return cmd
+}
+
+// validate checks the flags that need no network: the validator's URL and
+// hotkey, so a typo is reported as such rather than as a failed request.
+func (cfg *auditorSettings) validate() error {
+	var missing []string
+	if cfg.Validator == "" {
+		missing = append(missing, "--validator")
+	}
+	if cfg.ValidatorHotkey == "" {
+		missing = append(missing, "--validator-hotkey")
+	}
+	if len(missing) > 0 {
+		verb := "are"
+		if len(missing) == 1 {
+			verb = "is"
+		}
+		return crucible.Errorf(crucible.EINVALID, "%s %s required", strings.Join(missing, " and "), verb).
+			WithHint("e.g. crucible auditor --validator http://127.0.0.1:8090 --validator-hotkey 5F… (the validator prints both when it starts)")
+	}
+	if u, err := url.Parse(cfg.Validator); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return crucible.Errorf(crucible.EINVALID, "--validator %q is not an http(s) URL", cfg.Validator).
+			WithHint("pass the validator's base URL, e.g. http://127.0.0.1:8090")
+	}
+	if err := checkSS58(cfg.ValidatorHotkey); err != nil {
+		return crucible.Errorf(crucible.EINVALID, "--validator-hotkey %q is not an SS58 address: %v", cfg.ValidatorHotkey, err)
+	}
+	return nil
 }
 
 func runAuditor(ctx context.Context, cfg *auditorSettings) error {
@@ -90,6 +122,11 @@ func runAuditor(ctx context.Context, cfg *auditorSettings) error {
 	for {
 		r, err := a.Audit(ctx)
 		if err != nil {
+			var netErr *net.OpError
+			if errors.As(err, &netErr) {
+				return crucible.Wrap(err, crucible.EINTERNAL, "audit %s", cfg.Validator).
+					WithHint("is the validator running there? check --validator")
+			}
 			return err
 		}
 		printAudit(r, cfg.JSON)

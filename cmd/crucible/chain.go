@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -83,8 +84,10 @@ func (c *chainConfig) params() chain.Hyperparams {
 
 // Validate checks the settings.
 func (c *chainConfig) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		return crucible.Errorf(crucible.EINVALID, "--listen %q: %v", c.Listen, err)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return crucible.Errorf(crucible.EINVALID, "--listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
 	}
 	if c.BlockTime < 0 {
 		return crucible.Errorf(crucible.EINVALID, "--block-time %s: must not be negative", c.BlockTime)

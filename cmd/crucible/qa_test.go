@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// runCLI runs the command tree in this process with args and returns what it
+// printed and the error main would report.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	t.Setenv("CRUCIBLE_HOME", t.TempDir())
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestCLIBadInput checks that commands refuse bad input before doing any
+// work, with an error that names the flag and why, and a hint where the
+// operator has to act.
+func TestCLIBadInput(t *testing.T) {
+	alice, err := sign.FromURI("//Alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + closedAddr(t)
+	tests := []struct {
+		name string
+		args []string
+		want string // in the error
+		hint string // in the hint; "" when none is expected
+	}{
+		{"auditor without flags", []string{"auditor"}, "--validator and --validator-hotkey are required", "--validator-hotkey"},
+		{"auditor without hotkey", []string{"auditor", "--validator", down}, "--validator-hotkey is required", "prints both"},
+		{"auditor URL without scheme", []string{"auditor", "--validator", "127.0.0.1:8090", "--validator-hotkey", alice.Address()},
+			`--validator "127.0.0.1:8090" is not an http(s) URL`, "base URL"},
+		{"auditor bad hotkey", []string{"auditor", "--validator", down, "--validator-hotkey", "bogus"},
+			`--validator-hotkey "bogus" is not an SS58 address`, ""},
+		{"auditor validator down", []string{"auditor", "--validator", down, "--validator-hotkey", alice.Address()},
+			"connection refused", "is the validator running there? check --validator"},
+		{"chain port not a number", []string{"chain", "--db", "", "--listen", "127.0.0.1:abc"},
+			`port "abc" is not a number from 0 to 65535`, ""},
+		{"chain port out of range", []string{"chain", "--db", "", "--listen", "127.0.0.1:99999"},
+			`port "99999" is not a number`, ""},
+		{"keys import unknown word", []string{"keys", "import", "--name", "k", "--mnemonic",
+			"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandn about"},
+			`word 11 "abandn" is not in the BIP39 English word list`, ""},
+		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
+			"no-such-train.jsonl does not exist", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runCLI(t, tt.args...)
+			if err == nil {
+				t.Fatalf("crucible %s succeeded", strings.Join(tt.args, " "))
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to contain %q", err, tt.want)
+			}
+			hint := crucible.ErrorHint(err)
+			if tt.hint == "" && hint != "" {
+				t.Errorf("hint %q, want none", hint)
+			}
+			if !strings.Contains(hint, tt.hint) {
+				t.Errorf("hint %q, want it to contain %q", hint, tt.hint)
+			}
+		})
+	}
+}
