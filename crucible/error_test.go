@@ -59,3 +59,22 @@ func TestTaskValidate(t *testing.T) {
 		t.Error("ParseTaskType accepted junk")
 	}
 }
+
+func TestColumnMappingValidateNamesTheField(t *testing.T) {
+	tests := []struct {
+		typ  crucible.TaskType
+		m    crucible.ColumnMapping
+		want string
+	}{
+		{crucible.TaskInstruct, crucible.ColumnMapping{}, "column mapping for an instruct task needs field_instruction"},
+		{crucible.TaskInstruct, crucible.ColumnMapping{FieldInstruction: "q"}, "column mapping for an instruct task needs field_output"},
+		{crucible.TaskDPO, crucible.ColumnMapping{FieldPrompt: "p"}, "column mapping for a dpo task needs field_chosen"},
+		{crucible.TaskChat, crucible.ColumnMapping{}, "column mapping for a chat task needs chat_column"},
+	}
+	for _, tt := range tests {
+		err := tt.m.Validate(tt.typ)
+		if crucible.ErrorCode(err) != crucible.EINVALID || err.Error() != tt.want {
+			t.Errorf("Validate(%s, %+v) = %v, want %q", tt.typ, tt.m, err, tt.want)
+		}
+	}
+}

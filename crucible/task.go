@@ -125,7 +125,11 @@ type ColumnMapping struct {
 func (m *ColumnMapping) Validate(t TaskType) error {
 	need := func(name, v string) error {
 		if v == "" {
-			return Errorf(EINVALID, "column mapping for a %s task needs %s", t, name)
+			article := "a"
+			if t == TaskInstruct {
+				article = "an"
+			}
+			return Errorf(EINVALID, "column mapping for %s %s task needs %s", article, t, name)
 		}
 		return nil
 	}

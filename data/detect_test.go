@@ -140,3 +140,41 @@ func TestSettle(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+// TestSettleTypeWithoutColumns checks that a type given without the columns
+// it needs, on a file detection reads as another type, fails in Settle with
+// the file, what is missing, what detection found and the flags to pass.
+func TestSettleTypeWithoutColumns(t *testing.T) {
+	tests := []struct {
+		path     string
+		typ      crucible.TaskType
+		want     []string
+		hintFlag string
+	}{
+		{"testdata/check/alpaca.jsonl", crucible.TaskDPO,
+			[]string{"alpaca.jsonl: ", "needs field_prompt", "detection found instruct in columns input, instruction, output"}, "--field-prompt COL"},
+		{"testdata/check/dpo.csv", crucible.TaskInstruct,
+			[]string{"dpo.csv: ", "for an instruct task needs field_instruction", "detection found dpo"}, "--field-instruction COL --field-output COL"},
+		{"testdata/check/nothing.jsonl", crucible.TaskInstruct,
+			[]string{"nothing.jsonl: ", "needs field_instruction", "detection could not tell the type"}, "--field-output COL"},
+	}
+	for _, tt := range tests {
+		_, _, _, err := Settle(tt.path, tt.typ, crucible.ColumnMapping{})
+		if crucible.ErrorCode(err) != crucible.EINVALID {
+			t.Errorf("Settle(%s, %s): %v, want EINVALID", tt.path, tt.typ, err)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Settle(%s, %s): %v, want %q in it", tt.path, tt.typ, err, w)
+			}
+		}
+		if h := crucible.ErrorHint(err); !strings.Contains(h, tt.hintFlag) {
+			t.Errorf("Settle(%s, %s) hint %q, want %q in it", tt.path, tt.typ, h, tt.hintFlag)
+		}
+	}
+	// Chat and text have default columns: the type alone is enough to go on.
+	if typ, _, reason, err := Settle("testdata/check/alpaca.jsonl", crucible.TaskText, crucible.ColumnMapping{}); err != nil || typ != crucible.TaskText || !strings.Contains(reason, "detection found instruct") {
+		t.Errorf("text over instruct: %s %q %v", typ, reason, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -33,6 +34,15 @@ func Settle(path string, t crucible.TaskType, m crucible.ColumnMapping) (crucibl
 		if err == nil {
 			why = fmt.Sprintf(" (detection found %s)", d.Type)
 		}
+		full := WithDefaults(t, m)
+		if verr := full.Validate(t); verr != nil {
+			found := "detection could not tell the type"
+			if err == nil {
+				found = fmt.Sprintf("detection found %s in columns %s", d.Type, strings.Join(d.Columns, ", "))
+			}
+			return "", m, "", crucible.Errorf(crucible.EINVALID, "%s: %s; %s", path, crucible.ErrorMessage(verr), found).
+				WithHint(fmt.Sprintf("name the columns with %s, or leave the type out to use what detection finds", mappingFlags[t]))
+		}
 		return t, m, fmt.Sprintf("mapping as given with the defaults of a %s task%s", t, why), nil
 	}
 	var de *Error
@@ -40,6 +50,15 @@ func Settle(path string, t crucible.TaskType, m crucible.ColumnMapping) (crucibl
 		return "", m, "", de
 	}
 	return "", m, "", err
+}
+
+// mappingFlags are the command-line flags that name the columns a task type
+// cannot do without (chat and text have default columns).
+var mappingFlags = map[crucible.TaskType]string{
+	crucible.TaskInstruct: "--field-instruction COL --field-output COL",
+	crucible.TaskDPO:      "--field-prompt COL --field-chosen COL --field-rejected COL",
+	crucible.TaskChat:     "--chat-column COL",
+	crucible.TaskText:     "--field-text COL",
 }
 
 // overlay returns base with every non-empty field of top copied over it.
