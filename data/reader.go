@@ -105,6 +105,11 @@ func OpenFile(path string) (Reader, error) {
 		closer = func() error { gz.Close(); return f.Close() }
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(2); err == nil && (bytes.Equal(b, []byte{0xFF, 0xFE}) || bytes.Equal(b, []byte{0xFE, 0xFF})) {
+		closer()
+		return nil, &Error{Pos: Pos{File: path, Line: 1}, Fatal: true,
+			Problem: "the file is UTF-16 text (it starts with a UTF-16 byte order mark); datasets must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8"}
+	}
 	first, skipped, err := firstByte(br)
 	if err != nil {
 		closer()
@@ -191,6 +196,9 @@ func decodeObject(pos Pos, raw []byte) (map[string]any, *Error) {
 		return nil, errorf(pos, "", "empty row")
 	}
 	if raw[0] != '{' {
+		if !utf8.Valid(raw) {
+			return nil, errorf(pos, "", "not a JSON object and not UTF-8 text (invalid UTF-8)")
+		}
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))

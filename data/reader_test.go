@@ -139,6 +139,20 @@ func TestTextReaders(t *testing.T) {
 			errs:    []string{"i.jsonl:1: a: invalid UTF-8"},
 		},
 		{
+			name: "a line of bytes that are not utf-8", file: "i2.jsonl",
+			content: "{\"q\":\"a\"}\n\xff\xfe\xfd\n",
+			rows:    []string{"i2.jsonl:1 q=a"},
+			errs:    []string{"i2.jsonl:2: not a JSON object and not UTF-8 text (invalid UTF-8)"},
+		},
+		{
+			name: "utf-16 json lines", file: "u.jsonl", content: "\xff\xfe{\x00}\x00\n\x00",
+			errs: []string{"u.jsonl:1: the file is UTF-16 text (it starts with a UTF-16 byte order mark); datasets must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8"},
+		},
+		{
+			name: "utf-16 big-endian csv", file: "u.csv", content: "\xfe\xff\x00q\x00\n",
+			errs: []string{"u.csv:1: the file is UTF-16 text (it starts with a UTF-16 byte order mark); datasets must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8"},
+		},
+		{
 			name: "broken json array is placed on its line", file: "j.json",
 			content: "[\n {\"q\":\"a\"},\n {\"q\":\n   \"b\" \"c\"}\n]",
 			rows:    []string{"j.json:2 q=a"},
