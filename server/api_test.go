@@ -241,6 +241,10 @@ func TestBadTaskRequests(t *testing.T) {
 			}
 		})
 	}
+	// A validator without models says so instead of listing none.
+	if got, want := pickModelHint(nil), "this validator offers no models"; !strings.HasPrefix(got, want) {
+		t.Errorf("hint with no models %q, want %q", got, want)
+	}
 	// A picked dataset from the cache works.
 	var created api.CreatedTask
 	e.do(e.customer, "POST", api.PathTasks, api.CreateTaskRequest{Model: "tiny-gpt2", Dataset: "crucible/tiny-instruct", Hours: 0.5}, http.StatusCreated, &created)

@@ -75,10 +75,18 @@ func (s *Server) checkModel(c *caller, model string) error {
 		return nil
 	}
 	if models := s.b.Models(); !slices.Contains(models, model) {
-		return crucible.Errorf(crucible.EINVALID, "unknown model %q", model).
-			WithHint("pick one of: " + strings.Join(models, ", "))
+		return crucible.Errorf(crucible.EINVALID, "unknown model %q", model).WithHint(pickModelHint(models))
 	}
 	return nil
+}
+
+// pickModelHint lists the models a customer may name, or says that the
+// validator offers none, which only its operator can change.
+func pickModelHint(models []string) string {
+	if len(models) == 0 {
+		return "this validator offers no models: its operator must put model directories under its --assets directory"
+	}
+	return "pick one of: " + strings.Join(models, ", ")
 }
 
 // newTask checks req, estimates it and submits the task it describes.

@@ -26,7 +26,7 @@ type auditorSettings struct {
 	ValidatorHotkey string        `flag:"validator-hotkey" help:"SS58 hotkey of that validator (required)"`
 	Chain           string        `flag:"chain" help:"URL of the \"crucible chain\"; empty skips the on-chain comparison and setting weights"`
 	Key             string        `flag:"key" help:"this auditor's hotkey file, for setting its own weights. Defaults to $CRUCIBLE_HOME/keys/auditor.json"`
-	Assets          string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
+	Assets          string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models, or the models inside this binary when there is none"`
 	Sample          int           `flag:"sample" help:"submissions re-evaluated per audit. Defaults to 3"`
 	Stake           float64       `flag:"stake" help:"stake (TAO) added to the auditor's hotkey at start, on a local chain, so it can set weights. Defaults to 0"`
 	MinCosine       float64       `flag:"min-cosine" help:"on-chain weights less similar than this to the published ones are flagged. Defaults to 0.98"`
@@ -35,7 +35,7 @@ type auditorSettings struct {
 }
 
 func newAuditorCmd() *cobra.Command {
-	cfg := &auditorSettings{Key: filepath.Join(crucibleHome(), "keys", "auditor.json"), Assets: filepath.Join("assets", "models"), Sample: 3, MinCosine: 0.98}
+	cfg := &auditorSettings{Key: filepath.Join(crucibleHome(), "keys", "auditor.json"), Assets: defaultAssets, Sample: 3, MinCosine: 0.98}
 	cmd := &cobra.Command{
 		Use:   "auditor",
 		Short: "Audit a validator: verify its results log, recompute weights, re-run evaluations",
@@ -90,6 +90,11 @@ func (cfg *auditorSettings) validate() error {
 }
 
 func runAuditor(ctx context.Context, cfg *auditorSettings) error {
+	models, err := shippedModels(cfg.Assets, filepath.Join(crucibleHome(), "assets"))
+	if err != nil {
+		return err
+	}
+	cfg.Assets = models
 	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator}, Eval: auditEvaluator{},
 		Models: newModelResolver(cfg.Assets), Verify: sign.VerifySignature}
 	if cfg.Chain != "" {

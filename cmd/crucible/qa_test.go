@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,5 +90,44 @@ func TestCLIBadInput(t *testing.T) {
 				t.Errorf("hint %q, want it to contain %q", hint, tt.hint)
 			}
 		})
+	}
+}
+
+// TestShippedModels checks where the validator and the auditor find the
+// models they offer: --assets when it holds any, the copy inside the binary
+// when the default --assets is missing (run outside the repository), and a
+// given empty directory is kept as given.
+func TestShippedModels(t *testing.T) {
+	withModel := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(withModel, "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withModel, "m", "config.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	work := t.TempDir()
+	tests := []struct {
+		name, dir, want string
+		models          []string
+	}{
+		{"a directory with models", withModel, withModel, []string{"m"}},
+		{"the default, missing here", defaultAssets, filepath.Join(work, "models"), []string{"crucible-tiny"}},
+		{"a given empty directory", empty, empty, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := shippedModels(tt.dir, work)
+			if err != nil || got != tt.want {
+				t.Fatalf("shippedModels(%s) = %s, %v, want %s", tt.dir, got, err, tt.want)
+			}
+			if models := assetModels(got); !slices.Equal(models, tt.models) {
+				t.Errorf("models in %s: %v, want %v", got, models, tt.models)
+			}
+		})
+	}
+	// The extracted copy carries the shipped datasets for synthetic tasks.
+	if !fileExists(filepath.Join(work, "datasets", "facts.jsonl")) {
+		t.Error("datasets not extracted next to the models")
 	}
 }

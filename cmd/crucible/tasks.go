@@ -151,8 +151,11 @@ time budget, cost) and creates the task. --estimate stops after the estimate.`,
 				// Check a model name before spending an upload on the dataset
 				// (admins may name paths and hub ids, which are not listed).
 				if models, err := c.Models(ctx); err == nil && !strings.Contains(req.Model, "/") && !slices.Contains(models, req.Model) {
-					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).
-						WithHint("pick one of: " + strings.Join(models, ", "))
+					hint := "pick one of: " + strings.Join(models, ", ")
+					if len(models) == 0 {
+						hint = "this validator offers no models: its operator must put model directories under its --assets directory"
+					}
+					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).WithHint(hint)
 				}
 				file, err := os.Open(req.Dataset)
 				if err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
@@ -22,7 +24,7 @@ type validatorSettings struct {
 	validator.Config
 	Key          string        `flag:"key" help:"this validator's hotkey file (created when missing). Defaults to $CRUCIBLE_HOME/keys/validator.json"`
 	Chain        string        `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, or a JSON state file for an embedded chain. Defaults to embedded"`
-	Assets       string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models"`
+	Assets       string        `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models, or the models inside this binary when there is none"`
 	Poll         time.Duration `flag:"poll" help:"longest wait between two looks at a running task. Defaults to 10s"`
 	Workers      int           `flag:"workers" help:"tasks advanced at the same time. Defaults to 4"`
 	Stake        float64       `flag:"stake" help:"stake (TAO) added to this validator at start, on a local chain (embedded or \"crucible chain\"). Defaults to 1000"`
@@ -40,7 +42,7 @@ func defaultValidatorSettings() *validatorSettings {
 	return &validatorSettings{
 		Config: validator.DefaultConfig(),
 		Key:    filepath.Join(home, "keys", "validator.json"), Chain: "embedded",
-		Assets: filepath.Join("assets", "models"), Poll: 10 * time.Second, Workers: 4, Stake: 1000,
+		Assets: defaultAssets, Poll: 10 * time.Second, Workers: 4, Stake: 1000,
 		WeightsEvery:    10 * time.Minute,
 		SyntheticModels: []string{"crucible-tiny"},
 	}
@@ -69,6 +71,9 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 	key, err := loadOrCreateKey(cfg.Key)
 	if err != nil {
 		return fmt.Errorf("validator key: %w", err)
+	}
+	if cfg.Assets, err = shippedModels(cfg.Assets, filepath.Join(cfg.BlobDir, "assets")); err != nil {
+		return err
 	}
 	parts := validatorParts{cfg: cfg.Config, key: key, models: newModelResolver(cfg.Assets),
 		evaluator: engineEvaluator{}, poll: cfg.Poll, workers: cfg.Workers, minRows: cfg.Config.MinRows, log: log}
@@ -116,6 +121,33 @@ func runValidator(ctx context.Context, cfg *validatorSettings) error {
 		go syntheticLoop(ctx, n, cands, cfg.SyntheticEvery)
 	}
 	return n.run(ctx)
+}
+
+// defaultAssets is the default --assets of the validator and the auditor:
+// the shipped models of the repository, relative to where it runs.
+var defaultAssets = filepath.Join("assets", "models")
+
+// shippedModels returns the directory of shipped models a node offers by
+// name. Run outside the repository with the default --assets, it has none
+// there, so the shipped models and datasets embedded in the binary are
+// extracted under work (once) and that copy is used. A directory given with
+// --assets that holds no model is kept, with a warning on stderr.
+func shippedModels(dir, work string) (string, error) {
+	if len(assetModels(dir)) > 0 {
+		return dir, nil
+	}
+	if filepath.Clean(dir) != defaultAssets {
+		fmt.Fprintf(os.Stderr, "warning: no model directories (with config.json) under --assets %s: customers can name no shipped model\n", dir)
+		return dir, nil
+	}
+	if !fileExists(filepath.Join(work, assets.BaseModel, "config.json")) {
+		for _, a := range []string{assets.BaseModel, assets.Facts, assets.Definitions, assets.FactsDPO} {
+			if _, err := assets.Extract(a, work); err != nil {
+				return "", err
+			}
+		}
+	}
+	return filepath.Join(work, "models"), nil
 }
 
 // syntheticCandidates pairs the configured models with the configured (or
