@@ -77,7 +77,8 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 func (s *Server) lookupKey(ctx context.Context, secret string) (*caller, error) {
 	k, err := s.b.FindAPIKeyByHash(ctx, crucible.HashAPIKey(secret))
 	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
-		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "unknown API key")
+		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "unknown API key").
+			WithHint("check the key (--key, CRUCIBLE_API_KEY or the saved one) and the validator (--server); the validator prints an admin key on its first start, and an admin creates keys with: crucible apikeys create")
 	}
 	if err != nil {
 		return nil, err

@@ -104,4 +104,9 @@ func TestClient(t *testing.T) {
 	if _, err := api.NewClient(e.ts.URL, ck.Secret).Watch(ctx, id, 0, func(*crucible.TaskEvent) error { return nil }); crucible.ErrorCode(err) != crucible.EUNAUTHORIZED {
 		t.Fatalf("watch with a revoked key: %v", err)
 	}
+	// An unknown key is refused with a hint on where keys come from.
+	_, err = api.NewClient(e.ts.URL, "crk_nosuchkey").Tasks(ctx, api.TaskQuery{})
+	if crucible.ErrorCode(err) != crucible.EUNAUTHORIZED || !strings.Contains(crucible.ErrorHint(err), "crucible apikeys create") {
+		t.Fatalf("unknown key: %v (hint %q)", err, crucible.ErrorHint(err))
+	}
 }
