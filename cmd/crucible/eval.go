@@ -38,8 +38,8 @@ failure and exits with status 1.`,
   crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelDir == "" || dataPath == "" {
-				return crucible.Errorf(crucible.EINVALID, "--model and --data are required")
+			if err := requireFlags(cmd, "model", "data"); err != nil {
+				return err
 			}
 			if adapter != "" && base != "" {
 				return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")

@@ -39,8 +39,16 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelDir == "" || prompt == "" {
-				return crucible.Errorf(crucible.EINVALID, "--model and --prompt are required")
+			if err := requireFlags(cmd, "model", "prompt"); err != nil {
+				return err
+			}
+			switch {
+			case maxTokens < 1:
+				return crucible.Errorf(crucible.EINVALID, "--max-tokens %d: must be at least 1", maxTokens)
+			case temperature < 0:
+				return crucible.Errorf(crucible.EINVALID, "--temperature %g: must be at least 0 (0 is greedy)", temperature)
+			case topP < 0 || topP > 1:
+				return crucible.Errorf(crucible.EINVALID, "--top-p %g: must be in [0, 1]", topP)
 			}
 			dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(modelDir)
 			if err != nil {

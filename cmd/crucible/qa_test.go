@@ -70,6 +70,13 @@ func TestCLIBadInput(t *testing.T) {
 		{"keys import unknown word", []string{"keys", "import", "--name", "k", "--mnemonic",
 			"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandn about"},
 			`word 11 "abandn" is not in the BIP39 English word list`, ""},
+		{"train without flags", []string{"train"}, "--model, --data and --out are required: missing --model, --data, --out", ""},
+		{"train without --out", []string{"train", "--model", "m", "--data", "d.jsonl"}, "are required: missing --out", ""},
+		{"eval without --data", []string{"eval", "--model", "m"}, "--model and --data are required: missing --data", ""},
+		{"generate without --prompt", []string{"generate", "--model", "m"}, "missing --prompt", ""},
+		{"generate negative temperature", []string{"generate", "--model", "m", "--prompt", "hi", "--temperature", "-1"}, "--temperature -1: must be at least 0", ""},
+		{"generate top-p over 1", []string{"generate", "--model", "m", "--prompt", "hi", "--top-p", "2"}, "--top-p 2: must be in [0, 1]", ""},
+		{"generate no tokens", []string{"generate", "--model", "m", "--prompt", "hi", "--max-tokens", "0"}, "--max-tokens 0: must be at least 1", ""},
 		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
 			"no-such-train.jsonl does not exist", ""},
 	}

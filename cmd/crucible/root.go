@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strings"
+
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/spf13/cobra"
 )
 
@@ -32,3 +35,24 @@ Start with "crucible demo" to run a whole network on this machine.`,
 var subcommands []func() *cobra.Command
 
 func register(f func() *cobra.Command) { subcommands = append(subcommands, f) }
+
+// requireFlags returns EINVALID naming the flags of cmd, among names, left
+// empty, after the list of all of them ("--model and --data are required:
+// missing --data"), or nil when all are set.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var all, missing []string
+	for _, n := range names {
+		all = append(all, "--"+n)
+		if f := cmd.Flags().Lookup(n); f == nil || f.Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	list := strings.Join(all, " and ")
+	if len(all) > 2 {
+		list = strings.Join(all[:len(all)-1], ", ") + " and " + all[len(all)-1]
+	}
+	return crucible.Errorf(crucible.EINVALID, "%s are required: missing %s", list, strings.Join(missing, ", "))
+}

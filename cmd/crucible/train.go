@@ -50,8 +50,8 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
   crucible train --model ./models/tiny --data qa.jsonl --field-instruction question --field-output answer --out ./qa`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if spec.ModelDir == "" || spec.DataPath == "" || spec.OutDir == "" {
-				return crucible.Errorf(crucible.EINVALID, "--model, --data and --out are required")
+			if err := requireFlags(cmd, "model", "data", "out"); err != nil {
+				return err
 			}
 			if lora && full {
 				return crucible.Errorf(crucible.EINVALID, "--lora and --full exclude each other")
