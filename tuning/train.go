@@ -335,9 +335,14 @@ func checkpointEvery(deadline time.Time) time.Duration {
 // empty directory) and returns a fresh temporary directory beside it that
 // the result is written to and then renamed.
 func prepareOut(out string) (string, error) {
+	if st, err := os.Stat(out); err == nil && !st.IsDir() {
+		return "", crucible.Errorf(crucible.EINVALID, "train: output directory %s is a file, not a directory", out).
+			WithHint("name a new directory for the result")
+	}
 	if ents, err := os.ReadDir(out); err == nil {
 		if len(ents) > 0 {
-			return "", crucible.Errorf(crucible.EINVALID, "train: output directory %s exists and is not empty", out)
+			return "", crucible.Errorf(crucible.EINVALID, "train: output directory %s exists and is not empty", out).
+				WithHint("name a new directory for the result, or remove this one first")
 		}
 		if err := os.Remove(out); err != nil {
 			return "", crucible.Wrap(err, crucible.EINVALID, "train: output directory %s", out)

@@ -193,7 +193,8 @@ func TestTrainBadInput(t *testing.T) {
 	}{
 		{"no usable rows", Spec{DataPath: empty, TaskType: crucible.TaskInstruct, OutDir: filepath.Join(dir, "o1"), Budget: time.Minute}, "no usable rows"},
 		{"budget too small", Spec{DataPath: good, OutDir: filepath.Join(dir, "o2"), Budget: 50 * time.Millisecond}, "time budget"},
-		{"output not empty", Spec{DataPath: good, OutDir: full, Budget: time.Minute}, "not empty"},
+		{"output not empty", Spec{DataPath: good, OutDir: full, Budget: time.Minute}, "not empty (hint: name a new directory"},
+		{"output is a file", Spec{DataPath: good, OutDir: notDir, Budget: time.Minute}, "output directory " + notDir + " is a file, not a directory"},
 		{"no budget", Spec{DataPath: good, OutDir: filepath.Join(dir, "o3")}, "time budget"},
 		{"unwritable output", Spec{DataPath: good, OutDir: filepath.Join(notDir, "out"), Budget: time.Minute}, "not a directory"},
 	}
@@ -204,7 +205,7 @@ func TestTrainBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) || crucible.ErrorCode(err) != crucible.EINVALID {
 				t.Fatalf("got %v (code %s), want an EINVALID error containing %q", err, crucible.ErrorCode(err), c.want)
 			}
-			if _, err := os.Stat(c.spec.OutDir); c.spec.OutDir != full && err == nil {
+			if _, err := os.Stat(c.spec.OutDir); c.spec.OutDir != full && c.spec.OutDir != notDir && err == nil {
 				t.Fatal("a failed run left an output directory")
 			}
 		})
