@@ -206,6 +206,10 @@ func newKeysListCmd() *cobra.Command {
 				}
 			}
 			sort.Strings(names)
+			if len(names) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no keys in %s (create one with: crucible keys new)\n", dir)
+				return nil
+			}
 			w := cmd.OutOrStdout()
 			for _, n := range names {
 				kp, err := sign.LoadKeyFile(filepath.Join(dir, n))

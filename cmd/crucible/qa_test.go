@@ -138,3 +138,20 @@ func TestShippedModels(t *testing.T) {
 		t.Error("datasets not extracted next to the models")
 	}
 }
+
+// TestKeysListEmpty checks that listing an empty key directory says so, on
+// stderr (stdout stays empty for scripts), and still succeeds.
+func TestKeysListEmpty(t *testing.T) {
+	dir := t.TempDir()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"keys", "list", "--dir", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "no keys in "+dir+" (create one with: crucible keys new)") {
+		t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
+	}
+}
