@@ -90,13 +90,13 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 			}
 			if env, ok := os.LookupEnv(envName(name)); ok {
 				if err := fl.Value.Set(env); err != nil {
-					return fmt.Errorf("environment %s=%q: %w", envName(name), env, err)
+					return fmt.Errorf("environment %s=%q: %s", envName(name), env, plainValueError(err.Error()))
 				}
 				continue
 			}
 			if raw, ok := file[name]; ok {
 				if err := setFromJSON(fl, raw); err != nil {
-					return fmt.Errorf("config %s: %s: %w", configFile, name, err)
+					return fmt.Errorf("config %s: %s: %s", configFile, name, plainValueError(err.Error()))
 				}
 			}
 		}

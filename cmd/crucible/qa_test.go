@@ -77,6 +77,12 @@ func TestCLIBadInput(t *testing.T) {
 		{"generate negative temperature", []string{"generate", "--model", "m", "--prompt", "hi", "--temperature", "-1"}, "--temperature -1: must be at least 0", ""},
 		{"generate top-p over 1", []string{"generate", "--model", "m", "--prompt", "hi", "--top-p", "2"}, "--top-p 2: must be in [0, 1]", ""},
 		{"generate no tokens", []string{"generate", "--model", "m", "--prompt", "hi", "--max-tokens", "0"}, "--max-tokens 0: must be at least 1", ""},
+		{"a number flag given a word", []string{"validator", "--workers", "four"},
+			`invalid argument "four" for "--workers" flag: not a whole number`, "see: crucible validator --help"},
+		{"a duration without a unit", []string{"train", "--time", "5"},
+			`invalid argument "5" for "--time" flag`, "a duration has a unit, e.g. 30s"},
+		{"a negative seed", []string{"miner", "--seed", "-1"}, "not a whole number of at least 0", "crucible miner --help"},
+		{"an unknown flag", []string{"keys", "new", "--bogus"}, "unknown flag: --bogus", "see: crucible keys new --help"},
 		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
 			"no-such-train.jsonl does not exist", ""},
 	}
@@ -153,5 +159,21 @@ func TestKeysListEmpty(t *testing.T) {
 	}
 	if out.Len() != 0 || !strings.Contains(errOut.String(), "no keys in "+dir+" (create one with: crucible keys new)") {
 		t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
+	}
+}
+
+func TestPlainValueError(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`invalid argument "x" for "--n" flag: strconv.ParseInt: parsing "x": invalid syntax`, `invalid argument "x" for "--n" flag: not a whole number`},
+		{`workers: strconv.ParseInt: parsing "9999999999999999999999": value out of range`, `workers: out of range`},
+		{`strconv.ParseUint: parsing "-1": invalid syntax`, `not a whole number of at least 0`},
+		{`strconv.ParseFloat: parsing "x": invalid syntax`, `not a number`},
+		{`strconv.ParseBool: parsing "maybe": invalid syntax`, `not true or false`},
+		{`time: missing unit in duration "5"`, `time: missing unit in duration "5"`},
+	}
+	for _, tt := range tests {
+		if got := plainValueError(tt.in); got != tt.want {
+			t.Errorf("plainValueError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

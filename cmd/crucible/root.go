@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -23,6 +24,7 @@ Start with "crucible demo" to run a whole network on this machine.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(flagError)
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
@@ -55,4 +57,37 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 		list = strings.Join(all[:len(all)-1], ", ") + " and " + all[len(all)-1]
 	}
 	return crucible.Errorf(crucible.EINVALID, "%s are required: missing %s", list, strings.Join(missing, ", "))
+}
+
+// flagError turns a flag the command line could not parse into an EINVALID
+// error in plain words, with a hint: how durations are written, and where the
+// command's flags are listed.
+func flagError(c *cobra.Command, err error) error {
+	msg := plainValueError(err.Error())
+	hint := "see: " + c.CommandPath() + " --help"
+	if strings.Contains(msg, "time: ") {
+		hint = "a duration has a unit, e.g. 30s, 10m or 1h30m; " + hint
+	}
+	return crucible.Errorf(crucible.EINVALID, "%s", msg).WithHint(hint)
+}
+
+var strconvError = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float|Bool): parsing "[^"]*": (invalid syntax|value out of range)`)
+
+// plainValueError rewrites the strconv parts of a value error ("strconv.ParseInt:
+// parsing \"x\": invalid syntax") as what the value is not.
+func plainValueError(msg string) string {
+	return strconvError.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := strconvError.FindStringSubmatch(m)
+		switch {
+		case sub[2] == "value out of range":
+			return "out of range"
+		case sub[1] == "Float":
+			return "not a number"
+		case sub[1] == "Bool":
+			return "not true or false"
+		case sub[1] == "Uint":
+			return "not a whole number of at least 0"
+		}
+		return "not a whole number"
+	})
 }
