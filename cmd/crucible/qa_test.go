@@ -83,6 +83,10 @@ func TestCLIBadInput(t *testing.T) {
 			`invalid argument "5" for "--time" flag`, "a duration has a unit, e.g. 30s"},
 		{"a negative seed", []string{"miner", "--seed", "-1"}, "not a whole number of at least 0", "crucible miner --help"},
 		{"an unknown flag", []string{"keys", "new", "--bogus"}, "unknown flag: --bogus", "see: crucible keys new --help"},
+		{"an unknown subcommand", []string{"keys", "bogus"}, `unknown command "bogus" for "crucible keys"`, "see: crucible keys --help"},
+		{"a mistyped subcommand", []string{"tasks", "lsit"}, `unknown command "lsit" for "crucible tasks"`, "did you mean crucible tasks list?"},
+		{"a missing argument", []string{"data", "check"}, "crucible data check accepts 1 arg(s), received 0", "usage: crucible data check FILE|DIR|org/name [flags]"},
+		{"an argument too many", []string{"version", "x"}, `unknown command "x" for "crucible version"`, "usage: crucible version [flags]"},
 		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
 			"no-such-train.jsonl does not exist", ""},
 	}
@@ -174,6 +178,17 @@ func TestPlainValueError(t *testing.T) {
 	for _, tt := range tests {
 		if got := plainValueError(tt.in); got != tt.want {
 			t.Errorf("plainValueError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestGroupCommandAlonePrintsHelp checks that a command that only groups
+// subcommands prints its help and succeeds when run without one.
+func TestGroupCommandAlonePrintsHelp(t *testing.T) {
+	for _, group := range []string{"keys", "data", "tasks", "apikeys", "bench"} {
+		out, err := runCLI(t, group)
+		if err != nil || !strings.Contains(out, "Available Commands:") {
+			t.Errorf("crucible %s: %v\n%s", group, err, out)
 		}
 	}
 }

@@ -28,6 +28,9 @@ Start with "crucible demo" to run a whole network on this machine.`,
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	for _, c := range root.Commands() {
+		strictArgs(c)
+	}
 	return root
 }
 
@@ -90,4 +93,43 @@ func plainValueError(msg string) string {
 		}
 		return "not a whole number"
 	})
+}
+
+// strictArgs makes c and the commands under it fail on arguments they do
+// not take. A command that only groups subcommands ("crucible keys") prints
+// its help when run alone, and refuses an unknown subcommand with status 1
+// (cobra alone would print the help and exit 0); the argument errors of
+// the others carry the command's usage line as a hint.
+func strictArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictArgs(sub)
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			hint := "see: " + cmd.CommandPath() + " --help"
+			if cmd.SuggestionsMinimumDistance <= 0 {
+				cmd.SuggestionsMinimumDistance = 2 // cobra's default
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = "did you mean " + cmd.CommandPath() + " " + s[0] + "? " + hint
+			}
+			return crucible.Errorf(crucible.EINVALID, "unknown command %q for %q", args[0], cmd.CommandPath()).WithHint(hint)
+		}
+		return
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				msg := err.Error()
+				if !strings.Contains(msg, cmd.CommandPath()) {
+					msg = cmd.CommandPath() + " " + msg
+				}
+				return crucible.Errorf(crucible.EINVALID, "%s", msg).WithHint("usage: " + cmd.UseLine())
+			}
+			return nil
+		}
+	}
 }
