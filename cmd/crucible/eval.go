@@ -41,6 +41,9 @@ failure and exits with status 1.`,
 			if err := requireFlags(cmd, "model", "data"); err != nil {
 				return err
 			}
+			if err := notNegative(cmd, "max-length"); err != nil {
+				return err
+			}
 			if adapter != "" && base != "" {
 				return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
 			}

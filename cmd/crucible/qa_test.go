@@ -87,6 +87,12 @@ func TestCLIBadInput(t *testing.T) {
 		{"a mistyped subcommand", []string{"tasks", "lsit"}, `unknown command "lsit" for "crucible tasks"`, "did you mean crucible tasks list?"},
 		{"a missing argument", []string{"data", "check"}, "crucible data check accepts 1 arg(s), received 0", "usage: crucible data check FILE|DIR|org/name [flags]"},
 		{"an argument too many", []string{"version", "x"}, `unknown command "x" for "crucible version"`, "usage: crucible version [flags]"},
+		{"train negative learning rate", []string{"train", "--model", "m", "--data", "d.jsonl", "--out", "o", "--lr", "-1"},
+			"--lr -1: must not be negative", "chosen automatically"},
+		{"train negative batch size", []string{"train", "--model", "m", "--data", "d.jsonl", "--out", "o", "--batch-size", "-2"},
+			"--batch-size -2: must not be negative", "chosen automatically"},
+		{"eval negative max length", []string{"eval", "--model", "m", "--data", "d.jsonl", "--max-length", "-5"},
+			"--max-length -5: must not be negative", "chosen automatically"},
 		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
 			"no-such-train.jsonl does not exist", ""},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -132,4 +133,21 @@ func strictArgs(c *cobra.Command) {
 			return nil
 		}
 	}
+}
+
+// notNegative returns EINVALID for the first of the named numeric flags of
+// cmd set below zero. Such flags take 0 (their default) to mean "choose
+// automatically", so a negative value would otherwise be silently ignored.
+func notNegative(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		f := cmd.Flags().Lookup(n)
+		if f == nil {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && v < 0 {
+			return crucible.Errorf(crucible.EINVALID, "--%s %s: must not be negative", n, f.Value.String()).
+				WithHint("leave it out to have it chosen automatically")
+		}
+	}
+	return nil
 }

@@ -53,6 +53,9 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			if err := requireFlags(cmd, "model", "data", "out"); err != nil {
 				return err
 			}
+			if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory"); err != nil {
+				return err
+			}
 			if lora && full {
 				return crucible.Errorf(crucible.EINVALID, "--lora and --full exclude each other")
 			}
