@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
@@ -42,7 +46,21 @@ func newStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strateg
 		if len(cfg.Command) == 0 {
 			return nil, crucible.Errorf(crucible.EINVALID, "--strategy command needs --command PROGRAM")
 		}
-		return &miner.CommandStrategy{Argv: cfg.Command}, nil
+		// The trainer runs in each task's directory: find it now, and make
+		// a relative path absolute, so that a typo fails at start and
+		// "./train.sh" still names the file next to the operator.
+		argv := slices.Clone(cfg.Command)
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			return nil, crucible.Errorf(crucible.EINVALID, "--command %q: no such executable program", argv[0]).
+				WithHint("give the trainer's path (an executable file) or a program on PATH")
+		}
+		if strings.ContainsRune(argv[0], filepath.Separator) || strings.ContainsRune(argv[0], '/') {
+			if argv[0], err = filepath.Abs(path); err != nil {
+				return nil, err
+			}
+		}
+		return &miner.CommandStrategy{Argv: argv}, nil
 	}
 	r, err := tuning.NamedRecipe(cfg.Strategy)
 	if err != nil {
