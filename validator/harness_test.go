@@ -178,7 +178,7 @@ func newNetwork(t *testing.T, dbPath string, mutate func(*validator.Config)) *ne
 	t.Cleanup(n.srv.Close)
 	n.cfg = validator.DefaultConfig()
 	n.cfg.PublicURL = n.srv.URL
-	n.cfg.OfferTimeout = 2 * time.Second
+	n.cfg.OfferTimeout = 10 * time.Second // generous: the race detector and a busy machine slow miners down
 	n.cfg.DelayFor = 10 * time.Millisecond
 	n.cfg.MaxDelays = 1
 	if mutate != nil {

@@ -56,7 +56,7 @@ func TestMinerCrashMidTraining(t *testing.T) {
 	n := newNetwork(t, "", nil)
 	n.addMiner("5Steady", trainer("1.1"))
 	n.addMiner("5Crashes", "echo 'CRUCIBLE_PROGRESS {\"fraction\":0.3}'; kill -9 $$")
-	task := n.run(n.submit("facts.jsonl", 6.0/3600).ID)
+	task := n.run(n.submit("facts.jsonl", 15.0/3600).ID)
 	if task.Status != crucible.StatusSuccess || task.Winner != "5Steady" {
 		t.Fatalf("status %s winner %q: %s", task.Status, task.Winner, task.Failure)
 	}
@@ -77,6 +77,14 @@ func TestBadSubmissionsAreScoredNotFatal(t *testing.T) {
 		t.Fatalf("status %s: %s", task.Status, task.Failure)
 	}
 	subs := n.subs(task.ID)
+	for _, h := range []string{"5Honest", "5WrongArch", "5Garbage", "5Copycat"} {
+		if subs[h] == nil {
+			t.Fatalf("%s has no submission (offer refused or timed out?)", h)
+		}
+	}
+	if subs["5Honest"].UploadedAt == nil || subs["5Copycat"].UploadedAt == nil {
+		t.Fatalf("honest %+v / copycat %+v did not upload", subs["5Honest"], subs["5Copycat"])
+	}
 	if !strings.Contains(subs["5WrongArch"].Failure, "architecture") {
 		t.Errorf("wrong architecture: %q", subs["5WrongArch"].Failure)
 	}

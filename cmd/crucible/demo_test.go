@@ -58,7 +58,7 @@ func firstLines(t *testing.T, name string, n int) string {
 // miners with the real strategies, the real evaluator — on a tiny model.
 func TestDemoEndToEnd(t *testing.T) {
 	cfg := &demoSettings{Dir: t.TempDir(), Assets: filepath.Join("..", "..", "assets"), Model: tinyModel(t),
-		Dataset: firstLines(t, "facts.jsonl", 240), Type: "instruct", Budget: 12 * time.Second,
+		Dataset: firstLines(t, "facts.jsonl", 240), Type: "instruct", Budget: 20 * time.Second,
 		Listen: "127.0.0.1:0", Exit: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -129,7 +129,7 @@ func TestNetworkAsProcesses(t *testing.T) {
 	v := start(t, bin, "validator", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", vkeyPath,
 		"--db", filepath.Join(dir, "v.db"), "--blob-dir", filepath.Join(dir, "blobs"), "--poll", "500ms",
 		"--weights-every", "1s", "--synthetic-every", "500ms", "--synthetic-models", "tiny", "--assets", modelsDir,
-		"--synthetic-datasets", dataset, "--synthetic-hours", fmt.Sprint(8.0/3600), "--offer-timeout", "10s", "--delay-for", "1s", "--verbose")
+		"--synthetic-datasets", dataset, "--synthetic-hours", fmt.Sprint(12.0/3600), "--offer-timeout", "10s", "--delay-for", "1s", "--verbose")
 	m := v.waitLine(t, regexp.MustCompile(`listening on (http://\S+)`), 60*time.Second)
 	validatorURL := m[1]
 	adminKey := v.waitLine(t, regexp.MustCompile(`admin API key .*: (\S+)$`), 10*time.Second)[1]
@@ -195,7 +195,7 @@ func customerCLI(t *testing.T, bin, validatorURL, key, dataset string) {
 			ID string `json:"id"`
 		} `json:"task"`
 	}
-	out := run("tasks", "create", "--model", "tiny", "--dataset", dataset, "--hours", fmt.Sprint(6.0/3600), "--json")
+	out := run("tasks", "create", "--model", "tiny", "--dataset", dataset, "--hours", fmt.Sprint(10.0/3600), "--json")
 	err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &created)
 	task := created.Task
 	if err != nil || task.ID == "" {
