@@ -259,8 +259,8 @@ func TestStrategyFailures(t *testing.T) {
 func TestOverrunKeepsCompleteResult(t *testing.T) {
 	v := newFakeValidator(t)
 	body := goodTrainer + "\nexec sleep 30\n"
-	m, _ := newMiner(t, script(t, body), func(c *miner.Config) { c.UploadMargin = time.Second })
-	if err := m.Start(v.request("o", time.Now().Add(2*time.Second)), ""); err != nil {
+	m, _ := newMiner(t, script(t, body), func(c *miner.Config) { c.UploadMargin = 2 * time.Second })
+	if err := m.Start(v.request("o", time.Now().Add(5*time.Second)), ""); err != nil {
 		t.Fatal(err)
 	}
 	if st := waitState(t, m, "o", api.JobFailed, api.JobDone); st.State != api.JobDone {
