@@ -113,8 +113,8 @@ func demoReport(ctx context.Context, vn *validatorNode, t *crucible.Task, base, 
 		if sm.want != "" {
 			say("  expected: %s", sm.want)
 		}
-		say("  base:     %s", before)
-		say("  winner:   %s\n", after)
+		say("  base:     %s", orNothing(before))
+		say("  winner:   %s\n", orNothing(after))
 	}
 	kind := "a full model"
 	if _, err := os.Stat(filepath.Join(out, "adapter_config.json")); err == nil {
@@ -217,4 +217,12 @@ func demoGenerate(base, dir, prompt string) (string, error) {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// orNothing shows an empty generation as such.
+func orNothing(s string) string {
+	if s == "" {
+		return "(nothing: the model ended its answer at once)"
+	}
+	return s
 }
