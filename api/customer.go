@@ -142,6 +142,7 @@ type CreateKeyRequest struct {
 	Name        string `json:"name,omitempty"`
 	AccountName string `json:"account_name,omitempty"` // admins: create a new account with this name
 	Admin       bool   `json:"admin,omitempty"`        // admins: the new account is an admin too
+	RateLimit   int    `json:"rate_limit,omitempty"`   // requests a minute for this key; 0 for the server's default. Above the default: admins only
 }
 
 // CreatedKey returns a new key's secret, shown once.

@@ -24,7 +24,8 @@ type APIKey struct {
 	AccountID  string     `json:"account_id"`
 	Name       string     `json:"name,omitempty"`
 	Prefix     string     `json:"prefix"`
-	Hash       string     `json:"-"` // HashAPIKey of the secret
+	RateLimit  int        `json:"rate_limit,omitempty"` // requests a minute this key may make; 0 means the server's default
+	Hash       string     `json:"-"`                    // HashAPIKey of the secret
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`

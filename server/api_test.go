@@ -352,6 +352,41 @@ func TestRateLimit(t *testing.T) {
 	e.do(e.customer, "GET", api.PathTasks, nil, http.StatusTooManyRequests, nil)
 }
 
+func TestPerKeyRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, Options{RatePerMinute: 600, Burst: 60, Now: clock})
+	// A customer may give a key a lower rate, not a higher one.
+	var slow api.CreatedKey
+	e.do(e.customer, "POST", api.PathKeys, api.CreateKeyRequest{Name: "cron", RateLimit: 2}, http.StatusCreated, &slow)
+	if slow.Key.RateLimit != 2 {
+		t.Fatalf("created key %+v", slow.Key)
+	}
+	e.do(e.customer, "POST", api.PathKeys, api.CreateKeyRequest{RateLimit: 10_000}, http.StatusForbidden, nil)
+	e.do(e.customer, "POST", api.PathKeys, api.CreateKeyRequest{RateLimit: -1}, http.StatusBadRequest, nil)
+	var fast api.CreatedKey
+	e.do(e.admin, "POST", api.PathKeys, api.CreateKeyRequest{AccountName: "bulk", RateLimit: 10_000}, http.StatusCreated, &fast)
+	// The slow key holds 2 tokens and refills one every 30 s.
+	e.do(slow.Secret, "GET", api.PathTasks, nil, http.StatusOK, nil)
+	e.do(slow.Secret, "GET", api.PathTasks, nil, http.StatusOK, nil)
+	resp := e.raw(slow.Secret, "GET", api.PathTasks, nil, nil)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" || !strings.Contains(string(body), "2 requests a minute") {
+		t.Fatalf("3rd request on a 2/min key: %s, Retry-After %q, %s", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+	// The account's default-rate key is unaffected; the fast key takes its burst.
+	e.do(e.customer, "GET", api.PathTasks, nil, http.StatusOK, nil)
+	for range 60 {
+		e.do(fast.Secret, "GET", api.PathTasks, nil, http.StatusOK, nil)
+	}
+	mu.Lock()
+	now = now.Add(30 * time.Second)
+	mu.Unlock()
+	e.do(slow.Secret, "GET", api.PathTasks, nil, http.StatusOK, nil)
+}
+
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	var spec struct {
 		OpenAPI string                                `json:"openapi"`

@@ -99,7 +99,11 @@ func (s *Server) lookupKey(ctx context.Context, secret string) (*caller, error) 
 // allow takes a token from the caller's bucket, answering 429 with
 // Retry-After when there is none.
 func (s *Server) allow(w http.ResponseWriter, c *caller) bool {
-	wait := s.limiter.take(c.key.ID)
+	rate := s.opt.RatePerMinute
+	if c.key.RateLimit > 0 {
+		rate = c.key.RateLimit
+	}
+	wait := s.limiter.take(c.key.ID, rate)
 	if wait <= 0 {
 		return true
 	}
@@ -108,15 +112,14 @@ func (s *Server) allow(w http.ResponseWriter, c *caller) bool {
 	api.WriteJSON(w, http.StatusTooManyRequests, api.ErrorResponse{
 		Code:    "rate_limited",
 		Message: fmt.Sprintf("too many requests with API key %s…; retry in %d s", c.key.Prefix, secs),
-		Hint:    fmt.Sprintf("each key may make %d requests a minute, %d at once", s.opt.RatePerMinute, s.opt.Burst),
+		Hint:    fmt.Sprintf("this key may make %d requests a minute, %d at once", rate, min(s.opt.Burst, rate)),
 	})
 	return false
 }
 
-// limiter keeps one token bucket per API key.
+// limiter keeps one token bucket per API key, each at its key's own rate.
 type limiter struct {
 	mu      sync.Mutex
-	rate    float64 // tokens per second
 	burst   float64
 	now     func() time.Time
 	buckets map[string]*bucket
@@ -127,34 +130,37 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(perMinute, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: float64(perMinute) / 60, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+func newLimiter(burst int, now func() time.Time) *limiter {
+	return &limiter{burst: float64(burst), now: now, buckets: map[string]*bucket{}}
 }
 
-// take takes one token from key's bucket and returns 0, or returns how long
-// until a token is there.
-func (l *limiter) take(key string) time.Duration {
+// take takes one token from key's bucket, refilled at perMinute tokens a
+// minute and holding at most min(burst, perMinute), and returns 0, or
+// returns how long until a token is there.
+func (l *limiter) take(key string, perMinute int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	rate := float64(perMinute) / 60
+	capacity := math.Min(l.burst, float64(perMinute))
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.burst, at: now}
+		b = &bucket{tokens: capacity, at: now}
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
+	b.tokens = math.Min(capacity, b.tokens+now.Sub(b.at).Seconds()*rate)
 	b.at = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return 0
 	}
-	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return time.Duration((1 - b.tokens) / rate * float64(time.Second))
 }
 
 // newKey creates an API key for account and returns it with its secret.
-func newKey(ctx context.Context, accounts crucible.AccountService, accountID, name string) (*crucible.APIKey, string, error) {
+func newKey(ctx context.Context, accounts crucible.AccountService, accountID, name string, rate int) (*crucible.APIKey, string, error) {
 	secret := newSecret()
-	k := &crucible.APIKey{AccountID: accountID, Name: name, Prefix: secret[:len(keyPrefix)+6], Hash: crucible.HashAPIKey(secret)}
+	k := &crucible.APIKey{AccountID: accountID, Name: name, Prefix: secret[:len(keyPrefix)+6], Hash: crucible.HashAPIKey(secret), RateLimit: rate}
 	if err := accounts.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", fmt.Errorf("create API key: %w", err)
 	}
@@ -178,7 +184,7 @@ func Bootstrap(ctx context.Context, accounts crucible.AccountService) (secret st
 	if err := accounts.CreateAccount(ctx, a); err != nil {
 		return "", false, fmt.Errorf("bootstrap: create admin account: %w", err)
 	}
-	_, secret, err = newKey(ctx, accounts, a.ID, "bootstrap")
+	_, secret, err = newKey(ctx, accounts, a.ID, "bootstrap", 0)
 	if err != nil {
 		return "", false, fmt.Errorf("bootstrap: %w", err)
 	}

@@ -211,7 +211,7 @@ func (s *Server) createKeyForm(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, crucible.Errorf(crucible.EINVALID, "key name is longer than 100 characters"))
 		return
 	}
-	k, secret, err := newKey(r.Context(), s.b, c.account.ID, name)
+	k, secret, err := newKey(r.Context(), s.b, c.account.ID, name, 0)
 	if err != nil {
 		s.pageError(w, r, err)
 		return

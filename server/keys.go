@@ -16,6 +16,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
+	if req.RateLimit < 0 {
+		return crucible.Errorf(crucible.EINVALID, "rate_limit must not be negative, got %d", req.RateLimit)
+	}
+	if req.RateLimit > s.opt.RatePerMinute && !c.admin() {
+		return crucible.Errorf(crucible.EFORBIDDEN, "only admins give a key more than the default %d requests a minute", s.opt.RatePerMinute)
+	}
 	if len(req.Name) > 100 {
 		return crucible.Errorf(crucible.EINVALID, "key name is longer than 100 characters")
 	}
@@ -34,7 +40,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *caller) er
 		}
 		accountID = a.ID
 	}
-	k, secret, err := newKey(r.Context(), s.b, accountID, req.Name)
+	k, secret, err := newKey(r.Context(), s.b, accountID, req.Name, req.RateLimit)
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ type Server struct {
 // New returns a server over b.
 func New(b Backend, opt Options) *Server {
 	opt.defaults()
-	s := &Server{b: b, opt: opt, limiter: newLimiter(opt.RatePerMinute, opt.Burst, opt.Now), mux: http.NewServeMux()}
+	s := &Server{b: b, opt: opt, limiter: newLimiter(opt.Burst, opt.Now), mux: http.NewServeMux()}
 	s.pages = newPages()
 	for _, r := range s.apiRoutes() {
 		s.mux.Handle(r.method+" "+r.pattern, s.wrap(r))

@@ -117,9 +117,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *crucible.APIKey) error {
 	}
 	c.CreatedAt = norm(s.now())
 	c.LastUsedAt, c.RevokedAt = normPtr(c.LastUsedAt), normPtr(c.RevokedAt)
-	_, err := s.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AccountID, c.Name, c.Prefix, c.Hash, s.timeArg(c.CreatedAt),
-		s.timePtrArg(c.LastUsedAt), s.timePtrArg(c.RevokedAt))
+	if c.RateLimit < 0 {
+		return crucible.Errorf(crucible.EINVALID, "api key rate limit must not be negative, got %d", c.RateLimit)
+	}
+	_, err := s.exec(ctx, `INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at, rate_limit)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AccountID, c.Name, c.Prefix, c.Hash, s.timeArg(c.CreatedAt),
+		s.timePtrArg(c.LastUsedAt), s.timePtrArg(c.RevokedAt), c.RateLimit)
 	if constraintOf(err) == foreignKeyViolation {
 		return crucible.Errorf(crucible.ENOTFOUND, "account %q not found", k.AccountID)
 	}
@@ -142,14 +145,14 @@ func isHexSHA256(h string) bool {
 	return true
 }
 
-const apiKeyColumns = "id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at"
+const apiKeyColumns = "id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at, rate_limit"
 
 func scanAPIKey(r rowScanner) (*crucible.APIKey, error) {
 	var (
 		k                      crucible.APIKey
 		created, used, revoked timeScan
 	)
-	if err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &revoked); err != nil {
+	if err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &revoked, &k.RateLimit); err != nil {
 		return nil, err
 	}
 	k.CreatedAt, k.LastUsedAt, k.RevokedAt = created.t, used.ptr(), revoked.ptr()

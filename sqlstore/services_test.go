@@ -343,6 +343,26 @@ func TestWithTx(t *testing.T) {
 	})
 }
 
+func TestAPIKeyRateLimit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		a := &crucible.Account{Name: "acme"}
+		if err := s.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		k := &crucible.APIKey{AccountID: a.ID, Hash: crucible.HashAPIKey("secret-1"), RateLimit: 42}
+		if err := s.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FindAPIKeyByHash(ctx, k.Hash)
+		if err != nil || got.RateLimit != 42 {
+			t.Fatalf("FindAPIKeyByHash = %+v, %v", got, err)
+		}
+		bad := &crucible.APIKey{AccountID: a.ID, Hash: crucible.HashAPIKey("secret-2"), RateLimit: -1}
+		wantCode(t, s.CreateAPIKey(ctx, bad), crucible.EINVALID)
+	})
+}
+
 func TestChainState(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := context.Background()

@@ -74,6 +74,7 @@ func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
 	fl.StringVar(&req.Name, "name", "", "a name to tell the key apart")
 	fl.StringVar(&req.AccountName, "account", "", "admins: create a new account with this name and give it the key")
 	fl.BoolVar(&req.Admin, "admin", false, "admins: the new account is an admin")
+	fl.IntVar(&req.RateLimit, "rate-limit", 0, "requests a minute this key may make; 0 for the server's default (above it: admins only)")
 	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key for later commands")
 	return cmd
 }
