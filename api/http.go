@@ -9,13 +9,18 @@ import (
 )
 
 // statusOf maps every domain error code to its HTTP status. This is the one
-// place the mapping lives.
+// place the mapping lives: the customer API, the node protocol (validator and
+// miner), the chain server, signed-request refusals and blob links all write
+// errors with WriteError, and their clients read them back with
+// ResponseError.
 var statusOf = map[string]int{
 	crucible.EINVALID:      http.StatusBadRequest,
 	crucible.ENOTFOUND:     http.StatusNotFound,
 	crucible.ECONFLICT:     http.StatusConflict,
 	crucible.EUNAUTHORIZED: http.StatusUnauthorized,
 	crucible.EFORBIDDEN:    http.StatusForbidden,
+	crucible.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	crucible.ERATELIMITED:  http.StatusTooManyRequests,
 	crucible.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -36,6 +41,19 @@ func HTTPStatus(code string) int {
 	return http.StatusInternalServerError
 }
 
+// ErrorCode returns the domain error code for an HTTP status: the inverse
+// of HTTPStatus, for a reply whose body names no code. Any other 4xx status
+// is EINVALID, anything else EINTERNAL.
+func ErrorCode(status int) string {
+	if c, ok := codeOf[status]; ok {
+		return c
+	}
+	if status >= 400 && status < 500 {
+		return crucible.EINVALID
+	}
+	return crucible.EINTERNAL
+}
+
 // WriteJSON writes v as a JSON response with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -43,11 +61,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes err as an ErrorResponse. Errors that are not domain
-// errors are reported as "internal error" without their text.
+// WriteError writes err as an ErrorResponse with the status of its code.
+// Errors that are not domain errors are reported as "internal error"
+// without their text.
 func WriteError(w http.ResponseWriter, err error) {
-	code := crucible.ErrorCode(err)
-	WriteJSON(w, HTTPStatus(code), ErrorResponse{Code: code, Message: crucible.ErrorMessage(err), Hint: crucible.ErrorHint(err)})
+	WriteJSON(w, HTTPStatus(crucible.ErrorCode(err)), NewErrorResponse(err))
+}
+
+// NewErrorResponse is the body WriteError sends for err.
+func NewErrorResponse(err error) ErrorResponse {
+	return ErrorResponse{Code: crucible.ErrorCode(err), Message: crucible.ErrorMessage(err), Hint: crucible.ErrorHint(err)}
 }
 
 // DecodeJSON reads a JSON request body of at most limit bytes into v,
@@ -69,13 +92,9 @@ func ResponseError(resp *http.Response) error {
 	if json.Unmarshal(b, &e) == nil && e.Message != "" {
 		code := e.Code
 		if code == "" {
-			code = codeOf[resp.StatusCode]
+			code = ErrorCode(resp.StatusCode)
 		}
 		return &crucible.Error{Code: code, Message: e.Message, Hint: e.Hint}
 	}
-	code, ok := codeOf[resp.StatusCode]
-	if !ok {
-		code = crucible.EINTERNAL
-	}
-	return crucible.Errorf(code, "%s: %.200s", resp.Status, b)
+	return crucible.Errorf(ErrorCode(resp.StatusCode), "%s: %.200s", resp.Status, b)
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 )
 
@@ -17,30 +18,30 @@ func Handler(st Store, signer *Signer, prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			api.WriteJSON(w, http.StatusMethodNotAllowed, api.ErrorResponse{Code: crucible.EINVALID, Message: r.Method + " is not allowed here; use GET or HEAD"})
 			return
 		}
 		key, ok := strings.CutPrefix(r.URL.Path, prefix)
 		if !ok {
-			http.NotFound(w, r)
+			api.WriteError(w, crucible.Errorf(crucible.ENOTFOUND, "no object at %s", r.URL.Path))
 			return
 		}
 		if err := ValidateKey(key); err != nil {
-			httpError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		if err := signer.VerifyRequest(r, key); err != nil {
-			httpError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		info, err := st.Stat(r.Context(), key)
 		if err != nil {
-			httpError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		rc, err := st.Get(r.Context(), key)
 		if err != nil {
-			httpError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		defer rc.Close()
@@ -56,18 +57,4 @@ func Handler(st Store, signer *Signer, prefix string) http.Handler {
 		}
 		_, _ = io.Copy(w, rc)
 	})
-}
-
-// httpError writes err with the status its code calls for.
-func httpError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch crucible.ErrorCode(err) {
-	case crucible.EINVALID:
-		status = http.StatusBadRequest
-	case crucible.EUNAUTHORIZED, crucible.EFORBIDDEN:
-		status = http.StatusForbidden
-	case crucible.ENOTFOUND:
-		status = http.StatusNotFound
-	}
-	http.Error(w, crucible.ErrorMessage(err), status)
 }

@@ -127,8 +127,8 @@ func TestLocalSpecifics(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("expired link: status %d, want 403", resp.StatusCode)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("expired link: status %d, want 401", resp.StatusCode)
 	}
 	unsigned, _ := NewLocal(LocalConfig{Dir: t.TempDir()})
 	if _, err := unsigned.SignedURL(ctx, "x", time.Minute); crucible.ErrorCode(err) != crucible.EINVALID {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 )
 
@@ -87,12 +88,11 @@ type (
 	BlockResponse struct {
 		Block int64 `json:"block"`
 	}
-	// ErrorResponse is the body of every error reply.
+	// ErrorResponse is the body of every error reply: crucible's error body
+	// and, for a named refusal, Subtensor's name for it.
 	ErrorResponse struct {
-		Code    string `json:"code"`
-		Name    string `json:"name,omitempty"` // Subtensor's name, for named refusals
-		Message string `json:"message"`
-		Hint    string `json:"hint,omitempty"`
+		api.ErrorResponse
+		Name string `json:"name,omitempty"` // Subtensor's name, for named refusals
 	}
 )
 
@@ -165,7 +165,7 @@ func (s *server) signed(r *http.Request, v any) (string, error) {
 		return "", crucible.Wrap(err, crucible.EINVALID, "read request")
 	}
 	if len(body) > maxRequestBody {
-		return "", crucible.Errorf(crucible.EINVALID, "request body is larger than %d bytes", maxRequestBody)
+		return "", crucible.Errorf(crucible.ETOOLARGE, "request body is larger than %d bytes", maxRequestBody)
 	}
 	if s.opts.Authenticate == nil {
 		return "", crucible.Errorf(crucible.EFORBIDDEN, "this chain server accepts no writes")
@@ -279,39 +279,22 @@ func reply(w http.ResponseWriter, v any, err error) {
 	}
 }
 
-// httpStatus maps a crucible error code to an HTTP status.
-func httpStatus(code string) int {
-	switch code {
-	case crucible.EINVALID:
-		return http.StatusBadRequest
-	case crucible.ENOTFOUND:
-		return http.StatusNotFound
-	case crucible.ECONFLICT:
-		return http.StatusConflict
-	case crucible.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case crucible.EFORBIDDEN:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
-}
-
+// writeError answers with err, with the status crucible's one mapping
+// (api.HTTPStatus) gives its code.
 func writeError(w http.ResponseWriter, err error) {
-	body := ErrorResponse{Code: crucible.ErrorCode(err), Message: crucible.ErrorMessage(err), Hint: crucible.ErrorHint(err)}
+	body := ErrorResponse{ErrorResponse: api.NewErrorResponse(err)}
 	var ce *Error
 	if errors.As(err, &ce) {
 		body.Name, body.Message = ce.Name, ce.Message
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus(body.Code))
-	json.NewEncoder(w).Encode(body)
+	api.WriteJSON(w, api.HTTPStatus(body.Code), body)
 }
 
 // decodeError rebuilds the error of an error reply.
 func decodeError(status int, b []byte) error {
 	var e ErrorResponse
 	if err := json.Unmarshal(b, &e); err != nil || e.Code == "" {
-		return crucible.Errorf(crucible.EINTERNAL, "chain server: HTTP %d: %s", status, truncate(b, 200))
+		return crucible.Errorf(api.ErrorCode(status), "chain server: HTTP %d: %s", status, truncate(b, 200))
 	}
 	if e.Name != "" {
 		return &Error{Name: e.Name, Code: e.Code, Message: e.Message}

@@ -96,7 +96,7 @@ func TestServerErrors(t *testing.T) {
 		{"/v1/set_weights", `{"hotkey": "a", "uids": [0], "weights": [1]}`, "a", 404, crucible.ENOTFOUND, "HotKeyNotRegisteredInSubNet", "hotkey a"},
 		{"/v1/advance", `{"blocks": -1}`, "", 400, crucible.EINVALID, "", "blocks"},
 		{"/v1/nothing", `{}`, "", 404, crucible.ENOTFOUND, "", "no such endpoint"},
-		{"/v1/register", strings.Repeat(" ", maxRequestBody+1), "a", 400, crucible.EINVALID, "", "larger than"},
+		{"/v1/register", strings.Repeat(" ", maxRequestBody+1), "a", 413, crucible.ETOOLARGE, "", "larger than"},
 	}
 	for _, tt := range tests {
 		status, e := post(tt.path, tt.body, tt.signer)

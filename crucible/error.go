@@ -5,15 +5,21 @@ import (
 	"fmt"
 )
 
-// Error codes. Each maps to one HTTP status in the server package.
+// Error codes. Each maps to one HTTP status, in one place (api.HTTPStatus),
+// which every HTTP server and client of crucible uses in both directions.
 const (
 	EINVALID      = "invalid"      // the caller sent something malformed or out of range
 	ENOTFOUND     = "not_found"    // the named thing does not exist (or is not visible to the caller)
 	ECONFLICT     = "conflict"     // the request conflicts with the current state
 	EUNAUTHORIZED = "unauthorized" // no or bad credentials
 	EFORBIDDEN    = "forbidden"    // valid credentials, but not allowed
+	ETOOLARGE     = "too_large"    // the request (a body, an upload) is larger than allowed
+	ERATELIMITED  = "rate_limited" // too many requests; try again later
 	EINTERNAL     = "internal"     // a bug or an infrastructure failure
 )
+
+// ErrorCodes lists every error code.
+var ErrorCodes = []string{EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EFORBIDDEN, ETOOLARGE, ERATELIMITED, EINTERNAL}
 
 // Error is the one domain error type. Code is machine readable, Message is for
 // the person reading it, Hint (optional) tells an operator what to do about it.

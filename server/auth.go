@@ -109,11 +109,8 @@ func (s *Server) allow(w http.ResponseWriter, c *caller) bool {
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	api.WriteJSON(w, http.StatusTooManyRequests, api.ErrorResponse{
-		Code:    "rate_limited",
-		Message: fmt.Sprintf("too many requests with API key %s…; retry in %d s", c.key.Prefix, secs),
-		Hint:    fmt.Sprintf("this key may make %d requests a minute, %d at once", rate, min(s.opt.Burst, rate)),
-	})
+	api.WriteError(w, crucible.Errorf(crucible.ERATELIMITED, "too many requests with API key %s…; retry in %d s", c.key.Prefix, secs).
+		WithHint(fmt.Sprintf("this key may make %d requests a minute, %d at once", rate, min(s.opt.Burst, rate))))
 	return false
 }
 

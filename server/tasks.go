@@ -169,7 +169,7 @@ func (s *Server) saveUpload(ctx context.Context, name string, body io.Reader) (*
 	up, err := s.b.SaveUpload(ctx, name, body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, crucible.Errorf(crucible.EINVALID, "dataset %s is larger than the %d MiB limit", name, s.opt.MaxUpload>>20)
+		return nil, crucible.Errorf(crucible.ETOOLARGE, "dataset %s is larger than the %d MiB limit", name, s.opt.MaxUpload>>20)
 	}
 	if err != nil && up != nil && len(up.Errors) > 0 {
 		msg := fmt.Sprintf("dataset %s has %d problem(s):\n%s", name, len(up.Errors), strings.Join(up.Errors, "\n"))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -50,7 +49,7 @@ func spoolBody(r *http.Request, max, memory int64) (*spooledBody, [32]byte, erro
 		return nil, sum, crucible.Wrap(err, crucible.EINVALID, "read request body")
 	}
 	if n > max {
-		return nil, sum, errTooLarge{max}
+		return nil, sum, tooLarge(max)
 	}
 	if n <= memory {
 		copy(sum[:], h.Sum(nil))
@@ -78,7 +77,7 @@ func spoolBody(r *http.Request, max, memory int64) (*spooledBody, [32]byte, erro
 	}
 	body.size = n + rest
 	if body.size > max {
-		return fail(errTooLarge{max})
+		return fail(tooLarge(max))
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail(crucible.Wrap(err, crucible.EINTERNAL, "spool request body"))
@@ -88,9 +87,7 @@ func spoolBody(r *http.Request, max, memory int64) (*spooledBody, [32]byte, erro
 	return body, sum, nil
 }
 
-// errTooLarge refuses a body over the limit (HTTP 413).
-type errTooLarge struct{ max int64 }
-
-func (e errTooLarge) Error() string {
-	return fmt.Sprintf("request body is larger than %d bytes", e.max)
+// tooLarge refuses a body over the limit (HTTP 413).
+func tooLarge(max int64) error {
+	return crucible.Errorf(crucible.ETOOLARGE, "request body is larger than %d bytes", max)
 }

@@ -137,7 +137,7 @@ func TestVerify(t *testing.T) {
 		{"unregistered", n.client(n.dave, n.miner.Address(), 0, nil), "POST", `{}`, 403, crucible.EFORBIDDEN, "not registered"},
 		{"low stake", n.client(n.bob, n.miner.Address(), 0, nil), "GET", "", 403, crucible.EFORBIDDEN, "below the minimum"},
 		{"unsigned", http.DefaultClient, "GET", "", 401, crucible.EUNAUTHORIZED, "not signed"},
-		{"body too large", n.client(n.alice, n.miner.Address(), 0, nil), "POST", strings.Repeat("x", 2<<10), 413, crucible.EINVALID, "larger than"},
+		{"body too large", n.client(n.alice, n.miner.Address(), 0, nil), "POST", strings.Repeat("x", 2<<10), 413, crucible.ETOOLARGE, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 )
 
@@ -195,34 +195,18 @@ func Caller(ctx context.Context) (string, bool) {
 	return s, ok && s != ""
 }
 
-// ErrorBody is the JSON of a refused request.
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
-}
+// ErrorBody is the JSON of a refused request: the body of every crucible
+// error answer.
+type ErrorBody = api.ErrorResponse
 
+// writeError answers a refused request. An Authorize function that reports
+// an unknown caller as ENOTFOUND refuses it (403) rather than claiming a
+// missing resource.
 func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	code := crucible.ErrorCode(err)
-	var tl errTooLarge
-	switch {
-	case errors.As(err, &tl):
-		status, code = http.StatusRequestEntityTooLarge, crucible.EINVALID
-	case code == crucible.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case code == crucible.EFORBIDDEN, code == crucible.ENOTFOUND:
-		status, code = http.StatusForbidden, crucible.EFORBIDDEN
-	case code == crucible.EINVALID:
-		status = http.StatusBadRequest
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+		err = &crucible.Error{Code: crucible.EFORBIDDEN, Message: crucible.ErrorMessage(err), Hint: crucible.ErrorHint(err)}
 	}
-	msg := crucible.ErrorMessage(err)
-	if errors.As(err, &tl) {
-		msg = tl.Error()
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(ErrorBody{Code: code, Message: msg, Hint: crucible.ErrorHint(err)})
+	api.WriteError(w, err)
 }
 
 // MinStake returns an Authorize function that admits hotkeys that lookup

@@ -33,7 +33,7 @@ func (v *Validator) NodeHandler(caller func(*http.Request) string) http.Handler 
 // Upload stores a miner's result. It returns EFORBIDDEN when the caller has
 // no part in the task or names another miner's result, ECONFLICT when the
 // task is not training or the deadline has passed (a late upload), and
-// EINVALID when the upload is larger than allowed.
+// ETOOLARGE when the upload is larger than allowed.
 func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, body io.Reader) (*api.UploadResponse, error) {
 	if hotkey == "" {
 		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "upload is not signed")
@@ -62,7 +62,7 @@ func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, bod
 	lr := &limitedReader{r: body, n: v.cfg.MaxUpload + 1}
 	size, sum, err := v.Blobs.Put(ctx, key, lr)
 	if lr.n <= 0 {
-		return nil, crucible.Errorf(crucible.EINVALID, "upload is larger than %d bytes", v.cfg.MaxUpload)
+		return nil, crucible.Errorf(crucible.ETOOLARGE, "upload is larger than %d bytes", v.cfg.MaxUpload)
 	}
 	if err != nil {
 		return nil, err
