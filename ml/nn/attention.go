@@ -16,16 +16,41 @@ import (
 //
 // Layouts: q is [B, T, NH, D]; k and v are [B, T, NKV, D]; the output is
 // [B, T, NH·D] (the same memory layout as q). Query head h reads key/value
-// head h / (NH/NKV), as in transformers' repeat_kv. The mask is plain
-// causal: there is no sliding window (Mistral's window changes nothing for
-// sequences no longer than the window). Token rows may be
-// strided: LdQ, LdKV and LdOut are the distances in floats between
+// head h / (NH/NKV), as in transformers' repeat_kv. The mask is causal, and
+// with Window > 0 also a sliding window. Token rows may be strided: LdQ, LdKV and LdOut are the distances in floats between
 // consecutive token rows of q (and dq), of k and v (and dk, dv), and of the
 // output (and its gradient). Zero means packed (NH·D, NKV·D, NH·D). Strides
 // let q, k and v be views into one fused [B·T, (NH+2·NKV)·D] projection.
 type AttnShape struct {
 	B, T, NH, NKV, D int
 	LdQ, LdKV, LdOut int
+	// Window, when positive, limits each query to the Window most recent
+	// positions, itself included: query i sees keys j with i−Window < j ≤ i
+	// (the sliding-window layers of Mistral, Gemma 2/3, Phi-3 and Qwen2).
+	// Only the key blocks inside the window are computed.
+	Window int
+	// Scale multiplies q·kᵀ before the softmax; 0 means 1/√D. Gemma uses
+	// query_pre_attn_scalar^(−1/2).
+	Scale float32
+	// SoftCap, when positive, caps the scaled scores before the mask:
+	// s → SoftCap·tanh(s/SoftCap) (Gemma 2's attn_logit_softcapping).
+	SoftCap float32
+}
+
+// scale is the factor applied to q·kᵀ.
+func (s AttnShape) scale() float32 {
+	if s.Scale != 0 {
+		return s.Scale
+	}
+	return float32(1 / math.Sqrt(float64(s.D)))
+}
+
+// firstKey is the first key position query position i attends to.
+func (s AttnShape) firstKey(i int) int {
+	if s.Window > 0 {
+		return max(0, i-s.Window+1)
+	}
+	return 0
 }
 
 func (s AttnShape) ldq() int  { return cmp.Or(s.LdQ, s.NH*s.D) }
@@ -51,6 +76,9 @@ func (s AttnShape) Validate() error {
 	}
 	if s.ldq() < s.NH*s.D || s.ldkv() < s.NKV*s.D || s.ldo() < s.NH*s.D {
 		return fmt.Errorf("attention: row strides q %d, kv %d, out %d are shorter than the rows", s.ldq(), s.ldkv(), s.ldo())
+	}
+	if s.Window < 0 || !(s.SoftCap >= 0) || math.IsNaN(float64(s.Scale)) || math.IsInf(float64(s.Scale), 0) || math.IsInf(float64(s.SoftCap), 0) {
+		return fmt.Errorf("attention: window %d, scale %v and soft cap %v must be non-negative and finite", s.Window, s.Scale, s.SoftCap)
 	}
 	return nil
 }
@@ -114,7 +142,8 @@ func runTasks(n, workers, per int, scratch []float32, task func(i int, scr []flo
 }
 
 // AttentionForward computes causal scaled dot-product attention,
-// out = softmax(q·kᵀ/√D + causal mask)·v per sequence and head, into out
+// out = softmax(cap(scale·q·kᵀ) + mask)·v per sequence and head (scale
+// 1/√D, no cap and a plain causal mask unless the shape says otherwise), into out
 // [B, T, NH·D] (overwritten). lse [B, NH, T] receives the row log-sum-exps
 // that AttentionBackward needs; it may be nil when no backward will follow.
 // scratch must hold at least 2·min(64,T)·T floats (see ScratchSize).
@@ -127,7 +156,7 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 	need("AttentionForward", "v", v, s.span(ldk, NKV*D))
 	need("AttentionForward", "out", out, s.span(ldo, NH*D))
 	needOpt("AttentionForward", "lse", lse, s.SavedSize())
-	scale := float32(1 / math.Sqrt(float64(D)))
+	scale := s.scale()
 	group := NH / NKV
 	runTasks(B*NH, workers, s.perWorker(), scratch, func(task int, scr []float32) {
 		b, h := task/NH, task%NH
@@ -137,12 +166,13 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 		var inv [attnBlock]float32
 		for r0 := 0; r0 < T; r0 += attnBlock {
 			r1 := min(r0+attnBlock, T)
-			m, nc := r1-r0, r1
+			c0 := s.firstKey(r0) // keys before c0 are outside every row's window
+			m, nc := r1-r0, r1-c0
 			sc := scr[:m*nc]
-			gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, sc, nc)
+			gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, sc, nc)
 			for i := 0; i < m; i++ {
 				row := sc[i*nc : (i+1)*nc]
-				mx, sum := expCausalRow(row, r0+i+1)
+				mx, sum := expMaskedRow(row, s.firstKey(r0+i)-c0, r0+i+1-c0, s.SoftCap)
 				inv[i] = 1 / sum
 				if lse != nil {
 					lse[(b*NH+h)*T+r0+i] = mx + float32(math.Log(float64(sum)))
@@ -151,7 +181,7 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 			// The rows of P are left unnormalized; normalizing the D outputs
 			// of a row is cheaper than the up to T probabilities.
 			o := out[ob+r0*ldo:]
-			gemm(false, false, m, D, nc, 1, sc, nc, v[kb:], ldk, 0, o, ldo)
+			gemm(false, false, m, D, nc, 1, sc, nc, v[kb+c0*ldk:], ldk, 0, o, ldo)
 			for i := 0; i < m; i++ {
 				or := o[i*ldo : i*ldo+D]
 				for d := range or {
@@ -162,25 +192,38 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 	})
 }
 
-// expCausalRow replaces the first `valid` scores x of row by e^(x−max),
-// zeroes the rest, and returns the maximum and the sum of the exponentials.
-func expCausalRow(row []float32, valid int) (mx, sum float32) {
-	mx = row[0]
-	for _, x := range row[1:valid] {
+// expMaskedRow replaces the visible scores x = row[lo:hi] by e^(x−max)
+// (capping them first when softCap > 0), zeroes the rest, and returns the
+// maximum and the sum of the exponentials.
+func expMaskedRow(row []float32, lo, hi int, softCap float32) (mx, sum float32) {
+	vis := row[lo:hi]
+	if softCap > 0 {
+		capScores(vis, softCap)
+	}
+	mx = vis[0]
+	for _, x := range vis[1:] {
 		if x > mx {
 			mx = x
 		}
 	}
-	sum = expShift(row[:valid], row[:valid], -mx)
-	clear(row[valid:])
+	sum = expShift(vis, vis, -mx)
+	clear(row[:lo])
+	clear(row[hi:])
 	return mx, sum
 }
 
-// softmaxCausalRow is expCausalRow followed by normalization: the row
-// becomes probabilities. It returns the log-sum-exp of the valid scores.
-func softmaxCausalRow(row []float32, valid int) float32 {
-	mx, sum := expCausalRow(row, valid)
-	scaleTo(row[:valid], row[:valid], 1/sum)
+// capScores applies x → c·tanh(x/c) in place.
+func capScores(x []float32, c float32) {
+	for i, v := range x {
+		x[i] = c * float32(math.Tanh(float64(v/c)))
+	}
+}
+
+// softmaxMaskedRow is expMaskedRow followed by normalization: the row
+// becomes probabilities. It returns the log-sum-exp of the visible scores.
+func softmaxMaskedRow(row []float32, lo, hi int, softCap float32) float32 {
+	mx, sum := expMaskedRow(row, lo, hi, softCap)
+	scaleTo(row[lo:hi], row[lo:hi], 1/sum)
 	return mx + float32(math.Log(float64(sum)))
 }
 
@@ -252,20 +295,21 @@ type headGrads struct {
 func (s AttnShape) backwardHead(b, h int, t headGrads, dq, dout, q, k, v, out, lse, scr []float32) {
 	T, NH, D := s.T, s.NH, s.D
 	ldq, ldk, ldo := s.ldq(), s.ldkv(), s.ldo()
-	scale := float32(1 / math.Sqrt(float64(D)))
+	scale := s.scale()
 	bq := min(attnBlock, T)
 	kb := b*T*ldk + (h/(NH/s.NKV))*D
 	qb := b*T*ldq + h*D
 	ob := b*T*ldo + h*D
 	for r0 := 0; r0 < T; r0 += attnBlock {
 		r1 := min(r0+attnBlock, T)
-		m, nc := r1-r0, r1
+		c0 := s.firstKey(r0)
+		m, nc := r1-r0, r1-c0
 		p := scr[:m*nc]
 		dp := scr[bq*T : bq*T+m*nc]
-		gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb:], ldk, 0, p, nc)
-		gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb:], ldk, 0, dp, nc)
+		gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, p, nc)
+		gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb+c0*ldk:], ldk, 0, dp, nc)
 		for i := 0; i < m; i++ {
-			valid := r0 + i + 1
+			lo, hi := s.firstKey(r0+i)-c0, r0+i+1-c0
 			l := lse[(b*NH+h)*T+r0+i]
 			pr, dr := p[i*nc:(i+1)*nc], dp[i*nc:(i+1)*nc]
 			o := out[ob+(r0+i)*ldo : ob+(r0+i)*ldo+D]
@@ -274,13 +318,31 @@ func (s AttnShape) backwardHead(b, h int, t headGrads, dq, dout, q, k, v, out, l
 			for d, x := range o {
 				di += x * g[d]
 			}
-			expShift(pr[:valid], pr[:valid], -l)
-			mulSub(dr[:valid], pr[:valid], di)
-			clear(pr[valid:])
-			clear(dr[valid:])
+			if s.SoftCap > 0 {
+				cappedRowGrad(pr[lo:hi], dr[lo:hi], l, di, s.SoftCap)
+			} else {
+				expShift(pr[lo:hi], pr[lo:hi], -l)
+				mulSub(dr[lo:hi], pr[lo:hi], di)
+			}
+			clear(pr[:lo])
+			clear(dr[:lo])
+			clear(pr[hi:])
+			clear(dr[hi:])
 		}
-		gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, t.dv, t.ld)
-		gemm(false, false, m, D, nc, scale, dp, nc, k[kb:], ldk, 1, dq[qb+r0*ldq:], ldq)
-		gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, t.dk, t.ld)
+		gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, t.dv[c0*t.ld:], t.ld)
+		gemm(false, false, m, D, nc, scale, dp, nc, k[kb+c0*ldk:], ldk, 1, dq[qb+r0*ldq:], ldq)
+		gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, t.dk[c0*t.ld:], t.ld)
+	}
+}
+
+// cappedRowGrad turns the raw scaled scores s of one row into probabilities
+// p = e^(c·tanh(s/c) − lse) and the score gradients dp into the gradient
+// with respect to s: p·(dp − di)·(1 − tanh²(s/c)).
+func cappedRowGrad(p, dp []float32, lse, di, c float32) {
+	for j, v := range p {
+		th := float32(math.Tanh(float64(v / c)))
+		e := expf(c*th - lse)
+		p[j] = e
+		dp[j] = e * (dp[j] - di) * (1 - th*th)
 	}
 }

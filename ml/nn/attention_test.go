@@ -16,9 +16,17 @@ func TestAttention(t *testing.T) {
 		{AttnShape{B: 2, T: 3, NH: 6, NKV: 1, D: 2}, true},
 		{AttnShape{B: 1, T: 70, NH: 2, NKV: 1, D: 5}, true},   // crosses a query block
 		{AttnShape{B: 2, T: 131, NH: 4, NKV: 2, D: 8}, false}, // three blocks, partial last
+		// Sliding windows (shorter than a block, spanning blocks, wider
+		// than the sequence), a score scale and Gemma 2's soft cap.
+		{AttnShape{B: 2, T: 9, NH: 4, NKV: 2, D: 3, Window: 3}, true},
+		{AttnShape{B: 1, T: 150, NH: 2, NKV: 1, D: 4, Window: 70}, true},
+		{AttnShape{B: 1, T: 131, NH: 2, NKV: 2, D: 4, Window: 5, Scale: 0.3}, false},
+		{AttnShape{B: 1, T: 6, NH: 2, NKV: 1, D: 3, Window: 50}, true},
+		{AttnShape{B: 2, T: 7, NH: 4, NKV: 2, D: 3, Scale: 0.7, SoftCap: 1.5}, true},
+		{AttnShape{B: 1, T: 80, NH: 2, NKV: 1, D: 4, Window: 9, SoftCap: 2}, true},
 	} {
 		s := tc.s
-		t.Run(fmt.Sprintf("B%d_T%d_H%d_KV%d_D%d", s.B, s.T, s.NH, s.NKV, s.D), func(t *testing.T) {
+		t.Run(fmt.Sprintf("B%d_T%d_H%d_KV%d_D%d_W%d_S%g_C%g", s.B, s.T, s.NH, s.NKV, s.D, s.Window, s.Scale, s.SoftCap), func(t *testing.T) {
 			r := newRand(uint64(s.B*1e6 + s.T*1e3 + s.NH*10 + s.D))
 			nq, nk := s.B*s.T*s.NH*s.D, s.B*s.T*s.NKV*s.D
 			q, k, v := randVec(r, nq, 1.5), randVec(r, nk, 1.5), randVec(r, nk, 1)
@@ -95,6 +103,17 @@ func TestDecodeAttention(t *testing.T) {
 		DecodeAttention(out, q[step.pos0*row:], kc, vc, step.nNew, step.pos0, s.NH, s.NKV, s.D, scratch)
 		if e := maxAbsErr(out, want[step.pos0*row:(step.pos0+step.nNew)*row]); e > 2e-5 {
 			t.Errorf("positions [%d,%d): max error %.3g", step.pos0, step.pos0+step.nNew, e)
+		}
+	}
+	// A sliding window, scale and soft cap give the rows of the masked pass.
+	ms := s
+	ms.Window, ms.Scale, ms.SoftCap = 37, 0.4, 3
+	want = refAttention(ms, full, to64(k), to64(v))
+	for _, step := range []struct{ pos0, nNew int }{{0, 1}, {1, 2}, {3, 80}, {83, 66}, {149, 1}} {
+		out := make([]float32, step.nNew*row)
+		DecodeAttentionMasked(ms, out, q[step.pos0*row:], kc, vc, step.nNew, step.pos0, scratch)
+		if e := maxAbsErr(out, want[step.pos0*row:(step.pos0+step.nNew)*row]); e > 2e-5 {
+			t.Errorf("masked: positions [%d,%d): max error %.3g", step.pos0, step.pos0+step.nNew, e)
 		}
 	}
 }

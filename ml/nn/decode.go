@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/crucible-net/crucible/ml/kernel"
 )
@@ -21,8 +20,17 @@ func DecodeScratchSize(nH, nNew, maxT int) int { return nH * min(max(nNew, 1), a
 // scratch holds at least DecodeScratchSize(nH, nNew, pos0+nNew) floats.
 // Work is parallel over heads.
 func DecodeAttention(out, q, kCache, vCache []float32, nNew, pos0, nH, nKV, d int, scratch []float32) {
-	if nNew <= 0 || pos0 < 0 || nH <= 0 || nKV <= 0 || d <= 0 || nH%nKV != 0 {
-		panic(fmt.Sprintf("nn.DecodeAttention: bad shape nNew=%d pos0=%d nH=%d nKV=%d D=%d", nNew, pos0, nH, nKV, d))
+	DecodeAttentionMasked(AttnShape{NH: nH, NKV: nKV, D: d}, out, q, kCache, vCache, nNew, pos0, scratch)
+}
+
+// DecodeAttentionMasked is DecodeAttention with the head counts, head width,
+// sliding window, score scale and soft cap of s (its B, T and strides are
+// not used): new row i attends to cache positions
+// [max(0, pos0+i−Window+1), pos0+i].
+func DecodeAttentionMasked(s AttnShape, out, q, kCache, vCache []float32, nNew, pos0 int, scratch []float32) {
+	nH, nKV, d := s.NH, s.NKV, s.D
+	if nNew <= 0 || pos0 < 0 || nH <= 0 || nKV <= 0 || d <= 0 || nH%nKV != 0 || s.Window < 0 {
+		panic(fmt.Sprintf("nn.DecodeAttention: bad shape nNew=%d pos0=%d nH=%d nKV=%d D=%d window=%d", nNew, pos0, nH, nKV, d, s.Window))
 	}
 	L := pos0 + nNew
 	bq := min(nNew, attnBlock)
@@ -31,7 +39,7 @@ func DecodeAttention(out, q, kCache, vCache []float32, nNew, pos0, nH, nKV, d in
 	need("DecodeAttention", "kCache", kCache, L*nKV*d)
 	need("DecodeAttention", "vCache", vCache, L*nKV*d)
 	need("DecodeAttention", "scratch", scratch, nH*bq*L)
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := s.scale()
 	group := nH / nKV
 	ldq, ldk := nH*d, nKV*d
 	kernel.ParallelFor(nH, max(1, 4096/max(1, L*d)), func(lo, hi int) {
@@ -40,13 +48,15 @@ func DecodeAttention(out, q, kCache, vCache []float32, nNew, pos0, nH, nKV, d in
 			kb := (h / group) * d
 			for r0 := 0; r0 < nNew; r0 += attnBlock {
 				r1 := min(r0+attnBlock, nNew)
-				m, nc := r1-r0, pos0+r1
+				c0 := s.firstKey(pos0 + r0)
+				m, nc := r1-r0, pos0+r1-c0
 				sc := scr[:m*nc]
-				gemm(false, true, m, nc, d, scale, q[r0*ldq+h*d:], ldq, kCache[kb:], ldk, 0, sc, nc)
+				gemm(false, true, m, nc, d, scale, q[r0*ldq+h*d:], ldq, kCache[kb+c0*ldk:], ldk, 0, sc, nc)
 				for i := 0; i < m; i++ {
-					softmaxCausalRow(sc[i*nc:(i+1)*nc], pos0+r0+i+1)
+					p := pos0 + r0 + i
+					softmaxMaskedRow(sc[i*nc:(i+1)*nc], s.firstKey(p)-c0, p+1-c0, s.SoftCap)
 				}
-				gemm(false, false, m, d, nc, 1, sc, nc, vCache[kb:], ldk, 0, out[r0*ldq+h*d:], ldq)
+				gemm(false, false, m, d, nc, 1, sc, nc, vCache[kb+c0*ldk:], ldk, 0, out[r0*ldq+h*d:], ldq)
 			}
 		}
 	})

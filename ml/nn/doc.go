@@ -1,9 +1,11 @@
 // Package nn holds the layer operations of crucible's transformer engine,
 // each as an explicit forward and backward function in the style of llm.c:
 // linear layers (nn.Linear and GPT-2 Conv1D layouts), token and position
-// embeddings, LayerNorm, RMSNorm, GELU, SiLU, SwiGLU, rotary position
-// embeddings (with Llama 3 frequency scaling), causal self-attention with
-// grouped-query heads, decode attention against a KV cache, softmax and a
+// embeddings, LayerNorm, RMSNorm, GELU, SiLU, SwiGLU, GeGLU, rotary position
+// embeddings (Llama 3 and linear frequency scaling, tables from any inverse
+// frequencies with an attention factor, partial rotary), causal
+// self-attention with grouped-query heads, sliding windows, a score scale and
+// soft-capping, decode attention against a KV cache, softmax and a
 // cross-entropy loss fused with its gradient.
 //
 // # Data

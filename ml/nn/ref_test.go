@@ -143,23 +143,33 @@ func refAttention(s AttnShape, q, k, v []float64) []float64 {
 	out := make([]float64, B*T*NH*D)
 	g := NH / NKV
 	sc := 1 / math.Sqrt(float64(D))
+	if s.Scale != 0 {
+		sc = float64(s.Scale)
+	}
 	for b := 0; b < B; b++ {
 		for h := 0; h < NH; h++ {
 			kv := h / g
 			for i := 0; i < T; i++ {
-				row := make([]float64, i+1)
-				for j := 0; j <= i; j++ {
+				lo := 0
+				if s.Window > 0 {
+					lo = max(0, i-s.Window+1)
+				}
+				row := make([]float64, i+1-lo)
+				for j := lo; j <= i; j++ {
 					var d float64
 					for e := 0; e < D; e++ {
 						d += q[((b*T+i)*NH+h)*D+e] * k[((b*T+j)*NKV+kv)*D+e]
 					}
-					row[j] = d * sc
+					row[j-lo] = d * sc
+					if c := float64(s.SoftCap); c > 0 {
+						row[j-lo] = c * math.Tanh(row[j-lo]/c)
+					}
 				}
 				p := refSoftmax(row)
 				for e := 0; e < D; e++ {
 					var o float64
-					for j := 0; j <= i; j++ {
-						o += p[j] * v[((b*T+j)*NKV+kv)*D+e]
+					for j := lo; j <= i; j++ {
+						o += p[j-lo] * v[((b*T+j)*NKV+kv)*D+e]
 					}
 					out[((b*T+i)*NH+h)*D+e] = o
 				}

@@ -23,12 +23,18 @@ type RoPEScaling struct {
 // convention: the first and second halves of each head vector form the
 // rotated pairs (dimension i pairs with i + headDim/2; not interleaved). It
 // holds the cos/sin table for positions [0, MaxPos), built once.
+//
+// HeadDim is the number of rotated dimensions of each head. With partial
+// rotary embeddings (Phi-3's partial_rotary_factor) only the first HeadDim
+// dimensions of a head are rotated and HeadStride, the distance between
+// consecutive heads, is the full head width; 0 means HeadDim.
 type RoPE struct {
-	HeadDim int
-	MaxPos  int
-	invFreq []float32 // [HeadDim/2]
-	cos     []float32 // [MaxPos, HeadDim/2]
-	sin     []float32 // [MaxPos, HeadDim/2]
+	HeadDim    int
+	HeadStride int
+	MaxPos     int
+	invFreq    []float32 // [HeadDim/2]
+	cos        []float32 // [MaxPos, HeadDim/2]
+	sin        []float32 // [MaxPos, HeadDim/2]
 }
 
 // NewRoPE builds the table for heads of headDim (even) and positions
@@ -48,22 +54,56 @@ func NewRoPE(headDim, maxPos int, theta float64, scaling *RoPEScaling) (*RoPE, e
 	if !(theta > 0) || math.IsInf(theta, 0) {
 		return nil, fmt.Errorf("rope: rope_theta %v must be positive and finite", theta)
 	}
-	half := headDim / 2
-	inv := make([]float32, half)
-	for i := range inv {
-		e := float32(2*i) / float32(headDim)
-		inv[i] = 1 / float32(math.Pow(theta, float64(e)))
-	}
+	inv := DefaultInvFreq(headDim, theta)
 	if err := scaleInvFreq(inv, scaling); err != nil {
 		return nil, err
 	}
-	r := &RoPE{HeadDim: headDim, MaxPos: maxPos, invFreq: inv,
+	return NewRoPEFreqs(maxPos, inv, 1)
+}
+
+// DefaultInvFreq returns the unscaled inverse frequencies
+// 1/theta^(2i/dim), i < dim/2, in float32 as transformers computes them.
+func DefaultInvFreq(dim int, theta float64) []float32 {
+	inv := make([]float32, dim/2)
+	for i := range inv {
+		e := float32(2*i) / float32(dim)
+		inv[i] = 1 / float32(math.Pow(theta, float64(e)))
+	}
+	return inv
+}
+
+// NewRoPEFreqs builds the table for positions [0, maxPos) from inverse
+// frequencies computed by the caller (one per rotated pair, so HeadDim is
+// 2·len(invFreq)), with cos and sin multiplied by attnFactor (the
+// attention scaling of LongRoPE and YaRN; 1 for the others).
+func NewRoPEFreqs(maxPos int, invFreq []float32, attnFactor float32) (*RoPE, error) {
+	if len(invFreq) == 0 {
+		return nil, fmt.Errorf("rope: no inverse frequencies")
+	}
+	if maxPos <= 0 {
+		return nil, fmt.Errorf("rope: max positions %d must be positive", maxPos)
+	}
+	for i, f := range invFreq {
+		if !(f > 0) || math.IsInf(float64(f), 0) {
+			return nil, fmt.Errorf("rope: inverse frequency %d is %v, want positive and finite", i, f)
+		}
+	}
+	if !(attnFactor > 0) || math.IsInf(float64(attnFactor), 0) {
+		return nil, fmt.Errorf("rope: attention factor %v must be positive and finite", attnFactor)
+	}
+	half := len(invFreq)
+	inv := append([]float32(nil), invFreq...)
+	r := &RoPE{HeadDim: 2 * half, MaxPos: maxPos, invFreq: inv,
 		cos: make([]float32, maxPos*half), sin: make([]float32, maxPos*half)}
 	for p := 0; p < maxPos; p++ {
 		for i, f := range inv {
 			a := float64(float32(p) * f)
-			r.cos[p*half+i] = float32(math.Cos(a))
-			r.sin[p*half+i] = float32(math.Sin(a))
+			c, s := float32(math.Cos(a)), float32(math.Sin(a))
+			if attnFactor != 1 {
+				c, s = c*attnFactor, s*attnFactor
+			}
+			r.cos[p*half+i] = c
+			r.sin[p*half+i] = s
 		}
 	}
 	return r, nil
@@ -131,6 +171,9 @@ func (r *RoPE) CosSin(p int) (cos, sin []float32) {
 // distance in floats between consecutive token rows (0 means packed,
 // nHeads·HeadDim; a larger stride rotates the leading heads of each row of
 // a fused q|k|v projection). out may alias x (the usual in-place use).
+// With HeadStride > HeadDim only the first HeadDim dimensions of each head
+// are written; the rest of out is left as it is, so that in place they pass
+// through unchanged (partial rotary embeddings).
 func (r *RoPE) Forward(out, x []float32, batch, t, nHeads, ld int, start []int) {
 	r.apply("RoPE.Forward", out, x, batch, t, nHeads, ld, start, false, false)
 }
@@ -150,16 +193,23 @@ func (r *RoPE) BackwardInPlace(d []float32, batch, t, nHeads, ld int, start []in
 
 func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads, ld int, start []int, inverse, accumulate bool) {
 	hd, h := r.HeadDim, r.HeadDim/2
-	if ld == 0 {
-		ld = nHeads * hd
+	hs := r.HeadStride
+	if hs == 0 {
+		hs = hd
 	}
-	if ld < nHeads*hd {
-		panic(fmt.Sprintf("nn.%s: row stride %d is shorter than %d heads of %d", op, ld, nHeads, hd))
+	if hs < hd {
+		panic(fmt.Sprintf("nn.%s: head stride %d is shorter than the %d rotated dimensions", op, hs, hd))
+	}
+	if ld == 0 {
+		ld = nHeads * hs
+	}
+	if ld < nHeads*hs {
+		panic(fmt.Sprintf("nn.%s: row stride %d is shorter than %d heads of %d", op, ld, nHeads, hs))
 	}
 	if batch*t == 0 {
 		return
 	}
-	n := (batch*t-1)*ld + nHeads*hd
+	n := (batch*t-1)*ld + (nHeads-1)*hs + hd
 	need(op, "out", out, n)
 	need(op, "x", x, n)
 	if start != nil && len(start) < batch {
@@ -191,7 +241,7 @@ func (r *RoPE) apply(op string, out, x []float32, batch, t, nHeads, ld int, star
 			}
 			cs, sn := r.cos[p*h:(p+1)*h], r.sin[p*h:(p+1)*h]
 			for hh := 0; hh < nHeads; hh++ {
-				off := row*ld + hh*hd
+				off := row*ld + hh*hs
 				if useAVX2 && h%8 == 0 {
 					ropeAVX2(&out[off], &x[off], &cs[0], &sn[0], h, sign, accFlag)
 					continue

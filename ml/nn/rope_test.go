@@ -125,3 +125,60 @@ func TestRoPEVectorMatchesScalar(t *testing.T) {
 	useAVX2 = true
 	sameBits(t, "vector vs scalar", vec, scalar)
 }
+
+// TestRoPEPartialAndFactor checks partial rotary embeddings (the first 6 of
+// 8 dimensions of each head rotated, the rest passing through, in place and
+// backward in place) and the cos/sin attention factor of NewRoPEFreqs
+// against the reference rotation of the leading dimensions.
+func TestRoPEPartialAndFactor(t *testing.T) {
+	const batch, T, nh, hd, rot = 2, 5, 3, 8, 6
+	inv := DefaultInvFreq(rot, 500)
+	r, err := NewRoPEFreqs(T, inv, 1.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.HeadStride = hd
+	rng := newRand(21)
+	x := randVec(rng, batch*T*nh*hd, 1)
+	y := append([]float32(nil), x...)
+	r.Forward(y, y, batch, T, nh, 0, nil)
+	sub := make([]float64, batch*T*nh*rot)
+	for i := 0; i < batch*T*nh; i++ {
+		for d := 0; d < rot; d++ {
+			sub[i*rot+d] = float64(x[i*hd+d])
+		}
+	}
+	inv64 := make([]float64, len(inv))
+	for i, f := range inv {
+		inv64[i] = float64(f)
+	}
+	want := refRoPE(sub, inv64, batch, T, nh, rot, nil, false)
+	for i := 0; i < batch*T*nh; i++ {
+		for d := 0; d < hd; d++ {
+			got := float64(y[i*hd+d])
+			if d >= rot {
+				if y[i*hd+d] != x[i*hd+d] {
+					t.Fatalf("pass-through dimension %d of head row %d changed", d, i)
+				}
+				continue
+			}
+			if e := math.Abs(got - 1.25*want[i*rot+d]); e > 1e-5 {
+				t.Fatalf("head row %d dimension %d: got %v, want %v", i, d, got, 1.25*want[i*rot+d])
+			}
+		}
+	}
+	// Backward in place undoes the rotation up to the factor squared.
+	r.BackwardInPlace(y, batch, T, nh, 0, nil)
+	for i := range y {
+		w := x[i]
+		if i%hd < rot {
+			w *= 1.25 * 1.25
+		}
+		if e := math.Abs(float64(y[i] - w)); e > 1e-5 {
+			t.Fatalf("backward of forward at %d: got %v, want %v", i, y[i], w)
+		}
+	}
+	if _, err := NewRoPEFreqs(4, []float32{1, -1}, 1); err == nil {
+		t.Error("negative inverse frequency: want an error")
+	}
+}
