@@ -2,6 +2,7 @@ package crucible
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -14,15 +15,16 @@ const (
 	TaskChat     TaskType = "chat"     // a list of role-tagged messages
 	TaskDPO      TaskType = "dpo"      // prompt, chosen and rejected answers (preference tuning)
 	TaskText     TaskType = "text"     // plain text, continued pretraining
+	TaskGRPO     TaskType = "grpo"     // prompts scored by reward functions (reinforcement fine-tuning)
 )
 
 // TaskTypes lists every task type.
-var TaskTypes = []TaskType{TaskInstruct, TaskChat, TaskDPO, TaskText}
+var TaskTypes = []TaskType{TaskInstruct, TaskChat, TaskDPO, TaskText, TaskGRPO}
 
 // Valid reports whether t is a known task type.
 func (t TaskType) Valid() bool {
 	switch t {
-	case TaskInstruct, TaskChat, TaskDPO, TaskText:
+	case TaskInstruct, TaskChat, TaskDPO, TaskText, TaskGRPO:
 		return true
 	}
 	return false
@@ -32,7 +34,7 @@ func (t TaskType) Valid() bool {
 func ParseTaskType(s string) (TaskType, error) {
 	t := TaskType(s)
 	if !t.Valid() {
-		return "", Errorf(EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", s)
+		return "", Errorf(EINVALID, "unknown task type %q (want instruct, chat, dpo, text or grpo)", s)
 	}
 	return t, nil
 }
@@ -50,6 +52,7 @@ type Task struct {
 	ModelParamsCount int64          `json:"model_params_count"` // parameters of the base model
 	Dataset          string         `json:"dataset"`            // dataset: local path, cache id or upload id
 	Mapping          *ColumnMapping `json:"mapping,omitempty"`  // nil until given or detected
+	Rewards          []Reward       `json:"rewards,omitempty"`  // grpo: the reward functions and their weights
 	HoursToComplete  float64        `json:"hours_to_complete"`  // training time budget for miners
 	TrainData        string         `json:"train_data,omitempty"`
 	TestData         string         `json:"-"` // blob key of the hidden test split; never sent to miners
@@ -73,7 +76,7 @@ type Task struct {
 // Validate checks the fields a customer supplies.
 func (t *Task) Validate() error {
 	if !t.Type.Valid() {
-		return Errorf(EINVALID, "task type %q is not one of instruct, chat, dpo, text", t.Type)
+		return Errorf(EINVALID, "task type %q is not one of instruct, chat, dpo, text, grpo", t.Type)
 	}
 	if t.Model == "" {
 		return Errorf(EINVALID, "task model is required")
@@ -88,6 +91,12 @@ func (t *Task) Validate() error {
 		if err := t.Mapping.Validate(t.Type); err != nil {
 			return err
 		}
+	}
+	if t.Type == TaskGRPO {
+		return ValidateRewards(t.Rewards)
+	}
+	if len(t.Rewards) > 0 {
+		return Errorf(EINVALID, "rewards are for grpo tasks, not %s tasks", t.Type)
 	}
 	return nil
 }
@@ -119,6 +128,21 @@ type ColumnMapping struct {
 	RejectedFormat string `json:"rejected_format,omitempty"`
 	// text
 	FieldText string `json:"field_text,omitempty"`
+	// grpo: the prompt is FieldPrompt (and FieldSystem); ExtraColumns
+	// names, comma-separated, the columns the reward functions read
+	// (the expected answer, say). Empty means every other column.
+	ExtraColumns string `json:"extra_columns,omitempty"`
+}
+
+// Extras returns the names in ExtraColumns, trimmed, empty ones dropped.
+func (m *ColumnMapping) Extras() []string {
+	var out []string
+	for _, c := range strings.Split(m.ExtraColumns, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Validate checks that the fields a task type needs are present.
@@ -150,6 +174,16 @@ func (m *ColumnMapping) Validate(t TaskType) error {
 		return nil
 	case TaskText:
 		return need("field_text", m.FieldText)
+	case TaskGRPO:
+		if err := need("field_prompt", m.FieldPrompt); err != nil {
+			return err
+		}
+		for _, c := range m.Extras() {
+			if c == m.FieldPrompt {
+				return Errorf(EINVALID, "column mapping for a grpo task: extra column %q is the prompt column", c)
+			}
+		}
+		return nil
 	}
 	return Errorf(EINVALID, "unknown task type %q", t)
 }

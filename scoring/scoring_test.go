@@ -149,7 +149,7 @@ func TestWeightsGolden(t *testing.T) {
 	s := scoring.Default()
 	var in []*crucible.Score
 	hot := []string{"5Alpha", "5Bravo", "5Charlie", "5Delta", "5Echo"}
-	types := crucible.TaskTypes
+	types := []crucible.TaskType{crucible.TaskInstruct, crucible.TaskChat, crucible.TaskDPO, crucible.TaskText} // the types spec v1 weighs
 	for i := 0; i < 24; i++ {
 		typ := types[i%len(types)]
 		organic := i%3 == 0
