@@ -32,6 +32,9 @@ type CheckOptions struct {
 	MaxErrors int
 	// Split gives the split rule whose test size the report shows.
 	Split SplitOptions
+	// CheckExample, when set, checks each good row further (a grpo task's
+	// reward functions run on it); an error makes the row bad.
+	CheckExample func(Example) error
 }
 
 // TokenStats summarises token lengths over the good rows.
@@ -221,7 +224,16 @@ func (c *checker) checkExample(row Row, ex Example) error {
 		if err != nil {
 			return err
 		}
+		if ex.Type == crucible.TaskGRPO && c.opt.MaxLength > 0 && n > c.opt.MaxLength {
+			// A prompt cannot be cut without changing the question.
+			return errorf(row.Pos, c.rep.Mapping.FieldPrompt, "the prompt has %d tokens, over the %d that leave room for a completion", n, c.opt.MaxLength)
+		}
 		c.lengths = append(c.lengths, n)
+	}
+	if c.opt.CheckExample != nil && !ex.Empty() {
+		if err := c.opt.CheckExample(ex); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -43,6 +43,31 @@ var (
 // first rows (sample of them; 0 means DefaultDetectSample). Rows that fail
 // to read are skipped; a file with no readable row is an error.
 func DetectFile(path string, sample int) (*Detection, error) {
+	rows, err := readSample(path, sample)
+	if err != nil {
+		return nil, err
+	}
+	return Detect(rows)
+}
+
+// detectFileAs detects the mapping of a dataset for task type t: the
+// grpo reading when t is grpo (prompt and answer columns read as an
+// instruct pair otherwise), else what Detect finds.
+func detectFileAs(path string, t crucible.TaskType) (*Detection, error) {
+	rows, err := readSample(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	if t == crucible.TaskGRPO {
+		return DetectGRPO(rows)
+	}
+	return Detect(rows)
+}
+
+// readSample reads the first sample rows of a dataset (0 means
+// DefaultDetectSample), skipping rows that fail to read; a file with no
+// readable row is an error.
+func readSample(path string, sample int) ([]Row, error) {
 	if sample <= 0 {
 		sample = DefaultDetectSample
 	}
@@ -76,7 +101,7 @@ func DetectFile(path string, sample int) (*Detection, error) {
 		}
 		return nil, crucible.Errorf(crucible.EINVALID, "detect the format of %s: the dataset has no rows", path)
 	}
-	return Detect(rows)
+	return rows, nil
 }
 
 // Detect picks the task type and column mapping that fit a sample of rows:
@@ -84,7 +109,9 @@ func DetectFile(path string, sample int) (*Detection, error) {
 // conversations [{from, value}]), prompt/chosen/rejected, an
 // instruction/output pair (with aliases such as question/answer,
 // prompt/completion, query/response, input/output, and optional input and
-// system columns), or a text column. It returns EINVALID, listing the
+// system columns), a prompt column with no answer column (grpo: prompts
+// for reward functions, every other column passed to them as extra data),
+// or a text column. It returns EINVALID, listing the
 // columns seen, when nothing fits or when more than one reading does.
 func Detect(rows []Row) (*Detection, error) {
 	d := newDetector(rows)
@@ -116,6 +143,14 @@ func Detect(rows []Row) (*Detection, error) {
 		f.Columns = d.cols
 		return f, nil
 	case 0:
+		if len(d.text(promptColumns)) > 0 {
+			g, err := d.grpo()
+			if err != nil {
+				return nil, err
+			}
+			g.Columns = d.cols
+			return g, nil
+		}
 		if t := d.text(textColumns); len(t) > 0 {
 			return &Detection{Type: crucible.TaskText, Mapping: crucible.ColumnMapping{FieldText: t[0]}, Columns: d.cols,
 				Reason: fmt.Sprintf("found only the text column %s: text (plain language modelling) with field_text=%s", t[0], t[0])}, nil

@@ -38,6 +38,8 @@ type Example struct {
 	Messages []Message
 	// Text is the document of a text row.
 	Text string
+	// Extra holds a grpo row's extra columns, for the reward functions.
+	Extra map[string]any
 }
 
 // PromptKey is the part of an example that identifies what is asked: the
@@ -82,6 +84,8 @@ func (e Example) Empty() bool {
 		return strings.TrimSpace(e.Response) == ""
 	case crucible.TaskDPO:
 		return strings.TrimSpace(e.Chosen) == "" && strings.TrimSpace(e.Rejected) == ""
+	case crucible.TaskGRPO:
+		return strings.TrimSpace(e.Prompt) == ""
 	case crucible.TaskChat:
 		for _, m := range e.Messages {
 			if m.Role == RoleAssistant && strings.TrimSpace(m.Content) != "" {
@@ -105,6 +109,7 @@ const (
 	DefaultChatRoleField   = "from"
 	DefaultChatContent     = "value"
 	DefaultFieldText       = "text"
+	DefaultFieldPrompt     = "prompt"
 )
 
 // WithDefaults returns m with Gradients' defaults filled in for the fields
@@ -133,6 +138,9 @@ func WithDefaults(t crucible.TaskType, m crucible.ColumnMapping) crucible.Column
 		def(&m.PromptFormat, DefaultPromptFormat)
 		def(&m.ChosenFormat, DefaultChosenFormat)
 		def(&m.RejectedFormat, DefaultRejectedFormat)
+	case crucible.TaskGRPO:
+		def(&m.FieldPrompt, DefaultFieldPrompt)
+		def(&m.PromptFormat, DefaultPromptFormat)
 	case crucible.TaskChat:
 		def(&m.ChatColumn, DefaultChatColumn)
 		def(&m.ChatRoleField, DefaultChatRoleField)
@@ -157,7 +165,7 @@ type Formatter struct {
 // Returns EINVALID when a column the type needs is not mapped.
 func NewFormatter(t crucible.TaskType, m crucible.ColumnMapping) (*Formatter, error) {
 	if !t.Valid() {
-		return nil, crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", t)
+		return nil, crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo, text or grpo)", t)
 	}
 	m = WithDefaults(t, m)
 	if err := m.Validate(t); err != nil {
@@ -189,6 +197,12 @@ func (f *Formatter) Columns() (required, optional []string) {
 		add(&required, m.ChatColumn)
 	case crucible.TaskText:
 		add(&required, m.FieldText)
+	case crucible.TaskGRPO:
+		add(&required, m.FieldPrompt)
+		for _, c := range m.Extras() {
+			add(&required, c)
+		}
+		add(&optional, m.FieldSystem)
 	}
 	return required, optional
 }
@@ -244,6 +258,10 @@ func (f *Formatter) Example(r Row) (Example, error) {
 		}
 	case crucible.TaskText:
 		if ex.Text, err = stringField(r, m.FieldText); err != nil {
+			return ex, err
+		}
+	case crucible.TaskGRPO:
+		if err := f.grpo(r, &ex); err != nil {
 			return ex, err
 		}
 	}

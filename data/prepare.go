@@ -39,6 +39,9 @@ func StandardMapping(t crucible.TaskType, m crucible.ColumnMapping) crucible.Col
 	case crucible.TaskChat:
 		return crucible.ColumnMapping{ChatColumn: ColConversations, ChatRoleField: "role", ChatContentField: "content",
 			ChatUserRole: RoleUser, ChatAssistRole: RoleAssistant, ChatSystemRole: RoleSystem}
+	case crucible.TaskGRPO:
+		// Extra columns keep their names: the rewards read them by name.
+		return crucible.ColumnMapping{FieldPrompt: ColPrompt, FieldSystem: ColSystem, PromptFormat: m.PromptFormat, ExtraColumns: m.ExtraColumns}
 	}
 	return crucible.ColumnMapping{FieldText: ColText}
 }
@@ -171,6 +174,12 @@ func standardRow(f *Formatter, ex Example, r Row) map[string]any {
 		return map[string]any{ColPrompt: str(m.FieldPrompt), ColChosen: str(m.FieldChosen), ColRejected: str(m.FieldRejected), ColSystem: str(m.FieldSystem)}
 	case crucible.TaskChat:
 		return map[string]any{ColConversations: ex.Messages}
+	case crucible.TaskGRPO:
+		out := map[string]any{ColPrompt: str(m.FieldPrompt), ColSystem: str(m.FieldSystem)}
+		for k, v := range ex.Extra {
+			out[k] = v
+		}
+		return out
 	}
 	return map[string]any{ColText: ex.Text}
 }

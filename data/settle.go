@@ -17,12 +17,18 @@ import (
 // defaults do. The reason says which happened. Errors are EINVALID.
 func Settle(path string, t crucible.TaskType, m crucible.ColumnMapping) (crucible.TaskType, crucible.ColumnMapping, string, error) {
 	if t != "" && !t.Valid() {
-		return "", m, "", crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", t)
+		return "", m, "", crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo, text or grpo)", t)
 	}
 	if t != "" && m.Validate(t) == nil {
 		return t, m, "", nil
 	}
-	d, err := DetectFile(path, 0)
+	d, err := detectFileAs(path, t)
+	if t == crucible.TaskGRPO && err != nil && m.FieldPrompt == "" && crucible.ErrorCode(err) == crucible.EINVALID {
+		var de *Error
+		if !errors.As(err, &de) {
+			return "", m, "", crucible.Wrap(err, crucible.EINVALID, "%s", path)
+		}
+	}
 	switch {
 	case err == nil && (t == "" || t == d.Type):
 		if m == (crucible.ColumnMapping{}) {
@@ -59,6 +65,7 @@ var mappingFlags = map[crucible.TaskType]string{
 	crucible.TaskDPO:      "--field-prompt COL --field-chosen COL --field-rejected COL",
 	crucible.TaskChat:     "--chat-column COL",
 	crucible.TaskText:     "--field-text COL",
+	crucible.TaskGRPO:     "--field-prompt COL --extra-columns COL,COL",
 }
 
 // overlay returns base with every non-empty field of top copied over it.

@@ -256,9 +256,12 @@ func maxInt(a, b int) int {
 }
 
 // Length returns the number of tokens of an example, before truncation: the
-// full sequence, or the longer of a pair's two sequences.
+// full sequence, the longer of a pair's two sequences, or a grpo prompt.
 func Length(tok Tokenizer, ex Example, opt TokenizeOptions) (int, error) {
 	opt.MaxLength = 0
+	if ex.Type == crucible.TaskGRPO {
+		return len(TokenizePrompt(tok, ex)), nil
+	}
 	if ex.Type == crucible.TaskDPO {
 		p, err := TokenizePair(tok, ex, opt)
 		if err != nil {

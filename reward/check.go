@@ -62,9 +62,9 @@ func (s *Set) Check(samples []Sample, max int) []error {
 				e := *re
 				e.Row = smp.Where
 				if c != "" {
-					e.Problem += fmt.Sprintf(" (completion %q)", clip(c, 40))
+					e.Problem += fmt.Sprintf(" (on the completion %q)", clip(c, 40))
 				} else {
-					e.Problem += " (empty completion)"
+					e.Problem += " (on the empty completion)"
 				}
 				key := e.Reward + "\x00" + re.Problem
 				if seen[key] && re.Line > 0 {

@@ -254,7 +254,7 @@ func TestSetScoreAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs = bad.Check(samples[:1], 0)
-	if len(errs) != 1 || errs[0].Error() != "data.jsonl:1: reward picky (line 2): floating-point division by zero (empty completion)" {
+	if len(errs) != 1 || errs[0].Error() != "data.jsonl:1: reward picky (line 2): floating-point division by zero (on the empty completion)" {
 		t.Errorf("Check picky: %v", errs)
 	}
 }

@@ -43,13 +43,14 @@ var mappingUsage = map[string]string{
 	"chat_user_reference":      `chat: role value of the user (default "user")`,
 	"chat_assistant_reference": `chat: role value of the assistant (default "assistant")`,
 	"chat_system_reference":    `chat: role value of the system (default "system")`,
-	"field_prompt":             "dpo: column holding the prompt",
+	"field_prompt":             "dpo, grpo: column holding the prompt",
 	"field_chosen":             "dpo: column holding the preferred answer",
 	"field_rejected":           "dpo: column holding the rejected answer",
-	"prompt_format":            `dpo: prompt template (default "{prompt}")`,
+	"prompt_format":            `dpo, grpo: prompt template (default "{prompt}")`,
 	"chosen_format":            `dpo: chosen answer template (default "{chosen}")`,
 	"rejected_format":          `dpo: rejected answer template (default "{rejected}")`,
 	"field_text":               `text: column holding the text (default "text")`,
+	"extra_columns":            "grpo: comma-separated columns the reward functions read (default: every column but the prompt)",
 }
 
 // addMappingFlags binds one string flag per ColumnMapping field
@@ -72,6 +73,7 @@ func newDataCheckCmd() *cobra.Command {
 		maxErrors int
 		inputs    bool
 		split     data.SplitOptions
+		rf        *rewardFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check FILE|DIR|org/name",
@@ -83,13 +85,30 @@ when --type is not given, with the reason), empty rows, duplicate rows and
 prompts, token-length statistics when --tokenizer is given, rows over
 --max-length, and every error as file:line: field: problem.
 
+For a grpo dataset, --reward and --reward-file run each reward function on
+every row with a few probe completions: a reward that fails, returns no
+number, runs past its step limit or needs an extra column the row leaves
+empty is an error naming the reward, its line and the row; a prompt over
+--max-length tokens is an error too (it leaves no room for a completion).
+
 The exit status is 1 when the dataset has errors.`,
 		Example: `  crucible data check train.jsonl
   crucible data check data/ --type instruct --field-instruction question --field-output answer
-  crucible data check chats.parquet --tokenizer ./models/smollm --max-length 2048 --json`,
+  crucible data check chats.parquet --tokenizer ./models/smollm --max-length 2048 --json
+  crucible data check arithmetic.jsonl --reward numeric_answer --reward-file my_reward.star`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt := data.CheckOptions{Mapping: mapping, MaxLength: maxLength, MaxErrors: maxErrors, TrainOnInputs: inputs, Split: split}
+			if rf.given() {
+				_, set, err := rf.rewards()
+				if err != nil {
+					return err
+				}
+				opt.CheckExample = checkRewards(set)
+				if typ == "" {
+					typ = string(crucible.TaskGRPO)
+				}
+			}
 			if typ != "" {
 				t, err := crucible.ParseTaskType(typ)
 				if err != nil {
@@ -145,8 +164,9 @@ The exit status is 1 when the dataset has errors.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
+	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
 	addMappingFlags(cmd, &mapping)
+	rf = addRewardFlags(cmd)
 	f.StringVar(&tokDir, "tokenizer", "", "tokenizer directory (tokenizer.json) or cached model org/name, for token lengths")
 	f.IntVar(&maxLength, "max-length", 0, "count the rows longer than this many tokens (needs --tokenizer)")
 	f.BoolVar(&inputs, "train-on-inputs", false, "count prompt tokens in the loss (affects nothing but lengths here)")
@@ -237,8 +257,13 @@ func typeOfMapping(m crucible.ColumnMapping) (crucible.TaskType, error) {
 	}{
 		{crucible.TaskInstruct, []string{m.FieldInstruction, m.FieldInput, m.FieldOutput, m.Format, m.NoInputFormat}},
 		{crucible.TaskChat, []string{m.ChatColumn, m.ChatRoleField, m.ChatContentField, m.ChatUserRole, m.ChatAssistRole, m.ChatSystemRole}},
-		{crucible.TaskDPO, []string{m.FieldPrompt, m.FieldChosen, m.FieldRejected, m.PromptFormat, m.ChosenFormat, m.RejectedFormat}},
+		{crucible.TaskDPO, []string{m.FieldChosen, m.FieldRejected, m.ChosenFormat, m.RejectedFormat}},
 		{crucible.TaskText, []string{m.FieldText}},
+		{crucible.TaskGRPO, []string{m.ExtraColumns}},
+	}
+	if m.ExtraColumns == "" {
+		// A prompt alone is a dpo mapping's start; with extra columns, grpo's.
+		groups[2].fields = append(groups[2].fields, m.FieldPrompt, m.PromptFormat)
 	}
 	var found []crucible.TaskType
 	for _, g := range groups {
@@ -250,7 +275,7 @@ func typeOfMapping(m crucible.ColumnMapping) (crucible.TaskType, error) {
 		}
 	}
 	if len(found) != 1 {
-		return "", crucible.Errorf(crucible.EINVALID, "cannot tell the task type from the mapping flags given; add --type (instruct, chat, dpo or text)")
+		return "", crucible.Errorf(crucible.EINVALID, "cannot tell the task type from the mapping flags given; add --type (instruct, chat, dpo, text or grpo)")
 	}
 	return found[0], nil
 }
