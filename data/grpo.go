@@ -114,10 +114,10 @@ func TokenizePrompt(tok Tokenizer, ex Example) []int32 {
 
 // GRPOPrompt is a grpo example ready for training or evaluation.
 type GRPOPrompt struct {
-	Pos    Pos
-	IDs    []int32 // BOS + prompt
-	Text   string  // the prompt, as the rewards see it
-	Extra  map[string]any
+	Pos   Pos
+	IDs   []int32 // BOS + prompt
+	Text  string  // the prompt, as the rewards see it
+	Extra map[string]any
 }
 
 // TokenizePrompts tokenizes grpo examples. A prompt longer than maxPrompt
