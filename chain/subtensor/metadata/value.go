@@ -302,3 +302,33 @@ func (r *Registry) typeString(id uint32, depth int) string {
 	}
 	return fmt.Sprintf("type#%d", id)
 }
+
+// IsEmpty reports whether values of type id encode to no bytes at all
+// (unit structs, empty tuples, phantom data).
+func (r *Registry) IsEmpty(id uint32) bool { return r.isEmpty(id, 0) }
+
+func (r *Registry) isEmpty(id uint32, depth int) bool {
+	t, err := r.Type(id)
+	if err != nil || depth > 16 {
+		return false
+	}
+	switch t.Kind {
+	case KindComposite:
+		for _, f := range t.Fields {
+			if !r.isEmpty(f.Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	case KindTuple:
+		for _, e := range t.Tuple {
+			if !r.isEmpty(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case KindArray:
+		return t.Len == 0 || r.isEmpty(t.Elem, depth+1)
+	}
+	return false
+}

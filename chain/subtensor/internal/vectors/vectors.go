@@ -108,6 +108,15 @@ type Reference struct {
 		Count   int      `json:"count"`
 		Neurons []Neuron `json:"neurons"`
 	} `json:"neurons_lite_netuid1"`
+	// CommitHash is blake2_256 of the SCALE tuple (//Alice, 56u16,
+	// [0,3,7], [65535,1200,7], [9,8,7,6,5,4,3,2], 61000u64).
+	CommitHash string `json:"commit_hash"`
+	// Eras are mortal eras encoded by polkadot.js.
+	Eras []struct {
+		Current uint64 `json:"current"`
+		Period  uint64 `json:"period"`
+		Hex     string `json:"hex"`
+	} `json:"eras"`
 }
 
 // Neuron is one decoded NeuronInfoLite.

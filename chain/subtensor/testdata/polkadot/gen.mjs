@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { TypeRegistry, Metadata, expandMetadata } from '@polkadot/types';
-import { cryptoWaitReady, signatureVerify } from '@polkadot/util-crypto';
+import { cryptoWaitReady, signatureVerify, blake2AsHex, decodeAddress } from '@polkadot/util-crypto';
 import { u8aToHex, hexToU8a } from '@polkadot/util';
 
 const read = (p) => gunzipSync(readFileSync(new URL(p, import.meta.url))).toString('utf8').trim();
@@ -45,7 +45,9 @@ if (process.argv[2]) {
       specVersion: x.spec_version, transactionVersion: x.transaction_version,
       genesisHash: x.genesis_hash, blockHash: x.block_hash,
     }, { version: 4 });
-    const ok = signatureVerify(payload.toU8a({ method: true }), ext.signature, ext.signer.toHex()).isValid;
+    const sig = ext.signature.isSr25519 ? ext.signature.asSr25519 : ext.signature;
+    const res = signatureVerify(payload.toU8a({ method: true }), sig.toU8a(), decodeAddress(ext.signer.toString()));
+    const ok = res.isValid && res.crypto === 'sr25519';
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${x.name}: ${ext.method.section}.${ext.method.method} ${JSON.stringify(ext.method.args)} signer=${ext.signer} nonce=${ext.nonce} tip=${ext.tip} era=${JSON.stringify(ext.era.toJSON())}`);
   }
   process.exit(0);
@@ -112,5 +114,18 @@ for (const [name, path] of Object.entries(blobs)) {
     };
   });
   out.neurons_lite_netuid1 = { block: 6852690, params: JSON.parse(params), count: neurons.length, neurons };
+}
+// Mortal eras (current block, period) as polkadot.js encodes them.
+{
+  const registry = new TypeRegistry();
+  out.eras = [[3876170, 64], [0, 64], [100, 4], [5, 128], [70000, 65536], [6852690, 64], [1234567, 2048], [9233529, 256]].map(([current, period]) =>
+    ({ current, period, hex: registry.createType('ExtrinsicEra', { current, period }).toHex() }));
+}
+// Subtensor's commit hash (get_commit_hash) of a fixed commit.
+{
+  const { registry } = load(blobs['bittensor-sdk/metadata_at_version_15_spec343.hex.gz']);
+  const tuple = registry.createType('(AccountId32, u16, Vec<u16>, Vec<u16>, Vec<u16>, u64)',
+    [alice, 56, [0, 3, 7], [65535, 1200, 7], [9, 8, 7, 6, 5, 4, 3, 2], 61000]);
+  out.commit_hash = blake2AsHex(tuple.toU8a(), 256);
 }
 console.log(JSON.stringify(out, null, 1));
