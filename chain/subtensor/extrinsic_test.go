@@ -46,9 +46,9 @@ func mustHex(t testing.TB, s string) []byte {
 func TestBitGoTransferByteExact(t *testing.T) {
 	var v struct {
 		Seed, Recipient, BlockHash, GenesisHash, SignedHex, UnsignedHex, Signature string
-		PublicKey                                                                 string `json:"public_key"`
-		Nonce, BlockNumber                                                        uint64
-		SpecVersion, TransactionVersion                                           uint32
+		PublicKey                                                                  string `json:"public_key"`
+		Nonce, BlockNumber                                                         uint64
+		SpecVersion, TransactionVersion                                            uint32
 	}
 	b, err := vectors.Read("bitgo/transfer_spec233.json")
 	if err != nil {

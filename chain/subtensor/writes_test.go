@@ -1,0 +1,453 @@
+package subtensor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/chain/subtensor/internal/vectors"
+	"github.com/crucible-net/crucible/chain/subtensor/metadata"
+	"github.com/crucible-net/crucible/chain/subtensor/rpc"
+	"github.com/crucible-net/crucible/chain/subtensor/scale"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// writeNode is the replay node plus a transaction pool and block builder:
+// submitted extrinsics are put in a block whose events the test chooses.
+type writeNode struct {
+	*replayNode
+	md *metadata.Metadata
+
+	mu        sync.Mutex
+	submitted [][]byte
+	outcome   func(xt []byte) (events []byte, poolErr *rpc.Error)
+}
+
+const blockBB = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+func newWriteNode(t *testing.T) *writeNode {
+	n := &writeNode{replayNode: newReplayNode(t), md: loadMD(t, vectors.V15Spec343)}
+	n.outcome = func([]byte) ([]byte, *rpc.Error) { return n.events(t, 1, "ExtrinsicSuccess", nil), nil }
+	n.Handle("system_accountNextIndex", func([]json.RawMessage) (any, *rpc.Error) { return 5, nil })
+	n.Handle("chain_getFinalizedHead", func([]json.RawMessage) (any, *rpc.Error) { return block6852690, nil })
+	n.HandleSubscription("author_submitAndWatchExtrinsic", "author_extrinsicUpdate", func(p []json.RawMessage) ([]any, *rpc.Error) {
+		var h string
+		json.Unmarshal(p[0], &h)
+		xt := mustHex(t, h)
+		evs, perr := n.outcome(xt)
+		if perr != nil {
+			return nil, perr
+		}
+		n.mu.Lock()
+		n.submitted = append(n.submitted, xt)
+		n.mu.Unlock()
+		n.setStorage(t, "System", "Events", nil, evs)
+		return []any{"ready", map[string]string{"inBlock": blockBB}}, nil
+	})
+	n.Handle("author_unwatchExtrinsic", func([]json.RawMessage) (any, *rpc.Error) { return true, nil })
+	n.Handle("chain_getBlock", func(p []json.RawMessage) (any, *rpc.Error) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		last := n.submitted[len(n.submitted)-1]
+		return map[string]any{"block": map[string]any{"extrinsics": []string{"0x280403000b", hexOf(last)}}}, nil
+	})
+	return n
+}
+
+// setStorage sets the value the node answers for a storage key (nil value:
+// absent).
+func (n *writeNode) setStorage(t *testing.T, pallet, item string, keys []any, value []byte) {
+	t.Helper()
+	k, err := n.md.StorageKey(pallet, item, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := json.RawMessage("null")
+	if value != nil {
+		v, _ = json.Marshal(hexOf(value))
+	}
+	n.mu.Lock()
+	n.storage[strings.ToLower(hexOf(k))] = v
+	n.mu.Unlock()
+}
+
+// encodeStorage encodes v as the value type of pallet.item.
+func (n *writeNode) encodeStorage(t *testing.T, pallet, item string, v any) []byte {
+	t.Helper()
+	_, e, err := n.md.Storage(pallet, item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.md.Types.Encode(nil, e.Value, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// events encodes System.Events holding one System event for extrinsic idx:
+// ExtrinsicSuccess, or ExtrinsicFailed with the module error named
+// failure (pallet.Error).
+func (n *writeNode) events(t *testing.T, idx int, kind string, failure *[2]string) []byte {
+	t.Helper()
+	_, e, _ := n.md.Storage("System", "Events")
+	reg := n.md.Types
+	seq, _ := reg.Type(e.Value)
+	rec := zero(t, reg, seq.Elem, 0).(map[string]any)
+	rec["phase"] = &metadata.Enum{Name: "ApplyExtrinsic", Value: uint32(idx)}
+	ev := rec["event"].(*metadata.Enum)
+	outerT := findField(t, reg, seq.Elem, "event")
+	sysV, _ := outerT.VariantByName("System")
+	sysT, _ := reg.Type(sysV.Fields[0].Type)
+	kv, ok := sysT.VariantByName(kind)
+	if !ok {
+		t.Fatalf("no System.%s event", kind)
+	}
+	fields := map[string]any{}
+	for _, f := range kv.Fields {
+		fields[f.Name] = zero(t, reg, f.Type, 0)
+	}
+	if failure != nil {
+		p, err := n.md.Pallet(failure[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		errT, _ := reg.Type(*p.Errors)
+		v, ok := errT.VariantByName(failure[1])
+		if !ok {
+			t.Fatalf("%s has no error %s", failure[0], failure[1])
+		}
+		fields["dispatch_error"] = &metadata.Enum{Name: "Module", Value: map[string]any{"index": p.Index, "error": [4]byte{v.Index}}}
+	}
+	ev.Name, ev.Value = "System", &metadata.Enum{Name: kind, Value: fields}
+	b, err := reg.Encode(nil, e.Value, []any{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func findField(t *testing.T, reg *metadata.Registry, id uint32, name string) *metadata.Type {
+	ty, _ := reg.Type(id)
+	for _, f := range ty.Fields {
+		if f.Name == name {
+			ft, _ := reg.Type(f.Type)
+			return ft
+		}
+	}
+	t.Fatalf("no field %s", name)
+	return nil
+}
+
+// zero builds a value of type id that Encode accepts: zeros, empty lists,
+// first variants.
+func zero(t *testing.T, reg *metadata.Registry, id uint32, depth int) any {
+	ty, err := reg.Type(id)
+	if err != nil || depth > 20 {
+		t.Fatalf("zero %d: %v", id, err)
+	}
+	fields := func(fs []metadata.Field) any {
+		if len(fs) == 0 {
+			return nil
+		}
+		if fs[0].Name == "" {
+			if len(fs) == 1 {
+				return zero(t, reg, fs[0].Type, depth+1)
+			}
+			l := []any{}
+			for _, f := range fs {
+				l = append(l, zero(t, reg, f.Type, depth+1))
+			}
+			return l
+		}
+		m := map[string]any{}
+		for _, f := range fs {
+			m[f.Name] = zero(t, reg, f.Type, depth+1)
+		}
+		return m
+	}
+	switch ty.Kind {
+	case metadata.KindPrimitive:
+		if ty.Prim == metadata.Bool {
+			return false
+		}
+		if ty.Prim == metadata.Str {
+			return ""
+		}
+		return 0
+	case metadata.KindCompact:
+		return 0
+	case metadata.KindSequence:
+		return []any{}
+	case metadata.KindArray:
+		l := make([]any, ty.Len)
+		for i := range l {
+			l[i] = zero(t, reg, ty.Elem, depth+1)
+		}
+		return l
+	case metadata.KindTuple:
+		l := []any{}
+		for _, e := range ty.Tuple {
+			l = append(l, zero(t, reg, e, depth+1))
+		}
+		return l
+	case metadata.KindComposite:
+		if v := fields(ty.Fields); v != nil {
+			return v
+		}
+		return []any{}
+	case metadata.KindVariant:
+		v := ty.Variants[0]
+		return &metadata.Enum{Name: v.Name, Value: fields(v.Fields)}
+	}
+	t.Fatalf("zero of kind %d", ty.Kind)
+	return nil
+}
+
+// parsed is a submitted extrinsic taken apart (sr25519 signer, the spec 343
+// extensions: era, nonce, tip, metadata-hash mode).
+type parsed struct {
+	signer [32]byte
+	sig    []byte
+	nonce  uint64
+	call   []byte
+	body   []byte
+}
+
+func parseXt(t *testing.T, xt []byte) parsed {
+	t.Helper()
+	d := scale.NewDecoder(xt)
+	n := d.Len("xt", 1)
+	body := d.Take(n, "xt")
+	d = scale.NewDecoder(body)
+	var p parsed
+	if v := d.U8(); v != signedVersion {
+		t.Fatalf("version 0x%x", v)
+	}
+	if d.U8() != 0 {
+		t.Fatal("address is not MultiAddress::Id")
+	}
+	copy(p.signer[:], d.Take(32, "signer"))
+	if d.U8() != 1 {
+		t.Fatal("signature is not Sr25519")
+	}
+	p.sig = d.Take(64, "sig")
+	d.Take(2, "era")
+	p.nonce = d.Compact()
+	d.Compact() // tip
+	d.U8()      // CheckMetadataHash mode
+	p.call = d.Take(d.Remaining(), "call")
+	if d.Err() != nil {
+		t.Fatal(d.Err())
+	}
+	p.body = body
+	return p
+}
+
+func aliceClient(t *testing.T, n *writeNode, opts Options) (*Client, *sign.Keypair) {
+	t.Helper()
+	alice, err := sign.FromURI("//Alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.URL, opts.NetUID, opts.Log = n.WSURL(), 1, quietLog()
+	opts.Keys = append(opts.Keys, Sr25519(alice))
+	c, err := Open(testCtx(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, alice
+}
+
+// register makes //Alice uid 5 of netuid 1, with commit-reveal cr.
+func (n *writeNode) register(t *testing.T, alice *sign.Keypair, cr bool, lastUpdate []uint64) {
+	n.setStorage(t, "SubtensorModule", "Uids", []any{1, alice.PublicKey()}, n.encodeStorage(t, "SubtensorModule", "Uids", 5))
+	n.setStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", []any{1}, n.encodeStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", cr))
+	n.setStorage(t, "SubtensorModule", "LastUpdate", []any{1}, n.encodeStorage(t, "SubtensorModule", "LastUpdate", lastUpdate))
+}
+
+func (n *writeNode) calls(t *testing.T) []parsed {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []parsed
+	for _, xt := range n.submitted {
+		out = append(out, parseXt(t, xt))
+	}
+	return out
+}
+
+// set_weights goes out as the call the metadata describes, signed by the
+// hotkey with the node's nonce, and its signature verifies over the
+// payload rebuilt from the node's runtime (spec 343, main-network genesis,
+// era from the finalized block).
+func TestSetWeightsSubmitsSignedCall(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	n.register(t, alice, false, make([]uint64, 8))
+	if err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0, 3}, []uint16{65535, 100}, 7); err != nil {
+		t.Fatal(err)
+	}
+	got := n.calls(t)
+	if len(got) != 1 {
+		t.Fatalf("%d extrinsics submitted", len(got))
+	}
+	want, _ := encodeCall(n.md, "SubtensorModule", "set_weights", map[string]any{"netuid": 1, "dests": []uint16{0, 3}, "weights": []uint16{65535, 100}, "version_key": uint64(7)})
+	p := got[0]
+	if !bytes.Equal(p.call, want) || p.signer != alice.PublicKey() || p.nonce != 5 {
+		t.Fatalf("call %x signer %x nonce %d", p.call, p.signer, p.nonce)
+	}
+	era, _ := mortalEra(6852690, 64)
+	extra, additional, _ := extensions(n.md, txParams{nonce: 5, era: era, eraHash: [32]byte(mustHex(t, block6852690)), specVer: 343, txVer: 1, genesis: [32]byte(mustHex(t, mainnetGenesis))})
+	if err := sign.VerifyPublicKey(alice.PublicKey(), signingPayload(p.call, extra, additional), p.sig); err != nil {
+		t.Errorf("signature: %v", err)
+	}
+}
+
+// The rate limit is checked before anything is paid for: a neuron that set
+// weights 10 blocks ago (limit: the metadata's default 100) is refused with
+// SettingWeightsTooFast and nothing is submitted.
+func TestSetWeightsRateLimitedLocally(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	lu := make([]uint64, 8)
+	lu[5] = 6852690 - 10
+	n.register(t, alice, false, lu)
+	err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0}, []uint16{1}, 7)
+	if !errors.Is(err, chain.ErrSettingWeightsTooFast) || crucible.ErrorCode(err) != crucible.ECONFLICT {
+		t.Fatalf("err %v", err)
+	}
+	if len(n.calls(t)) != 0 {
+		t.Error("an extrinsic was submitted")
+	}
+}
+
+// A call that fails on chain comes back as the named refusal, read from
+// the block's ExtrinsicFailed event and the pallet's error enum.
+func TestDispatchErrorIsNamed(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	n.register(t, alice, false, nil)
+	n.outcome = func([]byte) ([]byte, *rpc.Error) {
+		return n.events(t, 1, "ExtrinsicFailed", &[2]string{"SubtensorModule", "NeuronNoValidatorPermit"}), nil
+	}
+	err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0}, []uint16{1}, 7)
+	if !errors.Is(err, chain.ErrNeuronNoValidatorPermit) || crucible.ErrorCode(err) != crucible.EFORBIDDEN {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// A transaction-pool refusal carrying Subtensor's custom error code is
+// named too (12: ServingRateLimitExceeded).
+func TestPoolRefusalIsNamed(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	n.outcome = func([]byte) ([]byte, *rpc.Error) {
+		return nil, &rpc.Error{Code: 1010, Message: "Invalid Transaction", Data: json.RawMessage(`"Custom error: 12"`)}
+	}
+	err := c.ServeAxon(testCtx(t), alice.Address(), "203.0.113.7", 8091)
+	if !errors.Is(err, chain.ErrServingRateLimitExceeded) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// Bad input is refused before anything is signed: addresses other nodes
+// cannot reach, ports out of range, keys the client does not hold,
+// mismatched weight vectors.
+func TestWritesRefuseBadInput(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	ctx := testCtx(t)
+	for _, ip := range []string{"127.0.0.1", "0.0.0.0", "::1", "255.255.255.255", "node.example", ""} {
+		if err := c.ServeAxon(ctx, alice.Address(), ip, 8091); !errors.Is(err, chain.ErrInvalidIPAddress) {
+			t.Errorf("ip %q: %v", ip, err)
+		}
+	}
+	for _, port := range []int{0, -1, 65536} {
+		if err := c.ServeAxon(ctx, alice.Address(), "203.0.113.7", port); !errors.Is(err, chain.ErrInvalidPort) {
+			t.Errorf("port %d: %v", port, err)
+		}
+	}
+	bob, _ := sign.FromURI("//Bob")
+	if err := c.SetWeights(ctx, bob.Address(), []uint16{0}, []uint16{1}, 0); crucible.ErrorCode(err) != crucible.EUNAUTHORIZED {
+		t.Errorf("unknown key: %v", err)
+	}
+	if err := c.SetWeights(ctx, "not-an-address", []uint16{0}, []uint16{1}, 0); crucible.ErrorCode(err) != crucible.EINVALID {
+		t.Errorf("bad address: %v", err)
+	}
+	if err := c.SetWeights(ctx, alice.Address(), []uint16{0, 1}, []uint16{1}, 0); !errors.Is(err, chain.ErrWeightVecNotEqualSize) {
+		t.Errorf("mismatched: %v", err)
+	}
+	if err := c.AddStake(ctx, alice.Address(), -1); !errors.Is(err, chain.ErrAmountTooLow) {
+		t.Errorf("negative stake: %v", err)
+	}
+	if len(n.calls(t)) != 0 {
+		t.Error("an extrinsic was submitted")
+	}
+}
+
+// Register: a registered hotkey is ECONFLICT with its uid (nodes carry on);
+// an unregistered one needs the coldkey's key, and the error says how to
+// register with btcli.
+func TestRegister(t *testing.T) {
+	n := newWriteNode(t)
+	c, alice := aliceClient(t, n, Options{})
+	n.register(t, alice, false, nil)
+	uid, err := c.Register(testCtx(t), alice.Address(), alice.Address())
+	if uid != 5 || !errors.Is(err, chain.ErrHotKeyAlreadyRegistered) {
+		t.Fatalf("uid %d err %v", uid, err)
+	}
+	bob, _ := sign.FromURI("//Bob")
+	_, err = c.Register(testCtx(t), bob.Address(), bob.Address())
+	var ce *crucible.Error
+	if crucible.ErrorCode(err) != crucible.EUNAUTHORIZED || !errors.As(err, &ce) || !strings.Contains(ce.Hint, "btcli subnets register --netuid 1") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// With commit-reveal on, weights are committed by hash (Subtensor's
+// get_commit_hash of the stored salt), and a commit kept in the commits
+// file from long ago is revealed first.
+func TestCommitReveal(t *testing.T) {
+	n := newWriteNode(t)
+	file := filepath.Join(t.TempDir(), "commits.json")
+	alice, _ := sign.FromURI("//Alice")
+	old := []commit{{Hotkey: alice.Address(), NetUID: 1, UIDs: []uint16{2}, Values: []uint16{9}, Salt: []uint16{1, 2, 3, 4, 5, 6, 7, 8}, VersionKey: 7, Block: 6852690 - 5000}}
+	b, _ := json.Marshal(old)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := aliceClient(t, n, Options{CommitsFile: file})
+	n.register(t, alice, true, nil)
+	if err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0, 3}, []uint16{65535, 100}, 7); err != nil {
+		t.Fatal(err)
+	}
+	got := n.calls(t)
+	if len(got) != 2 {
+		t.Fatalf("%d extrinsics, want reveal then commit", len(got))
+	}
+	reveal, _ := encodeCall(n.md, "SubtensorModule", "reveal_weights", map[string]any{"netuid": 1, "uids": []uint16{2}, "values": []uint16{9}, "salt": old[0].Salt, "version_key": uint64(7)})
+	if !bytes.Equal(got[0].call, reveal) {
+		t.Errorf("first call %x, want the reveal %x", got[0].call, reveal)
+	}
+	if got[1].nonce != 5 {
+		t.Errorf("nonce %d", got[1].nonce)
+	}
+	var kept []commit
+	b, _ = os.ReadFile(file)
+	if err := json.Unmarshal(b, &kept); err != nil || len(kept) != 1 {
+		t.Fatalf("commits file: %s %v", b, err)
+	}
+	h := commitHash(alice.PublicKey(), 1, []uint16{0, 3}, []uint16{65535, 100}, kept[0].Salt, 7)
+	commitCall, _ := encodeCall(n.md, "SubtensorModule", "commit_weights", map[string]any{"netuid": 1, "commit_hash": h})
+	if !bytes.Equal(got[1].call, commitCall) || kept[0].Hash != hexOf(h[:]) {
+		t.Errorf("commit call %x, want %x", got[1].call, commitCall)
+	}
+}
