@@ -38,7 +38,9 @@ func (m *Model) ForwardBackward(b Batch, scale float32) (Loss, error) {
 	if scale == 0 && count > 0 {
 		scale = 1 / float32(count)
 	}
+	ws.posWeight = b.PositionWeight
 	loss := m.headLoss(ws, b.Labels, ws.dln, scale, nil, b.Weights)
+	ws.posWeight = nil
 	clear(ws.dres[:N*C])
 	normBwd(&m.normF, ws.dln, last, ws.meanF, ws.rstdF, ws.dres, N, C)
 	for l := len(m.blocks) - 1; l >= 0; l-- {

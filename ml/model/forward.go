@@ -76,12 +76,16 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	if m.rope != nil {
 		ws.ropeStart[0] = ws.pos0
 		start := ws.ropeStart[:]
-		if ws.cache == nil {
+		if ws.group != nil {
+			start = ws.group.starts[:B] // every row continues its own cache at pos0
+		} else if ws.cache == nil {
 			start = nil // every sequence starts at 0
 		}
 		m.rope.Forward(qkv, qkv, B, T, c.Heads+c.KVHeads, ld, start)
 	}
 	switch {
+	case ws.group != nil:
+		m.groupAttention(ws, l, qkv, ws.atty[s])
 	case ws.cache != nil:
 		m.cachedAttention(ws, l, qkv, ws.atty[s])
 	case ws.train:
@@ -181,9 +185,16 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 				}
 			}
 		}
-		sum, _, err := nn.CrossEntropy(logits, targets[:nr], nr, V, scale, rowScale, dlogits, losses[:nr])
+		sc := scale
+		if ws.posWeight != nil && dlnf != nil {
+			sc, rowScale = 1, nil // each row is scaled below, once its log-probability is known
+		}
+		sum, _, err := nn.CrossEntropy(logits, targets[:nr], nr, V, sc, rowScale, dlogits, losses[:nr])
 		if err != nil {
 			panic(fmt.Sprintf("model: internal: labels passed checkBatch but %v", err))
+		}
+		if ws.posWeight != nil && dlnf != nil {
+			m.weighPositions(ws, chunk, dlogits, losses[:nr], scale, seqWeights)
 		}
 		total += sum
 		if tokenLoss != nil {

@@ -148,6 +148,14 @@ type Batch struct {
 	// allowed (preference losses push rejected sequences down). The returned
 	// Loss is unweighted.
 	Weights []float32
+	// PositionWeight, when set, is asked in ForwardBackward for the weight
+	// of every scored position (pos = b·T + t) given that position's
+	// log-probability under the current weights, in increasing pos order;
+	// the gradient becomes that of scale·Σ w_pos·(−log p_pos) with each
+	// w_pos held constant (times Weights[b] when both are set). An
+	// objective f(log p) per position, such as a clipped policy ratio or a
+	// KL penalty, gets its exact gradient from w = −f′(log p).
+	PositionWeight func(pos int, logp float64) float32
 }
 
 // IgnoreIndex marks a label position that is not scored.
@@ -231,6 +239,11 @@ type workspace struct {
 
 	cache *kvCache // generation: attend to (and extend) this cache
 	pos0  int      // generation: position of the first row
+	// group, in batched generation, holds one cache per row (each row
+	// one sequence's next token, all at position pos0).
+	group *groupDecode
+	// posWeight is the batch's PositionWeight during ForwardBackward.
+	posWeight func(pos int, logp float64) float32
 }
 
 // headChunk is the number of scored positions whose logits are materialized
