@@ -233,3 +233,12 @@ func (c *Client) AddStake(ctx context.Context, hotkey string, amount float64) er
 	_, err = c.submit(ctx, rt, s, call, "add_stake")
 	return err
 }
+
+// splitHostPort splits "IP:PORT".
+func splitHostPort(addr string) (string, int, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: want IP:PORT: %w", addr, err)
+	}
+	return ap.Addr().String(), int(ap.Port()), nil
+}
