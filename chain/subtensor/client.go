@@ -36,7 +36,7 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 	conn, err := rpc.Dial(ctx, u)
 	if err != nil {
 		return nil, crucible.Wrap(err, crucible.EINTERNAL, "subtensor").
-			WithHint("is a subtensor node listening there? A local one: docker run -p 9944:9944 ghcr.io/opentensor/subtensor-localnet")
+			WithHint("is a subtensor node listening there? A local one: docker run -p 9944:9944 ghcr.io/opentensor/subtensor-localnet:devnet-ready")
 	}
 	c := &Client{rpc: conn, opts: opts, keys: map[[32]byte]Signer{}}
 	for _, k := range opts.Keys {
