@@ -246,3 +246,16 @@ func TestRecordedAccountKey(t *testing.T) {
 		}
 	}
 }
+
+// System.Events' key is the one Substrate runtimes whitelist in their
+// benchmarks ("System Events", e.g. polkadot-sdk's node runtimes).
+func TestSystemEventsKey(t *testing.T) {
+	md := load(t, vectors.V15Spec343)
+	k, err := md.StorageKey("System", "Events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(k) != "26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7" {
+		t.Errorf("System.Events key %x", k)
+	}
+}
