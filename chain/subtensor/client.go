@@ -13,8 +13,11 @@ import (
 
 // Client is a chain.Chain on a Subtensor node, for one subnet.
 type Client struct {
-	rpc  *rpc.Client
+	url  string
 	opts Options
+
+	connMu sync.Mutex
+	conn   *rpc.Client // replaced when the connection drops
 
 	mu      sync.Mutex
 	rt      *runtimeInfo
@@ -38,7 +41,7 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 		return nil, crucible.Wrap(err, crucible.EINTERNAL, "subtensor").
 			WithHint("is a subtensor node listening there? A local one: docker run -p 9944:9944 ghcr.io/opentensor/subtensor-localnet:devnet-ready")
 	}
-	c := &Client{rpc: conn, opts: opts, keys: map[[32]byte]Signer{}}
+	c := &Client{url: u, conn: conn, opts: opts, keys: map[[32]byte]Signer{}}
 	for _, k := range opts.Keys {
 		c.keys[k.PublicKey()] = k
 	}
@@ -64,7 +67,61 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 }
 
 // Close closes the connection to the node.
-func (c *Client) Close() error { return c.rpc.Close() }
+func (c *Client) Close() error {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	return c.conn.Close()
+}
+
+// rpcConn returns the connection, dialing again if the last one dropped.
+func (c *Client) rpcConn(ctx context.Context, dead *rpc.Client) (*rpc.Client, error) {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if dead != nil && c.conn == dead {
+		c.opts.Log.Warn("subtensor connection lost; reconnecting", "node", c.url)
+		dead.Close()
+		conn, err := rpc.Dial(ctx, c.url)
+		if err != nil {
+			return nil, err
+		}
+		c.conn = conn
+	}
+	return c.conn, nil
+}
+
+// call makes a JSON-RPC call, reconnecting once if the connection has
+// dropped (reads and submissions are safe to repeat: a resubmitted
+// extrinsic is the same bytes, which the pool refuses as a duplicate).
+func (c *Client) call(ctx context.Context, out any, method string, params ...any) error {
+	conn, err := c.rpcConn(ctx, nil)
+	if err != nil {
+		return err
+	}
+	err = conn.Call(ctx, out, method, params...)
+	if !errors.Is(err, rpc.ErrClosed) {
+		return err
+	}
+	if conn, err = c.rpcConn(ctx, conn); err != nil {
+		return err
+	}
+	return conn.Call(ctx, out, method, params...)
+}
+
+// subscribe opens a subscription on the current connection.
+func (c *Client) subscribe(ctx context.Context, method, unsubscribe string, params ...any) (*rpc.Subscription, error) {
+	conn, err := c.rpcConn(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := conn.Subscribe(ctx, method, unsubscribe, params...)
+	if errors.Is(err, rpc.ErrClosed) {
+		if conn, err = c.rpcConn(ctx, conn); err != nil {
+			return nil, err
+		}
+		return conn.Subscribe(ctx, method, unsubscribe, params...)
+	}
+	return sub, err
+}
 
 // NetUID returns the subnet the client works on.
 func (c *Client) NetUID() uint16 { return c.opts.NetUID }
@@ -80,7 +137,7 @@ func (c *Client) nodeErr(err error, what string) error {
 		return err
 	}
 	return crucible.Wrap(err, crucible.EINTERNAL, "subtensor: %s", what).
-		WithHint(fmt.Sprintf("is the node at %s up?", c.rpc.URL()))
+		WithHint(fmt.Sprintf("is the node at %s up?", c.url))
 }
 
 // signer returns the key for an SS58 address, or EUNAUTHORIZED naming it.

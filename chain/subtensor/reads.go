@@ -26,11 +26,11 @@ type header struct {
 // read of one call is pinned to (so a metagraph is one consistent state).
 func (c *Client) head(ctx context.Context) (string, int64, error) {
 	var hash string
-	if err := c.rpc.Call(ctx, &hash, "chain_getHead"); err != nil {
+	if err := c.call(ctx, &hash, "chain_getHead"); err != nil {
 		return "", 0, c.nodeErr(err, "read the best block")
 	}
 	var h header
-	if err := c.rpc.Call(ctx, &h, "chain_getHeader", hash); err != nil {
+	if err := c.call(ctx, &h, "chain_getHeader", hash); err != nil {
 		return "", 0, c.nodeErr(err, "read block "+hash)
 	}
 	n, err := strconv.ParseInt(strings.TrimPrefix(h.Number, "0x"), 16, 64)
@@ -64,7 +64,7 @@ func (c *Client) stateCall(ctx context.Context, rt *runtimeInfo, block, api, met
 		}
 	}
 	var res string
-	if err := c.rpc.Call(ctx, &res, "state_call", api+"_"+method, hexOf(in), block); err != nil {
+	if err := c.call(ctx, &res, "state_call", api+"_"+method, hexOf(in), block); err != nil {
 		return nil, c.nodeErr(err, api+"_"+method)
 	}
 	raw, err := decodeHex(res)
@@ -99,7 +99,7 @@ func (c *Client) queryStorage(ctx context.Context, rt *runtimeInfo, block string
 	var sets []struct {
 		Changes [][2]*string `json:"changes"`
 	}
-	if err := c.rpc.Call(ctx, &sets, "state_queryStorageAt", keys, block); err != nil {
+	if err := c.call(ctx, &sets, "state_queryStorageAt", keys, block); err != nil {
 		return nil, c.nodeErr(err, "read storage")
 	}
 	found := map[string]*string{}

@@ -119,3 +119,20 @@ func TestNodeURL(t *testing.T) {
 		t.Error("IsSubtensorURL")
 	}
 }
+
+// When the node drops the connection, the next read dials again.
+func TestReconnects(t *testing.T) {
+	node := newReplayNode(t)
+	ctx := testCtx(t)
+	c, err := Open(ctx, Options{URL: node.WSURL(), NetUID: 1, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	node.DropConnections()
+	for i := 0; i < 2; i++ {
+		if b, err := c.CurrentBlock(ctx); err != nil || b != 6852690 {
+			t.Fatalf("after the drop: %d %v", b, err)
+		}
+	}
+}

@@ -28,7 +28,7 @@ type runtimeVersion struct {
 // the node reports a new spec version (a runtime upgrade).
 func (c *Client) runtime(ctx context.Context) (*runtimeInfo, error) {
 	var v runtimeVersion
-	if err := c.rpc.Call(ctx, &v, "state_getRuntimeVersion"); err != nil {
+	if err := c.call(ctx, &v, "state_getRuntimeVersion"); err != nil {
 		return nil, c.nodeErr(err, "read the runtime version")
 	}
 	c.mu.Lock()
@@ -42,10 +42,10 @@ func (c *Client) runtime(ctx context.Context) (*runtimeInfo, error) {
 		return nil, err
 	}
 	if _, err := md.Pallet("SubtensorModule"); err != nil {
-		return nil, fmt.Errorf("node %s runs %s, which has no SubtensorModule pallet: is it a Subtensor node?", c.rpc.URL(), v.SpecName)
+		return nil, fmt.Errorf("node %s runs %s, which has no SubtensorModule pallet: is it a Subtensor node?", c.url, v.SpecName)
 	}
 	var gh string
-	if err := c.rpc.Call(ctx, &gh, "chain_getBlockHash", 0); err != nil {
+	if err := c.call(ctx, &gh, "chain_getBlockHash", 0); err != nil {
 		return nil, c.nodeErr(err, "read the genesis hash")
 	}
 	g, err := decodeHash(gh)
@@ -56,7 +56,7 @@ func (c *Client) runtime(ctx context.Context) (*runtimeInfo, error) {
 	c.mu.Lock()
 	c.rt = rt
 	c.mu.Unlock()
-	c.opts.Log.Info("subtensor runtime", "node", c.rpc.URL(), "spec", v.SpecName, "spec_version", v.SpecVersion, "metadata", md.Version)
+	c.opts.Log.Info("subtensor runtime", "node", c.url, "spec", v.SpecName, "spec_version", v.SpecVersion, "metadata", md.Version)
 	return rt, nil
 }
 
@@ -64,7 +64,7 @@ func (c *Client) runtime(ctx context.Context) (*runtimeInfo, error) {
 // and falls back to state_getMetadata (V14) on runtimes without it.
 func (c *Client) fetchMetadata(ctx context.Context) (*metadata.Metadata, error) {
 	var res string
-	err := c.rpc.Call(ctx, &res, "state_call", "Metadata_metadata_at_version", "0x0f000000")
+	err := c.call(ctx, &res, "state_call", "Metadata_metadata_at_version", "0x0f000000")
 	if err == nil && res != "" && res != "0x00" {
 		b, err := decodeHex(res)
 		if err != nil {
@@ -72,7 +72,7 @@ func (c *Client) fetchMetadata(ctx context.Context) (*metadata.Metadata, error) 
 		}
 		return metadata.Parse(b)
 	}
-	if err := c.rpc.Call(ctx, &res, "state_getMetadata"); err != nil {
+	if err := c.call(ctx, &res, "state_getMetadata"); err != nil {
 		return nil, c.nodeErr(err, "read the runtime metadata")
 	}
 	b, err := decodeHex(res)

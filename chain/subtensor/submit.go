@@ -33,15 +33,15 @@ func (c *Client) submit(ctx context.Context, rt *runtimeInfo, s Signer, call []b
 	defer cancel()
 	from := address(s.PublicKey())
 	var nonce uint64
-	if err := c.rpc.Call(ctx, &nonce, "system_accountNextIndex", from); err != nil {
+	if err := c.call(ctx, &nonce, "system_accountNextIndex", from); err != nil {
 		return nil, c.nodeErr(err, "read the nonce of "+from)
 	}
 	var fin string
-	if err := c.rpc.Call(ctx, &fin, "chain_getFinalizedHead"); err != nil {
+	if err := c.call(ctx, &fin, "chain_getFinalizedHead"); err != nil {
 		return nil, c.nodeErr(err, "read the finalized block")
 	}
 	var h header
-	if err := c.rpc.Call(ctx, &h, "chain_getHeader", fin); err != nil {
+	if err := c.call(ctx, &h, "chain_getHeader", fin); err != nil {
 		return nil, c.nodeErr(err, "read block "+fin)
 	}
 	number, err := strconv.ParseUint(strings.TrimPrefix(h.Number, "0x"), 16, 64)
@@ -55,7 +55,7 @@ func (c *Client) submit(ctx context.Context, rt *runtimeInfo, s Signer, call []b
 	}
 	if birth != number {
 		var bh string
-		if err := c.rpc.Call(ctx, &bh, "chain_getBlockHash", birth); err != nil {
+		if err := c.call(ctx, &bh, "chain_getBlockHash", birth); err != nil {
 			return nil, c.nodeErr(err, "read the era's first block")
 		}
 		if eraHash, err = decodeHash(bh); err != nil {
@@ -79,7 +79,7 @@ func (c *Client) submit(ctx context.Context, rt *runtimeInfo, s Signer, call []b
 // watch submits an extrinsic and returns the hash of the block that holds
 // it: by subscription over WebSocket, by polling new blocks over HTTP.
 func (c *Client) watch(ctx context.Context, xtHex, what string) (string, error) {
-	sub, err := c.rpc.Subscribe(ctx, "author_submitAndWatchExtrinsic", "author_unwatchExtrinsic", xtHex)
+	sub, err := c.subscribe(ctx, "author_submitAndWatchExtrinsic", "author_unwatchExtrinsic", xtHex)
 	if err != nil && strings.Contains(err.Error(), "need a WebSocket") {
 		return c.submitAndPoll(ctx, xtHex, what)
 	}
@@ -131,7 +131,7 @@ func (c *Client) submitAndPoll(ctx context.Context, xtHex, what string) (string,
 	if err != nil {
 		return "", err
 	}
-	if err := c.rpc.Call(ctx, nil, "author_submitExtrinsic", xtHex); err != nil {
+	if err := c.call(ctx, nil, "author_submitExtrinsic", xtHex); err != nil {
 		return "", c.poolErr(err, what)
 	}
 	next := start
@@ -144,7 +144,7 @@ func (c *Client) submitAndPoll(ctx context.Context, xtHex, what string) (string,
 		}
 		for ; next <= best; next++ {
 			var hash string
-			if err := c.rpc.Call(ctx, &hash, "chain_getBlockHash", next); err != nil {
+			if err := c.call(ctx, &hash, "chain_getBlockHash", next); err != nil {
 				return "", c.nodeErr(err, "read a block hash")
 			}
 			if _, err := c.extrinsicIndex(ctx, hash, xtHex); err == nil {
@@ -168,7 +168,7 @@ type signedBlock struct {
 // extrinsicIndex returns the position of xtHex in block hash.
 func (c *Client) extrinsicIndex(ctx context.Context, hash, xtHex string) (int, error) {
 	var b signedBlock
-	if err := c.rpc.Call(ctx, &b, "chain_getBlock", hash); err != nil {
+	if err := c.call(ctx, &b, "chain_getBlock", hash); err != nil {
 		return 0, c.nodeErr(err, "read block "+hash)
 	}
 	for i, x := range b.Block.Extrinsics {

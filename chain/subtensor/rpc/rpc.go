@@ -153,7 +153,7 @@ func (c *Client) call(ctx context.Context, method string, params []any) (json.Ra
 		c.mu.Unlock()
 	}()
 	if err := c.ws.Write(ctx, websocket.MessageText, body); err != nil {
-		return nil, fmt.Errorf("rpc %s: send: %w", method, err)
+		return nil, fmt.Errorf("rpc %s: send: %w (%v)", method, ErrClosed, err)
 	}
 	select {
 	case r, ok := <-ch:

@@ -37,11 +37,12 @@ type Server struct {
 	notify   map[string]string // subscribing method → notification method
 	calls    []string
 	nextSub  int
+	conns    map[*websocket.Conn]bool
 }
 
 // NewServer starts a server; Close stops it.
 func NewServer() *Server {
-	s := &Server{recorded: map[string]json.RawMessage{}, handlers: map[string]Handler{}, subs: map[string]SubHandler{}, notify: map[string]string{}}
+	s := &Server{recorded: map[string]json.RawMessage{}, handlers: map[string]Handler{}, subs: map[string]SubHandler{}, notify: map[string]string{}, conns: map[*websocket.Conn]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -54,6 +55,16 @@ func (s *Server) HTTPURL() string { return s.srv.URL }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.CloseClientConnections(); s.srv.Close() }
+
+// DropConnections closes every open WebSocket connection (as a node
+// restart would).
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.CloseNow()
+	}
+}
 
 // Calls returns the methods called so far, in order.
 func (s *Server) Calls() []string {
@@ -194,7 +205,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer c.CloseNow()
+	s.mu.Lock()
+	s.conns[c] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.CloseNow()
+	}()
 	c.SetReadLimit(rpc.MaxMessage)
 	ctx := r.Context()
 	for {
