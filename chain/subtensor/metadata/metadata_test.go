@@ -259,3 +259,54 @@ func TestSystemEventsKey(t *testing.T) {
 		t.Errorf("System.Events key %x", k)
 	}
 }
+
+// Every runtime API answer recorded at spec 343 (get_neurons_lite,
+// get_subnet_state, get_selective_mechagraph of netuid 1) decodes to its
+// last byte with the output type the V15 metadata gives, and the two
+// answers that list the subnet's hotkeys list the same ones.
+func TestRecordedRuntimeAPIAnswersDecode(t *testing.T) {
+	md := load(t, vectors.V15Spec343)
+	rec, err := vectors.LoadResponses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hotkeys := map[string][]string{}
+	for params, resp := range rec["metagraph"]["state_call"] {
+		var p []string
+		if err := json.Unmarshal([]byte(params), &p); err != nil {
+			t.Fatal(err)
+		}
+		api, method, _ := strings.Cut(p[0], "_")
+		m, err := md.API(api, method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Result string `json:"result"`
+		}
+		json.Unmarshal(resp, &r)
+		raw, _ := vectors.DecodeHex(r.Result)
+		v, err := md.Types.DecodeAll(m.Output, raw)
+		if err != nil {
+			t.Errorf("%s: %v", p[0], err)
+			continue
+		}
+		switch method {
+		case "get_neurons_lite":
+			for _, n := range v.([]any) {
+				hk, _ := n.(*Struct).Get("hotkey")
+				hotkeys[method] = append(hotkeys[method], hex.EncodeToString(hk.([]byte)))
+			}
+		case "get_selective_mechagraph":
+			s := v.(*Enum).Value.(*Struct)
+			hk, _ := s.Get("hotkeys")
+			for _, h := range hk.(*Enum).Value.([]any) {
+				hotkeys[method] = append(hotkeys[method], hex.EncodeToString(h.([]byte)))
+			}
+		}
+	}
+	a, b := hotkeys["get_neurons_lite"], hotkeys["get_selective_mechagraph"]
+	if len(a) != 1024 || strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Errorf("neurons_lite lists %d hotkeys, selective mechagraph %d, or they differ", len(a), len(b))
+	}
+}
