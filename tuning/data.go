@@ -127,11 +127,7 @@ func seqOf(s data.Sequence) eval.Sequence { return eval.Sequence{IDs: s.IDs, Lab
 
 // maxLength is the longest sequence a model takes, capped.
 func maxLength(c model.Config, cap int) int {
-	n := c.MaxPositions
-	if c.SlidingWindow > 0 {
-		n = min(n, c.SlidingWindow)
-	}
-	return max(2, min(n, cap))
+	return max(2, min(c.MaxPositions, cap))
 }
 
 // fileSHA256 hashes a dataset: a file's bytes, or for a directory its data

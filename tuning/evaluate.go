@@ -187,7 +187,9 @@ func loadSubmission(base *model.Model, dir string, res *EvalResult) (*model.Mode
 
 // ArchitectureDiff lists the config fields in which sub differs from base
 // (architectures, model type, hidden size, layers, heads, kv heads, head
-// dim, intermediate size, vocabulary, tied embeddings), or "".
+// dim, intermediate size, vocabulary, tied embeddings, and any other field
+// that changes the computation, such as a sliding window or the experts),
+// or "".
 func ArchitectureDiff(base, sub model.Config) string {
 	var d []string
 	add := func(name string, a, b any) {
@@ -205,6 +207,9 @@ func ArchitectureDiff(base, sub model.Config) string {
 	add("intermediate_size", base.Intermediate, sub.Intermediate)
 	add("vocab_size", base.Vocab, sub.Vocab)
 	add("tie_word_embeddings", base.TieEmbeddings, sub.TieEmbeddings)
+	if len(d) == 0 && !model.SameComputation(base, sub) {
+		d = append(d, "the computation differs (rotary embeddings, attention windows, norms, soft caps, experts or biases)")
+	}
 	return strings.Join(d, "; ")
 }
 

@@ -140,3 +140,35 @@ func TestEvaluateIgnoresThreadCount(t *testing.T) {
 		t.Fatalf("1 thread: %v, 3 threads: %v", losses[0], losses[1])
 	}
 }
+
+// TestArchitectureDiffQuirks checks that a submission whose config changes
+// the computation without changing a size (a sliding window, the rope base,
+// the experts' routing) is told apart from its base, for every family.
+func TestArchitectureDiffQuirks(t *testing.T) {
+	for _, name := range model.ReferenceConfigs() {
+		base, err := model.ReferenceConfig(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ArchitectureDiff(base, base); d != "" {
+			t.Errorf("%s against itself: %s", name, d)
+		}
+		sub := base
+		sub.RopeTheta *= 2
+		if base.Family == model.GPT2 {
+			sub.NormEps *= 2
+		}
+		if d := ArchitectureDiff(base, sub); d == "" {
+			t.Errorf("%s: a changed rope base or norm epsilon goes unnoticed", name)
+		}
+		if base.MoE != nil {
+			moe := *base.MoE
+			moe.NormTopK = !moe.NormTopK
+			sub = base
+			sub.MoE = &moe
+			if d := ArchitectureDiff(base, sub); d == "" {
+				t.Errorf("%s: a changed top-k normalization goes unnoticed", name)
+			}
+		}
+	}
+}

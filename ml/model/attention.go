@@ -1,8 +1,6 @@
 package model
 
 import (
-	"fmt"
-
 	"github.com/crucible-net/crucible/ml/nn"
 )
 
@@ -10,13 +8,16 @@ import (
 // activation: q heads, then k heads, then v heads in each token row of width
 // QKVDim. nn.AttentionForward saves only a log-sum-exp per query row and the
 // backward pass recomputes the probabilities one block of queries at a time,
-// so no [B, H, T, T] tensor ever exists.
+// so no [B, H, T, T] tensor ever exists. Each layer's shape carries its
+// sliding window, score scale and soft cap.
 
-// attnShape describes the batch's attention over the fused activation.
-func (m *Model) attnShape(B, T int) nn.AttnShape {
+// attnShape describes layer l's attention over the fused activation of a
+// batch.
+func (m *Model) attnShape(l, B, T int) nn.AttnShape {
 	c := &m.cfg
 	return nn.AttnShape{B: B, T: T, NH: c.Heads, NKV: c.KVHeads, D: c.HeadDim,
-		LdQ: c.QKVDim(), LdKV: c.QKVDim(), LdOut: c.Heads * c.HeadDim}
+		LdQ: c.QKVDim(), LdKV: c.QKVDim(), LdOut: c.Heads * c.HeadDim,
+		Window: c.Window(l), Scale: float32(c.QueryScale), SoftCap: float32(c.AttnSoftcap)}
 }
 
 // qkvViews returns the q, k and v views of a fused activation (or its gradient).
@@ -25,50 +26,24 @@ func (m *Model) qkvViews(qkv []float32) (q, k, v []float32) {
 	return qkv, qkv[c.Heads*c.HeadDim:], qkv[(c.Heads+c.KVHeads)*c.HeadDim:]
 }
 
-// attention runs causal attention over a batch into out [B·T, H·hd]; lse
-// [B, H, T] is saved for backward when non-nil.
-func (m *Model) attention(ws *workspace, qkv, out, lse []float32) {
+// attention runs layer l's causal attention over a batch into out
+// [B·T, H·hd]; lse [B, H, T] is saved for backward when non-nil.
+func (m *Model) attention(ws *workspace, l int, qkv, out, lse []float32) {
 	q, k, v := m.qkvViews(qkv)
-	nn.AttentionForward(m.attnShape(ws.B, ws.T), out, lse, q, k, v, ws.attnScratch)
+	nn.AttentionForward(m.attnShape(l, ws.B, ws.T), out, lse, q, k, v, ws.attnScratch)
 }
 
-// attentionBwd writes dqkv from dout, given the saved qkv, out and lse.
-func (m *Model) attentionBwd(ws *workspace, qkv, out, lse, dout, dqkv []float32) {
+// attentionBwd writes dqkv from dout, given layer l's saved qkv, out and lse.
+func (m *Model) attentionBwd(ws *workspace, l int, qkv, out, lse, dout, dqkv []float32) {
 	q, k, v := m.qkvViews(qkv)
 	dq, dk, dv := m.qkvViews(dqkv)
 	clear(dqkv[:ws.B*ws.T*m.cfg.QKVDim()])
-	nn.AttentionBackward(m.attnShape(ws.B, ws.T), dq, dk, dv, dout, q, k, v, out, lse, ws.attnScratch)
-}
-
-// ensureRope makes the rotary table cover positions [0, n).
-func (m *Model) ensureRope(n int) error {
-	if m.rope != nil && m.rope.MaxPos >= n {
-		return nil
-	}
-	c := &m.cfg
-	size := max(n, 2*m.ropeSize(), min(c.MaxPositions, 4096))
-	var sc *nn.RoPEScaling
-	if s := c.RopeScaling; s != nil {
-		sc = &nn.RoPEScaling{Type: "llama3", Factor: s.Factor, LowFreqFactor: s.LowFreqFactor,
-			HighFreqFactor: s.HighFreqFactor, OriginalMaxPositionEmbeddings: s.OriginalMaxPos}
-	}
-	r, err := nn.NewRoPE(c.HeadDim, size, c.RopeTheta, sc)
-	if err != nil {
-		return fmt.Errorf("rotary embeddings: %w", err)
-	}
-	m.rope = r
-	return nil
-}
-
-func (m *Model) ropeSize() int {
-	if m.rope == nil {
-		return 0
-	}
-	return m.rope.MaxPos
+	nn.AttentionBackward(m.attnShape(l, ws.B, ws.T), dq, dk, dv, dout, q, k, v, out, lse, ws.attnScratch)
 }
 
 // cachedAttention appends the rows' keys and values to the cache of layer l
-// and attends each row to every cached position up to its own.
+// and attends each row to the cached positions it sees (up to its own, and
+// within the layer's window).
 func (m *Model) cachedAttention(ws *workspace, l int, qkv, out []float32) {
 	c := &m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
@@ -81,5 +56,5 @@ func (m *Model) cachedAttention(ws *workspace, l int, qkv, out []float32) {
 		copy(kc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[H*hd:(H+KV)*hd])
 		copy(vc[(ws.pos0+r)*kvd:(ws.pos0+r+1)*kvd], row[(H+KV)*hd:(H+2*KV)*hd])
 	}
-	nn.DecodeAttention(out[:n*H*hd], q, kc, vc, n, ws.pos0, H, KV, hd, ws.attnScratch)
+	nn.DecodeAttentionMasked(m.attnShape(l, 1, n), out[:n*H*hd], q, kc, vc, n, ws.pos0, ws.attnScratch)
 }

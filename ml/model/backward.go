@@ -39,6 +39,7 @@ func (m *Model) ForwardBackward(b Batch, scale float32) (Loss, error) {
 		scale = 1 / float32(count)
 	}
 	ws.posWeight = b.PositionWeight
+	m.moeAux(ws, scale*float32(count))
 	loss := m.headLoss(ws, b.Labels, ws.dln, scale, nil, b.Weights)
 	ws.posWeight = nil
 	clear(ws.dres[:N*C])
@@ -59,47 +60,69 @@ func (m *Model) blockBwd(ws *workspace, l int) {
 	c := &m.cfg
 	b := &m.blocks[l]
 	B, T := ws.B, ws.T
-	N, C, I := B*T, c.Hidden, c.Intermediate
+	N, C := B*T, c.Hidden
 	ld, qd := c.QKVDim(), c.Heads*c.HeadDim
 	x, xmid := ws.resid[l], ws.xmid[l]
 	// The first layer's input gradient is only needed for embedding gradients.
 	needDX := l > 0 || m.gEmbed != nil
 
-	// MLP: out = xmid + down(act(ffIn(norm2(xmid)))).
+	// MLP: out = xmid + [postFF](mlp(norm2(xmid))).
 	normRecompute(&b.norm2, xmid, ws.ln, ws.mean2[l], ws.rstd2[l], N, C)
-	NI := N * I
-	ff, ldf := ws.ffa[l], b.ffInAll.out
-	h, dh := ws.hbuf[:NI], ws.dh[:NI]
-	if c.Family == Llama {
-		nn.SwiGLURowsForward(h, ff[:N*ldf], N, I)
-	} else {
-		nn.GELUForward(h, ff[:NI])
+	dmlp := ws.dres
+	if c.PostNorms {
+		dmlp = ws.dpost[:N*C]
+		clear(dmlp)
+		normBwd(&b.postFF, ws.dres, ws.mo[l], nil, ws.rstdPF[l], dmlp, N, C)
 	}
-	m.projBwd(ws, b.down, ws.dres, C, h, I, dh, I, N, false, true)
-	// d(gate|up) goes to ws.dff (Llama); for GPT-2 the spent h becomes d(fc).
-	dff := h
-	if c.Family == Llama {
-		dff = ws.dff[:N*ldf]
-		clear(dff)
-		nn.SwiGLURowsBackward(dff, dh, ff[:N*ldf], N, I)
-	} else {
-		clear(h)
-		nn.GELUBackward(h, dh, ff[:NI])
-	}
-	m.groupBwd(ws, b.ffInAll, b.ffIn, dff, ldf, ws.ln, C, ws.dln, N, true)
+	m.mlpBwd(ws, l, dmlp)
 	normBwd(&b.norm2, ws.dln, xmid, ws.mean2[l], ws.rstd2[l], ws.dres, N, C)
 
-	// Attention: xmid = x + o(attn(rope(qkv(norm1(x))))).
-	m.projBwd(ws, b.o, ws.dres, C, ws.atty[l], qd, ws.datty, qd, N, false, true)
-	m.attentionBwd(ws, ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv)
-	if m.rope != nil {
-		m.rope.BackwardInPlace(ws.dqkv, B, T, c.Heads+c.KVHeads, ld, nil)
+	// Attention: xmid = x + [postAttn](o(attn(rope(qknorm(qkv(norm1(x))))))).
+	dattn := ws.dres
+	if c.PostNorms {
+		dattn = ws.dpost[:N*C]
+		clear(dattn)
+		normBwd(&b.postAttn, ws.dres, ws.ao[l], nil, ws.rstdPA[l], dattn, N, C)
+	}
+	m.projBwd(ws, b.o, dattn, C, ws.atty[l], qd, ws.datty, qd, N, false, true)
+	m.attentionBwd(ws, l, ws.qkv[l], ws.atty[l], ws.lse[l], ws.datty, ws.dqkv)
+	if rope := m.ropeFor(l); rope != nil {
+		rope.BackwardInPlace(ws.dqkv, B, T, c.Heads+c.KVHeads, ld, nil)
+	}
+	if c.QKNorm {
+		m.qkNormBwd(b, ws.dqkv, ws.qkPre[l], ws.qkRstd[l], N)
 	}
 	normRecompute(&b.norm1, x, ws.ln, ws.mean1[l], ws.rstd1[l], N, C)
 	m.groupBwd(ws, b.qkvAll, b.qkv, ws.dqkv, ld, ws.ln, C, ws.dln, N, needDX)
 	if needDX || b.norm1.gw != nil {
 		normBwd(&b.norm1, ws.dln, x, ws.mean1[l], ws.rstd1[l], ws.dres, N, C)
 	}
+}
+
+// mlpBwd backpropagates dy, the gradient at layer l's MLP output, into
+// ws.dln (written, not added), the gradient at its input ws.ln (which holds
+// norm2's output), adding the weight and LoRA gradients.
+func (m *Model) mlpBwd(ws *workspace, l int, dy []float32) {
+	c := &m.cfg
+	b := &m.blocks[l]
+	if b.moe != nil {
+		m.moeBwd(ws, l, dy)
+		return
+	}
+	N, C, I := ws.B*ws.T, c.Hidden, c.Intermediate
+	NI := N * I
+	ff, ldf := ws.ffa[l], b.ffInAll.out
+	h, dh := ws.hbuf[:NI], ws.dh[:NI]
+	m.activation(h, ff[:N*ldf], N, I)
+	m.projBwd(ws, b.down, dy, C, h, I, dh, I, N, false, true)
+	// d(gate|up) goes to ws.dff (Llama); for GPT-2 the spent h becomes d(fc).
+	dff := h
+	if c.Family == Llama {
+		dff = ws.dff[:N*ldf]
+	}
+	clear(dff)
+	m.activationBwd(dff, dh, ff[:N*ldf], N, I)
+	m.groupBwd(ws, b.ffInAll, b.ffIn, dff, ldf, ws.ln, C, ws.dln, N, true)
 }
 
 // groupBwd backpropagates dy [n, ld] through a group of projections of one
@@ -135,8 +158,17 @@ func (m *Model) loraBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []
 	if lm == nil {
 		return
 	}
+	m.loraBwdU(ws, lin, dy, lddy, x, ldx, dx, lddx, n, needDX, ws.loraU[lm.idx])
+}
+
+// loraBwdU is loraBwd with the saved x·Aᵀ in u.
+func (m *Model) loraBwdU(ws *workspace, lin *linear, dy []float32, lddy int, x []float32, ldx int, dx []float32, lddx, n int, needDX bool, u []float32) {
+	lm := lin.lora
+	if lm == nil || n == 0 {
+		return
+	}
 	r := m.lora.cfg.Rank
-	u, du := ws.loraU[lm.idx], ws.loraDU[:n*r]
+	du := ws.loraDU[:n*r]
 	xd, ldxd := x, ldx
 	drop := m.lora.cfg.Dropout > 0
 	if drop {
@@ -161,6 +193,9 @@ func (m *Model) loraBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []
 // embedBwd adds the input gradient to the token (and position) embeddings.
 func (m *Model) embedBwd(ws *workspace, tokens []int32) {
 	C, N := m.cfg.Hidden, ws.B*ws.T
+	if s := m.cfg.EmbedScale; s != 0 && s != 1 {
+		nn.Scale(ws.dres[:N*C], float32(s))
+	}
 	nn.EmbeddingBackward(m.gEmbed, ws.dres[:N*C], tokens, m.cfg.Vocab, C)
 	if m.gPos != nil {
 		nn.PositionBackward(m.gPos, ws.dres[:N*C], ws.B, ws.T, C, 0)

@@ -15,8 +15,10 @@ import (
 type Family int
 
 const (
-	// Llama is the pre-norm RMSNorm/RoPE/SwiGLU decoder with grouped-query
-	// attention shared by Llama 2/3, Qwen2/2.5, SmolLM and Mistral.
+	// Llama is the pre-norm RMSNorm/RoPE/gated-MLP decoder with grouped-query
+	// attention shared by Llama 2/3, Qwen2/2.5/3 (and Qwen3-MoE), SmolLM2/3,
+	// Mistral, Mixtral, Phi-3/Phi-4-mini and Gemma 2/3; the Config's quirk
+	// fields say how each one departs from Llama.
 	Llama Family = iota
 	// GPT2 is the pre-norm LayerNorm decoder with learned positions, GELU
 	// (tanh approximation) and fused Conv1D projections.
@@ -30,12 +32,48 @@ func (f Family) String() string {
 	return "llama"
 }
 
-// RopeScaling is the "llama3" frequency scaling of rotary embeddings.
+// RopeScaling is the rope_scaling block of config.json: how the rotary
+// frequencies are stretched beyond the pretraining context.
 type RopeScaling struct {
+	// Type is "llama3" (Llama 3.1's frequency-dependent scaling), "linear"
+	// (positions divided by Factor), "longrope" (Phi-3's per-frequency short
+	// and long factors) or "yarn".
+	Type           string
 	Factor         float64
-	LowFreqFactor  float64
-	HighFreqFactor float64
-	OriginalMaxPos int
+	LowFreqFactor  float64 // llama3
+	HighFreqFactor float64 // llama3
+	OriginalMaxPos int     // llama3, longrope, yarn: the pretraining context
+	// ShortFactor and LongFactor (longrope) divide each inverse frequency;
+	// the long ones apply once a pass reaches past OriginalMaxPos.
+	ShortFactor, LongFactor []float64
+	// AttentionFactor multiplies cos and sin (longrope, yarn); 0 derives it
+	// from Factor as transformers does.
+	AttentionFactor float64
+	// BetaFast, BetaSlow, Mscale, MscaleAllDim and NoTruncate are YaRN's
+	// parameters (zero values: 32, 1, unset, unset, truncate).
+	BetaFast, BetaSlow   float64
+	Mscale, MscaleAllDim float64
+	NoTruncate           bool
+}
+
+// MoEConfig describes sparse mixture-of-experts MLP layers: a linear router
+// over Experts experts, of which each token uses the TopK most probable
+// (softmax over all experts, then the top k, renormalized to sum to one
+// when NormTopK), each expert a gated MLP of width Intermediate.
+type MoEConfig struct {
+	Experts      int
+	TopK         int
+	Intermediate int
+	NormTopK     bool
+	// DenseLayers marks the layers whose MLP is a dense gated MLP of the
+	// config's Intermediate width instead (Qwen3-MoE's mlp_only_layers and
+	// decoder_sparse_step); nil means every layer is sparse.
+	DenseLayers []bool
+	// AuxLossCoef weights the load-balancing loss (transformers'
+	// load_balancing_loss_func over every sparse layer's router) added to
+	// the training loss when AuxLoss is set (output_router_logits).
+	AuxLoss     bool
+	AuxLossCoef float64
 }
 
 // Config describes a decoder-only transformer in Hugging Face terms. It is
@@ -43,7 +81,7 @@ type RopeScaling struct {
 // NewGPT2Config) for tests and pretraining.
 type Config struct {
 	Architecture string // e.g. "LlamaForCausalLM"
-	ModelType    string // e.g. "llama", "qwen2", "mistral", "gpt2"
+	ModelType    string // e.g. "llama", "qwen3", "gemma3_text", "gpt2"
 	Family       Family
 
 	Hidden       int // hidden_size / n_embd
@@ -58,13 +96,54 @@ type Config struct {
 
 	RopeTheta   float64
 	RopeScaling *RopeScaling // nil: no scaling
+	// RotaryDim is the number of dimensions of each head that RoPE rotates
+	// (partial_rotary_factor·head_dim, Phi-4-mini); 0 means all of them.
+	RotaryDim int
+	// LocalRopeTheta, when positive, is the rope base of the sliding-window
+	// layers, which then use no scaling (Gemma 3's rope_local_base_freq).
+	LocalRopeTheta float64
+	// NoRope marks layers that use no rotary embeddings (SmolLM3's
+	// no_rope_layers); nil means every layer uses them.
+	NoRope []bool
 
 	TieEmbeddings bool
 	QKVBias       bool // bias on q/k/v projections (Qwen2, Llama attention_bias)
 	OBias         bool // bias on the attention output projection (Llama attention_bias)
 	MLPBias       bool // bias on gate/up/down (Llama mlp_bias)
 
-	SlidingWindow int // 0: none; sequences longer than this are rejected
+	// SlidingWindow, when positive, limits the attention of the sliding
+	// layers to that many most recent positions (the query included).
+	SlidingWindow int
+	// SlidingLayers marks the layers that use the window; nil means every
+	// layer does (when SlidingWindow > 0).
+	SlidingLayers []bool
+
+	// The quirks of the families beyond Llama; zero values mean Llama's behaviour.
+
+	// NormPlusOne makes every RMSNorm scale by (1 + weight) (Gemma).
+	NormPlusOne bool
+	// QKNorm applies an RMSNorm over each query and key head before RoPE
+	// (Qwen3, Qwen3-MoE, Gemma 3).
+	QKNorm bool
+	// PostNorms adds norms on the attention and MLP outputs before they join
+	// the residual stream (Gemma 2/3: four norms per layer).
+	PostNorms bool
+	// GeGLU gates the MLP with GELU (tanh approximation) instead of SiLU (Gemma).
+	GeGLU bool
+	// EmbedScale multiplies the token embeddings (Gemma: √hidden); 0 means 1.
+	EmbedScale float64
+	// QueryScale is the attention score scale; 0 means 1/√head_dim (Gemma:
+	// query_pre_attn_scalar^(−1/2)).
+	QueryScale float64
+	// AttnSoftcap and FinalSoftcap, when positive, cap attention scores and
+	// output logits with c·tanh(x/c) (Gemma 2).
+	AttnSoftcap, FinalSoftcap float64
+	// FusedProjections stores q|k|v as one qkv_proj and gate|up as one
+	// gate_up_proj tensor (Phi-3).
+	FusedProjections bool
+	// MoE, when set, makes the MLP a sparse mixture of experts (Qwen3-MoE,
+	// Mixtral).
+	MoE *MoEConfig
 
 	BOS int   // -1 when unknown
 	EOS []int // stop token ids
@@ -72,6 +151,11 @@ type Config struct {
 	// raw keeps config.json as read, so that Save writes back every field
 	// crucible does not interpret.
 	raw map[string]any
+	// notes are the config's settings crucible applies differently from the
+	// reference in training (Notes).
+	notes []string
+	// unknown are keys of config.json that crucible does not know.
+	unknown []string
 }
 
 // GenerationConfig holds the defaults of generation_config.json.
@@ -86,6 +170,52 @@ type GenerationConfig struct {
 
 // QKVDim is the width of the fused q|k|v activation: (Heads+2·KVHeads)·HeadDim.
 func (c *Config) QKVDim() int { return (c.Heads + 2*c.KVHeads) * c.HeadDim }
+
+// Sliding reports whether layer l attends through the sliding window.
+func (c *Config) Sliding(l int) bool {
+	if c.SlidingWindow <= 0 {
+		return false
+	}
+	return c.SlidingLayers == nil || c.SlidingLayers[l]
+}
+
+// Window is layer l's sliding window, or 0 for full attention.
+func (c *Config) Window(l int) int {
+	if c.Sliding(l) {
+		return c.SlidingWindow
+	}
+	return 0
+}
+
+// SparseLayer reports whether layer l's MLP is a mixture of experts.
+func (c *Config) SparseLayer(l int) bool {
+	return c.MoE != nil && (c.MoE.DenseLayers == nil || !c.MoE.DenseLayers[l])
+}
+
+// MLPWidth is layer l's MLP width: an expert's width in a sparse layer.
+func (c *Config) MLPWidth(l int) int {
+	if c.SparseLayer(l) {
+		return c.MoE.Intermediate
+	}
+	return c.Intermediate
+}
+
+// Notes lists the settings of config.json that crucible applies differently
+// from the reference implementation while training (dropout, which crucible
+// does not apply to the base model), and the keys it does not know, each
+// assumed not to change the computation. Commands print them so that
+// nothing is ignored silently. Evaluation and generation follow the
+// reference exactly (dropout is off there too).
+func (c *Config) Notes() []string {
+	out := append([]string(nil), c.notes...)
+	if len(c.unknown) > 0 {
+		out = append(out, fmt.Sprintf("config keys crucible does not know (assumed not to change the computation): %s", strings.Join(c.unknown, ", ")))
+	}
+	return out
+}
+
+// UnknownKeys lists the keys of config.json crucible does not know.
+func (c *Config) UnknownKeys() []string { return append([]string(nil), c.unknown...) }
 
 // NewLlamaConfig returns a Llama-family config with the given sizes and
 // Llama defaults (rope_theta 10000, eps 1e-5, untied, no biases).
@@ -131,6 +261,22 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("norm epsilon must be positive (got %g)", c.NormEps)
 	case c.Family == Llama && !(c.RopeTheta > 0):
 		return fmt.Errorf("rope_theta must be positive (got %g)", c.RopeTheta)
+	case c.RotaryDim < 0 || c.RotaryDim > c.HeadDim || c.RotaryDim%2 != 0:
+		return fmt.Errorf("rotary dimensions %d must be even and at most head_dim %d", c.RotaryDim, c.HeadDim)
+	case c.SlidingWindow < 0:
+		return fmt.Errorf("sliding_window %d must not be negative", c.SlidingWindow)
+	case c.SlidingLayers != nil && len(c.SlidingLayers) != c.Layers:
+		return fmt.Errorf("%d layer types for %d layers", len(c.SlidingLayers), c.Layers)
+	case c.NoRope != nil && len(c.NoRope) != c.Layers:
+		return fmt.Errorf("%d no_rope_layers entries for %d layers", len(c.NoRope), c.Layers)
+	case !finiteNonNeg(c.EmbedScale) || !finiteNonNeg(c.QueryScale) || !finiteNonNeg(c.AttnSoftcap) ||
+		!finiteNonNeg(c.FinalSoftcap) || !finiteNonNeg(c.LocalRopeTheta):
+		return fmt.Errorf("embedding scale %g, query scale %g, soft caps %g and %g and local rope base %g must be finite and not negative",
+			c.EmbedScale, c.QueryScale, c.AttnSoftcap, c.FinalSoftcap, c.LocalRopeTheta)
+	}
+	if c.Family == GPT2 && (c.NormPlusOne || c.QKNorm || c.PostNorms || c.GeGLU || c.EmbedScale != 0 || c.QueryScale != 0 ||
+		c.AttnSoftcap != 0 || c.FinalSoftcap != 0 || c.FusedProjections || c.MoE != nil || c.RotaryDim != 0 || c.SlidingWindow != 0) {
+		return errors.New("GPT2LMHeadModel has none of the Llama-family quirks (norm offsets, q/k norms, soft caps, experts, windows)")
 	}
 	switch {
 	case c.Architecture == "LlamaForCausalLM" && c.QKVBias != c.OBias:
@@ -141,13 +287,74 @@ func (c *Config) Validate() error {
 		return errors.New("MistralForCausalLM has no biases")
 	case c.Family == GPT2 && (!c.QKVBias || !c.OBias || !c.MLPBias || !c.TieEmbeddings):
 		return errors.New("GPT2LMHeadModel has every bias and a tied LM head")
+	case c.FusedProjections && (c.QKVBias || c.OBias || c.MLPBias):
+		return errors.New("fused qkv_proj and gate_up_proj have no biases")
 	}
 	if s := c.RopeScaling; s != nil {
-		if !(s.Factor > 0) || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor) || s.OriginalMaxPos <= 0 {
-			return fmt.Errorf("rope_scaling: need factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
+		if err := s.validate(c); err != nil {
+			return fmt.Errorf("rope_scaling: %w", err)
+		}
+	}
+	if e := c.MoE; e != nil {
+		switch {
+		case e.Experts <= 0 || e.Experts > 1<<12 || e.TopK <= 0 || e.TopK > e.Experts:
+			return fmt.Errorf("mixture of experts: need 0 < num_experts_per_tok (%d) ≤ num_experts (%d) ≤ 4096", e.TopK, e.Experts)
+		case e.Intermediate <= 0 || e.Intermediate > 1<<22:
+			return fmt.Errorf("mixture of experts: expert width %d must be positive", e.Intermediate)
+		case e.DenseLayers != nil && len(e.DenseLayers) != c.Layers:
+			return fmt.Errorf("mixture of experts: %d dense-layer flags for %d layers", len(e.DenseLayers), c.Layers)
+		case !finiteNonNeg(e.AuxLossCoef):
+			return fmt.Errorf("router_aux_loss_coef %g must be finite and not negative", e.AuxLossCoef)
+		case c.FusedProjections || c.MLPBias:
+			return errors.New("mixture of experts: experts have separate, bias-free projections")
 		}
 	}
 	return nil
+}
+
+func finiteNonNeg(x float64) bool { return x >= 0 && !math.IsInf(x, 0) }
+
+// validate checks the fields the scaling type uses.
+func (s *RopeScaling) validate(c *Config) error {
+	half := c.rotaryDim() / 2
+	switch s.Type {
+	case "linear":
+		if !(s.Factor > 0) {
+			return fmt.Errorf("linear: factor %g must be positive", s.Factor)
+		}
+	case "llama3":
+		if !(s.Factor > 0) || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor) || s.OriginalMaxPos <= 0 {
+			return errors.New("llama3: need factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
+		}
+	case "longrope":
+		if len(s.ShortFactor) != half || len(s.LongFactor) != half {
+			return fmt.Errorf("longrope: short_factor and long_factor need %d values each (half the rotary dimensions), got %d and %d",
+				half, len(s.ShortFactor), len(s.LongFactor))
+		}
+		for _, f := range append(append([]float64(nil), s.ShortFactor...), s.LongFactor...) {
+			if !(f > 0) || math.IsInf(f, 0) {
+				return fmt.Errorf("longrope: factor %g must be positive and finite", f)
+			}
+		}
+		if s.OriginalMaxPos <= 0 || !finiteNonNeg(s.AttentionFactor) {
+			return errors.New("longrope: need original_max_position_embeddings > 0 and a non-negative attention_factor")
+		}
+	case "yarn":
+		if !(s.Factor > 0) || s.OriginalMaxPos <= 0 || !finiteNonNeg(s.AttentionFactor) || !finiteNonNeg(s.BetaFast) || !finiteNonNeg(s.BetaSlow) {
+			return errors.New("yarn: need factor > 0, original_max_position_embeddings > 0 and non-negative attention_factor, beta_fast and beta_slow")
+		}
+	default:
+		return fmt.Errorf("type %q is not supported (supported: linear, llama3, longrope, yarn)", s.Type)
+	}
+	return nil
+}
+
+// rotaryDim is the number of rotated dimensions per head.
+func (c *Config) rotaryDim() int {
+	if c.RotaryDim > 0 {
+		return c.RotaryDim
+	}
+	return c.HeadDim
 }
 
 // ReadConfig reads dir/config.json.
@@ -164,7 +371,9 @@ func ReadConfig(dir string) (Config, error) {
 	return c, nil
 }
 
-// ParseConfig parses the contents of a Hugging Face config.json.
+// ParseConfig parses the contents of a Hugging Face config.json. Every key
+// that changes the computation is either honoured or refused with an error
+// naming the architecture, the key and what is supported.
 func ParseConfig(data []byte) (Config, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -180,107 +389,25 @@ func ParseConfig(data []byte) (Config, error) {
 	if c.Architecture == "" {
 		return Config{}, fmt.Errorf("no architectures field (model_type %q)", c.ModelType)
 	}
-	var err error
-	switch c.Architecture {
-	case "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM":
-		err = c.parseLlama(r)
-	case "GPT2LMHeadModel":
-		err = c.parseGPT2(r)
-	default:
-		return Config{}, fmt.Errorf("unsupported architecture %q (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, GPT2LMHeadModel)", c.Architecture)
+	spec, ok := architectures[c.Architecture]
+	if !ok {
+		return Config{}, unsupportedArchitecture(c.Architecture)
 	}
-	if err != nil {
-		return Config{}, err
+	if err := spec.checkKeys(&c, r); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", c.Architecture, err)
+	}
+	if err := spec.parse(&c, r); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", c.Architecture, err)
 	}
 	c.BOS = r.intOr("bos_token_id", -1)
 	c.EOS = r.intList("eos_token_id")
 	if err := r.err; err != nil {
-		return Config{}, err
+		return Config{}, fmt.Errorf("%s: %w", c.Architecture, err)
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, fmt.Errorf("%s: %w", c.Architecture, err)
 	}
 	return c, nil
-}
-
-func (c *Config) parseLlama(r *rawConfig) error {
-	c.Family = Llama
-	c.Hidden = r.intReq("hidden_size")
-	c.Intermediate = r.intReq("intermediate_size")
-	c.Layers = r.intReq("num_hidden_layers")
-	c.Heads = r.intReq("num_attention_heads")
-	c.KVHeads = r.intOr("num_key_value_heads", c.Heads)
-	c.HeadDim = c.Hidden / max(c.Heads, 1)
-	if v, ok := r.m["head_dim"]; ok && v != nil {
-		c.HeadDim = r.intReq("head_dim")
-	}
-	c.Vocab = r.intReq("vocab_size")
-	c.MaxPositions = r.intOr("max_position_embeddings", 2048)
-	c.NormEps = r.floatOr("rms_norm_eps", 1e-6)
-	c.RopeTheta = r.floatOr("rope_theta", 10000)
-	c.TieEmbeddings = r.boolOr("tie_word_embeddings", false)
-	if act := r.strOr("hidden_act", "silu"); act != "silu" {
-		return fmt.Errorf("hidden_act %q is not supported (want silu)", act)
-	}
-	switch c.Architecture {
-	case "Qwen2ForCausalLM":
-		c.QKVBias = true
-		if r.boolOr("use_sliding_window", false) {
-			c.SlidingWindow = r.intOr("sliding_window", 0)
-		}
-	case "MistralForCausalLM":
-		c.SlidingWindow = r.intOr("sliding_window", 0)
-	default:
-		c.QKVBias = r.boolOr("attention_bias", false)
-		c.OBias = c.QKVBias
-		c.MLPBias = r.boolOr("mlp_bias", false)
-	}
-	if sc, ok := r.m["rope_scaling"].(map[string]any); ok {
-		rs := &rawConfig{m: sc}
-		kind := rs.strOr("rope_type", rs.strOr("type", ""))
-		switch kind {
-		case "llama3":
-			c.RopeScaling = &RopeScaling{
-				Factor: rs.floatOr("factor", 8), LowFreqFactor: rs.floatOr("low_freq_factor", 1),
-				HighFreqFactor: rs.floatOr("high_freq_factor", 4), OriginalMaxPos: rs.intOr("original_max_position_embeddings", 8192),
-			}
-			if rs.err != nil {
-				return fmt.Errorf("rope_scaling: %w", rs.err)
-			}
-		case "default", "":
-		default:
-			return fmt.Errorf("rope_scaling type %q is not supported (supported: llama3)", kind)
-		}
-	}
-	return nil
-}
-
-func (c *Config) parseGPT2(r *rawConfig) error {
-	c.Family = GPT2
-	c.Hidden = r.intReq("n_embd")
-	c.Layers = r.intReq("n_layer")
-	c.Heads = r.intReq("n_head")
-	c.KVHeads = c.Heads
-	c.HeadDim = c.Hidden / max(c.Heads, 1)
-	c.Intermediate = 4 * c.Hidden
-	if v, ok := r.m["n_inner"]; ok && v != nil {
-		c.Intermediate = r.intReq("n_inner")
-	}
-	c.Vocab = r.intReq("vocab_size")
-	c.MaxPositions = r.intOr("n_positions", 1024)
-	c.NormEps = r.floatOr("layer_norm_epsilon", 1e-5)
-	c.TieEmbeddings = r.boolOr("tie_word_embeddings", true)
-	c.QKVBias, c.OBias, c.MLPBias = true, true, true
-	if act := r.strOr("activation_function", "gelu_new"); act != "gelu_new" && act != "gelu_pytorch_tanh" {
-		return fmt.Errorf("activation_function %q is not supported (want gelu_new)", act)
-	}
-	if !r.boolOr("scale_attn_weights", true) || r.boolOr("scale_attn_by_inverse_layer_idx", false) {
-		return errors.New("scale_attn_weights=false and scale_attn_by_inverse_layer_idx=true are not supported")
-	}
-	if !c.TieEmbeddings {
-		return errors.New("GPT-2 with tie_word_embeddings=false is not supported")
-	}
-	return nil
 }
 
 // ReadGenerationConfig reads dir/generation_config.json. A missing file
@@ -314,64 +441,6 @@ func ReadGenerationConfig(dir string, c Config) (GenerationConfig, error) {
 	return g, nil
 }
 
-// configJSON renders the config as a Hugging Face config.json, keeping the
-// fields of the file it was read from and setting torch_dtype to float32.
-func (c *Config) configJSON() ([]byte, error) {
-	out := map[string]any{}
-	for k, v := range c.raw {
-		out[k] = v
-	}
-	out["architectures"] = []any{c.Architecture}
-	out["model_type"] = c.ModelType
-	out["torch_dtype"] = "float32"
-	out["vocab_size"] = c.Vocab
-	out["tie_word_embeddings"] = c.TieEmbeddings
-	if c.BOS >= 0 {
-		out["bos_token_id"] = c.BOS
-	}
-	switch len(c.EOS) {
-	case 0:
-	case 1:
-		out["eos_token_id"] = c.EOS[0]
-	default:
-		out["eos_token_id"] = c.EOS
-	}
-	if c.Family == GPT2 {
-		out["n_embd"], out["n_layer"], out["n_head"] = c.Hidden, c.Layers, c.Heads
-		out["n_positions"], out["layer_norm_epsilon"] = c.MaxPositions, c.NormEps
-		if _, ok := out["n_ctx"]; !ok {
-			out["n_ctx"] = c.MaxPositions
-		}
-		if c.Intermediate != 4*c.Hidden {
-			out["n_inner"] = c.Intermediate
-		} else if _, ok := out["n_inner"]; !ok {
-			out["n_inner"] = nil
-		}
-		if _, ok := out["activation_function"]; !ok {
-			out["activation_function"] = "gelu_new"
-		}
-	} else {
-		out["hidden_size"], out["intermediate_size"] = c.Hidden, c.Intermediate
-		out["num_hidden_layers"], out["num_attention_heads"] = c.Layers, c.Heads
-		out["num_key_value_heads"], out["head_dim"] = c.KVHeads, c.HeadDim
-		out["max_position_embeddings"], out["rms_norm_eps"] = c.MaxPositions, c.NormEps
-		out["rope_theta"] = c.RopeTheta
-		if _, ok := out["hidden_act"]; !ok {
-			out["hidden_act"] = "silu"
-		}
-		if c.ModelType == "llama" {
-			out["attention_bias"], out["mlp_bias"] = c.QKVBias, c.MLPBias
-		}
-		if s := c.RopeScaling; s != nil {
-			out["rope_scaling"] = map[string]any{
-				"rope_type": "llama3", "factor": s.Factor, "low_freq_factor": s.LowFreqFactor,
-				"high_freq_factor": s.HighFreqFactor, "original_max_position_embeddings": s.OriginalMaxPos,
-			}
-		}
-	}
-	return json.MarshalIndent(out, "", "  ") // encoding/json sorts the keys
-}
-
 // rawConfig reads typed fields from a decoded JSON object and remembers the
 // first type error, naming the field.
 type rawConfig struct {
@@ -383,6 +452,11 @@ func (r *rawConfig) fail(key, want string) {
 	if r.err == nil {
 		r.err = fmt.Errorf("field %q: want %s, got %v", key, want, r.m[key])
 	}
+}
+
+func (r *rawConfig) has(key string) bool {
+	v, ok := r.m[key]
+	return ok && v != nil
 }
 
 func (r *rawConfig) num(key string) (float64, bool) {
@@ -453,6 +527,66 @@ func (r *rawConfig) strOr(key, def string) string {
 	return s
 }
 
+// floats reads a list of numbers.
+func (r *rawConfig) floats(key string) []float64 {
+	v, ok := r.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		r.fail(key, "a list of numbers")
+		return nil
+	}
+	out := make([]float64, len(list))
+	for i, x := range list {
+		f, ok := x.(float64)
+		if !ok {
+			r.fail(key, "a list of numbers")
+			return nil
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// ints reads a list of integers (unsorted).
+func (r *rawConfig) ints(key string) []int {
+	fs := r.floats(key)
+	out := make([]int, len(fs))
+	for i, f := range fs {
+		if f != math.Trunc(f) || math.Abs(f) > 1<<40 {
+			r.fail(key, "a list of integers")
+			return nil
+		}
+		out[i] = int(f)
+	}
+	return out
+}
+
+// strs reads a list of strings.
+func (r *rawConfig) strs(key string) []string {
+	v, ok := r.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		r.fail(key, "a list of strings")
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			r.fail(key, "a list of strings")
+			return nil
+		}
+		out[i] = s
+	}
+	return out
+}
+
 // intList reads an integer or a list of integers (eos_token_id takes both).
 func (r *rawConfig) intList(key string) []int {
 	v, ok := r.m[key]
@@ -488,5 +622,8 @@ func (c *Config) String() string {
 		fmt.Fprintf(&b, "/%d", c.KVHeads)
 	}
 	fmt.Fprintf(&b, " V%d", c.Vocab)
+	if c.MoE != nil {
+		fmt.Fprintf(&b, " E%d/%d", c.MoE.TopK, c.MoE.Experts)
+	}
 	return b.String()
 }

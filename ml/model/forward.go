@@ -16,8 +16,9 @@ func (ws *workspace) slot(l int) int {
 }
 
 // prepare readies what a pass over positions [0, n) needs beyond the
-// workspace: the rotary table.
+// workspace: the rotary tables and the effective weights of (1+w) norms.
 func (m *Model) prepare(n int) error {
+	m.refreshNorms()
 	if m.cfg.Family == Llama {
 		return m.ensureRope(n)
 	}
@@ -41,6 +42,9 @@ func (m *Model) forwardBody(ws *workspace, tokens []int32) []float32 {
 	if err := nn.EmbeddingForward(x, m.embed, tokens, c.Vocab, C); err != nil {
 		panic(fmt.Sprintf("model: internal: tokens passed checkBatch but %v", err))
 	}
+	if s := c.EmbedScale; s != 0 && s != 1 {
+		nn.Scale(x, float32(s))
+	}
 	if m.pos != nil {
 		if err := nn.PositionForward(x, m.pos, ws.B, T, C, ws.pos0, c.MaxPositions); err != nil {
 			panic(fmt.Sprintf("model: internal: positions were checked but %v", err))
@@ -61,7 +65,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	b := &m.blocks[l]
 	s := ws.slot(l)
 	B, T := ws.B, ws.T
-	N, C, I := B*T, c.Hidden, c.Intermediate
+	N, C := B*T, c.Hidden
 	eps := float32(c.NormEps)
 	ld, qd := c.QKVDim(), c.Heads*c.HeadDim
 
@@ -73,7 +77,10 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		m.loraFwd(ws, lin, ws.ln, C, qkv[col:], ld, N)
 		col += lin.out
 	}
-	if m.rope != nil {
+	if c.QKNorm {
+		m.qkNormFwd(b, qkv, ws.qkPre[s], ws.qkRstd[s], N)
+	}
+	if rope := m.ropeFor(l); rope != nil {
 		ws.ropeStart[0] = ws.pos0
 		start := ws.ropeStart[:]
 		if ws.group != nil {
@@ -81,7 +88,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 		} else if ws.cache == nil {
 			start = nil // every sequence starts at 0
 		}
-		m.rope.Forward(qkv, qkv, B, T, c.Heads+c.KVHeads, ld, start)
+		rope.Forward(qkv, qkv, B, T, c.Heads+c.KVHeads, ld, start)
 	}
 	switch {
 	case ws.group != nil:
@@ -89,29 +96,77 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	case ws.cache != nil:
 		m.cachedAttention(ws, l, qkv, ws.atty[s])
 	case ws.train:
-		m.attention(ws, qkv, ws.atty[s], ws.lse[s])
+		m.attention(ws, l, qkv, ws.atty[s], ws.lse[s])
 	default:
-		m.attention(ws, qkv, ws.atty[s], nil)
+		m.attention(ws, l, qkv, ws.atty[s], nil)
 	}
 	xmid := ws.xmid[s]
-	copy(xmid[:N*C], x[:N*C])
-	m.projFwd(ws, b.o, ws.atty[s], qd, xmid, C, N, true)
+	if c.PostNorms {
+		ao := ws.ao[s]
+		m.projFwd(ws, b.o, ws.atty[s], qd, ao, C, N, false)
+		normFwd(&b.postAttn, ao, ws.ln, nil, ws.rstdPA[s], N, C, eps)
+		nn.Add(xmid[:N*C], x[:N*C], ws.ln[:N*C])
+	} else {
+		copy(xmid[:N*C], x[:N*C])
+		m.projFwd(ws, b.o, ws.atty[s], qd, xmid, C, N, true)
+	}
 
 	normFwd(&b.norm2, xmid, ws.ln, ws.mean2[s], ws.rstd2[s], N, C, eps)
-	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
-	linearFwd(b.ffInAll, ws.ln, C, ff, ldf, N, false)
-	col = 0
-	for _, lin := range b.ffIn {
-		m.loraFwd(ws, lin, ws.ln, C, ff[col:], ldf, N)
-		col += lin.out
-	}
-	if c.Family == Llama {
-		nn.SwiGLURowsForward(ws.hbuf[:N*I], ff[:N*ldf], N, I)
-	} else {
-		nn.GELUForward(ws.hbuf[:N*I], ff[:N*I])
+	if c.PostNorms {
+		mo := ws.mo[s]
+		m.mlpFwd(ws, l, ws.ln, mo, false)
+		normFwd(&b.postFF, mo, ws.ln, nil, ws.rstdPF[s], N, C, eps)
+		nn.Add(out[:N*C], xmid[:N*C], ws.ln[:N*C])
+		return
 	}
 	copy(out[:N*C], xmid[:N*C])
-	m.projFwd(ws, b.down, ws.hbuf, I, out, C, N, true)
+	m.mlpFwd(ws, l, ws.ln, out, true)
+}
+
+// mlpFwd writes (or with accumulate adds) layer l's MLP of x [N, C] into y.
+func (m *Model) mlpFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
+	c := &m.cfg
+	b := &m.blocks[l]
+	if b.moe != nil {
+		m.moeFwd(ws, l, x, y, accumulate)
+		return
+	}
+	s := ws.slot(l)
+	N, C, I := ws.B*ws.T, c.Hidden, c.Intermediate
+	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
+	linearFwd(b.ffInAll, x, C, ff, ldf, N, false)
+	col := 0
+	for _, lin := range b.ffIn {
+		m.loraFwd(ws, lin, x, C, ff[col:], ldf, N)
+		col += lin.out
+	}
+	m.activation(ws.hbuf[:N*I], ff[:N*ldf], N, I)
+	m.projFwd(ws, b.down, ws.hbuf, I, y, C, N, accumulate)
+}
+
+// activation computes the MLP activation h [n, inter] from the fused
+// gate|up rows (Llama family) or the fc pre-activation (GPT-2).
+func (m *Model) activation(h, ff []float32, n, inter int) {
+	switch {
+	case m.cfg.Family == GPT2:
+		nn.GELUForward(h, ff)
+	case m.cfg.GeGLU:
+		nn.GeGLURowsForward(h, ff, n, inter)
+	default:
+		nn.SwiGLURowsForward(h, ff, n, inter)
+	}
+}
+
+// activationBwd accumulates the gradient of activation into dff.
+func (m *Model) activationBwd(dff, dh, ff []float32, n, inter int) {
+	switch {
+	case m.cfg.Family == GPT2:
+		nn.GELUBackward(dff, dh, ff)
+	case m.cfg.GeGLU:
+		nn.GeGLURowsBackward(dff, dh, ff, n, inter)
+	default:
+		nn.SwiGLURowsBackward(dff, dh, ff, n, inter)
+	}
 }
 
 // projFwd applies a projection and its LoRA module, if any.
@@ -130,6 +185,16 @@ func (m *Model) loraFwd(ws *workspace, lin *linear, x []float32, ldx int, y []fl
 	u := ws.loraU[0]
 	if ws.train {
 		u = ws.loraU[lm.idx]
+	}
+	m.loraFwdU(ws, lin, x, ldx, y, ldy, n, u)
+}
+
+// loraFwdU is loraFwd saving x·Aᵀ in u [n, r] (the routed rows of an
+// expert keep theirs in the mixture's own buffers).
+func (m *Model) loraFwdU(ws *workspace, lin *linear, x []float32, ldx int, y []float32, ldy, n int, u []float32) {
+	lm := lin.lora
+	if lm == nil || n == 0 {
+		return
 	}
 	xd, ldxd := x, ldx
 	if ws.train && m.lora.cfg.Dropout > 0 {
@@ -175,6 +240,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		}
 		logits := ws.logits[:nr*V]
 		gemm(false, true, nr, V, C, 1, hx, C, m.head, C, 0, logits, V)
+		m.softcapLogits(logits, ws.capped)
 		var dlogits, rowScale []float32
 		if dlnf != nil {
 			dlogits = logits // overwritten in place with the gradient
@@ -205,6 +271,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		if dlnf == nil {
 			continue
 		}
+		m.softcapBwd(logits, ws.capped)
 		dhx := ws.dHeadX[:nr*C]
 		gemm(false, false, nr, C, V, 1, logits, V, m.head, C, 0, dhx, C)
 		for i, r := range chunk {

@@ -49,9 +49,6 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 	}
 	total := len(prompt) + opts.MaxNewTokens
 	limit := c.MaxPositions
-	if c.SlidingWindow > 0 {
-		limit = min(limit, c.SlidingWindow)
-	}
 	if total > limit {
 		if len(prompt) >= limit {
 			return nil, fmt.Errorf("generate: prompt of %d tokens leaves no room within the %d positions the model supports", len(prompt), limit)
@@ -82,11 +79,22 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 	var out []int32
 	next := prompt
 	for cache.n < total {
+		end := cache.n + len(next)
+		if c.longRope(end) && !m.ropes.useLong {
+			// LongRoPE: once the sequence outgrows the pretraining context,
+			// transformers recomputes every position with the long factors.
+			next = append(append([]int32(nil), prompt...), out...)
+			cache.n = 0
+			ws = m.newWorkspace(len(next), len(next), false, total)
+			ws.cache = cache
+		}
+		m.ropes.useLong = c.longRope(end)
 		ws.T, ws.pos0 = len(next), cache.n
 		m.forwardBody(ws, next)
 		cache.n += len(next)
 		last := ws.lnf[(len(next)-1)*c.Hidden : len(next)*c.Hidden]
 		gemm(false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, c.Hidden, 0, logits, c.Vocab)
+		m.softcapLogits(logits, nil)
 		tok := sample(logits, opts, rng, probs, order)
 		out = append(out, tok)
 		if onToken != nil && !onToken(tok) {

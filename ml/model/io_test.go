@@ -235,7 +235,7 @@ func TestParseConfigFamilies(t *testing.T) {
 	}
 	for _, bad := range []string{
 		`{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":3,"num_key_value_heads":2,"vocab_size":100}`,
-		`{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100,"rope_scaling":{"rope_type":"yarn","factor":4}}`,
+		`{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100,"rope_scaling":{"rope_type":"dynamic","factor":4}}`,
 		`{"architectures":["GPT2LMHeadModel"],"n_embd":64,"n_layer":2,"n_head":4,"vocab_size":100,"activation_function":"relu"}`,
 		`{"model_type":"llama"}`,
 		`not json`,

@@ -39,6 +39,7 @@ type LoRA struct {
 // A [r, in] and B [out, r] (for Conv1D too, as PEFT stores them).
 type loraModule struct {
 	idx    int
+	expert bool   // on a mixture's expert: x·Aᵀ lives in the mixture's routed buffers
 	name   string // the projection's module name
 	in     int
 	out    int
@@ -106,7 +107,7 @@ func (m *Model) AddLoRA(cfg LoRAConfig) (*LoRA, error) {
 				used[t] = true
 			}
 		}
-		mod := &loraModule{idx: len(l.modules), name: lin.name, in: lin.in, out: lin.out, conv1d: lin.conv1d, scale: scale}
+		mod := &loraModule{idx: len(l.modules), expert: lin.expert, name: lin.name, in: lin.in, out: lin.out, conv1d: lin.conv1d, scale: scale}
 		l.modules = append(l.modules, mod)
 		l.infos = append(l.infos,
 			ParamInfo{Name: peftName(lin.name, "A"), Shape: []int{cfg.Rank, lin.in}, Offset: size, Size: cfg.Rank * lin.in},
@@ -149,14 +150,24 @@ func (m *Model) RemoveLoRA() {
 	m.lora = nil
 }
 
-// linearsInOrder lists the projections layer by layer, in the order of the
-// Hugging Face modules (q, k, v, o, gate, up, down).
+// linearsInOrder lists the projections LoRA may adapt, layer by layer, in
+// the order of the Hugging Face modules (q, k, v, o, gate, up, down; each
+// expert's gate, up and down in a sparse layer, whose router is not
+// adapted).
 func (m *Model) linearsInOrder() []*linear {
 	var out []*linear
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		out = append(out, b.qkv...)
 		out = append(out, b.o)
+		if b.moe != nil {
+			for x := range b.moe.experts {
+				ex := &b.moe.experts[x]
+				out = append(out, ex.ffIn...)
+				out = append(out, ex.down)
+			}
+			continue
+		}
 		out = append(out, b.ffIn...)
 		out = append(out, b.down)
 	}
@@ -251,4 +262,19 @@ func (l *LoRA) grad(name string) []float32 {
 		}
 	}
 	return nil
+}
+
+// DefaultLoRATargets are the projections LoRA adapts by default: every
+// attention and MLP projection of the family, the experts' projections of a
+// mixture included (its router is not adapted).
+func DefaultLoRATargets(c Config) []string {
+	switch {
+	case c.Family == GPT2:
+		return []string{"c_attn", "c_proj", "c_fc"}
+	case c.FusedProjections:
+		return []string{"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
+	case c.Architecture == "MixtralForCausalLM":
+		return []string{"q_proj", "k_proj", "v_proj", "o_proj", "w1", "w2", "w3"}
+	}
+	return []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 }

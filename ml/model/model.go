@@ -1,7 +1,12 @@
 // Package model implements decoder-only transformers in Hugging Face layout
-// — the Llama family (Llama 2/3, Qwen2/2.5, SmolLM, Mistral) and GPT-2 —
-// with an explicit forward and backward pass in the style of llm.c, LoRA
-// adapters in PEFT format, evaluation and generation with a KV cache.
+// — Llama 2/3.x, Qwen2/2.5/3, Qwen3-MoE, SmolLM2/3, Mistral, Mixtral, Gemma
+// 2/3, Phi-3/Phi-4-mini and GPT-2 — with an explicit forward and backward
+// pass in the style of llm.c, LoRA adapters in PEFT format, evaluation and
+// generation with a KV cache. The families beyond Llama are the Llama block
+// with the quirks Config names (q/k norms, (1+w) and post norms, GeGLU, soft
+// caps, sliding-window layers, partial and scaled rotary embeddings, fused
+// projections, mixtures of experts); families.go maps each config.json onto
+// them and refuses what crucible does not compute.
 //
 // A Model keeps every parameter in one flat float32 buffer (and, when the
 // base is trained, every gradient in another of the same layout), so that an
@@ -50,7 +55,11 @@ type Model struct {
 	embed, gEmbed, pos, gPos, head, gHead []float32
 	normF                                 norm
 	linears                               map[string]*linear
-	rope                                  *nn.RoPE // grown on demand
+	plusOne                               []*norm // the (1+w) norms, refreshed before every pass
+	ropes                                 ropeTables
+	// auxLoss is the router load-balancing loss of the last training pass
+	// (mixture-of-experts models).
+	auxLoss float64
 
 	lora            *LoRA
 	trainWS, evalWS *workspace
@@ -188,8 +197,6 @@ func (m *Model) checkBatch(b Batch, needLabels bool) error {
 		return fmt.Errorf("batch has %d weights, want B = %d", len(b.Weights), b.B)
 	case c.Family == GPT2 && b.T > c.MaxPositions:
 		return fmt.Errorf("sequence length %d exceeds n_positions %d", b.T, c.MaxPositions)
-	case c.SlidingWindow > 0 && b.T > c.SlidingWindow:
-		return fmt.Errorf("sequence length %d exceeds the sliding window %d, which is not supported", b.T, c.SlidingWindow)
 	}
 	for i, t := range b.Tokens {
 		if t < 0 || int(t) >= c.Vocab {
@@ -222,6 +229,11 @@ type workspace struct {
 	mean1, rstd1, mean2, rstd2   [][]float32 // [N]
 	qkv, lse, atty, xmid         [][]float32
 	ffa                          [][]float32 // Llama [N, 2·I] gate|up per row; GPT-2 [N, I] fc pre-activation
+	qkPre, qkRstd                [][]float32 // QKNorm: q|k heads before their norm [N, (H+KV)·hd], and [N, H+KV]
+	ao, mo, rstdPA, rstdPF       [][]float32 // PostNorms: attention and MLP outputs before their norms [N, C], and [N]
+	dpost                        []float32   // PostNorms: gradient before a post norm [N, C]
+	capped                       []float32   // FinalSoftcap: the capped logits of a chunk, kept for backward
+	moe                          *moeWS
 	lnf, meanF, rstdF            []float32
 	ln, hbuf, dres, dln, dh, dff []float32
 	datty, dqkv                  []float32
@@ -312,11 +324,29 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 	ws.qkv = multi(slots, N*c.QKVDim())
 	ws.atty = multi(slots, N*c.Heads*c.HeadDim)
 	ws.xmid = multi(slots, N*C)
+	I = c.denseWidth()
 	ffw := I
 	if c.Family == Llama {
 		ffw = 2 * I
 	}
 	ws.ffa = multi(slots, N*ffw)
+	if c.QKNorm {
+		ws.qkPre = multi(slots, N*(c.Heads+c.KVHeads)*c.HeadDim)
+		ws.qkRstd = multi(slots, N*(c.Heads+c.KVHeads))
+	}
+	if c.PostNorms {
+		ws.ao, ws.mo = multi(slots, N*C), multi(slots, N*C)
+		ws.rstdPA, ws.rstdPF = multi(slots, N), multi(slots, N)
+		if train {
+			ws.dpost = mk(N * C)
+		}
+	}
+	if c.FinalSoftcap > 0 {
+		ws.capped = mk(headChunk * c.Vocab)
+	}
+	if c.MoE != nil {
+		ws.moe = m.newMoEWorkspace(N, slots, train)
+	}
 	if train {
 		ws.lse = multi(slots, N*c.Heads)
 	} else {
@@ -339,9 +369,12 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 		}
 		ws.loraU = make([][]float32, nu)
 		for i := range ws.loraU {
+			if train && m.lora.modules[i].expert {
+				continue // in the mixture's routed buffers
+			}
 			ws.loraU[i] = mk(N * m.lora.cfg.Rank)
 		}
-		widest := max(C, I, c.Heads*c.HeadDim)
+		widest := max(C, I, c.Heads*c.HeadDim, c.maxMLPWidth())
 		if m.lora.cfg.Dropout > 0 {
 			ws.loraX = mk(N * widest)
 		}
@@ -361,7 +394,7 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 		if c.KVHeads != c.Heads {
 			size += 2 * N * c.Heads * c.HeadDim
 		}
-		ws.attnScratch = mk(max(size, m.attnShape(N/T, T).ScratchSize()))
+		ws.attnScratch = mk(max(size, m.attnShape(0, N/T, T).ScratchSize()))
 	}
 	return ws
 }
@@ -371,3 +404,38 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 func (m *Model) ReleaseWorkspace() { m.trainWS, m.evalWS = nil, nil }
 
 var errNoLabels = errors.New("batch has no labels")
+
+// ActivationFloatsPerToken estimates the training activations one token of
+// a micro-batch keeps (every layer's saved values plus the backward
+// scratch), in floats, for LoRA of the given rank (0: full fine-tuning).
+func ActivationFloatsPerToken(c Config, loraRank int) int64 {
+	C, L, H := c.Hidden, c.Layers, c.Heads
+	q, qkv := c.Heads*c.HeadDim, c.QKVDim()
+	I := c.denseWidth()
+	var total int64
+	for l := 0; l < L; l++ {
+		per := C + 2 + qkv + q + C + H // input, norm stats, q|k|v, attention out, mid residual, lse
+		switch {
+		case c.SparseLayer(l):
+			e := c.MoE
+			per += e.Experts + 3*e.TopK + 2*e.TopK*e.Intermediate
+		case c.Family == Llama:
+			per += 2 * I
+		default:
+			per += I + 2
+		}
+		if c.QKNorm {
+			per += (c.Heads+c.KVHeads)*c.HeadDim + c.Heads + c.KVHeads
+		}
+		if c.PostNorms {
+			per += 2*C + 2
+		}
+		per += 7 * loraRank
+		total += int64(per)
+	}
+	scratch := 6*C + 3*c.maxMLPWidth() + q + qkv + 2
+	if c.MoE != nil {
+		scratch += 4*c.MoE.TopK*C + 4*c.MoE.TopK*c.MoE.Intermediate + c.MoE.Experts
+	}
+	return total + int64(scratch)
+}

@@ -33,7 +33,7 @@ func normFwd(nm *norm, x, y []float32, mean, rstd []float32, rows, c int, eps fl
 		nn.LayerNormForward(y[:rows*c], mean[:rows], rstd[:rows], x[:rows*c], nm.w, nm.b, rows, c, eps)
 		return
 	}
-	nn.RMSNormForward(y[:rows*c], rstd[:rows], x[:rows*c], nm.w, rows, c, eps)
+	nn.RMSNormForward(y[:rows*c], rstd[:rows], x[:rows*c], nm.scale(), rows, c, eps)
 }
 
 // normRecompute rebuilds y from x and the saved statistics.
@@ -42,7 +42,7 @@ func normRecompute(nm *norm, x, y, mean, rstd []float32, rows, c int) {
 		nn.LayerNormRecompute(y[:rows*c], x[:rows*c], nm.w, nm.b, mean[:rows], rstd[:rows], rows, c)
 		return
 	}
-	nn.RMSNormRecompute(y[:rows*c], x[:rows*c], nm.w, rstd[:rows], rows, c)
+	nn.RMSNormRecompute(y[:rows*c], x[:rows*c], nm.scale(), rstd[:rows], rows, c)
 }
 
 // normBwd adds the input gradient to dx and, when nm.gw is set, the weight
@@ -52,7 +52,7 @@ func normBwd(nm *norm, dy, x, mean, rstd, dx []float32, rows, c int) {
 		nn.LayerNormBackward(dx[:rows*c], nm.gw, nm.gb, dy[:rows*c], x[:rows*c], nm.w, mean[:rows], rstd[:rows], rows, c)
 		return
 	}
-	nn.RMSNormBackward(dx[:rows*c], nm.gw, dy[:rows*c], x[:rows*c], nm.w, rstd[:rows], rows, c)
+	nn.RMSNormBackward(dx[:rows*c], nm.gw, dy[:rows*c], x[:rows*c], nm.scale(), rstd[:rows], rows, c)
 }
 
 // linearFwd computes y = x·Wᵀ (+ b) (or x·W for Conv1D) for n rows; x and y

@@ -22,28 +22,64 @@ type linear struct {
 	name    string // module name, e.g. "model.layers.0.self_attn.q_proj"
 	in, out int
 	conv1d  bool
+	expert  bool      // a projection of a mixture's expert (its rows come in routed order)
 	w, b    []float32 // views into Model.params; b nil without bias
 	gw, gb  []float32 // views into Model.grads (nil while grads are off)
 	lora    *loraModule
 }
 
-// norm is an RMSNorm (b nil) or a LayerNorm.
+// norm is an RMSNorm (b nil) or a LayerNorm. With plusOne (Gemma) the
+// RMSNorm scales by 1 + w: weff holds 1 + w, refreshed before every pass,
+// and the gradient of w is that of weff.
 type norm struct {
-	w, b   []float32
-	gw, gb []float32
+	w, b    []float32
+	gw, gb  []float32
+	plusOne bool
+	weff    []float32
+}
+
+// scale is the weight the norm multiplies by.
+func (n *norm) scale() []float32 {
+	if n.plusOne {
+		return n.weff
+	}
+	return n.w
 }
 
 // block is one transformer layer.
 type block struct {
+	// norm1 is the input norm; norm2 the norm before the MLP
+	// (post_attention_layernorm, or Gemma's pre_feedforward_layernorm).
 	norm1, norm2 norm
-	qkv          []*linear // Llama: q, k, v; GPT-2: c_attn (all writing into the fused q|k|v activation)
+	// postAttn and postFF normalize the attention and MLP outputs before
+	// the residual add (Gemma's post_attention_layernorm and
+	// post_feedforward_layernorm); their w is nil elsewhere.
+	postAttn, postFF norm
+	// qNorm and kNorm normalize each query and key head (QKNorm).
+	qNorm, kNorm norm
+	qkv          []*linear // Llama: q, k, v; Phi-3: qkv_proj; GPT-2: c_attn (all writing into the fused q|k|v activation)
 	o            *linear
-	ffIn         []*linear // Llama: gate, up; GPT-2: c_fc
+	ffIn         []*linear // Llama: gate, up; Phi-3: gate_up_proj; GPT-2: c_fc
 	down         *linear
 	// qkvAll and ffInAll are the groups above as one projection each (their
 	// weights are adjacent): q|k|v → [N, QKVDim], gate|up → [N, 2·I]. They
 	// carry the base weights; LoRA modules stay on the members.
 	qkvAll, ffInAll *linear
+	// moe replaces the dense MLP in a sparse layer.
+	moe *moeBlock
+}
+
+// moeBlock is a sparse MLP: a router and the experts' gated MLPs.
+type moeBlock struct {
+	router  *linear // [E, C], no bias
+	experts []expert
+}
+
+// expert is one gated MLP of a sparse layer.
+type expert struct {
+	ffIn    []*linear // gate, up
+	ffInAll *linear   // gate|up as one projection
+	down    *linear
 }
 
 // layout lays out every tensor of the config, layer by layer, and
@@ -62,6 +98,25 @@ func (l *layout) add(name string, noDecay bool, shape ...int) {
 	l.index[name] = len(l.infos)
 	l.infos = append(l.infos, ParamInfo{Name: name, Shape: shape, Offset: l.size, Size: n, NoDecay: noDecay})
 	l.size += n
+}
+
+// moeNames are a sparse family's module names: the MLP prefix, the router
+// and each expert's gate, up and down projections.
+type moeNames struct{ mlp, router, gate, up, down string }
+
+func (c *Config) moeNames() moeNames {
+	if c.Architecture == "MixtralForCausalLM" {
+		return moeNames{"block_sparse_moe.", "gate", "w1", "w3", "w2"}
+	}
+	return moeNames{"mlp.", "gate", "gate_proj", "up_proj", "down_proj"}
+}
+
+// preMLPNorm is the name of the norm before the MLP.
+func (c *Config) preMLPNorm() string {
+	if c.PostNorms {
+		return "pre_feedforward_layernorm"
+	}
+	return "post_attention_layernorm"
 }
 
 func newLayout(c *Config) *layout {
@@ -97,26 +152,53 @@ func newLayout(c *Config) *layout {
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		l.add(p+"input_layernorm.weight", true, C)
-		l.add(p+"self_attn.q_proj.weight", false, q, C)
-		l.add(p+"self_attn.k_proj.weight", false, kv, C)
-		l.add(p+"self_attn.v_proj.weight", false, kv, C)
+		if c.FusedProjections {
+			l.add(p+"self_attn.qkv_proj.weight", false, c.QKVDim(), C)
+		} else {
+			l.add(p+"self_attn.q_proj.weight", false, q, C)
+			l.add(p+"self_attn.k_proj.weight", false, kv, C)
+			l.add(p+"self_attn.v_proj.weight", false, kv, C)
+		}
 		if c.QKVBias {
 			l.add(p+"self_attn.q_proj.bias", true, q)
 			l.add(p+"self_attn.k_proj.bias", true, kv)
 			l.add(p+"self_attn.v_proj.bias", true, kv)
+		}
+		if c.QKNorm {
+			l.add(p+"self_attn.q_norm.weight", true, hd)
+			l.add(p+"self_attn.k_norm.weight", true, hd)
 		}
 		l.add(p+"self_attn.o_proj.weight", false, C, q)
 		if c.OBias {
 			l.add(p+"self_attn.o_proj.bias", true, C)
 		}
 		l.add(p+"post_attention_layernorm.weight", true, C)
-		l.add(p+"mlp.gate_proj.weight", false, I, C)
-		l.add(p+"mlp.up_proj.weight", false, I, C)
-		l.add(p+"mlp.down_proj.weight", false, C, I)
-		if c.MLPBias {
-			l.add(p+"mlp.gate_proj.bias", true, I)
-			l.add(p+"mlp.up_proj.bias", true, I)
-			l.add(p+"mlp.down_proj.bias", true, C)
+		if c.PostNorms {
+			l.add(p+"pre_feedforward_layernorm.weight", true, C)
+			l.add(p+"post_feedforward_layernorm.weight", true, C)
+		}
+		switch {
+		case c.SparseLayer(i):
+			mn, e := c.moeNames(), c.MoE
+			l.add(p+mn.mlp+mn.router+".weight", false, e.Experts, C)
+			for x := 0; x < e.Experts; x++ {
+				ep := fmt.Sprintf("%s%sexperts.%d.", p, mn.mlp, x)
+				l.add(ep+mn.gate+".weight", false, e.Intermediate, C)
+				l.add(ep+mn.up+".weight", false, e.Intermediate, C)
+				l.add(ep+mn.down+".weight", false, C, e.Intermediate)
+			}
+		case c.FusedProjections:
+			l.add(p+"mlp.gate_up_proj.weight", false, 2*I, C)
+			l.add(p+"mlp.down_proj.weight", false, C, I)
+		default:
+			l.add(p+"mlp.gate_proj.weight", false, I, C)
+			l.add(p+"mlp.up_proj.weight", false, I, C)
+			l.add(p+"mlp.down_proj.weight", false, C, I)
+			if c.MLPBias {
+				l.add(p+"mlp.gate_proj.bias", true, I)
+				l.add(p+"mlp.up_proj.bias", true, I)
+				l.add(p+"mlp.down_proj.bias", true, C)
+			}
 		}
 	}
 	l.add("model.norm.weight", true, C)
@@ -166,9 +248,17 @@ func (m *Model) bind() {
 	if m.linears == nil {
 		m.linears = map[string]*linear{}
 	}
+	// m.plusOne keeps the (1+w) norms for refreshNorms; the copies in the
+	// blocks share their w and weff slices.
+	m.plusOne = m.plusOne[:0]
 	nrm := func(prefix string) norm {
-		return norm{w: l.view(m.params, prefix+".weight"), b: l.view(m.params, prefix+".bias"),
+		n := norm{w: l.view(m.params, prefix+".weight"), b: l.view(m.params, prefix+".bias"),
 			gw: l.view(m.grads, prefix+".weight"), gb: l.view(m.grads, prefix+".bias")}
+		if c.NormPlusOne && n.w != nil {
+			n.plusOne, n.weff = true, make([]float32, len(n.w))
+			m.plusOne = append(m.plusOne, &n)
+		}
+		return n
 	}
 	m.blocks = make([]block, c.Layers)
 	C, I := c.Hidden, c.Intermediate
@@ -187,6 +277,7 @@ func (m *Model) bind() {
 		}
 		m.normF = nrm("transformer.ln_f")
 		m.head, m.gHead = m.embed, m.gEmbed
+		m.refreshNorms()
 		return
 	}
 	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
@@ -194,24 +285,65 @@ func (m *Model) bind() {
 	for i := range m.blocks {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		b := &m.blocks[i]
-		b.norm1, b.norm2 = nrm(p+"input_layernorm"), nrm(p+"post_attention_layernorm")
-		b.qkv = []*linear{mk(p+"self_attn.q_proj", C, q, false), mk(p+"self_attn.k_proj", C, kv, false), mk(p+"self_attn.v_proj", C, kv, false)}
-		b.o = mk(p+"self_attn.o_proj", q, C, false)
-		b.ffIn = []*linear{mk(p+"mlp.gate_proj", C, I, false), mk(p+"mlp.up_proj", C, I, false)}
-		b.down = mk(p+"mlp.down_proj", I, C, false)
-		group := func(name string, out int, first, last string) *linear {
-			return &linear{name: p + name, in: C, out: out,
-				w: l.span(m.params, p+first+".weight", p+last+".weight"), b: l.span(m.params, p+first+".bias", p+last+".bias"),
-				gw: l.span(m.grads, p+first+".weight", p+last+".weight"), gb: l.span(m.grads, p+first+".bias", p+last+".bias")}
+		b.norm1, b.norm2 = nrm(p+"input_layernorm"), nrm(p+c.preMLPNorm())
+		if c.PostNorms {
+			b.postAttn, b.postFF = nrm(p+"post_attention_layernorm"), nrm(p+"post_feedforward_layernorm")
 		}
-		b.qkvAll = group("self_attn.qkv", c.QKVDim(), "self_attn.q_proj", "self_attn.v_proj")
-		b.ffInAll = group("mlp.gate_up", 2*I, "mlp.gate_proj", "mlp.up_proj")
+		if c.QKNorm {
+			b.qNorm, b.kNorm = nrm(p+"self_attn.q_norm"), nrm(p+"self_attn.k_norm")
+		}
+		group := func(name string, in, out int, first, last string) *linear {
+			return &linear{name: name, in: in, out: out,
+				w: l.span(m.params, first+".weight", last+".weight"), b: l.span(m.params, first+".bias", last+".bias"),
+				gw: l.span(m.grads, first+".weight", last+".weight"), gb: l.span(m.grads, first+".bias", last+".bias")}
+		}
+		if c.FusedProjections {
+			b.qkv = []*linear{mk(p+"self_attn.qkv_proj", C, c.QKVDim(), false)}
+			b.qkvAll = b.qkv[0]
+		} else {
+			b.qkv = []*linear{mk(p+"self_attn.q_proj", C, q, false), mk(p+"self_attn.k_proj", C, kv, false), mk(p+"self_attn.v_proj", C, kv, false)}
+			b.qkvAll = group(p+"self_attn.qkv", C, c.QKVDim(), p+"self_attn.q_proj", p+"self_attn.v_proj")
+		}
+		b.o = mk(p+"self_attn.o_proj", q, C, false)
+		switch {
+		case c.SparseLayer(i):
+			mn, e := c.moeNames(), c.MoE
+			mp := p + mn.mlp
+			b.moe = &moeBlock{router: mk(mp+mn.router, C, e.Experts, false), experts: make([]expert, e.Experts)}
+			for x := range b.moe.experts {
+				ep := fmt.Sprintf("%sexperts.%d.", mp, x)
+				ex := &b.moe.experts[x]
+				ex.ffIn = []*linear{mk(ep+mn.gate, C, e.Intermediate, false), mk(ep+mn.up, C, e.Intermediate, false)}
+				ex.ffInAll = group(ep+"gate_up", C, 2*e.Intermediate, ep+mn.gate, ep+mn.up)
+				ex.down = mk(ep+mn.down, e.Intermediate, C, false)
+				ex.ffIn[0].expert, ex.ffIn[1].expert, ex.down.expert = true, true, true
+			}
+		case c.FusedProjections:
+			b.ffIn = []*linear{mk(p+"mlp.gate_up_proj", C, 2*I, false)}
+			b.ffInAll = b.ffIn[0]
+			b.down = mk(p+"mlp.down_proj", I, C, false)
+		default:
+			b.ffIn = []*linear{mk(p+"mlp.gate_proj", C, I, false), mk(p+"mlp.up_proj", C, I, false)}
+			b.ffInAll = group(p+"mlp.gate_up", C, 2*I, p+"mlp.gate_proj", p+"mlp.up_proj")
+			b.down = mk(p+"mlp.down_proj", I, C, false)
+		}
 	}
 	m.normF = nrm("model.norm")
 	if c.TieEmbeddings {
 		m.head, m.gHead = m.embed, m.gEmbed
 	} else {
 		m.head, m.gHead = l.view(m.params, "lm_head.weight"), l.view(m.grads, "lm_head.weight")
+	}
+	m.refreshNorms()
+}
+
+// refreshNorms sets the effective weight 1 + w of every (1+w) norm from the
+// current parameters; every pass calls it, since the optimizer changes w.
+func (m *Model) refreshNorms() {
+	for _, n := range m.plusOne {
+		for i, v := range n.w {
+			n.weff[i] = 1 + v
+		}
 	}
 }
 
@@ -226,6 +358,8 @@ func (m *Model) initParams(seed uint64) {
 		switch {
 		case strings.HasSuffix(p.Name, ".bias"):
 			clear(buf)
+		case len(p.Shape) == 1 && m.cfg.NormPlusOne:
+			clear(buf) // (1+w) norms start at w = 0, a scale of one
 		case len(p.Shape) == 1:
 			for i := range buf {
 				buf[i] = 1

@@ -34,30 +34,14 @@ type Setup struct {
 const fullMaxParams = 300_000_000
 
 // LoRATargets are the projections LoRA adapts by default: every attention
-// and MLP projection of the family.
-func LoRATargets(c model.Config) []string {
-	if c.Family == model.GPT2 {
-		return []string{"c_attn", "c_proj", "c_fc"}
-	}
-	return []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-}
+// and MLP projection of the family (model.DefaultLoRATargets).
+func LoRATargets(c model.Config) []string { return model.DefaultLoRATargets(c) }
 
 // ActivationBytesPerToken estimates the training activations one token of
 // a micro-batch keeps (every layer's saved values plus the backward
 // scratch), in bytes.
 func ActivationBytesPerToken(c model.Config, loraRank int) int64 {
-	C, I, L, H := c.Hidden, c.Intermediate, c.Layers, c.Heads
-	q := c.Heads * c.HeadDim
-	qkv := c.QKVDim()
-	perLayer := C + 2 + qkv + q + C + I + H
-	if c.Family == model.Llama {
-		perLayer += I
-	} else {
-		perLayer += 2
-	}
-	perLayer += 7 * loraRank
-	scratch := 6*C + 3*I + q + qkv + 2
-	return 4 * int64(L*perLayer+scratch)
+	return 4 * model.ActivationFloatsPerToken(c, loraRank)
 }
 
 // ChooseSetup picks LoRA or full fine-tuning, the micro-batch and the
