@@ -53,13 +53,25 @@ func (m *Model) GenerateGroup(prompt []int32, n int, opts GenerateOptions) ([][]
 		}
 	}
 	limit := c.MaxPositions
-	if c.SlidingWindow > 0 {
-		limit = min(limit, c.SlidingWindow)
-	}
 	if len(prompt) >= limit {
 		return nil, fmt.Errorf("generate: prompt of %d tokens leaves no room within the %d positions the model supports", len(prompt), limit)
 	}
 	total := min(len(prompt)+opts.MaxNewTokens, limit)
+	if c.longRope(total) && !c.longRope(len(prompt)) {
+		// LongRoPE switches every position to its long factors once the
+		// sequence outgrows the pretraining context; Generate recomputes
+		// the cache then, so each sample runs on its own.
+		out := make([][]int32, n)
+		for i := range out {
+			o := opts
+			o.Seed = SampleSeed(opts.Seed, i)
+			var err error
+			if out[i], err = m.Generate(prompt, o, nil); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
 	stops := opts.StopTokens
 	if stops == nil {
 		for _, e := range m.Generation.EOS {
@@ -83,6 +95,7 @@ func (m *Model) GenerateGroup(prompt []int32, n int, opts GenerateOptions) ([][]
 	logits := make([]float32, n*c.Vocab)
 	last := pre.lnf[(len(prompt)-1)*c.Hidden : len(prompt)*c.Hidden]
 	gemm(false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, c.Hidden, 0, logits, c.Vocab)
+	m.softcapLogits(logits[:c.Vocab], nil)
 	for i := 1; i < n; i++ { // every sample's first token comes from the prompt's logits
 		copy(logits[i*c.Vocab:(i+1)*c.Vocab], logits[:c.Vocab])
 	}
@@ -143,6 +156,7 @@ func (m *Model) GenerateGroup(prompt []int32, n int, opts GenerateOptions) ([][]
 		ws.B, ws.T, ws.pos0 = B, 1, pos
 		m.forwardBody(ws, tokens[:B])
 		gemm(false, true, B, c.Vocab, c.Hidden, 1, ws.lnf, c.Hidden, m.head, c.Hidden, 0, logits, c.Vocab)
+		m.softcapLogits(logits[:B*c.Vocab], nil)
 		for _, i := range live {
 			g.caches[i].n++
 		}

@@ -13,6 +13,12 @@ import (
 // give, through PositionWeight.
 func TestPositionWeightFiniteDifference(t *testing.T) {
 	for name, cfg := range tinyConfigs() {
+		if cfg.MoE != nil {
+			// Expert choices are not differentiable (and the router's
+			// balancing loss is not part of this objective); the PyTorch
+			// goldens cover mixtures.
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			m, err := New(cfg, 7)
