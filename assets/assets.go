@@ -41,6 +41,11 @@ const (
 	FactsDPO = "datasets/facts_dpo.jsonl"
 	// FactsDPOParquet is FactsDPO as Parquet.
 	FactsDPOParquet = "datasets/facts_dpo.parquet"
+	// Arithmetic is a grpo dataset (prompt, answer) of one-step word
+	// problems with whole-number answers, for the numeric_answer reward.
+	Arithmetic = "datasets/arithmetic.jsonl"
+	// ArithmeticParquet is Arithmetic as Parquet.
+	ArithmeticParquet = "datasets/arithmetic.parquet"
 )
 
 // FS returns the embedded assets, rooted at this directory.

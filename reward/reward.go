@@ -127,3 +127,26 @@ func (s *Set) Needs() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ScoreLenient is Score for use mid-task: a reward that fails on this
+// completion (its code raises on text the checks did not foresee) counts
+// 0, and its error is returned beside the scores rather than ending the
+// run; a failure is a property of the completion, so the same completion
+// always scores the same.
+func (s *Set) ScoreLenient(prompt, completion string, extra map[string]any) (Scores, []error) {
+	out := Scores{Parts: make([]float64, len(s.funcs))}
+	var errs []error
+	for i, f := range s.funcs {
+		v, err := f.Score(prompt, completion, extra)
+		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = &Error{Reward: s.names[i], Problem: fmt.Sprintf("returned %v, not a finite number", v)}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.Parts[i] = v
+		out.Total += s.weights[i] * v
+	}
+	return out, errs
+}

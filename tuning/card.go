@@ -43,6 +43,13 @@ func writeCard(dir string, spec Spec, res *Result) error {
 	if res.TaskType == "dpo" {
 		results["initial_reward_accuracy"], results["reward_accuracy"], results["reward_margin"] = tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin
 	}
+	if g := res.GRPO; g != nil {
+		results["first_reward"], results["train_reward"] = jsonNum(g.FirstReward), jsonNum(g.TrainReward)
+		results["initial_val_reward"], results["val_reward"] = jsonNum(g.InitialValReward), jsonNum(g.ValReward)
+		results["reward_names"], results["val_parts"] = g.RewardNames, g.ValParts
+		results["completions"], results["sample_tokens_per_s"] = g.Completions, math.Round(g.SampleTokensPerS)
+		results["sampling_s"], results["reward_s"], results["backward_s"] = round(g.Cost.Sampling.Seconds()), round(g.Cost.Reward.Seconds()), round(g.Cost.Backward.Seconds())
+	}
 	rec := trainingRecord{BaseModel: res.BaseModel, TaskType: string(res.TaskType), Mapping: res.Mapping, DataSHA256: res.DataSHA256,
 		IsAdapter: res.IsAdapter, Recipe: res.Recipe, Tokenize: res.Tokenize, Choices: res.Choices, Results: results,
 		Warnings: tr.Warnings, Seed: spec.Seed, Duration: round(res.Duration.Seconds())}
@@ -69,6 +76,15 @@ func writeCard(dir string, spec Spec, res *Result) error {
 	}
 	if res.TaskType == "dpo" {
 		fmt.Fprintf(&c, "| validation reward accuracy | %.3f before, %.3f after (margin %.4f) |\n", tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin)
+	}
+	if g := res.GRPO; g != nil {
+		fmt.Fprintf(&c, "| reward (sampled) | %.4f at the first step, %.4f at the end |\n", g.FirstReward, g.TrainReward)
+		if !math.IsNaN(g.ValReward) {
+			fmt.Fprintf(&c, "| validation reward | %.4f before training, %.4f after (weights of step %d) |\n", g.InitialValReward, g.ValReward, tr.BestStep)
+		}
+		fmt.Fprintf(&c, "| rewards | %s |\n", strings.Join(g.RewardNames, ", "))
+		fmt.Fprintf(&c, "| sampling | %d completions, %.0f tokens/s; time: sampling %.1fs, reward %.1fs, backward %.1fs |\n", g.Completions, g.SampleTokensPerS,
+			g.Cost.Sampling.Seconds(), g.Cost.Reward.Seconds(), g.Cost.Backward.Seconds())
 	}
 	fmt.Fprintf(&c, "| stopped | %s |\n\n", tr.StopReason)
 	c.WriteString("## Hyperparameters and why\n\n| setting | value | reason |\n|---|---|---|\n")

@@ -25,6 +25,7 @@ type dataset struct {
 	Rows    int
 	Seqs    []eval.Sequence
 	Pairs   []eval.Pair
+	Prompts []data.GRPOPrompt // grpo
 	Stats   data.TokenizeStats
 	MaxLen  int // tokens of the longest sequence kept
 }

@@ -22,7 +22,12 @@ type Recipe struct {
 	GradAccum int     `json:"grad_accum,omitempty"`
 	MaxSteps  int     `json:"max_steps,omitempty"`
 	MaxLength int     `json:"max_length,omitempty"` // tokens per sequence; default min(context, 1024)
-	Beta      float64 `json:"beta,omitempty"`       // DPO
+	Beta      float64 `json:"beta,omitempty"`       // DPO's temperature; GRPO's KL penalty
+	// GRPO: completions per prompt (default 8), their length (default
+	// DefaultMaxCompletion) and sampling temperature (default 1).
+	Generations   int     `json:"generations,omitempty"`
+	MaxCompletion int     `json:"max_completion,omitempty"`
+	Temperature   float64 `json:"temperature,omitempty"`
 	// Merge writes a LoRA run as a merged full model instead of an adapter.
 	Merge bool `json:"merge,omitempty"`
 }

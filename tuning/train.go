@@ -28,7 +28,9 @@ type Spec struct {
 	DataPath  string            // a dataset file or directory in any format package data reads
 	TaskType  crucible.TaskType // empty: detected
 	Mapping   *crucible.ColumnMapping
-	OutDir    string // created; must not exist or be empty
+	// Rewards are a grpo task's reward functions (required for grpo).
+	Rewards []crucible.Reward
+	OutDir  string // created; must not exist or be empty
 	// Deadline is when the output must be complete; Budget is used when
 	// Deadline is zero (from the call). One of the two is required.
 	Deadline time.Time
@@ -71,6 +73,7 @@ type Result struct {
 	Recipe     Recipe             `json:"recipe"`
 	Choices    []train.Choice     `json:"choices"`
 	Train      *train.Result      `json:"train"`
+	GRPO       *train.GRPOResult  `json:"grpo,omitempty"` // a grpo run's rewards and costs (Train is its Result)
 	Duration   time.Duration      `json:"duration_ns"`
 }
 
@@ -133,7 +136,14 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		capLen = 1024
 	}
 	maxLen := maxLength(cfg, capLen)
-	ds, err := loadDataset(spec.DataPath, spec.TaskType, spec.Mapping, tok, maxLen)
+	if spec.TaskType == "" && len(spec.Rewards) > 0 {
+		spec.TaskType = crucible.TaskGRPO
+	}
+	if spec.TaskType == crucible.TaskGRPO && len(spec.Rewards) == 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: a grpo task needs at least one reward function").
+			WithHint("name a built-in with --reward (e.g. --reward numeric_answer) or give a Starlark file with --reward-file")
+	}
+	ds, err := loadTrainData(spec, tok, maxLen)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +167,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	choose(train.Choice{Name: "task", Value: string(ds.Type), Reason: why})
 	choose(train.Choice{Name: "max length", Value: maxLen, Reason: fmt.Sprintf("tokens per sequence: the model's context %d, capped at %d; %d of %d examples truncated, %d dropped", cfg.MaxPositions, capLen, ds.Stats.Truncated, ds.Stats.Examples, ds.Stats.Dropped)})
 
-	examples := len(ds.Seqs) + len(ds.Pairs)
+	examples := len(ds.Seqs) + len(ds.Pairs) + len(ds.Prompts)
 	setup, err := setupModel(m, spec, ds, base, choose)
 	if err != nil {
 		return nil, err
@@ -199,8 +209,20 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	}
 	td := train.Data{Train: ds.Seqs, Pairs: ds.Pairs}
 	report(Progress{Fraction: 0.05, Message: fmt.Sprintf("training on %d examples", examples)})
-	tr, err := train.Run(ctx, m, td, tc)
+	var tr *train.Result
+	if ds.Type == crucible.TaskGRPO {
+		tc.Resume = "" // GRPO runs write no checkpoints
+		var gr *train.GRPOResult
+		if gr, err = runGRPO(ctx, m, tok, spec, ds, tc, choose, report); gr != nil {
+			res.GRPO, tr = gr, &gr.Result
+		}
+	} else {
+		tr, err = train.Run(ctx, m, td, tc)
+	}
 	if err != nil {
+		if crucible.ErrorCode(err) == crucible.EINVALID {
+			return nil, err
+		}
 		if errors.Is(err, train.ErrBudget) {
 			return nil, crucible.Wrap(err, crucible.EINVALID, "train").WithHint("give the job more time, or use a smaller model")
 		}
@@ -236,7 +258,7 @@ func setupModel(m *model.Model, spec Spec, ds *dataset, base string, choose func
 		mem = availableMemory() * 6 / 10
 	}
 	setup, err := train.ChooseSetup(train.SetupFacts{Model: m.Config(), Params: m.NumParams(), Examples: len(ds.Seqs) + len(ds.Pairs), MaxLen: ds.MaxLen,
-		Memory: mem, DPO: ds.Type == crucible.TaskDPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
+		Memory: mem, DPO: ds.Type == crucible.TaskDPO || ds.Type == crucible.TaskGRPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
 	if err != nil {
 		return setup, crucible.Wrap(err, crucible.EINVALID, "train")
 	}

@@ -47,14 +47,17 @@ func finetuneBenchConfig() model.Config {
 
 func newBenchFinetuneCmd() *cobra.Command {
 	var (
-		asJSON    bool
-		steps     int
-		batch     int
-		writeBase string
+		asJSON      bool
+		steps       int
+		batch       int
+		writeBase   string
+		gens        int
+		grpoPrompts int
+		completion  int
 	)
 	cmd := &cobra.Command{
 		Use:   "finetune",
-		Short: "Measure fine-tuning and evaluation speed (SFT full, SFT LoRA, DPO, eval) on a demo-sized model",
+		Short: "Measure fine-tuning and evaluation speed (SFT full, SFT LoRA, DPO, eval, GRPO) on a demo-sized model",
 		Long: `finetune runs crucible's training loop (package train: batching, AdamW,
 clipping) for a few steps on a demo-sized Llama (about 7M parameters, context
 256, vocabulary 8192) with random tokens, half of each sequence scored, and
@@ -62,6 +65,14 @@ reports tokens per second for full fine-tuning, LoRA (rank 16 on every
 projection) and DPO (full, against the frozen start as reference), and for
 evaluation (forward only, the validator's metric). Tokens count every input
 position of every sequence (both sides of a DPO pair).
+
+The GRPO row trains the same model by GRPO (full, KL penalty on) on random
+32-token prompts, --generations completions of --completion tokens each
+(no stop token), and reports prompts per second, tokens generated per
+second of sampling, that rate against batched generation of the same
+groups outside training (what crucible generate --samples G does), and a
+step's time split into sampling, reward and backward (with the reference
+pass).
 
 --write-base also writes that model (random weights) with a byte-level BPE
 tokenizer trained on sample text to a directory, to try "crucible train",
@@ -78,13 +89,30 @@ tokenizer trained on sample text to a directory, to try "crucible train",
 			if err != nil {
 				return err
 			}
-			return printFinetuneBench(cmd.OutOrStdout(), rows, asJSON)
+			if err := printFinetuneBench(cmd.OutOrStdout(), rows, asJSON); err != nil {
+				return err
+			}
+			if gens < 2 || grpoPrompts < 1 || completion < 1 {
+				return fmt.Errorf("bench finetune: --generations must be ≥ 2, --grpo-prompts and --completion ≥ 1")
+			}
+			g, err := runGRPOBench(cmd.Context(), steps, grpoPrompts, gens, 32, completion)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(g)
+			}
+			printGRPOBench(cmd.OutOrStdout(), g)
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
 	f.IntVar(&steps, "steps", 6, "optimizer steps per training mode")
 	f.IntVar(&batch, "batch", 8, "sequences (DPO: pairs) per step")
+	f.IntVar(&gens, "generations", 8, "grpo: completions per prompt (G, the generation batch)")
+	f.IntVar(&grpoPrompts, "grpo-prompts", 2, "grpo: prompts per step")
+	f.IntVar(&completion, "completion", 32, "grpo: tokens per completion")
 	f.StringVar(&writeBase, "write-base", "", "write the benchmark's model and a trained tokenizer to this directory instead")
 	return cmd
 }

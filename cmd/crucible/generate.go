@@ -25,6 +25,7 @@ func newGenerateCmd() *cobra.Command {
 		temperature, topP                 float64
 		seed                              uint64
 		raw                               bool
+		samples                           int
 	)
 	cmd := &cobra.Command{
 		Use:   "generate --model DIR --prompt TEXT",
@@ -36,6 +37,7 @@ and streams the continuation to stdout until an end-of-turn token or
 --max-tokens.
 Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 		Example: `  crucible generate --model ./tuned --prompt "What color is the sky?"
+  crucible generate --model ./tuned --prompt "Question: Tom has 3 apples and finds 4 more. How many apples does Tom have now?\nAnswer:" --raw --samples 8 --temperature 1
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,6 +51,8 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 				return crucible.Errorf(crucible.EINVALID, "--temperature %g: must be at least 0 (0 is greedy)", temperature)
 			case topP < 0 || topP > 1:
 				return crucible.Errorf(crucible.EINVALID, "--top-p %g: must be in [0, 1]", topP)
+			case samples < 1 || samples > 256:
+				return crucible.Errorf(crucible.EINVALID, "--samples %d: must be from 1 to 256", samples)
 			}
 			dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(modelDir)
 			if err != nil {
@@ -102,6 +106,9 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 			}
 			opts := model.GenerateOptions{MaxNewTokens: maxTokens, Temperature: temperature, TopP: topP, Seed: seed, StopTokens: stopTokens(m, tok)}
 			w := cmd.OutOrStdout()
+			if samples > 1 {
+				return generateSamples(cmd, m, tok, in, samples, opts)
+			}
 			var out []int
 			printed := 0
 			_, err = m.Generate(in, opts, func(t int32) bool {
@@ -137,6 +144,7 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 	f.Float64Var(&temperature, "temperature", 0, "sampling temperature; 0 is greedy")
 	f.Float64Var(&topP, "top-p", 1, "nucleus sampling: keep the smallest set of tokens with this probability")
 	f.Uint64Var(&seed, "seed", 0, "sampling seed")
+	f.IntVar(&samples, "samples", 1, "sample this many completions as one batch (printed when all are done, with tokens/s)")
 	return cmd
 }
 

@@ -2,13 +2,19 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/ml/train"
 	"github.com/crucible-net/crucible/reward"
+	"github.com/crucible-net/crucible/tuning"
 )
 
 // rewardFlags are the --reward and --reward-file flags of the commands
@@ -72,4 +78,53 @@ func describeRewards(rs []crucible.Reward) string {
 		parts = append(parts, reward.Describe(r))
 	}
 	return fmt.Sprintf("%d reward function(s): %s", len(rs), strings.Join(parts, ", "))
+}
+
+// printGRPOResult prints a grpo run's rewards and where its time went.
+func printGRPOResult(w io.Writer, g *train.GRPOResult) {
+	fmt.Fprintf(w, "reward (sampled) %.4f -> %.4f\n", g.FirstReward, g.TrainReward)
+	if g.ValReward == g.ValReward {
+		fmt.Fprintf(w, "validation reward %.4f -> %.4f", g.InitialValReward, g.ValReward)
+		for i, p := range g.ValParts {
+			if i < len(g.RewardNames) {
+				fmt.Fprintf(w, "%s%s %.3f", sepOf(i), g.RewardNames[i], p)
+			}
+		}
+		if len(g.ValParts) > 0 {
+			fmt.Fprint(w, ")")
+		}
+		fmt.Fprintln(w)
+	}
+	total := g.Cost.Total().Seconds()
+	if total > 0 {
+		fmt.Fprintf(w, "%d completions sampled at %.0f tokens/s; time: sampling %.0f%%, reward %.0f%%, backward %.0f%%\n", g.Completions, g.SampleTokensPerS,
+			100*g.Cost.Sampling.Seconds()/total, 100*g.Cost.Reward.Seconds()/total, 100*g.Cost.Backward.Seconds()/total)
+	}
+}
+
+func sepOf(i int) string {
+	if i == 0 {
+		return " ("
+	}
+	return ", "
+}
+
+// generateSamples samples n completions of one prompt as a batch and
+// prints them, with the generation speed on stderr.
+func generateSamples(cmd *cobra.Command, m *model.Model, tok *tokenizer.Tokenizer, prompt []int32, n int, opts model.GenerateOptions) error {
+	t0 := time.Now()
+	outs, err := m.GenerateGroup(prompt, n, opts)
+	if err != nil {
+		return err
+	}
+	d := time.Since(t0)
+	w := cmd.OutOrStdout()
+	tokens := 0
+	for i, c := range outs {
+		tokens += len(c)
+		text := tuning.CompletionText(tok, c, opts.StopTokens)
+		fmt.Fprintf(w, "--- sample %d (%d tokens)\n%s\n", i+1, len(c), text)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%d samples, %d tokens in %s: %.0f tokens/s\n", n, tokens, d.Round(time.Millisecond), float64(tokens)/d.Seconds())
+	return nil
 }

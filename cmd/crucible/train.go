@@ -29,6 +29,9 @@ func newTrainCmd() *cobra.Command {
 		seed                 uint64
 		memoryMB             int64
 		metricsPath, workDir string
+		rf                   *rewardFlags
+		gens, maxCompletion  int
+		temperature, beta    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "train --model DIR --data FILE --out DIR",
@@ -39,6 +42,12 @@ directory) and writes the result to --out: a full model, or with LoRA a PEFT
 adapter, plus the base's tokenizer files, a model card (README.md), the
 per-step metrics (metrics.jsonl) and training.json.
 
+A grpo task (--type grpo, implied by --reward or --reward-file) trains on
+prompts with reward functions: each step samples --generations completions
+per prompt, scores them, and moves the model toward the completions that
+score above their group's mean, with a KL penalty (--beta) that keeps it
+near the base. The rewards are checked on the dataset's rows first.
+
 Everything not given is chosen automatically and printed with its reason: the
 task type and column mapping (detected), LoRA or full fine-tuning (from the
 model size and memory), the batch (from a memory budget), the epochs (from the
@@ -47,13 +56,14 @@ test). The run always ends, with a valid model written, before --time is up;
 interrupting it (Ctrl-C) ends training early and still writes the result.`,
 		Example: `  crucible train --model ./models/tiny --data alpaca.jsonl --out ./tuned --time 10m
   crucible train --model ./models/tiny --data prefs.csv --type dpo --lora --out ./dpo --time 5m
-  crucible train --model ./models/tiny --data qa.jsonl --field-instruction question --field-output answer --out ./qa`,
+  crucible train --model ./models/tiny --data qa.jsonl --field-instruction question --field-output answer --out ./qa
+  crucible train --model ./models/tiny --data arithmetic.jsonl --type grpo --reward numeric_answer --reward 'regex_match:pattern=^ *[0-9]+,weight=0.5' --out ./rl --time 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "model", "data", "out"); err != nil {
 				return err
 			}
-			if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory"); err != nil {
+			if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
 				return err
 			}
 			if lora && full {
@@ -78,7 +88,22 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			setIf(&r.MaxLength, maxLen)
 			setIf(&r.LoRARank, rank)
 			r.Merge = r.Merge || merge
+			setIf(&r.Generations, gens)
+			setIf(&r.MaxCompletion, maxCompletion)
+			setIf(&r.Temperature, temperature)
+			setIf(&r.Beta, beta)
+			if gens == 1 {
+				return crucible.Errorf(crucible.EINVALID, "--generations 1: grpo compares completions within a group; give at least 2")
+			}
 			spec.Recipe = r
+			if rf.given() {
+				if spec.Rewards, _, err = rf.rewards(); err != nil {
+					return err
+				}
+				if typ == "" {
+					typ = string(crucible.TaskGRPO)
+				}
+			}
 			if typ != "" {
 				if spec.TaskType, err = crucible.ParseTaskType(typ); err != nil {
 					return err
@@ -119,12 +144,17 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "wrote %s (%s) in %s\n", res.OutDir, kind, res.Duration.Round(time.Second))
 			fmt.Fprintf(w, "steps %d (%.2f epochs), %.0f tokens/s, stopped: %s\n", tr.Steps, tr.Epochs, tr.TokensPerS, tr.StopReason)
-			fmt.Fprintf(w, "train loss %.4f -> %.4f\n", tr.FirstLoss, tr.TrainLoss)
+			if res.GRPO == nil {
+				fmt.Fprintf(w, "train loss %.4f -> %.4f\n", tr.FirstLoss, tr.TrainLoss)
+			}
 			if tr.ValLoss == tr.ValLoss {
 				fmt.Fprintf(w, "validation loss %.4f -> %.4f (weights of step %d)\n", tr.InitialValLoss, tr.ValLoss, tr.BestStep)
 			}
 			if res.TaskType == crucible.TaskDPO {
 				fmt.Fprintf(w, "validation reward accuracy %.3f -> %.3f, margin %.4f\n", tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin)
+			}
+			if g := res.GRPO; g != nil {
+				printGRPOResult(w, g)
 			}
 			for _, warn := range tr.Warnings {
 				fmt.Fprintln(w, "warning:", warn)
@@ -137,8 +167,13 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 	f.StringVar(&spec.DataPath, "data", "", "dataset file or directory, or cached dataset org/name")
 	f.StringVar(&spec.OutDir, "out", "", "output directory (must not exist or be empty)")
 	f.StringVar(&spec.BaseModel, "base-name", "", "name of the base model in the model card (default: the model directory's name)")
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
+	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
 	addMappingFlags(cmd, &mapping)
+	rf = addRewardFlags(cmd)
+	f.IntVar(&gens, "generations", 0, "grpo: completions sampled per prompt (default 8)")
+	f.IntVar(&maxCompletion, "max-completion", 0, fmt.Sprintf("grpo: most tokens of a completion (default %d)", tuning.DefaultMaxCompletion))
+	f.Float64Var(&temperature, "temperature", 0, "grpo: sampling temperature (default 1)")
+	f.Float64Var(&beta, "beta", 0, "dpo: temperature (default 0.1); grpo: weight of the KL penalty to the base (default 0.04)")
 	f.DurationVar(&budget, "time", 10*time.Minute, "time budget: the result is written before it is up")
 	f.StringVar(&recipe, "recipe", "auto", "named recipe: "+strings.Join(tuning.RecipeNames(), ", "))
 	f.BoolVar(&lora, "lora", false, "train a LoRA adapter (default: chosen by model size)")

@@ -233,7 +233,8 @@ func (r *grpoRun) replan(done int) {
 		}
 	}
 	first := r.planned == 0
-	if first || abs(total-r.planned) > max(2, r.planned/4) {
+	moved := first || abs(total-r.planned) > max(2, r.planned/4)
+	if moved {
 		if first {
 			r.warmup = max(1, int(math.Round(cfg.WarmupRatio*float64(total))))
 		}
@@ -249,11 +250,14 @@ func (r *grpoRun) replan(done int) {
 		r.evalEvery = cfg.EvalEvery
 		return
 	}
+	if !moved && done != 3 {
+		return // the interval is revised when the plan moves (and once the step time is known)
+	}
 	every := max(1, r.total/10)
 	if mean > 0 {
 		every = max(every, int(math.Ceil(10*float64(r.evalDur)/float64(mean))))
 	}
-	if r.evalEvery == 0 || first {
+	if every != r.evalEvery {
 		r.logf("validate every %d steps", every)
 	}
 	r.evalEvery = every

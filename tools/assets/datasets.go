@@ -43,8 +43,9 @@ type fact struct {
 
 func datasetsDir(o options) string { return filepath.Join(o.out, "datasets") }
 
-// buildDatasets writes facts (instruct), definitions (instruct) and
-// facts_dpo (DPO) as JSON Lines and Parquet under assets/datasets.
+// buildDatasets writes facts (instruct), definitions (instruct),
+// facts_dpo (DPO) and arithmetic (grpo) as JSON Lines and Parquet under
+// assets/datasets.
 func buildDatasets(o options) error {
 	facts, err := quizFacts(o)
 	if err != nil {
@@ -79,7 +80,7 @@ func buildDatasets(o options) error {
 		groups[f.Group]++
 	}
 	fmt.Printf("facts: %d facts, %d rows %v\ndefinitions: %d rows\nfacts_dpo: %d pairs\n", len(facts), len(factRows), groups, len(defs), len(pairs))
-	return nil
+	return buildArithmetic(o)
 }
 
 // writeBoth writes rows as name.jsonl and name.parquet in dir.

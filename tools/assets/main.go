@@ -7,7 +7,8 @@
 //	go run ./tools/assets fetch        # Debian and npm packages into the work directory
 //	go run ./tools/assets corpus       # normalized, deduplicated corpus + validation slice
 //	go run ./tools/assets tokenizer    # assets/tokenizer/
-//	go run ./tools/assets datasets     # assets/datasets/ (facts, definitions, facts DPO)
+//	go run ./tools/assets datasets     # assets/datasets/ (facts, definitions, facts DPO, arithmetic)
+//	go run ./tools/assets arithmetic   # assets/datasets/arithmetic (grpo word problems) alone
 //	go run ./tools/assets pretrain     # assets/models/crucible-tiny/ (long: see -minutes)
 //	go run ./tools/assets eval         # facts test loss before/after fine-tuning, generations, model card
 //	go run ./tools/assets tokcheck     # tokenizer ids against Hugging Face's reference (Node, npm)
@@ -57,7 +58,7 @@ func defaultWork() string {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: assets {all|fetch|corpus|tokenizer|tokcheck|datasets|pretrain|eval} [flags]")
+		return fmt.Errorf("usage: assets {all|fetch|corpus|tokenizer|tokcheck|datasets|arithmetic|pretrain|eval} [flags]")
 	}
 	step := args[0]
 	fs := flag.NewFlagSet(step, flag.ContinueOnError)
@@ -72,13 +73,14 @@ func run(args []string) error {
 		return err
 	}
 	steps := map[string]func(options) error{
-		"fetch":     fetch,
-		"corpus":    buildCorpus,
-		"tokenizer": buildTokenizer,
-		"datasets":  buildDatasets,
-		"pretrain":  pretrain,
-		"eval":      evaluate,
-		"tokcheck":  tokcheck,
+		"fetch":      fetch,
+		"corpus":     buildCorpus,
+		"tokenizer":  buildTokenizer,
+		"datasets":   buildDatasets,
+		"arithmetic": buildArithmetic,
+		"pretrain":   pretrain,
+		"eval":       evaluate,
+		"tokcheck":   tokcheck,
 	}
 	if step == "all" {
 		for _, s := range []string{"fetch", "corpus", "tokenizer", "tokcheck", "datasets", "pretrain", "eval"} {
@@ -93,7 +95,7 @@ func run(args []string) error {
 	}
 	f, ok := steps[step]
 	if !ok {
-		return fmt.Errorf("unknown step %q (want all, fetch, corpus, tokenizer, tokcheck, datasets, pretrain or eval)", step)
+		return fmt.Errorf("unknown step %q (want all, fetch, corpus, tokenizer, tokcheck, datasets, arithmetic, pretrain or eval)", step)
 	}
 	if err := f(o); err != nil {
 		return fmt.Errorf("%s: %w", step, err)
