@@ -37,13 +37,26 @@ func trainBenchConfigs() []trainBenchConfig {
 	llama := model.NewLlamaConfig(384, 1536, 6, 6, 2, 49152, 2048)
 	llama.TieEmbeddings = true
 	both := []string{"full", "lora"}
-	return []trainBenchConfig{
+	out := []trainBenchConfig{
 		{"gpt2-5m", model.NewGPT2Config(256, 4, 4, 8192, 1024), 8, 128, both},
 		{"gpt2-30m", model.NewGPT2Config(384, 6, 6, 50257, 1024), 4, 256, both},
 		{"llama-30m", llama, 4, 256, both},
 		{"gpt2-124m", model.NewGPT2Config(768, 12, 12, 50257, 1024), 4, 64, both},
 		{"gpt2-124m-t256", model.NewGPT2Config(768, 12, 12, 50257, 1024), 4, 256, []string{"full"}},
 	}
+	// The real shapes of checkpoints people fine-tune (random weights: the
+	// speed and memory do not depend on them), one sequence of 512 tokens.
+	for _, r := range []struct{ name, ref string }{
+		{"qwen2.5-0.5b", "Qwen2.5-0.5B"}, {"qwen3-0.6b", "Qwen3-0.6B"},
+		{"gemma-3-1b", "gemma-3-1b"}, {"smollm2-360m", "SmolLM2-360M"},
+	} {
+		c, err := model.ReferenceConfig(r.ref)
+		if err != nil {
+			panic(err) // the configs are embedded and tested
+		}
+		out = append(out, trainBenchConfig{r.name, c, 1, 512, []string{"lora", "eval"}})
+	}
+	return out
 }
 
 // trainBenchRow is one measurement.
@@ -79,11 +92,13 @@ func newBenchTrainCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Measure training speed (tokens/s, MFU) and peak memory per model config",
-		Long: `train times full fine-tuning (AdamW over every parameter) and LoRA (rank 16
-on every attention and MLP projection, base frozen) on GPT-2 and Llama-style
-configs with random tokens, and reports tokens/s, model FLOPs utilization and
-peak resident memory. A step is forward, backward, gradient clipping and the
+		Short: "Measure training and evaluation speed (tokens/s, MFU) and peak memory per model config",
+		Long: `train times full fine-tuning (AdamW over every parameter), LoRA (rank 16
+on every attention and MLP projection, base frozen) and evaluation (the
+validator's forward pass and masked loss) on GPT-2 and Llama-style configs and
+on the real shapes of Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B and SmolLM2-360M,
+with random weights and tokens, and reports tokens/s, model FLOPs utilization
+and peak resident memory. A step is forward, backward, gradient clipping and the
 AdamW update; figures are medians over the timed steps. Each config runs in a fresh child process, so its peak
 RSS is its own.
 
@@ -97,8 +112,13 @@ trainer's own idle time).
 
 Training FLOPs per token are 6·N (full) or 4·N + 6·N_lora (LoRA: no base
 weight gradients), N being the parameters that enter matrix products (every
-projection and the LM head), plus 12·layers·heads·head_dim·T for attention
-(forward and backward, counted in full as PaLM does).
+projection, the experts a token uses, and the LM head), plus
+12·layers·heads·head_dim·T for attention (forward and backward, counted in
+full as PaLM does); evaluation counts 2·N + 4·layers·heads·head_dim·T.
+
+Examples:
+  crucible bench train --configs gpt2-30m,llama-30m --steps 5
+  crucible bench train --configs qwen2.5-0.5b --mode lora,eval --steps 3
 
 Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 		Args: cobra.NoArgs,
@@ -122,7 +142,7 @@ Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
 	f.StringSliceVar(&configs, "configs", nil, "configs to run (default: all)")
-	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora" (default: each config's modes)`)
+	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora", "eval" (default: each config's modes)`)
 	f.IntVar(&steps, "steps", 5, "timed training steps per row (after one warm-up step)")
 	f.StringVar(&one, "one", "", "run one config in this process and print its row as JSON (used by the parent run)")
 	_ = f.MarkHidden("one")
@@ -200,8 +220,8 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 		configs = trainBenchNames()
 	}
 	for _, m := range modes {
-		if m != "full" && m != "lora" {
-			return fmt.Errorf("bench train: --mode %q: want full or lora", m)
+		if m != "full" && m != "lora" && m != "eval" {
+			return fmt.Errorf("bench train: --mode %q: want full, lora or eval", m)
 		}
 	}
 	exe, err := os.Executable()
@@ -272,17 +292,14 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	case "full":
 		m.SetTrainBase(true)
 	case "lora":
-		targets := []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-		if c.Family == model.GPT2 {
-			targets = []string{"c_attn", "c_proj", "c_fc"}
-		}
-		l, err := m.AddLoRA(model.LoRAConfig{Rank: 16, Alpha: 32, TargetModules: targets, Seed: 1})
+		l, err := m.AddLoRA(model.LoRAConfig{Rank: 16, Alpha: 32, TargetModules: model.DefaultLoRATargets(c), Seed: 1})
 		if err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 		}
 		loraParams = len(l.Params())
+	case "eval":
 	default:
-		return trainBenchRow{}, fmt.Errorf("bench train: --mode %q: want full or lora", mode)
+		return trainBenchRow{}, fmt.Errorf("bench train: --mode %q: want full, lora or eval", mode)
 	}
 	params := m.TrainableParams()
 	opt := optim.NewAdamW(params, optim.DefaultAdamW())
@@ -293,6 +310,10 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		batch.Labels[i] = int32(rng.IntN(c.Vocab))
 	}
 	step := func() error {
+		if mode == "eval" {
+			_, err := m.Evaluate(batch, nil, nil)
+			return err
+		}
 		m.ZeroGrads()
 		if _, err := m.ForwardBackward(batch, 0); err != nil {
 			return err
@@ -308,10 +329,14 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	// after it, and MFU is the median over the pairs: on a machine shared
 	// with other work, a step and its peak see about the same load.
 	peak := newTrainPeak()
-	matmul := float64(matmulParams(c))
-	perToken := 6*matmul + 12*float64(c.Layers*c.Heads*c.HeadDim*bc.t)
-	if mode == "lora" {
-		perToken = 4*matmul + 12*float64(c.Layers*c.Heads*c.HeadDim*bc.t) + 6*float64(loraParams)
+	matmul := float64(c.ActiveMatmulParams())
+	attn := float64(c.Layers * c.Heads * c.HeadDim * bc.t)
+	perToken := 6*matmul + 12*attn
+	switch mode {
+	case "lora":
+		perToken = 4*matmul + 12*attn + 6*float64(loraParams)
+	case "eval":
+		perToken = 2*matmul + 4*attn
 	}
 	stepFlops := perToken * float64(bc.b*bc.t)
 	var mfus, mfuCPUs, peaks, utils, times []float64
@@ -342,20 +367,6 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs),
 	}
 	return row, nil
-}
-
-// matmulParams counts the parameters that enter matrix products: every
-// projection weight and the LM head (tied or not), not embeddings lookups,
-// norms or biases.
-func matmulParams(c model.Config) int {
-	C, I, hd := c.Hidden, c.Intermediate, c.HeadDim
-	perLayer := C*(c.Heads+2*c.KVHeads)*hd + c.Heads*hd*C
-	if c.Family == model.GPT2 {
-		perLayer += 2 * C * I
-	} else {
-		perLayer += 3 * C * I
-	}
-	return c.Layers*perLayer + c.Vocab*C
 }
 
 // cpuSeconds returns the user+system CPU time of this process from

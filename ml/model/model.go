@@ -439,3 +439,24 @@ func ActivationFloatsPerToken(c Config, loraRank int) int64 {
 	}
 	return total + int64(scratch)
 }
+
+// ActiveMatmulParams counts the parameters one token multiplies with: every
+// attention projection, the dense MLPs, the router and the experts a token
+// uses in a sparse layer, and the LM head (tied or not) — not embedding
+// lookups, norms or biases. Model FLOPs per token are twice this (forward).
+func (c *Config) ActiveMatmulParams() int {
+	C, hd := c.Hidden, c.HeadDim
+	n := c.Vocab * C
+	for l := 0; l < c.Layers; l++ {
+		n += C*(c.Heads+2*c.KVHeads)*hd + c.Heads*hd*C
+		switch {
+		case c.SparseLayer(l):
+			n += C*c.MoE.Experts + c.MoE.TopK*3*C*c.MoE.Intermediate
+		case c.Family == GPT2:
+			n += 2 * C * c.Intermediate
+		default:
+			n += 3 * C * c.Intermediate
+		}
+	}
+	return n
+}
