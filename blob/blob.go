@@ -1,7 +1,9 @@
 // Package blob stores crucible's artifacts (dataset splits, uploaded models,
 // results) under slash-separated keys, in a local directory or an
-// S3-compatible object store, and hands out expiring download links for them
-// so that miners can fetch training data without credentials.
+// S3-compatible object store (Open picks one from a spec: a directory or
+// s3://bucket/prefix), and signs expiring download links for them so that
+// miners fetch training data from the node without credentials: Signer is
+// crucible's one link signer, Handler serves the links over any Store.
 package blob
 
 import (
@@ -39,9 +41,6 @@ type Store interface {
 	// List returns the objects whose keys start with prefix (a plain string
 	// prefix, "" for all), in key order, with Key, Size and ModTime set.
 	List(ctx context.Context, prefix string) ([]Info, error)
-	// SignedURL returns a URL from which anyone may GET the object until ttl
-	// has passed. Returns EINVALID.
-	SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
 // MaxKeyLen is the longest key accepted, in bytes (S3's limit).

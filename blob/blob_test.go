@@ -19,8 +19,10 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// stores returns the Local store always and the S3 store when
-// CRUCIBLE_TEST_S3_URL is set, each fresh for the test.
+// stores returns a Local store always and, when CRUCIBLE_TEST_S3_URL is
+// set, an S3 store opened as a node opens it (blob.Open with
+// s3://bucket/prefix and the AWS environment variables), each fresh for the
+// test.
 func stores(t *testing.T) map[string]blob.Store {
 	out := map[string]blob.Store{"local": newLocal(t)}
 	if u := os.Getenv("CRUCIBLE_TEST_S3_URL"); u != "" {
@@ -31,27 +33,30 @@ func stores(t *testing.T) map[string]blob.Store {
 
 var testSigner, _ = blob.NewSigner([]byte("0123456789abcdef-test-secret"))
 
-// newLocal returns a Local store whose download links are served by an
-// httptest server.
-func newLocal(t *testing.T) *blob.Local {
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	l, err := blob.NewLocal(blob.LocalConfig{Dir: t.TempDir(), BaseURL: srv.URL + "/blobs", Signer: testSigner})
+func newLocal(t *testing.T) blob.Store {
+	s, err := blob.Open(context.Background(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/blobs/", blob.Handler(l, testSigner, "/blobs/"))
-	return l
+	return s
 }
 
-// newS3 returns an S3 store on a new bucket, emptied and removed afterwards.
-func newS3(t *testing.T, endpoint string) *blob.S3 {
+// S3Env returns the AWS environment variables that point blob.Open at CI's
+// S3 server.
+func s3Env(endpoint string) func(string) string {
+	env := map[string]string{"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.Getenv("CRUCIBLE_TEST_S3_ACCESS_KEY"),
+		"AWS_SECRET_ACCESS_KEY": os.Getenv("CRUCIBLE_TEST_S3_SECRET_KEY")}
+	return func(k string) string { return env[k] }
+}
+
+// newS3 creates a new bucket and returns a store under a prefix in it; the
+// bucket is emptied and removed afterwards.
+func newS3(t *testing.T, endpoint string) blob.Store {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	bucket := os.Getenv("CRUCIBLE_TEST_S3_BUCKET") + "-" + hex.EncodeToString(b[:])
 	ctx := context.Background()
-	s, err := blob.NewS3(ctx, blob.S3Config{
+	admin, err := blob.NewS3(ctx, blob.S3Config{
 		Endpoint: endpoint, AccessKey: os.Getenv("CRUCIBLE_TEST_S3_ACCESS_KEY"),
 		SecretKey: os.Getenv("CRUCIBLE_TEST_S3_SECRET_KEY"), Bucket: bucket, CreateBucket: true, TempDir: t.TempDir(),
 	})
@@ -59,14 +64,18 @@ func newS3(t *testing.T, endpoint string) *blob.S3 {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		objs, _ := s.List(ctx, "")
+		objs, _ := admin.List(ctx, "")
 		for _, o := range objs {
-			_ = s.Delete(ctx, o.Key)
+			_ = admin.Delete(ctx, o.Key)
 		}
-		if err := s.Client().RemoveBucket(ctx, bucket); err != nil {
+		if err := admin.Client().RemoveBucket(ctx, bucket); err != nil {
 			t.Errorf("remove bucket %s: %v", bucket, err)
 		}
 	})
+	s, err := blob.Open(ctx, "s3://"+bucket+"/crucible/test", s3Env(endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -240,8 +249,6 @@ func TestInvalidKeys(t *testing.T) {
 			_, err = s.Stat(ctx, k)
 			wantCode(t, err, crucible.EINVALID)
 			wantCode(t, s.Delete(ctx, k), crucible.EINVALID)
-			_, err = s.SignedURL(ctx, k, time.Minute)
-			wantCode(t, err, crucible.EINVALID)
 		}
 	})
 	for _, k := range []string{"a", "a/b.c", "tasks/7f/train.jsonl", "..a/b..", "a b/c"} {
@@ -265,32 +272,60 @@ func httpGet(t *testing.T, u string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func TestSignedURL(t *testing.T) {
+// TestLinks serves signed download links over each store with Handler:
+// a valid link gets the object, a link for another key, a tampered or an
+// expired one gets 401.
+func TestLinks(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s blob.Store) {
 		ctx := context.Background()
 		data := randomBytes(100_000)
 		if _, err := s.Put(ctx, "tasks/t 1/train.jsonl", bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		u, err := s.SignedURL(ctx, "tasks/t 1/train.jsonl", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := httptest.NewServer(blob.Handler(s, testSigner, "/blobs/"))
+		defer srv.Close()
+		u := testSigner.URL(srv.URL+"/blobs", "tasks/t 1/train.jsonl", time.Hour)
 		code, body := httpGet(t, u)
 		if code != http.StatusOK || !bytes.Equal(body, data) {
 			t.Fatalf("GET signed URL: status %d, %d bytes", code, len(body))
 		}
-		// Tampering with the link or using it for another key fails.
 		tampered := strings.Replace(u, "train.jsonl", "test.jsonl", 1)
-		if code, _ := httpGet(t, tampered); code != http.StatusUnauthorized && code != http.StatusForbidden && code != http.StatusNotFound {
-			t.Errorf("GET with another key: status %d", code)
+		if code, _ := httpGet(t, tampered); code != http.StatusUnauthorized {
+			t.Errorf("GET with another key: status %d, want 401", code)
 		}
 		i := strings.LastIndex(u, "=") + 1
 		flipped := u[:i] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", u[i])+1)%16]) + u[i+1:]
-		if code, _ := httpGet(t, flipped); code != http.StatusUnauthorized && code != http.StatusForbidden {
-			t.Errorf("GET with a tampered query: status %d, want 401 (403 from S3)", code)
+		if code, _ := httpGet(t, flipped); code != http.StatusUnauthorized {
+			t.Errorf("GET with a tampered signature: status %d, want 401", code)
 		}
-		_, err = s.SignedURL(ctx, "tasks/t 1/train.jsonl", -time.Second)
-		wantCode(t, err, crucible.EINVALID)
+		expired := testSigner.URLUntil(srv.URL+"/blobs", "tasks/t 1/train.jsonl", time.Now().Add(-time.Minute))
+		if code, _ := httpGet(t, expired); code != http.StatusUnauthorized {
+			t.Errorf("GET with an expired link: status %d, want 401", code)
+		}
+		missing := testSigner.URL(srv.URL+"/blobs", "tasks/none", time.Hour)
+		if code, _ := httpGet(t, missing); code != http.StatusNotFound {
+			t.Errorf("GET of a missing object: status %d, want 404", code)
+		}
 	})
+}
+
+func TestOpenSpecs(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		spec string
+		env  map[string]string
+		code string
+	}{
+		{"ftp://x", nil, crucible.EINVALID},
+		{"s3://", nil, crucible.EINVALID},
+		{"s3://bucket/p", nil, crucible.EINVALID}, // no credentials
+		{"s3://bucket/..", map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, crucible.EINVALID},
+		{"s3://bucket", map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": "not a url"}, crucible.EINVALID},
+	} {
+		env := tc.env
+		_, err := blob.Open(ctx, tc.spec, func(k string) string { return env[k] })
+		if crucible.ErrorCode(err) != tc.code {
+			t.Errorf("Open(%q): %v, want %s", tc.spec, err, tc.code)
+		}
+	}
 }

@@ -26,11 +26,6 @@ type LocalConfig struct {
 	// Dir/data, their recorded hashes under Dir/meta, writes in progress
 	// under Dir/tmp.
 	Dir string
-	// BaseURL is where the validator's HTTP server serves Handler, e.g.
-	// "https://validator.example/blobs". Needed only for SignedURL.
-	BaseURL string
-	// Signer signs download links. Needed only for SignedURL.
-	Signer *Signer
 }
 
 // Local stores objects as files in a directory. Writes are atomic (a
@@ -38,9 +33,7 @@ type LocalConfig struct {
 // computed while writing. Because keys map to paths, a key cannot be both an
 // object and a "directory" of others ("a" and "a/b"): Put returns ECONFLICT.
 type Local struct {
-	dir     string
-	baseURL string
-	signer  *Signer
+	dir string
 }
 
 var _ Store = (*Local)(nil)
@@ -70,7 +63,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 			}
 		}
 	}
-	return &Local{dir: dir, baseURL: cfg.BaseURL, signer: cfg.Signer}, nil
+	return &Local{dir: dir}, nil
 }
 
 func (l *Local) dataPath(key string) string {
@@ -334,19 +327,4 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
-}
-
-// SignedURL returns a link to Handler under BaseURL, signed by Signer.
-func (l *Local) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := ValidateKey(key); err != nil {
-		return "", err
-	}
-	if l.signer == nil || l.baseURL == "" {
-		return "", crucible.Errorf(crucible.EINVALID, "local blob store has no base URL or signer for download links").
-			WithHint("set the validator's public URL and blob signing secret")
-	}
-	if ttl <= 0 {
-		return "", crucible.Errorf(crucible.EINVALID, "download link lifetime must be positive, got %s", ttl)
-	}
-	return l.signer.URL(l.baseURL, key, ttl), nil
 }

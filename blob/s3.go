@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -19,10 +20,15 @@ import (
 type S3Config struct {
 	// Endpoint is the server's URL, e.g. https://s3.us-west-004.backblazeb2.com
 	// or http://127.0.0.1:7070. The scheme picks TLS.
-	Endpoint  string
-	AccessKey string
-	SecretKey string
-	Bucket    string
+	Endpoint     string
+	AccessKey    string
+	SecretKey    string
+	SessionToken string // for temporary credentials; usually empty
+	Bucket       string
+	// Prefix, when set, is put before every key ("crucible/validator-1"
+	// keeps the store's objects under crucible/validator-1/), so that
+	// several stores can share a bucket.
+	Prefix string
 	// Region defaults to us-east-1.
 	Region string
 	// CreateBucket creates the bucket when it does not exist.
@@ -32,12 +38,14 @@ type S3Config struct {
 	TempDir string
 }
 
-// S3 stores objects in a bucket of an S3-compatible server. Put records
-// each object's SHA-256 in its x-amz-meta-sha256 metadata; SignedURL hands
-// out presigned GET URLs.
+// S3 stores objects in a bucket of an S3-compatible server, under an
+// optional prefix. Put records each object's SHA-256 in its
+// x-amz-meta-sha256 metadata. Download links are the node's own (Signer and
+// Handler), so miners never need credentials for the bucket.
 type S3 struct {
 	client *minio.Client
 	bucket string
+	prefix string // "" or "dir/" with a trailing slash
 	temp   string
 }
 
@@ -45,9 +53,6 @@ var _ Store = (*S3)(nil)
 
 // metaSHA256 is the user metadata key (x-amz-meta-sha256) holding the hash.
 const metaSHA256 = "Sha256"
-
-// MaxPresignTTL is the longest lifetime S3 allows for a presigned URL.
-const MaxPresignTTL = 7 * 24 * time.Hour
 
 // NewS3 connects to the server and checks (or creates) the bucket.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
@@ -58,12 +63,19 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Bucket == "" {
 		return nil, crucible.Errorf(crucible.EINVALID, "s3 store needs a bucket")
 	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		if err := ValidateKey(prefix); err != nil {
+			return nil, crucible.Errorf(crucible.EINVALID, "s3 prefix %q: %v", cfg.Prefix, crucible.ErrorMessage(err))
+		}
+		prefix += "/"
+	}
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
 	}
 	client, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
 		Secure:       u.Scheme == "https",
 		Region:       region,
 		BucketLookup: minio.BucketLookupPath,
@@ -73,11 +85,13 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	}
 	ok, err := client.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("s3 bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, err)
+		return nil, crucible.Wrap(err, crucible.EINVALID, "s3 bucket %s at %s", cfg.Bucket, cfg.Endpoint).
+			WithHint("check AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
 	if !ok {
 		if !cfg.CreateBucket {
-			return nil, crucible.Errorf(crucible.ENOTFOUND, "s3 bucket %s does not exist at %s", cfg.Bucket, cfg.Endpoint)
+			return nil, crucible.Errorf(crucible.ENOTFOUND, "s3 bucket %s does not exist at %s", cfg.Bucket, cfg.Endpoint).
+				WithHint("create the bucket first")
 		}
 		if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: region}); err != nil {
 			return nil, fmt.Errorf("create s3 bucket %s: %w", cfg.Bucket, err)
@@ -87,7 +101,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if temp == "" {
 		temp = os.TempDir()
 	}
-	return &S3{client: client, bucket: cfg.Bucket, temp: temp}, nil
+	return &S3{client: client, bucket: cfg.Bucket, prefix: prefix, temp: temp}, nil
 }
 
 // Client returns the underlying minio client, e.g. to remove a test bucket.
@@ -125,7 +139,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
 		return Info{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	sum := fmt.Sprintf("%x", h.Sum(nil))
-	up, err := s.client.PutObject(ctx, s.bucket, key, f, size, minio.PutObjectOptions{
+	up, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, f, size, minio.PutObjectOptions{
 		ContentType:  "application/octet-stream",
 		UserMetadata: map[string]string{"sha256": sum},
 	})
@@ -144,7 +158,7 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s3Err(err, "get", key)
 	}
@@ -161,7 +175,7 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return Info{}, err
 	}
-	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	oi, err := s.client.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
 	if err != nil {
 		return Info{}, s3Err(err, "stat", key)
 	}
@@ -186,7 +200,7 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+	err := s.client.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{})
 	if err != nil && crucible.ErrorCode(s3Err(err, "delete", key)) != crucible.ENOTFOUND {
 		return s3Err(err, "delete", key)
 	}
@@ -196,27 +210,12 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 // List returns the objects whose keys start with prefix, in key order.
 func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
 	var out []Info
-	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if oi.Err != nil {
 			return nil, fmt.Errorf("list blobs %q: %w", prefix, oi.Err)
 		}
-		out = append(out, Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified.UTC()})
+		out = append(out, Info{Key: strings.TrimPrefix(oi.Key, s.prefix), Size: oi.Size, ModTime: oi.LastModified.UTC()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
-}
-
-// SignedURL returns a presigned GET URL valid for ttl (at most 7 days).
-func (s *S3) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := ValidateKey(key); err != nil {
-		return "", err
-	}
-	if ttl < time.Second || ttl > MaxPresignTTL {
-		return "", crucible.Errorf(crucible.EINVALID, "presigned URL lifetime must be between 1s and 7 days, got %s", ttl)
-	}
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, nil)
-	if err != nil {
-		return "", fmt.Errorf("presign %s: %w", key, err)
-	}
-	return u.String(), nil
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// Signer makes and checks download links for a Local store: an HMAC-SHA256
-// over the key and the expiry time, under a secret only the validator knows.
+// Signer makes and checks download links: an HMAC-SHA256 over the key and
+// the expiry time, under a secret only the node knows (kept in its state
+// directory, so links survive a restart). It is the one link signer in
+// crucible; Handler serves its links over any Store.
 type Signer struct {
 	secret []byte
 	now    func() time.Time
@@ -53,7 +55,13 @@ func (s *Signer) Verify(key string, expires int64, sig string) error {
 
 // URL returns base + the escaped key + ?expires=...&sig=..., valid for ttl.
 func (s *Signer) URL(base, key string, ttl time.Duration) string {
-	exp := s.now().Add(ttl).Unix()
+	return s.URLUntil(base, key, s.now().Add(ttl))
+}
+
+// URLUntil returns base + the escaped key + ?expires=...&sig=..., valid
+// until expires (to the second).
+func (s *Signer) URLUntil(base, key string, expires time.Time) string {
+	exp := expires.Unix()
 	q := url.Values{"expires": {strconv.FormatInt(exp, 10)}, "sig": {s.Sign(key, exp)}}
 	return strings.TrimSuffix(base, "/") + "/" + escapeKey(key) + "?" + q.Encode()
 }

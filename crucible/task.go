@@ -58,13 +58,13 @@ type Task struct {
 	TestData         string         `json:"-"` // blob key of the hidden test split; never sent to miners
 	TrainRows        int            `json:"train_rows,omitempty"`
 	TestRows         int            `json:"test_rows,omitempty"`
+	TrainTokens      int64          `json:"train_tokens,omitempty"` // tokens in the train split with the base model's tokenizer; 0 when not counted
 	TimesDelayed     int            `json:"times_delayed"`
 	NextDelayAt      *time.Time     `json:"next_delay_at,omitempty"`
 	EvalAttempts     int            `json:"eval_attempts"`
 	ResultModel      string         `json:"result_model,omitempty"` // blob key of the winner's result
 	Winner           string         `json:"winner,omitempty"`       // the winning miner's hotkey
 	Failure          string         `json:"failure,omitempty"`      // why the task failed, when it did
-	Extra            map[string]any `json:"extra,omitempty"`
 	CreatedAt        time.Time      `json:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at"`
 	StartedAt        *time.Time     `json:"started_at,omitempty"`

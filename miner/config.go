@@ -10,8 +10,7 @@ import (
 // Config is a miner's configuration. The values DefaultConfig returns are the
 // documented defaults.
 type Config struct {
-	Listen   string   `flag:"listen" help:"address to serve the miner's signed endpoints on"`
-	WorkDir  string   `flag:"work-dir" help:"directory for downloads, training runs and results"`
+	WorkDir  string   `flag:"work-dir" help:"directory for downloads, training runs and results. Defaults to miner in --home"`
 	Strategy string   `flag:"strategy" help:"training strategy: auto, a fixed recipe (lora-fast, lora-quality, full), or command"`
 	Command  []string `flag:"command" help:"for --strategy command: the program and its arguments (see the miner contract in the README)"`
 
@@ -31,8 +30,6 @@ type Config struct {
 // task type, the automatic strategy.
 func DefaultConfig() Config {
 	return Config{
-		Listen:         "127.0.0.1:7999",
-		WorkDir:        "crucible-miner",
 		Strategy:       "auto",
 		MaxJobs:        1,
 		MaxQueued:      1,

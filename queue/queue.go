@@ -10,7 +10,7 @@
 // a job and the state change that calls for it commit or roll back together.
 // Either way callers see one Queue with Insert and InsertTx.
 //
-// Wiring it to the store (sqlstore) happens in cmd/crucible:
+// Wiring it to the store (sqlstore) happens in node/validatornode:
 //
 //	store, err := sqlstore.Open(ctx, databaseURL)
 //	...

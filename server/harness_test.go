@@ -66,7 +66,21 @@ func (b *testBackend) Submit(ctx context.Context, t *crucible.Task) error {
 }
 
 func (b *testBackend) Cancel(ctx context.Context, t *crucible.Task) error {
-	return CancelTask(ctx, b, t.ID, "cancelled by the customer")
+	t.Status, t.Failure = crucible.StatusCancelled, "cancelled by the customer"
+	now := time.Now()
+	t.CompletedAt = &now
+	return b.UpdateTask(ctx, t)
+}
+
+func (b *testBackend) BaseLoss(ctx context.Context, taskID string) (*float64, error) {
+	e, err := b.FindEvaluation(ctx, taskID)
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.BaseLoss, nil
 }
 
 func (b *testBackend) OpenArtifact(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -278,7 +292,9 @@ func (e *env) simulate(id string) {
 		event(h, "result uploaded", map[string]any{"size": 1024})
 	}
 	move(crucible.StatusPreevaluation, nil)
-	move(crucible.StatusEvaluating, func(t *crucible.Task) { t.Extra = map[string]any{"base_loss": 1.95} })
+	move(crucible.StatusEvaluating, nil)
+	baseLoss := 1.95
+	must(e.t, b.SaveEvaluation(ctx, &crucible.Evaluation{TaskID: id, BaseLoss: &baseLoss}))
 	var scores []*crucible.Score
 	for i, h := range miners {
 		s, err := b.FindSubmission(ctx, id, h)

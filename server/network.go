@@ -50,9 +50,7 @@ func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 		for _, t := range tasks {
 			st.ParamsTrained += t.ModelParamsCount
 			st.RowsTrainedOn += int64(t.TrainRows)
-			if n, ok := t.Extra["train_tokens"].(float64); ok {
-				st.TokensTrainedOn += int64(n)
-			}
+			st.TokensTrainedOn += t.TrainTokens
 		}
 		if len(tasks) < page {
 			break

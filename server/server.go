@@ -46,8 +46,8 @@ type Backend interface {
 	// Submit stores a new task (filling in its ID) and schedules its
 	// lifecycle. Returns EINVALID when the task does not validate.
 	Submit(ctx context.Context, t *crucible.Task) error
-	// Cancel stops a task that has not finished (CancelTask does the store
-	// part). Returns ENOTFOUND, ECONFLICT when it has already finished.
+	// Cancel stops a task that has not finished. Returns ENOTFOUND,
+	// ECONFLICT when it has already finished.
 	Cancel(ctx context.Context, t *crucible.Task) error
 	// OpenArtifact opens a blob, such as the winner's result tar stored
 	// under Task.ResultModel. Returns ENOTFOUND.
@@ -61,6 +61,9 @@ type Backend interface {
 	// dataset readers. A dataset with problems returns EINVALID together
 	// with the receipt listing them (see uploads.Store).
 	SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error)
+	// BaseLoss returns the base model's test loss on a task's hidden test
+	// split, nil while it is not measured.
+	BaseLoss(ctx context.Context, taskID string) (*float64, error)
 	// Models lists the base models customers may pick.
 	Models() []string
 	// Datasets lists the datasets in the validator's cache customers may

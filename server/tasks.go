@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -272,8 +271,8 @@ func (s *Server) results(ctx context.Context, t *crucible.Task) (*api.TaskResult
 		return nil, err
 	}
 	res := &api.TaskResults{Task: t, Miners: []*api.MinerResult{}}
-	if bl, ok := t.Extra["base_loss"].(float64); ok {
-		res.BaseLoss = &bl
+	if res.BaseLoss, err = s.b.BaseLoss(ctx, t.ID); err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(subs, compareSubmissions)
 	rank := 0
@@ -343,29 +342,6 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request, c *caller) e
 	}
 	api.WriteJSON(w, http.StatusOK, t)
 	return nil
-}
-
-// CancelTask moves a task that has not finished to cancelled in the store,
-// retrying when the lifecycle saved it in between. Returns ENOTFOUND, and
-// ECONFLICT when the task has finished. Backends use it in Cancel.
-func CancelTask(ctx context.Context, tasks crucible.TaskService, id, reason string) error {
-	for attempt := 0; ; attempt++ {
-		t, err := tasks.FindTask(ctx, id)
-		if err != nil {
-			return err
-		}
-		if t.Status.Terminal() {
-			return crucible.Errorf(crucible.ECONFLICT, "task %s has already finished (%s)", id, t.Status)
-		}
-		t.Status = crucible.StatusCancelled
-		t.Failure = reason
-		now := time.Now()
-		t.CompletedAt = &now
-		err = tasks.UpdateTask(ctx, t)
-		if crucible.ErrorCode(err) != crucible.ECONFLICT || attempt >= 10 {
-			return err
-		}
-	}
 }
 
 // download streams the winner's result: the stored tar as it is, or

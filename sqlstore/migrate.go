@@ -57,11 +57,12 @@ func migrations(d Dialect) ([]migration, error) {
 	return ms, nil
 }
 
-// migrate applies the migrations the database lacks, all in one transaction,
+// migrate applies the migrations the database lacks (up to version; 0 for
+// all of them), all in one transaction,
 // and records each in schema_migrations. On Postgres an advisory lock makes a
 // second process wait and then find nothing left to do; on SQLite BEGIN
 // IMMEDIATE does the same.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, version int) error {
 	ms, err := migrations(s.dialect)
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
 		for _, m := range ms {
-			if applied[m.version] {
+			if applied[m.version] || (version > 0 && m.version > version) {
 				continue
 			}
 			if _, err := tx.exec(ctx, m.sql); err != nil {

@@ -1,5 +1,6 @@
 // Package sqlstore stores crucible's state (tasks, submissions, nodes, scores,
-// task events, offer responses, accounts and API keys, the results log and the
+// task events, offer responses, the validator's evaluation records and
+// submission fingerprints, accounts and API keys, the results log and the
 // weights history) in SQLite or PostgreSQL through database/sql.
 //
 // SQLite (modernc.org/sqlite, pure Go) is the embedded default: one file, WAL
@@ -74,6 +75,7 @@ var (
 	_ crucible.AccountService    = (*Store)(nil)
 	_ crucible.ResultLogService  = (*Store)(nil)
 	_ crucible.WeightsService    = (*Store)(nil)
+	_ crucible.EvaluationService = (*Store)(nil)
 )
 
 // defaultPostgresConns is the pool size when the URL has no pool_max_conns.
@@ -86,7 +88,10 @@ const defaultPostgresConns = 20
 // sqlite://relative/path.db or a plain file path. A Postgres URL may set
 // pool_max_conns (default 20). A SQLite file and its directory are created
 // when missing.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string) (*Store, error) { return open(ctx, url, 0) }
+
+// open is Open with the schema migrated up to version (0: all the way).
+func open(ctx context.Context, url string, version int) (*Store, error) {
 	var s *Store
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
@@ -129,7 +134,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, version); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // taskColumns lists the tasks table's columns in the order scanTask reads them.
 const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
 	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
-	eval_attempts, result_model, winner, failure, extra, created_at, updated_at, started_at, termination_at,
+	eval_attempts, result_model, winner, failure, train_tokens, created_at, updated_at, started_at, termination_at,
 	completed_at, version`
 
 // CreateTask validates t, gives it an ID, the pending status, version 1 and
@@ -58,14 +58,10 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		}
 		mapping = m
 	}
-	extra, err := jsonArg(t.Extra)
-	if err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "task extra")
-	}
 	return []any{t.ID, t.AccountID, string(t.Type), string(t.Status), t.IsOrganic, t.Private, t.Model,
 		t.ModelParamsCount, t.Dataset, mapping, t.HoursToComplete, t.TrainData, t.TestData, t.TrainRows,
 		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
-		t.Failure, extra, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
+		t.Failure, t.TrainTokens, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
 		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version}, nil
 }
 
@@ -82,13 +78,13 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		t                                          crucible.Task
 		typ, status                                string
 		organic, private                           boolScan
-		mapping, extra                             jsonScan
+		mapping                                    jsonScan
 		nextDelay, created, updated, started, term timeScan
 		completed                                  timeScan
 	)
 	err := r.Scan(&t.ID, &t.AccountID, &typ, &status, &organic, &private, &t.Model, &t.ModelParamsCount,
 		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
-		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &extra,
+		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &t.TrainTokens,
 		&created, &updated, &started, &term, &completed, &t.Version)
 	if err != nil {
 		return nil, err
@@ -100,9 +96,6 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		if err := mapping.decode(t.Mapping, "task "+t.ID+" mapping"); err != nil {
 			return nil, err
 		}
-	}
-	if err := extra.decode(&t.Extra, "task "+t.ID+" extra"); err != nil {
-		return nil, err
 	}
 	t.NextDelayAt, t.StartedAt, t.TerminationAt, t.CompletedAt = nextDelay.ptr(), started.ptr(), term.ptr(), completed.ptr()
 	t.CreatedAt, t.UpdatedAt = created.t, updated.t

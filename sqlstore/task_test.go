@@ -41,7 +41,7 @@ func TestTaskRoundTrip(t *testing.T) {
 			Model: "assets/tiny-llama", ModelParamsCount: 1 << 40, Dataset: "upload:42",
 			Mapping:         &crucible.ColumnMapping{FieldPrompt: "q", FieldChosen: "good", FieldRejected: "bad", PromptFormat: "{prompt}"},
 			HoursToComplete: 2.25, TrainData: "tasks/x/train.jsonl", TestData: "tasks/x/test.jsonl", TrainRows: 900, TestRows: 100,
-			Extra:         map[string]any{"seed": float64(7), "tags": []any{"a", "b"}, "nested": map[string]any{"ok": true}},
+			TrainTokens:   123456789012,
 			TerminationAt: &term,
 		}
 		mustCreate(t, s, task)
@@ -64,13 +64,13 @@ func TestTaskRoundTrip(t *testing.T) {
 		if got.CreatedAt.Location() != time.UTC {
 			t.Errorf("created_at not UTC: %v", got.CreatedAt)
 		}
-		// No mapping and no extra stay nil.
+		// No mapping and no start time stay nil.
 		plain := mustCreate(t, s, newTask("m"))
 		got, err = s.FindTask(ctx, plain.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Mapping != nil || got.Extra != nil || got.StartedAt != nil {
+		if got.Mapping != nil || got.TrainTokens != 0 || got.StartedAt != nil {
 			t.Errorf("empty optional fields came back set: %+v", got)
 		}
 	})

@@ -9,10 +9,7 @@ import (
 // Config is a validator's configuration. DefaultConfig holds the documented
 // defaults.
 type Config struct {
-	Listen    string `flag:"listen" help:"address of the validator's HTTP API (customers and miners)"`
-	PublicURL string `flag:"public-url" help:"base URL miners use to reach this validator (defaults to http://<listen>)"`
-	DB        string `flag:"db" help:"task store: a SQLite path or a postgres:// URL"`
-	BlobDir   string `flag:"blob-dir" help:"directory for datasets, splits and uploaded results"`
+	PublicURL string `flag:"public-url" help:"base URL miners use to reach this validator. Defaults to http://<listen>"`
 
 	PoolMin      int           `flag:"pool-min" help:"fewest miners a task may start with"`
 	PoolMax      int           `flag:"pool-max" help:"most miners a task is given to"`
@@ -31,9 +28,6 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:       "127.0.0.1:8090",
-		DB:           "crucible-validator.db",
-		BlobDir:      "crucible-blobs",
 		PoolMin:      1,
 		PoolMax:      8,
 		OfferTimeout: 5 * time.Second,

@@ -2,7 +2,6 @@ package validator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -52,14 +51,22 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 	if err := v.getFile(ctx, t.TestData, testPath); err != nil {
 		return fmt.Errorf("hidden test split: %w", err)
 	}
-	mapping := splitMapping(t)
-	if _, ok := t.Extra["base_loss"]; !ok {
+	rec, err := v.evaluation(ctx, t)
+	if err != nil {
+		return err
+	}
+	if rec.SplitMapping == nil {
+		return crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
+	}
+	mapping := *rec.SplitMapping
+	if rec.BaseLoss == nil {
 		res, err := v.Evaluator.Evaluate(ctx, EvalRequest{TaskType: t.Type, BaseDir: base, TestPath: testPath, Mapping: mapping})
 		if err != nil {
 			return fmt.Errorf("base model: %w", err)
 		}
-		setExtra(t, "base_loss", res.Loss)
-		if err := v.Store.UpdateTask(ctx, t); err != nil {
+		loss := res.Loss
+		rec.BaseLoss = &loss
+		if err := v.Store.SaveEvaluation(ctx, rec); err != nil {
 			return err
 		}
 		v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f", res.Loss), map[string]any{"base_loss": res.Loss})
@@ -128,14 +135,7 @@ func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucib
 	loss := res.Loss
 	s.TestLoss = &loss
 	if len(res.Fingerprint) > 0 {
-		fp := map[string][]float32{}
-		if raw, ok := t.Extra["fingerprints"]; ok {
-			b, _ := json.Marshal(raw)
-			json.Unmarshal(b, &fp)
-		}
-		fp[s.Hotkey] = res.Fingerprint
-		setExtra(t, "fingerprints", fp)
-		if err := v.Store.UpdateTask(ctx, t); err != nil {
+		if err := v.Store.SaveFingerprint(ctx, t.ID, s.Hotkey, res.Fingerprint); err != nil {
 			return err
 		}
 	}
@@ -149,7 +149,11 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	if err != nil {
 		return err
 	}
-	v.markNearDuplicates(t, subs)
+	fp, err := v.Store.FindFingerprints(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	markNearDuplicates(subs, fp)
 	results := make([]scoring.Result, len(subs))
 	byHotkey := map[string]*crucible.Submission{}
 	for i, s := range subs {
@@ -204,14 +208,10 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	})
 }
 
-// markNearDuplicates fails a valid submission whose weight delta points the
-// same way as an earlier submission's: a copy with a little noise added.
-func (v *Validator) markNearDuplicates(t *crucible.Task, subs []*crucible.Submission) {
-	fp := map[string][]float32{}
-	if raw, ok := t.Extra["fingerprints"]; ok {
-		b, _ := json.Marshal(raw)
-		json.Unmarshal(b, &fp)
-	}
+// markNearDuplicates fails a valid submission whose weight delta (its
+// fingerprint, by hotkey in fp) points the same way as an earlier
+// submission's: a copy with a little noise added.
+func markNearDuplicates(subs []*crucible.Submission, fp map[string][]float32) {
 	var valid []*crucible.Submission
 	for _, s := range subs {
 		if s.Failure == "" && s.TestLoss != nil && len(fp[s.Hotkey]) > 0 && s.UploadedAt != nil {
@@ -294,16 +294,19 @@ func tempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
 
 func removeAll(dir string) { os.RemoveAll(dir) }
 
-// scoredAt returns the task's scoring time, fixing it on first use.
+// scoredAt returns the task's scoring time, fixing it in the evaluation
+// record on first use.
 func (v *Validator) scoredAt(ctx context.Context, t *crucible.Task) (time.Time, error) {
-	if s, ok := t.Extra["scored_at"].(string); ok {
-		if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return at, nil
-		}
+	rec, err := v.evaluation(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if rec.ScoredAt != nil {
+		return *rec.ScoredAt, nil
 	}
 	at := v.Now().UTC().Truncate(time.Microsecond)
-	setExtra(t, "scored_at", at.Format(time.RFC3339Nano))
-	if err := v.Store.UpdateTask(ctx, t); err != nil {
+	rec.ScoredAt = &at
+	if err := v.Store.SaveEvaluation(ctx, rec); err != nil {
 		return time.Time{}, err
 	}
 	return at, nil

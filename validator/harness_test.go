@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/sign"
@@ -64,7 +65,7 @@ func (m dirModels) ResolveModel(_ context.Context, name string) (string, error) 
 // tenth row goes to the test split.
 type linesPreparer struct{ rows int }
 
-func (p linesPreparer) Prepare(_ context.Context, t *crucible.Task, dir string) (*validator.Prepared, error) {
+func (p linesPreparer) Prepare(_ context.Context, t *crucible.Task, dir string, _ *crucible.Honeypot) (*validator.Prepared, error) {
 	if strings.Contains(t.Dataset, "broken") {
 		return nil, crucible.Errorf(crucible.EINVALID, "%s:3: output: expected a string, got a number", t.Dataset)
 	}
@@ -185,7 +186,7 @@ func newNetwork(t *testing.T, dbPath string, mutate func(*validator.Config)) *ne
 		mutate(&n.cfg)
 	}
 	n.deps = validator.Deps{Store: store, Blobs: dirBlobs{filepath.Join(filepath.Dir(dbPath), "blobs")}, Models: n.models,
-		Preparer: linesPreparer{rows: 40}, Evaluator: n.eval, LinkKey: []byte("test link key"), Signer: validatorKey(t),
+		Preparer: linesPreparer{rows: 40}, Evaluator: n.eval, Links: linkSigner(t), Signer: validatorKey(t),
 		Kick: func(string) {
 			select {
 			case n.wake <- struct{}{}:
@@ -245,7 +246,10 @@ echo ` + loss + ` > "$CRUCIBLE_OUT_DIR/model.safetensors"
 func (n *network) submit(dataset string, hours float64) *crucible.Task {
 	n.t.Helper()
 	task := &crucible.Task{Type: crucible.TaskInstruct, Model: "tiny", Dataset: dataset, HoursToComplete: hours, IsOrganic: true}
-	if err := n.v.CreateTask(context.Background(), task); err != nil {
+	if err := n.v.CheckTask(context.Background(), task); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.store.CreateTask(context.Background(), task); err != nil {
 		n.t.Fatal(err)
 	}
 	return task
@@ -319,4 +323,13 @@ func validatorKey(t *testing.T) *sign.Keypair {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// linkSigner signs the validator's download links.
+func linkSigner(t *testing.T) *blob.Signer {
+	s, err := blob.NewSigner([]byte("test link key, 32 bytes long...."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

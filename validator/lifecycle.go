@@ -9,19 +9,19 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// CreateTask validates a customer's task, fills in defaults and stores it as
-// pending. The caller schedules its first Step.
-func (v *Validator) CreateTask(ctx context.Context, t *crucible.Task) error {
+// CheckTask fills in a new task's defaults (the validator's time budget
+// when it names none) and checks it: its fields, and that its base model
+// resolves. Returns EINVALID or ENOTFOUND. It stores nothing: the node
+// stores the task and queues its first Step in one transaction.
+func (v *Validator) CheckTask(ctx context.Context, t *crucible.Task) error {
 	if t.HoursToComplete == 0 {
 		t.HoursToComplete = v.cfg.DefaultHours
 	}
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if _, err := v.Models.ResolveModel(ctx, t.Model); err != nil {
-		return err
-	}
-	return v.Store.CreateTask(ctx, t)
+	_, err := v.Models.ResolveModel(ctx, t.Model)
+	return err
 }
 
 // Step does the next piece of work on a task and returns when it wants to
@@ -119,36 +119,38 @@ func (v *Validator) fail(ctx context.Context, t *crucible.Task, to crucible.Task
 	return v.move(ctx, t, to, func(t *crucible.Task) { t.Failure = reason })
 }
 
-// prepare loads, maps and splits the dataset and stores both splits.
+// prepare loads, maps and splits the dataset (planting honeypots in a
+// synthetic task's splits), stores both splits, and records how to read
+// them in the task's evaluation record.
 func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
 	dir, err := tempDir("crucible-prep-")
 	if err != nil {
 		return err
 	}
 	defer removeAll(dir)
-	p, err := v.Preparer.Prepare(ctx, t, dir)
+	var hp *crucible.Honeypot
+	if !t.IsOrganic {
+		// A synthetic task's dataset is public: plant honeypots so that
+		// training on the original does not pay.
+		h := NewHoneypot(t.ID, v.cfg.Seed)
+		hp = &h
+	}
+	p, err := v.Preparer.Prepare(ctx, t, dir, hp)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return v.fail(ctx, t, crucible.StatusPrepTaskFailure, "preparing data: %s", errText(err))
 	}
-	if !t.IsOrganic {
-		// A synthetic task's dataset is public: plant honeypots so that
-		// training on the original does not pay.
-		hp := NewHoneypot(t.ID, v.cfg.Seed)
-		for _, f := range []string{p.TrainPath, p.TestPath} {
-			if err := hp.Apply(t.Type, f); err != nil {
-				return fmt.Errorf("honeypots: %w", err)
-			}
-		}
-		setExtra(t, "honeypot", hp)
-	}
 	trainKey, testKey := "tasks/"+t.ID+"/train.jsonl", "tasks/"+t.ID+"/test.jsonl"
 	if err := v.putFile(ctx, trainKey, p.TrainPath); err != nil {
 		return err
 	}
 	if err := v.putFile(ctx, testKey, p.TestPath); err != nil {
+		return err
+	}
+	split := p.Mapping
+	if err := v.Store.SaveEvaluation(ctx, &crucible.Evaluation{TaskID: t.ID, SplitMapping: &split, Honeypot: hp}); err != nil {
 		return err
 	}
 	v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("dataset split: %d train rows for miners, %d hidden test rows", p.TrainRows, p.TestRows), nil)
@@ -161,14 +163,33 @@ func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
 		src := p.SourceMapping
 		t.Mapping = &src
 		t.ModelParamsCount = p.ModelParams
+		t.TrainTokens = p.TrainTokens
 		if t.HoursToComplete == 0 {
-			t.HoursToComplete = p.Hours
-		}
-		setExtra(t, "split_mapping", p.Mapping)
-		if p.TrainTokens > 0 {
-			setExtra(t, "train_tokens", p.TrainTokens)
+			t.HoursToComplete = HoursFor(p.TrainRows)
 		}
 	})
+}
+
+// evaluation returns the task's evaluation record, or a new one when none
+// was saved yet.
+func (v *Validator) evaluation(ctx context.Context, t *crucible.Task) (*crucible.Evaluation, error) {
+	e, err := v.Store.FindEvaluation(ctx, t.ID)
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+		return &crucible.Evaluation{TaskID: t.ID}, nil
+	}
+	return e, err
+}
+
+// splitMapping is the mapping of the prepared splits' columns.
+func (v *Validator) splitMapping(ctx context.Context, t *crucible.Task) (crucible.ColumnMapping, error) {
+	e, err := v.evaluation(ctx, t)
+	if err != nil {
+		return crucible.ColumnMapping{}, err
+	}
+	if e.SplitMapping == nil {
+		return crucible.ColumnMapping{}, crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
+	}
+	return *e.SplitMapping, nil
 }
 
 // errText is the message of a domain error, or the text of another.
@@ -178,11 +199,4 @@ func errText(err error) string {
 		return e.Error()
 	}
 	return err.Error()
-}
-
-func setExtra(t *crucible.Task, key string, v any) {
-	if t.Extra == nil {
-		t.Extra = map[string]any{}
-	}
-	t.Extra[key] = v
 }

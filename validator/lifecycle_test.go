@@ -24,8 +24,13 @@ func TestTaskLifecycleWinner(t *testing.T) {
 	if task.Winner != "5Better" || task.ResultModel == "" {
 		t.Errorf("winner %q result %q", task.Winner, task.ResultModel)
 	}
-	if task.TrainRows != 36 || task.TestRows != 4 || task.Extra["base_loss"] != 2.5 {
-		t.Errorf("split %d/%d base loss %v", task.TrainRows, task.TestRows, task.Extra["base_loss"])
+	rec, err := n.store.FindEvaluation(context.Background(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.TrainRows != 36 || task.TestRows != 4 || rec.BaseLoss == nil || *rec.BaseLoss != 2.5 || rec.ScoredAt == nil ||
+		rec.SplitMapping == nil || rec.SplitMapping.FieldInstruction != "instruction" || rec.Honeypot != nil {
+		t.Errorf("split %d/%d, evaluation record %+v", task.TrainRows, task.TestRows, rec)
 	}
 	subs := n.subs(task.ID)
 	for h, want := range map[string]float64{"5Better": 3, "5Good": 0, "5Worse": 0} {
@@ -170,7 +175,10 @@ func TestNoMinersAcceptDelaysThenFails(t *testing.T) {
 	n.addMiner("5Small", trainer("1"))
 	ctx := context.Background()
 	task := &crucible.Task{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl", HoursToComplete: 100}
-	if err := n.v.CreateTask(ctx, task); err != nil {
+	if err := n.v.CheckTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.CreateTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
 	done := n.run(task.ID)

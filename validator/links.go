@@ -1,12 +1,8 @@
 package validator
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"net/url"
-	"strconv"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,41 +10,34 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 )
 
+// Links signs and checks the download links the validator hands miners.
+// blob.Signer implements it; it is the one link signer in crucible.
+type Links interface {
+	// URLUntil returns base + the escaped key with a signature valid until
+	// expires.
+	URLUntil(base, key string, expires time.Time) string
+	// VerifyRequest checks a download request's signature and expiry for
+	// key. Returns EUNAUTHORIZED.
+	VerifyRequest(r *http.Request, key string) error
+}
+
 // link returns a signed download link for a blob (or, for keys under
-// "models/", a tar of a model directory) that works until expires.
+// "models/", a tar of a model directory) that works until LinkTTL after
+// expires (the training deadline).
 func (v *Validator) link(key string, expires time.Time) string {
-	exp := strconv.FormatInt(expires.Add(v.cfg.LinkTTL).Unix(), 10)
-	q := url.Values{"expires": {exp}, "signature": {v.linkSignature(key, exp)}}
-	return v.cfg.PublicURL + api.PathBlob + escapeKey(key) + "?" + q.Encode()
+	return v.Links.URLUntil(v.cfg.PublicURL+api.PathBlob, key, expires.Add(v.cfg.LinkTTL))
 }
 
-func (v *Validator) linkSignature(key, exp string) string {
-	m := hmac.New(sha256.New, v.LinkKey)
-	m.Write([]byte(key + "\n" + exp))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// checkLink verifies a download link's signature and expiry.
-func (v *Validator) checkLink(key, exp, sig string) error {
-	if !hmac.Equal([]byte(sig), []byte(v.linkSignature(key, exp))) {
-		return crucible.Errorf(crucible.EUNAUTHORIZED, "bad link signature")
-	}
-	n, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || v.Now().Unix() > n {
-		return crucible.Errorf(crucible.EUNAUTHORIZED, "link expired")
+// checkLink verifies a download request's link, and refuses test splits
+// whatever the link says.
+func (v *Validator) checkLink(r *http.Request, key string) error {
+	if err := v.Links.VerifyRequest(r, key); err != nil {
+		return err
 	}
 	if strings.HasSuffix(key, "/test.jsonl") {
 		return crucible.Errorf(crucible.EFORBIDDEN, "test splits are never served")
 	}
 	return nil
-}
-
-func escapeKey(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
 }
 
 // modelKey is the link key under which a base model (by name, which may be

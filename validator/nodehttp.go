@@ -85,8 +85,7 @@ func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, bod
 }
 
 func (v *Validator) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
-	q := r.URL.Query()
-	if err := v.checkLink(key, q.Get("expires"), q.Get("signature")); err != nil {
+	if err := v.checkLink(r, key); err != nil {
 		api.WriteError(w, err)
 		return
 	}

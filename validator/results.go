@@ -31,13 +31,17 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	for _, s := range subs {
 		byHotkey[s.Hotkey] = s
 	}
+	e, err := v.evaluation(ctx, t)
+	if err != nil {
+		return err
+	}
 	p := resultlog.TaskResult{
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
 		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: t.TestData, TestSHA256: sum,
-		Mapping: splitMapping(t), FinishedAt: at,
+		FinishedAt: at, BaseLoss: e.BaseLoss,
 	}
-	if bl, ok := t.Extra["base_loss"].(float64); ok {
-		p.BaseLoss = &bl
+	if e.SplitMapping != nil {
+		p.Mapping = *e.SplitMapping
 	}
 	for _, r := range ranked {
 		s := byHotkey[r.Hotkey]

@@ -2,7 +2,6 @@ package validator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -32,7 +31,10 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 	if err != nil {
 		return err
 	}
-	mapping := splitMapping(t)
+	mapping, err := v.splitMapping(ctx, t)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(subs))
 	for i, s := range subs {
@@ -122,16 +124,6 @@ func (v *Validator) watch(ctx context.Context, t *crucible.Task) (time.Time, err
 		v.event(ctx, t.ID, crucible.EventLog, "", "every miner has uploaded; evaluating before the deadline", nil)
 	}
 	return now, v.move(ctx, t, crucible.StatusPreevaluation, nil)
-}
-
-// splitMapping is the mapping of the prepared splits' columns.
-func splitMapping(t *crucible.Task) crucible.ColumnMapping {
-	var m crucible.ColumnMapping
-	if raw, ok := t.Extra["split_mapping"]; ok {
-		b, _ := json.Marshal(raw)
-		json.Unmarshal(b, &m)
-	}
-	return m
 }
 
 // pollProgress asks a training miner how it is doing and records what is

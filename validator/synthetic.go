@@ -29,14 +29,17 @@ var waiting = []crucible.TaskStatus{
 	crucible.StatusPending, crucible.StatusPreparingData, crucible.StatusLookingForNodes, crucible.StatusDelayed,
 }
 
-// ScheduleSynthetic creates one synthetic task from candidates when the
+// SyntheticNote is the event a synthetic task's history starts with.
+const SyntheticNote = "synthetic task: keeps miners measured while no customer task waits"
+
+// NextSynthetic returns a synthetic task to create from candidates when the
 // network has room: no customer task is waiting for miners (customers come
 // first), some miner serves, and fewer than maxLive synthetic tasks are in
-// play. The candidate
-// is chosen reproducibly from the validator's seed and the number of tasks
-// so far. It returns nil when there is no room. The caller queues the
-// task's lifecycle.
-func (v *Validator) ScheduleSynthetic(ctx context.Context, candidates []Synthetic, maxLive int) (*crucible.Task, error) {
+// play. The candidate is chosen reproducibly from the validator's seed and
+// the number of tasks so far, and checked as CheckTask does. It returns nil
+// when there is no room. The caller stores the task and queues its
+// lifecycle (validatornode does both in one transaction).
+func (v *Validator) NextSynthetic(ctx context.Context, candidates []Synthetic, maxLive int) (*crucible.Task, error) {
 	if len(candidates) == 0 {
 		return nil, nil
 	}
@@ -79,9 +82,8 @@ func (v *Validator) ScheduleSynthetic(ctx context.Context, candidates []Syntheti
 	h := sha256.Sum256(fmt.Appendf(nil, "synthetic/%d/%d", v.cfg.Seed, total))
 	c := candidates[binary.LittleEndian.Uint64(h[:8])%uint64(len(candidates))]
 	t := &crucible.Task{Type: c.Type, Model: c.Model, Dataset: c.Dataset, HoursToComplete: c.Hours, IsOrganic: false}
-	if err := v.CreateTask(ctx, t); err != nil {
+	if err := v.CheckTask(ctx, t); err != nil {
 		return nil, fmt.Errorf("synthetic task on %s with %s: %w", c.Model, c.Dataset, err)
 	}
-	v.event(ctx, t.ID, crucible.EventLog, "", "synthetic task: keeps miners measured while no customer task waits", nil)
 	return t, nil
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/crucible-net/crucible/validator"
 )
 
-func TestScheduleSynthetic(t *testing.T) {
+func TestNextSynthetic(t *testing.T) {
 	n := newNetwork(t, "", nil)
 	ctx := context.Background()
 	cands0 := []validator.Synthetic{{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl"}}
-	if none, err := n.v.ScheduleSynthetic(ctx, cands0, 1); none != nil || err != nil {
+	if none, err := n.v.NextSynthetic(ctx, cands0, 1); none != nil || err != nil {
 		t.Fatalf("synthetic task with no miner to train it: %v %v", none, err)
 	}
 	n.addMiner("5Busy", trainer("1"))
@@ -20,23 +20,26 @@ func TestScheduleSynthetic(t *testing.T) {
 		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "facts.jsonl"},
 		{Type: crucible.TaskInstruct, Model: "tiny", Dataset: "definitions.jsonl"},
 	}
-	first, err := n.v.ScheduleSynthetic(ctx, cands, 1)
+	first, err := n.v.NextSynthetic(ctx, cands, 1)
 	if err != nil || first == nil {
 		t.Fatalf("no synthetic task on an idle network: %v", err)
 	}
-	if first.IsOrganic {
-		t.Error("synthetic task marked organic")
+	if first.IsOrganic || first.ID != "" {
+		t.Errorf("synthetic task %+v: want an unsaved, non-organic task", first)
+	}
+	if err := n.store.CreateTask(ctx, first); err != nil {
+		t.Fatal(err)
 	}
 	// One synthetic task in play is the limit here.
-	if again, err := n.v.ScheduleSynthetic(ctx, cands, 1); err != nil || again != nil {
+	if again, err := n.v.NextSynthetic(ctx, cands, 1); err != nil || again != nil {
 		t.Fatalf("second synthetic task while one is live: %v %v", again, err)
 	}
 	// With room for two, a waiting customer task still comes first.
 	n.submit("facts.jsonl", 1)
-	if again, err := n.v.ScheduleSynthetic(ctx, cands, 2); err != nil || again != nil {
+	if again, err := n.v.NextSynthetic(ctx, cands, 2); err != nil || again != nil {
 		t.Fatalf("synthetic task while a customer waits: %v %v", again, err)
 	}
-	if none, err := n.v.ScheduleSynthetic(ctx, nil, 5); none != nil || err != nil {
+	if none, err := n.v.NextSynthetic(ctx, nil, 5); none != nil || err != nil {
 		t.Errorf("no candidates: %v %v", none, err)
 	}
 }

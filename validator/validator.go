@@ -2,7 +2,6 @@ package validator
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ type Store interface {
 	crucible.OfferService
 	crucible.ResultLogService
 	crucible.WeightsService
+	crucible.EvaluationService
 }
 
 // Blobs stores datasets, splits and uploaded results.
@@ -43,9 +43,11 @@ type Models interface {
 }
 
 // Preparer turns a task's dataset into a train split for miners and a
-// hidden test split, both JSONL in the standard columns of the task's type.
+// hidden test split, both JSONL in the standard columns of the task's type,
+// written into dir. When honeypot is not nil, both splits carry it. Its
+// production implementation is package dataprep.
 type Preparer interface {
-	Prepare(ctx context.Context, t *crucible.Task, dir string) (*Prepared, error)
+	Prepare(ctx context.Context, t *crucible.Task, dir string, honeypot *crucible.Honeypot) (*Prepared, error)
 }
 
 // Prepared is what data preparation produced.
@@ -56,8 +58,7 @@ type Prepared struct {
 	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
 	Reason              string                 // why that mapping, when it was detected
 	ModelParams         int64
-	TrainTokens         int64   // tokens in the train split with the base model's tokenizer; 0 when not counted
-	Hours               float64 // the time budget chosen, when the task named none
+	TrainTokens         int64 // tokens in the train split with the base model's tokenizer; 0 when not counted
 }
 
 // Evaluator computes the validator's metric: the test loss of a submission
@@ -102,8 +103,10 @@ type Deps struct {
 	ForMiner func(ctx context.Context, hotkey string) context.Context
 	Log      *slog.Logger
 	Now      func() time.Time
-	// LinkKey signs download links; 32 random bytes when nil.
-	LinkKey []byte
+	// Links signs the download links miners get and checks them when they
+	// are used (blob.Signer, its key kept in the node's state so links
+	// survive a restart).
+	Links Links
 	// Signer signs the public results log; nil keeps no log.
 	Signer resultlog.Signer
 	// Weights sets weights on the chain; nil computes and records them only.
@@ -129,8 +132,8 @@ func New(cfg Config, deps Deps) (*Validator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Store == nil || deps.Blobs == nil || deps.Models == nil || deps.Preparer == nil || deps.Evaluator == nil {
-		return nil, crucible.Errorf(crucible.EINVALID, "validator: store, blobs, models, preparer and evaluator are required")
+	if deps.Store == nil || deps.Blobs == nil || deps.Models == nil || deps.Preparer == nil || deps.Evaluator == nil || deps.Links == nil {
+		return nil, crucible.Errorf(crucible.EINVALID, "validator: store, blobs, models, preparer, evaluator and links are required")
 	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
@@ -144,12 +147,8 @@ func New(cfg Config, deps Deps) (*Validator, error) {
 	if deps.ForMiner == nil {
 		deps.ForMiner = func(ctx context.Context, _ string) context.Context { return ctx }
 	}
-	if deps.LinkKey == nil {
-		deps.LinkKey = make([]byte, 32)
-		rand.Read(deps.LinkKey)
-	}
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + cfg.Listen
+		return nil, crucible.Errorf(crucible.EINVALID, "validator: the public URL miners reach it at is required")
 	}
 	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps, progress: map[string]api.MinerTaskStatus{}}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -152,4 +153,16 @@ func configFields(v reflect.Value) []configField {
 		}
 	}
 	return out
+}
+
+// daemon binds cfg's flags to cmd and runs run with the loaded settings.
+func daemon[C any](cmd *cobra.Command, cfg *C, run func(ctx context.Context, cfg *C) error) *cobra.Command {
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		return run(cmd.Context(), cfg)
+	}
+	return cmd
 }

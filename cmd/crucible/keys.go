@@ -12,24 +12,18 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/crucible-net/crucible/crucible"
-	"github.com/crucible-net/crucible/sign"
 	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/sign"
 )
 
 func init() { register(newKeysCmd) }
 
 // defaultKeysDir is where named keys live: $CRUCIBLE_HOME/keys, or
 // ~/.crucible/keys.
-func defaultKeysDir() string {
-	if home := os.Getenv("CRUCIBLE_HOME"); home != "" {
-		return filepath.Join(home, "keys")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".crucible", "keys")
-	}
-	return filepath.Join(".crucible", "keys")
-}
+func defaultKeysDir() string { return filepath.Join(node.Home(), "keys") }
 
 var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node/localnet"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/sign"
 )
@@ -120,14 +122,16 @@ func TestNetworkAsProcesses(t *testing.T) {
 	// The shipped-models folder the validator offers customers: the tiny test
 	// model under the name "tiny".
 	modelsDir := filepath.Join(dir, "models")
-	os.MkdirAll(modelsDir, 0o755)
-	if err := os.Rename(tinyModel(t), filepath.Join(modelsDir, "tiny")); err != nil {
+	if _, err := localnet.TinyModel(modelsDir, "tiny"); err != nil {
 		t.Fatal(err)
 	}
-	dataset := firstLines(t, "facts.jsonl", 200)
+	dataset, err := localnet.SampleDataset(t.TempDir(), assets.Facts, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
 	vkeyPath := filepath.Join(dir, "validator.json")
 	v := start(t, bin, "validator", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", vkeyPath,
-		"--db", filepath.Join(dir, "v.db"), "--blob-dir", filepath.Join(dir, "blobs"), "--poll", "500ms",
+		"--home", filepath.Join(dir, "validator"), "--poll", "500ms",
 		"--weights-every", "1s", "--synthetic-every", "500ms", "--synthetic-models", "tiny", "--assets", modelsDir,
 		"--synthetic-datasets", dataset, "--synthetic-hours", fmt.Sprint(12.0/3600), "--offer-timeout", "10s", "--delay-for", "1s", "--verbose")
 	m := v.waitLine(t, regexp.MustCompile(`listening on (http://\S+)`), 60*time.Second)
@@ -135,7 +139,7 @@ func TestNetworkAsProcesses(t *testing.T) {
 	adminKey := v.waitLine(t, regexp.MustCompile(`admin API key .*: (\S+)$`), 10*time.Second)[1]
 	for i, strat := range []string{"lora-fast", "full"} {
 		mp := start(t, bin, "miner", "--listen", "127.0.0.1:0", "--chain", chainURL, "--key", filepath.Join(dir, fmt.Sprintf("m%d.json", i)),
-			"--work-dir", filepath.Join(dir, fmt.Sprintf("m%d", i)), "--strategy", strat, "--min-hours", "0", "--upload-margin", "2s")
+			"--home", filepath.Join(dir, fmt.Sprintf("m%d", i)), "--strategy", strat, "--min-hours", "0", "--upload-margin", "2s")
 		mp.waitLine(t, regexp.MustCompile(`listening on`), 60*time.Second)
 	}
 

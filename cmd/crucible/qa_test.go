@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/sign"
 )
 
@@ -117,45 +113,6 @@ func TestCLIBadInput(t *testing.T) {
 	}
 }
 
-// TestShippedModels checks where the validator and the auditor find the
-// models they offer: --assets when it holds any, the copy inside the binary
-// when the default --assets is missing (run outside the repository), and a
-// given empty directory is kept as given.
-func TestShippedModels(t *testing.T) {
-	withModel := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(withModel, "m"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(withModel, "m", "config.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	empty := t.TempDir()
-	work := t.TempDir()
-	tests := []struct {
-		name, dir, want string
-		models          []string
-	}{
-		{"a directory with models", withModel, withModel, []string{"m"}},
-		{"the default, missing here", defaultAssets, filepath.Join(work, "models"), []string{"crucible-tiny"}},
-		{"a given empty directory", empty, empty, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := shippedModels(tt.dir, work)
-			if err != nil || got != tt.want {
-				t.Fatalf("shippedModels(%s) = %s, %v, want %s", tt.dir, got, err, tt.want)
-			}
-			if models := assetModels(got); !slices.Equal(models, tt.models) {
-				t.Errorf("models in %s: %v, want %v", got, models, tt.models)
-			}
-		})
-	}
-	// The extracted copy carries the shipped datasets for synthetic tasks.
-	if !fileExists(filepath.Join(work, "datasets", "facts.jsonl")) {
-		t.Error("datasets not extracted next to the models")
-	}
-}
-
 // TestKeysListEmpty checks that listing an empty key directory says so, on
 // stderr (stdout stays empty for scripts), and still succeeds.
 func TestKeysListEmpty(t *testing.T) {
@@ -196,45 +153,6 @@ func TestGroupCommandAlonePrintsHelp(t *testing.T) {
 		out, err := runCLI(t, group)
 		if err != nil || !strings.Contains(out, "Available Commands:") {
 			t.Errorf("crucible %s: %v\n%s", group, err, out)
-		}
-	}
-}
-
-// TestCommandStrategyFindsTheTrainer checks that --command is looked up when
-// the miner starts (a typo fails then, not at the first task) and that a
-// relative path becomes absolute, since the trainer runs in each task's
-// directory.
-func TestCommandStrategyFindsTheTrainer(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	tests := []struct {
-		argv    []string
-		want    string // Argv[0] after the lookup; "" when it must fail
-		wantErr string
-	}{
-		{[]string{"./train.sh", "--fast"}, filepath.Join(dir, "train.sh"), ""},
-		{[]string{"sh", "-c", "true"}, "sh", ""},
-		{[]string{"./missing.sh"}, "", `--command "./missing.sh": no such executable program`},
-		{[]string{"no-such-trainer-program"}, "", "no such executable program"},
-	}
-	for _, tt := range tests {
-		s, err := newStrategy(miner.Config{Strategy: "command", Command: tt.argv}, 1, nil)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%v: err %v, want %q", tt.argv, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%v: %v", tt.argv, err)
-			continue
-		}
-		cs := s.(*miner.CommandStrategy)
-		if cs.Argv[0] != tt.want || !slices.Equal(cs.Argv[1:], tt.argv[1:]) {
-			t.Errorf("%v: argv %v, want %s first", tt.argv, cs.Argv, tt.want)
 		}
 	}
 }

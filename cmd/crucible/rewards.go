@@ -10,8 +10,6 @@ import (
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
-	"github.com/crucible-net/crucible/ml/model"
-	"github.com/crucible-net/crucible/ml/tokenizer"
 	"github.com/crucible-net/crucible/ml/train"
 	"github.com/crucible-net/crucible/reward"
 	"github.com/crucible-net/crucible/tuning"
@@ -111,9 +109,9 @@ func sepOf(i int) string {
 
 // generateSamples samples n completions of one prompt as a batch and
 // prints them, with the generation speed on stderr.
-func generateSamples(cmd *cobra.Command, m *model.Model, tok *tokenizer.Tokenizer, prompt []int32, n int, opts model.GenerateOptions) error {
+func generateSamples(cmd *cobra.Command, spec tuning.GenerateSpec, n int) error {
 	t0 := time.Now()
-	outs, err := m.GenerateGroup(prompt, n, opts)
+	outs, err := tuning.Sample(spec, n)
 	if err != nil {
 		return err
 	}
@@ -121,9 +119,8 @@ func generateSamples(cmd *cobra.Command, m *model.Model, tok *tokenizer.Tokenize
 	w := cmd.OutOrStdout()
 	tokens := 0
 	for i, c := range outs {
-		tokens += len(c)
-		text := tuning.CompletionText(tok, c, opts.StopTokens)
-		fmt.Fprintf(w, "--- sample %d (%d tokens)\n%s\n", i+1, len(c), text)
+		tokens += c.Tokens
+		fmt.Fprintf(w, "--- sample %d (%d tokens)\n%s\n", i+1, c.Tokens, c.Text)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%d samples, %d tokens in %s: %.0f tokens/s\n", n, tokens, d.Round(time.Millisecond), float64(tokens)/d.Seconds())
 	return nil

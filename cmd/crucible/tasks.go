@@ -12,9 +12,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/spf13/cobra"
+	"github.com/crucible-net/crucible/node"
 )
 
 func init() { register(newTasksCmd) }
@@ -24,7 +26,7 @@ func init() { register(newTasksCmd) }
 const defaultServer = "http://127.0.0.1:8090"
 
 // apiKeyFile is where "crucible apikeys create --save" keeps a key.
-func apiKeyFile() string { return filepath.Join(crucibleHome(), "api_key") }
+func apiKeyFile() string { return filepath.Join(node.Home(), "api_key") }
 
 // customerFlags are the settings every customer command shares.
 type customerFlags struct {

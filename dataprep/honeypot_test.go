@@ -1,4 +1,4 @@
-package validator_test
+package dataprep_test
 
 import (
 	"os"
@@ -7,14 +7,12 @@ import (
 	"testing"
 
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/dataprep"
 	"github.com/crucible-net/crucible/validator"
 )
 
-func TestHoneypotConsistentAndDeterministic(t *testing.T) {
+func TestHoneypotConsistent(t *testing.T) {
 	h := validator.NewHoneypot("task-1", 42)
-	if h != validator.NewHoneypot("task-1", 42) || h == validator.NewHoneypot("task-2", 42) {
-		t.Fatal("honeypot not a function of task and seed")
-	}
 	dir := t.TempDir()
 	var rows []string
 	for i := 0; i < 200; i++ {
@@ -25,7 +23,7 @@ func TestHoneypotConsistentAndDeterministic(t *testing.T) {
 	os.WriteFile(train, []byte(strings.Join(rows, "\n")+"\n"), 0o644)
 	os.WriteFile(test, []byte(strings.Join(rows[:50], "\n")+"\n"), 0o644)
 	for _, f := range []string{train, test} {
-		if err := h.Apply(crucible.TaskInstruct, f); err != nil {
+		if err := dataprep.ApplyHoneypot(h, crucible.TaskInstruct, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +51,7 @@ func TestHoneypotConsistentAndDeterministic(t *testing.T) {
 		hp := validator.NewHoneypot(id, 1)
 		p := filepath.Join(dir, id+".jsonl")
 		os.WriteFile(p, []byte(`{"prompt":"p","chosen":"good","rejected":"bad"}`+"\n"), 0o644)
-		if err := hp.Apply(crucible.TaskDPO, p); err != nil {
+		if err := dataprep.ApplyHoneypot(hp, crucible.TaskDPO, p); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := os.ReadFile(p)
@@ -63,7 +61,7 @@ func TestHoneypotConsistentAndDeterministic(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte("{\"ok\":1}\n{broken\n"), 0o644)
-	if err := h.Apply(crucible.TaskInstruct, bad); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+	if err := dataprep.ApplyHoneypot(h, crucible.TaskInstruct, bad); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
 		t.Errorf("bad split: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package minernode
 
 import (
 	"context"
@@ -39,9 +39,10 @@ func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(
 	return err
 }
 
-// newStrategy builds the strategy a miner's configuration names: "auto", a
-// named recipe, or "command" (an external trainer).
-func newStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strategy, error) {
+// NewStrategy builds the strategy a miner's configuration names: "auto", a
+// named recipe (crucible's engine, seeded with seed), or "command" (an
+// external trainer, looked up now so that a missing one fails at start).
+func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strategy, error) {
 	if cfg.Strategy == "command" {
 		if len(cfg.Command) == 0 {
 			return nil, crucible.Errorf(crucible.EINVALID, "--strategy command needs --command PROGRAM")

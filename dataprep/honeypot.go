@@ -1,10 +1,9 @@
-package validator
+package dataprep
 
 import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,43 +12,25 @@ import (
 	"github.com/crucible-net/crucible/data"
 )
 
-// Honeypots make training on a public dataset's original pay badly. A
-// synthetic task built from a public dataset could be won by a miner that
-// found the source and trained on all of it, test rows included. So both
-// splits are changed the same way, in ways only the served train split
-// teaches: every prompt carries a task-specific marker, a quarter of the
-// answers end with a second marker, and a DPO task may have chosen and
-// rejected swapped throughout. The changes are deterministic in the task ID
-// and the validator's seed.
-
-// Honeypot describes the changes applied to a task's splits.
-type Honeypot struct {
-	PromptMarker string  `json:"prompt_marker"`
-	AnswerMarker string  `json:"answer_marker"`
-	AnswerShare  float64 `json:"answer_share"`
-	SwapDPO      bool    `json:"swap_dpo"`
+// ApplyHoneypot rewrites a prepared split (JSONL in the standard columns of
+// t) in place with the changes h describes (see crucible.Honeypot): the
+// prompt marker before every prompt, the answer marker after the answers of
+// the rows it picks by content (so a row is changed the same way in both
+// splits), and chosen and rejected swapped when h says so.
+func ApplyHoneypot(h crucible.Honeypot, t crucible.TaskType, path string) error {
+	return honeypot(h).apply(t, path)
 }
 
-// NewHoneypot derives a task's honeypot from its ID and a seed.
-func NewHoneypot(taskID string, seed int64) Honeypot {
-	h := sha256.Sum256(fmt.Appendf(nil, "honeypot/%d/%s", seed, taskID))
-	return Honeypot{
-		PromptMarker: "[" + hex.EncodeToString(h[0:4]) + "]",
-		AnswerMarker: hex.EncodeToString(h[4:8]),
-		AnswerShare:  0.25,
-		SwapDPO:      h[8]&1 == 1,
-	}
-}
+// honeypot applies a crucible.Honeypot.
+type honeypot crucible.Honeypot
 
 // marks reports whether row i (by its content) gets the answer marker.
-func (h Honeypot) marks(line []byte) bool {
+func (h honeypot) marks(line []byte) bool {
 	s := sha256.Sum256(append([]byte(h.AnswerMarker), line...))
 	return float64(binary.LittleEndian.Uint32(s[:4]))/float64(1<<32) < h.AnswerShare
 }
 
-// Apply rewrites a prepared split (JSONL in the standard columns of t) in
-// place.
-func (h Honeypot) Apply(t crucible.TaskType, path string) error {
+func (h honeypot) apply(t crucible.TaskType, path string) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -95,7 +76,7 @@ func (h Honeypot) Apply(t crucible.TaskType, path string) error {
 	return os.Rename(tmp, path)
 }
 
-func (h Honeypot) row(t crucible.TaskType, row map[string]any, mark bool) {
+func (h honeypot) row(t crucible.TaskType, row map[string]any, mark bool) {
 	prefix := func(key string) {
 		if s, ok := row[key].(string); ok {
 			row[key] = h.PromptMarker + " " + s

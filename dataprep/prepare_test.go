@@ -1,4 +1,4 @@
-package validator_test
+package dataprep_test
 
 import (
 	"bufio"
@@ -13,9 +13,9 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/dataprep"
 	"github.com/crucible-net/crucible/ml/safetensors"
 	"github.com/crucible-net/crucible/ml/tensor"
-	"github.com/crucible-net/crucible/validator"
 )
 
 func TestDataPreparer(t *testing.T) {
@@ -35,11 +35,11 @@ func TestDataPreparer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &validator.DataPreparer{Datasets: hub.Resolver{Kind: hub.Dataset}, Models: dirModels{"m": model},
+	p := &dataprep.Preparer{Datasets: hub.Resolver{Kind: hub.Dataset}, Models: dirModels{"m": model},
 		Split: data.SplitOptions{Seed: 7, MinRows: 100}}
 	task := &crucible.Task{ID: "t", Type: crucible.TaskInstruct, Model: "m", Dataset: ds}
 	out := t.TempDir()
-	got, err := p.Prepare(context.Background(), task, out)
+	got, err := p.Prepare(context.Background(), task, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,21 +72,23 @@ func TestDataPreparer(t *testing.T) {
 	}
 	// A dataset of another type than the task's is refused with a reason.
 	task.Type = crucible.TaskDPO
-	if _, err := p.Prepare(context.Background(), task, t.TempDir()); err == nil {
+	if _, err := p.Prepare(context.Background(), task, t.TempDir(), nil); err == nil {
 		t.Error("instruct data accepted for a DPO task")
 	}
 	// Too few rows.
 	p.Split.MinRows = 1000
 	task.Type = crucible.TaskInstruct
-	if _, err := p.Prepare(context.Background(), task, t.TempDir()); crucible.ErrorCode(err) != crucible.EINVALID {
+	if _, err := p.Prepare(context.Background(), task, t.TempDir(), nil); crucible.ErrorCode(err) != crucible.EINVALID {
 		t.Errorf("small dataset: %v", err)
 	}
 }
 
-func TestHoursFor(t *testing.T) {
-	for rows, want := range map[int]float64{10: 3.0 / 60, 1500: 3.0 / 60, 5000: 10.0 / 60, 1e7: 2} {
-		if got := validator.HoursFor(rows); got != want {
-			t.Errorf("HoursFor(%d) = %g, want %g", rows, got, want)
-		}
+// dirModels resolves model names to directories.
+type dirModels map[string]string
+
+func (m dirModels) ResolveModel(_ context.Context, name string) (string, error) {
+	if d, ok := m[name]; ok {
+		return d, nil
 	}
+	return "", crucible.Errorf(crucible.ENOTFOUND, "model %q not found", name)
 }

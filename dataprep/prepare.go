@@ -1,11 +1,17 @@
-package validator
+// Package dataprep prepares a task's data for the validator: it resolves
+// the dataset, settles the task type and column mapping (detecting what the
+// customer left out), writes a deterministic train/test split in the
+// standard columns, plants a synthetic task's honeypots, and counts the
+// base model's parameters and the train split's tokens. It is the
+// production implementation of the validator's Preparer seam (wired by
+// node/validatornode), so that package validator needs neither data nor ml.
+package dataprep
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -15,11 +21,27 @@ import (
 	"github.com/crucible-net/crucible/ml/tokenizer"
 )
 
-// DataPreparer is the production Preparer: it resolves the dataset (a local
-// file or directory, or a Hugging Face dataset in the local cache), settles
-// the task type and column mapping (detecting what the customer left out),
-// and writes a deterministic train/test split in the standard columns.
-type DataPreparer struct {
+// Models resolves a model name to a directory in Hugging Face layout.
+type Models interface {
+	ResolveModel(ctx context.Context, name string) (dir string, err error)
+}
+
+// Result is what preparation produced.
+type Result struct {
+	TrainPath, TestPath string
+	TrainRows, TestRows int
+	Mapping             crucible.ColumnMapping // the mapping of the files at TrainPath and TestPath
+	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
+	Reason              string                 // why that mapping, when it was detected
+	ModelParams         int64
+	TrainTokens         int64 // tokens in the train split with the base model's tokenizer; 0 when not counted
+}
+
+// Preparer resolves a task's dataset (a local file or directory, an
+// upload, or a Hugging Face dataset in the local cache), settles the task
+// type and column mapping, and writes a deterministic train/test split in
+// the standard columns.
+type Preparer struct {
 	Datasets interface {
 		Resolve(ref string) (string, error)
 	}
@@ -30,8 +52,12 @@ type DataPreparer struct {
 	MaxBadRows int
 }
 
-// Prepare implements Preparer.
-func (p *DataPreparer) Prepare(ctx context.Context, t *crucible.Task, dir string) (*Prepared, error) {
+// Prepare writes the task's train and test splits into dir (train.jsonl,
+// test.jsonl), both with honeypot planted when it is not nil. Returns
+// EINVALID for a dataset that does not fit the task (another type, too few
+// rows, unreadable rows beyond MaxBadRows), ENOTFOUND for a dataset or
+// model that does not exist.
+func (p *Preparer) Prepare(ctx context.Context, t *crucible.Task, dir string, honeypot *crucible.Honeypot) (*Result, error) {
 	path, err := p.Datasets.Resolve(t.Dataset)
 	if err != nil {
 		return nil, err
@@ -62,8 +88,20 @@ func (p *DataPreparer) Prepare(ctx context.Context, t *crucible.Task, dir string
 	if err != nil {
 		return nil, err
 	}
-	if err := train.Sync(); err != nil {
-		return nil, err
+	for _, f := range []*os.File{train, test} {
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if honeypot != nil {
+		for _, f := range []string{train.Name(), test.Name()} {
+			if err := ApplyHoneypot(*honeypot, t.Type, f); err != nil {
+				return nil, fmt.Errorf("honeypots: %w", err)
+			}
+		}
 	}
 	modelDir, err := p.Models.ResolveModel(ctx, t.Model)
 	if err != nil {
@@ -81,21 +119,12 @@ func (p *DataPreparer) Prepare(ctx context.Context, t *crucible.Task, dir string
 	if res.Empty > 0 || res.BadRows > 0 {
 		reason += fmt.Sprintf(" (dropped %d empty and %d unreadable rows)", res.Empty, res.BadRows)
 	}
-	return &Prepared{
+	return &Result{
 		TrainPath: train.Name(), TestPath: test.Name(),
 		TrainRows: res.TrainRows, TestRows: res.TestRows,
 		Mapping: res.Mapping, SourceMapping: source, Reason: reason,
-		ModelParams: params, TrainTokens: tokens, Hours: HoursFor(res.TrainRows),
+		ModelParams: params, TrainTokens: tokens,
 	}, nil
-}
-
-// HoursFor is the time budget of a task that names none: three minutes up
-// to 1500 training rows, one more minute per 500 rows beyond, at most two
-// hours. crucible's CPU trainers make good use of short budgets on small
-// models; customers wanting more say so.
-func HoursFor(rows int) float64 {
-	minutes := math.Min(math.Max(3, float64(rows)/500), 120)
-	return minutes / 60
 }
 
 // CountParams counts the parameters of a model directory from its

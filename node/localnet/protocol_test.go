@@ -1,60 +1,31 @@
-package main
+package localnet_test
 
 import (
 	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
-	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/sign"
-	"github.com/crucible-net/crucible/validator"
 )
 
 // TestSignedNodeEndpoints checks the miner's and the validator's node APIs
 // against callers a real network must refuse.
 func TestSignedNodeEndpoints(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir := t.TempDir()
-	vkey, _ := sign.FromURI("//node-test//validator")
-	mkey, _ := sign.FromURI("//node-test//miner")
+	ctx := context.Background()
 	stranger, _ := sign.FromURI("//node-test//stranger")
-	ch, local, err := openChain(filepath.Join(dir, "chain.json"), vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcfg := miner.DefaultConfig()
-	mcfg.Listen, mcfg.WorkDir = "127.0.0.1:0", filepath.Join(dir, "miner")
-	mn, err := startMiner(mcfg, &miner.CommandStrategy{Argv: []string{"true"}}, mkey, ch, 100, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go mn.run(ctx)
-	vcfg := validator.DefaultConfig()
-	vcfg.Listen, vcfg.DB, vcfg.BlobDir = "127.0.0.1:0", filepath.Join(dir, "v.db"), filepath.Join(dir, "blobs")
-	vn, err := startValidator(ctx, validatorParts{cfg: vcfg, key: vkey, chain: ch, models: newModelResolver(""), evaluator: engineEvaluator{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, j := range []struct {
-		k     *sign.Keypair
-		addr  string
-		stake float64
-	}{{vkey, vn.lis.Addr().String(), 1000}, {mkey, mn.addr(), 0}} {
-		if err := joinChain(ctx, ch, j.k, j.addr, j.stake); err != nil {
-			t.Fatal(err)
-		}
-	}
-	local.RunEpoch(ctx)
-	go vn.run(ctx)
+	// The miner answers only validators with at least 100 TAO staked; the
+	// network's validator has 1000.
+	net := startNet(t, []string{"lora-fast"}, nil, func(c *minernode.Config) { c.MinStake = 100 })
+	vkey, mkey, ch := net.Validator.Key(), net.Miners[0].Key(), net.Chain
+	mn := net.Miners[0]
 
 	offer := []byte(`{"task_id":"t","task_type":"instruct","model":"m","model_params_count":1,"ds_size":1,"hours_to_complete":1}`)
-	minerURL := "http://" + mn.addr() + api.PathTaskOffer
+	minerURL := "http://" + mn.Addr() + api.PathTaskOffer
 	send := func(req *http.Request) int {
 		t.Helper()
 		resp, err := http.DefaultClient.Do(req)
@@ -113,13 +84,15 @@ func TestSignedNodeEndpoints(t *testing.T) {
 	}
 	// The validator's upload endpoint: unregistered callers are refused, and a
 	// registered miner with no part in the task is refused too.
-	uploadURL := "http://" + vn.lis.Addr().String() + api.PathUpload + "task/name"
+	uploadURL := net.Validator.URL() + api.PathUpload + "task/name"
 	put := func(k *sign.Keypair) int {
 		req, _ := http.NewRequest(http.MethodPut, uploadURL, strings.NewReader("x"))
 		sign.SignRequest(req, k, vkey.Address(), time.Now())
 		return send(req)
 	}
-	vn.mg.Refresh(ctx)
+	if err := net.Validator.SyncMetagraph(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got := put(stranger); got != http.StatusNotFound && got != http.StatusForbidden {
 		t.Errorf("upload by a node with no task: %d", got)
 	}

@@ -1,0 +1,179 @@
+// Package auditornode runs "crucible auditor": it re-checks a validator from
+// the outside (its results log, its weights on chain, a sample of its
+// evaluations re-run on crucible's deterministic engine) and, with a chain,
+// sets the auditor's own weights from its own recomputation.
+package auditornode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/crucible-net/crucible/auditor"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/sign"
+	"github.com/crucible-net/crucible/tuning"
+)
+
+// Config configures an auditor.
+type Config struct {
+	// Validator is the base URL of the validator to audit. Required.
+	Validator string `flag:"validator" help:"base URL of the validator to audit (required)"`
+	// ValidatorHotkey is that validator's SS58 hotkey. Required.
+	ValidatorHotkey string `flag:"validator-hotkey" help:"SS58 hotkey of that validator (required)"`
+	// Chain is the URL of the "crucible chain"; empty skips the on-chain
+	// comparison and setting weights.
+	Chain string `flag:"chain" help:"URL of the \"crucible chain\"; empty skips the on-chain comparison and setting weights"`
+	// Key is the auditor's hotkey file, for setting its own weights.
+	// Defaults to `$CRUCIBLE_HOME/keys/auditor.json`.
+	Key string `flag:"key" help:"this auditor's hotkey file, for setting its own weights"`
+	// Assets is the directory of shipped models, found by name. Defaults to
+	// `assets/models`, or the models inside the binary when it has none.
+	Assets string `flag:"assets" help:"directory of shipped models, found by name; the models inside this binary when it has none"`
+	// Sample is the number of submissions re-evaluated per audit. Defaults
+	// to `3`.
+	Sample int `flag:"sample" help:"submissions re-evaluated per audit"`
+	// Stake is the stake (TAO) added to the auditor's hotkey at start, on a
+	// local chain, so it can set weights.
+	Stake float64 `flag:"stake" help:"stake (TAO) added to the auditor's hotkey at start, on a local chain, so it can set weights"`
+	// MinCosine is the similarity below which on-chain weights are flagged
+	// against the published ones. Defaults to `0.98`.
+	MinCosine float64 `flag:"min-cosine" help:"on-chain weights less similar than this to the published ones are flagged"`
+	// Every audits again after this long; 0 audits once.
+	Every time.Duration `flag:"every" help:"audit again after this long; 0 audits once and exits"`
+	// JSON prints the report as JSON.
+	JSON bool `flag:"json" help:"print the report as JSON"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{Key: filepath.Join("$CRUCIBLE_HOME", "keys", "auditor.json"), Assets: node.DefaultAssets, Sample: 3, MinCosine: 0.98}
+}
+
+// Validate checks the settings that need no network: the validator's URL
+// and hotkey, so a typo is reported as such rather than as a failed request.
+func (cfg *Config) Validate() error {
+	var missing []string
+	if cfg.Validator == "" {
+		missing = append(missing, "--validator")
+	}
+	if cfg.ValidatorHotkey == "" {
+		missing = append(missing, "--validator-hotkey")
+	}
+	if len(missing) > 0 {
+		verb := "are"
+		if len(missing) == 1 {
+			verb = "is"
+		}
+		return crucible.Errorf(crucible.EINVALID, "%s %s required", strings.Join(missing, " and "), verb).
+			WithHint("e.g. crucible auditor --validator http://127.0.0.1:8090 --validator-hotkey 5F… (the validator prints both when it starts)")
+	}
+	if u, err := url.Parse(cfg.Validator); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return crucible.Errorf(crucible.EINVALID, "--validator %q is not an http(s) URL", cfg.Validator).
+			WithHint("pass the validator's base URL, e.g. http://127.0.0.1:8090")
+	}
+	if err := node.CheckSS58(cfg.ValidatorHotkey); err != nil {
+		return crucible.Errorf(crucible.EINVALID, "--validator-hotkey %q is not an SS58 address: %v", cfg.ValidatorHotkey, err)
+	}
+	if cfg.Sample < 0 || cfg.Every < 0 || cfg.Stake < 0 {
+		return crucible.Errorf(crucible.EINVALID, "--sample, --every and --stake must not be negative")
+	}
+	return nil
+}
+
+// Open builds the auditor: the validator's public log as its source, the
+// engine as its evaluator, and with a chain, the on-chain comparison and its
+// own weight setter (registering and staking its hotkey).
+func Open(ctx context.Context, cfg Config) (*auditor.Auditor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	models, err := node.ShippedModels(cfg.Assets, filepath.Join(node.Home(), "assets"), os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator}, Eval: EngineEvaluator{},
+		Models: node.NewModels(models), Verify: sign.VerifySignature}
+	if cfg.Chain != "" {
+		key, err := node.LoadOrCreateKey(node.ExpandHome(cfg.Key))
+		if err != nil {
+			return nil, err
+		}
+		ch, _, err := node.OpenChain(cfg.Chain, key)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ch.Register(ctx, key.Address(), key.Address()); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+			return nil, fmt.Errorf("register the auditor's hotkey: %w", err)
+		}
+		if cfg.Stake > 0 {
+			if err := ch.AddStake(ctx, key.Address(), cfg.Stake); err != nil {
+				return nil, fmt.Errorf("stake: %w", err)
+			}
+		}
+		deps.OnChain = func(ctx context.Context) (map[string]float64, error) {
+			return node.WeightsOnChain(ctx, ch, cfg.ValidatorHotkey)
+		}
+		deps.Setter = node.ChainWeights{Chain: ch, Hotkey: key.Address()}
+	}
+	return auditor.New(auditor.Config{ValidatorHotkey: cfg.ValidatorHotkey, MinCosine: cfg.MinCosine, Sample: cfg.Sample,
+		Seed: uint64(time.Now().UnixNano())}, deps)
+}
+
+// Run audits once, or every cfg.Every until ctx ends, handing each report
+// to report. It returns ErrDiscrepancies when a single audit found any.
+func Run(ctx context.Context, cfg Config, report func(*auditor.Report) error) error {
+	a, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for {
+		r, err := a.Audit(ctx)
+		if err != nil {
+			var netErr *net.OpError
+			if errors.As(err, &netErr) {
+				return crucible.Wrap(err, crucible.EINTERNAL, "audit %s", cfg.Validator).
+					WithHint("is the validator running there? check --validator")
+			}
+			return err
+		}
+		if err := report(r); err != nil {
+			return err
+		}
+		if cfg.Every <= 0 {
+			if !r.OK() {
+				return ErrDiscrepancies
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(cfg.Every):
+		}
+	}
+}
+
+// ErrDiscrepancies reports that an audit found something wrong.
+var ErrDiscrepancies = errors.New("the audit found discrepancies")
+
+// EngineEvaluator is the auditor's metric: the validator's, on crucible's
+// deterministic engine (tuning.Evaluate), so losses match bit for bit.
+type EngineEvaluator struct{}
+
+// Evaluate implements auditor.Evaluator.
+func (EngineEvaluator) Evaluate(ctx context.Context, req auditor.EvalRequest) (float64, string, error) {
+	r, err := tuning.Evaluate(ctx, tuning.EvalSpec{TaskType: req.TaskType, BaseDir: req.BaseDir, ModelDir: req.ModelDir,
+		TestPath: req.TestPath, Mapping: req.Mapping})
+	if err != nil {
+		return 0, "", err
+	}
+	return r.Loss, r.Failure, nil
+}

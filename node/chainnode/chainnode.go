@@ -1,0 +1,168 @@
+// Package chainnode runs "crucible chain": a local chain with Bittensor's
+// rules (registration, serving, set_weights checked as Subtensor checks
+// them, Yuma Consensus every tempo) served over HTTP, its state in a file.
+// Reads are open; writes must be signed by the hotkey they act for.
+package chainnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// Config configures a chain node. Every setting not here is Subtensor's
+// default (chain.DefaultHyperparams).
+type Config struct {
+	// Listen is the address to serve the chain API on. Defaults to
+	// `127.0.0.1:9944`.
+	Listen string `flag:"listen" help:"address to serve the chain API on"`
+	// DB is the file that holds the chain's state (JSON); "" keeps it in
+	// memory. Defaults to `$CRUCIBLE_HOME/chain.json`.
+	DB string `flag:"db" help:"file that holds the chain's state (JSON); \"\" keeps it in memory"`
+	// Tempo is the number of blocks between epochs (Yuma Consensus runs).
+	// Defaults to `10`.
+	Tempo int64 `flag:"tempo" help:"blocks between epochs (Yuma Consensus runs)"`
+	// BlockTime is the time per block; 0 moves the clock only through POST
+	// /v1/advance. Defaults to `1s`.
+	BlockTime time.Duration `flag:"block-time" help:"time per block; 0 moves the clock only through POST /v1/advance"`
+	// WeightsRateLimit is the number of blocks between two set_weights of
+	// one neuron. Defaults to `5`.
+	WeightsRateLimit int64 `flag:"weights-rate-limit" help:"blocks between two set_weights of one neuron"`
+	// MinAllowedWeights is the minimum number of weights in a set_weights.
+	// Defaults to `1`.
+	MinAllowedWeights int `flag:"min-allowed-weights" help:"minimum number of weights in a set_weights"`
+	// MaxValidators is the number of validator permits (top stake). Defaults
+	// to `64`.
+	MaxValidators int `flag:"max-validators" help:"number of validator permits (top stake)"`
+	// MaxUIDs is the subnet's size. Defaults to `256`.
+	MaxUIDs int `flag:"max-uids" help:"subnet size"`
+	// ImmunityPeriod is the number of blocks a new neuron cannot be
+	// replaced. Defaults to `4096`.
+	ImmunityPeriod int64 `flag:"immunity-period" help:"blocks a new neuron cannot be replaced"`
+	// ActivityCutoff is the number of blocks without set_weights after which
+	// a validator's stake stops counting. Defaults to `5000`.
+	ActivityCutoff int64 `flag:"activity-cutoff" help:"blocks without set_weights after which a validator's stake stops counting"`
+	// StakeThreshold is the stake (TAO) needed to set weights.
+	StakeThreshold float64 `flag:"stake-threshold" help:"stake (TAO) needed to set weights"`
+	// VersionKey is the minimum version key of set_weights; 0 disables the
+	// check.
+	VersionKey int64 `flag:"weights-version-key" help:"minimum version key of set_weights; 0 disables the check"`
+	// Yuma3 uses Yuma 3 bonds.
+	Yuma3 bool `flag:"yuma3" help:"use Yuma 3 bonds"`
+	// EmissionPerBlock is the TAO emitted per block. Defaults to `1`.
+	EmissionPerBlock float64 `flag:"emission-per-block" help:"TAO emitted per block"`
+	// FixedPoint runs Yuma Consensus in Subtensor's I32F32 fixed point
+	// instead of float64 (matches the chain bit for bit on classic Yuma).
+	FixedPoint bool `flag:"fixed-point" help:"run Yuma Consensus in Subtensor's I32F32 fixed point instead of float64 (matches the chain bit for bit on classic Yuma)"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:9944", DB: filepath.Join("$CRUCIBLE_HOME", "chain.json"),
+		Tempo: 10, BlockTime: time.Second, WeightsRateLimit: 5, MinAllowedWeights: 1,
+		MaxValidators: 64, MaxUIDs: 256, ImmunityPeriod: 4096, ActivityCutoff: 5000,
+		EmissionPerBlock: 1,
+	}
+}
+
+// Params returns the chain's hyperparameters: Subtensor's defaults with
+// this configuration applied.
+func (c *Config) Params() chain.Hyperparams {
+	p := chain.DefaultHyperparams()
+	p.Tempo = c.Tempo
+	p.WeightsRateLimit = c.WeightsRateLimit
+	p.MinAllowedWeights = c.MinAllowedWeights
+	p.MaxAllowedValidators = c.MaxValidators
+	p.MaxAllowedUIDs = c.MaxUIDs
+	p.ImmunityPeriod = c.ImmunityPeriod
+	p.ActivityCutoff = c.ActivityCutoff
+	p.StakeThreshold = c.StakeThreshold
+	p.WeightsVersionKey = uint64(c.VersionKey)
+	p.Yuma3 = c.Yuma3
+	p.ServingRateLimit = 0
+	p.EmissionPerBlock = c.EmissionPerBlock
+	return p
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		return crucible.Errorf(crucible.EINVALID, "--listen %q: %v", c.Listen, err)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return crucible.Errorf(crucible.EINVALID, "--listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
+	}
+	if c.BlockTime < 0 {
+		return crucible.Errorf(crucible.EINVALID, "--block-time %s: must not be negative", c.BlockTime)
+	}
+	if c.VersionKey < 0 {
+		return crucible.Errorf(crucible.EINVALID, "--weights-version-key %d: must not be negative", c.VersionKey)
+	}
+	if err := c.Params().Validate(); err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "chain settings")
+	}
+	return nil
+}
+
+// Run serves the chain until ctx ends, advancing a block every BlockTime,
+// and says where it serves on out.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	cfg.DB = node.ExpandHome(cfg.DB)
+	l, err := chain.OpenLocal(chain.LocalOptions{Path: cfg.DB, Params: cfg.Params(), CheckAddress: node.CheckSS58, FixedPoint: cfg.FixedPoint})
+	if err != nil {
+		return err
+	}
+	verifier := sign.NewVerifier(sign.Options{Hotkey: chain.Audience})
+	h := chain.NewHandler(l, chain.ServerOptions{Authenticate: verifier.Check, AllowAdvance: cfg.BlockTime == 0})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "chain: listen on %s", cfg.Listen).
+			WithHint("is another chain running? pick another address with --listen")
+	}
+	block, _ := l.CurrentBlock(ctx)
+	clock := "advanced by POST /v1/advance"
+	if cfg.BlockTime > 0 {
+		clock = "one block every " + cfg.BlockTime.String()
+	}
+	state := cfg.DB
+	if state == "" {
+		state = "in memory"
+	}
+	fmt.Fprintf(out, "chain: serving http://%s (state %s, block %d, tempo %d, %s)\n", ln.Addr(), state, block, cfg.Tempo, clock)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := node.Serve(ctx, ln, h); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("chain: serve: %w", err)
+		}
+	}()
+	if cfg.BlockTime > 0 {
+		go func() {
+			if err := l.Run(ctx, cfg.BlockTime); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	<-served // shut down: requests in flight finish
+	return err
+}

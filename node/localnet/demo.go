@@ -1,0 +1,223 @@
+package localnet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/node/minernode"
+	"github.com/crucible-net/crucible/node/validatornode"
+)
+
+// DemoConfig configures the demo: a whole network on this machine, one
+// task, its report.
+type DemoConfig struct {
+	// Dir holds the demo's chain, database, blobs and miners. Defaults to a
+	// new temporary directory.
+	Dir string `flag:"dir" help:"directory for the demo's chain, database, blobs and miners. Defaults to a new temporary directory"`
+	// Assets is the directory of the shipped assets (models/, datasets/).
+	// Defaults to `assets`, or the copy inside the binary when it has none.
+	Assets string `flag:"assets" help:"directory of the shipped assets (models/, datasets/), or the copy inside this binary when there is none"`
+	// Model is the base model: a shipped model's name or a directory.
+	// Defaults to `crucible-tiny`.
+	Model string `flag:"model" help:"base model: a shipped model's name or a directory"`
+	// Dataset is the dataset to fine-tune on. Defaults to the shipped facts
+	// set.
+	Dataset string `flag:"dataset" help:"dataset to fine-tune on. Defaults to the shipped facts set"`
+	// Type is the task type: instruct, chat, dpo or text. Defaults to
+	// `instruct`.
+	Type string `flag:"type" help:"task type: instruct, chat, dpo or text"`
+	// Budget is the training time each miner gets. Defaults to `3m`.
+	Budget time.Duration `flag:"budget" help:"training time each miner gets"`
+	// Listen is the address of the validator's API. Defaults to
+	// `127.0.0.1:8090`.
+	Listen string `flag:"listen" help:"address of the validator's API"`
+	// Exit quits when the task is done instead of serving until Ctrl-C.
+	Exit bool `flag:"exit" help:"quit when the task is done instead of serving until Ctrl-C"`
+	// Prompt is the prompt of the before/after generation. Defaults to
+	// three from the hidden test split.
+	Prompt string `flag:"prompt" help:"prompt for the before/after generation. Defaults to three from the hidden test split"`
+	// Verbose logs every step of every node.
+	Verbose bool `flag:"verbose" help:"log every step of every node"`
+}
+
+// DefaultDemoConfig returns the documented defaults.
+func DefaultDemoConfig() DemoConfig {
+	return DemoConfig{Assets: "assets", Model: "crucible-tiny", Type: "instruct", Budget: 3 * time.Minute, Listen: "127.0.0.1:8090"}
+}
+
+// DemoMiners are the demo's miners' strategies: each its own edge.
+var DemoMiners = []string{"auto", "lora-fast", "lora-quality", "full"}
+
+// Demo runs a complete network on loopback, submits one fine-tuning task,
+// prints the task's progress, the leaderboard, before/after generations
+// and where the winner is, sets weights and runs an epoch; then it serves
+// until ctx ends (unless cfg.Exit).
+func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
+	typ, err := crucible.ParseTaskType(cfg.Type)
+	if err != nil {
+		return err
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "crucible-demo-"); err != nil {
+			return err
+		}
+	}
+	// Outside the repository, the assets come out of the binary itself.
+	if st, err := os.Stat(filepath.Join(cfg.Assets, "models", "crucible-tiny", "config.json")); err != nil || st.IsDir() {
+		cfg.Assets = filepath.Join(dir, "assets")
+		if err := node.ExtractAssets(cfg.Assets); err != nil {
+			return err
+		}
+	}
+	models := node.NewModels(filepath.Join(cfg.Assets, "models"))
+	base, err := models.ResolveModel(ctx, cfg.Model)
+	if err != nil {
+		return crucible.Wrap(err, crucible.ENOTFOUND, "base model %q", cfg.Model).
+			WithHint("name a shipped model (crucible-tiny) or a model directory with --model")
+	}
+	dataset := cfg.Dataset
+	if dataset == "" {
+		dataset = filepath.Join(cfg.Assets, "datasets", "facts.jsonl")
+	}
+	if _, err := os.Stat(dataset); err != nil {
+		return crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", dataset).WithHint("pass a dataset file with --dataset")
+	}
+	level := slog.LevelError
+	if cfg.Verbose {
+		level = slog.LevelInfo
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	say("crucible demo: a whole network on this machine (working in %s)", dir)
+	net, err := Start(ctx, Config{
+		Dir: dir, Models: models.Assets, Miners: DemoMiners, Seed: "crucible-demo",
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Validator: func(c *validatornode.Config) {
+			c.Listen, c.TestCap, c.OfferTimeout = cfg.Listen, 200, 10*time.Second
+		},
+		Miner: func(_ int, c *minernode.Config) { c.UploadMargin = min(10*time.Second, cfg.Budget/5) },
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { cancel(); net.Wait() }()
+	v := net.Validator
+	say("  chain      local, Yuma Consensus every %d blocks", node.LocalChainParams().Tempo)
+	say("  validator  %s  %s  (dashboard)", Short(v.Key().Address()), v.URL())
+	for i, m := range net.Miners {
+		say("  miner %d    %s  %-12s http://%s", i+1, Short(m.Key().Address()), m.Strategy().Name(), m.Addr())
+	}
+	if err := v.SyncMetagraph(ctx); err != nil {
+		return err
+	}
+	task := &crucible.Task{Type: typ, Model: cfg.Model, Dataset: dataset, HoursToComplete: cfg.Budget.Hours(), IsOrganic: true}
+	if err := v.Submit(ctx, task); err != nil {
+		return err
+	}
+	say("\ntask %s: fine-tune %s on %s (%s), %s of training per miner\n", task.ID, cfg.Model, filepath.Base(dataset), typ, cfg.Budget)
+	start := time.Now()
+	done, err := net.Follow(ctx, task.ID, func(e *crucible.TaskEvent) {
+		fmt.Fprintf(w, "[%5s] %-13s %s\n", time.Since(start).Round(time.Second), net.who(e.Hotkey), eventText(e))
+	})
+	if err != nil {
+		return err
+	}
+	if err := net.report(ctx, done, base, dir, cfg, w); err != nil {
+		return err
+	}
+	if err := net.weights(ctx, w); err != nil {
+		say("weights: %v", err)
+	}
+	if cfg.Exit {
+		return nil
+	}
+	say("\nThe validator keeps serving at %s: the dashboard, the API (/v1/openapi.json) and the results log (/v1/results).", v.URL())
+	if key := v.AdminKey(); key != "" {
+		say("Log in to the dashboard with the admin API key %s", key)
+	}
+	say("Ctrl-C to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+// who names the node an event is about: a miner's strategy, or the
+// validator.
+func (n *Net) who(hotkey string) string {
+	if hotkey == "" {
+		return "validator"
+	}
+	if name := n.Names[hotkey]; name != "" {
+		return name
+	}
+	return Short(hotkey)
+}
+
+// eventText is an event's line in the demo's log.
+func eventText(e *crucible.TaskEvent) string {
+	if e.Kind != crucible.EventStatus {
+		return e.Message
+	}
+	msg := "status " + string(e.ToStatus)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// Short abbreviates an SS58 address for tables.
+func Short(addr string) string {
+	if len(addr) <= 12 {
+		return addr
+	}
+	return addr[:6] + "…" + addr[len(addr)-4:]
+}
+
+// weights sets the validator's weights, runs an epoch and shows what each
+// miner earns.
+func (n *Net) weights(ctx context.Context, w io.Writer) error {
+	// A newly registered validator waits out the weights rate limit first.
+	mg, err := n.Chain.Metagraph(ctx)
+	if err != nil {
+		return err
+	}
+	if at, err := mg.WeightsAllowedAt(n.Validator.Key().Address()); err == nil {
+		if err := n.Chain.WaitBlock(ctx, at); err != nil {
+			return err
+		}
+	}
+	weights, err := n.Validator.Validator().SetWeights(ctx)
+	if err != nil {
+		return err
+	}
+	if len(weights) == 0 {
+		fmt.Fprintln(w, "\nno weights to set: no miner earned anything")
+		return nil
+	}
+	if err := n.Chain.RunEpoch(ctx); err != nil {
+		return err
+	}
+	if mg, err = n.Chain.Metagraph(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nweights set on chain, then an epoch of Yuma Consensus:")
+	fmt.Fprintf(w, "  %-13s %8s %10s %10s\n", "miner", "weight", "incentive", "emission")
+	wt := map[string]float64{}
+	for _, x := range weights {
+		wt[x.Hotkey] = x.Weight
+	}
+	for _, nd := range mg.Neurons {
+		if name, ok := n.Names[nd.Hotkey]; ok {
+			fmt.Fprintf(w, "  %-13s %8.3f %10.3f %10.4f\n", name, wt[nd.Hotkey], nd.Incentive, nd.Emission)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+// Package localnet runs a whole crucible network in one process, on
+// loopback: a local chain with Yuma Consensus embedded in the validator, a
+// validator node and miner nodes, each with its own state directory. The
+// demo runs on it, and so do the tests that need a real network (the
+// dashboard in a browser, S3 blobs end to end, the node protocol).
+//
+//	net, err := localnet.Start(ctx, localnet.Config{Dir: dir, Miners: []string{"auto", "full"}})
+//	...
+//	err = net.Validator.Submit(ctx, task)
+//	done, err := net.Follow(ctx, task.ID, print)
+package localnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/node/minernode"
+	"github.com/crucible-net/crucible/node/validatornode"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// Config configures a local network.
+type Config struct {
+	// Dir holds the network's state: the validator's home (validator/) and
+	// each miner's (miners/STRATEGY).
+	Dir string
+	// Models is the directory of models the validator offers by name.
+	Models string
+	// Miners are the strategies of the miners, one miner each.
+	Miners []string
+	// Seed names the network's keys (//Seed//validator, //Seed//miner-N),
+	// so that a network restarted on the same Dir keeps them. Defaults to
+	// "crucible-localnet".
+	Seed string
+	// BlockTime is the chain's time per block. Defaults to 200ms.
+	BlockTime time.Duration
+	// Validator adjusts the validator's configuration (its defaults here:
+	// listen on a free port, blobs and database in Dir, 2 workers, polls
+	// every second).
+	Validator func(*validatornode.Config)
+	// Miner adjusts miner i's configuration (its defaults here: listen on a
+	// free port, accept any budget, keep a fifth of the budget, at most 10
+	// s, for the upload).
+	Miner func(i int, c *minernode.Config)
+	// Log receives every node's log; nil discards it.
+	Log *slog.Logger
+}
+
+// Net is a running local network.
+type Net struct {
+	Validator *validatornode.Node
+	Miners    []*minernode.Node
+	Chain     *chain.Local
+	// Names maps each miner's hotkey to its strategy.
+	Names map[string]string
+
+	done chan error
+}
+
+// Start opens the validator (its embedded chain keeps its state in the
+// validator's database) and the miners, registers them all on the chain,
+// runs an epoch (validator permits), and runs every node until ctx ends;
+// Wait then waits for them to stop.
+func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
+	if cfg.Seed == "" {
+		cfg.Seed = "crucible-localnet"
+	}
+	if cfg.BlockTime <= 0 {
+		cfg.BlockTime = 200 * time.Millisecond
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	vkey, err := sign.FromURI("//" + cfg.Seed + "//validator")
+	if err != nil {
+		return nil, err
+	}
+	vcfg := validatornode.DefaultConfig()
+	vcfg.Home, vcfg.Listen, vcfg.Chain, vcfg.BlockTime = filepath.Join(cfg.Dir, "validator"), "127.0.0.1:0", "embedded", cfg.BlockTime
+	vcfg.Assets, vcfg.Workers, vcfg.Poll = cfg.Models, 2, time.Second
+	vcfg.WeightsEvery = 0 // weights are set when asked (SetWeights)
+	if cfg.Validator != nil {
+		cfg.Validator(&vcfg)
+	}
+	models := node.NewModels(vcfg.Assets)
+	v, err := validatornode.Open(ctx, vcfg, validatornode.Deps{Key: vkey, Models: models, ModelList: models.Names(), Log: log})
+	if err != nil {
+		return nil, err
+	}
+	n := &Net{Validator: v, Names: map[string]string{}, done: make(chan error, 1+len(cfg.Miners))}
+	_, n.Chain = v.Chain()
+	var opened []*minernode.Node
+	defer func() {
+		if err != nil {
+			for _, m := range opened {
+				m.Close()
+			}
+			v.Close()
+		}
+	}()
+	for i, strat := range cfg.Miners {
+		key, err := sign.FromURI(fmt.Sprintf("//%s//miner-%d", cfg.Seed, i+1))
+		if err != nil {
+			return nil, err
+		}
+		mcfg := minernode.DefaultConfig()
+		mcfg.Home, mcfg.Listen, mcfg.Strategy, mcfg.Seed = filepath.Join(cfg.Dir, "miners", fmt.Sprintf("%d-%s", i+1, strat)), "127.0.0.1:0", strat, uint64(i+1)
+		mcfg.MinHours, mcfg.UploadMargin = 0, 10*time.Second
+		if cfg.Miner != nil {
+			cfg.Miner(i, &mcfg)
+		}
+		m, err := minernode.Open(ctx, mcfg, minernode.Deps{Key: key, Chain: n.Chain, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, m)
+		if err := m.Join(ctx); err != nil {
+			return nil, err
+		}
+		n.Miners = append(n.Miners, m)
+		n.Names[key.Address()] = strat
+	}
+	if err := v.Start(ctx); err != nil {
+		return nil, err
+	}
+	go func() { n.done <- v.Wait() }()
+	for _, m := range n.Miners {
+		go func() { n.done <- m.Run(ctx) }()
+	}
+	return n, nil
+}
+
+// Wait waits for every node to stop (after Start's ctx ended) and returns
+// their errors.
+func (n *Net) Wait() error {
+	var errs []error
+	for range 1 + len(n.Miners) {
+		errs = append(errs, <-n.done)
+	}
+	return errors.Join(errs...)
+}
+
+// Follow calls show with each of a task's events as they are recorded
+// (polling the store) until the task ends, and returns it.
+func (n *Net) Follow(ctx context.Context, taskID string, show func(*crucible.TaskEvent)) (*crucible.Task, error) {
+	store := n.Validator.Store()
+	var after int64
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		events, err := store.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			after = e.ID
+			if show != nil {
+				show(e)
+			}
+		}
+		t, err := store.FindTask(ctx, taskID)
+		if err != nil {
+			return nil, err
+		}
+		if t.Status.Terminal() {
+			return t, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

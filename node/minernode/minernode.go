@@ -1,0 +1,217 @@
+// Package minernode is the miner's application layer: it opens a miner node
+// from its Config (state under $CRUCIBLE_HOME and its lock, hotkey, chain,
+// strategy) and runs it: the signed endpoints validators call (offers,
+// start_training, task status), the job runner that downloads, trains and
+// uploads, and its registration on the chain.
+//
+//	n, err := minernode.Open(ctx, cfg, minernode.Deps{})
+//	...
+//	return n.Run(ctx)
+package minernode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+
+	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// Config configures a miner node: the miner's own settings (miner.Config)
+// and the node's.
+type Config struct {
+	miner.Config
+
+	// Home is the miner's state directory: its hotkey and work directory
+	// live there unless --key or --work-dir say otherwise, and a lock in it
+	// keeps a second miner off the same state. Defaults to `$CRUCIBLE_HOME`.
+	Home string `flag:"home" help:"the miner's state directory: hotkey, work directory and a lock that keeps a second miner out. Defaults to $CRUCIBLE_HOME"`
+	// Listen is the address the miner's signed endpoints are served on.
+	// Defaults to `127.0.0.1:7999`.
+	Listen string `flag:"listen" help:"address to serve the miner's signed endpoints on"`
+	// Key is the miner's hotkey file, created when missing. Defaults to
+	// keys/miner.json in the state directory.
+	Key string `flag:"key" help:"this miner's hotkey file (created when missing). Defaults to keys/miner.json in --home"`
+	// Chain is the URL of the "crucible chain" the network runs on.
+	// Required.
+	Chain string `flag:"chain" help:"URL of the \"crucible chain\" the network runs on (required)"`
+	// MinStake is the stake (TAO) a validator needs before this miner
+	// answers it.
+	MinStake float64 `flag:"min-validator-stake" help:"stake (TAO) a validator needs before this miner answers it"`
+	// Seed seeds training. Defaults to `1`.
+	Seed uint64 `flag:"seed" help:"seed for training"`
+	// Verbose logs every job step.
+	Verbose bool `flag:"verbose" help:"log every job step"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{Config: miner.DefaultConfig(), Listen: "127.0.0.1:7999", Seed: 1}
+}
+
+// Validate checks the settings, with the paths that default to the state
+// directory filled in.
+func (c *Config) Validate() error {
+	r := *c
+	r.resolve()
+	return r.Config.Validate()
+}
+
+// resolve fills in the paths that default to the state directory.
+func (c *Config) resolve() {
+	if c.Home == "" {
+		c.Home = node.Home()
+	}
+	c.Home = node.ExpandHome(c.Home)
+	if c.Key == "" {
+		c.Key = filepath.Join(c.Home, "keys", "miner.json")
+	}
+	if c.WorkDir == "" {
+		c.WorkDir = filepath.Join(c.Home, "miner")
+	}
+}
+
+// Deps are pieces a caller may hand a node instead of having Open build
+// them from the Config; every nil field is built.
+type Deps struct {
+	Key      *sign.Keypair  // nil loads (or creates) Config.Key
+	Chain    chain.Chain    // nil connects to Config.Chain
+	Strategy miner.Strategy // nil builds the one Config.Strategy names (NewStrategy)
+	Log      *slog.Logger   // nil logs warnings to stderr (everything with Config.Verbose)
+	Out      io.Writer      // receives the address the miner serves on; nil discards it
+}
+
+// Node is a running miner: its job runner and signed endpoints.
+type Node struct {
+	cfg      Config
+	state    *node.State
+	m        *miner.Miner
+	key      *sign.Keypair
+	chain    chain.Chain
+	strategy miner.Strategy
+	lis      net.Listener
+	h        http.Handler
+	out      io.Writer
+}
+
+// Open opens a miner node: it takes the state's lock, loads the hotkey,
+// connects to the chain, builds the strategy and listens. Nothing runs
+// until Run.
+func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
+	cfg.resolve()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Chain == nil && !node.IsURL(cfg.Chain) {
+		return nil, crucible.Errorf(crucible.EINVALID, "--chain must be the URL of a \"crucible chain\" (got %q)", cfg.Chain).
+			WithHint("start one with \"crucible chain\" and pass --chain http://127.0.0.1:9944")
+	}
+	log := deps.Log
+	if log == nil {
+		log = node.NewLogger(cfg.Verbose)
+	}
+	n := &Node{cfg: cfg, out: deps.Out, key: deps.Key, chain: deps.Chain, strategy: deps.Strategy}
+	if n.out == nil {
+		n.out = io.Discard
+	}
+	if n.state, err = node.OpenState(cfg.Home, "miner"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if n.key == nil {
+		if n.key, err = node.LoadOrCreateKey(cfg.Key); err != nil {
+			return nil, fmt.Errorf("miner key: %w", err)
+		}
+	}
+	if n.chain == nil {
+		if n.chain, _, err = node.OpenChain(cfg.Chain, n.key); err != nil {
+			return nil, err
+		}
+	}
+	if n.strategy == nil {
+		if n.strategy, err = NewStrategy(cfg.Config, cfg.Seed, log); err != nil {
+			return nil, err
+		}
+	}
+	if n.lis, err = node.Listen(cfg.Listen, "miner", "listen"); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &sign.Transport{Signer: n.key}}
+	if n.m, err = miner.New(cfg.Config, n.strategy, client, log); err != nil {
+		return nil, err
+	}
+	n.m.ForValidator = sign.WithTarget
+	mg := chain.NewMetagraphCache(n.chain, 0)
+	n.h = sign.Verify(n.m.Handler(func(r *http.Request) string {
+		h, _ := sign.Caller(r.Context())
+		return h
+	}), sign.Options{Hotkey: n.key.Address(), Authorize: mg.Authorizer(cfg.MinStake, false)})
+	return n, nil
+}
+
+// Close releases the listener and the state of a node that was not run
+// (Run releases them when it ends).
+func (n *Node) Close() error { return n.close() }
+
+// close releases the listener and the state.
+func (n *Node) close() error {
+	var err error
+	if n.lis != nil {
+		n.lis.Close()
+	}
+	if n.state != nil {
+		err = n.state.Release()
+	}
+	return err
+}
+
+// Addr returns the address the miner serves on.
+func (n *Node) Addr() string { return n.lis.Addr().String() }
+
+// Key returns the miner's hotkey.
+func (n *Node) Key() *sign.Keypair { return n.key }
+
+// Strategy returns the miner's training strategy.
+func (n *Node) Strategy() miner.Strategy { return n.strategy }
+
+// Handler returns the miner's signed endpoints.
+func (n *Node) Handler() http.Handler { return n.h }
+
+// Miner returns the miner's job runner.
+func (n *Node) Miner() *miner.Miner { return n.m }
+
+// Join registers the miner's hotkey on the chain and publishes its address.
+func (n *Node) Join(ctx context.Context) error {
+	return node.JoinChain(ctx, n.chain, n.key, n.Addr(), 0)
+}
+
+// Run joins the chain, then trains and serves until ctx ends, and releases
+// the state.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.close()
+	if err := n.Join(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(n.out, "miner %s (%s) listening on http://%s\n", n.key.Address(), n.strategy.Name(), n.Addr())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- n.m.Run(ctx) }()
+	go func() { errc <- node.Serve(ctx, n.lis, n.h) }()
+	err := <-errc
+	cancel()
+	return errors.Join(err, <-errc)
+}

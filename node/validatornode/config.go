@@ -1,0 +1,120 @@
+package validatornode
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/validator"
+)
+
+// Config configures a validator node: the lifecycle's settings
+// (validator.Config) and the node's own.
+type Config struct {
+	validator.Config
+
+	// Home is the validator's state directory. Its database, blobs, hotkey
+	// and extracted assets live there unless --db, --blobs or --key say
+	// otherwise, and a lock in it keeps a second validator off the same
+	// state. Defaults to `$CRUCIBLE_HOME`.
+	Home string `flag:"home" help:"the validator's state directory: database, blobs, hotkey and a lock that keeps a second validator out. Defaults to $CRUCIBLE_HOME"`
+	// Listen is the address of the validator's HTTP API (customers, miners
+	// and the results log). Defaults to `127.0.0.1:8090`.
+	Listen string `flag:"listen" help:"address of the validator's HTTP API (customers, miners, results log)"`
+	// DB is the task store: a SQLite file or a postgres:// URL. Defaults to
+	// validator.db in the state directory.
+	DB string `flag:"db" help:"task store: a SQLite path or a postgres:// URL. Defaults to validator.db in --home"`
+	// Blobs is where datasets, splits and results are kept: a directory, or
+	// s3://bucket/prefix with the endpoint and credentials taken from
+	// AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+	// AWS_REGION. Defaults to blobs in the state directory.
+	Blobs string `flag:"blobs" help:"where datasets, splits and results are kept: a directory, or s3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION). Defaults to blobs in --home"`
+	// Key is the validator's hotkey file, created when missing. Defaults to
+	// keys/validator.json in the state directory.
+	Key string `flag:"key" help:"this validator's hotkey file (created when missing). Defaults to keys/validator.json in --home"`
+	// Chain is the chain: "embedded" (a local chain in this process, its
+	// state in the validator's database), a "crucible chain" URL, or a JSON
+	// state file for an embedded chain. Defaults to `embedded`.
+	Chain string `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, or a JSON state file for an embedded chain"`
+	// BlockTime is the time per block of an embedded chain. Defaults to `1s`.
+	BlockTime time.Duration `flag:"block-time" help:"time per block of an embedded chain"`
+	// Assets is the directory of shipped models customers pick by name.
+	// Defaults to `assets/models`, or the models inside the binary when that
+	// directory holds none.
+	Assets string `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models, or the models inside this binary when there is none"`
+	// Poll is the longest wait between two looks at a running task.
+	// Defaults to `10s`.
+	Poll time.Duration `flag:"poll" help:"longest wait between two looks at a running task"`
+	// Workers is how many tasks are advanced at the same time. Defaults to `4`.
+	Workers int `flag:"workers" help:"tasks advanced at the same time"`
+	// Stake is the stake (TAO) added to this validator at start, on a local
+	// chain (embedded or "crucible chain"). Defaults to `1000`.
+	Stake float64 `flag:"stake" help:"stake (TAO) added to this validator at start, on a local chain (embedded or \"crucible chain\")"`
+	// WeightsEvery is how often weights are computed and set. Defaults to `10m`.
+	WeightsEvery time.Duration `flag:"weights-every" help:"how often weights are computed and set"`
+	// Verbose logs every lifecycle step.
+	Verbose bool `flag:"verbose" help:"log every lifecycle step"`
+
+	// SyntheticEvery is how often a synthetic task is considered while no
+	// customer waits; 0 turns synthetic tasks off.
+	SyntheticEvery time.Duration `flag:"synthetic-every" help:"how often to consider a synthetic task while no customer task waits; 0 turns synthetic tasks off"`
+	// SyntheticModels are the base models of synthetic tasks. Defaults to
+	// `crucible-tiny`.
+	SyntheticModels []string `flag:"synthetic-models" help:"base models for synthetic tasks"`
+	// SyntheticDatasets are the datasets of synthetic tasks (their type is
+	// detected). Defaults to the shipped ones, in datasets next to the
+	// models directory.
+	SyntheticDatasets []string `flag:"synthetic-datasets" help:"datasets for synthetic tasks (their type is detected). Defaults to the shipped ones, in datasets/ next to the models"`
+	// SyntheticHours is the time budget of synthetic tasks; 0 picks it from
+	// the dataset's size.
+	SyntheticHours float64 `flag:"synthetic-hours" help:"time budget of synthetic tasks; 0 picks it from the dataset's size"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Config: validator.DefaultConfig(),
+		Listen: "127.0.0.1:8090", Chain: "embedded", BlockTime: time.Second,
+		Assets: node.DefaultAssets, Poll: 10 * time.Second, Workers: 4, Stake: 1000,
+		WeightsEvery:    10 * time.Minute,
+		SyntheticModels: []string{"crucible-tiny"},
+	}
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Workers < 1:
+		return crucible.Errorf(crucible.EINVALID, "--workers %d: at least one task must be advanced at a time", c.Workers)
+	case c.Poll <= 0:
+		return crucible.Errorf(crucible.EINVALID, "--poll %s: must be positive", c.Poll)
+	case c.BlockTime <= 0:
+		return crucible.Errorf(crucible.EINVALID, "--block-time %s: must be positive", c.BlockTime)
+	case c.Stake < 0:
+		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
+	case c.SyntheticEvery < 0 || c.WeightsEvery < 0 || c.SyntheticHours < 0:
+		return crucible.Errorf(crucible.EINVALID, "--weights-every, --synthetic-every and --synthetic-hours must not be negative")
+	}
+	return nil
+}
+
+// resolve fills in the paths that default to the state directory.
+func (c *Config) resolve() {
+	if c.Home == "" {
+		c.Home = node.Home()
+	}
+	c.Home = node.ExpandHome(c.Home)
+	if c.DB == "" {
+		c.DB = filepath.Join(c.Home, "validator.db")
+	}
+	if c.Blobs == "" {
+		c.Blobs = filepath.Join(c.Home, "blobs")
+	}
+	if c.Key == "" {
+		c.Key = filepath.Join(c.Home, "keys", "validator.json")
+	}
+}

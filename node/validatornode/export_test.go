@@ -1,0 +1,16 @@
+package validatornode
+
+// SetAfterTaskRow installs a hook that runs inside Submit's transaction
+// after the task row is written and before its job is queued.
+func SetAfterTaskRow(n *Node, f func() error) { n.afterTaskRow = f }
+
+// JobsFor counts the lifecycle jobs of a task in any state.
+func JobsFor(n *Node, taskID string) (int, error) {
+	q := "SELECT COUNT(*) FROM river_job WHERE kind = 'advance_task' AND json_extract(args, '$.task_id') = ?"
+	if n.store.Dialect() == "postgres" {
+		q = "SELECT COUNT(*) FROM river_job WHERE kind = 'advance_task' AND args->>'task_id' = $1"
+	}
+	var c int
+	err := n.store.DB().QueryRow(q, taskID).Scan(&c)
+	return c, err
+}

@@ -1,0 +1,48 @@
+package validatornode
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/blob"
+	"github.com/crucible-net/crucible/server"
+	"github.com/crucible-net/crucible/sign"
+)
+
+// routes assembles the node's HTTP API:
+//
+//	/v1/node/...   the node protocol: signed requests from registered nodes
+//	               (result uploads), and download links, which carry their
+//	               own signature
+//	/v1/results    the public results log and finished tasks' artifacts
+//	everything else  the customer API (/v1/...) and the dashboard
+func (n *Node) routes() http.Handler {
+	verified := sign.Verify(n.v.NodeHandler(func(r *http.Request) string {
+		h, _ := sign.Caller(r.Context())
+		return h
+	}), sign.Options{Hotkey: n.key.Address(), Authorize: n.mg.Authorizer(0, false), MaxBody: n.cfg.MaxUpload})
+	links := n.v.NodeHandler(func(*http.Request) string { return "" })
+	mux := http.NewServeMux()
+	mux.Handle("/v1/node/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, api.PathBlob) {
+			links.ServeHTTP(w, r)
+			return
+		}
+		verified.ServeHTTP(w, r)
+	}))
+	mux.Handle("/v1/results", n.v.ResultsHandler())
+	mux.Handle("/v1/results/", n.v.ResultsHandler())
+	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log}))
+	return mux
+}
+
+// blobAdapter presents a blob.Store as the validator's Blobs.
+type blobAdapter struct{ blob.Store }
+
+func (b blobAdapter) Put(ctx context.Context, key string, r io.Reader) (int64, string, error) {
+	info, err := b.Store.Put(ctx, key, r)
+	return info.Size, info.SHA256, err
+}

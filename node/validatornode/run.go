@@ -1,0 +1,181 @@
+package validatornode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/queue"
+	"github.com/crucible-net/crucible/server"
+)
+
+// Run starts the node and serves until ctx ends or a part of it fails,
+// then stops everything and releases the state.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		n.close()
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-n.errc:
+	}
+	cancel()
+	return errors.Join(err, n.Wait())
+}
+
+// Start joins the chain (registers the hotkey, publishes the address,
+// stakes on a local chain), bootstraps the admin account on a fresh store,
+// re-queues every unfinished task, and starts serving, working the queue,
+// syncing the metagraph, setting weights and scheduling synthetic tasks in
+// the background until ctx ends; then call Wait. What an operator must see
+// (the address, the admin key) goes to Deps.Out.
+func (n *Node) Start(ctx context.Context) error {
+	if err := node.JoinChain(ctx, n.chain, n.key, n.Addr(), n.cfg.Stake); err != nil {
+		return err
+	}
+	if n.local != nil {
+		if err := n.local.RunEpoch(ctx); err != nil { // hand out validator permits now
+			return err
+		}
+	}
+	fmt.Fprintf(n.out, "validator %s listening on %s (chain %s)\n", n.key.Address(), n.URL(), n.cfg.Chain)
+	secret, created, err := server.Bootstrap(ctx, n.store)
+	if err != nil {
+		return err
+	}
+	if created {
+		n.adminKey = secret
+		fmt.Fprintf(n.out, "admin API key (shown once; log in to the dashboard with it): %s\n", secret)
+	}
+	if _, err := n.Requeue(ctx); err != nil {
+		return err
+	}
+	if err := n.SyncMetagraph(ctx); err != nil {
+		return fmt.Errorf("read metagraph: %w", err)
+	}
+	if err := n.queue.Start(ctx); err != nil {
+		return err
+	}
+	n.closers = append(n.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return n.queue.StopAndCancel(sctx)
+	})
+	n.goRun(func() error { return node.Serve(ctx, n.lis, n.h) })
+	if n.runClock {
+		n.goRun(func() error { return n.local.Run(ctx, n.cfg.BlockTime) })
+	}
+	n.goRun(func() error { n.every(ctx, 5*time.Second, "metagraph sync", n.SyncMetagraph); return nil })
+	if n.cfg.WeightsEvery > 0 {
+		n.goRun(func() error {
+			n.every(ctx, n.cfg.WeightsEvery, "set weights", func(ctx context.Context) error {
+				_, err := n.v.SetWeights(ctx)
+				return err
+			})
+			return nil
+		})
+	}
+	if n.cfg.SyntheticEvery > 0 && len(n.synth) > 0 {
+		n.goRun(func() error { n.every(ctx, n.cfg.SyntheticEvery, "synthetic task", n.scheduleSynthetic); return nil })
+	}
+	return nil
+}
+
+// Wait waits for the background work Start began to stop (after its ctx
+// ended), then closes the store and releases the state directory.
+func (n *Node) Wait() error {
+	n.wg.Wait()
+	var err error
+	for done := false; !done; {
+		select {
+		case e := <-n.errc:
+			err = errors.Join(err, e)
+		default:
+			done = true
+		}
+	}
+	return errors.Join(err, n.close())
+}
+
+// goRun runs f in the background; an error it returns stops Run.
+func (n *Node) goRun(f func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := f(); err != nil {
+			select {
+			case n.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// every calls f every interval until ctx ends, logging its failures.
+func (n *Node) every(ctx context.Context, interval time.Duration, what string, f func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn(what, "err", err)
+			}
+		}
+	}
+}
+
+// SyncMetagraph copies the chain's metagraph into the store, where the
+// lifecycle finds miners to offer tasks to.
+func (n *Node) SyncMetagraph(ctx context.Context) error {
+	if err := n.mg.Refresh(ctx); err != nil {
+		return err
+	}
+	mg, err := n.mg.Get(ctx)
+	if err != nil {
+		return err
+	}
+	return n.store.UpsertNodes(ctx, mg.Nodes())
+}
+
+// advanceWorker runs the lifecycle job: one Step, then a snooze until the
+// step wants to run again (at most Poll later, so uploads that let a task
+// move on early are noticed).
+type advanceWorker struct {
+	river.WorkerDefaults[queue.AdvanceTaskArgs]
+	node *Node
+}
+
+func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTaskArgs]) error {
+	next, err := w.node.v.Step(ctx, job.Args.TaskID)
+	if err != nil {
+		if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	if next.IsZero() {
+		return nil
+	}
+	d := time.Until(next)
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	return river.JobSnooze(min(d, w.node.cfg.Poll))
+}
+
+// Timeout lets evaluation and data preparation run for hours.
+func (w *advanceWorker) Timeout(*river.Job[queue.AdvanceTaskArgs]) time.Duration {
+	return 12 * time.Hour
+}
