@@ -1,19 +1,22 @@
 // Package tokenizer reads Hugging Face tokenizer.json files and turns text into
 // token ids and back, without any native dependency.
 //
-// It covers the tokenizers crucible's models ship with: byte-level BPE (GPT-2,
-// Llama 3, Qwen2/2.5/3, SmolLM) and SentencePiece-style BPE with byte fallback
-// (Llama 2, Mistral). The pipeline is the reference one:
+// It covers the tokenizers of the model families crucible trains: byte-level
+// BPE (GPT-2, Llama 3.x, Qwen2/2.5/3, SmolLM2/3, Phi-4-mini's o200k, Mistral's
+// Tekken) and SentencePiece-style BPE with byte fallback (Llama 2, Mistral,
+// Mixtral, Phi-3, Gemma 2/3). None of these families uses a Unigram model. The
+// pipeline is the reference one:
 //
 //   - added tokens (normalized false) are cut out of the raw text first,
 //     leftmost-longest, honouring lstrip, rstrip and single_word;
 //   - each remaining stretch is normalised (NFC/NFD/NFKC/NFKD, Lowercase,
 //     Strip, Prepend, Replace), then added tokens marked normalized are cut
 //     out of the normalised text;
-//   - the pre-tokenizer (ByteLevel, Split, Metaspace, Digits, Sequence)
-//     cuts the rest into pieces; the split patterns of GPT-2, Llama 3 and
-//     Qwen2 run on hand-written scanners (Go's regexp has no lookahead, and
-//     a scanner is faster), other patterns on a backtracking regex engine;
+//   - the pre-tokenizer (ByteLevel, Split with every delimiter behavior and
+//     invert, Metaspace, Digits, Sequence) cuts the rest into pieces; the
+//     split patterns of GPT-2, Llama 3 and Qwen2 run on hand-written scanners
+//     (Go's regexp has no lookahead, and a scanner is faster), other patterns
+//     on a backtracking regex engine;
 //   - BPE merges each piece (lowest rank first), with byte fallback, unk
 //     fusing and ignore_merges; recent pieces are cached.
 //

@@ -47,7 +47,7 @@ func TestLoadErrors(t *testing.T) {
 		{"empty added token", strings.Replace(tinyJSON, `"content": "</s>"`, `"content": ""`, 1), "", "added_tokens[1]: empty content"},
 		{"unknown normalizer", strings.Replace(tinyJSON, `"normalizer": null`, `"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "BertNormalizer"}]}`, 1), "", `normalizer.normalizers[1].type "BertNormalizer" is not supported`},
 		{"unknown pre-tokenizer", strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits"}, {"type": "Whitespace"}]}`, 1), "", `pre_tokenizer.pretokenizers[1].type "Whitespace" is not supported`},
-		{"bad split behavior", strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a"}, "behavior": "MergedWithNext", "invert": false}`, 1), "", `pre_tokenizer.behavior "MergedWithNext" is not supported`},
+		{"bad split behavior", strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways", "invert": false}`, 1), "", `pre_tokenizer.behavior "Sideways" is not supported`},
 		{"bad regex", strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated", "invert": false}`, 1), "", "pre_tokenizer.pattern.Regex"},
 		{"unknown decoder", strings.Replace(tinyJSON, `"decoder": null`, `"decoder": {"type": "WordPiece"}`, 1), "", `decoder.type "WordPiece" is not supported`},
 		{"byte level without bytes", strings.Replace(tinyJSON, `"pre_tokenizer": null`, `"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false}`, 1), "", "byte-level token"},

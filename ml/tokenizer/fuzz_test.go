@@ -60,13 +60,13 @@ func FuzzScanners(f *testing.F) {
 		s = strings.ReplaceAll(s, "\x7f", "")
 		var got, want []string
 		scanGPT2(s, func(p string) { got = append(got, p) })
-		regexSplit{gpt2}.split(s, true, func(p string) { want = append(want, p) })
+		genericSplit{m: regexMatcher{gpt2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
 		if !slices.Equal(got, want) {
 			t.Fatalf("gpt2 %q: got %q, want %q", s, got, want)
 		}
 		got, want = nil, nil
 		scanLlama3(s, 1, func(p string) { got = append(got, p) })
-		regexSplit{qwen2}.split(s, true, func(p string) { want = append(want, p) })
+		genericSplit{m: regexMatcher{qwen2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
 		if !slices.Equal(got, want) {
 			t.Fatalf("qwen2 %q: got %q, want %q", s, got, want)
 		}

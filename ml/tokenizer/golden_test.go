@@ -12,9 +12,13 @@ import (
 // goldenModels are the tokenizers under testdata with golden ids and chat
 // renderings made by the Hugging Face JS implementation
 // (tools/goldens/tokenizer/gen.mjs).
-// "trained" is crucible's own Train output (tools/goldens/tokenizer/trained).
-// The last four are variants (variants_test.go).
-var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained",
+// "trained" is crucible's own Train output (tools/goldens/tokenizer/trained);
+// gemma3 is Gemma 3's tokenizer and gpt4o the o200k tokenizer Phi-4-mini
+// builds on. The rest are variants (variants_test.go): Gemma 2's layout,
+// Phi-3's chat tokens on Llama 2's vocabulary, SmolLM2's digit splitting,
+// Mistral's Tekken pattern, Llama 3's pattern, Metaspace and added tokens.
+var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained", "gemma3", "gpt4o",
+	"gemma2", "phi3", "smollm2", "tekken",
 	"qwen3-llama3", "mistral-metaspace", "mistral-metaspace-split", "mistral-added"}
 
 type goldenCase struct {
@@ -62,6 +66,7 @@ type goldenChat struct {
 	Name                string `json:"name"`
 	AddGenerationPrompt bool   `json:"add_generation_prompt"`
 	Text                string `json:"text"`
+	Error               bool   `json:"error"` // the reference template raised
 }
 
 func TestGoldenChatTemplates(t *testing.T) {
@@ -85,6 +90,12 @@ func TestGoldenChatTemplates(t *testing.T) {
 			}
 			for i, w := range want {
 				got, err := tok.ApplyChatTemplate(convs[i].Messages, w.AddGenerationPrompt)
+				if w.Error {
+					if err == nil {
+						t.Errorf("%s: rendered %q, want the template's error", w.Name, got)
+					}
+					continue
+				}
 				if err != nil {
 					t.Errorf("%s: %v", w.Name, err)
 					continue
@@ -119,9 +130,12 @@ func TestGoldenRandom(t *testing.T) {
 	}
 }
 
-// TestGoldenTemplates renders well-known chat templates (Mistral, Llama 3,
-// Zephyr, Gemma, SmolLM2: loops, set, trim, modulo, raise_exception) and
-// compares with the Hugging Face JS Jinja engine, errors included.
+// TestGoldenTemplates renders the chat formats of the supported families
+// (Mistral v0.1 and v0.3, Llama 3 and 3.1, Zephyr, Gemma, SmolLM2 and
+// SmolLM3, Qwen2.5, Phi-3, Phi-4-mini: loops, set, namespace, slicing, string
+// methods, trim, modulo, raise_exception) and compares with Python's jinja2
+// as transformers sets it up (tools/goldens/tokenizer/chat_templates.py),
+// errors included.
 func TestGoldenTemplates(t *testing.T) {
 	var templates []struct {
 		Name     string `json:"name"`

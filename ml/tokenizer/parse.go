@@ -85,36 +85,33 @@ func parsePreTokenizer(raw json.RawMessage, field string) ([]preTokenizer, bool,
 }
 
 func parseSplit(p patternJSON, behavior string, invert bool, field string) (preTokenizer, error) {
-	if invert {
-		return nil, fmt.Errorf("%s: Split with invert is not supported", field)
+	b, ok := splitBehaviors[behavior]
+	if !ok {
+		return nil, fmt.Errorf("%s.behavior %q is not supported (supported: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)", field, behavior)
 	}
-	if p.String != nil {
-		if *p.String == "" {
-			return nil, fmt.Errorf("%s.pattern: empty String", field)
-		}
-		switch behavior {
-		case "Isolated":
+	if !invert && p.String != nil && *p.String != "" {
+		switch b {
+		case splitIsolated:
 			return literalSplit{sep: *p.String}, nil
-		case "Removed":
+		case splitRemoved:
 			return literalSplit{sep: *p.String, remove: true}, nil
 		}
-		return nil, fmt.Errorf("%s.behavior %q is not supported for a String pattern", field, behavior)
 	}
-	if p.Regex == nil {
-		return nil, fmt.Errorf("%s.pattern: want String or Regex", field)
+	if !invert && b == splitIsolated && p.String == nil && p.Regex != nil {
+		switch *p.Regex {
+		case patternGPT2:
+			return gpt2Split{}, nil
+		case patternLlama3:
+			return llama3Split{maxDigits: 3}, nil
+		case patternQwen2:
+			return llama3Split{maxDigits: 1}, nil
+		}
 	}
-	if behavior != "Isolated" {
-		return nil, fmt.Errorf("%s.behavior %q is not supported (only Isolated)", field, behavior)
+	m, err := newMatcher(p, field)
+	if err != nil {
+		return nil, err
 	}
-	switch *p.Regex {
-	case patternGPT2:
-		return gpt2Split{}, nil
-	case patternLlama3:
-		return llama3Split{maxDigits: 3}, nil
-	case patternQwen2:
-		return llama3Split{maxDigits: 1}, nil
-	}
-	return newRegexSplit(*p.Regex, field)
+	return genericSplit{m: m, behavior: b, invert: invert}, nil
 }
 
 func parseDecoder(raw json.RawMessage, field string) ([]decoder, error) {

@@ -1,11 +1,9 @@
 package tokenizer
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 
-	"github.com/dlclark/regexp2/v2"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -102,38 +100,6 @@ func (p literalSplit) split(s string, _ bool, emit func(string)) {
 	}
 	if s != "" {
 		emit(s)
-	}
-}
-
-// regexSplit runs a split pattern crucible has no scanner for on a
-// backtracking regex engine (slower, but it has lookaround like the
-// reference's Oniguruma). Matches are pieces, and so is the text between them.
-type regexSplit struct{ re *regexp2.Regexp }
-
-func newRegexSplit(pattern, field string) (preTokenizer, error) {
-	re, err := regexp2.Compile(pattern, regexp2.None)
-	if err != nil {
-		return nil, fmt.Errorf("%s.pattern.Regex: %w", field, err)
-	}
-	return regexSplit{re}, nil
-}
-
-func (p regexSplit) split(s string, _ bool, emit func(string)) {
-	last := 0
-	m, err := p.re.FindStringMatch(s)
-	for err == nil && m != nil {
-		lo, n := m.ByteRange()
-		if n > 0 {
-			if lo > last {
-				emit(s[last:lo])
-			}
-			emit(s[lo : lo+n])
-			last = lo + n
-		}
-		m, err = p.re.FindNextMatch(m)
-	}
-	if last < len(s) {
-		emit(s[last:])
 	}
 }
 

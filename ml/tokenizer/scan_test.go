@@ -14,7 +14,7 @@ import (
 func regexPieces(t *testing.T, pattern, s string) []string {
 	t.Helper()
 	var out []string
-	regexSplit{regexp2.MustCompile(pattern, regexp2.None)}.split(s, true, func(p string) { out = append(out, p) })
+	genericSplit{m: regexMatcher{regexp2.MustCompile(pattern, regexp2.None)}, behavior: splitIsolated}.split(s, true, func(p string) { out = append(out, p) })
 	return out
 }
 

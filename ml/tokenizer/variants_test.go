@@ -58,6 +58,31 @@ var testVariants = map[string]struct {
 		tj["pre_tokenizer"] = mustMarshal(t, map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})
 		tj["decoder"] = mustMarshal(t, map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})
 	}},
+	"gemma2": {"gemma3", func(t testing.TB, tj map[string]json.RawMessage) {
+		tj["pre_tokenizer"] = json.RawMessage("null")
+	}},
+	"phi3": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
+		editJSON(t, tj, "added_tokens", func(v any) any {
+			add := func(id int, content string, rstrip bool) map[string]any {
+				return map[string]any{"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": rstrip, "normalized": false, "special": true}
+			}
+			return append(v.([]any), add(32000, "<|endoftext|>", false), add(32001, "<|assistant|>", true),
+				add(32006, "<|system|>", true), add(32007, "<|end|>", true), add(32010, "<|user|>", true))
+		})
+	}},
+	"smollm2": {"gpt2", func(t testing.TB, tj map[string]json.RawMessage) {
+		tj["pre_tokenizer"] = mustMarshal(t, map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Digits", "individual_digits": true},
+			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		}})
+	}},
+	"tekken": {"gpt4o", func(t testing.TB, tj map[string]json.RawMessage) {
+		editJSON(t, tj, "pre_tokenizer", func(v any) any {
+			v.(map[string]any)["pretokenizers"].([]any)[0] = map[string]any{
+				"type": "Split", "pattern": map[string]any{"Regex": tekkenPattern}, "behavior": "Isolated", "invert": false}
+			return v
+		})
+	}},
 	"mistral-added": {"mistral", func(t testing.TB, tj map[string]json.RawMessage) {
 		editJSON(t, tj, "added_tokens", func(v any) any {
 			return append(v.([]any),
@@ -67,6 +92,10 @@ var testVariants = map[string]struct {
 		})
 	}},
 }
+
+// tekkenPattern is the split pattern of Mistral's Tekken tokenizer (Nemo,
+// Ministral).
+const tekkenPattern = `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 
 func editJSON(t testing.TB, tj map[string]json.RawMessage, field string, edit func(any) any) {
 	t.Helper()

@@ -10,6 +10,10 @@
 //   testdata/templates_golden.json  the templates of testdata/templates.json
 //                                 rendered on the same conversations
 //
+// The chat renderings are then rewritten by chat_templates.py with Python's
+// jinja2 as transformers configures it (the reference this engine ports),
+// which reports where the two differ.
+//
 // Run from this directory: npm install && node gen.mjs
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +22,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
 
 const testdata = path.resolve("../../../ml/tokenizer/testdata");
-const models = ["gpt2", "qwen3", "mistral", "trained"];
+const models = ["gpt2", "qwen3", "mistral", "trained", "gemma3", "gpt4o"];
 
 // chatML is the template crucible uses when a model has none.
 const chatML =
@@ -65,6 +69,10 @@ function randomTexts(count) {
   return out;
 }
 
+// tekkenPattern is the split pattern of Mistral's Tekken tokenizer.
+const tekkenPattern =
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 // variants are tokenizers derived from the stored ones by editing a few
 // fields, to cover configurations real models use without storing another
 // vocabulary: Llama 3's split pattern with ignore_merges on Qwen3's
@@ -99,6 +107,57 @@ const variants = {
       tj.normalizer = null;
       tj.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
       tj.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
+    },
+  },
+  // Gemma 1 and 2 have no pre-tokenizer (Gemma 3 adds a Split on " " that
+  // the normalizer's space replacement leaves nothing to do for).
+  gemma2: {
+    base: "gemma3",
+    edit(tj) {
+      tj.pre_tokenizer = null;
+    },
+  },
+  // Phi-3: Llama 2's vocabulary with its chat tokens added (rstrip, special).
+  phi3: {
+    base: "mistral",
+    edit(tj) {
+      const add = (id, content, rstrip) =>
+        tj.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip, normalized: false, special: true });
+      add(32000, "<|endoftext|>", false);
+      add(32001, "<|assistant|>", true);
+      add(32006, "<|system|>", true);
+      add(32007, "<|end|>", true);
+      add(32010, "<|user|>", true);
+    },
+  },
+  // SmolLM2: digits one by one, then byte-level with GPT-2's pattern. Its
+  // tokenizer.json says Digits(individual_digits); the Rust implementation
+  // splits at char::is_numeric (every Unicode number), while this JS port
+  // matches only ASCII \d, so the golden is made with the equivalent Split
+  // on \p{N} and the Go test loads the Digits form (variants_test.go).
+  smollm2: {
+    base: "gpt2",
+    edit(tj) {
+      tj.pre_tokenizer = {
+        type: "Sequence",
+        pretokenizers: [
+          { type: "Split", pattern: { Regex: "\\p{N}" }, behavior: "Isolated", invert: false },
+          { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+        ],
+      };
+    },
+  },
+  // Mistral's Tekken (Nemo, Ministral): its split pattern, Isolated, on a
+  // byte-level vocabulary.
+  tekken: {
+    base: "gpt4o",
+    edit(tj) {
+      tj.pre_tokenizer.pretokenizers[0] = {
+        type: "Split",
+        pattern: { Regex: tekkenPattern },
+        behavior: "Isolated",
+        invert: false,
+      };
     },
   },
   "mistral-added": {
@@ -136,18 +195,24 @@ for (const model of [...models, ...Object.keys(variants)]) {
   fs.writeFileSync(path.join(dir, "golden_random.json"), JSON.stringify(randomCases, null, 0).replaceAll('},{"text"', '},\n{"text"') + "\n");
 
   const template = new Template(typeof cfg.chat_template === "string" ? cfg.chat_template : chatML);
-  const rendered = chats.map((c) => ({
-    name: c.name,
-    add_generation_prompt: c.add_generation_prompt,
-    text: template.render({
-      messages: c.messages,
-      add_generation_prompt: c.add_generation_prompt,
-      bos_token: tokenString(cfg, "bos_token"),
-      eos_token: tokenString(cfg, "eos_token"),
-      pad_token: tokenString(cfg, "pad_token"),
-      unk_token: tokenString(cfg, "unk_token"),
-    }),
-  }));
+  // A template that raises (Gemma's on roles that do not alternate) records
+  // the error instead of the text.
+  const rendered = chats.map((c) => {
+    const out = { name: c.name, add_generation_prompt: c.add_generation_prompt };
+    try {
+      out.text = template.render({
+        messages: c.messages,
+        add_generation_prompt: c.add_generation_prompt,
+        bos_token: tokenString(cfg, "bos_token"),
+        eos_token: tokenString(cfg, "eos_token"),
+        pad_token: tokenString(cfg, "pad_token"),
+        unk_token: tokenString(cfg, "unk_token"),
+      });
+    } catch (e) {
+      out.error = true;
+    }
+    return out;
+  });
   fs.writeFileSync(path.join(dir, "chat.json"), JSON.stringify(rendered, null, 1) + "\n");
   console.log(`${model}: ${cases.length} texts, ${rendered.length} conversations`);
 }
