@@ -78,7 +78,12 @@ func escapeKey(key string) string {
 // VerifyRequest checks the expires and sig query parameters of a download
 // request for key. Returns EUNAUTHORIZED.
 func (s *Signer) VerifyRequest(r *http.Request, key string) error {
-	q := r.URL.Query()
+	return s.VerifyQuery(key, r.URL.Query())
+}
+
+// VerifyQuery checks a download link's expires and sig parameters for key.
+// Returns EUNAUTHORIZED.
+func (s *Signer) VerifyQuery(key string, q url.Values) error {
 	exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
 	if err != nil {
 		return crucible.Errorf(crucible.EUNAUTHORIZED, "download link for %q has no valid expires parameter", key)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,19 +11,18 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/protocol"
 )
 
-// Miner is one miner node.
+// Miner is one miner node. It is the miner's side of the node protocol
+// (protocol.MinerServer): serve it with protocol.MinerHandler or register
+// it with a protocol.Local.
 type Miner struct {
-	cfg      Config
-	strategy Strategy
-	client   *http.Client // signs its requests as this miner
-	log      *slog.Logger
-	now      func() time.Time
-
-	// ForValidator returns the context that makes the client sign for (and
-	// address) the validator with the given hotkey. Nil leaves ctx as it is.
-	ForValidator func(ctx context.Context, hotkey string) context.Context
+	cfg        Config
+	strategy   Strategy
+	validators protocol.ValidatorDialer // reaches the validator that started a job, as this miner
+	log        *slog.Logger
+	now        func() time.Time
 
 	mu       sync.Mutex
 	reserved map[string]time.Time // task → when its reservation lapses
@@ -39,9 +37,10 @@ type jobState struct {
 	status api.MinerTaskStatus
 }
 
-// New returns a miner. client must sign its requests with the miner's hotkey
-// (the validator's upload endpoint verifies them).
-func New(cfg Config, strategy Strategy, client *http.Client, log *slog.Logger) (*Miner, error) {
+// New returns a miner that reaches validators with validators (over HTTP,
+// its requests must be signed with the miner's hotkey: the validator's
+// upload endpoint verifies them).
+func New(cfg Config, strategy Strategy, validators protocol.ValidatorDialer, log *slog.Logger) (*Miner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -52,7 +51,7 @@ func New(cfg Config, strategy Strategy, client *http.Client, log *slog.Logger) (
 		return nil, fmt.Errorf("miner work dir: %w", err)
 	}
 	return &Miner{
-		cfg: cfg, strategy: strategy, client: client, log: log, now: time.Now,
+		cfg: cfg, strategy: strategy, validators: validators, log: log, now: time.Now,
 		reserved: map[string]time.Time{},
 		jobs:     map[string]*jobState{},
 		queue:    make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued),
@@ -104,9 +103,14 @@ func (m *Miner) load() int {
 	return n
 }
 
-// Offer applies the accept policy to an offer and, when it accepts, reserves
-// a slot for the task.
-func (m *Miner) Offer(o api.TaskOffer) api.OfferResponse {
+// Offer applies the accept policy to an offer from the validator with
+// hotkey from and, when it accepts, reserves a slot for the task. A refusal
+// is an answer, never an error.
+func (m *Miner) Offer(_ context.Context, from string, o api.TaskOffer) (api.OfferResponse, error) {
+	return m.offer(o), nil
+}
+
+func (m *Miner) offer(o api.TaskOffer) api.OfferResponse {
 	no := func(format string, args ...any) api.OfferResponse {
 		return api.OfferResponse{Accepted: false, Message: fmt.Sprintf(format, args...)}
 	}
@@ -134,11 +138,18 @@ func (m *Miner) Offer(o api.TaskOffer) api.OfferResponse {
 	return api.OfferResponse{Accepted: true, Message: fmt.Sprintf("accepted; training with %s", m.strategy.Name())}
 }
 
-// Start queues a job the validator with hotkey from (the verified signer of
-// the request; "" when unsigned) chose this miner for. It returns EINVALID
-// for a malformed request, ECONFLICT for a task already started, and
-// ECONFLICT when the miner has no free slot.
-func (m *Miner) Start(req api.TrainRequest, from string) error {
+// StartTraining queues a job the validator with hotkey from (the verified
+// signer of the request) chose this miner for. It returns EINVALID for a
+// malformed request, ECONFLICT for a task already started, and ECONFLICT
+// when the miner has no free slot.
+func (m *Miner) StartTraining(_ context.Context, from string, req api.TrainRequest) (api.TrainResponse, error) {
+	if err := m.start(req, from); err != nil {
+		return api.TrainResponse{}, err
+	}
+	return api.TrainResponse{TaskID: req.TaskID, Message: "queued"}, nil
+}
+
+func (m *Miner) start(req api.TrainRequest, from string) error {
 	switch {
 	case req.TaskID == "":
 		return crucible.Errorf(crucible.EINVALID, "start_training: task_id is required")
@@ -172,13 +183,14 @@ func (m *Miner) Start(req api.TrainRequest, from string) error {
 	return nil
 }
 
-// Status reports on a task. Returns ENOTFOUND for a task this miner never
-// started.
-func (m *Miner) Status(taskID string) (api.MinerTaskStatus, error) {
+// TaskStatus reports on a task to the validator that started it. Returns
+// ENOTFOUND for a task this miner never started, or another validator
+// started: one validator's tasks are none of another's business.
+func (m *Miner) TaskStatus(_ context.Context, from, taskID string) (api.MinerTaskStatus, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, ok := m.jobs[taskID]
-	if !ok {
+	if !ok || (from != j.from && j.from != "") {
 		return api.MinerTaskStatus{}, crucible.Errorf(crucible.ENOTFOUND, "no task %s on this miner", taskID)
 	}
 	return j.status, nil

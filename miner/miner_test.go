@@ -18,6 +18,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/protocol"
 )
 
 // fakeValidator is a real HTTP server playing the validator's side: it serves
@@ -99,7 +100,7 @@ func newMiner(t *testing.T, argv []string, mutate func(*miner.Config)) (*miner.M
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	m, err := miner.New(cfg, &miner.CommandStrategy{Argv: argv, GracePeriod: 100 * time.Millisecond}, http.DefaultClient, nil)
+	m, err := miner.New(cfg, &miner.CommandStrategy{Argv: argv, GracePeriod: 100 * time.Millisecond}, protocol.HTTPValidators(http.DefaultClient, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func waitState(t *testing.T, m *miner.Miner, id string, states ...string) api.Mi
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		st, err := m.Status(id)
+		st, err := m.TaskStatus(context.Background(), "", id)
 		if err == nil {
 			for _, s := range states {
 				if st.State == s {
@@ -124,7 +125,7 @@ func waitState(t *testing.T, m *miner.Miner, id string, states ...string) api.Mi
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	st, _ := m.Status(id)
+	st, _ := m.TaskStatus(context.Background(), "", id)
 	t.Fatalf("task %s never reached %v; last status %+v", id, states, st)
 	return st
 }
@@ -133,10 +134,10 @@ func TestTrainAndUpload(t *testing.T) {
 	v := newFakeValidator(t)
 	m, _ := newMiner(t, script(t, goodTrainer), nil)
 	offer := api.TaskOffer{TaskID: "t1", TaskType: crucible.TaskInstruct, ModelParamsCount: 1e6, HoursToComplete: 0.01}
-	if r := m.Offer(offer); !r.Accepted {
+	if r, _ := m.Offer(context.Background(), "", offer); !r.Accepted {
 		t.Fatalf("offer refused: %s", r.Message)
 	}
-	if err := m.Start(v.request("t1", time.Now().Add(time.Minute)), ""); err != nil {
+	if err := start(m, v.request("t1", time.Now().Add(time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	st := waitState(t, m, "t1", api.JobDone, api.JobFailed)
@@ -181,20 +182,20 @@ func TestOfferPolicy(t *testing.T) {
 	} {
 		o := base
 		c.mutate(&o)
-		if r := m.Offer(o); r.Accepted || !strings.Contains(r.Message, c.want) {
+		if r, _ := m.Offer(context.Background(), "", o); r.Accepted || !strings.Contains(r.Message, c.want) {
 			t.Errorf("%s: %+v", c.name, r)
 		}
 	}
-	if r := m.Offer(base); !r.Accepted {
+	if r, _ := m.Offer(context.Background(), "", base); !r.Accepted {
 		t.Fatalf("good offer refused: %s", r.Message)
 	}
 	// The one slot is reserved by task a: another task is refused, a again is fine.
 	other := base
 	other.TaskID = "b"
-	if r := m.Offer(other); r.Accepted || !strings.Contains(r.Message, "capacity") {
+	if r, _ := m.Offer(context.Background(), "", other); r.Accepted || !strings.Contains(r.Message, "capacity") {
 		t.Errorf("capacity not enforced: %+v", r)
 	}
-	if r := m.Offer(base); !r.Accepted {
+	if r, _ := m.Offer(context.Background(), "", base); !r.Accepted {
 		t.Errorf("repeat offer for the reserved task refused: %s", r.Message)
 	}
 }
@@ -214,17 +215,17 @@ func TestStartValidation(t *testing.T) {
 	} {
 		r := good
 		c.mutate(&r)
-		if err := m.Start(r, ""); crucible.ErrorCode(err) != crucible.EINVALID {
+		if err := start(m, r); crucible.ErrorCode(err) != crucible.EINVALID {
 			t.Errorf("%s: got %v, want EINVALID", c.name, err)
 		}
 	}
-	if err := m.Start(good, ""); err != nil {
+	if err := start(m, good); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(good, ""); crucible.ErrorCode(err) != crucible.ECONFLICT {
+	if err := start(m, good); crucible.ErrorCode(err) != crucible.ECONFLICT {
 		t.Errorf("second start: %v", err)
 	}
-	if _, err := m.Status("nope"); crucible.ErrorCode(err) != crucible.ENOTFOUND {
+	if _, err := m.TaskStatus(context.Background(), "", "nope"); crucible.ErrorCode(err) != crucible.ENOTFOUND {
 		t.Errorf("unknown task status: %v", err)
 	}
 	waitState(t, m, "s1", api.JobDone, api.JobFailed)
@@ -243,7 +244,7 @@ func TestStrategyFailures(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newMiner(t, script(t, c.body), nil)
-			if err := m.Start(v.request("f", time.Now().Add(c.budget)), ""); err != nil {
+			if err := start(m, v.request("f", time.Now().Add(c.budget))); err != nil {
 				t.Fatal(err)
 			}
 			st := waitState(t, m, "f", api.JobFailed, api.JobDone)
@@ -260,7 +261,7 @@ func TestOverrunKeepsCompleteResult(t *testing.T) {
 	v := newFakeValidator(t)
 	body := goodTrainer + "\nexec sleep 30\n"
 	m, _ := newMiner(t, script(t, body), func(c *miner.Config) { c.UploadMargin = 2 * time.Second })
-	if err := m.Start(v.request("o", time.Now().Add(5*time.Second)), ""); err != nil {
+	if err := start(m, v.request("o", time.Now().Add(5*time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	if st := waitState(t, m, "o", api.JobFailed, api.JobDone); st.State != api.JobDone {
@@ -270,7 +271,7 @@ func TestOverrunKeepsCompleteResult(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	m, _ := newMiner(t, script(t, goodTrainer), nil)
-	srv := httptest.NewServer(m.Handler(func(*http.Request) string { return "" }))
+	srv := httptest.NewServer(protocol.MinerHandler(m, func(*http.Request) string { return "" }))
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+api.PathTaskOffer, "application/json", strings.NewReader(`{"task_id":"h","task_type":"instruct","model":"m","model_params_count":10,"ds_size":5,"hours_to_complete":1}`))
 	if err != nil {
@@ -292,4 +293,10 @@ func TestHandler(t *testing.T) {
 		t.Errorf("unknown status: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// start starts a job as an unsigned caller.
+func start(m *miner.Miner, req api.TrainRequest) error {
+	_, err := m.StartTraining(context.Background(), "", req)
+	return err
 }

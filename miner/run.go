@@ -2,15 +2,14 @@ package miner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/protocol"
 )
 
 func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
@@ -20,12 +19,10 @@ func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
 func (m *Miner) run(ctx context.Context, j *jobState) {
 	req := j.req
 	dir := filepath.Join(m.cfg.WorkDir, req.TaskID)
-	if m.ForValidator != nil {
-		ctx = m.ForValidator(ctx, j.from)
-	}
-	err := m.train(ctx, j, dir)
+	v := m.validators(j.from)
+	err := m.train(ctx, j, v, dir)
 	if err == nil {
-		err = m.upload(ctx, j, filepath.Join(dir, "out"))
+		err = m.upload(ctx, j, v, filepath.Join(dir, "out"))
 	}
 	if err != nil {
 		m.log.Warn("task failed", "task", req.TaskID, "err", err)
@@ -35,7 +32,7 @@ func (m *Miner) run(ctx context.Context, j *jobState) {
 	m.log.Info("task done", "task", req.TaskID)
 }
 
-func (m *Miner) train(ctx context.Context, j *jobState, dir string) error {
+func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, dir string) error {
 	req := j.req
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -51,14 +48,14 @@ func (m *Miner) train(ctx context.Context, j *jobState, dir string) error {
 	m.update(j, func(s *api.MinerTaskStatus) {
 		s.State, s.Message = api.JobTraining, "downloading the base model and train split"
 	})
-	if err := m.download(tctx, req.ModelURL, func(r io.Reader) error {
+	if err := download(tctx, v, req.ModelURL, func(r io.Reader) error {
 		_, err := api.ExtractTar(r, filepath.Join(dir, "model"), api.ExtractLimits{})
 		return err
 	}); err != nil {
 		return fmt.Errorf("download base model: %w", err)
 	}
 	dataPath := filepath.Join(dir, "train.jsonl")
-	if err := m.download(tctx, req.DatasetURL, func(r io.Reader) error { return writeFile(dataPath, r) }); err != nil {
+	if err := download(tctx, v, req.DatasetURL, func(r io.Reader) error { return writeFile(dataPath, r) }); err != nil {
 		return fmt.Errorf("download train split: %w", err)
 	}
 	job := &Job{
@@ -86,48 +83,29 @@ func (m *Miner) train(ctx context.Context, j *jobState, dir string) error {
 	return nil
 }
 
-func (m *Miner) download(ctx context.Context, url string, consume func(io.Reader) error) error {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// download opens a link the validator handed out and hands its content to
+// consume.
+func download(ctx context.Context, v protocol.Validator, link string, consume func(io.Reader) error) error {
+	rc, err := v.Download(ctx, link)
 	if err != nil {
 		return err
 	}
-	resp, err := m.client.Do(hreq)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return responseError(resp)
-	}
-	return consume(resp.Body)
+	defer rc.Close()
+	return consume(rc)
 }
 
 // upload streams a tar of the result to the validator before the deadline.
-func (m *Miner) upload(ctx context.Context, j *jobState, out string) error {
+func (m *Miner) upload(ctx context.Context, j *jobState, v protocol.Validator, out string) error {
 	req := j.req
 	m.update(j, func(s *api.MinerTaskStatus) { s.State, s.Message = api.JobUploading, "uploading the result" })
 	uctx, cancel := context.WithDeadline(ctx, req.Deadline)
 	defer cancel()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(api.WriteTar(pw, out)) }()
-	hreq, err := http.NewRequestWithContext(uctx, http.MethodPut, req.UploadURL, pr)
+	receipt, err := v.Upload(uctx, req.UploadURL, pr)
+	pr.CloseWithError(err)
 	if err != nil {
-		pr.Close()
-		return err
-	}
-	hreq.Header.Set("Content-Type", "application/x-tar")
-	resp, err := m.client.Do(hreq)
-	if err != nil {
-		pr.CloseWithError(err)
 		return fmt.Errorf("upload: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("upload: %w", responseError(resp))
-	}
-	var receipt api.UploadResponse
-	if err := json.NewDecoder(resp.Body).Decode(&receipt); err != nil {
-		return fmt.Errorf("upload receipt: %w", err)
 	}
 	m.update(j, func(s *api.MinerTaskStatus) {
 		s.State, s.Progress = api.JobDone, 1
@@ -135,8 +113,6 @@ func (m *Miner) upload(ctx context.Context, j *jobState, out string) error {
 	})
 	return nil
 }
-
-func responseError(resp *http.Response) error { return api.ResponseError(resp) }
 
 func writeFile(path string, r io.Reader) error {
 	f, err := os.Create(path)

@@ -21,6 +21,7 @@ import (
 	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
@@ -207,7 +208,7 @@ func (n *network) restart() {
 		n.t.Fatal(err)
 	}
 	n.v = v
-	n.handler = v.NodeHandler(func(r *http.Request) string { return r.Header.Get(hotkeyHeader) })
+	n.handler = protocol.ValidatorHandler(v, func(r *http.Request) string { return r.Header.Get(hotkeyHeader) })
 }
 
 // addMiner starts a real miner whose command strategy runs script.
@@ -219,14 +220,14 @@ func (n *network) addMiner(hotkey, script string) {
 	cfg.WorkDir = t.TempDir()
 	cfg.UploadMargin = 0
 	cfg.MinHours = 0
-	m, err := miner.New(cfg, &miner.CommandStrategy{Argv: []string{p}}, &http.Client{Transport: asMiner{hotkey}}, nil)
+	m, err := miner.New(cfg, &miner.CommandStrategy{Argv: []string{p}}, protocol.HTTPValidators(&http.Client{Transport: asMiner{hotkey}}, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
-	srv := httptest.NewServer(m.Handler(func(*http.Request) string { return "" }))
+	srv := httptest.NewServer(protocol.MinerHandler(m, func(*http.Request) string { return "" }))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	pn, _ := strconv.Atoi(port)

@@ -116,7 +116,7 @@ func TestCorruptUploadRejectedAtEvaluation(t *testing.T) {
 	task := n.toTraining(n.submit("facts.jsonl", 1).ID)
 	n.waitUploads(task.ID)
 	sub := n.subs(task.ID)["5B"]
-	if _, err := n.v.Upload(ctx, task.ID, sub.ExpectedName, "5B", bytes.NewReader(make([]byte, 700))); err != nil {
+	if _, err := n.v.Upload(ctx, "5B", task.ID, sub.ExpectedName, bytes.NewReader(make([]byte, 700))); err != nil {
 		t.Fatal(err)
 	}
 	done := n.run(task.ID)
@@ -143,7 +143,7 @@ func TestUploadRules(t *testing.T) {
 		{"unsigned", task.ID, sub.ExpectedName, "", crucible.EUNAUTHORIZED},
 		{"unknown task", "nope", sub.ExpectedName, "5A", crucible.ENOTFOUND},
 	} {
-		if _, err := n.v.Upload(ctx, c.task, c.file, c.hotkey, body()); crucible.ErrorCode(err) != c.code {
+		if _, err := n.v.Upload(ctx, c.hotkey, c.task, c.file, body()); crucible.ErrorCode(err) != c.code {
 			t.Errorf("%s: got %v, want %s", c.name, err, c.code)
 		}
 	}
@@ -153,7 +153,7 @@ func TestUploadRules(t *testing.T) {
 	if err := n.store.UpdateTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	_, err := n.v.Upload(ctx, task.ID, sub.ExpectedName, "5A", body())
+	_, err := n.v.Upload(ctx, "5A", task.ID, sub.ExpectedName, body())
 	if crucible.ErrorCode(err) != crucible.ECONFLICT {
 		t.Errorf("late upload: %v", err)
 	}

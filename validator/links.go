@@ -2,7 +2,7 @@ package validator
 
 import (
 	"encoding/base64"
-	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,9 +16,9 @@ type Links interface {
 	// URLUntil returns base + the escaped key with a signature valid until
 	// expires.
 	URLUntil(base, key string, expires time.Time) string
-	// VerifyRequest checks a download request's signature and expiry for
-	// key. Returns EUNAUTHORIZED.
-	VerifyRequest(r *http.Request, key string) error
+	// VerifyQuery checks a download link's signature and expiry (its query)
+	// for key. Returns EUNAUTHORIZED.
+	VerifyQuery(key string, q url.Values) error
 }
 
 // link returns a signed download link for a blob (or, for keys under
@@ -28,10 +28,10 @@ func (v *Validator) link(key string, expires time.Time) string {
 	return v.Links.URLUntil(v.cfg.PublicURL+api.PathBlob, key, expires.Add(v.cfg.LinkTTL))
 }
 
-// checkLink verifies a download request's link, and refuses test splits
-// whatever the link says.
-func (v *Validator) checkLink(r *http.Request, key string) error {
-	if err := v.Links.VerifyRequest(r, key); err != nil {
+// checkLink verifies a download link, and refuses test splits whatever the
+// link says.
+func (v *Validator) checkLink(key string, q url.Values) error {
+	if err := v.Links.VerifyQuery(key, q); err != nil {
 		return err
 	}
 	if strings.HasSuffix(key, "/test.jsonl") {

@@ -4,37 +4,19 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// NodeHandler serves the endpoints miners call: result uploads (the caller
-// wraps this handler with signature verification and passes the verified
-// hotkey through caller) and signed download links (which carry their own
-// signature and need no wrapping, but are harmless to wrap).
-func (v *Validator) NodeHandler(caller func(*http.Request) string) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT "+api.PathUpload+"{task}/{name}", func(w http.ResponseWriter, r *http.Request) {
-		receipt, err := v.Upload(r.Context(), r.PathValue("task"), r.PathValue("name"), caller(r), r.Body)
-		if err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		api.WriteJSON(w, http.StatusOK, receipt)
-	})
-	mux.HandleFunc("GET "+api.PathBlob+"{key...}", func(w http.ResponseWriter, r *http.Request) {
-		v.serveBlob(w, r, r.PathValue("key"))
-	})
-	return mux
-}
-
-// Upload stores a miner's result. It returns EFORBIDDEN when the caller has
-// no part in the task or names another miner's result, ECONFLICT when the
-// task is not training or the deadline has passed (a late upload), and
-// ETOOLARGE when the upload is larger than allowed.
-func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, body io.Reader) (*api.UploadResponse, error) {
+// Upload stores the result of the miner with hotkey (the verified caller).
+// It returns EUNAUTHORIZED for an unsigned upload, EFORBIDDEN when the
+// caller has no part in the task or names another miner's result,
+// ECONFLICT when the task is not training or the deadline has passed (a
+// late upload), and ETOOLARGE when the upload is larger than allowed.
+func (v *Validator) Upload(ctx context.Context, hotkey, taskID, name string, body io.Reader) (*api.UploadResponse, error) {
 	if hotkey == "" {
 		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "upload is not signed")
 	}
@@ -84,24 +66,25 @@ func (v *Validator) Upload(ctx context.Context, taskID, name, hotkey string, bod
 	return &api.UploadResponse{TaskID: taskID, ExpectedName: name, Size: size, SHA256: sum, ReceivedAt: now}, nil
 }
 
-func (v *Validator) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
-	if err := v.checkLink(r, key); err != nil {
-		api.WriteError(w, err)
-		return
+// OpenLink opens what a download link names once its signature checks: a
+// tar of a base model (keys under "models/"), or a stored blob. Returns
+// EUNAUTHORIZED for a bad or expired link, EFORBIDDEN for a test split,
+// ENOTFOUND.
+func (v *Validator) OpenLink(ctx context.Context, key string, q url.Values) (io.ReadCloser, error) {
+	if err := v.checkLink(key, q); err != nil {
+		return nil, err
 	}
-	if name, ok := modelName(key); ok {
-		dir, err := v.Models.ResolveModel(r.Context(), name)
-		if err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/x-tar")
-		if err := api.WriteTar(w, dir); err != nil {
-			v.Log.Warn("serve model", "model", name, "err", err)
-		}
-		return
+	name, ok := modelName(key)
+	if !ok {
+		return v.Blobs.Get(ctx, key)
 	}
-	v.copyBlob(w, r, key)
+	dir, err := v.Models.ResolveModel(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(api.WriteTar(pw, dir)) }()
+	return pr, nil
 }
 
 // copyBlob writes a stored blob as the response.

@@ -1,17 +1,14 @@
 package validator
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -131,38 +128,11 @@ func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, err
 func (v *Validator) sendOffer(ctx context.Context, n *crucible.Node, offer api.TaskOffer) api.OfferResponse {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.OfferTimeout)
 	defer cancel()
-	var resp api.OfferResponse
-	if err := v.callMiner(ctx, n, http.MethodPost, api.PathTaskOffer, offer, &resp); err != nil {
+	resp, err := v.Miners(n).Offer(ctx, offer)
+	if err != nil {
 		return api.OfferResponse{Accepted: false, Message: "no answer: " + err.Error()}
 	}
 	return resp
-}
-
-// callMiner sends a signed JSON request to a miner and decodes its answer.
-func (v *Validator) callMiner(ctx context.Context, n *crucible.Node, method, path string, body, out any) error {
-	var buf bytes.Buffer
-	if body != nil {
-		if err := json.NewEncoder(&buf).Encode(body); err != nil {
-			return err
-		}
-	}
-	req, err := http.NewRequestWithContext(v.ForMiner(ctx, n.Hotkey), method, "http://"+n.Addr()+path, &buf)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := v.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return api.ResponseError(resp)
-	}
-	if out == nil {
-		return nil
-	}
-	return api.DecodeJSON(resp.Body, 1<<20, out)
 }
 
 // newName returns a fresh unguessable result name.

@@ -3,7 +3,6 @@ package validator
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -61,7 +60,7 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, 2*v.cfg.OfferTimeout)
 			defer cancel()
-			err := v.callMiner(cctx, n, http.MethodPost, api.PathStartTraining, req, nil)
+			_, err := v.Miners(n).StartTraining(cctx, req)
 			if crucible.ErrorCode(err) == crucible.ECONFLICT {
 				err = nil // already started by an earlier attempt
 			}
@@ -137,8 +136,8 @@ func (v *Validator) pollProgress(ctx context.Context, t *crucible.Task, s *cruci
 	}
 	cctx, cancel := context.WithTimeout(ctx, v.cfg.OfferTimeout)
 	defer cancel()
-	var st api.MinerTaskStatus
-	if err := v.callMiner(cctx, n, http.MethodGet, api.PathTaskStatus+t.ID, nil, &st); err != nil {
+	st, err := v.Miners(n).TaskStatus(cctx, t.ID)
+	if err != nil {
 		return
 	}
 	key := t.ID + "/" + s.Hotkey

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/scoring"
 )
@@ -97,12 +98,11 @@ type Deps struct {
 	Models    Models
 	Preparer  Preparer
 	Evaluator Evaluator
-	// Client sends signed requests to miners; ForMiner returns the context
-	// that makes Client sign for (and address) the given miner hotkey.
-	Client   *http.Client
-	ForMiner func(ctx context.Context, hotkey string) context.Context
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Miners reaches the miner at a node, as this validator (over HTTP:
+	// protocol.HTTPMiners with a client that signs with its hotkey).
+	Miners protocol.MinerDialer
+	Log    *slog.Logger
+	Now    func() time.Time
 	// Links signs the download links miners get and checks them when they
 	// are used (blob.Signer, its key kept in the node's state so links
 	// survive a restart).
@@ -117,7 +117,9 @@ type Deps struct {
 	Kick func(taskID string)
 }
 
-// Validator runs the task lifecycle.
+// Validator runs the task lifecycle. It is the validator's side of the node
+// protocol (protocol.ValidatorServer: uploads and download links): serve it
+// with protocol.ValidatorHandler or register it with a protocol.Local.
 type Validator struct {
 	cfg  Config
 	spec scoring.Spec
@@ -141,11 +143,8 @@ func New(cfg Config, deps Deps) (*Validator, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Client == nil {
-		deps.Client = http.DefaultClient
-	}
-	if deps.ForMiner == nil {
-		deps.ForMiner = func(ctx context.Context, _ string) context.Context { return ctx }
+	if deps.Miners == nil {
+		deps.Miners = protocol.HTTPMiners(http.DefaultClient, nil)
 	}
 	if cfg.PublicURL == "" {
 		return nil, crucible.Errorf(crucible.EINVALID, "validator: the public URL miners reach it at is required")

@@ -23,6 +23,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/sign"
 )
 
@@ -150,12 +151,11 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 		return nil, err
 	}
 	client := &http.Client{Transport: &sign.Transport{Signer: n.key}}
-	if n.m, err = miner.New(cfg.Config, n.strategy, client, log); err != nil {
+	if n.m, err = miner.New(cfg.Config, n.strategy, protocol.HTTPValidators(client, sign.WithTarget), log); err != nil {
 		return nil, err
 	}
-	n.m.ForValidator = sign.WithTarget
 	mg := chain.NewMetagraphCache(n.chain, 0)
-	n.h = sign.Verify(n.m.Handler(func(r *http.Request) string {
+	n.h = sign.Verify(protocol.MinerHandler(n.m, func(r *http.Request) string {
 		h, _ := sign.Caller(r.Context())
 		return h
 	}), sign.Options{Hotkey: n.key.Address(), Authorize: mg.Authorizer(cfg.MinStake, false)})

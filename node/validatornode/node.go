@@ -20,6 +20,7 @@ import (
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/node"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/queue"
 	"github.com/crucible-net/crucible/server/uploads"
 	"github.com/crucible-net/crucible/sign"
@@ -233,8 +234,7 @@ func (n *Node) openValidator(ev validator.Evaluator) error {
 	deps := validator.Deps{
 		Store: n.store, Blobs: blobAdapter{n.blobs}, Models: n.models, Evaluator: ev,
 		Preparer: NewPreparer(n.ds, n.models, n.split),
-		Client:   &http.Client{Transport: transport},
-		ForMiner: sign.WithTarget,
+		Miners:   protocol.HTTPMiners(&http.Client{Transport: transport}, sign.WithTarget),
 		Log:      n.log,
 		Links:    n.links,
 		Kick:     func(id string) { n.kick(context.Background(), id) },

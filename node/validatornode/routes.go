@@ -8,6 +8,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/blob"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/server"
 	"github.com/crucible-net/crucible/sign"
 )
@@ -20,11 +21,9 @@ import (
 //	/v1/results    the public results log and finished tasks' artifacts
 //	everything else  the customer API (/v1/...) and the dashboard
 func (n *Node) routes() http.Handler {
-	verified := sign.Verify(n.v.NodeHandler(func(r *http.Request) string {
-		h, _ := sign.Caller(r.Context())
-		return h
-	}), sign.Options{Hotkey: n.key.Address(), Authorize: n.mg.Authorizer(0, false), MaxBody: n.cfg.MaxUpload})
-	links := n.v.NodeHandler(func(*http.Request) string { return "" })
+	verified := sign.Verify(protocol.ValidatorHandler(n.v, signedCaller), sign.Options{Hotkey: n.key.Address(),
+		Authorize: n.mg.Authorizer(0, false), MaxBody: n.cfg.MaxUpload})
+	links := protocol.ValidatorHandler(n.v, func(*http.Request) string { return "" })
 	mux := http.NewServeMux()
 	mux.Handle("/v1/node/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, api.PathBlob) {
@@ -45,4 +44,10 @@ type blobAdapter struct{ blob.Store }
 func (b blobAdapter) Put(ctx context.Context, key string, r io.Reader) (int64, string, error) {
 	info, err := b.Store.Put(ctx, key, r)
 	return info.Size, info.SHA256, err
+}
+
+// signedCaller is the verified hotkey sign.Verify put on a request.
+func signedCaller(r *http.Request) string {
+	h, _ := sign.Caller(r.Context())
+	return h
 }

@@ -1,0 +1,207 @@
+package protocol
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+)
+
+// Target returns the context that makes a signing http.Client sign for
+// (and address) the node with the given hotkey; sign.WithTarget is one.
+type Target func(ctx context.Context, hotkey string) context.Context
+
+// HTTPMiners dials miners over HTTP at the address each serves on, with
+// client (which signs as the validator) and target (which names the miner
+// to sign for; nil leaves requests unaddressed).
+func HTTPMiners(client *http.Client, target Target) MinerDialer {
+	return func(n *crucible.Node) Miner { return &httpMiner{client: client, target: target, node: n} }
+}
+
+type httpMiner struct {
+	client *http.Client
+	target Target
+	node   *crucible.Node
+}
+
+func (m *httpMiner) Offer(ctx context.Context, o api.TaskOffer) (api.OfferResponse, error) {
+	var resp api.OfferResponse
+	return resp, m.call(ctx, http.MethodPost, api.PathTaskOffer, o, &resp)
+}
+
+func (m *httpMiner) StartTraining(ctx context.Context, req api.TrainRequest) (api.TrainResponse, error) {
+	var resp api.TrainResponse
+	return resp, m.call(ctx, http.MethodPost, api.PathStartTraining, req, &resp)
+}
+
+func (m *httpMiner) TaskStatus(ctx context.Context, taskID string) (api.MinerTaskStatus, error) {
+	var st api.MinerTaskStatus
+	return st, m.call(ctx, http.MethodGet, api.PathTaskStatus+url.PathEscape(taskID), nil, &st)
+}
+
+// call sends a JSON request to the miner and decodes its answer.
+func (m *httpMiner) call(ctx context.Context, method, path string, body, out any) error {
+	var buf bytes.Buffer
+	if body != nil {
+		if err := json.NewEncoder(&buf).Encode(body); err != nil {
+			return err
+		}
+	}
+	if m.target != nil {
+		ctx = m.target(ctx, m.node.Hotkey)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+m.node.Addr()+path, &buf)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return api.ResponseError(resp)
+	}
+	return api.DecodeJSON(resp.Body, 1<<20, out)
+}
+
+// HTTPValidators dials validators over HTTP, with client (which signs as
+// the miner) and target (which names the validator to sign for).
+func HTTPValidators(client *http.Client, target Target) ValidatorDialer {
+	return func(hotkey string) Validator { return &httpValidator{client: client, target: target, hotkey: hotkey} }
+}
+
+type httpValidator struct {
+	client *http.Client
+	target Target
+	hotkey string
+}
+
+func (v *httpValidator) ctx(ctx context.Context) context.Context {
+	if v.target != nil && v.hotkey != "" {
+		return v.target(ctx, v.hotkey)
+	}
+	return ctx
+}
+
+func (v *httpValidator) Download(ctx context.Context, link string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(v.ctx(ctx), http.MethodGet, link, nil)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "download link")
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, api.ResponseError(resp)
+	}
+	return resp.Body, nil
+}
+
+func (v *httpValidator) Upload(ctx context.Context, uploadURL string, body io.Reader) (*api.UploadResponse, error) {
+	req, err := http.NewRequestWithContext(v.ctx(ctx), http.MethodPut, uploadURL, body)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "upload URL")
+	}
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, api.ResponseError(resp)
+	}
+	var receipt api.UploadResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&receipt); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINTERNAL, "upload receipt")
+	}
+	return &receipt, nil
+}
+
+// MinerHandler serves srv's endpoints (api.PathTaskOffer,
+// api.PathStartTraining, api.PathTaskStatus). The caller wraps it with the
+// signature-verifying middleware; caller returns a request's verified
+// hotkey.
+func MinerHandler(srv MinerServer, caller func(*http.Request) string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+api.PathTaskOffer, func(w http.ResponseWriter, r *http.Request) {
+		var o api.TaskOffer
+		if err := api.DecodeJSON(r.Body, 1<<20, &o); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		resp, err := srv.Offer(r.Context(), caller(r), o)
+		reply(w, resp, err)
+	})
+	mux.HandleFunc("POST "+api.PathStartTraining, func(w http.ResponseWriter, r *http.Request) {
+		var req api.TrainRequest
+		if err := api.DecodeJSON(r.Body, 1<<20, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		resp, err := srv.StartTraining(r.Context(), caller(r), req)
+		reply(w, resp, err)
+	})
+	mux.HandleFunc("GET "+api.PathTaskStatus+"{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := srv.TaskStatus(r.Context(), caller(r), r.PathValue("id"))
+		reply(w, st, err)
+	})
+	return mux
+}
+
+// reply writes v as JSON, or err.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+}
+
+// ValidatorHandler serves srv's endpoints: result uploads under
+// api.PathUpload (to be wrapped with signature verification; caller
+// returns the verified hotkey) and download links under api.PathBlob
+// (which carry their own signature).
+func ValidatorHandler(srv ValidatorServer, caller func(*http.Request) string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT "+api.PathUpload+"{task}/{name}", func(w http.ResponseWriter, r *http.Request) {
+		receipt, err := srv.Upload(r.Context(), caller(r), r.PathValue("task"), r.PathValue("name"), r.Body)
+		reply(w, receipt, err)
+	})
+	mux.HandleFunc("GET "+api.PathBlob+"{key...}", func(w http.ResponseWriter, r *http.Request) {
+		rc, err := srv.OpenLink(r.Context(), r.PathValue("key"), r.URL.Query())
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.Copy(w, rc)
+	})
+	return mux
+}
+
+// splitPath returns what follows prefix in a URL's path, and its query:
+// the in-process transport reads the URLs a validator handed out (download
+// links, upload URLs) the way its HTTP server would.
+func splitPath(raw, prefix string) (rest string, q url.Values, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", nil, crucible.Errorf(crucible.EINVALID, "URL %q: %v", raw, err)
+	}
+	rest, ok := strings.CutPrefix(u.Path, prefix)
+	if !ok || rest == "" {
+		return "", nil, crucible.Errorf(crucible.ENOTFOUND, "no such endpoint: %s", u.Path)
+	}
+	return rest, u.Query(), nil
+}
