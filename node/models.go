@@ -9,6 +9,7 @@ import (
 
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/ml/model"
 )
 
 // Models finds models by name: a shipped asset (a directory under the
@@ -40,20 +41,42 @@ func (m *Models) ResolveModel(_ context.Context, name string) (string, error) {
 // models a validator offers its customers.
 func (m *Models) Names() []string { return AssetModels(m.Assets) }
 
-// AssetModels lists the model directories (those with a config.json) under
-// dir, by name.
+// AssetModels lists the model directories under dir whose config.json
+// names an architecture crucible loads (see UnsupportedAssetModels for the
+// others), by name.
 func AssetModels(dir string) []string {
+	ok, _ := scanAssetModels(dir)
+	return ok
+}
+
+// UnsupportedAssetModels names the model directories under dir (those with
+// a config.json) that crucible cannot load, with the reason: an
+// unsupported architecture or a config key it does not compute.
+func UnsupportedAssetModels(dir string) map[string]error {
+	_, bad := scanAssetModels(dir)
+	return bad
+}
+
+func scanAssetModels(dir string) (ok []string, bad map[string]error) {
 	entries, _ := os.ReadDir(dir)
-	var out []string
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		if st, err := os.Stat(filepath.Join(dir, e.Name(), "config.json")); err == nil && !st.IsDir() {
-			out = append(out, e.Name())
+		st, err := os.Stat(filepath.Join(dir, e.Name(), "config.json"))
+		if err != nil || st.IsDir() {
+			continue
 		}
+		if _, err := model.ReadConfig(filepath.Join(dir, e.Name())); err != nil {
+			if bad == nil {
+				bad = map[string]error{}
+			}
+			bad[e.Name()] = err
+			continue
+		}
+		ok = append(ok, e.Name())
 	}
-	return out
+	return ok, bad
 }
 
 // DefaultAssets is the default models directory of the validator and the

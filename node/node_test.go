@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/node"
 )
 
@@ -21,8 +22,22 @@ func TestShippedModels(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(withModel, "m"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(withModel, "m", "config.json"), []byte("{}"), 0o644); err != nil {
+	qwen3, err := model.ReferenceConfigJSON("Qwen3-0.6B")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withModel, "m", "config.json"), qwen3, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A model crucible cannot load is not offered, and is named with why.
+	if err := os.MkdirAll(filepath.Join(withModel, "bert"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withModel, "bert", "config.json"), []byte(`{"architectures":["BertForMaskedLM"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if bad := node.UnsupportedAssetModels(withModel); len(bad) != 1 || bad["bert"] == nil || !strings.Contains(bad["bert"].Error(), "unsupported architecture") {
+		t.Errorf("unsupported models: %v", bad)
 	}
 	empty := t.TempDir()
 	work := t.TempDir()

@@ -131,6 +131,9 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: load the base model")
 	}
 	cfg := m.Config()
+	for _, note := range cfg.Notes() {
+		logf("model config: %s", note)
+	}
 	capLen := spec.Recipe.MaxLength
 	if capLen <= 0 {
 		capLen = 1024

@@ -46,8 +46,15 @@ func (t *Tokenizer) parseChatTemplate() error {
 			}
 		}
 	}
-	t.chat, t.chatErr = jinja.Compile(t.chatTemplate)
+	t.setChatTemplate(t.chatTemplate)
 	return nil
+}
+
+// setChatTemplate replaces the chat template; a template that does not
+// compile is reported by ApplyChatTemplate.
+func (t *Tokenizer) setChatTemplate(src string) {
+	t.chatTemplate = src
+	t.chat, t.chatErr = jinja.Compile(src)
 }
 
 // ChatTemplate returns the Jinja source ApplyChatTemplate renders.

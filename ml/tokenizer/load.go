@@ -16,6 +16,11 @@ type source struct {
 	tokenizerJSON []byte
 	configJSON    []byte
 	config        map[string]json.RawMessage
+	// templateFile and templateData are the separate chat template file the
+	// tokenizer was loaded with (chat_template.jinja or chat_template.json),
+	// if any.
+	templateFile string
+	templateData []byte
 }
 
 type fileJSON struct {

@@ -10,7 +10,8 @@ import (
 )
 
 // Save writes tokenizer.json and tokenizer_config.json to dir (created if
-// missing): the files the Tokenizer was loaded from, unchanged, or for a
+// missing), and the chat template file it was loaded with, if any: the
+// files the Tokenizer was loaded from, unchanged, or for a
 // trained one files in the Hugging Face format that Load and the Hugging Face
 // libraries read.
 func (t *Tokenizer) Save(dir string) error {
@@ -19,6 +20,11 @@ func (t *Tokenizer) Save(dir string) error {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), t.source.tokenizerJSON, 0o644); err != nil {
 		return fmt.Errorf("save tokenizer: %w", err)
+	}
+	if t.source.templateFile != "" {
+		if err := os.WriteFile(filepath.Join(dir, t.source.templateFile), t.source.templateData, 0o644); err != nil {
+			return fmt.Errorf("save tokenizer: %w", err)
+		}
 	}
 	if len(t.source.configJSON) == 0 {
 		return nil

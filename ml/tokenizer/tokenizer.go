@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,6 +52,9 @@ type Tokenizer struct {
 }
 
 // Load reads tokenizer.json and, when present, tokenizer_config.json from dir.
+// A chat template in its own file, as recent checkpoints ship it
+// (chat_template.jinja, or chat_template.json holding {"chat_template": ...}),
+// takes precedence over tokenizer_config.json's, as in transformers.
 func Load(dir string) (*Tokenizer, error) {
 	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
@@ -63,6 +67,29 @@ func Load(dir string) (*Tokenizer, error) {
 	t, err := FromJSON(tj, cj)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer from %s: %w", dir, err)
+	}
+	for _, name := range []string{"chat_template.jinja", "chat_template.json"} {
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load tokenizer: %w", err)
+		}
+		tmpl := string(b)
+		if name == "chat_template.json" {
+			var v struct {
+				ChatTemplate *string `json:"chat_template"`
+			}
+			if err := json.Unmarshal(b, &v); err != nil || v.ChatTemplate == nil {
+				return nil, fmt.Errorf("%s: want an object with a chat_template string", path)
+			}
+			tmpl = *v.ChatTemplate
+		}
+		t.setChatTemplate(tmpl)
+		t.source.templateFile, t.source.templateData = name, b
+		break
 	}
 	return t, nil
 }

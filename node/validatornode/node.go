@@ -192,6 +192,9 @@ func (n *Node) openModels(deps Deps) error {
 	}
 	if n.names == nil {
 		n.names = node.AssetModels(n.cfg.Assets)
+		for name, err := range node.UnsupportedAssetModels(n.cfg.Assets) {
+			n.log.Warn("model not offered: crucible cannot load it", "model", name, "err", err)
+		}
 	}
 	// Datasets: customers' uploads, Hugging Face datasets in the local
 	// cache, and (for the validator's own tasks and admins) paths.
