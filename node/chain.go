@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/chain/subtensor"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/scoring"
 	"github.com/crucible-net/crucible/sign"
@@ -34,6 +35,26 @@ func OpenChain(spec string, keys ...*sign.Keypair) (chain.Chain, *chain.Local, e
 	return l, l, nil
 }
 
+// IsSubtensor reports whether a --chain value names a Subtensor node
+// (Bittensor's chain): subtensor://HOST:PORT, subtensor+tls://HOST:PORT,
+// ws:// or wss://.
+func IsSubtensor(s string) bool { return subtensor.IsSubtensorURL(s) }
+
+// OpenSubtensor connects to the Subtensor node named by spec, for subnet
+// netuid, signing with key. Unrevealed weight commits (subnets with
+// commit-reveal) are kept in commitsFile ("" keeps them in memory). The
+// hotkey must be registered already (btcli subnets register): nodes do not
+// burn TAO on their own.
+func OpenSubtensor(ctx context.Context, spec string, netuid int, commitsFile string, key *sign.Keypair) (*subtensor.Client, error) {
+	if netuid <= 0 || netuid > 65535 {
+		return nil, crucible.Errorf(crucible.EINVALID, "--chain %s needs --netuid, the subnet crucible runs on, in 1..65535 (got %d)", spec, netuid).
+			WithHint("e.g. --netuid 56; btcli subnets list shows the subnets")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return subtensor.Open(ctx, subtensor.Options{URL: spec, NetUID: uint16(netuid), Keys: []subtensor.Signer{subtensor.Sr25519(key)}, CommitsFile: commitsFile})
+}
+
 // EmbeddedChain opens a local chain whose state lives in a validator's
 // store.
 func EmbeddedChain(store chain.StateStore) (*chain.Local, error) {
@@ -55,6 +76,8 @@ func LocalChainParams() chain.Hyperparams {
 
 // JoinChain registers the key's hotkey on the chain (unless it is already),
 // publishes the address it serves on, and on a local chain gives it stake.
+// On Subtensor the hotkey must be registered already and stake comes from
+// its coldkey (btcli), so neither is done here.
 func JoinChain(ctx context.Context, c chain.Chain, k *sign.Keypair, addr string, stake float64) error {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -67,7 +90,7 @@ func JoinChain(ctx context.Context, c chain.Chain, k *sign.Keypair, addr string,
 	if err := c.ServeAxon(ctx, k.Address(), host, port); err != nil {
 		return fmt.Errorf("serve axon %s at %s: %w", k.Address(), addr, err)
 	}
-	if stake > 0 {
+	if _, real := c.(*subtensor.Client); stake > 0 && !real {
 		if err := c.AddStake(ctx, k.Address(), stake); err != nil {
 			return fmt.Errorf("add stake: %w", err)
 		}

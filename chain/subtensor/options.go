@@ -35,6 +35,11 @@ type Options struct {
 	// CommitsFile keeps weight commits that are not revealed yet, so a
 	// restarted validator still reveals them. Empty keeps them in memory.
 	CommitsFile string
+	// BurnRegister lets Register burn the registration cost from the
+	// coldkey (burned_register) when the hotkey is not registered. Defaults
+	// to false: Register then only reports whether the hotkey is registered,
+	// and an operator registers with btcli.
+	BurnRegister bool
 	// AxonVersion is the version published with serve_axon. Defaults to 1.
 	AxonVersion uint32
 	// Log receives progress (submissions, inclusions, reveals). Defaults to

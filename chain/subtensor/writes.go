@@ -144,10 +144,11 @@ func axonIP(ip string) (*big.Int, uint8, error) {
 }
 
 // Register registers hotkey on the subnet by burning the registration cost
-// from coldkey (burned_register). The coldkey's key must be among the
-// client's keys; registration spends TAO, so nodes normally register with
-// btcli and only check here. ECONFLICT (ErrHotKeyAlreadyRegistered, with
-// the uid) if the hotkey is registered already.
+// from coldkey (burned_register), when Options.BurnRegister allows it and
+// the coldkey's key is among the client's keys; otherwise an unregistered
+// hotkey is ENOTFOUND with a hint to register with btcli. ECONFLICT
+// (ErrHotKeyAlreadyRegistered, with the uid) if the hotkey is registered
+// already, which is what a node starting on a subnet expects.
 func (c *Client) Register(ctx context.Context, hotkey, coldkey string) (int, error) {
 	pub, err := accountID(hotkey)
 	if err != nil {
@@ -167,10 +168,13 @@ func (c *Client) Register(ctx context.Context, hotkey, coldkey string) (int, err
 		return uid, &chain.Error{Name: chain.ErrHotKeyAlreadyRegistered.Name, Code: chain.ErrHotKeyAlreadyRegistered.Code,
 			Message: fmt.Sprintf("%s is uid %d on netuid %d", hotkey, uid, c.opts.NetUID)}
 	}
+	hint := fmt.Sprintf("register it with: btcli subnets register --netuid %d --wallet.name COLDKEY --wallet.hotkey HOTKEY", c.opts.NetUID)
+	if !c.opts.BurnRegister {
+		return 0, crucible.Errorf(crucible.ENOTFOUND, "hotkey %s is not registered on netuid %d", hotkey, c.opts.NetUID).WithHint(hint)
+	}
 	s, _, err := c.signer(coldkey, "coldkey")
 	if err != nil {
-		return 0, crucible.Wrap(err, crucible.EUNAUTHORIZED, "register %s on netuid %d", hotkey, c.opts.NetUID).
-			WithHint(fmt.Sprintf("register it with: btcli subnets register --netuid %d --wallet.name COLDKEY --wallet.hotkey HOTKEY", c.opts.NetUID))
+		return 0, crucible.Wrap(err, crucible.EUNAUTHORIZED, "register %s on netuid %d", hotkey, c.opts.NetUID).WithHint(hint)
 	}
 	call, err := encodeCall(rt.md, "SubtensorModule", "burned_register", map[string]any{"netuid": c.opts.NetUID, "hotkey": pub})
 	if err != nil {

@@ -394,17 +394,25 @@ func TestWritesRefuseBadInput(t *testing.T) {
 }
 
 // Register: a registered hotkey is ECONFLICT with its uid (nodes carry on);
-// an unregistered one needs the coldkey's key, and the error says how to
-// register with btcli.
+// an unregistered one is ENOTFOUND unless burning is allowed, and then needs
+// the coldkey's key; the errors say how to register with btcli.
 func TestRegister(t *testing.T) {
 	n := newWriteNode(t)
 	c, alice := aliceClient(t, n, Options{})
+	bob, _ := sign.FromURI("//Bob")
+	_, err := c.Register(testCtx(t), bob.Address(), bob.Address())
+	if crucible.ErrorCode(err) != crucible.ENOTFOUND || !strings.Contains(err.Error(), "not registered on netuid 1") {
+		t.Fatalf("err %v", err)
+	}
+	if len(n.calls(t)) != 0 {
+		t.Error("an extrinsic was submitted")
+	}
+	c, alice = aliceClient(t, n, Options{BurnRegister: true})
 	n.register(t, alice, false, nil)
 	uid, err := c.Register(testCtx(t), alice.Address(), alice.Address())
 	if uid != 5 || !errors.Is(err, chain.ErrHotKeyAlreadyRegistered) {
 		t.Fatalf("uid %d err %v", uid, err)
 	}
-	bob, _ := sign.FromURI("//Bob")
 	_, err = c.Register(testCtx(t), bob.Address(), bob.Address())
 	var ce *crucible.Error
 	if crucible.ErrorCode(err) != crucible.EUNAUTHORIZED || !errors.As(err, &ce) || !strings.Contains(ce.Hint, "btcli subnets register --netuid 1") {

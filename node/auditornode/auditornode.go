@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/auditor"
+	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/sign"
@@ -28,9 +29,12 @@ type Config struct {
 	Validator string `flag:"validator" help:"base URL of the validator to audit (required)"`
 	// ValidatorHotkey is that validator's SS58 hotkey. Required.
 	ValidatorHotkey string `flag:"validator-hotkey" help:"SS58 hotkey of that validator (required)"`
-	// Chain is the URL of the "crucible chain"; empty skips the on-chain
+	// Chain is the URL of the "crucible chain", or a Subtensor node
+	// (subtensor://HOST:PORT with NetUID); empty skips the on-chain
 	// comparison and setting weights.
-	Chain string `flag:"chain" help:"URL of the \"crucible chain\"; empty skips the on-chain comparison and setting weights"`
+	Chain string `flag:"chain" help:"URL of the \"crucible chain\", or a Subtensor node subtensor://HOST:PORT with --netuid; empty skips the on-chain comparison and setting weights"`
+	// NetUID is the Bittensor subnet, with a Subtensor --chain.
+	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
 	// Key is the auditor's hotkey file, for setting its own weights.
 	// Defaults to `$CRUCIBLE_HOME/keys/auditor.json`.
 	Key string `flag:"key" help:"this auditor's hotkey file, for setting its own weights"`
@@ -106,14 +110,19 @@ func Open(ctx context.Context, cfg Config) (*auditor.Auditor, error) {
 		if err != nil {
 			return nil, err
 		}
-		ch, _, err := node.OpenChain(cfg.Chain, key)
+		var ch chain.Chain
+		if node.IsSubtensor(cfg.Chain) {
+			ch, err = node.OpenSubtensor(ctx, cfg.Chain, cfg.NetUID, filepath.Join(node.Home(), "auditor-subtensor-commits.json"), key)
+		} else {
+			ch, _, err = node.OpenChain(cfg.Chain, key)
+		}
 		if err != nil {
 			return nil, err
 		}
 		if _, err := ch.Register(ctx, key.Address(), key.Address()); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
 			return nil, fmt.Errorf("register the auditor's hotkey: %w", err)
 		}
-		if cfg.Stake > 0 {
+		if cfg.Stake > 0 && !node.IsSubtensor(cfg.Chain) {
 			if err := ch.AddStake(ctx, key.Address(), cfg.Stake); err != nil {
 				return nil, fmt.Errorf("stake: %w", err)
 			}

@@ -42,9 +42,12 @@ type Config struct {
 	// Key is the miner's hotkey file, created when missing. Defaults to
 	// keys/miner.json in the state directory.
 	Key string `flag:"key" help:"this miner's hotkey file (created when missing). Defaults to keys/miner.json in --home"`
-	// Chain is the URL of the "crucible chain" the network runs on.
-	// Required.
-	Chain string `flag:"chain" help:"URL of the \"crucible chain\" the network runs on (required)"`
+	// Chain is the chain the network runs on: the URL of a "crucible
+	// chain", or a Subtensor node (subtensor://HOST:PORT, Bittensor's
+	// chain; needs NetUID). Required.
+	Chain string `flag:"chain" help:"the chain the network runs on: a \"crucible chain\" URL, or a Subtensor node subtensor://HOST:PORT with --netuid (required)"`
+	// NetUID is the Bittensor subnet, with a Subtensor --chain.
+	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
 	// MinStake is the stake (TAO) a validator needs before this miner
 	// answers it.
 	MinStake float64 `flag:"min-validator-stake" help:"stake (TAO) a validator needs before this miner answers it"`
@@ -112,8 +115,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Chain == nil && !node.IsURL(cfg.Chain) {
-		return nil, crucible.Errorf(crucible.EINVALID, "--chain must be the URL of a \"crucible chain\" (got %q)", cfg.Chain).
+	if deps.Chain == nil && !node.IsURL(cfg.Chain) && !node.IsSubtensor(cfg.Chain) {
+		return nil, crucible.Errorf(crucible.EINVALID, "--chain must be the URL of a \"crucible chain\" or a Subtensor node subtensor://HOST:PORT (got %q)", cfg.Chain).
 			WithHint("start one with \"crucible chain\" and pass --chain http://127.0.0.1:9944")
 	}
 	log := deps.Log
@@ -135,6 +138,11 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if n.key == nil {
 		if n.key, err = node.LoadOrCreateKey(cfg.Key); err != nil {
 			return nil, fmt.Errorf("miner key: %w", err)
+		}
+	}
+	if n.chain == nil && node.IsSubtensor(cfg.Chain) {
+		if n.chain, err = node.OpenSubtensor(ctx, cfg.Chain, cfg.NetUID, "", n.key); err != nil {
+			return nil, err
 		}
 	}
 	if n.chain == nil {

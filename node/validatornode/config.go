@@ -34,9 +34,13 @@ type Config struct {
 	// keys/validator.json in the state directory.
 	Key string `flag:"key" help:"this validator's hotkey file (created when missing). Defaults to keys/validator.json in --home"`
 	// Chain is the chain: "embedded" (a local chain in this process, its
-	// state in the validator's database), a "crucible chain" URL, or a JSON
-	// state file for an embedded chain. Defaults to `embedded`.
-	Chain string `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, or a JSON state file for an embedded chain"`
+	// state in the validator's database), a "crucible chain" URL, a JSON
+	// state file for an embedded chain, or a Subtensor node
+	// (subtensor://HOST:PORT, Bittensor's chain; needs NetUID). Defaults to
+	// `embedded`.
+	Chain string `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, a JSON state file for an embedded chain, or a Subtensor node: subtensor://HOST:PORT (with --netuid)"`
+	// NetUID is the Bittensor subnet, with a Subtensor --chain.
+	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
 	// BlockTime is the time per block of an embedded chain. Defaults to `1s`.
 	BlockTime time.Duration `flag:"block-time" help:"time per block of an embedded chain"`
 	// Assets is the directory of shipped models customers pick by name.

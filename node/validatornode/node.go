@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 		}
 	}
 	n.closers = append(n.closers, n.store.Close)
-	if err := n.openChain(deps.Chain); err != nil {
+	if err := n.openChain(ctx, deps.Chain); err != nil {
 		return nil, err
 	}
 	if n.blobs = deps.Blobs; n.blobs == nil {
@@ -157,7 +157,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 }
 
 // openChain connects to the configured chain, or uses c.
-func (n *Node) openChain(c chain.Chain) error {
+func (n *Node) openChain(ctx context.Context, c chain.Chain) error {
 	var err error
 	switch {
 	case c != nil:
@@ -168,6 +168,10 @@ func (n *Node) openChain(c chain.Chain) error {
 			return err
 		}
 		n.chain = n.local
+	case node.IsSubtensor(n.cfg.Chain):
+		if n.chain, err = node.OpenSubtensor(ctx, n.cfg.Chain, n.cfg.NetUID, n.state.Path("subtensor-commits.json"), n.key); err != nil {
+			return err
+		}
 	default:
 		if n.chain, n.local, err = node.OpenChain(n.cfg.Chain, n.key); err != nil {
 			return err
