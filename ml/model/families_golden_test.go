@@ -90,6 +90,9 @@ var familyCases = []struct {
 	{"qwen3moe", true, func(t *testing.T, c Config) {
 		want(t, c.MoE != nil && c.SparseLayer(0) && !c.SparseLayer(1) && c.MoE.NormTopK && c.MoE.AuxLoss, "Qwen3-MoE: dense layer 1, aux loss")
 	}},
+	{"qwen2", true, func(t *testing.T, c Config) {
+		want(t, c.QKVBias && !c.OBias && c.Window(1) == 0 && c.Window(2) == 4, "Qwen2: q/k/v bias, window from layer 2")
+	}},
 	{"mixtral", false, func(t *testing.T, c Config) {
 		want(t, c.MoE != nil && c.MoE.Experts == 3 && c.MoE.NormTopK && !c.MoE.AuxLoss, "Mixtral: 3 experts, top 2")
 	}},

@@ -18,7 +18,7 @@ func tinyConfigs() map[string]Config {
 	gpt2 := NewGPT2Config(16, 2, 2, 31, 16)
 	out := map[string]Config{"qwen2-gqa-tied": qwen, "llama-mqa-bias": llama, "gpt2": gpt2}
 	// The families' golden configs: every quirk turned on somewhere.
-	for _, name := range []string{"qwen3", "mistral", "gemma2", "gemma3", "phi3", "smollm3", "qwen3moe", "mixtral"} {
+	for _, name := range []string{"qwen3", "mistral", "gemma2", "gemma3", "phi3", "smollm3", "qwen3moe", "mixtral", "qwen2"} {
 		c, err := ReadConfig(filepath.Join("testdata", "families", name))
 		if err != nil {
 			panic(err)

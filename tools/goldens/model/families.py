@@ -128,6 +128,7 @@ class Spec:
         self.qk_norm = a in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
         self.fused = a == "Phi3ForCausalLM"
         self.bias = cfg.get("attention_bias", False) and not self.fused
+        self.qkv_bias = self.bias or a == "Qwen2ForCausalLM"  # Qwen2: q, k and v only
         self.max_pos = cfg["max_position_embeddings"]
         self.theta = cfg.get("rope_theta", 10000.0)
         self.scaling = cfg.get("rope_scaling")
@@ -188,7 +189,7 @@ class Spec:
             else:
                 for n, o in (("q", H), ("k", KV), ("v", KV)):
                     out.append((p + f"self_attn.{n}_proj.weight", (o * hd, C)))
-                    if self.bias:
+                    if self.qkv_bias:
                         out.append((p + f"self_attn.{n}_proj.bias", (o * hd,)))
             if self.qk_norm:
                 out += [(p + "self_attn.q_norm.weight", (hd,)), (p + "self_attn.k_norm.weight", (hd,))]
@@ -446,6 +447,8 @@ def main():
     write_case("mixtral", base("MixtralForCausalLM", "mixtral", num_local_experts=3, num_experts_per_tok=2,
                                intermediate_size=16, output_router_logits=False, router_aux_loss_coef=0.02,
                                sliding_window=None, tie_word_embeddings=False), gen)
+    write_case("qwen2", base("Qwen2ForCausalLM", "qwen2", use_sliding_window=True, sliding_window=4, max_window_layers=2,
+                             tie_word_embeddings=True, rope_theta=1000000.0), gen, lora=(2, 4.0, ["k_proj", "v_proj", "up_proj"]))
     print("wrote goldens to", OUT)
 
 
