@@ -19,16 +19,23 @@ type LogProbs struct {
 
 // PairLogProbs evaluates m on both sides of every pair.
 func PairLogProbs(ctx context.Context, m *model.Model, pairs []Pair, opt Options) (LogProbs, error) {
-	seqs := make([]Sequence, 0, 2*len(pairs))
-	for _, p := range pairs {
-		seqs = append(seqs, p.Chosen, p.Rejected)
+	for i, p := range pairs {
+		if err := check([]Sequence{p.Chosen, p.Rejected}); err != nil {
+			return LogProbs{}, fmt.Errorf("pair %d: %w", i, err)
+		}
 	}
-	sums, _, err := SeqLosses(ctx, m, seqs, opt)
+	return PairLogProbsOf(ctx, m, PairsOf(pairs), opt)
+}
+
+// PairLogProbsOf is PairLogProbs over a pair Source (see PairsOf).
+func PairLogProbsOf(ctx context.Context, m *model.Model, src Source, opt Options) (LogProbs, error) {
+	sums, _, err := SourceLosses(ctx, m, src, opt)
 	if err != nil {
 		return LogProbs{}, err
 	}
-	lp := LogProbs{Chosen: make([]float64, len(pairs)), Rejected: make([]float64, len(pairs))}
-	for i := range pairs {
+	n := Pairs(src)
+	lp := LogProbs{Chosen: make([]float64, n), Rejected: make([]float64, n)}
+	for i := range n {
 		lp.Chosen[i], lp.Rejected[i] = -sums[2*i], -sums[2*i+1]
 	}
 	return lp, nil

@@ -119,16 +119,21 @@ func Plan(lengths []int, opt Options) [][]int {
 // roundTo (≥ 1) so that fewer distinct shapes occur. Right padding leaves a
 // causal model's outputs at real positions unchanged.
 func Batch(seqs []Sequence, idx []int, pad int32, roundTo int) model.Batch {
+	return BatchOf(Sequences(seqs), idx, pad, roundTo)
+}
+
+// BatchOf is Batch over a Source: only the sequences of idx are read.
+func BatchOf(src Source, idx []int, pad int32, roundTo int) model.Batch {
 	T := 1
 	for _, i := range idx {
-		T = max(T, len(seqs[i].IDs)-1)
+		T = max(T, src.SeqLen(i)-1)
 	}
 	if roundTo > 1 {
 		T = (T + roundTo - 1) / roundTo * roundTo
 	}
 	b := model.Batch{B: len(idx), T: T, Tokens: make([]int32, len(idx)*T), Labels: make([]int32, len(idx)*T)}
 	for r, i := range idx {
-		s := seqs[i]
+		s := src.Seq(i)
 		row, lab := b.Tokens[r*T:(r+1)*T], b.Labels[r*T:(r+1)*T]
 		n := max(len(s.IDs)-1, 0)
 		copy(row, s.IDs[:n])
@@ -157,29 +162,36 @@ func SeqLosses(ctx context.Context, m *model.Model, seqs []Sequence, opt Options
 	if err := check(seqs); err != nil {
 		return nil, nil, err
 	}
+	return SourceLosses(ctx, m, Sequences(seqs), opt)
+}
+
+// SourceLosses is SeqLosses over a Source, read batch by batch: memory
+// holds one batch of sequences and two numbers per sequence.
+func SourceLosses(ctx context.Context, m *model.Model, src Source, opt Options) ([]float64, []int, error) {
 	opt = opt.withDefaults()
-	lengths := make([]int, len(seqs))
-	for i, s := range seqs {
-		lengths[i] = max(len(s.IDs)-1, 1)
+	n := src.Len()
+	lengths := make([]int, n)
+	for i := range lengths {
+		lengths[i] = max(src.SeqLen(i)-1, 1)
 	}
-	sums, counts := make([]float64, len(seqs)), make([]int, len(seqs))
+	sums, counts := make([]float64, n), make([]int, n)
 	done := 0
 	for _, idx := range Plan(lengths, opt) {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		b := Batch(seqs, idx, 0, 8)
+		b := BatchOf(src, idx, 0, 8)
 		seqLoss := make([]float64, b.B)
 		if _, err := m.Evaluate(b, nil, seqLoss); err != nil {
 			return nil, nil, err
 		}
 		for r, i := range idx {
 			sums[i] = seqLoss[r]
-			counts[i] = seqs[i].Counted()
+			counts[i] = src.Counted(i)
 		}
 		done += len(idx)
 		if opt.Progress != nil {
-			opt.Progress(done, len(seqs))
+			opt.Progress(done, n)
 		}
 	}
 	return sums, counts, nil
@@ -191,6 +203,15 @@ func SeqLosses(ctx context.Context, m *model.Model, seqs []Sequence, opt Options
 // means.
 func Loss(ctx context.Context, m *model.Model, seqs []Sequence, opt Options) (*Result, error) {
 	sums, counts, err := SeqLosses(ctx, m, seqs, opt)
+	if err != nil {
+		return nil, err
+	}
+	return Summarize(sums, counts)
+}
+
+// LossOf is Loss over a Source.
+func LossOf(ctx context.Context, m *model.Model, src Source, opt Options) (*Result, error) {
+	sums, counts, err := SourceLosses(ctx, m, src, opt)
 	if err != nil {
 		return nil, err
 	}

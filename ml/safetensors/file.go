@@ -155,3 +155,19 @@ func (f *File) Close() error {
 // ErrNotFound is wrapped by the errors of lookups of a tensor name that is
 // not stored.
 var ErrNotFound = errors.New("no such tensor")
+
+// DataOffset returns where the data buffer starts in the file: 8 plus the
+// header's length.
+func (f *File) DataOffset() int64 { return int64(len(f.data) - len(f.buf)) }
+
+// DropResident hands the file's pages that this process has read back to
+// the kernel (they stay in the page cache; the next read maps them again),
+// so that reading a file much larger than memory piece by piece does not
+// grow the process's resident memory. It is a no-op where files are not
+// memory-mapped.
+func (f *File) DropResident() error {
+	if f.closed || len(f.data) == 0 {
+		return nil
+	}
+	return dropResident(f.data)
+}

@@ -34,6 +34,8 @@ type CheckpointState struct {
 	// micro-batch Batch of epoch EpochIndex's order.
 	EpochIndex int `json:"epoch_index"`
 	Batch      int `json:"batch"`
+	// Data is Config.DataID of the run.
+	Data string `json:"data,omitempty"`
 }
 
 // checkpointFault lets tests fail a checkpoint after its files are written

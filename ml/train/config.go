@@ -36,15 +36,24 @@ type (
 // Data is what a run trains on: Sequences for SFT and continued
 // pretraining, Pairs for DPO (exactly one of the two). Val, when nil, is
 // carved out of the training data (see Config.ValSize).
+//
+// Source, when set, is read instead of Train or Pairs, one micro-batch at
+// a time (a token store: the dataset is never all in memory); with
+// SourcePairs it holds preference pairs laid out as eval.PairsOf lays them
+// out. ValSource, when set, is the validation data in the same layout.
 type Data struct {
 	Train    []Sequence
 	Val      []Sequence
 	Pairs    []Pair
 	ValPairs []Pair
+
+	Source      eval.Source
+	ValSource   eval.Source
+	SourcePairs bool
 }
 
 // DPO reports whether d is preference data.
-func (d *Data) DPO() bool { return len(d.Pairs) > 0 }
+func (d *Data) DPO() bool { return len(d.Pairs) > 0 || (d.Source != nil && d.SourcePairs) }
 
 // Config controls a run. Zero values mean "choose automatically" where the
 // field says so.
@@ -107,6 +116,10 @@ type Config struct {
 	Reserve  time.Duration
 	// Seed fixes the data order and the validation split.
 	Seed uint64
+	// DataID identifies the training data (a token store's checksum), so
+	// that a checkpoint is resumed only on the data it was written for:
+	// the data order is a function of the seed and the data.
+	DataID string
 	// Metrics receives one JSON object per step (and per validation).
 	Metrics io.Writer
 	// Log receives human-readable lines: choices, validations, stops.

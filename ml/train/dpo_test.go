@@ -28,7 +28,7 @@ func TestDPOGradient(t *testing.T) {
 		m.Params()[i] += float32(rng.NormFloat64() * 0.02)
 	}
 	pairs := prefTask(6, 9)
-	o := newDPO(m, ref, pairs, nil, 0.5, eval.Options{})
+	o := newDPO(m, ref, eval.PairsOf(pairs), nil, 0.5, eval.Options{})
 	params := m.TrainableParams()
 	optim.ZeroGrads(params)
 	if _, err := o.step([]microBatch{{0, 1, 2}, {3, 4, 5}}); err != nil {
@@ -42,7 +42,7 @@ func TestDPOGradient(t *testing.T) {
 	}
 	loss := func() float64 {
 		idx := []int{0, 1, 2, 3, 4, 5}
-		r, err := o.evalPairs(context.Background(), pairs, o.trainRef, idx)
+		r, err := o.evalPairs(context.Background(), eval.PairsOf(pairs), o.trainRef, idx)
 		if err != nil {
 			t.Fatal(err)
 		}

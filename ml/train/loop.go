@@ -47,6 +47,9 @@ func (r *run) loop() error {
 		if st.Seed != cfg.Seed {
 			return fmt.Errorf("checkpoint %s was written with seed %d, not %d: its data order would not continue", cfg.Resume, st.Seed, cfg.Seed)
 		}
+		if st.Data != cfg.DataID {
+			return fmt.Errorf("checkpoint %s was written for other data (%q, not %q): its data order would not continue", cfg.Resume, st.Data, cfg.DataID)
+		}
 		if err := LoadCheckpointWeights(cfg.Resume, r.params); err != nil {
 			return fmt.Errorf("resume: %w (was it written for this model and mode?)", err)
 		}
@@ -344,7 +347,7 @@ func (r *run) checkpoint(step int, loss float64) error {
 	}
 	t0 := time.Now()
 	path, err := writeCheckpoint(r.cfg.CheckpointDir, r.params, r.opt, CheckpointState{Step: step, Epoch: r.epochNow(), TrainLoss: loss,
-		Seed: r.cfg.Seed, LR: r.cfg.LR, EpochIndex: r.epoch, Batch: r.pos})
+		Seed: r.cfg.Seed, LR: r.cfg.LR, EpochIndex: r.epoch, Batch: r.pos, Data: r.cfg.DataID})
 	if err != nil {
 		return err
 	}

@@ -49,11 +49,15 @@ func roundSig(x float64) float64 {
 // lowest probe loss, divided by 4, is chosen (clamped to the range's
 // lower half). The weights are restored afterwards and the data order is
 // not consumed. The test is skipped, with the default rate, when it would
-// take more than 15% of the time left.
+// take more than 15% of the time left, or when the run plans fewer than
+// four times its steps (it would cost a third of the run or more).
 func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 	lora := r.m.LoRA() != nil && !r.m.TrainsBase()
 	_, isDPO := r.obj.(*dpo)
 	def := DefaultLR(r.m.NumParams(), lora, isDPO)
+	if r.total < 4*rangeSteps {
+		return def, fmt.Sprintf("default for %s: the run plans %d steps, too few to spend %d on a range test", kind(lora, isDPO), r.total, rangeSteps), nil
+	}
 	lo, hi := def/30, def*100
 	start := takeSnapshot(r.params, nil)
 	defer start.restore(r.params)
@@ -71,7 +75,7 @@ func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 		lr := lo * math.Pow(hi/lo, float64(i)/float64(rangeSteps-1))
 		t1 := time.Now()
 		optim.ZeroGrads(r.params)
-		mb := batches[i%len(batches) : i%len(batches)+1]
+		mb := []microBatch{batches.at(i % batches.len())}
 		out, err := r.obj.step(mb)
 		if err != nil {
 			return 0, "", err

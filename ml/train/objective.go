@@ -40,36 +40,37 @@ type valOut struct {
 // padToken pads batches; its labels are ignored, so any valid id works.
 const padToken = 0
 
-// sft is the masked cross-entropy objective.
+// sft is the masked cross-entropy objective. Its data are Sources: a
+// step reads only its micro-batches' sequences.
 type sft struct {
 	m        *model.Model
-	train    []Sequence
-	val      []Sequence
-	probeSet []Sequence
+	train    eval.Source
+	val      eval.Source
+	probeSet eval.Source
 	opts     eval.Options
 	lens     []int
 }
 
-func newSFT(m *model.Model, train, val []Sequence, opts eval.Options) *sft {
+func newSFT(m *model.Model, train, val eval.Source, opts eval.Options) *sft {
 	o := &sft{m: m, train: train, val: val, opts: opts}
-	o.lens = make([]int, len(train))
-	for i, s := range train {
-		o.lens[i] = len(s.IDs)
+	o.lens = make([]int, train.Len())
+	for i := range o.lens {
+		o.lens[i] = train.SeqLen(i)
 	}
-	o.probeSet = train[:min(len(train), 16)]
+	o.probeSet = eval.Head(train, 16)
 	return o
 }
 
 func (o *sft) lengths() []int { return o.lens }
-func (o *sft) hasVal() bool   { return len(o.val) > 0 }
+func (o *sft) hasVal() bool   { return o.val != nil && o.val.Len() > 0 }
 
 func (o *sft) step(mbs []microBatch) (stepOut, error) {
 	total := 0
 	var out stepOut
 	for _, mb := range mbs {
 		for _, i := range mb {
-			total += o.train[i].Counted()
-			out.tokens += int64(len(o.train[i].IDs))
+			total += o.train.Counted(i)
+			out.tokens += int64(o.lens[i])
 		}
 	}
 	if total == 0 {
@@ -77,7 +78,7 @@ func (o *sft) step(mbs []microBatch) (stepOut, error) {
 	}
 	var sum float64
 	for _, mb := range mbs {
-		b := eval.Batch(o.train, mb, padToken, 16)
+		b := eval.BatchOf(o.train, mb, padToken, 16)
 		l, err := o.m.ForwardBackward(b, 1/float32(total))
 		if err != nil {
 			return out, err
@@ -89,7 +90,7 @@ func (o *sft) step(mbs []microBatch) (stepOut, error) {
 }
 
 func (o *sft) validate(ctx context.Context) (valOut, error) {
-	r, err := eval.Loss(ctx, o.m, o.val, o.opts)
+	r, err := eval.LossOf(ctx, o.m, o.val, o.opts)
 	if err != nil {
 		return valOut{}, err
 	}
@@ -97,7 +98,7 @@ func (o *sft) validate(ctx context.Context) (valOut, error) {
 }
 
 func (o *sft) probe(ctx context.Context) (float64, error) {
-	r, err := eval.Loss(ctx, o.m, o.probeSet, o.opts)
+	r, err := eval.LossOf(ctx, o.m, o.probeSet, o.opts)
 	if err != nil {
 		return 0, err
 	}
@@ -111,7 +112,7 @@ func (o *sft) probe(ctx context.Context) (float64, error) {
 type dpo struct {
 	m, ref     *model.Model
 	beta       float64
-	train, val []Pair
+	train, val eval.Source // pairs: sequence 2i chosen, 2i+1 rejected
 	trainRef   []refLP
 	valRef     []refLP
 	probeIdx   []int
@@ -125,35 +126,36 @@ type refLP struct {
 	ok               bool
 }
 
-func newDPO(m, ref *model.Model, train, val []Pair, beta float64, opts eval.Options) *dpo {
-	o := &dpo{m: m, ref: ref, beta: beta, train: train, val: val, opts: opts,
-		trainRef: make([]refLP, len(train)), valRef: make([]refLP, len(val))}
-	o.lens = make([]int, len(train))
-	for i, p := range train {
-		o.lens[i] = max(len(p.Chosen.IDs), len(p.Rejected.IDs))
+func newDPO(m, ref *model.Model, train, val eval.Source, beta float64, opts eval.Options) *dpo {
+	n := eval.Pairs(train)
+	o := &dpo{m: m, ref: ref, beta: beta, train: train, val: val, opts: opts, trainRef: make([]refLP, n)}
+	if val != nil {
+		o.valRef = make([]refLP, eval.Pairs(val))
 	}
-	for i := range min(len(train), 16) {
+	o.lens = make([]int, n)
+	for i := range o.lens {
+		o.lens[i] = max(train.SeqLen(2*i), train.SeqLen(2*i+1))
+	}
+	for i := range min(n, 16) {
 		o.probeIdx = append(o.probeIdx, i)
 	}
 	return o
 }
 
 func (o *dpo) lengths() []int { return o.lens }
-func (o *dpo) hasVal() bool   { return len(o.val) > 0 }
+func (o *dpo) hasVal() bool   { return o.val != nil && o.val.Len() > 0 }
 
 // refFor fills the cache for the given pairs and returns their reference
 // log-probabilities.
-func (o *dpo) refFor(ctx context.Context, pairs []Pair, cache []refLP, idx []int) (eval.LogProbs, error) {
-	var missing []Pair
-	var where []int
+func (o *dpo) refFor(ctx context.Context, pairs eval.Source, cache []refLP, idx []int) (eval.LogProbs, error) {
+	var where []int32
 	for _, i := range idx {
 		if !cache[i].ok {
-			missing = append(missing, pairs[i])
-			where = append(where, i)
+			where = append(where, int32(i))
 		}
 	}
-	if len(missing) > 0 {
-		lp, err := o.refLogProbs(ctx, missing)
+	if len(where) > 0 {
+		lp, err := o.refLogProbs(ctx, eval.PairSubset(pairs, where))
 		if err != nil {
 			return eval.LogProbs{}, fmt.Errorf("reference log-probabilities: %w", err)
 		}
@@ -172,21 +174,21 @@ func (o *dpo) refFor(ctx context.Context, pairs []Pair, cache []refLP, idx []int
 // fine-tuning, else the policy with its adapter zeroed (an adapter whose
 // matrices are zero adds exactly nothing, so this is the base itself, and
 // no second copy of the base is kept).
-func (o *dpo) refLogProbs(ctx context.Context, pairs []Pair) (eval.LogProbs, error) {
+func (o *dpo) refLogProbs(ctx context.Context, pairs eval.Source) (eval.LogProbs, error) {
 	if o.ref != nil {
-		return eval.PairLogProbs(ctx, o.ref, pairs, o.opts)
+		return eval.PairLogProbsOf(ctx, o.ref, pairs, o.opts)
 	}
 	ad := o.m.LoRA().Params()
 	saved := slices.Clone(ad)
 	clear(ad)
 	defer copy(ad, saved)
-	return eval.PairLogProbs(ctx, o.m, pairs, o.opts)
+	return eval.PairLogProbsOf(ctx, o.m, pairs, o.opts)
 }
 
-func subset(pairs []Pair, idx []int) []Pair {
-	out := make([]Pair, len(idx))
+func index32(idx []int) []int32 {
+	out := make([]int32, len(idx))
 	for k, i := range idx {
-		out[k] = pairs[i]
+		out[k] = int32(i)
 	}
 	return out
 }
@@ -203,8 +205,8 @@ func (o *dpo) step(mbs []microBatch) (stepOut, error) {
 		if err != nil {
 			return out, err
 		}
-		pairs := subset(o.train, mb)
-		pol, err := eval.PairLogProbs(ctx, o.m, pairs, o.opts)
+		pairs := eval.PairSubset(o.train, index32(mb))
+		pol, err := eval.PairLogProbsOf(ctx, o.m, pairs, o.opts)
 		if err != nil {
 			return out, err
 		}
@@ -213,28 +215,26 @@ func (o *dpo) step(mbs []microBatch) (stepOut, error) {
 		// sequence weighted by its share of the gradient: d loss/d logπ
 		// (chosen) = −β·σ(−margin); the model's loss sum is −logπ, so the
 		// chosen side gets +w and the rejected side −w.
-		seqs := make([]Sequence, 0, 2*len(pairs))
-		weights := make([]float32, 0, 2*len(pairs))
-		for k, p := range pairs {
+		weights := make([]float32, 0, 2*len(mb))
+		for k, i := range mb {
 			mg := margins[k]
 			out.loss += eval.Softplus(-mg)
 			out.margin += mg
 			if mg > 0 {
 				out.acc++
 			}
-			out.tokens += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs))
+			out.tokens += int64(o.train.SeqLen(2*i) + o.train.SeqLen(2*i+1))
 			w := float32(o.beta * sigmoid(-mg) / float64(n))
-			seqs = append(seqs, p.Chosen, p.Rejected)
 			weights = append(weights, w, -w)
 		}
 		if !finite(out.loss) {
 			return out, nil // the caller rolls back
 		}
-		idx := make([]int, len(seqs))
+		idx := make([]int, pairs.Len())
 		for i := range idx {
 			idx[i] = i
 		}
-		b := eval.Batch(seqs, idx, padToken, 16)
+		b := eval.BatchOf(pairs, idx, padToken, 16)
 		b.Weights = weights
 		if _, err := o.m.ForwardBackward(b, 1); err != nil {
 			return out, err
@@ -249,12 +249,12 @@ func (o *dpo) step(mbs []microBatch) (stepOut, error) {
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-func (o *dpo) evalPairs(ctx context.Context, pairs []Pair, cache []refLP, idx []int) (*eval.DPOResult, error) {
+func (o *dpo) evalPairs(ctx context.Context, pairs eval.Source, cache []refLP, idx []int) (*eval.DPOResult, error) {
 	ref, err := o.refFor(ctx, pairs, cache, idx)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := eval.PairLogProbs(ctx, o.m, subset(pairs, idx), o.opts)
+	pol, err := eval.PairLogProbsOf(ctx, o.m, eval.PairSubset(pairs, index32(idx)), o.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (o *dpo) evalPairs(ctx context.Context, pairs []Pair, cache []refLP, idx []
 }
 
 func (o *dpo) validate(ctx context.Context) (valOut, error) {
-	idx := make([]int, len(o.val))
+	idx := make([]int, eval.Pairs(o.val))
 	for i := range idx {
 		idx[i] = i
 	}

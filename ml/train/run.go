@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
+	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/optim"
 )
@@ -27,7 +29,7 @@ type run struct {
 	start  time.Time
 	hard   time.Time // the deadline less the caller's reserve; zero: none
 
-	batches      []microBatch
+	batches      epochOrder
 	epoch        int
 	pos          int
 	perEpoch     int // optimizer steps per epoch
@@ -168,40 +170,42 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 // plans the epochs.
 func (r *run) setup(d Data) error {
 	cfg := &r.cfg
-	maxLen := r.m.Config().MaxPositions
-	checkSeq := func(what string, i int, s Sequence) error {
-		switch {
-		case len(s.IDs) != len(s.Labels):
-			return fmt.Errorf("%s %d has %d ids and %d labels", what, i, len(s.IDs), len(s.Labels))
-		case len(s.IDs) > maxLen+1:
-			return fmt.Errorf("%s %d has %d tokens; the model takes at most %d (truncate first)", what, i, len(s.IDs), maxLen+1)
-		}
-		return nil
-	}
-	if d.DPO() && len(d.Train) > 0 {
+	if d.DPO() && (len(d.Train) > 0 || (d.Source != nil && len(d.Pairs) > 0)) {
 		return errors.New("data holds both sequences and pairs")
 	}
-	keep := func(s Sequence) bool { return s.Counted() > 0 && len(s.IDs) >= 2 }
-	if d.DPO() {
-		var pairs []Pair
-		for i, p := range d.Pairs {
-			if err := checkSeq("pair chosen", i, p.Chosen); err != nil {
-				return err
-			}
-			if err := checkSeq("pair rejected", i, p.Rejected); err != nil {
-				return err
-			}
-			if keep(p.Chosen) && keep(p.Rejected) {
-				pairs = append(pairs, p)
-			}
+	train, val, err := d.sources()
+	if err != nil {
+		return err
+	}
+	dpoData := d.DPO()
+	train, err = r.usable(train, dpoData)
+	if err != nil {
+		return err
+	}
+	if val != nil {
+		if val, err = r.checkLengths("validation ", val, dpoData); err != nil {
+			return err
 		}
-		if len(pairs) == 0 {
-			return errors.New("no usable pairs: none has answer tokens on both sides")
+	}
+	if val == nil {
+		n := train.Len()
+		if dpoData {
+			n = eval.Pairs(train)
 		}
-		train, val := pairs, d.ValPairs
-		if val == nil {
-			r.holdOut(len(pairs), func(ti, vi []int) { train, val = subset(pairs, ti), subset(pairs, vi) })
+		r.holdOut(n, func(ti, vi []int32) {
+			if dpoData {
+				train, val = eval.PairSubset(train, ti), eval.PairSubset(train, vi)
+			} else {
+				train, val = eval.Subset(train, ti), eval.Subset(train, vi)
+			}
+		})
+	}
+	if val != nil {
+		for i := range val.Len() {
+			r.valTokens += val.SeqLen(i)
 		}
+	}
+	if dpoData {
 		// The reference is the frozen base: for full fine-tuning a copy of
 		// the weights before training; with LoRA the base weights never
 		// change and the adapter is zeroed for the reference pass.
@@ -214,45 +218,15 @@ func (r *run) setup(d Data) error {
 			copy(ref.Params(), r.m.Params())
 		}
 		r.obj = newDPO(r.m, ref, train, val, cfg.Beta, cfg.EvalOptions)
-		for _, p := range val {
-			r.valTokens += len(p.Chosen.IDs) + len(p.Rejected.IDs)
-		}
 		r.stepCost = 5 // reference and policy forward passes, then forward-backward
 		r.choose("objective", "dpo", fmt.Sprintf("preference pairs; DPO sigmoid loss with beta %g against the starting weights as reference", cfg.Beta))
 	} else {
-		var seqs []Sequence
-		for i, s := range d.Train {
-			if err := checkSeq("sequence", i, s); err != nil {
-				return err
-			}
-			if keep(s) {
-				seqs = append(seqs, s)
-			}
-		}
-		if len(seqs) == 0 {
-			return errors.New("no usable sequences: none has a scored token")
-		}
-		train, val := seqs, d.Val
-		if val == nil {
-			r.holdOut(len(seqs), func(ti, vi []int) {
-				train, val = make([]Sequence, len(ti)), make([]Sequence, len(vi))
-				for k, i := range ti {
-					train[k] = seqs[i]
-				}
-				for k, i := range vi {
-					val[k] = seqs[i]
-				}
-			})
-		}
 		r.obj = newSFT(r.m, train, val, cfg.EvalOptions)
-		for _, s := range val {
-			r.valTokens += len(s.IDs)
-		}
 		r.stepCost = 3.5 // forward-backward against a forward-only pass
 		r.choose("objective", "masked cross-entropy", "loss on the scored (response) tokens only")
 	}
 	r.batches = epochBatches(r.obj.lengths(), cfg.BatchSize, r.batchTokens(), cfg.Seed, 0)
-	r.perEpoch = (len(r.batches) + cfg.GradAccum - 1) / cfg.GradAccum
+	r.perEpoch = (r.batches.len() + cfg.GradAccum - 1) / cfg.GradAccum
 	n := len(r.obj.lengths())
 	if cfg.Epochs > 0 {
 		r.epochs = cfg.Epochs
@@ -268,8 +242,111 @@ func (r *run) setup(d Data) error {
 	return nil
 }
 
+// sources returns the training and validation data as Sources (val nil
+// when it is to be carved out of the training data), checking in-memory
+// sequences for matching ids and labels.
+func (d *Data) sources() (train, val eval.Source, err error) {
+	checkIDs := func(what string, i int, s Sequence) error {
+		if len(s.IDs) != len(s.Labels) {
+			return fmt.Errorf("%s %d has %d ids and %d labels", what, i, len(s.IDs), len(s.Labels))
+		}
+		return nil
+	}
+	switch {
+	case d.Source != nil:
+		train, val = d.Source, d.ValSource
+	case len(d.Pairs) > 0:
+		for i, p := range append(slices.Clip(d.Pairs), d.ValPairs...) {
+			if err := checkIDs("pair chosen", i, p.Chosen); err != nil {
+				return nil, nil, err
+			}
+			if err := checkIDs("pair rejected", i, p.Rejected); err != nil {
+				return nil, nil, err
+			}
+		}
+		train = eval.PairsOf(d.Pairs)
+		if d.ValPairs != nil {
+			val = eval.PairsOf(d.ValPairs)
+		}
+	default:
+		for i, s := range append(slices.Clip(d.Train), d.Val...) {
+			if err := checkIDs("sequence", i, s); err != nil {
+				return nil, nil, err
+			}
+		}
+		train = eval.Sequences(d.Train)
+		if d.Val != nil {
+			val = eval.Sequences(d.Val)
+		}
+	}
+	return train, val, nil
+}
+
+// checkLengths rejects sequences longer than the model takes.
+func (r *run) checkLengths(what string, src eval.Source, dpo bool) (eval.Source, error) {
+	maxLen := r.m.Config().MaxPositions
+	for i := range src.Len() {
+		if n := src.SeqLen(i); n > maxLen+1 {
+			name := fmt.Sprintf("%ssequence %d", what, i)
+			if dpo {
+				name = fmt.Sprintf("%spair %d %s", what, i/2, [2]string{"chosen", "rejected"}[i%2])
+			}
+			return nil, fmt.Errorf("%s has %d tokens; the model takes at most %d (truncate first)", name, n, maxLen+1)
+		}
+	}
+	return src, nil
+}
+
+// usable checks the training data's lengths and keeps the examples with
+// something to learn: a scored token after the first (for DPO on both
+// sides of the pair).
+func (r *run) usable(src eval.Source, dpo bool) (eval.Source, error) {
+	if _, err := r.checkLengths("", src, dpo); err != nil {
+		return nil, err
+	}
+	keep := func(i int) bool { return src.SeqLen(i) >= 2 && src.Counted(i) > 0 }
+	n, step := src.Len(), 1
+	if dpo {
+		n, step = eval.Pairs(src), 2
+	}
+	var idx []int32
+	for k := range n {
+		ok := keep(k * step)
+		if dpo {
+			ok = ok && keep(k*step+1)
+		}
+		if ok && idx != nil {
+			idx = append(idx, int32(k))
+		}
+		if !ok && idx == nil {
+			// The first unusable example: from now on keep a list.
+			idx = make([]int32, k, n)
+			for j := range idx {
+				idx[j] = int32(j)
+			}
+		}
+	}
+	kept := n
+	if idx != nil {
+		kept = len(idx)
+	}
+	if kept == 0 {
+		if dpo {
+			return nil, errors.New("no usable pairs: none has answer tokens on both sides")
+		}
+		return nil, errors.New("no usable sequences: none has a scored token")
+	}
+	if idx == nil {
+		return src, nil
+	}
+	if dpo {
+		return eval.PairSubset(src, idx), nil
+	}
+	return eval.Subset(src, idx), nil
+}
+
 // holdOut carves the validation slice out of n training examples.
-func (r *run) holdOut(n int, apply func(trainIdx, valIdx []int)) {
+func (r *run) holdOut(n int, apply func(trainIdx, valIdx []int32)) {
 	val := r.cfg.ValSize
 	reason := ""
 	switch {
@@ -290,7 +367,7 @@ func (r *run) holdOut(n int, apply func(trainIdx, valIdx []int)) {
 	if val == 0 {
 		return
 	}
-	ti, vi := splitVal(n, val, r.cfg.Seed)
+	ti, vi := splitVal32(n, val, r.cfg.Seed)
 	apply(ti, vi)
 }
 
@@ -308,13 +385,16 @@ func (r *run) lr(step int) float64 {
 // nextGroup returns the micro-batches of the next optimizer step, moving
 // to the next epoch (reshuffled) when this one is used up.
 func (r *run) nextGroup() []microBatch {
-	if r.pos >= len(r.batches) {
+	if r.pos >= r.batches.len() {
 		r.epoch++
 		r.pos = 0
 		r.batches = epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.batchTokens(), r.cfg.Seed, r.epoch)
 	}
-	end := min(r.pos+r.cfg.GradAccum, len(r.batches))
-	g := r.batches[r.pos:end]
+	end := min(r.pos+r.cfg.GradAccum, r.batches.len())
+	g := make([]microBatch, 0, end-r.pos)
+	for k := r.pos; k < end; k++ {
+		g = append(g, r.batches.at(k))
+	}
 	r.pos = end
 	return g
 }
@@ -329,7 +409,7 @@ func (r *run) batchTokens() int {
 }
 
 func (r *run) epochNow() float64 {
-	return float64(r.epoch) + float64(r.pos)/float64(max(1, len(r.batches)))
+	return float64(r.epoch) + float64(r.pos)/float64(max(1, r.batches.len()))
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -423,3 +423,40 @@ func TestResumeContinuesExactly(t *testing.T) {
 		t.Fatalf("resuming a full checkpoint into LoRA: %v", err)
 	}
 }
+
+// Training from a Source (as from a token store) is the same run as from
+// slices, and resumes only on the data its checkpoint was written for.
+func TestSourceRunResumesOnItsDataOnly(t *testing.T) {
+	seqs := copyTask(60, 8)
+	base := Config{LR: 2e-3, MaxSteps: 9, Epochs: 5, BatchSize: 4, ValSize: -1, Seed: 4}
+	whole := tinyModel(t)
+	whole.SetTrainBase(true)
+	if _, err := Run(context.Background(), whole, Data{Train: seqs}, base); err != nil {
+		t.Fatal(err)
+	}
+	src := Data{Source: eval.Sequences(seqs)}
+	dir := t.TempDir()
+	broken := tinyModel(t)
+	broken.SetTrainBase(true)
+	cfg := base
+	cfg.DataID, cfg.CheckpointDir, cfg.CheckpointEvery, cfg.faultStep = "store-a", dir, time.Nanosecond, 6
+	if _, err := Run(context.Background(), broken, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg = base
+	cfg.Resume, cfg.DataID = LatestCheckpoint(dir), "store-b"
+	other := tinyModel(t)
+	other.SetTrainBase(true)
+	if _, err := Run(context.Background(), other, src, cfg); err == nil || !strings.Contains(err.Error(), "other data") {
+		t.Fatalf("resuming on other data: %v", err)
+	}
+	resumed := tinyModel(t)
+	resumed.SetTrainBase(true)
+	cfg.DataID = "store-a"
+	if _, err := Run(context.Background(), resumed, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(resumed.Params(), whole.Params()) {
+		t.Fatal("the resumed Source run differs from the uninterrupted slice run")
+	}
+}
