@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -81,7 +82,24 @@ func Open(path string) (Reader, error) {
 // OpenFile opens one dataset file, choosing the reader by its extension. A
 // .json file that holds one object per line is read as JSON Lines, as
 // Hugging Face does.
-func OpenFile(path string) (Reader, error) {
+func OpenFile(path string) (Reader, error) { return openFile(path, nil) }
+
+// countingReader adds the bytes read through it to n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+// openFile is OpenFile that, when read is non-nil, adds the bytes read
+// from the file (compressed bytes for .gz; nothing for Parquet) to it, for
+// progress.
+func openFile(path string, read *atomic.Int64) (Reader, error) {
 	format, ok := FormatOf(path)
 	if !ok {
 		return nil, fmt.Errorf("open dataset %s: unknown file type (want .json, .jsonl, .csv, .tsv or .parquet, optionally .gz for text formats)", path)
@@ -94,9 +112,12 @@ func OpenFile(path string) (Reader, error) {
 		return nil, fmt.Errorf("open dataset: %w", err)
 	}
 	var r io.Reader = f
+	if read != nil {
+		r = countingReader{f, read}
+	}
 	closer := f.Close
 	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		gz, err := gzip.NewReader(f)
+		gz, err := gzip.NewReader(r)
 		if err != nil {
 			f.Close()
 			return nil, &Error{Pos: Pos{File: path, Line: 1}, Problem: "not a gzip file: " + err.Error(), Fatal: true}

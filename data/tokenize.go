@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -80,6 +81,8 @@ type seqBuilder struct {
 }
 
 func (b *seqBuilder) add(ids []int, count bool) {
+	b.ids = slices.Grow(b.ids, len(ids))
+	b.labels = slices.Grow(b.labels, len(ids))
 	for _, id := range ids {
 		b.ids = append(b.ids, int32(id))
 		if count {
