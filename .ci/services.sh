@@ -115,3 +115,12 @@ start_chromium() {
   mkdir -p "$CRUCIBLE_TEST_ARTIFACTS"
   echo "$(chromium --version 2>/dev/null || echo chromium) for the browser test; screenshots in $CRUCIBLE_TEST_ARTIFACTS"
 }
+
+# install_numpy makes sure a python3 with numpy is there for the test that
+# runs the token-file reader of docs/tokens.md (ml/tokens).
+install_numpy() {
+  if ! python3 -c 'import numpy' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1; then
+    echo "installing numpy from Debian's packages"
+    apt_install python3-numpy
+  fi
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
@@ -30,6 +31,13 @@ type EvalSpec struct {
 	MaxLength int
 	// Beta is DPO's temperature; defaults to 0.1.
 	Beta float64
+	// TokenCache is a directory where the test split's tokens are kept
+	// and reused by the next evaluation of the same split (see
+	// data.TokenCache); empty tokenizes into a temporary directory.
+	TokenCache string
+	// TokensPath, when set, is the test split's token store, evaluated as
+	// it is (written for the base's tokenizer; see crucible data tokenize).
+	TokensPath string
 }
 
 // EvalResult is one evaluation's outcome (the fields of
@@ -84,10 +92,21 @@ func Evaluate(ctx context.Context, spec EvalSpec) (*EvalResult, error) {
 	if spec.Mapping != (crucible.ColumnMapping{}) {
 		mapping = &spec.Mapping
 	}
-	ds, err := loadDataset(spec.TestPath, spec.TaskType, mapping, tok, maxLength(base.Config(), capLen))
+	cacheDir := spec.TokenCache
+	if cacheDir == "" && spec.TokensPath == "" {
+		tmp, err := os.MkdirTemp("", "crucible-eval-tokens-")
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINTERNAL, "evaluate: temporary directory")
+		}
+		defer os.RemoveAll(tmp)
+		cacheDir = tmp
+	}
+	ds, err := loadDataset(ctx, dataSpec{Path: spec.TestPath, Type: spec.TaskType, Mapping: mapping, ModelDir: spec.BaseDir, Tok: tok, Vocab: base.Config().Vocab,
+		MaxLen: maxLength(base.Config(), capLen), Tokens: spec.TokensPath, Cache: data.TokenCache{Dir: cacheDir, MaxBytes: data.DefaultTokenCacheBytes}})
 	if err != nil {
 		return nil, err
 	}
+	defer ds.Close()
 	beta := spec.Beta
 	if beta <= 0 {
 		beta = eval.DefaultBeta
@@ -97,7 +116,7 @@ func Evaluate(ctx context.Context, spec EvalSpec) (*EvalResult, error) {
 	res := &EvalResult{}
 	var ref eval.LogProbs
 	if dpo {
-		if ref, err = eval.PairLogProbs(ctx, base, ds.Pairs, opts); err != nil {
+		if ref, err = eval.PairLogProbsOf(ctx, base, ds.Store, opts); err != nil {
 			return nil, fmt.Errorf("evaluate: base log-probabilities: %w", err)
 		}
 	}
@@ -117,7 +136,7 @@ func Evaluate(ctx context.Context, spec EvalSpec) (*EvalResult, error) {
 		opts.Progress = spec.Progress
 	}
 	if dpo {
-		pol, err := eval.PairLogProbs(ctx, policy, ds.Pairs, opts)
+		pol, err := eval.PairLogProbsOf(ctx, policy, ds.Store, opts)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
@@ -126,11 +145,11 @@ func Evaluate(ctx context.Context, spec EvalSpec) (*EvalResult, error) {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 		res.Loss, res.RewardAccuracy, res.Margin, res.Samples = r.Loss, r.Accuracy, r.Margin, r.Pairs
-		for _, p := range ds.Pairs {
-			res.Tokens += p.Chosen.Counted() + p.Rejected.Counted()
+		for i := range ds.Store.Len() {
+			res.Tokens += ds.Store.Counted(i)
 		}
 	} else {
-		r, err := eval.Loss(ctx, policy, ds.Seqs, opts)
+		r, err := eval.LossOf(ctx, policy, ds.Store, opts)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}

@@ -32,7 +32,7 @@ func loadGRPO(path string, m crucible.ColumnMapping, reason string, tok *tokeniz
 	if err != nil {
 		return nil, err
 	}
-	d := &dataset{Type: crucible.TaskGRPO, Mapping: m, Reason: reason, Rows: len(exs)}
+	d := &dataset{Type: crucible.TaskGRPO, Mapping: m, Reason: reason, Rows: int64(len(exs))}
 	var kept []data.Example
 	for _, ex := range exs {
 		if !ex.Empty() {
@@ -53,7 +53,7 @@ func loadGRPO(path string, m crucible.ColumnMapping, reason string, tok *tokeniz
 			WithHint("shorten that prompt, or the maximum completion length")
 	}
 	d.Stats = st
-	d.Prompts = prompts
+	d.Prompts, d.Examples = prompts, len(prompts)
 	for _, p := range prompts {
 		d.MaxLen = max(d.MaxLen, len(p.IDs)+maxCompletion)
 	}
@@ -209,11 +209,13 @@ func grpoCompletion(r Recipe) int {
 	return DefaultMaxCompletion
 }
 
-// loadTrainData reads the training data: a grpo dataset's prompts, or
-// any other type's tokenized examples.
-func loadTrainData(spec Spec, tok *tokenizer.Tokenizer, maxLen int) (*dataset, error) {
+// loadTrainData reads the training data: a grpo dataset's prompts (held
+// in memory with the columns its rewards read), or any other type's token
+// store (see loadDataset).
+func loadTrainData(ctx context.Context, spec Spec, tok *tokenizer.Tokenizer, vocab, maxLen int, cache data.TokenCache, progress func(data.TokenProgress)) (*dataset, error) {
 	if spec.TaskType != crucible.TaskGRPO {
-		return loadDataset(spec.DataPath, spec.TaskType, spec.Mapping, tok, maxLen)
+		return loadDataset(ctx, dataSpec{Path: spec.DataPath, Type: spec.TaskType, Mapping: spec.Mapping, ModelDir: spec.ModelDir, Tok: tok, Vocab: vocab,
+			MaxLen: maxLen, Tokens: spec.TokensPath, Cache: cache, Progress: progress})
 	}
 	var given crucible.ColumnMapping
 	if spec.Mapping != nil {
@@ -223,5 +225,12 @@ func loadTrainData(spec Spec, tok *tokenizer.Tokenizer, maxLen int) (*dataset, e
 	if err != nil {
 		return nil, err
 	}
-	return loadGRPO(spec.DataPath, m, reason, tok, maxLen, grpoCompletion(spec.Recipe))
+	d, err := loadGRPO(spec.DataPath, m, reason, tok, maxLen, grpoCompletion(spec.Recipe))
+	if err != nil {
+		return nil, err
+	}
+	if d.DataSHA256, err = data.DatasetSHA256(spec.DataPath); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train: read %s", spec.DataPath)
+	}
+	return d, nil
 }

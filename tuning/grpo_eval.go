@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
@@ -68,7 +69,7 @@ func EvaluateGRPO(ctx context.Context, spec GRPOEvalSpec) (*GRPOEvalResult, erro
 	if completion <= 0 {
 		completion = DefaultMaxCompletion
 	}
-	ds, err := loadTrainData(Spec{DataPath: spec.TestPath, TaskType: crucible.TaskGRPO, Mapping: mapping, Recipe: Recipe{MaxCompletion: completion}}, tok, maxLength(base.Config(), math.MaxInt32))
+	ds, err := loadTrainData(ctx, Spec{DataPath: spec.TestPath, TaskType: crucible.TaskGRPO, Mapping: mapping, Recipe: Recipe{MaxCompletion: completion}}, tok, base.Config().Vocab, maxLength(base.Config(), math.MaxInt32), data.TokenCache{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,14 @@ type Spec struct {
 	// Resume continues from the latest checkpoint in WorkDir, when there is
 	// one (a run that was killed): same model, data, recipe and Seed.
 	Resume bool
+	// TokenCache is the directory of tokenized datasets reused across runs
+	// (see data.TokenCache); empty keeps the tokens in WorkDir for this run
+	// (and its resumption) only.
+	TokenCache string
+	// TokensPath, when set, is a token store to train on instead of
+	// tokenizing DataPath (written for this model's tokenizer, e.g. by
+	// crucible data tokenize); DataPath may then be empty.
+	TokensPath string
 	// Memory is the bytes training may use; defaults to 60% of the
 	// memory available.
 	Memory int64
@@ -104,8 +112,8 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if spec.ModelDir == "" || spec.DataPath == "" || spec.OutDir == "" {
-		return nil, crucible.Errorf(crucible.EINVALID, "train: model directory, dataset and output directory are required")
+	if spec.ModelDir == "" || (spec.DataPath == "" && spec.TokensPath == "") || spec.OutDir == "" {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: model directory, dataset (or token file) and output directory are required")
 	}
 	tmp, err := prepareOut(spec.OutDir)
 	if err != nil {
@@ -146,14 +154,26 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		return nil, crucible.Errorf(crucible.EINVALID, "train: a grpo task needs at least one reward function").
 			WithHint("name a built-in with --reward (e.g. --reward numeric_answer) or give a Starlark file with --reward-file")
 	}
-	ds, err := loadTrainData(spec, tok, maxLen)
+	// Tokenizing counts against the deadline (less the time the save needs
+	// at the least).
+	dctx, cancel := context.WithDeadline(ctx, deadline.Add(-time.Second))
+	ds, err := loadTrainData(dctx, spec, tok, cfg.Vocab, maxLen, tokenCache(spec.TokenCache, work, spec.Log), tokenProgress(report, logf))
+	cancel()
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, crucible.Errorf(crucible.EINVALID, "train: time budget too small: it ran out while tokenizing %s", spec.DataPath).
+				WithHint("give the job more time; the tokens are not kept, so a second run starts over")
+		}
 		return nil, err
 	}
-	sum, err := fileSHA256(spec.DataPath)
-	if err != nil {
-		return nil, crucible.Wrap(err, crucible.EINVALID, "train: read %s", spec.DataPath)
+	defer ds.Close()
+	switch {
+	case ds.Store != nil && ds.Cached:
+		logf("tokens: %s (%d sequences, %d tokens), tokenized before", ds.Store.Path(), ds.Store.Len(), ds.Store.Meta().Tokens)
+	case ds.Store != nil:
+		logf("tokens: %s (%d rows, %d sequences, %d tokens) in %s", ds.Store.Path(), ds.Rows, ds.Store.Len(), ds.Store.Meta().Tokens, time.Since(start).Round(time.Millisecond))
 	}
+	sum := ds.DataSHA256
 	base := spec.BaseModel
 	if base == "" {
 		base = filepath.Base(filepath.Clean(spec.ModelDir))
@@ -170,7 +190,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	choose(train.Choice{Name: "task", Value: string(ds.Type), Reason: why})
 	choose(train.Choice{Name: "max length", Value: maxLen, Reason: fmt.Sprintf("tokens per sequence: the model's context %d, capped at %d; %d of %d examples truncated, %d dropped", cfg.MaxPositions, capLen, ds.Stats.Truncated, ds.Stats.Examples, ds.Stats.Dropped)})
 
-	examples := len(ds.Seqs) + len(ds.Pairs) + len(ds.Prompts)
+	examples := ds.Examples
 	setup, err := setupModel(m, spec, ds, base, choose)
 	if err != nil {
 		return nil, err
@@ -210,7 +230,11 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 			choose(train.Choice{Name: "resume", Value: ck, Reason: "the latest checkpoint of the interrupted run"})
 		}
 	}
-	td := train.Data{Train: ds.Seqs, Pairs: ds.Pairs}
+	var td train.Data
+	if ds.Store != nil {
+		tc.DataID = ds.Store.Meta().SHA256
+		td = train.Data{Source: ds.Store, SourcePairs: ds.Type == crucible.TaskDPO}
+	}
 	report(Progress{Fraction: 0.05, Message: fmt.Sprintf("training on %d examples", examples)})
 	var tr *train.Result
 	if ds.Type == crucible.TaskGRPO {
@@ -260,7 +284,7 @@ func setupModel(m *model.Model, spec Spec, ds *dataset, base string, choose func
 	if mem <= 0 {
 		mem = availableMemory() * 6 / 10
 	}
-	setup, err := train.ChooseSetup(train.SetupFacts{Model: m.Config(), Params: m.NumParams(), Examples: len(ds.Seqs) + len(ds.Pairs), MaxLen: ds.MaxLen,
+	setup, err := train.ChooseSetup(train.SetupFacts{Model: m.Config(), Params: m.NumParams(), Examples: ds.Examples, MaxLen: ds.MaxLen,
 		Memory: mem, DPO: ds.Type == crucible.TaskDPO || ds.Type == crucible.TaskGRPO, LoRA: spec.Recipe.LoRA, BatchSize: spec.Recipe.BatchSize, GradAccum: spec.Recipe.GradAccum})
 	if err != nil {
 		return setup, crucible.Wrap(err, crucible.EINVALID, "train")

@@ -21,9 +21,9 @@ func init() { register(newDataCmd) }
 func newDataCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "data",
-		Short: "Check datasets and fetch models and datasets into the local Hugging Face cache",
+		Short: "Check, split and tokenize datasets; fetch models and datasets into the local Hugging Face cache",
 	}
-	cmd.AddCommand(newDataCheckCmd(), newDataSplitCmd(), newDataPullCmd(), newDataResolveCmd())
+	cmd.AddCommand(newDataCheckCmd(), newDataSplitCmd(), newDataTokenizeCmd(), newDataPullCmd(), newDataResolveCmd())
 	return cmd
 }
 

@@ -16,6 +16,7 @@ func init() { register(newEvalCmd) }
 func newEvalCmd() *cobra.Command {
 	var (
 		modelDir, adapter, base, dataPath, typ string
+		tokensPath, tokenCache                 string
 		mapping                                crucible.ColumnMapping
 		asJSON                                 bool
 		maxLen                                 int
@@ -35,10 +36,15 @@ as a fine-tune of another base. A submission that fails the checks prints the
 failure and exits with status 1.`,
 		Example: `  crucible eval --model ./models/tiny --data test.jsonl
   crucible eval --model ./models/tiny --adapter ./tuned --data test.jsonl --json
-  crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo`,
+  crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo
+  crucible eval --model ./models/tiny --tokens test.tokens.safetensors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "model", "data"); err != nil {
+			required := []string{"model", "data"}
+			if tokensPath != "" {
+				required = []string{"model"} // the token file is the data
+			}
+			if err := requireFlags(cmd, required...); err != nil {
 				return err
 			}
 			if err := notNegative(cmd, "max-length"); err != nil {
@@ -49,7 +55,7 @@ failure and exits with status 1.`,
 			}
 			models := hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}
 			var err error
-			spec := tuning.EvalSpec{Mapping: mapping, MaxLength: maxLen}
+			spec := tuning.EvalSpec{Mapping: mapping, MaxLength: maxLen, TokensPath: tokensPath, TokenCache: tokenCache}
 			if typ != "" {
 				if spec.TaskType, err = crucible.ParseTaskType(typ); err != nil {
 					return err
@@ -71,8 +77,10 @@ failure and exits with status 1.`,
 					return err
 				}
 			}
-			if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(dataPath); err != nil {
-				return err
+			if dataPath != "" {
+				if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(dataPath); err != nil {
+					return err
+				}
 			}
 			res, err := tuning.Evaluate(cmd.Context(), spec)
 			if err != nil {
@@ -99,6 +107,8 @@ failure and exits with status 1.`,
 	f.StringVar(&adapter, "adapter", "", "submission to evaluate over --model: a PEFT adapter or a full model directory")
 	f.StringVar(&base, "base", "", "evaluate --model as a fine-tune of this base model")
 	f.StringVar(&dataPath, "data", "", "test dataset file or directory")
+	f.StringVar(&tokensPath, "tokens", "", "token file of the test split to evaluate instead of tokenizing --data (see crucible data tokenize)")
+	f.StringVar(&tokenCache, "token-cache", defaultTokenCacheDir(), "directory where tokenized datasets are kept for the next run (empty: a temporary one)")
 	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
 	addMappingFlags(cmd, &mapping)
 	f.IntVar(&maxLen, "max-length", 0, "tokens per sequence (default: the model's context, at most 4096)")

@@ -92,6 +92,11 @@ func TestCLIBadInput(t *testing.T) {
 			"--max-length -5: must not be negative", "chosen automatically"},
 		{"data check missing file", []string{"data", "check", "no-such-train.jsonl"},
 			"no-such-train.jsonl does not exist", ""},
+		{"data tokenize without flags", []string{"data", "tokenize"}, "--model, --data and --out are required", ""},
+		{"data tokenize into a directory", []string{"data", "tokenize", "--model", "../../assets/models/crucible-tiny", "--data", "../../assets/datasets/facts.jsonl", "--out", t.TempDir()},
+			"is a directory", "name the token file"},
+		{"eval a file that is no token file", []string{"eval", "--model", "../../assets/models/crucible-tiny", "--tokens", "../../assets/datasets/facts.jsonl"},
+			"not a valid token store", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

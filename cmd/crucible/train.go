@@ -60,7 +60,11 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
   crucible train --model ./models/tiny --data arithmetic.jsonl --type grpo --reward numeric_answer --reward 'regex_match:pattern=^ *[0-9]+,weight=0.5' --out ./rl --time 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "model", "data", "out"); err != nil {
+			required := []string{"model", "data", "out"}
+			if spec.TokensPath != "" {
+				required = []string{"model", "out"} // the token file is the data
+			}
+			if err := requireFlags(cmd, required...); err != nil {
 				return err
 			}
 			if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
@@ -119,8 +123,10 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			if spec.ModelDir, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(spec.ModelDir); err != nil {
 				return err
 			}
-			if spec.DataPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(spec.DataPath); err != nil {
-				return err
+			if spec.DataPath != "" {
+				if spec.DataPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(spec.DataPath); err != nil {
+					return err
+				}
 			}
 			if budget <= 0 {
 				return crucible.Errorf(crucible.EINVALID, "--time must be positive")
@@ -130,7 +136,11 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			out := cmd.ErrOrStderr()
 			bar := newProgressBar(out, isTerminal(out), budget)
 			spec.Log = bar.line
-			bar.line(fmt.Sprintf("training %s on %s for at most %s", spec.ModelDir, spec.DataPath, budget))
+			what := spec.DataPath
+			if spec.TokensPath != "" {
+				what = spec.TokensPath
+			}
+			bar.line(fmt.Sprintf("training %s on %s for at most %s", spec.ModelDir, what, budget))
 			res, err := tuning.Train(cmd.Context(), spec, bar.update)
 			bar.done()
 			if err != nil {
@@ -165,6 +175,8 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 	f := cmd.Flags()
 	f.StringVar(&spec.ModelDir, "model", "", "base model directory (Hugging Face layout) or cached org/name")
 	f.StringVar(&spec.DataPath, "data", "", "dataset file or directory, or cached dataset org/name")
+	f.StringVar(&spec.TokensPath, "tokens", "", "token file to train on instead of tokenizing --data (see crucible data tokenize)")
+	f.StringVar(&spec.TokenCache, "token-cache", defaultTokenCacheDir(), "directory where tokenized datasets are kept for the next run (empty: keep them for this run only)")
 	f.StringVar(&spec.OutDir, "out", "", "output directory (must not exist or be empty)")
 	f.StringVar(&spec.BaseModel, "base-name", "", "name of the base model in the model card (default: the model directory's name)")
 	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
@@ -208,6 +220,7 @@ type progressBar struct {
 	tty    bool
 	start  time.Time
 	last   time.Time
+	kind   string // the first word of the last message printed
 	shown  bool
 	budget time.Duration
 }
@@ -243,10 +256,13 @@ func (b *progressBar) update(p tuning.Progress) {
 		b.shown = true
 		return
 	}
-	if now.Sub(b.last) < 5*time.Second && p.Fraction < 1 && p.Step > 0 {
+	// Repeated updates of one kind (steps, tokenizing) print every five
+	// seconds; a new kind prints at once.
+	kind, _, _ := strings.Cut(msg, " ")
+	if now.Sub(b.last) < 5*time.Second && p.Fraction < 1 && kind == b.kind {
 		return
 	}
-	b.last = now
+	b.last, b.kind = now, kind
 	fmt.Fprintf(b.w, "%3.0f%% %s (elapsed %s%s)\n", 100*p.Fraction, msg, elapsed.Round(time.Second), eta)
 }
 

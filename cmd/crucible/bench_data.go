@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/assets"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/ml/tokenizer"
+)
+
+func init() { registerBench(newBenchDataCmd) }
+
+// dataBenchRow is one phase of the data benchmark: a child process of this
+// binary, timed from its start, with its peak resident memory.
+type dataBenchRow struct {
+	Phase   string  `json:"phase"`
+	Command string  `json:"command"`
+	Seconds float64 `json:"seconds"`
+	// FirstStep is the time from the process's start to its first
+	// optimizer step (training phases).
+	FirstStep float64 `json:"first_step_s,omitempty"`
+	MBPerSec  float64 `json:"mb_per_s,omitempty"` // dataset bytes / seconds (tokenize)
+	PeakRSS   int64   `json:"peak_rss_bytes"`
+	Rows      int64   `json:"rows,omitempty"`
+	// StoreBytes is the token store's size on disk (tokenize).
+	StoreBytes int64 `json:"store_bytes,omitempty"`
+}
+
+func newBenchDataCmd() *cobra.Command {
+	var (
+		asJSON, keep, check, cold bool
+		sizeMB                    float64
+		dir, dataPath, modelDir   string
+		steps                     int
+	)
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Measure tokenization speed, time to the first training step and peak memory on a dataset of any size",
+		Long: `data generates an instruct dataset of about --mb megabytes (JSON Lines of
+English-like text, about 560 bytes a row; or takes --data), then runs this
+binary on it as child processes and reports for each its wall time and peak
+resident memory (RSS):
+
+  check       crucible data check (the row count the store must match)
+  tokenize    crucible data tokenize: MB/s of the dataset, the token file's
+              size on disk and its row count
+  train-cold  crucible train --data with an empty token cache: time from the
+              process's start to its first optimizer step, tokenizing included
+  train-warm  crucible train --tokens on the token file: the same, without
+              tokenizing
+
+Training uses the shipped model (crucible-tiny) unless --model is given, and
+stops after --steps optimizer steps. Generated files go under --dir and are
+removed at the end unless --keep is given; the dataset is kept and reused when
+it is already there with --keep. Dataset, token file and cache need about 2.5
+times --mb of free disk space; the command checks before writing.`,
+		Example: `  crucible bench data --mb 100
+  crucible bench data --mb 1000 --steps 3 --json
+  crucible bench data --data ./big.jsonl --check=false`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sizeMB <= 0 || steps < 1 {
+				return crucible.Errorf(crucible.EINVALID, "bench data: --mb must be > 0 and --steps ≥ 1, got %g and %d", sizeMB, steps)
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench data: %w", err)
+			}
+			if dir == "" {
+				dir = filepath.Join(os.TempDir(), "crucible-bench-data")
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return crucible.Wrap(err, crucible.EINVALID, "bench data: --dir")
+			}
+			work, err := os.MkdirTemp(dir, "run-")
+			if err != nil {
+				return crucible.Wrap(err, crucible.EINVALID, "bench data: --dir")
+			}
+			defer os.RemoveAll(work)
+			logw := cmd.ErrOrStderr()
+			if modelDir == "" {
+				if modelDir, err = assets.Extract(assets.BaseModel, work); err != nil {
+					return err
+				}
+			}
+			size := int64(sizeMB * 1e6)
+			if dataPath == "" {
+				dataPath = filepath.Join(dir, fmt.Sprintf("instruct-%dMB.jsonl", int64(sizeMB)))
+				if st, err := os.Stat(dataPath); err == nil && st.Size() >= size {
+					fmt.Fprintf(logw, "using %s (%.1f MB)\n", dataPath, float64(st.Size())/1e6)
+				} else {
+					if err := checkFree(dir, size*5/2); err != nil {
+						return err
+					}
+					fmt.Fprintf(logw, "writing %s (%.0f MB)...\n", dataPath, sizeMB)
+					t0 := time.Now()
+					rows, err := writeSyntheticFile(dataPath, size, 1)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(logw, "wrote %d rows in %s\n", rows, time.Since(t0).Round(time.Second))
+				}
+				if !keep {
+					defer os.Remove(dataPath)
+				}
+			} else if st, err := os.Stat(dataPath); err != nil {
+				return crucible.Wrap(err, crucible.ENOTFOUND, "bench data: --data")
+			} else {
+				size = st.Size()
+				if err := checkFree(dir, size*3/2); err != nil {
+					return err
+				}
+			}
+			st, _ := os.Stat(dataPath)
+			size = st.Size()
+
+			var rows []dataBenchRow
+			run := func(phase string, args ...string) (dataBenchRow, []byte, error) {
+				fmt.Fprintf(logw, "%s: crucible %s\n", phase, strings.Join(args, " "))
+				r, out, err := runChild(self, args, work)
+				r.Phase = phase
+				r.Command = "crucible " + strings.Join(args, " ")
+				if err != nil {
+					return r, out, fmt.Errorf("bench data: %s: %w", phase, err)
+				}
+				rows = append(rows, r)
+				return r, out, nil
+			}
+			cache := filepath.Join(work, "cache")
+			cacheFlag := "--token-cache=" + cache
+			var checkRows int64 = -1
+			if check {
+				_, out, err := run("check", "data", "check", dataPath, "--json")
+				if err != nil {
+					return err
+				}
+				var rep struct{ Rows int64 }
+				if err := json.Unmarshal(out, &rep); err != nil {
+					return fmt.Errorf("bench data: data check's report: %w", err)
+				}
+				checkRows = rep.Rows
+				rows[len(rows)-1].Rows = rep.Rows
+			}
+			store := filepath.Join(work, "data.tokens.safetensors")
+			r, out, err := run("tokenize", "data", "tokenize", "--model", modelDir, "--data", dataPath, "--out", store, "--json")
+			if err != nil {
+				return err
+			}
+			var rep tokenizeReport
+			if err := json.Unmarshal(out, &rep); err != nil {
+				return fmt.Errorf("bench data: data tokenize's report: %w", err)
+			}
+			k := len(rows) - 1
+			rows[k].Rows, rows[k].StoreBytes, rows[k].MBPerSec = rep.Source.Rows, rep.Bytes, float64(size)/r.Seconds/1e6
+			if checkRows >= 0 && rep.Source.Rows != checkRows {
+				return fmt.Errorf("bench data: the token file holds %d rows, data check counts %d", rep.Source.Rows, checkRows)
+			}
+			trainArgs := []string{"train", "--model", modelDir, "--max-steps", fmt.Sprint(steps), "--time", "2h", cacheFlag}
+			if cold {
+				if _, _, err := run("train-cold", append(trainArgs, "--data", dataPath, "--out", filepath.Join(work, "out-cold"))...); err != nil {
+					return err
+				}
+				os.RemoveAll(cache)
+			}
+			if _, _, err := run("train-warm", append(trainArgs, "--tokens", store, "--out", filepath.Join(work, "out-warm"))...); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			printDataBench(cmd.OutOrStdout(), dataPath, size, rows)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&sizeMB, "mb", 100, "size of the generated dataset in megabytes (10^6 bytes)")
+	f.StringVar(&dataPath, "data", "", "dataset to use instead of a generated one (instruct, any format)")
+	f.StringVar(&dir, "dir", "", "directory for the generated dataset and the runs' files (default: $TMPDIR/crucible-bench-data)")
+	f.StringVar(&modelDir, "model", "", "model to tokenize for and train (default: the shipped crucible-tiny)")
+	f.IntVar(&steps, "steps", 3, "optimizer steps each training run takes")
+	f.BoolVar(&check, "check", true, "run data check first and compare its row count with the token file's")
+	f.BoolVar(&cold, "cold", true, "also train from the raw dataset with an empty token cache")
+	f.BoolVar(&keep, "keep", false, "keep the generated dataset (and reuse it next time)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per phase")
+	return cmd
+}
+
+// runChild runs this binary with args, timing it from its start to its end
+// and to the first line of its standard error that reports step 1.
+func runChild(self string, args []string, dir string) (dataBenchRow, []byte, error) {
+	var r dataBenchRow
+	c := exec.Command(self, args...)
+	c.Dir = dir
+	var stdout bytes.Buffer
+	c.Stdout = &stdout
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		return r, nil, err
+	}
+	t0 := time.Now()
+	if err := c.Start(); err != nil {
+		return r, nil, err
+	}
+	var tail []string
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if r.FirstStep == 0 && strings.Contains(line, "step 1/") {
+			r.FirstStep = time.Since(t0).Seconds()
+		}
+		tail = append(tail, line)
+		if len(tail) > 20 {
+			tail = tail[1:]
+		}
+	}
+	err = c.Wait()
+	r.Seconds = time.Since(t0).Seconds()
+	r.PeakRSS = childPeakRSS(c.ProcessState)
+	if err != nil {
+		return r, stdout.Bytes(), fmt.Errorf("%w; its last lines:\n%s", err, strings.Join(tail, "\n"))
+	}
+	return r, stdout.Bytes(), nil
+}
+
+func printDataBench(w io.Writer, path string, size int64, rows []dataBenchRow) {
+	fmt.Fprintf(w, "dataset %s: %.1f MB\n", path, float64(size)/1e6)
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tseconds\tfirst step s\tMB/s\tpeak RSS MiB\trows\tstore MB\t")
+	opt := func(x float64, format string) string {
+		if x == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, x)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.0f\t%s\t%s\t\n", r.Phase, r.Seconds, opt(r.FirstStep, "%.1f"), opt(r.MBPerSec, "%.1f"),
+			float64(r.PeakRSS)/(1<<20), opt(float64(r.Rows), "%.0f"), opt(float64(r.StoreBytes)/1e6, "%.1f"))
+	}
+	tw.Flush()
+}
+
+// checkFree refuses to start when dir's file system has less than need
+// bytes free.
+func checkFree(dir string, need int64) error {
+	free, ok := freeBytes(dir)
+	if ok && free < need {
+		return crucible.Errorf(crucible.EINVALID, "bench data: %s has %.1f GB free, the run needs about %.1f GB", dir, float64(free)/1e9, float64(need)/1e9).
+			WithHint("use a smaller --mb, or --dir on a larger disk")
+	}
+	return nil
+}
+
+// writeSyntheticFile writes about size bytes of instruct rows to path
+// (atomically: a partial file never has the final name).
+func writeSyntheticFile(path string, size int64, seed uint64) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := writeSynthetic(f, size, seed)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("bench data: write %s: %w", path, err)
+	}
+	return rows, nil
+}
+
+// writeSynthetic writes instruct rows ({"instruction", "output"}, some
+// with an "input") of English-like text until about size bytes are
+// written, deterministically from seed: spans of a generated corpus cut at
+// word boundaries, about 560 bytes a row.
+func writeSynthetic(w io.Writer, size int64, seed uint64) (int64, error) {
+	corpus := tokenizer.SampleText(8<<20, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x5e7))
+	span := func(minLen, maxLen int) string {
+		n := minLen + rng.IntN(maxLen-minLen+1)
+		lo := rng.IntN(len(corpus) - n - 64)
+		if i := strings.IndexByte(corpus[lo:], ' '); i >= 0 && i < 32 {
+			lo += i + 1
+		}
+		hi := lo + n
+		if i := strings.IndexByte(corpus[hi:], ' '); i >= 0 && i < 32 {
+			hi += i
+		}
+		return strings.TrimSpace(corpus[lo:hi])
+	}
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	type row struct {
+		Instruction string `json:"instruction"`
+		Input       string `json:"input,omitempty"`
+		Output      string `json:"output"`
+	}
+	var rows int64
+	for cw.n+int64(bw.Buffered()) < size {
+		r := row{Instruction: span(30, 220), Output: span(80, 640)}
+		if rng.IntN(4) == 0 {
+			r.Input = span(20, 200)
+		}
+		if err := enc.Encode(r); err != nil {
+			return rows, err
+		}
+		rows++
+	}
+	if err := bw.Flush(); err != nil {
+		return rows, err
+	}
+	if rows == 0 {
+		return 0, errors.New("nothing written")
+	}
+	return rows, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n += int64(k)
+	return k, err
+}
