@@ -188,7 +188,63 @@ func (c *Client) metagraphAt(ctx context.Context, rt *runtimeInfo, hash string, 
 			return nil, crucible.Errorf(crucible.EINTERNAL, "subtensor: neuron at position %d has uid %d; want neurons ordered by uid", i, mg.Neurons[i].UID)
 		}
 	}
+	if err := c.fillWeights(ctx, rt, hash, mg); err != nil {
+		return nil, err
+	}
 	return mg, nil
+}
+
+// fillWeights reads the weight rows of the neurons with a validator permit
+// (the others' weights do not count), in one storage query.
+func (c *Client) fillWeights(ctx context.Context, rt *runtimeInfo, block string, mg *chain.Metagraph) error {
+	var qs []storageQuery
+	var who []int
+	for i, n := range mg.Neurons {
+		if n.Validator {
+			qs = append(qs, storageQuery{"SubtensorModule", "Weights", []any{c.opts.NetUID, n.UID}})
+			who = append(who, i)
+		}
+	}
+	if len(qs) == 0 {
+		return nil
+	}
+	vals, err := c.queryStorage(ctx, rt, block, qs)
+	if err != nil {
+		return err
+	}
+	for j, v := range vals {
+		row, err := weightRow(v)
+		if err != nil {
+			return crucible.Errorf(crucible.EINTERNAL, "subtensor: weights of uid %d: %v", mg.Neurons[who[j]].UID, err)
+		}
+		mg.Neurons[who[j]].Weights = row
+	}
+	return nil
+}
+
+// weightRow reads a Vec<(u16, u16)> weight row.
+func weightRow(v any) ([]chain.UIDWeight, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list, got %T", v)
+	}
+	out := make([]chain.UIDWeight, 0, len(list))
+	for _, e := range list {
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, fmt.Errorf("want (uid, weight), got %T", e)
+		}
+		uid, err1 := asUint(pair[0])
+		w, err2 := asUint(pair[1])
+		if err1 != nil || err2 != nil || uid > math.MaxUint16 || w > math.MaxUint16 {
+			return nil, fmt.Errorf("bad entry %v", pair)
+		}
+		out = append(out, chain.UIDWeight{UID: uint16(uid), Value: uint16(w)})
+	}
+	return out, nil
 }
 
 // neuronFromLite maps a decoded NeuronInfoLite onto a chain.Neuron.

@@ -136,3 +136,38 @@ func TestReconnects(t *testing.T) {
 		}
 	}
 }
+
+// A real state_queryStorageAt answer (the weight row of uid 10 on netuid
+// 23, recorded by the Bittensor SDK) is read through the client: the key
+// is built from the metadata, the change set parsed, the row decoded.
+func TestRecordedWeightRow(t *testing.T) {
+	rec, err := vectors.LoadResponses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := newReplayNode(t)
+	for params, resp := range rec["weights"]["state_queryStorageAt"] {
+		if err := node.Record("state_queryStorageAt", params, resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := testCtx(t)
+	c, err := Open(ctx, Options{URL: node.WSURL(), NetUID: 1, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rt, err := c.runtime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.queryStorage(ctx, rt, "0x1b3f85dc8c83cada6d1782c955973a509a37c62af3d6ba29f5fd816aee37eb3b",
+		[]storageQuery{{"SubtensorModule", "Weights", []any{23, 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := weightRow(v[0])
+	if err != nil || len(row) != 1 || row[0].UID != 10 || row[0].Value != 65535 {
+		t.Fatalf("row %v %v", row, err)
+	}
+}
