@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
 )
 
@@ -331,8 +333,11 @@ func newDataPullCmd() *cobra.Command {
 and checking every file's sha256 or git object id, and prints the snapshot
 directory. The hub is HF_ENDPOINT (default https://huggingface.co), the token
 HF_TOKEN, the cache HF_HUB_CACHE or HF_HOME/hub. Copy the cache folder to an
-offline machine to use it there.`,
+offline machine to use it there. For a model, it then says on stderr whether
+crucible can train and evaluate it (its architecture and every config key),
+and why not.`,
 		Example: `  crucible data pull HuggingFaceTB/SmolLM2-135M --include '*.json' --include '*.safetensors'
+  crucible data pull Qwen/Qwen3-0.6B --include '*.json' --include '*.safetensors' --include '*.jinja'
   crucible data pull --dataset yahma/alpaca-cleaned`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -357,6 +362,9 @@ offline machine to use it there.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), dir)
+			if kind == hub.Model {
+				describePulledModel(dir, cmd.ErrOrStderr())
+			}
 			return nil
 		},
 	}
@@ -367,6 +375,24 @@ offline machine to use it there.`,
 	f.StringVar(&endpoint, "endpoint", "", "hub URL (default HF_ENDPOINT or https://huggingface.co)")
 	f.IntVar(&retries, "retries", 3, "resume an interrupted file this many times")
 	return cmd
+}
+
+// describePulledModel tells whether crucible can load a downloaded model:
+// its architecture and size, the notes on its config, or why not.
+func describePulledModel(dir string, w io.Writer) {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		return // not pulled (--include left it out)
+	}
+	cfg, err := model.ReadConfig(dir)
+	if err != nil {
+		fmt.Fprintf(w, "warning: crucible cannot train or evaluate this model: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "model: %s (%s family), %.0fM parameters: crucible can train and evaluate it\n",
+		cfg.Architecture, cfg.ModelType, float64(model.ParamCount(cfg))/1e6)
+	for _, n := range cfg.Notes() {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 }
 
 func newDataResolveCmd() *cobra.Command {

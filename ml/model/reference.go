@@ -50,3 +50,7 @@ func ReferenceConfig(name string) (Config, error) {
 	}
 	return c, nil
 }
+
+// ParamCount is the number of parameters a model of the config holds (tied
+// embeddings counted once), without allocating it.
+func ParamCount(c Config) int { return newLayout(&c).size }
