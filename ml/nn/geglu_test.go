@@ -5,7 +5,7 @@ import "testing"
 // TestGeGLURows checks the fused GeGLU rows against the reference tanh GELU
 // times up, and its gradients against finite differences.
 func TestGeGLURows(t *testing.T) {
-	const rows, inter = 3, 7
+	const rows, inter = 3, 300 // more than a block, and a ragged tail
 	r := newRand(31)
 	gu := randVec(r, rows*2*inter, 3)
 	f := func(in [][]float64) []float64 {
