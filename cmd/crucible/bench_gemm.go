@@ -81,11 +81,17 @@ other jobs they show what the cores deliver while they run crucible (spinning
 worker threads count against a variant). A summary of the medians over the
 large shapes ends the table.
 
-By default every assembly variant runs (and OpenBLAS when crucible was built
-with -tags openblas); --variant picks one: a kernel variant ("go" is the
-portable kernel), "auto" (Gemm's own choice per shape), "bf16" (GemmBF16B,
-B stored as bfloat16), or "all" (every kernel variant, "go" included).
---bf16 adds the bf16 rows to the default set.
+By default every assembly variant runs, the bf16 ones (AMX-BF16,
+AVX512_BF16) where the CPU has them, and OpenBLAS when crucible was built
+with -tags openblas. bf16 rows ("bf16-amx", ...) are kernel.GemmBF16: both
+float32 operands rounded to bf16 while they are packed, float32 sums; they
+are measured against the bf16 peak of their instruction set (TDPBF16PS or
+VDPBF16PS loops). --variant picks one: a kernel variant ("go" is the
+portable kernel), "auto" (Gemm's own choice per shape), "bf16" (every bf16
+variant), "bf16-<variant>" (one of them, "bf16-go" the portable emulation),
+"bf16b" (GemmBF16B: float32 arithmetic on a B stored as bf16), or "all"
+(every kernel variant, "go" included). --bf16 adds the bf16 rows where the
+default leaves them out.
 
 OpenBLAS 0.3.21 takes this class of AVX-512 CPU for Haswell; run the bench
 again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
@@ -101,8 +107,12 @@ again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
 			if err != nil {
 				return err
 			}
-			if withBF16 && !slices.Contains(names, "bf16") {
-				names = append(names, "bf16")
+			if withBF16 {
+				for _, v := range bf16BenchVariants(false) {
+					if !slices.Contains(names, v) {
+						names = append(names, v)
+					}
+				}
 			}
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 			rows, peaks, err := runGemmBench(names, threads, reps)
@@ -124,20 +134,37 @@ again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
 	f.IntVar(&threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) to run on")
-	f.StringVar(&variant, "variant", "", `variant to run: a kernel variant, "auto", "bf16" or "all" (default: the assembly variants and openblas)`)
+	f.StringVar(&variant, "variant", "", `variant to run: a kernel variant, "auto", "bf16", "bf16-<variant>", "bf16b" or "all" (default: the assembly variants, bf16 ones included, and openblas)`)
 	f.IntVar(&reps, "reps", 5, "measurements per row; the median is reported")
-	f.BoolVar(&withBF16, "bf16", false, "also measure GemmBF16B (B stored as bfloat16)")
+	f.BoolVar(&withBF16, "bf16", false, "also measure the bf16 variants (bf16-go too)")
 	return cmd
+}
+
+// bf16BenchVariants names the bf16 rows: one per bf16 kernel variant
+// ("bf16-go", the portable emulation, only with withGo).
+func bf16BenchVariants(withGo bool) []string {
+	var out []string
+	for _, v := range kernel.BF16Variants() {
+		if v != "go" || withGo {
+			out = append(out, "bf16-"+v)
+		}
+	}
+	return out
 }
 
 func gemmBenchVariants(want string) ([]string, error) {
 	all := kernel.Variants()
 	switch want {
 	case "all":
-		return all, nil
+		return append(slices.Clone(all), bf16BenchVariants(true)...), nil
 	case "":
-		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "go" }), nil
-	case "auto", "bf16":
+		return append(slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "go" }), bf16BenchVariants(false)...), nil
+	case "auto", "bf16b":
+		return []string{want}, nil
+	case "bf16":
+		return bf16BenchVariants(!kernel.HasBF16()), nil
+	}
+	if slices.Contains(bf16BenchVariants(true), want) {
 		return []string{want}, nil
 	}
 	if !slices.Contains(all, want) {
@@ -145,20 +172,32 @@ func gemmBenchVariants(want string) ([]string, error) {
 		if want == "openblas" && !openblas.Available {
 			hint = " (build with -tags openblas and libopenblas-dev for it)"
 		}
-		return nil, fmt.Errorf("bench gemm: --variant %q is not available; have %s, auto, bf16%s", want, strings.Join(all, ", "), hint)
+		return nil, fmt.Errorf("bench gemm: --variant %q is not available; have %s, auto, bf16, %s, bf16b%s", want, strings.Join(all, ", "), strings.Join(bf16BenchVariants(true), ", "), hint)
 	}
 	return []string{want}, nil
 }
 
-// peakFor returns the FMA peak a variant is measured against: its own
-// instruction set's, or the best one for variants without one.
+// peakFor returns the peak a variant is measured against: its own
+// instruction set's, or the best FP32 one (the best bf16 one for bf16
+// variants) for variants without one.
 func peakFor(variant string, peaks map[string]kernel.Peak) kernel.Peak {
-	if p, ok := peaks[variant]; ok {
+	isa := variant
+	switch variant {
+	case "bf16-amx":
+		isa = "amx-bf16"
+	case "bf16-avx512bf16":
+		isa = "avx512-bf16"
+	}
+	if p, ok := peaks[isa]; ok {
 		return p
 	}
+	family := kernel.PeakISAs()
+	if strings.HasPrefix(variant, "bf16-") {
+		family = kernel.PeakISAsBF16()
+	}
 	var best kernel.Peak
-	for _, p := range peaks {
-		if p.GFLOPS > best.GFLOPS {
+	for _, name := range family {
+		if p := peaks[name]; p.GFLOPS > best.GFLOPS {
 			best = p
 		}
 	}
@@ -171,6 +210,9 @@ func peakFor(variant string, peaks map[string]kernel.Peak) kernel.Peak {
 // outside load then hits all of them alike and the ratios stay fair.
 func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string]kernel.Peak, error) {
 	isas := kernel.PeakISAs()
+	if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "bf16-") }) {
+		isas = append(isas, kernel.PeakISAsBF16()...)
+	}
 	allPeaks := map[string][]kernel.Peak{}
 	rng := rand.New(rand.NewPCG(1, 1))
 	var rows []gemmBenchRow
@@ -187,7 +229,7 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 			ldb = bc.k
 		}
 		var bbf []uint16
-		if slices.Contains(names, "bf16") {
+		if slices.Contains(names, "bf16b") {
 			bbf = make([]uint16, len(b))
 			for i, x := range b {
 				bbf[i] = kernel.Float32ToBF16(x)
@@ -197,8 +239,11 @@ func runGemmBench(names []string, threads, reps int) ([]gemmBenchRow, map[string
 		batches := make([]int, len(names))
 		for i, name := range names {
 			calls[i] = func() error {
-				if name == "bf16" {
+				if name == "bf16b" {
 					return kernel.GemmBF16B(transA, transB, bc.m, bc.n, bc.k, 1, a, lda, bbf, ldb, 0, c, bc.n)
+				}
+				if v, ok := strings.CutPrefix(name, "bf16-"); ok {
+					return kernel.GemmBF16Variant(v, transA, transB, bc.m, bc.n, bc.k, 1, kernel.MatF32(a), lda, kernel.MatF32(b), ldb, 0, c, bc.n)
 				}
 				return kernel.GemmVariant(name, transA, transB, bc.m, bc.n, bc.k, 1, a, lda, b, ldb, 0, c, bc.n)
 			}
@@ -330,6 +375,12 @@ func printGemmBench(w io.Writer, rows []gemmBenchRow, peaks map[string]kernel.Pe
 		fmt.Fprintf(w, "FP32 FMA peak, %s, %d threads: %.1f GFLOP/s wall-clock, %.1f per CPU-second×threads (medians over the run)\n",
 			isa, threads, peaks[isa].GFLOPS, peaks[isa].CPUGFLOPS)
 	}
+	for _, isa := range kernel.PeakISAsBF16() {
+		if p, ok := peaks[isa]; ok {
+			fmt.Fprintf(w, "bf16 peak, %s, %d threads: %.1f GFLOP/s wall-clock, %.1f per CPU-second×threads (medians over the run)\n",
+				isa, threads, p.GFLOPS, p.CPUGFLOPS)
+		}
+	}
 	fmt.Fprintln(w, `Each row's wall-clock peak is measured between its rounds; the "cpu" columns divide by this process's CPU time.`)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\top\tm\tn\tk\tthreads\tGFLOP/s\tpeak\t% peak\tvs OpenBLAS\tcpu GFLOP/s\tcpu % peak\t")
@@ -386,7 +437,7 @@ func printGemmSummary(w io.Writer, rows []gemmBenchRow) error {
 	}
 	fmt.Fprintln(w, "Medians over the large shapes (m·n·k ≥ 2³⁰):")
 	for _, v := range order {
-		line := fmt.Sprintf("  %-9s %5.1f%% of peak", v, 100*median(pct[v]))
+		line := fmt.Sprintf("  %-15s %5.1f%% of peak", v, 100*median(pct[v]))
 		if len(cpuPct[v]) > 0 {
 			line += fmt.Sprintf(" (cpu %5.1f%%)", 100*median(cpuPct[v]))
 		}

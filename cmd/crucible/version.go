@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/cpu"
+
+	"github.com/crucible-net/crucible/ml/kernel"
 )
 
 // version is set at link time with -ldflags "-X main.version=v1.2.3".
@@ -40,10 +43,28 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintf(w, "commit:   %s\n", commit)
 			fmt.Fprintf(w, "go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "cpus:     %d (GOMAXPROCS %d)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
-			fmt.Fprintf(w, "cpu:      %s\n", strings.Join(cpuFeatures(), " "))
+			if name := cpuModel(); name != "" {
+				fmt.Fprintf(w, "cpu:      %s\n", name)
+			}
+			fmt.Fprintf(w, "features: %s\n", strings.Join(cpuFeatures(), " "))
+			fmt.Fprintf(w, "kernels:  gemm %s; bf16 %s (auto precision %s)\n", strings.Join(kernel.Variants(), ", "), strings.Join(kernel.BF16Variants(), ", "), kernel.AutoPrecision())
 			return nil
 		},
 	}
+}
+
+// cpuModel is the CPU's model name from /proc/cpuinfo ("" where unknown).
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // cpuFeatures lists the instruction set extensions the ML kernels care about.
@@ -65,6 +86,7 @@ func cpuFeatures() []string {
 		add(cpu.X86.HasAVX512VL, "avx512vl")
 		add(cpu.X86.HasAVX512BF16, "avx512bf16")
 		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
+		add(cpu.X86.HasAMXBF16 && cpu.X86.HasAMXTile, "amx-bf16")
 	case "arm64":
 		add(cpu.ARM64.HasASIMD, "asimd")
 		add(cpu.ARM64.HasFPHP, "fp16")

@@ -15,5 +15,14 @@
 // and the assembly variants agree bit for bit. GemmBF16B takes B as
 // bfloat16 and widens it while packing.
 //
+// GemmBF16 is the mixed-precision product: operands (float32 or bfloat16)
+// are rounded to bf16 while they are packed into 32-row and 32-column
+// panels, and 32×32 blocks of C are summed in float32 by AMX-BF16 tiles
+// (TDPBF16PS; the tiles are requested from Linux once and configured per
+// worker thread), by AVX512_BF16 (VDPBF16PS), or by a portable Go kernel
+// that emulates the same arithmetic. The AVX-512 packing routines and the
+// kernels are generated too; the Go assembler knows none of these
+// instructions, so tools/kernelgen encodes them as bytes.
+//
 // To regenerate the assembly: go generate ./ml/kernel
 package kernel

@@ -8,22 +8,38 @@ import (
 	"time"
 )
 
-// peakLoop runs n iterations of 12 independent FMAs on registers of lanes
-// float32 lanes.
+// peakLoop runs n iterations of a loop of independent multiply-adds worth
+// flops floating-point operations each.
 type peakLoop struct {
-	lanes int
+	flops int
 	run   func(n int)
 }
 
 // PeakISAs returns the instruction sets whose FP32 FMA peak MeasurePeak can
 // measure on this CPU.
-func PeakISAs() []string {
+func PeakISAs() []string { return sortedKeys(peakLoops()) }
+
+// PeakISAsBF16 returns the instruction sets whose bf16 multiply-add peak
+// (bf16 products, float32 sums: "amx-bf16", "avx512-bf16") MeasurePeak
+// can measure on this CPU.
+func PeakISAsBF16() []string { return sortedKeys(bf16PeakLoops()) }
+
+func sortedKeys(m map[string]peakLoop) []string {
 	var names []string
-	for name := range peakLoops() {
+	for name := range m {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names
+}
+
+// lookupPeakLoop finds an FP32 or bf16 peak loop by instruction set.
+func lookupPeakLoop(isa string) (peakLoop, bool) {
+	if l, ok := peakLoops()[isa]; ok {
+		return l, true
+	}
+	l, ok := bf16PeakLoops()[isa]
+	return l, ok
 }
 
 // Peak is a measured FP32 FMA throughput.
@@ -38,7 +54,8 @@ type Peak struct {
 }
 
 // MeasurePeak measures the CPU's FP32 FMA throughput in GFLOP/s for the
-// named instruction set ("avx512", "avx2") with threads goroutines each
+// named instruction set ("avx512", "avx2"; or the bf16 throughput for one
+// of PeakISAsBF16) with threads goroutines each
 // running a loop of independent FMAs, about d long; it repeats the
 // measurement reps times and returns the median. This is the ceiling GEMM
 // is measured against.
@@ -50,9 +67,9 @@ func MeasurePeak(isa string, threads int, d time.Duration, reps int) (float64, e
 // MeasurePeakCPU is MeasurePeak that also reports the throughput per
 // CPU-second of this process.
 func MeasurePeakCPU(isa string, threads int, d time.Duration, reps int) (Peak, error) {
-	loop, ok := peakLoops()[isa]
+	loop, ok := lookupPeakLoop(isa)
 	if !ok {
-		return Peak{}, fmt.Errorf("peak: instruction set %q is not available on this CPU (have %v)", isa, PeakISAs())
+		return Peak{}, fmt.Errorf("peak: instruction set %q is not available on this CPU (have %v)", isa, append(PeakISAs(), PeakISAsBF16()...))
 	}
 	if threads < 1 {
 		return Peak{}, fmt.Errorf("peak: threads = %d, want ≥ 1", threads)
@@ -91,7 +108,7 @@ func MeasurePeakCPU(isa string, threads int, d time.Duration, reps int) (Peak, e
 		wg.Wait()
 		el := time.Since(t0).Seconds()
 		c1, haveCPU := ProcessCPUTime()
-		flops := float64(threads) * float64(n) * 12 * 2 * float64(loop.lanes)
+		flops := float64(threads) * float64(n) * float64(loop.flops)
 		wall[r] = flops / el / 1e9
 		if haveCPU && c1 > c0 {
 			cpu[r] = flops / (c1 - c0).Seconds() * float64(threads) / 1e9
