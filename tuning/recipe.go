@@ -30,6 +30,10 @@ type Recipe struct {
 	Temperature   float64 `json:"temperature,omitempty"`
 	// Merge writes a LoRA run as a merged full model instead of an adapter.
 	Merge bool `json:"merge,omitempty"`
+	// Precision is the arithmetic of training's matrix products: "auto"
+	// (the default: bf16 where the CPU has bf16 instructions), "fp32" or
+	// "bf16"; see train.Config.Precision.
+	Precision string `json:"precision,omitempty"`
 }
 
 func boolPtr(b bool) *bool { return &b }

@@ -218,7 +218,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		LR: spec.Recipe.LR, Epochs: spec.Recipe.Epochs, MaxSteps: spec.Recipe.MaxSteps, Beta: spec.Recipe.Beta,
 		BatchSize: setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
 		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve,
-		Seed: spec.Seed, Metrics: metrics.w, Log: spec.Log,
+		Seed: spec.Seed, Metrics: metrics.w, Log: spec.Log, Precision: spec.Recipe.Precision,
 		Progress: func(p train.Progress) {
 			l := p.Loss
 			report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("step %d/%d loss %.4f, %.0f tokens/s", p.Step, p.TotalSteps, p.Loss, p.TokensPerS)})

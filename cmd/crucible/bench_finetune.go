@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
 	"github.com/crucible-net/crucible/ml/train"
@@ -54,6 +55,7 @@ func newBenchFinetuneCmd() *cobra.Command {
 		gens        int
 		grpoPrompts int
 		completion  int
+		prec        string
 	)
 	cmd := &cobra.Command{
 		Use:   "finetune",
@@ -63,8 +65,11 @@ clipping) for a few steps on a demo-sized Llama (about 7M parameters, context
 256, vocabulary 8192) with random tokens, half of each sequence scored, and
 reports tokens per second for full fine-tuning, LoRA (rank 16 on every
 projection) and DPO (full, against the frozen start as reference), and for
-evaluation (forward only, the validator's metric). Tokens count every input
-position of every sequence (both sides of a DPO pair).
+evaluation (forward only, the validator's metric, always in fp32). Tokens
+count every input position of every sequence (both sides of a DPO pair).
+--precision picks the arithmetic of training (auto: bf16 where the CPU has
+AMX-BF16 or AVX512_BF16); with bf16 an "eval-bf16" row adds the bf16
+evaluation a miner may use for its own validation.
 
 The GRPO row trains the same model by GRPO (full, KL penalty on) on random
 32-token prompts, --generations completions of --completion tokens each
@@ -85,7 +90,11 @@ tokenizer trained on sample text to a directory, to try "crucible train",
 			if steps < 2 || batch < 1 {
 				return fmt.Errorf("bench finetune: --steps must be ≥ 2 and --batch ≥ 1")
 			}
-			rows, err := runFinetuneBench(cmd.Context(), steps, batch)
+			p, err := kernel.ParsePrecision(prec)
+			if err != nil {
+				return fmt.Errorf("bench finetune: --precision: %w", err)
+			}
+			rows, err := runFinetuneBench(cmd.Context(), steps, batch, p)
 			if err != nil {
 				return err
 			}
@@ -113,6 +122,7 @@ tokenizer trained on sample text to a directory, to try "crucible train",
 	f.IntVar(&gens, "generations", 8, "grpo: completions per prompt (G, the generation batch)")
 	f.IntVar(&grpoPrompts, "grpo-prompts", 2, "grpo: prompts per step")
 	f.IntVar(&completion, "completion", 32, "grpo: tokens per completion")
+	f.StringVar(&prec, "precision", "auto", "arithmetic of training's matrix products: auto, fp32 or bf16")
 	f.StringVar(&writeBase, "write-base", "", "write the benchmark's model and a trained tokenizer to this directory instead")
 	return cmd
 }
@@ -135,7 +145,7 @@ func benchSeqs(n, T, vocab int, seed uint64) []eval.Sequence {
 	return out
 }
 
-func runFinetuneBench(ctx context.Context, steps, batch int) ([]finetuneBenchRow, error) {
+func runFinetuneBench(ctx context.Context, steps, batch int, prec kernel.Precision) ([]finetuneBenchRow, error) {
 	cfg := finetuneBenchConfig()
 	T := cfg.MaxPositions + 1 // T input positions after the shift
 	seqs := benchSeqs(steps*batch, T, cfg.Vocab, 1)
@@ -150,7 +160,7 @@ func runFinetuneBench(ctx context.Context, steps, batch int) ([]finetuneBenchRow
 			return err
 		}
 		c0 := cpuSeconds()
-		res, err := train.Run(ctx, m, d, train.Config{LR: 1e-4, Epochs: 1, BatchSize: batch, ValSize: -1, Seed: 1})
+		res, err := train.Run(ctx, m, d, train.Config{LR: 1e-4, Epochs: 1, BatchSize: batch, ValSize: -1, Seed: 1, Precision: prec.String()})
 		if err != nil {
 			return fmt.Errorf("bench finetune %s: %w", mode, err)
 		}
@@ -177,29 +187,51 @@ func runFinetuneBench(ctx context.Context, steps, batch int) ([]finetuneBenchRow
 	if err := trainRow("dpo-full", full, train.Data{Pairs: pairs}); err != nil {
 		return nil, err
 	}
-	// Evaluation: the validator's forward-only pass, timed after a warm-up.
+	// Evaluation: the validator's forward-only pass (fp32), timed after a
+	// warm-up; and the bf16 one a miner may use for its own validation.
+	evalPrecs := []kernel.Precision{kernel.FP32}
+	if prec == kernel.BF16 {
+		evalPrecs = append(evalPrecs, kernel.BF16)
+	}
+	for _, ep := range evalPrecs {
+		row, err := evalBenchRow(ctx, cfg, ep, batch, T, threads)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// evalBenchRow times evaluation of 4·batch sequences in precision p: the
+// median of three runs after a warm-up.
+func evalBenchRow(ctx context.Context, cfg model.Config, p kernel.Precision, batch, T, threads int) (finetuneBenchRow, error) {
 	m, err := model.New(cfg, 1)
 	if err != nil {
-		return nil, err
+		return finetuneBenchRow{}, err
 	}
+	m.SetPrecision(p)
 	evalSeqs := benchSeqs(4*batch, T, cfg.Vocab, 2)
 	if _, err := eval.Loss(ctx, m, evalSeqs[:batch], eval.Options{}); err != nil {
-		return nil, err
+		return finetuneBenchRow{}, err
 	}
 	var times, cpus []float64
 	for range 3 {
 		t0, c0 := time.Now(), cpuSeconds()
 		if _, err := eval.Loss(ctx, m, evalSeqs, eval.Options{}); err != nil {
-			return nil, err
+			return finetuneBenchRow{}, err
 		}
 		times, cpus = append(times, time.Since(t0).Seconds()), append(cpus, cpuSeconds()-c0)
 	}
 	slices.Sort(times)
 	slices.Sort(cpus)
 	tokens := int64(len(evalSeqs) * (T - 1))
-	rows = append(rows, finetuneBenchRow{Mode: "eval", TokensPerS: float64(tokens) / times[1], TokensPerCPUS: perCPU(tokens, cpus[1]), Tokens: tokens, Seconds: times[1],
-		Params: m.NumParams(), Batch: len(evalSeqs), Seq: T - 1, Threads: threads})
-	return rows, nil
+	mode := "eval"
+	if p == kernel.BF16 {
+		mode = "eval-bf16"
+	}
+	return finetuneBenchRow{Mode: mode, TokensPerS: float64(tokens) / times[1], TokensPerCPUS: perCPU(tokens, cpus[1]), Tokens: tokens, Seconds: times[1],
+		Params: m.NumParams(), Batch: len(evalSeqs), Seq: T - 1, Threads: threads}, nil
 }
 
 // perCPU is tokens per CPU second, 0 when CPU time is unknown.
@@ -222,19 +254,25 @@ func printFinetuneBench(w io.Writer, rows []finetuneBenchRow, asJSON bool) error
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\ttokens/s\ttokens/cpu-s\ttokens\tseconds\tsteps\tparams\tbatch×seq\t")
-	var full finetuneBenchRow
+	var full, ev, ev16 finetuneBenchRow
 	for _, r := range rows {
-		if r.Mode == "sft-full" {
+		switch r.Mode {
+		case "sft-full":
 			full = r
+		case "eval":
+			ev = r
+		case "eval-bf16":
+			ev16 = r
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%d\t%.1fM\t%d×%d\t\n", r.Mode, r.TokensPerS, r.TokensPerCPUS, r.Tokens, r.Seconds, r.Steps, float64(r.Params)/1e6, r.Batch, r.Seq)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if n := len(rows); n > 0 && rows[n-1].Mode == "eval" && full.TokensPerS > 0 {
-		e := rows[n-1]
-		fmt.Fprintf(w, "eval vs full fine-tuning per token: %.1f× (wall time), %.1f× (CPU time), %d threads\n", e.TokensPerS/full.TokensPerS, e.TokensPerCPUS/max(full.TokensPerCPUS, 1e-9), e.Threads)
+	for _, e := range []finetuneBenchRow{ev, ev16} {
+		if e.TokensPerS > 0 && full.TokensPerS > 0 {
+			fmt.Fprintf(w, "%s vs full fine-tuning per token: %.1f× (wall time), %.1f× (CPU time), %d threads\n", e.Mode, e.TokensPerS/full.TokensPerS, e.TokensPerCPUS/max(full.TokensPerCPUS, 1e-9), e.Threads)
+		}
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ func trainBenchConfigs() []trainBenchConfig {
 type trainBenchRow struct {
 	Config       string  `json:"config"`
 	Mode         string  `json:"mode"`
+	Precision    string  `json:"precision"`
 	TokensPerS   float64 `json:"tokens_per_s"`
 	MFU          float64 `json:"mfu"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
@@ -80,6 +81,11 @@ type trainBenchRow struct {
 	CPUUtil    float64 `json:"cpu_util"`
 	MFUCPU     float64 `json:"mfu_cpu"`
 	PeakSource string  `json:"peak_source"`
+	// MFUBF16 is the MFU against the CPU's bf16 peak (AMX-BF16 or
+	// AVX512_BF16, measured like the FP32 one), where it has one.
+	MFUBF16        float64 `json:"mfu_bf16,omitempty"`
+	PeakBF16GFLOPS float64 `json:"peak_bf16_gflops,omitempty"`
+	PeakBF16Source string  `json:"peak_bf16_source,omitempty"`
 }
 
 func newBenchTrainCmd() *cobra.Command {
@@ -89,6 +95,7 @@ func newBenchTrainCmd() *cobra.Command {
 		modes   []string
 		steps   int
 		one     string
+		prec    string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -120,23 +127,32 @@ Examples:
   crucible bench train --configs gpt2-30m,llama-30m --steps 5
   crucible bench train --configs qwen2.5-0.5b --mode lora,eval --steps 3
 
+--precision picks the arithmetic of the matrix products: fp32, bf16 (bf16
+operands, float32 sums; weights, gradients and AdamW state stay float32) or
+auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). Where the CPU has a
+bf16 peak, MFU is also reported against it (mfu_bf16).
+
 Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if steps < 1 {
 				return fmt.Errorf("bench train: --steps must be ≥ 1, got %d", steps)
 			}
+			p, err := kernel.ParsePrecision(prec)
+			if err != nil {
+				return fmt.Errorf("bench train: --precision: %w", err)
+			}
 			if one != "" {
 				if len(modes) != 1 {
 					return fmt.Errorf("bench train: --one needs exactly one --mode")
 				}
-				row, err := runTrainBenchOne(one, modes[0], steps)
+				row, err := runTrainBenchOne(one, modes[0], steps, p)
 				if err != nil {
 					return err
 				}
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(row)
 			}
-			return runTrainBench(cmd.OutOrStdout(), cmd.ErrOrStderr(), configs, modes, steps, asJSON)
+			return runTrainBench(cmd.OutOrStdout(), cmd.ErrOrStderr(), configs, modes, steps, p, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -144,6 +160,7 @@ Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
 	f.StringSliceVar(&configs, "configs", nil, "configs to run (default: all)")
 	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora", "eval" (default: each config's modes)`)
 	f.IntVar(&steps, "steps", 5, "timed training steps per row (after one warm-up step)")
+	f.StringVar(&prec, "precision", "auto", "arithmetic of the matrix products: auto, fp32 or bf16")
 	f.StringVar(&one, "one", "", "run one config in this process and print its row as JSON (used by the parent run)")
 	_ = f.MarkHidden("one")
 	return cmd
@@ -174,12 +191,21 @@ type trainPeak struct {
 }
 
 func newTrainPeak() trainPeak {
+	return bestTrainPeak(kernel.PeakISAs(), trainPeak{source: "GEMM 1024³ (lower bound: no FMA loop for this CPU)"})
+}
+
+// newTrainPeakBF16 is the CPU's bf16 peak (AMX-BF16 or AVX512_BF16), or
+// a zero trainPeak where it has no bf16 instructions.
+func newTrainPeakBF16() trainPeak { return bestTrainPeak(kernel.PeakISAsBF16(), trainPeak{}) }
+
+// bestTrainPeak picks the fastest of isas by a short measurement.
+func bestTrainPeak(isas []string, fallback trainPeak) trainPeak {
 	threads := runtime.GOMAXPROCS(0)
-	best, p := 0.0, trainPeak{source: "GEMM 1024³ (lower bound: no FMA loop for this CPU)"}
-	for _, isa := range kernel.PeakISAs() {
+	best, p := 0.0, fallback
+	for _, isa := range isas {
 		g, err := kernel.MeasurePeak(isa, threads, 50*time.Millisecond, 3)
 		if err == nil && g > best {
-			best, p = g, trainPeak{isa: isa, source: fmt.Sprintf("%s FMA loop, %d threads", isa, threads)}
+			best, p = g, trainPeak{isa: isa, source: fmt.Sprintf("%s loop, %d threads", isa, threads)}
 		}
 	}
 	return p
@@ -215,7 +241,7 @@ func medianOf(xs []float64) float64 {
 }
 
 // runTrainBench runs each (config, mode) in a child process.
-func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, asJSON bool) error {
+func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, prec kernel.Precision, asJSON bool) error {
 	if len(configs) == 0 {
 		configs = trainBenchNames()
 	}
@@ -239,7 +265,7 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 			ms = modes
 		}
 		for _, mode := range ms {
-			args := []string{"bench", "train", "--one", name, "--mode", mode, "--steps", strconv.Itoa(steps)}
+			args := []string{"bench", "train", "--one", name, "--mode", mode, "--steps", strconv.Itoa(steps), "--precision", prec.String()}
 			child := exec.Command(exe, args...)
 			var stdout bytes.Buffer
 			child.Stdout, child.Stderr = &stdout, errOut
@@ -262,22 +288,30 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, as
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "config\tmode\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU\tCPU util\tMFU/CPU\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "config\tmode\tprecision\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU fp32\tMFU bf16\tCPU util\tMFU/CPU\tpeak RSS\t\n")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%.0f%%\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, float64(r.Params)/1e6,
-			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, 100*r.CPUUtil, 100*r.MFUCPU, float64(r.PeakRSSBytes)/(1<<20))
+		mfu16 := "-"
+		if r.MFUBF16 > 0 {
+			mfu16 = fmt.Sprintf("%.1f%%", 100*r.MFUBF16)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%s\t%.0f%%\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, r.Precision, float64(r.Params)/1e6,
+			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, mfu16, 100*r.CPUUtil, 100*r.MFUCPU, float64(r.PeakRSSBytes)/(1<<20))
 	}
 	tw.Flush()
 	if len(rows) > 0 {
+		last := rows[len(rows)-1]
 		fmt.Fprintf(out, "FP32 peak %.1f GFLOP/s (%s; per row: peak_gflops in --json), GOMAXPROCS %d\n",
-			rows[len(rows)-1].PeakGFLOPS, rows[len(rows)-1].PeakSource, runtime.GOMAXPROCS(0))
+			last.PeakGFLOPS, last.PeakSource, runtime.GOMAXPROCS(0))
+		if last.PeakBF16GFLOPS > 0 {
+			fmt.Fprintf(out, "bf16 peak %.1f GFLOP/s (%s; per row: peak_bf16_gflops in --json)\n", last.PeakBF16GFLOPS, last.PeakBF16Source)
+		}
 	}
 	return nil
 }
 
 // runTrainBenchOne builds the model, takes one warm-up step (allocating the
 // workspace and optimizer state) and times steps more.
-func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
+func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trainBenchRow, error) {
 	bc, err := findTrainBench(name)
 	if err != nil {
 		return trainBenchRow{}, err
@@ -286,6 +320,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	if err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 	}
+	m.SetPrecision(prec)
 	c := m.Config()
 	loraParams := 0
 	switch mode {
@@ -328,7 +363,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 	// Each timed step is paired with a short FMA-peak measurement right
 	// after it, and MFU is the median over the pairs: on a machine shared
 	// with other work, a step and its peak see about the same load.
-	peak := newTrainPeak()
+	peak, peak16 := newTrainPeak(), newTrainPeakBF16()
 	matmul := float64(c.ActiveMatmulParams())
 	attn := float64(c.Layers * c.Heads * c.HeadDim * bc.t)
 	perToken := 6*matmul + 12*attn
@@ -339,7 +374,7 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 		perToken = 2*matmul + 4*attn
 	}
 	stepFlops := perToken * float64(bc.b*bc.t)
-	var mfus, mfuCPUs, peaks, utils, times []float64
+	var mfus, mfuCPUs, peaks, utils, times, mfus16, peaks16 []float64
 	for range steps {
 		c0, t0 := cpuSeconds(), time.Now()
 		if err := step(); err != nil {
@@ -358,13 +393,22 @@ func runTrainBenchOne(name, mode string, steps int) (trainBenchRow, error) {
 			utils = append(utils, util)
 			mfuCPUs = append(mfuCPUs, (stepFlops/el/1e9/util)/(p/share))
 		}
+		if peak16.isa != "" {
+			p16, _, err := peak16.measure(100 * time.Millisecond)
+			if err != nil {
+				return trainBenchRow{}, fmt.Errorf("bench train: measure bf16 peak: %w", err)
+			}
+			peaks16 = append(peaks16, p16)
+			mfus16 = append(mfus16, stepFlops/el/1e9/p16)
+		}
 	}
 	stepTime := medianOf(times)
 	row := trainBenchRow{
 		Config: name, Mode: mode, TokensPerS: float64(bc.b*bc.t) / stepTime, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
 		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * stepTime, GFLOPS: stepFlops / stepTime / 1e9,
 		PeakGFLOPS: medianOf(peaks), PeakSource: peak.source, MFU: medianOf(mfus),
-		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs),
+		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs), Precision: prec.String(),
+		MFUBF16: medianOf(mfus16), PeakBF16GFLOPS: medianOf(peaks16), PeakBF16Source: peak16.source,
 	}
 	return row, nil
 }

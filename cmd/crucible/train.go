@@ -11,6 +11,7 @@ import (
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/tuning"
 )
 
@@ -20,6 +21,7 @@ func newTrainCmd() *cobra.Command {
 	var (
 		spec                 tuning.Spec
 		typ, recipe          string
+		precision            string
 		mapping              crucible.ColumnMapping
 		budget               time.Duration
 		lora, full, merge    bool
@@ -99,6 +101,10 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 			if gens == 1 {
 				return crucible.Errorf(crucible.EINVALID, "--generations 1: grpo compares completions within a group; give at least 2")
 			}
+			if _, err := kernel.ParsePrecision(precision); err != nil {
+				return crucible.Wrap(err, crucible.EINVALID, "--precision")
+			}
+			r.Precision = precision
 			spec.Recipe = r
 			if rf.given() {
 				if spec.Rewards, _, err = rf.rewards(); err != nil {
@@ -192,6 +198,7 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 	f.BoolVar(&full, "full", false, "fine-tune every weight (default: chosen by model size)")
 	f.BoolVar(&merge, "merge", false, "with LoRA, write a merged full model instead of the adapter")
 	f.IntVar(&rank, "lora-rank", 0, "LoRA rank (default 16; alpha is twice the rank)")
+	f.StringVar(&precision, "precision", "auto", "arithmetic of the matrix products: auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16), fp32 or bf16")
 	f.Float64Var(&lr, "lr", 0, "peak learning rate (default: from a learning-rate range test)")
 	f.Float64Var(&epochs, "epochs", 0, "passes over the data (default: from the data size; the time budget may cut it)")
 	f.IntVar(&batch, "batch-size", 0, "sequences per micro-batch (default: from the memory budget)")

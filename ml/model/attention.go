@@ -17,7 +17,7 @@ func (m *Model) attnShape(l, B, T int) nn.AttnShape {
 	c := &m.cfg
 	return nn.AttnShape{B: B, T: T, NH: c.Heads, NKV: c.KVHeads, D: c.HeadDim,
 		LdQ: c.QKVDim(), LdKV: c.QKVDim(), LdOut: c.Heads * c.HeadDim,
-		Window: c.Window(l), Scale: float32(c.QueryScale), SoftCap: float32(c.AttnSoftcap)}
+		Window: c.Window(l), Scale: float32(c.QueryScale), SoftCap: float32(c.AttnSoftcap), Prec: m.prec}
 }
 
 // qkvViews returns the q, k and v views of a fused activation (or its gradient).

@@ -130,9 +130,9 @@ func (m *Model) mlpBwd(ws *workspace, l int, dy []float32) {
 // gradient and dx (written, not added), then each member's LoRA module on
 // its column window.
 func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []float32, ld int, x []float32, ldx int, dx []float32, n int, needDX bool) {
-	linearBwdWeight(all, dy, ld, x, ldx, n)
+	linearBwdWeight(m.prec, all, dy, ld, x, ldx, n)
 	if needDX {
-		linearBwdData(all, dy, ld, dx, ldx, n, false)
+		linearBwdData(m.prec, all, dy, ld, dx, ldx, n, false)
 	}
 	col := 0
 	for _, lin := range members {
@@ -144,9 +144,9 @@ func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []flo
 // projBwd backpropagates dy through a projection: it adds the weight (and
 // LoRA) gradients and, when needDX, writes (or with accumulate adds) dx.
 func (m *Model) projBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []float32, ldx int, dx []float32, lddx, n int, accumulate, needDX bool) {
-	linearBwdWeight(lin, dy, lddy, x, ldx, n)
+	linearBwdWeight(m.prec, lin, dy, lddy, x, ldx, n)
 	if needDX {
-		linearBwdData(lin, dy, lddy, dx, lddx, n, accumulate)
+		linearBwdData(m.prec, lin, dy, lddy, dx, lddx, n, accumulate)
 	}
 	m.loraBwd(ws, lin, dy, lddy, x, ldx, dx, lddx, n, needDX)
 }
@@ -175,18 +175,18 @@ func (m *Model) loraBwdU(ws *workspace, lin *linear, dy []float32, lddy int, x [
 		xd, ldxd = ws.loraX, lin.in
 		m.lora.dropout(lm, m.step, x, ldx, xd, lin.in, n, false)
 	}
-	gemm(true, false, lin.out, r, n, lm.scale, dy, lddy, u, r, 1, lm.gb, r)
-	gemm(false, false, n, r, lin.out, lm.scale, dy, lddy, lm.b, r, 0, du, r)
-	gemm(true, false, r, lin.in, n, 1, du, r, xd, ldxd, 1, lm.ga, lin.in)
+	gemm(m.prec, true, false, lin.out, r, n, lm.scale, dy, lddy, u, r, 1, lm.gb, r)
+	gemm(m.prec, false, false, n, r, lin.out, lm.scale, dy, lddy, lm.b, r, 0, du, r)
+	gemm(m.prec, true, false, r, lin.in, n, 1, du, r, xd, ldxd, 1, lm.ga, lin.in)
 	if !needDX {
 		return
 	}
 	if !drop {
-		gemm(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 1, dx, lddx)
+		gemm(m.prec, false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 1, dx, lddx)
 		return
 	}
 	t := ws.loraT[:n*lin.in]
-	gemm(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 0, t, lin.in)
+	gemm(m.prec, false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 0, t, lin.in)
 	m.lora.dropout(lm, m.step, t, lin.in, dx, lddx, n, true)
 }
 

@@ -71,7 +71,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 
 	normFwd(&b.norm1, x, ws.ln, ws.mean1[s], ws.rstd1[s], N, C, eps)
 	qkv := ws.qkv[s]
-	linearFwd(b.qkvAll, ws.ln, C, qkv, ld, N, false)
+	linearFwd(m.prec, b.qkvAll, ws.ln, C, qkv, ld, N, false)
 	col := 0
 	for _, lin := range b.qkv {
 		m.loraFwd(ws, lin, ws.ln, C, qkv[col:], ld, N)
@@ -134,7 +134,7 @@ func (m *Model) mlpFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
 	s := ws.slot(l)
 	N, C, I := ws.B*ws.T, c.Hidden, c.Intermediate
 	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
-	linearFwd(b.ffInAll, x, C, ff, ldf, N, false)
+	linearFwd(m.prec, b.ffInAll, x, C, ff, ldf, N, false)
 	col := 0
 	for _, lin := range b.ffIn {
 		m.loraFwd(ws, lin, x, C, ff[col:], ldf, N)
@@ -171,7 +171,7 @@ func (m *Model) activationBwd(dff, dh, ff []float32, n, inter int) {
 
 // projFwd applies a projection and its LoRA module, if any.
 func (m *Model) projFwd(ws *workspace, lin *linear, x []float32, ldx int, y []float32, ldy, n int, accumulate bool) {
-	linearFwd(lin, x, ldx, y, ldy, n, accumulate)
+	linearFwd(m.prec, lin, x, ldx, y, ldy, n, accumulate)
 	m.loraFwd(ws, lin, x, ldx, y, ldy, n)
 }
 
@@ -202,8 +202,8 @@ func (m *Model) loraFwdU(ws *workspace, lin *linear, x []float32, ldx int, y []f
 		m.lora.dropout(lm, m.step, x, ldx, xd, lin.in, n, false)
 	}
 	r := m.lora.cfg.Rank
-	gemm(false, true, n, r, lin.in, 1, xd, ldxd, lm.a, lin.in, 0, u, r)
-	gemm(false, true, n, lin.out, r, lm.scale, u, r, lm.b, r, 1, y, ldy)
+	gemm(m.prec, false, true, n, r, lin.in, 1, xd, ldxd, lm.a, lin.in, 0, u, r)
+	gemm(m.prec, false, true, n, lin.out, r, lm.scale, u, r, lm.b, r, 1, y, ldy)
 }
 
 // headLoss scores ws.lnf against labels: for each chunk of scored positions
@@ -239,7 +239,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 			targets[i] = labels[r]
 		}
 		logits := ws.logits[:nr*V]
-		gemm(false, true, nr, V, C, 1, hx, C, m.head, C, 0, logits, V)
+		gemm(m.prec, false, true, nr, V, C, 1, hx, C, m.head, C, 0, logits, V)
 		m.softcapLogits(logits, ws.capped)
 		var dlogits, rowScale []float32
 		if dlnf != nil {
@@ -273,12 +273,12 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		}
 		m.softcapBwd(logits, ws.capped)
 		dhx := ws.dHeadX[:nr*C]
-		gemm(false, false, nr, C, V, 1, logits, V, m.head, C, 0, dhx, C)
+		gemm(m.prec, false, false, nr, C, V, 1, logits, V, m.head, C, 0, dhx, C)
 		for i, r := range chunk {
 			copy(dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C])
 		}
 		if m.gHead != nil {
-			gemm(true, false, V, C, nr, 1, logits, V, hx, C, 1, m.gHead, C)
+			gemm(m.prec, true, false, V, C, nr, 1, logits, V, hx, C, 1, m.gHead, C)
 		}
 	}
 	return Loss{Sum: total, Count: len(rows)}

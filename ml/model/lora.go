@@ -187,10 +187,10 @@ func (m *Model) MergeLoRA() error {
 		lin := m.linears[mod.name]
 		if lin.conv1d {
 			// W [in, out] += scale·Aᵀ·Bᵀ
-			gemm(true, true, mod.in, mod.out, r, mod.scale, mod.a, mod.in, mod.b, r, 1, lin.w, mod.out)
+			gemm(kernel.FP32, true, true, mod.in, mod.out, r, mod.scale, mod.a, mod.in, mod.b, r, 1, lin.w, mod.out)
 		} else {
 			// W [out, in] += scale·B·A
-			gemm(false, false, mod.out, mod.in, r, mod.scale, mod.b, r, mod.a, mod.in, 1, lin.w, mod.in)
+			gemm(kernel.FP32, false, false, mod.out, mod.in, r, mod.scale, mod.b, r, mod.a, mod.in, 1, lin.w, mod.in)
 		}
 	}
 	m.RemoveLoRA()

@@ -15,13 +15,14 @@ import (
 // rowGrain is the number of rows of the given width that make a parallel chunk.
 func rowGrain(width int) int { return max(1, 8192/max(width, 1)) }
 
-// gemm calls kernel.Gemm on shapes the model has already validated; an error
+// gemm calls kernel.GemmPrec (float32 or bf16 arithmetic, see
+// Model.SetPrecision) on shapes the model has already validated; an error
 // here is a bug in this package, not bad input.
-func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemm(p kernel.Precision, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if err := kernel.Gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
+	if err := kernel.GemmPrec(p, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
 		panic(fmt.Sprintf("model: internal shape error: %v", err))
 	}
 }
@@ -58,15 +59,15 @@ func normBwd(nm *norm, dy, x, mean, rstd, dx []float32, rows, c int) {
 // linearFwd computes y = x·Wᵀ (+ b) (or x·W for Conv1D) for n rows; x and y
 // may be column windows of wider buffers (leading dimensions ldx, ldy). With
 // accumulate, the product is added to y.
-func linearFwd(l *linear, x []float32, ldx int, y []float32, ldy int, n int, accumulate bool) {
+func linearFwd(p kernel.Precision, l *linear, x []float32, ldx int, y []float32, ldy int, n int, accumulate bool) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
 	}
 	if l.conv1d {
-		gemm(false, false, n, l.out, l.in, 1, x, ldx, l.w, l.out, beta, y, ldy)
+		gemm(p, false, false, n, l.out, l.in, 1, x, ldx, l.w, l.out, beta, y, ldy)
 	} else {
-		gemm(false, true, n, l.out, l.in, 1, x, ldx, l.w, l.in, beta, y, ldy)
+		gemm(p, false, true, n, l.out, l.in, 1, x, ldx, l.w, l.in, beta, y, ldy)
 	}
 	if l.b != nil {
 		addBias(y, ldy, l.b, n)
@@ -86,27 +87,27 @@ func addBias(y []float32, ldy int, b []float32, n int) {
 }
 
 // linearBwdData computes dx (+)= dy·W (or dy·Wᵀ for Conv1D).
-func linearBwdData(l *linear, dy []float32, lddy int, dx []float32, lddx int, n int, accumulate bool) {
+func linearBwdData(p kernel.Precision, l *linear, dy []float32, lddy int, dx []float32, lddx int, n int, accumulate bool) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
 	}
 	if l.conv1d {
-		gemm(false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.out, beta, dx, lddx)
+		gemm(p, false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.out, beta, dx, lddx)
 	} else {
-		gemm(false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.in, beta, dx, lddx)
+		gemm(p, false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.in, beta, dx, lddx)
 	}
 }
 
 // linearBwdWeight adds dW = dyᵀ·x (xᵀ·dy for Conv1D) and db = Σ dy.
-func linearBwdWeight(l *linear, dy []float32, lddy int, x []float32, ldx int, n int) {
+func linearBwdWeight(p kernel.Precision, l *linear, dy []float32, lddy int, x []float32, ldx int, n int) {
 	if l.gw == nil {
 		return
 	}
 	if l.conv1d {
-		gemm(true, false, l.in, l.out, n, 1, x, ldx, dy, lddy, 1, l.gw, l.out)
+		gemm(p, true, false, l.in, l.out, n, 1, x, ldx, dy, lddy, 1, l.gw, l.out)
 	} else {
-		gemm(true, false, l.out, l.in, n, 1, dy, lddy, x, ldx, 1, l.gw, l.in)
+		gemm(p, true, false, l.out, l.in, n, 1, dy, lddy, x, ldx, 1, l.gw, l.in)
 	}
 	if l.gb != nil {
 		colSum(l.gb, dy, lddy, n)

@@ -35,6 +35,9 @@ type AttnShape struct {
 	// SoftCap, when positive, caps the scaled scores before the mask:
 	// s → SoftCap·tanh(s/SoftCap) (Gemma 2's attn_logit_softcapping).
 	SoftCap float32
+	// Prec is the arithmetic of the score and output products (q·kᵀ, p·v
+	// and their gradients); the softmax stays float32.
+	Prec kernel.Precision
 }
 
 // scale is the factor applied to q·kᵀ.
@@ -169,7 +172,7 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 			c0 := s.firstKey(r0) // keys before c0 are outside every row's window
 			m, nc := r1-r0, r1-c0
 			sc := scr[:m*nc]
-			gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, sc, nc)
+			gemmP(s.Prec, false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, sc, nc)
 			for i := 0; i < m; i++ {
 				row := sc[i*nc : (i+1)*nc]
 				mx, sum := expMaskedRow(row, s.firstKey(r0+i)-c0, r0+i+1-c0, s.SoftCap)
@@ -181,7 +184,7 @@ func AttentionForward(s AttnShape, out, lse, q, k, v, scratch []float32) {
 			// The rows of P are left unnormalized; normalizing the D outputs
 			// of a row is cheaper than the up to T probabilities.
 			o := out[ob+r0*ldo:]
-			gemm(false, false, m, D, nc, 1, sc, nc, v[kb+c0*ldk:], ldk, 0, o, ldo)
+			gemmP(s.Prec, false, false, m, D, nc, 1, sc, nc, v[kb+c0*ldk:], ldk, 0, o, ldo)
 			for i := 0; i < m; i++ {
 				or := o[i*ldo : i*ldo+D]
 				for d := range or {
@@ -306,8 +309,8 @@ func (s AttnShape) backwardHead(b, h int, t headGrads, dq, dout, q, k, v, out, l
 		m, nc := r1-r0, r1-c0
 		p := scr[:m*nc]
 		dp := scr[bq*T : bq*T+m*nc]
-		gemm(false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, p, nc)
-		gemm(false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb+c0*ldk:], ldk, 0, dp, nc)
+		gemmP(s.Prec, false, true, m, nc, D, scale, q[qb+r0*ldq:], ldq, k[kb+c0*ldk:], ldk, 0, p, nc)
+		gemmP(s.Prec, false, true, m, nc, D, 1, dout[ob+r0*ldo:], ldo, v[kb+c0*ldk:], ldk, 0, dp, nc)
 		for i := 0; i < m; i++ {
 			lo, hi := s.firstKey(r0+i)-c0, r0+i+1-c0
 			l := lse[(b*NH+h)*T+r0+i]
@@ -329,9 +332,9 @@ func (s AttnShape) backwardHead(b, h int, t headGrads, dq, dout, q, k, v, out, l
 			clear(pr[hi:])
 			clear(dr[hi:])
 		}
-		gemm(true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, t.dv[c0*t.ld:], t.ld)
-		gemm(false, false, m, D, nc, scale, dp, nc, k[kb+c0*ldk:], ldk, 1, dq[qb+r0*ldq:], ldq)
-		gemm(true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, t.dk[c0*t.ld:], t.ld)
+		gemmP(s.Prec, true, false, nc, D, m, 1, p, nc, dout[ob+r0*ldo:], ldo, 1, t.dv[c0*t.ld:], t.ld)
+		gemmP(s.Prec, false, false, m, D, nc, scale, dp, nc, k[kb+c0*ldk:], ldk, 1, dq[qb+r0*ldq:], ldq)
+		gemmP(s.Prec, true, false, nc, D, m, scale, dp, nc, q[qb+r0*ldq:], ldq, 1, t.dk[c0*t.ld:], t.ld)
 	}
 }
 

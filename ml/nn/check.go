@@ -24,7 +24,12 @@ func needOpt(op, name string, x []float32, n int) {
 // gemm calls kernel.Gemm and panics on a shape error, which inside this
 // package can only be a bug.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if err := kernel.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
+	gemmP(kernel.FP32, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmP is gemm in the given precision.
+func gemmP(p kernel.Precision, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if err := kernel.GemmPrec(p, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
 		panic("nn: " + err.Error())
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/kernel"
 )
 
 // Sequence and Pair are the tokenized examples training reads (see
@@ -128,6 +129,13 @@ type Config struct {
 	Progress func(Progress)
 	// EvalOptions bounds validation batches.
 	EvalOptions eval.Options
+	// Precision is the arithmetic of the matrix products while training
+	// and validating: "fp32", "bf16" (bf16 operands, float32 sums; see
+	// model.Model.SetPrecision) or "auto" (bf16 where the CPU has bf16
+	// instructions). Defaults to "auto". The run leaves the model set to
+	// it, so that re-evaluating the weights returned gives the losses it
+	// reported; scoring uses kernel.FP32.
+	Precision string
 
 	// faultStep, in tests, makes the loss of this step NaN.
 	faultStep int
@@ -195,6 +203,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dpo beta %g must be positive", c.Beta)
 	case bad(c.WeightDecay) || bad(c.MaxGradNorm):
 		return fmt.Errorf("weight decay %g and max gradient norm %g must be finite", c.WeightDecay, c.MaxGradNorm)
+	}
+	if _, err := kernel.ParsePrecision(c.Precision); err != nil {
+		return err
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/optim"
 )
@@ -151,6 +152,9 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 			return nil, fmt.Errorf("train: %w: the deadline (less %s reserved for saving) has already passed", ErrBudget, cfg.Reserve)
 		}
 	}
+	prec, _ := kernel.ParsePrecision(cfg.Precision) // checked by Validate
+	m.SetPrecision(prec)
+	r.choose("precision", prec.String(), precisionReason(cfg.Precision, prec))
 	r.params = m.TrainableParams()
 	if len(r.params) == 0 {
 		return nil, errors.New("train: the model has nothing to train: attach a LoRA adapter or call SetTrainBase(true)")
@@ -164,6 +168,17 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 		return r.res, fmt.Errorf("train: %w", err)
 	}
 	return r.res, nil
+}
+
+// precisionReason explains the arithmetic a run uses.
+func precisionReason(asked string, p kernel.Precision) string {
+	switch {
+	case asked != "" && asked != "auto":
+		return "as given"
+	case p == kernel.BF16:
+		return fmt.Sprintf("the CPU multiplies bf16 in hardware (%s): bf16 matrix products with float32 sums, weights, gradients and optimizer state", kernel.BF16Variants()[0])
+	}
+	return "the CPU has no bf16 instructions (AMX-BF16 or AVX512_BF16)"
 }
 
 // setup checks the data, holds out validation, builds the objective and
@@ -216,6 +231,7 @@ func (r *run) setup(d Data) error {
 				return err
 			}
 			copy(ref.Params(), r.m.Params())
+			ref.SetPrecision(r.m.Precision())
 		}
 		r.obj = newDPO(r.m, ref, train, val, cfg.Beta, cfg.EvalOptions)
 		r.stepCost = 5 // reference and policy forward passes, then forward-backward
