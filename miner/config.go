@@ -4,43 +4,60 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// Config is a miner's configuration. The values DefaultConfig returns are the
-// documented defaults.
-type Config struct {
-	WorkDir  string   `flag:"work-dir" help:"directory for downloads, training runs and results. Defaults to miner in --home"`
-	Strategy string   `flag:"strategy" help:"training strategy: auto, a fixed recipe (lora-fast, lora-quality, full), or command"`
-	Command  []string `flag:"command" help:"for --strategy command: the program and its arguments (see the miner contract in the README)"`
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
 
-	MaxJobs        int           `flag:"max-jobs" help:"tasks trained at the same time"`
-	MaxQueued      int           `flag:"max-queued" help:"tasks accepted beyond those training"`
-	MaxParams      int64         `flag:"max-params" help:"largest base model accepted, in parameters"`
-	MinHours       float64       `flag:"min-hours" help:"shortest time budget accepted, in hours"`
-	MaxHours       float64       `flag:"max-hours" help:"longest time budget accepted, in hours"`
-	TaskTypes      []string      `flag:"task-types" help:"task types accepted"`
-	ReserveFor     time.Duration `flag:"reserve-for" help:"how long an accepted offer holds a slot while waiting for start_training"`
-	UploadMargin   time.Duration `flag:"upload-margin" help:"time kept free before the deadline for packing and uploading the result"`
-	MaxUploadBytes int64         `flag:"max-upload-bytes" help:"largest result this miner will upload"`
+// Config is a miner's configuration. Each field's doc comment is its
+// documentation and states its default (package config).
+type Config struct {
+	// WorkDir is the directory for downloads, training runs and results.
+	// Required; a miner node puts it in its state directory.
+	WorkDir string `flag:"work-dir"`
+	// Strategy is how the miner trains: auto (every hyperparameter chosen
+	// from the model, data and budget), a fixed recipe (lora-fast,
+	// lora-quality, full), or command (an external trainer). Defaults to
+	// `auto`.
+	Strategy string `flag:"strategy"`
+	// Command is, for --strategy command, the trainer program and its
+	// arguments (see the miner contract in the README).
+	Command []string `flag:"command"`
+	// MaxJobs is how many tasks are trained at the same time. Defaults to
+	// `1`.
+	MaxJobs int `flag:"max-jobs"`
+	// MaxQueued is how many tasks are accepted beyond those training.
+	// Defaults to `1`.
+	MaxQueued int `flag:"max-queued"`
+	// MaxParams is the largest base model accepted, in parameters. Defaults
+	// to `2000000000`.
+	MaxParams int64 `flag:"max-params"`
+	// MinHours is the shortest time budget accepted, in hours. Defaults to
+	// `0.01`.
+	MinHours float64 `flag:"min-hours"`
+	// MaxHours is the longest time budget accepted, in hours. Defaults to
+	// `12`.
+	MaxHours float64 `flag:"max-hours"`
+	// TaskTypes are the task types accepted. Defaults to
+	// `instruct,chat,dpo,text`.
+	TaskTypes []string `flag:"task-types"`
+	// ReserveFor is how long an accepted offer holds a slot while the miner
+	// waits for start_training. Defaults to `10m`.
+	ReserveFor time.Duration `flag:"reserve-for"`
+	// UploadMargin is the time kept free before the deadline for packing
+	// and uploading the result. Defaults to `15s`.
+	UploadMargin time.Duration `flag:"upload-margin"`
+	// MaxUploadBytes is the largest result this miner will upload. Defaults
+	// to `21474836480`.
+	MaxUploadBytes int64 `flag:"max-upload-bytes"`
 }
 
-// DefaultConfig returns the defaults: one job at a time and one queued,
-// models up to 2B parameters, budgets from 36 seconds to 12 hours, every
-// task type, the automatic strategy.
+// DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{
-		Strategy:       "auto",
-		MaxJobs:        1,
-		MaxQueued:      1,
-		MaxParams:      2_000_000_000,
-		MinHours:       0.01,
-		MaxHours:       12,
-		TaskTypes:      []string{"instruct", "chat", "dpo", "text"},
-		ReserveFor:     10 * time.Minute,
-		UploadMargin:   15 * time.Second,
-		MaxUploadBytes: 20 << 30,
-	}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Validate checks the configuration.

@@ -3,43 +3,58 @@ package validator
 import (
 	"time"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// Config is a validator's configuration. DefaultConfig holds the documented
-// defaults.
-type Config struct {
-	PublicURL string `flag:"public-url" help:"base URL miners use to reach this validator. Defaults to http://<listen>"`
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
 
-	PoolMin      int           `flag:"pool-min" help:"fewest miners a task may start with"`
-	PoolMax      int           `flag:"pool-max" help:"most miners a task is given to"`
-	OfferTimeout time.Duration `flag:"offer-timeout" help:"how long a miner has to answer an offer"`
-	DelayFor     time.Duration `flag:"delay-for" help:"wait before offering a task again when no miner accepted"`
-	MaxDelays    int           `flag:"max-delays" help:"times a task is delayed before it fails for lack of miners"`
-	LinkTTL      time.Duration `flag:"link-ttl" help:"lifetime of the signed download links given to miners"`
-	MaxUpload    int64         `flag:"max-upload-bytes" help:"largest result a miner may upload"`
-	MaxEvalTries int           `flag:"max-eval-attempts" help:"evaluation attempts before a task fails"`
-	DefaultHours float64       `flag:"default-hours" help:"time budget for a task that names none, in hours (0 picks one from the dataset size)"`
-	TestCap      int           `flag:"test-cap" help:"largest hidden test split, in rows"`
-	MinRows      int           `flag:"min-rows" help:"smallest dataset accepted, in rows"`
-	Seed         int64         `flag:"seed" help:"seed for the split, the honeypots and choosing whom to offer tasks to"`
+// Config is the task lifecycle's configuration. Each field's doc comment
+// is its documentation and states its default (package config).
+type Config struct {
+	// PublicURL is the base URL miners use to reach this validator, put in
+	// the download links and upload URLs they get. Defaults to the address
+	// the validator listens on.
+	PublicURL string `flag:"public-url"`
+	// PoolMin is the fewest miners a task may start with. Defaults to `1`.
+	PoolMin int `flag:"pool-min"`
+	// PoolMax is the most miners a task is given to. Defaults to `8`.
+	PoolMax int `flag:"pool-max"`
+	// OfferTimeout is how long a miner has to answer an offer. Defaults to
+	// `5s`.
+	OfferTimeout time.Duration `flag:"offer-timeout"`
+	// DelayFor is the wait before offering a task again when no miner
+	// accepted it. Defaults to `15m`.
+	DelayFor time.Duration `flag:"delay-for"`
+	// MaxDelays is how many times a task is delayed before it fails for lack
+	// of miners. Defaults to `6`.
+	MaxDelays int `flag:"max-delays"`
+	// LinkTTL is how long the signed download links given to miners work
+	// after the training deadline. Defaults to `24h`.
+	LinkTTL time.Duration `flag:"link-ttl"`
+	// MaxUpload is the largest result a miner may upload, in bytes.
+	// Defaults to `21474836480`.
+	MaxUpload int64 `flag:"max-upload-bytes"`
+	// MaxEvalTries is how many evaluation attempts a task gets before it
+	// fails. Defaults to `3`.
+	MaxEvalTries int `flag:"max-eval-attempts"`
+	// DefaultHours is the time budget, in hours, of a task that names none;
+	// 0 picks one from the dataset's size.
+	DefaultHours float64 `flag:"default-hours"`
+	// TestCap is the largest hidden test split, in rows. Defaults to `1000`.
+	TestCap int `flag:"test-cap"`
+	// MinRows is the smallest dataset accepted, in rows. Defaults to `20`.
+	MinRows int `flag:"min-rows"`
+	// Seed seeds the split, the honeypots and the choice of whom to offer
+	// tasks to. Defaults to `42`.
+	Seed int64 `flag:"seed"`
 }
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{
-		PoolMin:      1,
-		PoolMax:      8,
-		OfferTimeout: 5 * time.Second,
-		DelayFor:     15 * time.Minute,
-		MaxDelays:    6,
-		LinkTTL:      24 * time.Hour,
-		MaxUpload:    20 << 30,
-		MaxEvalTries: 3,
-		TestCap:      1000,
-		MinRows:      20,
-		Seed:         42,
-	}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Validate checks the configuration.

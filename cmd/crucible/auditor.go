@@ -28,7 +28,7 @@ exactly: the evaluator is deterministic), reports every discrepancy, and sets
 its own weights from its own recomputation. Exit status 1 when it found any.`,
 		Args: cobra.NoArgs,
 	}
-	return daemon(cmd, &cfg, func(ctx context.Context, cfg *auditornode.Config) error {
+	return configured(cmd, &cfg, func(ctx context.Context, cfg *auditornode.Config) error {
 		err := auditornode.Run(ctx, *cfg, func(r *auditor.Report) error { return printAudit(r, cfg.JSON) })
 		if errors.Is(err, auditornode.ErrDiscrepancies) {
 			return exitError{code: 1}

@@ -28,7 +28,7 @@ Reads (GET /v1/metagraph, /v1/block, /v1/hyperparams) are open; writes
 they act for, as crucible nodes sign their requests.`,
 		Args: cobra.NoArgs,
 	}
-	daemon(cmd, &cfg, func(ctx context.Context, cfg *chainnode.Config) error {
+	configured(cmd, &cfg, func(ctx context.Context, cfg *chainnode.Config) error {
 		return chainnode.Run(ctx, *cfg, cmd.OutOrStdout())
 	})
 	cmd.AddCommand(newChainMetagraphCmd(), newChainRegisterCmd(), newChainStakeCmd())

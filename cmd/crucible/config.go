@@ -5,20 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/crucible-net/crucible/config"
 )
 
-// Daemon configuration.
-//
-// Every daemon has one Config struct. Its fields carry a `flag:"name"` tag and
-// a `help:"..."` tag; the value the struct holds when bindConfig is called is
-// the documented default. Each field can then be set, from lowest to highest
-// precedence, by:
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
+// Configuration: every command's settings are one Config struct (package
+// config): each field has a `flag:"name"` tag, and its doc comment is its
+// help and states its default. The value the struct holds when bindConfig
+// is called is the default (DefaultConfig functions apply the documented
+// ones). Each field can then be set, from lowest to highest precedence, by:
 //
 //	a config file      --config FILE (JSON; keys are the flag names)
 //	the environment    CRUCIBLE_<FLAG> (upper case, '-' becomes '_')
@@ -26,23 +28,22 @@ import (
 //
 // After loading, a Config with a Validate() error method is validated.
 
-// bindConfig registers a flag for every tagged field of the struct cfg points
-// to, plus --config, and returns a function that applies the file and
-// environment and validates; call it at the start of RunE.
+// bindConfig registers a flag for every documented field of the struct cfg
+// points to, plus --config, and returns a function that applies the file
+// and environment and validates; call it at the start of RunE. It panics on
+// a field without documentation (the command tree's test builds them all).
 func bindConfig(cmd *cobra.Command, cfg any) func() error {
 	fs := cmd.Flags()
 	var configFile string
 	fs.StringVar(&configFile, "config", "", "read settings from this JSON file (keys are flag names)")
+	fields, err := config.Fields(cfg)
+	if err != nil {
+		panic(err)
+	}
 	var names []string
-	for _, field := range configFields(reflect.ValueOf(cfg).Elem()) {
-		f, fv := field.f, field.v
-		name := f.Tag.Get("flag")
-		help := f.Tag.Get("help")
-		if env := envName(name); help != "" {
-			help += " [" + env + "]"
-		}
-		p := fv.Addr().Interface()
-		switch p := p.(type) {
+	for _, field := range fields {
+		name, help := field.Name, field.Doc.Help+" ["+config.Env(field.Name)+"]"
+		switch p := field.Value.Addr().Interface().(type) {
 		case *string:
 			fs.StringVar(p, name, *p, help)
 		case *int:
@@ -60,7 +61,7 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 		case *[]string:
 			fs.StringSliceVar(p, name, *p, help)
 		default:
-			panic(fmt.Sprintf("bindConfig: field %s has unsupported type %T", f.Name, p))
+			panic(fmt.Sprintf("bindConfig: field %s has unsupported type %T", field.Go, p))
 		}
 		names = append(names, name)
 	}
@@ -89,9 +90,9 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 			if fl.Changed {
 				continue
 			}
-			if env, ok := os.LookupEnv(envName(name)); ok {
+			if env, ok := os.LookupEnv(config.Env(name)); ok {
 				if err := fl.Value.Set(env); err != nil {
-					return fmt.Errorf("environment %s=%q: %s", envName(name), env, plainValueError(err.Error()))
+					return fmt.Errorf("environment %s=%q: %s", config.Env(name), env, plainValueError(err.Error()))
 				}
 				continue
 			}
@@ -108,12 +109,6 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 		}
 		return nil
 	}
-}
-
-// envName is the environment variable for a flag: CRUCIBLE_ plus the flag in
-// upper case with dashes as underscores.
-func envName(flag string) string {
-	return "CRUCIBLE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // setFromJSON sets a flag from a JSON value: strings as they are, lists item
@@ -133,30 +128,8 @@ func setFromJSON(fl *pflag.Flag, raw json.RawMessage) error {
 	return fl.Value.Set(strings.TrimSpace(string(raw)))
 }
 
-type configField struct {
-	f reflect.StructField
-	v reflect.Value
-}
-
-// configFields lists the tagged fields of a config struct, descending into
-// embedded structs, so that a daemon's Config can embed a package's Config.
-func configFields(v reflect.Value) []configField {
-	var out []configField
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			out = append(out, configFields(v.Field(i))...)
-			continue
-		}
-		if f.Tag.Get("flag") != "" {
-			out = append(out, configField{f, v.Field(i)})
-		}
-	}
-	return out
-}
-
-// daemon binds cfg's flags to cmd and runs run with the loaded settings.
-func daemon[C any](cmd *cobra.Command, cfg *C, run func(ctx context.Context, cfg *C) error) *cobra.Command {
+// configured binds cfg's flags to cmd and runs run with the loaded settings.
+func configured[C any](cmd *cobra.Command, cfg *C, run func(ctx context.Context, cfg *C) error) *cobra.Command {
 	load := bindConfig(cmd, cfg)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := load(); err != nil {

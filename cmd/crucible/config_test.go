@@ -4,23 +4,32 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/config"
 )
 
 type innerConfig struct {
-	Depth int `flag:"depth" help:"depth"`
+	Depth int `flag:"depth"`
 }
 
 type testConfig struct {
 	innerConfig
-	Addr    string        `flag:"addr" help:"listen address"`
-	Workers int           `flag:"workers" help:"worker count"`
-	Timeout time.Duration `flag:"timeout" help:"timeout"`
-	Tags    []string      `flag:"tags" help:"tags"`
-	Debug   bool          `flag:"debug" help:"debug"`
+	Addr    string        `flag:"addr"`
+	Workers int           `flag:"workers"`
+	Timeout time.Duration `flag:"timeout"`
+	Tags    []string      `flag:"tags"`
+	Debug   bool          `flag:"debug"`
+}
+
+func init() {
+	config.Register(reflect.TypeFor[innerConfig](), map[string]config.Doc{"Depth": {Help: "depth"}})
+	config.Register(reflect.TypeFor[testConfig](), map[string]config.Doc{"Addr": {Help: "listen address"},
+		"Workers": {Help: "worker count"}, "Timeout": {Help: "timeout"}, "Tags": {Help: "tags"}, "Debug": {Help: "debug"}})
 }
 
 func (c *testConfig) Validate() error {

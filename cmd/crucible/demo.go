@@ -27,7 +27,7 @@ to quit at once).`,
   crucible demo --budget 1m --exit`,
 		Args: cobra.NoArgs,
 	}
-	return daemon(cmd, &cfg, func(ctx context.Context, cfg *localnet.DemoConfig) error {
+	return configured(cmd, &cfg, func(ctx context.Context, cfg *localnet.DemoConfig) error {
 		return localnet.Demo(ctx, *cfg, cmd.OutOrStdout())
 	})
 }

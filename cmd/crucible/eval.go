@@ -1,26 +1,56 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
+	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/tuning"
 )
 
 func init() { register(newEvalCmd) }
 
+// EvalConfig configures "crucible eval" (with the column mapping flags
+// beside it). Each field's doc comment is its documentation and states its
+// default (package config).
+type EvalConfig struct {
+	// Model is the model directory (the base when --adapter is given) or a
+	// cached org/name.
+	Model string `flag:"model"`
+	// Adapter is the submission to evaluate over --model: a PEFT adapter or
+	// a full model directory.
+	Adapter string `flag:"adapter"`
+	// Base evaluates --model as a fine-tune of this base model.
+	Base string `flag:"base"`
+	// Data is the test dataset file or directory.
+	Data string `flag:"data"`
+	// Tokens is a token file of the test split to evaluate instead of
+	// tokenizing --data (see crucible data tokenize).
+	Tokens string `flag:"tokens"`
+	// TokenCache is the directory where tokenized datasets are kept for the
+	// next run; empty means a temporary one. Defaults to
+	// `$CRUCIBLE_HOME/cache/tokens`.
+	TokenCache string `flag:"token-cache"`
+	// Type is the task type: instruct, chat, dpo or text; empty detects it.
+	Type string `flag:"type"`
+	// MaxLength is the tokens per sequence; 0 means the model's context, at
+	// most 4096.
+	MaxLength int `flag:"max-length"`
+	// JSON prints the result as JSON.
+	JSON bool `flag:"json"`
+}
+
 func newEvalCmd() *cobra.Command {
 	var (
-		modelDir, adapter, base, dataPath, typ string
-		tokensPath, tokenCache                 string
-		mapping                                crucible.ColumnMapping
-		asJSON                                 bool
-		maxLen                                 int
+		c       EvalConfig
+		mapping crucible.ColumnMapping
 	)
+	config.Defaults(&c)
 	cmd := &cobra.Command{
 		Use:   "eval --model DIR --data FILE",
 		Short: "Compute a model's test loss on a dataset, as the validator does",
@@ -39,81 +69,68 @@ failure and exits with status 1.`,
   crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo
   crucible eval --model ./models/tiny --tokens test.tokens.safetensors`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			required := []string{"model", "data"}
-			if tokensPath != "" {
-				required = []string{"model"} // the token file is the data
-			}
-			if err := requireFlags(cmd, required...); err != nil {
-				return err
-			}
-			if err := notNegative(cmd, "max-length"); err != nil {
-				return err
-			}
-			if adapter != "" && base != "" {
-				return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
-			}
-			models := hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}
-			var err error
-			spec := tuning.EvalSpec{Mapping: mapping, MaxLength: maxLen, TokensPath: tokensPath, TokenCache: tokenCache}
-			if typ != "" {
-				if spec.TaskType, err = crucible.ParseTaskType(typ); err != nil {
-					return err
-				}
-			} else if mapping != (crucible.ColumnMapping{}) {
-				if spec.TaskType, err = typeOfMapping(mapping); err != nil {
-					return err
-				}
-			}
-			if spec.BaseDir, err = models.Resolve(modelDir); err != nil {
-				return err
-			}
-			switch {
-			case adapter != "":
-				spec.ModelDir = adapter
-			case base != "":
-				spec.ModelDir = spec.BaseDir
-				if spec.BaseDir, err = models.Resolve(base); err != nil {
-					return err
-				}
-			}
-			if dataPath != "" {
-				if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(dataPath); err != nil {
-					return err
-				}
-			}
-			res, err := tuning.Evaluate(cmd.Context(), spec)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-			} else {
-				printEval(w, res)
-			}
-			if res.Failure != "" {
-				return exitError{code: 1}
-			}
-			return nil
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&modelDir, "model", "", "model directory (the base when --adapter is given) or cached org/name")
-	f.StringVar(&adapter, "adapter", "", "submission to evaluate over --model: a PEFT adapter or a full model directory")
-	f.StringVar(&base, "base", "", "evaluate --model as a fine-tune of this base model")
-	f.StringVar(&dataPath, "data", "", "test dataset file or directory")
-	f.StringVar(&tokensPath, "tokens", "", "token file of the test split to evaluate instead of tokenizing --data (see crucible data tokenize)")
-	f.StringVar(&tokenCache, "token-cache", defaultTokenCacheDir(), "directory where tokenized datasets are kept for the next run (empty: a temporary one)")
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
 	addMappingFlags(cmd, &mapping)
-	f.IntVar(&maxLen, "max-length", 0, "tokens per sequence (default: the model's context, at most 4096)")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	return cmd
+	return configured(cmd, &c, func(ctx context.Context, c *EvalConfig) error {
+		required := []string{"model", "data"}
+		if c.Tokens != "" {
+			required = []string{"model"} // the token file is the data
+		}
+		if err := requireFlags(cmd, required...); err != nil {
+			return err
+		}
+		if err := notNegative(cmd, "max-length"); err != nil {
+			return err
+		}
+		if c.Adapter != "" && c.Base != "" {
+			return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
+		}
+		models := hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}
+		var err error
+		spec := tuning.EvalSpec{Mapping: mapping, MaxLength: c.MaxLength, TokensPath: c.Tokens, TokenCache: node.ExpandHome(c.TokenCache)}
+		if c.Type != "" {
+			if spec.TaskType, err = crucible.ParseTaskType(c.Type); err != nil {
+				return err
+			}
+		} else if mapping != (crucible.ColumnMapping{}) {
+			if spec.TaskType, err = typeOfMapping(mapping); err != nil {
+				return err
+			}
+		}
+		if spec.BaseDir, err = models.Resolve(c.Model); err != nil {
+			return err
+		}
+		switch {
+		case c.Adapter != "":
+			spec.ModelDir = c.Adapter
+		case c.Base != "":
+			spec.ModelDir = spec.BaseDir
+			if spec.BaseDir, err = models.Resolve(c.Base); err != nil {
+				return err
+			}
+		}
+		if c.Data != "" {
+			if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(c.Data); err != nil {
+				return err
+			}
+		}
+		res, err := tuning.Evaluate(ctx, spec)
+		if err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		if c.JSON {
+			if err := printJSON(w, res); err != nil {
+				return err
+			}
+		} else {
+			printEval(w, res)
+		}
+		if res.Failure != "" {
+			return exitError{code: 1}
+		}
+		return nil
+	})
 }
 
 func printEval(w interface{ Write([]byte) (int, error) }, r *tuning.EvalResult) {

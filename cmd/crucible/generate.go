@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/tuning"
@@ -12,15 +14,38 @@ import (
 
 func init() { register(newGenerateCmd) }
 
+// GenerateConfig configures "crucible generate". Each field's doc comment
+// is its documentation and states its default (package config).
+type GenerateConfig struct {
+	// Model is the model directory (Hugging Face layout) or a cached
+	// org/name.
+	Model string `flag:"model"`
+	// Adapter is a PEFT adapter directory to apply to the model.
+	Adapter string `flag:"adapter"`
+	// Prompt is the user's message.
+	Prompt string `flag:"prompt"`
+	// System is an optional system message.
+	System string `flag:"system"`
+	// Raw uses the prompt as is, without the chat template; unset, it is on
+	// for a model crucible fine-tuned on instruct or text data.
+	Raw bool `flag:"raw"`
+	// MaxTokens is the most tokens to generate. Defaults to `128`.
+	MaxTokens int `flag:"max-tokens"`
+	// Temperature is the sampling temperature; 0 is greedy decoding.
+	Temperature float64 `flag:"temperature"`
+	// TopP is nucleus sampling: keep the smallest set of tokens with this
+	// probability. Defaults to `1`.
+	TopP float64 `flag:"top-p"`
+	// Seed seeds sampling.
+	Seed uint64 `flag:"seed"`
+	// Samples samples this many completions as one batch (printed when all
+	// are done, with tokens/s). Defaults to `1`.
+	Samples int `flag:"samples"`
+}
+
 func newGenerateCmd() *cobra.Command {
-	var (
-		modelDir, adapter, prompt, system string
-		maxTokens                         int
-		temperature, topP                 float64
-		seed                              uint64
-		raw                               bool
-		samples                           int
-	)
+	var c GenerateConfig
+	config.Defaults(&c)
 	cmd := &cobra.Command{
 		Use:   "generate --model DIR --prompt TEXT",
 		Short: "Generate text from a model, streaming tokens to stdout",
@@ -34,54 +59,43 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
   crucible generate --model ./tuned --prompt "Question: Tom has 3 apples and finds 4 more. How many apples does Tom have now?\nAnswer:" --raw --samples 8 --temperature 1
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "model", "prompt"); err != nil {
-				return err
-			}
-			switch {
-			case maxTokens < 1:
-				return crucible.Errorf(crucible.EINVALID, "--max-tokens %d: must be at least 1", maxTokens)
-			case temperature < 0:
-				return crucible.Errorf(crucible.EINVALID, "--temperature %g: must be at least 0 (0 is greedy)", temperature)
-			case topP < 0 || topP > 1:
-				return crucible.Errorf(crucible.EINVALID, "--top-p %g: must be in [0, 1]", topP)
-			case samples < 1 || samples > 256:
-				return crucible.Errorf(crucible.EINVALID, "--samples %d: must be from 1 to 256", samples)
-			}
-			dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(modelDir)
-			if err != nil {
-				return err
-			}
-			if !cmd.Flags().Changed("raw") {
-				// A model crucible trained on instruct or text data never saw
-				// a chat template: its prompt is the text itself.
-				if d, ok := tuning.RawByDefault(dir, adapter); ok {
-					raw = true
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s was fine-tuned on %s data without a chat template: using the prompt as is (--raw=false to apply the template)\n",
-						d, tuning.TrainedTaskType(d))
-				}
-			}
-			w := cmd.OutOrStdout()
-			spec := tuning.GenerateSpec{ModelDir: dir, Adapter: adapter, Prompt: prompt, System: system,
-				Raw: raw, MaxTokens: maxTokens, Temperature: temperature, TopP: topP, Seed: seed}
-			if samples > 1 {
-				return generateSamples(cmd, spec, samples)
-			}
-			_, err = tuning.Generate(cmd.Context(), spec, func(s string) { fmt.Fprint(w, s) })
-			fmt.Fprintln(w)
-			return err
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&modelDir, "model", "", "model directory (Hugging Face layout) or cached org/name")
-	f.StringVar(&adapter, "adapter", "", "PEFT adapter directory to apply")
-	f.StringVar(&prompt, "prompt", "", "the user's message")
-	f.StringVar(&system, "system", "", "optional system message")
-	f.BoolVar(&raw, "raw", false, "use the prompt as is, without the chat template")
-	f.IntVar(&maxTokens, "max-tokens", 128, "most tokens to generate")
-	f.Float64Var(&temperature, "temperature", 0, "sampling temperature; 0 is greedy")
-	f.Float64Var(&topP, "top-p", 1, "nucleus sampling: keep the smallest set of tokens with this probability")
-	f.Uint64Var(&seed, "seed", 0, "sampling seed")
-	f.IntVar(&samples, "samples", 1, "sample this many completions as one batch (printed when all are done, with tokens/s)")
-	return cmd
+	return configured(cmd, &c, func(ctx context.Context, c *GenerateConfig) error {
+		if err := requireFlags(cmd, "model", "prompt"); err != nil {
+			return err
+		}
+		switch {
+		case c.MaxTokens < 1:
+			return crucible.Errorf(crucible.EINVALID, "--max-tokens %d: must be at least 1", c.MaxTokens)
+		case c.Temperature < 0:
+			return crucible.Errorf(crucible.EINVALID, "--temperature %g: must be at least 0 (0 is greedy)", c.Temperature)
+		case c.TopP < 0 || c.TopP > 1:
+			return crucible.Errorf(crucible.EINVALID, "--top-p %g: must be in [0, 1]", c.TopP)
+		case c.Samples < 1 || c.Samples > 256:
+			return crucible.Errorf(crucible.EINVALID, "--samples %d: must be from 1 to 256", c.Samples)
+		}
+		dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(c.Model)
+		if err != nil {
+			return err
+		}
+		raw := c.Raw
+		if !cmd.Flags().Changed("raw") {
+			// A model crucible trained on instruct or text data never saw a
+			// chat template: its prompt is the text itself.
+			if d, ok := tuning.RawByDefault(dir, c.Adapter); ok {
+				raw = true
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s was fine-tuned on %s data without a chat template: using the prompt as is (--raw=false to apply the template)\n",
+					d, tuning.TrainedTaskType(d))
+			}
+		}
+		spec := tuning.GenerateSpec{ModelDir: dir, Adapter: c.Adapter, Prompt: c.Prompt, System: c.System,
+			Raw: raw, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP, Seed: c.Seed}
+		if c.Samples > 1 {
+			return generateSamples(cmd, spec, c.Samples)
+		}
+		w := cmd.OutOrStdout()
+		_, err = tuning.Generate(ctx, spec, func(s string) { fmt.Fprint(w, s) })
+		fmt.Fprintln(w)
+		return err
+	})
 }

@@ -29,7 +29,7 @@ external trainer (see the miner contract in the README).`,
   crucible miner --chain http://127.0.0.1:9944 --strategy command --command ./train.sh --max-jobs 2`,
 		Args: cobra.NoArgs,
 	}
-	return daemon(cmd, &cfg, func(ctx context.Context, cfg *minernode.Config) error {
+	return configured(cmd, &cfg, func(ctx context.Context, cfg *minernode.Config) error {
 		n, err := minernode.Open(ctx, *cfg, minernode.Deps{Out: os.Stdout})
 		if err != nil {
 			return err

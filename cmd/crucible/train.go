@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -9,32 +10,111 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/tuning"
 )
 
 func init() { register(newTrainCmd) }
 
+// TrainConfig configures "crucible train" (with the column mapping and
+// reward flags beside it). Each field's doc comment is its documentation
+// and states its default (package config); a numeric setting left at 0 is
+// chosen automatically, and the run prints why.
+type TrainConfig struct {
+	// Model is the base model directory (Hugging Face layout) or a cached
+	// org/name.
+	Model string `flag:"model"`
+	// Data is the dataset file or directory, or a cached dataset org/name.
+	Data string `flag:"data"`
+	// Tokens is a token file to train on instead of tokenizing --data (see
+	// crucible data tokenize).
+	Tokens string `flag:"tokens"`
+	// TokenCache is the directory where tokenized datasets are kept for the
+	// next run; empty keeps them for this run only. Defaults to
+	// `$CRUCIBLE_HOME/cache/tokens`.
+	TokenCache string `flag:"token-cache"`
+	// Out is the output directory; it must not exist or be empty.
+	Out string `flag:"out"`
+	// BaseName is the base model's name in the model card; empty means the
+	// model directory's name.
+	BaseName string `flag:"base-name"`
+	// Type is the task type: instruct, chat, dpo, text or grpo; empty
+	// detects it (grpo with --reward).
+	Type string `flag:"type"`
+	// Time is the time budget: the result is written before it is up.
+	// Defaults to `10m`.
+	Time time.Duration `flag:"time"`
+	// Recipe is a named recipe (auto, lora-fast, lora-quality, full).
+	// Defaults to `auto`.
+	Recipe string `flag:"recipe"`
+	// LoRA trains a LoRA adapter; unset with --full too, the model's size
+	// decides.
+	LoRA bool `flag:"lora"`
+	// Full fine-tunes every weight; unset with --lora too, the model's size
+	// decides.
+	Full bool `flag:"full"`
+	// Merge writes, with LoRA, a merged full model instead of the adapter.
+	Merge bool `flag:"merge"`
+	// LoRARank is the LoRA rank (alpha is twice the rank); 0 means 16.
+	LoRARank int `flag:"lora-rank"`
+	// Precision is the arithmetic of the matrix products: auto (bf16 where
+	// the CPU has AMX-BF16 or AVX512_BF16), fp32 or bf16. Defaults to
+	// `auto`.
+	Precision string `flag:"precision"`
+	// LR is the peak learning rate; 0 runs a learning-rate range test.
+	LR float64 `flag:"lr"`
+	// Epochs is the passes over the data; 0 picks them from the data size
+	// (the time budget may cut them).
+	Epochs float64 `flag:"epochs"`
+	// BatchSize is the sequences per micro-batch; 0 picks it from the
+	// memory budget.
+	BatchSize int `flag:"batch-size"`
+	// GradAccum is the micro-batches per optimizer step; 0 makes steps of
+	// about 16 sequences.
+	GradAccum int `flag:"grad-accum"`
+	// MaxSteps caps the optimizer steps; 0 sets no cap.
+	MaxSteps int `flag:"max-steps"`
+	// MaxLength is the tokens per sequence; 0 means the model's context, at
+	// most 1024.
+	MaxLength int `flag:"max-length"`
+	// Seed seeds the data order, the validation split and LoRA's
+	// initialization.
+	Seed uint64 `flag:"seed"`
+	// Memory is the memory budget in MiB; 0 means 60% of the available
+	// memory.
+	Memory int64 `flag:"memory"`
+	// Metrics also writes the per-step metrics (JSON Lines) to this file.
+	Metrics string `flag:"metrics"`
+	// WorkDir is the checkpoint directory; empty means --out with .work
+	// appended (removed on success).
+	WorkDir string `flag:"work-dir"`
+	// Resume continues from the latest checkpoint of an interrupted run with
+	// the same settings.
+	Resume bool `flag:"resume"`
+	// Generations is, for grpo, the completions sampled per prompt; 0 means
+	// 8.
+	Generations int `flag:"generations"`
+	// MaxCompletion is, for grpo, the most tokens of a completion; 0 means
+	// grpo's default length.
+	MaxCompletion int `flag:"max-completion"`
+	// Temperature is, for grpo, the sampling temperature; 0 means 1.
+	Temperature float64 `flag:"temperature"`
+	// Beta is, for dpo, its temperature (0 means 0.1) and, for grpo, the
+	// weight of the KL penalty to the base (0 means 0.04).
+	Beta float64 `flag:"beta"`
+}
+
 func newTrainCmd() *cobra.Command {
 	var (
-		spec                 tuning.Spec
-		typ, recipe          string
-		precision            string
-		mapping              crucible.ColumnMapping
-		budget               time.Duration
-		lora, full, merge    bool
-		lr, epochs           float64
-		batch, accum, steps  int
-		maxLen, rank         int
-		seed                 uint64
-		memoryMB             int64
-		metricsPath, workDir string
-		rf                   *rewardFlags
-		gens, maxCompletion  int
-		temperature, beta    float64
+		c       TrainConfig
+		mapping crucible.ColumnMapping
+		rf      *rewardFlags
 	)
+	config.Defaults(&c)
 	cmd := &cobra.Command{
 		Use:   "train --model DIR --data FILE --out DIR",
 		Short: "Fine-tune a model on a dataset within a time budget",
@@ -61,156 +141,132 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
   crucible train --model ./models/tiny --data qa.jsonl --field-instruction question --field-output answer --out ./qa
   crucible train --model ./models/tiny --data arithmetic.jsonl --type grpo --reward numeric_answer --reward 'regex_match:pattern=^ *[0-9]+,weight=0.5' --out ./rl --time 5m`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			required := []string{"model", "data", "out"}
-			if spec.TokensPath != "" {
-				required = []string{"model", "out"} // the token file is the data
-			}
-			if err := requireFlags(cmd, required...); err != nil {
-				return err
-			}
-			if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
-				return err
-			}
-			if lora && full {
-				return crucible.Errorf(crucible.EINVALID, "--lora and --full exclude each other")
-			}
-			r, err := tuning.NamedRecipe(recipe)
-			if err != nil {
-				return crucible.Wrap(err, crucible.EINVALID, "--recipe")
-			}
-			switch {
-			case lora:
-				r.LoRA = &lora
-			case full:
-				no := false
-				r.LoRA = &no
-			}
-			setIf(&r.LR, lr)
-			setIf(&r.Epochs, epochs)
-			setIf(&r.BatchSize, batch)
-			setIf(&r.GradAccum, accum)
-			setIf(&r.MaxSteps, steps)
-			setIf(&r.MaxLength, maxLen)
-			setIf(&r.LoRARank, rank)
-			r.Merge = r.Merge || merge
-			setIf(&r.Generations, gens)
-			setIf(&r.MaxCompletion, maxCompletion)
-			setIf(&r.Temperature, temperature)
-			setIf(&r.Beta, beta)
-			if gens == 1 {
-				return crucible.Errorf(crucible.EINVALID, "--generations 1: grpo compares completions within a group; give at least 2")
-			}
-			if _, err := kernel.ParsePrecision(precision); err != nil {
-				return crucible.Wrap(err, crucible.EINVALID, "--precision")
-			}
-			r.Precision = precision
-			spec.Recipe = r
-			if rf.given() {
-				if spec.Rewards, _, err = rf.rewards(); err != nil {
-					return err
-				}
-				if typ == "" {
-					typ = string(crucible.TaskGRPO)
-				}
-			}
-			if typ != "" {
-				if spec.TaskType, err = crucible.ParseTaskType(typ); err != nil {
-					return err
-				}
-			} else if mapping != (crucible.ColumnMapping{}) {
-				if spec.TaskType, err = typeOfMapping(mapping); err != nil {
-					return err
-				}
-			}
-			if mapping != (crucible.ColumnMapping{}) {
-				spec.Mapping = &mapping
-			}
-			if spec.ModelDir, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(spec.ModelDir); err != nil {
-				return err
-			}
-			if spec.DataPath != "" {
-				if spec.DataPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(spec.DataPath); err != nil {
-					return err
-				}
-			}
-			if budget <= 0 {
-				return crucible.Errorf(crucible.EINVALID, "--time must be positive")
-			}
-			spec.Budget, spec.Seed, spec.MetricsPath, spec.WorkDir = budget, seed, metricsPath, workDir
-			spec.Memory = memoryMB << 20
-			out := cmd.ErrOrStderr()
-			bar := newProgressBar(out, isTerminal(out), budget)
-			spec.Log = bar.line
-			what := spec.DataPath
-			if spec.TokensPath != "" {
-				what = spec.TokensPath
-			}
-			bar.line(fmt.Sprintf("training %s on %s for at most %s", spec.ModelDir, what, budget))
-			res, err := tuning.Train(cmd.Context(), spec, bar.update)
-			bar.done()
-			if err != nil {
-				return err
-			}
-			tr := res.Train
-			kind := "full model"
-			if res.IsAdapter {
-				kind = "LoRA adapter"
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %s (%s) in %s\n", res.OutDir, kind, res.Duration.Round(time.Second))
-			fmt.Fprintf(w, "steps %d (%.2f epochs), %.0f tokens/s, stopped: %s\n", tr.Steps, tr.Epochs, tr.TokensPerS, tr.StopReason)
-			if res.GRPO == nil {
-				fmt.Fprintf(w, "train loss %.4f -> %.4f\n", tr.FirstLoss, tr.TrainLoss)
-			}
-			if tr.ValLoss == tr.ValLoss {
-				fmt.Fprintf(w, "validation loss %.4f -> %.4f (weights of step %d)\n", tr.InitialValLoss, tr.ValLoss, tr.BestStep)
-			}
-			if res.TaskType == crucible.TaskDPO {
-				fmt.Fprintf(w, "validation reward accuracy %.3f -> %.3f, margin %.4f\n", tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin)
-			}
-			if g := res.GRPO; g != nil {
-				printGRPOResult(w, g)
-			}
-			for _, warn := range tr.Warnings {
-				fmt.Fprintln(w, "warning:", warn)
-			}
-			return nil
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&spec.ModelDir, "model", "", "base model directory (Hugging Face layout) or cached org/name")
-	f.StringVar(&spec.DataPath, "data", "", "dataset file or directory, or cached dataset org/name")
-	f.StringVar(&spec.TokensPath, "tokens", "", "token file to train on instead of tokenizing --data (see crucible data tokenize)")
-	f.StringVar(&spec.TokenCache, "token-cache", defaultTokenCacheDir(), "directory where tokenized datasets are kept for the next run (empty: keep them for this run only)")
-	f.StringVar(&spec.OutDir, "out", "", "output directory (must not exist or be empty)")
-	f.StringVar(&spec.BaseModel, "base-name", "", "name of the base model in the model card (default: the model directory's name)")
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
 	addMappingFlags(cmd, &mapping)
 	rf = addRewardFlags(cmd)
-	f.IntVar(&gens, "generations", 0, "grpo: completions sampled per prompt (default 8)")
-	f.IntVar(&maxCompletion, "max-completion", 0, fmt.Sprintf("grpo: most tokens of a completion (default %d)", tuning.DefaultMaxCompletion))
-	f.Float64Var(&temperature, "temperature", 0, "grpo: sampling temperature (default 1)")
-	f.Float64Var(&beta, "beta", 0, "dpo: temperature (default 0.1); grpo: weight of the KL penalty to the base (default 0.04)")
-	f.DurationVar(&budget, "time", 10*time.Minute, "time budget: the result is written before it is up")
-	f.StringVar(&recipe, "recipe", "auto", "named recipe: "+strings.Join(tuning.RecipeNames(), ", "))
-	f.BoolVar(&lora, "lora", false, "train a LoRA adapter (default: chosen by model size)")
-	f.BoolVar(&full, "full", false, "fine-tune every weight (default: chosen by model size)")
-	f.BoolVar(&merge, "merge", false, "with LoRA, write a merged full model instead of the adapter")
-	f.IntVar(&rank, "lora-rank", 0, "LoRA rank (default 16; alpha is twice the rank)")
-	f.StringVar(&precision, "precision", "auto", "arithmetic of the matrix products: auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16), fp32 or bf16")
-	f.Float64Var(&lr, "lr", 0, "peak learning rate (default: from a learning-rate range test)")
-	f.Float64Var(&epochs, "epochs", 0, "passes over the data (default: from the data size; the time budget may cut it)")
-	f.IntVar(&batch, "batch-size", 0, "sequences per micro-batch (default: from the memory budget)")
-	f.IntVar(&accum, "grad-accum", 0, "micro-batches per optimizer step (default: about 16 sequences per step)")
-	f.IntVar(&steps, "max-steps", 0, "cap on optimizer steps")
-	f.IntVar(&maxLen, "max-length", 0, "tokens per sequence (default: the model's context, at most 1024)")
-	f.Uint64Var(&seed, "seed", 0, "seed of the data order, validation split and LoRA initialization")
-	f.Int64Var(&memoryMB, "memory", 0, "memory budget in MiB (default: 60% of the available memory)")
-	f.StringVar(&metricsPath, "metrics", "", "also write the per-step metrics (JSON Lines) to this file")
-	f.StringVar(&workDir, "work-dir", "", "checkpoint directory (default: --out with .work appended; removed on success)")
-	f.BoolVar(&spec.Resume, "resume", false, "continue from the latest checkpoint of an interrupted run with the same flags")
-	return cmd
+	return configured(cmd, &c, func(ctx context.Context, c *TrainConfig) error {
+		spec := tuning.Spec{ModelDir: c.Model, DataPath: c.Data, TokensPath: c.Tokens, TokenCache: node.ExpandHome(c.TokenCache),
+			OutDir: c.Out, BaseModel: c.BaseName, Resume: c.Resume}
+		typ, recipe, budget := c.Type, c.Recipe, c.Time
+		lora, full, merge := c.LoRA, c.Full, c.Merge
+		lr, epochs, batch, accum, steps, maxLen, rank := c.LR, c.Epochs, c.BatchSize, c.GradAccum, c.MaxSteps, c.MaxLength, c.LoRARank
+		seed, memoryMB, metricsPath, workDir := c.Seed, c.Memory, c.Metrics, c.WorkDir
+		gens, maxCompletion, temperature, beta := c.Generations, c.MaxCompletion, c.Temperature, c.Beta
+		required := []string{"model", "data", "out"}
+		if spec.TokensPath != "" {
+			required = []string{"model", "out"} // the token file is the data
+		}
+		if err := requireFlags(cmd, required...); err != nil {
+			return err
+		}
+		if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
+			return err
+		}
+		if lora && full {
+			return crucible.Errorf(crucible.EINVALID, "--lora and --full exclude each other")
+		}
+		r, err := tuning.NamedRecipe(recipe)
+		if err != nil {
+			return crucible.Wrap(err, crucible.EINVALID, "--recipe")
+		}
+		switch {
+		case lora:
+			r.LoRA = &lora
+		case full:
+			no := false
+			r.LoRA = &no
+		}
+		setIf(&r.LR, lr)
+		setIf(&r.Epochs, epochs)
+		setIf(&r.BatchSize, batch)
+		setIf(&r.GradAccum, accum)
+		setIf(&r.MaxSteps, steps)
+		setIf(&r.MaxLength, maxLen)
+		setIf(&r.LoRARank, rank)
+		r.Merge = r.Merge || merge
+		setIf(&r.Generations, gens)
+		setIf(&r.MaxCompletion, maxCompletion)
+		setIf(&r.Temperature, temperature)
+		setIf(&r.Beta, beta)
+		if gens == 1 {
+			return crucible.Errorf(crucible.EINVALID, "--generations 1: grpo compares completions within a group; give at least 2")
+		}
+		if _, err := kernel.ParsePrecision(c.Precision); err != nil {
+			return crucible.Wrap(err, crucible.EINVALID, "--precision")
+		}
+		r.Precision = c.Precision
+		spec.Recipe = r
+		if rf.given() {
+			if spec.Rewards, _, err = rf.rewards(); err != nil {
+				return err
+			}
+			if typ == "" {
+				typ = string(crucible.TaskGRPO)
+			}
+		}
+		if typ != "" {
+			if spec.TaskType, err = crucible.ParseTaskType(typ); err != nil {
+				return err
+			}
+		} else if mapping != (crucible.ColumnMapping{}) {
+			if spec.TaskType, err = typeOfMapping(mapping); err != nil {
+				return err
+			}
+		}
+		if mapping != (crucible.ColumnMapping{}) {
+			spec.Mapping = &mapping
+		}
+		if spec.ModelDir, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(spec.ModelDir); err != nil {
+			return err
+		}
+		if spec.DataPath != "" {
+			if spec.DataPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(spec.DataPath); err != nil {
+				return err
+			}
+		}
+		if budget <= 0 {
+			return crucible.Errorf(crucible.EINVALID, "--time must be positive")
+		}
+		spec.Budget, spec.Seed, spec.MetricsPath, spec.WorkDir = budget, seed, metricsPath, workDir
+		spec.Memory = memoryMB << 20
+		out := cmd.ErrOrStderr()
+		bar := newProgressBar(out, isTerminal(out), budget)
+		spec.Log = bar.line
+		what := spec.DataPath
+		if spec.TokensPath != "" {
+			what = spec.TokensPath
+		}
+		bar.line(fmt.Sprintf("training %s on %s for at most %s", spec.ModelDir, what, budget))
+		res, err := tuning.Train(ctx, spec, bar.update)
+		bar.done()
+		if err != nil {
+			return err
+		}
+		tr := res.Train
+		kind := "full model"
+		if res.IsAdapter {
+			kind = "LoRA adapter"
+		}
+		w := cmd.OutOrStdout()
+		fmt.Fprintf(w, "wrote %s (%s) in %s\n", res.OutDir, kind, res.Duration.Round(time.Second))
+		fmt.Fprintf(w, "steps %d (%.2f epochs), %.0f tokens/s, stopped: %s\n", tr.Steps, tr.Epochs, tr.TokensPerS, tr.StopReason)
+		if res.GRPO == nil {
+			fmt.Fprintf(w, "train loss %.4f -> %.4f\n", tr.FirstLoss, tr.TrainLoss)
+		}
+		if tr.ValLoss == tr.ValLoss {
+			fmt.Fprintf(w, "validation loss %.4f -> %.4f (weights of step %d)\n", tr.InitialValLoss, tr.ValLoss, tr.BestStep)
+		}
+		if res.TaskType == crucible.TaskDPO {
+			fmt.Fprintf(w, "validation reward accuracy %.3f -> %.3f, margin %.4f\n", tr.InitialRewardAccuracy, tr.RewardAccuracy, tr.Margin)
+		}
+		if g := res.GRPO; g != nil {
+			printGRPOResult(w, g)
+		}
+		for _, warn := range tr.Warnings {
+			fmt.Fprintln(w, "warning:", warn)
+		}
+		return nil
+	})
 }
 
 func setIf[T int | float64](dst *T, v T) {

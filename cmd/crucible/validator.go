@@ -34,7 +34,7 @@ network from other processes.`,
   crucible validator --db postgres://crucible@127.0.0.1/crucible --blobs s3://crucible-artifacts/validator-1`,
 		Args: cobra.NoArgs,
 	}
-	return daemon(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {
+	return configured(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {
 		n, err := validatornode.Open(ctx, *cfg, validatornode.Deps{Out: os.Stdout})
 		if err != nil {
 			return err

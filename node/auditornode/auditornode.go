@@ -17,48 +17,56 @@ import (
 
 	"github.com/crucible-net/crucible/auditor"
 	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/tuning"
 )
 
-// Config configures an auditor.
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
+// Config configures an auditor. Each field's doc comment is its
+// documentation and states its default (package config).
 type Config struct {
 	// Validator is the base URL of the validator to audit. Required.
-	Validator string `flag:"validator" help:"base URL of the validator to audit (required)"`
+	Validator string `flag:"validator"`
 	// ValidatorHotkey is that validator's SS58 hotkey. Required.
-	ValidatorHotkey string `flag:"validator-hotkey" help:"SS58 hotkey of that validator (required)"`
+	ValidatorHotkey string `flag:"validator-hotkey"`
 	// Chain is the URL of the "crucible chain", or a Subtensor node
 	// (subtensor://HOST:PORT with NetUID); empty skips the on-chain
 	// comparison and setting weights.
-	Chain string `flag:"chain" help:"URL of the \"crucible chain\", or a Subtensor node subtensor://HOST:PORT with --netuid; empty skips the on-chain comparison and setting weights"`
-	// NetUID is the Bittensor subnet, with a Subtensor --chain.
-	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
+	Chain string `flag:"chain"`
+	// NetUID is the Bittensor subnet crucible runs on, with a Subtensor
+	// --chain.
+	NetUID int `flag:"netuid"`
 	// Key is the auditor's hotkey file, for setting its own weights.
 	// Defaults to `$CRUCIBLE_HOME/keys/auditor.json`.
-	Key string `flag:"key" help:"this auditor's hotkey file, for setting its own weights"`
-	// Assets is the directory of shipped models, found by name. Defaults to
-	// `assets/models`, or the models inside the binary when it has none.
-	Assets string `flag:"assets" help:"directory of shipped models, found by name; the models inside this binary when it has none"`
+	Key string `flag:"key"`
+	// Assets is the directory of shipped models, found by name; when the
+	// default one holds none, the models inside the binary are used.
+	// Defaults to `assets/models`.
+	Assets string `flag:"assets"`
 	// Sample is the number of submissions re-evaluated per audit. Defaults
 	// to `3`.
-	Sample int `flag:"sample" help:"submissions re-evaluated per audit"`
+	Sample int `flag:"sample"`
 	// Stake is the stake (TAO) added to the auditor's hotkey at start, on a
 	// local chain, so it can set weights.
-	Stake float64 `flag:"stake" help:"stake (TAO) added to the auditor's hotkey at start, on a local chain, so it can set weights"`
+	Stake float64 `flag:"stake"`
 	// MinCosine is the similarity below which on-chain weights are flagged
 	// against the published ones. Defaults to `0.98`.
-	MinCosine float64 `flag:"min-cosine" help:"on-chain weights less similar than this to the published ones are flagged"`
+	MinCosine float64 `flag:"min-cosine"`
 	// Every audits again after this long; 0 audits once.
-	Every time.Duration `flag:"every" help:"audit again after this long; 0 audits once and exits"`
+	Every time.Duration `flag:"every"`
 	// JSON prints the report as JSON.
-	JSON bool `flag:"json" help:"print the report as JSON"`
+	JSON bool `flag:"json"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{Key: filepath.Join("$CRUCIBLE_HOME", "keys", "auditor.json"), Assets: node.DefaultAssets, Sample: 3, MinCosine: 0.98}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Validate checks the settings that need no network: the validator's URL

@@ -11,70 +11,70 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/sign"
 )
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 // Config configures a chain node. Every setting not here is Subtensor's
-// default (chain.DefaultHyperparams).
+// default (chain.DefaultHyperparams). Each field's doc comment is its
+// documentation and states its default (package config).
 type Config struct {
 	// Listen is the address to serve the chain API on. Defaults to
 	// `127.0.0.1:9944`.
-	Listen string `flag:"listen" help:"address to serve the chain API on"`
+	Listen string `flag:"listen"`
 	// DB is the file that holds the chain's state (JSON); "" keeps it in
 	// memory. Defaults to `$CRUCIBLE_HOME/chain.json`.
-	DB string `flag:"db" help:"file that holds the chain's state (JSON); \"\" keeps it in memory"`
+	DB string `flag:"db"`
 	// Tempo is the number of blocks between epochs (Yuma Consensus runs).
 	// Defaults to `10`.
-	Tempo int64 `flag:"tempo" help:"blocks between epochs (Yuma Consensus runs)"`
+	Tempo int64 `flag:"tempo"`
 	// BlockTime is the time per block; 0 moves the clock only through POST
 	// /v1/advance. Defaults to `1s`.
-	BlockTime time.Duration `flag:"block-time" help:"time per block; 0 moves the clock only through POST /v1/advance"`
+	BlockTime time.Duration `flag:"block-time"`
 	// WeightsRateLimit is the number of blocks between two set_weights of
 	// one neuron. Defaults to `5`.
-	WeightsRateLimit int64 `flag:"weights-rate-limit" help:"blocks between two set_weights of one neuron"`
+	WeightsRateLimit int64 `flag:"weights-rate-limit"`
 	// MinAllowedWeights is the minimum number of weights in a set_weights.
 	// Defaults to `1`.
-	MinAllowedWeights int `flag:"min-allowed-weights" help:"minimum number of weights in a set_weights"`
+	MinAllowedWeights int `flag:"min-allowed-weights"`
 	// MaxValidators is the number of validator permits (top stake). Defaults
 	// to `64`.
-	MaxValidators int `flag:"max-validators" help:"number of validator permits (top stake)"`
+	MaxValidators int `flag:"max-validators"`
 	// MaxUIDs is the subnet's size. Defaults to `256`.
-	MaxUIDs int `flag:"max-uids" help:"subnet size"`
+	MaxUIDs int `flag:"max-uids"`
 	// ImmunityPeriod is the number of blocks a new neuron cannot be
 	// replaced. Defaults to `4096`.
-	ImmunityPeriod int64 `flag:"immunity-period" help:"blocks a new neuron cannot be replaced"`
+	ImmunityPeriod int64 `flag:"immunity-period"`
 	// ActivityCutoff is the number of blocks without set_weights after which
 	// a validator's stake stops counting. Defaults to `5000`.
-	ActivityCutoff int64 `flag:"activity-cutoff" help:"blocks without set_weights after which a validator's stake stops counting"`
+	ActivityCutoff int64 `flag:"activity-cutoff"`
 	// StakeThreshold is the stake (TAO) needed to set weights.
-	StakeThreshold float64 `flag:"stake-threshold" help:"stake (TAO) needed to set weights"`
+	StakeThreshold float64 `flag:"stake-threshold"`
 	// VersionKey is the minimum version key of set_weights; 0 disables the
 	// check.
-	VersionKey int64 `flag:"weights-version-key" help:"minimum version key of set_weights; 0 disables the check"`
+	VersionKey int64 `flag:"weights-version-key"`
 	// Yuma3 uses Yuma 3 bonds.
-	Yuma3 bool `flag:"yuma3" help:"use Yuma 3 bonds"`
+	Yuma3 bool `flag:"yuma3"`
 	// EmissionPerBlock is the TAO emitted per block. Defaults to `1`.
-	EmissionPerBlock float64 `flag:"emission-per-block" help:"TAO emitted per block"`
+	EmissionPerBlock float64 `flag:"emission-per-block"`
 	// FixedPoint runs Yuma Consensus in Subtensor's I32F32 fixed point
 	// instead of float64 (matches the chain bit for bit on classic Yuma).
-	FixedPoint bool `flag:"fixed-point" help:"run Yuma Consensus in Subtensor's I32F32 fixed point instead of float64 (matches the chain bit for bit on classic Yuma)"`
+	FixedPoint bool `flag:"fixed-point"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{
-		Listen: "127.0.0.1:9944", DB: filepath.Join("$CRUCIBLE_HOME", "chain.json"),
-		Tempo: 10, BlockTime: time.Second, WeightsRateLimit: 5, MinAllowedWeights: 1,
-		MaxValidators: 64, MaxUIDs: 256, ImmunityPeriod: 4096, ActivityCutoff: 5000,
-		EmissionPerBlock: 1,
-	}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Params returns the chain's hyperparameters: Subtensor's defaults with

@@ -9,47 +9,54 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
 )
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 // DemoConfig configures the demo: a whole network on this machine, one
-// task, its report.
+// task, its report. Each field's doc comment is its documentation and
+// states its default (package config).
 type DemoConfig struct {
-	// Dir holds the demo's chain, database, blobs and miners. Defaults to a
+	// Dir holds the demo's chain, database, blobs and miners; empty means a
 	// new temporary directory.
-	Dir string `flag:"dir" help:"directory for the demo's chain, database, blobs and miners. Defaults to a new temporary directory"`
-	// Assets is the directory of the shipped assets (models/, datasets/).
-	// Defaults to `assets`, or the copy inside the binary when it has none.
-	Assets string `flag:"assets" help:"directory of the shipped assets (models/, datasets/), or the copy inside this binary when there is none"`
+	Dir string `flag:"dir"`
+	// Assets is the directory of the shipped assets (models/, datasets/);
+	// when it holds none, the copy inside the binary is used. Defaults to
+	// `assets`.
+	Assets string `flag:"assets"`
 	// Model is the base model: a shipped model's name or a directory.
 	// Defaults to `crucible-tiny`.
-	Model string `flag:"model" help:"base model: a shipped model's name or a directory"`
-	// Dataset is the dataset to fine-tune on. Defaults to the shipped facts
+	Model string `flag:"model"`
+	// Dataset is the dataset to fine-tune on; empty means the shipped facts
 	// set.
-	Dataset string `flag:"dataset" help:"dataset to fine-tune on. Defaults to the shipped facts set"`
+	Dataset string `flag:"dataset"`
 	// Type is the task type: instruct, chat, dpo or text. Defaults to
 	// `instruct`.
-	Type string `flag:"type" help:"task type: instruct, chat, dpo or text"`
+	Type string `flag:"type"`
 	// Budget is the training time each miner gets. Defaults to `3m`.
-	Budget time.Duration `flag:"budget" help:"training time each miner gets"`
+	Budget time.Duration `flag:"budget"`
 	// Listen is the address of the validator's API. Defaults to
 	// `127.0.0.1:8090`.
-	Listen string `flag:"listen" help:"address of the validator's API"`
+	Listen string `flag:"listen"`
 	// Exit quits when the task is done instead of serving until Ctrl-C.
-	Exit bool `flag:"exit" help:"quit when the task is done instead of serving until Ctrl-C"`
-	// Prompt is the prompt of the before/after generation. Defaults to
+	Exit bool `flag:"exit"`
+	// Prompt is the prompt of the before/after generation; empty means
 	// three from the hidden test split.
-	Prompt string `flag:"prompt" help:"prompt for the before/after generation. Defaults to three from the hidden test split"`
+	Prompt string `flag:"prompt"`
 	// Verbose logs every step of every node.
-	Verbose bool `flag:"verbose" help:"log every step of every node"`
+	Verbose bool `flag:"verbose"`
 }
 
 // DefaultDemoConfig returns the documented defaults.
 func DefaultDemoConfig() DemoConfig {
-	return DemoConfig{Assets: "assets", Model: "crucible-tiny", Type: "instruct", Budget: 3 * time.Minute, Listen: "127.0.0.1:8090"}
+	var c DemoConfig
+	config.Defaults(&c)
+	return c
 }
 
 // DemoMiners are the demo's miners' strategies: each its own edge.

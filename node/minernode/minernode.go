@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 
 	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
@@ -27,39 +28,45 @@ import (
 	"github.com/crucible-net/crucible/sign"
 )
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 // Config configures a miner node: the miner's own settings (miner.Config)
-// and the node's.
+// and the node's. Each field's doc comment is its documentation and
+// states its default (package config).
 type Config struct {
 	miner.Config
 
 	// Home is the miner's state directory: its hotkey and work directory
 	// live there unless --key or --work-dir say otherwise, and a lock in it
 	// keeps a second miner off the same state. Defaults to `$CRUCIBLE_HOME`.
-	Home string `flag:"home" help:"the miner's state directory: hotkey, work directory and a lock that keeps a second miner out. Defaults to $CRUCIBLE_HOME"`
+	Home string `flag:"home"`
 	// Listen is the address the miner's signed endpoints are served on.
 	// Defaults to `127.0.0.1:7999`.
-	Listen string `flag:"listen" help:"address to serve the miner's signed endpoints on"`
+	Listen string `flag:"listen"`
 	// Key is the miner's hotkey file, created when missing. Defaults to
 	// keys/miner.json in the state directory.
-	Key string `flag:"key" help:"this miner's hotkey file (created when missing). Defaults to keys/miner.json in --home"`
+	Key string `flag:"key"`
 	// Chain is the chain the network runs on: the URL of a "crucible
 	// chain", or a Subtensor node (subtensor://HOST:PORT, Bittensor's
 	// chain; needs NetUID). Required.
-	Chain string `flag:"chain" help:"the chain the network runs on: a \"crucible chain\" URL, or a Subtensor node subtensor://HOST:PORT with --netuid (required)"`
-	// NetUID is the Bittensor subnet, with a Subtensor --chain.
-	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
+	Chain string `flag:"chain"`
+	// NetUID is the Bittensor subnet crucible runs on, with a Subtensor
+	// --chain.
+	NetUID int `flag:"netuid"`
 	// MinStake is the stake (TAO) a validator needs before this miner
 	// answers it.
-	MinStake float64 `flag:"min-validator-stake" help:"stake (TAO) a validator needs before this miner answers it"`
+	MinStake float64 `flag:"min-validator-stake"`
 	// Seed seeds training. Defaults to `1`.
-	Seed uint64 `flag:"seed" help:"seed for training"`
+	Seed uint64 `flag:"seed"`
 	// Verbose logs every job step.
-	Verbose bool `flag:"verbose" help:"log every job step"`
+	Verbose bool `flag:"verbose"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{Config: miner.DefaultConfig(), Listen: "127.0.0.1:7999", Seed: 1}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Validate checks the settings, with the paths that default to the state

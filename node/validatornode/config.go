@@ -4,13 +4,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/validator"
 )
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 // Config configures a validator node: the lifecycle's settings
-// (validator.Config) and the node's own.
+// (validator.Config) and the node's own. Each field's doc comment is its
+// documentation and states its default (package config).
 type Config struct {
 	validator.Config
 
@@ -18,72 +22,71 @@ type Config struct {
 	// and extracted assets live there unless --db, --blobs or --key say
 	// otherwise, and a lock in it keeps a second validator off the same
 	// state. Defaults to `$CRUCIBLE_HOME`.
-	Home string `flag:"home" help:"the validator's state directory: database, blobs, hotkey and a lock that keeps a second validator out. Defaults to $CRUCIBLE_HOME"`
+	Home string `flag:"home"`
 	// Listen is the address of the validator's HTTP API (customers, miners
 	// and the results log). Defaults to `127.0.0.1:8090`.
-	Listen string `flag:"listen" help:"address of the validator's HTTP API (customers, miners, results log)"`
+	Listen string `flag:"listen"`
 	// DB is the task store: a SQLite file or a postgres:// URL. Defaults to
 	// validator.db in the state directory.
-	DB string `flag:"db" help:"task store: a SQLite path or a postgres:// URL. Defaults to validator.db in --home"`
+	DB string `flag:"db"`
 	// Blobs is where datasets, splits and results are kept: a directory, or
 	// s3://bucket/prefix with the endpoint and credentials taken from
 	// AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 	// AWS_REGION. Defaults to blobs in the state directory.
-	Blobs string `flag:"blobs" help:"where datasets, splits and results are kept: a directory, or s3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION). Defaults to blobs in --home"`
+	Blobs string `flag:"blobs"`
 	// Key is the validator's hotkey file, created when missing. Defaults to
 	// keys/validator.json in the state directory.
-	Key string `flag:"key" help:"this validator's hotkey file (created when missing). Defaults to keys/validator.json in --home"`
+	Key string `flag:"key"`
 	// Chain is the chain: "embedded" (a local chain in this process, its
 	// state in the validator's database), a "crucible chain" URL, a JSON
-	// state file for an embedded chain, or a Subtensor node
+	// state file for a local chain in this process, or a Subtensor node
 	// (subtensor://HOST:PORT, Bittensor's chain; needs NetUID). Defaults to
 	// `embedded`.
-	Chain string `flag:"chain" help:"the chain: \"embedded\" (a local chain in this process, its state in the validator's database), a \"crucible chain\" URL, a JSON state file for an embedded chain, or a Subtensor node: subtensor://HOST:PORT (with --netuid)"`
-	// NetUID is the Bittensor subnet, with a Subtensor --chain.
-	NetUID int `flag:"netuid" help:"the Bittensor subnet crucible runs on, with --chain subtensor://HOST:PORT"`
-	// BlockTime is the time per block of an embedded chain. Defaults to `1s`.
-	BlockTime time.Duration `flag:"block-time" help:"time per block of an embedded chain"`
-	// Assets is the directory of shipped models customers pick by name.
-	// Defaults to `assets/models`, or the models inside the binary when that
-	// directory holds none.
-	Assets string `flag:"assets" help:"directory of shipped models, found by name. Defaults to assets/models, or the models inside this binary when there is none"`
+	Chain string `flag:"chain"`
+	// NetUID is the Bittensor subnet crucible runs on, with a Subtensor
+	// --chain.
+	NetUID int `flag:"netuid"`
+	// BlockTime is the time per block of a local chain in this process.
+	// Defaults to `1s`.
+	BlockTime time.Duration `flag:"block-time"`
+	// Assets is the directory of shipped models customers pick by name;
+	// when the default one holds none, the models inside the binary are
+	// used. Defaults to `assets/models`.
+	Assets string `flag:"assets"`
 	// Poll is the longest wait between two looks at a running task.
 	// Defaults to `10s`.
-	Poll time.Duration `flag:"poll" help:"longest wait between two looks at a running task"`
-	// Workers is how many tasks are advanced at the same time. Defaults to `4`.
-	Workers int `flag:"workers" help:"tasks advanced at the same time"`
+	Poll time.Duration `flag:"poll"`
+	// Workers is how many tasks are advanced at the same time. Defaults to
+	// `4`.
+	Workers int `flag:"workers"`
 	// Stake is the stake (TAO) added to this validator at start, on a local
-	// chain (embedded or "crucible chain"). Defaults to `1000`.
-	Stake float64 `flag:"stake" help:"stake (TAO) added to this validator at start, on a local chain (embedded or \"crucible chain\")"`
-	// WeightsEvery is how often weights are computed and set. Defaults to `10m`.
-	WeightsEvery time.Duration `flag:"weights-every" help:"how often weights are computed and set"`
+	// chain (in this process or "crucible chain"). Defaults to `1000`.
+	Stake float64 `flag:"stake"`
+	// WeightsEvery is how often weights are computed and set; 0 never.
+	// Defaults to `10m`.
+	WeightsEvery time.Duration `flag:"weights-every"`
 	// Verbose logs every lifecycle step.
-	Verbose bool `flag:"verbose" help:"log every lifecycle step"`
-
+	Verbose bool `flag:"verbose"`
 	// SyntheticEvery is how often a synthetic task is considered while no
 	// customer waits; 0 turns synthetic tasks off.
-	SyntheticEvery time.Duration `flag:"synthetic-every" help:"how often to consider a synthetic task while no customer task waits; 0 turns synthetic tasks off"`
+	SyntheticEvery time.Duration `flag:"synthetic-every"`
 	// SyntheticModels are the base models of synthetic tasks. Defaults to
 	// `crucible-tiny`.
-	SyntheticModels []string `flag:"synthetic-models" help:"base models for synthetic tasks"`
+	SyntheticModels []string `flag:"synthetic-models"`
 	// SyntheticDatasets are the datasets of synthetic tasks (their type is
-	// detected). Defaults to the shipped ones, in datasets next to the
+	// detected); none means the shipped ones, in datasets next to the
 	// models directory.
-	SyntheticDatasets []string `flag:"synthetic-datasets" help:"datasets for synthetic tasks (their type is detected). Defaults to the shipped ones, in datasets/ next to the models"`
-	// SyntheticHours is the time budget of synthetic tasks; 0 picks it from
-	// the dataset's size.
-	SyntheticHours float64 `flag:"synthetic-hours" help:"time budget of synthetic tasks; 0 picks it from the dataset's size"`
+	SyntheticDatasets []string `flag:"synthetic-datasets"`
+	// SyntheticHours is the time budget of synthetic tasks, in hours; 0
+	// picks it from the dataset's size.
+	SyntheticHours float64 `flag:"synthetic-hours"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{
-		Config: validator.DefaultConfig(),
-		Listen: "127.0.0.1:8090", Chain: "embedded", BlockTime: time.Second,
-		Assets: node.DefaultAssets, Poll: 10 * time.Second, Workers: 4, Stake: 1000,
-		WeightsEvery:    10 * time.Minute,
-		SyntheticModels: []string{"crucible-tiny"},
-	}
+	var c Config
+	config.Defaults(&c)
+	return c
 }
 
 // Validate checks the settings.
