@@ -269,7 +269,7 @@ func TestCompileErrors(t *testing.T) {
 		{[]crucible.Reward{{Name: "numeric_answer", Weight: 0}}, "sum to 0"},
 		{[]crucible.Reward{{Name: "a", Weight: 1, Code: "x"}, {Name: "a", Weight: 1, Code: "y"}}, "named twice"},
 		{[]crucible.Reward{{Name: "bad name", Weight: 1}}, "reward name"},
-		{[]crucible.Reward{{Name: "x", Weight: 1, Code: "def reward(p, c, e)\n  return 1"}}, "reward x (line 2): syntax error"},
+		{[]crucible.Reward{{Name: "x", Weight: 1, Code: "def reward(p, c, e)\n  return 1"}}, "reward x (line 1): syntax error"},
 	} {
 		_, err := reward.Compile(c.rs)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -134,7 +134,11 @@ func starlarkError(name string, err error) error {
 	var ee *starlark.EvalError
 	switch {
 	case errors.As(err, &se):
-		return &Error{Reward: name, Line: int(se.Pos.Line), Problem: "syntax error: " + se.Msg}
+		line := int(se.Pos.Line)
+		if strings.HasPrefix(se.Msg, "got newline") && line > 1 {
+			line-- // the newline that ends the faulty line is placed on the next
+		}
+		return &Error{Reward: name, Line: line, Problem: "syntax error: " + se.Msg}
 	case errors.As(err, &el) && len(el) > 0:
 		var msgs []string
 		for _, e := range el {

@@ -150,6 +150,9 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	if spec.TaskType == "" && len(spec.Rewards) > 0 {
 		spec.TaskType = crucible.TaskGRPO
 	}
+	if spec.TaskType != crucible.TaskGRPO && len(spec.Rewards) > 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: reward functions are for grpo tasks, not %s tasks", spec.TaskType)
+	}
 	if spec.TaskType == crucible.TaskGRPO && len(spec.Rewards) == 0 {
 		return nil, crucible.Errorf(crucible.EINVALID, "train: a grpo task needs at least one reward function").
 			WithHint("name a built-in with --reward (e.g. --reward numeric_answer) or give a Starlark file with --reward-file")

@@ -56,6 +56,7 @@ func newBenchFinetuneCmd() *cobra.Command {
 		grpoPrompts int
 		completion  int
 		prec        string
+		grpoOnly    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "finetune",
@@ -94,12 +95,14 @@ tokenizer trained on sample text to a directory, to try "crucible train",
 			if err != nil {
 				return fmt.Errorf("bench finetune: --precision: %w", err)
 			}
-			rows, err := runFinetuneBench(cmd.Context(), steps, batch, p)
-			if err != nil {
-				return err
-			}
-			if err := printFinetuneBench(cmd.OutOrStdout(), rows, asJSON); err != nil {
-				return err
+			if !grpoOnly {
+				rows, err := runFinetuneBench(cmd.Context(), steps, batch, p)
+				if err != nil {
+					return err
+				}
+				if err := printFinetuneBench(cmd.OutOrStdout(), rows, asJSON); err != nil {
+					return err
+				}
 			}
 			if gens < 2 || grpoPrompts < 1 || completion < 1 {
 				return fmt.Errorf("bench finetune: --generations must be ≥ 2, --grpo-prompts and --completion ≥ 1")
@@ -123,6 +126,7 @@ tokenizer trained on sample text to a directory, to try "crucible train",
 	f.IntVar(&grpoPrompts, "grpo-prompts", 2, "grpo: prompts per step")
 	f.IntVar(&completion, "completion", 32, "grpo: tokens per completion")
 	f.StringVar(&prec, "precision", "auto", "arithmetic of training's matrix products: auto, fp32 or bf16")
+	f.BoolVar(&grpoOnly, "grpo-only", false, "measure the GRPO row only")
 	f.StringVar(&writeBase, "write-base", "", "write the benchmark's model and a trained tokenizer to this directory instead")
 	return cmd
 }

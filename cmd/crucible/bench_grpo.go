@@ -31,6 +31,10 @@ type grpoBenchRow struct {
 	SampleShare        float64 `json:"sample_share"`
 	// GenerateOneTokensPerS is generation one completion at a time.
 	GenerateOneTokensPerS float64 `json:"generate_one_tokens_per_s"`
+	// The same rates per CPU second: comparable on a loaded machine.
+	SampleTokensPerCPUS      float64 `json:"sample_tokens_per_cpu_s"`
+	GenerateTokensPerCPUS    float64 `json:"generate_tokens_per_cpu_s"`
+	GenerateOneTokensPerCPUS float64 `json:"generate_one_tokens_per_cpu_s"`
 	// The step's time split, in seconds per step.
 	SamplingS float64 `json:"sampling_s"`
 	RewardS   float64 `json:"reward_s"`
@@ -91,7 +95,7 @@ func runGRPOBench(ctx context.Context, steps, prompts, gens, promptLen, completi
 		return nil, err
 	}
 	var tokens int
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuSeconds()
 	for _, p := range ps {
 		out, err := gm.GenerateGroup(p, gens, opts)
 		if err != nil {
@@ -102,9 +106,10 @@ func runGRPOBench(ctx context.Context, steps, prompts, gens, promptLen, completi
 		}
 	}
 	genTPS := float64(tokens) / time.Since(t0).Seconds()
+	genCPU := perCPU(int64(tokens), cpuSeconds()-c0)
 	// One completion at a time (crucible generate without --samples).
 	tokens = 0
-	t0 = time.Now()
+	t0, c0 = time.Now(), cpuSeconds()
 	for _, p := range ps[:max(1, len(ps)/4)] {
 		out, err := gm.Generate(p, opts, nil)
 		if err != nil {
@@ -113,9 +118,11 @@ func runGRPOBench(ctx context.Context, steps, prompts, gens, promptLen, completi
 		tokens += len(out)
 	}
 	oneTPS := float64(tokens) / time.Since(t0).Seconds()
+	oneCPU := perCPU(int64(tokens), cpuSeconds()-c0)
 	n := float64(max(1, res.Steps))
 	row := &grpoBenchRow{Mode: "grpo", Steps: res.Steps, Generations: gens, PromptsPerStep: prompts, PromptTokens: promptLen, CompletionTokens: completion,
 		PromptsPerS: res.PromptsPerS, SampleTokensPerS: res.SampleTokensPerS, GenerateTokensPerS: genTPS, SampleShare: res.SampleTokensPerS / genTPS, GenerateOneTokensPerS: oneTPS,
+		SampleTokensPerCPUS: res.SampleTokensPerCPUS, GenerateTokensPerCPUS: genCPU, GenerateOneTokensPerCPUS: oneCPU,
 		SamplingS: res.Cost.Sampling.Seconds() / n, RewardS: res.Cost.Reward.Seconds() / n, BackwardS: res.Cost.Backward.Seconds() / n,
 		Params: m.NumParams(), Threads: runtime.GOMAXPROCS(0)}
 	return row, nil
@@ -127,7 +134,11 @@ func printGRPOBench(w io.Writer, r *grpoBenchRow) {
 		r.Generations, r.PromptsPerStep, r.PromptTokens, r.CompletionTokens, r.Steps, r.PromptsPerS, r.SampleTokensPerS)
 	fmt.Fprintf(w, "  generation inside grpo vs batched generate (G=%d) of the same model: %.0f vs %.0f tokens/s = %.0f%%\n",
 		r.Generations, r.SampleTokensPerS, r.GenerateTokensPerS, 100*r.SampleShare)
-	fmt.Fprintf(w, "  (one completion at a time: %.0f tokens/s; the batch of %d is %.1f× that)\n", r.GenerateOneTokensPerS, r.Generations, r.GenerateTokensPerS/r.GenerateOneTokensPerS)
+	if r.GenerateTokensPerCPUS > 0 {
+		fmt.Fprintf(w, "  per CPU second: %.0f vs %.0f tokens = %.0f%%\n", r.SampleTokensPerCPUS, r.GenerateTokensPerCPUS, 100*r.SampleTokensPerCPUS/r.GenerateTokensPerCPUS)
+	}
+	fmt.Fprintf(w, "  (one completion at a time: %.0f tokens/s, %.0f per CPU second; the batch of %d is %.1f× that per CPU second)\n",
+		r.GenerateOneTokensPerS, r.GenerateOneTokensPerCPUS, r.Generations, r.GenerateTokensPerCPUS/max(r.GenerateOneTokensPerCPUS, 1e-9))
 	fmt.Fprintf(w, "  step cost %.3fs: sampling %.3fs (%.0f%%), reward %.4fs (%.1f%%), backward incl. reference pass %.3fs (%.0f%%)\n",
 		total, r.SamplingS, 100*r.SamplingS/total, r.RewardS, 100*r.RewardS/total, r.BackwardS, 100*r.BackwardS/total)
 }

@@ -10,15 +10,18 @@ import (
 
 func init() {
 	config.Register(reflect.TypeFor[EvalConfig](), map[string]config.Doc{
-		"Model":      {Help: "the model directory (the base when --adapter is given) or a cached org/name"},
-		"Adapter":    {Help: "the submission to evaluate over --model: a PEFT adapter or a full model directory"},
-		"Base":       {Help: "evaluates --model as a fine-tune of this base model"},
-		"Data":       {Help: "the test dataset file or directory"},
-		"Tokens":     {Help: "a token file of the test split to evaluate instead of tokenizing --data (see crucible data tokenize)"},
-		"TokenCache": {Help: "the directory where tokenized datasets are kept for the next run; empty means a temporary one", Default: "$CRUCIBLE_HOME/cache/tokens"},
-		"Type":       {Help: "the task type: instruct, chat, dpo or text; empty detects it"},
-		"MaxLength":  {Help: "the tokens per sequence; 0 means the model's context, at most 4096"},
-		"JSON":       {Help: "prints the result as JSON"},
+		"Model":         {Help: "the model directory (the base when --adapter is given) or a cached org/name"},
+		"Adapter":       {Help: "the submission to evaluate over --model: a PEFT adapter or a full model directory"},
+		"Base":          {Help: "evaluates --model as a fine-tune of this base model"},
+		"Data":          {Help: "the test dataset file or directory"},
+		"Tokens":        {Help: "a token file of the test split to evaluate instead of tokenizing --data (see crucible data tokenize)"},
+		"TokenCache":    {Help: "the directory where tokenized datasets are kept for the next run; empty means a temporary one", Default: "$CRUCIBLE_HOME/cache/tokens"},
+		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
+		"Seed":          {Help: "is, for grpo, the seed every sampled completion derives from (a validator derives it from the task). Defaults to 0"},
+		"Samples":       {Help: "is, for grpo, the completions sampled per prompt; 0 means 2"},
+		"MaxCompletion": {Help: "is, for grpo, the most tokens of a completion; 0 means 64"},
+		"MaxLength":     {Help: "the tokens per sequence; 0 means the model's context, at most 4096"},
+		"JSON":          {Help: "prints the result as JSON"},
 	})
 	config.Register(reflect.TypeFor[GenerateConfig](), map[string]config.Doc{
 		"Model":       {Help: "the model directory (Hugging Face layout) or a cached org/name"},

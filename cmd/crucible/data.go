@@ -110,6 +110,9 @@ The exit status is 1 when the dataset has errors.`,
 				if typ == "" {
 					typ = string(crucible.TaskGRPO)
 				}
+				if typ != string(crucible.TaskGRPO) {
+					return crucible.Errorf(crucible.EINVALID, "--reward and --reward-file are for grpo datasets, not --type %s", typ)
+				}
 			}
 			if typ != "" {
 				t, err := crucible.ParseTaskType(typ)

@@ -36,8 +36,17 @@ type EvalConfig struct {
 	// next run; empty means a temporary one. Defaults to
 	// `$CRUCIBLE_HOME/cache/tokens`.
 	TokenCache string `flag:"token-cache"`
-	// Type is the task type: instruct, chat, dpo or text; empty detects it.
+	// Type is the task type: instruct, chat, dpo, text or grpo; empty
+	// detects it (grpo with --reward).
 	Type string `flag:"type"`
+	// Seed is, for grpo, the seed every sampled completion derives from (a
+	// validator derives it from the task). Defaults to 0.
+	Seed uint64 `flag:"seed"`
+	// Samples is, for grpo, the completions sampled per prompt; 0 means 2.
+	Samples int `flag:"samples"`
+	// MaxCompletion is, for grpo, the most tokens of a completion; 0 means
+	// 64.
+	MaxCompletion int `flag:"max-completion"`
 	// MaxLength is the tokens per sequence; 0 means the model's context, at
 	// most 4096.
 	MaxLength int `flag:"max-length"`
@@ -49,6 +58,7 @@ func newEvalCmd() *cobra.Command {
 	var (
 		c       EvalConfig
 		mapping crucible.ColumnMapping
+		rf      *rewardFlags
 	)
 	config.Defaults(&c)
 	cmd := &cobra.Command{
@@ -63,14 +73,21 @@ and the reward accuracy. The result is bit-identical on re-runs.
 model directory) over it, with the validator's checks: same architecture, an
 adapter that fits, weights that differ from the base. --base evaluates --model
 as a fine-tune of another base. A submission that fails the checks prints the
-failure and exits with status 1.`,
+failure and exits with status 1.
+
+For grpo (--reward, --reward-file) the metric is the mean weighted reward of
+--samples completions per prompt, sampled with seeds derived from --seed,
+less 0.5 × KL(base‖model) over the prompts when a fine-tune is evaluated;
+higher is better, and the same --seed gives the same score bit for bit.`,
 		Example: `  crucible eval --model ./models/tiny --data test.jsonl
   crucible eval --model ./models/tiny --adapter ./tuned --data test.jsonl --json
   crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo
-  crucible eval --model ./models/tiny --tokens test.tokens.safetensors`,
+  crucible eval --model ./models/tiny --tokens test.tokens.safetensors
+  crucible eval --model ./rl --base ./models/tiny --data test.jsonl --reward numeric_answer --seed 7`,
 		Args: cobra.NoArgs,
 	}
 	addMappingFlags(cmd, &mapping)
+	rf = addRewardFlags(cmd)
 	return configured(cmd, &c, func(ctx context.Context, c *EvalConfig) error {
 		required := []string{"model", "data"}
 		if c.Tokens != "" {
@@ -79,7 +96,7 @@ failure and exits with status 1.`,
 		if err := requireFlags(cmd, required...); err != nil {
 			return err
 		}
-		if err := notNegative(cmd, "max-length"); err != nil {
+		if err := notNegative(cmd, "max-length", "samples", "max-completion"); err != nil {
 			return err
 		}
 		if c.Adapter != "" && c.Base != "" {
@@ -94,6 +111,19 @@ failure and exits with status 1.`,
 			}
 		} else if mapping != (crucible.ColumnMapping{}) {
 			if spec.TaskType, err = typeOfMapping(mapping); err != nil {
+				return err
+			}
+		}
+		grpo := rf.given() || spec.TaskType == crucible.TaskGRPO
+		var rs []crucible.Reward
+		if grpo {
+			if c.Tokens != "" {
+				return crucible.Errorf(crucible.EINVALID, "--tokens is for loss evaluation; a grpo evaluation reads its prompts from --data")
+			}
+			if spec.TaskType != "" && spec.TaskType != crucible.TaskGRPO {
+				return crucible.Errorf(crucible.EINVALID, "--reward and --reward-file are for grpo, not %s", spec.TaskType)
+			}
+			if rs, _, err = rf.rewards(); err != nil {
 				return err
 			}
 		}
@@ -113,6 +143,10 @@ failure and exits with status 1.`,
 			if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(c.Data); err != nil {
 				return err
 			}
+		}
+		if grpo {
+			return evalGRPO(ctx, cmd, tuning.GRPOEvalSpec{BaseDir: spec.BaseDir, ModelDir: spec.ModelDir, TestPath: spec.TestPath, Mapping: mapping,
+				Rewards: rs, Seed: c.Seed, Samples: c.Samples, MaxCompletion: c.MaxCompletion}, c.JSON)
 		}
 		res, err := tuning.Evaluate(ctx, spec)
 		if err != nil {

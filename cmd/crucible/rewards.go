@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -124,4 +126,50 @@ func generateSamples(cmd *cobra.Command, spec tuning.GenerateSpec, n int) error 
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%d samples, %d tokens in %s: %.0f tokens/s\n", n, tokens, d.Round(time.Millisecond), float64(tokens)/d.Seconds())
 	return nil
+}
+
+// evalGRPO runs a grpo evaluation and prints it.
+func evalGRPO(ctx context.Context, cmd *cobra.Command, spec tuning.GRPOEvalSpec, asJSON bool) error {
+	res, err := tuning.EvaluateGRPO(ctx, spec)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printGRPOEval(w, res)
+	}
+	if res.Failure != "" {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func printGRPOEval(w io.Writer, r *tuning.GRPOEvalResult) {
+	if r.Failure != "" {
+		fmt.Fprintf(w, "failure: %s\n", r.Failure)
+		return
+	}
+	kind := ""
+	if r.IsAdapter {
+		kind = " (adapter)"
+	}
+	fmt.Fprintf(w, "score           %.6f%s (higher is better)\n", r.Score, kind)
+	fmt.Fprintf(w, "reward          %.6f over %d completions of %d prompts (mean length %.1f tokens)\n", r.Reward, r.Completions, r.Prompts, r.MeanLength)
+	for i, n := range r.RewardNames {
+		if i < len(r.Parts) {
+			fmt.Fprintf(w, "  %-14s %.4f (weight %g)\n", n, r.Parts[i], r.Weights[i])
+		}
+	}
+	if r.KL == r.KL {
+		fmt.Fprintf(w, "kl(base‖model)  %.6f\n", r.KL)
+	}
+	if r.RewardErrors > 0 {
+		fmt.Fprintf(w, "reward errors   %d (each counted 0)\n", r.RewardErrors)
+	}
 }

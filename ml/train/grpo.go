@@ -142,6 +142,10 @@ type StepCost struct {
 	// Backward covers the reference pass (for the KL penalty) and the
 	// policy's forward-backward passes and optimizer update.
 	Backward time.Duration `json:"backward_ns"`
+	// SamplingCPU is the process's CPU time during sampling (0 where the
+	// platform does not report it): on a machine shared with other work it
+	// measures the sampler's speed better than wall time.
+	SamplingCPU time.Duration `json:"sampling_cpu_ns"`
 }
 
 // Total is the step's whole time.
@@ -169,6 +173,8 @@ type GRPOResult struct {
 	// sampling time; PromptsPerS the prompts trained per second.
 	SampleTokensPerS float64 `json:"sample_tokens_per_s"`
 	PromptsPerS      float64 `json:"prompts_per_s"`
+	// SampleTokensPerCPUS is completion tokens per CPU second of sampling.
+	SampleTokensPerCPUS float64 `json:"sample_tokens_per_cpu_s"`
 	// Cost sums where the steps' time went.
 	Cost StepCost `json:"cost"`
 }

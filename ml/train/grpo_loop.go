@@ -127,6 +127,7 @@ outer:
 				"backward_s": round4(cost.Backward.Seconds()), "elapsed_s": round4(time.Since(r.start).Seconds())}
 			if it == 0 {
 				r.res.Cost.Sampling += cost.Sampling
+				r.res.Cost.SamplingCPU += cost.SamplingCPU
 				r.res.Cost.Reward += cost.Reward
 				r.res.Cost.Backward += cost.Backward
 				r.prompted += int64(b.prompts)
@@ -365,6 +366,9 @@ func (r *grpoRun) finish(ctx context.Context) error {
 	}
 	if r.sampleDur > 0 {
 		res.SampleTokensPerS = float64(res.CompletionTokens) / r.sampleDur.Seconds()
+	}
+	if res.Cost.SamplingCPU > 0 {
+		res.SampleTokensPerCPUS = float64(res.CompletionTokens) / res.Cost.SamplingCPU.Seconds()
 	}
 	res.Epochs = r.epochNow()
 	for _, l := range r.losses {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 )
 
@@ -74,6 +75,7 @@ func (r *grpoRun) sample(ctx context.Context, step int) (*grpoBatch, StepCost, e
 	G := cfg.Generations
 	opts := model.GenerateOptions{MaxNewTokens: cfg.MaxCompletion, Temperature: cfg.Temperature, TopP: cfg.TopP, StopTokens: cfg.StopTokens}
 	t0 := time.Now()
+	c0, _ := kernel.ProcessCPUTime()
 	groups := make([][][]int32, len(prompts))
 	for k, pi := range prompts {
 		if err := ctx.Err(); err != nil {
@@ -88,6 +90,9 @@ func (r *grpoRun) sample(ctx context.Context, step int) (*grpoBatch, StepCost, e
 		groups[k] = comps
 	}
 	cost.Sampling = time.Since(t0)
+	if c1, ok := kernel.ProcessCPUTime(); ok {
+		cost.SamplingCPU = c1 - c0
+	}
 
 	t0 = time.Now()
 	scores, err := r.score(ctx, prompts, groups)
