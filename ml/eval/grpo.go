@@ -38,7 +38,7 @@ type GRPOOptions struct {
 	MaxNewTokens int     // required
 	Temperature  float64 // 0 is greedy (then every sample is the same)
 	TopP         float64
-	StopTokens   []int32
+	StopTokens   []int32 // end a completion; nil means the model's EOS ids
 	// Seed fixes every sample: prompt i is sampled with PromptSeed(Seed,
 	// i), so an evaluation is a pure function of the model, the prompts,
 	// the rewards and Seed (the validator derives it from the task).
@@ -107,9 +107,6 @@ func GRPO(ctx context.Context, m, base *model.Model, prompts [][]int32, reward R
 		}
 		gen := model.GenerateOptions{MaxNewTokens: opt.MaxNewTokens, Temperature: opt.Temperature, TopP: opt.TopP,
 			StopTokens: opt.StopTokens, Seed: PromptSeed(opt.Seed, i)}
-		if gen.StopTokens == nil {
-			gen.StopTokens = []int32{}
-		}
 		comps, err := m.GenerateGroup(p, opt.Samples, gen)
 		if err != nil {
 			return nil, fmt.Errorf("grpo evaluation: prompt %d: %w", i, err)

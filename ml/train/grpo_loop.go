@@ -35,8 +35,12 @@ func (r *grpoRun) loop() error {
 		r.metric(map[string]any{"step": 0, "val_reward": v.Reward, "val_parts": v.Parts})
 	}
 	if cfg.LR == 0 {
-		cfg.LR = DefaultLR(r.m.NumParams(), r.m.LoRA() != nil, true)
-		r.choose("learning rate", cfg.LR, "a tenth of the fine-tuning default for the model size and mode, as for DPO: updates on the model's own samples are noisy")
+		cfg.LR = grpoLR(r.m.NumParams(), r.m.LoRA() != nil)
+		why := "a tenth of the fine-tuning default for the model size and mode, as for DPO: updates on the model's own samples are noisy"
+		if r.m.NumParams() <= grpoSmall {
+			why = "the fine-tuning default for a model this small (up to 50M parameters), which needs large steps to move"
+		}
+		r.choose("learning rate", cfg.LR, why)
 	}
 	r.res.LR = cfg.LR
 	r.opt = optim.NewAdamW(r.params, optim.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
@@ -161,6 +165,17 @@ outer:
 		return fmt.Errorf("%w: no training step fits before the deadline", ErrBudget)
 	}
 	return r.finish(ctx)
+}
+
+// grpoSmall is the size up to which GRPO takes the SFT learning rate.
+const grpoSmall = 50_000_000
+
+// grpoLR is GRPO's default learning rate: the SFT default for small
+// models (on the 5.5M-parameter crucible-tiny, 3e-4 raised the
+// arithmetic set's reward from 0.003 to 0.53 in two minutes where 3e-5
+// reached 0.035 in three), a tenth of it (DPO's) for larger ones.
+func grpoLR(params int, lora bool) float64 {
+	return DefaultLR(params, lora, params > grpoSmall)
 }
 
 func appendRecent(xs []float64, x float64) []float64 {

@@ -293,20 +293,21 @@ func TestGRPOErrors(t *testing.T) {
 	}
 }
 
-// A run under a deadline stops in time with its steps fitted to it.
+// A run under a deadline stops in time with its steps fitted to it. (The
+// slack allows for one step slowed down by a busy machine.)
 func TestGRPODeadline(t *testing.T) {
 	m := toyModel(t)
 	m.SetTrainBase(true)
 	cfg := toyGRPO(false)
 	cfg.MaxSteps = 0
 	cfg.Epochs = 1000
-	cfg.Deadline = time.Now().Add(800 * time.Millisecond)
 	start := time.Now()
+	cfg.Deadline = start.Add(time.Second)
 	res, err := RunGRPO(context.Background(), m, GRPOData{Prompts: toyPrompts(80, 1)}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) > 800*time.Millisecond || res.StopReason != StopBudget || res.Steps < 2 {
-		t.Errorf("took %s, stop %q after %d steps", time.Since(start), res.StopReason, res.Steps)
+	if over := time.Since(cfg.Deadline); over > 300*time.Millisecond || res.StopReason != StopBudget || res.Steps < 2 {
+		t.Errorf("ended %s after the deadline, stop %q after %d steps", over, res.StopReason, res.Steps)
 	}
 }
