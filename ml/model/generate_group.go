@@ -176,24 +176,3 @@ func (m *Model) groupAttention(ws *workspace, l int, qkv, out []float32) {
 		}
 	})
 }
-
-// weighPositions scales the gradient rows of one chunk of scored
-// positions by the batch's PositionWeight of each position's
-// log-probability (and by scale and the sequence weight).
-func (m *Model) weighPositions(ws *workspace, chunk []int32, dlogits []float32, losses []float64, scale float32, seqWeights []float32) {
-	V := m.cfg.Vocab
-	for i, r := range chunk {
-		w := scale * ws.posWeight(int(r), -losses[i])
-		if seqWeights != nil {
-			w *= seqWeights[int(r)/ws.T]
-		}
-		d := dlogits[i*V : (i+1)*V]
-		if w == 0 {
-			clear(d)
-			continue
-		}
-		for j := range d {
-			d[j] *= w
-		}
-	}
-}

@@ -22,10 +22,10 @@
 // and layer (10·C for GPT-2). Norm outputs and activations are recomputed in backward,
 // and attention never stores [B, H, T, T] probabilities: scores exist only for
 // one block of 64 queries per worker and are recomputed from q, k and the
-// log-sum-exp in backward. Logits exist only for 128 scored positions at a
-// time: the LM head, softmax, cross-entropy and their backward are fused per
-// chunk, and unscored (-100) positions cost nothing in the head. GPT-2 124M at
-// B4 T256 trains with AdamW in about 2.4 GiB.
+// log-sum-exp in backward. Logits exist only for a block of 1024 scored
+// positions by 2048 vocabulary entries at a time (see head.go): the LM head,
+// an online log-sum-exp, the cross-entropy and their backward are fused per
+// block, and unscored (-100) positions cost nothing in the head.
 //
 // The package reads and writes config.json, model.safetensors (sharded too)
 // and PEFT adapters; it knows nothing of tasks or networks.
@@ -247,7 +247,6 @@ type workspace struct {
 	qkPre, qkRstd                [][]float32 // QKNorm: q|k heads before their norm [N, (H+KV)·hd], and [N, H+KV]
 	ao, mo, rstdPA, rstdPF       [][]float32 // PostNorms: attention and MLP outputs before their norms [N, C], and [N]
 	dpost                        []float32   // PostNorms: gradient before a post norm [N, C]
-	capped                       []float32   // FinalSoftcap: the capped logits of a chunk, kept for backward
 	moe                          *moeWS
 	lnf, meanF, rstdF            []float32
 	ln, hbuf, dres, dln, dh, dff []float32
@@ -255,11 +254,8 @@ type workspace struct {
 	loraU                        [][]float32 // per LoRA module and stored layer: [N, r]
 	loraX, loraT, loraDU         []float32   // dropout input, scratch [N, max in], dU [N, r]
 	rows                         []int32
-	headX, dHeadX, logits        []float32
-	headTargets                  [headChunk]int32
-	headRowScale                 [headChunk]float32
+	head                         headBuffers
 	tokenLoss                    []float32 // Evaluate's per-position losses when the caller wants only sums
-	headLosses                   [headChunk]float64
 	attnScratch                  []float32
 	decodeQ                      []float32 // generation: q rows packed for nn.DecodeAttention
 	ropeStart                    [1]int
@@ -272,10 +268,6 @@ type workspace struct {
 	// posWeight is the batch's PositionWeight during ForwardBackward.
 	posWeight func(pos int, logp float64) float32
 }
-
-// headChunk is the number of scored positions whose logits are materialized
-// at once ([headChunk, V]); the full [B·T, V] logits never exist in training.
-const headChunk = 128
 
 // workspace returns buffers for a batch of B sequences of T positions. A
 // workspace serves every shape with B·T and T within its capacity, and
@@ -356,9 +348,6 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 			ws.dpost = mk(N * C)
 		}
 	}
-	if c.FinalSoftcap > 0 {
-		ws.capped = mk(headChunk * c.Vocab)
-	}
 	if c.MoE != nil {
 		ws.moe = m.newMoEWorkspace(N, slots, train)
 	}
@@ -375,7 +364,6 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 			ws.dff = mk(N * 2 * I)
 		}
 		ws.datty, ws.dqkv = mk(N*c.Heads*c.HeadDim), mk(N*c.QKVDim())
-		ws.dHeadX = mk(headChunk * C)
 	}
 	if m.lora != nil {
 		nu := 1 // evaluation: one layer at a time shares one buffer
@@ -398,7 +386,7 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 		}
 	}
 	ws.rows = make([]int32, 0, N)
-	ws.headX, ws.logits = mk(headChunk*C), mk(headChunk*c.Vocab)
+	ws.head = newHeadBuffers(c, N, train)
 	if decodeKeys > 0 {
 		ws.attnScratch = mk(nn.DecodeScratchSize(c.Heads, T, decodeKeys))
 		ws.decodeQ = mk(T * c.Heads * c.HeadDim)

@@ -1,0 +1,139 @@
+package model
+
+import "github.com/crucible-net/crucible/ml/nn"
+
+// The LM head and its loss. Logits exist only for a block of headRows
+// scored positions by headCols vocabulary entries at a time: the first
+// pass folds each block into the rows' running log-sum-exp (and, with that,
+// their losses); for training, a second pass recomputes each block, turns
+// it into its share of the gradient and backpropagates it into the head
+// input and weights. Computing the logits twice costs a third more head
+// FLOPs but lets every product of the head run on a thousand rows at
+// once, which is what keeps them efficient (most of a small model's FLOPs
+// are in its head), and bounds the head's memory by the block, whatever
+// the vocabulary.
+
+// headRows and headCols are the block's scored positions and vocabulary
+// entries (variables so that tests can cross block edges on tiny models).
+var (
+	headRows = 1024
+	headCols = 2048
+)
+
+// headBuffers holds the head's per-block scratch for up to rows rows.
+type headBuffers struct {
+	x, dx   []float32 // gathered inputs and their gradient [rows, C]
+	logits  []float32 // [rows, min(V, headCols)]
+	capped  []float32 // FinalSoftcap: the capped logits of a block, kept for backward
+	targets []int32
+	lse, g  []float32
+	state   nn.LSEState
+}
+
+func newHeadBuffers(c *Config, n int, train bool) headBuffers {
+	rows, cols := min(n, headRows), min(c.Vocab, headCols)
+	h := headBuffers{
+		x: make([]float32, rows*c.Hidden), logits: make([]float32, rows*cols),
+		targets: make([]int32, rows), lse: make([]float32, rows), g: make([]float32, rows),
+		state: nn.LSEState{Max: make([]float32, rows), Sum: make([]float64, rows), Target: make([]float32, rows)},
+	}
+	if train {
+		h.dx = make([]float32, rows*c.Hidden)
+		if c.FinalSoftcap > 0 {
+			h.capped = make([]float32, rows*cols)
+		}
+	}
+	return h
+}
+
+// headLoss scores ws.lnf against labels: the cross-entropy of every scored
+// position, summed (tokenLoss, when non-nil, receives each position's, 0
+// where not scored). With dlnf non-nil it also writes dL/dlnf for the
+// gradient of scale·Σ loss (rows not scored get 0) and adds the head
+// weight gradient; seqWeights, when non-nil, scales each sequence's rows,
+// and a batch's PositionWeight (ws.posWeight) each position's.
+func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale float32, tokenLoss []float32, seqWeights []float32) Loss {
+	c := &m.cfg
+	C, V := c.Hidden, c.Vocab
+	hb := &ws.head
+	rows := ws.rows[:0]
+	for i, t := range labels {
+		if t != IgnoreIndex {
+			rows = append(rows, int32(i))
+		}
+	}
+	ws.rows = rows
+	if dlnf != nil {
+		clear(dlnf)
+	}
+	if tokenLoss != nil {
+		clear(tokenLoss)
+	}
+	var total float64
+	R, vb := len(hb.targets), min(V, headCols)
+	for r0 := 0; r0 < len(rows); r0 += R {
+		chunk := rows[r0:min(r0+R, len(rows))]
+		n := len(chunk)
+		hx, targets := hb.x[:n*C], hb.targets[:n]
+		for i, r := range chunk {
+			copy(hx[i*C:(i+1)*C], ws.lnf[int(r)*C:(int(r)+1)*C])
+			targets[i] = labels[r]
+		}
+		st := &hb.state
+		st.Reset(n)
+		for v0 := 0; v0 < V; v0 += vb {
+			w := min(vb, V-v0)
+			s := hb.logits[:n*w]
+			gemm(m.prec, false, true, n, w, C, 1, hx, C, m.head[v0*C:], C, 0, s, w)
+			m.softcapLogits(s, nil)
+			st.Update(s, n, w, v0, targets)
+		}
+		for i, r := range chunk {
+			l := st.Loss(i)
+			total += l
+			if tokenLoss != nil {
+				tokenLoss[r] = float32(l)
+			}
+		}
+		if dlnf == nil {
+			continue
+		}
+		lse, g := hb.lse[:n], hb.g[:n]
+		for i, r := range chunk {
+			lse[i] = float32(st.LSE(i))
+			w := scale
+			if ws.posWeight != nil {
+				w *= ws.posWeight(int(r), -st.Loss(i))
+			}
+			if seqWeights != nil {
+				w *= seqWeights[int(r)/ws.T]
+			}
+			g[i] = w
+		}
+		dhx := hb.dx[:n*C]
+		for v0 := 0; v0 < V; v0 += vb {
+			w := min(vb, V-v0)
+			s := hb.logits[:n*w]
+			gemm(m.prec, false, true, n, w, C, 1, hx, C, m.head[v0*C:], C, 0, s, w)
+			var capped []float32
+			if hb.capped != nil {
+				capped = hb.capped[:n*w]
+			}
+			m.softcapLogits(s, capped)
+			nn.CrossEntropyGradBlock(s, n, w, v0, targets, lse, g)
+			m.softcapBwd(s, capped)
+			beta := float32(1)
+			if v0 == 0 {
+				beta = 0
+			}
+			gemm(m.prec, false, false, n, C, w, 1, s, w, m.head[v0*C:], C, beta, dhx, C)
+			if m.gHead != nil {
+				gemm(m.prec, true, false, w, C, n, 1, s, w, hx, C, 1, m.gHead[v0*C:], C)
+			}
+		}
+		for i, r := range chunk {
+			copy(dlnf[int(r)*C:(int(r)+1)*C], dhx[i*C:(i+1)*C])
+		}
+	}
+	return Loss{Sum: total, Count: len(rows)}
+}
