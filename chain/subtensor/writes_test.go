@@ -7,209 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/crucible-net/crucible/chain"
-	"github.com/crucible-net/crucible/chain/subtensor/internal/vectors"
-	"github.com/crucible-net/crucible/chain/subtensor/metadata"
 	"github.com/crucible-net/crucible/chain/subtensor/rpc"
 	"github.com/crucible-net/crucible/chain/subtensor/scale"
+	"github.com/crucible-net/crucible/chain/subtensor/subtensortest"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/sign"
 )
 
-// writeNode is the replay node plus a transaction pool and block builder:
-// submitted extrinsics are put in a block whose events the test chooses.
-type writeNode struct {
-	*replayNode
-	md *metadata.Metadata
+type writeNode = subtensortest.Node
 
-	mu        sync.Mutex
-	submitted [][]byte
-	outcome   func(xt []byte) (events []byte, poolErr *rpc.Error)
-}
-
-const blockBB = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
-func newWriteNode(t *testing.T) *writeNode {
-	n := &writeNode{replayNode: newReplayNode(t), md: loadMD(t, vectors.V15Spec343)}
-	n.outcome = func([]byte) ([]byte, *rpc.Error) { return n.events(t, 1, "ExtrinsicSuccess", nil), nil }
-	n.Handle("system_accountNextIndex", func([]json.RawMessage) (any, *rpc.Error) { return 5, nil })
-	n.Handle("chain_getFinalizedHead", func([]json.RawMessage) (any, *rpc.Error) { return block6852690, nil })
-	n.HandleSubscription("author_submitAndWatchExtrinsic", "author_extrinsicUpdate", func(p []json.RawMessage) ([]any, *rpc.Error) {
-		var h string
-		json.Unmarshal(p[0], &h)
-		xt := mustHex(t, h)
-		evs, perr := n.outcome(xt)
-		if perr != nil {
-			return nil, perr
-		}
-		n.mu.Lock()
-		n.submitted = append(n.submitted, xt)
-		n.mu.Unlock()
-		n.setStorage(t, "System", "Events", nil, evs)
-		return []any{"ready", map[string]string{"inBlock": blockBB}}, nil
-	})
-	n.Handle("author_unwatchExtrinsic", func([]json.RawMessage) (any, *rpc.Error) { return true, nil })
-	n.Handle("chain_getBlock", func(p []json.RawMessage) (any, *rpc.Error) {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		last := n.submitted[len(n.submitted)-1]
-		return map[string]any{"block": map[string]any{"extrinsics": []string{"0x280403000b", hexOf(last)}}}, nil
-	})
-	return n
-}
-
-// setStorage sets the value the node answers for a storage key (nil value:
-// absent).
-func (n *writeNode) setStorage(t *testing.T, pallet, item string, keys []any, value []byte) {
-	t.Helper()
-	k, err := n.md.StorageKey(pallet, item, keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := json.RawMessage("null")
-	if value != nil {
-		v, _ = json.Marshal(hexOf(value))
-	}
-	n.mu.Lock()
-	n.storage[strings.ToLower(hexOf(k))] = v
-	n.mu.Unlock()
-}
-
-// encodeStorage encodes v as the value type of pallet.item.
-func (n *writeNode) encodeStorage(t *testing.T, pallet, item string, v any) []byte {
-	t.Helper()
-	_, e, err := n.md.Storage(pallet, item)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := n.md.Types.Encode(nil, e.Value, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// events encodes System.Events holding one System event for extrinsic idx:
-// ExtrinsicSuccess, or ExtrinsicFailed with the module error named
-// failure (pallet.Error).
-func (n *writeNode) events(t *testing.T, idx int, kind string, failure *[2]string) []byte {
-	t.Helper()
-	_, e, _ := n.md.Storage("System", "Events")
-	reg := n.md.Types
-	seq, _ := reg.Type(e.Value)
-	rec := zero(t, reg, seq.Elem, 0).(map[string]any)
-	rec["phase"] = &metadata.Enum{Name: "ApplyExtrinsic", Value: uint32(idx)}
-	ev := rec["event"].(*metadata.Enum)
-	outerT := findField(t, reg, seq.Elem, "event")
-	sysV, _ := outerT.VariantByName("System")
-	sysT, _ := reg.Type(sysV.Fields[0].Type)
-	kv, ok := sysT.VariantByName(kind)
-	if !ok {
-		t.Fatalf("no System.%s event", kind)
-	}
-	fields := map[string]any{}
-	for _, f := range kv.Fields {
-		fields[f.Name] = zero(t, reg, f.Type, 0)
-	}
-	if failure != nil {
-		p, err := n.md.Pallet(failure[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		errT, _ := reg.Type(*p.Errors)
-		v, ok := errT.VariantByName(failure[1])
-		if !ok {
-			t.Fatalf("%s has no error %s", failure[0], failure[1])
-		}
-		fields["dispatch_error"] = &metadata.Enum{Name: "Module", Value: map[string]any{"index": p.Index, "error": [4]byte{v.Index}}}
-	}
-	ev.Name, ev.Value = "System", &metadata.Enum{Name: kind, Value: fields}
-	b, err := reg.Encode(nil, e.Value, []any{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func findField(t *testing.T, reg *metadata.Registry, id uint32, name string) *metadata.Type {
-	ty, _ := reg.Type(id)
-	for _, f := range ty.Fields {
-		if f.Name == name {
-			ft, _ := reg.Type(f.Type)
-			return ft
-		}
-	}
-	t.Fatalf("no field %s", name)
-	return nil
-}
-
-// zero builds a value of type id that Encode accepts: zeros, empty lists,
-// first variants.
-func zero(t *testing.T, reg *metadata.Registry, id uint32, depth int) any {
-	ty, err := reg.Type(id)
-	if err != nil || depth > 20 {
-		t.Fatalf("zero %d: %v", id, err)
-	}
-	fields := func(fs []metadata.Field) any {
-		if len(fs) == 0 {
-			return nil
-		}
-		if fs[0].Name == "" {
-			if len(fs) == 1 {
-				return zero(t, reg, fs[0].Type, depth+1)
-			}
-			l := []any{}
-			for _, f := range fs {
-				l = append(l, zero(t, reg, f.Type, depth+1))
-			}
-			return l
-		}
-		m := map[string]any{}
-		for _, f := range fs {
-			m[f.Name] = zero(t, reg, f.Type, depth+1)
-		}
-		return m
-	}
-	switch ty.Kind {
-	case metadata.KindPrimitive:
-		if ty.Prim == metadata.Bool {
-			return false
-		}
-		if ty.Prim == metadata.Str {
-			return ""
-		}
-		return 0
-	case metadata.KindCompact:
-		return 0
-	case metadata.KindSequence:
-		return []any{}
-	case metadata.KindArray:
-		l := make([]any, ty.Len)
-		for i := range l {
-			l[i] = zero(t, reg, ty.Elem, depth+1)
-		}
-		return l
-	case metadata.KindTuple:
-		l := []any{}
-		for _, e := range ty.Tuple {
-			l = append(l, zero(t, reg, e, depth+1))
-		}
-		return l
-	case metadata.KindComposite:
-		if v := fields(ty.Fields); v != nil {
-			return v
-		}
-		return []any{}
-	case metadata.KindVariant:
-		v := ty.Variants[0]
-		return &metadata.Enum{Name: v.Name, Value: fields(v.Fields)}
-	}
-	t.Fatalf("zero of kind %d", ty.Kind)
-	return nil
-}
+func newWriteNode(t *testing.T) *writeNode { return subtensortest.New(t) }
 
 // parsed is a submitted extrinsic taken apart (sr25519 signer, the spec 343
 // extensions: era, nonce, tip, metadata-hash mode).
@@ -268,17 +78,15 @@ func aliceClient(t *testing.T, n *writeNode, opts Options) (*Client, *sign.Keypa
 }
 
 // register makes //Alice uid 5 of netuid 1, with commit-reveal cr.
-func (n *writeNode) register(t *testing.T, alice *sign.Keypair, cr bool, lastUpdate []uint64) {
-	n.setStorage(t, "SubtensorModule", "Uids", []any{1, alice.PublicKey()}, n.encodeStorage(t, "SubtensorModule", "Uids", 5))
-	n.setStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", []any{1}, n.encodeStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", cr))
-	n.setStorage(t, "SubtensorModule", "LastUpdate", []any{1}, n.encodeStorage(t, "SubtensorModule", "LastUpdate", lastUpdate))
+func register(t *testing.T, n *writeNode, alice *sign.Keypair, cr bool, lastUpdate []uint64) {
+	n.SetStorage(t, "SubtensorModule", "Uids", []any{1, alice.PublicKey()}, n.EncodeStorage(t, "SubtensorModule", "Uids", 5))
+	n.SetStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", []any{1}, n.EncodeStorage(t, "SubtensorModule", "CommitRevealWeightsEnabled", cr))
+	n.SetStorage(t, "SubtensorModule", "LastUpdate", []any{1}, n.EncodeStorage(t, "SubtensorModule", "LastUpdate", lastUpdate))
 }
 
-func (n *writeNode) calls(t *testing.T) []parsed {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func calls(t *testing.T, n *writeNode) []parsed {
 	var out []parsed
-	for _, xt := range n.submitted {
+	for _, xt := range n.Submitted() {
 		out = append(out, parseXt(t, xt))
 	}
 	return out
@@ -291,21 +99,21 @@ func (n *writeNode) calls(t *testing.T) []parsed {
 func TestSetWeightsSubmitsSignedCall(t *testing.T) {
 	n := newWriteNode(t)
 	c, alice := aliceClient(t, n, Options{})
-	n.register(t, alice, false, make([]uint64, 8))
+	register(t, n, alice, false, make([]uint64, 8))
 	if err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0, 3}, []uint16{65535, 100}, 7); err != nil {
 		t.Fatal(err)
 	}
-	got := n.calls(t)
+	got := calls(t, n)
 	if len(got) != 1 {
 		t.Fatalf("%d extrinsics submitted", len(got))
 	}
-	want, _ := encodeCall(n.md, "SubtensorModule", "set_weights", map[string]any{"netuid": 1, "dests": []uint16{0, 3}, "weights": []uint16{65535, 100}, "version_key": uint64(7)})
+	want, _ := encodeCall(n.MD, "SubtensorModule", "set_weights", map[string]any{"netuid": 1, "dests": []uint16{0, 3}, "weights": []uint16{65535, 100}, "version_key": uint64(7)})
 	p := got[0]
 	if !bytes.Equal(p.call, want) || p.signer != alice.PublicKey() || p.nonce != 5 {
 		t.Fatalf("call %x signer %x nonce %d", p.call, p.signer, p.nonce)
 	}
 	era, _ := mortalEra(6852690, 64)
-	extra, additional, _ := extensions(n.md, txParams{nonce: 5, era: era, eraHash: [32]byte(mustHex(t, block6852690)), specVer: 343, txVer: 1, genesis: [32]byte(mustHex(t, mainnetGenesis))})
+	extra, additional, _ := extensions(n.MD, txParams{nonce: 5, era: era, eraHash: [32]byte(mustHex(t, block6852690)), specVer: 343, txVer: 1, genesis: [32]byte(mustHex(t, mainnetGenesis))})
 	if err := sign.VerifyPublicKey(alice.PublicKey(), signingPayload(p.call, extra, additional), p.sig); err != nil {
 		t.Errorf("signature: %v", err)
 	}
@@ -319,12 +127,12 @@ func TestSetWeightsRateLimitedLocally(t *testing.T) {
 	c, alice := aliceClient(t, n, Options{})
 	lu := make([]uint64, 8)
 	lu[5] = 6852690 - 10
-	n.register(t, alice, false, lu)
+	register(t, n, alice, false, lu)
 	err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0}, []uint16{1}, 7)
 	if !errors.Is(err, chain.ErrSettingWeightsTooFast) || crucible.ErrorCode(err) != crucible.ECONFLICT {
 		t.Fatalf("err %v", err)
 	}
-	if len(n.calls(t)) != 0 {
+	if len(calls(t, n)) != 0 {
 		t.Error("an extrinsic was submitted")
 	}
 }
@@ -334,10 +142,10 @@ func TestSetWeightsRateLimitedLocally(t *testing.T) {
 func TestDispatchErrorIsNamed(t *testing.T) {
 	n := newWriteNode(t)
 	c, alice := aliceClient(t, n, Options{})
-	n.register(t, alice, false, nil)
-	n.outcome = func([]byte) ([]byte, *rpc.Error) {
-		return n.events(t, 1, "ExtrinsicFailed", &[2]string{"SubtensorModule", "NeuronNoValidatorPermit"}), nil
-	}
+	register(t, n, alice, false, nil)
+	n.SetOutcome(func([]byte) ([]byte, *rpc.Error) {
+		return n.Events(t, 1, "ExtrinsicFailed", &[2]string{"SubtensorModule", "NeuronNoValidatorPermit"}), nil
+	})
 	err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0}, []uint16{1}, 7)
 	if !errors.Is(err, chain.ErrNeuronNoValidatorPermit) || crucible.ErrorCode(err) != crucible.EFORBIDDEN {
 		t.Fatalf("err %v", err)
@@ -349,9 +157,9 @@ func TestDispatchErrorIsNamed(t *testing.T) {
 func TestPoolRefusalIsNamed(t *testing.T) {
 	n := newWriteNode(t)
 	c, alice := aliceClient(t, n, Options{})
-	n.outcome = func([]byte) ([]byte, *rpc.Error) {
+	n.SetOutcome(func([]byte) ([]byte, *rpc.Error) {
 		return nil, &rpc.Error{Code: 1010, Message: "Invalid Transaction", Data: json.RawMessage(`"Custom error: 12"`)}
-	}
+	})
 	err := c.ServeAxon(testCtx(t), alice.Address(), "203.0.113.7", 8091)
 	if !errors.Is(err, chain.ErrServingRateLimitExceeded) {
 		t.Fatalf("err %v", err)
@@ -388,7 +196,7 @@ func TestWritesRefuseBadInput(t *testing.T) {
 	if err := c.AddStake(ctx, alice.Address(), -1); !errors.Is(err, chain.ErrAmountTooLow) {
 		t.Errorf("negative stake: %v", err)
 	}
-	if len(n.calls(t)) != 0 {
+	if len(calls(t, n)) != 0 {
 		t.Error("an extrinsic was submitted")
 	}
 }
@@ -404,11 +212,11 @@ func TestRegister(t *testing.T) {
 	if crucible.ErrorCode(err) != crucible.ENOTFOUND || !strings.Contains(err.Error(), "not registered on netuid 1") {
 		t.Fatalf("err %v", err)
 	}
-	if len(n.calls(t)) != 0 {
+	if len(calls(t, n)) != 0 {
 		t.Error("an extrinsic was submitted")
 	}
 	c, alice = aliceClient(t, n, Options{BurnRegister: true})
-	n.register(t, alice, false, nil)
+	register(t, n, alice, false, nil)
 	uid, err := c.Register(testCtx(t), alice.Address(), alice.Address())
 	if uid != 5 || !errors.Is(err, chain.ErrHotKeyAlreadyRegistered) {
 		t.Fatalf("uid %d err %v", uid, err)
@@ -433,15 +241,15 @@ func TestCommitReveal(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := aliceClient(t, n, Options{CommitsFile: file})
-	n.register(t, alice, true, nil)
+	register(t, n, alice, true, nil)
 	if err := c.SetWeights(testCtx(t), alice.Address(), []uint16{0, 3}, []uint16{65535, 100}, 7); err != nil {
 		t.Fatal(err)
 	}
-	got := n.calls(t)
+	got := calls(t, n)
 	if len(got) != 2 {
 		t.Fatalf("%d extrinsics, want reveal then commit", len(got))
 	}
-	reveal, _ := encodeCall(n.md, "SubtensorModule", "reveal_weights", map[string]any{"netuid": 1, "uids": []uint16{2}, "values": []uint16{9}, "salt": old[0].Salt, "version_key": uint64(7)})
+	reveal, _ := encodeCall(n.MD, "SubtensorModule", "reveal_weights", map[string]any{"netuid": 1, "uids": []uint16{2}, "values": []uint16{9}, "salt": old[0].Salt, "version_key": uint64(7)})
 	if !bytes.Equal(got[0].call, reveal) {
 		t.Errorf("first call %x, want the reveal %x", got[0].call, reveal)
 	}
@@ -454,7 +262,7 @@ func TestCommitReveal(t *testing.T) {
 		t.Fatalf("commits file: %s %v", b, err)
 	}
 	h := commitHash(alice.PublicKey(), 1, []uint16{0, 3}, []uint16{65535, 100}, kept[0].Salt, 7)
-	commitCall, _ := encodeCall(n.md, "SubtensorModule", "commit_weights", map[string]any{"netuid": 1, "commit_hash": h})
+	commitCall, _ := encodeCall(n.MD, "SubtensorModule", "commit_weights", map[string]any{"netuid": 1, "commit_hash": h})
 	if !bytes.Equal(got[1].call, commitCall) || kept[0].Hash != hexOf(h[:]) {
 		t.Errorf("commit call %x, want %x", got[1].call, commitCall)
 	}
