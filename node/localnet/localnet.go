@@ -133,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 	}
 	go func() { n.done <- v.Wait() }()
 	for _, m := range n.Miners {
-		go func() { n.done <- m.Run(ctx) }()
+		go func() { n.done <- m.Serve(ctx) }() // joined above
 	}
 	return n, nil
 }

@@ -216,10 +216,17 @@ func (n *Node) Join(ctx context.Context) error {
 // Run joins the chain, then trains and serves until ctx ends, and releases
 // the state.
 func (n *Node) Run(ctx context.Context) error {
-	defer n.close()
 	if err := n.Join(ctx); err != nil {
+		n.close()
 		return err
 	}
+	return n.Serve(ctx)
+}
+
+// Serve trains and serves until ctx ends, and releases the state: Run for
+// a miner that has joined the chain already (Join).
+func (n *Node) Serve(ctx context.Context) error {
+	defer n.close()
 	fmt.Fprintf(n.out, "miner %s (%s) listening on http://%s\n", n.key.Address(), n.strategy.Name(), n.Addr())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
