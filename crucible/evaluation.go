@@ -27,6 +27,9 @@ type Evaluation struct {
 	Honeypot *Honeypot `json:"honeypot,omitempty"`
 	// BaseLoss is the base model's test loss, nil until measured.
 	BaseLoss *float64 `json:"base_loss,omitempty"`
+	// BaseReward is, for a grpo task, the base model's evaluation, nil
+	// until measured.
+	BaseReward *RewardResult `json:"base_reward,omitempty"`
 	// ScoredAt is the time the task's scores and results-log entry carry,
 	// fixed the first time it is scored so that a re-run gives the same.
 	ScoredAt  *time.Time `json:"scored_at,omitempty"`

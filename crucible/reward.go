@@ -1,6 +1,8 @@
 package crucible
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"regexp"
 )
@@ -67,4 +69,30 @@ func ValidateRewards(rs []Reward) error {
 		return Errorf(EINVALID, "the reward weights sum to 0: at least one reward must count")
 	}
 	return nil
+}
+
+// RewardResult is a grpo evaluation of one model on a task's hidden
+// prompts: Score ranks submissions, higher is better (a grpo task is never
+// ranked by a loss).
+type RewardResult struct {
+	// Score is Reward less the KL guard (0.5 × KL) for a fine-tune; the
+	// base's Score is its Reward.
+	Score float64 `json:"score"`
+	// Reward is the mean weighted reward over every sampled completion.
+	Reward float64 `json:"reward"`
+	// KL is the mean per-position KL(base‖model) over the prompts; nil
+	// for the base itself.
+	KL *float64 `json:"kl,omitempty"`
+	// Parts is each reward function's mean raw value, in the task's
+	// Rewards order.
+	Parts       []float64 `json:"parts"`
+	Completions int       `json:"completions"`
+}
+
+// EvalSeed is the seed a grpo task's evaluation samples completions
+// with: derived from the task ID alone, so that every submission answers
+// the same draws and an auditor re-runs them exactly.
+func EvalSeed(taskID string) uint64 {
+	h := sha256.Sum256([]byte("crucible grpo evaluation\x00" + taskID))
+	return binary.LittleEndian.Uint64(h[:8])
 }

@@ -17,18 +17,22 @@ type Submission struct {
 	StartedAt    *time.Time `json:"started_at,omitempty"`    // when the miner acknowledged start_training
 	UploadedAt   *time.Time `json:"uploaded_at,omitempty"`
 	TestLoss     *float64   `json:"test_loss,omitempty"` // nil until evaluated
-	QualityScore *float64   `json:"quality_score,omitempty"`
-	Failure      string     `json:"failure,omitempty"` // why it failed (not started, no upload, not a fine-tune, ...); empty while it stands
-	Reason       string     `json:"reason,omitempty"`  // why it scored what it did
-	CreatedAt    time.Time  `json:"created_at"`
+	// Reward is a grpo task's evaluation (nil until evaluated; TestLoss
+	// stays nil for grpo).
+	Reward       *RewardResult `json:"reward,omitempty"`
+	QualityScore *float64      `json:"quality_score,omitempty"`
+	Failure      string        `json:"failure,omitempty"` // why it failed (not started, no upload, not a fine-tune, ...); empty while it stands
+	Reason       string        `json:"reason,omitempty"`  // why it scored what it did
+	CreatedAt    time.Time     `json:"created_at"`
 }
 
-// Evaluated reports whether the submission has a test loss.
-func (s *Submission) Evaluated() bool { return s.TestLoss != nil }
+// Evaluated reports whether the submission has a test loss (a grpo
+// task's: a reward).
+func (s *Submission) Evaluated() bool { return s.TestLoss != nil || s.Reward != nil }
 
-// Settled reports whether evaluation is done with the submission: it has a
-// test loss or has failed.
-func (s *Submission) Settled() bool { return s.TestLoss != nil || s.Failure != "" }
+// Settled reports whether evaluation is done with the submission: it is
+// evaluated or has failed.
+func (s *Submission) Settled() bool { return s.Evaluated() || s.Failure != "" }
 
 // SubmissionService stores submissions.
 type SubmissionService interface {

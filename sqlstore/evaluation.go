@@ -14,11 +14,11 @@ import (
 // none was saved, EINTERNAL for a record of a later format version.
 func (s *Store) FindEvaluation(ctx context.Context, taskID string) (*crucible.Evaluation, error) {
 	e := crucible.Evaluation{TaskID: taskID}
-	var mapping, honeypot jsonScan
+	var mapping, honeypot, baseReward jsonScan
 	var baseLoss sql.NullFloat64
 	var scored, updated timeScan
-	err := s.queryRow(ctx, `SELECT version, split_mapping, honeypot, base_loss, scored_at, updated_at
-		FROM task_evaluations WHERE task_id = ?`, taskID).Scan(&e.Version, &mapping, &honeypot, &baseLoss, &scored, &updated)
+	err := s.queryRow(ctx, `SELECT version, split_mapping, honeypot, base_loss, scored_at, updated_at, base_reward
+		FROM task_evaluations WHERE task_id = ?`, taskID).Scan(&e.Version, &mapping, &honeypot, &baseLoss, &scored, &updated, &baseReward)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %s has no evaluation record", taskID)
 	}
@@ -43,6 +43,12 @@ func (s *Store) FindEvaluation(ctx context.Context, taskID string) (*crucible.Ev
 	}
 	if baseLoss.Valid {
 		e.BaseLoss = &baseLoss.Float64
+	}
+	if baseReward.b != nil {
+		e.BaseReward = &crucible.RewardResult{}
+		if err := baseReward.decode(e.BaseReward, "task "+taskID+" base reward"); err != nil {
+			return nil, err
+		}
 	}
 	e.ScoredAt, e.UpdatedAt = scored.ptr(), updated.t
 	return &e, nil
@@ -70,13 +76,17 @@ func (s *Store) SaveEvaluation(ctx context.Context, e *crucible.Evaluation) erro
 	if c.BaseLoss != nil {
 		baseLoss = *c.BaseLoss
 	}
+	baseReward, err := rewardArg(c.BaseReward)
+	if err != nil {
+		return err
+	}
 	c.ScoredAt = normPtr(c.ScoredAt)
-	_, err = s.exec(ctx, `INSERT INTO task_evaluations (task_id, version, split_mapping, honeypot, base_loss, scored_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err = s.exec(ctx, `INSERT INTO task_evaluations (task_id, version, split_mapping, honeypot, base_loss, scored_at, updated_at, base_reward)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (task_id) DO UPDATE SET version = excluded.version, split_mapping = excluded.split_mapping,
 			honeypot = excluded.honeypot, base_loss = excluded.base_loss, scored_at = excluded.scored_at,
-			updated_at = excluded.updated_at`,
-		c.TaskID, c.Version, mapping, honeypot, baseLoss, s.timePtrArg(c.ScoredAt), s.timeArg(c.UpdatedAt))
+			updated_at = excluded.updated_at, base_reward = excluded.base_reward`,
+		c.TaskID, c.Version, mapping, honeypot, baseLoss, s.timePtrArg(c.ScoredAt), s.timeArg(c.UpdatedAt), baseReward)
 	if constraintOf(err) == foreignKeyViolation {
 		return crucible.Errorf(crucible.ENOTFOUND, "task %q not found", c.TaskID)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 const submissionColumns = `task_id, hotkey, expected_name, result_key, result_sha256, is_adapter, uploaded_at,
-	test_loss, quality_score, reason, created_at, started_at, failure`
+	test_loss, quality_score, reason, created_at, started_at, failure, reward`
 
 // CreateSubmission records that a miner accepted a task and fills in
 // CreatedAt. Returns EINVALID without a task or hotkey, ENOTFOUND when the
@@ -21,9 +21,13 @@ func (s *Store) CreateSubmission(ctx context.Context, sub *crucible.Submission) 
 	c := *sub
 	c.CreatedAt = norm(s.now())
 	c.UploadedAt, c.StartedAt = normPtr(c.UploadedAt), normPtr(c.StartedAt)
-	_, err := s.exec(ctx, "INSERT INTO submissions ("+submissionColumns+") VALUES ("+placeholders(13)+")",
+	reward, err := rewardArg(c.Reward)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, "INSERT INTO submissions ("+submissionColumns+") VALUES ("+placeholders(14)+")",
 		c.TaskID, c.Hotkey, c.ExpectedName, c.ResultKey, c.ResultSHA256, c.IsAdapter, s.timePtrArg(c.UploadedAt),
-		c.TestLoss, c.QualityScore, c.Reason, s.timeArg(c.CreatedAt), s.timePtrArg(c.StartedAt), c.Failure)
+		c.TestLoss, c.QualityScore, c.Reason, s.timeArg(c.CreatedAt), s.timePtrArg(c.StartedAt), c.Failure, reward)
 	switch constraintOf(err) {
 	case foreignKeyViolation:
 		return crucible.Errorf(crucible.ENOTFOUND, "task %q not found", sub.TaskID)
@@ -44,10 +48,17 @@ func scanSubmission(r rowScanner) (*crucible.Submission, error) {
 		uploaded, created timeScan
 		started           timeScan
 		loss, score       sql.NullFloat64
+		reward            jsonScan
 	)
 	if err := r.Scan(&sub.TaskID, &sub.Hotkey, &sub.ExpectedName, &sub.ResultKey, &sub.ResultSHA256, &adapter,
-		&uploaded, &loss, &score, &sub.Reason, &created, &started, &sub.Failure); err != nil {
+		&uploaded, &loss, &score, &sub.Reason, &created, &started, &sub.Failure, &reward); err != nil {
 		return nil, err
+	}
+	if reward.b != nil {
+		sub.Reward = &crucible.RewardResult{}
+		if err := reward.decode(sub.Reward, "submission reward"); err != nil {
+			return nil, err
+		}
 	}
 	sub.IsAdapter, sub.UploadedAt, sub.CreatedAt = bool(adapter), uploaded.ptr(), created.t
 	sub.StartedAt = started.ptr()
@@ -99,11 +110,15 @@ func (s *Store) FindSubmissions(ctx context.Context, taskID string) ([]*crucible
 // Returns ENOTFOUND.
 func (s *Store) UpdateSubmission(ctx context.Context, sub *crucible.Submission) error {
 	sub.UploadedAt, sub.StartedAt = normPtr(sub.UploadedAt), normPtr(sub.StartedAt)
+	reward, err := rewardArg(sub.Reward)
+	if err != nil {
+		return err
+	}
 	res, err := s.exec(ctx, `UPDATE submissions SET expected_name = ?, result_key = ?, result_sha256 = ?,
-		is_adapter = ?, uploaded_at = ?, test_loss = ?, quality_score = ?, reason = ?, started_at = ?, failure = ?
+		is_adapter = ?, uploaded_at = ?, test_loss = ?, quality_score = ?, reason = ?, started_at = ?, failure = ?, reward = ?
 		WHERE task_id = ? AND hotkey = ?`,
 		sub.ExpectedName, sub.ResultKey, sub.ResultSHA256, sub.IsAdapter, s.timePtrArg(sub.UploadedAt),
-		sub.TestLoss, sub.QualityScore, sub.Reason, s.timePtrArg(sub.StartedAt), sub.Failure, sub.TaskID, sub.Hotkey)
+		sub.TestLoss, sub.QualityScore, sub.Reason, s.timePtrArg(sub.StartedAt), sub.Failure, reward, sub.TaskID, sub.Hotkey)
 	if err != nil {
 		return mapErr(err, "update submission")
 	}
@@ -113,4 +128,16 @@ func (s *Store) UpdateSubmission(ctx context.Context, sub *crucible.Submission) 
 		return crucible.Errorf(crucible.ENOTFOUND, "no submission by %s for task %s", sub.Hotkey, sub.TaskID)
 	}
 	return nil
+}
+
+// rewardArg encodes a grpo evaluation for its JSON column (NULL when nil).
+func rewardArg(r *crucible.RewardResult) (any, error) {
+	if r == nil {
+		return nil, nil
+	}
+	v, err := jsonArg(r)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "submission reward")
+	}
+	return v, nil
 }

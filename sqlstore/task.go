@@ -14,7 +14,7 @@ import (
 const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
 	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
 	eval_attempts, result_model, winner, failure, train_tokens, created_at, updated_at, started_at, termination_at,
-	completed_at, version`
+	completed_at, version, rewards`
 
 // CreateTask validates t, gives it an ID, the pending status, version 1 and
 // its creation time, stores it and appends its first status event.
@@ -33,7 +33,7 @@ func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
 		return err
 	}
 	err = s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(28)+")", args...); err != nil {
+		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(29)+")", args...); err != nil {
 			return mapErr(err, "create task")
 		}
 		return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: c.ID, Kind: crucible.EventStatus,
@@ -58,11 +58,19 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		}
 		mapping = m
 	}
+	var rewards any
+	if len(t.Rewards) > 0 {
+		r, err := jsonArg(t.Rewards)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "task rewards")
+		}
+		rewards = r
+	}
 	return []any{t.ID, t.AccountID, string(t.Type), string(t.Status), t.IsOrganic, t.Private, t.Model,
 		t.ModelParamsCount, t.Dataset, mapping, t.HoursToComplete, t.TrainData, t.TestData, t.TrainRows,
 		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
 		t.Failure, t.TrainTokens, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
-		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version}, nil
+		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards}, nil
 }
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -78,14 +86,14 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		t                                          crucible.Task
 		typ, status                                string
 		organic, private                           boolScan
-		mapping                                    jsonScan
+		mapping, rewards                           jsonScan
 		nextDelay, created, updated, started, term timeScan
 		completed                                  timeScan
 	)
 	err := r.Scan(&t.ID, &t.AccountID, &typ, &status, &organic, &private, &t.Model, &t.ModelParamsCount,
 		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
 		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &t.TrainTokens,
-		&created, &updated, &started, &term, &completed, &t.Version)
+		&created, &updated, &started, &term, &completed, &t.Version, &rewards)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +104,9 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		if err := mapping.decode(t.Mapping, "task "+t.ID+" mapping"); err != nil {
 			return nil, err
 		}
+	}
+	if err := rewards.decode(&t.Rewards, "task "+t.ID+" rewards"); err != nil {
+		return nil, err
 	}
 	t.NextDelayAt, t.StartedAt, t.TerminationAt, t.CompletedAt = nextDelay.ptr(), started.ptr(), term.ptr(), completed.ptr()
 	t.CreatedAt, t.UpdatedAt = created.t, updated.t
