@@ -9,8 +9,13 @@ import (
 
 // Result is one miner's outcome on one task, as evaluation left it.
 type Result struct {
-	Hotkey      string    `json:"hotkey"`
-	Loss        float64   `json:"loss"`             // test loss; NaN or ±Inf counts as the worst
+	Hotkey string  `json:"hotkey"`
+	Loss   float64 `json:"loss"` // test loss; NaN or ±Inf counts as the worst
+	// Reward is a grpo task's score (mean weighted reward less the KL
+	// guard). When set the result ranks by it, HIGHEST first (NaN or ±Inf
+	// counts as the worst), and Loss is not used: the direction is the
+	// metric's, never a negated loss.
+	Reward      *float64  `json:"reward,omitempty"`
 	Failure     string    `json:"failure"`          // non-empty when the submission failed (late, corrupt, not a fine-tune, ...)
 	SHA256      string    `json:"sha256,omitempty"` // hash of the submitted artifact
 	SubmittedAt time.Time `json:"submitted_at"`
@@ -36,8 +41,9 @@ type RankSpec struct {
 
 // RankTask turns one task's results into scores.
 //
-// Valid submissions are ordered by loss (NaN and infinities last, ties by
-// earlier submission, then hotkey). A submission whose SHA256 equals an
+// Valid submissions are ordered by loss, lowest first, or for grpo by
+// reward, highest first (NaN and infinities last, ties by earlier
+// submission, then hotkey). A submission whose SHA256 equals an
 // earlier one's is a duplicate and fails. The best valid submission gets
 // FirstPlace, the others get Others, and when more than PenaltyAbove are
 // valid the bottom max(1, ⌊BottomFraction·n⌋) get Penalty. Failures get
@@ -82,9 +88,8 @@ func (s RankSpec) RankTask(results []Result) []Ranked {
 		}
 	}
 	sort.SliceStable(valid, func(a, b int) bool {
-		la, lb := sortKey(valid[a].Loss), sortKey(valid[b].Loss)
-		if la != lb {
-			return la < lb
+		if ka, kb := valid[a].order(), valid[b].order(); ka != kb {
+			return ka < kb
 		}
 		if !valid[a].SubmittedAt.Equal(valid[b].SubmittedAt) {
 			return valid[a].SubmittedAt.Before(valid[b].SubmittedAt)
@@ -101,13 +106,16 @@ func (s RankSpec) RankTask(results []Result) []Ranked {
 		switch {
 		case i == 0:
 			r.Score, r.Reason = s.FirstPlace, "lowest test loss"
+			if r.Reward != nil {
+				r.Reason = "highest reward"
+			}
 		case i >= n-bottom:
 			r.Score, r.Reason = s.Penalty, fmt.Sprintf("in the bottom %d of %d valid submissions", bottom, n)
 		default:
 			r.Score, r.Reason = s.Others, fmt.Sprintf("rank %d of %d", i+1, n)
 		}
-		if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
-			r.Reason += " (loss is not finite)"
+		if m := r.metric(); math.IsNaN(m) || math.IsInf(m, 0) {
+			r.Reason += fmt.Sprintf(" (%s is not finite)", r.metricName())
 		}
 	}
 	sort.SliceStable(failed, func(a, b int) bool { return failed[a].Hotkey < failed[b].Hotkey })
@@ -126,6 +134,34 @@ func (s RankSpec) RankTask(results []Result) []Ranked {
 		out = append(out, *r)
 	}
 	return out
+}
+
+// metric is the value the result ranks by: its reward (grpo) or loss.
+func (r Result) metric() float64 {
+	if r.Reward != nil {
+		return *r.Reward
+	}
+	return r.Loss
+}
+
+func (r Result) metricName() string {
+	if r.Reward != nil {
+		return "reward"
+	}
+	return "loss"
+}
+
+// order is the result's place in the ranking, smaller first: the loss, or
+// the reward negated (higher rewards rank first), non-finite values last.
+func (r Result) order() float64 {
+	if r.Reward != nil {
+		v := *r.Reward
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return math.Inf(1)
+		}
+		return -v
+	}
+	return sortKey(r.Loss)
 }
 
 // sortKey orders losses with every non-finite value after every finite one.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,10 +147,21 @@ func TestWeightsSelfMining(t *testing.T) {
 // TestWeightsGolden freezes the spec on a mixed scenario; any change to the
 // rules must come with a new spec version and a deliberate golden update.
 func TestWeightsGolden(t *testing.T) {
-	s := scoring.Default()
+	for _, c := range []struct {
+		version string
+		types   []crucible.TaskType
+		golden  string
+	}{
+		{scoring.SpecV1, []crucible.TaskType{crucible.TaskInstruct, crucible.TaskChat, crucible.TaskDPO, crucible.TaskText}, "weights_golden.json"},
+		{scoring.SpecV2, crucible.TaskTypes, "weights_golden_v2.json"},
+	} {
+		t.Run(c.version, func(t *testing.T) { testWeightsGolden(t, scoring.Specs[c.version], c.types, c.golden) })
+	}
+}
+
+func testWeightsGolden(t *testing.T, s scoring.Spec, types []crucible.TaskType, golden string) {
 	var in []*crucible.Score
 	hot := []string{"5Alpha", "5Bravo", "5Charlie", "5Delta", "5Echo"}
-	types := []crucible.TaskType{crucible.TaskInstruct, crucible.TaskChat, crucible.TaskDPO, crucible.TaskText} // the types spec v1 weighs
 	for i := 0; i < 24; i++ {
 		typ := types[i%len(types)]
 		organic := i%3 == 0
@@ -178,7 +190,7 @@ func TestWeightsGolden(t *testing.T) {
 		t.Errorf("weights sum to %v", sum)
 	}
 	b, _ := json.MarshalIndent(got, "", "  ")
-	path := filepath.Join("testdata", "weights_golden.json")
+	path := filepath.Join("testdata", golden)
 	if *update {
 		os.MkdirAll("testdata", 0o755)
 		if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -214,5 +226,31 @@ func TestLookup(t *testing.T) {
 	bad := []*crucible.Score{score("t", "h", math.NaN(), 1, false, crucible.TaskText, time.Hour)}
 	if _, err := scoring.Default().Weights(bad, t0); crucible.ErrorCode(err) != crucible.EINVALID {
 		t.Errorf("NaN score accepted: %v", err)
+	}
+}
+
+// A grpo task ranks by reward, highest first, with non-finite rewards
+// last; the loss field plays no part.
+func TestRankByReward(t *testing.T) {
+	r := func(v float64) *float64 { return &v }
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	results := []scoring.Result{
+		{Hotkey: "5Low", Reward: r(0.1), Loss: -100, SHA256: "a", SubmittedAt: at},
+		{Hotkey: "5High", Reward: r(0.9), Loss: 100, SHA256: "b", SubmittedAt: at},
+		{Hotkey: "5NaN", Reward: r(math.NaN()), SHA256: "c", SubmittedAt: at},
+		{Hotkey: "5Mid", Reward: r(0.5), SHA256: "d", SubmittedAt: at},
+		{Hotkey: "5Failed", Failure: "no upload"},
+	}
+	got := scoring.Default().Rank.RankTask(results)
+	var order []string
+	for _, g := range got {
+		order = append(order, g.Hotkey)
+	}
+	if strings.Join(order, " ") != "5High 5Mid 5Low 5NaN 5Failed" || got[0].Score != 3 || got[0].Reason != "highest reward" ||
+		!strings.Contains(got[3].Reason, "reward is not finite") || got[4].Score != -1 {
+		t.Fatalf("ranked %v: %+v", order, got)
+	}
+	if scoring.Default().TypeWeights[crucible.TaskGRPO] <= 0 {
+		t.Error("the default spec gives grpo tasks no weight")
 	}
 }

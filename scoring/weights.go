@@ -62,8 +62,21 @@ var Specs = map[string]Spec{
 	},
 }
 
+// SpecV2 is SpecV1 with a share for grpo tasks (ranked by reward, highest
+// first): instruct 0.3, chat 0.15, dpo 0.25, text 0.1, grpo 0.2.
+const SpecV2 = "crucible-scoring-v2"
+
+func init() {
+	v2 := Specs[SpecV1]
+	v2.Version = SpecV2
+	v2.TypeWeights = map[crucible.TaskType]float64{
+		crucible.TaskInstruct: 0.3, crucible.TaskChat: 0.15, crucible.TaskDPO: 0.25, crucible.TaskText: 0.1, crucible.TaskGRPO: 0.2,
+	}
+	Specs[SpecV2] = v2
+}
+
 // Default returns the current spec.
-func Default() Spec { return Specs[SpecV1] }
+func Default() Spec { return Specs[SpecV2] }
 
 // Lookup returns the spec with version v or an EINVALID error.
 func Lookup(v string) (Spec, error) {
