@@ -42,6 +42,11 @@ type CreateTaskRequest struct {
 	Mapping *crucible.ColumnMapping `json:"mapping,omitempty"`
 	Hours   float64                 `json:"hours,omitempty"`
 	Private bool                    `json:"private,omitempty"`
+	// Rewards are a grpo task's reward functions with their weights
+	// (built-ins by name and args, or Starlark code); giving them makes
+	// the task grpo. They are run on the dataset's first rows before the
+	// task is accepted.
+	Rewards []crucible.Reward `json:"rewards,omitempty"`
 }
 
 // Estimate is what a task will take before it is accepted.
@@ -101,7 +106,10 @@ type TaskList struct {
 type TaskResults struct {
 	Task     *crucible.Task `json:"task"`
 	BaseLoss *float64       `json:"base_loss,omitempty"`
-	Miners   []*MinerResult `json:"miners"`
+	// BaseReward is a grpo task's base model evaluation; each miner's is
+	// its Submission's Reward, with parts in the order of Task.Rewards.
+	BaseReward *crucible.RewardResult `json:"base_reward,omitempty"`
+	Miners     []*MinerResult         `json:"miners"`
 }
 
 // MinerResult is one miner's line in a task's breakdown.

@@ -41,16 +41,19 @@ type OfferResponse struct {
 // names of its task type (see data.StandardMapping); the test split never
 // leaves the validator.
 type TrainRequest struct {
-	TaskID          string                  `json:"task_id"`
-	TaskType        crucible.TaskType       `json:"task_type"`
-	Model           string                  `json:"model"`       // the base model's name
-	ModelURL        string                  `json:"model_url"`   // signed link to a tar of the base model's HF directory
-	DatasetURL      string                  `json:"dataset_url"` // signed link to the train split (JSONL)
-	Mapping         *crucible.ColumnMapping `json:"mapping"`     // how to read the train split's columns
-	HoursToComplete float64                 `json:"hours_to_complete"`
-	Deadline        time.Time               `json:"deadline"`      // the upload must complete before this
-	ExpectedName    string                  `json:"expected_name"` // the unique name the result must be uploaded under
-	UploadURL       string                  `json:"upload_url"`    // where to PUT the result tar (signed request)
+	TaskID     string                  `json:"task_id"`
+	TaskType   crucible.TaskType       `json:"task_type"`
+	Model      string                  `json:"model"`       // the base model's name
+	ModelURL   string                  `json:"model_url"`   // signed link to a tar of the base model's HF directory
+	DatasetURL string                  `json:"dataset_url"` // signed link to the train split (JSONL)
+	Mapping    *crucible.ColumnMapping `json:"mapping"`     // how to read the train split's columns
+	// Rewards are a grpo task's reward functions: train to raise their
+	// weighted sum on completions of the train split's prompts.
+	Rewards         []crucible.Reward `json:"rewards,omitempty"`
+	HoursToComplete float64           `json:"hours_to_complete"`
+	Deadline        time.Time         `json:"deadline"`      // the upload must complete before this
+	ExpectedName    string            `json:"expected_name"` // the unique name the result must be uploaded under
+	UploadURL       string            `json:"upload_url"`    // where to PUT the result tar (signed request)
 }
 
 // TrainResponse acknowledges a TrainRequest.
@@ -70,13 +73,15 @@ const (
 
 // MinerTaskStatus is a miner's report on one task.
 type MinerTaskStatus struct {
-	TaskID    string    `json:"task_id"`
-	State     string    `json:"state"`
-	Progress  float64   `json:"progress"` // 0..1 of the time budget or of the planned steps
-	Step      int       `json:"step"`
-	TrainLoss *float64  `json:"train_loss,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	TaskID    string   `json:"task_id"`
+	State     string   `json:"state"`
+	Progress  float64  `json:"progress"` // 0..1 of the time budget or of the planned steps
+	Step      int      `json:"step"`
+	TrainLoss *float64 `json:"train_loss,omitempty"`
+	// TrainReward is a grpo job's latest mean reward of its samples.
+	TrainReward *float64  `json:"train_reward,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // UploadResponse is the validator's receipt for an upload: the size and

@@ -31,8 +31,10 @@ type Config struct {
 
 // Evaluator computes a submission's test loss exactly as the validator's
 // evaluator does.
+// Evaluate returns the task's metric: the test loss, or for a grpo task
+// the reward score (higher is better).
 type Evaluator interface {
-	Evaluate(ctx context.Context, req EvalRequest) (loss float64, failure string, err error)
+	Evaluate(ctx context.Context, req EvalRequest) (metric float64, failure string, err error)
 }
 
 // EvalRequest names what to re-evaluate.
@@ -42,6 +44,10 @@ type EvalRequest struct {
 	ModelDir string
 	TestPath string
 	Mapping  crucible.ColumnMapping
+	// Rewards and Seed are a grpo task's reward functions and evaluation
+	// seed (crucible.EvalSeed of the task).
+	Rewards []crucible.Reward
+	Seed    uint64
 }
 
 // Models resolves a base model name to a directory.
@@ -232,6 +238,13 @@ func (a *Auditor) checkRanking(t resultlog.TaskResult, seq int64, flag func(int6
 		if m.Loss != nil {
 			res.Loss = *m.Loss
 		}
+		if t.TaskType == crucible.TaskGRPO {
+			score := math.NaN()
+			if m.Reward != nil {
+				score = m.Reward.Score
+			}
+			res.Reward = &score // ranked by reward, highest first
+		}
 		// Duplicates were decided on upload times, which the log does not
 		// carry: take the logged failure as given and check the rest.
 		if m.Failure != "" {
@@ -259,7 +272,7 @@ func sample(tasks []resultlog.TaskResult, n int, seed uint64) [][2]int {
 	var all [][2]int
 	for i, t := range tasks {
 		for j, m := range t.Miners {
-			if m.Loss != nil && m.ResultKey != "" {
+			if (m.Loss != nil || m.Reward != nil) && m.ResultKey != "" {
 				all = append(all, [2]int{i, j})
 			}
 		}

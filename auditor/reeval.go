@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/resultlog"
 )
 
@@ -53,16 +54,25 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 			flag(0, t.TaskID, "%s's published result cannot be unpacked: %v", m.Hotkey, err)
 			continue
 		}
-		loss, failure, err := a.eval.Evaluate(ctx, EvalRequest{TaskType: t.TaskType, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: t.Mapping})
+		req := EvalRequest{TaskType: t.TaskType, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: t.Mapping}
+		logged, what := 0.0, "loss"
+		if m.Reward != nil {
+			// A grpo task: the reward score, sampled with the task's seed.
+			req.Rewards, req.Seed = t.Rewards, crucible.EvalSeed(t.TaskID)
+			logged, what = m.Reward.Score, "reward"
+		} else {
+			logged = *m.Loss
+		}
+		got, failure, err := a.eval.Evaluate(ctx, req)
 		if err != nil {
 			return fmt.Errorf("re-evaluate task %s, %s: %w", t.TaskID, m.Hotkey, err)
 		}
-		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: *m.Loss, Recomputed: loss, Match: failure == "" && loss == *m.Loss}
+		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: logged, Recomputed: got, Match: failure == "" && got == logged}
 		r.Reevaluated = append(r.Reevaluated, re)
 		if failure != "" {
-			flag(0, t.TaskID, "%s's result fails evaluation (%s) but was logged with loss %g", m.Hotkey, failure, *m.Loss)
+			flag(0, t.TaskID, "%s's result fails evaluation (%s) but was logged with %s %g", m.Hotkey, failure, what, logged)
 		} else if !re.Match {
-			flag(0, t.TaskID, "%s's loss was logged as %.17g but evaluates to %.17g", m.Hotkey, *m.Loss, loss)
+			flag(0, t.TaskID, "%s's %s was logged as %.17g but evaluates to %.17g", m.Hotkey, what, logged, got)
 		}
 	}
 	return nil

@@ -172,6 +172,10 @@ func countTokens(modelDir string, t crucible.TaskType, m crucible.ColumnMapping,
 		if err != nil {
 			return 0, err
 		}
+		if t == crucible.TaskGRPO {
+			n += int64(len(data.TokenizePrompt(tok, ex))) // prompts: completions are sampled
+			continue
+		}
 		if t == crucible.TaskDPO {
 			p, err := data.TokenizePair(tok, ex, data.TokenizeOptions{})
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,6 +70,19 @@ func (c *CommandStrategy) Train(ctx context.Context, job *Job, report func(Progr
 		"CRUCIBLE_DEADLINE="+job.Deadline.UTC().Format(time.RFC3339),
 		"CRUCIBLE_TIME_LIMIT_SECONDS="+strconv.Itoa(max(int(limit.Seconds()), 0)),
 	)
+	if len(job.Rewards) > 0 {
+		// A grpo task: its reward functions as JSON beside the job (see the
+		// miner contract; "crucible rewards score" scores completions with them).
+		b, err := json.MarshalIndent(job.Rewards, "", "  ")
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(cmd.Dir, "rewards.json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, "CRUCIBLE_REWARDS="+path)
+	}
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.SysProcAttr = procAttr()
 	logFile, err := os.Create(cmd.Dir + "/command.log")

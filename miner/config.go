@@ -40,7 +40,7 @@ type Config struct {
 	// `12`.
 	MaxHours float64 `flag:"max-hours"`
 	// TaskTypes are the task types accepted. Defaults to
-	// `instruct,chat,dpo,text`.
+	// `instruct,chat,dpo,text,grpo`.
 	TaskTypes []string `flag:"task-types"`
 	// ReserveFor is how long an accepted offer holds a slot while the miner
 	// waits for start_training. Defaults to `10m`.

@@ -18,7 +18,7 @@ func init() {
 		"MaxParams":      {Help: "the largest base model accepted, in parameters", Default: "2000000000"},
 		"MinHours":       {Help: "the shortest time budget accepted, in hours", Default: "0.01"},
 		"MaxHours":       {Help: "the longest time budget accepted, in hours", Default: "12"},
-		"TaskTypes":      {Help: "the task types accepted", Default: "instruct,chat,dpo,text"},
+		"TaskTypes":      {Help: "the task types accepted", Default: "instruct,chat,dpo,text,grpo"},
 		"ReserveFor":     {Help: "how long an accepted offer holds a slot while the miner waits for start_training", Default: "10m"},
 		"UploadMargin":   {Help: "the time kept free before the deadline for packing and uploading the result", Default: "15s"},
 		"MaxUploadBytes": {Help: "the largest result this miner will upload", Default: "21474836480"},

@@ -60,14 +60,14 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, di
 	}
 	job := &Job{
 		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model,
-		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping,
+		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards,
 		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
 	}
 	m.update(j, func(s *api.MinerTaskStatus) { s.Message = "training with " + m.strategy.Name() })
 	start := time.Now()
 	err := m.strategy.Train(tctx, job, func(p Progress) {
 		m.update(j, func(s *api.MinerTaskStatus) {
-			s.Progress, s.Step, s.TrainLoss = p.Fraction, p.Step, p.Loss
+			s.Progress, s.Step, s.TrainLoss, s.TrainReward = p.Fraction, p.Step, p.Loss, p.Reward
 			if p.Message != "" {
 				s.Message = p.Message
 			}

@@ -15,6 +15,7 @@ type Job struct {
 	ModelDir        string                  // the base model, unpacked (Hugging Face layout)
 	DataPath        string                  // the train split, JSONL
 	Mapping         *crucible.ColumnMapping // how to read the train split
+	Rewards         []crucible.Reward       // a grpo task's reward functions
 	HoursToComplete float64
 	Deadline        time.Time // the strategy must have written OutDir by then (ctx expires at it)
 	OutDir          string    // write the result here: a full model or a PEFT adapter
@@ -25,6 +26,7 @@ type Progress struct {
 	Fraction float64  // 0..1
 	Step     int      // optimizer steps done
 	Loss     *float64 // latest training loss
+	Reward   *float64 // grpo: the latest mean reward of the samples
 	Message  string
 }
 

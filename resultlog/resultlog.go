@@ -29,33 +29,40 @@ const (
 // TaskResult is the payload of a task_result entry: everything needed to
 // recompute the task's scores and to re-run its evaluations.
 type TaskResult struct {
-	TaskID      string                 `json:"task_id"`
-	TaskType    crucible.TaskType      `json:"task_type"`
-	IsOrganic   bool                   `json:"is_organic"`
-	Model       string                 `json:"model"`
-	ModelParams int64                  `json:"model_params"`
-	Hours       float64                `json:"hours"`
-	Work        float64                `json:"work"`
-	SpecVersion string                 `json:"spec_version"`
-	BaseLoss    *float64               `json:"base_loss,omitempty"`
-	TestData    string                 `json:"test_data"`        // blob key of the test split, public once the task is over
-	TestSHA256  string                 `json:"test_sha256"`      // hash of the test split
-	Mapping     crucible.ColumnMapping `json:"mapping"`          // how to read the test split
-	Winner      string                 `json:"winner,omitempty"` // hotkey
-	FinishedAt  time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
-	Miners      []MinerResult          `json:"miners"`
+	TaskID      string            `json:"task_id"`
+	TaskType    crucible.TaskType `json:"task_type"`
+	IsOrganic   bool              `json:"is_organic"`
+	Model       string            `json:"model"`
+	ModelParams int64             `json:"model_params"`
+	Hours       float64           `json:"hours"`
+	Work        float64           `json:"work"`
+	SpecVersion string            `json:"spec_version"`
+	BaseLoss    *float64          `json:"base_loss,omitempty"`
+	// Rewards and BaseReward are a grpo task's reward functions and the
+	// base's evaluation; its miners rank by Reward.Score, highest first,
+	// on completions sampled with crucible.EvalSeed(TaskID).
+	Rewards    []crucible.Reward      `json:"rewards,omitempty"`
+	BaseReward *crucible.RewardResult `json:"base_reward,omitempty"`
+	TestData   string                 `json:"test_data"`        // blob key of the test split, public once the task is over
+	TestSHA256 string                 `json:"test_sha256"`      // hash of the test split
+	Mapping    crucible.ColumnMapping `json:"mapping"`          // how to read the test split
+	Winner     string                 `json:"winner,omitempty"` // hotkey
+	FinishedAt time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
+	Miners     []MinerResult          `json:"miners"`
 }
 
 // MinerResult is one miner's line in a TaskResult.
 type MinerResult struct {
-	Hotkey    string   `json:"hotkey"`
-	Loss      *float64 `json:"loss,omitempty"`
-	Failure   string   `json:"failure,omitempty"`
-	SHA256    string   `json:"sha256,omitempty"`
-	ResultKey string   `json:"result_key,omitempty"`
-	Rank      int      `json:"rank"`
-	Score     float64  `json:"score"`
-	Reason    string   `json:"reason,omitempty"`
+	Hotkey string   `json:"hotkey"`
+	Loss   *float64 `json:"loss,omitempty"`
+	// Reward is the miner's grpo evaluation (grpo tasks rank by its Score).
+	Reward    *crucible.RewardResult `json:"reward,omitempty"`
+	Failure   string                 `json:"failure,omitempty"`
+	SHA256    string                 `json:"sha256,omitempty"`
+	ResultKey string                 `json:"result_key,omitempty"`
+	Rank      int                    `json:"rank"`
+	Score     float64                `json:"score"`
+	Reason    string                 `json:"reason,omitempty"`
 }
 
 // Weights is the payload of a weights entry.

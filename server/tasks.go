@@ -35,7 +35,18 @@ var uploadRef = regexp.MustCompile(`^upload:[A-Za-z0-9_-]{1,64}$`)
 // dataset the validator can resolve, server paths included.
 func (s *Server) checkRequest(c *caller, req *api.CreateTaskRequest) error {
 	if req.Type != "" && !req.Type.Valid() {
-		return crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo or text)", req.Type)
+		return crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo, text or grpo)", req.Type)
+	}
+	if len(req.Rewards) > 0 && req.Type == "" {
+		req.Type = crucible.TaskGRPO
+	}
+	switch {
+	case req.Type == crucible.TaskGRPO:
+		if err := crucible.ValidateRewards(req.Rewards); err != nil {
+			return err
+		}
+	case len(req.Rewards) > 0:
+		return crucible.Errorf(crucible.EINVALID, "rewards are for grpo tasks, not %s tasks", req.Type)
 	}
 	if req.Model == "" {
 		return crucible.Errorf(crucible.EINVALID, "a model is required").WithHint("GET /v1/models lists them")
@@ -101,7 +112,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	t := &crucible.Task{
 		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: req.Private,
 		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, Mapping: &m,
-		HoursToComplete: req.Hours,
+		HoursToComplete: req.Hours, Rewards: req.Rewards,
 	}
 	if t.HoursToComplete == 0 {
 		t.HoursToComplete = est.Hours
@@ -274,6 +285,11 @@ func (s *Server) results(ctx context.Context, t *crucible.Task) (*api.TaskResult
 	if res.BaseLoss, err = s.b.BaseLoss(ctx, t.ID); err != nil {
 		return nil, err
 	}
+	if br, ok := s.b.(baseRewarder); ok && t.Type == crucible.TaskGRPO {
+		if res.BaseReward, err = br.BaseReward(ctx, t.ID); err != nil {
+			return nil, err
+		}
+	}
 	slices.SortStableFunc(subs, compareSubmissions)
 	rank := 0
 	for _, sub := range subs {
@@ -305,7 +321,13 @@ func compareSubmissions(a, b *crucible.Submission) int {
 			}
 			return 1
 		}
-		if *a.TestLoss != *b.TestLoss {
+		if a.Reward != nil && b.Reward != nil && a.Reward.Score != b.Reward.Score {
+			if a.Reward.Score > b.Reward.Score { // grpo: higher reward first
+				return -1
+			}
+			return 1
+		}
+		if a.TestLoss != nil && b.TestLoss != nil && *a.TestLoss != *b.TestLoss {
 			if *a.TestLoss < *b.TestLoss {
 				return -1
 			}
@@ -394,4 +416,10 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// baseRewarder is the part of a Backend that knows a grpo task's base
+// model evaluation (optional: a backend without it shows none).
+type baseRewarder interface {
+	BaseReward(ctx context.Context, taskID string) (*crucible.RewardResult, error)
 }

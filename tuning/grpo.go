@@ -3,6 +3,8 @@ package tuning
 import (
 	"context"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +20,7 @@ import (
 
 // DefaultMaxCompletion is the completion length GRPO samples when the
 // recipe names none: short answers, which the task's rewards judge.
-const DefaultMaxCompletion = 64
+const DefaultMaxCompletion = 32
 
 // grpoSampleRows is how many rows the rewards are tried on before
 // training (every row when checking a dataset).
@@ -179,7 +181,7 @@ func runGRPO(ctx context.Context, m *model.Model, tok *tokenizer.Tokenizer, spec
 	r := spec.Recipe
 	tc.Progress = func(p train.Progress) {
 		l := p.Loss
-		report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("%s, %.0f sampled tokens/s", p.Message, p.TokensPerS)})
+		report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Reward: p.Reward, Message: fmt.Sprintf("%s, %.0f sampled tokens/s", p.Message, p.TokensPerS)})
 	}
 	tc.BatchSize, tc.GradAccum = r.BatchSize, r.GradAccum // prompts per micro-batch, micro-batches per step (GRPO defaults)
 	var once sync.Once
@@ -233,4 +235,79 @@ func loadTrainData(ctx context.Context, spec Spec, tok *tokenizer.Tokenizer, voc
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: read %s", spec.DataPath)
 	}
 	return d, nil
+}
+
+// CheckGRPOTask is the check a grpo task passes at creation, before
+// anything is stored: its rewards compile, and on the dataset's first n
+// rows (0: grpoSampleRows) every reward runs on the probe completions and
+// every prompt leaves the base model room for a completion of
+// DefaultMaxCompletion tokens. Errors are EINVALID and name the reward,
+// its line and the row.
+func CheckGRPOTask(path string, mapping *crucible.ColumnMapping, rewards []crucible.Reward, modelDir string, n int) error {
+	if n <= 0 {
+		n = grpoSampleRows
+	}
+	set, err := reward.Compile(rewards)
+	if err != nil {
+		return err
+	}
+	var given crucible.ColumnMapping
+	if mapping != nil {
+		given = *mapping
+	}
+	_, m, _, err := data.Settle(path, crucible.TaskGRPO, given)
+	if err != nil {
+		return err
+	}
+	f, err := data.NewFormatter(crucible.TaskGRPO, m)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "load the base tokenizer")
+	}
+	cfg, err := model.ReadConfig(modelDir)
+	if err != nil {
+		return crucible.Wrap(err, crucible.EINVALID, "read the base model's config")
+	}
+	maxPrompt := maxLength(cfg, math.MaxInt32) - DefaultMaxCompletion
+	r, err := data.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var samples []reward.Sample
+	for len(samples) < n {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return crucible.Wrap(err, crucible.EINVALID, "read the dataset")
+		}
+		ex, err := f.Example(row)
+		if err != nil {
+			return crucible.Wrap(err, crucible.EINVALID, "read the dataset")
+		}
+		if ex.Empty() {
+			continue
+		}
+		if k := len(data.TokenizePrompt(tok, ex)); maxPrompt > 0 && k > maxPrompt {
+			return crucible.Errorf(crucible.EINVALID, "%s: the prompt has %d tokens; the base model leaves room for %d with a completion of %d", ex.Pos, k, maxPrompt, DefaultMaxCompletion)
+		}
+		samples = append(samples, reward.Sample{Where: ex.Pos.String(), Prompt: ex.Prompt, Extra: ex.Extra})
+	}
+	if len(samples) == 0 {
+		return crucible.Errorf(crucible.EINVALID, "%s: no prompts to check the rewards on", path)
+	}
+	if errs := set.Check(samples, 10); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return crucible.Errorf(crucible.EINVALID, "the rewards fail on the dataset's rows: %s", strings.Join(msgs, "; ")).
+			WithHint("fix the reward (or the rows it names) and create the task again")
+	}
+	return nil
 }

@@ -127,3 +127,13 @@ func EvaluateGRPO(ctx context.Context, spec GRPOEvalSpec) (*GRPOEvalResult, erro
 }
 
 func finiteF(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// RewardResultOf is a grpo evaluation as the domain records it.
+func RewardResultOf(r *GRPOEvalResult) *crucible.RewardResult {
+	out := &crucible.RewardResult{Score: r.Score, Reward: r.Reward, Parts: r.Parts, Completions: r.Completions}
+	if !math.IsNaN(r.KL) {
+		kl := r.KL
+		out.KL = &kl
+	}
+	return out
+}

@@ -66,6 +66,7 @@ type Progress struct {
 	Fraction float64  // 0..1
 	Step     int      // optimizer steps done
 	Loss     *float64 // latest training loss
+	Reward   *float64 // grpo: the latest mean reward of the samples
 	Message  string
 }
 

@@ -59,17 +59,29 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 		return crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
 	}
 	mapping := *rec.SplitMapping
-	if rec.BaseLoss == nil {
-		res, err := v.Evaluator.Evaluate(ctx, EvalRequest{TaskType: t.Type, BaseDir: base, TestPath: testPath, Mapping: mapping})
+	grpo := t.Type == crucible.TaskGRPO
+	if (!grpo && rec.BaseLoss == nil) || (grpo && rec.BaseReward == nil) {
+		res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, "", testPath, mapping))
 		if err != nil {
 			return fmt.Errorf("base model: %w", err)
 		}
-		loss := res.Loss
-		rec.BaseLoss = &loss
+		if grpo {
+			if res.Reward == nil {
+				return crucible.Errorf(crucible.EINTERNAL, "the evaluator gave no reward for the base of grpo task %s", t.ID)
+			}
+			rec.BaseReward = res.Reward
+		} else {
+			loss := res.Loss
+			rec.BaseLoss = &loss
+		}
 		if err := v.Store.SaveEvaluation(ctx, rec); err != nil {
 			return err
 		}
-		v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f", res.Loss), map[string]any{"base_loss": res.Loss})
+		if grpo {
+			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model reward %.4f", res.Reward.Score), rewardData(res.Reward))
+		} else {
+			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f", res.Loss), map[string]any{"base_loss": res.Loss})
+		}
 	}
 	subs, err := v.Store.FindSubmissions(ctx, t.ID)
 	if err != nil {
@@ -115,7 +127,7 @@ func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucib
 		return nil
 	}
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, "evaluating on the hidden test split", nil)
-	res, err := v.Evaluator.Evaluate(ctx, EvalRequest{TaskType: t.Type, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: mapping})
+	res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, modelDir, testPath, mapping))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -132,13 +144,21 @@ func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucib
 		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
 		return nil
 	}
-	loss := res.Loss
-	s.TestLoss = &loss
+	if t.Type == crucible.TaskGRPO && res.Reward == nil {
+		return crucible.Errorf(crucible.EINTERNAL, "the evaluator gave no reward for %s's submission to grpo task %s", s.Hotkey, t.ID)
+	}
 	if len(res.Fingerprint) > 0 {
 		if err := v.Store.SaveFingerprint(ctx, t.ID, s.Hotkey, res.Fingerprint); err != nil {
 			return err
 		}
 	}
+	if t.Type == crucible.TaskGRPO {
+		s.Reward = res.Reward
+		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, fmt.Sprintf("reward %.4f", res.Reward.Score), rewardData(res.Reward))
+		return nil
+	}
+	loss := res.Loss
+	s.TestLoss = &loss
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, fmt.Sprintf("test loss %.4f", loss), map[string]any{"test_loss": loss})
 	return nil
 }
@@ -161,6 +181,14 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 		r := scoring.Result{Hotkey: s.Hotkey, Failure: s.Failure, SHA256: s.ResultSHA256, Loss: math.NaN()}
 		if s.TestLoss != nil {
 			r.Loss = *s.TestLoss
+		}
+		if t.Type == crucible.TaskGRPO {
+			// Ranked by reward, highest first (scoring.Result.Reward).
+			score := math.NaN()
+			if s.Reward != nil {
+				score = s.Reward.Score
+			}
+			r.Reward = &score
 		}
 		if s.UploadedAt != nil {
 			r.SubmittedAt = *s.UploadedAt
@@ -202,7 +230,11 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	if winner == nil {
 		return v.fail(ctx, t, crucible.StatusFailure, "no valid submission: %s", summarizeFailures(subs))
 	}
-	v.event(ctx, t.ID, crucible.EventLog, winner.Hotkey, fmt.Sprintf("winner %s with test loss %.4f", winner.Hotkey, *winner.TestLoss), nil)
+	if winner.Reward != nil {
+		v.event(ctx, t.ID, crucible.EventLog, winner.Hotkey, fmt.Sprintf("winner %s with reward %.4f", winner.Hotkey, winner.Reward.Score), nil)
+	} else {
+		v.event(ctx, t.ID, crucible.EventLog, winner.Hotkey, fmt.Sprintf("winner %s with test loss %.4f", winner.Hotkey, *winner.TestLoss), nil)
+	}
 	return v.move(ctx, t, crucible.StatusSuccess, func(t *crucible.Task) {
 		t.Winner, t.ResultModel = winner.Hotkey, winner.ResultKey
 	})
@@ -214,7 +246,7 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 func markNearDuplicates(subs []*crucible.Submission, fp map[string][]float32) {
 	var valid []*crucible.Submission
 	for _, s := range subs {
-		if s.Failure == "" && s.TestLoss != nil && len(fp[s.Hotkey]) > 0 && s.UploadedAt != nil {
+		if s.Failure == "" && s.Evaluated() && len(fp[s.Hotkey]) > 0 && s.UploadedAt != nil {
 			valid = append(valid, s)
 		}
 	}
@@ -310,4 +342,24 @@ func (v *Validator) scoredAt(ctx context.Context, t *crucible.Task) (time.Time, 
 		return time.Time{}, err
 	}
 	return at, nil
+}
+
+// evalRequest is the evaluation of one model (the base when modelDir is
+// empty) for task t: a grpo task's rewards and seed ride along.
+func evalRequest(t *crucible.Task, base, modelDir, testPath string, mapping crucible.ColumnMapping) EvalRequest {
+	req := EvalRequest{TaskType: t.Type, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: mapping}
+	if t.Type == crucible.TaskGRPO {
+		req.Rewards, req.Seed = t.Rewards, crucible.EvalSeed(t.ID)
+	}
+	return req
+}
+
+// rewardData is a grpo evaluation as event data (the dashboard's reward
+// breakdown).
+func rewardData(r *crucible.RewardResult) map[string]any {
+	d := map[string]any{"reward_score": r.Score, "reward": r.Reward, "reward_parts": r.Parts}
+	if r.KL != nil {
+		d["kl"] = *r.KL
+	}
+	return d
 }

@@ -38,14 +38,17 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	p := resultlog.TaskResult{
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
 		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: t.TestData, TestSHA256: sum,
-		FinishedAt: at, BaseLoss: e.BaseLoss,
+		FinishedAt: at, BaseLoss: e.BaseLoss, BaseReward: e.BaseReward,
+	}
+	if t.Type == crucible.TaskGRPO {
+		p.Rewards = t.Rewards
 	}
 	if e.SplitMapping != nil {
 		p.Mapping = *e.SplitMapping
 	}
 	for _, r := range ranked {
 		s := byHotkey[r.Hotkey]
-		m := resultlog.MinerResult{Hotkey: r.Hotkey, Loss: s.TestLoss, Failure: s.Failure, SHA256: s.ResultSHA256,
+		m := resultlog.MinerResult{Hotkey: r.Hotkey, Loss: s.TestLoss, Reward: s.Reward, Failure: s.Failure, SHA256: s.ResultSHA256,
 			ResultKey: s.ResultKey, Rank: r.Rank, Score: r.Score, Reason: r.Reason}
 		if r.Rank == 1 {
 			p.Winner = r.Hotkey

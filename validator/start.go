@@ -50,6 +50,7 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 			ModelURL:        v.link(modelKey(t.Model), *t.TerminationAt),
 			DatasetURL:      v.link(t.TrainData, *t.TerminationAt),
 			Mapping:         &mapping,
+			Rewards:         t.Rewards,
 			HoursToComplete: t.HoursToComplete,
 			Deadline:        *t.TerminationAt,
 			ExpectedName:    s.ExpectedName,
@@ -156,6 +157,10 @@ func (v *Validator) pollProgress(ctx context.Context, t *crucible.Task, s *cruci
 	if st.TrainLoss != nil {
 		data["train_loss"] = *st.TrainLoss
 		msg = fmt.Sprintf("%s: step %d, %.0f%%, train loss %.4f", st.State, st.Step, 100*st.Progress, *st.TrainLoss)
+	}
+	if st.TrainReward != nil {
+		data["train_reward"] = *st.TrainReward
+		msg = fmt.Sprintf("%s: step %d, %.0f%%, reward %.4f", st.State, st.Step, 100*st.Progress, *st.TrainReward)
 	}
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, msg, data)
 }

@@ -78,6 +78,10 @@ type EvalRequest struct {
 	Mapping   crucible.ColumnMapping // how to read TestPath
 	Progress  func(done, total int)  // optional
 	IsAdapter bool                   // set by the evaluator's checks; informational
+	// Rewards and Seed are a grpo task's: its reward functions, and the
+	// seed every sampled completion derives from (crucible.EvalSeed).
+	Rewards []crucible.Reward
+	Seed    uint64
 }
 
 // EvalResult is one evaluation's outcome. A submission that is not a valid
@@ -89,6 +93,8 @@ type EvalResult struct {
 	Failure     string    `json:"failure,omitempty"`
 	IsAdapter   bool      `json:"is_adapter"`
 	Fingerprint []float32 `json:"-"` // a fixed projection of the weight delta from the base, for near-duplicate detection
+	// Reward is a grpo task's evaluation (Loss is then unused).
+	Reward *crucible.RewardResult `json:"reward,omitempty"`
 }
 
 // Deps are the validator's collaborators.

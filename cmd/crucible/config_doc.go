@@ -19,7 +19,7 @@ func init() {
 		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
 		"Seed":          {Help: "is, for grpo, the seed every sampled completion derives from (a validator derives it from the task). Defaults to 0"},
 		"Samples":       {Help: "is, for grpo, the completions sampled per prompt; 0 means 2"},
-		"MaxCompletion": {Help: "is, for grpo, the most tokens of a completion; 0 means 64"},
+		"MaxCompletion": {Help: "is, for grpo, the most tokens of a completion; 0 means 32 (what validators sample)"},
 		"MaxLength":     {Help: "the tokens per sequence; 0 means the model's context, at most 4096"},
 		"JSON":          {Help: "prints the result as JSON"},
 	})

@@ -45,7 +45,7 @@ type EvalConfig struct {
 	// Samples is, for grpo, the completions sampled per prompt; 0 means 2.
 	Samples int `flag:"samples"`
 	// MaxCompletion is, for grpo, the most tokens of a completion; 0 means
-	// 64.
+	// 32 (what validators sample).
 	MaxCompletion int `flag:"max-completion"`
 	// MaxLength is the tokens per sequence; 0 means the model's context, at
 	// most 4096.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/train"
@@ -172,4 +174,64 @@ func printGRPOEval(w io.Writer, r *tuning.GRPOEvalResult) {
 	if r.RewardErrors > 0 {
 		fmt.Fprintf(w, "reward errors   %d (each counted 0)\n", r.RewardErrors)
 	}
+}
+
+// printRewardResults prints a grpo task's results: each miner's score
+// (reward less the KL guard; higher is better), reward, KL and each
+// reward function's mean.
+func printRewardResults(out io.Writer, res *api.TaskResults) error {
+	names := make([]string, len(res.Task.Rewards))
+	for i, r := range res.Task.Rewards {
+		names[i] = strings.ToUpper(r.Name)
+	}
+	if b := res.BaseReward; b != nil {
+		fmt.Fprintf(out, "base model reward %.4f%s\n", b.Reward, partsLine(res.Task.Rewards, b.Parts))
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "RANK\tMINER\tSCORE ↑\tREWARD\tKL\t%s\tQUALITY\tWHY\n", strings.Join(names, "\t"))
+	for _, m := range res.Miners {
+		rank := "-"
+		if m.Rank > 0 {
+			rank = fmt.Sprint(m.Rank)
+		}
+		if m.Winner {
+			rank += " *"
+		}
+		why := m.Reason
+		if m.Failure != "" {
+			why = m.Failure
+		}
+		score, rw, kl := "-", "-", "-"
+		parts := make([]string, len(names))
+		for i := range parts {
+			parts[i] = "-"
+		}
+		if r := m.Reward; r != nil {
+			score, rw = fmt.Sprintf("%.4f", r.Score), fmt.Sprintf("%.4f", r.Reward)
+			if r.KL != nil {
+				kl = fmt.Sprintf("%.4f", *r.KL)
+			}
+			for i := range parts {
+				if i < len(r.Parts) {
+					parts[i] = fmt.Sprintf("%.3f", r.Parts[i])
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rank, m.Hotkey, score, rw, kl, strings.Join(parts, "\t"), fmtPtr(m.QualityScore, "%g"), why)
+	}
+	return tw.Flush()
+}
+
+// partsLine renders each reward's mean, e.g. " (numeric_answer 0.10, format 0.40)".
+func partsLine(rs []crucible.Reward, parts []float64) string {
+	var b []string
+	for i, p := range parts {
+		if i < len(rs) {
+			b = append(b, fmt.Sprintf("%s %.3f", rs[i].Name, p))
+		}
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(b, ", ") + ")"
 }

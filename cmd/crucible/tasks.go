@@ -128,13 +128,18 @@ func newTasksCreateCmd(f *customerFlags) *cobra.Command {
 	var typ string
 	var pairs []string
 	var estimateOnly, watch bool
+	var rf *rewardFlags
 	cmd := &cobra.Command{
 		Use:   "create --model MODEL --dataset FILE|ORG/NAME",
 		Short: "Create a task (uploading the dataset file first) and print its estimate",
 		Long: `create uploads the dataset when it names a local file (the validator checks
 every row and refuses a file with problems, listing them with line numbers),
 asks for an estimate (type and column mapping detected unless given, rows,
-time budget, cost) and creates the task. --estimate stops after the estimate.`,
+time budget, cost) and creates the task. --estimate stops after the estimate.
+--reward and --reward-file make it a grpo task: the validator runs each
+reward on the dataset's first rows and refuses the task if one fails.`,
+		Example: `  crucible tasks create --model crucible-tiny --dataset facts.jsonl --watch
+  crucible tasks create --model crucible-tiny --dataset arithmetic.jsonl --reward numeric_answer --reward-file format.star`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
@@ -146,6 +151,11 @@ time budget, cost) and creates the task. --estimate stops after the estimate.`,
 			}
 			if req.Mapping, err = parseMapping(pairs); err != nil {
 				return err
+			}
+			if rf.given() {
+				if req.Rewards, _, err = rf.rewards(); err != nil {
+					return err
+				}
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
@@ -207,7 +217,8 @@ time budget, cost) and creates the task. --estimate stops after the estimate.`,
 	fl := cmd.Flags()
 	fl.StringVar(&req.Model, "model", "", "base model (see the dashboard's list, or GET /v1/models)")
 	fl.StringVar(&req.Dataset, "dataset", "", "a dataset file to upload, a dataset id in the validator's cache, or upload:ID")
-	fl.StringVar(&typ, "type", "", "instruct, chat, dpo or text (default: detected)")
+	fl.StringVar(&typ, "type", "", "instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
+	rf = addRewardFlags(cmd)
 	fl.StringSliceVar(&pairs, "map", nil, "column mapping as field=column, repeatable (default: detected)")
 	fl.Float64Var(&req.Hours, "hours", 0, "training budget in hours (default: chosen from the dataset's size)")
 	fl.BoolVar(&req.Private, "private", false, "only your account sees the task")
@@ -397,7 +408,7 @@ func shortKey(h string) string {
 func newTasksResultsCmd(f *customerFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "results TASK",
-		Short: "Each miner's result: test loss, score, why, result hash",
+		Short: "Each miner's result: test loss (grpo: reward and its parts), score, why, result hash",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
@@ -417,6 +428,9 @@ func newTasksResultsCmd(f *customerFlags) *cobra.Command {
 				fmt.Fprintf(out, ", base model test loss %.4f", *res.BaseLoss)
 			}
 			fmt.Fprintln(out)
+			if res.Task.Type == crucible.TaskGRPO {
+				return printRewardResults(out, res)
+			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "RANK\tMINER\tTEST LOSS\tSCORE\tSHA256\tWHY")
 			for _, m := range res.Miners {

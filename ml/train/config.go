@@ -150,6 +150,8 @@ type Progress struct {
 	TokensPerS       float64
 	Fraction         float64 // 0..1
 	Message          string
+	// Reward is a GRPO step's mean reward of its samples; nil otherwise.
+	Reward *float64
 }
 
 func (c Config) withDefaults() Config {

@@ -291,7 +291,7 @@ func (r *grpoRun) report(step int, loss, reward, lr float64) {
 	if r.sampleDur > 0 {
 		tps = float64(r.res.CompletionTokens) / r.sampleDur.Seconds()
 	}
-	r.cfg.Progress(Progress{Step: step, TotalSteps: r.total, Epoch: r.epochNow(), Loss: loss, LR: lr, TokensPerS: tps, Fraction: min(1, frac),
+	r.cfg.Progress(Progress{Step: step, TotalSteps: r.total, Epoch: r.epochNow(), Loss: loss, LR: lr, TokensPerS: tps, Fraction: min(1, frac), Reward: &reward,
 		Message: fmt.Sprintf("step %d/%d reward %.4f loss %.4f", step, r.total, reward, loss)})
 }
 

@@ -182,11 +182,20 @@ func Run(ctx context.Context, cfg Config, report func(*auditor.Report) error) er
 var ErrDiscrepancies = errors.New("the audit found discrepancies")
 
 // EngineEvaluator is the auditor's metric: the validator's, on crucible's
-// deterministic engine (tuning.Evaluate), so losses match bit for bit.
+// deterministic engine (tuning.Evaluate; tuning.EvaluateGRPO with the
+// task's seed for grpo), so losses and rewards match bit for bit.
 type EngineEvaluator struct{}
 
 // Evaluate implements auditor.Evaluator.
 func (EngineEvaluator) Evaluate(ctx context.Context, req auditor.EvalRequest) (float64, string, error) {
+	if req.TaskType == crucible.TaskGRPO {
+		r, err := tuning.EvaluateGRPO(ctx, tuning.GRPOEvalSpec{BaseDir: req.BaseDir, ModelDir: req.ModelDir, TestPath: req.TestPath,
+			Mapping: req.Mapping, Rewards: req.Rewards, Seed: req.Seed})
+		if err != nil {
+			return 0, "", err
+		}
+		return r.Score, r.Failure, nil
+	}
 	r, err := tuning.Evaluate(ctx, tuning.EvalSpec{TaskType: req.TaskType, BaseDir: req.BaseDir, ModelDir: req.ModelDir,
 		TestPath: req.TestPath, Mapping: req.Mapping})
 	if err != nil {

@@ -33,10 +33,10 @@ type DemoConfig struct {
 	// Defaults to `crucible-tiny`.
 	Model string `flag:"model"`
 	// Dataset is the dataset to fine-tune on; empty means the shipped facts
-	// set.
+	// set (for grpo, the shipped arithmetic word problems).
 	Dataset string `flag:"dataset"`
-	// Type is the task type: instruct, chat, dpo or text. Defaults to
-	// `instruct`.
+	// Type is the task type: instruct, chat, dpo, text or grpo (rewarded
+	// by DemoRewards). Defaults to `instruct`.
 	Type string `flag:"type"`
 	// Budget is the training time each miner gets. Defaults to `3m`.
 	Budget time.Duration `flag:"budget"`
@@ -57,6 +57,17 @@ func DefaultDemoConfig() DemoConfig {
 	var c DemoConfig
 	config.Defaults(&c)
 	return c
+}
+
+// DemoRewards are the rewards of the demo's grpo task on the arithmetic
+// set: the right number (weight 1), and an answer that starts with a
+// number (weight 0.5), a format the base model rarely follows.
+var DemoRewards = []crucible.Reward{
+	{Name: "numeric_answer", Weight: 1},
+	{Name: "number_first", Weight: 0.5, Code: `def reward(prompt, completion, extra):
+    # 1 when the answer starts with a number, as "Answer: 7" asks.
+    return 1.0 if re.match(r"\s*-?[0-9]+", completion) else 0.0
+`},
 }
 
 // DemoMiners are the demo's miners' strategies: each its own edge.
@@ -93,6 +104,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	dataset := cfg.Dataset
 	if dataset == "" {
 		dataset = filepath.Join(cfg.Assets, "datasets", "facts.jsonl")
+		if typ == crucible.TaskGRPO {
+			dataset = filepath.Join(cfg.Assets, "datasets", "arithmetic.jsonl")
+		}
 	}
 	if _, err := os.Stat(dataset); err != nil {
 		return crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", dataset).WithHint("pass a dataset file with --dataset")
@@ -127,6 +141,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 		return err
 	}
 	task := &crucible.Task{Type: typ, Model: cfg.Model, Dataset: dataset, HoursToComplete: cfg.Budget.Hours(), IsOrganic: true}
+	if typ == crucible.TaskGRPO {
+		task.Rewards = DemoRewards
+	}
 	if err := v.Submit(ctx, task); err != nil {
 		return err
 	}

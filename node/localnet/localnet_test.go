@@ -104,3 +104,35 @@ func TestDemo(t *testing.T) {
 		t.Error("the winner was not unpacked")
 	}
 }
+
+// TestDemoGRPO runs the demo with a grpo task — the shipped arithmetic
+// problems with the demo's rewards — on the tiny model: miners train by
+// GRPO, the validator ranks by reward, highest first.
+func TestDemoGRPO(t *testing.T) {
+	cfg := localnet.DefaultDemoConfig()
+	cfg.Dir, cfg.Assets, cfg.Type = t.TempDir(), filepath.Join("..", "..", "assets"), "grpo"
+	var err error
+	if cfg.Dataset, err = localnet.SampleDataset(t.TempDir(), assets.Arithmetic, 240); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Budget, cfg.Listen, cfg.Exit = 20*time.Second, "127.0.0.1:0", true
+	if cfg.Model, err = localnet.TinyModel(t.TempDir(), "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := localnet.Demo(ctx, cfg, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	if testing.Verbose() {
+		t.Log(s)
+	}
+	for _, want := range []string{"(grpo)", "reward ", "base model reward", "status success", "leaderboard (reward", "numeric_answer / number_first",
+		"highest reward", "winner:", "weights set on chain"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -27,14 +27,14 @@ func (s *tuningStrategy) Name() string { return s.recipe.Name }
 func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(miner.Progress)) error {
 	spec := tuning.Spec{
 		ModelDir: job.ModelDir, BaseModel: job.Model, DataPath: job.DataPath, TaskType: job.TaskType,
-		Mapping: job.Mapping, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: s.recipe, Seed: s.seed,
+		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: s.recipe, Seed: s.seed,
 		WorkDir: job.OutDir + ".work",
 	}
 	if s.log != nil {
 		spec.Log = func(msg string) { s.log.Info(msg, "task", job.TaskID) }
 	}
 	_, err := tuning.Train(ctx, spec, func(p tuning.Progress) {
-		report(miner.Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Message: p.Message})
+		report(miner.Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Reward: p.Reward, Message: p.Message})
 	})
 	return err
 }

@@ -51,6 +51,18 @@ func (b backend) BaseLoss(ctx context.Context, taskID string) (*float64, error) 
 	return e.BaseLoss, nil
 }
 
+// BaseReward is a grpo task's base model evaluation, nil until measured.
+func (b backend) BaseReward(ctx context.Context, taskID string) (*crucible.RewardResult, error) {
+	e, err := b.n.store.FindEvaluation(ctx, taskID)
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.BaseReward, nil
+}
+
 func (b backend) Models() []string   { return b.n.names }
 func (b backend) Datasets() []string { return nil }
 

@@ -39,6 +39,15 @@ type EngineEvaluator struct{}
 
 // Evaluate implements validator.Evaluator.
 func (EngineEvaluator) Evaluate(ctx context.Context, req validator.EvalRequest) (*validator.EvalResult, error) {
+	if req.TaskType == crucible.TaskGRPO {
+		r, err := tuning.EvaluateGRPO(ctx, tuning.GRPOEvalSpec{BaseDir: req.BaseDir, ModelDir: req.ModelDir, TestPath: req.TestPath,
+			Mapping: req.Mapping, Rewards: req.Rewards, Seed: req.Seed, Progress: req.Progress})
+		if err != nil {
+			return nil, err
+		}
+		return &validator.EvalResult{Samples: r.Completions, Failure: r.Failure, IsAdapter: r.IsAdapter, Fingerprint: r.Fingerprint,
+			Reward: tuning.RewardResultOf(r)}, nil
+	}
 	r, err := tuning.Evaluate(ctx, tuning.EvalSpec{TaskType: req.TaskType, BaseDir: req.BaseDir, ModelDir: req.ModelDir,
 		TestPath: req.TestPath, Mapping: req.Mapping, Progress: req.Progress})
 	if err != nil {
@@ -65,6 +74,9 @@ func syntheticCandidates(cfg *Config) ([]validator.Synthetic, error) {
 		det, err := data.DetectFile(ds, 0)
 		if err != nil {
 			return nil, crucible.Wrap(err, crucible.EINVALID, "synthetic dataset %s", ds)
+		}
+		if det.Type == crucible.TaskGRPO {
+			continue // a grpo task needs a customer's rewards: no synthetic grpo tasks
 		}
 		for _, m := range cfg.SyntheticModels {
 			out = append(out, validator.Synthetic{Type: det.Type, Model: m, Dataset: ds, Hours: cfg.SyntheticHours})

@@ -8,6 +8,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/queue"
 	"github.com/crucible-net/crucible/sqlstore"
+	"github.com/crucible-net/crucible/tuning"
 	"github.com/crucible-net/crucible/validator"
 )
 
@@ -24,6 +25,11 @@ func (n *Node) Submit(ctx context.Context, t *crucible.Task) error {
 func (n *Node) submit(ctx context.Context, t *crucible.Task, note string) error {
 	if err := n.v.CheckTask(ctx, t); err != nil {
 		return err
+	}
+	if t.Type == crucible.TaskGRPO {
+		if err := n.checkGRPO(ctx, t); err != nil {
+			return err
+		}
 	}
 	return n.store.WithTx(ctx, func(tx *sqlstore.Store) error {
 		if err := tx.CreateTask(ctx, t); err != nil {
@@ -127,4 +133,20 @@ func (n *Node) scheduleSynthetic(ctx context.Context) error {
 		return err
 	}
 	return n.submit(ctx, t, validator.SyntheticNote)
+}
+
+// checkGRPO runs a grpo task's rewards on its dataset's first rows (and
+// checks its prompts fit the model) before the task is stored, so that a
+// reward that fails is refused with its line and the row rather than
+// failing the task later.
+func (n *Node) checkGRPO(ctx context.Context, t *crucible.Task) error {
+	path, err := n.ds.Resolve(t.Dataset)
+	if err != nil {
+		return err
+	}
+	dir, err := n.models.ResolveModel(ctx, t.Model)
+	if err != nil {
+		return err
+	}
+	return tuning.CheckGRPOTask(path, t.Mapping, t.Rewards, dir, 0)
 }
