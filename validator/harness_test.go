@@ -302,7 +302,8 @@ func (n *network) toTraining(id string) *crucible.Task {
 // waitUploads waits until every miner with a submission has uploaded.
 func (n *network) waitUploads(id string) {
 	n.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a loaded machine under the race detector is slow
+
 	for time.Now().Before(deadline) {
 		done := true
 		for _, s := range n.subs(id) {

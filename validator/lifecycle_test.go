@@ -17,7 +17,7 @@ func TestTaskLifecycleWinner(t *testing.T) {
 	n.addMiner("5Good", trainer("0.8"))
 	n.addMiner("5Better", trainer("0.6"))
 	n.addMiner("5Worse", trainer("1.9"))
-	task := n.run(n.submit("facts.jsonl", 0.01).ID)
+	task := n.run(n.submit("facts.jsonl", 0.05).ID)
 	if task.Status != crucible.StatusSuccess {
 		t.Fatalf("status %s: %s", task.Status, task.Failure)
 	}
@@ -77,7 +77,7 @@ func TestBadSubmissionsAreScoredNotFatal(t *testing.T) {
 	n.addMiner("5WrongArch", `echo '{"architectures":["GPT2LMHeadModel"]}' > "$CRUCIBLE_OUT_DIR/config.json"; echo 0.1 > "$CRUCIBLE_OUT_DIR/model.safetensors"`)
 	n.addMiner("5Garbage", `cp "$CRUCIBLE_MODEL_DIR/config.json" "$CRUCIBLE_OUT_DIR/"; echo not-a-number > "$CRUCIBLE_OUT_DIR/model.safetensors"`)
 	n.addMiner("5Copycat", trainer("1.0")) // byte-identical to 5Honest's result
-	task := n.run(n.submit("facts.jsonl", 0.01).ID)
+	task := n.run(n.submit("facts.jsonl", 0.05).ID)
 	if task.Status != crucible.StatusSuccess {
 		t.Fatalf("status %s: %s", task.Status, task.Failure)
 	}
@@ -202,7 +202,7 @@ func TestPrepFailure(t *testing.T) {
 func TestSignedLinks(t *testing.T) {
 	n := newNetwork(t, "", nil)
 	n.addMiner("5A", trainer("1"))
-	task := n.run(n.submit("facts.jsonl", 0.01).ID)
+	task := n.run(n.submit("facts.jsonl", 0.05).ID)
 	get := func(url string) int {
 		resp, err := http.Get(url)
 		if err != nil {

@@ -156,6 +156,12 @@ func (n *Net) Follow(ctx context.Context, taskID string, show func(*crucible.Tas
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		// Read the task before its events: once it is over, the events read
+		// after it include the last ones.
+		t, err := store.FindTask(ctx, taskID)
+		if err != nil {
+			return nil, err
+		}
 		events, err := store.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after})
 		if err != nil {
 			return nil, err
@@ -165,10 +171,6 @@ func (n *Net) Follow(ctx context.Context, taskID string, show func(*crucible.Tas
 			if show != nil {
 				show(e)
 			}
-		}
-		t, err := store.FindTask(ctx, taskID)
-		if err != nil {
-			return nil, err
 		}
 		if t.Status.Terminal() {
 			return t, nil
