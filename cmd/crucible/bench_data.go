@@ -30,6 +30,10 @@ type dataBenchRow struct {
 	Phase   string  `json:"phase"`
 	Command string  `json:"command"`
 	Seconds float64 `json:"seconds"`
+	// CPUSeconds is the user and system time the process used: on a
+	// machine shared with other work, a figure its load does not stretch
+	// as much as the wall time.
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// FirstStep is the time from the process's start to its first
 	// optimizer step (training phases).
 	FirstStep float64 `json:"first_step_s,omitempty"`
@@ -237,6 +241,7 @@ func runChild(self string, args []string, dir string) (dataBenchRow, []byte, err
 	err = c.Wait()
 	r.Seconds = time.Since(t0).Seconds()
 	r.PeakRSS = childPeakRSS(c.ProcessState)
+	r.CPUSeconds = (c.ProcessState.UserTime() + c.ProcessState.SystemTime()).Seconds()
 	if err != nil {
 		return r, stdout.Bytes(), fmt.Errorf("%w; its last lines:\n%s", err, strings.Join(tail, "\n"))
 	}
@@ -246,7 +251,7 @@ func runChild(self string, args []string, dir string) (dataBenchRow, []byte, err
 func printDataBench(w io.Writer, path string, size int64, rows []dataBenchRow) {
 	fmt.Fprintf(w, "dataset %s: %.1f MB\n", path, float64(size)/1e6)
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tseconds\tfirst step s\tMB/s\tpeak RSS MiB\trows\tstore MB\t")
+	fmt.Fprintln(tw, "phase\tseconds\tCPU s\tfirst step s\tMB/s\tpeak RSS MiB\trows\tstore MB\t")
 	opt := func(x float64, format string) string {
 		if x == 0 {
 			return "-"
@@ -254,7 +259,7 @@ func printDataBench(w io.Writer, path string, size int64, rows []dataBenchRow) {
 		return fmt.Sprintf(format, x)
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.0f\t%s\t%s\t\n", r.Phase, r.Seconds, opt(r.FirstStep, "%.1f"), opt(r.MBPerSec, "%.1f"),
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%.0f\t%s\t%s\t\n", r.Phase, r.Seconds, r.CPUSeconds, opt(r.FirstStep, "%.1f"), opt(r.MBPerSec, "%.1f"),
 			float64(r.PeakRSS)/(1<<20), opt(float64(r.Rows), "%.0f"), opt(float64(r.StoreBytes)/1e6, "%.1f"))
 	}
 	tw.Flush()
