@@ -47,6 +47,11 @@ type TrainRequest struct {
 	ModelURL   string                  `json:"model_url"`   // signed link to a tar of the base model's HF directory
 	DatasetURL string                  `json:"dataset_url"` // signed link to the train split (JSONL)
 	Mapping    *crucible.ColumnMapping `json:"mapping"`     // how to read the train split's columns
+	// DatasetSize and DatasetSHA256 describe the train split, so that a
+	// miner resumes a broken download and checks what it got; 0 and ""
+	// from validators that do not say.
+	DatasetSize   int64  `json:"dataset_size,omitempty"`
+	DatasetSHA256 string `json:"dataset_sha256,omitempty"`
 	// Rewards are a grpo task's reward functions: train to raise their
 	// weighted sum on completions of the train split's prompts.
 	Rewards         []crucible.Reward `json:"rewards,omitempty"`

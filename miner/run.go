@@ -55,7 +55,7 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, di
 		return fmt.Errorf("download base model: %w", err)
 	}
 	dataPath := filepath.Join(dir, "train.jsonl")
-	if err := download(tctx, v, req.DatasetURL, func(r io.Reader) error { return writeFile(dataPath, r) }); err != nil {
+	if err := downloadFile(tctx, v, req.DatasetURL, dataPath, req.DatasetSize, req.DatasetSHA256, m.log); err != nil {
 		return fmt.Errorf("download train split: %w", err)
 	}
 	job := &Job{
@@ -86,7 +86,7 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, di
 // download opens a link the validator handed out and hands its content to
 // consume.
 func download(ctx context.Context, v protocol.Validator, link string, consume func(io.Reader) error) error {
-	rc, err := v.Download(ctx, link)
+	rc, err := v.Download(ctx, link, 0)
 	if err != nil {
 		return err
 	}
@@ -112,16 +112,4 @@ func (m *Miner) upload(ctx context.Context, j *jobState, v protocol.Validator, o
 		s.Message = fmt.Sprintf("uploaded %d bytes, sha256 %s", receipt.Size, receipt.SHA256)
 	})
 	return nil
-}
-
-func writeFile(path string, r io.Reader) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

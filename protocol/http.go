@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -91,20 +93,47 @@ func (v *httpValidator) ctx(ctx context.Context) context.Context {
 	return ctx
 }
 
-func (v *httpValidator) Download(ctx context.Context, link string) (io.ReadCloser, error) {
+func (v *httpValidator) Download(ctx context.Context, link string, offset int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "download offset %d is negative", offset)
+	}
 	req, err := http.NewRequestWithContext(v.ctx(ctx), http.MethodGet, link, nil)
 	if err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "download link")
+	}
+	if offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, api.ResponseError(resp)
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && offset > 0:
+		var first int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &first); err != nil || first != offset {
+			resp.Body.Close()
+			return nil, crucible.Errorf(crucible.EINTERNAL, "download: asked for bytes from %d, got %q", offset, resp.Header.Get("Content-Range"))
+		}
+		return resp.Body, nil
+	case resp.StatusCode == http.StatusOK:
+		// Served whole (what cannot seek, such as a model's tar made on
+		// the fly): skip what the caller has.
+		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+			resp.Body.Close()
+			return nil, crucible.Errorf(crucible.EINVALID, "download offset %d is past the end of the content", offset)
+		}
+		return resp.Body, nil
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		resp.Body.Close()
+		var total int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes */%d", &total); err == nil && total == offset {
+			return io.NopCloser(strings.NewReader("")), nil // all of it is there already
+		}
+		return nil, crucible.Errorf(crucible.EINVALID, "download offset %d is past the end of the content", offset)
 	}
-	return resp.Body, nil
+	defer resp.Body.Close()
+	return nil, api.ResponseError(resp)
 }
 
 func (v *httpValidator) Upload(ctx context.Context, uploadURL string, body io.Reader) (*api.UploadResponse, error) {
@@ -186,6 +215,11 @@ func ValidatorHandler(srv ValidatorServer, caller func(*http.Request) string) ht
 		}
 		defer rc.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
+		if rs, ok := rc.(io.ReadSeeker); ok {
+			// A stored file: byte ranges, so that a broken download resumes.
+			http.ServeContent(w, r, "", time.Time{}, rs)
+			return
+		}
 		io.Copy(w, rc)
 	})
 	return mux

@@ -124,7 +124,10 @@ func (v *localValidator) server() (ValidatorServer, error) {
 	return srv, nil
 }
 
-func (v *localValidator) Download(ctx context.Context, link string) (io.ReadCloser, error) {
+func (v *localValidator) Download(ctx context.Context, link string, offset int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "download offset %d is negative", offset)
+	}
 	srv, err := v.server()
 	if err != nil {
 		return nil, err
@@ -133,7 +136,30 @@ func (v *localValidator) Download(ctx context.Context, link string) (io.ReadClos
 	if err != nil {
 		return nil, err
 	}
-	return srv.OpenLink(ctx, key, q)
+	rc, err := srv.OpenLink(ctx, key, q)
+	if err != nil || offset == 0 {
+		return rc, err
+	}
+	past := crucible.Errorf(crucible.EINVALID, "download offset %d is past the end of the content", offset)
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		end, err := rs.Seek(0, io.SeekEnd)
+		if err == nil && offset > end {
+			err = past
+		}
+		if err == nil {
+			_, err = rs.Seek(offset, io.SeekStart)
+		}
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		return rc, nil
+	}
+	if _, err := io.CopyN(io.Discard, rc, offset); err != nil {
+		rc.Close()
+		return nil, past
+	}
+	return rc, nil
 }
 
 func (v *localValidator) Upload(ctx context.Context, uploadURL string, body io.Reader) (*api.UploadResponse, error) {

@@ -52,9 +52,11 @@ type MinerServer interface {
 // the URLs the validator handed out in its api.TrainRequest.
 type Validator interface {
 	// Download opens a signed download link (the base model as a tar, or
-	// the train split). Returns EUNAUTHORIZED for a bad or expired link,
-	// EFORBIDDEN for what is never served (a test split), ENOTFOUND.
-	Download(ctx context.Context, link string) (io.ReadCloser, error)
+	// the train split) from byte offset on, so that a broken download
+	// resumes where it stopped (0: from the start). Returns EUNAUTHORIZED
+	// for a bad or expired link, EFORBIDDEN for what is never served (a
+	// test split), ENOTFOUND, EINVALID for an offset past the end.
+	Download(ctx context.Context, link string, offset int64) (io.ReadCloser, error)
 	// Upload sends a result tar to the upload URL. Returns EFORBIDDEN when
 	// the miner has no part in the task or names another result, ECONFLICT
 	// when the task no longer takes results (late), ETOOLARGE.

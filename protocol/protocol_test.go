@@ -247,7 +247,7 @@ func validatorSuite(t *testing.T, f *fixture) {
 	v := f.net.validator(m1)
 	// A download link gets the train split; a tampered, expired or misused
 	// one gets nothing.
-	rc, err := v.Download(ctx, f.link(f.task.TrainData))
+	rc, err := v.Download(ctx, f.link(f.task.TrainData), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +255,27 @@ func validatorSuite(t *testing.T, f *fixture) {
 	rc.Close()
 	if string(got) != f.trainRow {
 		t.Errorf("train split %q", got)
+	}
+	// A broken download resumes from an offset; one past the end is
+	// refused, a negative one too.
+	for _, off := range []int{1, 7, len(f.trainRow)} {
+		rc, err := v.Download(ctx, f.link(f.task.TrainData), int64(off))
+		if err != nil {
+			t.Fatalf("download from %d: %v", off, err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != f.trainRow[off:] {
+			t.Errorf("download from %d: %q, want %q", off, got, f.trainRow[off:])
+		}
+	}
+	for _, off := range []int64{int64(len(f.trainRow)) + 1, -1} {
+		if rc, err := v.Download(ctx, f.link(f.task.TrainData), off); crucible.ErrorCode(err) != crucible.EINVALID {
+			if rc != nil {
+				rc.Close()
+			}
+			t.Errorf("download from %d: %v, want invalid", off, err)
+		}
 	}
 	link := f.link(f.task.TrainData)
 	i := strings.LastIndex(link, "=") + 1
@@ -270,7 +291,7 @@ func validatorSuite(t *testing.T, f *fixture) {
 		"missing":         {f.link("tasks/none/train.jsonl"), crucible.ENOTFOUND},
 		"another address": {strings.Replace(f.link(f.task.TrainData), api.PathBlob, "/v1/other/", 1), crucible.ENOTFOUND},
 	} {
-		if rc, err := v.Download(ctx, c.link); crucible.ErrorCode(err) != c.code {
+		if rc, err := v.Download(ctx, c.link, 0); crucible.ErrorCode(err) != c.code {
 			if rc != nil {
 				rc.Close()
 			}
@@ -329,6 +350,11 @@ type (
 
 func (b blobAdapter) Put(ctx context.Context, key string, r io.Reader) (int64, string, error) {
 	info, err := b.Store.Put(ctx, key, r)
+	return info.Size, info.SHA256, err
+}
+
+func (b blobAdapter) Sum(ctx context.Context, key string) (int64, string, error) {
+	info, err := b.Store.Stat(ctx, key)
 	return info.Size, info.SHA256, err
 }
 

@@ -45,6 +45,20 @@ func (b dirBlobs) Put(_ context.Context, key string, r io.Reader) (int64, string
 	return n, hex.EncodeToString(h.Sum(nil)), err
 }
 
+func (b dirBlobs) Sum(_ context.Context, key string) (int64, string, error) {
+	f, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(key)))
+	if os.IsNotExist(err) {
+		return 0, "", crucible.Errorf(crucible.ENOTFOUND, "blob %s not found", key)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
 func (b dirBlobs) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	f, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(key)))
 	if os.IsNotExist(err) {

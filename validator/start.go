@@ -34,6 +34,12 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 	if err != nil {
 		return err
 	}
+	// Miners resume a broken download of the train split and check it
+	// against its size and hash.
+	size, sum, err := v.Blobs.Sum(ctx, t.TrainData)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(subs))
 	for i, s := range subs {
@@ -46,6 +52,7 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 			continue
 		}
 		req := api.TrainRequest{
+			DatasetSize: size, DatasetSHA256: sum,
 			TaskID: t.ID, TaskType: t.Type, Model: t.Model,
 			ModelURL:        v.link(modelKey(t.Model), *t.TerminationAt),
 			DatasetURL:      v.link(t.TrainData, *t.TerminationAt),

@@ -35,6 +35,9 @@ type Blobs interface {
 	Put(ctx context.Context, key string, r io.Reader) (size int64, sha256 string, err error)
 	// Get opens key. Returns ENOTFOUND.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Sum returns the size and hex sha256 of key (without reading it where
+	// the store keeps them). Returns ENOTFOUND.
+	Sum(ctx context.Context, key string) (size int64, sha256 string, err error)
 }
 
 // Models resolves a model name (a path, an asset name, or a Hugging Face id

@@ -46,6 +46,11 @@ func (b blobAdapter) Put(ctx context.Context, key string, r io.Reader) (int64, s
 	return info.Size, info.SHA256, err
 }
 
+func (b blobAdapter) Sum(ctx context.Context, key string) (int64, string, error) {
+	info, err := b.Store.Stat(ctx, key)
+	return info.Size, info.SHA256, err
+}
+
 // signedCaller is the verified hotkey sign.Verify put on a request.
 func signedCaller(r *http.Request) string {
 	h, _ := sign.Caller(r.Context())
