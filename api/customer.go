@@ -13,6 +13,7 @@ const (
 	PathTasks    = "/v1/tasks"    // POST CreateTaskRequest → CreatedTask; GET → TaskList
 	PathEstimate = "/v1/estimate" // POST CreateTaskRequest → Estimate
 	PathDatasets = "/v1/datasets" // POST raw file (?name=FILE) → DatasetUpload
+	PathUploads  = "/v1/uploads"  // resumable uploads: POST BeginUpload → UploadSession; PUT/GET/DELETE /v1/uploads/{id}
 	PathModels   = "/v1/models"   // GET → ModelList
 	PathNetwork  = "/v1/network"  // GET → NetworkStatus (no key needed)
 	PathMiners   = "/v1/miners"   // GET ?days=N → []MinerStanding (no key needed)

@@ -121,6 +121,22 @@ func (b *testBackend) SaveUpload(ctx context.Context, name string, r io.Reader) 
 	return b.uploads.Save(ctx, name, r)
 }
 
+func (b *testBackend) BeginUpload(ctx context.Context, account string, req api.BeginUpload, max int64) (*api.UploadSession, error) {
+	return b.uploads.Begin(account, req, max)
+}
+
+func (b *testBackend) AppendUpload(ctx context.Context, account, id string, offset int64, r io.Reader) (*api.UploadSession, error) {
+	return b.uploads.Append(ctx, account, id, offset, r)
+}
+
+func (b *testBackend) UploadSession(ctx context.Context, account, id string) (*api.UploadSession, error) {
+	return b.uploads.Session(account, id)
+}
+
+func (b *testBackend) AbortUpload(ctx context.Context, account, id string) error {
+	return b.uploads.Abort(account, id)
+}
+
 func (b *testBackend) Models() []string {
 	var out []string
 	for m := range b.params {

@@ -61,6 +61,13 @@ type Backend interface {
 	// dataset readers. A dataset with problems returns EINVALID together
 	// with the receipt listing them (see uploads.Store).
 	SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error)
+	// BeginUpload, AppendUpload, UploadSession and AbortUpload keep an
+	// account's resumable uploads (see uploads.Store.Begin and the rest):
+	// another account's session is ENOTFOUND.
+	BeginUpload(ctx context.Context, account string, req api.BeginUpload, max int64) (*api.UploadSession, error)
+	AppendUpload(ctx context.Context, account, id string, offset int64, r io.Reader) (*api.UploadSession, error)
+	UploadSession(ctx context.Context, account, id string) (*api.UploadSession, error)
+	AbortUpload(ctx context.Context, account, id string) error
 	// BaseLoss returns the base model's test loss on a task's hidden test
 	// split, nil while it is not measured.
 	BaseLoss(ctx context.Context, taskID string) (*float64, error)
@@ -77,8 +84,12 @@ type Options struct {
 	RatePerMinute int
 	// Burst is how many requests a key may make at once. Defaults to 60.
 	Burst int
-	// MaxUpload is the largest dataset upload in bytes. Defaults to 512 MiB.
+	// MaxUpload is the largest dataset upload in one request (and the
+	// largest chunk of a resumable one) in bytes. Defaults to 512 MiB.
 	MaxUpload int64
+	// MaxResumable is the largest resumable dataset upload in bytes.
+	// Defaults to 32 GiB.
+	MaxResumable int64
 	// EventPoll is how often an event stream looks for new events. Defaults
 	// to 1 s.
 	EventPoll time.Duration
@@ -102,6 +113,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxUpload <= 0 {
 		o.MaxUpload = 512 << 20
+	}
+	if o.MaxResumable <= 0 {
+		o.MaxResumable = 32 << 30
 	}
 	if o.EventPoll <= 0 {
 		o.EventPoll = time.Second
@@ -161,6 +175,10 @@ func (s *Server) apiRoutes() []route {
 		{"GET", api.PathMiners, true, s.minerStandings},
 		{"GET", api.PathModels, false, s.listModels},
 		{"POST", api.PathDatasets, false, s.uploadDataset},
+		{"POST", api.PathUploads, false, s.beginUpload},
+		{"PUT", api.PathUploads + "/{id}", false, s.appendUpload},
+		{"GET", api.PathUploads + "/{id}", false, s.uploadSession},
+		{"DELETE", api.PathUploads + "/{id}", false, s.abortUpload},
 		{"POST", api.PathEstimate, false, s.estimate},
 		{"POST", api.PathTasks, false, s.createTask},
 		{"GET", api.PathTasks, false, s.listTasks},

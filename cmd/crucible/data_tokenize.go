@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,18 +14,6 @@ import (
 	"github.com/crucible-net/crucible/ml/tokens"
 	"github.com/crucible-net/crucible/tuning"
 )
-
-// defaultTokenCacheDir is where train and eval keep tokenized datasets:
-// $CRUCIBLE_HOME/cache/tokens, or ~/.crucible/cache/tokens.
-func defaultTokenCacheDir() string {
-	if home := os.Getenv("CRUCIBLE_HOME"); home != "" {
-		return filepath.Join(home, "cache", "tokens")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".crucible", "cache", "tokens")
-	}
-	return filepath.Join(".crucible", "cache", "tokens")
-}
 
 func newDataTokenizeCmd() *cobra.Command {
 	var (

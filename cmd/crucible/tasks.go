@@ -137,7 +137,11 @@ every row and refuses a file with problems, listing them with line numbers),
 asks for an estimate (type and column mapping detected unless given, rows,
 time budget, cost) and creates the task. --estimate stops after the estimate.
 --reward and --reward-file make it a grpo task: the validator runs each
-reward on the dataset's first rows and refuses the task if one fails.`,
+reward on the dataset's first rows and refuses the task if one fails.
+
+A file of 64 MiB or more goes up in resumable chunks: after a broken
+connection, or when the command is run again (the upload is remembered in
+$CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 		Example: `  crucible tasks create --model crucible-tiny --dataset facts.jsonl --watch
   crucible tasks create --model crucible-tiny --dataset arithmetic.jsonl --reward numeric_answer --reward-file format.star`,
 		Args: cobra.NoArgs,
@@ -169,12 +173,8 @@ reward on the dataset's first rows and refuses the task if one fails.`,
 					}
 					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).WithHint(hint)
 				}
-				file, err := os.Open(req.Dataset)
-				if err != nil {
-					return err
-				}
-				up, err := c.UploadDataset(ctx, filepath.Base(req.Dataset), file)
-				file.Close()
+				errw := cmd.ErrOrStderr()
+				up, err := uploadDataset(ctx, c, req.Dataset, errw, isTerminal(errw))
 				if err != nil {
 					return err
 				}

@@ -40,6 +40,22 @@ func (b backend) SaveUpload(ctx context.Context, name string, r io.Reader) (*api
 	return b.n.up.Save(ctx, name, r)
 }
 
+func (b backend) BeginUpload(ctx context.Context, account string, req api.BeginUpload, max int64) (*api.UploadSession, error) {
+	return b.n.up.Begin(account, req, max)
+}
+
+func (b backend) AppendUpload(ctx context.Context, account, id string, offset int64, r io.Reader) (*api.UploadSession, error) {
+	return b.n.up.Append(ctx, account, id, offset, r)
+}
+
+func (b backend) UploadSession(ctx context.Context, account, id string) (*api.UploadSession, error) {
+	return b.n.up.Session(account, id)
+}
+
+func (b backend) AbortUpload(ctx context.Context, account, id string) error {
+	return b.n.up.Abort(account, id)
+}
+
 func (b backend) BaseLoss(ctx context.Context, taskID string) (*float64, error) {
 	e, err := b.n.store.FindEvaluation(ctx, taskID)
 	if crucible.ErrorCode(err) == crucible.ENOTFOUND {

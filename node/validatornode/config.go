@@ -80,6 +80,10 @@ type Config struct {
 	// SyntheticHours is the time budget of synthetic tasks, in hours; 0
 	// picks it from the dataset's size.
 	SyntheticHours float64 `flag:"synthetic-hours"`
+	// MaxDataset is the largest dataset a customer may upload in resumable
+	// chunks, in bytes (one-request uploads stop at 512 MiB). Defaults to
+	// `34359738368`.
+	MaxDataset int64 `flag:"max-dataset-bytes"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -103,6 +107,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--block-time %s: must be positive", c.BlockTime)
 	case c.Stake < 0:
 		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
+	case c.MaxDataset < 0:
+		return crucible.Errorf(crucible.EINVALID, "--max-dataset-bytes %d: must not be negative", c.MaxDataset)
 	case c.SyntheticEvery < 0 || c.WeightsEvery < 0 || c.SyntheticHours < 0:
 		return crucible.Errorf(crucible.EINVALID, "--weights-every, --synthetic-every and --synthetic-hours must not be negative")
 	}

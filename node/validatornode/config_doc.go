@@ -28,5 +28,6 @@ func init() {
 		"SyntheticModels":   {Help: "the base models of synthetic tasks", Default: "crucible-tiny"},
 		"SyntheticDatasets": {Help: "the datasets of synthetic tasks (their type is detected); none means the shipped ones, in datasets next to the models directory"},
 		"SyntheticHours":    {Help: "the time budget of synthetic tasks, in hours; 0 picks it from the dataset's size"},
+		"MaxDataset":        {Help: "the largest dataset a customer may upload in resumable chunks, in bytes (one-request uploads stop at 512 MiB)", Default: "34359738368"},
 	})
 }

@@ -34,7 +34,7 @@ func (n *Node) routes() http.Handler {
 	}))
 	mux.Handle("/v1/results", n.v.ResultsHandler())
 	mux.Handle("/v1/results/", n.v.ResultsHandler())
-	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log}))
+	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset}))
 	return mux
 }
 

@@ -25,9 +25,10 @@ import (
 )
 
 // Store keeps uploads under Dir: the file as dir/ID/NAME and its receipt as
-// dir/ID.json.
+// dir/ID.json; resumable uploads in progress as dir/sessions/ID.
 type Store struct {
-	dir string
+	dir  string
+	sess sessions
 	// MaxErrors caps the problems listed for a refused upload. Defaults to 50.
 	MaxErrors int
 }
@@ -91,7 +92,16 @@ func (s *Store) Save(ctx context.Context, name string, r io.Reader) (*api.Datase
 		return nil, fmt.Errorf("save upload %s: %w", clean, err)
 	}
 	up := &api.DatasetUpload{ID: id, Name: clean, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-	if n == 0 {
+	return s.accept(ctx, tmp, path, up)
+}
+
+// accept checks the rows of the file at path (inside the temporary
+// directory tmp), and when they pass moves tmp into place as upload up.ID
+// with its receipt. A dataset with problems returns EINVALID with the
+// receipt listing them.
+func (s *Store) accept(ctx context.Context, tmp, path string, up *api.DatasetUpload) (*api.DatasetUpload, error) {
+	clean := up.Name
+	if up.Size == 0 {
 		up.Errors = []string{clean + ": the file is empty"}
 		return up, crucible.Errorf(crucible.EINVALID, "dataset %s is empty", clean)
 	}
@@ -118,11 +128,11 @@ func (s *Store) Save(ctx context.Context, name string, r io.Reader) (*api.Datase
 		up.Errors = []string{clean + ": no rows to train on"}
 		return up, crucible.Errorf(crucible.EINVALID, "dataset %s has no rows", clean)
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, id)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(s.dir, up.ID)); err != nil {
 		return nil, fmt.Errorf("save upload: %w", err)
 	}
 	receipt, _ := json.MarshalIndent(up, "", "  ")
-	if err := os.WriteFile(filepath.Join(s.dir, id+".json"), receipt, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, up.ID+".json"), receipt, 0o644); err != nil {
 		return nil, fmt.Errorf("save upload receipt: %w", err)
 	}
 	return up, nil
