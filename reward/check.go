@@ -37,46 +37,70 @@ func (s *Set) Check(samples []Sample, max int) []error {
 	if max <= 0 {
 		max = 20
 	}
+	c := s.NewChecker()
 	var errs []error
-	seen := map[string]bool{} // one failure per reward and problem is enough
 	for _, smp := range samples {
-		probes := append([]string(nil), Probes...)
-		for _, k := range sortedKeys(smp.Extra) {
-			if t := valueText(smp.Extra[k]); t != "" {
-				probes = append(probes, t)
+		for _, err := range c.Check(smp) {
+			errs = append(errs, err)
+			if len(errs) >= max {
+				return errs
 			}
 		}
-		for i, f := range s.funcs {
-			for _, c := range probes {
-				v, err := f.Score(smp.Prompt, c, smp.Extra)
-				if err == nil && !finite(v) {
-					err = &Error{Reward: s.names[i], Problem: fmt.Sprintf("returned %v, not a finite number", v)}
-				}
-				if err == nil {
-					continue
-				}
-				var re *Error
-				if !errors.As(err, &re) {
-					re = &Error{Reward: s.names[i], Problem: err.Error()}
-				}
-				e := *re
-				e.Row = smp.Where
-				if c != "" {
-					e.Problem += fmt.Sprintf(" (on the completion %q)", clip(c, 40))
-				} else {
-					e.Problem += " (on the empty completion)"
-				}
-				key := e.Reward + "\x00" + re.Problem
-				if seen[key] && re.Line > 0 {
-					break
-				}
-				seen[key] = true
-				errs = append(errs, &e)
-				if len(errs) >= max {
-					return errs
-				}
-				break // one failure per reward and row
+	}
+	return errs
+}
+
+// Checker checks rows one at a time (a dataset streamed through it),
+// remembering across rows which Starlark rewards already failed: such a
+// reward is not run again, since its first failure (with its line) is
+// what to fix, and a runaway one would cost the step limit on every row.
+type Checker struct {
+	s    *Set
+	done []bool
+}
+
+// NewChecker returns a Checker for the set's rewards.
+func (s *Set) NewChecker() *Checker { return &Checker{s: s, done: make([]bool, len(s.funcs))} }
+
+// Check runs every reward still standing on one row with each probe
+// completion (and the row's own extra values as completions), and returns
+// at most one failure per reward.
+func (c *Checker) Check(smp Sample) []error {
+	var errs []error
+	probes := append([]string(nil), Probes...)
+	for _, k := range sortedKeys(smp.Extra) {
+		if t := valueText(smp.Extra[k]); t != "" {
+			probes = append(probes, t)
+		}
+	}
+	for i, f := range c.s.funcs {
+		if c.done[i] {
+			continue
+		}
+		for _, comp := range probes {
+			v, err := f.Score(smp.Prompt, comp, smp.Extra)
+			if err == nil && !finite(v) {
+				err = &Error{Reward: c.s.names[i], Problem: fmt.Sprintf("returned %v, not a finite number", v)}
 			}
+			if err == nil {
+				continue
+			}
+			var re *Error
+			if !errors.As(err, &re) {
+				re = &Error{Reward: c.s.names[i], Problem: err.Error()}
+			}
+			if _, isStar := f.(*starlarkFunc); isStar {
+				c.done[i] = true
+			}
+			e := *re
+			e.Row = smp.Where
+			if comp != "" {
+				e.Problem += fmt.Sprintf(" (on the completion %q)", clip(comp, 40))
+			} else {
+				e.Problem += " (on the empty completion)"
+			}
+			errs = append(errs, &e)
+			break // one failure per reward and row
 		}
 	}
 	return errs

@@ -21,8 +21,10 @@ func TestGRPOCLI(t *testing.T) {
 	os.WriteFile(syntax, []byte("def reward(prompt, completion, extra)\n    return 1\n"), 0o644)
 
 	out, err := runCLI(t, "data", "check", data, "--reward-file", bad)
+	// A Starlark reward is reported once, at its first failure: that is
+	// what to fix (and a runaway one is not run on every row).
 	if err == nil || !strings.Contains(out, "q.jsonl:1: reward bad (line 2): floating-point division by zero (on the empty completion)") ||
-		!strings.Contains(out, "q.jsonl:2: reward bad (line 2)") || !strings.Contains(out, "format      grpo (detected)") {
+		strings.Contains(out, "q.jsonl:2: reward bad") || !strings.Contains(out, "format      grpo (detected)") {
 		t.Errorf("data check with a failing reward: %v\n%s", err, out)
 	}
 	for _, c := range []struct {

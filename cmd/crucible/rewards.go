@@ -64,9 +64,9 @@ func (rf *rewardFlags) rewards() ([]crucible.Reward, *reward.Set, error) {
 // checkRewards returns a data.CheckOptions.CheckExample that runs every
 // reward on a row with the probe completions.
 func checkRewards(set *reward.Set) func(data.Example) error {
+	c := set.NewChecker()
 	return func(ex data.Example) error {
-		errs := set.Check([]reward.Sample{{Where: ex.Pos.String(), Prompt: ex.Prompt, Extra: ex.Extra}}, 1)
-		if len(errs) > 0 {
+		if errs := c.Check(reward.Sample{Where: ex.Pos.String(), Prompt: ex.Prompt, Extra: ex.Extra}); len(errs) > 0 {
 			return errs[0]
 		}
 		return nil

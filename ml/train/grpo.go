@@ -279,7 +279,7 @@ func grpoValSize(n int) int {
 	if n < 40 {
 		return 0
 	}
-	return min(32, max(4, n/20))
+	return min(16, max(4, n/20))
 }
 
 func (r *grpoRun) setup(d GRPOData) error {
@@ -323,7 +323,7 @@ func (r *grpoRun) setup(d GRPOData) error {
 			val, reason = 0, "disabled"
 		case val == 0:
 			val = grpoValSize(n)
-			reason = fmt.Sprintf("%d prompts held out by seed to measure the reward (5%%, at most 32: each costs %d samples)", val, cfg.ValSamples)
+			reason = fmt.Sprintf("%d prompts held out by seed to measure the reward (5%%, at most 16: each costs %d samples)", val, cfg.ValSamples)
 			if val == 0 {
 				reason = fmt.Sprintf("%d prompts are too few to spare a validation slice (under 40): the last weights are kept", n)
 			}

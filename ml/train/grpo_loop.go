@@ -29,8 +29,6 @@ func (r *grpoRun) loop() error {
 		}
 		r.evalDur = time.Since(t0)
 		r.res.InitialValReward = v.Reward
-		r.bestVal, r.bestParts = v.Reward, v.Parts
-		r.best = takeSnapshot(r.params, nil) // the start counts: training must beat it
 		r.logf("validation before training: reward %.4f%s (%s)", v.Reward, partsText(cfg.RewardNames, v.Parts), r.evalDur.Round(time.Millisecond))
 		r.metric(map[string]any{"step": 0, "val_reward": v.Reward, "val_parts": v.Parts})
 	}
@@ -45,6 +43,10 @@ func (r *grpoRun) loop() error {
 	r.res.LR = cfg.LR
 	r.opt = optim.NewAdamW(r.params, optim.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
 	r.res.StopReason = StopCompleted
+	// As in SFT, the weights returned are the final ones or the best
+	// validated during training, never the start: a run always returns
+	// what it trained.
+	r.bestVal = math.Inf(-1)
 	step := 0
 outer:
 	for step < r.total {
@@ -355,6 +357,8 @@ func (r *grpoRun) diverged(step int, loss, gn float64) error {
 	what := fmt.Sprintf("loss %v, gradient norm %v at step %d", loss, gn, step)
 	if r.best != nil {
 		r.best.restore(r.params)
+		r.bestVal = math.Inf(-1) // the restored weights are what finish validates
+		r.best = nil
 		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("training diverged (%s); rolled back to the weights of step %d", what, r.bestStep))
 		r.logf("warning: training diverged (%s); rolled back to the weights of step %d", what, r.bestStep)
 		r.res.Steps = r.bestStep
@@ -400,16 +404,20 @@ func (r *grpoRun) finish(ctx context.Context) error {
 			v, err = r.validate(ctx)
 		}
 		switch {
-		case err == nil && v.Reward >= r.bestVal:
+		case err == nil && (r.best == nil || v.Reward >= r.bestVal):
 			res.ValReward, res.ValParts = v.Reward, v.Parts
 			r.logf("final validation reward %.4f%s", v.Reward, partsText(r.cfg.RewardNames, v.Parts))
-		case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		case r.best != nil && (err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 			r.best.restore(r.params)
 			res.ValReward, res.ValParts, res.BestStep = r.bestVal, r.bestParts, r.bestStep
 			if err != nil {
 				r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("final validation did not finish (%v); kept the weights of step %d", err, r.bestStep))
 			} else {
 				r.logf("final validation reward %.4f is below step %d's %.4f: keeping step %d's weights", v.Reward, r.bestStep, r.bestVal, r.bestStep)
+			}
+		case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+			if err != nil {
+				r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("final validation did not finish (%v); kept the last weights", err))
 			}
 		default:
 			return err

@@ -124,6 +124,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Validator: func(c *validatornode.Config) {
 			c.Listen, c.TestCap, c.OfferTimeout = cfg.Listen, 200, 10*time.Second
+			if typ == crucible.TaskGRPO {
+				c.TestCap = 100 // each hidden prompt is sampled twice per model: keep the evaluation short
+			}
 		},
 		Miner: func(_ int, c *minernode.Config) { c.UploadMargin = min(10*time.Second, cfg.Budget/5) },
 	})

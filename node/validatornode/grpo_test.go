@@ -1,0 +1,63 @@
+package validatornode_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/crucible-net/crucible/assets"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node/localnet"
+)
+
+// A grpo task's rewards run on its dataset's rows before it is stored: a
+// reward that loops forever, fails on a row or tries to load code is
+// refused with its line and the row, and nothing is stored; a good one is
+// stored with the task.
+func TestSubmitGRPOChecksRewards(t *testing.T) {
+	f := newFixture(t, "")
+	n, err := f.open(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	ds, err := localnet.SampleDataset(t.TempDir(), assets.Arithmetic, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := func(rs ...crucible.Reward) *crucible.Task {
+		return &crucible.Task{Type: crucible.TaskGRPO, Model: "tiny", Dataset: ds, HoursToComplete: 0.01, IsOrganic: true, Rewards: rs}
+	}
+	star := func(code string) crucible.Reward { return crucible.Reward{Name: "mine", Weight: 1, Code: code} }
+	for _, c := range []struct {
+		name string
+		task *crucible.Task
+		want string
+	}{
+		{"endless loop", task(star("def reward(p, c, e):\n    n = 0\n    while True:\n        n += 1\n")), "reward mine (line 4): Starlark computation cancelled: ran past the step limit"},
+		{"fails on a row", task(star("def reward(p, c, e):\n    return 10 / (e['answer'] - 2)\n")), "arithmetic.jsonl:1: reward mine (line 2): floating-point division by zero"},
+		{"load", task(star("load('os.star', 'system')\ndef reward(p, c, e):\n    return 1\n")), "reward mine (line 1): load() is not available"},
+		{"unknown column", task(crucible.Reward{Name: "numeric_answer", Weight: 1, Args: map[string]any{"field": "result"}}), `no extra column "result"`},
+		{"no rewards", task(), "at least one reward"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := n.Submit(ctx, c.task)
+			if crucible.ErrorCode(err) != crucible.EINVALID || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want EINVALID with %q", err, c.want)
+			}
+		})
+	}
+	if tasks, total, _ := n.Store().FindTasks(ctx, crucible.TaskFilter{}); total != 0 {
+		t.Fatalf("refused tasks were stored: %+v", tasks)
+	}
+	good := task(crucible.Reward{Name: "numeric_answer", Weight: 1}, star("def reward(p, c, e):\n    return len(c) / 100.0\n"))
+	if err := n.Submit(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	got, err := n.Store().FindTask(ctx, good.ID)
+	if err != nil || !reflect.DeepEqual(got.Rewards, good.Rewards) || got.Type != crucible.TaskGRPO {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+}
