@@ -20,17 +20,20 @@ import (
 // trainer (a Python/GPU one, for instance). The contract:
 //
 //   - The program runs in the job's directory with these environment variables:
-//     CRUCIBLE_TASK_ID, CRUCIBLE_TASK_TYPE (instruct|chat|dpo|text),
+//     CRUCIBLE_TASK_ID, CRUCIBLE_TASK_TYPE (instruct|chat|dpo|text|grpo),
 //     CRUCIBLE_MODEL (the base model's name), CRUCIBLE_MODEL_DIR (the base
 //     model in Hugging Face layout), CRUCIBLE_DATA (the train split, JSONL),
 //     CRUCIBLE_MAPPING (the column mapping, JSON, Gradients' field names),
 //     CRUCIBLE_OUT_DIR (where to write the result), CRUCIBLE_DEADLINE
-//     (RFC 3339) and CRUCIBLE_TIME_LIMIT_SECONDS.
+//     (RFC 3339) and CRUCIBLE_TIME_LIMIT_SECONDS; for a grpo task also
+//     CRUCIBLE_REWARDS, a JSON file of the task's reward functions (score
+//     completions with them by "crucible rewards score").
 //   - It writes a Hugging Face directory to CRUCIBLE_OUT_DIR: config.json and
 //     model.safetensors (or shards), or a PEFT adapter (adapter_config.json and
 //     adapter_model.safetensors). Tokenizer files are optional.
 //   - It may report progress by printing lines to stdout of the form
-//     `CRUCIBLE_PROGRESS {"fraction":0.5,"step":120,"loss":1.23,"message":"..."}`.
+//     `CRUCIBLE_PROGRESS {"fraction":0.5,"step":120,"loss":1.23,"message":"..."}`
+//     (a grpo trainer may add "reward", its samples' mean reward).
 //     Everything else it prints goes to the job's log file.
 //   - It must exit 0 before the time limit. At the limit it gets SIGTERM, and
 //     SIGKILL GracePeriod later; whatever it left in CRUCIBLE_OUT_DIR is then
@@ -143,10 +146,11 @@ func readProgress(r io.Reader, log io.Writer, report func(Progress)) {
 				Fraction float64  `json:"fraction"`
 				Step     int      `json:"step"`
 				Loss     *float64 `json:"loss"`
+				Reward   *float64 `json:"reward"`
 				Message  string   `json:"message"`
 			}
 			if json.Unmarshal([]byte(rest), &p) == nil {
-				report(Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Message: p.Message})
+				report(Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Reward: p.Reward, Message: p.Message})
 				continue
 			}
 		}

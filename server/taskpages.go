@@ -199,9 +199,15 @@ type taskView struct {
 	ProgressBy map[string]*minerProgress
 	LossChart  any
 	Curves     any
-	LastEvent  int64
-	CanCancel  bool
-	Owner      bool
+	// IsGRPO pages show rewards instead of losses: the evaluation's
+	// scores, the sampled reward while training, and each reward
+	// function's mean per miner (RewardRows, columns RewardNames).
+	IsGRPO      bool
+	RewardNames []string
+	RewardRows  []rewardRow
+	LastEvent   int64
+	CanCancel   bool
+	Owner       bool
 }
 
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
@@ -241,6 +247,11 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.LossChart = lossChart(res)
 	v.Curves = curves(evs)
+	if t.Type == crucible.TaskGRPO {
+		v.IsGRPO = true
+		v.LossChart, v.Curves = rewardChart(res), rewardCurves(evs)
+		v.RewardNames, v.RewardRows = rewardTable(res)
+	}
 	s.render(w, r, http.StatusOK, "task", view{Title: "Task " + short(t.ID, 12), Nav: "tasks", Page: v})
 }
 
@@ -303,10 +314,20 @@ func timeline(evs []*crucible.TaskEvent) ([]*crucible.TaskEvent, []*minerProgres
 				latest[e.Hotkey] = p
 				order = append(order, e.Hotkey)
 			}
-			if _, isStep := e.Data["train_loss"]; !isStep || p.Message == "" {
+			_, isStep := e.Data["train_loss"]
+			_, isReward := e.Data["train_reward"]
+			if !(isStep || isReward) || p.Message == "" {
 				p.Message = e.Message
 			}
 			p.At = e.CreatedAt
+			if l, ok := number(e.Data["train_reward"]); ok {
+				p.Loss = "reward " + strconv.FormatFloat(l, 'f', 4, 64)
+				if st, ok := number(e.Data["step"]); ok {
+					p.Step = strconv.FormatFloat(st, 'f', -1, 64)
+				}
+				p.Message = e.Message
+				continue // charted, not listed
+			}
 			if l, ok := number(e.Data["train_loss"]); ok {
 				p.Loss = strconv.FormatFloat(l, 'f', 4, 64)
 				if st, ok := number(e.Data["step"]); ok {

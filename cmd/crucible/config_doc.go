@@ -35,6 +35,9 @@ func init() {
 		"Seed":        {Help: "seeds sampling"},
 		"Samples":     {Help: "samples this many completions as one batch (printed when all are done, with tokens/s)", Default: "1"},
 	})
+	config.Register(reflect.TypeFor[RewardsScoreConfig](), map[string]config.Doc{
+		"Rewards": {Help: "a JSON file of reward functions (a grpo task's rewards, as a miner's external trainer gets them in CRUCIBLE_REWARDS)"},
+	})
 	config.Register(reflect.TypeFor[TrainConfig](), map[string]config.Doc{
 		"Model":         {Help: "the base model directory (Hugging Face layout) or a cached org/name"},
 		"Data":          {Help: "the dataset file or directory, or a cached dataset org/name"},
