@@ -128,8 +128,9 @@ Examples:
   crucible bench train --configs qwen2.5-0.5b --mode lora,eval --steps 3
 
 --precision picks the arithmetic of the matrix products: fp32, bf16 (bf16
-operands, float32 sums; weights, gradients and AdamW state stay float32) or
-auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). Where the CPU has a
+operands, float32 sums; weights and gradients stay float32, the AdamW
+moments are kept as bf16 with stochastic rounding, as crucible train does)
+or auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). Where the CPU has a
 bf16 peak, MFU is also reported against it (mfu_bf16).
 
 Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
@@ -337,7 +338,9 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 		return trainBenchRow{}, fmt.Errorf("bench train: --mode %q: want full, lora or eval", mode)
 	}
 	params := m.TrainableParams()
-	opt := optim.NewAdamW(params, optim.DefaultAdamW())
+	ocfg := optim.DefaultAdamW()
+	ocfg.BF16State = prec == kernel.BF16 // as crucible train does
+	opt := optim.NewAdamW(params, ocfg)
 	rng := rand.New(rand.NewPCG(1, 2))
 	batch := model.Batch{B: bc.b, T: bc.t, Tokens: make([]int32, bc.b*bc.t), Labels: make([]int32, bc.b*bc.t)}
 	for i := range batch.Tokens {
@@ -353,8 +356,7 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 		if _, err := m.ForwardBackward(batch, 0); err != nil {
 			return err
 		}
-		optim.ClipGradNorm(params, 1)
-		opt.Step(1e-4)
+		opt.StepScaled(1e-4, optim.ClipScale(optim.GradNorm(params), 1))
 		return nil
 	}
 	if err := step(); err != nil {

@@ -40,6 +40,14 @@ type AdamWConfig struct {
 	// WeightDecay is the decoupled decay coefficient applied to params
 	// without NoDecay. Defaults to 0.01.
 	WeightDecay float64
+	// BF16State keeps both moments as bfloat16 instead of float32, halving
+	// the optimizer's memory (8 → 4 bytes per trained parameter), with
+	// stochastic rounding so that updates far below a bf16 step (β2 =
+	// 0.999 moves the second moment by 0.1% a step) still count on
+	// average. The rounding draws its bits from a hash of the step and the
+	// element's index, so runs stay deterministic. The arithmetic of the
+	// update is float32 either way.
+	BF16State bool
 }
 
 // DefaultAdamW returns the default configuration.
@@ -70,17 +78,19 @@ const stepGrain = 1 << 14
 // AdamW is the AdamW optimizer over a fixed list of params. It is not safe
 // for concurrent use.
 type AdamW struct {
-	cfg    AdamWConfig
-	params []*Param
-	m, v   [][]float32
+	cfg      AdamWConfig
+	params   []*Param
+	m, v     [][]float32 // the moments (nil with BF16State)
+	m16, v16 [][]uint16  // the moments as bfloat16 (BF16State)
 	starts []int // starts[i]: index of params[i]'s first element in the flat range; starts[len] = total
 	step   int
 
 	// Per-step scalars read by the update closure; set by Step.
-	decay    float32 // 1 - lr·wd
-	stepSize float32 // lr / (1 - β1^t)
-	bc2Sqrt  float32 // sqrt(1 - β2^t)
-	update   func(lo, hi int)
+	decay     float32 // 1 - lr·wd
+	stepSize  float32 // lr / (1 - β1^t)
+	bc2Sqrt   float32 // sqrt(1 - β2^t)
+	gradScale float32 // multiplies every gradient (clipping), 1 when none
+	update    func(lo, hi int)
 }
 
 // NewAdamW returns an optimizer for params with cfg (see
@@ -89,15 +99,24 @@ type AdamW struct {
 // here, once, so that Step allocates nothing.
 func NewAdamW(params []*Param, cfg AdamWConfig) *AdamW {
 	o := &AdamW{cfg: cfg, params: params}
-	o.m = make([][]float32, len(params))
-	o.v = make([][]float32, len(params))
 	o.starts = make([]int, len(params)+1)
+	if cfg.BF16State {
+		o.m16, o.v16 = make([][]uint16, len(params)), make([][]uint16, len(params))
+	} else {
+		o.m, o.v = make([][]float32, len(params)), make([][]float32, len(params))
+	}
 	for i, p := range params {
-		o.m[i] = make([]float32, len(p.Data))
-		o.v[i] = make([]float32, len(p.Data))
+		if cfg.BF16State {
+			o.m16[i], o.v16[i] = make([]uint16, len(p.Data)), make([]uint16, len(p.Data))
+		} else {
+			o.m[i], o.v[i] = make([]float32, len(p.Data)), make([]float32, len(p.Data))
+		}
 		o.starts[i+1] = o.starts[i] + len(p.Data)
 	}
 	o.update = o.updateRange
+	if cfg.BF16State {
+		o.update = o.updateRangeBF16
+	}
 	return o
 }
 
@@ -136,7 +155,14 @@ func (o *AdamW) Check() error {
 // The update is one fused pass over all params, split across cores by
 // element ranges; it allocates no memory of its own. Step panics if a
 // gradient is shorter than its param (a programming error; see Check).
-func (o *AdamW) Step(lr float64) {
+func (o *AdamW) Step(lr float64) { o.StepScaled(lr, 1) }
+
+// StepScaled is Step on the gradients multiplied by gradScale (each
+// product rounded to float32, as ScaleGrads would leave them), without
+// writing them: gradient clipping fused into the update, one pass over
+// the gradients fewer (see ClipScale).
+func (o *AdamW) StepScaled(lr float64, gradScale float32) {
+	o.gradScale = gradScale
 	o.step++
 	t := float64(o.step)
 	o.stepSize = float32(lr / (1 - math.Pow(o.cfg.Beta1, t)))
@@ -169,8 +195,12 @@ func (o *AdamW) updateRange(lo, hi int) {
 		// platform fuses it into an FMA: the update is bit-identical on
 		// every machine, which auditors and resumed runs rely on. The
 		// operation order follows PyTorch's single-tensor AdamW.
+		gs := o.gradScale
 		for j := range data {
 			g := grad[j]
+			if gs != 1 {
+				g = float32(g * gs)
+			}
 			x := float32(data[j] * decay)
 			mj := float32(m[j]*b1) + float32(w1*g)
 			vj := float32(v[j]*b2) + float32(w2*float32(g*g))

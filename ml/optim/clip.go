@@ -39,6 +39,17 @@ func GradNorm(params []*Param) float64 {
 	return math.Sqrt(sum)
 }
 
+// ClipScale is the factor ClipGradNorm would scale the gradients by for a
+// global norm: maxNorm/(norm+1e-6) when norm exceeds maxNorm, else 1 (and 1
+// for a non-finite norm, which the caller should treat as a failed step).
+// Pass it to AdamW.StepScaled to clip without a pass over the gradients.
+func ClipScale(norm, maxNorm float64) float32 {
+	if math.IsNaN(norm) || math.IsInf(norm, 0) || norm <= maxNorm {
+		return 1
+	}
+	return float32(maxNorm / (norm + 1e-6))
+}
+
 // ClipGradNorm computes the global L2 norm of all gradients (see GradNorm)
 // and, when it exceeds maxNorm, scales every gradient by
 // maxNorm/(norm+1e-6), as torch.nn.utils.clip_grad_norm_ does. It returns
@@ -47,9 +58,8 @@ func GradNorm(params []*Param) float64 {
 // the step.
 func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 	norm := GradNorm(params)
-	if math.IsNaN(norm) || math.IsInf(norm, 0) || norm <= maxNorm {
-		return norm
+	if s := ClipScale(norm, maxNorm); s != 1 {
+		ScaleGrads(params, s)
 	}
-	ScaleGrads(params, float32(maxNorm/(norm+1e-6)))
 	return norm
 }

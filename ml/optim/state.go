@@ -3,7 +3,6 @@ package optim
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/crucible-net/crucible/ml/safetensors"
@@ -35,10 +34,11 @@ type StateSource interface {
 func (o *AdamW) State() ([]safetensors.Tensor, map[string]string) {
 	ts := make([]safetensors.Tensor, 0, 2*len(o.params))
 	for i, p := range o.params {
-		n := len(o.m[i])
+		n := o.size(i)
+		m, v := o.moments(i)
 		ts = append(ts,
-			safetensors.Tensor{Name: p.Name + SuffixExpAvg, DType: tensor.F32, Shape: []int{n}, Data: slices.Clone(o.m[i])},
-			safetensors.Tensor{Name: p.Name + SuffixExpAvgSq, DType: tensor.F32, Shape: []int{n}, Data: slices.Clone(o.v[i])},
+			safetensors.Tensor{Name: p.Name + SuffixExpAvg, DType: tensor.F32, Shape: []int{n}, Data: m},
+			safetensors.Tensor{Name: p.Name + SuffixExpAvgSq, DType: tensor.F32, Shape: []int{n}, Data: v},
 		)
 	}
 	meta := map[string]string{MetaOptimizer: "adamw", MetaStep: strconv.Itoa(o.step)}
@@ -78,8 +78,8 @@ func (o *AdamW) LoadState(src StateSource) error {
 			if err != nil {
 				return fmt.Errorf("adamw: load state: %w", err)
 			}
-			if len(x) != len(o.m[i]) {
-				return fmt.Errorf("adamw: load state: tensor %q has %d elements, param %q has %d", name, len(x), p.Name, len(o.m[i]))
+			if len(x) != o.size(i) {
+				return fmt.Errorf("adamw: load state: tensor %q has %d elements, param %q has %d", name, len(x), p.Name, o.size(i))
 			}
 			if slot.suffix == SuffixExpAvgSq {
 				for j, e := range x {
@@ -92,8 +92,7 @@ func (o *AdamW) LoadState(src StateSource) error {
 		}
 	}
 	for i := range o.params {
-		copy(o.m[i], m[i])
-		copy(o.v[i], v[i])
+		o.setMoments(i, m[i], v[i])
 	}
 	o.step = step
 	return nil

@@ -176,7 +176,7 @@ func precisionReason(asked string, p kernel.Precision) string {
 	case asked != "" && asked != "auto":
 		return "as given"
 	case p == kernel.BF16:
-		return fmt.Sprintf("the CPU multiplies bf16 in hardware (%s): bf16 matrix products with float32 sums, weights, gradients and optimizer state", kernel.BF16Variants()[0])
+		return fmt.Sprintf("the CPU multiplies bf16 in hardware (%s): bf16 matrix products with float32 sums, weights and gradients; AdamW moments in bf16", kernel.BF16Variants()[0])
 	}
 	return "the CPU has no bf16 instructions (AMX-BF16 or AVX512_BF16)"
 }
