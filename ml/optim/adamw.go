@@ -82,8 +82,8 @@ type AdamW struct {
 	params   []*Param
 	m, v     [][]float32 // the moments (nil with BF16State)
 	m16, v16 [][]uint16  // the moments as bfloat16 (BF16State)
-	starts []int // starts[i]: index of params[i]'s first element in the flat range; starts[len] = total
-	step   int
+	starts   []int       // starts[i]: index of params[i]'s first element in the flat range; starts[len] = total
+	step     int
 
 	// Per-step scalars read by the update closure; set by Step.
 	decay     float32 // 1 - lr·wd
