@@ -41,7 +41,7 @@ func boolPtr(b bool) *bool { return &b }
 // recipes are the named recipes.
 var recipes = map[string]Recipe{
 	"auto":         {Name: "auto"},
-	"lora-fast":    {Name: "lora-fast", LoRA: boolPtr(true), LoRARank: 8, LoRAAlpha: 16, Epochs: 1, MaxLength: 512},
+	"lora-fast":    {Name: "lora-fast", LoRA: boolPtr(true), LoRARank: 8, LoRAAlpha: 16, Epochs: 1, MaxLength: 512, Generations: 4, MaxCompletion: 16},
 	"lora-quality": {Name: "lora-quality", LoRA: boolPtr(true), LoRARank: 32, LoRAAlpha: 64, Epochs: 3},
 	"full":         {Name: "full", LoRA: boolPtr(false)},
 }
@@ -58,7 +58,7 @@ func RecipeNames() []string {
 
 // NamedRecipe returns a named recipe: "auto" (everything chosen from the
 // model, data and budget), "lora-fast" (rank 8, one epoch, short
-// sequences), "lora-quality" (rank 32, three epochs) or "full" (every
+// sequences; for grpo, groups of 4 completions of at most 16 tokens), "lora-quality" (rank 32, three epochs) or "full" (every
 // weight, the rest automatic).
 func NamedRecipe(name string) (Recipe, error) {
 	r, ok := recipes[name]
