@@ -91,8 +91,9 @@ var ErrUnsafeArchive = errors.New("unsafe archive entry")
 
 // ExtractTar unpacks a tar archive into dir, which must exist. It accepts
 // only regular files and directories with relative names that stay inside
-// dir, and enforces lim. On error, files already written are left for the
-// caller to remove with dir.
+// dir, writes them through an os.Root on dir (so that nothing, not even a
+// symbolic link already there, leads out of it), and enforces lim. On
+// error, files already written are left for the caller to remove with dir.
 func ExtractTar(r io.Reader, dir string, lim ExtractLimits) (files int, err error) {
 	if lim.MaxFiles <= 0 {
 		lim.MaxFiles = 1000
@@ -100,6 +101,11 @@ func ExtractTar(r io.Reader, dir string, lim ExtractLimits) (files int, err erro
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = 64 << 30
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
 	cr := &countingReader{r: r}
 	tr := tar.NewReader(cr)
 	var total, lastEnd int64
@@ -117,14 +123,15 @@ func ExtractTar(r io.Reader, dir string, lim ExtractLimits) (files int, err erro
 			return files, fmt.Errorf("read archive: %w", err)
 		}
 		name := path.Clean(hdr.Name)
-		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(hdr.Name) || strings.Contains(hdr.Name, "\\") {
+		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(hdr.Name) ||
+			strings.ContainsAny(hdr.Name, "\\\x00") || !filepath.IsLocal(filepath.FromSlash(name)) {
 			return files, fmt.Errorf("%w: %q", ErrUnsafeArchive, hdr.Name)
 		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
+		target := filepath.FromSlash(name)
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return files, err
+			if err := root.MkdirAll(target, 0o755); err != nil {
+				return files, fmt.Errorf("%w: %q: %v", ErrUnsafeArchive, hdr.Name, err)
 			}
 			lastEnd = cr.n
 			continue
@@ -137,15 +144,17 @@ func ExtractTar(r io.Reader, dir string, lim ExtractLimits) (files int, err erro
 		if files > lim.MaxFiles {
 			return files, fmt.Errorf("archive has more than %d files", lim.MaxFiles)
 		}
-		if total > lim.MaxBytes {
+		if hdr.Size < 0 || total > lim.MaxBytes {
 			return files, fmt.Errorf("archive is larger than %d bytes", lim.MaxBytes)
 		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return files, err
+		if d := filepath.Dir(target); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return files, fmt.Errorf("%w: %q: %v", ErrUnsafeArchive, hdr.Name, err)
+			}
 		}
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		f, err := root.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
-			return files, err
+			return files, fmt.Errorf("%w: %q: %v", ErrUnsafeArchive, hdr.Name, err)
 		}
 		n, err := io.Copy(f, tr)
 		if cerr := f.Close(); err == nil {

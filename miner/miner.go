@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -114,8 +114,8 @@ func (m *Miner) offer(o api.TaskOffer) api.OfferResponse {
 	no := func(format string, args ...any) api.OfferResponse {
 		return api.OfferResponse{Accepted: false, Message: fmt.Sprintf(format, args...)}
 	}
-	if o.TaskID == "" {
-		return no("offer has no task_id")
+	if !crucible.ValidID(o.TaskID) {
+		return no("offer's task_id %q is not an id", o.TaskID)
 	}
 	if !m.cfg.acceptsType(o.TaskType) {
 		return no("this miner does not train %s tasks", o.TaskType)
@@ -150,15 +150,24 @@ func (m *Miner) StartTraining(_ context.Context, from string, req api.TrainReque
 }
 
 func (m *Miner) start(req api.TrainRequest, from string) error {
+	if err := crucible.CheckID("start_training: task_id", req.TaskID); err != nil {
+		return err
+	}
+	if err := crucible.CheckID("start_training: expected_name", req.ExpectedName); err != nil {
+		return err
+	}
+	for _, u := range []struct{ field, url string }{{"model_url", req.ModelURL}, {"dataset_url", req.DatasetURL}, {"upload_url", req.UploadURL}} {
+		if err := checkURL(u.field, u.url); err != nil {
+			return err
+		}
+	}
 	switch {
-	case req.TaskID == "":
-		return crucible.Errorf(crucible.EINVALID, "start_training: task_id is required")
 	case !req.TaskType.Valid():
 		return crucible.Errorf(crucible.EINVALID, "start_training: unknown task_type %q", req.TaskType)
-	case req.ModelURL == "" || req.DatasetURL == "" || req.UploadURL == "":
-		return crucible.Errorf(crucible.EINVALID, "start_training: model_url, dataset_url and upload_url are required")
-	case req.ExpectedName == "" || filepath.Base(req.ExpectedName) != req.ExpectedName:
-		return crucible.Errorf(crucible.EINVALID, "start_training: expected_name %q is not a plain name", req.ExpectedName)
+	case req.DatasetSize < 0 || (req.DatasetSHA256 != "" && !sha256Hex(req.DatasetSHA256)):
+		return crucible.Errorf(crucible.EINVALID, "start_training: dataset_size %d or dataset_sha256 %q is malformed", req.DatasetSize, req.DatasetSHA256)
+	case req.HoursToComplete <= 0 || req.HoursToComplete > 24*7:
+		return crucible.Errorf(crucible.EINVALID, "start_training: hours_to_complete %g is out of range", req.HoursToComplete)
 	case !req.Deadline.After(m.now()):
 		return crucible.Errorf(crucible.EINVALID, "start_training: the deadline %s has passed", req.Deadline.Format(time.RFC3339))
 	}
@@ -187,6 +196,9 @@ func (m *Miner) start(req api.TrainRequest, from string) error {
 // ENOTFOUND for a task this miner never started, or another validator
 // started: one validator's tasks are none of another's business.
 func (m *Miner) TaskStatus(_ context.Context, from, taskID string) (api.MinerTaskStatus, error) {
+	if !crucible.ValidID(taskID) {
+		return api.MinerTaskStatus{}, crucible.CheckID("task id", taskID)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, ok := m.jobs[taskID]
@@ -201,4 +213,51 @@ func (m *Miner) update(j *jobState, f func(*api.MinerTaskStatus)) {
 	f(&j.status)
 	j.status.UpdatedAt = m.now()
 	m.mu.Unlock()
+}
+
+// checkURL checks that a URL a validator handed out is an absolute http(s)
+// URL with a host and no credentials; where it may point is the
+// CheckURL hook's business (Config.CheckURL).
+func checkURL(field, raw string) error {
+	bad := func(why string) error {
+		return crucible.Errorf(crucible.EINVALID, "start_training: %s %q: %s", field, trunc(raw, 200), why)
+	}
+	if raw == "" {
+		return bad("it is required")
+	}
+	if len(raw) > 4096 {
+		return bad("it is longer than 4096 bytes")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return bad("it is not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("only http and https URLs are fetched")
+	case u.Host == "" || u.Hostname() == "":
+		return bad("it names no host")
+	case u.User != nil:
+		return bad("it carries credentials")
+	}
+	return nil
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func sha256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/crucible-net/crucible/safepath"
 )
 
 // checkResult reports whether dir holds a complete Hugging Face result: a
@@ -41,6 +43,9 @@ func checkResult(dir string) error {
 				return fmt.Errorf("model.safetensors.index.json: %w", err)
 			}
 			for _, shard := range idx.WeightMap {
+				if err := safepath.CheckRel(shard); err != nil || filepath.Base(shard) != shard {
+					return fmt.Errorf("model.safetensors.index.json names the shard %q, which is not a file name", shard)
+				}
 				if !exists(shard) {
 					return fmt.Errorf("model.safetensors.index.json names %s, which is missing", shard)
 				}

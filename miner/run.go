@@ -10,6 +10,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/protocol"
+	"github.com/crucible-net/crucible/safepath"
 )
 
 func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
@@ -18,9 +19,11 @@ func jobDir(job *Job) string { return filepath.Dir(job.OutDir) }
 // status. It never panics the miner: every failure becomes a failed status.
 func (m *Miner) run(ctx context.Context, j *jobState) {
 	req := j.req
-	dir := filepath.Join(m.cfg.WorkDir, req.TaskID)
 	v := m.validators(j.from)
-	err := m.train(ctx, j, v, dir)
+	dir, err := safepath.Join(m.cfg.WorkDir, req.TaskID)
+	if err == nil {
+		err = m.train(ctx, j, v, dir)
+	}
 	if err == nil {
 		err = m.upload(ctx, j, v, filepath.Join(dir, "out"))
 	}

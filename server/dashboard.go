@@ -132,6 +132,10 @@ type callerKey struct{}
 // withCookie resolves the login cookie once per request.
 func (s *Server) withCookie(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkPathID(r); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
 		if ck, err := r.Cookie(cookieName); err == nil && ck.Value != "" {
 			if c, err := s.lookupKey(r.Context(), ck.Value); err == nil {
 				r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))

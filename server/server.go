@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
@@ -202,6 +203,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			api.WriteError(w, err)
 			return
 		}
+		if err := checkPathID(r); err != nil {
+			api.WriteError(w, err)
+			return
+		}
 		if c != nil && !s.allow(w, c) {
 			return
 		}
@@ -218,4 +223,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.opt.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	api.WriteError(w, err)
+}
+
+// checkPathID refuses (ENOTFOUND: nothing can have such an id) a request
+// whose {id} path segment is not an id (crucible.ValidID), before anything
+// looks it up.
+func checkPathID(r *http.Request) error {
+	if id := r.PathValue("id"); id != "" || strings.Contains(r.Pattern, "{id}") {
+		if err := crucible.CheckID("id", id); err != nil {
+			return crucible.Errorf(crucible.ENOTFOUND, "not found: %s", crucible.ErrorMessage(err))
+		}
+	}
+	return nil
 }

@@ -20,6 +20,12 @@ func (v *Validator) Upload(ctx context.Context, hotkey, taskID, name string, bod
 	if hotkey == "" {
 		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "upload is not signed")
 	}
+	if err := crucible.CheckID("upload: task id", taskID); err != nil {
+		return nil, err
+	}
+	if err := crucible.CheckID("upload: result name", name); err != nil {
+		return nil, err
+	}
 	t, err := v.Store.FindTask(ctx, taskID)
 	if err != nil {
 		return nil, err

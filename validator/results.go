@@ -147,8 +147,8 @@ func (v *Validator) ResultsHandler() http.Handler {
 // are not private.
 func (v *Validator) artifactPublic(ctx context.Context, key string) error {
 	parts := strings.Split(key, "/")
-	if len(parts) < 3 || parts[0] != "tasks" {
-		return crucible.Errorf(crucible.ENOTFOUND, "no artifact %s", key)
+	if len(parts) < 3 || parts[0] != "tasks" || !crucible.ValidID(parts[1]) {
+		return crucible.Errorf(crucible.ENOTFOUND, "no artifact %q", key)
 	}
 	t, err := v.Store.FindTask(ctx, parts[1])
 	if err != nil {
