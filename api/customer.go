@@ -53,6 +53,7 @@ type CreateTaskRequest struct {
 // Estimate is what a task will take before it is accepted.
 type Estimate struct {
 	Type        crucible.TaskType      `json:"type"`
+	DatasetName string                 `json:"dataset_name,omitempty"` // the uploaded file's name, or the hub id
 	Mapping     crucible.ColumnMapping `json:"mapping"`
 	Reason      string                 `json:"reason,omitempty"` // how the mapping was chosen
 	Rows        int                    `json:"rows"`

@@ -24,6 +24,15 @@ type Node struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
+// IsValidator reports whether the node acts as a validator. A permit alone
+// does not say so: permits go to the largest stakes, and a miner's stake
+// grows with what it earns, so a small subnet gives its miners permits too.
+// A node with a permit counts as a validator unless it earns more as a miner
+// (incentive) than as a validator (dividends).
+func (n *Node) IsValidator() bool {
+	return n.Validator && (n.Incentive == 0 || n.Dividends >= n.Incentive)
+}
+
 // Addr returns the node's axon address as host:port.
 func (n *Node) Addr() string {
 	return joinHostPort(n.IP, n.Port)

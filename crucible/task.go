@@ -48,29 +48,47 @@ type Task struct {
 	IsOrganic bool       `json:"is_organic"` // a customer's task, as opposed to a synthetic one
 	Private   bool       `json:"private"`    // visible only to its account
 
-	Model            string         `json:"model"`              // base model: local path, cache id or asset name
-	ModelParamsCount int64          `json:"model_params_count"` // parameters of the base model
-	Dataset          string         `json:"dataset"`            // dataset: local path, cache id or upload id
-	Mapping          *ColumnMapping `json:"mapping,omitempty"`  // nil until given or detected
-	Rewards          []Reward       `json:"rewards,omitempty"`  // grpo: the reward functions and their weights
-	HoursToComplete  float64        `json:"hours_to_complete"`  // training time budget for miners
-	TrainData        string         `json:"train_data,omitempty"`
-	TestData         string         `json:"-"` // blob key of the hidden test split; never sent to miners
-	TrainRows        int            `json:"train_rows,omitempty"`
-	TestRows         int            `json:"test_rows,omitempty"`
-	TrainTokens      int64          `json:"train_tokens,omitempty"` // tokens in the train split with the base model's tokenizer; 0 when not counted
-	TimesDelayed     int            `json:"times_delayed"`
-	NextDelayAt      *time.Time     `json:"next_delay_at,omitempty"`
-	EvalAttempts     int            `json:"eval_attempts"`
-	ResultModel      string         `json:"result_model,omitempty"` // blob key of the winner's result
-	Winner           string         `json:"winner,omitempty"`       // the winning miner's hotkey
-	Failure          string         `json:"failure,omitempty"`      // why the task failed, when it did
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
-	StartedAt        *time.Time     `json:"started_at,omitempty"`
-	TerminationAt    *time.Time     `json:"termination_at,omitempty"` // training deadline
-	CompletedAt      *time.Time     `json:"completed_at,omitempty"`
-	Version          int            `json:"version"` // optimistic lock, bumped on every update
+	Model            string `json:"model"`              // base model: local path, cache id or asset name
+	ModelParamsCount int64  `json:"model_params_count"` // parameters of the base model
+	Dataset          string `json:"dataset"`            // dataset: local path, cache id or upload id
+	// DatasetName is what the customer knows the dataset by: the name of the
+	// file they uploaded, or the hub id; empty for the validator's own.
+	DatasetName string `json:"dataset_name,omitempty"`
+	// TestDataset is the customer's own test set ("upload:ID"), evaluated
+	// on instead of a split of Dataset and, like a split, never sent to
+	// miners; empty when the validator splits Dataset.
+	TestDataset string `json:"test_dataset,omitempty"`
+	// Hints are the customer's suggested hyperparameters, passed to miners.
+	Hints           *Hints         `json:"hints,omitempty"`
+	Mapping         *ColumnMapping `json:"mapping,omitempty"` // nil until given or detected
+	Rewards         []Reward       `json:"rewards,omitempty"` // grpo: the reward functions and their weights
+	HoursToComplete float64        `json:"hours_to_complete"` // training time budget for miners
+	TrainData       string         `json:"train_data,omitempty"`
+	TestData        string         `json:"-"` // blob key of the hidden test split; never sent to miners
+	TrainRows       int            `json:"train_rows,omitempty"`
+	TestRows        int            `json:"test_rows,omitempty"`
+	TrainTokens     int64          `json:"train_tokens,omitempty"` // tokens in the train split with the base model's tokenizer; 0 when not counted
+	TimesDelayed    int            `json:"times_delayed"`
+	NextDelayAt     *time.Time     `json:"next_delay_at,omitempty"`
+	EvalAttempts    int            `json:"eval_attempts"`
+	ResultModel     string         `json:"result_model,omitempty"` // blob key of the winner's result
+	Winner          string         `json:"winner,omitempty"`       // the winning miner's hotkey
+	Failure         string         `json:"failure,omitempty"`      // why the task failed, when it did
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	StartedAt       *time.Time     `json:"started_at,omitempty"`
+	TerminationAt   *time.Time     `json:"termination_at,omitempty"` // training deadline
+	CompletedAt     *time.Time     `json:"completed_at,omitempty"`
+	Version         int            `json:"version"` // optimistic lock, bumped on every update
+}
+
+// DatasetLabel is the name to show for the task's dataset: the one the
+// customer knows it by when there is one, else its reference.
+func (t *Task) DatasetLabel() string {
+	if t.DatasetName != "" {
+		return t.DatasetName
+	}
+	return t.Dataset
 }
 
 // Validate checks the fields a customer supplies.
@@ -86,6 +104,9 @@ func (t *Task) Validate() error {
 	}
 	if t.HoursToComplete < 0 {
 		return Errorf(EINVALID, "hours_to_complete must not be negative, got %g", t.HoursToComplete)
+	}
+	if err := t.Hints.Validate(); err != nil {
+		return err
 	}
 	if t.Mapping != nil {
 		if err := t.Mapping.Validate(t.Type); err != nil {
@@ -191,10 +212,13 @@ func (m *ColumnMapping) Validate(t TaskType) error {
 // TaskFilter selects tasks in TaskService.FindTasks. Zero fields match all.
 type TaskFilter struct {
 	AccountID string
-	Statuses  []TaskStatus
-	Type      TaskType
-	Limit     int
-	Offset    int
+	// IDPrefix keeps the tasks whose ID starts with it (lower-case hex and
+	// dashes only: a customer may type the first characters of an ID).
+	IDPrefix string
+	Statuses []TaskStatus
+	Type     TaskType
+	Limit    int
+	Offset   int
 }
 
 // TaskService stores tasks and moves them through their lifecycle.

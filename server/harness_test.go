@@ -105,6 +105,7 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 		return nil, err
 	}
 	est.ModelParams = params
+	est.DatasetName = b.uploads.DisplayName(req.Dataset)
 	est.Hours = math.Max(3, float64(est.TrainRows)/500) / 60
 	est.ETA = time.Duration(est.Hours*float64(time.Hour)) + 5*time.Minute
 	est.Cost, est.CostUnit = est.Hours*float64(params)/1e9, "GPU-hour-billions"

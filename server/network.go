@@ -61,7 +61,7 @@ func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 		return nil, err
 	}
 	for _, n := range nodes {
-		if n.Validator {
+		if n.IsValidator() {
 			st.Validators++
 		} else {
 			st.Miners++
@@ -117,7 +117,7 @@ func (s *Server) leaderboard(ctx context.Context, days int) ([]*api.MinerStandin
 		return m
 	}
 	for _, n := range nodes {
-		if !n.Validator {
+		if !n.IsValidator() {
 			uid := n.UID
 			get(n.Hotkey).UID = &uid
 		}

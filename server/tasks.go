@@ -111,7 +111,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	m := est.Mapping
 	t := &crucible.Task{
 		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: req.Private,
-		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, Mapping: &m,
+		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, DatasetName: est.DatasetName, Mapping: &m,
 		HoursToComplete: req.Hours, Rewards: req.Rewards,
 	}
 	if t.HoursToComplete == 0 {
@@ -243,6 +243,9 @@ func intParam(s string, def, lo, hi int) (int, error) {
 // account's private task is ENOTFOUND.
 func (s *Server) findTask(ctx context.Context, c *caller, id string) (*crucible.Task, error) {
 	t, err := s.b.FindTask(ctx, id)
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND && taskPrefix.MatchString(id) && c != nil {
+		t, err = s.findByPrefix(ctx, c, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +253,40 @@ func (s *Server) findTask(ctx context.Context, c *caller, id string) (*crucible.
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %s not found", id)
 	}
 	return t, nil
+}
+
+// taskPrefix matches what may be the first characters of a task ID.
+var taskPrefix = regexp.MustCompile(`^[0-9a-f][0-9a-f-]{3,34}$`)
+
+// findByPrefix returns the one task of the caller's account (an admin's:
+// any account's) whose ID starts with prefix. Several is EINVALID naming
+// them; none is ENOTFOUND. Other accounts' tasks are never matched, so a
+// prefix tells nothing about them.
+func (s *Server) findByPrefix(ctx context.Context, c *caller, prefix string) (*crucible.Task, error) {
+	f := crucible.TaskFilter{AccountID: c.account.ID, IDPrefix: prefix, Limit: 5}
+	if c.admin() {
+		f.AccountID = ""
+	}
+	tasks, total, err := s.b.FindTasks(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	switch total {
+	case 0:
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %s not found", prefix)
+	case 1:
+		return tasks[0], nil
+	}
+	var ids []string
+	for _, t := range tasks {
+		ids = append(ids, t.ID)
+	}
+	more := ""
+	if total > len(ids) {
+		more = fmt.Sprintf(" and %d more", total-len(ids))
+	}
+	return nil, crucible.Errorf(crucible.EINVALID, "%q is the start of %d task IDs: %s%s", prefix, total, strings.Join(ids, ", "), more).
+		WithHint("type more of the ID")
 }
 
 func (s *Server) showTask(w http.ResponseWriter, r *http.Request, c *caller) error {

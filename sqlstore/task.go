@@ -14,7 +14,7 @@ import (
 const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
 	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
 	eval_attempts, result_model, winner, failure, train_tokens, created_at, updated_at, started_at, termination_at,
-	completed_at, version, rewards`
+	completed_at, version, rewards, dataset_name, test_dataset, hints`
 
 // CreateTask validates t, gives it an ID, the pending status, version 1 and
 // its creation time, stores it and appends its first status event.
@@ -33,7 +33,7 @@ func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
 		return err
 	}
 	err = s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(29)+")", args...); err != nil {
+		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(32)+")", args...); err != nil {
 			return mapErr(err, "create task")
 		}
 		return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: c.ID, Kind: crucible.EventStatus,
@@ -66,11 +66,19 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		}
 		rewards = r
 	}
+	var hints any
+	if !t.Hints.Empty() {
+		h, err := jsonArg(t.Hints)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "task hints")
+		}
+		hints = h
+	}
 	return []any{t.ID, t.AccountID, string(t.Type), string(t.Status), t.IsOrganic, t.Private, t.Model,
 		t.ModelParamsCount, t.Dataset, mapping, t.HoursToComplete, t.TrainData, t.TestData, t.TrainRows,
 		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
 		t.Failure, t.TrainTokens, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
-		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards}, nil
+		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards, t.DatasetName, t.TestDataset, hints}, nil
 }
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -86,14 +94,14 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		t                                          crucible.Task
 		typ, status                                string
 		organic, private                           boolScan
-		mapping, rewards                           jsonScan
+		mapping, rewards, hints                    jsonScan
 		nextDelay, created, updated, started, term timeScan
 		completed                                  timeScan
 	)
 	err := r.Scan(&t.ID, &t.AccountID, &typ, &status, &organic, &private, &t.Model, &t.ModelParamsCount,
 		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
 		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &t.TrainTokens,
-		&created, &updated, &started, &term, &completed, &t.Version, &rewards)
+		&created, &updated, &started, &term, &completed, &t.Version, &rewards, &t.DatasetName, &t.TestDataset, &hints)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +115,12 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 	}
 	if err := rewards.decode(&t.Rewards, "task "+t.ID+" rewards"); err != nil {
 		return nil, err
+	}
+	if hints.b != nil {
+		t.Hints = &crucible.Hints{}
+		if err := hints.decode(t.Hints, "task "+t.ID+" hints"); err != nil {
+			return nil, err
+		}
 	}
 	t.NextDelayAt, t.StartedAt, t.TerminationAt, t.CompletedAt = nextDelay.ptr(), started.ptr(), term.ptr(), completed.ptr()
 	t.CreatedAt, t.UpdatedAt = created.t, updated.t
@@ -142,6 +156,12 @@ func (s *Store) FindTasks(ctx context.Context, f crucible.TaskFilter) ([]*crucib
 	}
 	if f.Type != "" {
 		where, args = append(where, "type = ?"), append(args, string(f.Type))
+	}
+	if f.IDPrefix != "" {
+		if strings.Trim(f.IDPrefix, "0123456789abcdef-") != "" {
+			return nil, 0, crucible.Errorf(crucible.EINVALID, "task filter: id prefix %q is not hex", f.IDPrefix)
+		}
+		where, args = append(where, "id LIKE ?"), append(args, f.IDPrefix+"%")
 	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")

@@ -43,6 +43,8 @@ func TestTaskRoundTrip(t *testing.T) {
 			HoursToComplete: 2.25, TrainData: "tasks/x/train.jsonl", TestData: "tasks/x/test.jsonl", TrainRows: 900, TestRows: 100,
 			TrainTokens:   123456789012,
 			TerminationAt: &term,
+			DatasetName:   "prefs.jsonl", TestDataset: "upload:43",
+			Hints: &crucible.Hints{LoRA: new(bool), LR: 2e-5, Epochs: 2, BatchSize: 16, MaxLength: 512},
 		}
 		mustCreate(t, s, task)
 		if len(task.ID) != 36 || task.ID[14] != '4' {

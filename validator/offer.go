@@ -45,7 +45,7 @@ func (v *Validator) candidates(ctx context.Context, t *crucible.Task) ([]*crucib
 	}
 	var pool []*crucible.Node
 	for _, n := range nodes {
-		if n.Validator || n.IP == "" || n.Port == 0 || taken[n.Hotkey] {
+		if n.IsValidator() || n.IP == "" || n.Port == 0 || taken[n.Hotkey] {
 			continue
 		}
 		pool = append(pool, n)

@@ -49,7 +49,7 @@ func (v *Validator) NextSynthetic(ctx context.Context, candidates []Synthetic, m
 	}
 	miners := 0
 	for _, n := range nodes {
-		if !n.Validator && n.IP != "" && n.Port != 0 {
+		if !n.IsValidator() && n.IP != "" && n.Port != 0 {
 			miners++
 		}
 	}

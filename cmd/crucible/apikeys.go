@@ -57,13 +57,16 @@ func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
 				if err := os.WriteFile(path, []byte(ck.Secret+"\n"), 0o600); err != nil {
 					return fmt.Errorf("save API key: %w", err)
 				}
+				if err := os.WriteFile(apiServerFile(), []byte(f.serverURL()+"\n"), 0o600); err != nil {
+					return fmt.Errorf("save API server: %w", err)
+				}
 			}
 			if f.json {
 				return printJSON(out, ck)
 			}
 			fmt.Fprintf(out, "key %s (%s…) for account %s\n%s\n", ck.Key.ID, ck.Key.Prefix, ck.Key.AccountID, ck.Secret)
 			if save {
-				fmt.Fprintf(out, "saved to %s; crucible tasks uses it from now on\n", apiKeyFile())
+				fmt.Fprintf(out, "saved to %s with the server %s; crucible tasks uses both from now on\n", apiKeyFile(), f.serverURL())
 			} else {
 				fmt.Fprintln(out, "the secret is shown only now; keep it (or pass --save)")
 			}
@@ -75,7 +78,7 @@ func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
 	fl.StringVar(&req.AccountName, "account", "", "admins: create a new account with this name and give it the key")
 	fl.BoolVar(&req.Admin, "admin", false, "admins: the new account is an admin")
 	fl.IntVar(&req.RateLimit, "rate-limit", 0, "requests a minute this key may make; 0 for the server's default (above it: admins only)")
-	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key for later commands")
+	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key and the server's URL in $CRUCIBLE_HOME/api_server for later commands")
 	return cmd
 }
 

@@ -28,6 +28,19 @@ const defaultServer = "http://127.0.0.1:8090"
 // apiKeyFile is where "crucible apikeys create --save" keeps a key.
 func apiKeyFile() string { return filepath.Join(node.Home(), "api_key") }
 
+// apiServerFile is where "crucible apikeys create --save" keeps the URL of
+// the validator the saved key belongs to.
+func apiServerFile() string { return filepath.Join(node.Home(), "api_server") }
+
+// savedServer returns the validator URL saved with the key, "" when none.
+func savedServer() string {
+	b, err := os.ReadFile(apiServerFile())
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // customerFlags are the settings every customer command shares.
 type customerFlags struct {
 	server string
@@ -37,21 +50,26 @@ type customerFlags struct {
 
 func (f *customerFlags) bind(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.server, "server", "", "validator URL (default $CRUCIBLE_SERVER or "+defaultServer+")")
+	pf.StringVar(&f.server, "server", "", "validator URL (default $CRUCIBLE_SERVER, else the server saved with the key, else "+defaultServer+")")
 	pf.StringVar(&f.key, "key", "", "API key (default $CRUCIBLE_API_KEY, else the key saved in $CRUCIBLE_HOME/api_key)")
 	pf.BoolVar(&f.json, "json", false, "print JSON")
 }
 
+// serverURL is the validator to talk to: --server, CRUCIBLE_SERVER, the
+// server saved with the key, or the default, in that order.
+func (f *customerFlags) serverURL() string {
+	for _, s := range []string{f.server, os.Getenv("CRUCIBLE_SERVER"), savedServer()} {
+		if s != "" {
+			return strings.TrimRight(s, "/")
+		}
+	}
+	return defaultServer
+}
+
 // client returns an API client for the flags, the environment or the saved
-// key file, in that order.
+// key and server files, in that order.
 func (f *customerFlags) client() (*api.Client, error) {
-	server := f.server
-	if server == "" {
-		server = os.Getenv("CRUCIBLE_SERVER")
-	}
-	if server == "" {
-		server = defaultServer
-	}
+	server := f.serverURL()
 	key := f.key
 	if key == "" {
 		key = os.Getenv("CRUCIBLE_API_KEY")
@@ -86,9 +104,12 @@ func newTasksCmd() *cobra.Command {
 dataset (uploaded from a file, or a dataset in the validator's cache), follow
 it live, see each miner's result and download the winning model.
 
-The validator is --server (or CRUCIBLE_SERVER, default ` + defaultServer + `); the API key
-is --key (or CRUCIBLE_API_KEY, or the key saved by "crucible apikeys create --save").`,
-		Example: `  crucible tasks create --model tiny-llama --dataset train.jsonl --watch
+The validator is --server (or CRUCIBLE_SERVER, or the server saved by
+"crucible apikeys create --save", default ` + defaultServer + `); the API key is --key
+(or CRUCIBLE_API_KEY, or the saved key). A task may be named by the first
+characters of its ID (at least four) when no other task of yours starts
+with them.`,
+		Example: `  crucible tasks create --model crucible-tiny --dataset train.jsonl --watch
   crucible tasks list
   crucible tasks results TASK
   crucible tasks download TASK -o model.tar`,
@@ -288,7 +309,7 @@ func newTasksListCmd(f *customerFlags) *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tTYPE\tMODEL\tDATASET\tHOURS\tWINNER\tCREATED")
 			for _, t := range list.Tasks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", t.ID, t.Status, t.Type, t.Model, t.Dataset,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", t.ID, t.Status, t.Type, t.Model, t.DatasetLabel(),
 					t.HoursToComplete, orDash(t.Winner), t.CreatedAt.Local().Format("2006-01-02 15:04"))
 			}
 			tw.Flush()
@@ -304,6 +325,15 @@ func newTasksListCmd(f *customerFlags) *cobra.Command {
 	fl.IntVar(&q.Offset, "offset", 0, "skip this many")
 	fl.BoolVar(&q.All, "all", false, "admins: every account's tasks")
 	return cmd
+}
+
+// datasetLine shows a task's dataset by its name, with the reference the
+// API knows it by when that differs.
+func datasetLine(t *crucible.Task) string {
+	if t.DatasetName != "" && t.DatasetName != t.Dataset {
+		return t.DatasetName + " (" + t.Dataset + ")"
+	}
+	return t.Dataset
 }
 
 func orDash(s string) string {
@@ -332,7 +362,7 @@ func newTasksShowCmd(f *customerFlags) *cobra.Command {
 				return printJSON(out, t)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "id\t%s\nstatus\t%s\ntype\t%s\nmodel\t%s (%s parameters)\ndataset\t%s\n", t.ID, t.Status, t.Type, t.Model, humanInt(t.ModelParamsCount), t.Dataset)
+			fmt.Fprintf(tw, "id\t%s\nstatus\t%s\ntype\t%s\nmodel\t%s (%s parameters)\ndataset\t%s\n", t.ID, t.Status, t.Type, t.Model, humanInt(t.ModelParamsCount), datasetLine(t))
 			fmt.Fprintf(tw, "budget\t%.2f h\nrows\t%d train, %d test\nprivate\t%v\ncreated\t%s\n", t.HoursToComplete, t.TrainRows, t.TestRows, t.Private, t.CreatedAt.Local().Format(time.RFC3339))
 			if t.Winner != "" {
 				fmt.Fprintf(tw, "winner\t%s\n", t.Winner)
@@ -355,7 +385,11 @@ func newTasksWatchCmd(f *customerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return watchTask(cmd.Context(), c, args[0], cmd.OutOrStdout(), f.json)
+			t, err := c.Task(cmd.Context(), args[0]) // the whole ID, when given a prefix
+			if err != nil {
+				return err
+			}
+			return watchTask(cmd.Context(), c, t.ID, cmd.OutOrStdout(), f.json)
 		},
 	}
 }
@@ -473,6 +507,11 @@ func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
 			if format != "tar" && format != "tar.gz" {
 				return crucible.Errorf(crucible.EINVALID, "--format %q: want tar or tar.gz", format)
 			}
+			t, err := c.Task(cmd.Context(), args[0]) // the whole ID, when given a prefix
+			if err != nil {
+				return err
+			}
+			args[0] = t.ID
 			if output == "" {
 				output = "crucible-" + args[0] + "-winner." + format
 			}

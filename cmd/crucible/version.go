@@ -24,23 +24,9 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version, commit, Go version and CPU features",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			commit, modified := "unknown", false
-			if info, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range info.Settings {
-					switch s.Key {
-					case "vcs.revision":
-						commit = s.Value
-					case "vcs.modified":
-						modified = s.Value == "true"
-					}
-				}
-			}
-			if modified {
-				commit += " (modified)"
-			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "crucible %s\n", version)
-			fmt.Fprintf(w, "commit:   %s\n", commit)
+			fmt.Fprintf(w, "commit:   %s\n", buildCommit())
 			fmt.Fprintf(w, "go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "cpus:     %d (GOMAXPROCS %d)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 			if name := cpuModel(); name != "" {
@@ -51,6 +37,32 @@ func newVersionCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// buildCommit is the commit the binary was built from, "unknown" when the
+// build carries none, marked when the work tree had changes.
+func buildCommit() string {
+	commit, modified := "unknown", false
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		commit += " (modified)"
+	}
+	return commit
+}
+
+// versionLine is what "crucible --version" prints: the version and commit
+// ("crucible version" adds Go, the CPU and its kernels).
+func versionLine() string {
+	return fmt.Sprintf("crucible %s (commit %s, %s %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // cpuModel is the CPU's model name from /proc/cpuinfo ("" where unknown).

@@ -103,6 +103,7 @@ func (n *Node) Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.Es
 	if err != nil {
 		return nil, err
 	}
+	est.DatasetName = n.up.DisplayName(req.Dataset)
 	if est.Rows < n.cfg.MinRows {
 		return nil, crucible.Errorf(crucible.EINVALID, "dataset %s has %d rows; a task needs at least %d", req.Dataset, est.Rows, n.cfg.MinRows)
 	}
@@ -127,7 +128,7 @@ func (n *Node) Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.Es
 		return nil, err
 	}
 	for _, nd := range nodes {
-		if !nd.Validator {
+		if !nd.IsValidator() {
 			est.Miners++
 		}
 	}

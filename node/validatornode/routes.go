@@ -8,6 +8,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/blob"
+	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/server"
 	"github.com/crucible-net/crucible/sign"
@@ -19,6 +20,8 @@ import (
 //	               (result uploads), and download links, which carry their
 //	               own signature
 //	/v1/results    the public results log and finished tasks' artifacts
+//	/chain/...     the local chain the node runs (embedded), for miners to
+//	               join; its paths are answered at /v1/... too
 //	everything else  the customer API (/v1/...) and the dashboard
 func (n *Node) routes() http.Handler {
 	verified := sign.Verify(protocol.ValidatorHandler(n.v, signedCaller), sign.Options{Hotkey: n.key.Address(),
@@ -32,11 +35,26 @@ func (n *Node) routes() http.Handler {
 		}
 		verified.ServeHTTP(w, r)
 	}))
+	if n.runClock {
+		// The local chain this node runs is theirs to join: miners name
+		// --chain http://VALIDATOR/chain (or the validator's own URL).
+		ch := chain.NewHandler(n.local, chain.ServerOptions{Authenticate: sign.NewVerifier(sign.Options{Hotkey: chain.Audience}).Check})
+		mux.Handle("/chain/", http.StripPrefix("/chain", ch))
+		for _, p := range chainPaths {
+			mux.Handle(p, ch)
+		}
+	}
 	mux.Handle("/v1/results", n.v.ResultsHandler())
 	mux.Handle("/v1/results/", n.v.ResultsHandler())
 	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset}))
 	return mux
 }
+
+// chainPaths are the chain API's paths, answered at the validator's root
+// too when it runs its own chain, so that a miner given the validator's URL
+// as --chain joins it.
+var chainPaths = []string{"GET /v1/block", "GET /v1/hyperparams", "GET /v1/metagraph", "POST /v1/register",
+	"POST /v1/serve_axon", "POST /v1/set_weights", "POST /v1/add_stake"}
 
 // blobAdapter presents a blob.Store as the validator's Blobs.
 type blobAdapter struct{ blob.Store }

@@ -212,3 +212,19 @@ func (r Resolver) Resolve(ref string) (string, error) {
 	}
 	return r.Next.Resolve(ref)
 }
+
+// DisplayName is the name a customer knows a task's dataset by: an upload's
+// file name ("upload:ID"), a hub dataset's id ("hf:ORG/NAME"); "" for
+// anything else.
+func (s *Store) DisplayName(ref string) string {
+	if id, ok := strings.CutPrefix(ref, refPrefix); ok {
+		if up, err := s.Find(id); err == nil {
+			return up.Name
+		}
+		return ""
+	}
+	if id, ok := strings.CutPrefix(ref, HubPrefix); ok {
+		return id
+	}
+	return ""
+}
