@@ -33,6 +33,9 @@ type Spec struct {
 	// MaxParamsB and MinParamsB clamp the model size (billions) in Work.
 	MinParamsB float64 `json:"min_params_b"`
 	MaxParamsB float64 `json:"max_params_b"`
+	// Tournament holds the tournament rules (nil before SpecV3: weights
+	// come from per-task competitions only).
+	Tournament *TournamentSpec `json:"tournament,omitempty"`
 }
 
 // Period is one look-back window.
@@ -73,10 +76,28 @@ func init() {
 		crucible.TaskInstruct: 0.3, crucible.TaskChat: 0.15, crucible.TaskDPO: 0.25, crucible.TaskText: 0.1, crucible.TaskGRPO: 0.2,
 	}
 	Specs[SpecV2] = v2
+	v3 := v2
+	v3.Version = SpecV3
+	v3.Tournament = &TournamentSpec{
+		ThresholdBase: 0.10, ThresholdDecay: 0.8, ThresholdMin: 0.03,
+		DecayBase: 0.3, BaseShare: 0.15, MaxShare: 0.6,
+		BoostAbove: 0.05, BoostRate: 2, BoostDecayPerWin: 0.01,
+		Participation: 0.0001, PerTaskShare: 0.25,
+	}
+	Specs[SpecV3] = v3
 }
 
+// SpecV3 is SpecV2 with tournaments (Gradients' tournament rules): the
+// boss round's threshold max(0.03, 0.10·0.8^(wins−1)); ranks weighted
+// 0.3^(rank−1); a base pool of 0.15 and the champion's pool boosted by
+// 2·(margin−0.05), less 0.01 per consecutive win after the first, capped at
+// 0.6; 0.0001 per participant; per-task competitions keep 0.25 (crucible
+// keeps open tasks beside tournaments); the rest is burned. Without a
+// finished tournament the per-task rules of SpecV2 decide everything.
+const SpecV3 = "crucible-scoring-v3"
+
 // Default returns the current spec.
-func Default() Spec { return Specs[SpecV2] }
+func Default() Spec { return Specs[SpecV3] }
 
 // Lookup returns the spec with version v or an EINVALID error.
 func Lookup(v string) (Spec, error) {
