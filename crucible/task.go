@@ -80,6 +80,16 @@ type Task struct {
 	TerminationAt   *time.Time     `json:"termination_at,omitempty"` // training deadline
 	CompletedAt     *time.Time     `json:"completed_at,omitempty"`
 	Version         int            `json:"version"` // optimistic lock, bumped on every update
+	// Competition is how the task finds its miners: CompetitionOpen,
+	// CompetitionChampion or CompetitionTournament. A customer may ask for
+	// open or champion; empty lets the validator choose (the champion when
+	// there is one).
+	Competition string `json:"competition,omitempty"`
+	// Assignees are the miners a champion or tournament task is given to,
+	// without an open offer to the others.
+	Assignees []string `json:"assignees,omitempty"`
+	// Tournament is the tournament a tournament task belongs to.
+	Tournament string `json:"tournament,omitempty"`
 }
 
 // DatasetLabel is the name to show for the task's dataset: the one the
@@ -89,6 +99,25 @@ func (t *Task) DatasetLabel() string {
 		return t.DatasetName
 	}
 	return t.Dataset
+}
+
+// How a task finds its miners.
+const (
+	// CompetitionOpen offers the task to every miner; the best submission wins.
+	CompetitionOpen = "open"
+	// CompetitionChampion gives the task to the current champion's miner
+	// (and offers it to every miner when the champion cannot take it).
+	CompetitionChampion = "champion"
+	// CompetitionTournament is a tournament match's task, trained by the
+	// match's members only and decided by the tournament's rules.
+	CompetitionTournament = "tournament"
+)
+
+// Routed reports whether the task is given to named miners (a champion or
+// a tournament task) rather than competed for in the open: its results do
+// not count toward per-task weights.
+func (t *Task) Routed() bool {
+	return t.Competition == CompetitionChampion || t.Competition == CompetitionTournament
 }
 
 // Validate checks the fields a customer supplies.
@@ -112,6 +141,14 @@ func (t *Task) Validate() error {
 		if err := t.Mapping.Validate(t.Type); err != nil {
 			return err
 		}
+	}
+	switch t.Competition {
+	case "", CompetitionOpen, CompetitionChampion, CompetitionTournament:
+	default:
+		return Errorf(EINVALID, "competition %q is not one of open, champion", t.Competition)
+	}
+	if len(t.Assignees) > 64 {
+		return Errorf(EINVALID, "a task is given to at most 64 miners, not %d", len(t.Assignees))
 	}
 	if t.Type == TaskGRPO {
 		return ValidateRewards(t.Rewards)

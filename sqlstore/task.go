@@ -14,17 +14,24 @@ import (
 const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
 	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
 	eval_attempts, result_model, winner, failure, train_tokens, created_at, updated_at, started_at, termination_at,
-	completed_at, version, rewards, dataset_name, test_dataset, hints`
+	completed_at, version, rewards, dataset_name, test_dataset, hints, competition, assignees, tournament_id`
 
-// CreateTask validates t, gives it an ID, the pending status, version 1 and
-// its creation time, stores it and appends its first status event.
+// CreateTask validates t, gives it an ID (unless it carries one: a
+// tournament's tasks have IDs derived from their match, so that creating one
+// twice is a conflict rather than a second task), the pending status,
+// version 1 and its creation time, stores it and appends its first status
+// event.
 func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	now := norm(s.now())
 	c := *t
-	c.ID = newID()
+	if c.ID == "" {
+		c.ID = newID()
+	} else if !isUUID(c.ID) {
+		return crucible.Errorf(crucible.EINVALID, "task id %q is not a UUID", c.ID)
+	}
 	c.Status = crucible.StatusPending
 	c.Version = 1
 	c.CreatedAt, c.UpdatedAt = now, now
@@ -33,7 +40,7 @@ func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
 		return err
 	}
 	err = s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(32)+")", args...); err != nil {
+		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(35)+")", args...); err != nil {
 			return mapErr(err, "create task")
 		}
 		return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: c.ID, Kind: crucible.EventStatus,
@@ -58,6 +65,14 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		}
 		mapping = m
 	}
+	var assignees any
+	if len(t.Assignees) > 0 {
+		a, err := jsonArg(t.Assignees)
+		if err != nil {
+			return nil, crucible.Wrap(err, crucible.EINVALID, "task assignees")
+		}
+		assignees = a
+	}
 	var rewards any
 	if len(t.Rewards) > 0 {
 		r, err := jsonArg(t.Rewards)
@@ -78,7 +93,8 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		t.ModelParamsCount, t.Dataset, mapping, t.HoursToComplete, t.TrainData, t.TestData, t.TrainRows,
 		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
 		t.Failure, t.TrainTokens, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
-		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards, t.DatasetName, t.TestDataset, hints}, nil
+		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards, t.DatasetName, t.TestDataset, hints,
+		t.Competition, assignees, t.Tournament}, nil
 }
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -94,14 +110,15 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		t                                          crucible.Task
 		typ, status                                string
 		organic, private                           boolScan
-		mapping, rewards, hints                    jsonScan
+		mapping, rewards, hints, assignees         jsonScan
 		nextDelay, created, updated, started, term timeScan
 		completed                                  timeScan
 	)
 	err := r.Scan(&t.ID, &t.AccountID, &typ, &status, &organic, &private, &t.Model, &t.ModelParamsCount,
 		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
 		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &t.TrainTokens,
-		&created, &updated, &started, &term, &completed, &t.Version, &rewards, &t.DatasetName, &t.TestDataset, &hints)
+		&created, &updated, &started, &term, &completed, &t.Version, &rewards, &t.DatasetName, &t.TestDataset, &hints,
+		&t.Competition, &assignees, &t.Tournament)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +138,9 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		if err := hints.decode(t.Hints, "task "+t.ID+" hints"); err != nil {
 			return nil, err
 		}
+	}
+	if err := assignees.decode(&t.Assignees, "task "+t.ID+" assignees"); err != nil {
+		return nil, err
 	}
 	t.NextDelayAt, t.StartedAt, t.TerminationAt, t.CompletedAt = nextDelay.ptr(), started.ptr(), term.ptr(), completed.ptr()
 	t.CreatedAt, t.UpdatedAt = created.t, updated.t
@@ -279,4 +299,25 @@ func (s *Store) UpdateTask(ctx context.Context, t *crucible.Task) error {
 	saved.TerminationAt, saved.CompletedAt = normPtr(saved.TerminationAt), normPtr(saved.CompletedAt)
 	*t = saved
 	return nil
+}
+
+// isUUID reports whether id has the form of a UUID (8-4-4-4-12 lower-case
+// hex digits), the only form of task id the store accepts from a caller.
+func isUUID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, r := range id {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
