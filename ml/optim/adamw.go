@@ -196,7 +196,16 @@ func (o *AdamW) updateRange(lo, hi int) {
 		// every machine, which auditors and resumed runs rely on. The
 		// operation order follows PyTorch's single-tensor AdamW.
 		gs := o.gradScale
-		for j := range data {
+		j0 := 0
+		if useAVX2 {
+			j0 = len(data) &^ 7
+			if j0 > 0 {
+				k := o.consts()
+				k.decay = decay
+				adamwAVX2(&data[0], &grad[0], &m[0], &v[0], j0, &k)
+			}
+		}
+		for j := j0; j < len(data); j++ {
 			g := grad[j]
 			if gs != 1 {
 				g = float32(g * gs)

@@ -15,7 +15,7 @@ func (o *AdamW) updateRangeBF16(lo, hi int) {
 	w2 := float32(1 - o.cfg.Beta2)
 	eps := float32(o.cfg.Eps)
 	stepSize, bc2Sqrt, gs := o.stepSize, o.bc2Sqrt, o.gradScale
-	seed := uint64(o.step) << 40
+	k := o.consts()
 	i := sort.Search(len(o.params), func(k int) bool { return o.starts[k+1] > lo })
 	for ; i < len(o.params) && o.starts[i] < hi; i++ {
 		p := o.params[i]
@@ -27,8 +27,19 @@ func (o *AdamW) updateRangeBF16(lo, hi int) {
 		if p.NoDecay {
 			decay = 1
 		}
-		base := uint64(o.starts[i] + a)
-		for j := range data {
+		base := uint32(o.starts[i] + a)
+		j0 := 0
+		if useAVX2 {
+			j0 = len(data) &^ 7
+			if j0 > 0 {
+				kk := k
+				if p.NoDecay {
+					kk.decay = 1
+				}
+				adamwBF16AVX2(&data[0], &grad[0], &m[0], &v[0], j0, base, &kk)
+			}
+		}
+		for j := j0; j < len(data); j++ {
 			g := grad[j]
 			if gs != 1 {
 				g = float32(g * gs)
@@ -36,8 +47,8 @@ func (o *AdamW) updateRangeBF16(lo, hi int) {
 			x := float32(data[j] * decay)
 			mj := float32(bf16(m[j])*b1) + float32(w1*g)
 			vj := float32(bf16(v[j])*b2) + float32(w2*float32(g*g))
-			r := mix64(seed ^ (base + uint64(j)))
-			m[j], v[j] = roundStochastic(mj, uint32(r)), roundStochastic(vj, uint32(r>>16))
+			r := srBits(base+uint32(j), k.seed)
+			m[j], v[j] = roundStochastic(mj, r&0xffff), roundStochastic(vj, r>>16)
 			denom := float32(float32(math.Sqrt(float64(vj)))/bc2Sqrt) + eps
 			data[j] = x - float32(stepSize*float32(mj/denom))
 		}
@@ -71,12 +82,29 @@ func roundNearest(x float32) uint16 {
 	return uint16((u + 0x7fff + (u>>16)&1) >> 16)
 }
 
-// mix64 is SplitMix64's output function: a well-mixed 64-bit hash of z.
-func mix64(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+// srBits is the 32 random bits of element idx at a step (seed): a
+// multiplicative hash of the index finished with Wellons' lowbias32 mixer,
+// cheap enough to vectorize (adamwBF16AVX2 computes the same).
+func srBits(idx, seed uint32) uint32 {
+	h := idx*0x9e3779b1 + seed
+	h ^= h >> 16
+	h *= 0x7feb352d
+	h ^= h >> 15
+	h *= 0x846ca68b
+	h ^= h >> 16
+	return h
+}
+
+// adamwConsts are a step's scalars, laid out for the vector kernels.
+type adamwConsts struct {
+	decay, b1, w1, b2, w2, bc2, eps, step, gs float32
+	seed                                      uint32
+}
+
+func (o *AdamW) consts() adamwConsts {
+	return adamwConsts{decay: o.decay, b1: float32(o.cfg.Beta1), w1: float32(1 - o.cfg.Beta1), b2: float32(o.cfg.Beta2),
+		w2: float32(1 - o.cfg.Beta2), bc2: o.bc2Sqrt, eps: float32(o.cfg.Eps), step: o.stepSize, gs: o.gradScale,
+		seed: uint32(o.step) * 0x85ebca77}
 }
 
 // moments returns param i's moments widened to float32 (copies).
