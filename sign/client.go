@@ -22,7 +22,13 @@ const (
 	HeaderMinerHotkey     = "miner-hotkey"     // the SS58 address the request is meant for
 	HeaderNonce           = "nonce"            // "{unix_ns}_{10 random alphanumerics}"
 	HeaderSignature       = "signature"        // "0x" + hex of the 64-byte sr25519 signature
+	// HeaderBodySHA256 carries the hex SHA-256 of the body the signature
+	// covers, so that a receiver checks the signature (and who signed)
+	// before it reads a byte of the body; absent, the body must be empty.
+	HeaderBodySHA256 = "body-sha256"
 )
+
+var emptySum = sha256.Sum256(nil)
 
 const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -87,6 +93,11 @@ func SignRequestHash(req *http.Request, signer Signer, target string, bodySum [3
 	req.Header.Set(HeaderMinerHotkey, target)
 	req.Header.Set(HeaderNonce, nonce)
 	req.Header.Set(HeaderSignature, "0x"+hex.EncodeToString(sig))
+	if bodySum != emptySum {
+		req.Header.Set(HeaderBodySHA256, hex.EncodeToString(bodySum[:]))
+	} else {
+		req.Header.Del(HeaderBodySHA256)
+	}
 	return nil
 }
 

@@ -196,20 +196,28 @@ func TestVerifyRejectsReplay(t *testing.T) {
 func TestReplayCacheExpires(t *testing.T) {
 	c := NewReplayCache(2)
 	t0 := time.Unix(1000, 0)
-	if c.add("a", t0.Add(time.Minute), t0) != replayFresh {
+	add := func(key string, exp, now time.Time) replayResult {
+		t.Helper()
+		r, err := c.add(key, exp, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if add("a", t0.Add(time.Minute), t0) != replayFresh {
 		t.Fatal("a not fresh")
 	}
-	if c.add("a", t0.Add(time.Minute), t0.Add(time.Second)) != replaySeen {
+	if add("a", t0.Add(time.Minute), t0.Add(time.Second)) != replaySeen {
 		t.Fatal("a not seen")
 	}
-	if c.add("b", t0.Add(2*time.Minute), t0) != replayFresh {
+	if add("b", t0.Add(2*time.Minute), t0) != replayFresh {
 		t.Fatal("b not fresh")
 	}
-	if c.add("c", t0.Add(2*time.Minute), t0) != replayFull {
+	if add("c", t0.Add(2*time.Minute), t0) != replayFull {
 		t.Fatal("cache over capacity")
 	}
 	// After a's expiry it is forgotten and there is room again.
-	if c.add("c", t0.Add(3*time.Minute), t0.Add(time.Minute)) != replayFresh {
+	if add("c", t0.Add(3*time.Minute), t0.Add(time.Minute)) != replayFresh {
 		t.Fatal("c not fresh after a expired")
 	}
 	if c.Len() != 2 {

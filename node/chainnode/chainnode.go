@@ -123,7 +123,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	verifier := sign.NewVerifier(sign.Options{Hotkey: chain.Audience})
+	replay := sign.NewReplayCache(0)
+	if cfg.DB != "" {
+		// Writes signed before a restart cannot be replayed after it.
+		if replay, err = sign.OpenReplayCache(cfg.DB+".nonces", 0); err != nil {
+			return err
+		}
+		defer replay.Close()
+	}
+	verifier := sign.NewVerifier(sign.Options{Hotkey: chain.Audience, Replay: replay})
 	h := chain.NewHandler(l, chain.ServerOptions{Authenticate: verifier.Check, AllowAdvance: cfg.BlockTime == 0})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/config"
@@ -54,8 +55,12 @@ type Config struct {
 	// --chain.
 	NetUID int `flag:"netuid"`
 	// MinStake is the stake (TAO) a validator needs before this miner
-	// answers it.
+	// answers it. Defaults to `1000`.
 	MinStake float64 `flag:"min-validator-stake"`
+	// RequirePermit makes the miner answer only validators that hold a
+	// validator permit on the chain (the top validators by stake). Defaults
+	// to `true`.
+	RequirePermit bool `flag:"require-validator-permit"`
 	// Seed seeds training. Defaults to `1`.
 	Seed uint64 `flag:"seed"`
 	// Verbose logs every job step.
@@ -111,6 +116,7 @@ type Node struct {
 	strategy miner.Strategy
 	lis      net.Listener
 	h        http.Handler
+	nonces   *sign.ReplayCache
 	out      io.Writer
 }
 
@@ -169,11 +175,15 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if n.m, err = miner.New(cfg.Config, n.strategy, protocol.HTTPValidators(client, sign.WithTarget), log); err != nil {
 		return nil, err
 	}
-	mg := chain.NewMetagraphCache(n.chain, 0)
+	if n.nonces, err = sign.OpenReplayCache(n.state.Path("nonces"), 0); err != nil {
+		return nil, err
+	}
+	mg := chain.NewMetagraphCache(n.chain, 5*time.Second)
 	n.h = sign.Verify(protocol.MinerHandler(n.m, func(r *http.Request) string {
 		h, _ := sign.Caller(r.Context())
 		return h
-	}), sign.Options{Hotkey: n.key.Address(), Authorize: mg.Authorizer(cfg.MinStake, false)})
+	}), sign.Options{Hotkey: n.key.Address(), Authorize: mg.Authorizer(cfg.MinStake, cfg.RequirePermit), Replay: n.nonces,
+		Log: log.With("component", "node protocol")})
 	return n, nil
 }
 
@@ -186,6 +196,9 @@ func (n *Node) close() error {
 	var err error
 	if n.lis != nil {
 		n.lis.Close()
+	}
+	if n.nonces != nil {
+		n.nonces.Close()
 	}
 	if n.state != nil {
 		err = n.state.Release()

@@ -66,6 +66,7 @@ type Node struct {
 	log      *slog.Logger
 	out      io.Writer
 	links    *blob.Signer
+	nonces   *sign.ReplayCache // the signed requests' nonces, kept across restarts
 	models   validator.Models
 	names    []string
 	up       *uploads.Store
@@ -135,6 +136,10 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if n.links, err = node.LinkSigner(n.state); err != nil {
 		return nil, err
 	}
+	if n.nonces, err = sign.OpenReplayCache(n.state.Path("nonces"), 0); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.nonces.Close)
 	if err := n.openModels(deps); err != nil {
 		return nil, err
 	}

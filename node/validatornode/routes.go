@@ -24,8 +24,13 @@ import (
 //	               join; its paths are answered at /v1/... too
 //	everything else  the customer API (/v1/...) and the dashboard
 func (n *Node) routes() http.Handler {
+	// Result uploads: any registered hotkey may try (the lifecycle then
+	// checks that it has a part in the task), checked from the headers
+	// before a byte is read, and streamed into the blob store, which keeps
+	// nothing unless the whole body matches its signature.
 	verified := sign.Verify(protocol.ValidatorHandler(n.v, signedCaller), sign.Options{Hotkey: n.key.Address(),
-		Authorize: n.mg.Authorizer(0, false), MaxBody: n.cfg.MaxUpload})
+		Authorize: n.mg.Authorizer(0, false), MaxBody: n.cfg.MaxUpload, Stream: true, Replay: n.nonces,
+		Log: n.log.With("component", "node protocol")})
 	links := protocol.ValidatorHandler(n.v, func(*http.Request) string { return "" })
 	mux := http.NewServeMux()
 	mux.Handle("/v1/node/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -46,6 +46,8 @@ func (n *Node) Start(ctx context.Context) error {
 		if err := n.local.RunEpoch(ctx); err != nil { // hand out validator permits now
 			return err
 		}
+	} else if node.IsURL(n.cfg.Chain) {
+		n.awaitPermit(ctx)
 	}
 	fmt.Fprintf(n.out, "validator %s listening on %s (chain %s)\n", n.key.Address(), n.URL(), n.cfg.Chain)
 	secret, created, err := server.Bootstrap(ctx, n.store)
@@ -104,6 +106,35 @@ func (n *Node) Wait() error {
 		}
 	}
 	return errors.Join(err, n.close())
+}
+
+// awaitPermit waits (up to a minute) for this validator's permit on a
+// remote chain, which hands permits out at its next epoch: miners answer
+// only validators that hold one, so offers sent before it comes would all
+// be declined.
+func (n *Node) awaitPermit(ctx context.Context) {
+	deadline := time.Now().Add(time.Minute)
+	said := false
+	for {
+		mg, err := n.chain.Metagraph(ctx)
+		if err == nil {
+			if nd, err := mg.Node(n.key.Address()); err == nil && nd.Validator {
+				return
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			n.log.Warn("no validator permit yet: miners decline offers until the chain grants one at an epoch", "hotkey", n.key.Address())
+			return
+		}
+		if !said {
+			fmt.Fprintf(n.out, "waiting for a validator permit (the chain grants permits at its next epoch)\n")
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // goRun runs f in the background; an error it returns stops Run.
