@@ -43,7 +43,7 @@ func (n *Node) routes() http.Handler {
 	if n.runClock {
 		// The local chain this node runs is theirs to join: miners name
 		// --chain http://VALIDATOR/chain (or the validator's own URL).
-		ch := chain.NewHandler(n.local, chain.ServerOptions{Authenticate: sign.NewVerifier(sign.Options{Hotkey: chain.Audience}).Check})
+		ch := chain.NewHandler(n.local, chain.ServerOptions{Authenticate: sign.NewVerifier(sign.Options{Hotkey: chain.Audience, Replay: n.nonces}).Check})
 		mux.Handle("/chain/", http.StripPrefix("/chain", ch))
 		for _, p := range chainPaths {
 			mux.Handle(p, ch)
