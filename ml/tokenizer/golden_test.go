@@ -14,11 +14,11 @@ import (
 // (tools/goldens/tokenizer/gen.mjs).
 // "trained" is crucible's own Train output (tools/goldens/tokenizer/trained);
 // gemma3 is Gemma 3's tokenizer and gpt4o the o200k tokenizer Phi-4-mini
-// builds on. The rest are variants (variants_test.go): Gemma 2's layout,
-// Phi-3's chat tokens on Llama 2's vocabulary, SmolLM2's digit splitting,
-// Mistral's Tekken pattern, Llama 3's pattern, Metaspace and added tokens.
+// builds on. The rest are variants (variants_test.go): Phi-3's chat tokens
+// on Llama 2's vocabulary, SmolLM2's digit splitting, Mistral's Tekken
+// pattern, Llama 3's pattern, Metaspace and added tokens.
 var goldenModels = []string{"gpt2", "qwen3", "mistral", "trained", "gemma3", "gpt4o",
-	"gemma2", "phi3", "smollm2", "tekken",
+	"phi3", "smollm2", "tekken",
 	"qwen3-llama3", "mistral-metaspace", "mistral-metaspace-split", "mistral-added"}
 
 type goldenCase struct {

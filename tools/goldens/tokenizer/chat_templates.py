@@ -28,10 +28,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 TESTDATA = os.path.join("ml", "tokenizer", "testdata")
 MODELS = ["gpt2", "qwen3", "mistral", "trained", "gemma3", "gpt4o",
-          "gemma2", "phi3", "smollm2", "tekken",
+          "phi3", "smollm2", "tekken",
           "qwen3-llama3", "mistral-metaspace", "mistral-metaspace-split", "mistral-added"]
 # Variants take their tokenizer_config.json from the model they derive from.
-BASE = {"gemma2": "gemma3", "phi3": "mistral", "smollm2": "gpt2", "tekken": "gpt4o",
+BASE = {"phi3": "mistral", "smollm2": "gpt2", "tekken": "gpt2",
         "qwen3-llama3": "qwen3", "mistral-metaspace": "mistral",
         "mistral-metaspace-split": "mistral", "mistral-added": "mistral"}
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
