@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/safetensors"
 )
 
@@ -197,4 +198,36 @@ func checkGoldenPass(t *testing.T, m *Model, g familyGolden, prefix string, grad
 		t.Fatalf("golden has no %sgradients", prefix)
 	}
 	t.Logf("%sgradients of %d tensors: worst relative error %.2g", prefix, n, worst)
+}
+
+// TestFamilyGoldensBF16 runs every family's golden batch with bf16 matrix
+// products: the loss stays within 1% of the float64 reference and greedy
+// generation still runs (its tokens may differ where logits are close).
+func TestFamilyGoldensBF16(t *testing.T) {
+	for _, tc := range familyCases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "families")
+			g := loadFamilyGolden(t, filepath.Join(dir, tc.name+"_golden.safetensors"))
+			m, err := Load(filepath.Join(dir, tc.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetPrecision(kernel.BF16)
+			ev, err := m.Evaluate(g.batch, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := float64(g.tensors["loss"][0])
+			if d := math.Abs(ev.Mean()-want) / want; d > 0.01 {
+				t.Errorf("bf16 loss %.5f, reference %.5f (%.2g relative)", ev.Mean(), want, d)
+			}
+			m.SetTrainBase(true)
+			if _, err := m.ForwardBackward(g.batch, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Generate(g.batch.Tokens[:5], GenerateOptions{MaxNewTokens: 4}, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
