@@ -24,6 +24,10 @@ type Miner struct {
 	log        *slog.Logger
 	now        func() time.Time
 
+	// checkURL, when set, says whether a URL the validator from handed
+	// out may be fetched (SetURLCheck).
+	checkURL func(ctx context.Context, from, rawURL string) error
+
 	mu       sync.Mutex
 	reserved map[string]time.Time // task → when its reservation lapses
 	jobs     map[string]*jobState
@@ -56,6 +60,14 @@ func New(cfg Config, strategy Strategy, validators protocol.ValidatorDialer, log
 		jobs:     map[string]*jobState{},
 		queue:    make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued),
 	}, nil
+}
+
+// SetURLCheck sets the policy that start_training's URLs must pass before
+// a job is queued: check returns an error (EFORBIDDEN) for a URL the
+// validator with hotkey from may not send this miner to. Call it before
+// the miner serves.
+func (m *Miner) SetURLCheck(check func(ctx context.Context, from, rawURL string) error) {
+	m.checkURL = check
 }
 
 // Run trains queued jobs with MaxJobs workers until ctx is done, then waits
@@ -142,14 +154,14 @@ func (m *Miner) offer(o api.TaskOffer) api.OfferResponse {
 // signer of the request) chose this miner for. It returns EINVALID for a
 // malformed request, ECONFLICT for a task already started, and ECONFLICT
 // when the miner has no free slot.
-func (m *Miner) StartTraining(_ context.Context, from string, req api.TrainRequest) (api.TrainResponse, error) {
-	if err := m.start(req, from); err != nil {
+func (m *Miner) StartTraining(ctx context.Context, from string, req api.TrainRequest) (api.TrainResponse, error) {
+	if err := m.start(ctx, req, from); err != nil {
 		return api.TrainResponse{}, err
 	}
 	return api.TrainResponse{TaskID: req.TaskID, Message: "queued"}, nil
 }
 
-func (m *Miner) start(req api.TrainRequest, from string) error {
+func (m *Miner) start(ctx context.Context, req api.TrainRequest, from string) error {
 	if err := crucible.CheckID("start_training: task_id", req.TaskID); err != nil {
 		return err
 	}
@@ -159,6 +171,12 @@ func (m *Miner) start(req api.TrainRequest, from string) error {
 	for _, u := range []struct{ field, url string }{{"model_url", req.ModelURL}, {"dataset_url", req.DatasetURL}, {"upload_url", req.UploadURL}} {
 		if err := checkURL(u.field, u.url); err != nil {
 			return err
+		}
+		if m.checkURL != nil {
+			if err := m.checkURL(ctx, from, u.url); err != nil {
+				return &crucible.Error{Code: crucible.ErrorCode(err), Message: "start_training: " + u.field + ": " + crucible.ErrorMessage(err),
+					Hint: crucible.ErrorHint(err), Err: err}
+			}
 		}
 	}
 	switch {

@@ -17,6 +17,7 @@ func init() {
 		"NetUID":        {Help: "the Bittensor subnet crucible runs on, with a Subtensor --chain"},
 		"MinStake":      {Help: "the stake (TAO) a validator needs before this miner answers it", Default: "1000"},
 		"RequirePermit": {Help: "makes the miner answer only validators that hold a validator permit on the chain (the top validators by stake)", Default: "true"},
+		"FetchFrom":     {Help: "where the URLs of a validator's start_training may point: axon (the address the validator published on the chain, not a link-local one), public (public addresses only) or any", Default: "axon"},
 		"Seed":          {Help: "seeds training", Default: "1"},
 		"Verbose":       {Help: "logs every job step"},
 	})

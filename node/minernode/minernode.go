@@ -61,6 +61,11 @@ type Config struct {
 	// validator permit on the chain (the top validators by stake). Defaults
 	// to `true`.
 	RequirePermit bool `flag:"require-validator-permit"`
+	// FetchFrom is where the URLs of a validator's start_training may
+	// point: axon (the address the validator published on the chain, not a
+	// link-local one), public (public addresses only) or any. Defaults to
+	// `axon`.
+	FetchFrom string `flag:"fetch-from"`
 	// Seed seeds training. Defaults to `1`.
 	Seed uint64 `flag:"seed"`
 	// Verbose logs every job step.
@@ -79,6 +84,9 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	r := *c
 	r.resolve()
+	if err := checkFetchFrom(r.FetchFrom); err != nil {
+		return err
+	}
 	return r.Config.Validate()
 }
 
@@ -171,14 +179,16 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if n.lis, err = node.Listen(cfg.Listen, "miner", "listen"); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Transport: &sign.Transport{Signer: n.key}}
-	if n.m, err = miner.New(cfg.Config, n.strategy, protocol.HTTPValidators(client, sign.WithTarget), log); err != nil {
+	mg := chain.NewMetagraphCache(n.chain, 5*time.Second)
+	guard := &fetchGuard{policy: cfg.FetchFrom, mg: mg, resolver: net.DefaultResolver}
+	client := &http.Client{Transport: &sign.Transport{Signer: n.key, Base: guard.transport()}}
+	if n.m, err = miner.New(cfg.Config, n.strategy, guard.validators(protocol.HTTPValidators(client, sign.WithTarget)), log); err != nil {
 		return nil, err
 	}
+	n.m.SetURLCheck(guard.CheckURL)
 	if n.nonces, err = sign.OpenReplayCache(n.state.Path("nonces"), 0); err != nil {
 		return nil, err
 	}
-	mg := chain.NewMetagraphCache(n.chain, 5*time.Second)
 	n.h = sign.Verify(protocol.MinerHandler(n.m, func(r *http.Request) string {
 		h, _ := sign.Caller(r.Context())
 		return h
