@@ -24,7 +24,15 @@ var archiveTime = time.Unix(0, 0).UTC()
 
 // WriteTar writes the regular files under dir (recursively; symlinks are
 // followed, other special files are skipped) to w as a tar archive.
-func WriteTar(w io.Writer, dir string) error {
+func WriteTar(w io.Writer, dir string) error { return WriteTarUnder(w, dir, "") }
+
+// WriteTarUnder is WriteTar with every entry inside one top-level folder
+// named folder (none when ""), so that unpacking the archive makes that one
+// folder instead of spilling files into the current directory.
+func WriteTarUnder(w io.Writer, dir, folder string) error {
+	if folder != "" && (strings.ContainsAny(folder, `/\`) || folder == "." || folder == "..") {
+		return fmt.Errorf("archive %s: folder %q is not one plain name", dir, folder)
+	}
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -47,9 +55,18 @@ func WriteTar(w io.Writer, dir string) error {
 	}
 	sort.Strings(files)
 	tw := tar.NewWriter(w)
+	if folder != "" {
+		if err := tw.WriteHeader(&tar.Header{Name: folder + "/", Mode: 0o755, ModTime: archiveTime, Typeflag: tar.TypeDir}); err != nil {
+			return err
+		}
+	}
 	for _, p := range files {
 		rel, _ := filepath.Rel(dir, p)
-		if err := addFile(tw, p, filepath.ToSlash(rel)); err != nil {
+		name := filepath.ToSlash(rel)
+		if folder != "" {
+			name = folder + "/" + name
+		}
+		if err := addFile(tw, p, name); err != nil {
 			return fmt.Errorf("archive %s: %w", dir, err)
 		}
 	}

@@ -266,9 +266,28 @@ func (c *Client) watchOnce(ctx context.Context, id string, after int64, fn func(
 // Download writes the winner of a task, as a tar (format "tar" or "") or
 // gzipped tar ("tar.gz"), to w and returns the bytes written.
 func (c *Client) Download(ctx context.Context, id, format string, w io.Writer) (int64, error) {
+	return c.DownloadWinner(ctx, id, DownloadOptions{Format: format}, w)
+}
+
+// DownloadOptions choose the form of a downloaded winner.
+type DownloadOptions struct {
+	Format string // "tar" (the default) or "tar.gz"
+	Merged bool   // an adapter merged into its base as a full model
+}
+
+// DownloadWinner writes a task's winner to w as an archive with one
+// top-level folder and returns the bytes written.
+func (c *Client) DownloadWinner(ctx context.Context, id string, opt DownloadOptions, w io.Writer) (int64, error) {
+	q := url.Values{}
+	if opt.Format != "" {
+		q.Set("format", opt.Format)
+	}
+	if opt.Merged {
+		q.Set("merged", "true")
+	}
 	path := taskPath(id, TaskDownloadPath)
-	if format != "" {
-		path += "?format=" + url.QueryEscape(format)
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	resp, err := c.request(ctx, "GET", path, nil, "")
 	if err != nil {

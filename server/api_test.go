@@ -122,7 +122,7 @@ func TestTaskLifecycleAPI(t *testing.T) {
 
 	for _, format := range []string{"tar", "tar.gz"} {
 		resp := e.raw(e.customer, "GET", api.PathTasks+"/"+task.ID+api.TaskDownloadPath+"?format="+format, nil, nil)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), "winner."+format) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), task.ID+"."+format) {
 			t.Fatalf("download %s: %s %v", format, resp.Status, resp.Header)
 		}
 		var r io.Reader = resp.Body

@@ -91,3 +91,17 @@ func TestDatasetNameKept(t *testing.T) {
 		t.Errorf("task page does not show the file name instead of the upload id")
 	}
 }
+
+// TestDownloadMergedParam checks the download's merged parameter: a value
+// that is not a boolean is refused, and a backend that cannot merge says
+// so rather than serving the adapter under the merged name.
+func TestDownloadMergedParam(t *testing.T) {
+	e := newEnv(t, Options{})
+	task := e.createTask(e.customer, true)
+	e.simulate(task.ID)
+	path := api.PathTasks + "/" + task.ID + api.TaskDownloadPath
+	e.do(e.customer, "GET", path+"?merged=maybe", nil, http.StatusBadRequest, nil)
+	e.do(e.customer, "GET", path+"?merged=true", nil, http.StatusBadRequest, nil)
+	e.do(e.other, "GET", path+"?merged=true", nil, http.StatusNotFound, nil)
+	e.do(e.customer, "GET", path+"?merged=false", nil, http.StatusOK, nil)
+}

@@ -424,12 +424,27 @@ func (s *Server) serveWinner(w http.ResponseWriter, r *http.Request, t *crucible
 	if t.Status != crucible.StatusSuccess || t.ResultModel == "" {
 		return crucible.Errorf(crucible.ECONFLICT, "task %s has no winner to download (status %s)", t.ID, t.Status)
 	}
-	rc, err := s.b.OpenArtifact(r.Context(), t.ResultModel)
+	merged, err := boolParam(r.URL.Query().Get("merged"))
+	if err != nil {
+		return err
+	}
+	name := "crucible-" + t.ID
+	var rc io.ReadCloser
+	if d, ok := s.b.(deliverer); ok {
+		rc, err = d.Deliver(r.Context(), t, merged)
+		if merged {
+			name += "-merged"
+		}
+	} else if merged {
+		return crucible.Errorf(crucible.EINVALID, "this validator does not merge adapters")
+	} else {
+		rc, err = s.b.OpenArtifact(r.Context(), t.ResultModel)
+	}
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	name := "crucible-" + t.ID + "-winner." + format
+	name += "." + format
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	if format == "tar" {
 		w.Header().Set("Content-Type", "application/x-tar")
@@ -459,4 +474,24 @@ func nonNil[T any](s []T) []T {
 // model evaluation (optional: a backend without it shows none).
 type baseRewarder interface {
 	BaseReward(ctx context.Context, taskID string) (*crucible.RewardResult, error)
+}
+
+// deliverer is the part of a Backend that packages a winner for its
+// customer (optional: without it the stored result is served as it is).
+type deliverer interface {
+	// Deliver returns the task's winner as a tar archive: one top-level
+	// folder holding the model in its base's dtype, with a model card; an
+	// adapter merged into its base when merged is set.
+	Deliver(ctx context.Context, t *crucible.Task, merged bool) (io.ReadCloser, error)
+}
+
+// boolParam parses an optional true/false query parameter.
+func boolParam(s string) (bool, error) {
+	switch s {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, crucible.Errorf(crucible.EINVALID, "%q is not true or false", s)
 }

@@ -102,7 +102,6 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 		if c.Adapter != "" && c.Base != "" {
 			return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
 		}
-		models := hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}
 		var err error
 		spec := tuning.EvalSpec{Mapping: mapping, MaxLength: c.MaxLength, TokensPath: c.Tokens, TokenCache: node.ExpandHome(c.TokenCache)}
 		if c.Type != "" {
@@ -127,15 +126,21 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 				return err
 			}
 		}
-		if spec.BaseDir, err = models.Resolve(c.Model); err != nil {
+		adapter := c.Adapter
+		if c.Base == "" {
+			spec.BaseDir, adapter, err = resolveWithAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
+		} else {
+			spec.BaseDir, err = resolveModel(c.Model)
+		}
+		if err != nil {
 			return err
 		}
 		switch {
-		case c.Adapter != "":
-			spec.ModelDir = c.Adapter
+		case adapter != "":
+			spec.ModelDir = adapter
 		case c.Base != "":
 			spec.ModelDir = spec.BaseDir
-			if spec.BaseDir, err = models.Resolve(c.Base); err != nil {
+			if spec.BaseDir, err = resolveModel(c.Base); err != nil {
 				return err
 			}
 		}

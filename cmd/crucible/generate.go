@@ -8,7 +8,6 @@ import (
 
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/tuning"
 )
 
@@ -74,10 +73,11 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 		case c.Samples < 1 || c.Samples > 256:
 			return crucible.Errorf(crucible.EINVALID, "--samples %d: must be from 1 to 256", c.Samples)
 		}
-		dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(c.Model)
+		dir, adapter, err := resolveWithAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
+		c.Adapter = adapter
 		raw := c.Raw
 		if !cmd.Flags().Changed("raw") {
 			// A model crucible trained on instruct or text data never saw a

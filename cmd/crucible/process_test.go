@@ -211,10 +211,30 @@ func customerCLI(t *testing.T, bin, validatorURL, key, dataset string) {
 	if out := run("tasks", "results", task.ID); !strings.Contains(out, "lowest test loss") {
 		t.Errorf("tasks results:\n%s", out)
 	}
-	tarPath := filepath.Join(t.TempDir(), "winner.tar")
-	run("tasks", "download", task.ID, "--output", tarPath)
-	if st, err := os.Stat(tarPath); err != nil || st.Size() < 1024 {
-		t.Errorf("download: %v", err)
+	// The winner comes in one folder with its model card; --merged gives a
+	// full model (an adapter merged into its base), in its own folder. Task
+	// IDs may be shortened.
+	for _, merged := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"tasks", "download", task.ID[:8]}
+		folder, want := "crucible-"+task.ID, "README.md"
+		if merged {
+			args, folder, want = append(args, "--merged"), folder+"-merged", "config.json"
+		}
+		cmd := exec.Command(bin, append(args, "--server", validatorURL, "--key", key)...)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "it makes the folder "+folder) {
+			t.Fatalf("download (merged %v): %v\n%s", merged, err, out)
+		}
+		untar := exec.Command("tar", "-xf", folder+".tar")
+		untar.Dir = dir
+		if out, err := untar.CombinedOutput(); err != nil {
+			t.Fatalf("tar -xf: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, folder, want)); err != nil {
+			entries, _ := os.ReadDir(dir)
+			t.Errorf("download (merged %v) unpacks without %s/%s: %v", merged, folder, want, entries)
+		}
 	}
 	if out := run("tasks", "list"); !strings.Contains(out, task.ID[:8]) {
 		t.Errorf("tasks list does not show %s:\n%s", task.ID, out)

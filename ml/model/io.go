@@ -117,13 +117,31 @@ func (m *Model) canonicalName(name string) (string, bool) {
 // Save writes the model as a Hugging Face directory: config.json (float32,
 // with its architecture), generation_config.json and model.safetensors
 // (F32, metadata format "pt"), loadable by transformers and by Load.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.SaveAs(dir, tensor.F32) }
+
+// SaveAs is Save with the weights stored as dt (F32, F16 or BF16; narrowing
+// rounds to nearest even) and config.json's torch_dtype naming it: what a
+// model trained in float32 is delivered in when its base came in bf16.
+func (m *Model) SaveAs(dir string, dt tensor.DType) error {
+	if dt != tensor.F32 && dt != tensor.F16 && dt != tensor.BF16 {
+		return fmt.Errorf("save model: cannot store weights as %s", dt)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
 	cj, err := m.cfg.configJSON()
 	if err != nil {
 		return fmt.Errorf("save model config: %w", err)
+	}
+	if dt != tensor.F32 {
+		var raw map[string]any
+		if err := json.Unmarshal(cj, &raw); err != nil {
+			return fmt.Errorf("save model config: %w", err)
+		}
+		raw["torch_dtype"] = torchDType(dt)
+		if cj, err = json.MarshalIndent(raw, "", "  "); err != nil {
+			return fmt.Errorf("save model config: %w", err)
+		}
 	}
 	if err := writeFileAtomic(filepath.Join(dir, "config.json"), cj); err != nil {
 		return fmt.Errorf("save model config: %w", err)
@@ -133,12 +151,24 @@ func (m *Model) Save(dir string) error {
 	}
 	tensors := make([]safetensors.Tensor, len(m.layout.infos))
 	for i, p := range m.layout.infos {
-		tensors[i] = safetensors.Tensor{Name: p.Name, DType: tensor.F32, Shape: p.Shape, Data: m.params[p.Offset : p.Offset+p.Size]}
+		tensors[i] = safetensors.Tensor{Name: p.Name, DType: dt, Shape: p.Shape, Data: m.params[p.Offset : p.Offset+p.Size]}
 	}
 	if err := safetensors.WriteDir(dir, tensors, map[string]string{"format": "pt"}, 0); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
 	return nil
+}
+
+// torchDType is PyTorch's name of a float dtype, as config.json's
+// torch_dtype gives it.
+func torchDType(dt tensor.DType) string {
+	switch dt {
+	case tensor.BF16:
+		return "bfloat16"
+	case tensor.F16:
+		return "float16"
+	}
+	return "float32"
 }
 
 func (g GenerationConfig) json() []byte {
