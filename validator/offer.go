@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +82,7 @@ func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, err
 	accepted := len(subs)
 	offer := api.TaskOffer{TaskID: t.ID, TaskType: t.Type, Model: t.Model, ModelParamsCount: t.ModelParamsCount,
 		DatasetSize: t.TrainRows, HoursToComplete: t.HoursToComplete}
+	offered, declined := len(pool), 0
 	for len(pool) > 0 && accepted < v.cfg.PoolMax {
 		batch := pool[:min(len(pool), v.cfg.PoolMax-accepted)]
 		pool = pool[len(batch):]
@@ -99,6 +102,7 @@ func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, err
 				return time.Time{}, err
 			}
 			if !a.Accepted {
+				declined++
 				v.event(ctx, t.ID, crucible.EventProgress, n.Hotkey, "declined: "+a.Message, nil)
 				continue
 			}
@@ -118,6 +122,12 @@ func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, err
 		return now, v.fail(ctx, t, crucible.StatusFailureFindingNodes, "no miner accepted the task after %d attempts", t.TimesDelayed+1)
 	}
 	at := now.Add(v.cfg.DelayFor)
+	why := "no miner is registered with an address to offer it to"
+	if offered > 0 {
+		why = fmt.Sprintf("%d of the %d miners offered it declined or did not answer; %d accepted, %d needed", declined, offered, accepted, v.cfg.PoolMin)
+	}
+	v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("delayed: %s; offering again at %s (attempt %d of %d)",
+		why, at.UTC().Format("15:04:05 UTC"), t.TimesDelayed+2, v.cfg.MaxDelays+1), nil)
 	return at, v.move(ctx, t, crucible.StatusDelayed, func(t *crucible.Task) {
 		t.TimesDelayed++
 		t.NextDelayAt = &at
@@ -130,7 +140,7 @@ func (v *Validator) sendOffer(ctx context.Context, n *crucible.Node, offer api.T
 	defer cancel()
 	resp, err := v.Miners(n).Offer(ctx, offer)
 	if err != nil {
-		return api.OfferResponse{Accepted: false, Message: "no answer: " + err.Error()}
+		return api.OfferResponse{Accepted: false, Message: "no answer: " + unreachable(err)}
 	}
 	return resp
 }
@@ -140,4 +150,22 @@ func newName() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// unreachable says in words why a miner did not answer, for the task's
+// events a customer reads: the transport's error text is kept only when
+// it is none of the usual cases.
+func unreachable(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout"):
+		return "it did not answer in time (the miner is overloaded or gone)"
+	case strings.Contains(msg, "connection refused"):
+		return "unreachable (nothing listens at its address; the miner is down)"
+	case strings.Contains(msg, "no such host"):
+		return "unreachable (its address does not resolve)"
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset"):
+		return "it dropped the connection"
+	}
+	return msg
 }

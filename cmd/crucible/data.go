@@ -356,11 +356,15 @@ and why not.`,
 				c.Endpoint = endpoint
 			}
 			c.Retries = retries
+			errw := cmd.ErrOrStderr()
+			bars := newTransfers(errw, isTerminal(errw), "downloading")
+			c.Progress = bars.update
 			kind := hub.Model
 			if dataset {
 				kind = hub.Dataset
 			}
 			dir, err := c.Download(cmd.Context(), kind, ref, include...)
+			bars.close()
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -394,44 +393,6 @@ func newTasksWatchCmd(f *customerFlags) *cobra.Command {
 	}
 }
 
-// watchTask prints a task's events from its start until it finishes.
-func watchTask(ctx context.Context, c *api.Client, id string, out io.Writer, asJSON bool) error {
-	enc := json.NewEncoder(out)
-	status, err := c.Watch(ctx, id, 0, func(e *crucible.TaskEvent) error {
-		if asJSON {
-			return enc.Encode(e)
-		}
-		fmt.Fprintln(out, formatEvent(e))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if !asJSON {
-		fmt.Fprintf(out, "task %s finished: %s\n", id, status)
-	}
-	if status != crucible.StatusSuccess {
-		return crucible.Errorf(crucible.ECONFLICT, "task %s ended %s", id, status)
-	}
-	return nil
-}
-
-// formatEvent renders one event as a line.
-func formatEvent(e *crucible.TaskEvent) string {
-	at := e.CreatedAt.Local().Format("15:04:05")
-	switch {
-	case e.Kind == crucible.EventStatus:
-		return fmt.Sprintf("%s  %-12s %s → %s %s", at, "status", e.FromStatus, e.ToStatus, e.Message)
-	case e.Hotkey != "":
-		msg := e.Message
-		if l, ok := e.Data["train_loss"].(float64); ok {
-			msg = fmt.Sprintf("%s (train loss %.4f)", msg, l)
-		}
-		return fmt.Sprintf("%s  %-12s %s", at, shortKey(e.Hotkey), msg)
-	}
-	return fmt.Sprintf("%s  %-12s %s", at, e.Kind, e.Message)
-}
-
 func shortKey(h string) string {
 	if len(h) <= 12 {
 		return h
@@ -495,10 +456,19 @@ func fmtPtr(p *float64, format string) string {
 
 func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
 	var output, format string
+	var merged bool
 	cmd := &cobra.Command{
 		Use:   "download TASK",
 		Short: "Download the winning model as an archive of its Hugging Face directory",
-		Args:  cobra.ExactArgs(1),
+		Long: `download writes the winning model as a tar archive holding one folder,
+crucible-TASK (crucible-TASK-merged with --merged): a Hugging Face directory
+with its weights in the base model's dtype and a model card (README.md) that
+states the base, the data, the metric and the loss against the base's. A
+LoRA winner comes as a PEFT adapter whose base_model_name_or_path is the
+model the task named; --merged merges it into the base as a full model.`,
+		Example: `  crucible tasks download 3f2a
+  crucible tasks download 3f2a --merged --format tar.gz`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -512,15 +482,19 @@ func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
 				return err
 			}
 			args[0] = t.ID
+			folder := "crucible-" + args[0]
+			if merged {
+				folder += "-merged"
+			}
 			if output == "" {
-				output = "crucible-" + args[0] + "-winner." + format
+				output = folder + "." + format
 			}
 			tmp := output + ".part"
 			file, err := os.Create(tmp)
 			if err != nil {
 				return err
 			}
-			n, err := c.Download(cmd.Context(), args[0], format, file)
+			n, err := c.DownloadWinner(cmd.Context(), args[0], api.DownloadOptions{Format: format, Merged: merged}, file)
 			if cerr := file.Close(); err == nil {
 				err = cerr
 			}
@@ -534,12 +508,13 @@ func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
 			if f.json {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"path": output, "bytes": n})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s bytes); unpack with: tar -xf %s\n", output, humanInt(n), output)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s bytes); unpack with: tar -xf %s (it makes the folder %s)\n", output, humanInt(n), output, folder)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default crucible-TASK-winner.tar)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default crucible-TASK.tar, crucible-TASK-merged.tar with --merged)")
 	cmd.Flags().StringVar(&format, "format", "tar", "tar or tar.gz")
+	cmd.Flags().BoolVar(&merged, "merged", false, "a LoRA winner merged into its base as a full model")
 	return cmd
 }
 

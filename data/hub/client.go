@@ -40,6 +40,10 @@ type Client struct {
 	// within one call. Defaults to 0: the partial file stays and the next
 	// call resumes it.
 	Retries int
+	// Progress, when set, is told how far each file's download is: the
+	// file's path in the repository, the bytes it has (a resumed file
+	// starts where it stopped) and its size (0 when unknown).
+	Progress func(file string, have, size int64)
 }
 
 // NewClient returns a client for the environment's hub (HF_ENDPOINT,
@@ -203,7 +207,7 @@ func (c *Client) fetchFile(ctx context.Context, kind Kind, repo, sha string, f F
 		u := fmt.Sprintf("%s/%s/resolve/%s/%s", c.endpoint(), repoPath(kind, repo), sha, escapePath(f.Path))
 		var err error
 		for attempt := 0; ; attempt++ {
-			err = c.fetchBlob(ctx, u, blob, want, size)
+			err = c.fetchBlob(ctx, f.Path, u, blob, want, size)
 			var ie *interruptedError
 			if err == nil || !errors.As(err, &ie) || attempt >= c.Retries || ctx.Err() != nil {
 				break
@@ -255,7 +259,7 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // file is resumed with a Range request, the result is checked against want
 // (a sha256, or a git object id when 40 hex digits long) and size, and only
 // then renamed into place. A corrupt download is deleted.
-func (c *Client) fetchBlob(ctx context.Context, u, blob, want string, size int64) error {
+func (c *Client) fetchBlob(ctx context.Context, name, u, blob, want string, size int64) error {
 	part := blob + ".incomplete"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -306,7 +310,12 @@ func (c *Client) fetchBlob(ctx context.Context, u, blob, want string, size int64
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	var body io.Reader = resp.Body
+	if c.Progress != nil {
+		c.Progress(name, have, size)
+		body = &progressReader{r: resp.Body, have: have, fn: func(n int64) { c.Progress(name, n, size) }}
+	}
+	if _, err := io.Copy(f, body); err != nil {
 		return &interruptedError{err}
 	}
 	if err := f.Sync(); err != nil {
@@ -347,4 +356,20 @@ func checksum(f *os.File, gitBlob bool) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// progressReader reports the bytes read so far (from a starting count).
+type progressReader struct {
+	r    io.Reader
+	have int64
+	fn   func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.have += int64(n)
+		p.fn(p.have)
+	}
+	return n, err
 }
