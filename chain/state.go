@@ -27,6 +27,7 @@ type state struct {
 	Pending        int64            `json:"pending_emission_rao"` // emission accrued since the last epoch
 	Stakes         map[string]int64 `json:"stakes_rao"`           // by hotkey; kept when a neuron is replaced
 	Neurons        []neuronState    `json:"neurons"`
+	Fees           []Fee            `json:"fees,omitempty"` // fees charged (tournament entries), burned
 }
 
 type neuronState struct {

@@ -51,6 +51,19 @@ type Config struct {
 	// MaxUploadBytes is the largest result this miner will upload. Defaults
 	// to `21474836480`.
 	MaxUploadBytes int64 `flag:"max-upload-bytes"`
+	// NoTournaments ignores tournament announcements; by default the miner
+	// enters every tournament it is told of whose fee is within MaxFee.
+	NoTournaments bool `flag:"no-tournaments"`
+	// MaxFee is the largest tournament entry fee, in TAO, the miner agrees
+	// to pay (charged from its stake on a local chain).
+	MaxFee float64 `flag:"max-fee"`
+	// MethodImage is the container image digest of an external trainer,
+	// declared with the method the miner enters tournaments with.
+	MethodImage string `flag:"method-image"`
+	// MethodCommit is the repository commit of an external trainer,
+	// declared with the method the miner enters tournaments with (the
+	// command strategy's method is otherwise the hash of its program file).
+	MethodCommit string `flag:"method-commit"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -78,6 +91,9 @@ func (c *Config) Validate() error {
 		if _, err := crucible.ParseTaskType(t); err != nil {
 			return fmt.Errorf("task-types: %w", err)
 		}
+	}
+	if c.MaxFee < 0 {
+		return crucible.Errorf(crucible.EINVALID, "max-fee must not be negative, got %g", c.MaxFee)
 	}
 	if c.Strategy == "command" && len(c.Command) == 0 {
 		return crucible.Errorf(crucible.EINVALID, "--strategy command needs --command PROGRAM[,ARGS...]")

@@ -22,5 +22,9 @@ func init() {
 		"ReserveFor":     {Help: "how long an accepted offer holds a slot while the miner waits for start_training", Default: "10m"},
 		"UploadMargin":   {Help: "the time kept free before the deadline for packing and uploading the result", Default: "15s"},
 		"MaxUploadBytes": {Help: "the largest result this miner will upload", Default: "21474836480"},
+		"NoTournaments":  {Help: "ignores tournament announcements; by default the miner enters every tournament it is told of whose fee is within MaxFee"},
+		"MaxFee":         {Help: "the largest tournament entry fee, in TAO, the miner agrees to pay (charged from its stake on a local chain)"},
+		"MethodImage":    {Help: "the container image digest of an external trainer, declared with the method the miner enters tournaments with"},
+		"MethodCommit":   {Help: "the repository commit of an external trainer, declared with the method the miner enters tournaments with (the command strategy's method is otherwise the hash of its program file)"},
 	})
 }

@@ -60,6 +60,10 @@ func (f *flakyValidator) Upload(context.Context, string, io.Reader) (*api.Upload
 	return nil, errors.New("not here")
 }
 
+func (f *flakyValidator) Enter(context.Context, string, api.EnterRequest) (*api.EntryReceipt, error) {
+	return nil, errors.New("not here")
+}
+
 func TestDownloadFileResumesAndChecks(t *testing.T) {
 	defer func(w func(int) time.Duration) { retryWait = w }(retryWait)
 	retryWait = func(int) time.Duration { return 0 }

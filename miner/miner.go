@@ -29,7 +29,9 @@ type Miner struct {
 	checkURL func(ctx context.Context, from, rawURL string) error
 
 	mu       sync.Mutex
-	reserved map[string]time.Time // task → when its reservation lapses
+	reserved map[string]time.Time   // task → when its reservation lapses
+	identity Identity               // signs tournament entries; nil enters none
+	entries  map[string]*entryState // validator/tournament → the entry's fate
 	jobs     map[string]*jobState
 	queue    chan *jobState
 	wg       sync.WaitGroup
@@ -57,6 +59,7 @@ func New(cfg Config, strategy Strategy, validators protocol.ValidatorDialer, log
 	return &Miner{
 		cfg: cfg, strategy: strategy, validators: validators, log: log, now: time.Now,
 		reserved: map[string]time.Time{},
+		entries:  map[string]*entryState{},
 		jobs:     map[string]*jobState{},
 		queue:    make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued),
 	}, nil

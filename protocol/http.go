@@ -47,6 +47,11 @@ func (m *httpMiner) TaskStatus(ctx context.Context, taskID string) (api.MinerTas
 	return st, m.call(ctx, http.MethodGet, api.PathTaskStatus+url.PathEscape(taskID), nil, &st)
 }
 
+func (m *httpMiner) Announce(ctx context.Context, a api.TournamentAnnouncement) (api.AnnounceResponse, error) {
+	var resp api.AnnounceResponse
+	return resp, m.call(ctx, http.MethodPost, api.PathTournamentAnnounce, a, &resp)
+}
+
 // call sends a JSON request to the miner and decodes its answer.
 func (m *httpMiner) call(ctx context.Context, method, path string, body, out any) error {
 	var buf bytes.Buffer
@@ -157,6 +162,31 @@ func (v *httpValidator) Upload(ctx context.Context, uploadURL string, body io.Re
 	return &receipt, nil
 }
 
+func (v *httpValidator) Enter(ctx context.Context, entryURL string, e api.EnterRequest) (*api.EntryReceipt, error) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "tournament entry")
+	}
+	req, err := http.NewRequestWithContext(v.ctx(ctx), http.MethodPost, entryURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "entry URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, api.ResponseError(resp)
+	}
+	var receipt api.EntryReceipt
+	if err := api.DecodeJSON(resp.Body, 1<<20, &receipt); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINTERNAL, "entry receipt")
+	}
+	return &receipt, nil
+}
+
 // MinerHandler serves srv's endpoints (api.PathTaskOffer,
 // api.PathStartTraining, api.PathTaskStatus). The caller wraps it with the
 // signature-verifying middleware; caller returns a request's verified
@@ -179,6 +209,15 @@ func MinerHandler(srv MinerServer, caller func(*http.Request) string) http.Handl
 			return
 		}
 		resp, err := srv.StartTraining(r.Context(), caller(r), req)
+		reply(w, resp, err)
+	})
+	mux.HandleFunc("POST "+api.PathTournamentAnnounce, func(w http.ResponseWriter, r *http.Request) {
+		var a api.TournamentAnnouncement
+		if err := api.DecodeJSON(r.Body, 1<<20, &a); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		resp, err := srv.Announce(r.Context(), caller(r), a)
 		reply(w, resp, err)
 	})
 	mux.HandleFunc("GET "+api.PathTaskStatus+"{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +244,15 @@ func ValidatorHandler(srv ValidatorServer, caller func(*http.Request) string) ht
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT "+api.PathUpload+"{task}/{name}", func(w http.ResponseWriter, r *http.Request) {
 		receipt, err := srv.Upload(r.Context(), caller(r), r.PathValue("task"), r.PathValue("name"), r.Body)
+		reply(w, receipt, err)
+	})
+	mux.HandleFunc("POST "+api.PathTournamentEntries+"{id}"+api.TournamentEntriesSuffix, func(w http.ResponseWriter, r *http.Request) {
+		var req api.EnterRequest
+		if err := api.DecodeJSON(r.Body, 1<<16, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		receipt, err := srv.Enter(r.Context(), caller(r), r.PathValue("id"), req)
 		reply(w, receipt, err)
 	})
 	mux.HandleFunc("GET "+api.PathBlob+"{key...}", func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"sync"
@@ -109,6 +110,14 @@ func (m *localMiner) TaskStatus(ctx context.Context, taskID string) (api.MinerTa
 	return srv.TaskStatus(ctx, m.from, taskID)
 }
 
+func (m *localMiner) Announce(ctx context.Context, a api.TournamentAnnouncement) (api.AnnounceResponse, error) {
+	srv, err := m.server(ctx)
+	if err != nil {
+		return api.AnnounceResponse{}, err
+	}
+	return srv.Announce(ctx, m.from, a)
+}
+
 type localValidator struct {
 	l        *Local
 	from, to string
@@ -179,4 +188,33 @@ func (v *localValidator) Upload(ctx context.Context, uploadURL string, body io.R
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "no such endpoint: %s", uploadURL)
 	}
 	return srv.Upload(ctx, v.from, task, name, body)
+}
+
+func (v *localValidator) Enter(ctx context.Context, entryURL string, req api.EnterRequest) (*api.EntryReceipt, error) {
+	srv, err := v.server()
+	if err != nil {
+		return nil, err
+	}
+	if err := v.l.admit(ctx, v.from); err != nil {
+		return nil, err
+	}
+	rest, _, err := splitPath(entryURL, api.PathTournamentEntries)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := strings.CutSuffix(rest, api.TournamentEntriesSuffix)
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "no such endpoint: %s", entryURL)
+	}
+	// Marshal through JSON, as the HTTP transport does, so that the callee
+	// cannot keep the caller's values.
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "tournament entry")
+	}
+	var copied api.EnterRequest
+	if err := json.Unmarshal(b, &copied); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "tournament entry")
+	}
+	return srv.Enter(ctx, v.from, id, copied)
 }

@@ -7,8 +7,8 @@
 // Each direction has a client interface, what the caller sees, and a
 // server interface, what the callee implements, told who calls:
 //
-//	validator ──Miner──────────► MinerServer (miner.Miner):  Offer, StartTraining, TaskStatus
-//	miner ─────Validator───────► ValidatorServer (validator.Validator): OpenLink, Upload
+//	validator ──Miner──────────► MinerServer (miner.Miner):  Offer, StartTraining, TaskStatus, Announce
+//	miner ─────Validator───────► ValidatorServer (validator.Validator): OpenLink, Upload, Enter
 //
 // A validator reaches the miner at a node with a MinerDialer; a miner
 // reaches the validator that started a job with a ValidatorDialer. Both
@@ -38,6 +38,10 @@ type Miner interface {
 	// TaskStatus reports on a task the miner was started on. Returns
 	// ENOTFOUND for another.
 	TaskStatus(ctx context.Context, taskID string) (api.MinerTaskStatus, error)
+	// Announce tells the miner a tournament takes entries; its answer
+	// says whether it will enter (it sends its entry to the announcement's
+	// EntryURL itself).
+	Announce(ctx context.Context, a api.TournamentAnnouncement) (api.AnnounceResponse, error)
 }
 
 // MinerServer is what a miner implements; from is the verified hotkey of
@@ -46,6 +50,7 @@ type MinerServer interface {
 	Offer(ctx context.Context, from string, o api.TaskOffer) (api.OfferResponse, error)
 	StartTraining(ctx context.Context, from string, req api.TrainRequest) (api.TrainResponse, error)
 	TaskStatus(ctx context.Context, from, taskID string) (api.MinerTaskStatus, error)
+	Announce(ctx context.Context, from string, a api.TournamentAnnouncement) (api.AnnounceResponse, error)
 }
 
 // Validator is a validator as a miner sees it. Both calls are addressed by
@@ -61,6 +66,12 @@ type Validator interface {
 	// the miner has no part in the task or names another result, ECONFLICT
 	// when the task no longer takes results (late), ETOOLARGE.
 	Upload(ctx context.Context, uploadURL string, body io.Reader) (*api.UploadResponse, error)
+	// Enter sends a tournament entry to the entry URL of an
+	// announcement. Returns EUNAUTHORIZED for a signature that does not
+	// verify, EFORBIDDEN for a caller that is not the entry's miner,
+	// ECONFLICT when entries are closed or the miner or its method has
+	// entered already, EINVALID for a malformed entry.
+	Enter(ctx context.Context, entryURL string, req api.EnterRequest) (*api.EntryReceipt, error)
 }
 
 // ValidatorServer is what a validator implements; from is the verified
@@ -72,6 +83,8 @@ type ValidatorServer interface {
 	OpenLink(ctx context.Context, key string, query url.Values) (io.ReadCloser, error)
 	// Upload stores a result.
 	Upload(ctx context.Context, from, taskID, name string, body io.Reader) (*api.UploadResponse, error)
+	// Enter accepts a miner's tournament entry.
+	Enter(ctx context.Context, from, tournamentID string, req api.EnterRequest) (*api.EntryReceipt, error)
 }
 
 // MinerDialer returns the miner at node n, as the dialing validator.

@@ -152,7 +152,7 @@ func newFixture(t *testing.T, tr transport) *fixture {
 	cfg := validator.DefaultConfig()
 	cfg.PublicURL, cfg.MaxUpload = base, maxUpload
 	v, err := validator.New(cfg, validator.Deps{Store: store, Blobs: blobAdapter{blobs}, Models: noModels{},
-		Preparer: noPreparer{}, Evaluator: noEvaluator{}, Links: links})
+		Preparer: noPreparer{}, Evaluator: noEvaluator{}, Links: links, Verify: sign.VerifySignature})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +194,7 @@ func TestProtocol(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Run("miner", func(t *testing.T) { minerSuite(t, newFixture(t, tr)) })
 			t.Run("validator", func(t *testing.T) { validatorSuite(t, newFixture(t, tr)) })
+			t.Run("tournament", func(t *testing.T) { tournamentSuite(t, newFixture(t, tr)) })
 		})
 	}
 }
@@ -330,6 +331,63 @@ func validatorSuite(t *testing.T, f *fixture) {
 	if _, err := v.Upload(ctx, f.uploadURL(f.task.ID, f.sub.ExpectedName), bytes.NewReader(body)); crucible.ErrorCode(err) != crucible.ECONFLICT ||
 		crucible.ErrorHint(err) == "" {
 		t.Errorf("late upload: %v", err)
+	}
+}
+
+// tournamentSuite: miners enter a tournament with signed entries at the
+// URL its announcement names; a second entry, another's method, another
+// miner's entry, a stranger and a wrong address are refused and nothing is
+// written. A miner answers announcements (this one has no key to sign an
+// entry with, so it declines); a stranger's or a malformed one is refused.
+func tournamentSuite(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	must(t, f.store.UpsertNodes(ctx, []*crucible.Node{{UID: 1, Hotkey: m1.Address(), IP: "127.0.0.1", Port: 1}, {UID: 2, Hotkey: m2.Address(), IP: "127.0.0.1", Port: 2}}))
+	tour := &crucible.Tournament{EntriesClose: time.Now().Add(time.Hour), Settings: crucible.TournamentSettings{
+		MinEntrants: 2, KnockoutMax: 4, GroupSize: 3, MinGroupSize: 3, Advance: 1, GroupTasks: 1, PairTasks: 1, BossTasks: 1, Hours: 1,
+		Pool:       []crucible.TournamentTaskSpec{{Type: crucible.TaskInstruct, Model: "m", Dataset: "d"}},
+		GroupTypes: []crucible.TaskType{crucible.TaskInstruct}, KnockoutTypes: []crucible.TaskType{crucible.TaskInstruct}, BossTypes: []crucible.TaskType{crucible.TaskInstruct}}}
+	must(t, f.store.CreateTournament(ctx, tour))
+	entryURL := f.base + api.PathTournamentEntries + tour.ID + api.TournamentEntriesSuffix
+	entry := func(k *sign.Keypair, m crucible.Method) api.EnterRequest {
+		at := time.Now().UTC()
+		sig, _ := k.Sign(crucible.EntryMessage(tour.ID, k.Address(), m.Hash(), 0, at))
+		return api.EnterRequest{Method: m, MethodHash: m.Hash(), SignedAt: at, Signature: hex.EncodeToString(sig)}
+	}
+	mine := crucible.Method{Strategy: "auto", Version: "recipe-1"}
+	r, err := f.net.validator(m1).Enter(ctx, entryURL, entry(m1, mine))
+	if err != nil || r.Hotkey != m1.Address() || r.MethodHash != mine.Hash() {
+		t.Fatalf("enter: %+v %v", r, err)
+	}
+	for name, c := range map[string]struct {
+		as   *sign.Keypair
+		url  string
+		req  api.EnterRequest
+		code string
+	}{
+		"twice":            {m1, entryURL, entry(m1, crucible.Method{Strategy: "full"}), crucible.ECONFLICT},
+		"another's method": {m2, entryURL, entry(m2, mine), crucible.ECONFLICT},
+		"another's entry":  {m2, entryURL, entry(m1, crucible.Method{Strategy: "lora-fast"}), crucible.EUNAUTHORIZED},
+		"stranger":         {stranger, entryURL, entry(stranger, crucible.Method{Strategy: "x"}), crucible.EFORBIDDEN},
+		"wrong address":    {m2, strings.Replace(entryURL, "/entries", "/other", 1), entry(m2, crucible.Method{Strategy: "y"}), crucible.ENOTFOUND},
+	} {
+		if _, err := f.net.validator(c.as).Enter(ctx, c.url, c.req); crucible.ErrorCode(err) != c.code {
+			t.Errorf("enter %s: %v, want %s", name, err, c.code)
+		}
+	}
+	if es, _ := f.store.FindEntries(ctx, tour.ID); len(es) != 1 {
+		t.Errorf("%d entries stored, want 1", len(es))
+	}
+	a := api.TournamentAnnouncement{TournamentID: tour.ID, EntriesClose: tour.EntriesClose, EntryURL: entryURL}
+	if resp, err := f.net.miner(v1).Announce(ctx, a); err != nil || resp.Entering || !strings.Contains(resp.Message, "no key") {
+		t.Errorf("announce: %+v %v", resp, err)
+	}
+	if _, err := f.net.miner(stranger).Announce(ctx, a); crucible.ErrorCode(err) != crucible.EFORBIDDEN {
+		t.Errorf("announcement by a stranger: %v", err)
+	}
+	bad := a
+	bad.TournamentID = "../../x"
+	if _, err := f.net.miner(v1).Announce(ctx, bad); crucible.ErrorCode(err) != crucible.EINVALID {
+		t.Errorf("malformed announcement: %v", err)
 	}
 }
 

@@ -39,3 +39,19 @@ func (AdvanceTaskArgs) Kind() string { return "advance_task" }
 func (AdvanceTaskArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: UniqueWhileActive()}
 }
+
+// AdvanceTournamentArgs is the job that moves one tournament along its
+// lifecycle (validator.Validator.TournamentStep), unique per tournament
+// while active like AdvanceTaskArgs. Announcing a tournament inserts it in
+// the transaction that stores the tournament.
+type AdvanceTournamentArgs struct {
+	TournamentID string `json:"tournament_id"`
+}
+
+// Kind implements river.JobArgs.
+func (AdvanceTournamentArgs) Kind() string { return "advance_tournament" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: unique per tournament while active.
+func (AdvanceTournamentArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: UniqueWhileActive()}
+}

@@ -24,6 +24,7 @@ import (
 const (
 	KindTaskResult = "task_result"
 	KindWeights    = "weights"
+	KindTournament = "tournament"
 )
 
 // TaskResult is the payload of a task_result entry: everything needed to
@@ -49,6 +50,68 @@ type TaskResult struct {
 	Winner     string                 `json:"winner,omitempty"` // hotkey
 	FinishedAt time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
 	Miners     []MinerResult          `json:"miners"`
+	// Competition is how the task found its miners: empty or "open" for
+	// an open competition, whose scores count toward weights; "champion"
+	// or "tournament" for a routed task, whose results count only through
+	// its tournament.
+	Competition string `json:"competition,omitempty"`
+	Tournament  string `json:"tournament,omitempty"`
+}
+
+// Routed reports whether the task was given to named miners (the
+// champion, a tournament match) rather than competed for in the open.
+func (t TaskResult) Routed() bool {
+	return t.Competition == crucible.CompetitionChampion || t.Competition == crucible.CompetitionTournament
+}
+
+// Tournament is the payload of a tournament entry: everything needed to
+// re-derive the bracket, every decision and the tournament's weights, and
+// to check that each entrant really entered (its signed entry).
+type Tournament struct {
+	TournamentID string                      `json:"tournament_id"`
+	SpecVersion  string                      `json:"spec_version"`
+	Settings     crucible.TournamentSettings `json:"settings"`
+	Entries      []crucible.TournamentEntry  `json:"entries"`
+	// Defender is the champion when entries closed, DefenderWins its
+	// tournaments won in a row then.
+	Defender     string `json:"defender,omitempty"`
+	DefenderWins int    `json:"defender_wins,omitempty"`
+	// Matches are the bracket, round by round, with every task's results.
+	Matches    []*crucible.TournamentMatch `json:"matches"`
+	Challenger string                      `json:"challenger,omitempty"`
+	Winner     string                      `json:"winner,omitempty"`
+	Margin     *float64                    `json:"margin,omitempty"` // the boss round's median margin
+	// ChampionWins and ChampionMargin are the champion's consecutive
+	// wins after this tournament and its margin when it first won: what
+	// its boosted share is computed from.
+	ChampionWins   int       `json:"champion_wins,omitempty"`
+	ChampionMargin *float64  `json:"champion_margin,omitempty"`
+	FinishedAt     time.Time `json:"finished_at"`
+}
+
+// Entrants lists the tournament's entrants' hotkeys.
+func (t Tournament) Entrants() []string {
+	out := make([]string, len(t.Entries))
+	for i, e := range t.Entries {
+		out[i] = e.Hotkey
+	}
+	return out
+}
+
+// DecodeTournaments reads the tournament entries of a log, in log order.
+func DecodeTournaments(entries []*crucible.ResultEntry) ([]Tournament, error) {
+	var out []Tournament
+	for _, e := range entries {
+		if e.Kind != KindTournament {
+			continue
+		}
+		var t Tournament
+		if err := json.Unmarshal(e.Payload, &t); err != nil {
+			return nil, fmt.Errorf("results log entry %d: %w", e.Seq, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // MinerResult is one miner's line in a TaskResult.
@@ -68,9 +131,12 @@ type MinerResult struct {
 // Weights is the payload of a weights entry.
 type Weights struct {
 	SpecVersion string             `json:"spec_version"`
-	Weights     map[string]float64 `json:"weights"` // hotkey → weight, summing to 1
-	Block       int64              `json:"block,omitempty"`
-	ComputedAt  time.Time          `json:"computed_at"` // the "now" the weights were computed at
+	Weights     map[string]float64 `json:"weights"` // hotkey → weight, summing to 1 (the burned share under scoring's BurnKey)
+	// BurnHotkey is where the burned share was set on chain; empty when
+	// it was left off the chain.
+	BurnHotkey string    `json:"burn_hotkey,omitempty"`
+	Block      int64     `json:"block,omitempty"`
+	ComputedAt time.Time `json:"computed_at"` // the "now" the weights were computed at
 }
 
 // Hash is an entry's hash: hex SHA-256 over its sequence number (8 bytes,
@@ -182,10 +248,14 @@ func Decode(entries []*crucible.ResultEntry) (tasks []TaskResult, weights []Weig
 }
 
 // Scores turns task results into the per-miner scores the weights are
-// computed from, as the validator stored them.
+// computed from, as the validator stored them: open competitions only (a
+// routed task counts through its tournament, if any).
 func Scores(tasks []TaskResult) []*crucible.Score {
 	var out []*crucible.Score
 	for _, t := range tasks {
+		if t.Routed() {
+			continue
+		}
 		for _, m := range t.Miners {
 			out = append(out, &crucible.Score{TaskID: t.TaskID, Hotkey: m.Hotkey, TaskType: t.TaskType,
 				IsOrganic: t.IsOrganic, QualityScore: m.Score, Work: t.Work, TestLoss: m.Loss,

@@ -272,3 +272,20 @@ func (s Spec) Vector(scores []*crucible.Score, last *TournamentOutcome, now time
 	}
 	return out, nil
 }
+
+// OutcomeOf summarises a finished tournament for Vector: its participants
+// (the entrants and the defender), the champion it left, the round points
+// its matches earned, and the champion's margin and consecutive wins.
+func OutcomeOf(id string, entrants []string, defender, winner string, matches []*crucible.TournamentMatch, margin *float64, wins int) *TournamentOutcome {
+	o := &TournamentOutcome{ID: id, Winner: winner, Margin: margin, Wins: wins}
+	seen := map[string]bool{}
+	for _, h := range append(append([]string(nil), entrants...), defender) {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			o.Participants = append(o.Participants, h)
+		}
+	}
+	sort.Strings(o.Participants)
+	o.Points = Points(matches, winner, defender)
+	return o
+}

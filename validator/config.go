@@ -48,6 +48,11 @@ type Config struct {
 	// Seed seeds the split, the honeypots and the choice of whom to offer
 	// tasks to. Defaults to `42`.
 	Seed int64 `flag:"seed"`
+	// BurnHotkey receives the burned share of the weights (on Bittensor
+	// the subnet owner's hotkey, whose incentive is recycled); empty leaves
+	// that share off the chain, which then shares the miners' weights out
+	// in proportion.
+	BurnHotkey string `flag:"burn-hotkey"`
 }
 
 // DefaultConfig returns the documented defaults.

@@ -23,5 +23,6 @@ func init() {
 		"TestCap":      {Help: "the largest hidden test split, in rows", Default: "1000"},
 		"MinRows":      {Help: "the smallest dataset accepted, in rows", Default: "20"},
 		"Seed":         {Help: "seeds the split, the honeypots and the choice of whom to offer tasks to", Default: "42"},
+		"BurnHotkey":   {Help: "receives the burned share of the weights (on Bittensor the subnet owner's hotkey, whose incentive is recycled); empty leaves that share off the chain, which then shares the miners' weights out in proportion"},
 	})
 }

@@ -221,8 +221,13 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 		scores = append(scores, &crucible.Score{TaskID: t.ID, Hotkey: s.Hotkey, TaskType: t.Type, IsOrganic: t.IsOrganic,
 			QualityScore: score, Work: work, TestLoss: s.TestLoss, SpecVersion: v.spec.Version, CreatedAt: scoredAt})
 	}
-	if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
-		return err
+	// A routed task (the champion's, a tournament match's) is not an open
+	// competition: its results count through its tournament, not as
+	// per-task scores.
+	if !t.Routed() {
+		if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+			return err
+		}
 	}
 	if err := v.logTask(ctx, t, subs, ranked, work, scoredAt); err != nil {
 		return err

@@ -20,8 +20,39 @@ func (v *Validator) CheckTask(ctx context.Context, t *crucible.Task) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	_, err := v.Models.ResolveModel(ctx, t.Model)
-	return err
+	if _, err := v.Models.ResolveModel(ctx, t.Model); err != nil {
+		return err
+	}
+	return v.route(ctx, t)
+}
+
+// route decides how a new task finds its miners. A customer's task goes to
+// the current champion's miner unless the customer asked for an open
+// competition (or there is no champion yet); the validator's own tasks are
+// open competitions; a tournament's tasks name their tournament and
+// members.
+func (v *Validator) route(ctx context.Context, t *crucible.Task) error {
+	switch {
+	case t.Competition == crucible.CompetitionTournament:
+		if t.Tournament == "" || len(t.Assignees) == 0 {
+			return crucible.Errorf(crucible.EINVALID, "a tournament task needs its tournament and its match's members")
+		}
+		return nil
+	case len(t.Assignees) > 0 || t.Tournament != "":
+		return crucible.Errorf(crucible.EINVALID, "only a tournament task names its miners")
+	case !t.IsOrganic || t.Competition == crucible.CompetitionOpen:
+		return nil
+	}
+	c, err := v.Champion(ctx)
+	switch {
+	case crucible.ErrorCode(err) == crucible.ENOTFOUND:
+		t.Competition = crucible.CompetitionOpen // nobody holds the title yet
+		return nil
+	case err != nil:
+		return err
+	}
+	t.Competition, t.Assignees = crucible.CompetitionChampion, []string{c.Hotkey}
+	return nil
 }
 
 // Step does the next piece of work on a task and returns when it wants to
@@ -110,6 +141,9 @@ func (v *Validator) move(ctx context.Context, t *crucible.Task, to crucible.Task
 		return err
 	}
 	v.Log.Info("task status", "task", t.ID, "status", to)
+	if to.Terminal() && t.Tournament != "" && v.KickTournament != nil {
+		v.KickTournament(t.Tournament)
+	}
 	return nil
 }
 

@@ -71,6 +71,9 @@ func (v *Validator) candidates(ctx context.Context, t *crucible.Task) ([]*crucib
 // offer asks miners, in candidate order, until PoolMax have accepted or the
 // candidates run out. Offers go out in parallel, a batch at a time.
 func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, error) {
+	if len(t.Assignees) > 0 {
+		return v.offerAssigned(ctx, t)
+	}
 	pool, err := v.candidates(ctx, t)
 	if err != nil {
 		return time.Time{}, err
@@ -132,6 +135,86 @@ func (v *Validator) offer(ctx context.Context, t *crucible.Task) (time.Time, err
 		t.TimesDelayed++
 		t.NextDelayAt = &at
 	})
+}
+
+// offerAssigned offers a task to its assignees only (a tournament match's
+// members, or the champion), all at once. A tournament member that
+// declines or cannot be reached takes part with that failure, which counts
+// for the other side; the task starts with those that accepted, and fails
+// when none did. A champion that cannot take a customer's task hands it to
+// an open competition instead, so that the customer does not wait.
+func (v *Validator) offerAssigned(ctx context.Context, t *crucible.Task) (time.Time, error) {
+	subs, err := v.Store.FindSubmissions(ctx, t.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	have := map[string]*crucible.Submission{}
+	for _, s := range subs {
+		have[s.Hotkey] = s
+	}
+	offer := api.TaskOffer{TaskID: t.ID, TaskType: t.Type, Model: t.Model, ModelParamsCount: t.ModelParamsCount,
+		DatasetSize: t.TrainRows, HoursToComplete: t.HoursToComplete}
+	var ask []string
+	for _, h := range t.Assignees {
+		if have[h] == nil {
+			ask = append(ask, h)
+		}
+	}
+	answers := make([]api.OfferResponse, len(ask))
+	var wg sync.WaitGroup
+	for i, h := range ask {
+		n, err := v.Store.FindNode(ctx, h)
+		if err != nil || n.Validator || n.IP == "" || n.Port == 0 {
+			answers[i] = api.OfferResponse{Message: "not a miner serving on the network"}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = v.sendOffer(ctx, n, offer)
+		}()
+	}
+	wg.Wait()
+	champion := t.Competition == crucible.CompetitionChampion
+	var declined []string
+	for i, h := range ask {
+		a := answers[i]
+		if err := v.Store.AddOfferResponse(ctx, &crucible.OfferResponse{TaskID: t.ID, Hotkey: h, Accepted: a.Accepted, Message: a.Message}); err != nil {
+			return time.Time{}, err
+		}
+		sub := &crucible.Submission{TaskID: t.ID, Hotkey: h, ExpectedName: newName()}
+		if a.Accepted {
+			v.event(ctx, t.ID, crucible.EventProgress, h, "accepted the task", nil)
+		} else {
+			declined = append(declined, h+": "+a.Message)
+			v.event(ctx, t.ID, crucible.EventProgress, h, "declined: "+a.Message, nil)
+			if champion {
+				continue
+			}
+			sub.Failure = "did not take the task: " + a.Message
+		}
+		if err := v.Store.CreateSubmission(ctx, sub); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
+			return time.Time{}, err
+		}
+		have[h] = sub
+	}
+	accepted := 0
+	for _, s := range have {
+		if s.Failure == "" {
+			accepted++
+		}
+	}
+	now := v.Now()
+	switch {
+	case accepted > 0:
+		return now, v.move(ctx, t, crucible.StatusReady, nil)
+	case champion:
+		v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("the champion cannot take the task (%s); it is offered to every miner instead", strings.Join(declined, "; ")), nil)
+		return now, v.move(ctx, t, crucible.StatusLookingForNodes, func(t *crucible.Task) {
+			t.Competition, t.Assignees = crucible.CompetitionOpen, nil
+		})
+	}
+	return now, v.fail(ctx, t, crucible.StatusFailureFindingNodes, "no assigned miner took the task: %s", strings.Join(declined, "; "))
 }
 
 // sendOffer sends one offer; any failure to get an answer is a refusal.

@@ -39,6 +39,7 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
 		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: t.TestData, TestSHA256: sum,
 		FinishedAt: at, BaseLoss: e.BaseLoss, BaseReward: e.BaseReward,
+		Competition: t.Competition, Tournament: t.Tournament,
 	}
 	if t.Type == crucible.TaskGRPO {
 		p.Rewards = t.Rewards

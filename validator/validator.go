@@ -26,6 +26,7 @@ type Store interface {
 	crucible.ResultLogService
 	crucible.WeightsService
 	crucible.EvaluationService
+	crucible.TournamentService
 }
 
 // Blobs stores datasets, splits and uploaded results.
@@ -124,6 +125,17 @@ type Deps struct {
 	// let its lifecycle move on early (a result was uploaded), so the driver
 	// can call Step at once instead of at the time Step last asked for.
 	Kick func(taskID string)
+	// Submit stores a task and schedules its lifecycle, in one
+	// transaction, with a first event note (the node's Submit); a task
+	// whose ID exists is ECONFLICT. Tournaments create their tasks with it.
+	Submit func(ctx context.Context, t *crucible.Task, note string) error
+	// KickTournament, when set, is called when a tournament's task ends, so
+	// the driver can call TournamentStep at once.
+	KickTournament func(tournamentID string)
+	// Verify checks the signatures of tournament entries (sign.VerifySignature).
+	Verify SignatureCheck
+	// Fees charges tournament entry fees; nil allows only free tournaments.
+	Fees Fees
 }
 
 // Validator runs the task lifecycle. It is the validator's side of the node

@@ -16,7 +16,8 @@ type WeightSetter interface {
 }
 
 // ComputeWeights aggregates the scores of the spec's longest window before
-// now into weights, with the scoring spec.
+// now and the latest finished tournament into weights, with the scoring
+// spec (scoring.Spec.Vector); a burned share is under scoring.BurnKey.
 func (v *Validator) ComputeWeights(ctx context.Context, now time.Time) ([]scoring.Weight, error) {
 	longest := 0.0
 	for _, p := range v.spec.Periods {
@@ -26,7 +27,11 @@ func (v *Validator) ComputeWeights(ctx context.Context, now time.Time) ([]scorin
 	if err != nil {
 		return nil, err
 	}
-	return v.spec.Weights(scores, now)
+	last, err := v.LastTournament(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.spec.Vector(scores, last, now)
 }
 
 // SetWeights computes the weights, sets them on the chain (when a setter is
@@ -40,8 +45,8 @@ func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
 		return nil, err
 	}
 	var block int64
-	if v.Weights != nil && len(w) > 0 {
-		if block, err = v.Weights.SetWeights(ctx, w); err != nil {
+	if onChain := v.onChain(w); v.Weights != nil && len(onChain) > 0 {
+		if block, err = v.Weights.SetWeights(ctx, onChain); err != nil {
 			return w, err
 		}
 	}
@@ -54,11 +59,28 @@ func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
 		return w, err
 	}
 	if v.Signer != nil {
-		p := resultlog.Weights{SpecVersion: v.spec.Version, Weights: m, Block: block, ComputedAt: now}
+		p := resultlog.Weights{SpecVersion: v.spec.Version, Weights: m, Block: block, ComputedAt: now, BurnHotkey: v.cfg.BurnHotkey}
 		if err := v.appendLog(ctx, resultlog.KindWeights, p, ""); err != nil {
 			return w, err
 		}
 	}
 	v.Log.Info("weights", "miners", len(w), "block", block)
 	return w, nil
+}
+
+// onChain is the vector as set on chain: the burned share on the burn
+// hotkey, or left off when there is none (the chain then shares the
+// miners' weights out in proportion).
+func (v *Validator) onChain(w []scoring.Weight) []scoring.Weight {
+	out := make([]scoring.Weight, 0, len(w))
+	for _, x := range w {
+		if x.Hotkey == scoring.BurnKey {
+			if v.cfg.BurnHotkey == "" {
+				continue
+			}
+			x.Hotkey = v.cfg.BurnHotkey
+		}
+		out = append(out, x)
+	}
+	return out
 }

@@ -184,6 +184,10 @@ func (g guarded) Upload(ctx context.Context, uploadURL string, body io.Reader) (
 	return g.v.Upload(context.WithValue(ctx, validatorKey{}, g.hotkey), uploadURL, body)
 }
 
+func (g guarded) Enter(ctx context.Context, entryURL string, req api.EnterRequest) (*api.EntryReceipt, error) {
+	return g.v.Enter(context.WithValue(ctx, validatorKey{}, g.hotkey), entryURL, req)
+}
+
 // checkFetchFrom validates a --fetch-from value.
 func checkFetchFrom(p string) error {
 	switch p {

@@ -189,6 +189,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if n.nonces, err = sign.OpenReplayCache(n.state.Path("nonces"), 0); err != nil {
 		return nil, err
 	}
+	n.m.SetIdentity(n.key) // signs tournament entries
 	n.h = sign.Verify(protocol.MinerHandler(n.m, func(r *http.Request) string {
 		h, _ := sign.Caller(r.Context())
 		return h

@@ -2,6 +2,9 @@ package minernode
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -23,6 +26,14 @@ type tuningStrategy struct {
 }
 
 func (s *tuningStrategy) Name() string { return s.recipe.Name }
+
+// Method names the recipe and, as its version, a hash of its settings, so
+// that two miners on the same recipe enter the same method.
+func (s *tuningStrategy) Method() crucible.Method {
+	b, _ := json.Marshal(s.recipe)
+	sum := sha256.Sum256(b)
+	return crucible.Method{Strategy: s.recipe.Name, Version: "recipe-" + hex.EncodeToString(sum[:8])}
+}
 
 func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(miner.Progress)) error {
 	spec := tuning.Spec{

@@ -226,6 +226,7 @@ func (n *Node) openModels(deps Deps) error {
 func (n *Node) openQueue(ctx context.Context) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &advanceWorker{node: n})
+	river.AddWorker(workers, &tournamentWorker{node: n})
 	qcfg := queue.Config{Workers: workers, MaxWorkers: n.cfg.Workers, FetchPollInterval: 200 * time.Millisecond,
 		Logger: n.log.With("component", "queue")}
 	var err error
@@ -245,13 +246,19 @@ func (n *Node) openValidator(ev validator.Evaluator) error {
 	transport := &sign.Transport{Signer: n.key, Base: http.DefaultTransport}
 	deps := validator.Deps{
 		Store: n.store, Blobs: blobAdapter{n.blobs}, Models: n.models, Evaluator: ev,
-		Preparer: NewPreparer(n.ds, n.models, n.split),
-		Miners:   protocol.HTTPMiners(&http.Client{Transport: transport}, sign.WithTarget),
-		Log:      n.log,
-		Links:    n.links,
-		Kick:     func(id string) { n.kick(context.Background(), id) },
-		Signer:   n.key,
-		Weights:  node.ChainWeights{Chain: n.chain, Hotkey: n.key.Address()},
+		Preparer:       NewPreparer(n.ds, n.models, n.split),
+		Miners:         protocol.HTTPMiners(&http.Client{Transport: transport}, sign.WithTarget),
+		Log:            n.log,
+		Links:          n.links,
+		Kick:           func(id string) { n.kick(context.Background(), id) },
+		Signer:         n.key,
+		Weights:        node.ChainWeights{Chain: n.chain, Hotkey: n.key.Address()},
+		Submit:         n.submit,
+		KickTournament: func(id string) { n.kickTournament(context.Background(), id) },
+		Verify:         sign.VerifySignature,
+	}
+	if n.local != nil {
+		deps.Fees = localFees{n.local}
 	}
 	var err error
 	n.v, err = validator.New(n.cfg.Config, deps)

@@ -61,6 +61,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if _, err := n.Requeue(ctx); err != nil {
 		return err
 	}
+	if err := n.requeueTournaments(ctx); err != nil {
+		return err
+	}
 	if err := n.SyncMetagraph(ctx); err != nil {
 		return fmt.Errorf("read metagraph: %w", err)
 	}
