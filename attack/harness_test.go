@@ -192,3 +192,35 @@ func unchanged(t *testing.T, what string, before tree, dir string, ignore ...str
 		t.Errorf("%s changed %s: %s", what, dir, strings.Join(diffs, " "))
 	}
 }
+
+// apiReq builds a customer API request with an API key ("" for none).
+func apiReq(t *testing.T, key, method, url string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// newAccount has the admin create an account and returns its key's
+// secret.
+func newAccount(t *testing.T, n *testNet, name string) string {
+	t.Helper()
+	body := []byte(`{"account_name":"` + name + `"}`)
+	r := do(t, apiReq(t, n.Validator.AdminKey(), "POST", n.Validator.URL()+api.PathKeys, body))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create account %s: %d %s", name, r.status, r.body)
+	}
+	var k api.CreatedKey
+	if err := api.DecodeJSON(strings.NewReader(r.body), 1<<20, &k); err != nil {
+		t.Fatal(err)
+	}
+	return k.Secret
+}

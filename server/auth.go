@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/ratelimit"
 	"github.com/mr-tron/base58"
 )
 
@@ -96,62 +92,28 @@ func (s *Server) lookupKey(ctx context.Context, secret string) (*caller, error) 
 	return &caller{account: a, key: k}, nil
 }
 
-// allow takes a token from the caller's bucket, answering 429 with
-// Retry-After when there is none.
+// allow takes a token from the caller's account's bucket (one bucket for
+// all of an account's keys, so that a new key brings no new allowance) and,
+// for a key given a lower rate of its own, from the key's bucket too,
+// answering 429 with Retry-After when either is empty. A key an admin gave
+// a higher rate refills its account's bucket at that rate.
 func (s *Server) allow(w http.ResponseWriter, c *caller) bool {
-	rate := s.opt.RatePerMinute
-	if c.key.RateLimit > 0 {
-		rate = c.key.RateLimit
+	rate := max(s.opt.RatePerMinute, c.key.RateLimit)
+	if c.key.RateLimit > 0 && c.key.RateLimit < rate {
+		if wait := s.limiter.Take("key "+c.key.ID, c.key.RateLimit); wait > 0 {
+			s.opt.Log.Warn("rate limited", "account", c.account.Name, "key", c.key.Prefix)
+			ratelimit.Refuse(w, wait, "API key "+c.key.Prefix+"…",
+				fmt.Sprintf("this key may make %d requests a minute, %d at once", c.key.RateLimit, min(s.opt.Burst, c.key.RateLimit)))
+			return false
+		}
 	}
-	wait := s.limiter.take(c.key.ID, rate)
-	if wait <= 0 {
-		return true
+	if wait := s.limiter.Take("account "+c.account.ID, rate); wait > 0 {
+		s.opt.Log.Warn("rate limited", "account", c.account.Name, "key", c.key.Prefix)
+		ratelimit.Refuse(w, wait, "account "+c.account.Name+" (key "+c.key.Prefix+"…)",
+			fmt.Sprintf("an account may make %d requests a minute, %d at once, whichever of its keys it uses", rate, min(s.opt.Burst, rate)))
+		return false
 	}
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	api.WriteError(w, crucible.Errorf(crucible.ERATELIMITED, "too many requests with API key %s…; retry in %d s", c.key.Prefix, secs).
-		WithHint(fmt.Sprintf("this key may make %d requests a minute, %d at once", rate, min(s.opt.Burst, rate))))
-	return false
-}
-
-// limiter keeps one token bucket per API key, each at its key's own rate.
-type limiter struct {
-	mu      sync.Mutex
-	burst   float64
-	now     func() time.Time
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLimiter(burst int, now func() time.Time) *limiter {
-	return &limiter{burst: float64(burst), now: now, buckets: map[string]*bucket{}}
-}
-
-// take takes one token from key's bucket, refilled at perMinute tokens a
-// minute and holding at most min(burst, perMinute), and returns 0, or
-// returns how long until a token is there.
-func (l *limiter) take(key string, perMinute int) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	rate := float64(perMinute) / 60
-	capacity := math.Min(l.burst, float64(perMinute))
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: capacity, at: now}
-		l.buckets[key] = b
-	}
-	b.tokens = math.Min(capacity, b.tokens+now.Sub(b.at).Seconds()*rate)
-	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / rate * float64(time.Second))
+	return true
 }
 
 // newKey creates an API key for account and returns it with its secret.

@@ -138,6 +138,11 @@ func (s *Server) withCookie(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if ck, err := r.Cookie(cookieName); err == nil && ck.Value != "" {
 			if c, err := s.lookupKey(r.Context(), ck.Value); err == nil {
+				// A logged-in page spends from the account's allowance, as
+				// the API does.
+				if !s.allow(w, c) {
+					return
+				}
 				r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 			} else {
 				s.setCookie(w, "", -1)
@@ -257,10 +262,27 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", view{Title: "Log in", Nav: "login", Page: map[string]string{"Next": safeNext(r.URL.Query().Get("next"))}})
 }
 
-// safeNext keeps a redirect target on this site.
+// safeNext keeps a redirect target on this site: a path (with an optional
+// query) that every browser reads as one. Anything a browser could read as
+// another origin (//host, /\host, schemes, control characters and
+// whitespace that browsers strip, encoded slashes after the first) becomes
+// the tasks page.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
-		return "/tasks"
+	const fallback = "/tasks"
+	if len(next) == 0 || len(next) > 2000 || next[0] != '/' {
+		return fallback
+	}
+	for _, c := range next {
+		if c <= ' ' || c == 0x7f || c == '\\' || c > 0x7e {
+			return fallback
+		}
+	}
+	if strings.HasPrefix(next, "//") || strings.HasPrefix(strings.ToLower(next), "/%2f") || strings.HasPrefix(strings.ToLower(next), "/%5c") {
+		return fallback
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return fallback
 	}
 	return next
 }

@@ -31,8 +31,14 @@ func (s *Server) appendUpload(w http.ResponseWriter, r *http.Request, c *caller)
 		return crucible.Errorf(crucible.EINVALID, "?offset=%q: want the number of bytes the upload has", r.URL.Query().Get("offset")).
 			WithHint("GET /v1/uploads/ID says how many bytes it has (received)")
 	}
-	sess, err := s.b.AppendUpload(r.Context(), c.account.ID, r.PathValue("id"), offset, http.MaxBytesReader(w, r.Body, s.opt.MaxUpload))
 	var mbe *http.MaxBytesError
+	var sess *api.UploadSession
+	if r.ContentLength > s.opt.MaxUpload {
+		// Announced too large: refused before a byte is read.
+		err = &http.MaxBytesError{Limit: s.opt.MaxUpload}
+	} else {
+		sess, err = s.b.AppendUpload(r.Context(), c.account.ID, r.PathValue("id"), offset, http.MaxBytesReader(w, r.Body, s.opt.MaxUpload))
+	}
 	if errors.As(err, &mbe) {
 		return crucible.Errorf(crucible.ETOOLARGE, "a chunk may hold at most %d MiB", s.opt.MaxUpload>>20).
 			WithHint("send the file in smaller chunks")

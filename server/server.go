@@ -28,6 +28,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/ratelimit"
 )
 
 // Store is the part of the validator's store the server reads and writes.
@@ -81,9 +82,11 @@ type Backend interface {
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
-	// RatePerMinute is each API key's sustained request rate. Defaults to 600.
+	// RatePerMinute is each account's sustained request rate, API and
+	// dashboard together, whichever of its keys it uses. Defaults to 600.
 	RatePerMinute int
-	// Burst is how many requests a key may make at once. Defaults to 60.
+	// Burst is how many requests an account may make at once. Defaults to
+	// 60.
 	Burst int
 	// MaxUpload is the largest dataset upload in one request (and the
 	// largest chunk of a resumable one) in bytes. Defaults to 512 MiB.
@@ -137,7 +140,7 @@ func (o *Options) defaults() {
 type Server struct {
 	b       Backend
 	opt     Options
-	limiter *limiter
+	limiter *ratelimit.Limiter
 	mux     *http.ServeMux
 	pages   *pages
 }
@@ -145,7 +148,7 @@ type Server struct {
 // New returns a server over b.
 func New(b Backend, opt Options) *Server {
 	opt.defaults()
-	s := &Server{b: b, opt: opt, limiter: newLimiter(opt.Burst, opt.Now), mux: http.NewServeMux()}
+	s := &Server{b: b, opt: opt, limiter: ratelimit.New(opt.Burst, opt.Now), mux: http.NewServeMux()}
 	s.pages = newPages()
 	for _, r := range s.apiRoutes() {
 		s.mux.Handle(r.method+" "+r.pattern, s.wrap(r))

@@ -26,6 +26,7 @@ import (
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/protocol"
+	"github.com/crucible-net/crucible/ratelimit"
 	"github.com/crucible-net/crucible/sign"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// link-local one), public (public addresses only) or any. Defaults to
 	// `axon`.
 	FetchFrom string `flag:"fetch-from"`
+	// RatePerAddress is how many requests one address may make a minute
+	// to the miner's endpoints. Defaults to `600`.
+	RatePerAddress int `flag:"rate-per-address"`
 	// Seed seeds training. Defaults to `1`.
 	Seed uint64 `flag:"seed"`
 	// Verbose logs every job step.
@@ -86,6 +90,9 @@ func (c *Config) Validate() error {
 	r.resolve()
 	if err := checkFetchFrom(r.FetchFrom); err != nil {
 		return err
+	}
+	if r.RatePerAddress < 1 {
+		return crucible.Errorf(crucible.EINVALID, "--rate-per-address %d: must be at least 1", r.RatePerAddress)
 	}
 	return r.Config.Validate()
 }
@@ -195,6 +202,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 		return h
 	}), sign.Options{Hotkey: n.key.Address(), Authorize: mg.Authorizer(cfg.MinStake, cfg.RequirePermit), Replay: n.nonces,
 		Log: log.With("component", "node protocol")})
+	n.h = ratelimit.PerAddress(n.h, ratelimit.New(max(30, cfg.RatePerAddress/10), nil), cfg.RatePerAddress, func(addr string) {
+		log.Warn("rate limited", "addr", addr)
+	})
 	return n, nil
 }
 

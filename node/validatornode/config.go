@@ -80,6 +80,14 @@ type Config struct {
 	// SyntheticHours is the time budget of synthetic tasks, in hours; 0
 	// picks it from the dataset's size.
 	SyntheticHours float64 `flag:"synthetic-hours"`
+	// RatePerAddress is how many requests one address (an IPv4 address,
+	// an IPv6 /64) may make a minute, to any route: the API, the
+	// dashboard, the node protocol, the results log. Defaults to `1200`.
+	RatePerAddress int `flag:"rate-per-address"`
+	// RatePerAccount is how many requests one customer account may make a
+	// minute through the API and the dashboard, whichever of its keys it
+	// uses (an admin may give a key more). Defaults to `600`.
+	RatePerAccount int `flag:"rate-per-account"`
 	// MaxDataset is the largest dataset a customer may upload in resumable
 	// chunks, in bytes (one-request uploads stop at 512 MiB). Defaults to
 	// `34359738368`.
@@ -107,6 +115,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--block-time %s: must be positive", c.BlockTime)
 	case c.Stake < 0:
 		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
+	case c.RatePerAddress < 1 || c.RatePerAccount < 1:
+		return crucible.Errorf(crucible.EINVALID, "--rate-per-address %d and --rate-per-account %d must be at least 1", c.RatePerAddress, c.RatePerAccount)
 	case c.MaxDataset < 0:
 		return crucible.Errorf(crucible.EINVALID, "--max-dataset-bytes %d: must not be negative", c.MaxDataset)
 	case c.SyntheticEvery < 0 || c.WeightsEvery < 0 || c.SyntheticHours < 0:

@@ -10,6 +10,7 @@ import (
 	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/protocol"
+	"github.com/crucible-net/crucible/ratelimit"
 	"github.com/crucible-net/crucible/server"
 	"github.com/crucible-net/crucible/sign"
 )
@@ -51,8 +52,12 @@ func (n *Node) routes() http.Handler {
 	}
 	mux.Handle("/v1/results", n.v.ResultsHandler())
 	mux.Handle("/v1/results/", n.v.ResultsHandler())
-	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset}))
-	return mux
+	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
+		RatePerMinute: n.cfg.RatePerAccount}))
+	// Every route, signed or not, is limited by the caller's address.
+	return ratelimit.PerAddress(mux, ratelimit.New(max(60, n.cfg.RatePerAddress/10), nil), n.cfg.RatePerAddress, func(addr string) {
+		n.log.Warn("rate limited", "addr", addr)
+	})
 }
 
 // chainPaths are the chain API's paths, answered at the validator's root
