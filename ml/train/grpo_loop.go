@@ -22,15 +22,30 @@ func (r *grpoRun) loop() error {
 		defer cancel()
 	}
 	if len(r.val) > 0 {
+		// The baseline may take at most a fifth of the time left: sampling
+		// is costly, and a short budget is better spent training.
+		vctx, cancel := ctx, context.CancelFunc(func() {})
+		if !r.hard.IsZero() {
+			vctx, cancel = context.WithTimeout(ctx, r.timeLeft()/5)
+		}
 		t0 := time.Now()
-		v, err := r.validate(ctx)
-		if err != nil {
+		v, err := r.validate(vctx)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			msg := fmt.Sprintf("validation skipped: sampling the %d validation prompts takes more than a fifth of the time budget", len(r.val))
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.logf("warning: %s", msg)
+			r.val = nil
+		case err != nil:
 			return r.budgetOr(err, "the first validation")
 		}
-		r.evalDur = time.Since(t0)
-		r.res.InitialValReward = v.Reward
-		r.logf("validation before training: reward %.4f%s (%s)", v.Reward, partsText(cfg.RewardNames, v.Parts), r.evalDur.Round(time.Millisecond))
-		r.metric(map[string]any{"step": 0, "val_reward": v.Reward, "val_parts": v.Parts})
+		if err == nil {
+			r.evalDur = time.Since(t0)
+			r.res.InitialValReward = v.Reward
+			r.logf("validation before training: reward %.4f%s (%s)", v.Reward, partsText(cfg.RewardNames, v.Parts), r.evalDur.Round(time.Millisecond))
+			r.metric(map[string]any{"step": 0, "val_reward": v.Reward, "val_parts": v.Parts})
+		}
 	}
 	if cfg.LR == 0 {
 		cfg.LR = grpoLR(r.m.NumParams(), r.m.LoRA() != nil)
