@@ -3,6 +3,7 @@ package data
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -107,43 +108,67 @@ func (s *Splitter) Split() (*Assignment, error) {
 	want := TestSize(n, s.opt)
 	sorted := append([]uint64(nil), s.keys...)
 	slices.Sort(sorted)
+	seed := mix(s.opt.Seed ^ 0x9e3779b97f4a7c15)
+	// Groups are taken in the order of their hash until the test side is
+	// full. Only the first few in that order matter, so only the groups
+	// whose hash is below a limit are collected (the hashes are uniform:
+	// the limit sets how many), and the limit grows when they do not fill
+	// the test side. The outcome is that of sorting every group.
+	groups := 0
+	for i := 0; i < n; i++ {
+		if i == 0 || sorted[i] != sorted[i-1] {
+			groups++
+		}
+	}
 	type group struct {
 		key, order uint64
 		size       int
 	}
-	var groups []group
-	seed := mix(s.opt.Seed ^ 0x9e3779b97f4a7c15)
-	for i := 0; i < n; {
-		j := i + 1
-		for j < n && sorted[j] == sorted[i] {
-			j++
-		}
-		groups = append(groups, group{key: sorted[i], order: mix(sorted[i] ^ seed), size: j - i})
-		i = j
-	}
-	sort.Slice(groups, func(i, j int) bool {
-		if groups[i].order != groups[j].order {
-			return groups[i].order < groups[j].order
-		}
-		return groups[i].key < groups[j].key
-	})
 	var inTest []uint64 // keys of the held-out groups
 	taken := 0
-	for _, g := range groups {
-		if taken == want {
+	for expect := max(8*want, 4096); ; expect *= 8 {
+		limit := uint64(math.MaxUint64)
+		if expect < groups {
+			limit = uint64(float64(math.MaxUint64) / float64(groups) * float64(expect))
+		}
+		var cands []group
+		for i := 0; i < n; {
+			j := i + 1
+			for j < n && sorted[j] == sorted[i] {
+				j++
+			}
+			if o := mix(sorted[i] ^ seed); o < limit || limit == math.MaxUint64 {
+				cands = append(cands, group{key: sorted[i], order: o, size: j - i})
+			}
+			i = j
+		}
+		sort.Slice(cands, func(i, j int) bool {
+			if cands[i].order != cands[j].order {
+				return cands[i].order < cands[j].order
+			}
+			return cands[i].key < cands[j].key
+		})
+		inTest, taken = inTest[:0], 0
+		for _, g := range cands {
+			if taken == want {
+				break
+			}
+			if taken+g.size > want || g.size == n {
+				continue // a group never overshoots the test size nor takes every row
+			}
+			inTest = append(inTest, g.key)
+			taken += g.size
+		}
+		if taken == want || limit == math.MaxUint64 {
 			break
 		}
-		if taken+g.size > want || g.size == n {
-			continue // a group never overshoots the test size nor takes every row
-		}
-		inTest = append(inTest, g.key)
-		taken += g.size
 	}
+	sorted = nil
 	if taken == 0 {
 		return nil, crucible.Errorf(crucible.EINVALID, "cannot hold out a test split: every group of duplicate prompts is larger than the test size %d", want)
 	}
 	slices.Sort(inTest)
-	a := &Assignment{test: make([]bool, n), Rows: n, Test: taken, Groups: len(groups)}
+	a := &Assignment{test: make([]bool, n), Rows: n, Test: taken, Groups: groups}
 	for i, k := range s.keys {
 		_, a.test[i] = slices.BinarySearch(inTest, k)
 	}

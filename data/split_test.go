@@ -1,9 +1,11 @@
 package data
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,5 +156,106 @@ func TestSplitErrors(t *testing.T) {
 	s.Add("only")
 	if _, err := s.Split(); err == nil {
 		t.Error("one row: no error")
+	}
+}
+
+// referenceSplit is the split by its definition: every group sorted by
+// its hash, taken in that order.
+func referenceSplit(keys []uint64, opt SplitOptions) []uint64 {
+	want := TestSize(len(keys), opt)
+	count := map[uint64]int{}
+	for _, k := range keys {
+		count[k]++
+	}
+	seed := mix(opt.withDefaults().Seed ^ 0x9e3779b97f4a7c15)
+	type group struct {
+		key, order uint64
+		size       int
+	}
+	var groups []group
+	for k, c := range count {
+		groups = append(groups, group{k, mix(k ^ seed), c})
+	}
+	slices.SortFunc(groups, func(a, b group) int {
+		if a.order != b.order {
+			return cmp.Compare(a.order, b.order)
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	var in []uint64
+	taken := 0
+	for _, g := range groups {
+		if taken == want {
+			break
+		}
+		if taken+g.size > want || g.size == len(keys) {
+			continue
+		}
+		in = append(in, g.key)
+		taken += g.size
+	}
+	slices.Sort(in)
+	return in
+}
+
+// The split collects only the first groups in hash order; it holds out
+// exactly what sorting every group would, big groups (skipped) and all,
+// also when the first groups collected cannot fill the test side.
+func TestSplitMatchesDefinition(t *testing.T) {
+	cases := []struct {
+		groups  int
+		size    func(rng *rand.Rand) int
+		maxTest int
+	}{
+		// Many groups, a few too big to take: the collected prefix fills it.
+		{40000, func(rng *rand.Rand) int {
+			switch rng.IntN(400) {
+			case 0:
+				return 200 + rng.IntN(900)
+			case 1, 2, 3:
+				return 2 + rng.IntN(5)
+			}
+			return 1
+		}, 500},
+		// Nearly every group is bigger than the test side: the prefix
+		// cannot fill it and the split looks further.
+		{30000, func(rng *rand.Rand) int {
+			if rng.IntN(1000) == 0 {
+				return 1
+			}
+			return 11
+		}, 10},
+	}
+	for ci, c := range cases {
+		for seed := range uint64(2) {
+			rng := rand.New(rand.NewPCG(seed, uint64(ci)))
+			var keys []uint64
+			for range c.groups {
+				k := rng.Uint64()
+				for range c.size(rng) {
+					keys = append(keys, k)
+				}
+			}
+			rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+			opt := SplitOptions{Seed: seed, MaxTestRows: c.maxTest, TestFraction: 0.5}
+			s := NewSplitter(opt)
+			s.keys = keys
+			a, err := s.Split()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := referenceSplit(keys, opt)
+			var got []uint64
+			for i, k := range keys {
+				if a.IsTest(i) {
+					got = append(got, k)
+				}
+			}
+			slices.Sort(got)
+			got = slices.Compact(got)
+			if !slices.Equal(got, want) || a.Groups != c.groups {
+				t.Fatalf("case %d seed %d: held out %d groups, the definition %d; %d groups counted", ci, seed, len(got), len(want), a.Groups)
+			}
+		}
 	}
 }

@@ -153,13 +153,81 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 		}
 	}()
 
+	progress := func(rows, bytes int64) {
+		if opt.Progress != nil {
+			m := w.Meta()
+			opt.Progress(TokenProgress{Rows: rows, Sequences: m.Sequences, Tokens: m.Tokens, Bytes: bytes, Total: total, Elapsed: time.Since(start)})
+		}
+	}
+	err = eachTokenized(ctx, f, files, opt.Workers, func(row Row) tokenItem { return tokenizeRow(f, row, opt) }, progress, func(it *tokenItem) error {
+		if it.err != nil {
+			return rowError(path, it.err)
+		}
+		src.Rows++
+		if it.empty {
+			src.Empty++
+			return nil
+		}
+		src.Stats.Examples++
+		if it.dropped {
+			src.Stats.Dropped++
+			return nil
+		}
+		if it.truncated {
+			src.Stats.Truncated++
+		}
+		src.Stats.Tokens += it.tokens
+		src.Stats.Counted += it.counted
+		for _, s := range it.seqs {
+			if err := w.Append(s.IDs, s.Labels); err != nil {
+				return crucible.Wrap(err, crucible.EINTERNAL, "write tokens of %s", s.Pos)
+			}
+		}
+		return nil
+	})
+	var re readError
+	if errors.As(err, &re) {
+		return nil, tokens.Meta{}, rowError(path, re.err)
+	}
+	if err != nil {
+		return nil, tokens.Meta{}, err
+	}
+	if w.Meta().Sequences == 0 {
+		return nil, tokens.Meta{}, noUsableRows(path, typ, src)
+	}
+	js, err := json.Marshal(src)
+	if err != nil {
+		return nil, tokens.Meta{}, err
+	}
+	meta, err := w.Commit(js)
+	if err != nil {
+		return nil, tokens.Meta{}, crucible.Wrap(err, crucible.EINTERNAL, "write tokens")
+	}
+	ok = true
+	progress(src.Rows, total)
+	return src, meta, nil
+}
+
+// readError is the error that ended the reading of the rows (a bad row,
+// a file that cannot be read), as eachTokenized returns it.
+type readError struct{ err error }
+
+func (e readError) Error() string { return e.err.Error() }
+func (e readError) Unwrap() error { return e.err }
+
+// eachTokenized reads the rows of files in order, runs perRow on them in
+// parallel (workers goroutines, GOMAXPROCS when ≤ 0), and hands each
+// result to consume in row order, in memory bounded by the batches in
+// flight. progress is called about twice a second with the rows consumed
+// and the bytes read. It returns consume's first error, the reading error
+// that ended the rows (a readError), or the context's.
+func eachTokenized(ctx context.Context, f *Formatter, files []string, workers int, perRow func(Row) tokenItem, progress func(rows, bytes int64), consume func(*tokenItem) error) error {
 	// On return the reader and the workers are stopped (cancel) and waited
 	// for (wg.Wait), in that order.
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -173,7 +241,7 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 			for b := range work {
 				b.out = make([]tokenItem, len(b.rows))
 				for i, row := range b.rows {
-					b.out[i] = tokenizeRow(f, row, opt)
+					b.out[i] = perRow(row)
 				}
 				close(b.done)
 			}
@@ -198,75 +266,33 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 			}
 		})
 	}()
-
-	progress := func() {
-		if opt.Progress != nil {
-			m := w.Meta()
-			opt.Progress(TokenProgress{Rows: src.Rows, Sequences: m.Sequences, Tokens: m.Tokens, Bytes: read.Load(), Total: total, Elapsed: time.Since(start)})
-		}
-	}
+	var rows int64
 	last := time.Now()
 	for b := range order {
 		select {
 		case <-b.done:
 		case <-ctx.Done():
-			return nil, tokens.Meta{}, ctx.Err()
+			return ctx.Err()
 		}
-		for i, it := range b.out {
-			if it.err != nil {
-				return nil, tokens.Meta{}, rowError(path, it.err)
-			}
-			src.Rows++
+		for i := range b.out {
+			rows++
 			b.rows[i] = Row{}
-			if it.empty {
-				src.Empty++
-				continue
-			}
-			src.Stats.Examples++
-			if it.dropped {
-				src.Stats.Dropped++
-				continue
-			}
-			if it.truncated {
-				src.Stats.Truncated++
-			}
-			src.Stats.Tokens += it.tokens
-			src.Stats.Counted += it.counted
-			for _, s := range it.seqs {
-				if err := w.Append(s.IDs, s.Labels); err != nil {
-					return nil, tokens.Meta{}, crucible.Wrap(err, crucible.EINTERNAL, "write tokens of %s", s.Pos)
-				}
+			if err := consume(&b.out[i]); err != nil {
+				return err
 			}
 		}
 		if b.err != nil {
-			return nil, tokens.Meta{}, rowError(path, b.err)
+			return readError{b.err}
 		}
 		if time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
-			progress()
+			progress(rows, read.Load())
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, tokens.Meta{}, err
+			return err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, tokens.Meta{}, err
-	}
-	if w.Meta().Sequences == 0 {
-		return nil, tokens.Meta{}, noUsableRows(path, typ, src)
-	}
-	js, err := json.Marshal(src)
-	if err != nil {
-		return nil, tokens.Meta{}, err
-	}
-	meta, err := w.Commit(js)
-	if err != nil {
-		return nil, tokens.Meta{}, crucible.Wrap(err, crucible.EINTERNAL, "write tokens")
-	}
-	ok = true
-	read.Store(total)
-	progress()
-	return src, meta, nil
+	return ctx.Err()
 }
 
 // rowError makes a bad row an EINVALID error that names it.
@@ -444,4 +470,52 @@ func countText(n int64) string {
 		return fmt.Sprintf("%.1fk", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
+}
+
+// CountTokens counts the tokens of a dataset's examples (read as task type
+// t under mapping m) with tok, on every core, in bounded memory: every
+// token of each sequence, untruncated, and for dpo the prompt once and both
+// answers. Examples that do not tokenize count nothing (the count is for
+// reporting); a row that cannot be read or shaped is an error naming it.
+func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucible.ColumnMapping, tok Tokenizer, opt TokenizeOptions) (int64, error) {
+	f, err := NewFormatter(t, m)
+	if err != nil {
+		return 0, err
+	}
+	files := []string{path}
+	if fs, err := DataFiles(path); err == nil {
+		files = fs
+	}
+	opt.MaxLength = 0
+	count := func(row Row) tokenItem {
+		ex, err := f.Example(row)
+		if err != nil {
+			return tokenItem{err: err}
+		}
+		if t == crucible.TaskDPO {
+			p, err := tokenizePair(tok, ex, opt)
+			if err != nil {
+				return tokenItem{}
+			}
+			return tokenItem{tokens: int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)}
+		}
+		s, err := Tokenize(tok, ex, opt)
+		if err != nil {
+			return tokenItem{}
+		}
+		return tokenItem{tokens: int64(len(s.IDs))}
+	}
+	var n int64
+	err = eachTokenized(ctx, f, files, 0, count, func(int64, int64) {}, func(it *tokenItem) error {
+		if it.err != nil {
+			return rowError(path, it.err)
+		}
+		n += it.tokens
+		return nil
+	})
+	var re readError
+	if errors.As(err, &re) {
+		return 0, rowError(path, re.err)
+	}
+	return n, err
 }

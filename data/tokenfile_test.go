@@ -275,3 +275,39 @@ func TestTokenCache(t *testing.T) {
 		t.Fatalf("after eviction: %v", files)
 	}
 }
+
+// CountTokens, in parallel, counts what tokenizing each row counts.
+func TestCountTokens(t *testing.T) {
+	dir := t.TempDir()
+	for _, typ := range []crucible.TaskType{crucible.TaskInstruct, crucible.TaskDPO} {
+		path := writeLines(t, dir, string(typ)+".jsonl", tokenRows(typ, 900))
+		tok := byteTokenizer{addBOS: true}
+		_, m, _, err := Settle(path, typ, crucible.ColumnMapping{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exs, err := Examples(path, typ, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for _, ex := range exs {
+			if typ == crucible.TaskDPO {
+				if p, err := TokenizePair(tok, ex, TokenizeOptions{}); err == nil {
+					want += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)
+				}
+				continue
+			}
+			s, _ := Tokenize(tok, ex, TokenizeOptions{})
+			want += int64(len(s.IDs))
+		}
+		got, err := CountTokens(context.Background(), path, typ, m, tok, TokenizeOptions{})
+		if err != nil || got != want || want == 0 {
+			t.Fatalf("%s: counted %d, %v; want %d", typ, got, err, want)
+		}
+	}
+	path := writeLines(t, dir, "bad.jsonl", []map[string]any{{"instruction": "a", "output": "b"}, {"instruction": 3, "output": "b"}})
+	if _, err := CountTokens(context.Background(), path, crucible.TaskInstruct, crucible.ColumnMapping{FieldInstruction: "instruction", FieldOutput: "output"}, byteTokenizer{}, TokenizeOptions{}); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		t.Fatalf("bad row: %v", err)
+	}
+}

@@ -8,9 +8,7 @@
 package dataprep
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,7 +109,7 @@ func (p *Preparer) Prepare(ctx context.Context, t *crucible.Task, dir string, ho
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := countTokens(modelDir, t.Type, res.Mapping, train.Name())
+	tokens, err := countTokens(ctx, modelDir, t.Type, res.Mapping, train.Name())
 	if err != nil {
 		return nil, err
 	}
@@ -144,51 +142,13 @@ func CountParams(dir string) (int64, error) {
 }
 
 // countTokens counts the tokens of a prepared split (standard columns, JSONL)
-// with the base model's tokenizer, one row at a time. A model without a
-// tokenizer gives 0: the count is for reporting, not for correctness.
-func countTokens(modelDir string, t crucible.TaskType, m crucible.ColumnMapping, path string) (int64, error) {
+// with the base model's tokenizer, in parallel and in bounded memory. A model
+// without a tokenizer gives 0: the count is for reporting, not for
+// correctness.
+func countTokens(ctx context.Context, modelDir string, t crucible.TaskType, m crucible.ColumnMapping, path string) (int64, error) {
 	tok, err := tokenizer.Load(modelDir)
 	if err != nil {
 		return 0, nil
 	}
-	f, err := data.NewFormatter(t, m)
-	if err != nil {
-		return 0, err
-	}
-	in, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer in.Close()
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	var n int64
-	for sc.Scan() {
-		var values map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &values); err != nil {
-			return 0, fmt.Errorf("%s: %w", path, err)
-		}
-		ex, err := f.Example(data.Row{Values: values})
-		if err != nil {
-			return 0, err
-		}
-		if t == crucible.TaskGRPO {
-			n += int64(len(data.TokenizePrompt(tok, ex))) // prompts: completions are sampled
-			continue
-		}
-		if t == crucible.TaskDPO {
-			p, err := data.TokenizePair(tok, ex, data.TokenizeOptions{})
-			if err != nil {
-				continue
-			}
-			n += int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)
-			continue
-		}
-		seq, err := data.Tokenize(tok, ex, data.TokenizeOptions{})
-		if err != nil {
-			continue
-		}
-		n += int64(len(seq.IDs))
-	}
-	return n, sc.Err()
+	return data.CountTokens(ctx, path, t, m, tok, data.TokenizeOptions{})
 }
