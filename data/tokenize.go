@@ -80,6 +80,13 @@ type seqBuilder struct {
 	ids, labels []int32
 }
 
+// reserve makes room for n tokens at once, so that the runs added after
+// do not grow the slices one by one.
+func (b *seqBuilder) reserve(n int) {
+	b.ids = slices.Grow(b.ids, n)
+	b.labels = slices.Grow(b.labels, n)
+}
+
 func (b *seqBuilder) add(ids []int, count bool) {
 	b.ids = slices.Grow(b.ids, len(ids))
 	b.labels = slices.Grow(b.labels, len(ids))
@@ -129,13 +136,17 @@ func Tokenize(tok Tokenizer, ex Example, opt TokenizeOptions) (Sequence, error) 
 	var b seqBuilder
 	switch ex.Type {
 	case crucible.TaskInstruct:
+		prompt, response := tok.Encode(ex.Prompt), tok.Encode(ex.Response)
+		b.reserve(len(prompt) + len(response) + 2)
 		b.add(bos(tok), false)
-		b.add(tok.Encode(ex.Prompt), opt.TrainOnInputs)
-		b.add(tok.Encode(ex.Response), true)
+		b.add(prompt, opt.TrainOnInputs)
+		b.add(response, true)
 		b.add(eos(tok), true)
 	case crucible.TaskText:
+		text := tok.Encode(ex.Text)
+		b.reserve(len(text) + 2)
 		b.add(bos(tok), false)
-		b.add(tok.Encode(ex.Text), true)
+		b.add(text, true)
 		b.add(eos(tok), true)
 	case crucible.TaskChat:
 		if err := tokenizeChat(&b, tok, ex, opt); err != nil {
