@@ -227,7 +227,10 @@ func decodeObject(pos Pos, raw []byte) (map[string]any, *Error) {
 		return nil, errorf(pos, "", "expected an object, found %s", typeName(v))
 	}
 	if utf8.Valid(raw) {
-		// The common case: one pass.
+		// The common case: a flat object, decoded in one quick pass.
+		if values, ok := fastObject(raw); ok {
+			return values, nil
+		}
 		var values map[string]any
 		if err := json.Unmarshal(raw, &values); err != nil {
 			return nil, errorf(pos, "", "broken JSON: %s", jsonProblem(err))
