@@ -46,6 +46,7 @@ func uploadDataset(ctx context.Context, c *api.Client, path string, progress io.
 	}
 	start := time.Now()
 	var last time.Time
+	lastState := ""
 	up, err := c.UploadResumable(ctx, name, f, st.Size(), api.ResumableOptions{
 		Session: saved.Session,
 		Started: func(id string) {
@@ -56,10 +57,18 @@ func uploadDataset(ctx context.Context, c *api.Client, path string, progress io.
 			}
 		},
 		Progress: func(s *api.UploadSession) {
-			if !tty && time.Since(last) < 10*time.Second && s.Received < s.Size {
+			if s.State != api.UploadReceiving && s.State != api.UploadChecking {
+				return // the outcome is printed by the caller
+			}
+			// A new state shows at once; more of the same every 10 s unless
+			// on a terminal.
+			if !tty && s.State == lastState && time.Since(last) < 10*time.Second {
 				return
 			}
-			last = time.Now()
+			if s.State != lastState && s.State == api.UploadChecking {
+				start = time.Now()
+			}
+			last, lastState = time.Now(), s.State
 			line := fmt.Sprintf("uploading %s: %.1f of %.1f MB (%.0f%%), %.1f MB/s", name, float64(s.Received)/1e6, float64(s.Size)/1e6,
 				100*float64(s.Received)/float64(s.Size), float64(s.Received)/1e6/time.Since(start).Seconds())
 			if s.State == api.UploadChecking {
