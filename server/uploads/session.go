@@ -238,11 +238,19 @@ func (s *Store) startCheck(se *session) {
 			delete(s.sess.checked, se.ID)
 			s.sess.mu.Unlock()
 		}()
-		up, err := s.finish(se)
+		// The caller may have read the record before an earlier check
+		// ended: check only what is still waiting for it.
 		unlock := s.lock(se.ID)
-		defer unlock()
 		cur, lerr := s.load(se.Owner, se.ID)
-		if lerr != nil {
+		unlock()
+		if lerr != nil || cur.State != api.UploadChecking {
+			return
+		}
+		up, err := s.finish(se)
+		unlock = s.lock(se.ID)
+		defer unlock()
+		cur, lerr = s.load(se.Owner, se.ID)
+		if lerr != nil || cur.State != api.UploadChecking {
 			return // aborted meanwhile
 		}
 		cur.Touched = time.Now().UTC()
