@@ -42,7 +42,13 @@ type CreateTaskRequest struct {
 	Dataset string                  `json:"dataset"` // "upload:ID" from POST /v1/datasets, or a Hugging Face dataset id in the cache
 	Mapping *crucible.ColumnMapping `json:"mapping,omitempty"`
 	Hours   float64                 `json:"hours,omitempty"`
-	Private bool                    `json:"private,omitempty"`
+	// Public makes the task visible to every account, and its test split
+	// and results published for auditors once it ends. Tasks are private
+	// to their account unless it is set.
+	Public bool `json:"public,omitempty"`
+	// Private is the default and kept for older clients: a task is private
+	// unless Public is set.
+	Private bool `json:"private,omitempty"`
 	// Rewards are a grpo task's reward functions with their weights
 	// (built-ins by name and args, or Starlark code); giving them makes
 	// the task grpo. They are run on the dataset's first rows before the

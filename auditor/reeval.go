@@ -81,6 +81,10 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 // fetch downloads an artifact to path and returns its hex SHA-256.
 func (a *Auditor) fetch(ctx context.Context, key, path string) (string, error) {
 	rc, err := a.src.Artifact(ctx, key)
+	if crucible.ErrorCode(err) == crucible.EUNAUTHORIZED {
+		return "", crucible.Wrap(err, crucible.EUNAUTHORIZED, "fetch %s", key).
+			WithHint("the validator serves the artifacts of finished tasks only with an API key: pass --api-key (any account's), or audit with --sample 0")
+	}
 	if err != nil {
 		return "", err
 	}

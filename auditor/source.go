@@ -25,6 +25,7 @@ type Source interface {
 // HTTPSource reads a validator's public endpoints (validator.ResultsHandler).
 type HTTPSource struct {
 	Base   string // the validator's base URL
+	Key    string // an API key of the validator, sent with artifact requests ("" for none)
 	Client *http.Client
 }
 
@@ -67,6 +68,9 @@ func (s *HTTPSource) Artifact(ctx context.Context, key string) (io.ReadCloser, e
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
+	}
+	if s.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Key)
 	}
 	resp, err := s.client().Do(req)
 	if err != nil {

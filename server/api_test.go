@@ -23,7 +23,7 @@ func (e *env) createTask(key string, private bool) *crucible.Task {
 	var up api.DatasetUpload
 	e.upload(key, "instruct.jsonl", http.StatusCreated, &up)
 	var created api.CreatedTask
-	e.do(key, "POST", api.PathTasks, api.CreateTaskRequest{Model: "tiny-llama", Dataset: up.Ref(), Private: private}, http.StatusCreated, &created)
+	e.do(key, "POST", api.PathTasks, api.CreateTaskRequest{Model: "tiny-llama", Dataset: up.Ref(), Public: !private}, http.StatusCreated, &created)
 	return created.Task
 }
 

@@ -172,11 +172,17 @@ func TestDashboardTaskPages(t *testing.T) {
 	if strings.Contains(body, `id="cancel"`) {
 		t.Fatal("an anonymous visitor is offered to cancel")
 	}
+	// Downloads need a key (any account's for a public task) unless the
+	// operator opts in (TestPublicDownloadsOptIn).
 	resp, _ := e.page("", "GET", "/tasks/"+public.ID+"/download?format=tar.gz", nil, "")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("anonymous download: %s", resp.Status)
+	}
+	resp, _ = e.page(e.other, "GET", "/tasks/"+public.ID+"/download?format=tar.gz", nil, "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/gzip" {
 		t.Fatalf("download: %s", resp.Status)
 	}
-	resp, _ = e.page("", "GET", "/tasks/"+private.ID+"/download", nil, "")
+	resp, _ = e.page(e.other, "GET", "/tasks/"+private.ID+"/download", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("private download: %s", resp.Status)
 	}
@@ -246,5 +252,21 @@ func TestDashboardKeys(t *testing.T) {
 	_, body = e.page(e.customer, "GET", "/keys", nil, "")
 	if strings.Count(body, `action="/keys/`) != 1 || strings.Contains(body, secret) {
 		t.Fatal("the keys page offers to revoke a revoked key, or shows a secret again")
+	}
+}
+
+// TestPublicDownloadsOptIn: with the operator's opt-in, a public task's
+// winner downloads without a key; a private one still does not.
+func TestPublicDownloadsOptIn(t *testing.T) {
+	e := newEnv(t, Options{PublicDownloads: true})
+	private := e.createTask(e.customer, true)
+	public := e.createTask(e.customer, false)
+	e.simulate(public.ID)
+	e.simulate(private.ID)
+	if resp, _ := e.page("", "GET", "/tasks/"+public.ID+"/download", nil, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("anonymous download of a public task: %s", resp.Status)
+	}
+	if resp, _ := e.page("", "GET", "/tasks/"+private.ID+"/download", nil, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("anonymous download of a private task: %s", resp.Status)
 	}
 }

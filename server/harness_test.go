@@ -118,8 +118,12 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 	return est, nil
 }
 
-func (b *testBackend) SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error) {
-	return b.uploads.Save(ctx, name, r)
+func (b *testBackend) SaveUpload(ctx context.Context, account, name string, r io.Reader) (*api.DatasetUpload, error) {
+	return b.uploads.Save(ctx, account, name, r)
+}
+
+func (b *testBackend) FindUpload(ctx context.Context, account, id string) (*api.DatasetUpload, error) {
+	return b.uploads.FindOwned(account, id)
 }
 
 func (b *testBackend) BeginUpload(ctx context.Context, account string, req api.BeginUpload, max int64) (*api.UploadSession, error) {

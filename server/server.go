@@ -62,7 +62,11 @@ type Backend interface {
 	// SaveUpload stores an uploaded dataset after checking it with the
 	// dataset readers. A dataset with problems returns EINVALID together
 	// with the receipt listing them (see uploads.Store).
-	SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error)
+	// The upload belongs to account.
+	SaveUpload(ctx context.Context, account, name string, r io.Reader) (*api.DatasetUpload, error)
+	// FindUpload returns account's upload id; another account's is
+	// ENOTFOUND.
+	FindUpload(ctx context.Context, account, id string) (*api.DatasetUpload, error)
 	// BeginUpload, AppendUpload, UploadSession and AbortUpload keep an
 	// account's resumable uploads (see uploads.Store.Begin and the rest):
 	// another account's session is ENOTFOUND.
@@ -100,6 +104,10 @@ type Options struct {
 	// Heartbeat is how often an idle event stream sends a comment line to
 	// keep proxies from closing it. Defaults to 15 s.
 	Heartbeat time.Duration
+	// PublicDownloads lets anyone download a public task's winner without an
+	// API key (KeyRequired lets such requests through too). Off, every
+	// download needs a key.
+	PublicDownloads bool
 	// SecureCookies marks the login cookie Secure (serve over HTTPS).
 	SecureCookies bool
 	// Log receives request failures that are not the caller's fault.
@@ -226,6 +234,29 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.opt.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	api.WriteError(w, err)
+}
+
+// KeyRequired lets through to h only requests with a valid API key (any
+// account's), rate-limited as the API is, unless the operator made
+// downloads public (Options.PublicDownloads). The validator puts the
+// published artifacts of finished public tasks behind it: they hold the
+// winner's weights.
+func (s *Server) KeyRequired(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opt.PublicDownloads {
+			h.ServeHTTP(w, r)
+			return
+		}
+		c, err := s.authenticate(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if !s.allow(w, c) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // checkPathID refuses (ENOTFOUND: nothing can have such an id) a request

@@ -21,7 +21,7 @@ type newTaskForm struct {
 	Model, Dataset   string
 	Type             crucible.TaskType
 	Hours            string
-	Private          bool
+	Public           bool
 	Upload           *api.DatasetUpload
 	Problems         []string // an upload's problems, each "file:line: field: problem"
 	Error, Hint      string
@@ -74,7 +74,7 @@ func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
 	f.Dataset = strings.TrimSpace(r.FormValue("dataset"))
 	f.Type = crucible.TaskType(r.FormValue("type"))
 	f.Hours = r.FormValue("hours")
-	f.Private = r.FormValue("private") != ""
+	f.Public = r.FormValue("public") != ""
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 	}
@@ -86,7 +86,7 @@ func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
 	if file, hdr, err := r.FormFile("file"); err == nil {
 		defer file.Close()
 		if hdr.Size > 0 {
-			up, err := s.b.SaveUpload(r.Context(), hdr.Filename, file)
+			up, err := s.b.SaveUpload(r.Context(), c.account.ID, hdr.Filename, file)
 			if err != nil {
 				if up != nil && len(up.Errors) > 0 {
 					f.Problems = up.Errors
@@ -108,7 +108,7 @@ func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := f.request(r)
 	if err == nil {
-		err = s.checkRequest(c, &req)
+		err = s.checkRequest(r.Context(), c, &req)
 	}
 	if err == nil {
 		f.Estimate, err = s.b.Estimate(r.Context(), req)
@@ -125,7 +125,7 @@ func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
 
 // request builds the API request the form describes.
 func (f *newTaskForm) request(r *http.Request) (api.CreateTaskRequest, error) {
-	req := api.CreateTaskRequest{Type: f.Type, Model: f.Model, Dataset: f.Dataset, Private: f.Private}
+	req := api.CreateTaskRequest{Type: f.Type, Model: f.Model, Dataset: f.Dataset, Public: f.Public}
 	if f.Hours != "" {
 		h, err := strconv.ParseFloat(f.Hours, 64)
 		if err != nil {
@@ -152,7 +152,7 @@ func (s *Server) createTaskForm(w http.ResponseWriter, r *http.Request) {
 	f := s.blankForm()
 	f.Model, f.Dataset = r.PostFormValue("model"), r.PostFormValue("dataset")
 	f.Type = crucible.TaskType(r.PostFormValue("type"))
-	f.Hours, f.Private = r.PostFormValue("hours"), r.PostFormValue("private") != ""
+	f.Hours, f.Public = r.PostFormValue("hours"), r.PostFormValue("public") != ""
 	req, err := f.request(r)
 	if err == nil {
 		var created *api.CreatedTask
@@ -431,7 +431,12 @@ func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pageDownload(w http.ResponseWriter, r *http.Request) {
-	t, err := s.findTask(r.Context(), s.pageCaller(r), r.PathValue("id"))
+	c := s.pageCaller(r)
+	if c == nil && !s.opt.PublicDownloads {
+		s.pageError(w, r, crucible.Errorf(crucible.EUNAUTHORIZED, "log in to download"))
+		return
+	}
+	t, err := s.findTask(r.Context(), c, r.PathValue("id"))
 	if err == nil {
 		err = s.serveWinner(w, r, t)
 	}

@@ -33,7 +33,7 @@ var uploadRef = regexp.MustCompile(`^upload:[A-Za-z0-9_-]{1,64}$`)
 // checkRequest validates what a customer may ask for: a known model, and a
 // dataset that is an upload or a hub id. Admins may name any model or
 // dataset the validator can resolve, server paths included.
-func (s *Server) checkRequest(c *caller, req *api.CreateTaskRequest) error {
+func (s *Server) checkRequest(ctx context.Context, c *caller, req *api.CreateTaskRequest) error {
 	if req.Type != "" && !req.Type.Valid() {
 		return crucible.Errorf(crucible.EINVALID, "unknown task type %q (want instruct, chat, dpo, text or grpo)", req.Type)
 	}
@@ -68,6 +68,15 @@ func (s *Server) checkRequest(c *caller, req *api.CreateTaskRequest) error {
 		return err
 	}
 	if uploadRef.MatchString(req.Dataset) {
+		// Only the account that uploaded a dataset may train on it.
+		id := strings.TrimPrefix(req.Dataset, "upload:")
+		if _, err := s.b.FindUpload(ctx, c.account.ID, id); err != nil {
+			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+				return crucible.Errorf(crucible.ENOTFOUND, "no upload %s of yours", id).
+					WithHint(`upload it with POST /v1/datasets and pass the "upload:ID" it answers`)
+			}
+			return err
+		}
 		return nil
 	}
 	id := strings.TrimPrefix(req.Dataset, hubPrefix)
@@ -101,7 +110,7 @@ func pickModelHint(models []string) string {
 
 // newTask checks req, estimates it and submits the task it describes.
 func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskRequest) (*api.CreatedTask, error) {
-	if err := s.checkRequest(c, &req); err != nil {
+	if err := s.checkRequest(ctx, c, &req); err != nil {
 		return nil, err
 	}
 	est, err := s.b.Estimate(ctx, req)
@@ -110,7 +119,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	}
 	m := est.Mapping
 	t := &crucible.Task{
-		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: req.Private,
+		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: !req.Public,
 		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, DatasetName: est.DatasetName, Mapping: &m,
 		HoursToComplete: req.Hours, Rewards: req.Rewards,
 	}
@@ -133,7 +142,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := api.DecodeJSON(r.Body, maxJSON, &req); err != nil {
 		return err
 	}
-	if err := s.checkRequest(c, &req); err != nil {
+	if err := s.checkRequest(r.Context(), c, &req); err != nil {
 		return err
 	}
 	est, err := s.b.Estimate(r.Context(), req)
@@ -165,7 +174,7 @@ func (s *Server) uploadDataset(w http.ResponseWriter, r *http.Request, c *caller
 		return crucible.Errorf(crucible.EINVALID, "name the uploaded file with ?name=FILE").
 			WithHint("the extension (.jsonl, .json, .csv, .tsv, .parquet, optionally .gz) says how to read it")
 	}
-	up, err := s.saveUpload(r.Context(), name, http.MaxBytesReader(w, r.Body, s.opt.MaxUpload))
+	up, err := s.saveUpload(r.Context(), c.account.ID, name, http.MaxBytesReader(w, r.Body, s.opt.MaxUpload))
 	if err != nil {
 		return err
 	}
@@ -175,8 +184,8 @@ func (s *Server) uploadDataset(w http.ResponseWriter, r *http.Request, c *caller
 
 // saveUpload stores an upload; a refused one's problems become the error
 // message, one per line, so that API clients see every line number.
-func (s *Server) saveUpload(ctx context.Context, name string, body io.Reader) (*api.DatasetUpload, error) {
-	up, err := s.b.SaveUpload(ctx, name, body)
+func (s *Server) saveUpload(ctx context.Context, account, name string, body io.Reader) (*api.DatasetUpload, error) {
+	up, err := s.b.SaveUpload(ctx, account, name, body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, crucible.Errorf(crucible.ETOOLARGE, "dataset %s is larger than the %d MiB limit", name, s.opt.MaxUpload>>20)

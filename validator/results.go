@@ -37,7 +37,7 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	}
 	p := resultlog.TaskResult{
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
-		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: t.TestData, TestSHA256: sum,
+		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: publicKey(t, t.TestData), TestSHA256: sum,
 		FinishedAt: at, BaseLoss: e.BaseLoss, BaseReward: e.BaseReward,
 		Competition: t.Competition, Tournament: t.Tournament,
 	}
@@ -50,7 +50,7 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	for _, r := range ranked {
 		s := byHotkey[r.Hotkey]
 		m := resultlog.MinerResult{Hotkey: r.Hotkey, Loss: s.TestLoss, Reward: s.Reward, Failure: s.Failure, SHA256: s.ResultSHA256,
-			ResultKey: s.ResultKey, Rank: r.Rank, Score: r.Score, Reason: r.Reason}
+			ResultKey: publicKey(t, s.ResultKey), Rank: r.Rank, Score: r.Score, Reason: r.Reason}
 		if r.Rank == 1 {
 			p.Winner = r.Hotkey
 		}
@@ -107,6 +107,16 @@ func (v *Validator) blobSHA256(ctx context.Context, key string) (string, error) 
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// publicKey is a blob key as the log names it: a private task's artifacts
+// are never published, so the log does not point at them (auditors then
+// re-check its ranking and weights, not its losses).
+func publicKey(t *crucible.Task, key string) string {
+	if t.Private {
+		return ""
+	}
+	return key
 }
 
 // ResultsHandler serves the public results log and, once a task is over, the

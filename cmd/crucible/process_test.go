@@ -171,7 +171,7 @@ func TestNetworkAsProcesses(t *testing.T) {
 	}
 	// An auditor, from outside, finds nothing wrong.
 	audit := exec.Command(bin, "auditor", "--validator", validatorURL, "--validator-hotkey", vkey.Address(),
-		"--chain", chainURL, "--key", filepath.Join(dir, "auditor.json"), "--sample", "1", "--min-cosine", "0.95", "--assets", modelsDir)
+		"--chain", chainURL, "--key", filepath.Join(dir, "auditor.json"), "--sample", "1", "--min-cosine", "0.95", "--assets", modelsDir, "--api-key", adminKey)
 	audit.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir())
 	out, err := audit.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "no discrepancies") || !strings.Contains(string(out), "re-evaluated") {

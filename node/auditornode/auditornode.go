@@ -40,6 +40,10 @@ type Config struct {
 	// NetUID is the Bittensor subnet crucible runs on, with a Subtensor
 	// --chain.
 	NetUID int `flag:"netuid"`
+	// APIKey is an API key of the validator (any account's): it fetches the
+	// artifacts the re-evaluations need, which a validator serves only with
+	// a key unless its operator made downloads public (--public-downloads).
+	APIKey string `flag:"api-key"`
 	// Key is the auditor's hotkey file, for setting its own weights.
 	// Defaults to `$CRUCIBLE_HOME/keys/auditor.json`.
 	Key string `flag:"key"`
@@ -111,7 +115,7 @@ func Open(ctx context.Context, cfg Config) (*auditor.Auditor, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator}, Eval: EngineEvaluator{},
+	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator, Key: cfg.APIKey}, Eval: EngineEvaluator{},
 		Models: node.NewModels(models), Verify: sign.VerifySignature}
 	if cfg.Chain != "" {
 		key, err := node.LoadOrCreateKey(node.ExpandHome(cfg.Key))

@@ -36,8 +36,12 @@ func (b backend) Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.
 	return b.n.Estimate(ctx, req)
 }
 
-func (b backend) SaveUpload(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error) {
-	return b.n.up.Save(ctx, name, r)
+func (b backend) SaveUpload(ctx context.Context, account, name string, r io.Reader) (*api.DatasetUpload, error) {
+	return b.n.up.Save(ctx, account, name, r)
+}
+
+func (b backend) FindUpload(ctx context.Context, account, id string) (*api.DatasetUpload, error) {
+	return b.n.up.FindOwned(account, id)
 }
 
 func (b backend) BeginUpload(ctx context.Context, account string, req api.BeginUpload, max int64) (*api.UploadSession, error) {

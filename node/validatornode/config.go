@@ -88,6 +88,10 @@ type Config struct {
 	// minute through the API and the dashboard, whichever of its keys it
 	// uses (an admin may give a key more). Defaults to `600`.
 	RatePerAccount int `flag:"rate-per-account"`
+	// PublicDownloads lets anyone download the winner of a public task, and
+	// the artifacts a finished public task publishes for auditors, without
+	// an API key; off, each download needs a key (any account's).
+	PublicDownloads bool `flag:"public-downloads"`
 	// MaxDataset is the largest dataset a customer may upload in resumable
 	// chunks, in bytes (one-request uploads stop at 512 MiB). Defaults to
 	// `34359738368`.

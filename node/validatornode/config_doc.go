@@ -30,6 +30,7 @@ func init() {
 		"SyntheticHours":    {Help: "the time budget of synthetic tasks, in hours; 0 picks it from the dataset's size"},
 		"RatePerAddress":    {Help: "how many requests one address (an IPv4 address, an IPv6 /64) may make a minute, to any route: the API, the dashboard, the node protocol, the results log", Default: "1200"},
 		"RatePerAccount":    {Help: "how many requests one customer account may make a minute through the API and the dashboard, whichever of its keys it uses (an admin may give a key more)", Default: "600"},
+		"PublicDownloads":   {Help: "lets anyone download the winner of a public task, and the artifacts a finished public task publishes for auditors, without an API key; off, each download needs a key (any account's)"},
 		"MaxDataset":        {Help: "the largest dataset a customer may upload in resumable chunks, in bytes (one-request uploads stop at 512 MiB)", Default: "34359738368"},
 	})
 }

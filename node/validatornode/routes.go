@@ -50,10 +50,15 @@ func (n *Node) routes() http.Handler {
 			mux.Handle(p, ch)
 		}
 	}
-	mux.Handle("/v1/results", n.v.ResultsHandler())
-	mux.Handle("/v1/results/", n.v.ResultsHandler())
-	mux.Handle("/", server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
-		RatePerMinute: n.cfg.RatePerAccount}))
+	srv := server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
+		RatePerMinute: n.cfg.RatePerAccount, PublicDownloads: n.cfg.PublicDownloads})
+	results := n.v.ResultsHandler()
+	mux.Handle("/v1/results", results)
+	mux.Handle("/v1/results/", results)
+	// The artifacts of finished public tasks (test splits, every miner's
+	// result) need an API key unless the operator made downloads public.
+	mux.Handle("/v1/results/artifacts/", srv.KeyRequired(results))
+	mux.Handle("/", srv)
 	// Every route, signed or not, is limited by the caller's address.
 	return ratelimit.PerAddress(mux, ratelimit.New(max(60, n.cfg.RatePerAddress/10), nil), n.cfg.RatePerAddress, func(addr string) {
 		n.log.Warn("rate limited", "addr", addr)

@@ -291,7 +291,7 @@ func (s *Store) finish(se *session) (*api.DatasetUpload, error) {
 		return up, crucible.Errorf(crucible.EINVALID, "upload %s is corrupt", se.ID)
 	}
 	up := &api.DatasetUpload{ID: se.ID, Name: se.Name, Size: se.Size, SHA256: sum}
-	return s.accept(context.Background(), filepath.Dir(path), path, up)
+	return s.accept(context.Background(), se.Owner, filepath.Dir(path), path, up)
 }
 
 // view is what the customer sees of a session.

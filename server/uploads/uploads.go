@@ -62,10 +62,12 @@ func cleanName(name string) (string, error) {
 	return base, nil
 }
 
-// Save stores r as the dataset file name and checks every row. A dataset
-// with problems is not kept: Save returns EINVALID together with the
-// receipt, whose Errors list each problem as "NAME:line: field: problem".
-func (s *Store) Save(ctx context.Context, name string, r io.Reader) (*api.DatasetUpload, error) {
+// Save stores r as the dataset file name for the account owner and checks
+// every row. A dataset with problems is not kept: Save returns EINVALID
+// together with the receipt, whose Errors list each problem as
+// "NAME:line: field: problem". The upload belongs to owner: FindOwned
+// shows it to nobody else.
+func (s *Store) Save(ctx context.Context, owner, name string, r io.Reader) (*api.DatasetUpload, error) {
 	clean, err := cleanName(name)
 	if err != nil {
 		return nil, err
@@ -92,14 +94,21 @@ func (s *Store) Save(ctx context.Context, name string, r io.Reader) (*api.Datase
 		return nil, fmt.Errorf("save upload %s: %w", clean, err)
 	}
 	up := &api.DatasetUpload{ID: id, Name: clean, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-	return s.accept(ctx, tmp, path, up)
+	return s.accept(ctx, owner, tmp, path, up)
+}
+
+// receipt is what is kept beside an upload: what its owner was told, and
+// who the owner is.
+type receipt struct {
+	api.DatasetUpload
+	Owner string `json:"owner"`
 }
 
 // accept checks the rows of the file at path (inside the temporary
 // directory tmp), and when they pass moves tmp into place as upload up.ID
-// with its receipt. A dataset with problems returns EINVALID with the
-// receipt listing them.
-func (s *Store) accept(ctx context.Context, tmp, path string, up *api.DatasetUpload) (*api.DatasetUpload, error) {
+// of owner with its receipt. A dataset with problems returns EINVALID with
+// the receipt listing them.
+func (s *Store) accept(ctx context.Context, owner, tmp, path string, up *api.DatasetUpload) (*api.DatasetUpload, error) {
 	clean := up.Name
 	if up.Size == 0 {
 		up.Errors = []string{clean + ": the file is empty"}
@@ -131,15 +140,38 @@ func (s *Store) accept(ctx context.Context, tmp, path string, up *api.DatasetUpl
 	if err := os.Rename(tmp, filepath.Join(s.dir, up.ID)); err != nil {
 		return nil, fmt.Errorf("save upload: %w", err)
 	}
-	receipt, _ := json.MarshalIndent(up, "", "  ")
-	if err := os.WriteFile(filepath.Join(s.dir, up.ID+".json"), receipt, 0o644); err != nil {
+	rec, _ := json.MarshalIndent(receipt{DatasetUpload: *up, Owner: owner}, "", "  ")
+	if err := os.WriteFile(filepath.Join(s.dir, up.ID+".json"), rec, 0o644); err != nil {
 		return nil, fmt.Errorf("save upload receipt: %w", err)
 	}
 	return up, nil
 }
 
-// Find returns the receipt of upload id. Returns ENOTFOUND.
+// Find returns the receipt of upload id, whoever owns it (data
+// preparation of a task that was allowed to name it). Returns ENOTFOUND.
 func (s *Store) Find(id string) (*api.DatasetUpload, error) {
+	rec, err := s.find(id)
+	if err != nil {
+		return nil, err
+	}
+	return &rec.DatasetUpload, nil
+}
+
+// FindOwned returns the receipt of upload id when owner made it; another
+// account's upload (or one from before uploads had owners) is ENOTFOUND,
+// as if it did not exist.
+func (s *Store) FindOwned(owner, id string) (*api.DatasetUpload, error) {
+	rec, err := s.find(id)
+	if err != nil {
+		return nil, err
+	}
+	if owner == "" || rec.Owner != owner {
+		return nil, crucible.Errorf(crucible.ENOTFOUND, "no upload %s", id)
+	}
+	return &rec.DatasetUpload, nil
+}
+
+func (s *Store) find(id string) (*receipt, error) {
 	if !idRE.MatchString(id) {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "no upload %q", id)
 	}
@@ -150,11 +182,11 @@ func (s *Store) Find(id string) (*api.DatasetUpload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read upload %s: %w", id, err)
 	}
-	var up api.DatasetUpload
-	if err := json.Unmarshal(b, &up); err != nil {
+	var rec receipt
+	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("read upload %s: %w", id, err)
 	}
-	return &up, nil
+	return &rec, nil
 }
 
 // Path returns the file of upload id. Returns ENOTFOUND.

@@ -47,7 +47,7 @@ func TestSaveFindResolve(t *testing.T) {
 	ctx := context.Background()
 	rows := `{"prompt":"Which is warmer?","chosen":"The sun.","rejected":"The moon."}` + "\n" +
 		`{"prompt":"Pick a pet.","chosen":"A cat.","rejected":"A rock."}` + "\n"
-	up, err := s.Save(ctx, "prefs.jsonl", strings.NewReader(rows))
+	up, err := s.Save(ctx, "acct", "prefs.jsonl", strings.NewReader(rows))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestSaveFindResolve(t *testing.T) {
 
 	// A refused upload leaves nothing behind and names problems by the
 	// uploaded name, never the server's path.
-	bad, err := s.Save(ctx, "bad.jsonl", strings.NewReader(rows+"{\"prompt\": \"x\"\n"))
+	bad, err := s.Save(ctx, "acct", "bad.jsonl", strings.NewReader(rows+"{\"prompt\": \"x\"\n"))
 	if crucible.ErrorCode(err) != crucible.EINVALID || len(bad.Errors) != 1 || !strings.HasPrefix(bad.Errors[0], "bad.jsonl:3:") {
 		t.Fatalf("bad upload: %+v, %v", bad, err)
 	}
