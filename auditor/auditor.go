@@ -37,6 +37,16 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, req EvalRequest) (metric float64, failure string, err error)
 }
 
+// NumericsReporter is an Evaluator that names the arithmetic class of its
+// results (resultlog.TaskResult.Numerics) and the relative difference it
+// allows from a loss logged by an evaluator of another class. Without it,
+// or when the log records no class, every re-evaluation must match bit for
+// bit.
+type NumericsReporter interface {
+	Numerics() string
+	NumericsBound() float64
+}
+
 // EvalRequest names what to re-evaluate.
 type EvalRequest struct {
 	TaskType crucible.TaskType
@@ -124,6 +134,13 @@ type Reevaluation struct {
 	Logged     float64 `json:"logged_loss"`
 	Recomputed float64 `json:"recomputed_loss"`
 	Match      bool    `json:"match"`
+	// Numerics is the validator's arithmetic class when it differs from
+	// the auditor's; Match then means within Bound (relative), and a
+	// sampled grpo reward, which rounding can change, is not compared
+	// (Skipped says why).
+	Numerics string  `json:"numerics,omitempty"`
+	Bound    float64 `json:"bound,omitempty"`
+	Skipped  string  `json:"skipped,omitempty"`
 }
 
 // Discrepancy is something the validator published that does not hold up.

@@ -118,7 +118,7 @@ func honestNetwork(t *testing.T, key *sign.Keypair, fake map[string]string) *pub
 		p.artifacts["tasks/"+id+"/test.jsonl"] = test
 		tr := resultlog.TaskResult{TaskID: id, TaskType: crucible.TaskInstruct, Model: "tiny", ModelParams: 1e6, Hours: 1,
 			Work: spec.Work(1, 1e6), SpecVersion: spec.Version, TestData: "tasks/" + id + "/test.jsonl", TestSHA256: sum(test),
-			FinishedAt: now.Add(-time.Duration(10-ti) * time.Hour)}
+			FinishedAt: now.Add(-time.Duration(10-ti) * time.Hour), Numerics: loggedNumerics}
 		var in []scoring.Result
 		for _, h := range []string{"5A", "5B", "5C"} {
 			loss, ok := losses[h]
@@ -163,11 +163,16 @@ func honestNetwork(t *testing.T, key *sign.Keypair, fake map[string]string) *pub
 
 func audit(t *testing.T, key *sign.Keypair, p *published, onChain map[string]float64) (*auditor.Report, *setter) {
 	t.Helper()
+	return auditWith(t, key, p, onChain, lossEval{})
+}
+
+func auditWith(t *testing.T, key *sign.Keypair, p *published, onChain map[string]float64, ev auditor.Evaluator) (*auditor.Report, *setter) {
+	t.Helper()
 	srv := httptest.NewServer(p.handler())
 	defer srv.Close()
 	st := &setter{}
 	a, err := auditor.New(auditor.Config{ValidatorHotkey: key.Address(), Sample: 10, Seed: 1}, auditor.Deps{
-		Source: &auditor.HTTPSource{Base: srv.URL}, Eval: lossEval{}, Models: models{}, Verify: sign.VerifySignature,
+		Source: &auditor.HTTPSource{Base: srv.URL}, Eval: ev, Models: models{}, Verify: sign.VerifySignature,
 		OnChain: func(context.Context) (map[string]float64, error) { return onChain, nil },
 		Setter:  st, Now: func() time.Time { return now },
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -15,7 +16,9 @@ import (
 )
 
 // reevaluate re-runs the evaluation of a sample of submissions and compares
-// each loss with the logged one, bit for bit.
+// each loss with the logged one: bit for bit when the validator's numerics
+// class (logged with the task) is the auditor's or unknown, within the
+// evaluator's NumericsBound otherwise.
 func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, r *Report, flag func(int64, string, string, ...any)) error {
 	if a.eval == nil || a.models == nil || a.cfg.Sample <= 0 {
 		return nil
@@ -68,10 +71,23 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 			return fmt.Errorf("re-evaluate task %s, %s: %w", t.TaskID, m.Hotkey, err)
 		}
 		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: logged, Recomputed: got, Match: failure == "" && got == logged}
+		if n, ok := a.eval.(NumericsReporter); ok && t.Numerics != "" && t.Numerics != n.Numerics() && failure == "" {
+			// Another machine class: the float32 kernels round differently.
+			re.Numerics, re.Bound = t.Numerics, n.NumericsBound()
+			switch {
+			case m.Reward != nil:
+				re.Match, re.Skipped = true, fmt.Sprintf("a sampled reward is reproducible only on the validator's numerics (%s; this auditor: %s)", t.Numerics, n.Numerics())
+			default:
+				re.Match = math.Abs(got-logged) <= re.Bound*math.Abs(logged)
+			}
+		}
 		r.Reevaluated = append(r.Reevaluated, re)
-		if failure != "" {
+		switch {
+		case failure != "":
 			flag(0, t.TaskID, "%s's result fails evaluation (%s) but was logged with %s %g", m.Hotkey, failure, what, logged)
-		} else if !re.Match {
+		case !re.Match && re.Numerics != "":
+			flag(0, t.TaskID, "%s's %s was logged as %.17g (numerics %s) but evaluates to %.17g, more than the %g relative bound between numerics classes", m.Hotkey, what, logged, re.Numerics, got, re.Bound)
+		case !re.Match:
 			flag(0, t.TaskID, "%s's %s was logged as %.17g but evaluates to %.17g", m.Hotkey, what, logged, got)
 		}
 	}

@@ -49,7 +49,13 @@ type TaskResult struct {
 	Mapping    crucible.ColumnMapping `json:"mapping"`          // how to read the test split
 	Winner     string                 `json:"winner,omitempty"` // hotkey
 	FinishedAt time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
-	Miners     []MinerResult          `json:"miners"`
+	// Numerics is the arithmetic class of the validator's evaluation
+	// (ml/eval.Numerics, e.g. "fp32/amd64-avx/avx2"); empty in entries
+	// written before it was recorded. An auditor of the same class
+	// reproduces the losses bit for bit, one of another class within
+	// ml/eval.NumericsBound.
+	Numerics string        `json:"numerics,omitempty"`
+	Miners   []MinerResult `json:"miners"`
 	// Competition is how the task found its miners: empty or "open" for
 	// an open competition, whose scores count toward weights; "champion"
 	// or "tournament" for a routed task, whose results count only through

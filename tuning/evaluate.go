@@ -70,6 +70,14 @@ const (
 	FailUnreadable   = "submission cannot be read"
 )
 
+// Numerics is the arithmetic class of this machine's evaluation
+// (eval.Numerics): the same class gives bit-identical losses, different
+// classes agree within NumericsBound.
+func Numerics() string { return eval.Numerics() }
+
+// NumericsBound is eval.NumericsBound.
+const NumericsBound = eval.NumericsBound
+
 // Evaluate computes the validator's metric for spec.ModelDir over the test
 // split, with the base's tokenizer. It is deterministic: the same inputs
 // give bit-identical results on the same machine and thread count.

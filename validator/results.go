@@ -44,6 +44,9 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	if t.Type == crucible.TaskGRPO {
 		p.Rewards = t.Rewards
 	}
+	if n, ok := v.Evaluator.(NumericsReporter); ok {
+		p.Numerics = n.Numerics()
+	}
 	if e.SplitMapping != nil {
 		p.Mapping = *e.SplitMapping
 	}

@@ -66,6 +66,13 @@ type Prepared struct {
 	TrainTokens         int64 // tokens in the train split with the base model's tokenizer; 0 when not counted
 }
 
+// NumericsReporter is an Evaluator that names the arithmetic class of its
+// results (see resultlog.TaskResult.Numerics), which the results log then
+// records for auditors.
+type NumericsReporter interface {
+	Numerics() string
+}
+
 // Evaluator computes the validator's metric: the test loss of a submission
 // (a full model, or a PEFT adapter over the base) on the hidden test split.
 // It must be deterministic: the same inputs give bit-identical losses.

@@ -4,10 +4,14 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
+	"github.com/crucible-net/crucible/ml/nn"
 )
 
 func tinySeqs(n int) []Sequence {
@@ -103,5 +107,13 @@ func TestDPOFigures(t *testing.T) {
 	}
 	if Softplus(1000) != 1000 || Softplus(-1000) != 0 {
 		t.Fatal("softplus overflows")
+	}
+}
+
+func TestNumerics(t *testing.T) {
+	n := Numerics()
+	parts := strings.Split(strings.TrimPrefix(n, "fp32/"+runtime.GOARCH+"-"), "/")
+	if !strings.HasPrefix(n, "fp32/"+runtime.GOARCH+"-") || len(parts) != 2 || parts[0] != kernel.Numerics() || parts[1] != nn.Numerics() {
+		t.Errorf("Numerics() = %q", n)
 	}
 }

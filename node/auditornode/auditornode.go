@@ -190,6 +190,12 @@ var ErrDiscrepancies = errors.New("the audit found discrepancies")
 // task's seed for grpo), so losses and rewards match bit for bit.
 type EngineEvaluator struct{}
 
+// Numerics implements auditor.NumericsReporter.
+func (EngineEvaluator) Numerics() string { return tuning.Numerics() }
+
+// NumericsBound implements auditor.NumericsReporter.
+func (EngineEvaluator) NumericsBound() float64 { return tuning.NumericsBound }
+
 // Evaluate implements auditor.Evaluator.
 func (EngineEvaluator) Evaluate(ctx context.Context, req auditor.EvalRequest) (float64, string, error) {
 	if req.TaskType == crucible.TaskGRPO {

@@ -37,6 +37,9 @@ func countParams(dir string) (int64, error) { return dataprep.CountParams(dir) }
 // (tuning.Evaluate): deterministic, so auditors can re-run it.
 type EngineEvaluator struct{}
 
+// Numerics implements validator.NumericsReporter.
+func (EngineEvaluator) Numerics() string { return tuning.Numerics() }
+
 // Evaluate implements validator.Evaluator.
 func (EngineEvaluator) Evaluate(ctx context.Context, req validator.EvalRequest) (*validator.EvalResult, error) {
 	if req.TaskType == crucible.TaskGRPO {
