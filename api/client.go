@@ -339,3 +339,33 @@ func (c *Client) Keys(ctx context.Context, account string) ([]*crucible.APIKey, 
 func (c *Client) RevokeKey(ctx context.Context, id string) error {
 	return c.call(ctx, "DELETE", PathKeys+"/"+url.PathEscape(id), nil, nil)
 }
+
+// CreateWebhook registers an endpoint for the account's task events; the
+// secret it returns is shown only now.
+func (c *Client) CreateWebhook(ctx context.Context, url string) (*CreatedWebhook, error) {
+	var cw CreatedWebhook
+	return &cw, c.call(ctx, "POST", PathWebhooks, CreateWebhookRequest{URL: url}, &cw)
+}
+
+// Webhooks lists the account's webhooks.
+func (c *Client) Webhooks(ctx context.Context) ([]*crucible.Webhook, error) {
+	var hs []*crucible.Webhook
+	return hs, c.call(ctx, "GET", PathWebhooks, nil, &hs)
+}
+
+// DeleteWebhook removes a webhook and its delivery log.
+func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
+	return c.call(ctx, "DELETE", PathWebhooks+"/"+url.PathEscape(id), nil, nil)
+}
+
+// WebhookDeliveries returns a webhook's delivery log, newest first.
+func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([]*crucible.WebhookDelivery, error) {
+	var ds []*crucible.WebhookDelivery
+	return ds, c.call(ctx, "GET", fmt.Sprintf("%s/%s/deliveries?limit=%d", PathWebhooks, url.PathEscape(id), limit), nil, &ds)
+}
+
+// PingWebhook queues a test message to a webhook.
+func (c *Client) PingWebhook(ctx context.Context, id string) (*crucible.WebhookDelivery, error) {
+	var d crucible.WebhookDelivery
+	return &d, c.call(ctx, "POST", PathWebhooks+"/"+url.PathEscape(id)+"/ping", nil, &d)
+}

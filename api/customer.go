@@ -19,7 +19,24 @@ const (
 	PathMiners   = "/v1/miners"   // GET ?days=N → []MinerStanding (no key needed)
 	PathKeys     = "/v1/keys"     // POST CreateKeyRequest → CreatedKey; GET → []crucible.APIKey; DELETE /v1/keys/{id}
 	PathOpenAPI  = "/v1/openapi.json"
+	// PathWebhooks: POST CreateWebhookRequest → CreatedWebhook; GET →
+	// []crucible.Webhook; DELETE /v1/webhooks/{id}; GET
+	// /v1/webhooks/{id}/deliveries → []crucible.WebhookDelivery (the log,
+	// newest first); POST /v1/webhooks/{id}/ping → crucible.WebhookDelivery.
+	PathWebhooks = "/v1/webhooks"
 )
+
+// CreateWebhookRequest registers an endpoint to tell of the account's
+// tasks.
+type CreateWebhookRequest struct {
+	URL string `json:"url"`
+}
+
+// CreatedWebhook returns a new webhook with its signing secret, shown once.
+type CreatedWebhook struct {
+	Webhook *crucible.Webhook `json:"webhook"`
+	Secret  string            `json:"secret"`
+}
 
 // Task sub-resources, under PathTasks + "/{id}".
 const (

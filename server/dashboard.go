@@ -28,6 +28,9 @@ var funcs = template.FuncMap{
 	"short": short,
 	"ago": func(t time.Time) string {
 		d := time.Since(t).Round(time.Second)
+		if d < 0 { // a time to come: a retry, a deadline
+			return "in " + (-d).String()
+		}
 		switch {
 		case d < time.Minute:
 			return fmt.Sprintf("%ds ago", int(d.Seconds()))
@@ -185,6 +188,7 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 	page("GET /keys", s.keysPage)
 	page("POST /keys", s.createKeyForm)
 	page("POST /keys/{id}/revoke", s.revokeKeyForm)
+	s.webhookPageRoutes(page)
 }
 
 // keysPage lists the account's API keys.

@@ -29,10 +29,11 @@ import (
 // store (see simulate), as the validator would.
 type testBackend struct {
 	*sqlstore.Store
-	uploads   *uploads.Store
-	artifacts string           // blob directory
-	cache     *hub.Cache       // the Hugging Face cache customers pick datasets from
-	params    map[string]int64 // model → parameters
+	uploads      *uploads.Store
+	artifacts    string           // blob directory
+	cache        *hub.Cache       // the Hugging Face cache customers pick datasets from
+	params       map[string]int64 // model → parameters
+	allowPrivate bool             // webhooks may target loopback (a local receiver)
 }
 
 func newTestBackend(t *testing.T) *testBackend {

@@ -40,6 +40,7 @@ type Store interface {
 	crucible.ScoreService
 	crucible.NodeService
 	crucible.WeightsService
+	crucible.WebhookService
 }
 
 // Backend is what the server needs from the validator node.
@@ -202,6 +203,11 @@ func (s *Server) apiRoutes() []route {
 		{"POST", api.PathKeys, false, s.createKey},
 		{"GET", api.PathKeys, false, s.listKeys},
 		{"DELETE", api.PathKeys + "/{id}", false, s.revokeKey},
+		{"POST", api.PathWebhooks, false, s.createWebhook},
+		{"GET", api.PathWebhooks, false, s.listWebhooks},
+		{"DELETE", api.PathWebhooks + "/{id}", false, s.deleteWebhook},
+		{"GET", api.PathWebhooks + "/{id}/deliveries", false, s.webhookDeliveries},
+		{"POST", api.PathWebhooks + "/{id}/ping", false, s.pingWebhook},
 	}
 }
 

@@ -96,6 +96,16 @@ type Config struct {
 	// chunks, in bytes (one-request uploads stop at 512 MiB). Defaults to
 	// `34359738368`.
 	MaxDataset int64 `flag:"max-dataset-bytes"`
+	// WebhooksAllowPrivate lets customers' webhooks target loopback and
+	// private addresses (a receiver on this machine or network); public
+	// validators leave it off, since a webhook URL is the customer's to name.
+	WebhooksAllowPrivate bool `flag:"webhooks-allow-private"`
+	// WebhookAttempts is how many times a webhook message is tried before
+	// it is marked failed. Defaults to `8`.
+	WebhookAttempts int `flag:"webhook-attempts"`
+	// WebhookBackoff is the wait after a webhook message's first failed
+	// attempt; it doubles after each (up to an hour). Defaults to `10s`.
+	WebhookBackoff time.Duration `flag:"webhook-backoff"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -121,6 +131,10 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
 	case c.RatePerAddress < 1 || c.RatePerAccount < 1:
 		return crucible.Errorf(crucible.EINVALID, "--rate-per-address %d and --rate-per-account %d must be at least 1", c.RatePerAddress, c.RatePerAccount)
+	case c.WebhookAttempts < 1:
+		return crucible.Errorf(crucible.EINVALID, "--webhook-attempts %d: must be at least 1", c.WebhookAttempts)
+	case c.WebhookBackoff <= 0:
+		return crucible.Errorf(crucible.EINVALID, "--webhook-backoff %s: must be positive", c.WebhookBackoff)
 	case c.MaxDataset < 0:
 		return crucible.Errorf(crucible.EINVALID, "--max-dataset-bytes %d: must not be negative", c.MaxDataset)
 	case c.SyntheticEvery < 0 || c.WeightsEvery < 0 || c.SyntheticHours < 0:

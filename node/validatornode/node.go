@@ -26,6 +26,7 @@ import (
 	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
+	"github.com/crucible-net/crucible/webhook"
 )
 
 // Deps are pieces a caller may hand a node instead of having Open build
@@ -73,6 +74,7 @@ type Node struct {
 	ds       datasetResolver
 	split    data.SplitOptions
 	synth    []validator.Synthetic
+	hooks    *webhook.Notifier
 
 	// afterTaskRow, when set (tests only), runs inside Submit's
 	// transaction after the task row is written and before its job is
@@ -157,6 +159,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if err := n.openValidator(deps.Evaluator); err != nil {
 		return nil, err
 	}
+	n.hooks = webhook.New(n.store, webhook.Options{Policy: n.webhookPolicy(), MaxAttempts: cfg.WebhookAttempts,
+		Backoff: cfg.WebhookBackoff, Log: n.log.With("component", "webhooks")})
 	n.h = n.routes()
 	return n, nil
 }

@@ -89,6 +89,7 @@ func (n *Node) Start(ctx context.Context) error {
 			return nil
 		})
 	}
+	n.goRun(func() error { return n.hooks.Run(ctx) })
 	if n.cfg.SyntheticEvery > 0 && len(n.synth) > 0 {
 		n.goRun(func() error { n.every(ctx, n.cfg.SyntheticEvery, "synthetic task", n.scheduleSynthetic); return nil })
 	}
