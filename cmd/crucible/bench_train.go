@@ -130,7 +130,9 @@ Examples:
 --precision picks the arithmetic of the matrix products: fp32, bf16 (bf16
 operands, float32 sums; weights and gradients stay float32, the AdamW
 moments are kept as bf16 with stochastic rounding, as crucible train does)
-or auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). Where the CPU has a
+or auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). LoRA rows round
+the random base to bf16 (as a bf16 checkpoint loads) and hold it in bf16,
+as crucible train holds a frozen base. Where the CPU has a
 bf16 peak, MFU is also reported against it (mfu_bf16).
 
 Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
@@ -328,8 +330,16 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 	case "full":
 		m.SetTrainBase(true)
 	case "lora":
+		// The base as a bf16 checkpoint loads it, held in bf16 as crucible
+		// train holds a frozen base.
+		for i, x := range m.Params() {
+			m.Params()[i] = kernel.BF16ToFloat32(kernel.Float32ToBF16(x))
+		}
 		l, err := m.AddLoRA(model.LoRAConfig{Rank: 16, Alpha: 32, TargetModules: model.DefaultLoRATargets(c), Seed: 1})
 		if err != nil {
+			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
+		}
+		if _, err := m.HoldBaseBF16(); err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 		}
 		loraParams = len(l.Params())

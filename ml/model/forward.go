@@ -39,7 +39,7 @@ func (m *Model) forwardBody(ws *workspace, tokens []int32) []float32 {
 	C, T := c.Hidden, ws.T
 	N := ws.B * T
 	x := ws.resid[0][:N*C]
-	if err := nn.EmbeddingForward(x, m.embed, tokens, c.Vocab, C); err != nil {
+	if err := m.embedForward(x, tokens); err != nil {
 		panic(fmt.Sprintf("model: internal: tokens passed checkBatch but %v", err))
 	}
 	if s := c.EmbedScale; s != 0 && s != 1 {

@@ -84,7 +84,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		for v0 := 0; v0 < V; v0 += vb {
 			w := min(vb, V-v0)
 			s := hb.logits[:n*w]
-			gemm(m.prec, false, true, n, w, C, 1, hx, C, m.head[v0*C:], C, 0, s, w)
+			gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
 			m.softcapLogits(s, nil)
 			st.Update(s, n, w, v0, targets)
 		}
@@ -114,7 +114,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		for v0 := 0; v0 < V; v0 += vb {
 			w := min(vb, V-v0)
 			s := hb.logits[:n*w]
-			gemm(m.prec, false, true, n, w, C, 1, hx, C, m.head[v0*C:], C, 0, s, w)
+			gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
 			var capped []float32
 			if hb.capped != nil {
 				capped = hb.capped[:n*w]
@@ -126,7 +126,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 			if v0 == 0 {
 				beta = 0
 			}
-			gemm(m.prec, false, false, n, C, w, 1, s, w, m.head[v0*C:], C, beta, dhx, C)
+			gemmW(m.prec, false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, dhx, C)
 			if m.gHead != nil {
 				gemm(m.prec, true, false, w, C, n, 1, s, w, hx, C, 1, m.gHead[v0*C:], C)
 			}
@@ -136,4 +136,12 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		}
 	}
 	return Loss{Sum: total, Count: len(rows)}
+}
+
+// tail is x[i:], or nil for a nil x.
+func tail[T any](x []T, i int) []T {
+	if x == nil {
+		return nil
+	}
+	return x[i:]
 }

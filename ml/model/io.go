@@ -149,9 +149,13 @@ func (m *Model) SaveAs(dir string, dt tensor.DType) error {
 	if err := writeFileAtomic(filepath.Join(dir, "generation_config.json"), m.Generation.json()); err != nil {
 		return fmt.Errorf("save generation config: %w", err)
 	}
+	params := m.params
+	if m.half != nil {
+		params = m.expandedParams() // a base held in bf16, widened for writing
+	}
 	tensors := make([]safetensors.Tensor, len(m.layout.infos))
 	for i, p := range m.layout.infos {
-		tensors[i] = safetensors.Tensor{Name: p.Name, DType: dt, Shape: p.Shape, Data: m.params[p.Offset : p.Offset+p.Size]}
+		tensors[i] = safetensors.Tensor{Name: p.Name, DType: dt, Shape: p.Shape, Data: params[p.Offset : p.Offset+p.Size]}
 	}
 	if err := safetensors.WriteDir(dir, tensors, map[string]string{"format": "pt"}, 0); err != nil {
 		return fmt.Errorf("save model: %w", err)

@@ -182,6 +182,7 @@ func (m *Model) MergeLoRA() error {
 	if l == nil {
 		return fmt.Errorf("lora: no adapter to merge")
 	}
+	m.ExpandBase()
 	r := l.cfg.Rank
 	for _, mod := range l.modules {
 		lin := m.linears[mod.name]

@@ -51,9 +51,16 @@ type Model struct {
 	layout *layout
 	params []float32
 	grads  []float32 // nil unless the base model is being trained
+	// half, kept and keptBuf hold a frozen base in bf16 (HoldBaseBF16):
+	// every parameter as bf16, and the tensors kept in float32 (norms,
+	// biases, positions) in their own layout; params is nil meanwhile.
+	half    []uint16
+	kept    *layout
+	keptBuf []float32
 
 	blocks                                []block
 	embed, gEmbed, pos, gPos, head, gHead []float32
+	embed16, head16                       []uint16 // the embedding and head held in bf16 (embed, head nil then)
 	normF                                 norm
 	linears                               map[string]*linear
 	plusOne                               []*norm // the (1+w) norms, refreshed before every pass
@@ -115,9 +122,10 @@ func (m *Model) Precision() kernel.Precision { return m.prec }
 func (m *Model) Config() Config { return m.cfg }
 
 // NumParams is the number of base-model parameters (tied embeddings counted once).
-func (m *Model) NumParams() int { return len(m.params) }
+func (m *Model) NumParams() int { return m.layout.size }
 
 // Params is the flat parameter buffer, laid out as ParamInfos describes.
+// It is nil while the base is held in bf16 (HoldBaseBF16).
 func (m *Model) Params() []float32 { return m.params }
 
 // Grads is the flat gradient buffer (same layout as Params), or nil while
@@ -138,9 +146,12 @@ func (m *Model) Grad(name string) []float32 { return m.layout.view(m.grads, name
 // Grads) or off (releasing them). With it off, backward still runs through the
 // network for LoRA but computes no base weight gradient.
 func (m *Model) SetTrainBase(on bool) {
+	if on {
+		m.ExpandBase()
+	}
 	switch {
 	case on && m.grads == nil:
-		m.grads = make([]float32, len(m.params))
+		m.grads = make([]float32, m.layout.size)
 	case !on:
 		m.grads = nil
 	}

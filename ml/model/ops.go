@@ -65,9 +65,9 @@ func linearFwd(p kernel.Precision, l *linear, x []float32, ldx int, y []float32,
 		beta = 1
 	}
 	if l.conv1d {
-		gemm(p, false, false, n, l.out, l.in, 1, x, ldx, l.w, l.out, beta, y, ldy)
+		gemmW(p, false, false, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.out, beta, y, ldy)
 	} else {
-		gemm(p, false, true, n, l.out, l.in, 1, x, ldx, l.w, l.in, beta, y, ldy)
+		gemmW(p, false, true, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.in, beta, y, ldy)
 	}
 	if l.b != nil {
 		addBias(y, ldy, l.b, n)
@@ -93,9 +93,9 @@ func linearBwdData(p kernel.Precision, l *linear, dy []float32, lddy int, dx []f
 		beta = 1
 	}
 	if l.conv1d {
-		gemm(p, false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.out, beta, dx, lddx)
+		gemmW(p, false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.out, beta, dx, lddx)
 	} else {
-		gemm(p, false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.in, beta, dx, lddx)
+		gemmW(p, false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.in, beta, dx, lddx)
 	}
 }
 

@@ -24,6 +24,7 @@ type linear struct {
 	conv1d  bool
 	expert  bool      // a projection of a mixture's expert (its rows come in routed order)
 	w, b    []float32 // views into Model.params; b nil without bias
+	w16     []uint16  // the weight while the base is held in bf16 (w nil then)
 	gw, gb  []float32 // views into Model.grads (nil while grads are off)
 	lora    *loraModule
 }
@@ -240,7 +241,7 @@ func (m *Model) bind() {
 			old = prev.lora
 		}
 		lin := &linear{name: module, in: in, out: out, conv1d: conv,
-			w: l.view(m.params, module+".weight"), b: l.view(m.params, module+".bias"),
+			w: m.fview(module + ".weight"), w16: m.hview(module + ".weight"), b: m.fview(module + ".bias"),
 			gw: l.view(m.grads, module+".weight"), gb: l.view(m.grads, module+".bias"), lora: old}
 		m.linears[module] = lin
 		return lin
@@ -252,7 +253,7 @@ func (m *Model) bind() {
 	// blocks share their w and weff slices.
 	m.plusOne = m.plusOne[:0]
 	nrm := func(prefix string) norm {
-		n := norm{w: l.view(m.params, prefix+".weight"), b: l.view(m.params, prefix+".bias"),
+		n := norm{w: m.fview(prefix + ".weight"), b: m.fview(prefix + ".bias"),
 			gw: l.view(m.grads, prefix+".weight"), gb: l.view(m.grads, prefix+".bias")}
 		if c.NormPlusOne && n.w != nil {
 			n.plusOne, n.weff = true, make([]float32, len(n.w))
@@ -263,8 +264,9 @@ func (m *Model) bind() {
 	m.blocks = make([]block, c.Layers)
 	C, I := c.Hidden, c.Intermediate
 	if c.Family == GPT2 {
-		m.embed, m.gEmbed = l.view(m.params, "transformer.wte.weight"), l.view(m.grads, "transformer.wte.weight")
-		m.pos, m.gPos = l.view(m.params, "transformer.wpe.weight"), l.view(m.grads, "transformer.wpe.weight")
+		m.embed, m.gEmbed = m.fview("transformer.wte.weight"), l.view(m.grads, "transformer.wte.weight")
+		m.embed16 = m.hview("transformer.wte.weight")
+		m.pos, m.gPos = m.fview("transformer.wpe.weight"), l.view(m.grads, "transformer.wpe.weight")
 		for i := range m.blocks {
 			p := fmt.Sprintf("transformer.h.%d.", i)
 			b := &m.blocks[i]
@@ -276,12 +278,13 @@ func (m *Model) bind() {
 			b.qkvAll, b.ffInAll = b.qkv[0], b.ffIn[0]
 		}
 		m.normF = nrm("transformer.ln_f")
-		m.head, m.gHead = m.embed, m.gEmbed
+		m.head, m.gHead, m.head16 = m.embed, m.gEmbed, m.embed16
 		m.refreshNorms()
 		return
 	}
 	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	m.embed, m.gEmbed = l.view(m.params, "model.embed_tokens.weight"), l.view(m.grads, "model.embed_tokens.weight")
+	m.embed, m.gEmbed = m.fview("model.embed_tokens.weight"), l.view(m.grads, "model.embed_tokens.weight")
+	m.embed16 = m.hview("model.embed_tokens.weight")
 	for i := range m.blocks {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		b := &m.blocks[i]
@@ -294,7 +297,7 @@ func (m *Model) bind() {
 		}
 		group := func(name string, in, out int, first, last string) *linear {
 			return &linear{name: name, in: in, out: out,
-				w: l.span(m.params, first+".weight", last+".weight"), b: l.span(m.params, first+".bias", last+".bias"),
+				w: m.fspan(first+".weight", last+".weight"), w16: m.hspan(first+".weight", last+".weight"), b: m.fspan(first+".bias", last+".bias"),
 				gw: l.span(m.grads, first+".weight", last+".weight"), gb: l.span(m.grads, first+".bias", last+".bias")}
 		}
 		if c.FusedProjections {
@@ -330,9 +333,9 @@ func (m *Model) bind() {
 	}
 	m.normF = nrm("model.norm")
 	if c.TieEmbeddings {
-		m.head, m.gHead = m.embed, m.gEmbed
+		m.head, m.gHead, m.head16 = m.embed, m.gEmbed, m.embed16
 	} else {
-		m.head, m.gHead = l.view(m.params, "lm_head.weight"), l.view(m.grads, "lm_head.weight")
+		m.head, m.gHead, m.head16 = m.fview("lm_head.weight"), l.view(m.grads, "lm_head.weight"), m.hview("lm_head.weight")
 	}
 	m.refreshNorms()
 }

@@ -32,6 +32,31 @@ func EmbeddingForward[I TokenID](out, table []float32, ids []I, vocab, c int) er
 	return nil
 }
 
+// EmbeddingForwardBF16 is EmbeddingForward with the table stored as
+// bfloat16 (a base held in bf16): each row is widened to float32, exactly.
+func EmbeddingForwardBF16[I TokenID](out []float32, table []uint16, ids []I, vocab, c int) error {
+	n := len(ids)
+	need("EmbeddingForwardBF16", "out", out, n*c)
+	if len(table) < vocab*c {
+		panic(fmt.Sprintf("nn.EmbeddingForwardBF16: table has %d entries, want %d", len(table), vocab*c))
+	}
+	for i, id := range ids {
+		if int64(id) < 0 || int64(id) >= int64(vocab) {
+			return fmt.Errorf("embedding: token id %d at position %d is outside the vocabulary [0, %d)", int64(id), i, vocab)
+		}
+	}
+	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			id := int(ids[i])
+			row := out[i*c : (i+1)*c]
+			for j, h := range table[id*c : (id+1)*c] {
+				row[j] = kernel.BF16ToFloat32(h)
+			}
+		}
+	})
+	return nil
+}
+
 // EmbeddingBackward scatter-adds dtable[ids[i], :] += dout[i, :]. Rows that
 // share an id are summed in position order; the work is partitioned over the
 // embedding dimension, so the result is deterministic. ids must have passed

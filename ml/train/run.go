@@ -155,6 +155,16 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 	prec, _ := kernel.ParsePrecision(cfg.Precision) // checked by Validate
 	m.SetPrecision(prec)
 	r.choose("precision", prec.String(), precisionReason(cfg.Precision, prec))
+	if !m.TrainsBase() && m.LoRA() != nil {
+		switch held, err := m.HoldBaseBF16(); {
+		case err != nil:
+			return nil, fmt.Errorf("train: %w", err)
+		case held:
+			r.choose("frozen base", "bf16", "its weights are bf16 values: held as bf16 only, half the memory, the same results")
+		default:
+			r.choose("frozen base", "fp32", "its weights are not all bf16 values: kept in float32, since rounding them would change the model")
+		}
+	}
 	r.params = m.TrainableParams()
 	if len(r.params) == 0 {
 		return nil, errors.New("train: the model has nothing to train: attach a LoRA adapter or call SetTrainBase(true)")
