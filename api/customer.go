@@ -71,6 +71,11 @@ type CreateTaskRequest struct {
 	// the task grpo. They are run on the dataset's first rows before the
 	// task is accepted.
 	Rewards []crucible.Reward `json:"rewards,omitempty"`
+	// Competition is how the task finds its miners: "champion" (the
+	// default when there is a champion) gives it to the current
+	// tournament champion's miner; "open" offers it to every miner and the
+	// best submission wins.
+	Competition string `json:"competition,omitempty"`
 }
 
 // Estimate is what a task will take before it is accepted.

@@ -56,3 +56,38 @@ type EntryReceipt struct {
 	FeeBlock     int64     `json:"fee_block,omitempty"`
 	EntriesClose time.Time `json:"entries_close"`
 }
+
+// Tournament paths of the customer API.
+const (
+	// PathTournaments: GET → TournamentList (no key needed); POST
+	// crucible.TournamentSettings → crucible.Tournament (admins: announce a
+	// tournament). GET /v1/tournaments/{id} → TournamentDetail.
+	PathTournaments = "/v1/tournaments"
+	// TournamentEventsPath, under /v1/tournaments/{id}: GET ?after=ID →
+	// []crucible.TournamentEvent, or a text/event-stream ending with "end".
+	TournamentEventsPath = "/events"
+	// PathChampions: GET → []crucible.Champion, newest first (no key
+	// needed); POST SeedChampionRequest → crucible.Champion (admins: seed
+	// the champion of a network that has none).
+	PathChampions = "/v1/champions"
+)
+
+// TournamentList is the tournaments, newest first, and the current champion.
+type TournamentList struct {
+	Tournaments []*crucible.Tournament `json:"tournaments"`
+	Champion    *crucible.Champion     `json:"champion,omitempty"`
+}
+
+// TournamentDetail is one tournament: its entries and its bracket.
+type TournamentDetail struct {
+	Tournament *crucible.Tournament        `json:"tournament"`
+	Entries    []*crucible.TournamentEntry `json:"entries"`
+	Matches    []*crucible.TournamentMatch `json:"matches"`
+	Threshold  float64                     `json:"boss_threshold"` // what a challenger must beat the defender by on a boss task
+}
+
+// SeedChampionRequest names the champion of a network that has none.
+type SeedChampionRequest struct {
+	Hotkey string          `json:"hotkey"`
+	Method crucible.Method `json:"method"`
+}

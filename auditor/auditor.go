@@ -117,6 +117,7 @@ func New(cfg Config, d Deps) (*Auditor, error) {
 type Report struct {
 	Entries       int                `json:"entries"`
 	Tasks         int                `json:"tasks"`
+	Tournaments   int                `json:"tournaments"`
 	WeightSets    int                `json:"weight_sets"`
 	Reevaluated   []Reevaluation     `json:"reevaluated"`
 	OnChainCosine *float64           `json:"on_chain_cosine,omitempty"`
@@ -180,15 +181,28 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 		t, _, _ := resultlog.Decode(entries[i : i+1])
 		a.checkRanking(t[0], e.Seq, flag)
 	}
-	// Every published weight vector must follow from the tasks logged before it.
+	// Every tournament must follow from its entries and its tasks' logged
+	// results, and every published weight vector from the tasks and the
+	// latest tournament logged before it.
 	var latest *resultlog.Weights
 	var seen []resultlog.TaskResult
+	ta := &tournamentAudit{a: a, byTask: map[string]resultlog.TaskResult{}, flag: flag}
 	for _, e := range entries {
 		ts, ws, err := resultlog.Decode([]*crucible.ResultEntry{e})
 		if err != nil {
 			return nil, err
 		}
 		seen = append(seen, ts...)
+		for _, t := range ts {
+			ta.byTask[t.TaskID] = t
+		}
+		tours, err := resultlog.DecodeTournaments([]*crucible.ResultEntry{e})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tours {
+			ta.check(t, e.Seq)
+		}
 		for _, w := range ws {
 			r.WeightSets++
 			w := w
@@ -198,7 +212,7 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 				flag(e.Seq, "", "weights: %v", err)
 				continue
 			}
-			want, err := spec.Weights(resultlog.Scores(seen), w.ComputedAt)
+			want, err := spec.Vector(resultlog.Scores(seen), ta.last, w.ComputedAt)
 			if err != nil {
 				flag(e.Seq, "", "weights: %v", err)
 				continue
@@ -215,7 +229,7 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read the validator's weights on chain: %w", err)
 			}
-			c := cosine(latest.Weights, chainW)
+			c := cosine(onChain(latest), chainW)
 			r.OnChainCosine = &c
 			if c < a.cfg.MinCosine {
 				flag(0, "", "weights on chain have cosine similarity %.4f to the published ones (threshold %.2f)", c, a.cfg.MinCosine)
@@ -225,7 +239,8 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 	if err := a.reevaluate(ctx, tasks, r, flag); err != nil {
 		return nil, err
 	}
-	w, err := scoring.Default().Weights(resultlog.Scores(tasks), a.now())
+	r.Tournaments = ta.count
+	w, err := scoring.Default().Vector(resultlog.Scores(tasks), ta.last, a.now())
 	if err != nil {
 		return nil, err
 	}
@@ -352,4 +367,20 @@ func cosine(a, b map[string]float64) float64 {
 		return 0
 	}
 	return ab / math.Sqrt(aa*bb)
+}
+
+// onChain is a published vector as the validator set it on chain: the
+// burned share on its burn hotkey, or left off when it named none.
+func onChain(w *resultlog.Weights) map[string]float64 {
+	out := make(map[string]float64, len(w.Weights))
+	for h, x := range w.Weights {
+		if h == scoring.BurnKey {
+			if w.BurnHotkey == "" {
+				continue
+			}
+			h = w.BurnHotkey
+		}
+		out[h] += x
+	}
+	return out
 }

@@ -266,10 +266,11 @@ type TournamentEntry struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
-// EntryMessage is what a miner signs to enter a tournament.
+// EntryMessage is what a miner signs to enter a tournament. The time is
+// taken to the microsecond, the precision the entry is stored at.
 func EntryMessage(tournamentID, hotkey, methodHash string, fee float64, signedAt time.Time) []byte {
 	return fmt.Appendf(nil, "crucible-tournament-entry/v1\n%s\n%s\n%s\n%s\n%s", tournamentID, hotkey, methodHash,
-		strconv.FormatFloat(fee, 'g', -1, 64), signedAt.UTC().Format(time.RFC3339Nano))
+		strconv.FormatFloat(fee, 'g', -1, 64), signedAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
 }
 
 // MatchResult is one member's result on one match task: its test loss, or

@@ -18,8 +18,8 @@ type Config struct {
 	WorkDir string `flag:"work-dir"`
 	// Strategy is how the miner trains: auto (every hyperparameter chosen
 	// from the model, data and budget), a fixed recipe (lora-fast,
-	// lora-quality, full), or command (an external trainer). Defaults to
-	// `auto`.
+	// lora-quality, lora-small, full, full-short), or command (an external
+	// trainer). Defaults to `auto`.
 	Strategy string `flag:"strategy"`
 	// Command is, for --strategy command, the trainer program and its
 	// arguments (see the miner contract in the README).

@@ -68,23 +68,39 @@ func (s TournamentSpec) BossTask(t crucible.MatchTask, challenger, champion stri
 	case !bOK:
 		return challenger, nil, "the champion failed: the challenger wins the task"
 	}
-	var m float64
+	// edge is the challenger's advantage in the threshold's terms: its
+	// loss below the champion's, or its reward above, as a fraction of
+	// the champion's.
+	var m, edge float64
 	var won bool
+	what := "loss"
 	if cHigher {
+		what = "reward"
 		if b != 0 {
 			m = (c - b) / math.Abs(b)
+			edge = m
 		}
 		won = c > b+threshold*math.Abs(b)
 	} else {
 		if c > 0 {
 			m = (b - c) / c
 		}
+		if b != 0 {
+			edge = (b - c) / math.Abs(b)
+		}
 		won = c < b*(1-threshold)
 	}
-	if won {
-		return challenger, &m, fmt.Sprintf("the challenger is better by %.2f%%, over the %.2f%% threshold", 100*m, 100*threshold)
+	dir, worse := "below", "higher"
+	if cHigher {
+		dir, worse = "above", "lower"
 	}
-	return champion, &m, fmt.Sprintf("the challenger's margin %.2f%% does not beat the %.2f%% threshold", 100*m, 100*threshold)
+	if !won && edge <= 0 {
+		return champion, &m, fmt.Sprintf("the challenger's %s is not better than the champion's (%s)", what, worse)
+	}
+	if won {
+		return challenger, &m, fmt.Sprintf("the challenger's %s is %.2f%% %s the champion's, more than the %.2f%% threshold", what, 100*edge, dir, 100*threshold)
+	}
+	return champion, &m, fmt.Sprintf("the challenger's %s is %.2f%% %s the champion's, not more than the %.2f%% threshold", what, 100*edge, dir, 100*threshold)
 }
 
 // BossOutcome decides the boss round from its decided tasks: the

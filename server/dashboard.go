@@ -59,6 +59,7 @@ var funcs = template.FuncMap{
 	"hours":    humanHours,
 	"terminal": func(s crucible.TaskStatus) bool { return s.Terminal() },
 	"inc":      func(i int) int { return i + 1 },
+	"deref":    func(p *float64) float64 { return *p },
 }
 
 func newPages() *pages {
@@ -185,6 +186,9 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 	page("GET /tasks/{id}/events", s.pageEvents)
 	page("GET /tasks/{id}/download", s.pageDownload)
 	page("POST /tasks/{id}/cancel", s.cancelTaskForm)
+	page("GET /tournaments", s.tournamentsPage)
+	page("GET /tournaments/{id}", s.tournamentPage)
+	page("GET /tournaments/{id}/events", s.tournamentPageEvents)
 	page("GET /keys", s.keysPage)
 	page("POST /keys", s.createKeyForm)
 	page("POST /keys/{id}/revoke", s.revokeKeyForm)

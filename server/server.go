@@ -41,6 +41,7 @@ type Store interface {
 	crucible.NodeService
 	crucible.WeightsService
 	crucible.WebhookService
+	crucible.TournamentService
 }
 
 // Backend is what the server needs from the validator node.
@@ -200,6 +201,12 @@ func (s *Server) apiRoutes() []route {
 		{"GET", api.PathTasks + "/{id}" + api.TaskEventsPath, false, s.taskEvents},
 		{"GET", api.PathTasks + "/{id}" + api.TaskDownloadPath, false, s.download},
 		{"POST", api.PathTasks + "/{id}" + api.TaskCancelPath, false, s.cancelTask},
+		{"GET", api.PathTournaments, true, s.listTournaments},
+		{"POST", api.PathTournaments, false, s.createTournament},
+		{"GET", api.PathTournaments + "/{id}", true, s.showTournament},
+		{"GET", api.PathTournaments + "/{id}" + api.TournamentEventsPath, true, s.tournamentEvents},
+		{"GET", api.PathChampions, true, s.listChampions},
+		{"POST", api.PathChampions, false, s.seedChampion},
 		{"POST", api.PathKeys, false, s.createKey},
 		{"GET", api.PathKeys, false, s.listKeys},
 		{"DELETE", api.PathKeys + "/{id}", false, s.revokeKey},

@@ -113,6 +113,11 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	if err := s.checkRequest(ctx, c, &req); err != nil {
 		return nil, err
 	}
+	switch req.Competition {
+	case "", crucible.CompetitionOpen, crucible.CompetitionChampion:
+	default:
+		return nil, crucible.Errorf(crucible.EINVALID, "competition %q: want open or champion", req.Competition)
+	}
 	est, err := s.b.Estimate(ctx, req)
 	if err != nil {
 		return nil, err
@@ -121,7 +126,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	t := &crucible.Task{
 		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: !req.Public,
 		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, DatasetName: est.DatasetName, Mapping: &m,
-		HoursToComplete: req.Hours, Rewards: req.Rewards,
+		HoursToComplete: req.Hours, Rewards: req.Rewards, Competition: req.Competition,
 	}
 	if t.HoursToComplete == 0 {
 		t.HoursToComplete = est.Hours

@@ -44,6 +44,8 @@ var recipes = map[string]Recipe{
 	"lora-fast":    {Name: "lora-fast", LoRA: boolPtr(true), LoRARank: 8, LoRAAlpha: 16, Epochs: 1, MaxLength: 512, Generations: 4, MaxCompletion: 16},
 	"lora-quality": {Name: "lora-quality", LoRA: boolPtr(true), LoRARank: 32, LoRAAlpha: 64, Epochs: 3},
 	"full":         {Name: "full", LoRA: boolPtr(false)},
+	"lora-small":   {Name: "lora-small", LoRA: boolPtr(true), LoRARank: 4, LoRAAlpha: 8, Epochs: 2, MaxLength: 256},
+	"full-short":   {Name: "full-short", LoRA: boolPtr(false), Epochs: 1, MaxLength: 256},
 }
 
 // RecipeNames lists the named recipes.

@@ -55,13 +55,13 @@ func (v *Validator) announce(ctx context.Context, t *crucible.Tournament) error 
 		}
 	}
 	if c, err := v.Champion(ctx); err == nil {
-		a.Defender = c.Hotkey
+		a.Defender = c.Hotkey // it defends in the boss round: it is not told to enter
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	told, entering := 0, 0
 	for _, n := range nodes {
-		if n.Validator || n.IP == "" || n.Port == 0 {
+		if n.Validator || n.IP == "" || n.Port == 0 || n.Hotkey == a.Defender {
 			continue
 		}
 		told++

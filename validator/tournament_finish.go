@@ -35,12 +35,15 @@ func (v *Validator) finish(ctx context.Context, t *crucible.Tournament, boss *cr
 			return err
 		}
 	}
-	if err := v.logTournament(ctx, t, champ); err != nil {
-		return err
+	v.outcomeMu.Lock()
+	err = v.logTournament(ctx, t, champ)
+	if err == nil {
+		now := v.Now()
+		t.Status, t.FinishedAt = crucible.TournamentFinished, &now
+		err = v.saveTournament(ctx, t)
 	}
-	now := v.Now()
-	t.Status, t.FinishedAt = crucible.TournamentFinished, &now
-	if err := v.saveTournament(ctx, t); err != nil {
+	v.outcomeMu.Unlock()
+	if err != nil {
 		return err
 	}
 	msg := "finished without a champion: every entrant failed"

@@ -155,6 +155,11 @@ type Validator struct {
 
 	progressMu sync.Mutex
 	progress   map[string]api.MinerTaskStatus // last status seen per task/miner
+
+	// outcomeMu keeps a tournament's finish (its log entry and status)
+	// and a weights computation apart, so that weights include a
+	// tournament exactly when the log has it before them.
+	outcomeMu sync.Mutex
 }
 
 // New returns a validator.

@@ -39,6 +39,8 @@ func (v *Validator) ComputeWeights(ctx context.Context, now time.Time) ([]scorin
 // can compare. It returns the weights; an empty vector (nobody has earned
 // anything yet) is recorded but not set.
 func (v *Validator) SetWeights(ctx context.Context) ([]scoring.Weight, error) {
+	v.outcomeMu.Lock()
+	defer v.outcomeMu.Unlock()
 	now := v.Now().UTC().Truncate(time.Microsecond)
 	w, err := v.ComputeWeights(ctx, now)
 	if err != nil {

@@ -47,7 +47,7 @@ func init() {
 		"BaseName":      {Help: "the base model's name in the model card; empty means the model directory's name"},
 		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
 		"Time":          {Help: "the time budget: the result is written before it is up", Default: "10m"},
-		"Recipe":        {Help: "a named recipe (auto, lora-fast, lora-quality, full)", Default: "auto"},
+		"Recipe":        {Help: "a named recipe (auto, lora-fast, lora-quality, lora-small, full, full-short)", Default: "auto"},
 		"LoRA":          {Help: "trains a LoRA adapter; unset with --full too, the model's size decides"},
 		"Full":          {Help: "fine-tunes every weight; unset with --lora too, the model's size decides"},
 		"Merge":         {Help: "writes, with LoRA, a merged full model instead of the adapter"},

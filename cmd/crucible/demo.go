@@ -22,9 +22,18 @@ fine-tuning task on the shipped base model and facts dataset, shows each
 miner's progress, evaluates every submission on the hidden test split,
 prints the leaderboard, a before/after generation and where the winner is,
 sets weights and runs an epoch. Then it keeps serving until Ctrl-C (--exit
-to quit at once).`,
+to quit at once).
+
+With --tournament it runs a tournament instead: six miners with different
+strategies, the first seeded as the champion; the other five enter with their
+methods and play a group stage, a knockout final and a boss round (an
+instruct, a dpo and a grpo task) against the champion, while a customer's task
+is trained by the champion's miner. It prints the bracket, each task's losses
+and the boss round's margins, the customer's result against the base model,
+the champions' history and the weights (with the burned share).`,
 		Example: `  crucible demo
-  crucible demo --budget 1m --exit`,
+  crucible demo --budget 1m --exit
+  crucible demo --tournament --exit`,
 		Args: cobra.NoArgs,
 	}
 	return configured(cmd, &cfg, func(ctx context.Context, cfg *localnet.DemoConfig) error {

@@ -23,8 +23,11 @@ result before the deadline. Its state (hotkey, work directory) lives in
 --home ($CRUCIBLE_HOME, default ~/.crucible).
 
 Strategies: auto (every hyperparameter chosen from the model, data and time
-budget), the fixed recipes lora-fast, lora-quality and full, or command: any
-external trainer (see the miner contract in the README).`,
+budget), the fixed recipes lora-fast, lora-quality, lora-small, full and
+full-short, or command: any external trainer (see the miner contract in the
+README). A miner enters the tournaments validators announce with its method
+(the recipe and a hash of its settings, or the trainer program's hash and the
+--method-image/--method-commit it declares), unless --no-tournaments.`,
 		Example: `  crucible miner --chain http://127.0.0.1:9944
   crucible miner --chain http://127.0.0.1:9944 --strategy command --command ./train.sh --max-jobs 2`,
 		Args: cobra.NoArgs,

@@ -242,6 +242,7 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 	fl.StringSliceVar(&pairs, "map", nil, "column mapping as field=column, repeatable (default: detected)")
 	fl.Float64Var(&req.Hours, "hours", 0, "training budget in hours (default: chosen from the dataset's size)")
 	fl.BoolVar(&req.Public, "public", false, "every account sees the task, and once it ends its test split and results are published for auditors (tasks are private to your account otherwise)")
+	fl.StringVar(&req.Competition, "competition", "", "champion: trained by the tournament champion's miner (the default when there is one); open: every miner competes")
 	fl.BoolVar(&estimateOnly, "estimate", false, "print the estimate and stop")
 	fl.BoolVar(&watch, "watch", false, "follow the task until it finishes")
 	cmd.MarkFlagRequired("model")

@@ -48,7 +48,7 @@ type TrainConfig struct {
 	// Time is the time budget: the result is written before it is up.
 	// Defaults to `10m`.
 	Time time.Duration `flag:"time"`
-	// Recipe is a named recipe (auto, lora-fast, lora-quality, full).
+	// Recipe is a named recipe (auto, lora-fast, lora-quality, lora-small, full, full-short).
 	// Defaults to `auto`.
 	Recipe string `flag:"recipe"`
 	// LoRA trains a LoRA adapter; unset with --full too, the model's size

@@ -10,15 +10,17 @@ import (
 
 func init() {
 	config.Register(reflect.TypeFor[DemoConfig](), map[string]config.Doc{
-		"Dir":     {Help: "holds the demo's chain, database, blobs and miners; empty means a new temporary directory"},
-		"Assets":  {Help: "the directory of the shipped assets (models/, datasets/); when it holds none, the copy inside the binary is used", Default: "assets"},
-		"Model":   {Help: "the base model: a shipped model's name or a directory", Default: "crucible-tiny"},
-		"Dataset": {Help: "the dataset to fine-tune on; empty means the shipped facts set (for grpo, the shipped arithmetic word problems)"},
-		"Type":    {Help: "the task type: instruct, chat, dpo, text or grpo (rewarded by DemoRewards)", Default: "instruct"},
-		"Budget":  {Help: "the training time each miner gets", Default: "3m"},
-		"Listen":  {Help: "the address of the validator's API", Default: "127.0.0.1:8090"},
-		"Exit":    {Help: "quits when the task is done instead of serving until Ctrl-C"},
-		"Prompt":  {Help: "the prompt of the before/after generation; empty means three from the hidden test split"},
-		"Verbose": {Help: "logs every step of every node"},
+		"Dir":        {Help: "holds the demo's chain, database, blobs and miners; empty means a new temporary directory"},
+		"Assets":     {Help: "the directory of the shipped assets (models/, datasets/); when it holds none, the copy inside the binary is used", Default: "assets"},
+		"Model":      {Help: "the base model: a shipped model's name or a directory", Default: "crucible-tiny"},
+		"Dataset":    {Help: "the dataset to fine-tune on; empty means the shipped facts set (for grpo, the shipped arithmetic word problems)"},
+		"Type":       {Help: "the task type: instruct, chat, dpo, text or grpo (rewarded by DemoRewards)", Default: "instruct"},
+		"Budget":     {Help: "the training time each miner gets", Default: "3m"},
+		"Tournament": {Help: "runs a tournament instead of one task: six miners with different strategies, the first seeded as the champion; the other five play a group stage, a knockout final and a boss round (instruct, dpo, grpo) against it, while a customer's task is trained by the champion"},
+		"TaskBudget": {Help: "the training time of each tournament task", Default: "60s"},
+		"Listen":     {Help: "the address of the validator's API", Default: "127.0.0.1:8090"},
+		"Exit":       {Help: "quits when the task is done instead of serving until Ctrl-C"},
+		"Prompt":     {Help: "the prompt of the before/after generation; empty means three from the hidden test split"},
+		"Verbose":    {Help: "logs every step of every node"},
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
+	"github.com/crucible-net/crucible/scoring"
 )
 
 //go:generate go run github.com/crucible-net/crucible/tools/configdoc
@@ -40,6 +41,15 @@ type DemoConfig struct {
 	Type string `flag:"type"`
 	// Budget is the training time each miner gets. Defaults to `3m`.
 	Budget time.Duration `flag:"budget"`
+	// Tournament runs a tournament instead of one task: six miners with
+	// different strategies, the first seeded as the champion; the other
+	// five play a group stage, a knockout final and a boss round
+	// (instruct, dpo, grpo) against it, while a customer's task is trained
+	// by the champion.
+	Tournament bool `flag:"tournament"`
+	// TaskBudget is the training time of each tournament task. Defaults to
+	// `60s`.
+	TaskBudget time.Duration `flag:"task-budget"`
 	// Listen is the address of the validator's API. Defaults to
 	// `127.0.0.1:8090`.
 	Listen string `flag:"listen"`
@@ -81,6 +91,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	typ, err := crucible.ParseTaskType(cfg.Type)
 	if err != nil {
 		return err
+	}
+	if cfg.Tournament {
+		return demoTournament(ctx, cfg, w)
 	}
 	dir := cfg.Dir
 	if dir == "" {
@@ -245,6 +258,9 @@ func (n *Net) weights(ctx context.Context, w io.Writer) error {
 		if name, ok := n.Names[nd.Hotkey]; ok {
 			fmt.Fprintf(w, "  %-13s %8.3f %10.3f %10.4f\n", name, wt[nd.Hotkey], nd.Incentive, nd.Emission)
 		}
+	}
+	if burn := wt[scoring.BurnKey]; burn > 0 {
+		fmt.Fprintf(w, "  %-13s %8.3f  (burned, as the scoring spec says: this chain has no owner to burn to, so it is left off the chain)\n", "burn", burn)
 	}
 	return nil
 }

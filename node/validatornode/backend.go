@@ -138,3 +138,13 @@ func (n *Node) Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.Es
 	}
 	return est, nil
 }
+
+func (b backend) Announce(ctx context.Context, s crucible.TournamentSettings) (*crucible.Tournament, error) {
+	return b.n.Announce(ctx, s)
+}
+
+func (b backend) SeedChampion(ctx context.Context, hotkey string, m crucible.Method) (*crucible.Champion, error) {
+	return b.n.SeedChampion(ctx, hotkey, m)
+}
+
+var _ server.Tournamenter = backend{}

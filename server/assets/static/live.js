@@ -1,4 +1,4 @@
-// Live updates for task pages: follow the task's event stream and re-fetch
+// Live updates for task and tournament pages: follow the event stream and re-fetch
 // the page's live part when something happens. Pages work without this.
 (function () {
   var live = document.getElementById("live");
@@ -13,6 +13,6 @@
     });
   }
   function soon() { if (!timer) timer = setTimeout(refresh, 250); }
-  ["status", "progress", "log"].forEach(function (k) { es.addEventListener(k, soon); });
+  ["status", "progress", "log", "round", "match", "task", "entry", "announce"].forEach(function (k) { es.addEventListener(k, soon); });
   es.addEventListener("end", function () { es.close(); soon(); });
 })();
