@@ -17,9 +17,11 @@ type Config struct {
 	// Required; a miner node puts it in its state directory.
 	WorkDir string `flag:"work-dir"`
 	// Strategy is how the miner trains: auto (every hyperparameter chosen
-	// from the model, data and budget), a fixed recipe (lora-fast,
-	// lora-quality, lora-small, full, full-short), or command (an external
-	// trainer). Defaults to `auto`.
+	// from the model, data and budget), adaptive (a recipe chosen from the
+	// miner's history and the recipes other miners published, by Bayesian
+	// optimisation), a fixed recipe (lora-fast, lora-quality, lora-small,
+	// full, full-short), or command (an external trainer). Defaults to
+	// `auto`.
 	Strategy string `flag:"strategy"`
 	// Command is, for --strategy command, the trainer program and its
 	// arguments (see the miner contract in the README).

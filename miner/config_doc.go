@@ -11,7 +11,7 @@ import (
 func init() {
 	config.Register(reflect.TypeFor[Config](), map[string]config.Doc{
 		"WorkDir":        {Help: "the directory for downloads, training runs and results. Required; a miner node puts it in its state directory"},
-		"Strategy":       {Help: "how the miner trains: auto (every hyperparameter chosen from the model, data and budget), a fixed recipe (lora-fast, lora-quality, lora-small, full, full-short), or command (an external trainer)", Default: "auto"},
+		"Strategy":       {Help: "how the miner trains: auto (every hyperparameter chosen from the model, data and budget), adaptive (a recipe chosen from the miner's history and the recipes other miners published, by Bayesian optimisation), a fixed recipe (lora-fast, lora-quality, lora-small, full, full-short), or command (an external trainer)", Default: "auto"},
 		"Command":        {Help: "is, for --strategy command, the trainer program and its arguments (see the miner contract in the README)"},
 		"MaxJobs":        {Help: "how many tasks are trained at the same time", Default: "1"},
 		"MaxQueued":      {Help: "how many tasks are accepted beyond those training", Default: "1"},

@@ -65,6 +65,7 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, di
 		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model,
 		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards,
 		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
+		DataSHA256: req.DatasetSHA256, Validator: j.from,
 	}
 	m.update(j, func(s *api.MinerTaskStatus) { s.Message = "training with " + m.strategy.Name() })
 	start := time.Now()

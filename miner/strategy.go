@@ -19,6 +19,16 @@ type Job struct {
 	HoursToComplete float64
 	Deadline        time.Time // the strategy must have written OutDir by then (ctx expires at it)
 	OutDir          string    // write the result here: a full model or a PEFT adapter
+	// DataSHA256 is the train split's hash, as the validator announced
+	// it ("" when it did not).
+	DataSHA256 string
+	// Validator is the hotkey of the validator that started the job.
+	Validator string
+	// Results reads that validator's public results log from entry after
+	// on (a page at a time); nil when the miner cannot reach it. Learning
+	// strategies read what earlier tasks scored and how their winners
+	// trained.
+	Results func(ctx context.Context, after int64) ([]*crucible.ResultEntry, error)
 }
 
 // Progress is a strategy's report on a running job.

@@ -22,6 +22,7 @@ type trainingRecord struct {
 	DataSHA256 string         `json:"data_sha256"`
 	IsAdapter  bool           `json:"is_adapter"`
 	Recipe     Recipe         `json:"recipe"`
+	Settings   Settings       `json:"settings"`
 	Tokenize   any            `json:"tokenize"`
 	Choices    any            `json:"choices"`
 	Results    map[string]any `json:"results"`
@@ -51,7 +52,7 @@ func writeCard(dir string, spec Spec, res *Result) error {
 		results["sampling_s"], results["reward_s"], results["backward_s"] = round(g.Cost.Sampling.Seconds()), round(g.Cost.Reward.Seconds()), round(g.Cost.Backward.Seconds())
 	}
 	rec := trainingRecord{BaseModel: res.BaseModel, TaskType: string(res.TaskType), Mapping: res.Mapping, DataSHA256: res.DataSHA256,
-		IsAdapter: res.IsAdapter, Recipe: res.Recipe, Tokenize: res.Tokenize, Choices: res.Choices, Results: results,
+		IsAdapter: res.IsAdapter, Recipe: res.Recipe, Settings: res.Settings, Tokenize: res.Tokenize, Choices: res.Choices, Results: results,
 		Warnings: tr.Warnings, Seed: spec.Seed, Duration: round(res.Duration.Seconds())}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

@@ -80,6 +80,7 @@ type Result struct {
 	DataSHA256 string             `json:"data_sha256"`
 	Tokenize   data.TokenizeStats `json:"tokenize"`
 	Recipe     Recipe             `json:"recipe"`
+	Settings   Settings           `json:"settings"`
 	Choices    []train.Choice     `json:"choices"`
 	Train      *train.Result      `json:"train"`
 	GRPO       *train.GRPOResult  `json:"grpo,omitempty"` // a grpo run's rewards and costs (Train is its Result)
@@ -112,6 +113,9 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	}
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
+	}
+	if err := spec.Recipe.Check(); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "train")
 	}
 	if spec.ModelDir == "" || (spec.DataPath == "" && spec.TokensPath == "") || spec.OutDir == "" {
 		return nil, crucible.Errorf(crucible.EINVALID, "train: model directory, dataset (or token file) and output directory are required")
@@ -220,7 +224,9 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	defer metrics.Close()
 	tc := train.Config{
 		LR: spec.Recipe.LR, Epochs: spec.Recipe.Epochs, MaxSteps: spec.Recipe.MaxSteps, Beta: spec.Recipe.Beta,
-		BatchSize: setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
+		Schedule: spec.Recipe.Schedule, WarmupRatio: engineRatio(spec.Recipe.WarmupRatio), MinLRRatio: engineRatio(spec.Recipe.MinLRRatio),
+		WeightDecay: engineRatio(spec.Recipe.WeightDecay),
+		BatchSize:   setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
 		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve,
 		Seed: spec.Seed, Metrics: metrics.w, Log: spec.Log, Precision: spec.Recipe.Precision,
 		Progress: func(p train.Progress) {
@@ -263,6 +269,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		return nil, crucible.Wrap(err, crucible.EINTERNAL, "train")
 	}
 	res.Train = tr
+	res.Settings = settingsOf(setup, tc, tr, maxLen, m)
 	for _, c := range tr.Choices {
 		res.Choices = append(res.Choices, c)
 	}
@@ -279,6 +286,37 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	os.RemoveAll(work)
 	report(Progress{Fraction: 1, Step: tr.Steps, Message: "done"})
 	return res, nil
+}
+
+// Settings are the hyperparameters a run trained with once every
+// automatic choice was made: what its training.json tells the network
+// (and other miners) about how the result was made.
+type Settings struct {
+	Mode        string  `json:"mode"` // "lora" or "full"
+	LoRARank    int     `json:"lora_rank,omitempty"`
+	LoRAAlpha   float64 `json:"lora_alpha,omitempty"`
+	LR          float64 `json:"lr"`
+	Epochs      float64 `json:"epochs"`     // passes over the data that ran
+	BatchSize   int     `json:"batch_size"` // sequences per micro-batch
+	GradAccum   int     `json:"grad_accum"` // micro-batches per optimizer step
+	Schedule    string  `json:"schedule"`
+	WarmupRatio float64 `json:"warmup_ratio"`
+	MinLRRatio  float64 `json:"min_lr_ratio"`
+	WeightDecay float64 `json:"weight_decay"`
+	MaxLength   int     `json:"max_length"`
+	Precision   string  `json:"precision"`
+	Steps       int     `json:"steps"`
+}
+
+func settingsOf(setup train.Setup, tc train.Config, tr *train.Result, maxLen int, m *model.Model) Settings {
+	eff := tc.Effective()
+	st := Settings{Mode: "full", LR: tr.LR, Epochs: round(tr.Epochs), BatchSize: eff.BatchSize, GradAccum: eff.GradAccum,
+		Schedule: eff.Schedule, WarmupRatio: eff.WarmupRatio, MinLRRatio: eff.MinLRRatio, WeightDecay: eff.WeightDecay,
+		MaxLength: maxLen, Precision: m.Precision().String(), Steps: tr.Steps}
+	if l := m.LoRA(); setup.LoRA && l != nil {
+		st.Mode, st.LoRARank, st.LoRAAlpha = "lora", l.Config().Rank, l.Config().Alpha
+	}
+	return st
 }
 
 // setupModel picks the training setup (recipe fields win) and prepares
@@ -307,6 +345,9 @@ func setupModel(m *model.Model, spec Spec, ds *dataset, base string, choose func
 	}
 	if spec.Recipe.LoRAAlpha > 0 {
 		lc.Alpha = spec.Recipe.LoRAAlpha
+	}
+	if spec.Recipe.LoRADropout != nil {
+		lc.Dropout = *spec.Recipe.LoRADropout
 	}
 	lc.Seed, lc.BaseModel = spec.Seed, base
 	if _, err := m.AddLoRA(lc); err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/optim"
 )
 
 // Sequence and Pair are the tokenized examples training reads (see
@@ -62,11 +63,16 @@ type Config struct {
 	// LR is the peak learning rate; 0 runs a short learning-rate range test
 	// to pick it.
 	LR float64
-	// MinLRRatio is the final learning rate of the cosine decay as a share
-	// of LR. Defaults to 0.1.
+	// Schedule is the learning rate's decay after the warmup: "cosine",
+	// "linear" (both to MinLRRatio·LR at the last step) or "constant".
+	// Defaults to "cosine".
+	Schedule string
+	// MinLRRatio is the final learning rate of the decay as a share of LR.
+	// Defaults to 0.1; negative means 0 (decay to zero).
 	MinLRRatio float64
 	// WarmupRatio is the share of steps spent warming up linearly.
-	// Defaults to 0.05 (at least one step).
+	// Defaults to 0.05; negative means none (a warmup of one step, the
+	// least the schedule has).
 	WarmupRatio float64
 	// WeightDecay is AdamW's decoupled decay. Defaults to 0.01; negative
 	// means none.
@@ -155,11 +161,18 @@ type Progress struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Schedule == "" {
+		c.Schedule = optim.Cosine
+	}
 	if c.MinLRRatio == 0 {
 		c.MinLRRatio = 0.1
+	} else if c.MinLRRatio < 0 {
+		c.MinLRRatio = 0
 	}
 	if c.WarmupRatio == 0 {
 		c.WarmupRatio = 0.05
+	} else if c.WarmupRatio < 0 {
+		c.WarmupRatio = 0
 	}
 	if c.WeightDecay == 0 {
 		c.WeightDecay = 0.01
@@ -187,16 +200,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Effective returns the configuration with every default filled in: the
+// schedule, ratios, decay, clipping and batch shape a run uses.
+func (c Config) Effective() Config { return c.withDefaults() }
+
 // Validate reports settings that cannot train.
 func (c Config) Validate() error {
 	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 	switch {
 	case c.LR < 0 || bad(c.LR):
 		return fmt.Errorf("learning rate %g must be positive (or 0 for automatic)", c.LR)
-	case c.MinLRRatio < 0 || c.MinLRRatio > 1:
+	case c.MinLRRatio > 1 || math.IsNaN(c.MinLRRatio):
 		return fmt.Errorf("min learning rate ratio %g must be in [0, 1]", c.MinLRRatio)
-	case c.WarmupRatio < 0 || c.WarmupRatio >= 1:
+	case c.WarmupRatio >= 1 || math.IsNaN(c.WarmupRatio):
 		return fmt.Errorf("warmup ratio %g must be in [0, 1)", c.WarmupRatio)
+	case c.Schedule != "" && c.Schedule != optim.Cosine && c.Schedule != optim.Linear && c.Schedule != optim.Constant:
+		return fmt.Errorf("learning rate schedule %q must be cosine, linear or constant", c.Schedule)
 	case c.Epochs < 0 || bad(c.Epochs):
 		return fmt.Errorf("epochs %g must be positive (or 0 for automatic)", c.Epochs)
 	case c.MaxSteps < 0:

@@ -234,10 +234,10 @@ func (r *grpoRun) budgetOr(err error, phase string) error {
 	return err
 }
 
-// lr is the learning rate of a step: linear warmup, cosine decay to
-// MinLRRatio over the planned steps.
+// lr is the learning rate of a step: linear warmup, then the configured
+// decay to MinLRRatio over the planned steps.
 func (r *grpoRun) lr(step int) float64 {
-	s, err := optim.NewSchedule(optim.Cosine, r.cfg.LR, min(r.warmup, r.total), r.total, r.cfg.MinLRRatio)
+	s, err := optim.NewSchedule(r.cfg.Schedule, r.cfg.LR, min(r.warmup, r.total), r.total, r.cfg.MinLRRatio)
 	if err != nil {
 		return r.cfg.LR
 	}

@@ -399,7 +399,7 @@ func (r *run) holdOut(n int, apply func(trainIdx, valIdx []int32)) {
 
 // lr is the learning rate of a step under the current plan.
 func (r *run) lr(step int) float64 {
-	s, err := optim.NewSchedule(optim.Cosine, r.cfg.LR, min(r.warmup, r.total), r.total, r.cfg.MinLRRatio)
+	s, err := optim.NewSchedule(r.cfg.Schedule, r.cfg.LR, min(r.warmup, r.total), r.total, r.cfg.MinLRRatio)
 	if err != nil {
 		return r.cfg.LR
 	}

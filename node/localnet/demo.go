@@ -80,8 +80,11 @@ var DemoRewards = []crucible.Reward{
 `},
 }
 
-// DemoMiners are the demo's miners' strategies: each its own edge.
-var DemoMiners = []string{"auto", "lora-fast", "lora-quality", "full"}
+// DemoMiners are the demo's miners' strategies: each its own edge. The
+// two adaptive miners choose their recipes from what they have learned
+// (their history survives in the demo's directory, so a second demo run
+// on the same --dir learns from the first).
+var DemoMiners = []string{"auto", "adaptive", "adaptive", "lora-quality"}
 
 // Demo runs a complete network on loopback, submits one fine-tuning task,
 // prints the task's progress, the leaderboard, before/after generations

@@ -58,7 +58,8 @@ type Net struct {
 	Validator *validatornode.Node
 	Miners    []*minernode.Node
 	Chain     *chain.Local
-	// Names maps each miner's hotkey to its strategy.
+	// Names maps each miner's hotkey to its strategy (numbered, as in
+	// "adaptive-2", when several miners share one).
 	Names map[string]string
 
 	done chan error
@@ -126,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 			return nil, err
 		}
 		n.Miners = append(n.Miners, m)
-		n.Names[key.Address()] = strat
+		n.Names[key.Address()] = minerName(cfg.Miners, i)
 	}
 	if err := v.Start(ctx); err != nil {
 		return nil, err
@@ -136,6 +137,17 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 		go func() { n.done <- m.Serve(ctx) }() // joined above
 	}
 	return n, nil
+}
+
+// minerName is how the network names miner i: its strategy, numbered
+// when another miner has the same one.
+func minerName(strategies []string, i int) string {
+	for j, s := range strategies {
+		if j != i && s == strategies[i] {
+			return fmt.Sprintf("%s-%d", strategies[i], i+1)
+		}
+	}
+	return strategies[i]
 }
 
 // Wait waits for every node to stop (after Start's ctx ended) and returns

@@ -10,16 +10,17 @@ import (
 
 func init() {
 	config.Register(reflect.TypeFor[Config](), map[string]config.Doc{
-		"Home":           {Help: "the miner's state directory: its hotkey and work directory live there unless --key or --work-dir say otherwise, and a lock in it keeps a second miner off the same state", Default: "$CRUCIBLE_HOME"},
-		"Listen":         {Help: "the address the miner's signed endpoints are served on", Default: "127.0.0.1:7999"},
-		"Key":            {Help: "the miner's hotkey file, created when missing. Defaults to keys/miner.json in the state directory"},
-		"Chain":          {Help: "the chain the network runs on: the URL of a \"crucible chain\", or a Subtensor node (subtensor://HOST:PORT, Bittensor's chain; needs NetUID). Required"},
-		"NetUID":         {Help: "the Bittensor subnet crucible runs on, with a Subtensor --chain"},
-		"MinStake":       {Help: "the stake (TAO) a validator needs before this miner answers it", Default: "1000"},
-		"RequirePermit":  {Help: "makes the miner answer only validators that hold a validator permit on the chain (the top validators by stake)", Default: "true"},
-		"FetchFrom":      {Help: "where the URLs of a validator's start_training may point: axon (the address the validator published on the chain, not a link-local one), public (public addresses only) or any", Default: "axon"},
-		"RatePerAddress": {Help: "how many requests one address may make a minute to the miner's endpoints", Default: "600"},
-		"Seed":           {Help: "seeds training", Default: "1"},
-		"Verbose":        {Help: "logs every job step"},
+		"Home":            {Help: "the miner's state directory: its hotkey and work directory live there unless --key or --work-dir say otherwise, and a lock in it keeps a second miner off the same state", Default: "$CRUCIBLE_HOME"},
+		"Listen":          {Help: "the address the miner's signed endpoints are served on", Default: "127.0.0.1:7999"},
+		"Key":             {Help: "the miner's hotkey file, created when missing. Defaults to keys/miner.json in the state directory"},
+		"Chain":           {Help: "the chain the network runs on: the URL of a \"crucible chain\", or a Subtensor node (subtensor://HOST:PORT, Bittensor's chain; needs NetUID). Required"},
+		"NetUID":          {Help: "the Bittensor subnet crucible runs on, with a Subtensor --chain"},
+		"MinStake":        {Help: "the stake (TAO) a validator needs before this miner answers it", Default: "1000"},
+		"RequirePermit":   {Help: "makes the miner answer only validators that hold a validator permit on the chain (the top validators by stake)", Default: "true"},
+		"FetchFrom":       {Help: "where the URLs of a validator's start_training may point: axon (the address the validator published on the chain, not a link-local one), public (public addresses only) or any", Default: "axon"},
+		"RatePerAddress":  {Help: "how many requests one address may make a minute to the miner's endpoints", Default: "600"},
+		"AdaptiveHistory": {Help: "the adaptive strategy's history of trials (its own tasks and the recipes other miners published), kept across restarts. Defaults to adaptive-history.json in the state directory"},
+		"Seed":            {Help: "seeds training", Default: "1"},
+		"Verbose":         {Help: "logs every job step"},
 	})
 }

@@ -70,6 +70,10 @@ type Config struct {
 	// RatePerAddress is how many requests one address may make a minute
 	// to the miner's endpoints. Defaults to `600`.
 	RatePerAddress int `flag:"rate-per-address"`
+	// AdaptiveHistory is the adaptive strategy's history of trials (its
+	// own tasks and the recipes other miners published), kept across
+	// restarts. Defaults to adaptive-history.json in the state directory.
+	AdaptiveHistory string `flag:"adaptive-history"`
 	// Seed seeds training. Defaults to `1`.
 	Seed uint64 `flag:"seed"`
 	// Verbose logs every job step.
@@ -108,6 +112,9 @@ func (c *Config) resolve() {
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = filepath.Join(c.Home, "miner")
+	}
+	if c.AdaptiveHistory == "" {
+		c.AdaptiveHistory = filepath.Join(c.Home, "adaptive-history.json")
 	}
 }
 
@@ -178,10 +185,18 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	if n.strategy == nil {
+	switch {
+	case n.strategy == nil && cfg.Strategy == "adaptive":
+		if n.strategy, err = NewAdaptive(cfg.AdaptiveHistory, cfg.Seed, log); err != nil {
+			return nil, err
+		}
+	case n.strategy == nil:
 		if n.strategy, err = NewStrategy(cfg.Config, cfg.Seed, log); err != nil {
 			return nil, err
 		}
+	}
+	if a, ok := n.strategy.(*AdaptiveStrategy); ok {
+		a.SetHotkey(n.key.Address())
 	}
 	if n.lis, err = node.Listen(cfg.Listen, "miner", "listen"); err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(
 // NewStrategy builds the strategy a miner's configuration names: "auto", a
 // named recipe (crucible's engine, seeded with seed), or "command" (an
 // external trainer, looked up now so that a missing one fails at start).
+// "adaptive" needs its history: NewAdaptive.
 func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strategy, error) {
 	if cfg.Strategy == "command" {
 		if len(cfg.Command) == 0 {
@@ -74,10 +75,13 @@ func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strateg
 		}
 		return &miner.CommandStrategy{Argv: argv}, nil
 	}
+	if cfg.Strategy == "adaptive" {
+		return nil, crucible.Errorf(crucible.EINVALID, "the adaptive strategy keeps a history: open it with NewAdaptive")
+	}
 	r, err := tuning.NamedRecipe(cfg.Strategy)
 	if err != nil {
 		return nil, crucible.Errorf(crucible.EINVALID, "--strategy: %v", err).
-			WithHint(fmt.Sprintf("use one of %v or command", tuning.RecipeNames()))
+			WithHint(fmt.Sprintf("use one of %v, adaptive or command", tuning.RecipeNames()))
 	}
 	return &tuningStrategy{recipe: r, seed: seed, log: log}, nil
 }
