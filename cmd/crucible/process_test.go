@@ -19,6 +19,7 @@ import (
 
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data/hub/hubtest"
 	"github.com/crucible-net/crucible/node/localnet"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/sign"
@@ -235,6 +236,18 @@ func customerCLI(t *testing.T, bin, validatorURL, key, dataset string) {
 			entries, _ := os.ReadDir(dir)
 			t.Errorf("download (merged %v) unpacks without %s/%s: %v", merged, folder, want, entries)
 		}
+	}
+	// Push the winner to a (local) hub, with its model card; the token
+	// goes to the hub only.
+	h := hubtest.New(t, "hf_push_token_for_the_test")
+	push := exec.Command(bin, "tasks", "push", task.ID[:8], "--repo", "alice/facts-winner", "--endpoint", h.URL, "--server", validatorURL, "--key", key)
+	push.Env = append(os.Environ(), "CRUCIBLE_HOME="+t.TempDir(), "HF_TOKEN="+h.Token)
+	pushed, err := push.CombinedOutput()
+	if err != nil || !strings.Contains(string(pushed), "pushed") || strings.Contains(string(pushed), h.Token) {
+		t.Fatalf("tasks push: %v\n%s", err, pushed)
+	}
+	if card, ok := h.File("alice/facts-winner", "README.md"); !ok || !strings.Contains(string(card), "base_model:") {
+		t.Errorf("the hub has no model card: %s", card)
 	}
 	if out := run("tasks", "list"); !strings.Contains(out, task.ID[:8]) {
 		t.Errorf("tasks list does not show %s:\n%s", task.ID, out)

@@ -115,7 +115,7 @@ with them.`,
 	}
 	f.bind(cmd)
 	cmd.AddCommand(newTasksCreateCmd(&f), newTasksListCmd(&f), newTasksShowCmd(&f), newTasksWatchCmd(&f),
-		newTasksResultsCmd(&f), newTasksDownloadCmd(&f), newTasksCancelCmd(&f))
+		newTasksResultsCmd(&f), newTasksDownloadCmd(&f), newTasksPushCmd(&f), newTasksCancelCmd(&f))
 	return cmd
 }
 

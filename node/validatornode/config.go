@@ -106,6 +106,16 @@ type Config struct {
 	// WebhookBackoff is the wait after a webhook message's first failed
 	// attempt; it doubles after each (up to an hour). Defaults to `10s`.
 	WebhookBackoff time.Duration `flag:"webhook-backoff"`
+	// HubPush, when set to a hub user or organization ORG, pushes the
+	// winner of every successful public customer task to the model hub as
+	// ORG/crucible-TASK, with its model card; the token is HF_TOKEN.
+	HubPush string `flag:"hub-push"`
+	// HubEndpoint is the model hub's URL; "" is HF_ENDPOINT, else
+	// https://huggingface.co.
+	HubEndpoint string `flag:"hub-endpoint"`
+	// HubEvery is how often winners not pushed yet are looked for (with
+	// --hub-push). Defaults to `1m`.
+	HubEvery time.Duration `flag:"hub-every"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -131,6 +141,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
 	case c.RatePerAddress < 1 || c.RatePerAccount < 1:
 		return crucible.Errorf(crucible.EINVALID, "--rate-per-address %d and --rate-per-account %d must be at least 1", c.RatePerAddress, c.RatePerAccount)
+	case c.HubEvery <= 0:
+		return crucible.Errorf(crucible.EINVALID, "--hub-every %s: must be positive", c.HubEvery)
 	case c.WebhookAttempts < 1:
 		return crucible.Errorf(crucible.EINVALID, "--webhook-attempts %d: must be at least 1", c.WebhookAttempts)
 	case c.WebhookBackoff <= 0:

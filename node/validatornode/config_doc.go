@@ -35,5 +35,8 @@ func init() {
 		"WebhooksAllowPrivate": {Help: "lets customers' webhooks target loopback and private addresses (a receiver on this machine or network); public validators leave it off, since a webhook URL is the customer's to name"},
 		"WebhookAttempts":      {Help: "how many times a webhook message is tried before it is marked failed", Default: "8"},
 		"WebhookBackoff":       {Help: "the wait after a webhook message's first failed attempt; it doubles after each (up to an hour)", Default: "10s"},
+		"HubPush":              {Help: "hubPush, when set to a hub user or organization ORG, pushes the winner of every successful public customer task to the model hub as ORG/crucible-TASK, with its model card; the token is HF_TOKEN"},
+		"HubEndpoint":          {Help: "the model hub's URL; \"\" is HF_ENDPOINT, else https://huggingface.co"},
+		"HubEvery":             {Help: "how often winners not pushed yet are looked for (with --hub-push)", Default: "1m"},
 	})
 }

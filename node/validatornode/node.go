@@ -75,6 +75,7 @@ type Node struct {
 	split    data.SplitOptions
 	synth    []validator.Synthetic
 	hooks    *webhook.Notifier
+	hub      *hub.Client // pushes winners (Config.HubPush); nil when it does not
 
 	// afterTaskRow, when set (tests only), runs inside Submit's
 	// transaction after the task row is written and before its job is
@@ -143,6 +144,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	}
 	n.closers = append(n.closers, n.nonces.Close)
 	if err := n.openModels(deps); err != nil {
+		return nil, err
+	}
+	if err := n.openHub(); err != nil {
 		return nil, err
 	}
 	if n.lis, err = node.Listen(cfg.Listen, "validator", "listen"); err != nil {

@@ -90,6 +90,9 @@ func (n *Node) Start(ctx context.Context) error {
 		})
 	}
 	n.goRun(func() error { return n.hooks.Run(ctx) })
+	if n.hub != nil {
+		n.goRun(func() error { n.every(ctx, n.cfg.HubEvery, "push winners to the hub", n.hubPushes); return nil })
+	}
 	if n.cfg.SyntheticEvery > 0 && len(n.synth) > 0 {
 		n.goRun(func() error { n.every(ctx, n.cfg.SyntheticEvery, "synthetic task", n.scheduleSynthetic); return nil })
 	}
