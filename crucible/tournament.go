@@ -100,6 +100,47 @@ type TournamentSettings struct {
 	BossTypes     []TaskType           `json:"boss_types"`
 }
 
+// DefaultTournamentSettings are Gradients' tournament rules: at least 8
+// entrants; up to 14 play knockout pairs, more a group stage of groups of
+// about 32 (no smaller than 20) whose best 8 go on; one task per group
+// and per pair, six in the boss round; two hours a task; no fee; entries
+// open for an hour. The pool (and so the stages' types) is the
+// announcer's.
+func DefaultTournamentSettings() TournamentSettings {
+	return TournamentSettings{MinEntrants: 8, KnockoutMax: 14, GroupSize: 32, MinGroupSize: 20, Advance: 8,
+		GroupTasks: 1, PairTasks: 1, BossTasks: 6, Hours: 2, EntryWindow: time.Hour}
+}
+
+// DefaultTypes fills the stages' types a tournament leaves out from its
+// pool: the group stage plays instruct tasks when the pool has them (else
+// its first type), knockout pairs and the boss round every type of the
+// pool, in the pool's order.
+func (s *TournamentSettings) DefaultTypes() {
+	var all []TaskType
+	seen := map[TaskType]bool{}
+	for _, p := range s.Pool {
+		if !seen[p.Type] {
+			seen[p.Type] = true
+			all = append(all, p.Type)
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	if len(s.GroupTypes) == 0 {
+		s.GroupTypes = []TaskType{all[0]}
+		if seen[TaskInstruct] {
+			s.GroupTypes = []TaskType{TaskInstruct}
+		}
+	}
+	if len(s.KnockoutTypes) == 0 {
+		s.KnockoutTypes = all
+	}
+	if len(s.BossTypes) == 0 {
+		s.BossTypes = all
+	}
+}
+
 // Validate checks the settings.
 func (s *TournamentSettings) Validate() error {
 	switch {

@@ -92,10 +92,11 @@ func (s *Server) createTournament(w http.ResponseWriter, r *http.Request, c *cal
 	if !ok {
 		return crucible.Errorf(crucible.EINTERNAL, "this server runs no tournaments")
 	}
-	var settings crucible.TournamentSettings
+	settings := crucible.DefaultTournamentSettings() // what the request leaves out
 	if err := api.DecodeJSON(r.Body, maxJSON, &settings); err != nil {
 		return err
 	}
+	settings.DefaultTypes()
 	t, err := tm.Announce(r.Context(), settings)
 	if err != nil {
 		return err

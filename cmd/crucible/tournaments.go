@@ -150,13 +150,19 @@ func newTournamentsAnnounceCmd(f *customerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "announce",
 		Short: "Announce a tournament (admins): its rules and task pool from a JSON file",
-		Example: `  crucible tournaments announce --settings tournament.json
-where tournament.json holds, e.g.:
-  {"min_entrants": 2, "knockout_max": 14, "group_size": 32, "min_group_size": 20, "advance": 8,
-   "group_tasks": 1, "pair_tasks": 1, "boss_tasks": 3, "hours": 2, "entry_window_ns": 600000000000,
-   "pool": [{"type": "instruct", "model": "crucible-tiny", "dataset": "upload:ID"}],
-   "group_types": ["instruct"], "knockout_types": ["instruct"], "boss_types": ["instruct"]}`,
-		Args: cobra.NoArgs,
+		Long: `announce announces a tournament with the settings in a JSON file (the fields of
+TournamentSettings in GET /v1/openapi.json). What the file leaves out is
+Gradients' rule: at least 8 entrants, knockout pairs up to 14, groups of about
+32 (at least 20) whose best 8 go on, one task per group and pair, six in the
+boss round, 2 hours a task, no fee, entries open for an hour; the group stage
+plays instruct tasks, knockout pairs and the boss round every type of the
+pool. The pool is required: e.g.
+
+  {"pool": [{"type": "instruct", "model": "crucible-tiny", "dataset": "/data/facts.jsonl"},
+            {"type": "dpo", "model": "crucible-tiny", "dataset": "/data/facts_dpo.jsonl"}],
+   "min_entrants": 2, "boss_tasks": 3, "hours": 0.5}`,
+		Example: `  crucible tournaments announce --settings tournament.json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if settings == "" {
 				return crucible.Errorf(crucible.EINVALID, "--settings FILE is required")
@@ -165,12 +171,13 @@ where tournament.json holds, e.g.:
 			if err != nil {
 				return crucible.Wrap(err, crucible.EINVALID, "read %s", settings)
 			}
-			var s crucible.TournamentSettings
+			s := crucible.DefaultTournamentSettings() // what the file leaves out
 			dec := json.NewDecoder(strings.NewReader(string(b)))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&s); err != nil {
 				return crucible.Errorf(crucible.EINVALID, "%s: %v", settings, err)
 			}
+			s.DefaultTypes()
 			c, err := f.client()
 			if err != nil {
 				return err
