@@ -76,4 +76,3 @@ func TestTournamentEntries(t *testing.T) {
 		t.Fatalf("%d entries, want alice's only", got)
 	}
 }
-
