@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,10 @@ type trainBenchRow struct {
 	TokensPerS   float64 `json:"tokens_per_s"`
 	MFU          float64 `json:"mfu"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	// RSSBytes is the resident memory after the timed steps, once the Go
+	// runtime has returned what it no longer uses (setup transients, such
+	// as a float32 base before it is held in bf16, are gone from it).
+	RSSBytes int64 `json:"rss_bytes"`
 	Params       int     `json:"params"`
 	Batch        int     `json:"batch"`
 	Seq          int     `json:"seq"`
@@ -291,14 +296,14 @@ func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, pr
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "config\tmode\tprecision\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU fp32\tMFU bf16\tCPU util\tMFU/CPU\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "config\tmode\tprecision\tparams\tB×T\ttokens/s\tstep ms\tGFLOP/s\tMFU fp32\tMFU bf16\tCPU util\tMFU/CPU\tpeak RSS\tRSS after\t\n")
 	for _, r := range rows {
 		mfu16 := "-"
 		if r.MFUBF16 > 0 {
 			mfu16 = fmt.Sprintf("%.1f%%", 100*r.MFUBF16)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%s\t%.0f%%\t%.1f%%\t%.0f MiB\t\n", r.Config, r.Mode, r.Precision, float64(r.Params)/1e6,
-			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, mfu16, 100*r.CPUUtil, 100*r.MFUCPU, float64(r.PeakRSSBytes)/(1<<20))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fM\t%d×%d\t%.0f\t%.0f\t%.1f\t%.1f%%\t%s\t%.0f%%\t%.1f%%\t%.0f MiB\t%.0f MiB\t\n", r.Config, r.Mode, r.Precision, float64(r.Params)/1e6,
+			r.Batch, r.Seq, r.TokensPerS, r.StepMS, r.GFLOPS, 100*r.MFU, mfu16, 100*r.CPUUtil, 100*r.MFUCPU, float64(r.PeakRSSBytes)/(1<<20), float64(r.RSSBytes)/(1<<20))
 	}
 	tw.Flush()
 	if len(rows) > 0 {
@@ -319,7 +324,13 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 	if err != nil {
 		return trainBenchRow{}, err
 	}
-	m, err := model.New(bc.cfg, 1)
+	newModel := model.New
+	if mode == "lora" {
+		// The frozen base as crucible train holds a bf16 checkpoint: in
+		// bf16 only (the random weights rounded).
+		newModel = model.NewBF16
+	}
+	m, err := newModel(bc.cfg, 1)
 	if err != nil {
 		return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 	}
@@ -330,16 +341,8 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 	case "full":
 		m.SetTrainBase(true)
 	case "lora":
-		// The base as a bf16 checkpoint loads it, held in bf16 as crucible
-		// train holds a frozen base.
-		for i, x := range m.Params() {
-			m.Params()[i] = kernel.BF16ToFloat32(kernel.Float32ToBF16(x))
-		}
 		l, err := m.AddLoRA(model.LoRAConfig{Rank: 16, Alpha: 32, TargetModules: model.DefaultLoRATargets(c), Seed: 1})
 		if err != nil {
-			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
-		}
-		if _, err := m.HoldBaseBF16(); err != nil {
 			return trainBenchRow{}, fmt.Errorf("bench train: %w", err)
 		}
 		loraParams = len(l.Params())
@@ -416,7 +419,7 @@ func runTrainBenchOne(name, mode string, steps int, prec kernel.Precision) (trai
 	}
 	stepTime := medianOf(times)
 	row := trainBenchRow{
-		Config: name, Mode: mode, TokensPerS: float64(bc.b*bc.t) / stepTime, PeakRSSBytes: peakRSS(), Params: m.NumParams(),
+		Config: name, Mode: mode, TokensPerS: float64(bc.b*bc.t) / stepTime, PeakRSSBytes: peakRSS(), RSSBytes: steadyRSS(), Params: m.NumParams(),
 		Batch: bc.b, Seq: bc.t, Steps: steps, StepMS: 1000 * stepTime, GFLOPS: stepFlops / stepTime / 1e9,
 		PeakGFLOPS: medianOf(peaks), PeakSource: peak.source, MFU: medianOf(mfus),
 		CPUUtil: medianOf(utils), MFUCPU: medianOf(mfuCPUs), Precision: prec.String(),
@@ -452,7 +455,17 @@ func cpuSeconds() float64 {
 
 // peakRSS returns the process's peak resident set size (VmHWM), or 0 where
 // /proc is not available.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatus("VmHWM:") }
+
+// steadyRSS returns the resident set size (VmRSS) once the Go runtime has
+// given back the memory it no longer uses, or 0 where /proc is missing.
+func steadyRSS() int64 {
+	debug.FreeOSMemory()
+	return procStatus("VmRSS:")
+}
+
+// procStatus reads a size field of /proc/self/status in bytes.
+func procStatus(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -460,7 +473,7 @@ func peakRSS() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			fields := strings.Fields(rest)
 			if len(fields) >= 1 {
 				kb, _ := strconv.ParseInt(fields[0], 10, 64)

@@ -19,9 +19,9 @@ import (
 // HoldBaseBF16 switches a frozen base (no gradients: LoRA training,
 // evaluation, generation) to bf16 storage, when that loses nothing: every
 // parameter must already be a bf16 value, as in checkpoints saved in bf16.
-// It reports whether the base is now held in bf16. While it is, Params and
-// Param return nil (ExpandBase undoes it; SetTrainBase(true), MergeLoRA
-// and saving widen what they need).
+// It reports whether the base is now held in bf16. ExpandBase undoes it,
+// and whatever needs the float32 weights widens them (Params, Param,
+// SetTrainBase(true), MergeLoRA; saving widens a copy).
 func (m *Model) HoldBaseBF16() (bool, error) {
 	if m.half != nil {
 		return true, nil
@@ -29,12 +29,17 @@ func (m *Model) HoldBaseBF16() (bool, error) {
 	if m.grads != nil {
 		return false, errors.New("hold base in bf16: the base is being trained")
 	}
-	for _, x := range m.params {
-		if b := kernel.Float32ToBF16(x); kernel.BF16ToFloat32(b) != x && !math.IsNaN(float64(x)) {
-			return false, nil
+	held := m.heldTensors()
+	for _, p := range m.layout.infos {
+		if !held[p.Name] {
+			continue // kept in float32
+		}
+		for _, x := range m.params[p.Offset : p.Offset+p.Size] {
+			if b := kernel.Float32ToBF16(x); kernel.BF16ToFloat32(b) != x && !math.IsNaN(float64(x)) {
+				return false, nil
+			}
 		}
 	}
-	held := m.heldTensors()
 	kept := &layout{index: map[string]int{}}
 	for _, p := range m.layout.infos {
 		if !held[p.Name] {
@@ -52,6 +57,44 @@ func (m *Model) HoldBaseBF16() (bool, error) {
 	m.params, m.half, m.kept, m.keptBuf = nil, half, kept, keptBuf
 	m.bind()
 	return true, nil
+}
+
+// NewBF16 is New with the weights rounded to bf16 and the base held in
+// bf16 (HoldBaseBF16) from the start: the same model as New's, rounded,
+// without ever holding float32 copies of its matrices.
+func NewBF16(cfg Config, seed uint64) (*Model, error) {
+	m, err := allocEmpty(cfg)
+	if err != nil {
+		return nil, err
+	}
+	held := m.heldTensors()
+	m.half = make([]uint16, m.layout.size)
+	m.kept = &layout{index: map[string]int{}}
+	for _, p := range m.layout.infos {
+		if !held[p.Name] {
+			m.kept.add(p.Name, p.NoDecay, p.Shape...)
+		}
+	}
+	m.keptBuf = make([]float32, m.kept.size)
+	fill := m.initFiller(seed)
+	var tmp []float32
+	for _, p := range m.layout.infos {
+		if cap(tmp) < p.Size {
+			tmp = make([]float32, p.Size)
+		}
+		buf := tmp[:p.Size]
+		fill(p, buf)
+		for i, x := range buf {
+			h := kernel.Float32ToBF16(x)
+			m.half[p.Offset+i] = h
+			buf[i] = kernel.BF16ToFloat32(h)
+		}
+		if !held[p.Name] {
+			copy(m.kept.view(m.keptBuf, p.Name), buf)
+		}
+	}
+	m.bind()
+	return m, nil
 }
 
 // HoldsBaseBF16 reports whether the base is held in bf16 (HoldBaseBF16).

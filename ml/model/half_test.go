@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/tensor"
 )
 
 // TestHoldBaseBF16 holds a frozen base in bf16 and checks, for every tiny
@@ -41,8 +42,8 @@ func TestHoldBaseBF16(t *testing.T) {
 			if ok, err := held.HoldBaseBF16(); !ok || err != nil {
 				t.Fatalf("HoldBaseBF16 = %v, %v", ok, err)
 			}
-			if held.Params() != nil || held.NumParams() != ref.NumParams() || !held.HoldsBaseBF16() {
-				t.Fatalf("held base: Params %d values, NumParams %d (want nil, %d)", len(held.Params()), held.NumParams(), ref.NumParams())
+			if held.params != nil || held.NumParams() != ref.NumParams() || !held.HoldsBaseBF16() {
+				t.Fatalf("held base: %d float32 values, NumParams %d (want none, %d)", len(held.params), held.NumParams(), ref.NumParams())
 			}
 			b := randomBatch(rand.New(rand.NewPCG(51, 52)), cfg.Vocab, 2, 9)
 			for _, p := range []kernel.Precision{kernel.FP32, kernel.BF16} {
@@ -76,8 +77,8 @@ func TestHoldBaseBF16(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(bits32(back.Params()), bits32(ref.Params())) {
-				t.Fatal("a held base saves other weights than the float32 one")
+			if !slices.Equal(bits32(back.Params()), bits32(ref.Params())) || !held.HoldsBaseBF16() {
+				t.Fatal("a held base saves other weights than the float32 one, or saving widened it")
 			}
 			if err := ref.MergeLoRA(); err != nil {
 				t.Fatal(err)
@@ -122,5 +123,54 @@ func TestHoldBaseBF16TrainBase(t *testing.T) {
 	}
 	if _, err := m.HoldBaseBF16(); err == nil {
 		t.Fatal("a trained base was held in bf16")
+	}
+}
+
+// TestLoadHoldsBF16Checkpoint saves a model in BF16 and checks that Load
+// holds it in bf16 without float32 copies, computes what the float32 load
+// of an F32 save computes, and widens exactly on Params; and that NewBF16
+// is New rounded and held.
+func TestLoadHoldsBF16Checkpoint(t *testing.T) {
+	cfg := tinyConfigs()["qwen2-gqa-tied"]
+	m, err := NewBF16(cfg, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := New(cfg, 9)
+	for i, x := range ref.params {
+		ref.params[i] = kernel.BF16ToFloat32(kernel.Float32ToBF16(x))
+	}
+	if !m.HoldsBaseBF16() || m.params != nil {
+		t.Fatal("NewBF16 made float32 weights")
+	}
+	bf, f32 := t.TempDir(), t.TempDir()
+	if err := m.SaveAs(bf, tensor.BF16); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Save(f32); err != nil {
+		t.Fatal(err)
+	}
+	held, err := Load(bf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Load(f32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held.HoldsBaseBF16() || held.params != nil || plain.HoldsBaseBF16() {
+		t.Fatalf("Load of the BF16 save held %v, of the F32 save %v", held.HoldsBaseBF16(), plain.HoldsBaseBF16())
+	}
+	b := randomBatch(rand.New(rand.NewPCG(61, 62)), cfg.Vocab, 2, 7)
+	e1, _ := held.Evaluate(b, nil, nil)
+	e2, _ := plain.Evaluate(b, nil, nil)
+	if e1 != e2 {
+		t.Fatalf("evaluation: held %v, float32 %v", e1, e2)
+	}
+	if !slices.Equal(bits32(held.Params()), bits32(ref.Params())) || !slices.Equal(bits32(m.Params()), bits32(ref.Params())) {
+		t.Fatal("widened weights differ from New's rounded ones")
+	}
+	if held.HoldsBaseBF16() {
+		t.Fatal("Params did not widen the base")
 	}
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,7 +15,11 @@ import (
 
 // Load reads a Hugging Face model directory: config.json,
 // generation_config.json (optional) and model.safetensors or its shards.
-// Weights stored as F32, F16 or BF16 are converted to float32. Every tensor
+// Weights stored as F32, F16 or BF16 are converted to float32 — except
+// that when every matrix (projections, embeddings, head) is stored as BF16
+// the base is held in bf16 as stored (see HoldBaseBF16), half the memory
+// and no float32 copy made; Params, SetTrainBase(true) and the like widen
+// it when asked, exactly. Every tensor
 // the config implies must be present with its exact shape, and no other
 // tensor may be (the non-persistent buffers some checkpoints carry —
 // attention masks, rotary inv_freq — and a tied lm_head.weight are skipped).
@@ -23,7 +28,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := alloc(cfg)
+	m, err := allocEmpty(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
 	}
@@ -36,6 +41,12 @@ func Load(dir string) (*Model, error) {
 	}
 	defer set.Close()
 	seen := make([]bool, len(m.layout.infos))
+	type stored struct {
+		name, file string
+		idx        int
+	}
+	var tensors []stored
+	held, allBF16 := m.heldTensors(), true
 	for _, name := range set.Names() {
 		file, _ := set.File(name)
 		canon, skip := m.canonicalName(name)
@@ -50,11 +61,39 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: tensor %q is stored twice (with and without the \"transformer.\" prefix)", file, name)
 		}
 		seen[idx] = true
-		p := m.layout.infos[idx]
-		if err := readTensor(set, file, name, p.Shape, m.params[p.Offset:p.Offset+p.Size]); err != nil {
+		tensors = append(tensors, stored{name, file, idx})
+		if info, _ := set.Info(name); held[canon] && info.DType != tensor.BF16 {
+			allBF16 = false
+		}
+	}
+	if allBF16 {
+		m.half = make([]uint16, m.layout.size)
+		m.kept = &layout{index: map[string]int{}}
+		for _, p := range m.layout.infos {
+			if !held[p.Name] {
+				m.kept.add(p.Name, p.NoDecay, p.Shape...)
+			}
+		}
+		m.keptBuf = make([]float32, m.kept.size)
+	} else {
+		m.params = make([]float32, m.layout.size)
+	}
+	for _, t := range tensors {
+		p := m.layout.infos[t.idx]
+		var err error
+		switch {
+		case m.half != nil && held[p.Name]:
+			err = readTensorBF16(set, t.file, t.name, p.Shape, m.half[p.Offset:p.Offset+p.Size])
+		case m.half != nil:
+			err = readTensor(set, t.file, t.name, p.Shape, m.kept.view(m.keptBuf, p.Name))
+		default:
+			err = readTensor(set, t.file, t.name, p.Shape, m.params[p.Offset:p.Offset+p.Size])
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
+	m.bind()
 	weights := filepath.Join(dir, safetensors.SingleFile)
 	if set.Shards() > 1 {
 		weights = filepath.Join(dir, safetensors.IndexFile)
@@ -86,6 +125,27 @@ func readTensor(src tensorSource, file, name string, shape []int, dst []float32)
 	}
 	if err := src.ReadFloat32(name, dst); err != nil {
 		return fmt.Errorf("%s: tensor %q: %w", file, name, err)
+	}
+	return nil
+}
+
+// readTensorBF16 is readTensor for a tensor stored as BF16, copied as is.
+func readTensorBF16(set *safetensors.Set, file, name string, shape []int, dst []uint16) error {
+	raw, dt, err := set.Raw(name)
+	if err != nil {
+		return fmt.Errorf("%s: tensor %q: %w", file, name, err)
+	}
+	info, _ := set.Info(name)
+	switch {
+	case dt != tensor.BF16:
+		return fmt.Errorf("%s: tensor %q has dtype %s; want BF16", file, name, dt)
+	case !slices.Equal(info.Shape, shape):
+		return fmt.Errorf("%s: tensor %q has shape %v, want %v", file, name, info.Shape, shape)
+	case len(raw) != 2*len(dst):
+		return fmt.Errorf("%s: tensor %q holds %d bytes, want %d", file, name, len(raw), 2*len(dst))
+	}
+	for i := range dst {
+		dst[i] = binary.LittleEndian.Uint16(raw[2*i:])
 	}
 	return nil
 }

@@ -92,6 +92,17 @@ func New(cfg Config, seed uint64) (*Model, error) {
 const maxParams = 1 << 34
 
 func alloc(cfg Config) (*Model, error) {
+	m, err := allocEmpty(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.params = make([]float32, m.layout.size)
+	m.bind()
+	return m, nil
+}
+
+// allocEmpty is alloc without the parameter buffer (views bound to nil).
+func allocEmpty(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("model config: %w", err)
 	}
@@ -100,7 +111,6 @@ func alloc(cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("model config: %d parameters is more than the %d one model can hold", m.layout.size, maxParams)
 	}
 	m.Generation = GenerationConfig{BOS: cfg.BOS, EOS: cfg.EOS, Temperature: 1, TopP: 1}
-	m.params = make([]float32, m.layout.size)
 	m.bind()
 	return m, nil
 }
@@ -125,8 +135,11 @@ func (m *Model) Config() Config { return m.cfg }
 func (m *Model) NumParams() int { return m.layout.size }
 
 // Params is the flat parameter buffer, laid out as ParamInfos describes.
-// It is nil while the base is held in bf16 (HoldBaseBF16).
-func (m *Model) Params() []float32 { return m.params }
+// A base held in bf16 (HoldBaseBF16) is widened to float32 first.
+func (m *Model) Params() []float32 {
+	m.ExpandBase()
+	return m.params
+}
 
 // Grads is the flat gradient buffer (same layout as Params), or nil while
 // the base model is frozen.
@@ -137,7 +150,10 @@ func (m *Model) Grads() []float32 { return m.grads }
 func (m *Model) ParamInfos() []ParamInfo { return append([]ParamInfo(nil), m.layout.infos...) }
 
 // Param returns the named tensor's slice of Params, or nil if there is none.
-func (m *Model) Param(name string) []float32 { return m.layout.view(m.params, name) }
+func (m *Model) Param(name string) []float32 {
+	m.ExpandBase()
+	return m.layout.view(m.params, name)
+}
 
 // Grad returns the named tensor's slice of Grads, or nil.
 func (m *Model) Grad(name string) []float32 { return m.layout.view(m.grads, name) }

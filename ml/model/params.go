@@ -354,10 +354,18 @@ func (m *Model) refreshNorms() {
 // 0.02) weights (GPT-2 residual projections scaled by 1/√(2·layers)), zero
 // biases, unit norm weights. The result depends only on the config and seed.
 func (m *Model) initParams(seed uint64) {
+	fill := m.initFiller(seed)
+	for _, p := range m.layout.infos {
+		fill(p, m.params[p.Offset:p.Offset+p.Size])
+	}
+}
+
+// initFiller returns the function that fills tensor after tensor, in
+// layout order, with initParams's values.
+func (m *Model) initFiller(seed uint64) func(p ParamInfo, buf []float32) {
 	rng := rand.New(rand.NewPCG(seed, 0x6372756369626c65))
 	resid := 0.02 / math.Sqrt(2*float64(m.cfg.Layers))
-	for _, p := range m.layout.infos {
-		buf := m.params[p.Offset : p.Offset+p.Size]
+	return func(p ParamInfo, buf []float32) {
 		switch {
 		case strings.HasSuffix(p.Name, ".bias"):
 			clear(buf)
