@@ -71,14 +71,14 @@ type trainBenchRow struct {
 	// RSSBytes is the resident memory after the timed steps, once the Go
 	// runtime has returned what it no longer uses (setup transients, such
 	// as a float32 base before it is held in bf16, are gone from it).
-	RSSBytes int64 `json:"rss_bytes"`
-	Params       int     `json:"params"`
-	Batch        int     `json:"batch"`
-	Seq          int     `json:"seq"`
-	Steps        int     `json:"steps"`
-	StepMS       float64 `json:"step_ms"`
-	GFLOPS       float64 `json:"gflops"`
-	PeakGFLOPS   float64 `json:"peak_gflops"`
+	RSSBytes   int64   `json:"rss_bytes"`
+	Params     int     `json:"params"`
+	Batch      int     `json:"batch"`
+	Seq        int     `json:"seq"`
+	Steps      int     `json:"steps"`
+	StepMS     float64 `json:"step_ms"`
+	GFLOPS     float64 `json:"gflops"`
+	PeakGFLOPS float64 `json:"peak_gflops"`
 	// CPUUtil is the CPU time the process got during the timed steps over
 	// wall time × GOMAXPROCS; MFUCPU is the MFU over that CPU time (the
 	// FMA peak likewise normalized), which stays meaningful on a machine
