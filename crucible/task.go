@@ -67,7 +67,7 @@ type Task struct {
 	TestData        string         `json:"-"` // blob key of the hidden test split; never sent to miners
 	TrainRows       int            `json:"train_rows,omitempty"`
 	TestRows        int            `json:"test_rows,omitempty"`
-	TrainTokens     int64          `json:"train_tokens,omitempty"` // tokens in the train split with the base model's tokenizer; 0 when not counted
+	TrainTokens     int64          `json:"train_tokens,omitempty"` // tokens in the train split with the base model's tokenizer (scaled from its first 200,000 rows when larger); 0 when not counted
 	TimesDelayed    int            `json:"times_delayed"`
 	NextDelayAt     *time.Time     `json:"next_delay_at,omitempty"`
 	EvalAttempts    int            `json:"eval_attempts"`

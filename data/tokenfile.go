@@ -472,15 +472,20 @@ func countText(n int64) string {
 	return fmt.Sprint(n)
 }
 
+// errEnough stops CountTokens after the rows it was asked for.
+var errEnough = errors.New("enough rows")
+
 // CountTokens counts the tokens of a dataset's examples (read as task type
 // t under mapping m) with tok, on every core, in bounded memory: every
 // token of each sequence, untruncated, and for dpo the prompt once and both
-// answers. Examples that do not tokenize count nothing (the count is for
-// reporting); a row that cannot be read or shaped is an error naming it.
-func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucible.ColumnMapping, tok Tokenizer, opt TokenizeOptions) (int64, error) {
+// answers. When maxRows > 0 it stops after that many rows. It returns the
+// tokens and the rows counted. Examples that do not tokenize count nothing
+// (the count is for reporting); a row that cannot be read or shaped is an
+// error naming it.
+func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucible.ColumnMapping, tok Tokenizer, opt TokenizeOptions, maxRows int64) (tokens, rows int64, err error) {
 	f, err := NewFormatter(t, m)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	files := []string{path}
 	if fs, err := DataFiles(path); err == nil {
@@ -505,17 +510,24 @@ func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucib
 		}
 		return tokenItem{tokens: int64(len(s.IDs))}
 	}
-	var n int64
 	err = eachTokenized(ctx, f, files, 0, count, func(int64, int64) {}, func(it *tokenItem) error {
 		if it.err != nil {
 			return rowError(path, it.err)
 		}
-		n += it.tokens
+		tokens += it.tokens
+		if rows++; maxRows > 0 && rows >= maxRows {
+			return errEnough
+		}
 		return nil
 	})
 	var re readError
-	if errors.As(err, &re) {
-		return 0, rowError(path, re.err)
+	switch {
+	case errors.Is(err, errEnough):
+		err = nil
+	case errors.As(err, &re):
+		return 0, 0, rowError(path, re.err)
+	case err != nil:
+		return 0, 0, err
 	}
-	return n, err
+	return tokens, rows, nil
 }

@@ -301,13 +301,17 @@ func TestCountTokens(t *testing.T) {
 			s, _ := Tokenize(tok, ex, TokenizeOptions{})
 			want += int64(len(s.IDs))
 		}
-		got, err := CountTokens(context.Background(), path, typ, m, tok, TokenizeOptions{})
-		if err != nil || got != want || want == 0 {
-			t.Fatalf("%s: counted %d, %v; want %d", typ, got, err, want)
+		got, rows, err := CountTokens(context.Background(), path, typ, m, tok, TokenizeOptions{}, 0)
+		if err != nil || got != want || want == 0 || rows != 900 {
+			t.Fatalf("%s: counted %d in %d rows, %v; want %d", typ, got, rows, err, want)
+		}
+		// Asked for the first rows, it stops there.
+		if got, rows, err := CountTokens(context.Background(), path, typ, m, tok, TokenizeOptions{}, 300); err != nil || rows != 300 || got >= want || got <= 0 {
+			t.Fatalf("%s: the first 300 rows: %d tokens in %d rows, %v", typ, got, rows, err)
 		}
 	}
 	path := writeLines(t, dir, "bad.jsonl", []map[string]any{{"instruction": "a", "output": "b"}, {"instruction": 3, "output": "b"}})
-	if _, err := CountTokens(context.Background(), path, crucible.TaskInstruct, crucible.ColumnMapping{FieldInstruction: "instruction", FieldOutput: "output"}, byteTokenizer{}, TokenizeOptions{}); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+	if _, _, err := CountTokens(context.Background(), path, crucible.TaskInstruct, crucible.ColumnMapping{FieldInstruction: "instruction", FieldOutput: "output"}, byteTokenizer{}, TokenizeOptions{}, 0); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
 		t.Fatalf("bad row: %v", err)
 	}
 }

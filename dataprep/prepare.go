@@ -32,7 +32,7 @@ type Result struct {
 	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
 	Reason              string                 // why that mapping, when it was detected
 	ModelParams         int64
-	TrainTokens         int64 // tokens in the train split with the base model's tokenizer; 0 when not counted
+	TrainTokens         int64 // tokens in the train split with the base model's tokenizer (from its first 200,000 rows when larger); 0 when not counted
 }
 
 // Preparer resolves a task's dataset (a local file or directory, an
@@ -109,7 +109,7 @@ func (p *Preparer) Prepare(ctx context.Context, t *crucible.Task, dir string, ho
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := countTokens(ctx, modelDir, t.Type, res.Mapping, train.Name())
+	tokens, err := countTokens(ctx, modelDir, t.Type, res.Mapping, train.Name(), res.TrainRows)
 	if err != nil {
 		return nil, err
 	}
@@ -141,14 +141,24 @@ func CountParams(dir string) (int64, error) {
 	return n, nil
 }
 
-// countTokens counts the tokens of a prepared split (standard columns, JSONL)
-// with the base model's tokenizer, in parallel and in bounded memory. A model
-// without a tokenizer gives 0: the count is for reporting, not for
-// correctness.
-func countTokens(ctx context.Context, modelDir string, t crucible.TaskType, m crucible.ColumnMapping, path string) (int64, error) {
+// countSample is how many rows of a train split are tokenized to count its
+// tokens; a larger split's count is extrapolated from them by rows.
+const countSample = 200_000
+
+// countTokens counts the tokens of a prepared split of rows rows (standard
+// columns, JSONL) with the base model's tokenizer, in parallel and in
+// bounded memory: exactly up to countSample rows, and for a larger split
+// from its first countSample rows, scaled to all of them (the count is for
+// reporting: tokenizing a 10 GB split only to count it would cost minutes).
+// A model without a tokenizer gives 0.
+func countTokens(ctx context.Context, modelDir string, t crucible.TaskType, m crucible.ColumnMapping, path string, rows int) (int64, error) {
 	tok, err := tokenizer.Load(modelDir)
 	if err != nil {
 		return 0, nil
 	}
-	return data.CountTokens(ctx, path, t, m, tok, data.TokenizeOptions{})
+	n, counted, err := data.CountTokens(ctx, path, t, m, tok, data.TokenizeOptions{}, countSample)
+	if err != nil || counted == 0 || int64(rows) <= counted {
+		return n, err
+	}
+	return int64(float64(n) * float64(rows) / float64(counted)), nil
 }

@@ -63,7 +63,7 @@ type Prepared struct {
 	SourceMapping       crucible.ColumnMapping // the mapping used on the customer's dataset
 	Reason              string                 // why that mapping, when it was detected
 	ModelParams         int64
-	TrainTokens         int64 // tokens in the train split with the base model's tokenizer; 0 when not counted
+	TrainTokens         int64 // tokens in the train split with the base model's tokenizer (scaled from its first 200,000 rows when larger); 0 when not counted
 }
 
 // NumericsReporter is an Evaluator that names the arithmetic class of its
