@@ -216,6 +216,9 @@ func (v *Validator) play(ctx context.Context, t *crucible.Tournament) (time.Time
 			if err := v.advanceMatch(ctx, t, m); err != nil {
 				return time.Time{}, err
 			}
+			if t.Status.Terminal() {
+				return time.Time{}, nil // cancelled: a task could not be set
+			}
 		}
 		decided = decided && m.Done
 	}

@@ -131,10 +131,21 @@ func (v *Validator) createMatchTask(ctx context.Context, t *crucible.Tournament,
 	}
 	note := fmt.Sprintf("tournament %s, round %d, %s, task %d of %d", t.ID, m.Round, matchName(m), len(m.Tasks), tasksOf(t.Settings, m.Kind))
 	err := v.Submit(ctx, task, note)
-	if crucible.ErrorCode(err) == crucible.ECONFLICT {
+	switch code := crucible.ErrorCode(err); {
+	case code == crucible.ECONFLICT:
 		return nil // created by an earlier attempt
-	}
-	if err != nil {
+	case code == crucible.EINVALID || code == crucible.ENOTFOUND:
+		// The pool's task cannot be set (its dataset is gone, say): that is
+		// the operator's doing, not the members'; the tournament stops.
+		now := v.Now()
+		t.Status, t.FinishedAt = crucible.TournamentCancelled, &now
+		t.Failure = fmt.Sprintf("round %d, %s: the pool's %s task on %s cannot be set: %s", m.Round, matchName(m), p.Type, p.Dataset, errText(err))
+		if err := v.saveTournament(ctx, t); err != nil {
+			return err
+		}
+		v.tevent(ctx, t.ID, "status", "cancelled: "+t.Failure, nil)
+		return nil
+	case err != nil:
 		return fmt.Errorf("tournament %s: create task: %w", t.ID, err)
 	}
 	v.tevent(ctx, t.ID, "task", fmt.Sprintf("round %d, %s: task %s (%s, %s) for %s", m.Round, matchName(m), task.ID, p.Type, p.Model, strings.Join(m.Members, ", ")),

@@ -11,6 +11,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/scoring"
 	"github.com/crucible-net/crucible/sign"
+	"github.com/crucible-net/crucible/validator"
 )
 
 // Seven entrants play a group stage (groups of 3 and 4; the best of each
@@ -340,3 +341,20 @@ func (f *fakeFees) ChargeFee(_ context.Context, hotkey string, amount float64, m
 }
 
 func (f *fakeFees) RefundFee(context.Context, string, string) error { return nil }
+
+// A pool task the validator cannot set (its dataset is gone) cancels the
+// tournament with the reason, rather than counting against the members.
+func TestTournamentPoolTaskCannotBeSet(t *testing.T) {
+	tn := newTourney(t, "a", "b")
+	s := settings()
+	tour := tn.announce(s)
+	tn.enter(tour.ID, "a", "b")
+	tn.deps.Submit = func(ctx context.Context, task *crucible.Task, note string) error {
+		return crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", task.Dataset)
+	}
+	tn.v, _ = validator.New(tn.cfg, tn.deps)
+	end := tn.run(tour.ID)
+	if end.Status != crucible.TournamentCancelled || !strings.Contains(end.Failure, "cannot be set: dataset facts.jsonl not found") {
+		t.Fatalf("%s: %s", end.Status, end.Failure)
+	}
+}
