@@ -17,6 +17,9 @@ const (
 	// Served by validators.
 	PathUpload = "/v1/node/uploads/" // PUT /v1/node/uploads/{task_id}/{expected_name}: a tar of the result directory
 	PathBlob   = "/v1/node/blobs/"   // GET /v1/node/blobs/{key}?expires=…&signature=…: a signed, expiring download link
+	// PathResults is the validator's public results log: GET
+	// /v1/results?after=SEQ&limit=N → []crucible.ResultEntry, oldest first.
+	PathResults = "/v1/results"
 )
 
 // TaskOffer asks a miner whether it will take a task. Miners answer quickly:
@@ -59,6 +62,10 @@ type TrainRequest struct {
 	Deadline        time.Time         `json:"deadline"`      // the upload must complete before this
 	ExpectedName    string            `json:"expected_name"` // the unique name the result must be uploaded under
 	UploadURL       string            `json:"upload_url"`    // where to PUT the result tar (signed request)
+	// ResultsURL is the validator's public results log, where the task's
+	// results and each submission's training summary are published when
+	// it ends (GET ?after=SEQ); empty from validators that do not say.
+	ResultsURL string `json:"results_url,omitempty"`
 }
 
 // TrainResponse acknowledges a TrainRequest.

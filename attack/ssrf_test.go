@@ -34,13 +34,15 @@ func TestSSRFTargets(t *testing.T) {
 		"no host":         {"http:///x", http.StatusBadRequest},
 	}
 	for what, target := range targets {
-		for _, field := range []string{"model_url", "dataset_url", "upload_url"} {
+		for _, field := range []string{"model_url", "dataset_url", "upload_url", "results_url"} {
 			req := trainRequest("0a1b2c3d", "5e6f7a8b", n.Validator.Addr())
 			switch field {
 			case "model_url":
 				req.ModelURL = target.url
 			case "dataset_url":
 				req.DatasetURL = target.url
+			case "results_url":
+				req.ResultsURL = target.url
 			default:
 				req.UploadURL = target.url
 			}

@@ -64,6 +64,10 @@ func (f *flakyValidator) Enter(context.Context, string, api.EnterRequest) (*api.
 	return nil, errors.New("not here")
 }
 
+func (f *flakyValidator) Results(context.Context, string, int64) ([]*crucible.ResultEntry, error) {
+	return nil, nil
+}
+
 func TestDownloadFileResumesAndChecks(t *testing.T) {
 	defer func(w func(int) time.Duration) { retryWait = w }(retryWait)
 	retryWait = func(int) time.Duration { return 0 }

@@ -171,7 +171,11 @@ func (m *Miner) start(ctx context.Context, req api.TrainRequest, from string) er
 	if err := crucible.CheckID("start_training: expected_name", req.ExpectedName); err != nil {
 		return err
 	}
-	for _, u := range []struct{ field, url string }{{"model_url", req.ModelURL}, {"dataset_url", req.DatasetURL}, {"upload_url", req.UploadURL}} {
+	urls := []struct{ field, url string }{{"model_url", req.ModelURL}, {"dataset_url", req.DatasetURL}, {"upload_url", req.UploadURL}}
+	if req.ResultsURL != "" {
+		urls = append(urls, struct{ field, url string }{"results_url", req.ResultsURL})
+	}
+	for _, u := range urls {
 		if err := checkURL(u.field, u.url); err != nil {
 			return err
 		}

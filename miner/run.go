@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/safepath"
 )
@@ -66,6 +67,11 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator, di
 		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards,
 		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
 		DataSHA256: req.DatasetSHA256, Validator: j.from,
+	}
+	if req.ResultsURL != "" {
+		job.Results = func(ctx context.Context, after int64) ([]*crucible.ResultEntry, error) {
+			return v.Results(ctx, req.ResultsURL, after)
+		}
 	}
 	m.update(j, func(s *api.MinerTaskStatus) { s.Message = "training with " + m.strategy.Name() })
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,6 +186,75 @@ func (v *httpValidator) Enter(ctx context.Context, entryURL string, e api.EnterR
 		return nil, crucible.Wrap(err, crucible.EINTERNAL, "entry receipt")
 	}
 	return &receipt, nil
+}
+
+// maxResultsPage bounds a page of the results log a miner reads.
+const maxResultsPage = 64 << 20
+
+func (v *httpValidator) Results(ctx context.Context, resultsURL string, after int64) ([]*crucible.ResultEntry, error) {
+	u, err := resultsPage(resultsURL, after)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(v.ctx(ctx), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "results URL")
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, api.ResponseError(resp)
+	}
+	var out []*crucible.ResultEntry
+	if err := api.DecodeJSON(resp.Body, maxResultsPage, &out); err != nil {
+		return nil, crucible.Wrap(err, crucible.EINVALID, "results log page")
+	}
+	return out, nil
+}
+
+// resultsPage is the URL of the results log page after after: the results
+// URL must name the log (api.PathResults), nothing else.
+func resultsPage(resultsURL string, after int64) (string, error) {
+	u, err := url.Parse(resultsURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", crucible.Errorf(crucible.EINVALID, "results URL %q is not an http(s) URL", resultsURL)
+	}
+	if u.Path != api.PathResults {
+		return "", crucible.Errorf(crucible.ENOTFOUND, "%q is not a results log (want %s)", resultsURL, api.PathResults)
+	}
+	if after < 0 {
+		return "", crucible.Errorf(crucible.EINVALID, "results after %d: negative", after)
+	}
+	u.RawQuery = url.Values{"after": {strconv.FormatInt(after, 10)}}.Encode()
+	return u.String(), nil
+}
+
+// ResultsHandler serves srv's public results log at api.PathResults
+// (?after=SEQ&limit=N, at most 1000 entries a page).
+func ResultsHandler(srv ValidatorServer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			api.WriteError(w, crucible.Errorf(crucible.EINVALID, "the results log is read with GET"))
+			return
+		}
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		if limit <= 0 || limit > 1000 {
+			limit = 1000
+		}
+		entries, err := srv.Results(r.Context(), "", max(after, 0), limit)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if entries == nil {
+			entries = []*crucible.ResultEntry{}
+		}
+		api.WriteJSON(w, http.StatusOK, entries)
+	})
 }
 
 // MinerHandler serves srv's endpoints (api.PathTaskOffer,

@@ -218,3 +218,14 @@ func (v *localValidator) Enter(ctx context.Context, entryURL string, req api.Ent
 	}
 	return srv.Enter(ctx, v.from, id, copied)
 }
+
+func (v *localValidator) Results(ctx context.Context, resultsURL string, after int64) ([]*crucible.ResultEntry, error) {
+	srv, err := v.server()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := resultsPage(resultsURL, after); err != nil {
+		return nil, err
+	}
+	return srv.Results(ctx, v.from, after, 1000)
+}

@@ -8,7 +8,7 @@
 // server interface, what the callee implements, told who calls:
 //
 //	validator ──Miner──────────► MinerServer (miner.Miner):  Offer, StartTraining, TaskStatus, Announce
-//	miner ─────Validator───────► ValidatorServer (validator.Validator): OpenLink, Upload, Enter
+//	miner ─────Validator───────► ValidatorServer (validator.Validator): OpenLink, Upload, Enter, Results
 //
 // A validator reaches the miner at a node with a MinerDialer; a miner
 // reaches the validator that started a job with a ValidatorDialer. Both
@@ -72,6 +72,12 @@ type Validator interface {
 	// ECONFLICT when entries are closed or the miner or its method has
 	// entered already, EINVALID for a malformed entry.
 	Enter(ctx context.Context, entryURL string, req api.EnterRequest) (*api.EntryReceipt, error)
+	// Results reads the validator's public results log at resultsURL (a
+	// start_training's ResultsURL): up to a page of entries with sequence
+	// numbers after after, oldest first. The caller verifies them
+	// (resultlog.Verify). Returns ENOTFOUND for a URL that is not a
+	// results log.
+	Results(ctx context.Context, resultsURL string, after int64) ([]*crucible.ResultEntry, error)
 }
 
 // ValidatorServer is what a validator implements; from is the verified
@@ -85,6 +91,9 @@ type ValidatorServer interface {
 	Upload(ctx context.Context, from, taskID, name string, body io.Reader) (*api.UploadResponse, error)
 	// Enter accepts a miner's tournament entry.
 	Enter(ctx context.Context, from, tournamentID string, req api.EnterRequest) (*api.EntryReceipt, error)
+	// Results returns up to limit entries of the public results log after
+	// sequence number after (from may be "": the log is public).
+	Results(ctx context.Context, from string, after int64, limit int) ([]*crucible.ResultEntry, error)
 }
 
 // MinerDialer returns the miner at node n, as the dialing validator.

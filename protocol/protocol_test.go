@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/protocol"
+	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/sign"
 	"github.com/crucible-net/crucible/sqlstore"
 	"github.com/crucible-net/crucible/validator"
@@ -82,6 +84,7 @@ func transports() []transport {
 					}
 					verified.ServeHTTP(w, r)
 				}))
+				mux.Handle(api.PathResults, protocol.ResultsHandler(v))
 				srvMux = mux
 				ms := httptest.NewServer(sign.Verify(protocol.MinerHandler(m, caller), sign.Options{Hotkey: m1.Address(), Authorize: authorize}))
 				t.Cleanup(ms.Close)
@@ -246,6 +249,36 @@ func minerSuite(t *testing.T, f *fixture) {
 func validatorSuite(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	v := f.net.validator(m1)
+	// The results log reads page by page from the URL start_training
+	// names; nothing else is read as one.
+	if got, err := v.Results(ctx, f.base+api.PathResults, 0); err != nil || len(got) != 0 {
+		t.Fatalf("empty results log: %v, %v", got, err)
+	}
+	var prev *crucible.ResultEntry
+	for i := range 3 {
+		e, err := resultlog.Next(prev, resultlog.KindWeights, resultlog.Weights{SpecVersion: fmt.Sprint(i)}, v1)
+		must(t, err)
+		must(t, f.store.AppendResult(ctx, e))
+		prev = e
+	}
+	page, err := v.Results(ctx, f.base+api.PathResults, 1)
+	if err != nil || len(page) != 2 || page[0].Seq != 2 || page[1].Hash != prev.Hash {
+		t.Fatalf("results after 1: %v, %v", page, err)
+	}
+	if probs := resultlog.Verify(page, 2, page[0].PrevHash, v1.Address(), sign.VerifySignature); len(probs) > 0 {
+		t.Errorf("the page does not verify: %v", probs)
+	}
+	for url, code := range map[string]string{
+		f.base + api.PathUpload: crucible.ENOTFOUND, f.base + "/v1/results/artifacts/x": crucible.ENOTFOUND,
+		"file:///etc/passwd": crucible.EINVALID, "": crucible.EINVALID,
+	} {
+		if _, err := v.Results(ctx, url, 0); crucible.ErrorCode(err) != code {
+			t.Errorf("results from %q: %v, want %s", url, err, code)
+		}
+	}
+	if _, err := v.Results(ctx, f.base+api.PathResults, -1); crucible.ErrorCode(err) != crucible.EINVALID {
+		t.Errorf("results after -1: %v", err)
+	}
 	// A download link gets the train split; a tampered, expired or misused
 	// one gets nothing.
 	rc, err := v.Download(ctx, f.link(f.task.TrainData), 0)

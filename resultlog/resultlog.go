@@ -132,6 +132,10 @@ type MinerResult struct {
 	Rank      int                    `json:"rank"`
 	Score     float64                `json:"score"`
 	Reason    string                 `json:"reason,omitempty"`
+	// Training is how the miner says it trained the submission (its
+	// training.json, checked and summarised), so that miners learn from
+	// each other; nil when it said nothing usable or the task is private.
+	Training *crucible.TrainingSummary `json:"training,omitempty"`
 }
 
 // Weights is the payload of a weights entry.

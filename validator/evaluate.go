@@ -126,6 +126,9 @@ func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucib
 		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
 		return nil
 	}
+	if err := v.keepTraining(ctx, t, s, modelDir); err != nil {
+		return err
+	}
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, "evaluating on the hidden test split", nil)
 	res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, modelDir, testPath, mapping))
 	if err != nil {

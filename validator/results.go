@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/protocol"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/scoring"
 )
@@ -54,6 +54,14 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 		s := byHotkey[r.Hotkey]
 		m := resultlog.MinerResult{Hotkey: r.Hotkey, Loss: s.TestLoss, Reward: s.Reward, Failure: s.Failure, SHA256: s.ResultSHA256,
 			ResultKey: publicKey(t, s.ResultKey), Rank: r.Rank, Score: r.Score, Reason: r.Reason}
+		if !t.Private {
+			// How each miner trained is published with the results, so
+			// that miners learn from each other (a private task's stays
+			// with its customer).
+			if m.Training, err = v.trainingOf(ctx, t.ID, r.Hotkey); err != nil {
+				return err
+			}
+		}
 		if r.Rank == 1 {
 			p.Winner = r.Hotkey
 		}
@@ -130,22 +138,7 @@ func publicKey(t *crucible.Task, key string) string {
 //	GET /v1/results/artifacts/{key...}     → the blob
 func (v *Validator) ResultsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/results", func(w http.ResponseWriter, r *http.Request) {
-		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		if limit <= 0 || limit > 1000 {
-			limit = 1000
-		}
-		entries, err := v.Store.FindResults(r.Context(), after, limit)
-		if err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		if entries == nil {
-			entries = []*crucible.ResultEntry{}
-		}
-		api.WriteJSON(w, http.StatusOK, entries)
-	})
+	mux.Handle("GET "+api.PathResults, protocol.ResultsHandler(v))
 	mux.HandleFunc("GET /v1/results/artifacts/{key...}", func(w http.ResponseWriter, r *http.Request) {
 		key := r.PathValue("key")
 		if err := v.artifactPublic(r.Context(), key); err != nil {
@@ -155,6 +148,15 @@ func (v *Validator) ResultsHandler() http.Handler {
 		v.copyBlob(w, r, key)
 	})
 	return mux
+}
+
+// Results returns up to limit entries of the public results log after
+// sequence number after (protocol.ValidatorServer).
+func (v *Validator) Results(ctx context.Context, _ string, after int64, limit int) ([]*crucible.ResultEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return v.Store.FindResults(ctx, max(after, 0), limit)
 }
 
 // artifactPublic allows the test split and results of finished tasks that

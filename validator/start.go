@@ -62,6 +62,7 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 			Deadline:        *t.TerminationAt,
 			ExpectedName:    s.ExpectedName,
 			UploadURL:       v.cfg.PublicURL + api.PathUpload + t.ID + "/" + s.ExpectedName,
+			ResultsURL:      v.cfg.PublicURL + api.PathResults,
 		}
 		wg.Add(1)
 		go func() {

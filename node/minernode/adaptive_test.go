@@ -113,7 +113,8 @@ func TestAdaptiveLearnsFromTheResultsLog(t *testing.T) {
 	entry := func(prev *crucible.ResultEntry, signer resultlog.Signer, task string) *crucible.ResultEntry {
 		e, err := resultlog.Next(prev, resultlog.KindTaskResult, resultlog.TaskResult{TaskID: task, TaskType: crucible.TaskInstruct,
 			BaseLoss: &base, Winner: "them", Miners: []resultlog.MinerResult{
-				{Hotkey: "them", Loss: &winner, Rank: 1, Score: 3},
+				{Hotkey: "them", Loss: &winner, Rank: 1, Score: 3, Training: &crucible.TrainingSummary{Strategy: "auto", Mode: "full",
+					LR: 0.0005, Epochs: 3, BatchSize: 16, Schedule: "cosine", MinLRRatio: 0.1, WarmupRatio: 0.05, Examples: 100, DataSHA256: "d"}},
 				{Hotkey: "me", Loss: &loss, Rank: 2},
 			}}, signer)
 		if err != nil {
@@ -165,6 +166,16 @@ func TestAdaptiveLearnsFromTheResultsLog(t *testing.T) {
 	}
 	if _, ok := a.History().Trial("task-2"); ok {
 		t.Error("a task this miner did not train became its trial")
+	}
+	// The winner's published recipe is a trial to learn from, with its
+	// test loss.
+	pub, ok := a.History().Trial("task-1/them")
+	if !ok || pub.Own || !pub.Params.Full || pub.Params.LR != 0.0005 || pub.Params.Batch != 16 || pub.Features.Rows != 100 ||
+		pub.Features.Dataset != "d" || pub.Outcome == nil || *pub.Outcome.Loss != winner || pub.Strategy != "auto" {
+		t.Errorf("published trial %+v", pub)
+	}
+	if p := s.Propose(adaptive.Features{Model: "tiny", Params: 100000, Type: crucible.TaskInstruct, Rows: 100, Dataset: "d"}, a.History().Trials(), 1); p.Observations != 3 {
+		t.Errorf("proposal from %d trials, want 3 (own, and the two published)", p.Observations)
 	}
 	// A log that does not continue the chain read before (rewritten
 	// history) is refused.

@@ -188,6 +188,10 @@ func (g guarded) Enter(ctx context.Context, entryURL string, req api.EnterReques
 	return g.v.Enter(context.WithValue(ctx, validatorKey{}, g.hotkey), entryURL, req)
 }
 
+func (g guarded) Results(ctx context.Context, resultsURL string, after int64) ([]*crucible.ResultEntry, error) {
+	return g.v.Results(context.WithValue(ctx, validatorKey{}, g.hotkey), resultsURL, after)
+}
+
 // checkFetchFrom validates a --fetch-from value.
 func checkFetchFrom(p string) error {
 	switch p {

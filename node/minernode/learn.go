@@ -79,7 +79,36 @@ func (s *AdaptiveStrategy) trialsOf(validator string, t resultlog.TaskResult) []
 			}
 			own.Outcome = o
 			out = append(out, own)
+			continue
 		}
+		// Another miner's recipe, as it published it: a failed submission
+		// says little about its recipe (it may have been late, or a copy).
+		if m.Training == nil || m.Failure != "" {
+			continue
+		}
+		p, ok := paramsOf(m.Training)
+		if !ok {
+			continue
+		}
+		out = append(out, adaptive.Trial{ID: t.TaskID + "/" + m.Hotkey, TaskID: t.TaskID, Hotkey: m.Hotkey, Validator: validator,
+			Strategy: m.Training.Strategy, At: t.FinishedAt,
+			Features: adaptive.Features{Model: t.Model, Params: t.ModelParams, Type: t.TaskType, Rows: m.Training.Examples,
+				Budget: budgetSeconds(t.Hours), Dataset: m.Training.DataSHA256},
+			Params: p, Outcome: o})
 	}
 	return out
+}
+
+// paramsOf reads a published training summary as the search's params;
+// false when it cannot be one (the summary checks ranges, not sense).
+func paramsOf(tr *crucible.TrainingSummary) (adaptive.Params, bool) {
+	p := adaptive.Params{Full: tr.Mode == "full", LR: tr.LR, Epochs: tr.Epochs, Batch: max(tr.BatchSize, 1),
+		Schedule: tr.Schedule, MinLRRatio: tr.MinLRRatio, Warmup: tr.WarmupRatio}
+	if !p.Full {
+		p.LoRARank = tr.LoRARank
+	}
+	if p.Schedule == "" {
+		p.Schedule = "cosine"
+	}
+	return p, p.Check() == nil
 }
