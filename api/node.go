@@ -22,6 +22,11 @@ const (
 	PathResults = "/v1/results"
 )
 
+// HeaderBodySHA256 carries the hex SHA-256 of a signed request's body (the
+// hash its signature covers), so that the receiver judges the signature
+// before it reads the body.
+const HeaderBodySHA256 = "body-sha256"
+
 // TaskOffer asks a miner whether it will take a task. Miners answer quickly:
 // the validator waits only a few seconds.
 type TaskOffer struct {

@@ -41,6 +41,11 @@ type jobState struct {
 	req    api.TrainRequest
 	from   string // the validator that started the job
 	status api.MinerTaskStatus
+	dir    string // its directory, WorkDir/jobs/TASK_ID
+	phase  string // phaseTrain or phaseUpload
+	// resultSize and resultSHA256 describe result.tar once packed.
+	resultSize   int64
+	resultSHA256 string
 }
 
 // New returns a miner that reaches validators with validators (over HTTP,
@@ -56,13 +61,19 @@ func New(cfg Config, strategy Strategy, validators protocol.ValidatorDialer, log
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("miner work dir: %w", err)
 	}
-	return &Miner{
+	m := &Miner{
 		cfg: cfg, strategy: strategy, validators: validators, log: log, now: time.Now,
 		reserved: map[string]time.Time{},
 		entries:  map[string]*entryState{},
 		jobs:     map[string]*jobState{},
-		queue:    make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued),
-	}, nil
+	}
+	// Jobs an earlier run left (it may have been killed) run again first.
+	resume := m.restore()
+	m.queue = make(chan *jobState, cfg.MaxJobs+cfg.MaxQueued+len(resume))
+	for _, j := range resume {
+		m.queue <- j
+	}
+	return m, nil
 }
 
 // SetURLCheck sets the policy that start_training's URLs must pass before
@@ -90,7 +101,16 @@ func (m *Miner) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	<-ctx.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for stop := false; !stop; {
+		select {
+		case <-t.C:
+			m.forget() // finished jobs past their deadline
+		case <-ctx.Done():
+			stop = true
+		}
+	}
 	m.wg.Wait()
 	return nil
 }
@@ -205,13 +225,25 @@ func (m *Miner) start(ctx context.Context, req api.TrainRequest, from string) er
 	if !reserved && m.load() >= m.cfg.MaxJobs+m.cfg.MaxQueued {
 		return crucible.Errorf(crucible.ECONFLICT, "at capacity; offer the task first")
 	}
-	delete(m.reserved, req.TaskID)
-	j := &jobState{req: req, from: from, status: api.MinerTaskStatus{TaskID: req.TaskID, State: api.JobQueued, UpdatedAt: m.now()}}
+	dir, err := m.dirOf(req.TaskID)
+	if err != nil {
+		return err
+	}
+	j := &jobState{req: req, from: from, dir: dir, phase: phaseTrain,
+		status: api.MinerTaskStatus{TaskID: req.TaskID, State: api.JobQueued, UpdatedAt: m.now()}}
+	// Recorded before it is acknowledged: a job the validator believes
+	// started survives a crash of this miner.
+	rec := jobRecord{Request: req, From: from, Status: j.status, Phase: j.phase}
+	if err := writeRecord(dir, &rec); err != nil {
+		return crucible.Wrap(err, crucible.EINTERNAL, "record the job")
+	}
 	select {
 	case m.queue <- j:
 	default:
+		os.RemoveAll(dir)
 		return crucible.Errorf(crucible.ECONFLICT, "job queue is full")
 	}
+	delete(m.reserved, req.TaskID)
 	m.jobs[req.TaskID] = j
 	m.log.Info("task queued", "task", req.TaskID, "type", req.TaskType, "model", req.Model, "deadline", req.Deadline)
 	return nil

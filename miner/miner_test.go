@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,10 @@ type fakeValidator struct {
 	mu       sync.Mutex
 	uploads  map[string][]byte
 	uploaded chan string
+	// refuse, when set, is the status every upload gets (and attempts
+	// counts them).
+	refuse   atomic.Int32
+	attempts atomic.Int32
 }
 
 func newFakeValidator(t *testing.T) *fakeValidator {
@@ -47,6 +52,11 @@ func newFakeValidator(t *testing.T) *fakeValidator {
 		io.WriteString(w, `{"instruction":"2+2?","output":"4"}`+"\n")
 	})
 	mux.HandleFunc("PUT /upload/{name}", func(w http.ResponseWriter, r *http.Request) {
+		v.attempts.Add(1)
+		if code := v.refuse.Load(); code != 0 {
+			api.WriteError(w, &crucible.Error{Code: api.ErrorCode(int(code)), Message: "refused by the test"})
+			return
+		}
 		b, _ := io.ReadAll(r.Body)
 		sum := sha256.Sum256(b)
 		v.mu.Lock()

@@ -147,6 +147,21 @@ func (v *httpValidator) Upload(ctx context.Context, uploadURL string, body io.Re
 	if err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "upload URL")
 	}
+	if f, ok := body.(*File); ok {
+		start, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(f) // the caller closes its file
+		req.ContentLength = f.Size
+		req.Header.Set(api.HeaderBodySHA256, f.SHA256)
+		req.GetBody = func() (io.ReadCloser, error) {
+			if _, err := f.Seek(start, io.SeekStart); err != nil {
+				return nil, err
+			}
+			return io.NopCloser(f), nil
+		}
+	}
 	req.Header.Set("Content-Type", "application/x-tar")
 	resp, err := v.client.Do(req)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"os"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -94,6 +95,16 @@ type ValidatorServer interface {
 	// Results returns up to limit entries of the public results log after
 	// sequence number after (from may be "": the log is public).
 	Results(ctx context.Context, from string, after int64, limit int) ([]*crucible.ResultEntry, error)
+}
+
+// File is an upload body read from a file whose size and SHA-256 (hex)
+// are known: the HTTP transport announces both, so the request is signed
+// without the file being read twice, and resent from the start when a
+// redirect or retry needs it.
+type File struct {
+	*os.File
+	Size   int64
+	SHA256 string
 }
 
 // MinerDialer returns the miner at node n, as the dialing validator.

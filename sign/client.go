@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/crucible-net/crucible/api"
 )
 
 // The headers of a signed request, as fiber names them. fiber only signs
@@ -25,7 +27,7 @@ const (
 	// HeaderBodySHA256 carries the hex SHA-256 of the body the signature
 	// covers, so that a receiver checks the signature (and who signed)
 	// before it reads a byte of the body; absent, the body must be empty.
-	HeaderBodySHA256 = "body-sha256"
+	HeaderBodySHA256 = api.HeaderBodySHA256
 )
 
 var emptySum = sha256.Sum256(nil)
@@ -124,7 +126,9 @@ type Transport struct {
 }
 
 // RoundTrip signs a copy of req and sends it. A request that already
-// carries a signature (SignRequestHash) is sent as it is.
+// carries a signature (SignRequestHash) is sent as it is; one that carries
+// its body's hash in a body-sha256 header (a large file, say) is signed
+// from it, without its body being read.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
@@ -148,6 +152,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = t.Now
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
+	if h := req.Header.Get(HeaderBodySHA256); h != "" {
+		var sum [32]byte
+		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("sign transport: header %s is not a SHA-256", HeaderBodySHA256)
+		} else {
+			copy(sum[:], b)
+		}
+		if err := SignRequestHash(r, t.Signer, target, sum, now()); err != nil {
+			return nil, err
+		}
+		return base.RoundTrip(r)
+	}
 	if err := SignRequest(r, t.Signer, target, now()); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,14 @@ type Config struct {
 	// DelayFor is the wait before offering a task again when no miner
 	// accepted it. Defaults to `15m`.
 	DelayFor time.Duration `flag:"delay-for"`
+	// ReofferMin is the least time that must remain before a task's deadline
+	// for it to be offered to other miners when every miner it was given to
+	// failed, lost it or vanished. Defaults to `10m`.
+	ReofferMin time.Duration `flag:"reoffer-min"`
+	// MinerUnreachable is how long a training miner may go without
+	// answering before it no longer counts as training (its upload is
+	// still taken until the deadline). Defaults to `2m`.
+	MinerUnreachable time.Duration `flag:"miner-unreachable"`
 	// MaxDelays is how many times a task is delayed before it fails for lack
 	// of miners. Defaults to `6`.
 	MaxDelays int `flag:"max-delays"`
@@ -69,6 +77,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "pool size range [%d, %d] is empty (pool-min must be at least 1)", c.PoolMin, c.PoolMax)
 	case c.OfferTimeout <= 0:
 		return crucible.Errorf(crucible.EINVALID, "offer-timeout must be positive")
+	case c.ReofferMin <= 0 || c.MinerUnreachable <= 0:
+		return crucible.Errorf(crucible.EINVALID, "reoffer-min and miner-unreachable must be positive")
 	case c.MaxDelays < 0:
 		return crucible.Errorf(crucible.EINVALID, "max-delays must not be negative")
 	case c.MaxEvalTries < 1:

@@ -106,7 +106,7 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 // the validator's own are returned as errors.
 func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucible.Submission, base, testPath string, mapping crucible.ColumnMapping, dir string) error {
 	if s.UploadedAt == nil || s.ResultKey == "" {
-		s.Failure = "no result uploaded before the deadline"
+		s.Failure = failNoTime + v.lastSeen(t.ID, s.Hotkey)
 		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
 		return nil
 	}

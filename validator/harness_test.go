@@ -227,6 +227,12 @@ func (n *network) restart() {
 
 // addMiner starts a real miner whose command strategy runs script.
 func (n *network) addMiner(hotkey, script string) {
+	n.addServer(hotkey, n.newMiner(hotkey, script))
+}
+
+// newMiner runs a real miner whose command strategy runs script until the
+// test ends.
+func (n *network) newMiner(hotkey, script string) *miner.Miner {
 	t := n.t
 	p := filepath.Join(t.TempDir(), "train.sh")
 	os.WriteFile(p, []byte("#!/bin/sh\nset -e\n"+script), 0o755)
@@ -241,14 +247,22 @@ func (n *network) addMiner(hotkey, script string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return m
+}
+
+// addServer serves a miner's endpoints for hotkey and registers the node.
+func (n *network) addServer(hotkey string, m protocol.MinerServer) *httptest.Server {
+	t := n.t
 	srv := httptest.NewServer(protocol.MinerHandler(m, func(*http.Request) string { return "" }))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	t.Cleanup(srv.Close)
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	pn, _ := strconv.Atoi(port)
 	n.nodes = append(n.nodes, &crucible.Node{UID: len(n.nodes) + 1, Hotkey: hotkey, Coldkey: "cold-" + hotkey, IP: host, Port: pn, Stake: 1})
 	if err := n.store.UpsertNodes(context.Background(), n.nodes); err != nil {
 		t.Fatal(err)
 	}
+	return srv
 }
 
 // trainer writes a result whose "weights" are the loss the test evaluator reports.

@@ -153,8 +153,10 @@ type Validator struct {
 	spec scoring.Spec
 	Deps
 
-	progressMu sync.Mutex
-	progress   map[string]api.MinerTaskStatus // last status seen per task/miner
+	progressMu  sync.Mutex
+	progress    map[string]api.MinerTaskStatus // last status seen per task/miner
+	unreachable map[string]unreachableSince    // training miners that stopped answering, per task/miner
+	reoffered   map[string]time.Time           // when each task was last offered again
 
 	// outcomeMu keeps a tournament's finish (its log entry and status)
 	// and a weights computation apart, so that weights include a
@@ -182,7 +184,8 @@ func New(cfg Config, deps Deps) (*Validator, error) {
 	if cfg.PublicURL == "" {
 		return nil, crucible.Errorf(crucible.EINVALID, "validator: the public URL miners reach it at is required")
 	}
-	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps, progress: map[string]api.MinerTaskStatus{}}, nil
+	return &Validator{cfg: cfg, spec: scoring.Default(), Deps: deps, progress: map[string]api.MinerTaskStatus{},
+		unreachable: map[string]unreachableSince{}, reoffered: map[string]time.Time{}}, nil
 }
 
 // Config returns the validator's configuration.
