@@ -139,6 +139,18 @@ func (m *Model) AddLoRA(cfg LoRAConfig) (*LoRA, error) {
 	return l, nil
 }
 
+// loraSize is the number of parameters an adapter of cfg would add to m,
+// counted without allocating them.
+func (m *Model) loraSize(cfg LoRAConfig) int {
+	size := 0
+	for _, lin := range m.linearsInOrder() {
+		if matchesTarget(lin.name, cfg.TargetModules) {
+			size += cfg.Rank * (lin.in + lin.out)
+		}
+	}
+	return size
+}
+
 // LoRA returns the attached adapter, or nil.
 func (m *Model) LoRA() *LoRA { return m.lora }
 

@@ -200,6 +200,13 @@ func TestLoadAdapterRejects(t *testing.T) {
 			os.WriteFile(filepath.Join(d, AdapterConfigFile), []byte(`{"peft_type":"IA3","r":2,"lora_alpha":4,"target_modules":["q_proj"]}`), 0o644)
 			return d
 		}, []string{AdapterConfigFile, "IA3"}},
+		{"rank bomb", func(t *testing.T) string {
+			// A few bytes of JSON asking for a rank-16384 adapter on every
+			// projection: refused before anything is allocated.
+			d := copyDir(t, good)
+			os.WriteFile(filepath.Join(d, AdapterConfigFile), []byte(`{"peft_type":"LORA","r":16384,"lora_alpha":4,"target_modules":["q_proj","k_proj","v_proj","o_proj","gate_proj","up_proj","down_proj"]}`), 0o644)
+			return d
+		}, []string{AdapterConfigFile, "rank 16384", "more than the base model's"}},
 		{"regex targets", func(t *testing.T) string {
 			d := copyDir(t, good)
 			os.WriteFile(filepath.Join(d, AdapterConfigFile), []byte(`{"peft_type":"LORA","r":2,"lora_alpha":4,"target_modules":".*proj"}`), 0o644)

@@ -129,6 +129,18 @@ func (m *Model) LoadAdapter(dir string) error {
 		return fmt.Errorf("load adapter: %w", err)
 	}
 	defer f.Close()
+	// The adapter's size is checked before it is allocated: an adapter
+	// larger than its base model is none, and a large one whose file cannot
+	// hold the parameters its config claims is a lie (either would make a
+	// reader allocate what a few bytes of JSON ask for). Small ones are
+	// checked tensor by tensor below.
+	if cfg.Rank > 0 && cfg.Rank <= 1<<14 {
+		if n, base := m.loraSize(cfg), len(m.Params()); n > base {
+			return fmt.Errorf("%s: rank %d gives %d adapter parameters, more than the base model's %d", filepath.Join(dir, AdapterConfigFile), cfg.Rank, n, base)
+		} else if st, err := os.Stat(path); err == nil && n > 1<<20 && st.Size() < int64(n)*2 {
+			return fmt.Errorf("%s: %d bytes cannot hold the %d parameters of a rank-%d adapter", path, st.Size(), n, cfg.Rank)
+		}
+	}
 	prev := m.lora
 	l, err := m.AddLoRA(cfg)
 	if err != nil {
