@@ -195,8 +195,8 @@ func (s Space) Propose(f Features, trials []Trial, seed uint64) Proposal {
 		Best: math.Exp(best), Improvement: choiceEI, Reason: why}
 }
 
-// initial is the recipe tried with no history: the prior, or by seed one
-// of three variations of it (a higher rate and more epochs; a smaller batch
+// initial is the recipe tried with no history: the prior, or by the seed
+// modulo 4 one of three variations of it (a higher rate and more epochs; a smaller batch
 // with a linear decay; many epochs down to zero), so that miners starting
 // together try different things and the first results teach more.
 func (s Space) initial(f Features, seed uint64) Params {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/crucible-net/crucible/node/minernode"
 )
 
 // TestAdaptiveMinerLearns runs two tasks on one dataset: before the second,
@@ -33,7 +32,7 @@ func TestAdaptiveMinerLearns(t *testing.T) {
 		}
 		tasks = append(tasks, done)
 	}
-	a := net.Miners[0].Strategy().(*minernode.AdaptiveStrategy)
+	a := net.Miners[0].Adaptive()
 	other := net.Miners[1].Key().Address()
 	own, ok := a.History().Trial(tasks[0].ID)
 	if !ok || own.Outcome == nil || own.Outcome.Proxy || own.Outcome.Loss == nil || own.Outcome.BaseLoss == nil || own.Outcome.Miners != 2 {

@@ -16,6 +16,7 @@ func init() {
 		"Dataset":    {Help: "the dataset to fine-tune on; empty means the shipped facts set (for grpo, the shipped arithmetic word problems)"},
 		"Type":       {Help: "the task type: instruct, chat, dpo, text or grpo (rewarded by DemoRewards)", Default: "instruct"},
 		"Budget":     {Help: "the training time each miner gets", Default: "3m"},
+		"Miners":     {Help: "how the miners share this machine: parallel (all train at once, each with a share of the cores) or sequential (one after another, each alone with the whole machine for the budget, as miners with their own hardware; the task's window grows to fit every turn)", Default: "parallel"},
 		"Tournament": {Help: "runs a tournament instead of one task: six miners with different strategies, the first seeded as the champion; the other five play a group stage, a knockout final and a boss round (instruct, dpo, grpo) against it, while a customer's task is trained by the champion"},
 		"TaskBudget": {Help: "the training time of each tournament task", Default: "60s"},
 		"Listen":     {Help: "the address of the validator's API", Default: "127.0.0.1:8090"},

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
@@ -41,6 +43,12 @@ type DemoConfig struct {
 	Type string `flag:"type"`
 	// Budget is the training time each miner gets. Defaults to `3m`.
 	Budget time.Duration `flag:"budget"`
+	// Miners is how the miners share this machine: parallel (all train at
+	// once, each with a share of the cores) or sequential (one after
+	// another, each alone with the whole machine for the budget, as miners
+	// with their own hardware; the task's window grows to fit every turn).
+	// Defaults to `parallel`.
+	Miners string `flag:"miners"`
 	// Tournament runs a tournament instead of one task: six miners with
 	// different strategies, the first seeded as the champion; the other
 	// five play a group stage, a knockout final and a boss round
@@ -95,6 +103,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := CheckMinersMode(cfg.Miners); err != nil {
+		return err
+	}
 	if cfg.Tournament {
 		return demoTournament(ctx, cfg, w)
 	}
@@ -135,8 +146,12 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	defer cancel()
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	say("crucible demo: a whole network on this machine (working in %s)", dir)
+	var turns *miner.Turns
+	if cfg.Miners == MinersSequential {
+		turns = miner.NewTurns(cfg.Budget)
+	}
 	net, err := Start(ctx, Config{
-		Dir: dir, Models: models.Assets, Miners: DemoMiners, Seed: "crucible-demo",
+		Dir: dir, Models: models.Assets, Miners: DemoMiners, Seed: "crucible-demo", Turns: turns,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Validator: func(c *validatornode.Config) {
 			c.Listen, c.TestCap, c.OfferTimeout = cfg.Listen, 200, 10*time.Second
@@ -159,7 +174,13 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	if err := v.SyncMetagraph(ctx); err != nil {
 		return err
 	}
-	task := &crucible.Task{Type: typ, Model: cfg.Model, Dataset: dataset, HoursToComplete: cfg.Budget.Hours(), IsOrganic: true}
+	window := TaskWindow(cfg.Miners, len(DemoMiners), cfg.Budget)
+	if cfg.Miners == MinersSequential {
+		say("  miners     sequential: each trains alone on this machine for %s, one after another (a %s window)", cfg.Budget, window.Round(time.Second))
+	} else {
+		say("  miners     parallel: all train at once for %s, sharing this machine's %d cores", cfg.Budget, runtime.NumCPU())
+	}
+	task := &crucible.Task{Type: typ, Model: cfg.Model, Dataset: dataset, HoursToComplete: window.Hours(), IsOrganic: true}
 	if typ == crucible.TaskGRPO {
 		task.Rewards = DemoRewards
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/crucible-net/crucible/chain"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
@@ -51,6 +52,40 @@ type Config struct {
 	Miner func(i int, c *minernode.Config)
 	// Log receives every node's log; nil discards it.
 	Log *slog.Logger
+	// Turns, when set, makes the miners train one after another, each
+	// alone on the machine for Turns.Budget (MinersSequential); nil lets
+	// them train at once (MinersParallel).
+	Turns *miner.Turns
+}
+
+// How the miners of a local network share its machine.
+const (
+	// MinersParallel: every miner trains at once, each with a share of the
+	// cores (as many miners on one machine would).
+	MinersParallel = "parallel"
+	// MinersSequential: miners train one after another, each alone with
+	// the whole machine for the same budget (as miners with their own
+	// hardware would, one machine standing in for each).
+	MinersSequential = "sequential"
+)
+
+// CheckMinersMode checks a --miners value.
+func CheckMinersMode(mode string) error {
+	if mode != MinersParallel && mode != MinersSequential {
+		return crucible.Errorf(crucible.EINVALID, "--miners %q: want %s or %s", mode, MinersParallel, MinersSequential)
+	}
+	return nil
+}
+
+// TaskWindow is the training window a task needs for each of n miners to
+// get budget: the budget itself when they train at once; when they take
+// turns, n budgets and the time around them (downloads before the first,
+// the last upload).
+func TaskWindow(mode string, n int, budget time.Duration) time.Duration {
+	if mode != MinersSequential {
+		return budget
+	}
+	return time.Duration(n)*(budget+5*time.Second) + 30*time.Second
 }
 
 // Net is a running local network.
@@ -118,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 		if cfg.Miner != nil {
 			cfg.Miner(i, &mcfg)
 		}
-		m, err := minernode.Open(ctx, mcfg, minernode.Deps{Key: key, Chain: n.Chain, Log: log})
+		m, err := minernode.Open(ctx, mcfg, minernode.Deps{Key: key, Chain: n.Chain, Log: log, Turns: cfg.Turns})
 		if err != nil {
 			return nil, err
 		}

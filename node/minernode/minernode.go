@@ -126,6 +126,10 @@ type Deps struct {
 	Strategy miner.Strategy // nil builds the one Config.Strategy names (NewStrategy)
 	Log      *slog.Logger   // nil logs warnings to stderr (everything with Config.Verbose)
 	Out      io.Writer      // receives the address the miner serves on; nil discards it
+	// Turns, when set, makes the miner take turns with the other miners
+	// of this process: it trains only while it holds the machine, for the
+	// turns' budget (local networks and experiments on one machine).
+	Turns *miner.Turns
 }
 
 // Node is a running miner: its job runner and signed endpoints.
@@ -198,6 +202,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if a, ok := n.strategy.(*AdaptiveStrategy); ok {
 		a.SetHotkey(n.key.Address())
 	}
+	if deps.Turns != nil {
+		n.strategy = deps.Turns.Wrap(n.strategy)
+	}
 	if n.lis, err = node.Listen(cfg.Listen, "miner", "listen"); err != nil {
 		return nil, err
 	}
@@ -250,6 +257,17 @@ func (n *Node) Key() *sign.Keypair { return n.key }
 
 // Strategy returns the miner's training strategy.
 func (n *Node) Strategy() miner.Strategy { return n.strategy }
+
+// Adaptive returns the miner's adaptive strategy, nil when it trains
+// another way.
+func (n *Node) Adaptive() *AdaptiveStrategy {
+	s := n.strategy
+	if u, ok := s.(interface{ Unwrap() miner.Strategy }); ok {
+		s = u.Unwrap()
+	}
+	a, _ := s.(*AdaptiveStrategy)
+	return a
+}
 
 // Handler returns the miner's signed endpoints.
 func (n *Node) Handler() http.Handler { return n.h }
