@@ -125,6 +125,10 @@ times --mb of free disk space; the command checks before writing.`,
 				return crucible.Wrap(err, crucible.ENOTFOUND, "bench data: --data")
 			} else {
 				size = st.Size()
+				// The runs below work in their own directory.
+				if dataPath, err = filepath.Abs(dataPath); err != nil {
+					return err
+				}
 				if err := checkFree(dir, size*3/2); err != nil {
 					return err
 				}

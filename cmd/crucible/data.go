@@ -96,7 +96,7 @@ empty is an error naming the reward, its line and the row; a prompt over
 The exit status is 1 when the dataset has errors.`,
 		Example: `  crucible data check train.jsonl
   crucible data check data/ --type instruct --field-instruction question --field-output answer
-  crucible data check chats.parquet --tokenizer ./models/smollm --max-length 2048 --json
+  crucible data check facts.parquet --tokenizer ./models/smollm --max-length 2048 --json
   crucible data check arithmetic.jsonl --reward numeric_answer --reward-file my_reward.star`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

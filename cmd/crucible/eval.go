@@ -83,7 +83,7 @@ higher is better, and the same --seed gives the same score bit for bit.`,
   crucible eval --model ./models/tiny --adapter ./tuned --data test.jsonl --json
   crucible eval --model ./dpo-tuned --base ./models/tiny --data prefs.jsonl --type dpo
   crucible eval --model ./models/tiny --tokens test.tokens.safetensors
-  crucible eval --model ./rl --base ./models/tiny --data test.jsonl --reward numeric_answer --seed 7`,
+  crucible eval --model ./rl --base ./models/tiny --data arithmetic.jsonl --reward numeric_answer --seed 7`,
 		Args: cobra.NoArgs,
 	}
 	addMappingFlags(cmd, &mapping)

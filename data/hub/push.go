@@ -88,7 +88,7 @@ func (c *Client) Push(ctx context.Context, kind Kind, repo, dir string, opt Push
 		return nil, err
 	}
 	res := &PushResult{URL: c.endpoint() + "/" + repoPath(kind, repo), Files: len(files)}
-	if err := c.uploadLFS(ctx, repo, opt.Revision, files, res); err != nil {
+	if err := c.uploadLFS(ctx, kind, repo, opt.Revision, files, res); err != nil {
 		return nil, err
 	}
 	if res.Commit, err = c.commit(ctx, kind, repo, opt, files); err != nil {
@@ -236,7 +236,7 @@ type lfsAction struct {
 }
 
 // uploadLFS sends the large files the hub does not have yet.
-func (c *Client) uploadLFS(ctx context.Context, repo, rev string, files []*pushFile, res *PushResult) error {
+func (c *Client) uploadLFS(ctx context.Context, kind Kind, repo, rev string, files []*pushFile, res *PushResult) error {
 	type object struct {
 		OID  string `json:"oid"`
 		Size int64  `json:"size"`
@@ -266,7 +266,7 @@ func (c *Client) uploadLFS(ctx context.Context, repo, rev string, files []*pushF
 		} `json:"objects"`
 	}
 	b, _ := json.Marshal(req)
-	r, err := c.send(ctx, http.MethodPost, c.endpoint()+"/"+repo+".git/info/lfs/objects/batch", "application/vnd.git-lfs+json",
+	r, err := c.send(ctx, http.MethodPost, c.endpoint()+"/"+repoPath(kind, repo)+".git/info/lfs/objects/batch", "application/vnd.git-lfs+json",
 		bytes.NewReader(b), "LFS batch for "+repo, http.StatusOK)
 	if err != nil {
 		return err

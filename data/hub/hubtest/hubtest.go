@@ -81,7 +81,8 @@ func (h *Hub) BreakUploads(n int) {
 	h.mu.Unlock()
 }
 
-// File returns a file of a repository as committed, and whether it exists.
+// File returns a file of a repository as committed, and whether it exists
+// (a dataset's repository is "datasets/ORG/NAME").
 func (h *Hub) File(repoID, path string) ([]byte, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -107,6 +108,16 @@ func (h *Hub) Private(repoID string) bool {
 	return r != nil && r.private
 }
 
+// apiRepo turns "/api/models/ORG/NAME" into "ORG/NAME" and
+// "/api/datasets/ORG/NAME" into "datasets/ORG/NAME", the keys repositories
+// are kept under (a dataset's as its URL path names it).
+func apiRepo(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/api/datasets/"); ok {
+		return "datasets/" + rest
+	}
+	return strings.TrimPrefix(p, "/api/models/")
+}
+
 func (h *Hub) authorized(r *http.Request) bool {
 	return r.Header.Get("Authorization") == "Bearer "+h.Token
 }
@@ -119,18 +130,18 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && p == "/api/repos/create":
 		h.create(w, r)
-	case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/models/") && strings.Contains(p, "/preupload/"):
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/") && strings.Contains(p, "/preupload/"):
 		h.preupload(w, r)
-	case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/models/") && strings.Contains(p, "/commit/"):
-		h.commit(w, r, strings.TrimPrefix(p[:strings.Index(p, "/commit/")], "/api/models/"))
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/") && strings.Contains(p, "/commit/"):
+		h.commit(w, r, apiRepo(p[:strings.Index(p, "/commit/")]))
 	case r.Method == http.MethodPost && strings.HasSuffix(p, ".git/info/lfs/objects/batch"):
 		h.batch(w, r)
 	case r.Method == http.MethodPut && strings.HasPrefix(p, "/lfs/"):
 		h.put(w, r, strings.TrimPrefix(p, "/lfs/"))
 	case r.Method == http.MethodPost && strings.HasPrefix(p, "/lfs-verify/"):
 		h.verify(w, r, strings.TrimPrefix(p, "/lfs-verify/"))
-	case r.Method == http.MethodGet && strings.HasPrefix(p, "/api/models/") && strings.Contains(p, "/revision/"):
-		h.info(w, r, strings.TrimPrefix(p[:strings.Index(p, "/revision/")], "/api/models/"))
+	case r.Method == http.MethodGet && strings.HasPrefix(p, "/api/") && strings.Contains(p, "/revision/"):
+		h.info(w, r, apiRepo(p[:strings.Index(p, "/revision/")]))
 	case r.Method == http.MethodGet && strings.Contains(p, "/resolve/"):
 		h.resolve(w, r)
 	default:
@@ -147,11 +158,14 @@ func (h *Hub) create(w http.ResponseWriter, r *http.Request) {
 		Name, Organization, Type string
 		Private                  bool
 	}
-	if json.NewDecoder(r.Body).Decode(&req) != nil || req.Name == "" || req.Organization == "" || req.Type != "model" {
+	if json.NewDecoder(r.Body).Decode(&req) != nil || req.Name == "" || req.Organization == "" || (req.Type != "model" && req.Type != "dataset") {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
 	id := req.Organization + "/" + req.Name
+	if req.Type == "dataset" {
+		id = "datasets/" + id
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.repos[id]; ok {
