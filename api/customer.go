@@ -71,6 +71,14 @@ type CreateTaskRequest struct {
 	// the task grpo. They are run on the dataset's first rows before the
 	// task is accepted.
 	Rewards []crucible.Reward `json:"rewards,omitempty"`
+	// TestDataset is the customer's own test set ("upload:ID", same type
+	// and columns as Dataset): submissions are evaluated on it instead of
+	// a split of Dataset, all of whose rows are then trained on. Miners
+	// never see it.
+	TestDataset string `json:"test_dataset,omitempty"`
+	// Hints are suggested hyperparameters passed to every miner; a miner's
+	// strategy may follow them or not, and the test split still decides.
+	Hints *crucible.Hints `json:"hints,omitempty"`
 	// Competition is how the task finds its miners: "champion" (the
 	// default when there is a champion) gives it to the current
 	// tournament champion's miner; "open" offers it to every miner and the

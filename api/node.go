@@ -62,11 +62,14 @@ type TrainRequest struct {
 	DatasetSHA256 string `json:"dataset_sha256,omitempty"`
 	// Rewards are a grpo task's reward functions: train to raise their
 	// weighted sum on completions of the train split's prompts.
-	Rewards         []crucible.Reward `json:"rewards,omitempty"`
-	HoursToComplete float64           `json:"hours_to_complete"`
-	Deadline        time.Time         `json:"deadline"`      // the upload must complete before this
-	ExpectedName    string            `json:"expected_name"` // the unique name the result must be uploaded under
-	UploadURL       string            `json:"upload_url"`    // where to PUT the result tar (signed request)
+	Rewards []crucible.Reward `json:"rewards,omitempty"`
+	// Hints are the customer's suggested hyperparameters; a strategy may
+	// follow them or not (the hidden test split decides).
+	Hints           *crucible.Hints `json:"hints,omitempty"`
+	HoursToComplete float64         `json:"hours_to_complete"`
+	Deadline        time.Time       `json:"deadline"`      // the upload must complete before this
+	ExpectedName    string          `json:"expected_name"` // the unique name the result must be uploaded under
+	UploadURL       string          `json:"upload_url"`    // where to PUT the result tar (signed request)
 	// ResultsURL is the validator's public results log, where the task's
 	// results and each submission's training summary are published when
 	// it ends (GET ?after=SEQ); empty from validators that do not say.

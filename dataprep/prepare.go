@@ -10,6 +10,7 @@ package dataprep
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -86,6 +87,15 @@ func (p *Preparer) Prepare(ctx context.Context, t *crucible.Task, dir string, ho
 	if err != nil {
 		return nil, err
 	}
+	if t.TestDataset != "" {
+		// The customer's own test set: every row of the dataset trains, and
+		// the test set's rows (read with the same mapping) are the test split.
+		held := res.TestRows
+		if res.TestRows, err = p.customTest(t, source, dir, train, test); err != nil {
+			return nil, err
+		}
+		res.TrainRows += held
+	}
 	for _, f := range []*os.File{train, test} {
 		if err := f.Sync(); err != nil {
 			return nil, err
@@ -161,4 +171,60 @@ func countTokens(ctx context.Context, modelDir string, t crucible.TaskType, m cr
 		return n, err
 	}
 	return int64(float64(n) * float64(rows) / float64(counted)), nil
+}
+
+// customTest moves the held-out rows already written to test into train,
+// and writes the customer's test set (t.TestDataset, read with source) as
+// the test split instead. It returns the test split's rows. Returns
+// EINVALID for a test set of another type or without the dataset's
+// columns, ENOTFOUND for one that does not exist.
+func (p *Preparer) customTest(t *crucible.Task, source crucible.ColumnMapping, dir string, train, test *os.File) (int, error) {
+	path, err := p.Datasets.Resolve(t.TestDataset)
+	if err != nil {
+		return 0, err
+	}
+	typ, _, _, err := data.Settle(path, t.Type, source)
+	if err != nil {
+		return 0, crucible.Wrap(err, crucible.EINVALID, "test set %s", t.TestDataset)
+	}
+	if typ != t.Type {
+		return 0, crucible.Errorf(crucible.EINVALID, "test set %s looks like a %s dataset, but the task is %s", t.TestDataset, typ, t.Type)
+	}
+	// The dataset's held-out rows go to train.
+	if _, err := test.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if _, err := io.Copy(train, test); err != nil {
+		return 0, err
+	}
+	if err := test.Truncate(0); err != nil {
+		return 0, err
+	}
+	if _, err := test.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	// Every row of the test set is a test row: the part a split would
+	// hold out and the rest.
+	rest, err := os.Create(filepath.Join(dir, "test-rest.jsonl"))
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(rest.Name())
+	defer rest.Close()
+	split := p.Split
+	split.MinRows = -1
+	res, err := data.Prepare(path, data.PrepareOptions{Type: t.Type, Mapping: source, Split: split, MaxBadRows: p.MaxBadRows}, rest, test)
+	if err != nil {
+		return 0, crucible.Wrap(err, crucible.EINVALID, "test set %s", t.TestDataset)
+	}
+	if _, err := rest.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if _, err := io.Copy(test, rest); err != nil {
+		return 0, err
+	}
+	if n := res.TrainRows + res.TestRows; n == 0 {
+		return 0, crucible.Errorf(crucible.EINVALID, "test set %s has no usable rows", t.TestDataset)
+	}
+	return res.TrainRows + res.TestRows, nil
 }

@@ -86,6 +86,11 @@ func (c *CommandStrategy) Train(ctx context.Context, job *Job, report func(Progr
 		}
 		cmd.Env = append(cmd.Env, "CRUCIBLE_REWARDS="+path)
 	}
+	if !job.Hints.Empty() {
+		// The customer's suggested hyperparameters, JSON (see the miner contract).
+		b, _ := json.Marshal(job.Hints)
+		cmd.Env = append(cmd.Env, "CRUCIBLE_HINTS="+string(b))
+	}
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.SysProcAttr = procAttr()
 	logFile, err := os.Create(cmd.Dir + "/command.log")

@@ -80,7 +80,7 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator) er
 	}
 	job := &Job{
 		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model,
-		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards,
+		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards, Hints: req.Hints,
 		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
 		DataSHA256: req.DatasetSHA256, Validator: j.from,
 	}

@@ -16,6 +16,7 @@ type Job struct {
 	DataPath        string                  // the train split, JSONL
 	Mapping         *crucible.ColumnMapping // how to read the train split
 	Rewards         []crucible.Reward       // a grpo task's reward functions
+	Hints           *crucible.Hints         // the customer's suggested hyperparameters; nil for none
 	HoursToComplete float64
 	Deadline        time.Time // the strategy must have written OutDir by then (ctx expires at it)
 	OutDir          string    // write the result here: a full model or a PEFT adapter

@@ -61,23 +61,32 @@ func (s *Server) checkRequest(ctx context.Context, c *caller, req *api.CreateTas
 	if req.Mapping != nil && *req.Mapping == (crucible.ColumnMapping{}) {
 		req.Mapping = nil
 	}
+	if err := req.Hints.Validate(); err != nil {
+		return err
+	}
+	if req.Hints.Empty() {
+		req.Hints = nil
+	}
+	if req.TestDataset != "" && !uploadRef.MatchString(req.TestDataset) {
+		return crucible.Errorf(crucible.EINVALID, "test_dataset %q is not an upload (upload:ID)", req.TestDataset).
+			WithHint(`upload your test set with POST /v1/datasets and pass the "upload:ID" it answers`)
+	}
+	if req.TestDataset != "" && req.TestDataset == req.Dataset {
+		return crucible.Errorf(crucible.EINVALID, "the test set is the dataset itself: the winner would be chosen on rows it trained on")
+	}
 	if c.admin() {
 		return nil
 	}
 	if err := s.checkModel(c, req.Model); err != nil {
 		return err
 	}
-	if uploadRef.MatchString(req.Dataset) {
-		// Only the account that uploaded a dataset may train on it.
-		id := strings.TrimPrefix(req.Dataset, "upload:")
-		if _, err := s.b.FindUpload(ctx, c.account.ID, id); err != nil {
-			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
-				return crucible.Errorf(crucible.ENOTFOUND, "no upload %s of yours", id).
-					WithHint(`upload it with POST /v1/datasets and pass the "upload:ID" it answers`)
-			}
+	if req.TestDataset != "" {
+		if err := s.ownUpload(ctx, c, req.TestDataset); err != nil {
 			return err
 		}
-		return nil
+	}
+	if uploadRef.MatchString(req.Dataset) {
+		return s.ownUpload(ctx, c, req.Dataset)
 	}
 	id := strings.TrimPrefix(req.Dataset, hubPrefix)
 	if !hubID.MatchString(id) || strings.Contains(id, "..") {
@@ -85,6 +94,20 @@ func (s *Server) checkRequest(ctx context.Context, c *caller, req *api.CreateTas
 	}
 	// Resolved in the cache only, never as a path on the validator.
 	req.Dataset = hubPrefix + id
+	return nil
+}
+
+// ownUpload refuses an upload ("upload:ID") the caller's account did not
+// make: only the account that uploaded a dataset may train or test on it.
+func (s *Server) ownUpload(ctx context.Context, c *caller, ref string) error {
+	id := strings.TrimPrefix(ref, "upload:")
+	if _, err := s.b.FindUpload(ctx, c.account.ID, id); err != nil {
+		if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+			return crucible.Errorf(crucible.ENOTFOUND, "no upload %s of yours", id).
+				WithHint(`upload it with POST /v1/datasets and pass the "upload:ID" it answers`)
+		}
+		return err
+	}
 	return nil
 }
 
@@ -127,6 +150,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 		AccountID: c.account.ID, Type: est.Type, IsOrganic: true, Private: !req.Public,
 		Model: req.Model, ModelParamsCount: est.ModelParams, Dataset: req.Dataset, DatasetName: est.DatasetName, Mapping: &m,
 		HoursToComplete: req.Hours, Rewards: req.Rewards, Competition: req.Competition,
+		TestDataset: req.TestDataset, Hints: req.Hints,
 	}
 	if t.HoursToComplete == 0 {
 		t.HoursToComplete = est.Hours

@@ -169,3 +169,44 @@ func TestPagesAtDesktopAndPhone(t *testing.T) {
 		t.Errorf("%d webhooks after adding through the form at two widths", len(hooks))
 	}
 }
+
+// TestTestSetAndHintsRefusals: a test set that is not an upload, another
+// account's upload, the dataset itself; hints out of range. Each refused,
+// no task stored.
+func TestTestSetAndHintsRefusals(t *testing.T) {
+	e := newEnv(t, Options{})
+	var mine, theirs api.DatasetUpload
+	e.upload(e.customer, "instruct.jsonl", http.StatusCreated, &mine)
+	e.upload(e.other, "instruct.jsonl", http.StatusCreated, &theirs)
+	no := false
+	for _, tc := range []struct {
+		req  api.CreateTaskRequest
+		want int
+	}{
+		{api.CreateTaskRequest{TestDataset: "/etc/passwd"}, http.StatusBadRequest},
+		{api.CreateTaskRequest{TestDataset: "hf:org/name"}, http.StatusBadRequest},
+		{api.CreateTaskRequest{TestDataset: theirs.Ref()}, http.StatusNotFound},
+		{api.CreateTaskRequest{TestDataset: mine.Ref()}, http.StatusBadRequest}, // the dataset itself
+		{api.CreateTaskRequest{Hints: &crucible.Hints{LR: 5}}, http.StatusBadRequest},
+		{api.CreateTaskRequest{Hints: &crucible.Hints{LoRA: &no, LoRARank: 8}}, http.StatusBadRequest},
+		{api.CreateTaskRequest{Hints: &crucible.Hints{BatchSize: -1}}, http.StatusBadRequest},
+	} {
+		tc.req.Model, tc.req.Dataset = "tiny-llama", mine.Ref()
+		e.do(e.customer, "POST", api.PathTasks, tc.req, tc.want, nil)
+		e.do(e.customer, "POST", api.PathEstimate, tc.req, tc.want, nil)
+	}
+	var list api.TaskList
+	e.do(e.customer, "GET", api.PathTasks, nil, http.StatusOK, &list)
+	if list.Total != 0 {
+		t.Errorf("refused requests stored %d tasks", list.Total)
+	}
+	// A proper one is kept with its test set and hints.
+	var own api.DatasetUpload
+	e.upload(e.customer, "instruct.jsonl", http.StatusCreated, &own)
+	var created api.CreatedTask
+	e.do(e.customer, "POST", api.PathTasks, api.CreateTaskRequest{Model: "tiny-llama", Dataset: mine.Ref(), TestDataset: own.Ref(),
+		Hints: &crucible.Hints{Epochs: 2}}, http.StatusCreated, &created)
+	if created.Task.TestDataset != own.Ref() || created.Task.Hints == nil || created.Task.Hints.Epochs != 2 {
+		t.Errorf("created task: %+v", created.Task)
+	}
+}

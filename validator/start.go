@@ -76,6 +76,7 @@ func (v *Validator) sendStarts(ctx context.Context, t *crucible.Task, subs []*cr
 			DatasetURL:      v.link(t.TrainData, *t.TerminationAt),
 			Mapping:         &mapping,
 			Rewards:         t.Rewards,
+			Hints:           t.Hints,
 			HoursToComplete: hours,
 			Deadline:        *t.TerminationAt,
 			ExpectedName:    s.ExpectedName,

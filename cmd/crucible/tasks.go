@@ -149,20 +149,32 @@ func newTasksCreateCmd(f *customerFlags) *cobra.Command {
 	var pairs []string
 	var estimateOnly, watch bool
 	var rf *rewardFlags
+	hf := &hintFlags{}
 	cmd := &cobra.Command{
-		Use:   "create --model MODEL --dataset FILE|ORG/NAME",
-		Short: "Create a task (uploading the dataset file first) and print its estimate",
-		Long: `create uploads the dataset when it names a local file (the validator checks
-every row and refuses a file with problems, listing them with line numbers),
-asks for an estimate (type and column mapping detected unless given, rows,
-time budget, cost) and creates the task. --estimate stops after the estimate.
+		Use:   "create --model MODEL --dataset FILE|FOLDER|ORG/NAME",
+		Short: "Create a task (uploading the dataset first) and print its estimate",
+		Long: `create uploads the dataset when it is on this machine: a file as it is; a
+folder of data files (a Hugging Face dataset folder, say) or a dataset in
+the local Hugging Face cache (ORG/NAME) read and sent as one JSONL file. A
+name found nowhere here is left to the validator's own cache. The validator
+checks every row and refuses a file with problems, listing them with line
+numbers. create then asks for an estimate (type and column mapping
+detected unless given, rows, time budget, cost) and creates the task. --estimate stops after the estimate.
 --reward and --reward-file make it a grpo task: the validator runs each
 reward on the dataset's first rows and refuses the task if one fails.
+
+--test-dataset brings your own test set (same columns): the winner is chosen
+on it instead of on rows split off the dataset, all of which are then
+trained on; miners never see it. --lora, --lora-rank, --learning-rate,
+--epochs, --batch-size and --max-length are hints passed to every miner:
+their strategies may follow them, and the hidden test set still decides.
 
 A file of 64 MiB or more goes up in resumable chunks: after a broken
 connection, or when the command is run again (the upload is remembered in
 $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 		Example: `  crucible tasks create --model crucible-tiny --dataset facts.jsonl --watch
+  crucible tasks create --model crucible-tiny --dataset facts.jsonl --test-dataset test.jsonl --lora --learning-rate 2e-4 --estimate
+  crucible tasks create --model crucible-tiny --dataset data/ --estimate
   crucible tasks create --model crucible-tiny --dataset arithmetic.jsonl --reward numeric_answer --reward-file format.star`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -183,7 +195,39 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			if st, err := os.Stat(req.Dataset); err == nil && !st.IsDir() {
+			req.Hints = hf.hints(cmd.Flags().Changed)
+			if err := req.Hints.Validate(); err != nil {
+				return err
+			}
+			tmp, err := os.MkdirTemp("", "crucible-dataset-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			local, what, err := localDataset(req.Dataset, tmp)
+			if err != nil {
+				return err
+			}
+			if what != "" && !f.json {
+				fmt.Fprintf(cmd.ErrOrStderr(), "sending %s as one JSONL file\n", what)
+			}
+			if req.TestDataset != "" {
+				testLocal, _, err := localDataset(req.TestDataset, tmp)
+				if err != nil {
+					return err
+				}
+				if testLocal != "" {
+					up, err := uploadDataset(ctx, c, testLocal, cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
+					if err != nil {
+						return fmt.Errorf("test set: %w", err)
+					}
+					if !f.json {
+						fmt.Fprintf(out, "uploaded the test set %s: %d rows (evaluated on instead of a split; miners never see it)\n", up.Name, up.Rows)
+					}
+					req.TestDataset = up.Ref()
+				}
+			}
+			if local != "" {
 				// Check a model name before spending an upload on the dataset
 				// (admins may name paths and hub ids, which are not listed).
 				if models, err := c.Models(ctx); err == nil && !strings.Contains(req.Model, "/") && !slices.Contains(models, req.Model) {
@@ -194,7 +238,7 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).WithHint(hint)
 				}
 				errw := cmd.ErrOrStderr()
-				up, err := uploadDataset(ctx, c, req.Dataset, errw, isTerminal(errw))
+				up, err := uploadDataset(ctx, c, local, errw, isTerminal(errw))
 				if err != nil {
 					return err
 				}
@@ -209,6 +253,9 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 			est, err := c.Estimate(ctx, req)
 			if err != nil {
 				return err
+			}
+			if d := describeHints(req.Hints); d != "" && !f.json {
+				fmt.Fprintln(out, d)
 			}
 			if estimateOnly {
 				if f.json {
@@ -244,6 +291,13 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 	fl.BoolVar(&req.Public, "public", false, "every account sees the task, and once it ends its test split and results are published for auditors (tasks are private to your account otherwise)")
 	fl.StringVar(&req.Competition, "competition", "", "champion: trained by the tournament champion's miner (the default when there is one); open: every miner competes")
 	fl.BoolVar(&estimateOnly, "estimate", false, "print the estimate and stop")
+	fl.StringVar(&req.TestDataset, "test-dataset", "", "your own test set (a file, folder or upload:ID; same columns as --dataset): the winner is chosen on it, and every row of --dataset is trained on")
+	fl.BoolVar(&hf.lora, "lora", false, "hint: fine-tune with LoRA (--lora=false: in full)")
+	fl.IntVar(&hf.h.LoRARank, "lora-rank", 0, "hint: LoRA rank")
+	fl.Float64Var(&hf.h.LR, "learning-rate", 0, "hint: peak learning rate")
+	fl.Float64Var(&hf.h.Epochs, "epochs", 0, "hint: passes over the data")
+	fl.IntVar(&hf.h.BatchSize, "batch-size", 0, "hint: sequences per optimizer step")
+	fl.IntVar(&hf.h.MaxLength, "max-length", 0, "hint: tokens per sequence")
 	fl.BoolVar(&watch, "watch", false, "follow the task until it finishes")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("dataset")

@@ -272,17 +272,42 @@ func (n *Net) weights(ctx context.Context, w io.Writer) error {
 	if mg, err = n.Chain.Metagraph(ctx); err != nil {
 		return err
 	}
+	hp, err := n.Chain.Hyperparams(ctx)
+	if err != nil {
+		return err
+	}
+	// What a miner earns at its incentive: its share of the incentive and
+	// dividends paid each epoch (Yuma splits an epoch's emission by them),
+	// of a full tempo's emission after the owner's cut. The last epoch may
+	// have paid less (it ran before a tempo's emission had accrued).
+	var sumI, sumD float64
+	for _, nd := range mg.Neurons {
+		sumI += nd.Incentive
+		sumD += nd.Dividends
+	}
+	perTempo := float64(hp.Tempo) * hp.EmissionPerBlock * (1 - hp.OwnerCut)
+	perDay := 0.0
+	if bt := n.blockTime; bt > 0 {
+		perDay = float64(24*time.Hour/bt) / float64(hp.Tempo)
+	}
 	fmt.Fprintln(w, "\nweights set on chain, then an epoch of Yuma Consensus:")
-	fmt.Fprintf(w, "  %-13s %8s %10s %10s\n", "miner", "weight", "incentive", "emission")
+	fmt.Fprintf(w, "  %-13s %8s %10s %14s %14s %12s\n", "miner", "weight", "incentive", "TAO per tempo", "TAO per day", "last epoch")
 	wt := map[string]float64{}
 	for _, x := range weights {
 		wt[x.Hotkey] = x.Weight
 	}
 	for _, nd := range mg.Neurons {
 		if name, ok := n.Names[nd.Hotkey]; ok {
-			fmt.Fprintf(w, "  %-13s %8.3f %10.3f %10.4f\n", name, wt[nd.Hotkey], nd.Incentive, nd.Emission)
+			earn := 0.0
+			if sumI+sumD > 0 {
+				earn = nd.Incentive / (sumI + sumD) * perTempo
+			}
+			fmt.Fprintf(w, "  %-13s %8.3f %10.3f %14.4f %14.1f %12.4f\n", name, wt[nd.Hotkey], nd.Incentive, earn, earn*perDay, nd.Emission)
 		}
 	}
+	fmt.Fprintf(w, "  (a tempo is %d blocks of %s here, %.0f tempos a day; %.3g TAO a block, %.1f%% to the subnet owner, the rest split\n"+
+		"   between miners by incentive and validators by dividends; \"last epoch\" is what the epoch just run paid, before a tempo had accrued)\n",
+		hp.Tempo, n.blockTime, perDay, hp.EmissionPerBlock, 100*hp.OwnerCut)
 	if burn := wt[scoring.BurnKey]; burn > 0 {
 		fmt.Fprintf(w, "  %-13s %8.3f  (burned, as the scoring spec says: this chain has no owner to burn to, so it is left off the chain)\n", "burn", burn)
 	}

@@ -97,7 +97,8 @@ type Net struct {
 	// "adaptive-2", when several miners share one).
 	Names map[string]string
 
-	done chan error
+	blockTime time.Duration // the chain's time per block
+	done      chan error
 }
 
 // Start opens the validator (its embedded chain keeps its state in the
@@ -131,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Net{Validator: v, Names: map[string]string{}, done: make(chan error, 1+len(cfg.Miners))}
+	n := &Net{Validator: v, Names: map[string]string{}, blockTime: cfg.BlockTime, done: make(chan error, 1+len(cfg.Miners))}
 	_, n.Chain = v.Chain()
 	var opened []*minernode.Node
 	defer func() {

@@ -94,7 +94,7 @@ func TestDemo(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"status training", "result uploaded", "base model test loss", "status success",
-		"leaderboard", "winner:", "before and after", "weights set on chain", "incentive"} {
+		"leaderboard", "winner:", "before and after", "weights set on chain", "incentive", "TAO per tempo", "tempos a day"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}

@@ -38,7 +38,7 @@ func (s *tuningStrategy) Method() crucible.Method {
 func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(miner.Progress)) error {
 	spec := tuning.Spec{
 		ModelDir: job.ModelDir, BaseModel: job.Model, DataPath: job.DataPath, TaskType: job.TaskType,
-		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: s.recipe, Seed: s.seed,
+		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: withHints(s.recipe, job.Hints), Seed: s.seed,
 		WorkDir: job.OutDir + ".work",
 	}
 	if s.log != nil {
@@ -84,4 +84,33 @@ func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strateg
 			WithHint(fmt.Sprintf("use one of %v, adaptive or command", tuning.RecipeNames()))
 	}
 	return &tuningStrategy{recipe: r, seed: seed, log: log}, nil
+}
+
+// withHints fills the fields a recipe leaves to automatic choice with the
+// customer's hints; what the recipe fixes stays (a miner's recipe is its
+// edge, and the hidden test split decides whether following hints pays).
+func withHints(r tuning.Recipe, h *crucible.Hints) tuning.Recipe {
+	if h.Empty() {
+		return r
+	}
+	if r.LoRA == nil && h.LoRA != nil {
+		lora := *h.LoRA
+		r.LoRA = &lora
+	}
+	if r.LoRARank == 0 && h.LoRARank > 0 && (r.LoRA == nil || *r.LoRA) {
+		r.LoRARank = h.LoRARank
+	}
+	if r.LR == 0 {
+		r.LR = h.LR
+	}
+	if r.Epochs == 0 {
+		r.Epochs = h.Epochs
+	}
+	if r.BatchSize == 0 {
+		r.BatchSize = h.BatchSize
+	}
+	if r.MaxLength == 0 {
+		r.MaxLength = h.MaxLength
+	}
+	return r
 }
