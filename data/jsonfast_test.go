@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/crucible-net/crucible/fuzzguard"
 )
 
 // checkFast compares fastObject with encoding/json on one input: when the
@@ -79,5 +81,5 @@ func FuzzFastObject(f *testing.F) {
 	for _, s := range []string{`{"a":"b"}`, `{"a":1.5e3,"b":null}`, `{"a":"\n\"x\""}`, `{"a":[1]}`} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, in string) { checkFast(t, in) })
+	f.Fuzz(func(t *testing.T, in string) { fuzzguard.Within(t, func() { checkFast(t, in) }) })
 }

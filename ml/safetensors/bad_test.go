@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crucible-net/crucible/fuzzguard"
 )
 
 // build returns a file with the given header and a zero-filled data buffer
@@ -139,21 +141,23 @@ func FuzzOpen(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file := &File{path: "fuzz", data: data, unmap: func() error { return nil }}
-		if err := file.parse(); err != nil {
-			return
-		}
-		for _, n := range file.Names() {
-			ti, _ := file.Info(n)
-			raw, _, err := file.Raw(n)
-			if err != nil || int64(len(raw)) != ti.End-ti.Begin {
-				t.Fatalf("Raw(%q): %d bytes, %v", n, len(raw), err)
+		fuzzguard.Within(t, func() {
+			file := &File{path: "fuzz", data: data, unmap: func() error { return nil }}
+			if err := file.parse(); err != nil {
+				return
 			}
-			if ti.DType.IsFloat() && ti.Numel() < 1<<20 {
-				if _, err := file.Float32(n); err != nil {
-					t.Fatalf("Float32(%q): %v", n, err)
+			for _, n := range file.Names() {
+				ti, _ := file.Info(n)
+				raw, _, err := file.Raw(n)
+				if err != nil || int64(len(raw)) != ti.End-ti.Begin {
+					t.Fatalf("Raw(%q): %d bytes, %v", n, len(raw), err)
+				}
+				if ti.DType.IsFloat() && ti.Numel() < 1<<20 {
+					if _, err := file.Float32(n); err != nil {
+						t.Fatalf("Float32(%q): %v", n, err)
+					}
 				}
 			}
-		}
+		})
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/dlclark/regexp2/v2"
+
+	"github.com/crucible-net/crucible/fuzzguard"
 )
 
 // FuzzRoundTrip checks that byte-level models give back any input, invalid
@@ -17,19 +19,21 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add("\xff\xfe\x00 \u2028\U0001F600'S'll 123456")
 	gpt2, qwen, mistral := loadTestdata(f, "gpt2"), loadTestdata(f, "qwen3"), loadTestdata(f, "mistral")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got := gpt2.Decode(gpt2.Encode(s)); got != s {
-			t.Errorf("gpt2 round trip of %q gave %q", s, got)
-		}
-		// Qwen3 normalises to NFC first, so only NFC text comes back as is.
-		ids := qwen.EncodeOrdinary(s)
-		if got := qwen.Decode(ids); got != qwen.normalizeForTest(s) {
-			t.Errorf("qwen3 round trip of %q gave %q", s, got)
-		}
-		for _, id := range mistral.Encode(s) {
-			if id < 0 || id >= mistral.VocabSize() {
-				t.Fatalf("mistral id %d out of range", id)
+		fuzzguard.Within(t, func() {
+			if got := gpt2.Decode(gpt2.Encode(s)); got != s {
+				t.Errorf("gpt2 round trip of %q gave %q", s, got)
 			}
-		}
+			// Qwen3 normalises to NFC first, so only NFC text comes back as is.
+			ids := qwen.EncodeOrdinary(s)
+			if got := qwen.Decode(ids); got != qwen.normalizeForTest(s) {
+				t.Errorf("qwen3 round trip of %q gave %q", s, got)
+			}
+			for _, id := range mistral.Encode(s) {
+				if id < 0 || id >= mistral.VocabSize() {
+					t.Fatalf("mistral id %d out of range", id)
+				}
+			}
+		})
 	})
 }
 
@@ -50,26 +54,28 @@ func FuzzScanners(f *testing.F) {
 	gpt2 := regexp2.MustCompile(patternGPT2, regexp2.None)
 	qwen2 := regexp2.MustCompile(patternQwen2, regexp2.None)
 	f.Fuzz(func(t *testing.T, s string) {
-		s = strings.ToValidUTF8(s, "")
-		// U+017F folds to s in the reference's case-insensitive match, not in
-		// the regex engine used here.
-		s = strings.ReplaceAll(s, "ſ", "s")
-		// The regex engine splits " \x7f" in two inside the full pattern
-		// although ` ?[^\s\p{L}\p{N}]+` alone takes it whole (the reference
-		// JS tokenizer gives the same ids either way).
-		s = strings.ReplaceAll(s, "\x7f", "")
-		var got, want []string
-		scanGPT2(s, func(p string) { got = append(got, p) })
-		genericSplit{m: regexMatcher{gpt2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
-		if !slices.Equal(got, want) {
-			t.Fatalf("gpt2 %q: got %q, want %q", s, got, want)
-		}
-		got, want = nil, nil
-		scanLlama3(s, 1, func(p string) { got = append(got, p) })
-		genericSplit{m: regexMatcher{qwen2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
-		if !slices.Equal(got, want) {
-			t.Fatalf("qwen2 %q: got %q, want %q", s, got, want)
-		}
+		fuzzguard.Within(t, func() {
+			s = strings.ToValidUTF8(s, "")
+			// U+017F folds to s in the reference's case-insensitive match, not in
+			// the regex engine used here.
+			s = strings.ReplaceAll(s, "ſ", "s")
+			// The regex engine splits " \x7f" in two inside the full pattern
+			// although ` ?[^\s\p{L}\p{N}]+` alone takes it whole (the reference
+			// JS tokenizer gives the same ids either way).
+			s = strings.ReplaceAll(s, "\x7f", "")
+			var got, want []string
+			scanGPT2(s, func(p string) { got = append(got, p) })
+			genericSplit{m: regexMatcher{gpt2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("gpt2 %q: got %q, want %q", s, got, want)
+			}
+			got, want = nil, nil
+			scanLlama3(s, 1, func(p string) { got = append(got, p) })
+			genericSplit{m: regexMatcher{qwen2}, behavior: splitIsolated}.split(s, true, func(p string) { want = append(want, p) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("qwen2 %q: got %q, want %q", s, got, want)
+			}
+		})
 	})
 }
 
@@ -81,12 +87,14 @@ func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "a"]]}}`), []byte(`{}`))
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"\u0061": 0, "aa": 1, "\"": 2}, "merges": ["a a"], "ignore_merges": true}, "pre_tokenizer": {"type": "ByteLevel"}}`), []byte(`{"eos_token": {"content": "aa"}}`))
 	f.Fuzz(func(t *testing.T, tj, cj []byte) {
-		tok, err := FromJSON(tj, cj)
-		if err != nil {
-			return
-		}
-		ids := tok.Encode("ab c</s> abc\xff")
-		_ = tok.Decode(ids)
-		_, _ = tok.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
+		fuzzguard.Within(t, func() {
+			tok, err := FromJSON(tj, cj)
+			if err != nil {
+				return
+			}
+			ids := tok.Encode("ab c</s> abc\xff")
+			_ = tok.Decode(ids)
+			_, _ = tok.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
+		})
 	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/crucible-net/crucible/chain/subtensor/internal/vectors"
 	"github.com/crucible-net/crucible/chain/subtensor/scale"
+	"github.com/crucible-net/crucible/fuzzguard"
 )
 
 // Hostile metadata never panics or allocates without bound: truncations
@@ -45,6 +46,8 @@ func FuzzDecodeNeurons(f *testing.F) {
 	f.Add([]byte{0x04})
 	f.Add(scale.AppendCompact(nil, 1<<29))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		md.Types.DecodeAll(m.Output, p)
+		fuzzguard.Within(t, func() {
+			md.Types.DecodeAll(m.Output, p)
+		})
 	})
 }
