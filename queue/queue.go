@@ -77,6 +77,9 @@ type Config struct {
 	// notification arrives. Defaults to River's (1 s).
 	FetchPollInterval time.Duration
 	// ID names this process in River's tables. Defaults to a random name.
+	// A node that gives a stable one (the same after a restart) has its
+	// jobs that a crash left marked running on Postgres redone at Start,
+	// as on SQLite, instead of after RescueStuckJobsAfter.
 	ID string
 	// Logger receives River's logs. Defaults to a logger that drops everything
 	// below warnings.
@@ -121,6 +124,8 @@ type Queue struct {
 	sqlClient *river.Client[*sql.Tx] // SQLite: the only client; Postgres: inserts in *sql.Tx
 	pgClient  *river.Client[pgx.Tx]  // Postgres: works jobs and inserts outside a transaction
 	sqliteDB  *sql.DB                // SQLite only
+	pool      *pgxpool.Pool          // Postgres only
+	id        string                 // this process's stable name in River's tables, if it has one
 	working   bool                   // has workers; Start is allowed
 }
 
@@ -154,7 +159,7 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, cfg Config
 	if err != nil {
 		return nil, fmt.Errorf("queue: new postgres insert client: %w", err)
 	}
-	return &Queue{sqlClient: sc, pgClient: pc, working: cfg.Workers != nil}, nil
+	return &Queue{sqlClient: sc, pgClient: pc, pool: pool, id: cfg.ID, working: cfg.Workers != nil}, nil
 }
 
 // Start starts working jobs; they run until Stop or StopAndCancel.
@@ -162,13 +167,22 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, db *sql.DB, cfg Config
 // On SQLite, Start first makes every job still marked running available
 // again: one process works a SQLite database, so such a job was cut short by
 // a crash of the previous one and is redone now rather than after
-// RescueStuckJobsAfter. The attempt it used still counts toward MaxAttempts.
+// RescueStuckJobsAfter. On Postgres it does so for the jobs last attempted
+// under this queue's own ID (Config.ID), when it has a stable one. The
+// attempt it used still counts toward MaxAttempts.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return errors.New("queue: start: this queue has no workers (insert-only)")
 	}
 	var err error
 	if q.pgClient != nil {
+		if q.id != "" {
+			// Jobs the last run of this same node left running died with it.
+			if _, err := q.pool.Exec(ctx, `UPDATE river_job SET state = 'available'
+				WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, q.id); err != nil {
+				return fmt.Errorf("queue: reclaim jobs of a previous run: %w", err)
+			}
+		}
 		err = q.pgClient.Start(ctx)
 	} else {
 		if q.sqliteDB != nil {

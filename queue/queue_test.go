@@ -315,42 +315,49 @@ func (w *hangWorker) Work(ctx context.Context, job *river.Job[hangArgs]) error {
 	return nil
 }
 
-func TestSQLiteReclaimsJobsOfADeadProcess(t *testing.T) {
-	ctx := context.Background()
-	_, newQueue := backends()[0].open(t)
-	w := &hangWorker{started: make(chan struct{}), release: make(chan struct{})}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
-	cfg := queue.Config{Workers: workers, FetchPollInterval: 100 * time.Millisecond}
+// TestReclaimsJobsOfADeadProcess: a job a killed process left marked
+// running is redone as soon as the same node starts again (on SQLite,
+// which one process works; on Postgres, by the node's stable ID).
+func TestReclaimsJobsOfADeadProcess(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			_, newQueue := b.open(t)
+			w := &hangWorker{started: make(chan struct{}), release: make(chan struct{})}
+			workers := river.NewWorkers()
+			river.AddWorker(workers, w)
+			cfg := queue.Config{Workers: workers, FetchPollInterval: 100 * time.Millisecond, ID: "validator-test"}
 
-	q1 := newQueue(cfg)
-	res, err := q1.Insert(ctx, hangArgs{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, w.started, "the job to start")
-	// The process is gone as far as the database knows: it never records
-	// the job's end, and a stop with no time to wait gives up on it.
-	dead, cancel := context.WithCancel(ctx)
-	cancel()
-	_ = q1.Stop(dead)
-	defer close(w.release)
-	if j, err := q1.Job(ctx, res.Job.ID); err != nil || j.State != rivertype.JobStateRunning {
-		t.Fatalf("job of the dead process: %+v, %v", j, err)
-	}
+			q1 := newQueue(cfg)
+			res, err := q1.Insert(ctx, hangArgs{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q1.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, w.started, "the job to start")
+			// The process is gone as far as the database knows: it never records
+			// the job's end, and a stop with no time to wait gives up on it.
+			dead, cancel := context.WithCancel(ctx)
+			cancel()
+			_ = q1.Stop(dead)
+			defer close(w.release)
+			if j, err := q1.Job(ctx, res.Job.ID); err != nil || j.State != rivertype.JobStateRunning {
+				t.Fatalf("job of the dead process: %+v, %v", j, err)
+			}
 
-	q2 := newQueue(cfg)
-	events, stop := q2.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-	defer stop()
-	if err := q2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer q2.Stop(ctx) //nolint:errcheck
-	waitCompleted(t, events, res.Job.ID)
-	if n := w.runs.Load(); n != 2 {
-		t.Errorf("job ran %d times, want 2", n)
+			q2 := newQueue(cfg)
+			events, stop := q2.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+			defer stop()
+			if err := q2.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer q2.Stop(ctx) //nolint:errcheck
+			waitCompleted(t, events, res.Job.ID)
+			if n := w.runs.Load(); n != 2 {
+				t.Errorf("job ran %d times, want 2", n)
+			}
+		})
 	}
 }

@@ -235,8 +235,10 @@ func (n *Node) openQueue(ctx context.Context) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &advanceWorker{node: n})
 	river.AddWorker(workers, &tournamentWorker{node: n})
+	// A stable name: after a crash, the jobs this node left running are
+	// redone at once (queue.Queue.Start).
 	qcfg := queue.Config{Workers: workers, MaxWorkers: n.cfg.Workers, FetchPollInterval: 200 * time.Millisecond,
-		Logger: n.log.With("component", "queue")}
+		Logger: n.log.With("component", "queue"), ID: "validator-" + n.key.Address()}
 	var err error
 	if n.store.Dialect() == sqlstore.Postgres {
 		n.queue, err = queue.NewPostgres(ctx, n.store.Pool(), n.store.DB(), qcfg)
