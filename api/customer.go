@@ -100,7 +100,19 @@ type Estimate struct {
 	ETA         time.Duration          `json:"eta_ns"`        // budget plus preparation and evaluation
 	Cost        float64                `json:"cost"`          // in compute units: hours × model size
 	CostUnit    string                 `json:"cost_unit"`     // what Cost counts
-	Miners      int                    `json:"miners_online"` // miners it could be offered to now
+	Miners      int                    `json:"miners_online"` // miners that answered the validator's heartbeat lately
+	// Price is what the task costs by the operator's price table, in
+	// Currency, and PriceBasis how it was reckoned; 0 and "" where the
+	// validator has no price table.
+	Price      float64 `json:"price,omitempty"`
+	Currency   string  `json:"currency,omitempty"`
+	PriceBasis string  `json:"price_basis,omitempty"`
+	// MinersFit counts the online miners whose declared limits (task
+	// types, model size, budget range) take this task.
+	MinersFit int `json:"miners_fit"`
+	// Warnings say what stands in the task's way: no miner online, a
+	// budget below every miner's minimum, ...
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CreatedTask is the answer to a task creation: the stored task and the

@@ -13,6 +13,7 @@ const (
 	PathTaskOffer     = "/task_offer"     // POST TaskOffer → OfferResponse
 	PathStartTraining = "/start_training" // POST TrainRequest → TrainResponse
 	PathTaskStatus    = "/task_status/"   // GET /task_status/{task_id} → MinerTaskStatus
+	PathMinerInfo     = "/miner_info"     // GET → MinerInfo: the validator's heartbeat
 
 	// Served by validators.
 	PathUpload = "/v1/node/uploads/" // PUT /v1/node/uploads/{task_id}/{expected_name}: a tar of the result directory
@@ -119,4 +120,16 @@ type ErrorResponse struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+}
+
+// MinerInfo is what a miner declares it takes, the answer to the
+// validator's periodic heartbeat: a miner that answered recently is
+// online, and estimates check a task's budget against these limits.
+type MinerInfo struct {
+	Strategy  string              `json:"strategy"`
+	TaskTypes []crucible.TaskType `json:"task_types"` // the task types it trains
+	MinHours  float64             `json:"min_hours"`  // the shortest time budget it accepts
+	MaxHours  float64             `json:"max_hours"`
+	MaxParams int64               `json:"max_params"` // the largest base model it takes
+	FreeSlots int                 `json:"free_slots"` // jobs it could take now
 }

@@ -173,6 +173,22 @@ func (m *Miner) offer(o api.TaskOffer) api.OfferResponse {
 	return api.OfferResponse{Accepted: true, Message: fmt.Sprintf("accepted; training with %s", m.strategy.Name())}
 }
 
+// Info declares what the miner takes: its strategy, task types, budget
+// range, largest model and free slots (the validator's heartbeat).
+func (m *Miner) Info(_ context.Context, from string) (api.MinerInfo, error) {
+	m.mu.Lock()
+	free := max(m.cfg.MaxJobs+m.cfg.MaxQueued-m.load(), 0)
+	m.mu.Unlock()
+	var types []crucible.TaskType
+	for _, t := range crucible.TaskTypes {
+		if m.cfg.acceptsType(t) {
+			types = append(types, t)
+		}
+	}
+	return api.MinerInfo{Strategy: m.strategy.Name(), TaskTypes: types, MinHours: m.cfg.MinHours, MaxHours: m.cfg.MaxHours,
+		MaxParams: m.cfg.MaxParams, FreeSlots: free}, nil
+}
+
 // StartTraining queues a job the validator with hotkey from (the verified
 // signer of the request) chose this miner for. It returns EINVALID for a
 // malformed request, ECONFLICT for a task already started, and ECONFLICT

@@ -53,6 +53,11 @@ func (m *httpMiner) Announce(ctx context.Context, a api.TournamentAnnouncement) 
 	return resp, m.call(ctx, http.MethodPost, api.PathTournamentAnnounce, a, &resp)
 }
 
+func (m *httpMiner) Info(ctx context.Context) (api.MinerInfo, error) {
+	var info api.MinerInfo
+	return info, m.call(ctx, http.MethodGet, api.PathMinerInfo, nil, &info)
+}
+
 // call sends a JSON request to the miner and decodes its answer.
 func (m *httpMiner) call(ctx context.Context, method, path string, body, out any) error {
 	var buf bytes.Buffer
@@ -309,6 +314,12 @@ func MinerHandler(srv MinerServer, caller func(*http.Request) string) http.Handl
 		st, err := srv.TaskStatus(r.Context(), caller(r), r.PathValue("id"))
 		reply(w, st, err)
 	})
+	if is, ok := srv.(InfoServer); ok {
+		mux.HandleFunc("GET "+api.PathMinerInfo, func(w http.ResponseWriter, r *http.Request) {
+			info, err := is.Info(r.Context(), caller(r))
+			reply(w, info, err)
+		})
+	}
 	return mux
 }
 

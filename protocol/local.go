@@ -229,3 +229,15 @@ func (v *localValidator) Results(ctx context.Context, resultsURL string, after i
 	}
 	return srv.Results(ctx, v.from, after, 1000)
 }
+
+func (m *localMiner) Info(ctx context.Context) (api.MinerInfo, error) {
+	srv, err := m.server(ctx)
+	if err != nil {
+		return api.MinerInfo{}, err
+	}
+	is, ok := srv.(InfoServer)
+	if !ok {
+		return api.MinerInfo{}, crucible.Errorf(crucible.ENOTFOUND, "miner %s answers no heartbeat", m.to)
+	}
+	return is.Info(ctx, m.from)
+}

@@ -117,3 +117,16 @@ type ValidatorDialer func(hotkey string) Validator
 // Authorizer admits a caller by hotkey, or says why not (EFORBIDDEN); the
 // metagraph's check (chain.MetagraphCache.Authorizer) is one.
 type Authorizer func(ctx context.Context, hotkey string) error
+
+// InfoMiner is a Miner that answers the validator's heartbeat (both
+// transports do); InfoServer is the miner side. A MinerServer without Info
+// simply has no heartbeat: it is never counted online by estimates.
+type InfoMiner interface {
+	// Info returns what the miner declares it takes.
+	Info(ctx context.Context) (api.MinerInfo, error)
+}
+
+// InfoServer is a MinerServer that answers Info.
+type InfoServer interface {
+	Info(ctx context.Context, from string) (api.MinerInfo, error)
+}

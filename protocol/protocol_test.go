@@ -244,6 +244,18 @@ func minerSuite(t *testing.T, f *fixture) {
 	if _, err := f.net.miner(v2).TaskStatus(ctx, "t1"); crucible.ErrorCode(err) != crucible.ENOTFOUND {
 		t.Errorf("status asked by another validator: %v", err)
 	}
+	// The heartbeat: what the miner takes, to registered validators only.
+	im, ok := m.(protocol.InfoMiner)
+	if !ok {
+		t.Fatal("the transport's miner answers no heartbeat")
+	}
+	info, err := im.Info(ctx)
+	if err != nil || len(info.TaskTypes) == 0 || info.MaxHours <= 0 || info.MaxParams <= 0 || info.Strategy == "" {
+		t.Errorf("info: %+v %v", info, err)
+	}
+	if _, err := f.net.miner(stranger).(protocol.InfoMiner).Info(ctx); crucible.ErrorCode(err) != crucible.EFORBIDDEN {
+		t.Errorf("info asked by an unregistered validator: %v", err)
+	}
 }
 
 func validatorSuite(t *testing.T, f *fixture) {

@@ -319,9 +319,16 @@ func printEstimate(w io.Writer, e *api.Estimate) {
 	fmt.Fprintf(tw, "rows\t%d (%d to train on, %d held out)\n", e.Rows, e.TrainRows, e.TestRows)
 	fmt.Fprintf(tw, "model\t%s parameters\n", humanInt(e.ModelParams))
 	fmt.Fprintf(tw, "budget\t%.2f h of training, results in about %s\n", e.Hours, e.ETA.Round(time.Second))
-	fmt.Fprintf(tw, "cost\t%.3g %s\n", e.Cost, e.CostUnit)
-	fmt.Fprintf(tw, "miners online\t%d\n", e.Miners)
+	if e.Currency != "" {
+		fmt.Fprintf(tw, "price\t%.2f %s (%s)\n", e.Price, e.Currency, e.PriceBasis)
+	} else {
+		fmt.Fprintf(tw, "price\tnone quoted by this validator (compute: %.3g %s)\n", e.Cost, e.CostUnit)
+	}
+	fmt.Fprintf(tw, "miners online\t%d, %d of them take this task\n", e.Miners, e.MinersFit)
 	tw.Flush()
+	for _, warn := range e.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 }
 
 // humanInt writes 1234567 as 1.2M.

@@ -127,14 +127,17 @@ func (n *Node) Estimate(ctx context.Context, req api.CreateTaskRequest) (*api.Es
 	}
 	est.ETA = time.Duration(est.Hours*float64(time.Hour)) + 2*time.Minute
 	est.Cost, est.CostUnit = est.Hours*float64(est.ModelParams)/1e9, CostUnit
-	nodes, err := n.store.FindNodes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, nd := range nodes {
-		if !nd.IsValidator() {
-			est.Miners++
+	if n.prices != nil {
+		tokens := datasetBytes(path) / 4
+		price, basis, ok := n.prices.Quote(est.ModelParams, est.Hours, tokens)
+		if !ok {
+			return nil, crucible.Errorf(crucible.EINVALID, "this validator prices no model of %d parameters", est.ModelParams).
+				WithHint("pick a smaller model")
 		}
+		est.Price, est.Currency, est.PriceBasis = price, n.prices.Currency, basis
+	}
+	if est.Miners, est.MinersFit, est.Warnings, err = n.fleet(ctx, est.Type, est.ModelParams, est.Hours); err != nil {
+		return nil, err
 	}
 	return est, nil
 }

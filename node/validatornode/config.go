@@ -116,6 +116,15 @@ type Config struct {
 	// HubEvery is how often winners not pushed yet are looked for (with
 	// --hub-push). Defaults to `1m`.
 	HubEvery time.Duration `flag:"hub-every"`
+	// Prices is a JSON price table (currency, per hour or per million
+	// tokens, a price per model-size tier, a minimum; see
+	// validatornode.PriceTable): estimates then quote a price. "" quotes
+	// none.
+	Prices string `flag:"prices"`
+	// HeartbeatEvery is how often every miner is asked what it takes (its
+	// budget range, model size, free slots); one that answered within three
+	// rounds counts as online. Defaults to `30s`.
+	HeartbeatEvery time.Duration `flag:"heartbeat-every"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -141,6 +150,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--stake %g: must not be negative", c.Stake)
 	case c.RatePerAddress < 1 || c.RatePerAccount < 1:
 		return crucible.Errorf(crucible.EINVALID, "--rate-per-address %d and --rate-per-account %d must be at least 1", c.RatePerAddress, c.RatePerAccount)
+	case c.HeartbeatEvery <= 0:
+		return crucible.Errorf(crucible.EINVALID, "--heartbeat-every %s: must be positive", c.HeartbeatEvery)
 	case c.HubEvery <= 0:
 		return crucible.Errorf(crucible.EINVALID, "--hub-every %s: must be positive", c.HubEvery)
 	case c.WebhookAttempts < 1:

@@ -38,5 +38,7 @@ func init() {
 		"HubPush":              {Help: "hubPush, when set to a hub user or organization ORG, pushes the winner of every successful public customer task to the model hub as ORG/crucible-TASK, with its model card; the token is HF_TOKEN"},
 		"HubEndpoint":          {Help: "the model hub's URL; \"\" is HF_ENDPOINT, else https://huggingface.co"},
 		"HubEvery":             {Help: "how often winners not pushed yet are looked for (with --hub-push)", Default: "1m"},
+		"Prices":               {Help: "a JSON price table (currency, per hour or per million tokens, a price per model-size tier, a minimum; see validatornode.PriceTable): estimates then quote a price. \"\" quotes none"},
+		"HeartbeatEvery":       {Help: "how often every miner is asked what it takes (its budget range, model size, free slots); one that answered within three rounds counts as online", Default: "30s"},
 	})
 }

@@ -75,6 +75,8 @@ type Node struct {
 	split    data.SplitOptions
 	synth    []validator.Synthetic
 	hooks    *webhook.Notifier
+	prices   *PriceTable // nil: estimates quote no price
+	beats    heartbeats
 	hub      *hub.Client // pushes winners (Config.HubPush); nil when it does not
 
 	// afterTaskRow, when set (tests only), runs inside Submit's
@@ -148,6 +150,12 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	}
 	if err := n.openHub(); err != nil {
 		return nil, err
+	}
+	n.beats.seen = map[string]beat{}
+	if cfg.Prices != "" {
+		if n.prices, err = LoadPriceTable(cfg.Prices); err != nil {
+			return nil, err
+		}
 	}
 	if n.lis, err = node.Listen(cfg.Listen, "validator", "listen"); err != nil {
 		return nil, err

@@ -90,6 +90,13 @@ func (n *Node) Start(ctx context.Context) error {
 		})
 	}
 	n.goRun(func() error { return n.hooks.Run(ctx) })
+	n.goRun(func() error {
+		if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("heartbeat", "err", err)
+		}
+		n.every(ctx, n.cfg.HeartbeatEvery, "heartbeat", n.heartbeat)
+		return nil
+	})
 	if n.hub != nil {
 		n.goRun(func() error { n.every(ctx, n.cfg.HubEvery, "push winners to the hub", n.hubPushes); return nil })
 	}
