@@ -60,7 +60,7 @@ func (c TokenCache) Tokens(ctx context.Context, path string, opt TokenFileOption
 		opt.Reason = reason
 	}
 	if opt.DataSHA256 == "" {
-		if opt.DataSHA256, err = DatasetSHA256(path); err != nil {
+		if opt.DataSHA256, err = DatasetSHA256(ctx, path); err != nil {
 			return nil, nil, false, crucible.Wrap(err, crucible.EINVALID, "read dataset %s", path)
 		}
 	}
@@ -176,8 +176,8 @@ func (c TokenCache) evict(keep string) {
 }
 
 // DatasetSHA256 hashes a dataset: a file's bytes, or for a directory its
-// data files' names and bytes in order.
-func DatasetSHA256(path string) (string, error) {
+// data files' names and bytes in order. Cancelling ctx stops it.
+func DatasetSHA256(ctx context.Context, path string) (string, error) {
 	files := []string{path}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		fs, err := DataFiles(path)
@@ -192,21 +192,33 @@ func DatasetSHA256(path string) (string, error) {
 			rel, _ := filepath.Rel(path, f)
 			io.WriteString(h, rel+"\x00")
 		}
-		if err := hashFile(h, f); err != nil {
+		if err := hashFile(ctx, h, f); err != nil {
 			return "", err
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashFile(w io.Writer, path string) error {
+func hashFile(ctx context.Context, w io.Writer, path string) error {
 	r, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	_, err = io.Copy(w, r)
-	return err
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.Read(buf)
+		w.Write(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // FilesSHA256 hashes the named files of a directory that exist (names and
@@ -220,7 +232,7 @@ func FilesSHA256(dir string, names []string) (string, error) {
 			continue
 		}
 		io.WriteString(h, strings.ReplaceAll(name, "\x00", "")+"\x00")
-		if err := hashFile(h, p); err != nil {
+		if err := hashFile(context.Background(), h, p); err != nil {
 			return "", err
 		}
 	}

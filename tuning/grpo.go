@@ -231,7 +231,7 @@ func loadTrainData(ctx context.Context, spec Spec, tok *tokenizer.Tokenizer, voc
 	if err != nil {
 		return nil, err
 	}
-	if d.DataSHA256, err = data.DatasetSHA256(spec.DataPath); err != nil {
+	if d.DataSHA256, err = data.DatasetSHA256(ctx, spec.DataPath); err != nil {
 		return nil, crucible.Wrap(err, crucible.EINVALID, "train: read %s", spec.DataPath)
 	}
 	return d, nil
