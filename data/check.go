@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -85,6 +86,34 @@ type checker struct {
 	rowHashes    []uint64
 	promptHashes []uint64
 	lengths      []int
+	// read counts the bytes read from the files, total is their size:
+	// after a sample of rows the per-row slices are sized once for the
+	// rows to come, instead of doubling (and copying) as they grow.
+	read     atomic.Int64
+	total    int64
+	presized bool
+}
+
+// presizeAfter is the rows read before the per-row slices are sized.
+const presizeAfter = 4096
+
+// presize grows the per-row slices once to the rows the files' size
+// suggests (with a margin), after the first rows.
+func (c *checker) presize() {
+	if c.presized || len(c.rowHashes) < presizeAfter || c.total <= 0 {
+		return
+	}
+	c.presized = true
+	read := c.read.Load()
+	if read <= 0 {
+		return
+	}
+	rows := int(float64(len(c.rowHashes)) * float64(c.total) / float64(read) * 1.05)
+	c.rowHashes = slices.Grow(c.rowHashes, rows-len(c.rowHashes))
+	c.promptHashes = slices.Grow(c.promptHashes, rows-len(c.promptHashes))
+	if c.opt.Tokenizer != nil {
+		c.lengths = slices.Grow(c.lengths, rows-len(c.lengths))
+	}
 }
 
 func (c *checker) warn(msg string) {
@@ -123,6 +152,11 @@ func Check(path string, opt CheckOptions) (*Report, error) {
 		}
 	}
 	rep.Files = files
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			c.total += st.Size()
+		}
+	}
 
 	f, err := c.formatter(path)
 	if err != nil {
@@ -167,7 +201,7 @@ func (c *checker) formatter(path string) (*Formatter, error) {
 func isDefaultsReason(reason string) bool { return strings.HasPrefix(reason, "mapping as given") }
 
 func (c *checker) checkFile(f *Formatter, file string) error {
-	r, err := OpenFile(file)
+	r, err := openFile(file, &c.read)
 	if err != nil {
 		var de *Error
 		if errors.As(err, &de) {
@@ -217,6 +251,7 @@ func (c *checker) checkExample(row Row, ex Example) error {
 	if ex.Type == crucible.TaskDPO && ex.Chosen == ex.Rejected && ex.Chosen != "" {
 		c.warn(errorf(row.Pos, c.rep.Mapping.FieldRejected, "the rejected answer is the same as the chosen one").Error())
 	}
+	c.presize()
 	c.rowHashes = append(c.rowHashes, c.rowHash(row.Values))
 	c.promptHashes = append(c.promptHashes, PromptHash(ex.PromptKey()))
 	if c.opt.Tokenizer != nil {
