@@ -369,3 +369,15 @@ func (c *Client) PingWebhook(ctx context.Context, id string) (*crucible.WebhookD
 	var d crucible.WebhookDelivery
 	return &d, c.call(ctx, "POST", PathWebhooks+"/"+url.PathEscape(id)+"/ping", nil, &d)
 }
+
+// Balance returns the caller's account with its credit.
+func (c *Client) Balance(ctx context.Context) (*AccountBalance, error) {
+	var b AccountBalance
+	return &b, c.call(ctx, "GET", PathAccount, nil, &b)
+}
+
+// SetCredit sets an account's credit limit (admins).
+func (c *Client) SetCredit(ctx context.Context, accountID string, limit float64) (*AccountBalance, error) {
+	var b AccountBalance
+	return &b, c.call(ctx, "PUT", PathAccounts+"/"+url.PathEscape(accountID)+"/credit", SetCreditRequest{CreditLimit: limit}, &b)
+}

@@ -32,6 +32,28 @@ type CreateWebhookRequest struct {
 	URL string `json:"url"`
 }
 
+// AccountBalance is an account's credit: its limit (0: none), what its
+// tasks have cost, and what is left (absent without a limit), in the
+// validator's currency.
+type AccountBalance struct {
+	Account     *crucible.Account `json:"account"`
+	CreditLimit float64           `json:"credit_limit"`
+	Spent       float64           `json:"spent"`
+	Left        *float64          `json:"left,omitempty"`
+}
+
+// SetCreditRequest sets an account's credit limit (admins).
+type SetCreditRequest struct {
+	CreditLimit float64 `json:"credit_limit"`
+}
+
+// Paths of accounts: GET PathAccount → AccountBalance (the caller's); PUT
+// /v1/accounts/{id}/credit SetCreditRequest → AccountBalance (admins).
+const (
+	PathAccount  = "/v1/account"
+	PathAccounts = "/v1/accounts"
+)
+
 // CreatedWebhook returns a new webhook with its signing secret, shown once.
 type CreatedWebhook struct {
 	Webhook *crucible.Webhook `json:"webhook"`
@@ -201,6 +223,9 @@ type CreateKeyRequest struct {
 	AccountName string `json:"account_name,omitempty"` // admins: create a new account with this name
 	Admin       bool   `json:"admin,omitempty"`        // admins: the new account is an admin too
 	RateLimit   int    `json:"rate_limit,omitempty"`   // requests a minute for this key; 0 for the server's default. Above the default: admins only
+	// CreditLimit is a new account's credit limit in the validator's
+	// currency (admins, with AccountName); 0 sets none.
+	CreditLimit float64 `json:"credit_limit,omitempty"`
 }
 
 // CreatedKey returns a new key's secret, shown once.

@@ -9,11 +9,14 @@ import (
 
 // Account is a customer (or an operator) of a validator.
 type Account struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Admin     bool      `json:"admin"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Admin    bool   `json:"admin"`
+	Disabled bool   `json:"disabled"`
+	// CreditLimit is the most the account's tasks may cost in all, in the
+	// validator's currency (its price table's); 0 sets no limit.
+	CreditLimit float64   `json:"credit_limit,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // APIKey is a credential of an account. Only the SHA-256 of the secret is

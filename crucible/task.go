@@ -59,7 +59,12 @@ type Task struct {
 	// miners; empty when the validator splits Dataset.
 	TestDataset string `json:"test_dataset,omitempty"`
 	// Hints are the customer's suggested hyperparameters, passed to miners.
-	Hints           *Hints         `json:"hints,omitempty"`
+	Hints *Hints `json:"hints,omitempty"`
+	// Price is what the task was quoted at creation, in Currency (0 and ""
+	// where the validator has no price table); it counts against the
+	// account's credit limit unless the task ended before training.
+	Price           float64        `json:"price,omitempty"`
+	Currency        string         `json:"currency,omitempty"`
 	Mapping         *ColumnMapping `json:"mapping,omitempty"` // nil until given or detected
 	Rewards         []Reward       `json:"rewards,omitempty"` // grpo: the reward functions and their weights
 	HoursToComplete float64        `json:"hours_to_complete"` // training time budget for miners

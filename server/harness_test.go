@@ -110,6 +110,7 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 	est.Hours = math.Max(3, float64(est.TrainRows)/500) / 60
 	est.ETA = time.Duration(est.Hours*float64(time.Hour)) + 5*time.Minute
 	est.Cost, est.CostUnit = est.Hours*float64(params)/1e9, "GPU-hour-billions"
+	est.Price, est.Currency = math.Round(est.Hours*400)/100, "USD"
 	nodes, _ := b.FindNodes(ctx)
 	for _, n := range nodes {
 		if !n.Validator {

@@ -34,7 +34,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *caller) er
 		if name == "" {
 			return crucible.Errorf(crucible.EINVALID, "account_name is required to create an account")
 		}
-		a := &crucible.Account{Name: name, Admin: req.Admin}
+		if req.CreditLimit < 0 {
+			return crucible.Errorf(crucible.EINVALID, "credit_limit must not be negative, got %g", req.CreditLimit)
+		}
+		a := &crucible.Account{Name: name, Admin: req.Admin, CreditLimit: req.CreditLimit}
 		if err := s.b.CreateAccount(r.Context(), a); err != nil {
 			return err
 		}

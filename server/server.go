@@ -210,6 +210,8 @@ func (s *Server) apiRoutes() []route {
 		{"POST", api.PathKeys, false, s.createKey},
 		{"GET", api.PathKeys, false, s.listKeys},
 		{"DELETE", api.PathKeys + "/{id}", false, s.revokeKey},
+		{"GET", api.PathAccount, false, s.accountBalance},
+		{"PUT", api.PathAccounts + "/{id}/credit", false, s.setCredit},
 		{"POST", api.PathWebhooks, false, s.createWebhook},
 		{"GET", api.PathWebhooks, false, s.listWebhooks},
 		{"DELETE", api.PathWebhooks + "/{id}", false, s.deleteWebhook},

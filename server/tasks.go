@@ -155,6 +155,10 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	if t.HoursToComplete == 0 {
 		t.HoursToComplete = est.Hours
 	}
+	t.Price, t.Currency = est.Price, est.Currency
+	if err := s.checkCredit(ctx, c, est); err != nil {
+		return nil, err
+	}
 	if err := s.b.Submit(ctx, t); err != nil {
 		return nil, err
 	}
@@ -176,6 +180,11 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	est, err := s.b.Estimate(r.Context(), req)
 	if err != nil {
+		return err
+	}
+	if err := s.checkCredit(r.Context(), c, est); crucible.ErrorCode(err) == crucible.EFORBIDDEN {
+		est.Warnings = append(est.Warnings, crucible.ErrorMessage(err)+": creating the task would be refused")
+	} else if err != nil {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, est)

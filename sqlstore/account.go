@@ -20,8 +20,8 @@ func (s *Store) CreateAccount(ctx context.Context, a *crucible.Account) error {
 		c.ID = newID()
 	}
 	c.CreatedAt = norm(s.now())
-	if _, err := s.exec(ctx, "INSERT INTO accounts (id, name, admin, disabled, created_at) VALUES (?, ?, ?, ?, ?)",
-		c.ID, c.Name, c.Admin, c.Disabled, s.timeArg(c.CreatedAt)); err != nil {
+	if _, err := s.exec(ctx, "INSERT INTO accounts (id, name, admin, disabled, credit_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+		c.ID, c.Name, c.Admin, c.Disabled, c.CreditLimit, s.timeArg(c.CreatedAt)); err != nil {
 		return mapErr(err, "create account %s", c.ID)
 	}
 	*a = c
@@ -34,7 +34,7 @@ func scanAccount(r rowScanner) (*crucible.Account, error) {
 		admin, disabled boolScan
 		created         timeScan
 	)
-	if err := r.Scan(&a.ID, &a.Name, &admin, &disabled, &created); err != nil {
+	if err := r.Scan(&a.ID, &a.Name, &admin, &disabled, &a.CreditLimit, &created); err != nil {
 		return nil, err
 	}
 	a.Admin, a.Disabled, a.CreatedAt = bool(admin), bool(disabled), created.t
@@ -43,7 +43,7 @@ func scanAccount(r rowScanner) (*crucible.Account, error) {
 
 // FindAccount returns the account with id. Returns ENOTFOUND.
 func (s *Store) FindAccount(ctx context.Context, id string) (*crucible.Account, error) {
-	a, err := scanAccount(s.queryRow(ctx, "SELECT id, name, admin, disabled, created_at FROM accounts WHERE id = ?", id))
+	a, err := scanAccount(s.queryRow(ctx, "SELECT id, name, admin, disabled, credit_limit, created_at FROM accounts WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "account %q not found", id)
 	}
@@ -55,7 +55,7 @@ func (s *Store) FindAccount(ctx context.Context, id string) (*crucible.Account, 
 
 // FindAccounts returns every account ordered by creation.
 func (s *Store) FindAccounts(ctx context.Context) ([]*crucible.Account, error) {
-	rows, err := s.query(ctx, "SELECT id, name, admin, disabled, created_at FROM accounts ORDER BY created_at, id")
+	rows, err := s.query(ctx, "SELECT id, name, admin, disabled, credit_limit, created_at FROM accounts ORDER BY created_at, id")
 	if err != nil {
 		return nil, mapErr(err, "find accounts")
 	}
@@ -80,8 +80,11 @@ func (s *Store) UpdateAccount(ctx context.Context, a *crucible.Account) error {
 	if a.Name == "" {
 		return crucible.Errorf(crucible.EINVALID, "account name is required")
 	}
-	res, err := s.exec(ctx, "UPDATE accounts SET name = ?, admin = ?, disabled = ? WHERE id = ?",
-		a.Name, a.Admin, a.Disabled, a.ID)
+	if a.CreditLimit < 0 {
+		return crucible.Errorf(crucible.EINVALID, "credit limit must not be negative, got %g", a.CreditLimit)
+	}
+	res, err := s.exec(ctx, "UPDATE accounts SET name = ?, admin = ?, disabled = ?, credit_limit = ? WHERE id = ?",
+		a.Name, a.Admin, a.Disabled, a.CreditLimit, a.ID)
 	return rowsOrNotFound(res, err, "account", a.ID)
 }
 

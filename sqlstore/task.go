@@ -14,7 +14,7 @@ import (
 const taskColumns = `id, account_id, type, status, is_organic, private, model, model_params_count, dataset,
 	mapping, hours_to_complete, train_data, test_data, train_rows, test_rows, times_delayed, next_delay_at,
 	eval_attempts, result_model, winner, failure, train_tokens, created_at, updated_at, started_at, termination_at,
-	completed_at, version, rewards, dataset_name, test_dataset, hints, competition, assignees, tournament_id`
+	completed_at, version, rewards, dataset_name, test_dataset, hints, competition, assignees, tournament_id, price, currency`
 
 // CreateTask validates t, gives it an ID (unless it carries one: a
 // tournament's tasks have IDs derived from their match, so that creating one
@@ -40,7 +40,7 @@ func (s *Store) CreateTask(ctx context.Context, t *crucible.Task) error {
 		return err
 	}
 	err = s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(35)+")", args...); err != nil {
+		if _, err := tx.exec(ctx, "INSERT INTO tasks ("+taskColumns+") VALUES ("+placeholders(37)+")", args...); err != nil {
 			return mapErr(err, "create task")
 		}
 		return tx.appendEvent(ctx, &crucible.TaskEvent{TaskID: c.ID, Kind: crucible.EventStatus,
@@ -94,7 +94,7 @@ func (s *Store) taskArgs(t *crucible.Task) ([]any, error) {
 		t.TestRows, t.TimesDelayed, s.timePtrArg(t.NextDelayAt), t.EvalAttempts, t.ResultModel, t.Winner,
 		t.Failure, t.TrainTokens, s.timeArg(t.CreatedAt), s.timeArg(t.UpdatedAt), s.timePtrArg(t.StartedAt),
 		s.timePtrArg(t.TerminationAt), s.timePtrArg(t.CompletedAt), t.Version, rewards, t.DatasetName, t.TestDataset, hints,
-		t.Competition, assignees, t.Tournament}, nil
+		t.Competition, assignees, t.Tournament, t.Price, t.Currency}, nil
 }
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -118,7 +118,7 @@ func scanTask(r rowScanner) (*crucible.Task, error) {
 		&t.Dataset, &mapping, &t.HoursToComplete, &t.TrainData, &t.TestData, &t.TrainRows, &t.TestRows,
 		&t.TimesDelayed, &nextDelay, &t.EvalAttempts, &t.ResultModel, &t.Winner, &t.Failure, &t.TrainTokens,
 		&created, &updated, &started, &term, &completed, &t.Version, &rewards, &t.DatasetName, &t.TestDataset, &hints,
-		&t.Competition, &assignees, &t.Tournament)
+		&t.Competition, &assignees, &t.Tournament, &t.Price, &t.Currency)
 	if err != nil {
 		return nil, err
 	}

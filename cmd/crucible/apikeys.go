@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/spf13/cobra"
 )
 
@@ -25,10 +26,11 @@ on its first start; admins create accounts with --account.`,
 		Example: `  crucible apikeys create --key crk_ADMIN… --account alice --name laptop
   crucible apikeys create --name ci --save
   crucible apikeys list
-  crucible apikeys revoke KEY_ID`,
+  crucible apikeys revoke KEY_ID
+  crucible apikeys balance`,
 	}
 	f.bind(cmd)
-	cmd.AddCommand(newAPIKeysCreateCmd(&f), newAPIKeysListCmd(&f), newAPIKeysRevokeCmd(&f))
+	cmd.AddCommand(newAPIKeysCreateCmd(&f), newAPIKeysListCmd(&f), newAPIKeysRevokeCmd(&f), newAPIKeysBalanceCmd(&f), newAPIKeysCreditCmd(&f))
 	return cmd
 }
 
@@ -78,6 +80,7 @@ func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
 	fl.StringVar(&req.AccountName, "account", "", "admins: create a new account with this name and give it the key")
 	fl.BoolVar(&req.Admin, "admin", false, "admins: the new account is an admin")
 	fl.IntVar(&req.RateLimit, "rate-limit", 0, "requests a minute this key may make; 0 for the server's default (above it: admins only)")
+	fl.Float64Var(&req.CreditLimit, "credit-limit", 0, "admins: the new account's credit limit in the validator's currency (0: none)")
 	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key and the server's URL in $CRUCIBLE_HOME/api_server for later commands")
 	return cmd
 }
@@ -139,4 +142,61 @@ func newAPIKeysRevokeCmd(f *customerFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newAPIKeysBalanceCmd(f *customerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "balance",
+		Short: "Your account's credit: its limit, what your tasks have cost, what is left",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			b, err := c.Balance(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				return printJSON(out, b)
+			}
+			if b.Left == nil {
+				fmt.Fprintf(out, "account %s: no credit limit; tasks have cost %.2f\n", b.Account.Name, b.Spent)
+				return nil
+			}
+			fmt.Fprintf(out, "account %s: %.2f left of a %.2f limit (tasks have cost %.2f)\n", b.Account.Name, *b.Left, b.CreditLimit, b.Spent)
+			return nil
+		},
+	}
+}
+
+func newAPIKeysCreditCmd(f *customerFlags) *cobra.Command {
+	var limit float64
+	cmd := &cobra.Command{
+		Use:   "credit ACCOUNT_ID --limit N",
+		Short: "Admins: set an account's credit limit (0: none)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("limit") {
+				return crucible.Errorf(crucible.EINVALID, "--limit is required (0 removes the limit)")
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			b, err := c.SetCredit(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), b)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "account %s: credit limit %.2f, tasks have cost %.2f\n", b.Account.Name, b.CreditLimit, b.Spent)
+			return nil
+		},
+	}
+	cmd.Flags().Float64Var(&limit, "limit", 0, "the credit limit in the validator's currency; 0 for none")
+	return cmd
 }
