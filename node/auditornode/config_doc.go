@@ -14,7 +14,7 @@ func init() {
 		"ValidatorHotkey": {Help: "that validator's SS58 hotkey. Required"},
 		"Chain":           {Help: "the URL of the \"crucible chain\", or a Subtensor node (subtensor://HOST:PORT with NetUID); empty skips the on-chain comparison and setting weights"},
 		"NetUID":          {Help: "the Bittensor subnet crucible runs on, with a Subtensor --chain"},
-		"APIKey":          {Help: "an API key of the validator (any account's): it fetches the artifacts the re-evaluations need, which a validator serves only with a key unless its operator made downloads public. Without one, submissions are not re-evaluated there"},
+		"APIKey":          {Help: "an API key of the validator (any account's): it fetches the artifacts the re-evaluations need, which a validator serves only with a key unless its operator made downloads public (--public-downloads)"},
 		"Key":             {Help: "the auditor's hotkey file, for setting its own weights", Default: "$CRUCIBLE_HOME/keys/auditor.json"},
 		"Assets":          {Help: "the directory of shipped models, found by name; when the default one holds none, the models inside the binary are used", Default: "assets/models"},
 		"Sample":          {Help: "the number of submissions re-evaluated per audit", Default: "3"},
