@@ -309,3 +309,32 @@ func TestParseSpec(t *testing.T) {
 		t.Error("FromFile(missing) passed")
 	}
 }
+
+// A reward that builds huge values in a few steps (the step limit does
+// not see memory) is stopped by the memory watchdog with a clear error,
+// at compile time and when scoring.
+func TestStarlarkMemoryBomb(t *testing.T) {
+	defer reward.SetMaxMemory(64 << 20)()
+	bomb := "def reward(p, c, e):\n    s = 'x' * 1000\n    for i in range(40):\n        s = s + s\n    return len(s)\n"
+	f, err := compile(t, bomb)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	_, err = f.Score("p", "c", nil)
+	var re *reward.Error
+	if !errors.As(err, &re) || !strings.Contains(re.Problem, "MiB of memory") || (re.Line != 3 && re.Line != 4) {
+		t.Fatalf("scoring a memory bomb: %v; want a *reward.Error at line 3 or 4 saying it used too much memory", err)
+	}
+	_, err = compile(t, "s = 'x' * 1000\nfor i in range(40):\n    s = s + s\ndef reward(p, c, e):\n    return 1\n")
+	if !errors.As(err, &re) || !strings.Contains(re.Problem, "MiB of memory") {
+		t.Fatalf("compiling a memory bomb: %v; want a *reward.Error saying it used too much memory", err)
+	}
+	// An honest reward still scores after the bombs.
+	ok, err := compile(t, "def reward(p, c, e):\n    return len(c)\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ok.Score("p", "abc", nil); err != nil || v != 3 {
+		t.Fatalf("honest reward after the bombs: %v, %v", v, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"time"
@@ -27,6 +28,17 @@ const MaxSteps = 1_000_000
 // step count does not see. The step limit is what makes a reward fail
 // deterministically; this only keeps a machine from hanging.
 const wallLimit = 10 * time.Second
+
+// maxMemory is how far the process's heap may grow while one Starlark
+// reward runs. The step limit does not bound memory: a few steps of
+// s = s + s build a string of gigabytes. A watchdog polls the heap while
+// a call lasts longer than memPoll and cancels the call past this growth.
+// The heap is the process's, not the call's, so the limit is generous:
+// an honest reward uses kilobytes and ends before the first poll.
+var maxMemory uint64 = 1 << 30
+
+// memPoll is how often the watchdog looks at the heap.
+const memPoll = time.Millisecond
 
 // fileOptions are the Starlark dialect: top-level if/for and while loops
 // are allowed (the step limit bounds them), recursion is not.
@@ -89,11 +101,47 @@ func newThread(name string) *starlark.Thread {
 	return th
 }
 
-// runLimited runs f on th with the wall-clock backstop armed.
+// runLimited runs f on th with the wall-clock backstop and the memory
+// watchdog armed.
 func runLimited[T any](th *starlark.Thread, f func() (T, error)) (T, error) {
 	t := time.AfterFunc(wallLimit, func() { th.Cancel(fmt.Sprintf("ran past %s", wallLimit)) })
 	defer t.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go watchMemory(th, heapBytes(), maxMemory, done)
 	return f()
+}
+
+// watchMemory cancels th once the heap has grown more than limit bytes
+// past start, until done is closed.
+func watchMemory(th *starlark.Thread, start, limit uint64, done <-chan struct{}) {
+	if start == 0 {
+		return // the runtime does not report its heap: nothing to compare with
+	}
+	tick := time.NewTicker(memPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			if now := heapBytes(); now > start && now-start > limit {
+				th.Cancel(fmt.Sprintf("used more than %d MiB of memory (a reward may build only small values)", limit>>20))
+				return
+			}
+		}
+	}
+}
+
+// heapBytes is the memory the heap's objects occupy now, live or not yet
+// collected.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func (f *starlarkFunc) Needs() []string { return nil }
