@@ -46,6 +46,10 @@ const (
 	Arithmetic = "datasets/arithmetic.jsonl"
 	// ArithmeticParquet is Arithmetic as Parquet.
 	ArithmeticParquet = "datasets/arithmetic.parquet"
+	// ArithmeticRewards are Arithmetic's rewards (a JSON array, as the API
+	// takes them): the demo's, and those of the validator's synthetic grpo
+	// tasks on it.
+	ArithmeticRewards = "datasets/arithmetic.rewards.json"
 )
 
 // FS returns the embedded assets, rooted at this directory.

@@ -110,7 +110,7 @@ func ExtractAssets(dir string) error {
 	if st, err := os.Stat(filepath.Join(dir, "models", assets.BaseModel, "config.json")); err == nil && !st.IsDir() {
 		return nil
 	}
-	for _, a := range []string{assets.BaseModel, assets.Facts, assets.Definitions, assets.FactsDPO} {
+	for _, a := range []string{assets.BaseModel, assets.Facts, assets.Definitions, assets.FactsDPO, assets.Arithmetic, assets.ArithmeticRewards} {
 		if _, err := assets.Extract(a, dir); err != nil {
 			return err
 		}

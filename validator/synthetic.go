@@ -16,6 +16,8 @@ type Synthetic struct {
 	Model   string
 	Dataset string
 	Hours   float64 // 0 picks the budget from the dataset's size
+	// Rewards are a grpo dataset's rewards (from its rewards file).
+	Rewards []crucible.Reward
 }
 
 // live lists the statuses of tasks that are still in play.
@@ -81,7 +83,7 @@ func (v *Validator) NextSynthetic(ctx context.Context, candidates []Synthetic, m
 	}
 	h := sha256.Sum256(fmt.Appendf(nil, "synthetic/%d/%d", v.cfg.Seed, total))
 	c := candidates[binary.LittleEndian.Uint64(h[:8])%uint64(len(candidates))]
-	t := &crucible.Task{Type: c.Type, Model: c.Model, Dataset: c.Dataset, HoursToComplete: c.Hours, IsOrganic: false}
+	t := &crucible.Task{Type: c.Type, Model: c.Model, Dataset: c.Dataset, HoursToComplete: c.Hours, IsOrganic: false, Rewards: c.Rewards}
 	if err := v.CheckTask(ctx, t); err != nil {
 		return nil, fmt.Errorf("synthetic task on %s with %s: %w", c.Model, c.Dataset, err)
 	}

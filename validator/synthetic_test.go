@@ -2,6 +2,7 @@ package validator_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -41,5 +42,19 @@ func TestNextSynthetic(t *testing.T) {
 	}
 	if none, err := n.v.NextSynthetic(ctx, nil, 5); none != nil || err != nil {
 		t.Errorf("no candidates: %v %v", none, err)
+	}
+}
+
+// A grpo candidate's rewards go with the task it makes.
+func TestNextSyntheticGRPOCarriesRewards(t *testing.T) {
+	n := newNetwork(t, "", nil)
+	n.addMiner("5Busy", trainer("1"))
+	rs := []crucible.Reward{{Name: "numeric_answer", Weight: 1}}
+	got, err := n.v.NextSynthetic(context.Background(), []validator.Synthetic{{Type: crucible.TaskGRPO, Model: "tiny", Dataset: "arithmetic.jsonl", Rewards: rs}}, 1)
+	if err != nil || got == nil {
+		t.Fatalf("no synthetic grpo task: %v", err)
+	}
+	if got.Type != crucible.TaskGRPO || !reflect.DeepEqual(got.Rewards, rs) {
+		t.Fatalf("synthetic grpo task %+v: want its candidate's rewards %+v", got, rs)
 	}
 }

@@ -2,14 +2,17 @@ package localnet
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"time"
 
+	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
@@ -78,14 +81,22 @@ func DefaultDemoConfig() DemoConfig {
 }
 
 // DemoRewards are the rewards of the demo's grpo task on the arithmetic
-// set: the right number (weight 1), and an answer that starts with a
-// number (weight 0.5), a format the base model rarely follows.
-var DemoRewards = []crucible.Reward{
-	{Name: "numeric_answer", Weight: 1},
-	{Name: "number_first", Weight: 0.5, Code: `def reward(prompt, completion, extra):
-    # 1 when the answer starts with a number, as "Answer: 7" asks.
-    return 1.0 if re.match(r"\s*-?[0-9]+", completion) else 0.0
-`},
+// set, as the set ships them (assets.ArithmeticRewards): the right number
+// (weight 1), and an answer that starts with a number (weight 0.5), a
+// format the base model rarely follows.
+var DemoRewards = shippedRewards(assets.ArithmeticRewards)
+
+// shippedRewards reads a rewards file embedded in the binary.
+func shippedRewards(name string) []crucible.Reward {
+	b, err := fs.ReadFile(assets.FS(), name)
+	if err != nil {
+		panic(err) // the binary was built without its assets
+	}
+	var rs []crucible.Reward
+	if err := json.Unmarshal(b, &rs); err != nil {
+		panic(fmt.Sprintf("shipped rewards %s: %v", name, err))
+	}
+	return rs
 }
 
 // DemoMiners are the demo's miners' strategies: each its own edge. The

@@ -1,5 +1,7 @@
 package validatornode
 
+import "github.com/crucible-net/crucible/validator"
+
 // SetAfterTaskRow installs a hook that runs inside Submit's transaction
 // after the task row is written and before its job is queued.
 func SetAfterTaskRow(n *Node, f func() error) { n.afterTaskRow = f }
@@ -14,3 +16,6 @@ func JobsFor(n *Node, taskID string) (int, error) {
 	err := n.store.DB().QueryRow(q, taskID).Scan(&c)
 	return c, err
 }
+
+// SyntheticCandidates is what the node builds its synthetic tasks from.
+func SyntheticCandidates(cfg *Config) ([]validator.Synthetic, error) { return syntheticCandidates(cfg) }

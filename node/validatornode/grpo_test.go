@@ -2,6 +2,9 @@ package validatornode_test
 
 import (
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +12,8 @@ import (
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node/localnet"
+	"github.com/crucible-net/crucible/node/validatornode"
+	"github.com/crucible-net/crucible/reward"
 )
 
 // A grpo task's rewards run on its dataset's rows before it is stored: a
@@ -59,5 +64,44 @@ func TestSubmitGRPOChecksRewards(t *testing.T) {
 	got, err := n.Store().FindTask(ctx, good.ID)
 	if err != nil || !reflect.DeepEqual(got.Rewards, good.Rewards) || got.Type != crucible.TaskGRPO {
 		t.Fatalf("stored %+v, %v", got, err)
+	}
+}
+
+// Synthetic grpo tasks come only from grpo datasets with their own
+// rewards file: the shipped arithmetic set carries the demo's rewards, a
+// grpo set without a file makes no candidate, and a broken file stops the
+// node's start with the file's name.
+func TestSyntheticGRPOCandidates(t *testing.T) {
+	dir := t.TempDir()
+	arith, err := localnet.SampleDataset(dir, assets.Arithmetic, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := fs.ReadFile(assets.FS(), assets.ArithmeticRewards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "arithmetic.rewards.json"), shipped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "bare.jsonl")
+	if b, err := os.ReadFile(arith); err != nil || os.WriteFile(bare, b, 0o644) != nil {
+		t.Fatal(err)
+	}
+	cfg := validatornode.DefaultConfig()
+	cfg.SyntheticModels = []string{"tiny"}
+	cfg.SyntheticDatasets = []string{arith, bare}
+	got, err := validatornode.SyntheticCandidates(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Type != crucible.TaskGRPO || got[0].Dataset != arith || !reflect.DeepEqual(got[0].Rewards, localnet.DemoRewards) {
+		t.Fatalf("candidates %+v; want only the arithmetic set, with the shipped rewards", got)
+	}
+	if err := os.WriteFile(reward.SidecarPath(bare), []byte(`[{"name": "numeric_answer", "wieght": 1}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validatornode.SyntheticCandidates(&cfg); err == nil || !strings.Contains(err.Error(), "bare.rewards.json") || !strings.Contains(err.Error(), "wieght") {
+		t.Fatalf("a broken rewards file: %v; want an error naming the file and the field", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/dataprep"
+	"github.com/crucible-net/crucible/reward"
 	"github.com/crucible-net/crucible/tuning"
 	"github.com/crucible-net/crucible/validator"
 )
@@ -78,11 +79,21 @@ func syntheticCandidates(cfg *Config) ([]validator.Synthetic, error) {
 		if err != nil {
 			return nil, crucible.Wrap(err, crucible.EINVALID, "synthetic dataset %s", ds)
 		}
+		var rewards []crucible.Reward
 		if det.Type == crucible.TaskGRPO {
-			continue // a grpo task needs a customer's rewards: no synthetic grpo tasks
+			// A grpo task is only as good as its rewards: a dataset
+			// without its own rewards file makes no synthetic task.
+			rs, ok, err := reward.LoadSidecar(ds)
+			if err != nil {
+				return nil, crucible.Wrap(err, crucible.EINVALID, "synthetic dataset %s", ds)
+			}
+			if !ok {
+				continue
+			}
+			rewards = rs
 		}
 		for _, m := range cfg.SyntheticModels {
-			out = append(out, validator.Synthetic{Type: det.Type, Model: m, Dataset: ds, Hours: cfg.SyntheticHours})
+			out = append(out, validator.Synthetic{Type: det.Type, Model: m, Dataset: ds, Hours: cfg.SyntheticHours, Rewards: rewards})
 		}
 	}
 	return out, nil
