@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -72,6 +73,32 @@ func LocalChainParams() chain.Hyperparams {
 	p.Tempo = 10
 	p.MinAllowedWeights = 1
 	return p
+}
+
+// joinTries and joinWait bound how long JoinChain waits for a chain that
+// does not answer (one restarting, say): about a minute.
+var (
+	joinTries = 30
+	joinWait  = 2 * time.Second
+)
+
+// JoinChainPatiently is JoinChain for a daemon that starts: a chain that
+// cannot be reached (it may be restarting) is tried again for about a
+// minute, each failure logged; a refusal is returned at once.
+func JoinChainPatiently(ctx context.Context, c chain.Chain, k *sign.Keypair, addr string, stake float64, log *slog.Logger) error {
+	var err error
+	for try := 1; ; try++ {
+		err = JoinChain(ctx, c, k, addr, stake)
+		if err == nil || crucible.ErrorCode(err) != crucible.EINTERNAL || try >= joinTries || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("cannot reach the chain; trying again", "try", try, "of", joinTries, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(joinWait):
+		}
+	}
 }
 
 // JoinChain registers the key's hotkey on the chain (unless it is already),

@@ -143,6 +143,7 @@ type Node struct {
 	lis      net.Listener
 	h        http.Handler
 	nonces   *sign.ReplayCache
+	log      *slog.Logger
 	out      io.Writer
 }
 
@@ -162,7 +163,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if log == nil {
 		log = node.NewLogger(cfg.Verbose)
 	}
-	n := &Node{cfg: cfg, out: deps.Out, key: deps.Key, chain: deps.Chain, strategy: deps.Strategy}
+	n := &Node{cfg: cfg, out: deps.Out, key: deps.Key, chain: deps.Chain, strategy: deps.Strategy, log: log}
 	if n.out == nil {
 		n.out = io.Discard
 	}
@@ -277,7 +278,7 @@ func (n *Node) Miner() *miner.Miner { return n.m }
 
 // Join registers the miner's hotkey on the chain and publishes its address.
 func (n *Node) Join(ctx context.Context) error {
-	return node.JoinChain(ctx, n.chain, n.key, n.Addr(), 0)
+	return node.JoinChainPatiently(ctx, n.chain, n.key, n.Addr(), 0, n.log)
 }
 
 // Run joins the chain, then trains and serves until ctx ends, and releases

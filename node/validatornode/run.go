@@ -39,7 +39,7 @@ func (n *Node) Run(ctx context.Context) error {
 // the background until ctx ends; then call Wait. What an operator must see
 // (the address, the admin key) goes to Deps.Out.
 func (n *Node) Start(ctx context.Context) error {
-	if err := node.JoinChain(ctx, n.chain, n.key, n.Addr(), n.cfg.Stake); err != nil {
+	if err := node.JoinChainPatiently(ctx, n.chain, n.key, n.Addr(), n.cfg.Stake, n.log); err != nil {
 		return err
 	}
 	if n.local != nil {
@@ -65,7 +65,9 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	if err := n.SyncMetagraph(ctx); err != nil {
-		return fmt.Errorf("read metagraph: %w", err)
+		// The chain went away after the join: the store keeps the last
+		// metagraph, and the sync below tries again every few seconds.
+		n.log.Warn("read metagraph", "err", err)
 	}
 	if err := n.queue.Start(ctx); err != nil {
 		return err
