@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +43,10 @@ type dataBenchRow struct {
 	Rows      int64   `json:"rows,omitempty"`
 	// StoreBytes is the token store's size on disk (tokenize).
 	StoreBytes int64 `json:"store_bytes,omitempty"`
+	// Load is the machine's one-minute load average when the phase ended
+	// (Linux; 0 elsewhere): wall times on a machine busy with other work
+	// stretch with it.
+	Load float64 `json:"load,omitempty"`
 }
 
 func newBenchDataCmd() *cobra.Command {
@@ -50,6 +55,7 @@ func newBenchDataCmd() *cobra.Command {
 		sizeMB                    float64
 		dir, dataPath, modelDir   string
 		steps                     int
+		badRow                    int64
 	)
 	cmd := &cobra.Command{
 		Use:   "data",
@@ -66,6 +72,10 @@ resident memory (RSS):
               process's start to its first optimizer step, tokenizing included
   train-warm  crucible train --tokens on the token file: the same, without
               tokenizing
+  bad-row     with --bad-row N: crucible train --data on a copy of the
+              dataset's first rows whose row N is broken JSON; the run must
+              fail before its first step naming the file and line N, and
+              leave no token file, output or work directory behind
 
 Training uses the shipped model (crucible-tiny) unless --model is given, and
 stops after --steps optimizer steps. Generated files go under --dir and are
@@ -74,7 +84,8 @@ it is already there with --keep. Dataset, token file and cache need about 2.5
 times --mb of free disk space; the command checks before writing.`,
 		Example: `  crucible bench data --mb 100
   crucible bench data --mb 1000 --steps 3 --json
-  crucible bench data --data ./big.jsonl --check=false`,
+  crucible bench data --data ./big.jsonl --check=false
+  crucible bench data --mb 100 --bad-row 150000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sizeMB <= 0 || steps < 1 {
@@ -177,7 +188,8 @@ times --mb of free disk space; the command checks before writing.`,
 			if checkRows >= 0 && rep.Source.Rows != checkRows {
 				return fmt.Errorf("bench data: the token file holds %d rows, data check counts %d", rep.Source.Rows, checkRows)
 			}
-			trainArgs := []string{"train", "--model", modelDir, "--max-steps", fmt.Sprint(steps), "--time", "2h", cacheFlag}
+			baseArgs := []string{"train", "--model", modelDir, "--max-steps", fmt.Sprint(steps), "--time", "2h"}
+			trainArgs := append(slices.Clip(baseArgs), cacheFlag)
 			if cold {
 				if _, _, err := run("train-cold", append(trainArgs, "--data", dataPath, "--out", filepath.Join(work, "out-cold"))...); err != nil {
 					return err
@@ -186,6 +198,13 @@ times --mb of free disk space; the command checks before writing.`,
 			}
 			if _, _, err := run("train-warm", append(trainArgs, "--tokens", store, "--out", filepath.Join(work, "out-warm"))...); err != nil {
 				return err
+			}
+			if badRow > 0 {
+				r, err := badRowPhase(self, dataPath, work, badRow, baseArgs, logw)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, r)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -208,14 +227,24 @@ times --mb of free disk space; the command checks before writing.`,
 	f.IntVar(&steps, "steps", 3, "optimizer steps each training run takes")
 	f.BoolVar(&check, "check", true, "run data check first and compare its row count with the token file's")
 	f.BoolVar(&cold, "cold", true, "also train from the raw dataset with an empty token cache")
+	f.Int64Var(&badRow, "bad-row", 0, "also train on a copy whose row N is broken and check that the run stops before training, naming the line, and leaves nothing behind (0: skip)")
 	f.BoolVar(&keep, "keep", false, "keep the generated dataset (and reuse it next time)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per phase")
 	return cmd
 }
 
 // runChild runs this binary with args, timing it from its start to its end
-// and to the first line of its standard error that reports step 1.
+// and to the first line of its standard error that reports step 1. A child
+// that fails returns an error ending with the last lines of its standard
+// error.
 func runChild(self string, args []string, dir string) (dataBenchRow, []byte, error) {
+	r, out, _, err := runChildTail(self, args, dir)
+	return r, out, err
+}
+
+// runChildTail is runChild that also returns the last lines of the
+// child's standard error.
+func runChildTail(self string, args []string, dir string) (dataBenchRow, []byte, []string, error) {
 	var r dataBenchRow
 	c := exec.Command(self, args...)
 	c.Dir = dir
@@ -223,11 +252,11 @@ func runChild(self string, args []string, dir string) (dataBenchRow, []byte, err
 	c.Stdout = &stdout
 	stderr, err := c.StderrPipe()
 	if err != nil {
-		return r, nil, err
+		return r, nil, nil, err
 	}
 	t0 := time.Now()
 	if err := c.Start(); err != nil {
-		return r, nil, err
+		return r, nil, nil, err
 	}
 	var tail []string
 	sc := bufio.NewScanner(stderr)
@@ -244,18 +273,19 @@ func runChild(self string, args []string, dir string) (dataBenchRow, []byte, err
 	}
 	err = c.Wait()
 	r.Seconds = time.Since(t0).Seconds()
+	r.Load = loadAverage()
 	r.PeakRSS = childPeakRSS(c.ProcessState)
 	r.CPUSeconds = (c.ProcessState.UserTime() + c.ProcessState.SystemTime()).Seconds()
 	if err != nil {
-		return r, stdout.Bytes(), fmt.Errorf("%w; its last lines:\n%s", err, strings.Join(tail, "\n"))
+		return r, stdout.Bytes(), tail, fmt.Errorf("%w; its last lines:\n%s", err, strings.Join(tail, "\n"))
 	}
-	return r, stdout.Bytes(), nil
+	return r, stdout.Bytes(), tail, nil
 }
 
 func printDataBench(w io.Writer, path string, size int64, rows []dataBenchRow) {
 	fmt.Fprintf(w, "dataset %s: %.1f MB\n", path, float64(size)/1e6)
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tseconds\tCPU s\tfirst step s\tMB/s\tpeak RSS MiB\trows\tstore MB\t")
+	fmt.Fprintln(tw, "phase\tseconds\tCPU s\tfirst step s\tMB/s\tpeak RSS MiB\trows\tstore MB\tload\t")
 	opt := func(x float64, format string) string {
 		if x == 0 {
 			return "-"
@@ -263,10 +293,29 @@ func printDataBench(w io.Writer, path string, size int64, rows []dataBenchRow) {
 		return fmt.Sprintf(format, x)
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%.0f\t%s\t%s\t\n", r.Phase, r.Seconds, r.CPUSeconds, opt(r.FirstStep, "%.1f"), opt(r.MBPerSec, "%.1f"),
-			float64(r.PeakRSS)/(1<<20), opt(float64(r.Rows), "%.0f"), opt(float64(r.StoreBytes)/1e6, "%.1f"))
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%.0f\t%s\t%s\t%s\t\n", r.Phase, r.Seconds, r.CPUSeconds, opt(r.FirstStep, "%.1f"), opt(r.MBPerSec, "%.1f"),
+			float64(r.PeakRSS)/(1<<20), opt(float64(r.Rows), "%.0f"), opt(float64(r.StoreBytes)/1e6, "%.1f"), opt(r.Load, "%.1f"))
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if r.Phase == "bad-row" {
+			fmt.Fprintf(w, "bad-row: training stopped before its first step with the broken row's line %d named, after %.1f s; nothing was left behind\n", r.Rows, r.Seconds)
+		}
+	}
+}
+
+// loadAverage is the one-minute load average, 0 where /proc/loadavg
+// cannot be read.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var x float64
+	if _, err := fmt.Sscan(string(b), &x); err != nil {
+		return 0
+	}
+	return x
 }
 
 // checkFree refuses to start when dir's file system has less than need

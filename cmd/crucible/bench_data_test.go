@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 )
@@ -33,5 +38,92 @@ func TestWriteSynthetic(t *testing.T) {
 	}
 	if !rep.OK() || rep.Type != crucible.TaskInstruct || int64(rep.Rows) != rows {
 		t.Fatalf("check: %d rows of %s, %v; want %d instruct rows", rep.Rows, rep.Type, rep.Errors, rows)
+	}
+}
+
+// TestMain lets the bench's child processes be this test binary: with
+// CRUCIBLE_TEST_MAIN=1 it runs crucible's main on its arguments instead of
+// the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("CRUCIBLE_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// The broken copy holds the rows before the broken one as they were, the
+// broken row at its line and a bounded tail; a line past the end is
+// refused and leaves no file.
+func TestWriteBrokenCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.jsonl")
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "{\"instruction\": \"row %d\", \"output\": \"x\"}\n", i+1)
+	}
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "bad.jsonl")
+	if err := writeBrokenCopy(src, dst, 500); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(dst)
+	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+	want := strings.Split(b.String(), "\n")
+	if len(lines) != 499+rowsAfterBroken {
+		t.Fatalf("%d lines, want %d", len(lines), 499+rowsAfterBroken)
+	}
+	for i, l := range lines {
+		w := want[i]
+		if i == 499 {
+			w = brokenLine
+		}
+		if l != w {
+			t.Fatalf("line %d is %q, want %q", i+1, l, w)
+		}
+	}
+	if err := writeBrokenCopy(src, dst, 3001); err == nil || !strings.Contains(err.Error(), "only 3000 lines") {
+		t.Fatalf("line past the end: %v", err)
+	}
+	if _, err := os.Stat(dst); !os.IsNotExist(err) {
+		t.Fatalf("a refused copy left %s (%v)", dst, err)
+	}
+}
+
+// The bad-row phase really trains (this binary, as crucible) on a dataset
+// with a broken row deep inside and passes only when the run stops before
+// its first step naming the line, leaving nothing behind.
+func TestBadRowPhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs crucible train")
+	}
+	t.Setenv("CRUCIBLE_TEST_MAIN", "1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ds := filepath.Join(dir, "data.jsonl")
+	rows, err := writeSyntheticFile(ds, 1_000_000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelDir, err := assets.Extract(assets.BaseModel, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "--model", modelDir, "--max-steps", "1", "--time", "10m"}
+	line := rows - 10
+	r, err := badRowPhase(self, ds, dir, line, args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rows != line || r.FirstStep != 0 || r.Seconds <= 0 {
+		t.Fatalf("row %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad-row")); !os.IsNotExist(err) {
+		t.Fatalf("the phase's directory is still there (%v)", err)
 	}
 }
