@@ -137,6 +137,15 @@ type Estimate struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// RewardBuiltin describes one of the validator's built-in grpo rewards: the
+// dashboard's new-task form offers them by name.
+type RewardBuiltin struct {
+	Name  string            `json:"name"`
+	Doc   string            `json:"doc"`
+	Range string            `json:"range"`          // the values it gives, e.g. "0 or 1"
+	Args  map[string]string `json:"args,omitempty"` // argument → meaning and default
+}
+
 // CreatedTask is the answer to a task creation: the stored task and the
 // estimate it was accepted with.
 type CreatedTask struct {

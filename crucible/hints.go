@@ -31,9 +31,9 @@ func (h *Hints) Validate() error {
 	switch {
 	case h.LoRARank < 0 || h.LoRARank > 1024:
 		return Errorf(EINVALID, "hints: lora_rank %d is not between 1 and 1024", h.LoRARank)
-	case h.LR < 0 || h.LR > 1:
+	case !(h.LR >= 0 && h.LR <= 1): // NaN too
 		return Errorf(EINVALID, "hints: learning_rate %g is not between 0 and 1", h.LR)
-	case h.Epochs < 0 || h.Epochs > 100:
+	case !(h.Epochs >= 0 && h.Epochs <= 100):
 		return Errorf(EINVALID, "hints: epochs %g is not between 0 and 100", h.Epochs)
 	case h.BatchSize < 0 || h.BatchSize > 4096:
 		return Errorf(EINVALID, "hints: batch_size %d is not between 1 and 4096", h.BatchSize)

@@ -211,8 +211,13 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, created *cru
 		s.pageError(w, r, err)
 		return
 	}
+	bal, err := s.balance(r.Context(), c.account.ID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "keys", view{Title: "API keys", Nav: "keys",
-		Page: map[string]any{"Keys": keys, "Created": created, "Secret": secret}})
+		Page: map[string]any{"Keys": keys, "Created": created, "Secret": secret, "Balance": bal}})
 }
 
 // createKeyForm makes a key for the logged-in account and shows its secret

@@ -108,6 +108,9 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 	est.ModelParams = params
 	est.DatasetName = b.uploads.DisplayName(req.Dataset)
 	est.Hours = math.Max(3, float64(est.TrainRows)/500) / 60
+	if req.Hours > 0 {
+		est.Hours = req.Hours
+	}
 	est.ETA = time.Duration(est.Hours*float64(time.Hour)) + 5*time.Minute
 	est.Cost, est.CostUnit = est.Hours*float64(params)/1e9, "GPU-hour-billions"
 	est.Price, est.Currency = math.Round(est.Hours*400)/100, "USD"
@@ -117,7 +120,27 @@ func (b *testBackend) Estimate(ctx context.Context, req api.CreateTaskRequest) (
 			est.Miners++
 		}
 	}
+	est.MinersFit = est.Miners
 	return est, nil
+}
+
+// testBuiltins are the test backend's built-in rewards.
+var testBuiltins = []api.RewardBuiltin{
+	{Name: "numeric_answer", Doc: "1 when the last number is the answer", Range: "0 or 1", Args: map[string]string{"field": "the answer's column"}},
+	{Name: "regex_match", Doc: "1 when the completion matches", Range: "0 or 1", Args: map[string]string{"pattern": "the expression"}},
+}
+
+func (b *testBackend) RewardBuiltins() []api.RewardBuiltin { return testBuiltins }
+
+// CheckGRPO refuses a reward without code that is no built-in, as the
+// validator's check does (which also runs each on the dataset's rows).
+func (b *testBackend) CheckGRPO(ctx context.Context, t *crucible.Task) error {
+	for _, r := range t.Rewards {
+		if r.Code == "" && !slices.ContainsFunc(testBuiltins, func(x api.RewardBuiltin) bool { return x.Name == r.Name }) {
+			return crucible.Errorf(crucible.EINVALID, "reward %s: no built-in reward of this name", r.Name)
+		}
+	}
+	return nil
 }
 
 func (b *testBackend) SaveUpload(ctx context.Context, account, name string, r io.Reader) (*api.DatasetUpload, error) {
@@ -168,11 +191,22 @@ type env struct {
 
 func newEnv(t *testing.T, opt Options) *env {
 	t.Helper()
+	return newEnvWith(t, opt, nil)
+}
+
+// newEnvWith is newEnv with the backend the server gets made by wrap (the
+// test backend with more parts, say), when not nil.
+func newEnvWith(t *testing.T, opt Options, wrap func(*testBackend) Backend) *env {
+	t.Helper()
 	b := newTestBackend(t)
 	if opt.EventPoll == 0 {
 		opt.EventPoll = 20 * time.Millisecond
 	}
-	srv := New(b, opt)
+	var be Backend = b
+	if wrap != nil {
+		be = wrap(b)
+	}
+	srv := New(be, opt)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e := &env{t: t, b: b, srv: srv, ts: ts}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,161 +11,6 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 )
-
-// newTaskForm is the state of the new-task form across its two steps:
-// choose (model and dataset) and confirm (mapping and estimate).
-type newTaskForm struct {
-	Models, Datasets []string
-	Types            []crucible.TaskType
-	Model, Dataset   string
-	Type             crucible.TaskType
-	Hours            string
-	Public           bool
-	Upload           *api.DatasetUpload
-	Problems         []string // an upload's problems, each "file:line: field: problem"
-	Error, Hint      string
-	Estimate         *api.Estimate
-	Mapping          []mappingField
-}
-
-func (s *Server) blankForm() *newTaskForm {
-	return &newTaskForm{Models: s.b.Models(), Datasets: s.b.Datasets(), Types: crucible.TaskTypes}
-}
-
-func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, f *newTaskForm) {
-	s.render(w, r, status, "new", view{Title: "New task", Nav: "new", Page: f})
-}
-
-func (s *Server) newTaskPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.mustLogin(r); err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	f := s.blankForm()
-	if len(f.Models) > 0 {
-		f.Model = f.Models[0]
-	}
-	s.renderForm(w, r, http.StatusOK, f)
-}
-
-// formError puts err on the form: its message and hint.
-func (f *newTaskForm) formError(err error) {
-	f.Error, f.Hint = crucible.ErrorMessage(err), crucible.ErrorHint(err)
-}
-
-// checkTaskForm is step one: store the uploaded file (or take the picked
-// dataset), detect its type and mapping and estimate the task, then show
-// them for confirmation. A bad upload comes back with its problems listed.
-func (s *Server) checkTaskForm(w http.ResponseWriter, r *http.Request) {
-	c, err := s.mustLogin(r)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxUpload+1<<20)
-	f := s.blankForm()
-	if err := r.ParseMultipartForm(32 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		f.formError(crucible.Errorf(crucible.EINVALID, "read the form: %v", err))
-		s.renderForm(w, r, http.StatusBadRequest, f)
-		return
-	}
-	f.Model = r.FormValue("model")
-	f.Dataset = strings.TrimSpace(r.FormValue("dataset"))
-	f.Type = crucible.TaskType(r.FormValue("type"))
-	f.Hours = r.FormValue("hours")
-	f.Public = r.FormValue("public") != ""
-	if r.MultipartForm != nil {
-		defer r.MultipartForm.RemoveAll()
-	}
-	if err := s.checkModel(c, f.Model); err != nil {
-		f.formError(err)
-		s.renderForm(w, r, http.StatusBadRequest, f)
-		return
-	}
-	if file, hdr, err := r.FormFile("file"); err == nil {
-		defer file.Close()
-		if hdr.Size > 0 {
-			up, err := s.b.SaveUpload(r.Context(), c.account.ID, hdr.Filename, file)
-			if err != nil {
-				if up != nil && len(up.Errors) > 0 {
-					f.Problems = up.Errors
-					f.Error = fmt.Sprintf("%s has %d problem(s); fix them and upload it again.", hdr.Filename, len(up.Errors))
-				} else {
-					f.formError(err)
-				}
-				s.renderForm(w, r, http.StatusBadRequest, f)
-				return
-			}
-			f.Upload = up
-			f.Dataset = up.Ref()
-		}
-	}
-	if f.Dataset == "" {
-		f.formError(crucible.Errorf(crucible.EINVALID, "choose a dataset file to upload, or pick a dataset"))
-		s.renderForm(w, r, http.StatusBadRequest, f)
-		return
-	}
-	req, err := f.request(r)
-	if err == nil {
-		err = s.checkRequest(r.Context(), c, &req)
-	}
-	if err == nil {
-		f.Estimate, err = s.b.Estimate(r.Context(), req)
-	}
-	if err != nil {
-		f.formError(err)
-		s.renderForm(w, r, api.HTTPStatus(crucible.ErrorCode(err)), f)
-		return
-	}
-	f.Type = f.Estimate.Type
-	f.Mapping = mappingFields(f.Estimate.Type, f.Estimate.Mapping)
-	s.renderForm(w, r, http.StatusOK, f)
-}
-
-// request builds the API request the form describes.
-func (f *newTaskForm) request(r *http.Request) (api.CreateTaskRequest, error) {
-	req := api.CreateTaskRequest{Type: f.Type, Model: f.Model, Dataset: f.Dataset, Public: f.Public}
-	if f.Hours != "" {
-		h, err := strconv.ParseFloat(f.Hours, 64)
-		if err != nil {
-			return req, crucible.Errorf(crucible.EINVALID, "hours %q is not a number", f.Hours)
-		}
-		req.Hours = h
-	}
-	m, err := mappingFromForm(r)
-	if err != nil {
-		return req, err
-	}
-	req.Mapping = m
-	return req, nil
-}
-
-// createTaskForm is step two: create the task as confirmed and go to its
-// page.
-func (s *Server) createTaskForm(w http.ResponseWriter, r *http.Request) {
-	c, err := s.mustLogin(r)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	f := s.blankForm()
-	f.Model, f.Dataset = r.PostFormValue("model"), r.PostFormValue("dataset")
-	f.Type = crucible.TaskType(r.PostFormValue("type"))
-	f.Hours, f.Public = r.PostFormValue("hours"), r.PostFormValue("public") != ""
-	req, err := f.request(r)
-	if err == nil {
-		var created *api.CreatedTask
-		if created, err = s.newTask(r.Context(), c, req); err == nil {
-			http.Redirect(w, r, "/tasks/"+created.Task.ID, http.StatusSeeOther)
-			return
-		}
-	}
-	f.formError(err)
-	if req.Mapping != nil && f.Type.Valid() {
-		f.Mapping = mappingFields(f.Type, *req.Mapping)
-	}
-	s.renderForm(w, r, api.HTTPStatus(crucible.ErrorCode(err)), f)
-}
 
 // stage is one step of the lifecycle strip on a task page.
 type stage struct {
@@ -208,6 +52,12 @@ type taskView struct {
 	LastEvent   int64
 	CanCancel   bool
 	Owner       bool
+	// WinnerAdapter is set when the winner is a LoRA adapter: the page
+	// offers it merged into its base beside the adapter.
+	WinnerAdapter bool
+	// TestName is the customer's own test set's file name (owners only).
+	TestName string
+	Hints    string // the hyperparameter hints, in words
 }
 
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +95,17 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 	for _, p := range v.Progress {
 		v.ProgressBy[p.Hotkey] = p
 	}
+	for _, m := range res.Miners {
+		if _, merges := s.b.(deliverer); merges && m.Winner && m.IsAdapter {
+			v.WinnerAdapter = true
+		}
+	}
+	if t.TestDataset != "" && v.Owner {
+		if up, err := s.b.FindUpload(r.Context(), t.AccountID, strings.TrimPrefix(t.TestDataset, "upload:")); err == nil {
+			v.TestName = up.Name
+		}
+	}
+	v.Hints = hintsText(t.Hints)
 	v.LossChart = lossChart(res)
 	v.Curves = curves(evs)
 	if t.Type == crucible.TaskGRPO {
@@ -253,6 +114,28 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 		v.RewardNames, v.RewardRows = rewardTable(res)
 	}
 	s.render(w, r, http.StatusOK, "task", view{Title: "Task " + short(t.ID, 12), Nav: "tasks", Page: v})
+}
+
+// hintsText writes hyperparameter hints in words; "" for none.
+func hintsText(h *crucible.Hints) string {
+	if h.Empty() {
+		return ""
+	}
+	var parts []string
+	if h.LoRA != nil {
+		parts = append(parts, map[bool]string{true: "LoRA", false: "full fine-tuning"}[*h.LoRA])
+	}
+	add := func(ok bool, format string, v any) {
+		if ok {
+			parts = append(parts, fmt.Sprintf(format, v))
+		}
+	}
+	add(h.LoRARank > 0, "rank %d", h.LoRARank)
+	add(h.LR > 0, "learning rate %g", h.LR)
+	add(h.Epochs > 0, "%g epochs", h.Epochs)
+	add(h.BatchSize > 0, "batch %d", h.BatchSize)
+	add(h.MaxLength > 0, "%d tokens", h.MaxLength)
+	return strings.Join(parts, ", ")
 }
 
 // stages marks each step of the happy path done, current or to do; a task

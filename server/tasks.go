@@ -55,7 +55,7 @@ func (s *Server) checkRequest(ctx context.Context, c *caller, req *api.CreateTas
 		return crucible.Errorf(crucible.EINVALID, "a dataset is required").
 			WithHint(`upload one with POST /v1/datasets and pass "upload:ID"`)
 	}
-	if req.Hours < 0 || req.Hours > 168 {
+	if !(req.Hours >= 0 && req.Hours <= 168) { // NaN too
 		return crucible.Errorf(crucible.EINVALID, "hours must be between 0 (choose for me) and 168, got %g", req.Hours)
 	}
 	if req.Mapping != nil && *req.Mapping == (crucible.ColumnMapping{}) {
@@ -141,7 +141,7 @@ func (s *Server) newTask(ctx context.Context, c *caller, req api.CreateTaskReque
 	default:
 		return nil, crucible.Errorf(crucible.EINVALID, "competition %q: want open or champion", req.Competition)
 	}
-	est, err := s.b.Estimate(ctx, req)
+	est, err := s.estimateTask(ctx, c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +170,25 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request, c *caller) e
 	return nil
 }
 
+// estimateTask is the backend's estimate of a checked request; with the
+// customer's own test set, every row of the dataset is trained on and the
+// test set's rows are the hidden test.
+func (s *Server) estimateTask(ctx context.Context, c *caller, req api.CreateTaskRequest) (*api.Estimate, error) {
+	est, err := s.b.Estimate(ctx, req)
+	if err != nil || req.TestDataset == "" {
+		return est, err
+	}
+	up, err := s.b.FindUpload(ctx, c.account.ID, strings.TrimPrefix(req.TestDataset, "upload:"))
+	if crucible.ErrorCode(err) == crucible.ENOTFOUND && c.admin() {
+		return est, nil // an admin may name another account's upload
+	}
+	if err != nil {
+		return nil, err
+	}
+	est.TrainRows, est.TestRows = est.Rows, up.Rows
+	return est, nil
+}
+
 func (s *Server) estimate(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var req api.CreateTaskRequest
 	if err := api.DecodeJSON(r.Body, maxJSON, &req); err != nil {
@@ -178,7 +197,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := s.checkRequest(r.Context(), c, &req); err != nil {
 		return err
 	}
-	est, err := s.b.Estimate(r.Context(), req)
+	est, err := s.estimateTask(r.Context(), c, req)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/reward"
 	"github.com/crucible-net/crucible/server"
 	"github.com/crucible-net/crucible/server/uploads"
 	"github.com/crucible-net/crucible/sqlstore"
@@ -151,3 +152,18 @@ func (b backend) SeedChampion(ctx context.Context, hotkey string, m crucible.Met
 }
 
 var _ server.Tournamenter = backend{}
+
+// RewardBuiltins lists the built-in grpo rewards the dashboard's new-task
+// form offers.
+func (b backend) RewardBuiltins() []api.RewardBuiltin {
+	var out []api.RewardBuiltin
+	for _, r := range reward.Builtins() {
+		out = append(out, api.RewardBuiltin{Name: r.Name, Doc: r.Doc, Range: r.Range, Args: r.Args})
+	}
+	return out
+}
+
+// CheckGRPO runs a grpo task's rewards on its dataset's first rows, as
+// Submit does, so that the dashboard's form shows a failing reward before
+// the customer confirms the task.
+func (b backend) CheckGRPO(ctx context.Context, t *crucible.Task) error { return b.n.checkGRPO(ctx, t) }

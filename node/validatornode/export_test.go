@@ -1,6 +1,12 @@
 package validatornode
 
-import "github.com/crucible-net/crucible/validator"
+import (
+	"context"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/validator"
+)
 
 // SetAfterTaskRow installs a hook that runs inside Submit's transaction
 // after the task row is written and before its job is queued.
@@ -19,3 +25,12 @@ func JobsFor(n *Node, taskID string) (int, error) {
 
 // SyntheticCandidates is what the node builds its synthetic tasks from.
 func SyntheticCandidates(cfg *Config) ([]validator.Synthetic, error) { return syntheticCandidates(cfg) }
+
+// FormBackend is the node's customer backend, for the parts the dashboard's
+// new-task form uses beyond server.Backend.
+func FormBackend(n *Node) interface {
+	RewardBuiltins() []api.RewardBuiltin
+	CheckGRPO(ctx context.Context, t *crucible.Task) error
+} {
+	return backend{Store: n.store, n: n}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +104,45 @@ func TestSyntheticGRPOCandidates(t *testing.T) {
 	}
 	if _, err := validatornode.SyntheticCandidates(&cfg); err == nil || !strings.Contains(err.Error(), "bare.rewards.json") || !strings.Contains(err.Error(), "wieght") {
 		t.Fatalf("a broken rewards file: %v; want an error naming the file and the field", err)
+	}
+}
+
+// The dashboard's form gets the built-in rewards from the node and has a
+// grpo task's rewards checked on its dataset before the customer confirms
+// it, by the same check Submit runs; nothing is stored by either.
+func TestFormRewardCheck(t *testing.T) {
+	f := newFixture(t, "")
+	n, err := f.open(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	b := validatornode.FormBackend(n)
+	var names []string
+	for _, r := range b.RewardBuiltins() {
+		if r.Doc == "" || r.Range == "" {
+			t.Errorf("built-in %s undocumented: %+v", r.Name, r)
+		}
+		names = append(names, r.Name)
+	}
+	if !slices.Contains(names, "numeric_answer") || !slices.Contains(names, "regex_match") {
+		t.Fatalf("built-ins %v", names)
+	}
+	ds, err := localnet.SampleDataset(t.TempDir(), assets.Arithmetic, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := &crucible.Task{Type: crucible.TaskGRPO, Model: "tiny", Dataset: ds,
+		Rewards: []crucible.Reward{{Name: "mine", Weight: 1, Code: "def reward(p, c, e):\n    return 10 / (e['answer'] - 2)\n"}}}
+	if err := b.CheckGRPO(ctx, task); crucible.ErrorCode(err) != crucible.EINVALID || !strings.Contains(err.Error(), "floating-point division by zero") {
+		t.Fatalf("failing reward: %v", err)
+	}
+	task.Rewards = []crucible.Reward{{Name: "numeric_answer", Weight: 1}}
+	if err := b.CheckGRPO(ctx, task); err != nil {
+		t.Fatalf("good reward: %v", err)
+	}
+	if _, total, _ := n.Store().FindTasks(ctx, crucible.TaskFilter{}); total != 0 {
+		t.Fatalf("checking stored %d tasks", total)
 	}
 }
