@@ -49,6 +49,7 @@ func Register(t reflect.Type, fields map[string]Doc) {
 // documented.
 type Field struct {
 	Name  string        // the flag name, from the field's `flag` tag
+	Short string        // its one-letter form, from a `short` tag; "" for none
 	Go    string        // the Go field name, for messages
 	Doc   Doc           // its documentation; Doc.Help is "" when none was registered
 	Value reflect.Value // the field itself, settable
@@ -93,7 +94,7 @@ func Fields(cfg any) ([]Field, error) {
 				return fmt.Errorf("config: %s.%s (--%s) has no documentation: give it a doc comment and run go generate in %s",
 					t.Name(), f.Name, name, t.PkgPath())
 			}
-			out = append(out, Field{Name: name, Go: t.Name() + "." + f.Name, Doc: d, Value: v.Field(i)})
+			out = append(out, Field{Name: name, Short: f.Tag.Get("short"), Go: t.Name() + "." + f.Name, Doc: d, Value: v.Field(i)})
 		}
 		return nil
 	}

@@ -1,10 +1,16 @@
 package node
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/sign"
 )
 
@@ -25,4 +31,102 @@ func LoadOrCreateKey(path string) (*sign.Keypair, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// KeyConfig names a hotkey in a key directory: the settings of the keys
+// commands and of the chain commands that sign. Each field's doc comment is
+// its documentation (package config).
+type KeyConfig struct {
+	// Name is the key's name (a file in the key directory), or a path to a
+	// key file. Defaults to `default`.
+	Name string `flag:"name"`
+	// Dir is the key directory; empty means $CRUCIBLE_HOME/keys.
+	Dir string `flag:"dir"`
+}
+
+// KeysDir is where named keys live: $CRUCIBLE_HOME/keys.
+func KeysDir() string { return filepath.Join(Home(), "keys") }
+
+var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Path resolves the key's name in its directory; a name with a path
+// separator is a file path as it is.
+func (c KeyConfig) Path() (string, error) {
+	if strings.ContainsRune(c.Name, os.PathSeparator) || strings.Contains(c.Name, "/") {
+		return c.Name, nil
+	}
+	if !keyNameRE.MatchString(c.Name) {
+		return "", crucible.Errorf(crucible.EINVALID, "key name %q: use letters, digits, '.', '_' and '-' (at most 64)", c.Name)
+	}
+	dir := c.Dir
+	if dir == "" {
+		dir = KeysDir()
+	}
+	return filepath.Join(dir, c.Name), nil
+}
+
+// Load loads the named key, with an error that says how to create it when
+// there is none.
+func (c KeyConfig) Load() (*sign.Keypair, error) {
+	if c.Name == "" {
+		return nil, crucible.Errorf(crucible.EINVALID, "no key named").WithHint("pass --hotkey NAME; create one with: crucible keys new --name NAME")
+	}
+	path, err := c.Path()
+	if err != nil {
+		return nil, err
+	}
+	kp, err := sign.LoadKeyFile(path)
+	if err != nil {
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil, crucible.Wrap(err, crucible.ENOTFOUND, "key %q", c.Name).
+				WithHint("create it with: crucible keys new --name " + filepath.Base(path))
+		}
+		return nil, crucible.Wrap(err, crucible.EINVALID, "key %q", c.Name)
+	}
+	return kp, nil
+}
+
+// Save writes kp (with the derivation path it was made with) to the
+// named key's file, replacing one only when force is set; it returns the
+// file's path.
+func (c KeyConfig) Save(kp *sign.Keypair, derivation string, force bool) (string, error) {
+	path, err := c.Path()
+	if err != nil {
+		return "", err
+	}
+	if err := sign.SaveKeyFile(path, kp, derivation, force); err != nil {
+		if errors.Is(err, sign.ErrKeyExists) {
+			return "", crucible.Errorf(crucible.ECONFLICT, "key %s already exists", path).WithHint("pass --force to replace it (the old key is lost)")
+		}
+		return "", err
+	}
+	return path, nil
+}
+
+// NamedKey is one key of a key directory: its name, and its key or why it
+// could not be read.
+type NamedKey struct {
+	Name string
+	Key  *sign.Keypair
+	Err  error
+}
+
+// ListKeys lists the keys in dir (empty: KeysDir) by name; a directory
+// that does not exist holds none.
+func ListKeys(dir string) ([]NamedKey, error) {
+	if dir == "" {
+		dir = KeysDir()
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	var out []NamedKey
+	for _, e := range entries { // sorted by name
+		if e.Type().IsRegular() && keyNameRE.MatchString(e.Name()) {
+			kp, err := sign.LoadKeyFile(filepath.Join(dir, e.Name()))
+			out = append(out, NamedKey{Name: e.Name(), Key: kp, Err: err})
+		}
+	}
+	return out, nil
 }

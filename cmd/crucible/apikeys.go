@@ -1,21 +1,19 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"text/tabwriter"
-	"time"
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/spf13/cobra"
 )
 
 func init() { register(newAPIKeysCmd) }
 
 func newAPIKeysCmd() *cobra.Command {
-	var f customerFlags
 	cmd := &cobra.Command{
 		Use:   "apikeys",
 		Short: "Create, list and revoke API keys of a validator's customer API",
@@ -29,174 +27,77 @@ on its first start; admins create accounts with --account.`,
   crucible apikeys revoke KEY_ID
   crucible apikeys balance`,
 	}
-	f.bind(cmd)
-	cmd.AddCommand(newAPIKeysCreateCmd(&f), newAPIKeysListCmd(&f), newAPIKeysRevokeCmd(&f), newAPIKeysBalanceCmd(&f), newAPIKeysCreditCmd(&f))
+	var create console.CreateKeyConfig
+	createCmd := connected(&cobra.Command{Use: "create", Short: "Create an API key (admins: for a new account with --account)", Args: cobra.NoArgs},
+		&create, &create.Conn, func(cmd *cobra.Command, cfg *console.CreateKeyConfig, _ []string) error {
+			ctx := cmd.Context()
+			c, err := cfg.Client()
+			if err != nil {
+				return err
+			}
+			ck, err := c.CreateKey(ctx, cfg.KeyRequest())
+			if err != nil {
+				return err
+			}
+			return console.CreateKey(cfg, ck, cmd.OutOrStdout())
+		})
+	var list APIKeysListConfig
+	listCmd := connected(&cobra.Command{Use: "list", Short: "List your API keys (never their secrets)", Args: cobra.NoArgs},
+		&list, &list.Conn, func(cmd *cobra.Command, cfg *APIKeysListConfig, _ []string) error {
+			ctx := cmd.Context()
+			c, err := cfg.Client()
+			if err != nil {
+				return err
+			}
+			keys, err := c.Keys(ctx, cfg.Account)
+			if err != nil {
+				return err
+			}
+			return cfg.Print(cmd.OutOrStdout(), keys, func(w io.Writer) error { return console.PrintKeys(w, keys) })
+		})
+	revoke := call(&cobra.Command{Use: "revoke KEY_ID", Short: "Revoke an API key; requests with it are refused from now on", Args: cobra.ExactArgs(1)},
+		func(ctx context.Context, c *api.Client, args []string) (map[string]string, error) {
+			return map[string]string{"revoked": args[0]}, c.RevokeKey(ctx, args[0])
+		},
+		func(w io.Writer, m map[string]string) error { return printf(w, "revoked %s\n", m["revoked"]) })
+	balance := call(&cobra.Command{Use: "balance", Short: "Your account's credit: its limit, what your tasks have cost, what is left", Args: cobra.NoArgs},
+		func(ctx context.Context, c *api.Client, _ []string) (*api.AccountBalance, error) {
+			return c.Balance(ctx)
+		}, console.PrintBalance)
+	var credit APIKeysCreditConfig
+	creditCmd := &cobra.Command{Use: "credit ACCOUNT_ID --limit N", Short: "Admins: set an account's credit limit (0: none)", Args: cobra.ExactArgs(1)}
+	connected(creditCmd, &credit, &credit.Conn, func(cmd *cobra.Command, cfg *APIKeysCreditConfig, args []string) error {
+		ctx := cmd.Context()
+		if !cmd.Flags().Changed("limit") {
+			return crucible.Errorf(crucible.EINVALID, "--limit is required (0 removes the limit)")
+		}
+		c, err := cfg.Client()
+		if err != nil {
+			return err
+		}
+		b, err := c.SetCredit(ctx, args[0], cfg.Limit)
+		if err != nil {
+			return err
+		}
+		return cfg.Print(cmd.OutOrStdout(), b, func(w io.Writer) error {
+			return printf(w, "account %s: credit limit %.2f, tasks have cost %.2f\n", b.Account.Name, b.CreditLimit, b.Spent)
+		})
+	})
+	cmd.AddCommand(createCmd, listCmd, revoke, balance, creditCmd)
 	return cmd
 }
 
-func newAPIKeysCreateCmd(f *customerFlags) *cobra.Command {
-	var req api.CreateKeyRequest
-	var save bool
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create an API key (admins: for a new account with --account)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ck, err := c.CreateKey(cmd.Context(), req)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if save {
-				path := apiKeyFile()
-				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-					return fmt.Errorf("save API key: %w", err)
-				}
-				if err := os.WriteFile(path, []byte(ck.Secret+"\n"), 0o600); err != nil {
-					return fmt.Errorf("save API key: %w", err)
-				}
-				if err := os.WriteFile(apiServerFile(), []byte(f.serverURL()+"\n"), 0o600); err != nil {
-					return fmt.Errorf("save API server: %w", err)
-				}
-			}
-			if f.json {
-				return printJSON(out, ck)
-			}
-			fmt.Fprintf(out, "key %s (%s…) for account %s\n%s\n", ck.Key.ID, ck.Key.Prefix, ck.Key.AccountID, ck.Secret)
-			if save {
-				fmt.Fprintf(out, "saved to %s with the server %s; crucible tasks uses both from now on\n", apiKeyFile(), f.serverURL())
-			} else {
-				fmt.Fprintln(out, "the secret is shown only now; keep it (or pass --save)")
-			}
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringVar(&req.Name, "name", "", "a name to tell the key apart")
-	fl.StringVar(&req.AccountName, "account", "", "admins: create a new account with this name and give it the key")
-	fl.BoolVar(&req.Admin, "admin", false, "admins: the new account is an admin")
-	fl.IntVar(&req.RateLimit, "rate-limit", 0, "requests a minute this key may make; 0 for the server's default (above it: admins only)")
-	fl.Float64Var(&req.CreditLimit, "credit-limit", 0, "admins: the new account's credit limit in the validator's currency (0: none)")
-	fl.BoolVar(&save, "save", false, "save the secret in $CRUCIBLE_HOME/api_key and the server's URL in $CRUCIBLE_HOME/api_server for later commands")
-	return cmd
+// APIKeysListConfig configures "crucible apikeys list". Each field's doc
+// comment is its documentation (package config).
+type APIKeysListConfig struct {
+	console.Conn
+	// Account (admins) lists this account's keys (by id).
+	Account string `flag:"account"`
 }
 
-func newAPIKeysListCmd(f *customerFlags) *cobra.Command {
-	var account string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List your API keys (never their secrets)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			keys, err := c.Keys(cmd.Context(), account)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, keys)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tCREATED\tLAST USED\tREVOKED")
-			when := func(t *time.Time) string {
-				if t == nil {
-					return "-"
-				}
-				return t.Local().Format("2006-01-02 15:04")
-			}
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, orDash(k.Name), when(&k.CreatedAt), when(k.LastUsedAt), when(k.RevokedAt))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVar(&account, "account", "", "admins: list this account's keys (by id)")
-	return cmd
-}
-
-func newAPIKeysRevokeCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "revoke KEY_ID",
-		Short: "Revoke an API key; requests with it are refused from now on",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := c.RevokeKey(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), map[string]string{"revoked": args[0]})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
-			return nil
-		},
-	}
-}
-
-func newAPIKeysBalanceCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "balance",
-		Short: "Your account's credit: its limit, what your tasks have cost, what is left",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := c.Balance(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, b)
-			}
-			if b.Left == nil {
-				fmt.Fprintf(out, "account %s: no credit limit; tasks have cost %.2f\n", b.Account.Name, b.Spent)
-				return nil
-			}
-			fmt.Fprintf(out, "account %s: %.2f left of a %.2f limit (tasks have cost %.2f)\n", b.Account.Name, *b.Left, b.CreditLimit, b.Spent)
-			return nil
-		},
-	}
-}
-
-func newAPIKeysCreditCmd(f *customerFlags) *cobra.Command {
-	var limit float64
-	cmd := &cobra.Command{
-		Use:   "credit ACCOUNT_ID --limit N",
-		Short: "Admins: set an account's credit limit (0: none)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("limit") {
-				return crucible.Errorf(crucible.EINVALID, "--limit is required (0 removes the limit)")
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			b, err := c.SetCredit(cmd.Context(), args[0], limit)
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), b)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "account %s: credit limit %.2f, tasks have cost %.2f\n", b.Account.Name, b.CreditLimit, b.Spent)
-			return nil
-		},
-	}
-	cmd.Flags().Float64Var(&limit, "limit", 0, "the credit limit in the validator's currency; 0 for none")
-	return cmd
+// APIKeysCreditConfig configures "crucible apikeys credit".
+type APIKeysCreditConfig struct {
+	console.Conn
+	// Limit is the credit limit in the validator's currency; 0 means none.
+	Limit float64 `flag:"limit"`
 }

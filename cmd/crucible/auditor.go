@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/crucible-net/crucible/console"
+
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/auditor"
@@ -39,7 +41,7 @@ its own weights from its own recomputation. Exit status 1 when it found any.`,
 
 func printAudit(r *auditor.Report, asJSON bool) error {
 	if asJSON {
-		return printJSON(os.Stdout, r)
+		return console.PrintJSON(os.Stdout, r)
 	}
 	fmt.Printf("results log: %d entries, %d tasks, %d weight vectors\n", r.Entries, r.Tasks, r.WeightSets)
 	for _, re := range r.Reevaluated {

@@ -45,21 +45,21 @@ func bindConfig(cmd *cobra.Command, cfg any) func() error {
 		name, help := field.Name, field.Doc.Help+" ["+config.Env(field.Name)+"]"
 		switch p := field.Value.Addr().Interface().(type) {
 		case *string:
-			fs.StringVar(p, name, *p, help)
+			fs.StringVarP(p, name, field.Short, *p, help)
 		case *int:
-			fs.IntVar(p, name, *p, help)
+			fs.IntVarP(p, name, field.Short, *p, help)
 		case *int64:
-			fs.Int64Var(p, name, *p, help)
+			fs.Int64VarP(p, name, field.Short, *p, help)
 		case *uint64:
-			fs.Uint64Var(p, name, *p, help)
+			fs.Uint64VarP(p, name, field.Short, *p, help)
 		case *float64:
-			fs.Float64Var(p, name, *p, help)
+			fs.Float64VarP(p, name, field.Short, *p, help)
 		case *bool:
-			fs.BoolVar(p, name, *p, help)
+			fs.BoolVarP(p, name, field.Short, *p, help)
 		case *time.Duration:
-			fs.DurationVar(p, name, *p, help)
+			fs.DurationVarP(p, name, field.Short, *p, help)
 		case *[]string:
-			fs.StringSliceVar(p, name, *p, help)
+			fs.StringSliceVarP(p, name, field.Short, *p, help)
 		default:
 			panic(fmt.Sprintf("bindConfig: field %s has unsupported type %T", field.Go, p))
 		}

@@ -9,64 +9,49 @@ import (
 )
 
 func init() {
-	config.Register(reflect.TypeFor[EvalConfig](), map[string]config.Doc{
-		"Model":         {Help: "the model directory (the base when --adapter is given) or a cached org/name"},
-		"Adapter":       {Help: "the submission to evaluate over --model: a PEFT adapter or a full model directory"},
-		"Base":          {Help: "evaluates --model as a fine-tune of this base model"},
-		"Data":          {Help: "the test dataset file or directory"},
-		"Tokens":        {Help: "a token file of the test split to evaluate instead of tokenizing --data (see crucible data tokenize)"},
-		"TokenCache":    {Help: "the directory where tokenized datasets are kept for the next run; empty means a temporary one", Default: "$CRUCIBLE_HOME/cache/tokens"},
-		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
-		"Seed":          {Help: "is, for grpo, the seed every sampled completion derives from (a validator derives it from the task). Defaults to 0"},
-		"Samples":       {Help: "is, for grpo, the completions sampled per prompt; 0 means 2"},
-		"MaxCompletion": {Help: "is, for grpo, the most tokens of a completion; 0 means 32 (what validators sample)"},
-		"MaxLength":     {Help: "the tokens per sequence; 0 means the model's context, at most 4096"},
-		"JSON":          {Help: "prints the result as JSON"},
+	config.Register(reflect.TypeFor[APIKeysListConfig](), map[string]config.Doc{
+		"Account": {Help: "(admins) lists this account's keys (by id)"},
 	})
-	config.Register(reflect.TypeFor[GenerateConfig](), map[string]config.Doc{
-		"Model":       {Help: "the model directory (Hugging Face layout) or a cached org/name"},
-		"Adapter":     {Help: "a PEFT adapter directory to apply to the model"},
-		"Prompt":      {Help: "the user's message"},
-		"System":      {Help: "an optional system message"},
-		"Raw":         {Help: "uses the prompt as is, without the chat template; unset, it is on for a model crucible fine-tuned on instruct or text data"},
-		"MaxTokens":   {Help: "the most tokens to generate", Default: "128"},
-		"Temperature": {Help: "the sampling temperature; 0 is greedy decoding"},
-		"TopP":        {Help: "nucleus sampling: keep the smallest set of tokens with this probability", Default: "1"},
-		"Seed":        {Help: "seeds sampling"},
-		"Samples":     {Help: "samples this many completions as one batch (printed when all are done, with tokens/s)", Default: "1"},
+	config.Register(reflect.TypeFor[APIKeysCreditConfig](), map[string]config.Doc{
+		"Limit": {Help: "the credit limit in the validator's currency; 0 means none"},
+	})
+	config.Register(reflect.TypeFor[KeysNewConfig](), map[string]config.Doc{
+		"Force": {Help: "overwrites an existing key of this name"},
+	})
+	config.Register(reflect.TypeFor[KeysImportConfig](), map[string]config.Doc{
+		"Mnemonic": {Help: "the mnemonic, 0x seed or secret URI; unset, it is read from stdin"},
+		"Derive":   {Help: "a derivation path to apply, e.g. //validator or //Alice"},
+		"Force":    {Help: "overwrites an existing key of this name"},
+	})
+	config.Register(reflect.TypeFor[KeysListConfig](), map[string]config.Doc{
+		"Dir": {Help: "the key directory; empty means $CRUCIBLE_HOME/keys"},
 	})
 	config.Register(reflect.TypeFor[RewardsScoreConfig](), map[string]config.Doc{
 		"Rewards": {Help: "a JSON file of reward functions (a grpo task's rewards, as a miner's external trainer gets them in CRUCIBLE_REWARDS)"},
 	})
-	config.Register(reflect.TypeFor[TrainConfig](), map[string]config.Doc{
-		"Model":         {Help: "the base model directory (Hugging Face layout) or a cached org/name"},
-		"Data":          {Help: "the dataset file or directory, or a cached dataset org/name"},
-		"Tokens":        {Help: "a token file to train on instead of tokenizing --data (see crucible data tokenize)"},
-		"TokenCache":    {Help: "the directory where tokenized datasets are kept for the next run; empty keeps them for this run only", Default: "$CRUCIBLE_HOME/cache/tokens"},
-		"Out":           {Help: "the output directory; it must not exist or be empty"},
-		"BaseName":      {Help: "the base model's name in the model card; empty means the model directory's name"},
-		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
-		"Time":          {Help: "the time budget: the result is written before it is up", Default: "10m"},
-		"Recipe":        {Help: "a named recipe (auto, lora-fast, lora-quality, lora-small, full, full-short)", Default: "auto"},
-		"LoRA":          {Help: "trains a LoRA adapter; unset with --full too, the model's size decides"},
-		"Full":          {Help: "fine-tunes every weight; unset with --lora too, the model's size decides"},
-		"Merge":         {Help: "writes, with LoRA, a merged full model instead of the adapter"},
-		"LoRARank":      {Help: "the LoRA rank (alpha is twice the rank); 0 means 16"},
-		"Precision":     {Help: "the arithmetic of the matrix products: auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16), fp32 or bf16", Default: "auto"},
-		"LR":            {Help: "the peak learning rate; 0 runs a learning-rate range test"},
-		"Epochs":        {Help: "the passes over the data; 0 picks them from the data size (the time budget may cut them)"},
-		"BatchSize":     {Help: "the sequences per micro-batch; 0 picks it from the memory budget"},
-		"GradAccum":     {Help: "the micro-batches per optimizer step; 0 makes steps of about 16 sequences"},
-		"MaxSteps":      {Help: "caps the optimizer steps; 0 sets no cap"},
-		"MaxLength":     {Help: "the tokens per sequence; 0 means the model's context, at most 1024"},
-		"Seed":          {Help: "seeds the data order, the validation split and LoRA's initialization"},
-		"Memory":        {Help: "the memory budget in MiB; 0 means 60% of the available memory"},
-		"Metrics":       {Help: "also writes the per-step metrics (JSON Lines) to this file"},
-		"WorkDir":       {Help: "the checkpoint directory; empty means --out with .work appended (removed on success)"},
-		"Resume":        {Help: "continues from the latest checkpoint of an interrupted run with the same settings"},
-		"Generations":   {Help: "is, for grpo, the completions sampled per prompt; 0 means 8"},
-		"MaxCompletion": {Help: "is, for grpo, the most tokens of a completion; 0 means grpo's default length"},
-		"Temperature":   {Help: "is, for grpo, the sampling temperature; 0 means 1"},
-		"Beta":          {Help: "is, for dpo, its temperature (0 means 0.1) and, for grpo, the weight of the KL penalty to the base (0 means 0.04)"},
+	config.Register(reflect.TypeFor[TasksListConfig](), map[string]config.Doc{
+		"Status": {Help: "lists only tasks in these statuses"},
+		"Limit":  {Help: "lists at most this many", Default: "50"},
+		"Offset": {Help: "skips this many"},
+		"All":    {Help: "(admins) lists every account's tasks"},
+	})
+	config.Register(reflect.TypeFor[TournamentsListConfig](), map[string]config.Doc{
+		"Limit": {Help: "lists at most this many tournaments", Default: "20"},
+	})
+	config.Register(reflect.TypeFor[TournamentsAnnounceConfig](), map[string]config.Doc{
+		"Settings": {Help: "the JSON file of the tournament's settings"},
+	})
+	config.Register(reflect.TypeFor[TournamentsSeedConfig](), map[string]config.Doc{
+		"Hotkey":   {Help: "the miner's SS58 hotkey"},
+		"Strategy": {Help: "its method's strategy (e.g. auto)"},
+		"Version":  {Help: "its method's version"},
+		"Image":    {Help: "its trainer's container image digest"},
+		"Commit":   {Help: "its trainer's repository commit"},
+	})
+	config.Register(reflect.TypeFor[WebhooksCreateConfig](), map[string]config.Doc{
+		"URL": {Help: "the endpoint, http(s)"},
+	})
+	config.Register(reflect.TypeFor[WebhooksDeliveriesConfig](), map[string]config.Doc{
+		"Limit": {Help: "shows at most this many", Default: "50"},
 	})
 }

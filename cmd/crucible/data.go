@@ -11,11 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/tuning"
 )
 
 func init() { register(newDataCmd) }
@@ -29,39 +31,13 @@ func newDataCmd() *cobra.Command {
 	return cmd
 }
 
-// mappingUsage documents each column mapping flag; the flag names are the
-// mapping's JSON (Gradients) field names with dashes.
-var mappingUsage = map[string]string{
-	"field_instruction":        "instruct: column holding the instruction",
-	"field_input":              "instruct: column holding the optional input",
-	"field_output":             "instruct: column holding the answer",
-	"field_system":             "instruct, dpo: column holding the system text",
-	"format":                   `instruct: prompt template for rows with an input (default "{instruction} {input}")`,
-	"no_input_format":          `instruct: prompt template for rows without an input (default "{instruction}")`,
-	"system_format":            `instruct: template for the system text, put before the prompt (default "{system}")`,
-	"chat_column":              `chat: column holding the list of messages (default "conversations")`,
-	"chat_role_field":          `chat: message field holding the role (default "from")`,
-	"chat_content_field":       `chat: message field holding the text (default "value")`,
-	"chat_user_reference":      `chat: role value of the user (default "user")`,
-	"chat_assistant_reference": `chat: role value of the assistant (default "assistant")`,
-	"chat_system_reference":    `chat: role value of the system (default "system")`,
-	"field_prompt":             "dpo, grpo: column holding the prompt",
-	"field_chosen":             "dpo: column holding the preferred answer",
-	"field_rejected":           "dpo: column holding the rejected answer",
-	"prompt_format":            `dpo, grpo: prompt template (default "{prompt}")`,
-	"chosen_format":            `dpo: chosen answer template (default "{chosen}")`,
-	"rejected_format":          `dpo: rejected answer template (default "{rejected}")`,
-	"field_text":               `text: column holding the text (default "text")`,
-	"extra_columns":            "grpo: comma-separated columns the reward functions read (default: every column but the prompt)",
-}
-
 // addMappingFlags binds one string flag per ColumnMapping field
 // (--field-instruction, --chat-column, ...).
 func addMappingFlags(cmd *cobra.Command, m *crucible.ColumnMapping) {
 	v := reflect.ValueOf(m).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
-		cmd.Flags().StringVar(v.Field(i).Addr().Interface().(*string), strings.ReplaceAll(name, "_", "-"), "", mappingUsage[name])
+		cmd.Flags().StringVar(v.Field(i).Addr().Interface().(*string), strings.ReplaceAll(name, "_", "-"), "", data.MappingHelp[name])
 	}
 }
 
@@ -106,7 +82,7 @@ The exit status is 1 when the dataset has errors.`,
 				if err != nil {
 					return err
 				}
-				opt.CheckExample = checkRewards(set)
+				opt.CheckExample = tuning.RewardCheck(set)
 				if typ == "" {
 					typ = string(crucible.TaskGRPO)
 				}
@@ -121,7 +97,7 @@ The exit status is 1 when the dataset has errors.`,
 				}
 				opt.Type = t
 			} else if mapping != (crucible.ColumnMapping{}) {
-				t, err := typeOfMapping(mapping)
+				t, err := data.MappingType(mapping)
 				if err != nil {
 					return err
 				}
@@ -160,7 +136,7 @@ The exit status is 1 when the dataset has errors.`,
 			} else {
 				var b strings.Builder
 				rep.WriteText(&b)
-				fmt.Fprint(out, colorReport(b.String(), isTerminal(out)))
+				fmt.Fprint(out, console.ColorReport(b.String(), console.IsTerminal(out)))
 			}
 			if !rep.OK() {
 				return exitError{code: 1}
@@ -253,73 +229,6 @@ mapping of the written files, as JSON.`,
 	return cmd
 }
 
-// typeOfMapping infers the task type from the mapping flags given: they
-// must all belong to one type.
-func typeOfMapping(m crucible.ColumnMapping) (crucible.TaskType, error) {
-	groups := []struct {
-		t      crucible.TaskType
-		fields []string
-	}{
-		{crucible.TaskInstruct, []string{m.FieldInstruction, m.FieldInput, m.FieldOutput, m.Format, m.NoInputFormat}},
-		{crucible.TaskChat, []string{m.ChatColumn, m.ChatRoleField, m.ChatContentField, m.ChatUserRole, m.ChatAssistRole, m.ChatSystemRole}},
-		{crucible.TaskDPO, []string{m.FieldChosen, m.FieldRejected, m.ChosenFormat, m.RejectedFormat}},
-		{crucible.TaskText, []string{m.FieldText}},
-		{crucible.TaskGRPO, []string{m.ExtraColumns}},
-	}
-	if m.ExtraColumns == "" {
-		// A prompt alone is a dpo mapping's start; with extra columns, grpo's.
-		groups[2].fields = append(groups[2].fields, m.FieldPrompt, m.PromptFormat)
-	}
-	var found []crucible.TaskType
-	for _, g := range groups {
-		for _, f := range g.fields {
-			if f != "" {
-				found = append(found, g.t)
-				break
-			}
-		}
-	}
-	if len(found) != 1 {
-		return "", crucible.Errorf(crucible.EINVALID, "cannot tell the task type from the mapping flags given; add --type (instruct, chat, dpo, text or grpo)")
-	}
-	return found[0], nil
-}
-
-// isTerminal reports whether w is a terminal that takes colours.
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// colorReport colours the result line and the error list of a text report.
-func colorReport(s string, color bool) string {
-	if !color {
-		return s
-	}
-	const red, green, yellow, bold, reset = "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
-	lines := strings.Split(s, "\n")
-	section := ""
-	for i, l := range lines {
-		if l != "" && l[0] != ' ' {
-			section, _, _ = strings.Cut(l, " ")
-			lines[i] = bold + section + reset + l[len(section):]
-		}
-		switch {
-		case section == "result" && strings.HasSuffix(l, " ok"):
-			lines[i] = strings.TrimSuffix(lines[i], "ok") + green + "ok" + reset
-		case section == "result" && strings.HasPrefix(l, "  "):
-			lines[i] = red + l + reset
-		case section == "warnings" && strings.HasPrefix(l, "  "):
-			lines[i] = yellow + l + reset
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
 func newDataPullCmd() *cobra.Command {
 	var (
 		dataset  bool
@@ -357,14 +266,14 @@ and why not.`,
 			}
 			c.Retries = retries
 			errw := cmd.ErrOrStderr()
-			bars := newTransfers(errw, isTerminal(errw), "downloading")
-			c.Progress = bars.update
+			bars := console.NewTransfers(errw, console.IsTerminal(errw), "downloading")
+			c.Progress = bars.Update
 			kind := hub.Model
 			if dataset {
 				kind = hub.Dataset
 			}
 			dir, err := c.Download(cmd.Context(), kind, ref, include...)
-			bars.close()
+			bars.Close()
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
@@ -53,7 +54,7 @@ tokenize. A bad row stops it with the row's line, and nothing is written.`,
 					return err
 				}
 			} else if mapping != (crucible.ColumnMapping{}) {
-				if spec.TaskType, err = typeOfMapping(mapping); err != nil {
+				if spec.TaskType, err = data.MappingType(mapping); err != nil {
 					return err
 				}
 			}
@@ -70,7 +71,7 @@ tokenize. A bad row stops it with the row's line, and nothing is written.`,
 				return crucible.Errorf(crucible.EINVALID, "--out %s is a directory", spec.OutPath).WithHint("name the token file to write, e.g. data.tokens.safetensors")
 			}
 			errw := cmd.ErrOrStderr()
-			tty := isTerminal(errw)
+			tty := console.IsTerminal(errw)
 			var last time.Time
 			spec.Progress = func(p data.TokenProgress) {
 				if tty {

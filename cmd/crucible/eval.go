@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
+
+	"github.com/crucible-net/crucible/console"
 
 	"github.com/spf13/cobra"
 
@@ -15,48 +16,9 @@ import (
 
 func init() { register(newEvalCmd) }
 
-// EvalConfig configures "crucible eval" (with the column mapping flags
-// beside it). Each field's doc comment is its documentation and states its
-// default (package config).
-type EvalConfig struct {
-	// Model is the model directory (the base when --adapter is given) or a
-	// cached org/name.
-	Model string `flag:"model"`
-	// Adapter is the submission to evaluate over --model: a PEFT adapter or
-	// a full model directory.
-	Adapter string `flag:"adapter"`
-	// Base evaluates --model as a fine-tune of this base model.
-	Base string `flag:"base"`
-	// Data is the test dataset file or directory.
-	Data string `flag:"data"`
-	// Tokens is a token file of the test split to evaluate instead of
-	// tokenizing --data (see crucible data tokenize).
-	Tokens string `flag:"tokens"`
-	// TokenCache is the directory where tokenized datasets are kept for the
-	// next run; empty means a temporary one. Defaults to
-	// `$CRUCIBLE_HOME/cache/tokens`.
-	TokenCache string `flag:"token-cache"`
-	// Type is the task type: instruct, chat, dpo, text or grpo; empty
-	// detects it (grpo with --reward).
-	Type string `flag:"type"`
-	// Seed is, for grpo, the seed every sampled completion derives from (a
-	// validator derives it from the task). Defaults to 0.
-	Seed uint64 `flag:"seed"`
-	// Samples is, for grpo, the completions sampled per prompt; 0 means 2.
-	Samples int `flag:"samples"`
-	// MaxCompletion is, for grpo, the most tokens of a completion; 0 means
-	// 32 (what validators sample).
-	MaxCompletion int `flag:"max-completion"`
-	// MaxLength is the tokens per sequence; 0 means the model's context, at
-	// most 4096.
-	MaxLength int `flag:"max-length"`
-	// JSON prints the result as JSON.
-	JSON bool `flag:"json"`
-}
-
 func newEvalCmd() *cobra.Command {
 	var (
-		c       EvalConfig
+		c       tuning.EvalConfig
 		mapping crucible.ColumnMapping
 		rf      *rewardFlags
 	)
@@ -88,7 +50,7 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 	}
 	addMappingFlags(cmd, &mapping)
 	rf = addRewardFlags(cmd)
-	return configured(cmd, &c, func(ctx context.Context, c *EvalConfig) error {
+	return configured(cmd, &c, func(ctx context.Context, c *tuning.EvalConfig) error {
 		required := []string{"model", "data"}
 		if c.Tokens != "" {
 			required = []string{"model"} // the token file is the data
@@ -104,14 +66,8 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 		}
 		var err error
 		spec := tuning.EvalSpec{Mapping: mapping, MaxLength: c.MaxLength, TokensPath: c.Tokens, TokenCache: node.ExpandHome(c.TokenCache)}
-		if c.Type != "" {
-			if spec.TaskType, err = crucible.ParseTaskType(c.Type); err != nil {
-				return err
-			}
-		} else if mapping != (crucible.ColumnMapping{}) {
-			if spec.TaskType, err = typeOfMapping(mapping); err != nil {
-				return err
-			}
+		if spec.TaskType, err = tuning.TaskTypeOf(c.Type, mapping); err != nil {
+			return err
 		}
 		grpo := rf.given() || spec.TaskType == crucible.TaskGRPO
 		var rs []crucible.Reward
@@ -159,11 +115,11 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 		}
 		w := cmd.OutOrStdout()
 		if c.JSON {
-			if err := printJSON(w, res); err != nil {
+			if err := console.PrintJSON(w, res); err != nil {
 				return err
 			}
 		} else {
-			printEval(w, res)
+			res.WriteText(w)
 		}
 		if res.Failure != "" {
 			return exitError{code: 1}
@@ -172,21 +128,22 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 	})
 }
 
-func printEval(w interface{ Write([]byte) (int, error) }, r *tuning.EvalResult) {
-	if r.Failure != "" {
-		fmt.Fprintf(w, "failure: %s\n", r.Failure)
-		return
+// evalGRPO runs a grpo evaluation and prints it.
+func evalGRPO(ctx context.Context, cmd *cobra.Command, spec tuning.GRPOEvalSpec, asJSON bool) error {
+	res, err := tuning.EvaluateGRPO(ctx, spec)
+	if err != nil {
+		return err
 	}
-	kind := ""
-	if r.IsAdapter {
-		kind = " (adapter)"
+	w := cmd.OutOrStdout()
+	if asJSON {
+		if err := console.PrintJSON(w, res); err != nil {
+			return err
+		}
+	} else {
+		res.WriteText(w)
 	}
-	if r.RewardAccuracy != 0 || r.Perplexity == 0 {
-		fmt.Fprintf(w, "dpo loss        %.6f%s over %d pairs (%d tokens)\n", r.Loss, kind, r.Samples, r.Tokens)
-		fmt.Fprintf(w, "reward accuracy %.4f\nreward margin   %.6f\n", r.RewardAccuracy, r.Margin)
-		return
+	if res.Failure != "" {
+		return exitError{code: 1}
 	}
-	fmt.Fprintf(w, "test loss       %.6f%s (token-weighted, %d tokens)\n", r.Loss, kind, r.Tokens)
-	fmt.Fprintf(w, "per-sample mean %.6f (%d samples)\n", r.SampleMean, r.Samples)
-	fmt.Fprintf(w, "perplexity      %.4f\n", r.Perplexity)
+	return nil
 }

@@ -13,37 +13,8 @@ import (
 
 func init() { register(newGenerateCmd) }
 
-// GenerateConfig configures "crucible generate". Each field's doc comment
-// is its documentation and states its default (package config).
-type GenerateConfig struct {
-	// Model is the model directory (Hugging Face layout) or a cached
-	// org/name.
-	Model string `flag:"model"`
-	// Adapter is a PEFT adapter directory to apply to the model.
-	Adapter string `flag:"adapter"`
-	// Prompt is the user's message.
-	Prompt string `flag:"prompt"`
-	// System is an optional system message.
-	System string `flag:"system"`
-	// Raw uses the prompt as is, without the chat template; unset, it is on
-	// for a model crucible fine-tuned on instruct or text data.
-	Raw bool `flag:"raw"`
-	// MaxTokens is the most tokens to generate. Defaults to `128`.
-	MaxTokens int `flag:"max-tokens"`
-	// Temperature is the sampling temperature; 0 is greedy decoding.
-	Temperature float64 `flag:"temperature"`
-	// TopP is nucleus sampling: keep the smallest set of tokens with this
-	// probability. Defaults to `1`.
-	TopP float64 `flag:"top-p"`
-	// Seed seeds sampling.
-	Seed uint64 `flag:"seed"`
-	// Samples samples this many completions as one batch (printed when all
-	// are done, with tokens/s). Defaults to `1`.
-	Samples int `flag:"samples"`
-}
-
 func newGenerateCmd() *cobra.Command {
-	var c GenerateConfig
+	var c tuning.GenerateConfig
 	config.Defaults(&c)
 	cmd := &cobra.Command{
 		Use:   "generate --model DIR --prompt TEXT",
@@ -59,7 +30,7 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &c, func(ctx context.Context, c *GenerateConfig) error {
+	return configured(cmd, &c, func(ctx context.Context, c *tuning.GenerateConfig) error {
 		if err := requireFlags(cmd, "model", "prompt"); err != nil {
 			return err
 		}
@@ -91,7 +62,7 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 		spec := tuning.GenerateSpec{ModelDir: dir, Adapter: c.Adapter, Prompt: c.Prompt, System: c.System,
 			Raw: raw, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP, Seed: c.Seed}
 		if c.Samples > 1 {
-			return generateSamples(cmd, spec, c.Samples)
+			return tuning.WriteSamples(cmd.OutOrStdout(), cmd.ErrOrStderr(), spec, c.Samples)
 		}
 		w := cmd.OutOrStdout()
 		_, err = tuning.Generate(ctx, spec, func(s string) { fmt.Fprint(w, s) })

@@ -1,14 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"sort"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -33,21 +26,7 @@ func newRewardsListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List the built-in rewards with their arguments",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			for _, b := range reward.Builtins() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", b.Name, b.Range, b.Doc)
-				var args []string
-				for k := range b.Args {
-					args = append(args, k)
-				}
-				sort.Strings(args)
-				for _, a := range args {
-					fmt.Fprintf(tw, "\t  %s\t%s\n", a, b.Args[a])
-				}
-			}
-			return tw.Flush()
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return reward.WriteBuiltins(cmd.OutOrStdout()) },
 	}
 }
 
@@ -58,20 +37,6 @@ type RewardsScoreConfig struct {
 	// Rewards is a JSON file of reward functions (a grpo task's rewards,
 	// as a miner's external trainer gets them in CRUCIBLE_REWARDS).
 	Rewards string `flag:"rewards"`
-}
-
-// scoreLine is one line of "crucible rewards score"'s input.
-type scoreLine struct {
-	Prompt     string         `json:"prompt"`
-	Completion string         `json:"completion"`
-	Extra      map[string]any `json:"extra"`
-}
-
-// scoreResult is one line of its output.
-type scoreResult struct {
-	Total  float64   `json:"total"`
-	Parts  []float64 `json:"parts"`
-	Errors []string  `json:"errors,omitempty"`
 }
 
 func newRewardsScoreCmd() *cobra.Command {
@@ -97,14 +62,9 @@ CRUCIBLE_REWARDS to score its samples.`,
 	return configured(cmd, &c, func(ctx context.Context, c *RewardsScoreConfig) error {
 		var rs []crucible.Reward
 		if c.Rewards != "" {
-			b, err := os.ReadFile(c.Rewards)
-			if err != nil {
-				return crucible.Wrap(err, crucible.EINVALID, "--rewards")
-			}
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&rs); err != nil {
-				return crucible.Wrap(err, crucible.EINVALID, "--rewards %s: not a JSON list of rewards", c.Rewards)
+			var err error
+			if rs, err = reward.ReadList(c.Rewards); err != nil {
+				return err
 			}
 		}
 		if rf.given() {
@@ -118,31 +78,6 @@ CRUCIBLE_REWARDS to score its samples.`,
 		if err != nil {
 			return err
 		}
-		in := bufio.NewScanner(cmd.InOrStdin())
-		in.Buffer(make([]byte, 1<<20), 64<<20)
-		out := bufio.NewWriter(cmd.OutOrStdout())
-		defer out.Flush()
-		enc := json.NewEncoder(out)
-		for line := 1; in.Scan(); line++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if strings.TrimSpace(in.Text()) == "" {
-				continue
-			}
-			var l scoreLine
-			if err := json.Unmarshal(in.Bytes(), &l); err != nil {
-				return crucible.Errorf(crucible.EINVALID, "stdin:%d: not a JSON object with prompt, completion and extra: %v", line, err)
-			}
-			s, errs := set.ScoreLenient(l.Prompt, l.Completion, l.Extra)
-			res := scoreResult{Total: s.Total, Parts: s.Parts}
-			for _, e := range errs {
-				res.Errors = append(res.Errors, e.Error())
-			}
-			if err := enc.Encode(res); err != nil {
-				return err
-			}
-		}
-		return in.Err()
+		return reward.ScoreLines(ctx, set, cmd.InOrStdin(), cmd.OutOrStdout())
 	})
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -154,4 +156,10 @@ func notNegative(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// printf writes to w and returns only the error, for text printers.
+func printf(w io.Writer, format string, args ...any) error {
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
 }

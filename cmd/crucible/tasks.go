@@ -1,101 +1,54 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 )
 
 func init() { register(newTasksCmd) }
 
-// defaultServer is the validator a customer command talks to when neither
-// --server nor CRUCIBLE_SERVER says otherwise.
-const defaultServer = "http://127.0.0.1:8090"
-
-// apiKeyFile is where "crucible apikeys create --save" keeps a key.
-func apiKeyFile() string { return filepath.Join(node.Home(), "api_key") }
-
-// apiServerFile is where "crucible apikeys create --save" keeps the URL of
-// the validator the saved key belongs to.
-func apiServerFile() string { return filepath.Join(node.Home(), "api_server") }
-
-// savedServer returns the validator URL saved with the key, "" when none.
-func savedServer() string {
-	b, err := os.ReadFile(apiServerFile())
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// customerFlags are the settings every customer command shares.
-type customerFlags struct {
-	server string
-	key    string
-	json   bool
-}
-
-func (f *customerFlags) bind(cmd *cobra.Command) {
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.server, "server", "", "validator URL (default $CRUCIBLE_SERVER, else the server saved with the key, else "+defaultServer+")")
-	pf.StringVar(&f.key, "key", "", "API key (default $CRUCIBLE_API_KEY, else the key saved in $CRUCIBLE_HOME/api_key)")
-	pf.BoolVar(&f.json, "json", false, "print JSON")
-}
-
-// serverURL is the validator to talk to: --server, CRUCIBLE_SERVER, the
-// server saved with the key, or the default, in that order.
-func (f *customerFlags) serverURL() string {
-	for _, s := range []string{f.server, os.Getenv("CRUCIBLE_SERVER"), savedServer()} {
-		if s != "" {
-			return strings.TrimRight(s, "/")
+// connected binds cfg's settings (which embed console.Conn at conn) to cmd
+// and runs run with them, the connection's state directory set.
+func connected[C any](cmd *cobra.Command, cfg *C, conn *console.Conn, run func(cmd *cobra.Command, cfg *C, args []string) error) *cobra.Command {
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := load(); err != nil {
+			return err
 		}
+		conn.Home = node.Home()
+		return run(cmd, cfg, args)
 	}
-	return defaultServer
+	return cmd
 }
 
-// client returns an API client for the flags, the environment or the saved
-// key and server files, in that order.
-func (f *customerFlags) client() (*api.Client, error) {
-	server := f.serverURL()
-	key := f.key
-	if key == "" {
-		key = os.Getenv("CRUCIBLE_API_KEY")
-	}
-	if key == "" {
-		b, err := os.ReadFile(apiKeyFile())
-		if err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("read API key: %w", err)
+// call is a customer command that makes one request and prints its answer:
+// get (given the client and the arguments) and text (how to print it
+// without --json).
+func call[T any](cmd *cobra.Command, get func(context.Context, *api.Client, []string) (T, error), text func(io.Writer, T) error) *cobra.Command {
+	var conn console.Conn
+	return connected(cmd, &conn, &conn, func(cmd *cobra.Command, conn *console.Conn, args []string) error {
+		ctx := cmd.Context()
+		c, err := conn.Client()
+		if err != nil {
+			return err
 		}
-		key = strings.TrimSpace(string(b))
-	}
-	if key == "" {
-		return nil, crucible.Errorf(crucible.EUNAUTHORIZED, "no API key").
-			WithHint("pass --key, set CRUCIBLE_API_KEY, or save one with: crucible apikeys create --save (the validator prints an admin key on its first start)")
-	}
-	return api.NewClient(server, key), nil
-}
-
-// printJSON writes v indented.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+		v, err := get(ctx, c, args)
+		if err != nil {
+			return err
+		}
+		return conn.Print(cmd.OutOrStdout(), v, func(w io.Writer) error { return text(w, v) })
+	})
 }
 
 func newTasksCmd() *cobra.Command {
-	var f customerFlags
 	cmd := &cobra.Command{
 		Use:   "tasks",
 		Short: "Create, follow and download fine-tuning tasks on a validator",
@@ -104,7 +57,7 @@ dataset (uploaded from a file, or a dataset in the validator's cache), follow
 it live, see each miner's result and download the winning model.
 
 The validator is --server (or CRUCIBLE_SERVER, or the server saved by
-"crucible apikeys create --save", default ` + defaultServer + `); the API key is --key
+"crucible apikeys create --save", default ` + console.DefaultServer + `); the API key is --key
 (or CRUCIBLE_API_KEY, or the saved key). A task may be named by the first
 characters of its ID (at least four) when no other task of yours starts
 with them.`,
@@ -113,43 +66,25 @@ with them.`,
   crucible tasks results TASK
   crucible tasks download TASK -o model.tar`,
 	}
-	f.bind(cmd)
-	cmd.AddCommand(newTasksCreateCmd(&f), newTasksListCmd(&f), newTasksShowCmd(&f), newTasksWatchCmd(&f),
-		newTasksResultsCmd(&f), newTasksDownloadCmd(&f), newTasksPushCmd(&f), newTasksCancelCmd(&f))
+	show := call(&cobra.Command{Use: "show TASK", Short: "Show a task", Args: cobra.ExactArgs(1)},
+		func(ctx context.Context, c *api.Client, args []string) (*crucible.Task, error) {
+			return c.Task(ctx, args[0])
+		}, console.PrintTask)
+	results := call(&cobra.Command{Use: "results TASK", Short: "Each miner's result: test loss (grpo: reward and its parts), score, why, result hash", Args: cobra.ExactArgs(1)},
+		func(ctx context.Context, c *api.Client, args []string) (*api.TaskResults, error) {
+			return c.Results(ctx, args[0])
+		}, console.PrintResults)
+	cancel := call(&cobra.Command{Use: "cancel TASK", Short: "Cancel a task that has not finished", Args: cobra.ExactArgs(1)},
+		func(ctx context.Context, c *api.Client, args []string) (*crucible.Task, error) {
+			return c.Cancel(ctx, args[0])
+		},
+		func(w io.Writer, t *crucible.Task) error { return printf(w, "task %s: %s\n", t.ID, t.Status) })
+	cmd.AddCommand(newTasksCreateCmd(), newTasksListCmd(), show, newTasksWatchCmd(), results, newTasksDownloadCmd(), newTasksPushCmd(), cancel)
 	return cmd
 }
 
-// parseMapping turns "field=column" pairs into a column mapping.
-func parseMapping(pairs []string) (*crucible.ColumnMapping, error) {
-	if len(pairs) == 0 {
-		return nil, nil
-	}
-	vals := map[string]string{}
-	for _, p := range pairs {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" {
-			return nil, crucible.Errorf(crucible.EINVALID, "--map %q: want field=column, e.g. field_instruction=question", p)
-		}
-		vals[k] = v
-	}
-	b, _ := json.Marshal(vals)
-	var m crucible.ColumnMapping
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, crucible.Errorf(crucible.EINVALID, "--map: %v", err).
-			WithHint("fields are field_instruction, field_input, field_output, field_system, chat_column, field_prompt, field_chosen, field_rejected, field_text, ...")
-	}
-	return &m, nil
-}
-
-func newTasksCreateCmd(f *customerFlags) *cobra.Command {
-	var req api.CreateTaskRequest
-	var typ string
-	var pairs []string
-	var estimateOnly, watch bool
-	var rf *rewardFlags
-	hf := &hintFlags{}
+func newTasksCreateCmd() *cobra.Command {
+	var cfg console.CreateConfig
 	cmd := &cobra.Command{
 		Use:   "create --model MODEL --dataset FILE|FOLDER|ORG/NAME",
 		Short: "Create a task (uploading the dataset first) and print its estimate",
@@ -177,348 +112,80 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
   crucible tasks create --model crucible-tiny --dataset data/ --estimate
   crucible tasks create --model crucible-tiny --dataset arithmetic.jsonl --reward numeric_answer --reward-file format.star`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if req.Type, err = parseOptionalType(typ); err != nil {
-				return err
-			}
-			if req.Mapping, err = parseMapping(pairs); err != nil {
-				return err
-			}
-			if rf.given() {
-				if req.Rewards, _, err = rf.rewards(); err != nil {
-					return err
-				}
-			}
-			ctx := cmd.Context()
-			out := cmd.OutOrStdout()
-			req.Hints = hf.hints(cmd.Flags().Changed)
-			if err := req.Hints.Validate(); err != nil {
-				return err
-			}
-			tmp, err := os.MkdirTemp("", "crucible-dataset-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			local, what, err := localDataset(req.Dataset, tmp)
-			if err != nil {
-				return err
-			}
-			if what != "" && !f.json {
-				fmt.Fprintf(cmd.ErrOrStderr(), "sending %s as one JSONL file\n", what)
-			}
-			if req.TestDataset != "" {
-				testLocal, _, err := localDataset(req.TestDataset, tmp)
-				if err != nil {
-					return err
-				}
-				if testLocal != "" {
-					up, err := uploadDataset(ctx, c, testLocal, cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
-					if err != nil {
-						return fmt.Errorf("test set: %w", err)
-					}
-					if !f.json {
-						fmt.Fprintf(out, "uploaded the test set %s: %d rows (evaluated on instead of a split; miners never see it)\n", up.Name, up.Rows)
-					}
-					req.TestDataset = up.Ref()
-				}
-			}
-			if local != "" {
-				// Check a model name before spending an upload on the dataset
-				// (admins may name paths and hub ids, which are not listed).
-				if models, err := c.Models(ctx); err == nil && !strings.Contains(req.Model, "/") && !slices.Contains(models, req.Model) {
-					hint := "pick one of: " + strings.Join(models, ", ")
-					if len(models) == 0 {
-						hint = "this validator offers no models: its operator must put model directories under its --assets directory"
-					}
-					return crucible.Errorf(crucible.EINVALID, "unknown model %q", req.Model).WithHint(hint)
-				}
-				errw := cmd.ErrOrStderr()
-				up, err := uploadDataset(ctx, c, local, errw, isTerminal(errw))
-				if err != nil {
-					return err
-				}
-				if !f.json {
-					fmt.Fprintf(out, "uploaded %s: %d rows, %s (%s)\n", up.Name, up.Rows, up.Format, up.Reason)
-					for _, w := range up.Warnings {
-						fmt.Fprintf(out, "  warning: %s\n", w)
-					}
-				}
-				req.Dataset = up.Ref()
-			}
-			est, err := c.Estimate(ctx, req)
-			if err != nil {
-				return err
-			}
-			if d := describeHints(req.Hints); d != "" && !f.json {
-				fmt.Fprintln(out, d)
-			}
-			if estimateOnly {
-				if f.json {
-					return printJSON(out, est)
-				}
-				printEstimate(out, est)
-				return nil
-			}
-			created, err := c.CreateTask(ctx, req)
-			if err != nil {
-				return err
-			}
-			if f.json && !watch {
-				return printJSON(out, created)
-			}
-			if !f.json {
-				printEstimate(out, created.Estimate)
-				fmt.Fprintf(out, "created task %s (%s)\n", created.Task.ID, created.Task.Status)
-			}
-			if watch {
-				return watchTask(ctx, c, created.Task.ID, out, f.json)
-			}
-			return nil
-		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&req.Model, "model", "", "base model (see the dashboard's list, or GET /v1/models)")
-	fl.StringVar(&req.Dataset, "dataset", "", "a dataset file to upload, a dataset id in the validator's cache, or upload:ID")
-	fl.StringVar(&typ, "type", "", "instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
-	rf = addRewardFlags(cmd)
-	fl.StringSliceVar(&pairs, "map", nil, "column mapping as field=column, repeatable (default: detected)")
-	fl.Float64Var(&req.Hours, "hours", 0, "training budget in hours (default: chosen from the dataset's size)")
-	fl.BoolVar(&req.Public, "public", false, "every account sees the task, and once it ends its test split and results are published for auditors (tasks are private to your account otherwise)")
-	fl.StringVar(&req.Competition, "competition", "", "champion: trained by the tournament champion's miner (the default when there is one); open: every miner competes")
-	fl.BoolVar(&estimateOnly, "estimate", false, "print the estimate and stop")
-	fl.StringVar(&req.TestDataset, "test-dataset", "", "your own test set (a file, folder or upload:ID; same columns as --dataset): the winner is chosen on it, and every row of --dataset is trained on")
-	fl.BoolVar(&hf.lora, "lora", false, "hint: fine-tune with LoRA (--lora=false: in full)")
-	fl.IntVar(&hf.h.LoRARank, "lora-rank", 0, "hint: LoRA rank")
-	fl.Float64Var(&hf.h.LR, "learning-rate", 0, "hint: peak learning rate")
-	fl.Float64Var(&hf.h.Epochs, "epochs", 0, "hint: passes over the data")
-	fl.IntVar(&hf.h.BatchSize, "batch-size", 0, "hint: sequences per optimizer step")
-	fl.IntVar(&hf.h.MaxLength, "max-length", 0, "hint: tokens per sequence")
-	fl.BoolVar(&watch, "watch", false, "follow the task until it finishes")
-	cmd.MarkFlagRequired("model")
-	cmd.MarkFlagRequired("dataset")
-	return cmd
+	rf := addRewardFlags(cmd)
+	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *console.CreateConfig, _ []string) error {
+		ctx := cmd.Context()
+		if err := requireFlags(cmd, "model", "dataset"); err != nil {
+			return err
+		}
+		if rf.given() {
+			var err error
+			if cfg.Rewards, _, err = rf.rewards(); err != nil {
+				return err
+			}
+		}
+		cfg.LoRAGiven = cmd.Flags().Changed("lora")
+		return console.CreateTask(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	})
 }
 
-func parseOptionalType(s string) (crucible.TaskType, error) {
-	if s == "" {
-		return "", nil
-	}
-	return crucible.ParseTaskType(s)
+// TasksListConfig configures "crucible tasks list". Each field's doc
+// comment is its documentation (package config).
+type TasksListConfig struct {
+	console.Conn
+	// Status lists only tasks in these statuses.
+	Status []string `flag:"status"`
+	// Limit lists at most this many. Defaults to `50`.
+	Limit int `flag:"limit"`
+	// Offset skips this many.
+	Offset int `flag:"offset"`
+	// All (admins) lists every account's tasks.
+	All bool `flag:"all"`
 }
 
-func printEstimate(w io.Writer, e *api.Estimate) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "type\t%s\t%s\n", e.Type, e.Reason)
-	m, _ := json.Marshal(e.Mapping)
-	fmt.Fprintf(tw, "mapping\t%s\n", m)
-	fmt.Fprintf(tw, "rows\t%d (%d to train on, %d held out)\n", e.Rows, e.TrainRows, e.TestRows)
-	fmt.Fprintf(tw, "model\t%s parameters\n", humanInt(e.ModelParams))
-	fmt.Fprintf(tw, "budget\t%.2f h of training, results in about %s\n", e.Hours, e.ETA.Round(time.Second))
-	if e.Currency != "" {
-		fmt.Fprintf(tw, "price\t%.2f %s (%s)\n", e.Price, e.Currency, e.PriceBasis)
-	} else {
-		fmt.Fprintf(tw, "price\tnone quoted by this validator (compute: %.3g %s)\n", e.Cost, e.CostUnit)
-	}
-	fmt.Fprintf(tw, "miners online\t%d, %d of them take this task\n", e.Miners, e.MinersFit)
-	tw.Flush()
-	for _, warn := range e.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
+func newTasksListCmd() *cobra.Command {
+	var cfg TasksListConfig
+	config.Defaults(&cfg)
+	cmd := &cobra.Command{Use: "list", Short: "List your tasks, newest first", Args: cobra.NoArgs}
+	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *TasksListConfig, _ []string) error {
+		ctx := cmd.Context()
+		c, err := cfg.Client()
+		if err != nil {
+			return err
+		}
+		q := api.TaskQuery{Limit: cfg.Limit, Offset: cfg.Offset, All: cfg.All}
+		for _, s := range cfg.Status {
+			q.Statuses = append(q.Statuses, crucible.TaskStatus(s))
+		}
+		list, err := c.Tasks(ctx, q)
+		if err != nil {
+			return err
+		}
+		return cfg.Print(cmd.OutOrStdout(), list, func(w io.Writer) error { return console.PrintTasks(w, list) })
+	})
 }
 
-// humanInt writes 1234567 as 1.2M.
-func humanInt(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
+func newTasksWatchCmd() *cobra.Command {
+	var conn console.Conn
+	cmd := &cobra.Command{Use: "watch TASK", Short: "Follow a task live: status changes, each miner's progress, results", Args: cobra.ExactArgs(1)}
+	return connected(cmd, &conn, &conn, func(cmd *cobra.Command, conn *console.Conn, args []string) error {
+		ctx := cmd.Context()
+		c, err := conn.Client()
+		if err != nil {
+			return err
+		}
+		t, err := c.Task(ctx, args[0]) // the whole ID, when given a prefix
+		if err != nil {
+			return err
+		}
+		return console.Watch(ctx, c, t.ID, cmd.OutOrStdout(), conn.JSON)
+	})
 }
 
-func newTasksListCmd(f *customerFlags) *cobra.Command {
-	var q api.TaskQuery
-	var statuses []string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List your tasks, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			for _, s := range statuses {
-				q.Statuses = append(q.Statuses, crucible.TaskStatus(s))
-			}
-			list, err := c.Tasks(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, list)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tTYPE\tMODEL\tDATASET\tHOURS\tWINNER\tCREATED")
-			for _, t := range list.Tasks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", t.ID, t.Status, t.Type, t.Model, t.DatasetLabel(),
-					t.HoursToComplete, orDash(t.Winner), t.CreatedAt.Local().Format("2006-01-02 15:04"))
-			}
-			tw.Flush()
-			if list.Total > len(list.Tasks) {
-				fmt.Fprintf(out, "(%d of %d; use --limit and --offset for more)\n", len(list.Tasks), list.Total)
-			}
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringSliceVar(&statuses, "status", nil, "only tasks in these statuses")
-	fl.IntVar(&q.Limit, "limit", 50, "at most this many")
-	fl.IntVar(&q.Offset, "offset", 0, "skip this many")
-	fl.BoolVar(&q.All, "all", false, "admins: every account's tasks")
-	return cmd
-}
-
-// datasetLine shows a task's dataset by its name, with the reference the
-// API knows it by when that differs.
-func datasetLine(t *crucible.Task) string {
-	if t.DatasetName != "" && t.DatasetName != t.Dataset {
-		return t.DatasetName + " (" + t.Dataset + ")"
-	}
-	return t.Dataset
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func newTasksShowCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show TASK",
-		Short: "Show a task",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.Task(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, t)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "id\t%s\nstatus\t%s\ntype\t%s\nmodel\t%s (%s parameters)\ndataset\t%s\n", t.ID, t.Status, t.Type, t.Model, humanInt(t.ModelParamsCount), datasetLine(t))
-			fmt.Fprintf(tw, "budget\t%.2f h\nrows\t%d train, %d test\nprivate\t%v\ncreated\t%s\n", t.HoursToComplete, t.TrainRows, t.TestRows, t.Private, t.CreatedAt.Local().Format(time.RFC3339))
-			if t.Winner != "" {
-				fmt.Fprintf(tw, "winner\t%s\n", t.Winner)
-			}
-			if t.Failure != "" {
-				fmt.Fprintf(tw, "failure\t%s\n", t.Failure)
-			}
-			return tw.Flush()
-		},
-	}
-}
-
-func newTasksWatchCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "watch TASK",
-		Short: "Follow a task live: status changes, each miner's progress, results",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.Task(cmd.Context(), args[0]) // the whole ID, when given a prefix
-			if err != nil {
-				return err
-			}
-			return watchTask(cmd.Context(), c, t.ID, cmd.OutOrStdout(), f.json)
-		},
-	}
-}
-
-func shortKey(h string) string {
-	if len(h) <= 12 {
-		return h
-	}
-	return h[:5] + "…" + h[len(h)-5:]
-}
-
-func newTasksResultsCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "results TASK",
-		Short: "Each miner's result: test loss (grpo: reward and its parts), score, why, result hash",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			res, err := c.Results(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, res)
-			}
-			fmt.Fprintf(out, "task %s: %s", res.Task.ID, res.Task.Status)
-			if res.BaseLoss != nil {
-				fmt.Fprintf(out, ", base model test loss %.4f", *res.BaseLoss)
-			}
-			fmt.Fprintln(out)
-			if res.Task.Type == crucible.TaskGRPO {
-				return printRewardResults(out, res)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RANK\tMINER\tTEST LOSS\tSCORE\tSHA256\tWHY")
-			for _, m := range res.Miners {
-				rank := "-"
-				if m.Rank > 0 {
-					rank = fmt.Sprint(m.Rank)
-				}
-				if m.Winner {
-					rank += " *"
-				}
-				why := m.Reason
-				if m.Failure != "" {
-					why = m.Failure
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rank, m.Hotkey, fmtPtr(m.TestLoss, "%.4f"), fmtPtr(m.QualityScore, "%g"), orDash(shortKey(m.ResultSHA256)), why)
-			}
-			return tw.Flush()
-		},
-	}
-}
-
-func fmtPtr(p *float64, format string) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf(format, *p)
-}
-
-func newTasksDownloadCmd(f *customerFlags) *cobra.Command {
-	var output, format string
-	var merged bool
+func newTasksDownloadCmd() *cobra.Command {
+	var cfg console.DownloadConfig
+	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "download TASK",
 		Short: "Download the winning model as an archive of its Hugging Face directory",
@@ -531,74 +198,35 @@ model the task named; --merged merges it into the base as a full model.`,
 		Example: `  crucible tasks download 3f2a
   crucible tasks download 3f2a --merged --format tar.gz`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if format != "tar" && format != "tar.gz" {
-				return crucible.Errorf(crucible.EINVALID, "--format %q: want tar or tar.gz", format)
-			}
-			t, err := c.Task(cmd.Context(), args[0]) // the whole ID, when given a prefix
-			if err != nil {
-				return err
-			}
-			args[0] = t.ID
-			folder := "crucible-" + args[0]
-			if merged {
-				folder += "-merged"
-			}
-			if output == "" {
-				output = folder + "." + format
-			}
-			tmp := output + ".part"
-			file, err := os.Create(tmp)
-			if err != nil {
-				return err
-			}
-			n, err := c.DownloadWinner(cmd.Context(), args[0], api.DownloadOptions{Format: format, Merged: merged}, file)
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(tmp)
-				return err
-			}
-			if err := os.Rename(tmp, output); err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"path": output, "bytes": n})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s bytes); unpack with: tar -xf %s (it makes the folder %s)\n", output, humanInt(n), output, folder)
-			return nil
-		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default crucible-TASK.tar, crucible-TASK-merged.tar with --merged)")
-	cmd.Flags().StringVar(&format, "format", "tar", "tar or tar.gz")
-	cmd.Flags().BoolVar(&merged, "merged", false, "a LoRA winner merged into its base as a full model")
-	return cmd
+	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *console.DownloadConfig, args []string) error {
+		ctx := cmd.Context()
+		return console.Download(ctx, cfg, args[0], cmd.OutOrStdout())
+	})
 }
 
-func newTasksCancelCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "cancel TASK",
-		Short: "Cancel a task that has not finished",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.Cancel(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), t)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "task %s: %s\n", t.ID, t.Status)
-			return nil
-		},
+func newTasksPushCmd() *cobra.Command {
+	var cfg console.PushConfig
+	cmd := &cobra.Command{
+		Use:   "push TASK --repo ORG/NAME",
+		Short: "Push a task's winner to a model hub (Hugging Face), with its model card",
+		Long: `push downloads the task's winner as "tasks download" does (its weights in
+the base's dtype, an adapter naming its base or, with --merged, merged into
+it, and the model card) and pushes it to a repository on the hub, creating
+the repository when it does not exist, in one commit. The token is HF_TOKEN
+(it needs write access) and goes to the hub only; the hub is --endpoint,
+else HF_ENDPOINT, else https://huggingface.co. Large files go through the
+hub's LFS storage; a push broken off is resumed by running it again: files
+the hub already holds are not sent twice.`,
+		Example: `  HF_TOKEN=hf_... crucible tasks push 3f2a --repo alice/facts-tiny
+  HF_TOKEN=hf_... crucible tasks push 3f2a --repo alice/facts-tiny-merged --merged --private`,
+		Args: cobra.ExactArgs(1),
 	}
+	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *console.PushConfig, args []string) error {
+		ctx := cmd.Context()
+		if err := requireFlags(cmd, "repo"); err != nil {
+			return err
+		}
+		return console.Push(ctx, cfg, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+	})
 }

@@ -2,24 +2,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 )
 
 func init() { register(newTournamentsCmd) }
 
 func newTournamentsCmd() *cobra.Command {
-	var f customerFlags
 	cmd := &cobra.Command{
 		Use:   "tournaments",
 		Short: "List, show and follow a validator's tournaments and champions",
@@ -38,99 +35,34 @@ champion.`,
   crucible tournaments announce --settings tournament.json
   crucible tournaments seed-champion --hotkey 5F... --strategy auto`,
 	}
-	f.bind(cmd)
-	cmd.AddCommand(newTournamentsListCmd(&f), newTournamentsShowCmd(&f), newTournamentsWatchCmd(&f),
-		newTournamentsAnnounceCmd(&f), newTournamentsSeedCmd(&f))
-	return cmd
-}
-
-// reader is a client for reading public resources: the saved key is used
-// when there is one, none is needed.
-func (f *customerFlags) reader() *api.Client {
-	if c, err := f.client(); err == nil {
-		return c
-	}
-	return api.NewClient(f.serverURL(), "")
-}
-
-func newTournamentsListCmd(f *customerFlags) *cobra.Command {
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List tournaments, newest first, and the champion",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := f.reader().Tournaments(cmd.Context(), limit)
+	var list TournamentsListConfig
+	config.Defaults(&list)
+	listCmd := connected(&cobra.Command{Use: "list", Short: "List tournaments, newest first, and the champion", Args: cobra.NoArgs},
+		&list, &list.Conn, func(cmd *cobra.Command, cfg *TournamentsListConfig, _ []string) error {
+			l, err := cfg.Reader().Tournaments(cmd.Context(), cfg.Limit)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, l)
-			}
-			if c := l.Champion; c != nil {
-				fmt.Fprintf(out, "champion: %s (%s), %d win(s) in a row\n\n", c.Hotkey, c.Method, c.Wins)
-			} else {
-				fmt.Fprintln(out, "no champion yet")
-			}
-			if len(l.Tournaments) == 0 {
-				fmt.Fprintln(out, "no tournaments yet")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOURNAMENT\tSTATUS\tROUND\tDEFENDER\tCHALLENGER\tCHAMPION AFTER\tCREATED")
-			for _, t := range l.Tournaments {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Round, orDash(shortKey(t.Defender)),
-					orDash(shortKey(t.Challenger)), orDash(shortKey(t.Winner)), t.CreatedAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many tournaments")
-	return cmd
-}
-
-func newTournamentsShowCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show TOURNAMENT",
-		Short: "Show a tournament: its entries and bracket, each task's results and margins",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := f.reader().Tournament(cmd.Context(), args[0])
+			return cfg.Print(cmd.OutOrStdout(), l, func(w io.Writer) error { return console.PrintTournaments(w, l) })
+		})
+	var show console.Conn
+	showCmd := connected(&cobra.Command{Use: "show TOURNAMENT", Short: "Show a tournament: its entries and bracket, each task's results and margins", Args: cobra.ExactArgs(1)},
+		&show, &show, func(cmd *cobra.Command, conn *console.Conn, args []string) error {
+			d, err := conn.Reader().Tournament(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			printTournament(cmd.OutOrStdout(), d)
-			return nil
-		},
-	}
-}
-
-func newTournamentsWatchCmd(f *customerFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "watch TOURNAMENT",
-		Short: "Follow a tournament live, then show its bracket",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c := f.reader()
-			out := cmd.OutOrStdout()
+			return conn.Print(cmd.OutOrStdout(), d, func(w io.Writer) error { console.PrintTournament(w, d); return nil })
+		})
+	var watch console.Conn
+	watchCmd := connected(&cobra.Command{Use: "watch TOURNAMENT", Short: "Follow a tournament live, then show its bracket", Args: cobra.ExactArgs(1)},
+		&watch, &watch, func(cmd *cobra.Command, conn *console.Conn, args []string) error {
+			c, out := conn.Reader(), cmd.OutOrStdout()
 			status, err := c.WatchTournament(cmd.Context(), args[0], 0, func(e *crucible.TournamentEvent) error {
-				if f.json {
-					b, _ := json.Marshal(e)
-					_, err := fmt.Fprintf(out, "%s\n", b)
-					return err
-				}
-				_, err := fmt.Fprintf(out, "%s  %-8s %s\n", e.CreatedAt.Local().Format(time.TimeOnly), e.Kind, e.Message)
-				return err
+				return console.PrintTournamentEvent(out, e, conn.JSON)
 			})
-			if err != nil {
+			if err != nil || conn.JSON {
 				return err
-			}
-			if f.json {
-				return nil
 			}
 			fmt.Fprintf(out, "\ntournament %s\n\n", status)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -139,15 +71,11 @@ func newTournamentsWatchCmd(f *customerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printTournament(out, d)
+			console.PrintTournament(out, d)
 			return nil
-		},
-	}
-}
-
-func newTournamentsAnnounceCmd(f *customerFlags) *cobra.Command {
-	var settings string
-	cmd := &cobra.Command{
+		})
+	var announce TournamentsAnnounceConfig
+	announceCmd := connected(&cobra.Command{
 		Use:   "announce",
 		Short: "Announce a tournament (admins): its rules and task pool from a JSON file",
 		Long: `announce announces a tournament with the settings in a JSON file (the fields of
@@ -163,152 +91,68 @@ pool. The pool is required: e.g.
    "min_entrants": 2, "boss_tasks": 3, "hours": 0.5}`,
 		Example: `  crucible tournaments announce --settings tournament.json`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if settings == "" {
-				return crucible.Errorf(crucible.EINVALID, "--settings FILE is required")
-			}
-			b, err := os.ReadFile(settings)
-			if err != nil {
-				return crucible.Wrap(err, crucible.EINVALID, "read %s", settings)
-			}
-			s := crucible.DefaultTournamentSettings() // what the file leaves out
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&s); err != nil {
-				return crucible.Errorf(crucible.EINVALID, "%s: %v", settings, err)
-			}
-			s.DefaultTypes()
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.AnnounceTournament(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), t)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tournament %s announced: entries close at %s\nfollow it with: crucible tournaments watch %s\n",
+	}, &announce, &announce.Conn, func(cmd *cobra.Command, cfg *TournamentsAnnounceConfig, _ []string) error {
+		s, err := console.ReadTournamentSettings(cfg.Settings)
+		if err != nil {
+			return err
+		}
+		c, err := cfg.Client()
+		if err != nil {
+			return err
+		}
+		t, err := c.AnnounceTournament(cmd.Context(), s)
+		if err != nil {
+			return err
+		}
+		return cfg.Print(cmd.OutOrStdout(), t, func(w io.Writer) error {
+			return printf(w, "tournament %s announced: entries close at %s\nfollow it with: crucible tournaments watch %s\n",
 				t.ID, t.EntriesClose.Local().Format(time.DateTime), t.ID)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&settings, "settings", "", "JSON file of the tournament's settings")
-	return cmd
-}
-
-func newTournamentsSeedCmd(f *customerFlags) *cobra.Command {
-	var req api.SeedChampionRequest
-	cmd := &cobra.Command{
-		Use:   "seed-champion",
-		Short: "Make a miner the champion of a network that has none (admins)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
+		})
+	})
+	var seed TournamentsSeedConfig
+	seedCmd := connected(&cobra.Command{Use: "seed-champion", Short: "Make a miner the champion of a network that has none (admins)", Args: cobra.NoArgs},
+		&seed, &seed.Conn, func(cmd *cobra.Command, cfg *TournamentsSeedConfig, _ []string) error {
+			c, err := cfg.Client()
 			if err != nil {
 				return err
 			}
-			ch, err := c.SeedChampion(cmd.Context(), req)
+			ch, err := c.SeedChampion(cmd.Context(), api.SeedChampionRequest{Hotkey: cfg.Hotkey,
+				Method: crucible.Method{Strategy: cfg.Strategy, Version: cfg.Version, Image: cfg.Image, Commit: cfg.Commit}})
 			if err != nil {
 				return err
 			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), ch)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "champion: %s (%s)\n", ch.Hotkey, ch.Method)
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringVar(&req.Hotkey, "hotkey", "", "the miner's SS58 hotkey")
-	fl.StringVar(&req.Method.Strategy, "strategy", "", "its method's strategy (e.g. auto)")
-	fl.StringVar(&req.Method.Version, "version", "", "its method's version")
-	fl.StringVar(&req.Method.Image, "image", "", "its trainer's container image digest")
-	fl.StringVar(&req.Method.Commit, "commit", "", "its trainer's repository commit")
+			return cfg.Print(cmd.OutOrStdout(), ch, func(w io.Writer) error { return printf(w, "champion: %s (%s)\n", ch.Hotkey, ch.Method) })
+		})
+	cmd.AddCommand(listCmd, showCmd, watchCmd, announceCmd, seedCmd)
 	return cmd
 }
 
-// printTournament writes a tournament: its state, entries and bracket.
-func printTournament(w io.Writer, d *api.TournamentDetail) {
-	t := d.Tournament
-	fmt.Fprintf(w, "tournament %s: %s", t.ID, t.Status)
-	if t.Status == crucible.TournamentRunning {
-		fmt.Fprintf(w, ", round %d", t.Round)
-	}
-	fmt.Fprintln(w)
-	if t.Defender != "" {
-		fmt.Fprintf(w, "defender   %s (%d win(s) in a row; a challenger must beat it by more than %.1f%% on a boss task)\n", t.Defender, t.DefenderWins, 100*d.Threshold)
-	}
-	if t.Failure != "" {
-		fmt.Fprintf(w, "failure    %s\n", t.Failure)
-	}
-	fmt.Fprintf(w, "\nentries (%d):\n", len(d.Entries))
-	for _, e := range d.Entries {
-		fee := ""
-		if e.Fee > 0 {
-			fee = fmt.Sprintf(", fee %g TAO at block %d", e.Fee, e.FeeBlock)
-		}
-		fmt.Fprintf(w, "  %s  %s (%.12s…)%s\n", e.Hotkey, e.Method, e.MethodHash, fee)
-	}
-	round := 0
-	for _, m := range d.Matches {
-		if m.Round != round {
-			round = m.Round
-			fmt.Fprintf(w, "\nround %d · %s\n", round, map[crucible.MatchKind]string{crucible.MatchGroup: "group stage", crucible.MatchPair: "knockout", crucible.MatchBoss: "boss round"}[m.Kind])
-		}
-		title := fmt.Sprintf("%s %d", m.Kind, m.Index+1)
-		if m.Kind == crucible.MatchBoss {
-			title = "boss"
-		}
-		if len(m.Members) == 1 && m.Kind == crucible.MatchPair {
-			fmt.Fprintf(w, "  %-8s %s: bye\n", title, shortKey(m.Members[0]))
-			continue
-		}
-		fmt.Fprintf(w, "  %-8s %s\n", title, strings.Join(shortKeys(m.Members), " vs "))
-		for k, mt := range m.Tasks {
-			var parts []string
-			for _, r := range mt.Results {
-				switch {
-				case r.Loss != nil:
-					parts = append(parts, fmt.Sprintf("%s %.4f", shortKey(r.Hotkey), *r.Loss))
-				case r.Reward != nil:
-					parts = append(parts, fmt.Sprintf("%s reward %.4f", shortKey(r.Hotkey), *r.Reward))
-				default:
-					parts = append(parts, fmt.Sprintf("%s failed", shortKey(r.Hotkey)))
-				}
-			}
-			line := fmt.Sprintf("    task %d %-8s %s", k+1, mt.Type, strings.Join(parts, "  "))
-			if mt.Done {
-				line += "  → " + orDash(shortKey(mt.Winner))
-				if mt.Note != "" {
-					line += " (" + mt.Note + ")"
-				}
-			} else {
-				line += " (playing)"
-			}
-			fmt.Fprintln(w, line)
-		}
-		if m.Done {
-			fmt.Fprintf(w, "    %s\n", m.Note)
-		}
-	}
-	if t.Status == crucible.TournamentFinished {
-		switch {
-		case t.Winner == "":
-			fmt.Fprintln(w, "\nno champion: every entrant failed")
-		case t.Winner == t.Defender:
-			fmt.Fprintf(w, "\nchampion: %s keeps the title\n", t.Winner)
-		default:
-			fmt.Fprintf(w, "\nchampion: %s\n", t.Winner)
-		}
-	}
+// TournamentsListConfig configures "crucible tournaments list". Each
+// field's doc comment is its documentation (package config).
+type TournamentsListConfig struct {
+	console.Conn
+	// Limit lists at most this many tournaments. Defaults to `20`.
+	Limit int `flag:"limit"`
 }
 
-func shortKeys(hs []string) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = shortKey(h)
-	}
-	return out
+// TournamentsAnnounceConfig configures "crucible tournaments announce".
+type TournamentsAnnounceConfig struct {
+	console.Conn
+	// Settings is the JSON file of the tournament's settings.
+	Settings string `flag:"settings"`
+}
+
+// TournamentsSeedConfig configures "crucible tournaments seed-champion".
+type TournamentsSeedConfig struct {
+	console.Conn
+	// Hotkey is the miner's SS58 hotkey.
+	Hotkey string `flag:"hotkey"`
+	// Strategy is its method's strategy (e.g. auto).
+	Strategy string `flag:"strategy"`
+	// Version is its method's version.
+	Version string `flag:"version"`
+	// Image is its trainer's container image digest.
+	Image string `flag:"image"`
+	// Commit is its trainer's repository commit.
+	Commit string `flag:"commit"`
 }

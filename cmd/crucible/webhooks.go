@@ -1,16 +1,20 @@
 package main
 
 import (
-	"fmt"
-	"text/tabwriter"
+	"context"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/console"
+	"github.com/crucible-net/crucible/crucible"
 )
 
 func init() { register(newWebhooksCmd) }
 
 func newWebhooksCmd() *cobra.Command {
-	var f customerFlags
 	cmd := &cobra.Command{
 		Use:   "webhooks",
 		Short: "Tell an endpoint of yours about your tasks: add, list, test and delete webhooks, read their delivery log",
@@ -26,125 +30,76 @@ that lead to internal addresses unless its operator allows them.`,
   crucible webhooks ping WEBHOOK_ID
   crucible webhooks deliveries WEBHOOK_ID`,
 	}
-	f.bind(cmd)
-	var url string
-	create := &cobra.Command{
-		Use:   "create --url URL",
-		Short: "Add a webhook; its signing secret is shown once",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	var create WebhooksCreateConfig
+	createCmd := connected(&cobra.Command{Use: "create --url URL", Short: "Add a webhook; its signing secret is shown once", Args: cobra.NoArgs},
+		&create, &create.Conn, func(cmd *cobra.Command, cfg *WebhooksCreateConfig, _ []string) error {
 			if err := requireFlags(cmd, "url"); err != nil {
 				return err
 			}
-			c, err := f.client()
+			c, err := cfg.Client()
 			if err != nil {
 				return err
 			}
-			cw, err := c.CreateWebhook(cmd.Context(), url)
+			cw, err := c.CreateWebhook(cmd.Context(), cfg.URL)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, cw)
+			return cfg.Print(cmd.OutOrStdout(), cw, func(w io.Writer) error {
+				return printf(w, "webhook %s for %s\nsigning secret (shown only now): %s\n", cw.Webhook.ID, cw.Webhook.URL, cw.Secret)
+			})
+		})
+	list := call(&cobra.Command{Use: "list", Short: "List your webhooks (never their secrets)", Args: cobra.NoArgs},
+		func(ctx context.Context, c *api.Client, _ []string) ([]*crucible.Webhook, error) {
+			return c.Webhooks(ctx)
+		}, console.PrintWebhooks)
+	var deliveries WebhooksDeliveriesConfig
+	config.Defaults(&deliveries)
+	deliveriesCmd := connected(&cobra.Command{Use: "deliveries WEBHOOK_ID", Short: "A webhook's delivery log, newest first: each message, its attempts and the last answer", Args: cobra.ExactArgs(1)},
+		&deliveries, &deliveries.Conn, func(cmd *cobra.Command, cfg *WebhooksDeliveriesConfig, args []string) error {
+			c, err := cfg.Client()
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(out, "webhook %s for %s\nsigning secret (shown only now): %s\n", cw.Webhook.ID, cw.Webhook.URL, cw.Secret)
-			return nil
+			ds, err := c.WebhookDeliveries(cmd.Context(), args[0], cfg.Limit)
+			if err != nil {
+				return err
+			}
+			return cfg.Print(cmd.OutOrStdout(), ds, func(w io.Writer) error { return console.PrintDeliveries(w, ds) })
+		})
+	ping := call(&cobra.Command{Use: "ping WEBHOOK_ID", Short: "Send a test message to a webhook", Args: cobra.ExactArgs(1)},
+		func(ctx context.Context, c *api.Client, args []string) (*crucible.WebhookDelivery, error) {
+			return c.PingWebhook(ctx, args[0])
 		},
-	}
-	create.Flags().StringVar(&url, "url", "", "the endpoint, http(s)")
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List your webhooks (never their secrets)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			hs, err := c.Webhooks(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, hs)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tURL\tSECRET\tADDED")
-			for _, h := range hs {
-				fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\n", h.ID, h.URL, h.Prefix, h.CreatedAt.Local().Format("2006-01-02 15:04"))
-			}
-			return tw.Flush()
-		},
-	}
-	var limit int
-	deliveries := &cobra.Command{
-		Use:   "deliveries WEBHOOK_ID",
-		Short: "A webhook's delivery log, newest first: each message, its attempts and the last answer",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ds, err := c.WebhookDeliveries(cmd.Context(), args[0], limit)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if f.json {
-				return printJSON(out, ds)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CREATED\tTYPE\tTASK\tSTATE\tTRIES\tLAST ANSWER")
-			for _, d := range ds {
-				last := orDash(d.LastError)
-				if d.LastStatus != 0 && d.LastError == "" {
-					last = fmt.Sprint(d.LastStatus)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.CreatedAt.Local().Format("2006-01-02 15:04:05"), d.Type, orDash(shortID(d.TaskID)), d.State, d.Attempts, last)
-			}
-			return tw.Flush()
-		},
-	}
-	deliveries.Flags().IntVar(&limit, "limit", 50, "at most this many")
-	ping := &cobra.Command{
-		Use:   "ping WEBHOOK_ID",
-		Short: "Send a test message to a webhook",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			d, err := c.PingWebhook(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "test message %s queued; see: crucible webhooks deliveries %s\n", d.ID, args[0])
-			return nil
-		},
-	}
-	del := &cobra.Command{
-		Use:   "delete WEBHOOK_ID",
-		Short: "Delete a webhook and its delivery log",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+		func(w io.Writer, d *crucible.WebhookDelivery) error {
+			return printf(w, "test message %s queued; see: crucible webhooks deliveries %s\n", d.ID, d.WebhookID)
+		})
+	var del console.Conn
+	delCmd := connected(&cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its delivery log", Args: cobra.ExactArgs(1)},
+		&del, &del, func(cmd *cobra.Command, conn *console.Conn, args []string) error {
+			c, err := conn.Client()
 			if err != nil {
 				return err
 			}
 			if err := c.DeleteWebhook(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted webhook %s\n", args[0])
-			return nil
-		},
-	}
-	cmd.AddCommand(create, list, deliveries, ping, del)
+			return printf(cmd.OutOrStdout(), "deleted webhook %s\n", args[0])
+		})
+	cmd.AddCommand(createCmd, list, deliveriesCmd, ping, delCmd)
 	return cmd
+}
+
+// WebhooksCreateConfig configures "crucible webhooks create". Each field's
+// doc comment is its documentation (package config).
+type WebhooksCreateConfig struct {
+	console.Conn
+	// URL is the endpoint, http(s).
+	URL string `flag:"url"`
+}
+
+// WebhooksDeliveriesConfig configures "crucible webhooks deliveries".
+type WebhooksDeliveriesConfig struct {
+	console.Conn
+	// Limit shows at most this many. Defaults to `50`.
+	Limit int `flag:"limit"`
 }

@@ -26,4 +26,13 @@ func init() {
 		"EmissionPerBlock":  {Help: "the TAO emitted per block", Default: "1"},
 		"FixedPoint":        {Help: "runs Yuma Consensus in Subtensor's I32F32 fixed point instead of float64 (matches the chain bit for bit on classic Yuma)"},
 	})
+	config.Register(reflect.TypeFor[ClientConfig](), map[string]config.Doc{
+		"URL": {Help: "the chain's address", Default: "http://127.0.0.1:9944"},
+	})
+	config.Register(reflect.TypeFor[RegisterConfig](), map[string]config.Doc{
+		"Coldkey": {Help: "the SS58 address of the owning coldkey; empty means the hotkey itself"},
+	})
+	config.Register(reflect.TypeFor[StakeConfig](), map[string]config.Doc{
+		"Amount": {Help: "the TAO to stake"},
+	})
 }

@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"context"
@@ -12,18 +12,17 @@ import (
 	"time"
 
 	"github.com/crucible-net/crucible/api"
-	"github.com/crucible-net/crucible/node"
 )
 
 // resumableFrom is the file size from which tasks create uploads a dataset
 // in resumable chunks rather than in one request.
 const resumableFrom = 64 << 20
 
-// uploadDataset uploads a local dataset file: in one request when small,
+// UploadDataset uploads a local dataset file: in one request when small,
 // else as a resumable upload whose session is remembered in
-// $CRUCIBLE_HOME/uploads, so that running the same command again after a
+// home/uploads, so that running the same command again after a
 // broken connection or a crash goes on where the validator stands.
-func uploadDataset(ctx context.Context, c *api.Client, path string, progress io.Writer, tty bool) (*api.DatasetUpload, error) {
+func UploadDataset(ctx context.Context, c *api.Client, home, path string, progress io.Writer, tty bool) (*api.DatasetUpload, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -37,7 +36,7 @@ func uploadDataset(ctx context.Context, c *api.Client, path string, progress io.
 	if st.Size() < resumableFrom {
 		return c.UploadDataset(ctx, name, f)
 	}
-	state := uploadStateFile(c.BaseURL, path, st)
+	state := uploadStateFile(home, c.BaseURL, path, st)
 	var saved struct {
 		Session string `json:"session"`
 	}
@@ -92,8 +91,8 @@ func uploadDataset(ctx context.Context, c *api.Client, path string, progress io.
 
 // uploadStateFile names the file that remembers a resumable upload of one
 // file (by path, size and modification time) to one validator.
-func uploadStateFile(server, path string, st os.FileInfo) string {
+func uploadStateFile(home, server, path string, st os.FileInfo) string {
 	abs, _ := filepath.Abs(path)
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", server, abs, st.Size(), st.ModTime().UnixNano())))
-	return filepath.Join(node.Home(), "uploads", hex.EncodeToString(h[:12])+".json")
+	return filepath.Join(home, "uploads", hex.EncodeToString(h[:12])+".json")
 }

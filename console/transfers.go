@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// transfers shows the progress of files moving (downloads, uploads): one
+// Transfers shows the progress of files moving (downloads, uploads): one
 // bar per file with its size, speed and ETA on a terminal; otherwise a line
 // when a file starts, at every quarter of it and when it ends.
-type transfers struct {
+type Transfers struct {
 	verb string // "downloading", "uploading"
 	out  io.Writer
 	p    *mpb.Progress
@@ -24,16 +24,18 @@ type transfers struct {
 	start map[string]time.Time
 }
 
-func newTransfers(out io.Writer, tty bool, verb string) *transfers {
-	t := &transfers{verb: verb, out: out, bars: map[string]*mpb.Bar{}, plain: map[string]int64{}, start: map[string]time.Time{}}
+// NewTransfers starts a display on out (bars when tty) whose lines say verb
+// ("downloading", "uploading").
+func NewTransfers(out io.Writer, tty bool, verb string) *Transfers {
+	t := &Transfers{verb: verb, out: out, bars: map[string]*mpb.Bar{}, plain: map[string]int64{}, start: map[string]time.Time{}}
 	if tty {
 		t.p = mpb.New(mpb.WithOutput(out), mpb.WithWidth(100), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithAutoRefresh())
 	}
 	return t
 }
 
-// update says file has have of size bytes (size 0: unknown).
-func (t *transfers) update(file string, have, size int64) {
+// Update says file has have of size bytes (size 0: unknown).
+func (t *Transfers) Update(file string, have, size int64) {
 	t.mu.Lock()
 	start, seen := t.start[file]
 	if !seen {
@@ -81,8 +83,8 @@ func (t *transfers) update(file string, have, size int64) {
 	}
 }
 
-// close ends the display.
-func (t *transfers) close() {
+// Close ends the display.
+func (t *Transfers) Close() {
 	if t.p == nil {
 		return
 	}

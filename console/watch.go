@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"context"
@@ -17,18 +17,18 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 )
 
-// watchTask follows a task from its start until it finishes: on a terminal,
+// Watch follows a task from its start until it finishes: on a terminal,
 // a status line and one progress bar per miner (share done, ETA, training
 // loss) under a log of what happened; elsewhere, plain lines; with asJSON,
 // the events as JSON lines.
-func watchTask(ctx context.Context, c *api.Client, id string, out io.Writer, asJSON bool) error {
+func Watch(ctx context.Context, c *api.Client, id string, out io.Writer, asJSON bool) error {
 	var status crucible.TaskStatus
 	var err error
 	if asJSON {
 		enc := json.NewEncoder(out)
 		status, err = c.Watch(ctx, id, 0, func(e *crucible.TaskEvent) error { return enc.Encode(e) })
 	} else {
-		w := newWatcher(c, id, out, isTerminal(out))
+		w := newWatcher(c, id, out, IsTerminal(out))
 		status, err = c.Watch(ctx, id, 0, func(e *crucible.TaskEvent) error { w.event(ctx, e); return nil })
 		w.close(status)
 	}
@@ -100,7 +100,7 @@ func newWatcher(c *api.Client, id string, out io.Writer, tty bool) *watcher {
 func (w *watcher) headline() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := fmt.Sprintf("task %s  %s", shortID(w.id), orDash(string(w.status)))
+	s := fmt.Sprintf("task %s  %s", ShortID(w.id), OrDash(string(w.status)))
 	if w.deadline != nil && w.status == crucible.StatusTraining {
 		if left := time.Until(*w.deadline); left > 0 {
 			s += fmt.Sprintf("  deadline in %s", left.Round(time.Second))
@@ -150,7 +150,7 @@ func (w *watcher) ensureMiner(hotkey string) {
 		w.mu.Unlock()
 		return
 	}
-	m := &minerView{name: shortKey(hotkey), trainLoss: math.NaN(), testLoss: math.NaN(), state: "offered"}
+	m := &minerView{name: ShortKey(hotkey), trainLoss: math.NaN(), testLoss: math.NaN(), state: "offered"}
 	w.miners[hotkey] = m
 	w.order = append(w.order, hotkey)
 	w.mu.Unlock()
@@ -367,15 +367,6 @@ func (w *watcher) close(status crucible.TaskStatus) {
 	}
 	fmt.Fprintln(w.out, line)
 	if status == crucible.StatusSuccess {
-		fmt.Fprintf(w.out, "results: crucible tasks results %s; the model: crucible tasks download %s\n", shortID(w.id), shortID(w.id))
+		fmt.Fprintf(w.out, "results: crucible tasks results %s; the model: crucible tasks download %s\n", ShortID(w.id), ShortID(w.id))
 	}
-}
-
-// shortID is the first eight characters of a task ID, which commands
-// accept in place of the whole.
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }

@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"encoding/json"
@@ -14,13 +14,13 @@ import (
 	"github.com/crucible-net/crucible/data/hub"
 )
 
-// localDataset finds what a task's --dataset names on this machine: a file
+// LocalDataset finds what a task's --dataset names on this machine: a file
 // is sent as it is; a directory (a Hugging Face dataset folder, or any
 // folder of data files) or a dataset in the local Hugging Face cache is
 // read with the dataset readers and sent as one JSONL file, written under
 // tmp. It returns "" for a name that is neither (a dataset the validator
 // resolves, or an upload:ID), and what it found.
-func localDataset(name, tmp string) (path, what string, err error) {
+func LocalDataset(name, tmp string) (path, what string, err error) {
 	st, err := os.Stat(name)
 	switch {
 	case err == nil && !st.IsDir():
@@ -82,28 +82,37 @@ func packDataset(src, name, tmp string) (string, error) {
 	return out, nil
 }
 
-// hintFlags are tasks create's hyperparameter hints.
-type hintFlags struct {
-	h    crucible.Hints
-	lora bool
-}
-
-func (f *hintFlags) hints(changed func(string) bool) *crucible.Hints {
-	h := f.h
-	if changed("lora") {
-		l := f.lora
-		h.LoRA = &l
-	}
-	if h.Empty() {
-		return nil
-	}
-	return &h
-}
-
-func describeHints(h *crucible.Hints) string {
+// DescribeHints says which hyperparameter hints go to the miners; "" for
+// none.
+func DescribeHints(h *crucible.Hints) string {
 	if h.Empty() {
 		return ""
 	}
 	b, _ := json.Marshal(h)
 	return fmt.Sprintf("hints for miners: %s (their strategies may follow them; the hidden test split decides)", b)
+}
+
+// ParseMapping turns "field=column" pairs into a column mapping; nil for
+// none.
+func ParseMapping(pairs []string) (*crucible.ColumnMapping, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	vals := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, crucible.Errorf(crucible.EINVALID, "--map %q: want field=column, e.g. field_instruction=question", p)
+		}
+		vals[k] = v
+	}
+	b, _ := json.Marshal(vals)
+	var m crucible.ColumnMapping
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, crucible.Errorf(crucible.EINVALID, "--map: %v", err).
+			WithHint("fields are field_instruction, field_input, field_output, field_system, chat_column, field_prompt, field_chosen, field_rejected, field_text, ...")
+	}
+	return &m, nil
 }
