@@ -60,4 +60,3 @@ func MappingType(m crucible.ColumnMapping) (crucible.TaskType, error) {
 	}
 	return found[0], nil
 }
-
