@@ -66,4 +66,31 @@ func init() {
 		"Seed":        {Help: "seeds sampling"},
 		"Samples":     {Help: "samples this many completions as one batch (printed when all are done, with tokens/s)", Default: "1"},
 	})
+	config.Register(reflect.TypeFor[DataCheckConfig](), map[string]config.Doc{
+		"Type":          {Help: "the task type: instruct, chat, dpo, text or grpo; empty detects it (grpo with --reward)"},
+		"Tokenizer":     {Help: "a tokenizer directory (tokenizer.json) or cached model org/name, for token lengths"},
+		"MaxLength":     {Help: "counts the rows longer than this many tokens (needs --tokenizer)"},
+		"TrainOnInputs": {Help: "counts prompt tokens in the loss (affects nothing but lengths here)"},
+		"JSON":          {Help: "prints the report as JSON"},
+		"MaxErrors":     {Help: "lists at most this many errors; the rest are counted", Default: "100"},
+		"MinRows":       {Help: "warns when the dataset has fewer rows than a task needs", Default: "2000"},
+		"MaxTestRows":   {Help: "caps the rows the split holds out for testing", Default: "1000"},
+	})
+	config.Register(reflect.TypeFor[DataSplitConfig](), map[string]config.Doc{
+		"Type":         {Help: "the task type: instruct, chat, dpo or text; empty detects it"},
+		"Out":          {Help: "the directory to write train.jsonl and test.jsonl into", Default: "."},
+		"Seed":         {Help: "the split seed", Default: "42"},
+		"MinRows":      {Help: "refuses datasets with fewer rows (-1: no minimum)", Default: "2000"},
+		"MaxTestRows":  {Help: "caps the rows held out for testing", Default: "1000"},
+		"TestFraction": {Help: "the share of rows held out for testing", Default: "0.1"},
+		"MaxBadRows":   {Help: "the unreadable rows to drop before giving up"},
+	})
+	config.Register(reflect.TypeFor[TokenizeConfig](), map[string]config.Doc{
+		"Model":     {Help: "the model directory (its tokenizer and context) or a cached org/name"},
+		"Data":      {Help: "the dataset file or directory, or a cached dataset org/name"},
+		"Out":       {Help: "the token file to write (replaced when it exists)"},
+		"Type":      {Help: "the task type: instruct, chat, dpo or text; empty detects it"},
+		"MaxLength": {Help: "the tokens per sequence; 0 means the model's context, at most 1024, as train uses"},
+		"JSON":      {Help: "prints the result as JSON"},
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/tuning"
 )
 
 func init() { registerBench(newBenchDataCmd) }
@@ -179,7 +180,7 @@ times --mb of free disk space; the command checks before writing.`,
 			if err != nil {
 				return err
 			}
-			var rep tokenizeReport
+			var rep tuning.TokenizeReport
 			if err := json.Unmarshal(out, &rep); err != nil {
 				return fmt.Errorf("bench data: data tokenize's report: %w", err)
 			}

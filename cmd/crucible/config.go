@@ -139,3 +139,15 @@ func configured[C any](cmd *cobra.Command, cfg *C, run func(ctx context.Context,
 	}
 	return cmd
 }
+
+// withArgs is configured for a command that takes arguments.
+func withArgs[C any](cmd *cobra.Command, cfg *C, run func(cmd *cobra.Command, cfg *C, args []string) error) *cobra.Command {
+	load := bindConfig(cmd, cfg)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := load(); err != nil {
+			return err
+		}
+		return run(cmd, cfg, args)
+	}
+	return cmd
+}

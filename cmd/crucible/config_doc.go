@@ -15,6 +15,15 @@ func init() {
 	config.Register(reflect.TypeFor[APIKeysCreditConfig](), map[string]config.Doc{
 		"Limit": {Help: "the credit limit in the validator's currency; 0 means none"},
 	})
+	config.Register(reflect.TypeFor[DataPullConfig](), map[string]config.Doc{
+		"Include":  {Help: "downloads only files matching these globs (repeatable)"},
+		"Endpoint": {Help: "the hub's URL; empty means HF_ENDPOINT, else https://huggingface.co"},
+		"Retries":  {Help: "resumes an interrupted file this many times", Default: "3"},
+	})
+	config.Register(reflect.TypeFor[DataResolveConfig](), map[string]config.Doc{
+		"Dataset": {Help: "means the repository is a dataset rather than a model"},
+		"Cache":   {Help: "the cache directory; empty means HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub"},
+	})
 	config.Register(reflect.TypeFor[KeysNewConfig](), map[string]config.Doc{
 		"Force": {Help: "overwrites an existing key of this name"},
 	})

@@ -1,22 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
-	"github.com/crucible-net/crucible/ml/model"
-	"github.com/crucible-net/crucible/ml/tokenizer"
+	"github.com/crucible-net/crucible/reward"
 	"github.com/crucible-net/crucible/tuning"
 )
 
@@ -43,16 +39,10 @@ func addMappingFlags(cmd *cobra.Command, m *crucible.ColumnMapping) {
 
 func newDataCheckCmd() *cobra.Command {
 	var (
-		typ       string
-		mapping   crucible.ColumnMapping
-		tokDir    string
-		maxLength int
-		asJSON    bool
-		maxErrors int
-		inputs    bool
-		split     data.SplitOptions
-		rf        *rewardFlags
+		cfg     tuning.DataCheckConfig
+		mapping crucible.ColumnMapping
 	)
+	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "check FILE|DIR|org/name",
 		Short: "Check a dataset: rows, format, mapping, duplicates, token lengths and every error",
@@ -75,97 +65,44 @@ The exit status is 1 when the dataset has errors.`,
   crucible data check facts.parquet --tokenizer ./models/smollm --max-length 2048 --json
   crucible data check arithmetic.jsonl --reward numeric_answer --reward-file my_reward.star`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opt := data.CheckOptions{Mapping: mapping, MaxLength: maxLength, MaxErrors: maxErrors, TrainOnInputs: inputs, Split: split}
-			if rf.given() {
-				_, set, err := rf.rewards()
-				if err != nil {
-					return err
-				}
-				opt.CheckExample = tuning.RewardCheck(set)
-				if typ == "" {
-					typ = string(crucible.TaskGRPO)
-				}
-				if typ != string(crucible.TaskGRPO) {
-					return crucible.Errorf(crucible.EINVALID, "--reward and --reward-file are for grpo datasets, not --type %s", typ)
-				}
-			}
-			if typ != "" {
-				t, err := crucible.ParseTaskType(typ)
-				if err != nil {
-					return err
-				}
-				opt.Type = t
-			} else if mapping != (crucible.ColumnMapping{}) {
-				t, err := data.MappingType(mapping)
-				if err != nil {
-					return err
-				}
-				opt.Type = t
-			}
-			if maxLength > 0 && tokDir == "" {
-				return crucible.Errorf(crucible.EINVALID, "--max-length needs --tokenizer to count tokens")
-			}
-			if tokDir != "" {
-				dir, err := hub.ResolveModel(tokDir)
-				if err != nil {
-					return err
-				}
-				tok, err := tokenizer.Load(dir)
-				if err != nil {
-					return crucible.Wrap(err, crucible.EINVALID, "load tokenizer from %s", dir)
-				}
-				opt.Tokenizer = tok
-				opt.ChatTemplate = data.TemplateOf(tok)
-			}
-			path, err := hub.ResolveDataset(args[0])
-			if err != nil {
-				return err
-			}
-			rep, err := data.Check(path, opt)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				var b strings.Builder
-				rep.WriteText(&b)
-				fmt.Fprint(out, console.ColorReport(b.String(), console.IsTerminal(out)))
-			}
-			if !rep.OK() {
-				return exitError{code: 1}
-			}
-			return nil
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo, text or grpo (default: detected; grpo with --reward)")
 	addMappingFlags(cmd, &mapping)
-	rf = addRewardFlags(cmd)
-	f.StringVar(&tokDir, "tokenizer", "", "tokenizer directory (tokenizer.json) or cached model org/name, for token lengths")
-	f.IntVar(&maxLength, "max-length", 0, "count the rows longer than this many tokens (needs --tokenizer)")
-	f.BoolVar(&inputs, "train-on-inputs", false, "count prompt tokens in the loss (affects nothing but lengths here)")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.IntVar(&maxErrors, "max-errors", 100, "list at most this many errors; the rest are counted")
-	f.IntVar(&split.MinRows, "min-rows", data.DefaultMinRows, "warn when the dataset has fewer rows than a task needs")
-	f.IntVar(&split.MaxTestRows, "max-test-rows", data.DefaultMaxTestRows, "cap on the rows the split holds out for testing")
-	return cmd
+	rf := addRewardFlags(cmd)
+	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataCheckConfig, args []string) error {
+		var set *reward.Set
+		if rf.given() {
+			var err error
+			if _, set, err = rf.rewards(); err != nil {
+				return err
+			}
+		}
+		rep, err := tuning.CheckData(cfg, args[0], mapping, set)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if cfg.JSON {
+			if err := console.PrintJSON(out, rep); err != nil {
+				return err
+			}
+		} else {
+			var b strings.Builder
+			rep.WriteText(&b)
+			fmt.Fprint(out, console.ColorReport(b.String(), console.IsTerminal(out)))
+		}
+		if !rep.OK() {
+			return exitError{code: 1}
+		}
+		return nil
+	})
 }
 
 func newDataSplitCmd() *cobra.Command {
 	var (
-		typ     string
+		cfg     tuning.DataSplitConfig
 		mapping crucible.ColumnMapping
-		out     string
-		split   data.SplitOptions
-		maxBad  int
 	)
+	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "split FILE|DIR|org/name",
 		Short: "Split a dataset into train.jsonl and test.jsonl the way a validator does",
@@ -176,67 +113,33 @@ for testing (rows with the same prompt stay on one side; the same file and
 OUT/test.jsonl with standard column names. It prints the result, with the
 mapping of the written files, as JSON.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opt := data.PrepareOptions{Mapping: mapping, Split: split, MaxBadRows: maxBad}
-			if typ != "" {
-				t, err := crucible.ParseTaskType(typ)
-				if err != nil {
-					return err
-				}
-				opt.Type = t
-			}
-			path, err := hub.ResolveDataset(args[0])
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			train, err := os.Create(filepath.Join(out, "train.jsonl"))
-			if err != nil {
-				return err
-			}
-			defer train.Close()
-			test, err := os.Create(filepath.Join(out, "test.jsonl"))
-			if err != nil {
-				return err
-			}
-			defer test.Close()
-			p, err := data.Prepare(path, opt, train, test)
-			if err != nil {
-				return err
-			}
-			if err := train.Close(); err != nil {
-				return err
-			}
-			if err := test.Close(); err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(p)
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&typ, "type", "", "task type: instruct, chat, dpo or text (default: detected)")
 	addMappingFlags(cmd, &mapping)
-	f.StringVar(&out, "out", ".", "directory to write train.jsonl and test.jsonl into")
-	f.Uint64Var(&split.Seed, "seed", 42, "split seed")
-	f.IntVar(&split.MinRows, "min-rows", data.DefaultMinRows, "refuse datasets with fewer rows (-1: no minimum)")
-	f.IntVar(&split.MaxTestRows, "max-test-rows", data.DefaultMaxTestRows, "cap on the rows held out for testing")
-	f.Float64Var(&split.TestFraction, "test-fraction", data.DefaultTestFraction, "share of rows held out for testing")
-	f.IntVar(&maxBad, "max-bad-rows", 0, "unreadable rows to drop before giving up")
-	return cmd
+	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataSplitConfig, args []string) error {
+		p, err := tuning.SplitData(cfg, args[0], mapping)
+		if err != nil {
+			return err
+		}
+		return console.PrintJSON(cmd.OutOrStdout(), p)
+	})
+}
+
+// DataPullConfig configures "crucible data pull". Each field's doc comment
+// is its documentation and states its default (package config).
+type DataPullConfig struct {
+	DataResolveConfig
+	// Include downloads only files matching these globs (repeatable).
+	Include []string `flag:"include"`
+	// Endpoint is the hub's URL; empty means HF_ENDPOINT, else
+	// https://huggingface.co.
+	Endpoint string `flag:"endpoint"`
+	// Retries resumes an interrupted file this many times. Defaults to `3`.
+	Retries int `flag:"retries"`
 }
 
 func newDataPullCmd() *cobra.Command {
-	var (
-		dataset  bool
-		include  []string
-		cacheDir string
-		endpoint string
-		retries  int
-	)
+	var cfg DataPullConfig
+	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "pull org/name[@revision]",
 		Short: "Download a model or dataset from a Hugging Face hub into the local cache",
@@ -252,91 +155,68 @@ and why not.`,
   crucible data pull Qwen/Qwen3-0.6B --include '*.json' --include '*.safetensors' --include '*.jinja'
   crucible data pull --dataset yahma/alpaca-cleaned`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := hub.ParseRef(args[0])
-			if err != nil {
-				return err
-			}
-			c := hub.NewClient()
-			if cacheDir != "" {
-				c.Cache.Dir = cacheDir
-			}
-			if endpoint != "" {
-				c.Endpoint = endpoint
-			}
-			c.Retries = retries
-			errw := cmd.ErrOrStderr()
-			bars := console.NewTransfers(errw, console.IsTerminal(errw), "downloading")
-			c.Progress = bars.Update
-			kind := hub.Model
-			if dataset {
-				kind = hub.Dataset
-			}
-			dir, err := c.Download(cmd.Context(), kind, ref, include...)
-			bars.Close()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), dir)
-			if kind == hub.Model {
-				describePulledModel(dir, cmd.ErrOrStderr())
-			}
-			return nil
-		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&dataset, "dataset", false, "the repository is a dataset")
-	f.StringArrayVar(&include, "include", nil, "download only files matching this glob (repeatable)")
-	f.StringVar(&cacheDir, "cache", "", "cache directory (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
-	f.StringVar(&endpoint, "endpoint", "", "hub URL (default HF_ENDPOINT or https://huggingface.co)")
-	f.IntVar(&retries, "retries", 3, "resume an interrupted file this many times")
-	return cmd
+	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataPullConfig, args []string) error {
+		ref, err := hub.ParseRef(args[0])
+		if err != nil {
+			return err
+		}
+		c := hub.NewClient()
+		if cfg.Cache != "" {
+			c.Cache.Dir = cfg.Cache
+		}
+		if cfg.Endpoint != "" {
+			c.Endpoint = cfg.Endpoint
+		}
+		c.Retries = cfg.Retries
+		errw := cmd.ErrOrStderr()
+		bars := console.NewTransfers(errw, console.IsTerminal(errw), "downloading")
+		c.Progress = bars.Update
+		dir, err := c.Download(cmd.Context(), cfg.kind(), ref, cfg.Include...)
+		bars.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), dir)
+		if cfg.kind() == hub.Model {
+			tuning.DescribeModel(dir, errw)
+		}
+		return nil
+	})
 }
 
-// describePulledModel tells whether crucible can load a downloaded model:
-// its architecture and size, the notes on its config, or why not.
-func describePulledModel(dir string, w io.Writer) {
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return // not pulled (--include left it out)
+// DataResolveConfig configures "crucible data resolve".
+type DataResolveConfig struct {
+	// Dataset means the repository is a dataset rather than a model.
+	Dataset bool `flag:"dataset"`
+	// Cache is the cache directory; empty means HF_HUB_CACHE, HF_HOME/hub
+	// or ~/.cache/huggingface/hub.
+	Cache string `flag:"cache"`
+}
+
+func (c *DataResolveConfig) kind() hub.Kind {
+	if c.Dataset {
+		return hub.Dataset
 	}
-	cfg, err := model.ReadConfig(dir)
-	if err != nil {
-		fmt.Fprintf(w, "warning: crucible cannot train or evaluate this model: %v\n", err)
-		return
-	}
-	fmt.Fprintf(w, "model: %s (%s family), %.0fM parameters: crucible can train and evaluate it\n",
-		cfg.Architecture, cfg.ModelType, float64(model.ParamCount(cfg))/1e6)
-	for _, n := range cfg.Notes() {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
+	return hub.Model
 }
 
 func newDataResolveCmd() *cobra.Command {
-	var (
-		dataset  bool
-		cacheDir string
-	)
+	var cfg DataResolveConfig
 	cmd := &cobra.Command{
 		Use:   "resolve PATH|org/name[@revision]",
 		Short: "Print the local directory of a model or dataset (a path, or a snapshot in the Hugging Face cache)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r := hub.Resolver{Cache: hub.Cache{Dir: cacheDir}, Kind: hub.Model}
-			if cacheDir == "" {
-				r.Cache.Dir = hub.DefaultCacheDir()
-			}
-			if dataset {
-				r.Kind = hub.Dataset
-			}
-			dir, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), dir)
-			return nil
-		},
 	}
-	cmd.Flags().BoolVar(&dataset, "dataset", false, "resolve a dataset rather than a model")
-	cmd.Flags().StringVar(&cacheDir, "cache", "", "cache directory (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
-	return cmd
+	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataResolveConfig, args []string) error {
+		r := hub.Resolver{Cache: hub.Cache{Dir: cfg.Cache}, Kind: cfg.kind()}
+		if cfg.Cache == "" {
+			r.Cache.Dir = hub.DefaultCacheDir()
+		}
+		dir, err := r.Resolve(args[0])
+		if err != nil {
+			return err
+		}
+		return printf(cmd.OutOrStdout(), "%s\n", dir)
+	})
 }
