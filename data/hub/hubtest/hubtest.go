@@ -68,9 +68,13 @@ type file struct {
 // New starts a hub that accepts writes with token.
 func New(t testing.TB, token string) *Hub {
 	h := &Hub{Token: token, LFSThreshold: 1 << 10, repos: map[string]*repo{}, objects: map[string][]byte{}}
-	srv := httptest.NewServer(http.HandlerFunc(h.serve))
+	// The handlers read h.URL: it is set before the server starts serving
+	// (the go statement in Start orders the write before every request),
+	// not after, where a request from another process could race it.
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(h.serve))
+	h.URL = "http://" + srv.Listener.Addr().String()
+	srv.Start()
 	t.Cleanup(srv.Close)
-	h.URL = srv.URL
 	return h
 }
 
