@@ -16,6 +16,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/delivery"
 	"github.com/crucible-net/crucible/node/validatornode"
 )
 
@@ -107,7 +108,13 @@ func TestS3BlobsEndToEnd(t *testing.T) {
 		}
 		names[h.Name] = true
 	}
-	if !names["adapter_config.json"] && !names["config.json"] {
-		t.Errorf("the winner's archive holds neither a model nor an adapter: %v", names)
+	// The delivery is one top-level folder named for the task, with its
+	// model card.
+	dir := delivery.Folder(id, false) + "/"
+	if !names[dir+"adapter_config.json"] && !names[dir+"config.json"] {
+		t.Errorf("the winner's archive holds neither a model nor an adapter in %s: %v", dir, names)
+	}
+	if !names[dir+"README.md"] {
+		t.Errorf("the winner's archive has no model card %sREADME.md: %v", dir, names)
 	}
 }
