@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,8 +81,8 @@ resident memory (RSS):
 
 Training uses the shipped model (crucible-tiny) unless --model is given, and
 stops after --steps optimizer steps. Generated files go under --dir and are
-removed at the end unless --keep is given; the dataset is kept and reused when
-it is already there with --keep. Dataset, token file and cache need about 2.5
+removed at the end; with --keep the dataset stays in --dir, and a dataset kept
+there is reused by later runs. Dataset, token file and cache need about 2.5
 times --mb of free disk space; the command checks before writing.`,
 		Example: `  crucible bench data --mb 100
   crucible bench data --mb 1000 --steps 3 --json
@@ -115,23 +116,28 @@ times --mb of free disk space; the command checks before writing.`,
 			}
 			size := int64(sizeMB * 1e6)
 			if dataPath == "" {
-				dataPath = filepath.Join(dir, fmt.Sprintf("instruct-%dMB.jsonl", int64(sizeMB)))
+				// A dataset kept by an earlier run (--keep) is reused and
+				// left in place; otherwise one is written, into --dir to be
+				// kept, or into this run's own directory, so that runs
+				// sharing --dir never remove each other's.
+				name := fmt.Sprintf("instruct-%dMB.jsonl", int64(sizeMB))
+				dataPath = filepath.Join(dir, name)
 				if st, err := os.Stat(dataPath); err == nil && st.Size() >= size {
 					fmt.Fprintf(logw, "using %s (%.1f MB)\n", dataPath, float64(st.Size())/1e6)
 				} else {
+					if !keep {
+						dataPath = filepath.Join(work, name)
+					}
 					if err := checkFree(dir, size*5/2); err != nil {
 						return err
 					}
 					fmt.Fprintf(logw, "writing %s (%.0f MB)...\n", dataPath, sizeMB)
 					t0 := time.Now()
-					rows, err := writeSyntheticFile(dataPath, size, 1)
+					rows, err := writeSyntheticFile(cmd.Context(), dataPath, size, 1)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(logw, "wrote %d rows in %s\n", rows, time.Since(t0).Round(time.Second))
-				}
-				if !keep {
-					defer os.Remove(dataPath)
 				}
 			} else if st, err := os.Stat(dataPath); err != nil {
 				return crucible.Wrap(err, crucible.ENOTFOUND, "bench data: --data")
@@ -331,14 +337,19 @@ func checkFree(dir string, need int64) error {
 }
 
 // writeSyntheticFile writes about size bytes of instruct rows to path
-// (atomically: a partial file never has the final name).
-func writeSyntheticFile(path string, size int64, seed uint64) (int64, error) {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+// (atomically: a partial file never has the final name, and runs writing
+// the same path at once each write their own temporary file). It stops,
+// removing what it wrote, when ctx is cancelled (Ctrl-C).
+func writeSyntheticFile(ctx context.Context, path string, size int64, seed uint64) (int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return 0, err
 	}
-	rows, err := writeSynthetic(f, size, seed)
+	tmp := f.Name()
+	rows, err := writeSynthetic(ctx, f, size, seed)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -355,8 +366,9 @@ func writeSyntheticFile(path string, size int64, seed uint64) (int64, error) {
 // writeSynthetic writes instruct rows ({"instruction", "output"}, some
 // with an "input") of English-like text until about size bytes are
 // written, deterministically from seed: spans of a generated corpus cut at
-// word boundaries, about 560 bytes a row.
-func writeSynthetic(w io.Writer, size int64, seed uint64) (int64, error) {
+// word boundaries, about 560 bytes a row. It returns ctx's error once ctx
+// is cancelled.
+func writeSynthetic(ctx context.Context, w io.Writer, size int64, seed uint64) (int64, error) {
 	corpus := tokenizer.SampleText(8<<20, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x5e7))
 	span := func(minLen, maxLen int) string {
@@ -390,6 +402,9 @@ func writeSynthetic(w io.Writer, size int64, seed uint64) (int64, error) {
 			return rows, err
 		}
 		rows++
+		if rows%1024 == 0 && ctx.Err() != nil {
+			return rows, ctx.Err()
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return rows, err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,18 +20,18 @@ import (
 // the same for the same seed, that data check passes.
 func TestWriteSynthetic(t *testing.T) {
 	var a, b bytes.Buffer
-	rows, err := writeSynthetic(&a, 300_000, 7)
+	rows, err := writeSynthetic(context.Background(), &a, 300_000, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writeSynthetic(&b, 300_000, 7); err != nil || !bytes.Equal(a.Bytes(), b.Bytes()) {
+	if _, err := writeSynthetic(context.Background(), &b, 300_000, 7); err != nil || !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Fatal("two datasets of one seed differ")
 	}
 	if n := a.Len(); n < 300_000 || n > 302_000 {
 		t.Fatalf("%d bytes for 300000 asked", n)
 	}
 	path := filepath.Join(t.TempDir(), "synthetic.jsonl")
-	if _, err := writeSyntheticFile(path, 300_000, 7); err != nil {
+	if _, err := writeSyntheticFile(context.Background(), path, 300_000, 7); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := data.Check(path, data.CheckOptions{})
@@ -38,6 +40,17 @@ func TestWriteSynthetic(t *testing.T) {
 	}
 	if !rep.OK() || rep.Type != crucible.TaskInstruct || int64(rep.Rows) != rows {
 		t.Fatalf("check: %d rows of %s, %v; want %d instruct rows", rep.Rows, rep.Type, rep.Errors, rows)
+	}
+
+	// Cancelled (Ctrl-C), it stops and leaves nothing behind.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	if _, err := writeSyntheticFile(ctx, filepath.Join(dir, "big.jsonl"), 100e6, 7); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v, want context.Canceled", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a cancelled write left %v", left)
 	}
 }
 
@@ -106,7 +119,7 @@ func TestBadRowPhase(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ds := filepath.Join(dir, "data.jsonl")
-	rows, err := writeSyntheticFile(ds, 1_000_000, 3)
+	rows, err := writeSyntheticFile(context.Background(), ds, 1_000_000, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
