@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/assets"
+	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/data/hub/hubtest"
 	"github.com/crucible-net/crucible/ml/model"
@@ -186,11 +188,13 @@ func newExampleEnv(t *testing.T) *exampleEnv {
 		"HF_ENDPOINT="+h.URL, "CRUCIBLE_LISTEN=127.0.0.1:0", "NO_COLOR=1")
 	if u := os.Getenv("CRUCIBLE_TEST_POSTGRES_URL"); u != "" {
 		e.postgres = true
-		e.subst["postgres://crucible@127.0.0.1/crucible"] = freshSchemaURL(t, u)
+		// The URL carries a query (search_path=…&sslmode=…) whose & would
+		// end the command in bash: it goes in as one quoted word.
+		e.subst["postgres://crucible@127.0.0.1/crucible"] = shellQuote(freshSchemaURL(t, u))
 	}
 	if u := os.Getenv("CRUCIBLE_TEST_S3_URL"); u != "" {
 		e.s3 = true
-		e.subst["s3://crucible-artifacts/validator-1"] = "s3://" + os.Getenv("CRUCIBLE_TEST_S3_BUCKET") + "/examples-" + fmt.Sprint(time.Now().UnixNano())
+		e.subst["s3://crucible-artifacts/validator-1"] = "s3://" + testBucket(t, u) + "/examples-" + fmt.Sprint(time.Now().UnixNano())
 		e.vars = append(e.vars, "AWS_ENDPOINT_URL="+u, "AWS_ACCESS_KEY_ID="+os.Getenv("CRUCIBLE_TEST_S3_ACCESS_KEY"),
 			"AWS_SECRET_ACCESS_KEY="+os.Getenv("CRUCIBLE_TEST_S3_SECRET_KEY"), "AWS_REGION=us-east-1")
 	}
@@ -224,6 +228,39 @@ func freshSchemaURL(t *testing.T, base string) string {
 	return u.String()
 }
 
+// testBucket creates a bucket of its own on CI's S3 server for the
+// validator example (a validator refuses a bucket that does not exist, and
+// the shared test bucket exists only once another package's test made it);
+// it is emptied and removed at the end.
+func testBucket(t *testing.T, endpoint string) string {
+	ctx := context.Background()
+	bucket := fmt.Sprintf("%s-examples-%d", os.Getenv("CRUCIBLE_TEST_S3_BUCKET"), time.Now().UnixNano())
+	admin, err := blob.NewS3(ctx, blob.S3Config{Endpoint: endpoint, AccessKey: os.Getenv("CRUCIBLE_TEST_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("CRUCIBLE_TEST_S3_SECRET_KEY"), Bucket: bucket, CreateBucket: true, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		objs, _ := admin.List(ctx, "")
+		for _, o := range objs {
+			admin.Delete(ctx, o.Key)
+		}
+		admin.Client().RemoveBucket(ctx, bucket)
+	})
+	return bucket
+}
+
+// shellQuote returns s as one bash word: unchanged when it holds nothing
+// the shell would interpret, single-quoted otherwise.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // waitLineOrEmpty returns the miner's hotkey from its start line.
 func (p *proc) waitLineOrEmpty() string {
 	if m := regexp.MustCompile(`miner (5\w+)`).FindStringSubmatch(p.output()); m != nil {
@@ -253,7 +290,10 @@ func (e *exampleEnv) run(t *testing.T, i int, ex example) {
 	if m := regexp.MustCompile(`^crucible train .*--out (\S+)`).FindStringSubmatch(line); m != nil {
 		os.RemoveAll(filepath.Join(dir, m[1]))
 	}
-	vars := append(e.vars, "CRUCIBLE_HOME="+filepath.Join(dir, ".home"))
+	// A copy: examples run in parallel, and appending to e.vars itself
+	// would share its spare capacity (one example's CRUCIBLE_HOME in
+	// another's environment).
+	vars := append(slices.Clip(e.vars), "CRUCIBLE_HOME="+filepath.Join(dir, ".home"))
 	if strings.Contains(line, "$CRUCIBLE_REWARDS") { // set for trainers by the miner
 		vars = append(vars, "CRUCIBLE_REWARDS=rewards.json")
 	}
