@@ -165,7 +165,7 @@ func TestDashboardTaskPages(t *testing.T) {
 		}
 	}
 	_, body := e.page("", "GET", "/tasks/"+public.ID, nil, "")
-	if err := contains(body, `class="status success"`, `<svg class="chart"`, "<polyline", `class="bar winner"`, `class="bar base"`,
+	if err := contains(body, `class="status success"`, `<svg class="chart wide"`, `<svg class="chart phone"`, "<polyline", `class="bar winner"`, `class="bar base"`,
 		"★ winner", `id="download"`, "lowest test loss", "(-39.5%)", "test loss 1.1800"); err != nil {
 		t.Fatal(err)
 	}

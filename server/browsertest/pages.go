@@ -26,10 +26,15 @@ type Page struct {
 // 390-pixel phone.
 var Widths = []int64{1280, 390}
 
+// MinChartText is the least height, in CSS pixels, of a chart's text as
+// shown (a chart is scaled to its box): smaller is unreadable.
+const MinChartText = 10.0
+
 // LookAt logs in with key and shows each page at each of Widths: it takes a
 // screenshot (PREFIX-NAME-WIDTH.png) and fails the test when the page is
 // wider than the viewport (something overflows sideways: a chart, a table,
-// a long URL). It returns the screenshots' paths.
+// a long URL) or shows a chart's text smaller than MinChartText. It
+// returns the screenshots' paths.
 func LookAt(t testing.TB, baseURL, key, prefix string, pages []Page) []string {
 	t.Helper()
 	exe := Chromium()
@@ -66,6 +71,12 @@ func LookAt(t testing.TB, baseURL, key, prefix string, pages []Page) []string {
 					do(p.Name+": after the actions", chromedp.WaitVisible(chromedp.CSS(p.Then)))
 				}
 			}
+			// The smallest chart text shown, as rendered: a chart scaled down
+			// to the screen must keep its labels readable.
+			small, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.min(99, ...[...document.querySelectorAll('svg.chart text')].map(e => e.getBoundingClientRect().height).filter(h => h > 0))`))
+			if err != nil {
+				t.Fatalf("browser: %s: %v", p.Name, err)
+			}
 			over, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
 			if err != nil {
 				t.Fatalf("browser: %s: %v", p.Name, err)
@@ -79,6 +90,9 @@ func LookAt(t testing.TB, baseURL, key, prefix string, pages []Page) []string {
 				t.Fatal(err)
 			}
 			shots = append(shots, path)
+			if small < MinChartText {
+				t.Errorf("browser: %s at %d px shows chart text %.1f px high, under %g px: unreadable; see %s", p.Name, w, small, MinChartText, path)
+			}
 			if over > 0 {
 				wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : '')).join(', ')`))
 				t.Errorf("browser: %s is %d px wider than a %d px viewport (%s); see %s", p.Name, over, w, wide, path)
