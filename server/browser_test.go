@@ -37,8 +37,8 @@ func TestBrowser(t *testing.T) {
 	if strings.Join(names, ",") != "config.json,model.safetensors" {
 		t.Fatalf("downloaded archive holds %v", names)
 	}
-	if res.TasksShown != "1" || len(res.Shots) != 8 {
-		t.Fatalf("network page counts %q tasks; %d screenshots", res.TasksShown, len(res.Shots))
+	if res.TasksShown != "1" || res.MinersShown != "3" || res.ValidatorsShown != "1" || len(res.Shots) != 8 {
+		t.Fatalf("network page counts %q tasks, %q miners, %q validators; %d screenshots", res.TasksShown, res.MinersShown, res.ValidatorsShown, len(res.Shots))
 	}
 }
 

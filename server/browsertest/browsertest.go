@@ -80,6 +80,8 @@ type Result struct {
 	Download   string   // the downloaded archive
 	Problems   string   // the problems shown for BadDataset
 	TasksShown string   // the network page's task counter
+	// MinersShown and ValidatorsShown are the network page's node counters.
+	MinersShown, ValidatorsShown string
 	Shots      []string // screenshot files
 }
 
@@ -252,6 +254,7 @@ func CustomerFlow(t testing.TB, f Flow) *Result {
 		shot("06-network"),
 	)
 	res.TasksShown = text("count-tasks")
+	res.MinersShown, res.ValidatorsShown = text("count-miners"), text("count-validators")
 	do("task list",
 		chromedp.Navigate(f.BaseURL+"/tasks"),
 		chromedp.WaitVisible(chromedp.CSS("table.grid")),
