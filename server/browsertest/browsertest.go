@@ -77,12 +77,12 @@ type Flow struct {
 // Result is what the flow saw.
 type Result struct {
 	TaskID     string
-	Download   string   // the downloaded archive
-	Problems   string   // the problems shown for BadDataset
-	TasksShown string   // the network page's task counter
+	Download   string // the downloaded archive
+	Problems   string // the problems shown for BadDataset
+	TasksShown string // the network page's task counter
 	// MinersShown and ValidatorsShown are the network page's node counters.
 	MinersShown, ValidatorsShown string
-	Shots      []string // screenshot files
+	Shots                        []string // screenshot files
 }
 
 // CustomerFlow runs the flow; it skips the test when there is no Chromium.
