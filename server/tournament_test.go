@@ -9,6 +9,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/server/browsertest"
 )
 
 // The test backend announces tournaments and seeds champions straight in
@@ -128,6 +129,13 @@ func TestTournamentsAPI(t *testing.T) {
 	}
 	if resp.StatusCode != 200 {
 		t.Errorf("tournament page: %d", resp.StatusCode)
+	}
+	// Both pages at desktop and phone widths in Chromium, where there is one.
+	if browsertest.Chromium() != "" {
+		browsertest.LookAt(t, e.ts.URL, e.customer, "tournament-", []browsertest.Page{
+			{Name: "list", Path: "/tournaments", WaitFor: "main h1"},
+			{Name: "bracket", Path: "/tournaments/" + tour.ID, WaitFor: "main h1"},
+		})
 	}
 }
 
