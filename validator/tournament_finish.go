@@ -145,11 +145,18 @@ func (v *Validator) tournamentRecord(ctx context.Context, t *crucible.Tournament
 // LastTournament is the outcome of the latest finished tournament, what
 // weights are computed from; nil when none has finished.
 func (v *Validator) LastTournament(ctx context.Context) (*scoring.TournamentOutcome, error) {
-	ts, err := v.Store.FindTournaments(ctx, crucible.TournamentFilter{Statuses: []crucible.TournamentStatus{crucible.TournamentFinished}, Limit: 1})
+	ts, err := v.Store.FindTournaments(ctx, crucible.TournamentFilter{Statuses: []crucible.TournamentStatus{crucible.TournamentFinished}, Limit: 20})
 	if err != nil || len(ts) == 0 {
 		return nil, err
 	}
+	// The latest to finish (as the results log orders them), not the
+	// latest created.
 	t := ts[0]
+	for _, x := range ts[1:] {
+		if x.FinishedAt != nil && t.FinishedAt != nil && x.FinishedAt.After(*t.FinishedAt) {
+			t = x
+		}
+	}
 	entries, err := v.Store.FindEntries(ctx, t.ID)
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func TestTournamentNetwork(t *testing.T) {
 	}
 	s := crucible.TournamentSettings{
 		MinEntrants: 2, KnockoutMax: 4, GroupSize: 3, MinGroupSize: 2, Advance: 1,
-		GroupTasks: 1, PairTasks: 1, BossTasks: 2, Hours: (6 * time.Second).Hours(), EntryWindow: 3 * time.Second,
+		GroupTasks: 1, PairTasks: 1, BossTasks: 2, Hours: (12 * time.Second).Hours(), EntryWindow: 3 * time.Second,
 		Pool: []crucible.TournamentTaskSpec{
 			{Type: crucible.TaskInstruct, Model: "tiny", Dataset: facts(t, 120)},
 			{Type: crucible.TaskDPO, Model: "tiny", Dataset: dpo},
