@@ -53,13 +53,13 @@ type DemoConfig struct {
 	// Defaults to `parallel`.
 	Miners string `flag:"miners"`
 	// Tournament runs a tournament instead of one task: six miners with
-	// different strategies, the first seeded as the champion; the other
-	// five play a group stage, a knockout final and a boss round
-	// (instruct, dpo, grpo) against it, while a customer's task is trained
-	// by the champion.
+	// different strategies (TournamentMiners, adaptive among them), the
+	// first seeded as the champion; the other five play a group stage, a
+	// knockout final and a boss round (instruct, dpo, grpo) against it,
+	// while a customer's task is trained by the champion.
 	Tournament bool `flag:"tournament"`
-	// TaskBudget is the training time of each tournament task. Defaults to
-	// `60s`.
+	// TaskBudget is the training time of each tournament task (each
+	// miner's turn with sequential miners). Defaults to `60s`.
 	TaskBudget time.Duration `flag:"task-budget"`
 	// Listen is the address of the validator's API. Defaults to
 	// `127.0.0.1:8090`.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
@@ -64,12 +65,20 @@ func demoTournament(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	if cfg.Verbose {
 		level = slog.LevelInfo
 	}
+	// With sequential miners every miner waits for its turn on the
+	// machine: a task's window fits the turns of every miner, since the
+	// matches of a round and the customer's task run at once.
+	var turns *miner.Turns
+	window := TaskWindow(cfg.Miners, len(TournamentMiners), cfg.TaskBudget)
+	if cfg.Miners == MinersSequential {
+		turns = miner.NewTurns(cfg.TaskBudget)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	say("crucible demo --tournament: a whole network on this machine (working in %s)", dir)
 	net, err := Start(ctx, Config{
-		Dir: dir, Models: models.Assets, Miners: TournamentMiners, Seed: "crucible-demo",
+		Dir: dir, Models: models.Assets, Miners: TournamentMiners, Seed: "crucible-demo", Turns: turns,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Validator: func(c *validatornode.Config) {
 			// Each hidden grpo prompt is sampled twice per model: a small
@@ -88,7 +97,11 @@ func demoTournament(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	for i, m := range net.Miners {
 		say("  miner %d    %s  %-12s method %s", i+1, Short(m.Key().Address()), m.Strategy().Name(), m.Miner().Method())
 	}
-	say("  compute    shared: the miners of a round train at once on this machine's %d cores (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if turns != nil {
+		say("  miners     sequential: each trains alone on this machine for %s of each task, one after another (a %s window per task)", cfg.TaskBudget, window.Round(time.Second))
+	} else {
+		say("  miners     parallel: the miners of a round train at once for %s of each task, sharing this machine's %d cores (GOMAXPROCS %d)", cfg.TaskBudget, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	}
 	if err := v.SyncMetagraph(ctx); err != nil {
 		return err
 	}
@@ -98,14 +111,14 @@ func demoTournament(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 	}
 	say("\nseeded champion: %s (%s)", net.who(champ.Hotkey), champ.Method)
 	start := time.Now()
-	tour, err := v.Announce(ctx, TournamentSettings(cfg.Model, cfg.TaskBudget, sets[0], sets[1], sets[2]))
+	tour, err := v.Announce(ctx, TournamentSettings(cfg.Model, window, sets[0], sets[1], sets[2]))
 	if err != nil {
 		return err
 	}
 	say("tournament %s: entries open for %s; each task %s of training\n", tour.ID, tour.Settings.EntryWindow, cfg.TaskBudget)
 	// A customer's task meanwhile: trained by the champion, who plays no
 	// round before the boss round.
-	task := &crucible.Task{Type: crucible.TaskInstruct, Model: cfg.Model, Dataset: dataset, HoursToComplete: cfg.TaskBudget.Hours(), IsOrganic: true}
+	task := &crucible.Task{Type: crucible.TaskInstruct, Model: cfg.Model, Dataset: dataset, HoursToComplete: window.Hours(), IsOrganic: true}
 	if err := v.Submit(ctx, task); err != nil {
 		return err
 	}

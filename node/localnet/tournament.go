@@ -13,18 +13,20 @@ import (
 )
 
 // TournamentMiners are the tournament demo's miners, each its own
-// strategy; the first is seeded as the defending champion, the others
-// enter.
-var TournamentMiners = []string{"lora-fast", "auto", "lora-quality", "full", "lora-small", "full-short"}
+// strategy (adaptive among them: it learns from the tournament's published
+// results from one round to the next); the first is seeded as the
+// defending champion, the others enter.
+var TournamentMiners = []string{"lora-fast", "auto", "adaptive", "lora-quality", "full", "lora-small"}
 
 // TournamentSettings are the demo's tournament rules: more than four
 // entrants play groups of about three (the best of each goes on), then
 // knockout pairs; the boss round plays an instruct, a dpo and a grpo task
-// (the grpo one rewarded by DemoRewards); every task gets budget.
-func TournamentSettings(model string, budget time.Duration, instruct, dpo, grpo string) crucible.TournamentSettings {
+// (the grpo one rewarded by DemoRewards); every task's window is window
+// (its training budget, or every turn's with sequential miners).
+func TournamentSettings(model string, window time.Duration, instruct, dpo, grpo string) crucible.TournamentSettings {
 	return crucible.TournamentSettings{
 		MinEntrants: 2, KnockoutMax: 4, GroupSize: 3, MinGroupSize: 2, Advance: 1,
-		GroupTasks: 1, PairTasks: 1, BossTasks: 3, Hours: budget.Hours(), EntryWindow: 5 * time.Second,
+		GroupTasks: 1, PairTasks: 1, BossTasks: 3, Hours: window.Hours(), EntryWindow: 5 * time.Second,
 		Pool: []crucible.TournamentTaskSpec{
 			{Type: crucible.TaskInstruct, Model: model, Dataset: instruct},
 			{Type: crucible.TaskDPO, Model: model, Dataset: dpo},
