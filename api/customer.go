@@ -129,6 +129,10 @@ type Estimate struct {
 	Price      float64 `json:"price,omitempty"`
 	Currency   string  `json:"currency,omitempty"`
 	PriceBasis string  `json:"price_basis,omitempty"`
+	// OwnTestSet is set when the customer brought a test set: every row of
+	// the dataset is trained on (TrainRows = Rows) and TestRows are the
+	// test set's.
+	OwnTestSet bool `json:"own_test_set,omitempty"`
 	// MinersFit counts the online miners whose declared limits (task
 	// types, model size, budget range) take this task.
 	MinersFit int `json:"miners_fit"`

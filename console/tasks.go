@@ -185,7 +185,11 @@ func PrintEstimate(w io.Writer, e *api.Estimate) {
 	fmt.Fprintf(tw, "type\t%s\t%s\n", e.Type, e.Reason)
 	m, _ := json.Marshal(e.Mapping)
 	fmt.Fprintf(tw, "mapping\t%s\n", m)
-	fmt.Fprintf(tw, "rows\t%d (%d to train on, %d held out)\n", e.Rows, e.TrainRows, e.TestRows)
+	if e.OwnTestSet {
+		fmt.Fprintf(tw, "rows\t%d, all to train on; your test set's %d rows are the hidden test\n", e.Rows, e.TestRows)
+	} else {
+		fmt.Fprintf(tw, "rows\t%d (%d to train on, %d held out)\n", e.Rows, e.TrainRows, e.TestRows)
+	}
 	fmt.Fprintf(tw, "model\t%s parameters\n", HumanInt(e.ModelParams))
 	fmt.Fprintf(tw, "budget\t%.2f h of training, results in about %s\n", e.Hours, e.ETA.Round(time.Second))
 	if e.Currency != "" {

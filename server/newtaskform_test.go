@@ -353,3 +353,22 @@ func TestTaskPageMergedDownload(t *testing.T) {
 		t.Fatal("a validator that does not merge offers a merged download")
 	}
 }
+
+// An estimate with the customer's own test set says so: every row of the
+// dataset trained on, the test set's rows the hidden test.
+func TestEstimateWithOwnTestSet(t *testing.T) {
+	e := newEnv(t, Options{})
+	var data, test api.DatasetUpload
+	e.upload(e.customer, "instruct.jsonl", http.StatusCreated, &data)
+	e.upload(e.customer, "prompts.jsonl", http.StatusCreated, &test)
+	var est api.Estimate
+	e.do(e.customer, "POST", api.PathEstimate, api.CreateTaskRequest{Model: "tiny-llama", Dataset: data.Ref(), TestDataset: test.Ref()}, http.StatusOK, &est)
+	if !est.OwnTestSet || est.TrainRows != 60 || est.TestRows != 60 || est.Rows != 60 {
+		t.Fatalf("estimate %+v", est)
+	}
+	var split api.Estimate
+	e.do(e.customer, "POST", api.PathEstimate, api.CreateTaskRequest{Model: "tiny-llama", Dataset: data.Ref()}, http.StatusOK, &split)
+	if split.OwnTestSet || split.TrainRows != 54 || split.TestRows != 6 {
+		t.Fatalf("estimate without a test set %+v", split)
+	}
+}

@@ -185,7 +185,7 @@ func (s *Server) estimateTask(ctx context.Context, c *caller, req api.CreateTask
 	if err != nil {
 		return nil, err
 	}
-	est.TrainRows, est.TestRows = est.Rows, up.Rows
+	est.TrainRows, est.TestRows, est.OwnTestSet = est.Rows, up.Rows, true
 	return est, nil
 }
 
