@@ -112,6 +112,10 @@ func TestDashboardFormOptions(t *testing.T) {
 	if err := contains(page, "Price <b>4.00 USD</b>", "your test set <b>holdout.jsonl</b>", "Hints to miners: LoRA, rank 16, learning rate 0.0002, 3 epochs."); err != nil {
 		t.Fatal(err)
 	}
+	_, page = e.page(e.customer, "GET", "/tasks", nil, "")
+	if !strings.Contains(page, "<td>4.00 USD</td>") {
+		t.Fatal("the task list shows no price")
+	}
 	_, page = e.page(e.customer, "GET", "/keys", nil, "")
 	if err := contains(page, `id="spent">4.00`, `id="credit-limit">5.00`, `id="credit-left"><b>1.00</b>`); err != nil {
 		t.Fatal(err)
