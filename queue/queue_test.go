@@ -326,7 +326,12 @@ func TestReclaimsJobsOfADeadProcess(t *testing.T) {
 			w := &hangWorker{started: make(chan struct{}), release: make(chan struct{})}
 			workers := river.NewWorkers()
 			river.AddWorker(workers, w)
-			cfg := queue.Config{Workers: workers, FetchPollInterval: 100 * time.Millisecond, ID: "validator-test"}
+			// One worker: while the first run hangs in it, the first queue
+			// (whose stop below is only begun) has no room to fetch the
+			// job again once it is reclaimed, as a dead process could not.
+			// With more, it raced the second queue for the job and ran it
+			// itself, and the second never saw it complete.
+			cfg := queue.Config{Workers: workers, MaxWorkers: 1, FetchPollInterval: 100 * time.Millisecond, ID: "validator-test"}
 
 			q1 := newQueue(cfg)
 			res, err := q1.Insert(ctx, hangArgs{}, nil)
