@@ -15,6 +15,11 @@ import (
 // errors, upload a good one, start a task, watch it complete, download the
 // winner, and read the network page's counters. Screenshots go to $CRUCIBLE_TEST_ARTIFACTS.
 func TestDashboardOnRealNetwork(t *testing.T) {
+	// Without a browser there is nothing to drive: skip before starting
+	// a network only to stop it.
+	if browsertest.Chromium() == "" {
+		t.Skip("no chromium binary: install Debian's chromium (apt-get install -y chromium) to run the browser test")
+	}
 	net := startNet(t, []string{"lora-fast", "full"}, nil, nil)
 	secret := net.Validator.AdminKey()
 	if secret == "" {
