@@ -25,6 +25,7 @@ import (
 	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/node/validatornode"
 	"github.com/crucible-net/crucible/sign"
+	"github.com/crucible-net/crucible/validator"
 )
 
 // Config configures a local network.
@@ -52,6 +53,12 @@ type Config struct {
 	Miner func(i int, c *minernode.Config)
 	// Log receives every node's log; nil discards it.
 	Log *slog.Logger
+	// Strategy, when set, gives miner i its strategy (Miners then only
+	// names them); nil builds the one Miners names.
+	Strategy func(i int) miner.Strategy
+	// Evaluator, when set, is the validator's evaluator; nil is crucible's
+	// engine.
+	Evaluator validator.Evaluator
 	// Turns, when set, makes the miners train one after another, each
 	// alone on the machine for Turns.Budget (MinersSequential); nil lets
 	// them train at once (MinersParallel).
@@ -128,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 		cfg.Validator(&vcfg)
 	}
 	models := node.NewModels(vcfg.Assets)
-	v, err := validatornode.Open(ctx, vcfg, validatornode.Deps{Key: vkey, Models: models, ModelList: models.Names(), Log: log})
+	v, err := validatornode.Open(ctx, vcfg, validatornode.Deps{Key: vkey, Models: models, ModelList: models.Names(), Evaluator: cfg.Evaluator, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +161,11 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 		if cfg.Miner != nil {
 			cfg.Miner(i, &mcfg)
 		}
-		m, err := minernode.Open(ctx, mcfg, minernode.Deps{Key: key, Chain: n.Chain, Log: log, Turns: cfg.Turns})
+		var strategy miner.Strategy
+		if cfg.Strategy != nil {
+			strategy = cfg.Strategy(i)
+		}
+		m, err := minernode.Open(ctx, mcfg, minernode.Deps{Key: key, Chain: n.Chain, Strategy: strategy, Log: log, Turns: cfg.Turns})
 		if err != nil {
 			return nil, err
 		}

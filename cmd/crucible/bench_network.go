@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crucible-net/crucible/node/benchnet"
+)
+
+func init() { registerBench(newBenchNetworkCmd) }
+
+func newBenchNetworkCmd() *cobra.Command {
+	var (
+		cfg    benchnet.Config
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "Measure the validator's overhead per task and its API latency under load, with simulated miners",
+		Long: `network starts, in this process on loopback, a validator (its embedded chain;
+SQLite, or Postgres with --db) and --miners miners that speak the node protocol
+but do not train: each writes a random LoRA adapter of the base, so that every
+submission is valid and is evaluated for real. It fills the store with
+--store-tasks finished tasks, then runs --tasks tasks one after another through
+the customer API while a customer load sends --rate requests a second (an open
+loop) to the API's read routes.
+
+It prints the validator's overhead per task: from offering the task to its
+score, less the miners' training and the evaluation (each task's phases come
+from its status events); the API's latency percentiles by route; and the
+process's resident memory before and after the load. --duration keeps tasks
+and load going that long: a soak, to see memory stay flat.
+
+With --db, the run makes a schema of its own in that database and drops it
+after.`,
+		Example: `  crucible bench network
+  crucible bench network --miners 10 --tasks 3 --store-tasks 1000
+  crucible bench network --duration 10m
+  crucible bench network --db postgres://crucible@127.0.0.1/crucible`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Miners < 1 || cfg.Tasks < 1 || cfg.StoreTasks < 0 || cfg.Rate <= 0 || cfg.Hours <= 0 {
+				return fmt.Errorf("bench network: --miners and --tasks must be ≥ 1, --store-tasks ≥ 0, --rate and --hours > 0")
+			}
+			w := cmd.OutOrStdout()
+			if !asJSON {
+				cfg.Progress = w
+				fmt.Fprintf(w, "%s", versionLine())
+				fmt.Fprintf(w, "cpu: %s, %d threads; load average %s\n", orUnknown(cpuModel()), runtime.NumCPU(), loadAverages())
+			}
+			rep, err := benchnet.Run(cmd.Context(), cfg)
+			if err != nil {
+				return fmt.Errorf("bench network: %w", err)
+			}
+			if asJSON {
+				return json.NewEncoder(w).Encode(rep)
+			}
+			if err := rep.Print(w); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "load average at the end: %s\n", loadAverages())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Miners, "miners", 100, "simulated miners")
+	f.IntVar(&cfg.Tasks, "tasks", 10, "tasks run through the network, one after another")
+	f.IntVar(&cfg.StoreTasks, "store-tasks", 10000, "finished tasks in the store before the load")
+	f.Float64Var(&cfg.Rate, "rate", 50, "customer API requests a second")
+	f.DurationVar(&cfg.Duration, "duration", 0, "keep tasks and load going at least this long (a soak)")
+	f.StringVar(&cfg.DB, "db", "", "a postgres:// URL to run the validator's store on (its own schema, dropped after); empty: SQLite")
+	f.StringVar(&cfg.Dir, "dir", "", "keep the run's state here (default: a temporary directory, removed after)")
+	f.Float64Var(&cfg.Hours, "hours", 0.05, "each task's training window, in hours (the miners upload within seconds)")
+	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	return cmd
+}
+
+// loadAverages is the machine's load over the last 1, 5 and 15 minutes
+// ("unknown" where /proc does not say).
+func loadAverages() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,393 @@
+package benchnet
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx", for the run's own schema
+
+	"github.com/crucible-net/crucible/api"
+	"github.com/crucible-net/crucible/assets"
+	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/node/localnet"
+	"github.com/crucible-net/crucible/node/minernode"
+	"github.com/crucible-net/crucible/node/validatornode"
+)
+
+// Config is a run's size. The zero value of a field takes its default.
+type Config struct {
+	// Miners is how many simulated miners join the network. Defaults to
+	// 100.
+	Miners int
+	// Tasks is how many tasks go through the network, one after another.
+	// Defaults to 10.
+	Tasks int
+	// StoreTasks is how many finished tasks the store holds before the
+	// load starts (0: none but the run's own; crucible bench network
+	// seeds 10000).
+	StoreTasks int
+	// Rate is the customer load, in API requests a second. Defaults to 50.
+	Rate float64
+	// Duration, when longer than the tasks take, keeps tasks and load
+	// going that long (a soak: memory is read at its start and end).
+	Duration time.Duration
+	// DB is the validator's store: "" for SQLite in Dir, or a postgres://
+	// URL, in which the run makes a schema of its own and drops it after.
+	DB string
+	// Dir holds the run's state; "" uses a temporary directory, removed
+	// after.
+	Dir string
+	// Hours is each task's training window. The miners upload within
+	// seconds, so it only bounds a task that goes wrong. Defaults to 0.05
+	// (3 minutes).
+	Hours float64
+	// Progress receives a line per step and task; nil discards them.
+	Progress io.Writer
+}
+
+func (c *Config) defaults() {
+	if c.Miners <= 0 {
+		c.Miners = 100
+	}
+	if c.Tasks <= 0 {
+		c.Tasks = 10
+	}
+	c.StoreTasks = max(c.StoreTasks, 0)
+	if c.Rate <= 0 {
+		c.Rate = 50
+	}
+	if c.Hours <= 0 {
+		c.Hours = 0.05
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+// TaskFigures are one task's times, from its status events.
+type TaskFigures struct {
+	ID     string
+	Status crucible.TaskStatus
+	// Start is from looking for miners to training: offers and answers,
+	// start_training to each (the miners download, run their strategy and
+	// upload meanwhile, most of them before the last is started).
+	Start time.Duration
+	// Collect is from training to evaluating: the last uploads, and the
+	// validator taking them.
+	Collect time.Duration
+	// Score is from evaluating to the end: evaluations and ranking, the
+	// results log.
+	Score time.Duration
+	// Training is the longest a miner's strategy took; Evaluation the
+	// time the evaluator was busy with the task.
+	Training, Evaluation time.Duration
+	// Overhead is Start+Collect+Score less Training and Evaluation.
+	Overhead time.Duration
+}
+
+// Report is what a run measured.
+type Report struct {
+	Config Config
+	// DB names the store ("sqlite" or "postgres").
+	DB string
+	// Seeding is how long filling the store took.
+	Seeding time.Duration
+	Tasks   []TaskFigures
+	// Overhead summarises the tasks' overheads.
+	Overhead Percentiles
+	// API is the customer load's latency by route, and over all routes
+	// ("all"); Errors counts failed requests by route.
+	API       map[string]Percentiles
+	Routes    []string // the routes in the order they were sent
+	Errors    map[string]int
+	FirstErr  string
+	LoadFor   time.Duration // how long the load ran
+	Sent      int           // requests answered or failed
+	RSSStart  int64         // resident memory before the load, bytes; 0 where unknown
+	RSSEnd    int64         // and after it
+	HeapStart uint64        // the Go heap in use before the load (after a GC)
+	HeapEnd   uint64        // and after it
+}
+
+// Run builds the network, seeds the store, runs the tasks under the
+// customer load, and returns the figures.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	out := cfg.Progress
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "crucible-bench-network-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	rep := &Report{Config: cfg, DB: "sqlite"}
+	dbURL := ""
+	if cfg.DB != "" {
+		u, drop, err := ownSchema(ctx, cfg.DB)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		dbURL, rep.DB = u, "postgres"
+	}
+	models := filepath.Join(dir, "models")
+	if _, err := localnet.TinyModel(models, "tiny"); err != nil {
+		return nil, err
+	}
+	dataset, err := localnet.SampleDataset(dir, assets.Facts, 200)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	times := &trainTimes{}
+	eval := &timedEvaluator{Evaluator: validatornode.EngineEvaluator{}}
+	names := make([]string, cfg.Miners)
+	for i := range names {
+		names[i] = "instant"
+	}
+	fmt.Fprintf(out, "starting a validator (%s) and %d simulated miners in %s\n", rep.DB, cfg.Miners, dir)
+	net, err := localnet.Start(ctx, localnet.Config{
+		Dir: dir, Models: models, Miners: names, Seed: "crucible-bench-network",
+		Strategy:  func(i int) miner.Strategy { return &instant{miner: i, times: times} },
+		Evaluator: eval,
+		Log:       slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelError})),
+		Validator: func(c *validatornode.Config) {
+			d := validatornode.DefaultConfig()
+			c.Poll, c.Workers = d.Poll, d.Workers // the shipped defaults, not localnet's
+			c.DB, c.SyntheticEvery = dbURL, 0
+			c.RatePerAddress, c.RatePerAccount = 1<<30, 1<<30 // the load comes from one address and account
+		},
+		Miner: func(_ int, c *minernode.Config) { c.RatePerAddress = 1 << 30 },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the network: %w", err)
+	}
+	defer func() {
+		stop()
+		if werr := net.Wait(); werr != nil && !errors.Is(werr, context.Canceled) && err == nil {
+			fmt.Fprintf(out, "stopping the network: %v\n", werr)
+		}
+	}()
+
+	admin := api.NewClient(net.Validator.URL(), net.Validator.AdminKey())
+	created, err := admin.CreateKey(ctx, api.CreateKeyRequest{Name: "bench", AccountName: "bench-customer", RateLimit: 1 << 30})
+	if err != nil {
+		return nil, fmt.Errorf("create the customer's key: %w", err)
+	}
+	customer := api.NewClient(net.Validator.URL(), created.Secret)
+	f, err := os.Open(dataset)
+	if err != nil {
+		return nil, err
+	}
+	upload, err := customer.UploadDataset(ctx, "facts.jsonl", f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("upload the dataset: %w", err)
+	}
+	fmt.Fprintf(out, "seeding the store with %d finished tasks\n", cfg.StoreTasks)
+	began := time.Now()
+	seeded, err := seedTasks(ctx, net.Validator.Store(), created.Key.AccountID, upload.Ref(), cfg.StoreTasks, out)
+	if err != nil {
+		return nil, err
+	}
+	rep.Seeding = time.Since(began)
+	var idsMu sync.Mutex
+	ids := append([]string(nil), seeded...)
+	taskIDs := func() []string {
+		idsMu.Lock()
+		defer idsMu.Unlock()
+		return ids
+	}
+
+	// A first task warms the network up (models unpacked, connections
+	// made) before memory is read and the load starts.
+	fmt.Fprintf(out, "a first task to warm up\n")
+	warm, err := runTask(ctx, net, customer, upload.Ref(), cfg.Hours)
+	if err != nil {
+		return nil, err
+	}
+	idsMu.Lock()
+	ids = append(ids, warm)
+	idsMu.Unlock()
+	if len(taskIDs()) == 0 {
+		return nil, errors.New("no task to read: the store is empty")
+	}
+	rep.RSSStart, rep.HeapStart = memory()
+
+	lat := &latencies{}
+	lctx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	loadBegan := time.Now()
+	go func() {
+		defer close(loadDone)
+		runLoad(lctx, customer, cfg.Rate, taskIDs, lat)
+	}()
+	fmt.Fprintf(out, "%d tasks under a load of %g requests/s\n", cfg.Tasks, cfg.Rate)
+	for n := 0; n < cfg.Tasks || time.Since(loadBegan) < cfg.Duration; n++ {
+		id, err := runTask(ctx, net, customer, upload.Ref(), cfg.Hours)
+		if err != nil {
+			stopLoad()
+			<-loadDone
+			return nil, err
+		}
+		idsMu.Lock()
+		ids = append(ids, id)
+		idsMu.Unlock()
+		fig, err := figures(ctx, net, id, times, eval)
+		if err != nil {
+			stopLoad()
+			<-loadDone
+			return nil, err
+		}
+		rep.Tasks = append(rep.Tasks, fig)
+		fmt.Fprintf(out, "  task %d %s: %s, overhead %s (offer and start %s, collect %s, score %s; training %s, evaluation %s)\n",
+			n+1, id, fig.Status, ms(fig.Overhead), ms(fig.Start), ms(fig.Collect), ms(fig.Score), ms(fig.Training), ms(fig.Evaluation))
+	}
+	stopLoad()
+	<-loadDone
+	rep.LoadFor = time.Since(loadBegan)
+	rep.RSSEnd, rep.HeapEnd = memory()
+
+	var over []time.Duration
+	for _, t := range rep.Tasks {
+		over = append(over, t.Overhead)
+	}
+	rep.Overhead = percentiles(over)
+	rep.API, rep.Errors = map[string]Percentiles{}, lat.errors
+	var all []time.Duration
+	for _, r := range loadRoutes {
+		rep.Routes = append(rep.Routes, r.name)
+		rep.API[r.name] = percentiles(lat.byName[r.name])
+		all = append(all, lat.byName[r.name]...)
+		rep.Sent += len(lat.byName[r.name]) + lat.errors[r.name]
+	}
+	rep.API["all"] = percentiles(all)
+	if lat.first != nil {
+		rep.FirstErr = lat.first.Error()
+	}
+	return rep, nil
+}
+
+// runTask creates a task as the customer and waits for it to end.
+func runTask(ctx context.Context, net *localnet.Net, c *api.Client, dataset string, hours float64) (string, error) {
+	created, err := c.CreateTask(ctx, api.CreateTaskRequest{Model: "tiny", Dataset: dataset, Hours: hours})
+	if err != nil {
+		return "", fmt.Errorf("create a task: %w", err)
+	}
+	id := created.Task.ID
+	deadline := time.Now().Add(time.Duration(hours*float64(time.Hour)) + 5*time.Minute)
+	for {
+		t, err := net.Validator.Store().FindTask(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if t.Status.Terminal() {
+			return id, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("task %s still %s after its window and 5 minutes", id, t.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// figures reads a finished task's status events and works out its times.
+func figures(ctx context.Context, net *localnet.Net, id string, times *trainTimes, eval *timedEvaluator) (TaskFigures, error) {
+	evs, err := net.Validator.Store().FindEvents(ctx, crucible.EventFilter{TaskID: id, Kind: crucible.EventStatus})
+	if err != nil {
+		return TaskFigures{}, err
+	}
+	at := map[crucible.TaskStatus]time.Time{}
+	var status crucible.TaskStatus
+	for _, e := range evs {
+		if _, seen := at[e.ToStatus]; !seen {
+			at[e.ToStatus] = e.CreatedAt
+		}
+		status = e.ToStatus
+	}
+	end := at[status]
+	offered, training, evaluating := at[crucible.StatusLookingForNodes], at[crucible.StatusTraining], at[crucible.StatusEvaluating]
+	if status != crucible.StatusSuccess || offered.IsZero() || training.IsZero() || evaluating.IsZero() {
+		t, _ := net.Validator.Store().FindTask(ctx, id)
+		why := ""
+		if t != nil {
+			why = t.Failure
+		}
+		return TaskFigures{}, fmt.Errorf("task %s ended %s, not through every status to success: %s", id, status, why)
+	}
+	f := TaskFigures{ID: id, Status: status, Start: training.Sub(offered), Collect: evaluating.Sub(training), Score: end.Sub(evaluating),
+		Training: times.of(id), Evaluation: eval.within(evaluating, end)}
+	f.Overhead = f.Start + f.Collect + f.Score - f.Training - f.Evaluation
+	return f, nil
+}
+
+// ownSchema makes a schema of the run's own in the Postgres database at
+// base and returns the URL that uses it, and how to drop it.
+func ownSchema(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, crucible.Errorf(crucible.EINVALID, "--db must be a postgres:// URL (or empty for SQLite), got %q", base)
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "crucible_bench_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("create a schema for the run in %s: %w", u.Redacted(), err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		db.Close()
+	}, nil
+}
+
+// memory returns the process's resident memory (0 where /proc does not
+// say) and the Go heap in use after a collection.
+func memory() (rss int64, heap uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			var kb int64
+			if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+				rss = kb << 10
+			}
+		}
+	}
+	return rss, ms.HeapInuse
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+}
