@@ -145,6 +145,10 @@ type Config struct {
 
 	// faultStep, in tests, makes the loss of this step NaN.
 	faultStep int
+	// now, in tests, is the clock GRPO's deadline decisions read (whether
+	// another step, a validation or the final validation fits); nil means
+	// time.Now. The deadline's context still runs on the real clock.
+	now func() time.Time
 }
 
 // Progress reports a running job.

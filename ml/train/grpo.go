@@ -189,11 +189,14 @@ func RunGRPO(ctx context.Context, m *model.Model, d GRPOData, cfg GRPOConfig) (*
 		return nil, fmt.Errorf("grpo: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	r := &grpoRun{ctx: ctx, m: m, cfg: cfg, start: time.Now(),
+	r := &grpoRun{ctx: ctx, m: m, cfg: cfg, start: time.Now(), now: cfg.now,
 		res: &GRPOResult{Result: Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, InitialValReward: math.NaN(), ValReward: math.NaN(), RewardNames: cfg.RewardNames}}
+	if r.now == nil {
+		r.now = time.Now
+	}
 	if !cfg.Deadline.IsZero() {
 		r.hard = cfg.Deadline.Add(-cfg.Reserve)
-		if !time.Now().Before(r.hard) {
+		if !r.now().Before(r.hard) {
 			return nil, fmt.Errorf("grpo: %w: the deadline (less %s reserved for saving) has already passed", ErrBudget, cfg.Reserve)
 		}
 	}
@@ -215,6 +218,7 @@ func RunGRPO(ctx context.Context, m *model.Model, d GRPOData, cfg GRPOConfig) (*
 // grpoRun is the state of one GRPO run.
 type grpoRun struct {
 	ctx    context.Context
+	now    func() time.Time // the clock deadline decisions read (Config.now)
 	m      *model.Model
 	ref    *model.Model // frozen copy of the start (full fine-tuning with a KL penalty)
 	cfg    GRPOConfig
@@ -270,7 +274,7 @@ func (r *grpoRun) timeLeft() time.Duration {
 	if r.hard.IsZero() {
 		return math.MaxInt64
 	}
-	return time.Until(r.hard)
+	return r.hard.Sub(r.now())
 }
 
 // grpoValSize is the validation slice ValSize = 0 picks: sampling makes

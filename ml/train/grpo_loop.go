@@ -74,7 +74,7 @@ outer:
 			if len(r.val) > 0 {
 				need += r.evalDur + r.evalDur/2
 			}
-			if time.Now().Add(need).After(r.hard) {
+			if r.now().Add(need).After(r.hard) {
 				r.res.StopReason = StopBudget
 				break
 			}
@@ -337,7 +337,7 @@ func (r *grpoRun) validate(ctx context.Context) (*eval.GRPOResult, error) {
 // validateStep validates, keeps the best weights and reports whether
 // patience ran out.
 func (r *grpoRun) validateStep(ctx context.Context, step int, rec map[string]any) (bool, error) {
-	if !r.hard.IsZero() && time.Now().Add(2*r.evalDur).After(r.hard) {
+	if !r.hard.IsZero() && r.now().Add(2*r.evalDur).After(r.hard) {
 		return false, nil
 	}
 	t0 := time.Now()
@@ -415,7 +415,7 @@ func (r *grpoRun) finish(ctx context.Context) error {
 	if len(r.val) > 0 {
 		var v *eval.GRPOResult
 		err := context.DeadlineExceeded
-		if r.hard.IsZero() || time.Now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
+		if r.hard.IsZero() || r.now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
 			v, err = r.validate(ctx)
 		}
 		switch {

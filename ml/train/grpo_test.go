@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,13 +302,28 @@ func TestGRPODeadline(t *testing.T) {
 	cfg := toyGRPO(false)
 	cfg.MaxSteps = 0
 	cfg.Epochs = 1000
-	start := time.Now()
-	cfg.Deadline = start.Add(time.Second)
-	res, err := RunGRPO(context.Background(), m, GRPOData{Prompts: toyPrompts(80, 1)}, cfg)
+	// The run's clock is the real one until the second step is reported,
+	// then the deadline itself: the run must see that no further step fits
+	// and stop there, returning what it trained, however fast or slow this
+	// machine is (the real deadline is an hour away).
+	cfg.Deadline = time.Now().Add(time.Hour)
+	var late atomic.Int64
+	cfg.now = func() time.Time { return time.Now().Add(time.Duration(late.Load())) }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.Progress = func(p Progress) {
+		switch {
+		case p.Step == 2:
+			late.Store(int64(time.Until(cfg.Deadline)))
+		case p.Step > 2:
+			cancel() // it missed the deadline: fail now, not in an hour
+		}
+	}
+	res, err := RunGRPO(ctx, m, GRPOData{Prompts: toyPrompts(80, 1)}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if over := time.Since(cfg.Deadline); over > 300*time.Millisecond || res.StopReason != StopBudget || res.Steps < 2 {
-		t.Errorf("ended %s after the deadline, stop %q after %d steps", over, res.StopReason, res.Steps)
+	if res.StopReason != StopBudget || res.Steps != 2 {
+		t.Errorf("stop %q after %d steps, want %q after 2", res.StopReason, res.Steps, StopBudget)
 	}
 }
