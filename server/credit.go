@@ -23,8 +23,21 @@ func counts(t *crucible.Task) bool {
 	return true
 }
 
+// taskTotaler is a store that sums tasks in one query (sqlstore does);
+// without it the server reads the tasks page by page.
+type taskTotaler interface {
+	TaskTotals(ctx context.Context, account string) (*crucible.TaskTotals, error)
+}
+
 // spent sums the prices of an account's tasks that count.
 func (s *Server) spent(ctx context.Context, account string) (float64, error) {
+	if tt, ok := s.b.(taskTotaler); ok {
+		t, err := tt.TaskTotals(ctx, account)
+		if err != nil {
+			return 0, err
+		}
+		return math.Round(t.Spent*100) / 100, nil
+	}
 	total := 0.0
 	for off := 0; ; off += 500 {
 		tasks, n, err := s.b.FindTasks(ctx, crucible.TaskFilter{AccountID: account, Limit: 500, Offset: off})

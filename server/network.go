@@ -23,10 +23,27 @@ func (s *Server) networkStatus(w http.ResponseWriter, r *http.Request, _ *caller
 	return nil
 }
 
-// network computes the headline counters. Succeeded tasks are read in pages
-// to sum what was trained.
+// network computes the headline counters: in one query where the store
+// sums tasks itself, else reading the succeeded tasks in pages to sum what
+// was trained.
 func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 	st := &api.NetworkStatus{TasksByStatus: map[crucible.TaskStatus]int{}}
+	if tt, ok := s.b.(taskTotaler); ok {
+		t, err := tt.TaskTotals(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for status, n := range t.ByStatus {
+			st.TasksByStatus[status] = n
+			st.Tasks += n
+			if !status.Terminal() {
+				st.TasksRunning += n
+			}
+		}
+		st.TasksSucceeded = st.TasksByStatus[crucible.StatusSuccess]
+		st.ParamsTrained, st.RowsTrainedOn, st.TokensTrainedOn = t.ParamsTrained, t.RowsTrained, t.TokensTrained
+		return s.networkNodes(ctx, st)
+	}
 	for _, status := range crucible.Statuses {
 		_, n, err := s.b.FindTasks(ctx, crucible.TaskFilter{Statuses: []crucible.TaskStatus{status}, Limit: 1})
 		if err != nil {
@@ -56,6 +73,12 @@ func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 			break
 		}
 	}
+	return s.networkNodes(ctx, st)
+}
+
+// networkNodes fills in the counts of nodes and the time of the last
+// weights.
+func (s *Server) networkNodes(ctx context.Context, st *api.NetworkStatus) (*api.NetworkStatus, error) {
 	nodes, err := s.b.FindNodes(ctx)
 	if err != nil {
 		return nil, err
