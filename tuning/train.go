@@ -59,6 +59,10 @@ type Spec struct {
 	MetricsPath string
 	// Log receives human-readable lines (choices, validations).
 	Log func(msg string)
+
+	// clock, in tests, is the clock training's deadline decisions read
+	// (train.Config.Clock); nil means time.Now.
+	clock func() time.Time
 }
 
 // Progress reports a running training job (as miner.Progress does).
@@ -227,7 +231,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		Schedule: spec.Recipe.Schedule, WarmupRatio: engineRatio(spec.Recipe.WarmupRatio), MinLRRatio: engineRatio(spec.Recipe.MinLRRatio),
 		WeightDecay: engineRatio(spec.Recipe.WeightDecay),
 		BatchSize:   setup.BatchSize, GradAccum: setup.GradAccum, MaxBatchTokens: setup.MaxBatchTokens,
-		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve,
+		CheckpointDir: work, CheckpointEvery: checkpointEvery(deadline), Deadline: deadline, Reserve: reserve, Clock: spec.clock,
 		Seed: spec.Seed, Metrics: metrics.w, Log: spec.Log, Precision: spec.Recipe.Precision,
 		Progress: func(p train.Progress) {
 			l := p.Loss

@@ -121,6 +121,12 @@ type Config struct {
 	// the time before it the caller keeps for itself (saving the model).
 	Deadline time.Time
 	Reserve  time.Duration
+	// Clock is the clock the run's deadline decisions read (whether
+	// another step, a validation, a checkpoint or the final validation
+	// fits before Deadline); nil means time.Now. Tests set it to put a run
+	// at its deadline whatever the machine's speed; the deadline's context
+	// still cancels on the real clock.
+	Clock func() time.Time
 	// Seed fixes the data order and the validation split.
 	Seed uint64
 	// DataID identifies the training data (a token store's checksum), so
@@ -145,10 +151,6 @@ type Config struct {
 
 	// faultStep, in tests, makes the loss of this step NaN.
 	faultStep int
-	// now, in tests, is the clock GRPO's deadline decisions read (whether
-	// another step, a validation or the final validation fits); nil means
-	// time.Now. The deadline's context still runs on the real clock.
-	now func() time.Time
 }
 
 // Progress reports a running job.

@@ -189,7 +189,7 @@ func RunGRPO(ctx context.Context, m *model.Model, d GRPOData, cfg GRPOConfig) (*
 		return nil, fmt.Errorf("grpo: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	r := &grpoRun{ctx: ctx, m: m, cfg: cfg, start: time.Now(), now: cfg.now,
+	r := &grpoRun{ctx: ctx, m: m, cfg: cfg, start: time.Now(), now: cfg.Clock,
 		res: &GRPOResult{Result: Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, InitialValReward: math.NaN(), ValReward: math.NaN(), RewardNames: cfg.RewardNames}}
 	if r.now == nil {
 		r.now = time.Now
@@ -218,7 +218,7 @@ func RunGRPO(ctx context.Context, m *model.Model, d GRPOData, cfg GRPOConfig) (*
 // grpoRun is the state of one GRPO run.
 type grpoRun struct {
 	ctx    context.Context
-	now    func() time.Time // the clock deadline decisions read (Config.now)
+	now    func() time.Time // the clock deadline decisions read (Config.Clock)
 	m      *model.Model
 	ref    *model.Model // frozen copy of the start (full fine-tuning with a KL penalty)
 	cfg    GRPOConfig

@@ -308,7 +308,7 @@ func TestGRPODeadline(t *testing.T) {
 	// machine is (the real deadline is an hour away).
 	cfg.Deadline = time.Now().Add(time.Hour)
 	var late atomic.Int64
-	cfg.now = func() time.Time { return time.Now().Add(time.Duration(late.Load())) }
+	cfg.Clock = func() time.Time { return time.Now().Add(time.Duration(late.Load())) }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg.Progress = func(p Progress) {

@@ -98,7 +98,7 @@ func (r *run) loop() error {
 			if r.obj.hasVal() {
 				need += r.evalDur + r.evalDur/2 // the final validation
 			}
-			if step > first && time.Now().Add(need).After(r.hard) {
+			if step > first && r.now().Add(need).After(r.hard) {
 				r.res.StopReason = StopBudget
 				break
 			}
@@ -114,7 +114,7 @@ func (r *run) loop() error {
 				}
 			}
 			est := time.Duration(float64(r.evalDur) * r.stepCost * float64(tokens) / float64(r.valTokens))
-			if time.Now().Add(est / 2).After(r.hard) { // a rough estimate: refuse only a clear overrun
+			if r.now().Add(est / 2).After(r.hard) { // a rough estimate: refuse only a clear overrun
 				return fmt.Errorf("%w for one step: about %s needed, %s left", ErrBudget, est.Round(time.Millisecond), r.timeLeft().Round(time.Millisecond))
 			}
 		}
@@ -285,7 +285,7 @@ func abs(x int) int {
 // validate evaluates the held-out slice, keeps the best weights and
 // reports whether patience ran out.
 func (r *run) validate(ctx context.Context, step int, rec map[string]any) (bool, error) {
-	if time.Now().Add(2*r.evalDur).After(r.hard) && !r.hard.IsZero() {
+	if r.now().Add(2*r.evalDur).After(r.hard) && !r.hard.IsZero() {
 		return false, nil // the final validation still fits; this one would not leave room for it
 	}
 	t0 := time.Now()
@@ -346,7 +346,7 @@ func (r *run) diverged(step int, loss, gn float64) error {
 
 // checkpoint writes one checkpoint if the time budget allows.
 func (r *run) checkpoint(step int, loss float64) error {
-	if !r.hard.IsZero() && time.Now().Add(2*r.ckptDur+r.worstStep()+r.evalDur).After(r.hard) {
+	if !r.hard.IsZero() && r.now().Add(2*r.ckptDur+r.worstStep()+r.evalDur).After(r.hard) {
 		return nil
 	}
 	t0 := time.Now()
@@ -386,7 +386,7 @@ func (r *run) finish(ctx context.Context) error {
 	if r.obj.hasVal() {
 		var v valOut
 		err := context.DeadlineExceeded
-		if r.hard.IsZero() || time.Now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
+		if r.hard.IsZero() || r.now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
 			v, err = r.obj.validate(ctx)
 		}
 		switch {

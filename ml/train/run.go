@@ -21,6 +21,7 @@ var ErrBudget = errors.New("time budget too small")
 // run is the state of one training run.
 type run struct {
 	ctx    context.Context
+	now    func() time.Time // the clock deadline decisions read (Config.Clock)
 	m      *model.Model
 	cfg    Config
 	obj    objective
@@ -111,7 +112,7 @@ func (r *run) timeLeft() time.Duration {
 	if r.hard.IsZero() {
 		return math.MaxInt64
 	}
-	return time.Until(r.hard)
+	return r.hard.Sub(r.now())
 }
 
 // worstStep is the longest of the recent steps.
@@ -145,10 +146,13 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	r := &run{ctx: ctx, m: m, cfg: cfg, res: &Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, start: time.Now()}
+	r := &run{ctx: ctx, m: m, cfg: cfg, res: &Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, start: time.Now(), now: cfg.Clock}
+	if r.now == nil {
+		r.now = time.Now
+	}
 	if !cfg.Deadline.IsZero() {
 		r.hard = cfg.Deadline.Add(-cfg.Reserve)
-		if !time.Now().Before(r.hard) {
+		if !r.now().Before(r.hard) {
 			return nil, fmt.Errorf("train: %w: the deadline (less %s reserved for saving) has already passed", ErrBudget, cfg.Reserve)
 		}
 	}
