@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,7 @@ exactly: the evaluator is deterministic), reports every discrepancy, and sets
 its own weights from its own recomputation. Exit status 1 when it found any.`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *auditornode.Config) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *auditornode.Config) error {
 		err := auditornode.Run(ctx, *cfg, func(r *auditor.Report) error { return printAudit(r, cfg.JSON) })
 		if errors.Is(err, auditornode.ErrDiscrepancies) {
 			return exitError{code: 1}

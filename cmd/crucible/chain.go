@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/node/chainnode"
 )
 
@@ -26,7 +27,7 @@ Reads (GET /v1/metagraph, /v1/block, /v1/hyperparams) are open; writes
 they act for, as crucible nodes sign their requests.`,
 		Args: cobra.NoArgs,
 	}
-	configured(cmd, &cfg, func(ctx context.Context, cfg *chainnode.Config) error {
+	cli.Run(cmd, &cfg, func(ctx context.Context, cfg *chainnode.Config) error {
 		return chainnode.Run(ctx, *cfg, cmd.OutOrStdout())
 	})
 	cmd.AddCommand(newChainMetagraphCmd(), newChainRegisterCmd(), newChainStakeCmd())
@@ -37,7 +38,7 @@ func newChainMetagraphCmd() *cobra.Command {
 	var cfg chainnode.ClientConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "metagraph", Short: "Print the metagraph of a running chain", Args: cobra.NoArgs}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *chainnode.ClientConfig) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *chainnode.ClientConfig) error {
 		return chainnode.PrintMetagraph(ctx, *cfg, cmd.OutOrStdout())
 	})
 }
@@ -46,7 +47,7 @@ func newChainRegisterCmd() *cobra.Command {
 	var cfg chainnode.RegisterConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "register", Short: "Register a key's hotkey on a running chain", Args: cobra.NoArgs}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *chainnode.RegisterConfig) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *chainnode.RegisterConfig) error {
 		return chainnode.Register(ctx, *cfg, cmd.OutOrStdout())
 	})
 }
@@ -55,7 +56,7 @@ func newChainStakeCmd() *cobra.Command {
 	var cfg chainnode.StakeConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "stake", Short: "Add stake to a key's hotkey on a running chain", Args: cobra.NoArgs}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *chainnode.StakeConfig) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *chainnode.StakeConfig) error {
 		return chainnode.Stake(ctx, *cfg, cmd.OutOrStdout())
 	})
 }

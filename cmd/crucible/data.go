@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
@@ -68,7 +69,7 @@ The exit status is 1 when the dataset has errors.`,
 	}
 	addMappingFlags(cmd, &mapping)
 	rf := addRewardFlags(cmd)
-	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataCheckConfig, args []string) error {
+	return cli.RunArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataCheckConfig, args []string) error {
 		var set *reward.Set
 		if rf.given() {
 			var err error
@@ -115,7 +116,7 @@ mapping of the written files, as JSON.`,
 		Args: cobra.ExactArgs(1),
 	}
 	addMappingFlags(cmd, &mapping)
-	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataSplitConfig, args []string) error {
+	return cli.RunArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *tuning.DataSplitConfig, args []string) error {
 		p, err := tuning.SplitData(cfg, args[0], mapping)
 		if err != nil {
 			return err
@@ -156,7 +157,7 @@ and why not.`,
   crucible data pull --dataset yahma/alpaca-cleaned`,
 		Args: cobra.ExactArgs(1),
 	}
-	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataPullConfig, args []string) error {
+	return cli.RunArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataPullConfig, args []string) error {
 		ref, err := hub.ParseRef(args[0])
 		if err != nil {
 			return err
@@ -208,7 +209,7 @@ func newDataResolveCmd() *cobra.Command {
 		Short: "Print the local directory of a model or dataset (a path, or a snapshot in the Hugging Face cache)",
 		Args:  cobra.ExactArgs(1),
 	}
-	return withArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataResolveConfig, args []string) error {
+	return cli.RunArgs(cmd, &cfg, func(cmd *cobra.Command, cfg *DataResolveConfig, args []string) error {
 		r := hub.Resolver{Cache: hub.Cache{Dir: cfg.Cache}, Kind: cfg.kind()}
 		if cfg.Cache == "" {
 			r.Cache.Dir = hub.DefaultCacheDir()

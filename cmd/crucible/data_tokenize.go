@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
@@ -36,11 +37,11 @@ tokenize. A bad row stops it with the row's line, and nothing is written.`,
 		Args: cobra.NoArgs,
 	}
 	addMappingFlags(cmd, &mapping)
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *tuning.TokenizeConfig) error {
-		if err := requireFlags(cmd, "model", "data", "out"); err != nil {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *tuning.TokenizeConfig) error {
+		if err := cli.Require(cmd, "model", "data", "out"); err != nil {
 			return err
 		}
-		if err := notNegative(cmd, "max-length"); err != nil {
+		if err := cli.NotNegative(cmd, "max-length"); err != nil {
 			return err
 		}
 		errw := cmd.ErrOrStderr()

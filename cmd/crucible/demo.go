@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/node/localnet"
 )
 
@@ -39,7 +40,7 @@ the champions' history and the weights (with the burned share). With
   crucible demo --tournament --exit`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *localnet.DemoConfig) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *localnet.DemoConfig) error {
 		return localnet.Demo(ctx, *cfg, cmd.OutOrStdout())
 	})
 }

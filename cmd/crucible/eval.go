@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 
 	"github.com/spf13/cobra"
@@ -50,15 +51,15 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 	}
 	addMappingFlags(cmd, &mapping)
 	rf = addRewardFlags(cmd)
-	return configured(cmd, &c, func(ctx context.Context, c *tuning.EvalConfig) error {
+	return cli.Run(cmd, &c, func(ctx context.Context, c *tuning.EvalConfig) error {
 		required := []string{"model", "data"}
 		if c.Tokens != "" {
 			required = []string{"model"} // the token file is the data
 		}
-		if err := requireFlags(cmd, required...); err != nil {
+		if err := cli.Require(cmd, required...); err != nil {
 			return err
 		}
-		if err := notNegative(cmd, "max-length", "samples", "max-completion"); err != nil {
+		if err := cli.NotNegative(cmd, "max-length", "samples", "max-completion"); err != nil {
 			return err
 		}
 		if c.Adapter != "" && c.Base != "" {

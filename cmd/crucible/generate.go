@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/tuning"
 )
@@ -30,8 +31,8 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
   crucible generate --model ./models/tiny --adapter ./adapter --prompt "Hi" --temperature 0.7 --top-p 0.9 --seed 1`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &c, func(ctx context.Context, c *tuning.GenerateConfig) error {
-		if err := requireFlags(cmd, "model", "prompt"); err != nil {
+	return cli.Run(cmd, &c, func(ctx context.Context, c *tuning.GenerateConfig) error {
+		if err := cli.Require(cmd, "model", "prompt"); err != nil {
 			return err
 		}
 		switch {

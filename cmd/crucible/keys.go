@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/sign"
@@ -44,7 +45,7 @@ func newKeysNewCmd() *cobra.Command {
 	var cfg KeysNewConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "new", Short: "Create a key and print its address and mnemonic (shown only this once)", Args: cobra.NoArgs}
-	return configured(cmd, &cfg, func(_ context.Context, cfg *KeysNewConfig) error {
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysNewConfig) error {
 		if _, err := cfg.Path(); err != nil {
 			return err
 		}
@@ -85,7 +86,7 @@ does a full secret URI ("PHRASE//hard/soft///password"). --derive appends a
 derivation path; "--mnemonic '' --derive //Alice" is the development key Alice.`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &cfg, func(_ context.Context, cfg *KeysImportConfig) error {
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysImportConfig) error {
 		if _, err := cfg.Path(); err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func newKeysShowCmd() *cobra.Command {
 	var cfg node.KeyConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "show [NAME]", Short: "Print a key's address and public key", Args: cobra.MaximumNArgs(1)}
-	load := bindConfig(cmd, &cfg)
+	load := cli.Bind(cmd, &cfg)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := load(); err != nil {
 			return err
@@ -147,7 +148,7 @@ type KeysListConfig struct {
 func newKeysListCmd() *cobra.Command {
 	var cfg KeysListConfig
 	cmd := &cobra.Command{Use: "list", Short: "List the keys in the key directory", Args: cobra.NoArgs}
-	return configured(cmd, &cfg, func(_ context.Context, cfg *KeysListConfig) error {
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysListConfig) error {
 		keys, err := node.ListKeys(cfg.Dir)
 		if err != nil {
 			return err

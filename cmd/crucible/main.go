@@ -3,6 +3,8 @@
 // customer CLI, one subcommand each.
 package main
 
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
+
 import (
 	"context"
 	"errors"

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/node/minernode"
 )
 
@@ -32,7 +33,7 @@ README). A miner enters the tournaments validators announce with its method
   crucible miner --chain http://127.0.0.1:9944 --strategy command --command ./train.sh --max-jobs 2`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *minernode.Config) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *minernode.Config) error {
 		n, err := minernode.Open(ctx, *cfg, minernode.Deps{Out: os.Stdout})
 		if err != nil {
 			return err

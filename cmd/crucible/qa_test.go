@@ -135,22 +135,6 @@ func TestKeysListEmpty(t *testing.T) {
 	}
 }
 
-func TestPlainValueError(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`invalid argument "x" for "--n" flag: strconv.ParseInt: parsing "x": invalid syntax`, `invalid argument "x" for "--n" flag: not a whole number`},
-		{`workers: strconv.ParseInt: parsing "9999999999999999999999": value out of range`, `workers: out of range`},
-		{`strconv.ParseUint: parsing "-1": invalid syntax`, `not a whole number of at least 0`},
-		{`strconv.ParseFloat: parsing "x": invalid syntax`, `not a number`},
-		{`strconv.ParseBool: parsing "maybe": invalid syntax`, `not true or false`},
-		{`time: missing unit in duration "5"`, `time: missing unit in duration "5"`},
-	}
-	for _, tt := range tests {
-		if got := plainValueError(tt.in); got != tt.want {
-			t.Errorf("plainValueError(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestGroupCommandAlonePrintsHelp checks that a command that only groups
 // subcommands prints its help and succeeds when run without one.
 func TestGroupCommandAlonePrintsHelp(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/reward"
 )
@@ -59,7 +60,7 @@ CRUCIBLE_REWARDS to score its samples.`,
 		Args: cobra.NoArgs,
 	}
 	rf = addRewardFlags(cmd)
-	return configured(cmd, &c, func(ctx context.Context, c *RewardsScoreConfig) error {
+	return cli.Run(cmd, &c, func(ctx context.Context, c *RewardsScoreConfig) error {
 		var rs []crucible.Reward
 		if c.Rewards != "" {
 			var err error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
@@ -18,7 +19,7 @@ func init() { register(newTasksCmd) }
 // connected binds cfg's settings (which embed console.Conn at conn) to cmd
 // and runs run with them, the connection's state directory set.
 func connected[C any](cmd *cobra.Command, cfg *C, conn *console.Conn, run func(cmd *cobra.Command, cfg *C, args []string) error) *cobra.Command {
-	load := bindConfig(cmd, cfg)
+	load := cli.Bind(cmd, cfg)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := load(); err != nil {
 			return err
@@ -116,7 +117,7 @@ $CRUCIBLE_HOME/uploads), it goes on from the bytes the validator has.`,
 	rf := addRewardFlags(cmd)
 	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *console.CreateConfig, _ []string) error {
 		ctx := cmd.Context()
-		if err := requireFlags(cmd, "model", "dataset"); err != nil {
+		if err := cli.Require(cmd, "model", "dataset"); err != nil {
 			return err
 		}
 		if rf.given() {
@@ -224,7 +225,7 @@ the hub already holds are not sent twice.`,
 	}
 	return connected(cmd, &cfg, &cfg.Conn, func(cmd *cobra.Command, cfg *console.PushConfig, args []string) error {
 		ctx := cmd.Context()
-		if err := requireFlags(cmd, "repo"); err != nil {
+		if err := cli.Require(cmd, "repo"); err != nil {
 			return err
 		}
 		return console.Push(ctx, cfg, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 
 	"github.com/spf13/cobra"
@@ -53,15 +54,15 @@ interrupting it (Ctrl-C) ends training early and still writes the result.`,
 	}
 	addMappingFlags(cmd, &mapping)
 	rf = addRewardFlags(cmd)
-	return configured(cmd, &c, func(ctx context.Context, c *tuning.TrainConfig) error {
+	return cli.Run(cmd, &c, func(ctx context.Context, c *tuning.TrainConfig) error {
 		required := []string{"model", "data", "out"}
 		if c.Tokens != "" {
 			required = []string{"model", "out"} // the token file is the data
 		}
-		if err := requireFlags(cmd, required...); err != nil {
+		if err := cli.Require(cmd, required...); err != nil {
 			return err
 		}
-		if err := notNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
+		if err := cli.NotNegative(cmd, "lora-rank", "lr", "epochs", "batch-size", "grad-accum", "max-steps", "max-length", "memory", "generations", "max-completion", "temperature", "beta"); err != nil {
 			return err
 		}
 		var rewards []crucible.Reward

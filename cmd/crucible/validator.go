@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/node/validatornode"
 )
 
@@ -34,7 +35,7 @@ network from other processes.`,
   crucible validator --db postgres://crucible@127.0.0.1/crucible --blobs s3://crucible-artifacts/validator-1`,
 		Args: cobra.NoArgs,
 	}
-	return configured(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {
 		n, err := validatornode.Open(ctx, *cfg, validatornode.Deps{Out: os.Stdout})
 		if err != nil {
 			return err

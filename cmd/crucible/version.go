@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/cpu"
 
 	"github.com/crucible-net/crucible/ml/kernel"
 )
@@ -29,10 +27,10 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintf(w, "commit:   %s\n", buildCommit())
 			fmt.Fprintf(w, "go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "cpus:     %d (GOMAXPROCS %d)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
-			if name := cpuModel(); name != "" {
+			if name := kernel.CPUModel(); name != "" {
 				fmt.Fprintf(w, "cpu:      %s\n", name)
 			}
-			fmt.Fprintf(w, "features: %s\n", strings.Join(cpuFeatures(), " "))
+			fmt.Fprintf(w, "features: %s\n", strings.Join(kernel.CPUFeatures(), " "))
 			fmt.Fprintf(w, "kernels:  gemm %s; bf16 %s (auto precision %s)\n", strings.Join(kernel.Variants(), ", "), strings.Join(kernel.BF16Variants(), ", "), kernel.AutoPrecision())
 			return nil
 		},
@@ -63,49 +61,4 @@ func buildCommit() string {
 // ("crucible version" adds Go, the CPU and its kernels).
 func versionLine() string {
 	return fmt.Sprintf("crucible %s (commit %s, %s %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// cpuModel is the CPU's model name from /proc/cpuinfo ("" where unknown).
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// cpuFeatures lists the instruction set extensions the ML kernels care about.
-func cpuFeatures() []string {
-	var f []string
-	add := func(ok bool, name string) {
-		if ok {
-			f = append(f, name)
-		}
-	}
-	switch runtime.GOARCH {
-	case "amd64":
-		add(cpu.X86.HasSSE42, "sse4.2")
-		add(cpu.X86.HasAVX, "avx")
-		add(cpu.X86.HasAVX2, "avx2")
-		add(cpu.X86.HasFMA, "fma")
-		add(cpu.X86.HasAVX512F, "avx512f")
-		add(cpu.X86.HasAVX512BW, "avx512bw")
-		add(cpu.X86.HasAVX512VL, "avx512vl")
-		add(cpu.X86.HasAVX512BF16, "avx512bf16")
-		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
-		add(cpu.X86.HasAMXBF16 && cpu.X86.HasAMXTile, "amx-bf16")
-	case "arm64":
-		add(cpu.ARM64.HasASIMD, "asimd")
-		add(cpu.ARM64.HasFPHP, "fp16")
-		add(cpu.ARM64.HasSVE, "sve")
-	}
-	if len(f) == 0 {
-		f = append(f, "(none detected)")
-	}
-	return f
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/console"
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -33,7 +34,7 @@ that lead to internal addresses unless its operator allows them.`,
 	var create WebhooksCreateConfig
 	createCmd := connected(&cobra.Command{Use: "create --url URL", Short: "Add a webhook; its signing secret is shown once", Args: cobra.NoArgs},
 		&create, &create.Conn, func(cmd *cobra.Command, cfg *WebhooksCreateConfig, _ []string) error {
-			if err := requireFlags(cmd, "url"); err != nil {
+			if err := cli.Require(cmd, "url"); err != nil {
 				return err
 			}
 			c, err := cfg.Client()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -43,7 +43,7 @@ func runConfig(t *testing.T, args []string) (*testConfig, error) {
 	t.Helper()
 	cfg := &testConfig{Addr: ":8080", Workers: 2, Timeout: time.Second}
 	cmd := &cobra.Command{Use: "x", SilenceErrors: true, SilenceUsage: true}
-	load := bindConfig(cmd, cfg)
+	load := Bind(cmd, cfg)
 	cmd.RunE = func(*cobra.Command, []string) error { return load() }
 	cmd.SetArgs(args)
 	return cfg, cmd.Execute()
@@ -87,5 +87,21 @@ func TestConfigErrors(t *testing.T) {
 	t.Setenv("CRUCIBLE_TIMEOUT", "soon")
 	if _, err := runConfig(t, nil); err == nil {
 		t.Error("bad env value accepted")
+	}
+}
+
+func TestPlainValueError(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`invalid argument "x" for "--n" flag: strconv.ParseInt: parsing "x": invalid syntax`, `invalid argument "x" for "--n" flag: not a whole number`},
+		{`workers: strconv.ParseInt: parsing "9999999999999999999999": value out of range`, `workers: out of range`},
+		{`strconv.ParseUint: parsing "-1": invalid syntax`, `not a whole number of at least 0`},
+		{`strconv.ParseFloat: parsing "x": invalid syntax`, `not a number`},
+		{`strconv.ParseBool: parsing "maybe": invalid syntax`, `not true or false`},
+		{`time: missing unit in duration "5"`, `time: missing unit in duration "5"`},
+	}
+	for _, tt := range tests {
+		if got := PlainValueError(tt.in); got != tt.want {
+			t.Errorf("PlainValueError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
