@@ -13,4 +13,15 @@ func init() {
 		"Name": {Help: "the key's name (a file in the key directory), or a path to a key file", Default: "default"},
 		"Dir":  {Help: "the key directory; empty means $CRUCIBLE_HOME/keys"},
 	})
+	config.Register(reflect.TypeFor[KeysNewConfig](), map[string]config.Doc{
+		"Force": {Help: "overwrites an existing key of this name"},
+	})
+	config.Register(reflect.TypeFor[KeysImportConfig](), map[string]config.Doc{
+		"Mnemonic": {Help: "the mnemonic, 0x seed or secret URI; unset, it is read from stdin"},
+		"Derive":   {Help: "a derivation path to apply, e.g. //validator or //Alice"},
+		"Force":    {Help: "overwrites an existing key of this name"},
+	})
+	config.Register(reflect.TypeFor[KeysListConfig](), map[string]config.Doc{
+		"Dir": {Help: "the key directory; empty means $CRUCIBLE_HOME/keys"},
+	})
 }

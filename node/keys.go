@@ -130,3 +130,65 @@ func ListKeys(dir string) ([]NamedKey, error) {
 	}
 	return out, nil
 }
+
+// KeysNewConfig configures "crucible keys new". Each field's doc comment
+// is its documentation (package config).
+type KeysNewConfig struct {
+	KeyConfig
+	// Force overwrites an existing key of this name.
+	Force bool `flag:"force"`
+}
+
+// New creates a key, saves it under the configured name and returns its
+// path, the key and its mnemonic (the only way to restore it).
+func (c KeysNewConfig) New() (path string, kp *sign.Keypair, phrase string, err error) {
+	if _, err := c.Path(); err != nil {
+		return "", nil, "", err
+	}
+	if kp, phrase, err = sign.Generate(); err != nil {
+		return "", nil, "", err
+	}
+	path, err = c.Save(kp, "", c.Force)
+	return path, kp, phrase, err
+}
+
+// KeysImportConfig configures "crucible keys import".
+type KeysImportConfig struct {
+	KeyConfig
+	// Mnemonic is the mnemonic, 0x seed or secret URI; unset, it is read
+	// from stdin.
+	Mnemonic string `flag:"mnemonic"`
+	// Derive is a derivation path to apply, e.g. //validator or //Alice.
+	Derive string `flag:"derive"`
+	// Force overwrites an existing key of this name.
+	Force bool `flag:"force"`
+}
+
+// Import makes the key of mnemonic (a mnemonic, 0x seed or secret URI:
+// the setting, or what the command read from stdin) with the configured
+// derivation, saves it and
+// returns its path and the key.
+func (c KeysImportConfig) Import(mnemonic string) (string, *sign.Keypair, error) {
+	if _, err := c.Path(); err != nil {
+		return "", nil, err
+	}
+	if c.Derive != "" && !strings.HasPrefix(c.Derive, "/") {
+		return "", nil, crucible.Errorf(crucible.EINVALID, "--derive %q: a derivation path starts with // (hard) or / (soft)", c.Derive)
+	}
+	mnemonic = strings.TrimSpace(mnemonic)
+	if mnemonic == "" && c.Derive == "" {
+		return "", nil, crucible.Errorf(crucible.EINVALID, "no mnemonic given").WithHint("pass --mnemonic or pipe it on standard input")
+	}
+	kp, err := sign.FromURI(mnemonic + c.Derive)
+	if err != nil {
+		return "", nil, crucible.Wrap(err, crucible.EINVALID, "import key")
+	}
+	path, err := c.Save(kp, c.Derive, c.Force)
+	return path, kp, err
+}
+
+// KeysListConfig configures "crucible keys list".
+type KeysListConfig struct {
+	// Dir is the key directory; empty means $CRUCIBLE_HOME/keys.
+	Dir string `flag:"dir"`
+}

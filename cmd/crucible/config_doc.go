@@ -24,17 +24,6 @@ func init() {
 		"Dataset": {Help: "means the repository is a dataset rather than a model"},
 		"Cache":   {Help: "the cache directory; empty means HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub"},
 	})
-	config.Register(reflect.TypeFor[KeysNewConfig](), map[string]config.Doc{
-		"Force": {Help: "overwrites an existing key of this name"},
-	})
-	config.Register(reflect.TypeFor[KeysImportConfig](), map[string]config.Doc{
-		"Mnemonic": {Help: "the mnemonic, 0x seed or secret URI; unset, it is read from stdin"},
-		"Derive":   {Help: "a derivation path to apply, e.g. //validator or //Alice"},
-		"Force":    {Help: "overwrites an existing key of this name"},
-	})
-	config.Register(reflect.TypeFor[KeysListConfig](), map[string]config.Doc{
-		"Dir": {Help: "the key directory; empty means $CRUCIBLE_HOME/keys"},
-	})
 	config.Register(reflect.TypeFor[RewardsScoreConfig](), map[string]config.Doc{
 		"Rewards": {Help: "a JSON file of reward functions (a grpo task's rewards, as a miner's external trainer gets them in CRUCIBLE_REWARDS)"},
 	})

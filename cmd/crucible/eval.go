@@ -85,9 +85,9 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 		}
 		adapter := c.Adapter
 		if c.Base == "" {
-			spec.BaseDir, adapter, err = resolveWithAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
+			spec.BaseDir, adapter, err = node.FindModelAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
 		} else {
-			spec.BaseDir, err = resolveModel(c.Model)
+			spec.BaseDir, err = node.FindModel(c.Model)
 		}
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 			spec.ModelDir = adapter
 		case c.Base != "":
 			spec.ModelDir = spec.BaseDir
-			if spec.BaseDir, err = resolveModel(c.Base); err != nil {
+			if spec.BaseDir, err = node.FindModel(c.Base); err != nil {
 				return err
 			}
 		}

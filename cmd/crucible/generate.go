@@ -9,6 +9,7 @@ import (
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/tuning"
 )
 
@@ -45,7 +46,7 @@ Temperature 0 is greedy decoding; sampling is reproducible with --seed.`,
 		case c.Samples < 1 || c.Samples > 256:
 			return crucible.Errorf(crucible.EINVALID, "--samples %d: must be from 1 to 256", c.Samples)
 		}
-		dir, adapter, err := resolveWithAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
+		dir, adapter, err := node.FindModelAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}

@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/config/cli"
-	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
-	"github.com/crucible-net/crucible/sign"
 )
 
 func init() { register(newKeysCmd) }
@@ -33,27 +30,12 @@ $CRUCIBLE_HOME/keys or ~/.crucible/keys.`,
 	return cmd
 }
 
-// KeysNewConfig configures "crucible keys new". Each field's doc comment
-// is its documentation (package config).
-type KeysNewConfig struct {
-	node.KeyConfig
-	// Force overwrites an existing key of this name.
-	Force bool `flag:"force"`
-}
-
 func newKeysNewCmd() *cobra.Command {
-	var cfg KeysNewConfig
+	var cfg node.KeysNewConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{Use: "new", Short: "Create a key and print its address and mnemonic (shown only this once)", Args: cobra.NoArgs}
-	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysNewConfig) error {
-		if _, err := cfg.Path(); err != nil {
-			return err
-		}
-		kp, phrase, err := sign.Generate()
-		if err != nil {
-			return err
-		}
-		path, err := cfg.Save(kp, "", cfg.Force)
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *node.KeysNewConfig) error {
+		path, kp, phrase, err := cfg.New()
 		if err != nil {
 			return err
 		}
@@ -62,20 +44,8 @@ func newKeysNewCmd() *cobra.Command {
 	})
 }
 
-// KeysImportConfig configures "crucible keys import".
-type KeysImportConfig struct {
-	node.KeyConfig
-	// Mnemonic is the mnemonic, 0x seed or secret URI; unset, it is read
-	// from stdin.
-	Mnemonic string `flag:"mnemonic"`
-	// Derive is a derivation path to apply, e.g. //validator or //Alice.
-	Derive string `flag:"derive"`
-	// Force overwrites an existing key of this name.
-	Force bool `flag:"force"`
-}
-
 func newKeysImportCmd() *cobra.Command {
-	var cfg KeysImportConfig
+	var cfg node.KeysImportConfig
 	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "import",
@@ -86,10 +56,7 @@ does a full secret URI ("PHRASE//hard/soft///password"). --derive appends a
 derivation path; "--mnemonic '' --derive //Alice" is the development key Alice.`,
 		Args: cobra.NoArgs,
 	}
-	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysImportConfig) error {
-		if _, err := cfg.Path(); err != nil {
-			return err
-		}
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *node.KeysImportConfig) error {
 		mnemonic := cfg.Mnemonic
 		if !cmd.Flags().Changed("mnemonic") {
 			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -98,18 +65,7 @@ derivation path; "--mnemonic '' --derive //Alice" is the development key Alice.`
 			}
 			mnemonic = line
 		}
-		if cfg.Derive != "" && !strings.HasPrefix(cfg.Derive, "/") {
-			return crucible.Errorf(crucible.EINVALID, "--derive %q: a derivation path starts with // (hard) or / (soft)", cfg.Derive)
-		}
-		mnemonic = strings.TrimSpace(mnemonic)
-		if mnemonic == "" && cfg.Derive == "" {
-			return crucible.Errorf(crucible.EINVALID, "no mnemonic given").WithHint("pass --mnemonic or pipe it on standard input")
-		}
-		kp, err := sign.FromURI(mnemonic + cfg.Derive)
-		if err != nil {
-			return crucible.Wrap(err, crucible.EINVALID, "import key")
-		}
-		path, err := cfg.Save(kp, cfg.Derive, cfg.Force)
+		path, kp, err := cfg.Import(mnemonic)
 		if err != nil {
 			return err
 		}
@@ -139,16 +95,10 @@ func newKeysShowCmd() *cobra.Command {
 	return cmd
 }
 
-// KeysListConfig configures "crucible keys list".
-type KeysListConfig struct {
-	// Dir is the key directory; empty means $CRUCIBLE_HOME/keys.
-	Dir string `flag:"dir"`
-}
-
 func newKeysListCmd() *cobra.Command {
-	var cfg KeysListConfig
+	var cfg node.KeysListConfig
 	cmd := &cobra.Command{Use: "list", Short: "List the keys in the key directory", Args: cobra.NoArgs}
-	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *KeysListConfig) error {
+	return cli.Run(cmd, &cfg, func(_ context.Context, cfg *node.KeysListConfig) error {
 		keys, err := node.ListKeys(cfg.Dir)
 		if err != nil {
 			return err

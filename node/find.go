@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -10,33 +10,32 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/ml/model"
-	"github.com/crucible-net/crucible/node"
 )
 
-// resolveModel finds the model a command was given: a directory, a
+// FindModel finds the model a command was given: a directory, a
 // Hugging Face id in the local cache, or the name of a shipped model
 // (crucible-tiny, extracted under $CRUCIBLE_HOME/assets on first use).
-func resolveModel(name string) (string, error) {
+func FindModel(name string) (string, error) {
 	dir, err := (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Model}).Resolve(name)
 	if err == nil || filepath.Base(name) != name {
 		return dir, err
 	}
-	assets, aerr := node.ShippedModels(node.DefaultAssets, filepath.Join(node.Home(), "assets"), nil)
+	assets, aerr := ShippedModels(DefaultAssets, filepath.Join(Home(), "assets"), nil)
 	if aerr != nil {
 		return "", err
 	}
-	if d, merr := node.NewModels(assets).ResolveModel(context.Background(), name); merr == nil {
+	if d, merr := NewModels(assets).ResolveModel(context.Background(), name); merr == nil {
 		return d, nil
 	}
 	return "", err
 }
 
-// resolveWithAdapter resolves --model and --adapter. A --model directory
+// FindModelAdapter resolves a command's --model and --adapter. A --model directory
 // that holds a PEFT adapter and no model (what a LoRA winner downloads as)
 // becomes the adapter over the base its adapter_config.json names, when
 // that base resolves; otherwise the error says how to name the base.
-func resolveWithAdapter(modelName, adapter string, note io.Writer) (dir, adapterDir string, err error) {
-	dir, err = resolveModel(modelName)
+func FindModelAdapter(modelName, adapter string, note io.Writer) (dir, adapterDir string, err error) {
+	dir, err = FindModel(modelName)
 	if err != nil {
 		return "", "", err
 	}
@@ -51,7 +50,7 @@ func resolveWithAdapter(modelName, adapter string, note io.Writer) (dir, adapter
 	if lc.BaseModel == "" {
 		return "", "", crucible.Errorf(crucible.EINVALID, "%s is a LoRA adapter that does not name its base model", dir).WithHint(hint)
 	}
-	base, err := resolveModel(lc.BaseModel)
+	base, err := FindModel(lc.BaseModel)
 	if err != nil {
 		return "", "", crucible.Errorf(crucible.ENOTFOUND, "%s is a LoRA adapter over %s, which is not on this machine", dir, lc.BaseModel).
 			WithHint("fetch it with: crucible data pull " + lc.BaseModel + "; or " + hint)
