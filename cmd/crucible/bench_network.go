@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/node/benchnet"
 )
 
@@ -51,7 +52,7 @@ after.`,
 			if !asJSON {
 				cfg.Progress = w
 				fmt.Fprintf(w, "%s", versionLine())
-				fmt.Fprintf(w, "cpu: %s, %d threads; load average %s\n", orUnknown(cpuModel()), runtime.NumCPU(), loadAverages())
+				fmt.Fprintf(w, "cpu: %s, %d threads; load average %s\n", orUnknown(kernel.CPUModel()), runtime.NumCPU(), loadAverages())
 			}
 			rep, err := benchnet.Run(cmd.Context(), cfg)
 			if err != nil {
