@@ -244,6 +244,24 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, op
 	return res, nil
 }
 
+// RunNow makes the waiting job with id (one snoozed or scheduled for
+// later) available to be worked at once; a running job is left alone.
+func (q *Queue) RunNow(ctx context.Context, id int64) error {
+	var err error
+	if q.pgClient != nil {
+		_, err = q.pgClient.JobRetry(ctx, id)
+	} else {
+		_, err = q.sqlClient.JobRetry(ctx, id)
+	}
+	if errors.Is(err, river.ErrNotFound) {
+		return crucible.Errorf(crucible.ENOTFOUND, "job %d not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("queue: run job %d now: %w", id, err)
+	}
+	return nil
+}
+
 // Job returns the job with id. Returns ENOTFOUND.
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	var (

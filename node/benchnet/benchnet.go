@@ -55,6 +55,9 @@ type Config struct {
 	// seconds, so it only bounds a task that goes wrong. Defaults to 0.05
 	// (3 minutes).
 	Hours float64
+	// Poll, when set, is the validator's longest wait between two looks at
+	// a task (its --poll); 0 keeps the validator's default.
+	Poll time.Duration
 	// Progress receives a line per step and task; nil discards them.
 	Progress io.Writer
 }
@@ -173,6 +176,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Validator: func(c *validatornode.Config) {
 			d := validatornode.DefaultConfig()
 			c.Poll, c.Workers = d.Poll, d.Workers // the shipped defaults, not localnet's
+			if cfg.Poll > 0 {
+				c.Poll = cfg.Poll
+			}
 			c.DB, c.SyntheticEvery = dbURL, 0
 			c.RatePerAddress, c.RatePerAccount = 1<<30, 1<<30 // the load comes from one address and account
 		},

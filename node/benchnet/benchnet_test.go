@@ -17,7 +17,10 @@ func TestRun(t *testing.T) {
 		t.Skip("runs a network")
 	}
 	var progress bytes.Buffer
-	cfg := Config{Miners: 3, Tasks: 2, StoreTasks: 200, Rate: 40, Dir: t.TempDir(), Progress: &progress}
+	// A validator that looks at a task only once a minute by itself: the
+	// miners' uploads must move the task on (a step runs at once when a
+	// miner uploads, even one that arrives while a step runs).
+	cfg := Config{Miners: 3, Tasks: 2, StoreTasks: 200, Rate: 40, Dir: t.TempDir(), Poll: time.Minute, Progress: &progress}
 	if u := os.Getenv("CRUCIBLE_TEST_POSTGRES_URL"); u != "" {
 		cfg.DB = u
 	}
@@ -36,6 +39,9 @@ func TestRun(t *testing.T) {
 		}
 		if f.Evaluation > f.Score || f.Training > f.Start+f.Collect {
 			t.Errorf("task %s: more taken out than its phase lasted: %+v", f.ID, f)
+		}
+		if f.Collect > 30*time.Second {
+			t.Errorf("task %s: %s from training to evaluation with every miner done in seconds: uploads did not move it on", f.ID, f.Collect)
 		}
 		if f.Overhead != f.Start+f.Collect+f.Score-f.Training-f.Evaluation {
 			t.Errorf("task %s: overhead does not add up: %+v", f.ID, f)

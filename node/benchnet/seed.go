@@ -19,10 +19,10 @@ var seedLifecycle = []crucible.TaskStatus{
 
 // seedTasks stores n finished tasks of account, as the validator's store
 // would hold them after n tasks (each through every status of its life, a
-// status event each), in transactions of a few hundred, reporting progress
+// status event each), in transactions of fifty, reporting progress
 // to out. It returns the tasks' ids.
 func seedTasks(ctx context.Context, store *sqlstore.Store, account, dataset string, n int, out io.Writer) ([]string, error) {
-	const batch = 250
+	const batch = 50 // short transactions: the validator's queue writes meanwhile
 	ids := make([]string, 0, n)
 	began, shown := time.Now(), time.Now()
 	for len(ids) < n {

@@ -86,6 +86,10 @@ type Node struct {
 
 	adminKey string // the admin API key created at this start, if any
 
+	// kicked holds the tasks kicked (an upload came) since their step
+	// began: the step runs again as soon as it ends.
+	kicked sync.Map
+
 	errc    chan error
 	wg      sync.WaitGroup
 	closers []func() error

@@ -197,14 +197,15 @@ func (n *Node) SyncMetagraph(ctx context.Context) error {
 }
 
 // advanceWorker runs the lifecycle job: one Step, then a snooze until the
-// step wants to run again (at most Poll later, so uploads that let a task
-// move on early are noticed).
+// step wants to run again (at most Poll later), or at once when the task
+// was kicked (an upload came) while the step ran.
 type advanceWorker struct {
 	river.WorkerDefaults[queue.AdvanceTaskArgs]
 	node *Node
 }
 
 func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTaskArgs]) error {
+	w.node.kicked.Delete(job.Args.TaskID) // this step sees what happened until now
 	next, err := w.node.v.Step(ctx, job.Args.TaskID)
 	if err != nil {
 		if crucible.ErrorCode(err) == crucible.ENOTFOUND {
@@ -216,8 +217,8 @@ func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTa
 		return nil
 	}
 	d := time.Until(next)
-	if d <= 0 {
-		d = time.Millisecond
+	if _, kicked := w.node.kicked.LoadAndDelete(job.Args.TaskID); kicked || d <= 0 {
+		d = time.Millisecond // something happened to the task during the step
 	}
 	return river.JobSnooze(min(d, w.node.cfg.Poll))
 }
