@@ -1,12 +1,14 @@
 package tuning
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
+	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/reward"
 )
@@ -375,4 +377,79 @@ func WriteSamples(w, stats io.Writer, spec GenerateSpec, n int) error {
 	}
 	fmt.Fprintf(stats, "%d samples, %d tokens in %s: %.0f tokens/s\n", n, tokens, d.Round(time.Millisecond), float64(tokens)/d.Seconds())
 	return nil
+}
+
+// ModelFinder finds models by the names commands are given; the binary
+// passes node's finders (paths, the Hugging Face cache, shipped models,
+// and an adapter directory that names its base).
+type ModelFinder struct {
+	Model       func(name string) (string, error)
+	WithAdapter func(model, adapter string, note io.Writer) (dir, adapterDir string, err error)
+}
+
+// Report is an evaluation's result as the eval command prints it.
+type Report interface {
+	WriteText(w io.Writer)
+	Failed() bool // the submission failed the validator's checks
+}
+
+// Failed reports whether the submission failed the validator's checks.
+func (r *EvalResult) Failed() bool { return r.Failure != "" }
+
+// Failed reports whether the submission failed the validator's checks.
+func (r *GRPOEvalResult) Failed() bool { return r.Failure != "" }
+
+// Evaluate checks the eval settings and runs the evaluation they ask for:
+// the loss of the model (or of --adapter over it, or of it as a fine-tune
+// of --base), or for grpo (rewards given, or --type grpo) the seeded
+// reward less the KL guard. Notes about resolved names go to note.
+func (c *EvalConfig) Evaluate(ctx context.Context, mapping crucible.ColumnMapping, rewards []crucible.Reward, find ModelFinder, note io.Writer) (Report, error) {
+	if c.Adapter != "" && c.Base != "" {
+		return nil, crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
+	}
+	var err error
+	spec := EvalSpec{Mapping: mapping, MaxLength: c.MaxLength, TokensPath: c.Tokens, TokenCache: c.TokenCache}
+	if spec.TaskType, err = TaskTypeOf(c.Type, mapping); err != nil {
+		return nil, err
+	}
+	grpo := len(rewards) > 0 || spec.TaskType == crucible.TaskGRPO
+	if grpo {
+		if c.Tokens != "" {
+			return nil, crucible.Errorf(crucible.EINVALID, "--tokens is for loss evaluation; a grpo evaluation reads its prompts from --data")
+		}
+		if spec.TaskType != "" && spec.TaskType != crucible.TaskGRPO {
+			return nil, crucible.Errorf(crucible.EINVALID, "--reward and --reward-file are for grpo, not %s", spec.TaskType)
+		}
+		if _, err := reward.Compile(rewards); err != nil {
+			return nil, err
+		}
+	}
+	adapter := c.Adapter
+	if c.Base == "" {
+		spec.BaseDir, adapter, err = find.WithAdapter(c.Model, c.Adapter, note)
+	} else {
+		spec.BaseDir, err = find.Model(c.Model)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case adapter != "":
+		spec.ModelDir = adapter
+	case c.Base != "":
+		spec.ModelDir = spec.BaseDir
+		if spec.BaseDir, err = find.Model(c.Base); err != nil {
+			return nil, err
+		}
+	}
+	if c.Data != "" {
+		if spec.TestPath, err = hub.ResolveDataset(c.Data); err != nil {
+			return nil, err
+		}
+	}
+	if grpo {
+		return EvaluateGRPO(ctx, GRPOEvalSpec{BaseDir: spec.BaseDir, ModelDir: spec.ModelDir, TestPath: spec.TestPath, Mapping: mapping,
+			Rewards: rewards, Seed: c.Seed, Samples: c.Samples, MaxCompletion: c.MaxCompletion})
+	}
+	return Evaluate(ctx, spec)
 }

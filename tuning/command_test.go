@@ -2,6 +2,8 @@ package tuning
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,31 @@ func TestEvalResultText(t *testing.T) {
 	(&EvalResult{Failure: "not a fine-tune"}).WriteText(&b)
 	if b.String() != "failure: not a fine-tune\n" {
 		t.Errorf("failure text %q", b.String())
+	}
+}
+
+// TestEvalConfigRefuses checks the eval settings that cannot go together,
+// refused before any model is looked up.
+func TestEvalConfigRefuses(t *testing.T) {
+	find := ModelFinder{
+		Model: func(string) (string, error) { t.Fatal("looked up a model"); return "", nil },
+		WithAdapter: func(string, string, io.Writer) (string, string, error) {
+			t.Fatal("looked up a model")
+			return "", "", nil
+		},
+	}
+	rs := []crucible.Reward{{Name: "numeric_answer"}}
+	for name, c := range map[string]struct {
+		cfg EvalConfig
+		rs  []crucible.Reward
+	}{
+		"adapter and base":    {EvalConfig{Model: "m", Adapter: "a", Base: "b"}, nil},
+		"tokens for grpo":     {EvalConfig{Model: "m", Tokens: "t"}, rs},
+		"rewards for dpo":     {EvalConfig{Model: "m", Type: "dpo"}, rs},
+		"grpo without reward": {EvalConfig{Model: "m", Type: "grpo"}, nil},
+	} {
+		if _, err := c.cfg.Evaluate(context.Background(), crucible.ColumnMapping{}, c.rs, find, io.Discard); crucible.ErrorCode(err) != crucible.EINVALID {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
 	}
 }

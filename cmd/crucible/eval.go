@@ -10,7 +10,6 @@ import (
 
 	"github.com/crucible-net/crucible/config"
 	"github.com/crucible-net/crucible/crucible"
-	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/tuning"
 )
@@ -62,89 +61,26 @@ higher is better, and the same --seed gives the same score bit for bit.`,
 		if err := cli.NotNegative(cmd, "max-length", "samples", "max-completion"); err != nil {
 			return err
 		}
-		if c.Adapter != "" && c.Base != "" {
-			return crucible.Errorf(crucible.EINVALID, "--adapter and --base exclude each other")
-		}
-		var err error
-		spec := tuning.EvalSpec{Mapping: mapping, MaxLength: c.MaxLength, TokensPath: c.Tokens, TokenCache: node.ExpandHome(c.TokenCache)}
-		if spec.TaskType, err = tuning.TaskTypeOf(c.Type, mapping); err != nil {
-			return err
-		}
-		grpo := rf.given() || spec.TaskType == crucible.TaskGRPO
-		var rs []crucible.Reward
-		if grpo {
-			if c.Tokens != "" {
-				return crucible.Errorf(crucible.EINVALID, "--tokens is for loss evaluation; a grpo evaluation reads its prompts from --data")
-			}
-			if spec.TaskType != "" && spec.TaskType != crucible.TaskGRPO {
-				return crucible.Errorf(crucible.EINVALID, "--reward and --reward-file are for grpo, not %s", spec.TaskType)
-			}
-			if rs, _, err = rf.rewards(); err != nil {
+		var rewards []crucible.Reward
+		if rf.given() {
+			var err error
+			if rewards, _, err = rf.rewards(); err != nil {
 				return err
 			}
 		}
-		adapter := c.Adapter
-		if c.Base == "" {
-			spec.BaseDir, adapter, err = node.FindModelAdapter(c.Model, c.Adapter, cmd.ErrOrStderr())
-		} else {
-			spec.BaseDir, err = node.FindModel(c.Model)
-		}
+		c.TokenCache = node.ExpandHome(c.TokenCache)
+		res, err := c.Evaluate(ctx, mapping, rewards, tuning.ModelFinder{Model: node.FindModel, WithAdapter: node.FindModelAdapter}, cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
-		switch {
-		case adapter != "":
-			spec.ModelDir = adapter
-		case c.Base != "":
-			spec.ModelDir = spec.BaseDir
-			if spec.BaseDir, err = node.FindModel(c.Base); err != nil {
-				return err
-			}
-		}
-		if c.Data != "" {
-			if spec.TestPath, err = (hub.Resolver{Cache: hub.Cache{Dir: hub.DefaultCacheDir()}, Kind: hub.Dataset}).Resolve(c.Data); err != nil {
-				return err
-			}
-		}
-		if grpo {
-			return evalGRPO(ctx, cmd, tuning.GRPOEvalSpec{BaseDir: spec.BaseDir, ModelDir: spec.ModelDir, TestPath: spec.TestPath, Mapping: mapping,
-				Rewards: rs, Seed: c.Seed, Samples: c.Samples, MaxCompletion: c.MaxCompletion}, c.JSON)
-		}
-		res, err := tuning.Evaluate(ctx, spec)
-		if err != nil {
-			return err
-		}
-		w := cmd.OutOrStdout()
 		if c.JSON {
-			if err := console.PrintJSON(w, res); err != nil {
-				return err
-			}
+			err = console.PrintJSON(cmd.OutOrStdout(), res)
 		} else {
-			res.WriteText(w)
+			res.WriteText(cmd.OutOrStdout())
 		}
-		if res.Failure != "" {
+		if err == nil && res.Failed() {
 			return exitError{code: 1}
 		}
-		return nil
-	})
-}
-
-// evalGRPO runs a grpo evaluation and prints it.
-func evalGRPO(ctx context.Context, cmd *cobra.Command, spec tuning.GRPOEvalSpec, asJSON bool) error {
-	res, err := tuning.EvaluateGRPO(ctx, spec)
-	if err != nil {
 		return err
-	}
-	w := cmd.OutOrStdout()
-	if asJSON {
-		if err := console.PrintJSON(w, res); err != nil {
-			return err
-		}
-	} else {
-		res.WriteText(w)
-	}
-	if res.Failure != "" {
-		return exitError{code: 1}
-	}
-	return nil
+	})
 }
