@@ -21,6 +21,7 @@ import (
 
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/crucible"
+	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/tokenizer"
 	"github.com/crucible-net/crucible/tuning"
 )
@@ -54,6 +55,7 @@ type dataBenchRow struct {
 func newBenchDataCmd() *cobra.Command {
 	var (
 		asJSON, keep, check, cold bool
+		pipeline                  bool
 		sizeMB                    float64
 		dir, dataPath, modelDir   string
 		steps                     int
@@ -68,12 +70,16 @@ binary on it as child processes and reports for each its wall time and peak
 resident memory (RSS):
 
   check       crucible data check (the row count the store must match)
+  split       crucible data split: the validator's preparation (train and
+              hidden test split; rows: the train split's), with --pipeline
   tokenize    crucible data tokenize: MB/s of the dataset, the token file's
               size on disk and its row count
   train-cold  crucible train --data with an empty token cache: time from the
               process's start to its first optimizer step, tokenizing included
   train-warm  crucible train --tokens on the token file: the same, without
               tokenizing
+  eval        crucible eval of train-warm's result on the hidden test split,
+              as the validator evaluates a submission, with --pipeline
   bad-row     with --bad-row N: crucible train --data on a copy of the
               dataset's first rows whose row N is broken JSON; the run must
               fail before its first step naming the file and line N, and
@@ -181,6 +187,20 @@ times --mb of free disk space; the command checks before writing.`,
 				checkRows = rep.Rows
 				rows[len(rows)-1].Rows = rep.Rows
 			}
+			split := filepath.Join(work, "split")
+			if pipeline {
+				_, out, err := run("split", "data", "split", dataPath, "--out", split)
+				if err != nil {
+					return err
+				}
+				var rep data.Prepared
+				if err := json.Unmarshal(out, &rep); err != nil {
+					return fmt.Errorf("bench data: data split's report: %w", err)
+				}
+				rows[len(rows)-1].Rows = int64(rep.TrainRows)
+				// The train split is not used below: only its size counts.
+				os.Remove(filepath.Join(split, "train.jsonl"))
+			}
 			store := filepath.Join(work, "data.tokens.safetensors")
 			r, out, err := run("tokenize", "data", "tokenize", "--model", modelDir, "--data", dataPath, "--out", store, "--json")
 			if err != nil {
@@ -205,6 +225,11 @@ times --mb of free disk space; the command checks before writing.`,
 			}
 			if _, _, err := run("train-warm", append(trainArgs, "--tokens", store, "--out", filepath.Join(work, "out-warm"))...); err != nil {
 				return err
+			}
+			if pipeline {
+				if _, _, err := run("eval", "eval", "--model", modelDir, "--adapter", filepath.Join(work, "out-warm"), "--data", filepath.Join(split, "test.jsonl"), "--json"); err != nil {
+					return err
+				}
 			}
 			if badRow > 0 {
 				r, err := badRowPhase(self, dataPath, work, badRow, baseArgs, logw)
@@ -233,6 +258,7 @@ times --mb of free disk space; the command checks before writing.`,
 	f.StringVar(&modelDir, "model", "", "model to tokenize for and train (default: the shipped crucible-tiny)")
 	f.IntVar(&steps, "steps", 3, "optimizer steps each training run takes")
 	f.BoolVar(&check, "check", true, "run data check first and compare its row count with the token file's")
+	f.BoolVar(&pipeline, "pipeline", true, "also run the validator's preparation (data split) and evaluate the trained result on its hidden test split")
 	f.BoolVar(&cold, "cold", true, "also train from the raw dataset with an empty token cache")
 	f.Int64Var(&badRow, "bad-row", 0, "also train on a copy whose row N is broken and check that the run stops before training, naming the line, and leaves nothing behind (0: skip)")
 	f.BoolVar(&keep, "keep", false, "keep the generated dataset (and reuse it next time)")
