@@ -169,6 +169,8 @@ times --mb of free disk space; the command checks before writing.`,
 				if err != nil {
 					return r, out, fmt.Errorf("bench data: %s: %w", phase, err)
 				}
+				// Each phase as it ends: a long run shows its figures so far.
+				fmt.Fprintf(logw, "%s: %.1f s (%.1f CPU s), first step %.1f s, peak RSS %.0f MiB, load %.1f\n", phase, r.Seconds, r.CPUSeconds, r.FirstStep, float64(r.PeakRSS)/(1<<20), r.Load)
 				rows = append(rows, r)
 				return r, out, nil
 			}
