@@ -191,7 +191,7 @@ times --mb of free disk space; the command checks before writing.`,
 			}
 			split := filepath.Join(work, "split")
 			if pipeline {
-				_, out, err := run("split", "data", "split", dataPath, "--out", split)
+				_, out, err := run("split", "data", "split", dataPath, "--out", split, "--min-rows=-1")
 				if err != nil {
 					return err
 				}
