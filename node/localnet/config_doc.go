@@ -23,5 +23,6 @@ func init() {
 		"Exit":       {Help: "quits when the task is done instead of serving until Ctrl-C"},
 		"Prompt":     {Help: "the prompt of the before/after generation; empty means three from the hidden test split"},
 		"Verbose":    {Help: "logs every step of every node"},
+		"MaxSteps":   {Help: "stops each miner's training after this many optimizer steps; the task is then evaluated as soon as every miner has uploaded, Budget being only the deadline. 0 trains for the whole budget"},
 	})
 }

@@ -71,6 +71,11 @@ type DemoConfig struct {
 	Prompt string `flag:"prompt"`
 	// Verbose logs every step of every node.
 	Verbose bool `flag:"verbose"`
+	// MaxSteps stops each miner's training after this many optimizer
+	// steps; the task is then evaluated as soon as every miner has
+	// uploaded, Budget being only the deadline. 0 trains for the whole
+	// budget.
+	MaxSteps int `flag:"max-steps"`
 }
 
 // DefaultDemoConfig returns the documented defaults.
@@ -170,7 +175,9 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer) error {
 				c.TestCap = 100 // each hidden prompt is sampled twice per model: keep the evaluation short
 			}
 		},
-		Miner: func(_ int, c *minernode.Config) { c.UploadMargin = min(10*time.Second, cfg.Budget/5) },
+		Miner: func(_ int, c *minernode.Config) {
+			c.UploadMargin, c.MaxSteps = min(10*time.Second, cfg.Budget/5), cfg.MaxSteps
+		},
 	})
 	if err != nil {
 		return err

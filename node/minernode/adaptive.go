@@ -36,6 +36,8 @@ type AdaptiveStrategy struct {
 	seed   uint64
 	hotkey string // this miner's: its lines in published results are its own trials
 	log    *slog.Logger
+	// maxSteps, when set, caps every run's optimizer steps (Config.MaxSteps).
+	maxSteps int
 }
 
 // NewAdaptive opens the adaptive strategy with its history at path.
@@ -92,6 +94,9 @@ func (s *AdaptiveStrategy) Train(ctx context.Context, job *miner.Job, report fun
 		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: RecipeOf(prop.Params),
 		Seed: s.seed, WorkDir: job.OutDir + ".work",
 		Log: func(msg string) { s.log.Info(msg, "task", job.TaskID) },
+	}
+	if s.maxSteps > 0 {
+		spec.Recipe.MaxSteps = s.maxSteps
 	}
 	res, err := tuning.Train(ctx, spec, func(p tuning.Progress) {
 		report(miner.Progress{Fraction: p.Fraction, Step: p.Step, Loss: p.Loss, Reward: p.Reward, Message: p.Message})

@@ -21,6 +21,7 @@ func init() {
 		"RatePerAddress":  {Help: "how many requests one address may make a minute to the miner's endpoints", Default: "600"},
 		"AdaptiveHistory": {Help: "the adaptive strategy's history of trials (its own tasks and the recipes other miners published), kept across restarts. Defaults to adaptive-history.json in the state directory"},
 		"Seed":            {Help: "seeds training", Default: "1"},
+		"MaxSteps":        {Help: "stops each training run of crucible's engine (auto, a named recipe, adaptive) after this many optimizer steps, or at the deadline when that comes first; 0 trains until the task's time is used. For a quick trial of a miner or the demo"},
 		"Verbose":         {Help: "logs every job step"},
 	})
 }

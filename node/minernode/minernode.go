@@ -76,6 +76,11 @@ type Config struct {
 	AdaptiveHistory string `flag:"adaptive-history"`
 	// Seed seeds training. Defaults to `1`.
 	Seed uint64 `flag:"seed"`
+	// MaxSteps stops each training run of crucible's engine (auto, a named
+	// recipe, adaptive) after this many optimizer steps, or at the deadline
+	// when that comes first; 0 trains until the task's time is used. For a
+	// quick trial of a miner or the demo.
+	MaxSteps int `flag:"max-steps"`
 	// Verbose logs every job step.
 	Verbose bool `flag:"verbose"`
 }
@@ -155,6 +160,9 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.MaxSteps < 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "--max-steps must be ≥ 0, got %d", cfg.MaxSteps)
+	}
 	if deps.Chain == nil && !node.IsURL(cfg.Chain) && !node.IsSubtensor(cfg.Chain) {
 		return nil, crucible.Errorf(crucible.EINVALID, "--chain must be the URL of a \"crucible chain\" or a Subtensor node subtensor://HOST:PORT (got %q)", cfg.Chain).
 			WithHint("start one with \"crucible chain\" and pass --chain http://127.0.0.1:9944")
@@ -202,6 +210,14 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	}
 	if a, ok := n.strategy.(*AdaptiveStrategy); ok {
 		a.SetHotkey(n.key.Address())
+	}
+	if cfg.MaxSteps > 0 {
+		switch s := n.strategy.(type) {
+		case *tuningStrategy:
+			s.recipe.MaxSteps = cfg.MaxSteps
+		case *AdaptiveStrategy:
+			s.maxSteps = cfg.MaxSteps
+		}
 	}
 	if deps.Turns != nil {
 		n.strategy = deps.Turns.Wrap(n.strategy)
