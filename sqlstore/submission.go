@@ -114,10 +114,18 @@ func (s *Store) UpdateSubmission(ctx context.Context, sub *crucible.Submission) 
 	if err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `UPDATE submissions SET expected_name = ?, result_key = ?, result_sha256 = ?,
-		is_adapter = ?, uploaded_at = ?, test_loss = ?, quality_score = ?, reason = ?, started_at = ?, failure = ?, reward = ?
+	// An upload and a start, once recorded, are kept when the writer's
+	// copy does not have them: the validator's start step and a miner's
+	// upload may each write a copy read before the other's write (a fast
+	// miner uploads while the starts are still going out), and the upload
+	// must not be lost.
+	res, err := s.exec(ctx, `UPDATE submissions SET expected_name = ?,
+		result_key = CASE WHEN ? = '' THEN result_key ELSE ? END,
+		result_sha256 = CASE WHEN ? = '' THEN result_sha256 ELSE ? END,
+		is_adapter = ?, uploaded_at = COALESCE(?, uploaded_at), test_loss = ?, quality_score = ?, reason = ?,
+		started_at = COALESCE(?, started_at), failure = ?, reward = ?
 		WHERE task_id = ? AND hotkey = ?`,
-		sub.ExpectedName, sub.ResultKey, sub.ResultSHA256, sub.IsAdapter, s.timePtrArg(sub.UploadedAt),
+		sub.ExpectedName, sub.ResultKey, sub.ResultKey, sub.ResultSHA256, sub.ResultSHA256, sub.IsAdapter, s.timePtrArg(sub.UploadedAt),
 		sub.TestLoss, sub.QualityScore, sub.Reason, s.timePtrArg(sub.StartedAt), sub.Failure, reward, sub.TaskID, sub.Hotkey)
 	if err != nil {
 		return mapErr(err, "update submission")
