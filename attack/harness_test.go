@@ -32,7 +32,7 @@ type testNet struct {
 
 // startNet runs a validator and len(miners) miners on the tiny model until
 // the test ends.
-func startNet(t *testing.T, miners []string, validator func(*validatornode.Config), miner func(*minernode.Config)) *testNet {
+func startNet(t *testing.T, miners []string, validator func(*validatornode.Config), miner func(*minernode.Config), more ...func(*localnet.Config)) *testNet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -56,6 +56,9 @@ func startNet(t *testing.T, miners []string, validator func(*validatornode.Confi
 	}
 	if os.Getenv("CRUCIBLE_TEST_LOG") != "" {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	for _, f := range more {
+		f(&cfg)
 	}
 	n, err := localnet.Start(ctx, cfg)
 	if err != nil {

@@ -59,6 +59,9 @@ type Config struct {
 	// Evaluator, when set, is the validator's evaluator; nil is crucible's
 	// engine.
 	Evaluator validator.Evaluator
+	// RateClock, when set, is the clock the validator's rate limits
+	// refill by (validatornode.Deps.RateClock).
+	RateClock func() time.Time
 	// Turns, when set, makes the miners train one after another, each
 	// alone on the machine for Turns.Budget (MinersSequential); nil lets
 	// them train at once (MinersParallel).
@@ -135,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (_ *Net, err error) {
 		cfg.Validator(&vcfg)
 	}
 	models := node.NewModels(vcfg.Assets)
-	v, err := validatornode.Open(ctx, vcfg, validatornode.Deps{Key: vkey, Models: models, ModelList: models.Names(), Evaluator: cfg.Evaluator, Log: log})
+	v, err := validatornode.Open(ctx, vcfg, validatornode.Deps{Key: vkey, Models: models, ModelList: models.Names(), Evaluator: cfg.Evaluator, Log: log, RateClock: cfg.RateClock})
 	if err != nil {
 		return nil, err
 	}

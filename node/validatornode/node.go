@@ -40,7 +40,11 @@ type Deps struct {
 	Models    validator.Models    // nil resolves names in Config.Assets and the Hugging Face cache
 	ModelList []string            // the models customers may pick; nil lists those in Config.Assets
 	Evaluator validator.Evaluator // nil is crucible's engine (EngineEvaluator)
-	Log       *slog.Logger        // nil logs warnings to stderr (everything with Config.Verbose)
+	// RateClock is the clock the rate limits (per address, per account)
+	// refill by; nil is time.Now. A test that stops it counts requests,
+	// not how fast the machine sends them.
+	RateClock func() time.Time
+	Log       *slog.Logger // nil logs warnings to stderr (everything with Config.Verbose)
 	// Out receives what an operator must see: the address the node serves
 	// on and, on the first start, the admin API key. Nil discards it.
 	Out io.Writer
@@ -49,15 +53,17 @@ type Deps struct {
 // Node is a validator node: its state, store, durable queue, lifecycle,
 // chain connection and HTTP API, wired together.
 type Node struct {
-	cfg   Config
-	state *node.State
-	key   *sign.Keypair
-	store *sqlstore.Store
-	queue *queue.Queue
-	v     *validator.Validator
-	blobs blob.Store
-	chain chain.Chain
-	local *chain.Local // the embedded or file-backed local chain; nil for a remote one
+	cfg Config
+	// rateClock is Deps.RateClock (nil: time.Now).
+	rateClock func() time.Time
+	state     *node.State
+	key       *sign.Keypair
+	store     *sqlstore.Store
+	queue     *queue.Queue
+	v         *validator.Validator
+	blobs     blob.Store
+	chain     chain.Chain
+	local     *chain.Local // the embedded or file-backed local chain; nil for a remote one
 	// runClock says the node runs its local chain's blocks itself (a chain
 	// it opened, not one handed to it).
 	runClock bool
@@ -107,7 +113,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: deps.Log, out: deps.Out, errc: make(chan error, 8)}
+	n := &Node{cfg: cfg, log: deps.Log, out: deps.Out, errc: make(chan error, 8), rateClock: deps.RateClock}
 	defer func() {
 		if err != nil {
 			n.close()

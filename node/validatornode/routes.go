@@ -51,7 +51,7 @@ func (n *Node) routes() http.Handler {
 		}
 	}
 	srv := server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
-		RatePerMinute: n.cfg.RatePerAccount, PublicDownloads: n.cfg.PublicDownloads})
+		RatePerMinute: n.cfg.RatePerAccount, PublicDownloads: n.cfg.PublicDownloads, Now: n.rateClock})
 	results := n.v.ResultsHandler()
 	mux.Handle("/v1/results", results)
 	mux.Handle("/v1/results/", results)
@@ -60,7 +60,7 @@ func (n *Node) routes() http.Handler {
 	mux.Handle("/v1/results/artifacts/", srv.KeyRequired(results))
 	mux.Handle("/", srv)
 	// Every route, signed or not, is limited by the caller's address.
-	return ratelimit.PerAddress(mux, ratelimit.New(max(60, n.cfg.RatePerAddress/10), nil), n.cfg.RatePerAddress, func(addr string) {
+	return ratelimit.PerAddress(mux, ratelimit.New(max(60, n.cfg.RatePerAddress/10), n.rateClock), n.cfg.RatePerAddress, func(addr string) {
 		n.log.Warn("rate limited", "addr", addr)
 	})
 }
