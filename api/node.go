@@ -50,12 +50,17 @@ type OfferResponse struct {
 // names of its task type (see data.StandardMapping); the test split never
 // leaves the validator.
 type TrainRequest struct {
-	TaskID     string                  `json:"task_id"`
-	TaskType   crucible.TaskType       `json:"task_type"`
-	Model      string                  `json:"model"`       // the base model's name
-	ModelURL   string                  `json:"model_url"`   // signed link to a tar of the base model's HF directory
-	DatasetURL string                  `json:"dataset_url"` // signed link to the train split (JSONL)
-	Mapping    *crucible.ColumnMapping `json:"mapping"`     // how to read the train split's columns
+	TaskID     string            `json:"task_id"`
+	TaskType   crucible.TaskType `json:"task_type"`
+	Model      string            `json:"model"`       // the base model's name
+	ModelURL   string            `json:"model_url"`   // signed link to a tar of the base model's HF directory
+	DatasetURL string            `json:"dataset_url"` // signed link to the train split (JSONL)
+	// TokensURL is a signed link to the train split as a token file
+	// (docs/tokens.md: ids, loss mask, sequence offsets, written with the
+	// base model's tokenizer), so a trainer never has to reproduce prompt
+	// formatting; empty when the validator wrote none.
+	TokensURL string                  `json:"tokens_url,omitempty"`
+	Mapping   *crucible.ColumnMapping `json:"mapping"` // how to read the train split's columns
 	// DatasetSize and DatasetSHA256 describe the train split, so that a
 	// miner resumes a broken download and checks what it got; 0 and ""
 	// from validators that do not say.

@@ -4,7 +4,8 @@
 // the logged task results with the same scoring code, compares the
 // validator's weights on chain with what it published, re-runs the
 // evaluation of a random sample of submissions (the evaluator is
-// deterministic, so each loss must match exactly), reports every
+// deterministic, so each loss must match exactly; a loss of the PyTorch
+// evaluator must match within crucible.TorchTolerance), reports every
 // discrepancy, and sets its own weights from its own recomputation.
 package auditor
 
@@ -29,10 +30,11 @@ type Config struct {
 	Seed            uint64  // seeds the choice of the sample
 }
 
-// Evaluator computes a submission's test loss exactly as the validator's
-// evaluator does.
-// Evaluate returns the task's metric: the test loss, or for a grpo task
-// the reward score (higher is better).
+// Evaluator re-computes a submission's metric as the validator's evaluator
+// did: the test loss, or for a grpo task the reward score (higher is
+// better). A loss is computed with the evaluator kind the results log names
+// (req.Evaluator), bit for bit for crucible's engine, within
+// crucible.TorchTolerance for the PyTorch evaluator.
 type Evaluator interface {
 	Evaluate(ctx context.Context, req EvalRequest) (metric float64, failure string, err error)
 }
@@ -58,6 +60,10 @@ type EvalRequest struct {
 	// seed (crucible.EvalSeed of the task).
 	Rewards []crucible.Reward
 	Seed    uint64
+	// Evaluator is the kind of evaluator the validator logged the loss
+	// with (crucible.EvaluatorEngine or crucible.EvaluatorTorch; empty for
+	// entries from before it was recorded: the engine).
+	Evaluator string
 }
 
 // Models resolves a base model name to a directory.
@@ -142,6 +148,8 @@ type Reevaluation struct {
 	Numerics string  `json:"numerics,omitempty"`
 	Bound    float64 `json:"bound,omitempty"`
 	Skipped  string  `json:"skipped,omitempty"`
+	// Evaluator is the kind the loss was logged and re-run with.
+	Evaluator string `json:"evaluator,omitempty"`
 }
 
 // Discrepancy is something the validator published that does not hold up.

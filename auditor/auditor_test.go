@@ -74,6 +74,9 @@ func resultTar(t *testing.T, loss string) []byte {
 type lossEval struct{}
 
 func (lossEval) Evaluate(_ context.Context, req auditor.EvalRequest) (float64, string, error) {
+	if req.Evaluator != crucible.EvaluatorEngine && req.Evaluator != crucible.EvaluatorTorch {
+		return 0, "", fmt.Errorf("re-run asked of evaluator kind %q", req.Evaluator)
+	}
 	b, err := os.ReadFile(filepath.Join(req.ModelDir, "model.safetensors"))
 	if err != nil {
 		return 0, "", err
@@ -100,6 +103,13 @@ func (s *setter) SetWeights(_ context.Context, w []scoring.Weight) (int64, error
 // one weight vector.
 func honestNetwork(t *testing.T, key *sign.Keypair, fake map[string]string) *published {
 	t.Helper()
+	return loggedBy(t, key, fake, nil)
+}
+
+// loggedBy is honestNetwork with every task's losses logged as computed by
+// evaluator ev (nil: not recorded, as before evaluators were).
+func loggedBy(t *testing.T, key *sign.Keypair, fake map[string]string, ev *crucible.EvaluatorInfo) *published {
+	t.Helper()
 	p := &published{artifacts: map[string][]byte{}}
 	spec := scoring.Default()
 	var prev *crucible.ResultEntry
@@ -118,7 +128,7 @@ func honestNetwork(t *testing.T, key *sign.Keypair, fake map[string]string) *pub
 		p.artifacts["tasks/"+id+"/test.jsonl"] = test
 		tr := resultlog.TaskResult{TaskID: id, TaskType: crucible.TaskInstruct, Model: "tiny", ModelParams: 1e6, Hours: 1,
 			Work: spec.Work(1, 1e6), SpecVersion: spec.Version, TestData: "tasks/" + id + "/test.jsonl", TestSHA256: sum(test),
-			FinishedAt: now.Add(-time.Duration(10-ti) * time.Hour), Numerics: loggedNumerics}
+			FinishedAt: now.Add(-time.Duration(10-ti) * time.Hour), Numerics: loggedNumerics, Evaluator: ev}
 		var in []scoring.Result
 		for _, h := range []string{"5A", "5B", "5C"} {
 			loss, ok := losses[h]
@@ -283,5 +293,34 @@ func TestOnChainWeightsMustMatchPublished(t *testing.T) {
 	r, _ := audit(t, key, p, map[string]float64{"5Sybil": 1})
 	if !has(r, "weights on chain") || r.OnChainCosine == nil || *r.OnChainCosine != 0 {
 		t.Errorf("on-chain mismatch not flagged: %+v", r.Discrepancies)
+	}
+}
+
+// A loss logged by the PyTorch evaluator is re-run with the same kind and
+// matches within crucible.TorchTolerance; beyond it, it is flagged. An
+// engine loss must match bit for bit.
+func TestTorchLossesMatchWithinTolerance(t *testing.T) {
+	key, _ := sign.FromURI("//Validator")
+	torchEv := &crucible.EvaluatorInfo{Kind: crucible.EvaluatorTorch, Version: "crucible_torch 1, torch 2.5.1, NVIDIA H100, compact"}
+	// 0.75 evaluates to 0.75: logged 0.75000003 is 4e-8 off, within tolerance.
+	p := loggedBy(t, key, map[string]string{"task0/5B": "0.75000003"}, torchEv)
+	r, _ := audit(t, key, p, published1(p))
+	if !r.OK() {
+		t.Errorf("a torch loss within tolerance flagged: %+v", r.Discrepancies)
+	}
+	for _, re := range r.Reevaluated {
+		if re.Evaluator != crucible.EvaluatorTorch || !re.Match {
+			t.Errorf("re-evaluation %+v", re)
+		}
+	}
+	// 1.3e-4 off: beyond the tolerance.
+	p = loggedBy(t, key, map[string]string{"task0/5B": "0.7501"}, torchEv)
+	if r, _ = audit(t, key, p, published1(p)); !has(r, "beyond the relative tolerance") {
+		t.Errorf("a torch loss beyond tolerance not flagged: %+v", r.Discrepancies)
+	}
+	// The same 4e-8 from the engine is a discrepancy: it is deterministic.
+	p = loggedBy(t, key, map[string]string{"task0/5B": "0.75000003"}, &crucible.EvaluatorInfo{Kind: crucible.EvaluatorEngine})
+	if r, _ = audit(t, key, p, published1(p)); !has(r, "loss was logged as 0.75000003") {
+		t.Errorf("an engine loss off by 4e-8 not flagged: %+v", r.Discrepancies)
 	}
 }

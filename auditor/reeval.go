@@ -15,10 +15,12 @@ import (
 	"github.com/crucible-net/crucible/resultlog"
 )
 
-// reevaluate re-runs the evaluation of a sample of submissions and compares
-// each loss with the logged one: bit for bit when the validator's numerics
-// class (logged with the task) is the auditor's or unknown, within the
-// evaluator's NumericsBound otherwise.
+// reevaluate re-runs the evaluation of a sample of submissions with the
+// evaluator kind each task was logged with, and compares each loss with
+// the logged one. For crucible's engine: bit for bit when the validator's
+// numerics class (logged with the task) is the auditor's or unknown, within
+// the evaluator's NumericsBound otherwise. For the PyTorch evaluator:
+// within crucible.TorchTolerance.
 func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, r *Report, flag func(int64, string, string, ...any)) error {
 	if a.eval == nil || a.models == nil || a.cfg.Sample <= 0 {
 		return nil
@@ -57,7 +59,11 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 			flag(0, t.TaskID, "%s's published result cannot be unpacked: %v", m.Hotkey, err)
 			continue
 		}
-		req := EvalRequest{TaskType: t.TaskType, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: t.Mapping}
+		kind := crucible.EvaluatorEngine
+		if t.Evaluator != nil && t.Evaluator.Kind != "" {
+			kind = t.Evaluator.Kind
+		}
+		req := EvalRequest{TaskType: t.TaskType, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: t.Mapping, Evaluator: kind}
 		logged, what := 0.0, "loss"
 		if m.Reward != nil {
 			// A grpo task: the reward score, sampled with the task's seed.
@@ -70,8 +76,12 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 		if err != nil {
 			return fmt.Errorf("re-evaluate task %s, %s: %w", t.TaskID, m.Hotkey, err)
 		}
-		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: logged, Recomputed: got, Match: failure == "" && got == logged}
-		if n, ok := a.eval.(NumericsReporter); ok && t.Numerics != "" && t.Numerics != n.Numerics() && failure == "" {
+		same := got == logged
+		if m.Reward == nil {
+			same = crucible.SameLoss(kind, logged, got)
+		}
+		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: logged, Recomputed: got, Evaluator: kind, Match: failure == "" && same}
+		if n, ok := a.eval.(NumericsReporter); ok && kind == crucible.EvaluatorEngine && t.Numerics != "" && t.Numerics != n.Numerics() && failure == "" {
 			// Another machine class: the float32 kernels round differently.
 			re.Numerics, re.Bound = t.Numerics, n.NumericsBound()
 			switch {
@@ -87,6 +97,9 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 			flag(0, t.TaskID, "%s's result fails evaluation (%s) but was logged with %s %g", m.Hotkey, failure, what, logged)
 		case !re.Match && re.Numerics != "":
 			flag(0, t.TaskID, "%s's %s was logged as %.17g (numerics %s) but evaluates to %.17g, more than the %g relative bound between numerics classes", m.Hotkey, what, logged, re.Numerics, got, re.Bound)
+		case !re.Match && kind == crucible.EvaluatorTorch && m.Reward == nil:
+			flag(0, t.TaskID, "%s's loss was logged as %.17g by the torch evaluator but evaluates to %.17g, beyond the relative tolerance %g",
+				m.Hotkey, logged, got, crucible.TorchTolerance)
 		case !re.Match:
 			flag(0, t.TaskID, "%s's %s was logged as %.17g but evaluates to %.17g", m.Hotkey, what, logged, got)
 		}

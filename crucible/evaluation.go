@@ -30,10 +30,60 @@ type Evaluation struct {
 	// BaseReward is, for a grpo task, the base model's evaluation, nil
 	// until measured.
 	BaseReward *RewardResult `json:"base_reward,omitempty"`
+	// Evaluator is what computed BaseLoss, and so every loss of the task:
+	// all of a task's losses come from one kind of evaluator. Nil until the
+	// base is evaluated.
+	Evaluator *EvaluatorInfo `json:"evaluator,omitempty"`
+	// TrainTokens and TestTokens are the blob keys of the splits' token
+	// files (docs/tokens.md), written with the base model's tokenizer when
+	// the data is prepared; empty for tasks prepared without them.
+	TrainTokens string `json:"train_tokens,omitempty"`
+	TestTokens  string `json:"test_tokens,omitempty"`
 	// ScoredAt is the time the task's scores and results-log entry carry,
 	// fixed the first time it is scored so that a re-run gives the same.
 	ScoredAt  *time.Time `json:"scored_at,omitempty"`
 	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// Evaluator kinds: what computed a loss.
+const (
+	// EvaluatorEngine is crucible's own engine: deterministic, so a re-run
+	// on the same machine and thread count gives the same bits.
+	EvaluatorEngine = "engine"
+	// EvaluatorTorch is crucible_torch, the PyTorch evaluator (GPUs): a
+	// re-run agrees within TorchTolerance.
+	EvaluatorTorch = "torch"
+)
+
+// TorchTolerance is the relative difference within which two evaluations
+// of the same submission by the PyTorch evaluator count as equal: float32
+// evaluation whose reductions a GPU does not order the same way twice, on
+// other cards or versions. (Measured: the PyTorch and Go evaluators agree
+// within 1e-7 relative on the CPU.)
+const TorchTolerance = 1e-4
+
+// EvaluatorInfo says which evaluator computed a loss, and its versions.
+type EvaluatorInfo struct {
+	Kind    string `json:"kind"`              // EvaluatorEngine or EvaluatorTorch
+	Version string `json:"version,omitempty"` // versions and device, e.g. "crucible_torch 1, torch 2.5.1, CUDA 12.4, NVIDIA H100 80GB HBM3, compact"
+}
+
+// SameLoss reports whether a re-computed loss equals a logged one for the
+// evaluator kind that logged it: bit for bit for crucible's engine, within
+// TorchTolerance (relative) for the PyTorch evaluator.
+func SameLoss(kind string, logged, recomputed float64) bool {
+	if kind != EvaluatorTorch {
+		return logged == recomputed
+	}
+	d := logged - recomputed
+	if d < 0 {
+		d = -d
+	}
+	scale := logged
+	if scale < 0 {
+		scale = -scale
+	}
+	return d <= TorchTolerance*scale || d == 0
 }
 
 // Honeypot describes the changes planted in a synthetic task's splits so

@@ -23,6 +23,9 @@ import (
 //     CRUCIBLE_TASK_ID, CRUCIBLE_TASK_TYPE (instruct|chat|dpo|text|grpo),
 //     CRUCIBLE_MODEL (the base model's name), CRUCIBLE_MODEL_DIR (the base
 //     model in Hugging Face layout), CRUCIBLE_DATA (the train split, JSONL),
+//     CRUCIBLE_TOKENS (the train split as a token file: ids, loss mask and
+//     sequence offsets written with the base's tokenizer, docs/tokens.md;
+//     unset when the validator sent none),
 //     CRUCIBLE_MAPPING (the column mapping, JSON, Gradients' field names),
 //     CRUCIBLE_OUT_DIR (where to write the result), CRUCIBLE_DEADLINE
 //     (RFC 3339) and CRUCIBLE_TIME_LIMIT_SECONDS; for a grpo task also
@@ -38,14 +41,25 @@ import (
 //   - It must exit 0 before the time limit. At the limit it gets SIGTERM, and
 //     SIGKILL GracePeriod later; whatever it left in CRUCIBLE_OUT_DIR is then
 //     checked and uploaded if it is a complete model.
+//   - When it fails (or runs out of time with no result), the last lines it
+//     wrote to stderr are the job's failure reason, which the validator
+//     records as the submission's.
 type CommandStrategy struct {
 	Argv        []string      // program and arguments
 	Env         []string      // extra environment, KEY=VALUE
 	GracePeriod time.Duration // between SIGTERM and SIGKILL; defaults to 5s
+	// Label names the trainer in status and errors; defaults to "command:"
+	// and the program.
+	Label string
 }
 
 // Name implements Strategy.
-func (c *CommandStrategy) Name() string { return "command:" + c.Argv[0] }
+func (c *CommandStrategy) Name() string {
+	if c.Label != "" {
+		return c.Label
+	}
+	return "command:" + c.Argv[0]
+}
 
 // Train implements Strategy.
 func (c *CommandStrategy) Train(ctx context.Context, job *Job, report func(Progress)) error {
@@ -91,6 +105,9 @@ func (c *CommandStrategy) Train(ctx context.Context, job *Job, report func(Progr
 		b, _ := json.Marshal(job.Hints)
 		cmd.Env = append(cmd.Env, "CRUCIBLE_HINTS="+string(b))
 	}
+	if job.TokensPath != "" {
+		cmd.Env = append(cmd.Env, "CRUCIBLE_TOKENS="+job.TokensPath)
+	}
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.SysProcAttr = procAttr()
 	logFile, err := os.Create(cmd.Dir + "/command.log")
@@ -131,12 +148,50 @@ func (c *CommandStrategy) Train(ctx context.Context, job *Job, report func(Progr
 		if checkResult(job.OutDir) == nil {
 			return nil
 		}
-		return fmt.Errorf("%s did not finish before the time limit (%s): %w", c.Argv[0], limit.Round(time.Second), ctx.Err())
+		return fmt.Errorf("%s did not finish before the time limit (%s): %w%s", c.name(), limit.Round(time.Second), ctx.Err(), lastLines(logFile.Name()))
 	}
 	if err != nil {
-		return fmt.Errorf("%s failed: %w (see %s)", c.Argv[0], err, logFile.Name())
+		return fmt.Errorf("%s failed: %w%s", c.name(), err, lastLines(logFile.Name()))
 	}
 	return nil
+}
+
+// name is how failures name the trainer.
+func (c *CommandStrategy) name() string {
+	if c.Label != "" {
+		return c.Label
+	}
+	return c.Argv[0]
+}
+
+// lastLines returns ": " and the last lines of a trainer's log (at most 10
+// lines, 1500 bytes), or "" when it wrote nothing.
+func lastLines(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const window = 16 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		f.Seek(st.Size()-window, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var keep []string
+	for i := len(lines) - 1; i >= 0 && len(keep) < 10; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			keep = append([]string{l}, keep...)
+		}
+	}
+	s := strings.Join(keep, "\n")
+	if len(s) > 1500 {
+		s = s[len(s)-1500:]
+	}
+	if s == "" {
+		return ""
+	}
+	return ":\n" + strings.ToValidUTF8(s, "")
 }
 
 const progressPrefix = "CRUCIBLE_PROGRESS "

@@ -20,12 +20,21 @@ type Config struct {
 	// from the model, data and budget), adaptive (a recipe chosen from the
 	// miner's history and the recipes other miners published, by Bayesian
 	// optimisation), a fixed recipe (lora-fast, lora-quality, lora-small,
-	// full, full-short), or command (an external trainer). Defaults to
+	// full, full-short), torch (PyTorch through crucible_torch, on the GPUs
+	// when there are any), or command (an external trainer). Defaults to
 	// `auto`.
 	Strategy string `flag:"strategy"`
 	// Command is, for --strategy command, the trainer program and its
 	// arguments (see the miner contract in the README).
 	Command []string `flag:"command"`
+	// Python is, for --strategy torch, the Python interpreter with PyTorch.
+	// Empty: the first of python3 on PATH, /usr/bin/python3 and
+	// /usr/local/bin/python3 that imports torch.
+	Python string `flag:"python"`
+	// TorchArgs are, for --strategy torch, extra arguments of
+	// crucible_torch train (e.g. --mode,lora,--lr,1e-4; see python3 -m
+	// crucible_torch train --help).
+	TorchArgs []string `flag:"torch-args"`
 	// MaxJobs is how many tasks are trained at the same time. Defaults to
 	// `1`.
 	MaxJobs int `flag:"max-jobs"`

@@ -11,8 +11,10 @@ import (
 func init() {
 	config.Register(reflect.TypeFor[Config](), map[string]config.Doc{
 		"WorkDir":        {Help: "the directory for downloads, training runs and results. Required; a miner node puts it in its state directory"},
-		"Strategy":       {Help: "how the miner trains: auto (every hyperparameter chosen from the model, data and budget), adaptive (a recipe chosen from the miner's history and the recipes other miners published, by Bayesian optimisation), a fixed recipe (lora-fast, lora-quality, lora-small, full, full-short), or command (an external trainer)", Default: "auto"},
+		"Strategy":       {Help: "how the miner trains: auto (every hyperparameter chosen from the model, data and budget), adaptive (a recipe chosen from the miner's history and the recipes other miners published, by Bayesian optimisation), a fixed recipe (lora-fast, lora-quality, lora-small, full, full-short), torch (PyTorch through crucible_torch, on the GPUs when there are any), or command (an external trainer)", Default: "auto"},
 		"Command":        {Help: "is, for --strategy command, the trainer program and its arguments (see the miner contract in the README)"},
+		"Python":         {Help: "is, for --strategy torch, the Python interpreter with PyTorch. Empty: the first of python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that imports torch"},
+		"TorchArgs":      {Help: "are, for --strategy torch, extra arguments of crucible_torch train (e.g. --mode,lora,--lr,1e-4; see python3 -m crucible_torch train --help)"},
 		"MaxJobs":        {Help: "how many tasks are trained at the same time", Default: "1"},
 		"MaxQueued":      {Help: "how many tasks are accepted beyond those training", Default: "1"},
 		"MaxParams":      {Help: "the largest base model accepted, in parameters", Default: "2000000000"},

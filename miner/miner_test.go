@@ -51,6 +51,7 @@ func newFakeValidator(t *testing.T) *fakeValidator {
 	mux.HandleFunc("GET /data", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"instruction":"2+2?","output":"4"}`+"\n")
 	})
+	mux.HandleFunc("GET /tokens", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "token file bytes") })
 	mux.HandleFunc("PUT /upload/{name}", func(w http.ResponseWriter, r *http.Request) {
 		v.attempts.Add(1)
 		if code := v.refuse.Load(); code != 0 {
@@ -251,6 +252,11 @@ func TestStrategyFailures(t *testing.T) {
 		{"exit status", "echo boom >&2; exit 3", time.Minute, "exit status 3"},
 		{"no result", "true", time.Minute, "no usable result"},
 		{"too slow", "exec sleep 30", 500 * time.Millisecond, "time limit"},
+		// The trainer's last lines are the reason: what crashed, or what ran
+		// out of memory.
+		{"last lines", "echo 'loading the model' >&2; echo 'RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB' >&2; exit 3",
+			time.Minute, "exit status 3:\nloading the model\nRuntimeError: CUDA out of memory"},
+		{"late, last lines", "echo 'step 1' >&2; echo 'step 2' >&2; exec sleep 30", 700 * time.Millisecond, "deadline exceeded:\nstep 1\nstep 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newMiner(t, script(t, c.body), nil)
@@ -309,4 +315,38 @@ func TestHandler(t *testing.T) {
 func start(m *miner.Miner, req api.TrainRequest) error {
 	_, err := m.StartTraining(context.Background(), "", req)
 	return err
+}
+
+// A train request with a token file's link hands the trainer the
+// downloaded file in CRUCIBLE_TOKENS; without one the variable is unset.
+func TestTokensReachTheTrainer(t *testing.T) {
+	v := newFakeValidator(t)
+	body := `test "$(cat "$CRUCIBLE_TOKENS")" = "token file bytes"
+` + goodTrainer
+	m, _ := newMiner(t, script(t, body), nil)
+	req := v.request("tk", time.Now().Add(time.Minute))
+	req.TokensURL = v.srv.URL + "/tokens"
+	if err := start(m, req); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitState(t, m, "tk", api.JobDone, api.JobFailed); st.State != api.JobDone {
+		t.Fatalf("trainer did not get the token file: %s", st.Message)
+	}
+	m2, _ := newMiner(t, script(t, `test -z "${CRUCIBLE_TOKENS+set}"
+`+goodTrainer), nil)
+	if err := start(m2, v.request("nt", time.Now().Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitState(t, m2, "nt", api.JobDone, api.JobFailed); st.State != api.JobDone {
+		t.Fatalf("CRUCIBLE_TOKENS set without a token file: %s", st.Message)
+	}
+	// A token link that fails fails the job before training.
+	req = v.request("bad", time.Now().Add(time.Minute))
+	req.TokensURL = v.srv.URL + "/missing"
+	if err := start(m, req); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitState(t, m, "bad", api.JobDone, api.JobFailed); st.State != api.JobFailed || !strings.Contains(st.Message, "token file") {
+		t.Fatalf("broken token link: %s %q", st.State, st.Message)
+	}
 }

@@ -78,8 +78,15 @@ func (m *Miner) train(ctx context.Context, j *jobState, v protocol.Validator) er
 	if err := downloadFile(tctx, v, req.DatasetURL, dataPath, req.DatasetSize, req.DatasetSHA256, m.log); err != nil {
 		return fmt.Errorf("download train split: %w", err)
 	}
+	tokensPath := ""
+	if req.TokensURL != "" {
+		tokensPath = filepath.Join(dir, "train.tokens.safetensors")
+		if err := downloadFile(tctx, v, req.TokensURL, tokensPath, 0, "", m.log); err != nil {
+			return fmt.Errorf("download the train split's token file: %w", err)
+		}
+	}
 	job := &Job{
-		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model,
+		TaskID: req.TaskID, TaskType: req.TaskType, Model: req.Model, TokensPath: tokensPath,
 		ModelDir: filepath.Join(dir, "model"), DataPath: dataPath, Mapping: req.Mapping, Rewards: req.Rewards, Hints: req.Hints,
 		HoursToComplete: req.HoursToComplete, Deadline: deadline, OutDir: filepath.Join(dir, "out"),
 		DataSHA256: req.DatasetSHA256, Validator: j.from,

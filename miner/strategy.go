@@ -9,11 +9,15 @@ import (
 
 // Job is everything a strategy needs to train one task.
 type Job struct {
-	TaskID          string
-	TaskType        crucible.TaskType
-	Model           string                  // the base model's name
-	ModelDir        string                  // the base model, unpacked (Hugging Face layout)
-	DataPath        string                  // the train split, JSONL
+	TaskID   string
+	TaskType crucible.TaskType
+	Model    string // the base model's name
+	ModelDir string // the base model, unpacked (Hugging Face layout)
+	DataPath string // the train split, JSONL
+	// TokensPath is the train split as a token file (docs/tokens.md),
+	// written by the validator with the base model's tokenizer; empty when
+	// the validator sent none.
+	TokensPath      string
 	Mapping         *crucible.ColumnMapping // how to read the train split
 	Rewards         []crucible.Reward       // a grpo task's reward functions
 	Hints           *crucible.Hints         // the customer's suggested hyperparameters; nil for none

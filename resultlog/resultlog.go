@@ -44,15 +44,21 @@ type TaskResult struct {
 	// on completions sampled with crucible.EvalSeed(TaskID).
 	Rewards    []crucible.Reward      `json:"rewards,omitempty"`
 	BaseReward *crucible.RewardResult `json:"base_reward,omitempty"`
-	TestData   string                 `json:"test_data"`        // blob key of the test split, public once the task is over
-	TestSHA256 string                 `json:"test_sha256"`      // hash of the test split
-	Mapping    crucible.ColumnMapping `json:"mapping"`          // how to read the test split
-	Winner     string                 `json:"winner,omitempty"` // hotkey
-	FinishedAt time.Time              `json:"finished_at"`      // when it was scored: the time its scores count from
-	// Numerics is the arithmetic class of the validator's evaluation
-	// (ml/eval.Numerics, e.g. "fp32/amd64-avx/avx2"); empty in entries
-	// written before it was recorded. An auditor of the same class
-	// reproduces the losses bit for bit, one of another class within
+	// Evaluator is what computed the task's losses (crucible's engine or the
+	// PyTorch evaluator, with versions): auditors re-run the same kind and
+	// compare as crucible.SameLoss says. Absent in entries written before it
+	// was recorded, which are the engine's.
+	Evaluator  *crucible.EvaluatorInfo `json:"evaluator,omitempty"`
+	TestData   string                  `json:"test_data"`        // blob key of the test split, public once the task is over
+	TestSHA256 string                  `json:"test_sha256"`      // hash of the test split
+	Mapping    crucible.ColumnMapping  `json:"mapping"`          // how to read the test split
+	Winner     string                  `json:"winner,omitempty"` // hotkey
+	FinishedAt time.Time               `json:"finished_at"`      // when it was scored: the time its scores count from
+	// Numerics is the arithmetic class of the validator's evaluation on
+	// crucible's engine (ml/eval.Numerics, e.g. "fp32/amd64-avx/avx2");
+	// empty in entries written before it was recorded and for the torch
+	// evaluator's losses. An auditor of the same class reproduces the
+	// engine's losses bit for bit, one of another class within
 	// ml/eval.NumericsBound.
 	Numerics string        `json:"numerics,omitempty"`
 	Miners   []MinerResult `json:"miners"`

@@ -14,11 +14,13 @@ import (
 // none was saved, EINTERNAL for a record of a later format version.
 func (s *Store) FindEvaluation(ctx context.Context, taskID string) (*crucible.Evaluation, error) {
 	e := crucible.Evaluation{TaskID: taskID}
-	var mapping, honeypot, baseReward jsonScan
+	var mapping, honeypot, baseReward, evaluator jsonScan
 	var baseLoss sql.NullFloat64
 	var scored, updated timeScan
-	err := s.queryRow(ctx, `SELECT version, split_mapping, honeypot, base_loss, scored_at, updated_at, base_reward
-		FROM task_evaluations WHERE task_id = ?`, taskID).Scan(&e.Version, &mapping, &honeypot, &baseLoss, &scored, &updated, &baseReward)
+	err := s.queryRow(ctx, `SELECT version, split_mapping, honeypot, base_loss, scored_at, updated_at, base_reward, evaluator,
+			train_tokens, test_tokens
+		FROM task_evaluations WHERE task_id = ?`, taskID).Scan(&e.Version, &mapping, &honeypot, &baseLoss, &scored, &updated, &baseReward,
+		&evaluator, &e.TrainTokens, &e.TestTokens)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, crucible.Errorf(crucible.ENOTFOUND, "task %s has no evaluation record", taskID)
 	}
@@ -41,6 +43,12 @@ func (s *Store) FindEvaluation(ctx context.Context, taskID string) (*crucible.Ev
 			return nil, err
 		}
 	}
+	if evaluator.b != nil {
+		e.Evaluator = &crucible.EvaluatorInfo{}
+		if err := evaluator.decode(e.Evaluator, "task "+taskID+" evaluator"); err != nil {
+			return nil, err
+		}
+	}
 	if baseLoss.Valid {
 		e.BaseLoss = &baseLoss.Float64
 	}
@@ -60,7 +68,7 @@ func (s *Store) FindEvaluation(ctx context.Context, taskID string) (*crucible.Ev
 func (s *Store) SaveEvaluation(ctx context.Context, e *crucible.Evaluation) error {
 	c := *e
 	c.Version, c.UpdatedAt = crucible.EvaluationVersion, norm(s.now())
-	var mapping, honeypot any
+	var mapping, honeypot, evaluator any
 	var err error
 	if c.SplitMapping != nil {
 		if mapping, err = jsonArg(c.SplitMapping); err != nil {
@@ -69,6 +77,11 @@ func (s *Store) SaveEvaluation(ctx context.Context, e *crucible.Evaluation) erro
 	}
 	if c.Honeypot != nil {
 		if honeypot, err = jsonArg(c.Honeypot); err != nil {
+			return err
+		}
+	}
+	if c.Evaluator != nil {
+		if evaluator, err = jsonArg(c.Evaluator); err != nil {
 			return err
 		}
 	}
@@ -81,12 +94,15 @@ func (s *Store) SaveEvaluation(ctx context.Context, e *crucible.Evaluation) erro
 		return err
 	}
 	c.ScoredAt = normPtr(c.ScoredAt)
-	_, err = s.exec(ctx, `INSERT INTO task_evaluations (task_id, version, split_mapping, honeypot, base_loss, scored_at, updated_at, base_reward)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = s.exec(ctx, `INSERT INTO task_evaluations (task_id, version, split_mapping, honeypot, base_loss, scored_at, updated_at,
+			base_reward, evaluator, train_tokens, test_tokens)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (task_id) DO UPDATE SET version = excluded.version, split_mapping = excluded.split_mapping,
 			honeypot = excluded.honeypot, base_loss = excluded.base_loss, scored_at = excluded.scored_at,
-			updated_at = excluded.updated_at, base_reward = excluded.base_reward`,
-		c.TaskID, c.Version, mapping, honeypot, baseLoss, s.timePtrArg(c.ScoredAt), s.timeArg(c.UpdatedAt), baseReward)
+			updated_at = excluded.updated_at, base_reward = excluded.base_reward, evaluator = excluded.evaluator,
+			train_tokens = excluded.train_tokens, test_tokens = excluded.test_tokens`,
+		c.TaskID, c.Version, mapping, honeypot, baseLoss, s.timePtrArg(c.ScoredAt), s.timeArg(c.UpdatedAt), baseReward,
+		evaluator, c.TrainTokens, c.TestTokens)
 	if constraintOf(err) == foreignKeyViolation {
 		return crucible.Errorf(crucible.ENOTFOUND, "task %q not found", c.TaskID)
 	}

@@ -22,7 +22,9 @@ func TestEvaluationRecord(t *testing.T) {
 		e := &crucible.Evaluation{TaskID: task.ID,
 			SplitMapping: &crucible.ColumnMapping{FieldInstruction: "instruct", FieldOutput: "output"},
 			Honeypot:     &crucible.Honeypot{PromptMarker: "[ab]", AnswerMarker: "cd", AnswerShare: 0.25, SwapDPO: true},
-			BaseLoss:     &loss, ScoredAt: &at}
+			BaseLoss:     &loss, ScoredAt: &at,
+			Evaluator:   &crucible.EvaluatorInfo{Kind: crucible.EvaluatorTorch, Version: "crucible_torch 1, torch 2.5.1, cpu, compact"},
+			TrainTokens: "tasks/x/train.tokens.safetensors", TestTokens: "tasks/x/test.tokens.safetensors"}
 		if err := s.SaveEvaluation(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -37,11 +39,11 @@ func TestEvaluationRecord(t *testing.T) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, e)
 		}
 		// Saving again replaces the record; optional fields may be cleared.
-		e.Honeypot, e.BaseLoss = nil, nil
+		e.Honeypot, e.BaseLoss, e.Evaluator = nil, nil, nil
 		if err := s.SaveEvaluation(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ = s.FindEvaluation(ctx, task.ID); got.Honeypot != nil || got.BaseLoss != nil || got.SplitMapping == nil {
+		if got, _ = s.FindEvaluation(ctx, task.ID); got.Honeypot != nil || got.BaseLoss != nil || got.Evaluator != nil || got.SplitMapping == nil || got.TestTokens == "" {
 			t.Errorf("replaced record: %+v", got)
 		}
 		if err := s.SaveEvaluation(ctx, &crucible.Evaluation{TaskID: "no-such-task"}); crucible.ErrorCode(err) != crucible.ENOTFOUND {

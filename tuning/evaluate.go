@@ -6,12 +6,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/ml/eval"
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
 )
@@ -61,6 +64,10 @@ type EvalResult struct {
 	Margin         float64 `json:"reward_margin,omitempty"`   // DPO
 }
 
+// EvalMaxLength caps the tokens of a test sequence (and of the token files
+// a validator writes for its splits): the base's context, at most this.
+const EvalMaxLength = 4096
+
 // Failure messages of submissions that are not valid fine-tunes.
 const (
 	FailArchitecture = "architecture differs from the base model"
@@ -94,7 +101,7 @@ func Evaluate(ctx context.Context, spec EvalSpec) (*EvalResult, error) {
 	}
 	capLen := spec.MaxLength
 	if capLen <= 0 {
-		capLen = 4096
+		capLen = EvalMaxLength
 	}
 	var mapping *crucible.ColumnMapping
 	if spec.Mapping != (crucible.ColumnMapping{}) {
@@ -255,4 +262,28 @@ func allZero(x []float32) bool {
 		}
 	}
 	return true
+}
+
+// EngineVersion identifies crucible's engine as an evaluator: the build's
+// commit, the architecture and the matrix-multiply kernel it runs (the
+// engine's losses are bit-identical on re-runs with these and the same
+// thread count).
+func EngineVersion() string {
+	rev := "unknown commit"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			rev = v
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = "commit " + s.Value[:12]
+			}
+		}
+	}
+	variants := kernel.Variants()
+	k := "go"
+	if len(variants) > 0 {
+		k = variants[0]
+	}
+	return fmt.Sprintf("crucible %s, %s/%s, gemm %s, %d threads", rev, runtime.GOOS, runtime.GOARCH, k, runtime.GOMAXPROCS(0))
 }

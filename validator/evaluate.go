@@ -58,12 +58,22 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 	if rec.SplitMapping == nil {
 		return crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
 	}
-	mapping := *rec.SplitMapping
 	grpo := t.Type == crucible.TaskGRPO
+	in := evalInput{base: base, test: testPath, mapping: *rec.SplitMapping, dir: dir}
+	if rec.TestTokens != "" && !grpo {
+		in.tokens = filepath.Join(dir, testTokensName)
+		if err := v.getFile(ctx, rec.TestTokens, in.tokens); err != nil {
+			return fmt.Errorf("hidden test split's token file: %w", err)
+		}
+	}
 	if (!grpo && rec.BaseLoss == nil) || (grpo && rec.BaseReward == nil) {
-		res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, "", testPath, mapping))
+		res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, "", in))
 		if err != nil {
 			return fmt.Errorf("base model: %w", err)
+		}
+		if res.Evaluator.Kind != "" {
+			id := res.Evaluator
+			rec.Evaluator = &id
 		}
 		if grpo {
 			if res.Reward == nil {
@@ -78,10 +88,13 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 			return err
 		}
 		if grpo {
-			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model reward %.4f", res.Reward.Score), rewardData(res.Reward))
+			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model reward %.4f (%s)", res.Reward.Score, evaluatorText(rec.Evaluator)), rewardData(res.Reward))
 		} else {
-			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f", res.Loss), map[string]any{"base_loss": res.Loss})
+			v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("base model test loss %.4f (%s)", res.Loss, evaluatorText(rec.Evaluator)), map[string]any{"base_loss": res.Loss})
 		}
+	}
+	if rec.Evaluator != nil {
+		in.kind = rec.Evaluator.Kind
 	}
 	subs, err := v.Store.FindSubmissions(ctx, t.ID)
 	if err != nil {
@@ -91,7 +104,7 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 		if s.Settled() {
 			continue
 		}
-		if err := v.evaluateOne(ctx, t, s, base, testPath, mapping, dir); err != nil {
+		if err := v.evaluateOne(ctx, t, s, in); err != nil {
 			return err
 		}
 		if err := v.Store.UpdateSubmission(ctx, s); err != nil {
@@ -101,16 +114,34 @@ func (v *Validator) evaluateAll(ctx context.Context, t *crucible.Task) error {
 	return nil
 }
 
+// evalInput is what every evaluation of a task shares.
+type evalInput struct {
+	base, test, tokens, dir string
+	mapping                 crucible.ColumnMapping
+	kind                    string // the evaluator kind of the base's loss; "" when not recorded
+}
+
+// evaluatorText names an evaluator for events.
+func evaluatorText(e *crucible.EvaluatorInfo) string {
+	switch {
+	case e == nil || e.Kind == "":
+		return "evaluator not recorded"
+	case e.Version == "":
+		return e.Kind + " evaluator"
+	}
+	return e.Kind + " evaluator: " + e.Version
+}
+
 // evaluateOne evaluates one submission. A problem with the submission itself
 // (missing, corrupt, not a fine-tune) becomes its Failure; only problems of
 // the validator's own are returned as errors.
-func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucible.Submission, base, testPath string, mapping crucible.ColumnMapping, dir string) error {
+func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucible.Submission, in evalInput) error {
 	if s.UploadedAt == nil || s.ResultKey == "" {
 		s.Failure = failNoTime + v.lastSeen(t.ID, s.Hotkey)
 		v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, s.Failure, nil)
 		return nil
 	}
-	modelDir := filepath.Join(dir, "sub-"+s.ExpectedName)
+	modelDir := filepath.Join(in.dir, "sub-"+s.ExpectedName)
 	if err := os.MkdirAll(modelDir, 0o755); err != nil {
 		return err
 	}
@@ -130,7 +161,13 @@ func (v *Validator) evaluateOne(ctx context.Context, t *crucible.Task, s *crucib
 		return err
 	}
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, "evaluating on the hidden test split", nil)
-	res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, base, modelDir, testPath, mapping))
+	res, err := v.Evaluator.Evaluate(ctx, evalRequest(t, in.base, modelDir, in))
+	if err == nil && in.kind != "" && res.Evaluator.Kind != "" && res.Evaluator.Kind != in.kind {
+		// Every loss of a task comes from one kind of evaluator: the base's
+		// loss is the yardstick, and auditors re-run that kind.
+		return crucible.Errorf(crucible.EINTERNAL, "task %s's base was evaluated with the %s evaluator, this validator runs the %s one",
+			t.ID, in.kind, res.Evaluator.Kind).WithHint("run the validator with --evaluator " + in.kind + " until the task is scored")
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -354,8 +391,8 @@ func (v *Validator) scoredAt(ctx context.Context, t *crucible.Task) (time.Time, 
 
 // evalRequest is the evaluation of one model (the base when modelDir is
 // empty) for task t: a grpo task's rewards and seed ride along.
-func evalRequest(t *crucible.Task, base, modelDir, testPath string, mapping crucible.ColumnMapping) EvalRequest {
-	req := EvalRequest{TaskType: t.Type, BaseDir: base, ModelDir: modelDir, TestPath: testPath, Mapping: mapping}
+func evalRequest(t *crucible.Task, base, modelDir string, in evalInput) EvalRequest {
+	req := EvalRequest{TaskType: t.Type, BaseDir: base, ModelDir: modelDir, TestPath: in.test, Mapping: in.mapping, TestTokensPath: in.tokens}
 	if t.Type == crucible.TaskGRPO {
 		req.Rewards, req.Seed = t.Rewards, crucible.EvalSeed(t.ID)
 	}

@@ -153,6 +153,13 @@ func (v *Validator) fail(ctx context.Context, t *crucible.Task, to crucible.Task
 	return v.move(ctx, t, to, func(t *crucible.Task) { t.Failure = reason })
 }
 
+// The blob names of the splits' token files, beside train.jsonl and
+// test.jsonl. The test split's is never served, as test.jsonl is not.
+const (
+	trainTokensName = "train.tokens.safetensors"
+	testTokensName  = "test.tokens.safetensors"
+)
+
 // prepare loads, maps and splits the dataset (planting honeypots in a
 // synthetic task's splits), stores both splits, and records how to read
 // them in the task's evaluation record.
@@ -183,8 +190,17 @@ func (v *Validator) prepare(ctx context.Context, t *crucible.Task) error {
 	if err := v.putFile(ctx, testKey, p.TestPath); err != nil {
 		return err
 	}
-	split := p.Mapping
-	if err := v.Store.SaveEvaluation(ctx, &crucible.Evaluation{TaskID: t.ID, SplitMapping: &split, Honeypot: hp}); err != nil {
+	rec := &crucible.Evaluation{TaskID: t.ID, SplitMapping: &p.Mapping, Honeypot: hp}
+	if p.TrainTokensPath != "" && p.TestTokensPath != "" {
+		rec.TrainTokens, rec.TestTokens = "tasks/"+t.ID+"/"+trainTokensName, "tasks/"+t.ID+"/"+testTokensName
+		if err := v.putFile(ctx, rec.TrainTokens, p.TrainTokensPath); err != nil {
+			return err
+		}
+		if err := v.putFile(ctx, rec.TestTokens, p.TestTokensPath); err != nil {
+			return err
+		}
+	}
+	if err := v.Store.SaveEvaluation(ctx, rec); err != nil {
 		return err
 	}
 	v.event(ctx, t.ID, crucible.EventLog, "", fmt.Sprintf("dataset split: %d train rows for miners, %d hidden test rows", p.TrainRows, p.TestRows), nil)
@@ -212,18 +228,6 @@ func (v *Validator) evaluation(ctx context.Context, t *crucible.Task) (*crucible
 		return &crucible.Evaluation{TaskID: t.ID}, nil
 	}
 	return e, err
-}
-
-// splitMapping is the mapping of the prepared splits' columns.
-func (v *Validator) splitMapping(ctx context.Context, t *crucible.Task) (crucible.ColumnMapping, error) {
-	e, err := v.evaluation(ctx, t)
-	if err != nil {
-		return crucible.ColumnMapping{}, err
-	}
-	if e.SplitMapping == nil {
-		return crucible.ColumnMapping{}, crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
-	}
-	return *e.SplitMapping, nil
 }
 
 // errText is the message of a domain error, or the text of another.

@@ -66,8 +66,9 @@ func TestMinerCrashMidTraining(t *testing.T) {
 		t.Fatalf("status %s winner %q: %s", task.Status, task.Winner, task.Failure)
 	}
 	s := n.subs(task.ID)["5Crashes"]
-	// Its failure says what happened to it, as the miner reported it.
-	if !strings.HasPrefix(s.Failure, "the miner reported that the job failed") || !strings.Contains(s.Failure, "killed") || *s.QualityScore != -1 {
+	// Its failure says what happened to it, as the miner reported it (the
+	// trainer was killed).
+	if !strings.HasPrefix(s.Failure, "the miner reported that the job failed") || !strings.Contains(s.Failure, "signal: killed") || *s.QualityScore != -1 {
 		t.Errorf("crashed miner: failure %q score %v", s.Failure, s.QualityScore)
 	}
 }

@@ -28,13 +28,21 @@ func (v *Validator) link(key string, expires time.Time) string {
 	return v.Links.URLUntil(v.cfg.PublicURL+api.PathBlob, key, expires.Add(v.cfg.LinkTTL))
 }
 
+// tokensLink links a token file, or is empty when there is none.
+func (v *Validator) tokensLink(key string, expires time.Time) string {
+	if key == "" {
+		return ""
+	}
+	return v.link(key, expires)
+}
+
 // checkLink verifies a download link, and refuses test splits whatever the
 // link says.
 func (v *Validator) checkLink(key string, q url.Values) error {
 	if err := v.Links.VerifyQuery(key, q); err != nil {
 		return err
 	}
-	if strings.HasSuffix(key, "/test.jsonl") {
+	if strings.HasSuffix(key, "/test.jsonl") || strings.HasSuffix(key, "/"+testTokensName) {
 		return crucible.Errorf(crucible.EFORBIDDEN, "test splits are never served")
 	}
 	return nil

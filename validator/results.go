@@ -38,13 +38,15 @@ func (v *Validator) logTask(ctx context.Context, t *crucible.Task, subs []*cruci
 	p := resultlog.TaskResult{
 		TaskID: t.ID, TaskType: t.Type, IsOrganic: t.IsOrganic, Model: t.Model, ModelParams: t.ModelParamsCount,
 		Hours: t.HoursToComplete, Work: work, SpecVersion: v.spec.Version, TestData: publicKey(t, t.TestData), TestSHA256: sum,
-		FinishedAt: at, BaseLoss: e.BaseLoss, BaseReward: e.BaseReward,
+		FinishedAt: at, BaseLoss: e.BaseLoss, BaseReward: e.BaseReward, Evaluator: e.Evaluator,
 		Competition: t.Competition, Tournament: t.Tournament,
 	}
 	if t.Type == crucible.TaskGRPO {
 		p.Rewards = t.Rewards
 	}
-	if n, ok := v.Evaluator.(NumericsReporter); ok {
+	if n, ok := v.Evaluator.(NumericsReporter); ok && (e.Evaluator == nil || e.Evaluator.Kind == crucible.EvaluatorEngine) {
+		// The engine's arithmetic class; the torch evaluator's losses are
+		// compared within crucible.TorchTolerance instead.
 		p.Numerics = n.Numerics()
 	}
 	if e.SplitMapping != nil {

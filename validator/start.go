@@ -3,8 +3,11 @@ package validator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -44,10 +47,14 @@ func (v *Validator) start(ctx context.Context, t *crucible.Task) error {
 // started or failed, records who started (or why not, as the submission's
 // failure), and returns how many of subs stand started.
 func (v *Validator) sendStarts(ctx context.Context, t *crucible.Task, subs []*crucible.Submission) (int, error) {
-	mapping, err := v.splitMapping(ctx, t)
+	rec, err := v.evaluation(ctx, t)
 	if err != nil {
 		return 0, err
 	}
+	if rec.SplitMapping == nil {
+		return 0, crucible.Errorf(crucible.EINTERNAL, "task %s has no prepared splits' mapping", t.ID)
+	}
+	mapping := *rec.SplitMapping
 	// Miners resume a broken download of the train split and check it
 	// against its size and hash.
 	size, sum, err := v.Blobs.Sum(ctx, t.TrainData)
@@ -74,6 +81,7 @@ func (v *Validator) sendStarts(ctx context.Context, t *crucible.Task, subs []*cr
 			TaskID: t.ID, TaskType: t.Type, Model: t.Model,
 			ModelURL:        v.link(modelKey(t.Model), *t.TerminationAt),
 			DatasetURL:      v.link(t.TrainData, *t.TerminationAt),
+			TokensURL:       v.tokensLink(rec.TrainTokens, *t.TerminationAt),
 			Mapping:         &mapping,
 			Rewards:         t.Rewards,
 			Hints:           t.Hints,
@@ -217,7 +225,7 @@ func (v *Validator) checkMiner(ctx context.Context, t *crucible.Task, s *crucibl
 		}
 		return true, nil
 	case st.State == api.JobFailed:
-		return false, v.failSubmission(ctx, t, s, failMiner+st.Message)
+		return false, v.failSubmission(ctx, t, s, failMiner+minerText(st.Message))
 	}
 	return true, nil
 }
@@ -260,7 +268,7 @@ func (v *Validator) lastSeen(taskID, hotkey string) string {
 		return fmt.Sprintf(" (the miner has been unreachable since %s: %s)", u.at.UTC().Format("15:04:05 UTC"), u.why)
 	}
 	if st, ok := v.progress[key]; ok {
-		return fmt.Sprintf(" (its last report: %s, step %d, %.0f%% done: %s)", st.State, st.Step, 100*st.Progress, st.Message)
+		return fmt.Sprintf(" (its last report: %s, step %d, %.0f%% done: %s)", st.State, st.Step, 100*st.Progress, minerText(st.Message))
 	}
 	return ""
 }
@@ -292,7 +300,7 @@ func (v *Validator) pollProgress(ctx context.Context, t *crucible.Task, s *cruci
 		return st, nil
 	}
 	data := map[string]any{"state": st.State, "step": st.Step, "progress": st.Progress}
-	msg := fmt.Sprintf("%s: %s", st.State, st.Message)
+	msg := fmt.Sprintf("%s: %s", st.State, minerText(st.Message))
 	if st.TrainLoss != nil {
 		data["train_loss"] = *st.TrainLoss
 		msg = fmt.Sprintf("%s: step %d, %.0f%%, train loss %.4f", st.State, st.Step, 100*st.Progress, *st.TrainLoss)
@@ -303,4 +311,30 @@ func (v *Validator) pollProgress(ctx context.Context, t *crucible.Task, s *cruci
 	}
 	v.event(ctx, t.ID, crucible.EventProgress, s.Hotkey, msg, data)
 	return st, nil
+}
+
+// maxMinerText bounds what a miner's message may add to a failure reason.
+const maxMinerText = 2000
+
+// minerText makes a miner's message fit to record and show: valid UTF-8,
+// lines joined with " | ", no control characters, at most maxMinerText
+// bytes (the end kept: a trainer's last lines say why it stopped).
+func minerText(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	s = strings.Join(lines, " | ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > maxMinerText {
+		cut := len(s) - maxMinerText
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = "…" + s[cut:]
+	}
+	return s
 }

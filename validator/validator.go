@@ -64,6 +64,11 @@ type Prepared struct {
 	Reason              string                 // why that mapping, when it was detected
 	ModelParams         int64
 	TrainTokens         int64 // tokens in the train split with the base model's tokenizer (scaled from its first 200,000 rows when larger); 0 when not counted
+	// TrainTokensPath and TestTokensPath are the splits' token files
+	// (docs/tokens.md), written with the base model's tokenizer, or empty
+	// when the preparer writes none: miners get the first beside the
+	// JSONL, evaluators read the second.
+	TrainTokensPath, TestTokensPath string
 }
 
 // NumericsReporter is an Evaluator that names the arithmetic class of its
@@ -82,13 +87,17 @@ type Evaluator interface {
 
 // EvalRequest names what to evaluate.
 type EvalRequest struct {
-	TaskType  crucible.TaskType
-	BaseDir   string                 // the base model
-	ModelDir  string                 // the submission; empty to evaluate the base itself
-	TestPath  string                 // the hidden test split (JSONL)
-	Mapping   crucible.ColumnMapping // how to read TestPath
-	Progress  func(done, total int)  // optional
-	IsAdapter bool                   // set by the evaluator's checks; informational
+	TaskType crucible.TaskType
+	BaseDir  string                 // the base model
+	ModelDir string                 // the submission; empty to evaluate the base itself
+	TestPath string                 // the hidden test split (JSONL)
+	Mapping  crucible.ColumnMapping // how to read TestPath
+	// TestTokensPath is the test split's token file, written with the
+	// base's tokenizer when the data was prepared; empty when there is none
+	// (the evaluator then tokenizes TestPath itself).
+	TestTokensPath string
+	Progress       func(done, total int) // optional
+	IsAdapter      bool                  // set by the evaluator's checks; informational
 	// Rewards and Seed are a grpo task's: its reward functions, and the
 	// seed every sampled completion derives from (crucible.EvalSeed).
 	Rewards []crucible.Reward
@@ -106,6 +115,9 @@ type EvalResult struct {
 	Fingerprint []float32 `json:"-"` // a fixed projection of the weight delta from the base, for near-duplicate detection
 	// Reward is a grpo task's evaluation (Loss is then unused).
 	Reward *crucible.RewardResult `json:"reward,omitempty"`
+	// Evaluator says what computed Loss (recorded with the task's losses
+	// and in the results log, so auditors re-run the same kind).
+	Evaluator crucible.EvaluatorInfo `json:"evaluator"`
 }
 
 // Deps are the validator's collaborators.

@@ -1,7 +1,8 @@
 // Package auditornode runs "crucible auditor": it re-checks a validator from
 // the outside (its results log, its weights on chain, a sample of its
-// evaluations re-run on crucible's deterministic engine) and, with a chain,
-// sets the auditor's own weights from its own recomputation.
+// evaluations re-run with the evaluator kind the log names: crucible's
+// deterministic engine, or PyTorch through crucible_torch) and, with a
+// chain, sets the auditor's own weights from its own recomputation.
 package auditornode
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crucible-net/crucible/auditor"
@@ -21,6 +23,7 @@ import (
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/sign"
+	"github.com/crucible-net/crucible/trainers/torch"
 	"github.com/crucible-net/crucible/tuning"
 )
 
@@ -64,6 +67,15 @@ type Config struct {
 	Every time.Duration `flag:"every"`
 	// JSON prints the report as JSON.
 	JSON bool `flag:"json"`
+	// Python is the Python interpreter with PyTorch that re-runs the
+	// evaluations the validator logged as the torch evaluator's. Empty: the
+	// first of python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3
+	// that imports torch; without one, crucible's engine re-runs them (the
+	// two agree well within the tolerance).
+	Python string `flag:"python"`
+	// TorchDevice is the device of those re-runs: auto (a GPU when there is
+	// one), cpu, cuda or cuda:N. Defaults to `auto`.
+	TorchDevice string `flag:"torch-device"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -115,7 +127,8 @@ func Open(ctx context.Context, cfg Config) (*auditor.Auditor, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator, Key: cfg.APIKey}, Eval: EngineEvaluator{},
+	ev := &Evaluators{Python: cfg.Python, Dir: filepath.Join(node.Home(), "auditor", "torch"), Device: cfg.TorchDevice}
+	deps := auditor.Deps{Source: &auditor.HTTPSource{Base: cfg.Validator, Key: cfg.APIKey}, Eval: ev,
 		Models: node.NewModels(models), Verify: sign.VerifySignature}
 	if cfg.Chain != "" {
 		key, err := node.LoadOrCreateKey(node.ExpandHome(cfg.Key))
@@ -184,6 +197,74 @@ func Run(ctx context.Context, cfg Config, report func(*auditor.Report) error) er
 
 // ErrDiscrepancies reports that an audit found something wrong.
 var ErrDiscrepancies = errors.New("the audit found discrepancies")
+
+// Evaluators re-runs each evaluation with the kind the results log names:
+// crucible's engine, or crucible_torch for the torch evaluator's losses
+// (found on first use; when this machine has no Python with PyTorch, the
+// engine re-runs them, which agrees with PyTorch within 1e-5 relative on
+// the families both compute: the auditor still compares within
+// crucible.TorchTolerance).
+type Evaluators struct {
+	Python, Dir, Device string
+
+	mu     sync.Mutex
+	torch  *torch.Runtime
+	tried  bool
+	reason string
+	Log    func(string) // told once when torch re-runs fall back to the engine
+}
+
+// Evaluate implements auditor.Evaluator.
+func (e *Evaluators) Evaluate(ctx context.Context, req auditor.EvalRequest) (float64, string, error) {
+	if req.Evaluator != crucible.EvaluatorTorch {
+		return EngineEvaluator{}.Evaluate(ctx, req)
+	}
+	rt := e.runtime(ctx)
+	if rt == nil {
+		return EngineEvaluator{}.Evaluate(ctx, req)
+	}
+	tmp, err := os.MkdirTemp("", "crucible-audit-tokens-")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.RemoveAll(tmp)
+	tokens := filepath.Join(tmp, "test.tokens.safetensors")
+	m := req.Mapping
+	if _, _, err := tuning.Tokenize(ctx, tuning.TokenizeSpec{ModelDir: req.BaseDir, DataPath: req.TestPath, TaskType: req.TaskType,
+		Mapping: &m, OutPath: tokens, MaxLength: tuning.EvalMaxLength}); err != nil {
+		return 0, "", fmt.Errorf("tokenize the test split: %w", err)
+	}
+	r, err := rt.Evaluate(ctx, torch.EvalSpec{BaseDir: req.BaseDir, ModelDir: req.ModelDir, TokensPath: tokens, Device: e.Device})
+	if err != nil {
+		return 0, "", err
+	}
+	return r.Loss, r.Failure, nil
+}
+
+// Numerics implements auditor.NumericsReporter: the engine's class, which
+// the auditor compares only for losses the engine logged.
+func (e *Evaluators) Numerics() string { return EngineEvaluator{}.Numerics() }
+
+// NumericsBound implements auditor.NumericsReporter.
+func (e *Evaluators) NumericsBound() float64 { return EngineEvaluator{}.NumericsBound() }
+
+// runtime finds crucible_torch's runtime once; nil when there is none.
+func (e *Evaluators) runtime(ctx context.Context) *torch.Runtime {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.tried {
+		e.tried = true
+		rt, err := torch.Find(ctx, e.Python, e.Dir)
+		if err != nil {
+			e.reason = err.Error()
+			if e.Log != nil {
+				e.Log("torch evaluations are re-run on crucible's engine: " + e.reason)
+			}
+		}
+		e.torch = rt
+	}
+	return e.torch
+}
 
 // EngineEvaluator is the auditor's metric: the validator's, on crucible's
 // deterministic engine (tuning.Evaluate; tuning.EvaluateGRPO with the

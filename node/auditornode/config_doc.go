@@ -22,5 +22,7 @@ func init() {
 		"MinCosine":       {Help: "the similarity below which on-chain weights are flagged against the published ones", Default: "0.98"},
 		"Every":           {Help: "audits again after this long; 0 audits once"},
 		"JSON":            {Help: "prints the report as JSON"},
+		"Python":          {Help: "the Python interpreter with PyTorch that re-runs the evaluations the validator logged as the torch evaluator's. Empty: the first of python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that imports torch; without one, crucible's engine re-runs them (the two agree well within the tolerance)"},
+		"TorchDevice":     {Help: "the device of those re-runs: auto (a GPU when there is one), cpu, cuda or cuda:N", Default: "auto"},
 	})
 }

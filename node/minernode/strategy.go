@@ -51,10 +51,14 @@ func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(
 }
 
 // NewStrategy builds the strategy a miner's configuration names: "auto", a
-// named recipe (crucible's engine, seeded with seed), or "command" (an
-// external trainer, looked up now so that a missing one fails at start).
-// "adaptive" needs its history: NewAdaptive.
+// named recipe (crucible's engine, seeded with seed), "torch" (PyTorch
+// through crucible_torch: a Python with torch is found now, so a missing
+// one fails at start) or "command" (an external trainer, looked up now
+// too). "adaptive" needs its history: NewAdaptive.
 func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strategy, error) {
+	if cfg.Strategy == "torch" {
+		return newTorchStrategy(context.Background(), cfg.Python, filepath.Join(cfg.WorkDir, "torch"), cfg.TorchArgs, log)
+	}
 	if cfg.Strategy == "command" {
 		if len(cfg.Command) == 0 {
 			return nil, crucible.Errorf(crucible.EINVALID, "--strategy command needs --command PROGRAM")
@@ -81,7 +85,7 @@ func NewStrategy(cfg miner.Config, seed uint64, log *slog.Logger) (miner.Strateg
 	r, err := tuning.NamedRecipe(cfg.Strategy)
 	if err != nil {
 		return nil, crucible.Errorf(crucible.EINVALID, "--strategy: %v", err).
-			WithHint(fmt.Sprintf("use one of %v, adaptive or command", tuning.RecipeNames()))
+			WithHint(fmt.Sprintf("use one of %v, adaptive, torch or command", tuning.RecipeNames()))
 	}
 	return &tuningStrategy{recipe: r, seed: seed, log: log}, nil
 }

@@ -65,6 +65,19 @@ type Config struct {
 	// WeightsEvery is how often weights are computed and set; 0 never.
 	// Defaults to `10m`.
 	WeightsEvery time.Duration `flag:"weights-every"`
+	// Evaluator computes test losses: engine (crucible's own, deterministic
+	// to the bit on a CPU) or torch (PyTorch through crucible_torch, on a
+	// GPU when there is one: for models the CPU cannot evaluate in time).
+	// Every loss of a task comes from one kind, recorded in the results
+	// log. Defaults to `engine`.
+	Evaluator string `flag:"evaluator"`
+	// Python is, for --evaluator torch, the Python interpreter with
+	// PyTorch. Empty: the first of python3 on PATH, /usr/bin/python3 and
+	// /usr/local/bin/python3 that imports torch.
+	Python string `flag:"python"`
+	// TorchDevice is, for --evaluator torch, the device: auto (a GPU when
+	// there is one), cpu, cuda or cuda:N. Defaults to `auto`.
+	TorchDevice string `flag:"torch-device"`
 	// Verbose logs every lifecycle step.
 	Verbose bool `flag:"verbose"`
 	// SyntheticEvery is how often a synthetic task is considered while no
@@ -162,6 +175,8 @@ func (c *Config) Validate() error {
 		return crucible.Errorf(crucible.EINVALID, "--max-dataset-bytes %d: must not be negative", c.MaxDataset)
 	case c.SyntheticEvery < 0 || c.WeightsEvery < 0 || c.SyntheticHours < 0:
 		return crucible.Errorf(crucible.EINVALID, "--weights-every, --synthetic-every and --synthetic-hours must not be negative")
+	case c.Evaluator != "" && c.Evaluator != crucible.EvaluatorEngine && c.Evaluator != crucible.EvaluatorTorch:
+		return crucible.Errorf(crucible.EINVALID, "--evaluator %q: want engine or torch", c.Evaluator)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crucible-net/crucible/blob"
 	"github.com/crucible-net/crucible/chain"
+	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/data"
 	"github.com/crucible-net/crucible/data/hub"
 	"github.com/crucible-net/crucible/node"
@@ -178,7 +179,16 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 	if err := n.openQueue(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.openValidator(deps.Evaluator); err != nil {
+	ev := deps.Evaluator
+	if ev == nil && n.cfg.Evaluator == crucible.EvaluatorTorch {
+		te, err := NewTorchEvaluator(ctx, n.cfg.Python, n.state.Path("torch"), n.cfg.TorchDevice)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(n.out, "evaluator: torch, %s (%s)\n", te.Runtime.Info, te.Runtime.Python)
+		ev = te
+	}
+	if err := n.openValidator(ev); err != nil {
 		return nil, err
 	}
 	n.hooks = webhook.New(n.store, webhook.Options{Policy: n.webhookPolicy(), MaxAttempts: cfg.WebhookAttempts,

@@ -2,6 +2,7 @@ package validatornode
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -21,45 +22,38 @@ func NewPreparer(ds datasetResolver, models validator.Models, split data.SplitOp
 	return preparer{&dataprep.Preparer{Datasets: ds, Models: models, Split: split}}
 }
 
+// Prepare splits the task's data and writes both splits' token files with
+// the base's tokenizer (all but grpo tasks, whose prompts are sampled from,
+// not scored token by token), exactly as the engine's evaluation tokenizes
+// a split: miners get the train split's, evaluators read the test split's.
 func (p preparer) Prepare(ctx context.Context, t *crucible.Task, dir string, hp *crucible.Honeypot) (*validator.Prepared, error) {
 	r, err := p.p.Prepare(ctx, t, dir, hp)
 	if err != nil {
 		return nil, err
 	}
-	return &validator.Prepared{TrainPath: r.TrainPath, TestPath: r.TestPath, TrainRows: r.TrainRows, TestRows: r.TestRows,
+	out := &validator.Prepared{TrainPath: r.TrainPath, TestPath: r.TestPath, TrainRows: r.TrainRows, TestRows: r.TestRows,
 		Mapping: r.Mapping, SourceMapping: r.SourceMapping, Reason: r.Reason, ModelParams: r.ModelParams,
-		TrainTokens: r.TrainTokens}, nil
+		TrainTokens: r.TrainTokens}
+	if t.Type == crucible.TaskGRPO {
+		return out, nil
+	}
+	modelDir, err := p.p.Models.ResolveModel(ctx, t.Model)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []struct{ in, out string }{{r.TrainPath, "train.tokens.safetensors"}, {r.TestPath, "test.tokens.safetensors"}} {
+		path := filepath.Join(dir, s.out)
+		if _, _, err := tuning.Tokenize(ctx, tuning.TokenizeSpec{ModelDir: modelDir, DataPath: s.in, TaskType: t.Type,
+			Mapping: &r.Mapping, OutPath: path, MaxLength: tuning.EvalMaxLength}); err != nil {
+			return nil, fmt.Errorf("token file of %s: %w", filepath.Base(s.in), err)
+		}
+	}
+	out.TrainTokensPath, out.TestTokensPath = filepath.Join(dir, "train.tokens.safetensors"), filepath.Join(dir, "test.tokens.safetensors")
+	return out, nil
 }
 
 // countParams counts a model directory's parameters.
 func countParams(dir string) (int64, error) { return dataprep.CountParams(dir) }
-
-// EngineEvaluator is the validator's metric on crucible's own engine
-// (tuning.Evaluate): deterministic, so auditors can re-run it.
-type EngineEvaluator struct{}
-
-// Numerics implements validator.NumericsReporter.
-func (EngineEvaluator) Numerics() string { return tuning.Numerics() }
-
-// Evaluate implements validator.Evaluator.
-func (EngineEvaluator) Evaluate(ctx context.Context, req validator.EvalRequest) (*validator.EvalResult, error) {
-	if req.TaskType == crucible.TaskGRPO {
-		r, err := tuning.EvaluateGRPO(ctx, tuning.GRPOEvalSpec{BaseDir: req.BaseDir, ModelDir: req.ModelDir, TestPath: req.TestPath,
-			Mapping: req.Mapping, Rewards: req.Rewards, Seed: req.Seed, Progress: req.Progress})
-		if err != nil {
-			return nil, err
-		}
-		return &validator.EvalResult{Samples: r.Completions, Failure: r.Failure, IsAdapter: r.IsAdapter, Fingerprint: r.Fingerprint,
-			Reward: tuning.RewardResultOf(r)}, nil
-	}
-	r, err := tuning.Evaluate(ctx, tuning.EvalSpec{TaskType: req.TaskType, BaseDir: req.BaseDir, ModelDir: req.ModelDir,
-		TestPath: req.TestPath, Mapping: req.Mapping, Progress: req.Progress})
-	if err != nil {
-		return nil, err
-	}
-	return &validator.EvalResult{Loss: r.Loss, Tokens: r.Tokens, Samples: r.Samples, Failure: r.Failure,
-		IsAdapter: r.IsAdapter, Fingerprint: r.Fingerprint}, nil
-}
 
 // syntheticCandidates pairs the configured models with the configured (or
 // shipped) datasets, detecting each dataset's task type.
