@@ -124,3 +124,19 @@ install_numpy() {
     apt_install python3-numpy
   fi
 }
+
+# install_torch makes sure a python3 with PyTorch is there (Debian's
+# python3-torch: CPU only, enough for crucible_torch's compact modules) and
+# exports CRUCIBLE_TEST_TORCH, so that the PyTorch agreement tests
+# (trainers/torch, cmd/crucible, node/localnet) fail rather than skip when
+# it is missing.
+install_torch() {
+  if ! python3 -c 'import torch' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+    echo "installing PyTorch from Debian's packages (python3-torch)"
+    local t0=$SECONDS
+    apt_install --no-install-recommends python3-torch
+    echo "installed python3-torch in $((SECONDS - t0)) s"
+  fi
+  export CRUCIBLE_TEST_TORCH=1
+  echo "PyTorch $( (python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || /usr/bin/python3 -c 'import torch; print(torch.__version__)') ) for the agreement tests"
+}

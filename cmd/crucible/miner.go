@@ -30,7 +30,8 @@ README). A miner enters the tournaments validators announce with its method
 (the recipe and a hash of its settings, or the trainer program's hash and the
 --method-image/--method-commit it declares), unless --no-tournaments.`,
 		Example: `  crucible miner --chain http://127.0.0.1:9944
-  crucible miner --chain http://127.0.0.1:9944 --strategy command --command ./train.sh --max-jobs 2`,
+  crucible miner --chain http://127.0.0.1:9944 --strategy command --command ./train.sh --max-jobs 2
+  crucible miner --chain http://127.0.0.1:9944 --strategy torch --torch-args --mode,lora`,
 		Args: cobra.NoArgs,
 	}
 	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *minernode.Config) error {

@@ -32,7 +32,8 @@ validator's database (a one-validator network); with --chain set to a
 network from other processes.`,
 		Example: `  crucible validator
   crucible validator --chain http://127.0.0.1:9944 --listen 0.0.0.0:8090 --public-url http://203.0.113.7:8090
-  crucible validator --db postgres://crucible@127.0.0.1/crucible --blobs s3://crucible-artifacts/validator-1`,
+  crucible validator --db postgres://crucible@127.0.0.1/crucible --blobs s3://crucible-artifacts/validator-1
+  crucible validator --evaluator torch --torch-device cuda`,
 		Args: cobra.NoArgs,
 	}
 	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/crucible-net/crucible/chain"
@@ -207,6 +208,12 @@ func Open(ctx context.Context, cfg Config, deps Deps) (_ *Node, err error) {
 		if n.strategy, err = NewStrategy(cfg.Config, cfg.Seed, log); err != nil {
 			return nil, err
 		}
+	}
+	if n.strategy.Name() == "torch" && slices.Contains(cfg.TaskTypes, string(crucible.TaskGRPO)) {
+		// crucible_torch trains on token files; grpo's sampling and rewards
+		// are crucible's engine's: a torch miner does not accept grpo tasks.
+		cfg.TaskTypes = slices.DeleteFunc(slices.Clone(cfg.TaskTypes), func(t string) bool { return t == string(crucible.TaskGRPO) })
+		log.Info("the torch strategy does not train grpo tasks: not accepting them")
 	}
 	if a, ok := n.strategy.(*AdaptiveStrategy); ok {
 		a.SetHotkey(n.key.Address())

@@ -178,6 +178,7 @@ class _NullCtx:
 
 
 def run(args):
+    devmod.use_cores()
     dev = devmod.pick(args.device)
     gpu = dev.type == "cuda"
     bf16 = devmod.bf16_ok(dev)

@@ -180,8 +180,7 @@ def _eval(args):
     import torch
     from . import device, evaluate
     device.deterministic()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    device.use_cores(args.threads)
     dev = device.pick(args.device)
     max_tokens = args.max_tokens or (32768 if dev.type == "cuda" else 4096)
     start = time.time()

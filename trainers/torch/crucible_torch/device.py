@@ -17,6 +17,23 @@ PEAK_BF16_TFLOPS = [
 ]
 
 
+def use_cores(threads=0):
+    """Sets PyTorch's CPU threads: threads when given, else every core this
+    process may run on (some builds start with one), unless OMP_NUM_THREADS
+    says otherwise or several ranks share the machine."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+        return
+    if os.environ.get("OMP_NUM_THREADS") or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    if torch.get_num_threads() < n:
+        torch.set_num_threads(n)
+
+
 def pick(want="auto"):
     """The device to run on: cuda when one is present (or asked for), else cpu."""
     if want == "auto":

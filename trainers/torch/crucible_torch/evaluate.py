@@ -58,7 +58,7 @@ def eval_batch(tf, idx, device):
     return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
 
-def seq_losses(loaded, tf, device, max_tokens=8192, max_batch=64, progress=None, chunk=4096):
+def seq_losses(loaded, tf, device, max_tokens=8192, max_batch=64, progress=None, chunk=0):
     """Every sequence's summed loss and counted tokens, in file order."""
     n = len(tf)
     lengths = [max(int(l) - 1, 1) for l in tf.lengths]

@@ -13,11 +13,17 @@ def _chunk_loss(loaded, h, y):
     return torch.logsumexp(z, dim=-1) - z.gather(-1, y[:, None]).squeeze(-1)
 
 
-def token_losses(loaded, h, labels, chunk=4096, recompute=False):
+def head_chunk(vocab):
+    """Rows of logits computed at a time: about 256 MiB of float32."""
+    return max(64, min(4096, (1 << 26) // max(vocab, 1)))
+
+
+def token_losses(loaded, h, labels, chunk=0, recompute=False):
     """The cross-entropy of every counted position of h [B,T,C] against
     labels [B,T] (IGNORE where a position does not count), as a [B,T] tensor
     (zero where it does not count). With recompute, each chunk's logits are
     recomputed in the backward pass instead of kept."""
+    chunk = chunk or head_chunk(loaded.vocab())
     sel = labels != IGNORE
     hs = h[sel]
     ys = labels[sel]
@@ -34,7 +40,7 @@ def token_losses(loaded, h, labels, chunk=4096, recompute=False):
     return out
 
 
-def sequence_losses(loaded, ids, labels, chunk=4096):
+def sequence_losses(loaded, ids, labels, chunk=0):
     """Each row's summed loss (float64, summed in position order) and its
     number of counted positions, for right-padded rows that are one sequence
     each."""

@@ -169,8 +169,7 @@ def run(args):
 
 def _train(r, args, dev):
     torch.manual_seed(args.seed)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    devmod.use_cores(args.threads)
     tf = TokenFile(args.tokens, verify=r.dist.main)
     dpo = tf.kind == KIND_PAIRS
     engine = models.choose_engine(args.model, args.engine)
