@@ -95,3 +95,56 @@ func TestPythonPackage(t *testing.T) {
 	}
 	t.Log(torch.Tail(string(out), 3, 500))
 }
+
+// fakePython is a stand-in interpreter: a shell script run with
+// crucible_torch's arguments.
+func fakePython(t *testing.T, body string) *torch.Runtime {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "python3")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &torch.Runtime{Python: p, Dir: t.TempDir()}
+}
+
+// What an evaluation process's failure becomes: bad input is EINVALID, an
+// out-of-memory or CUDA error EINTERNAL with a hint, a crash EINTERNAL;
+// each carries the process's last lines. Progress lines reach the caller.
+func TestEvaluateFailures(t *testing.T) {
+	ctx := context.Background()
+	spec := torch.EvalSpec{BaseDir: "base", TokensPath: "t"}
+	for _, c := range []struct {
+		name, body, code, want, hint string
+	}{
+		{"bad input", `echo "crucible_torch eval: token file t: the data does not match its sha256" >&2; exit 2`,
+			crucible.EINVALID, "does not match its sha256", ""},
+		{"out of memory", `echo "evaluated 64/900 sequences" >&2; echo "crucible_torch eval: out of memory: CUDA out of memory. Tried to allocate 20.00 GiB" >&2; exit 3`,
+			crucible.EINTERNAL, "evaluated 64/900 sequences\ncrucible_torch eval: out of memory", "does not fit"},
+		{"CUDA error", `echo "crucible_torch eval: CUDA error: an illegal memory access was encountered" >&2; exit 3`,
+			crucible.EINTERNAL, "illegal memory access", "driver"},
+		{"crash", `echo "Traceback (most recent call last):" >&2; echo "KeyError: 'x'" >&2; exit 1`,
+			crucible.EINTERNAL, "KeyError: 'x'", ""},
+		{"killed", `kill -9 $$`, crucible.EINTERNAL, "signal: killed", ""},
+		{"not its result", `echo "hello"`, crucible.EINTERNAL, "not its result", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := fakePython(t, c.body).Evaluate(ctx, spec)
+			var e *crucible.Error
+			if crucible.ErrorCode(err) != c.code || !strings.Contains(err.Error(), c.want) || !asError(err, &e) || !strings.Contains(e.Hint, c.hint) {
+				t.Fatalf("got %v (hint %q)", err, e.Hint)
+			}
+		})
+	}
+	var lines []string
+	rt := fakePython(t, `echo "evaluated 10/20 sequences" >&2
+echo '{"loss":1.5,"tokens":7,"samples":2,"failure":"","is_adapter":true,"fingerprint":[0.5],"evaluator":{"kind":"torch","crucible_torch":"1","torch":"2.5.1","cuda":"12.4","device":"NVIDIA H100","engine":"compact"}}'`)
+	spec.Progress = func(l string) { lines = append(lines, l) }
+	r, err := rt.Evaluate(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Loss != 1.5 || r.Tokens != 7 || !r.IsAdapter || len(r.Fingerprint) != 1 || len(lines) != 1 ||
+		r.Evaluator.String() != "crucible_torch 1, torch 2.5.1, CUDA 12.4, NVIDIA H100, compact" {
+		t.Errorf("result %+v, identity %q, progress %q", r, r.Evaluator, lines)
+	}
+}

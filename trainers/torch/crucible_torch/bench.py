@@ -19,7 +19,6 @@ import glob
 import json
 import os
 import resource
-import sys
 import time
 
 import torch

@@ -15,7 +15,7 @@ import time
 import traceback
 
 from . import VERSION
-from .errors import EXIT_CRASH, CrucibleError, classify
+from .errors import EXIT_CRASH, classify
 
 EPILOG_TRAIN = """examples:
   # as a miner's trainer, every setting from the contract's environment:

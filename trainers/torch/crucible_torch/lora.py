@@ -17,6 +17,11 @@ from .errors import invalid
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
+# MAX_RANK bounds an adapter's rank, as crucible's engine does: an adapter
+# comes from a miner, and its rank sizes what is allocated before its
+# tensors are read.
+MAX_RANK = 1 << 14
+
 
 def default_targets(cfg):
     """Every attention and MLP projection (what crucible's engine targets)."""
@@ -179,6 +184,8 @@ def read_config(adapter_dir):
     alpha = c.get("lora_alpha", 8)
     if not isinstance(r, int) or r <= 0 or not isinstance(alpha, (int, float)) or not alpha > 0 or math.isinf(alpha):
         raise invalid("%s: r %r and lora_alpha %r must be positive" % (path, r, alpha))
+    if r > MAX_RANK:
+        raise invalid("%s: r %d is above %d" % (path, r, MAX_RANK))
     return {"r": r, "alpha": float(alpha), "dropout": float(c.get("lora_dropout") or 0), "targets": targets,
             "base": c.get("base_model_name_or_path") or ""}
 

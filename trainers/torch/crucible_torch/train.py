@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import torch
@@ -22,7 +22,6 @@ import torch.nn as nn
 
 from . import data, device as devmod, dist as distmod, models
 from .errors import EXIT_DEADLINE, CrucibleError, invalid, resources
-from .evaluate import FAIL_NAN  # noqa: F401 - the same words on both sides
 from .lossfn import token_losses
 from .progress import Progress
 from .tokens import KIND_PAIRS, TokenFile
@@ -282,7 +281,8 @@ def _train(r, args, dev):
 
     save_bytes = (4 * trainable(loaded)) if lora_on else n * (4 if save_dtype(args, n) == torch.float32 else 2)
     reserve = 3.0 + save_bytes / 150e6 + (0.02 * r.budget)
-    best = Best(loaded, lora_on, n)
+    best = Best(loaded, lora_on, n, sharded=fsdp)
+    held_at, held = -1, float("inf")  # the step and loss of the last holdout evaluation
     step, epoch, tokens_seen = 0, 0, 0
     step_time = None
     last_loss = None
@@ -324,13 +324,15 @@ def _train(r, args, dev):
             v = r.dist.all_sum(v, dev) / world
             r.log("epoch %d: holdout loss %.4f" % (epoch, v))
             best.offer(v)
+            held_at, held = step, v
         if nsteps == 0:
             break
     if len(hold_idx) and r.left() > reserve + (step_time or 1) * 3 and not r.stop_signal:
-        v = holdout_loss(loaded, tf, hold_idx, seq_len, dev, bf16, dpo, ref, args.beta, micro_units)
-        v = r.dist.all_sum(v, dev) / world
-        if best.restore_if_better(v):
-            r.log("restored the state with the best holdout loss %.4f (last %.4f)" % (best.loss, v))
+        if held_at != step:
+            held = holdout_loss(loaded, tf, hold_idx, seq_len, dev, bf16, dpo, ref, args.beta, micro_units)
+            held = r.dist.all_sum(held, dev) / world
+        if best.restore_if_better(held):
+            r.log("restored the state with the best holdout loss %.4f (last %.4f)" % (best.loss, held))
     r.log("%s after %d steps, %d tokens, %.0f s" % (stopped, step, tokens_seen, time.time() - train_start))
     r.progress.report(0.99, step, last_loss, "saving the result")
     save(loaded, wrapped, args, r, lora_on, n)
@@ -507,12 +509,13 @@ class Best:
     """The trainable state with the lowest holdout loss, kept on the CPU when
     it fits in a quarter of the host's memory."""
 
-    def __init__(self, loaded, lora_on, n):
+    def __init__(self, loaded, lora_on, n, sharded=False):
         self.loaded = loaded
         self.loss = float("inf")
         self.state = None
         host = memory_bytes(torch.device("cpu"))
-        self.keep = 4 * (trainable(loaded) if lora_on else n) < host // 4
+        # (FSDP's parameters are shards: the best state is not kept there.)
+        self.keep = not sharded and 4 * (trainable(loaded) if lora_on else n) < host // 4
 
     def _params(self):
         return [(k, p) for k, p in self.loaded.model.named_parameters() if p.requires_grad]

@@ -1,11 +1,10 @@
 import os
 import unittest
 
-import numpy as np
 import torch
 
 from crucible_torch import compact, config, data, evaluate, lora, models, st
-from crucible_torch.lossfn import IGNORE, token_losses
+from crucible_torch.lossfn import token_losses
 from crucible_torch.tokens import TokenFile
 
 from helpers import TINY_GPT2, TINY_LLAMA, TINY_QWEN2, TempDir, random_seqs, save_model, write_tokens
@@ -97,7 +96,8 @@ class LoRATest(unittest.TestCase):
         import json
         with TempDir() as d:
             for bad, why in [({"peft_type": "IA3"}, "peft_type"), ({"use_dora": True}, "use_dora"),
-                             ({"target_modules": "q_proj|v_proj"}, "regular expression"), ({"r": 0}, "positive")]:
+                             ({"target_modules": "q_proj|v_proj"}, "regular expression"), ({"r": 0}, "positive"),
+                             ({"r": 1 << 30}, "above")]:
                 c = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}
                 c.update(bad)
                 with open(os.path.join(d, lora.ADAPTER_CONFIG), "w") as f:
