@@ -34,7 +34,7 @@ func TestSSRFTargets(t *testing.T) {
 		"no host":         {"http:///x", http.StatusBadRequest},
 	}
 	for what, target := range targets {
-		for _, field := range []string{"model_url", "dataset_url", "upload_url", "results_url"} {
+		for _, field := range []string{"model_url", "dataset_url", "upload_url", "results_url", "tokens_url"} {
 			req := trainRequest("0a1b2c3d", "5e6f7a8b", n.Validator.Addr())
 			switch field {
 			case "model_url":
@@ -43,6 +43,8 @@ func TestSSRFTargets(t *testing.T) {
 				req.DatasetURL = target.url
 			case "results_url":
 				req.ResultsURL = target.url
+			case "tokens_url":
+				req.TokensURL = target.url
 			default:
 				req.UploadURL = target.url
 			}

@@ -211,6 +211,10 @@ func (m *Miner) start(ctx context.Context, req api.TrainRequest, from string) er
 	if req.ResultsURL != "" {
 		urls = append(urls, struct{ field, url string }{"results_url", req.ResultsURL})
 	}
+	if req.TokensURL != "" {
+		// Optional: validators that write no token file send none.
+		urls = append(urls, struct{ field, url string }{"tokens_url", req.TokensURL})
+	}
 	for _, u := range urls {
 		if err := checkURL(u.field, u.url); err != nil {
 			return err
