@@ -85,7 +85,6 @@ func TestTrainArgv(t *testing.T) {
 // fingerprint, packing, LoRA, the submission checks, training (full, LoRA,
 // DPO, the time limit, bad input) and DDP on two CPU processes.
 func TestPythonPackage(t *testing.T) {
-	t.Parallel()
 	rt := torchtest.Runtime(t)
 	cmd := exec.Command(rt.Python, "-m", "unittest", "discover", "-s", "tests", "-t", "tests")
 	cmd.Env = append(os.Environ(), "PYTHONPATH=.:tests", "PYTHONDONTWRITEBYTECODE=1")
