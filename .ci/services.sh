@@ -116,27 +116,28 @@ start_chromium() {
   echo "$(chromium --version 2>/dev/null || echo chromium) for the browser test; screenshots in $CRUCIBLE_TEST_ARTIFACTS"
 }
 
-# install_numpy makes sure a python3 with numpy is there for the test that
-# runs the token-file reader of docs/tokens.md (ml/tokens).
+# install_numpy makes sure Debian's python3 (/usr/bin/python3, which the
+# tests try first whatever python3 comes first on PATH) imports numpy, for
+# the test that runs the token-file reader of docs/tokens.md (ml/tokens).
 install_numpy() {
-  if ! python3 -c 'import numpy' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1; then
+  if ! /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1; then
     echo "installing numpy from Debian's packages"
     apt_install python3-numpy
   fi
 }
 
-# install_torch makes sure a python3 with PyTorch is there (Debian's
-# python3-torch: CPU only, enough for crucible_torch's compact modules) and
-# exports CRUCIBLE_TEST_TORCH, so that the PyTorch agreement tests
-# (trainers/torch, cmd/crucible, node/localnet) fail rather than skip when
-# it is missing.
+# install_torch makes sure Debian's python3 imports PyTorch (python3-torch:
+# CPU only, enough for crucible_torch's compact modules) and exports
+# CRUCIBLE_TEST_TORCH, so that the PyTorch agreement tests (trainers/torch,
+# cmd/crucible, node/localnet) fail rather than skip when it is missing, and
+# CRUCIBLE_TEST_PYTHON=/usr/bin/python3, the interpreter they use.
 install_torch() {
-  if ! python3 -c 'import torch' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+  if ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
     echo "installing PyTorch from Debian's packages (python3-torch)"
     local t0=$SECONDS
-    apt_install --no-install-recommends python3-torch
+    apt_install --no-install-recommends python3-torch python3-numpy
     echo "installed python3-torch in $((SECONDS - t0)) s"
   fi
-  export CRUCIBLE_TEST_TORCH=1
-  echo "PyTorch $( (python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || /usr/bin/python3 -c 'import torch; print(torch.__version__)') ) for the agreement tests"
+  export CRUCIBLE_TEST_TORCH=1 CRUCIBLE_TEST_PYTHON=/usr/bin/python3
+  echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') ($CRUCIBLE_TEST_PYTHON) for the agreement tests"
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/crucible-net/crucible/ml/eval"
 )
 
-// pythonWithNumpy finds a Python 3 that imports numpy, or "".
+// pythonWithNumpy finds a Python 3 that imports numpy, or "": Debian's
+// first (CI installs python3-numpy for it), then the first on PATH.
 func pythonWithNumpy() string {
-	for _, p := range []string{"python3", "/usr/bin/python3"} {
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
 		path, err := exec.LookPath(p)
 		if err != nil {
 			continue

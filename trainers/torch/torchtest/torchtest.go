@@ -2,7 +2,9 @@
 // PyTorch found once per test process. Without one a test is skipped,
 // unless CRUCIBLE_TEST_TORCH is set (CI sets it, having installed Debian's
 // python3-torch), when it fails: the agreement tests must run there.
-// CRUCIBLE_TEST_PYTHON names the interpreter to use.
+// CRUCIBLE_TEST_PYTHON names the interpreter to use; unset, Debian's
+// /usr/bin/python3 is tried first (the one CI installs python3-torch for,
+// whatever python3 comes first on PATH), then torch.Candidates.
 package torchtest
 
 import (
@@ -29,7 +31,13 @@ func Runtime(t testing.TB) *torch.Runtime {
 		// The package is extracted under a directory named by its content's
 		// hash, shared by test processes and reused across runs.
 		dir := filepath.Join(os.TempDir(), "crucible-torchtest")
-		rt, err = torch.Find(context.Background(), os.Getenv("CRUCIBLE_TEST_PYTHON"), dir)
+		py := os.Getenv("CRUCIBLE_TEST_PYTHON")
+		if py == "" {
+			if rt, err = torch.Find(context.Background(), "/usr/bin/python3", dir); err == nil {
+				return
+			}
+		}
+		rt, err = torch.Find(context.Background(), py, dir)
 	})
 	if err != nil {
 		if os.Getenv("CRUCIBLE_TEST_TORCH") != "" {
