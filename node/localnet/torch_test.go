@@ -29,6 +29,7 @@ func TestTorchOnTheNetwork(t *testing.T) {
 	net := startNet(t, []string{"lora-fast", "torch"}, func(c *validatornode.Config) {
 		c.Evaluator, c.Python, c.TorchDevice = crucible.EvaluatorTorch, rt.Python, "cpu"
 		c.TestCap = 40
+		c.PublicDownloads = true // the auditor below fetches the artifacts without a key
 	}, func(c *minernode.Config) {
 		c.Python = rt.Python
 		c.TorchArgs = []string{"--threads", "1"}

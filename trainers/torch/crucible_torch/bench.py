@@ -39,6 +39,22 @@ def shapes():
     return out
 
 
+def own_shape(path):
+    """A shape from a config.json (or a model directory's): its name is the
+    file's (or the directory's) without .json. Only the config is read."""
+    from .errors import invalid
+    cfg_path = os.path.join(path, "config.json") if os.path.isdir(path) else path
+    try:
+        with open(cfg_path) as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise invalid("--models %s: %s" % (cfg_path, e))
+    if not isinstance(raw, dict):
+        raise invalid("--models %s: not a JSON object" % cfg_path)
+    base = os.path.basename(os.path.normpath(path))
+    return (base[:-5] if base.endswith(".json") else base), raw
+
+
 def available_memory(dev):
     if dev.type == "cuda":
         free, _ = torch.cuda.mem_get_info(dev)
@@ -188,10 +204,15 @@ def run(args):
     B = args.batch or (8 if gpu else 1)
     all_shapes = shapes()
     names = [n.strip() for n in args.models.split(",") if n.strip()] or [n for n in ORDER if n in all_shapes]
-    for n in names:
-        if n not in all_shapes:
+    for i, n in enumerate(names):
+        if n not in all_shapes and (n.endswith(".json") or os.path.isdir(n)):
+            name, raw = own_shape(n)
+            all_shapes[name] = raw
+            names[i] = name
+        elif n not in all_shapes:
             from .errors import invalid
-            raise invalid("--models: no shape %r (shipped: %s)" % (n, ", ".join(sorted(all_shapes))))
+            raise invalid("--models: no shape %r (shipped: %s; or name a config.json or a model directory)"
+                          % (n, ", ".join(sorted(all_shapes))))
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     peak = devmod.peak_tflops(dev)
     ref = "bf16 peak %.0f TFLOP/s" % peak if peak else None

@@ -36,6 +36,7 @@ EPILOG_BENCH = """examples:
   python3 -m crucible_torch bench                          # every shipped shape, full and LoRA, on the GPU
   python3 -m crucible_torch bench --models llama-3.2-1b --modes full --steps 20 --seq-len 2048
   python3 -m crucible_torch bench --json
+  python3 -m crucible_torch bench --models llama-30m --device cpu --steps 1 --seq-len 64   # a quick look on a CPU
 """
 
 
@@ -131,7 +132,8 @@ def parser():
                                    "bf16 peak, peak memory, and beside each a plain PyTorch loop with the same batch "
                                    "and sequence length.",
                        epilog=EPILOG_BENCH, formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("--models", default="", help="comma-separated shape names (default: all; on a CPU the ones that fit)")
+    b.add_argument("--models", default="", help="comma-separated shape names, or paths of config.json files or model "
+                                                "directories (default: every shipped shape; on a CPU the ones that fit)")
     b.add_argument("--modes", default="full,lora,eval", help="comma-separated: full, lora, eval (default all three)")
     b.add_argument("--steps", type=int, default=0, help="timed steps per row (default 10 on a GPU, 2 on a CPU)")
     b.add_argument("--seq-len", type=int, default=0, help="sequence length (default 2048 on a GPU, 256 on a CPU)")
