@@ -38,11 +38,11 @@ process's resident memory before and after the load. --duration keeps tasks
 and load going that long: a soak, to see memory stay flat.
 
 With --db, the run makes a schema of its own in that database and drops it
-after.`,
-		Example: `  crucible bench network
-  crucible bench network --miners 10 --tasks 3 --store-tasks 1000
-  crucible bench network --duration 10m
-  crucible bench network --db postgres://crucible@127.0.0.1/crucible`,
+after. Without flags it runs the figures of record: 100 miners, 10,000 tasks
+in the store, 10 tasks at 50 requests a second.`,
+		Example: `  crucible bench network --miners 10 --tasks 3 --store-tasks 1000
+  crucible bench network --duration 10m --rate 20
+  crucible bench network --db postgres://crucible@127.0.0.1/crucible --miners 10 --store-tasks 1000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Miners < 1 || cfg.Tasks < 1 || cfg.StoreTasks < 0 || cfg.Rate <= 0 || cfg.Hours <= 0 {
