@@ -66,7 +66,9 @@ func both(t *testing.T, rt *torch.Runtime, base, sub, tok string) (*tuning.EvalR
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := rt.Evaluate(ctx, torch.EvalSpec{BaseDir: base, ModelDir: sub, TokensPath: tok, Device: "cpu"})
+	// One thread: go test runs packages side by side on CI's two cores, and
+	// idle PyTorch threads spinning against them only cost time.
+	p, err := rt.Evaluate(ctx, torch.EvalSpec{BaseDir: base, ModelDir: sub, TokensPath: tok, Device: "cpu", Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
