@@ -136,14 +136,10 @@ type Report struct {
 
 // Reevaluation is one re-run of a submission's evaluation.
 type Reevaluation struct {
-	TaskID string `json:"task_id"`
-	Hotkey string `json:"hotkey"`
-	// Metric says what Logged and Recomputed measure: "loss" (test loss,
-	// lower is better) or "reward" (a grpo task's mean weighted reward,
-	// higher is better).
-	Metric     string  `json:"metric"`
-	Logged     float64 `json:"logged"`
-	Recomputed float64 `json:"recomputed"`
+	TaskID     string  `json:"task_id"`
+	Hotkey     string  `json:"hotkey"`
+	Logged     float64 `json:"logged_loss"`
+	Recomputed float64 `json:"recomputed_loss"`
 	Match      bool    `json:"match"`
 	// Numerics is the validator's arithmetic class when it differs from
 	// the auditor's; Match then means within Bound (relative), and a

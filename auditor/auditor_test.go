@@ -213,8 +213,8 @@ func TestHonestValidatorPasses(t *testing.T) {
 		t.Errorf("report %+v", r)
 	}
 	for _, re := range r.Reevaluated {
-		if !re.Match || re.Metric != "loss" {
-			t.Errorf("re-evaluation %+v: want a matching loss", re)
+		if !re.Match {
+			t.Errorf("re-evaluation mismatch %+v", re)
 		}
 	}
 	total := 0.0

@@ -111,8 +111,8 @@ func TestGRPOAudit(t *testing.T) {
 		t.Fatalf("honest grpo log: %+v", r)
 	}
 	for _, re := range r.Reevaluated {
-		if !re.Match || re.Metric != "reward" {
-			t.Errorf("re-evaluation %+v: want a matching reward", re)
+		if !re.Match {
+			t.Errorf("re-evaluation mismatch %+v", re)
 		}
 	}
 	r = auditGRPO(t, key, grpoNetwork(t, key, map[string]float64{"5A": 0.9}, false))

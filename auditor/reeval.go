@@ -80,7 +80,7 @@ func (a *Auditor) reevaluate(ctx context.Context, tasks []resultlog.TaskResult, 
 		if m.Reward == nil {
 			same = crucible.SameLoss(kind, logged, got)
 		}
-		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Metric: what, Logged: logged, Recomputed: got, Evaluator: kind, Match: failure == "" && same}
+		re := Reevaluation{TaskID: t.TaskID, Hotkey: m.Hotkey, Logged: logged, Recomputed: got, Evaluator: kind, Match: failure == "" && same}
 		if n, ok := a.eval.(NumericsReporter); ok && kind == crucible.EvaluatorEngine && t.Numerics != "" && t.Numerics != n.Numerics() && failure == "" {
 			// Another machine class: the float32 kernels round differently.
 			re.Numerics, re.Bound = t.Numerics, n.NumericsBound()

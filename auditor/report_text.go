@@ -15,7 +15,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if !re.Match {
 			mark = "MISMATCH"
 		}
-		fmt.Fprintf(w, "re-evaluated %s / %s: logged %s %.6f, recomputed %.6f  %s\n", re.TaskID, re.Hotkey, re.Metric, re.Logged, re.Recomputed, mark)
+		fmt.Fprintf(w, "re-evaluated %s / %s: logged %.6f, recomputed %.6f  %s\n", re.TaskID, re.Hotkey, re.Logged, re.Recomputed, mark)
 	}
 	if r.OnChainCosine != nil {
 		fmt.Fprintf(w, "on-chain weights vs published: cosine %.4f\n", *r.OnChainCosine)

@@ -13,8 +13,6 @@ import (
 	"github.com/crucible-net/crucible/node/benchnet"
 )
 
-func init() { registerBench(newBenchNetworkCmd) }
-
 func newBenchNetworkCmd() *cobra.Command {
 	var (
 		cfg    benchnet.Config

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,17 +55,6 @@ func TestWriteSynthetic(t *testing.T) {
 	}
 }
 
-// TestMain lets the bench's child processes be this test binary: with
-// CRUCIBLE_TEST_MAIN=1 it runs crucible's main on its arguments instead of
-// the tests.
-func TestMain(m *testing.M) {
-	if os.Getenv("CRUCIBLE_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 // The broken copy holds the rows before the broken one as they were, the
 // broken row at its line and a bounded tail; a line past the end is
 // refused and leaves no file.
@@ -105,19 +95,18 @@ func TestWriteBrokenCopy(t *testing.T) {
 	}
 }
 
-// The bad-row phase really trains (this binary, as crucible) on a dataset
+// The bad-row phase really trains (crucible, built for the test) on a dataset
 // with a broken row deep inside and passes only when the run stops before
 // its first step naming the line, leaving nothing behind.
 func TestBadRowPhase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs crucible train")
 	}
-	t.Setenv("CRUCIBLE_TEST_MAIN", "1")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
+	self := filepath.Join(dir, "crucible")
+	if out, err := exec.Command("go", "build", "-o", self, "../cmd/crucible").CombinedOutput(); err != nil {
+		t.Fatalf("build crucible: %v\n%s", err, out)
+	}
 	ds := filepath.Join(dir, "data.jsonl")
 	rows, err := writeSyntheticFile(context.Background(), ds, 1_000_000, 3)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -17,14 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/optim"
 )
-
-func init() { registerBench(newBenchTrainCmd) }
 
 // trainBenchConfig is one model shape and batch the training benchmark runs.
 type trainBenchConfig struct {
@@ -93,96 +89,7 @@ type trainBenchRow struct {
 	PeakBF16Source string  `json:"peak_bf16_source,omitempty"`
 }
 
-func newBenchTrainCmd() *cobra.Command {
-	var (
-		asJSON  bool
-		configs []string
-		modes   []string
-		steps   int
-		one     string
-		prec    string
-	)
-	cmd := &cobra.Command{
-		Use:   "train",
-		Short: "Measure training and evaluation speed (tokens/s, MFU) and peak memory per model config",
-		Long: `train times full fine-tuning (AdamW over every parameter), LoRA (rank 16
-on every attention and MLP projection, base frozen) and evaluation (the
-validator's forward pass and masked loss) on GPT-2 and Llama-style configs and
-on the real shapes of Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B and SmolLM2-360M,
-with random weights and tokens, and reports tokens/s, model FLOPs utilization
-and peak resident memory. A step is forward, backward, gradient clipping and the
-AdamW update; figures are medians over the timed steps. Each config runs in a fresh child process, so its peak
-RSS is its own.
-
-MFU divides the training FLOPs per second by the CPU's FP32 FMA peak,
-measured with the kernel's FMA loop on all threads for 200 ms right after each
-timed step; the figure is the median over steps, so that a machine shared
-with other work lowers a step and its peak alike. Where /proc is available,
-cpu_util and mfu_cpu also report the share of the cores the process actually
-got and the MFU over that CPU time (an upper bound: it does not count the
-trainer's own idle time).
-
-Training FLOPs per token are 6·N (full) or 4·N + 6·N_lora (LoRA: no base
-weight gradients), N being the parameters that enter matrix products (every
-projection, the experts a token uses, and the LM head), plus
-12·layers·heads·head_dim·T for attention (forward and backward, counted in
-full as PaLM does); evaluation counts 2·N + 4·layers·heads·head_dim·T.
-
-Examples:
-  crucible bench train --configs gpt2-30m,llama-30m --steps 5
-  crucible bench train --configs qwen2.5-0.5b --mode lora,eval --steps 3
-
---precision picks the arithmetic of the matrix products: fp32, bf16 (bf16
-operands, float32 sums; weights and gradients stay float32, the AdamW
-moments are kept as bf16 with stochastic rounding, as crucible train does)
-or auto (bf16 where the CPU has AMX-BF16 or AVX512_BF16). LoRA rows round
-the random base to bf16 (as a bf16 checkpoint loads) and hold it in bf16,
-as crucible train holds a frozen base. Where the CPU has a
-bf16 peak, MFU is also reported against it (mfu_bf16).
-
-Under the table (not with --json) each figure that has a goal is set
-against it: LoRA ≥ 1.5× and evaluation ≥ 3× full fine-tuning tokens/s (a
-config whose full, lora and eval rows all ran), GPT-2 124M full fine-tuning
-in ≤ 1.6 GiB peak RSS, and for Qwen2.5-0.5B LoRA at T=512 in ≤ 3 GiB and
-evaluation at ≥ 150 tokens/s. Ratios are also given over the CPU time each
-row got, which stays comparable when other work shares the cores.
-tools/torchbench/train.py runs the same configs in PyTorch beside crucible.
-
-Configs: ` + strings.Join(trainBenchNames(), ", ") + `.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if steps < 1 {
-				return fmt.Errorf("bench train: --steps must be ≥ 1, got %d", steps)
-			}
-			p, err := kernel.ParsePrecision(prec)
-			if err != nil {
-				return fmt.Errorf("bench train: --precision: %w", err)
-			}
-			if one != "" {
-				if len(modes) != 1 {
-					return fmt.Errorf("bench train: --one needs exactly one --mode")
-				}
-				row, err := runTrainBenchOne(one, modes[0], steps, p)
-				if err != nil {
-					return err
-				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(row)
-			}
-			return runTrainBench(cmd.OutOrStdout(), cmd.ErrOrStderr(), configs, modes, steps, p, asJSON)
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
-	f.StringSliceVar(&configs, "configs", nil, "configs to run (default: all)")
-	f.StringSliceVar(&modes, "mode", nil, `modes to run: "full", "lora", "eval" (default: each config's modes: all three, or lora and eval on the real-size configs)`)
-	f.IntVar(&steps, "steps", 5, "timed training steps per row (after one warm-up step)")
-	f.StringVar(&prec, "precision", "auto", "arithmetic of the matrix products: auto, fp32 or bf16")
-	f.StringVar(&one, "one", "", "run one config in this process and print its row as JSON (used by the parent run)")
-	_ = f.MarkHidden("one")
-	return cmd
-}
-
-func trainBenchNames() []string {
+func TrainNames() []string {
 	var names []string
 	for _, c := range trainBenchConfigs() {
 		names = append(names, c.name)
@@ -196,7 +103,7 @@ func findTrainBench(name string) (trainBenchConfig, error) {
 			return c, nil
 		}
 	}
-	return trainBenchConfig{}, fmt.Errorf("bench train: unknown config %q (have %s)", name, strings.Join(trainBenchNames(), ", "))
+	return trainBenchConfig{}, fmt.Errorf("bench train: unknown config %q (have %s)", name, strings.Join(TrainNames(), ", "))
 }
 
 // trainPeak measures the CPU's FP32 peak: the best FMA loop the CPU has,
@@ -259,7 +166,7 @@ func medianOf(xs []float64) float64 {
 // runTrainBench runs each (config, mode) in a child process.
 func runTrainBench(out, errOut io.Writer, configs, modes []string, steps int, prec kernel.Precision, asJSON bool) error {
 	if len(configs) == 0 {
-		configs = trainBenchNames()
+		configs = TrainNames()
 	}
 	for _, m := range modes {
 		if m != "full" && m != "lora" && m != "eval" {
@@ -491,4 +398,49 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// TrainConfig configures "crucible bench train". Each field's doc comment
+// is its documentation and states its default (package config).
+type TrainConfig struct {
+	// JSON prints one JSON object per row.
+	JSON bool `flag:"json"`
+	// Configs is the configs to run; empty means all.
+	Configs []string `flag:"configs"`
+	// Modes is the modes to run: "full", "lora", "eval"; empty means each
+	// config's modes (all three, or lora and eval on the real-size configs).
+	Modes []string `flag:"mode"`
+	// Steps is the timed training steps per row (after one warm-up step).
+	// Defaults to `5`.
+	Steps int `flag:"steps"`
+	// Precision is the arithmetic of the matrix products: auto, fp32 or
+	// bf16. Defaults to `auto`.
+	Precision string `flag:"precision"`
+	// One runs one config in this process and prints its row as JSON (used
+	// by the parent run).
+	One string `flag:"one"`
+}
+
+// Train runs the training benchmark as cfg says, each config in a child
+// process of this binary, and writes its table (or JSON lines) to out and
+// progress to logw.
+func Train(cfg TrainConfig, out, logw io.Writer) error {
+	if cfg.Steps < 1 {
+		return fmt.Errorf("bench train: --steps must be ≥ 1, got %d", cfg.Steps)
+	}
+	p, err := kernel.ParsePrecision(cfg.Precision)
+	if err != nil {
+		return fmt.Errorf("bench train: --precision: %w", err)
+	}
+	if cfg.One != "" {
+		if len(cfg.Modes) != 1 {
+			return fmt.Errorf("bench train: --one needs exactly one --mode")
+		}
+		row, err := runTrainBenchOne(cfg.One, cfg.Modes[0], cfg.Steps, p)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(row)
+	}
+	return runTrainBench(out, logw, cfg.Configs, cfg.Modes, cfg.Steps, p, cfg.JSON)
 }

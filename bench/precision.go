@@ -1,7 +1,8 @@
-package main
+package bench
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/crucible-net/crucible/assets"
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/kernel"
@@ -19,8 +18,6 @@ import (
 	"github.com/crucible-net/crucible/ml/tokenizer"
 	"github.com/crucible-net/crucible/ml/train"
 )
-
-func init() { registerBench(newBenchPrecisionCmd) }
 
 // precisionBenchRow is one quality comparison of bf16 against fp32.
 type precisionBenchRow struct {
@@ -32,71 +29,8 @@ type precisionBenchRow struct {
 	Pass        bool    `json:"pass"` // RelDiff ≤ 1%
 }
 
-func newBenchPrecisionCmd() *cobra.Command {
-	var (
-		asJSON  bool
-		steps   int
-		batch   int
-		configs []string
-	)
-	cmd := &cobra.Command{
-		Use:   "precision",
-		Short: "Check that bf16 training loses no quality: validation loss of bf16 against fp32 runs",
-		Long: `precision trains the same model on the same data twice, in fp32 and in bf16
-arithmetic (bf16 matrix products with float32 sums, AdamW moments in bf16),
-and evaluates the weights each run returns on held-out data in fp32. The
-check passes when the bf16 validation loss is within 1% of the fp32 one.
-
-Configs:
-  crucible-tiny  the shipped model (Llama, 5.5M parameters), full fine-tuning
-                 on the facts dataset (answers scored), 600 rows, 100 held out
-  llama-30m      bench train's llama-30m (31.9M parameters) from random
-                 weights, trained on the facts and definitions datasets with
-                 every token scored, 4000 rows, 200 held out
-
-Both use the shipped tokenizer. On a CPU without bf16 instructions the bf16
-run uses the Go emulation of the same arithmetic (slow).`,
-		Example: `  crucible bench precision --configs crucible-tiny --steps 100
-  crucible bench precision --json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if steps < 1 || batch < 1 {
-				return fmt.Errorf("bench precision: --steps and --batch must be ≥ 1")
-			}
-			var rows []precisionBenchRow
-			for _, name := range configs {
-				row, err := runPrecisionBench(cmd, name, steps, batch)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, row)
-				if asJSON {
-					if err := json.NewEncoder(cmd.OutOrStdout()).Encode(row); err != nil {
-						return err
-					}
-				}
-			}
-			if !asJSON {
-				printPrecisionBench(cmd.OutOrStdout(), rows)
-			}
-			for _, r := range rows {
-				if !r.Pass {
-					return fmt.Errorf("bench precision: %s: bf16 validation loss %.4f is %.2f%% from fp32's %.4f (want ≤ 1%%)", r.Config, r.BF16Loss, 100*r.RelDiff, r.FP32Loss)
-				}
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object per config")
-	f.IntVar(&steps, "steps", 300, "optimizer steps per run")
-	f.IntVar(&batch, "batch", 8, "sequences per step")
-	f.StringSliceVar(&configs, "configs", []string{"crucible-tiny", "llama-30m"}, "configs to check: crucible-tiny, llama-30m")
-	return cmd
-}
-
 // runPrecisionBench runs one config's comparison.
-func runPrecisionBench(cmd *cobra.Command, name string, steps, batch int) (precisionBenchRow, error) {
+func runPrecisionBench(ctx context.Context, logw io.Writer, name string, steps, batch int) (precisionBenchRow, error) {
 	work, err := os.MkdirTemp("", "crucible-precision-")
 	if err != nil {
 		return precisionBenchRow{}, err
@@ -156,9 +90,9 @@ func runPrecisionBench(cmd *cobra.Command, name string, steps, batch int) (preci
 	if len(seqs) <= val {
 		return precisionBenchRow{}, fmt.Errorf("bench precision: %s: only %d sequences", name, len(seqs))
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d steps of %d sequences in fp32, then in bf16 (%s)...\n", name, steps, batch, kernel.BF16Variants()[0])
+	fmt.Fprintf(logw, "%s: %d steps of %d sequences in fp32, then in bf16 (%s)...\n", name, steps, batch, kernel.BF16Variants()[0])
 	cfg := train.Config{LR: 3e-4, MaxSteps: steps, Epochs: 1000, BatchSize: batch, Patience: -1, EvalEvery: steps, Seed: 1}
-	chk, err := train.ComparePrecisions(cmd.Context(), newModel, train.Data{Train: seqs[val:], Val: seqs[:val]}, cfg)
+	chk, err := train.ComparePrecisions(ctx, newModel, train.Data{Train: seqs[val:], Val: seqs[:val]}, cfg)
 	if err != nil {
 		return precisionBenchRow{}, fmt.Errorf("bench precision: %s: %w", name, err)
 	}
@@ -215,4 +149,49 @@ func printPrecisionBench(w io.Writer, rows []precisionBenchRow) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "validation losses of the weights each run returned, evaluated in fp32")
+}
+
+// PrecisionConfig configures "crucible bench precision". Each field's doc
+// comment is its documentation and states its default (package config).
+type PrecisionConfig struct {
+	// JSON prints one JSON object per config.
+	JSON bool `flag:"json"`
+	// Steps is the optimizer steps per run. Defaults to `300`.
+	Steps int `flag:"steps"`
+	// Batch is the sequences per step. Defaults to `8`.
+	Batch int `flag:"batch"`
+	// Configs is the configs to check: crucible-tiny, llama-30m. Defaults
+	// to `crucible-tiny,llama-30m`.
+	Configs []string `flag:"configs"`
+}
+
+// Precision trains each config in fp32 and in bf16 and compares their
+// validation losses, writing the table (or JSON lines) to out and progress
+// to logw; it fails when bf16 loses more than 1%.
+func Precision(ctx context.Context, cfg PrecisionConfig, out, logw io.Writer) error {
+	if cfg.Steps < 1 || cfg.Batch < 1 {
+		return fmt.Errorf("bench precision: --steps and --batch must be ≥ 1")
+	}
+	var rows []precisionBenchRow
+	for _, name := range cfg.Configs {
+		row, err := runPrecisionBench(ctx, logw, name, cfg.Steps, cfg.Batch)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+		if cfg.JSON {
+			if err := json.NewEncoder(out).Encode(row); err != nil {
+				return err
+			}
+		}
+	}
+	if !cfg.JSON {
+		printPrecisionBench(out, rows)
+	}
+	for _, r := range rows {
+		if !r.Pass {
+			return fmt.Errorf("bench precision: %s: bf16 validation loss %.4f is %.2f%% from fp32's %.4f (want ≤ 1%%)", r.Config, r.BF16Loss, 100*r.RelDiff, r.FP32Loss)
+		}
+	}
+	return nil
 }

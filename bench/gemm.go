@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"encoding/json"
@@ -12,13 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/kernel/openblas"
 )
-
-func init() { registerBench(newBenchGemmCmd) }
 
 // gemmBenchRow is one measurement: a variant on one shape and transpose form.
 type gemmBenchRow struct {
@@ -59,85 +55,62 @@ func gemmBenchCases() []gemmBenchCase {
 	return append(cs, gemmBenchCase{"NN", 256, 256, 256}, gemmBenchCase{"NN", 64, 64, 64})
 }
 
-func newBenchGemmCmd() *cobra.Command {
-	var (
-		asJSON   bool
-		threads  int
-		variant  string
-		reps     int
-		withBF16 bool
-	)
-	cmd := &cobra.Command{
-		Use:   "gemm",
-		Short: "Measure matrix-multiply speed per kernel variant against the CPU's FMA peak",
-		Long: `gemm times kernel.Gemm on the shapes training uses (forward A·B, and the
-A·Bᵀ and Aᵀ·B forms of the backward pass) for each kernel variant, and
-measures the CPU's FP32 FMA peak (AVX2 and AVX-512 assembly loops on all
-threads) in the same run. Each figure is the median of --reps measurements;
-within a shape the variants and the peak loops take turns, so a burst of
-outside load hits them alike. The "cpu" columns divide the work by this
-process's CPU time instead of wall-clock time: on a machine shared with
-other jobs they show what the cores deliver while they run crucible (spinning
-worker threads count against a variant). A summary of the medians over the
-large shapes ends the table.
+// GemmConfig configures "crucible bench gemm". Each field's doc comment is
+// its documentation and states its default (package config).
+type GemmConfig struct {
+	// JSON prints one JSON object per row.
+	JSON bool `flag:"json"`
+	// Threads is the threads (GOMAXPROCS) to run on; 0 means GOMAXPROCS.
+	Threads int `flag:"threads"`
+	// Variant is the variant to run: a kernel variant, "auto", "bf16",
+	// "bf16-<variant>", "bf16b" or "all"; empty means the assembly
+	// variants, bf16 ones included, and openblas.
+	Variant string `flag:"variant"`
+	// Reps is the measurements per row; the median is reported. Defaults
+	// to `5`.
+	Reps int `flag:"reps"`
+	// BF16 also measures the bf16 variants (bf16-go too).
+	BF16 bool `flag:"bf16"`
+}
 
-By default every assembly variant runs, the bf16 ones (AMX-BF16,
-AVX512_BF16) where the CPU has them, and OpenBLAS when crucible was built
-with -tags openblas. bf16 rows ("bf16-amx", ...) are kernel.GemmBF16: both
-float32 operands rounded to bf16 while they are packed, float32 sums; they
-are measured against the bf16 peak of their instruction set (TDPBF16PS or
-VDPBF16PS loops). --variant picks one: a kernel variant ("go" is the
-portable kernel), "auto" (Gemm's own choice per shape), "bf16" (every bf16
-variant), "bf16-<variant>" (one of them, "bf16-go" the portable emulation),
-"bf16b" (GemmBF16B: float32 arithmetic on a B stored as bf16), or "all"
-(every kernel variant, "go" included). --bf16 adds the bf16 rows where the
-default leaves them out.
-
-OpenBLAS 0.3.21 takes this class of AVX-512 CPU for Haswell; run the bench
-again with OPENBLAS_CORETYPE=SkylakeX to compare against its best.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if threads < 1 {
-				return fmt.Errorf("bench gemm: --threads must be ≥ 1, got %d", threads)
-			}
-			if reps < 1 {
-				return fmt.Errorf("bench gemm: --reps must be ≥ 1, got %d", reps)
-			}
-			names, err := gemmBenchVariants(variant)
-			if err != nil {
-				return err
-			}
-			if withBF16 {
-				for _, v := range bf16BenchVariants(false) {
-					if !slices.Contains(names, v) {
-						names = append(names, v)
-					}
-				}
-			}
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
-			rows, peaks, err := runGemmBench(names, threads, reps)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return fmt.Errorf("bench gemm: write: %w", err)
-					}
-				}
-				return nil
-			}
-			return printGemmBench(cmd.OutOrStdout(), rows, peaks, threads)
-		},
+// Gemm runs the matrix-multiply benchmark as cfg says and writes its table
+// (or JSON lines) to out.
+func Gemm(cfg GemmConfig, out io.Writer) error {
+	if cfg.Threads == 0 {
+		cfg.Threads = runtime.GOMAXPROCS(0)
 	}
-	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
-	f.IntVar(&threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) to run on")
-	f.StringVar(&variant, "variant", "", `variant to run: a kernel variant, "auto", "bf16", "bf16-<variant>", "bf16b" or "all" (default: the assembly variants, bf16 ones included, and openblas)`)
-	f.IntVar(&reps, "reps", 5, "measurements per row; the median is reported")
-	f.BoolVar(&withBF16, "bf16", false, "also measure the bf16 variants (bf16-go too)")
-	return cmd
+	if cfg.Threads < 1 {
+		return fmt.Errorf("bench gemm: --threads must be ≥ 1, got %d", cfg.Threads)
+	}
+	if cfg.Reps < 1 {
+		return fmt.Errorf("bench gemm: --reps must be ≥ 1, got %d", cfg.Reps)
+	}
+	names, err := gemmBenchVariants(cfg.Variant)
+	if err != nil {
+		return err
+	}
+	if cfg.BF16 {
+		for _, v := range bf16BenchVariants(false) {
+			if !slices.Contains(names, v) {
+				names = append(names, v)
+			}
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))
+	rows, peaks, err := runGemmBench(names, cfg.Threads, cfg.Reps)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(out)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("bench gemm: write: %w", err)
+			}
+		}
+		return nil
+	}
+	return printGemmBench(out, rows, peaks, cfg.Threads)
 }
 
 // bf16BenchVariants names the bf16 rows: one per bf16 kernel variant

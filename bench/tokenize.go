@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"encoding/json"
@@ -12,13 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/spf13/cobra"
 	tiktoken "github.com/tiktoken-go/tokenizer"
 
 	"github.com/crucible-net/crucible/ml/tokenizer"
 )
-
-func init() { registerBench(newBenchTokenizeCmd) }
 
 // tokenizeBenchRow is one measurement: one implementation, encode or decode.
 type tokenizeBenchRow struct {
@@ -31,60 +28,46 @@ type tokenizeBenchRow struct {
 	VsTiktoken float64 `json:"vs_tiktoken,omitempty"`
 }
 
-func newBenchTokenizeCmd() *cobra.Command {
-	var (
-		asJSON bool
-		sizeMB float64
-		reps   int
-		dir    string
-		docKB  int
-	)
-	cmd := &cobra.Command{
-		Use:   "tokenize",
-		Short: "Measure tokenizer speed on English text against tiktoken-go",
-		Long: `tokenize encodes and decodes generated English text on one core
-(GOMAXPROCS 1) with crucible's tokenizer and, in the same run, with
-tiktoken-go, and prints MB/s (1 MB = 10^6 bytes of input text), the median of
---reps runs after a warm-up run; the implementations take turns in each
-round, so that changes in the machine's load hit them alike. The text is cut at paragraph ends into
-documents of about --doc-kb KiB, encoded one by one as a dataset would be
-(0 encodes it as one string).
+// TokenizeConfig configures "crucible bench tokenize". Each field's doc
+// comment is its documentation and states its default (package config).
+type TokenizeConfig struct {
+	// JSON prints one JSON object per row.
+	JSON bool `flag:"json"`
+	// MB is the megabytes of text to encode per run. Defaults to `4`.
+	MB float64 `flag:"mb"`
+	// Reps is the runs per row; the median is reported. Defaults to `5`.
+	Reps int `flag:"reps"`
+	// Dir is a tokenizer directory (tokenizer.json) to time instead of GPT-2.
+	Dir string `flag:"dir"`
+	// DocKB is the document size in KiB the text is cut into (0: one
+	// string). Defaults to `4`.
+	DocKB int `flag:"doc-kb"`
+}
 
-By default both use GPT-2's tokenizer (r50k_base), built from the ranks
-embedded in tiktoken-go; the ids of the two are compared before timing.
---dir times a tokenizer.json directory instead (crucible only).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if reps < 1 || sizeMB <= 0 {
-				return fmt.Errorf("bench tokenize: --reps must be ≥ 1 and --mb > 0, got %d and %g", reps, sizeMB)
-			}
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-			if docKB < 0 {
-				return fmt.Errorf("bench tokenize: --doc-kb must be ≥ 0, got %d", docKB)
-			}
-			rows, err := runTokenizeBench(dir, int(sizeMB*1e6), docKB<<10, reps)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return fmt.Errorf("bench tokenize: write: %w", err)
-					}
-				}
-				return nil
-			}
-			return printTokenizeBench(cmd.OutOrStdout(), rows)
-		},
+// Tokenize runs the tokenizer benchmark as cfg says and writes its table
+// (or JSON lines) to out.
+func Tokenize(cfg TokenizeConfig, out io.Writer) error {
+	if cfg.Reps < 1 || cfg.MB <= 0 {
+		return fmt.Errorf("bench tokenize: --reps must be ≥ 1 and --mb > 0, got %d and %g", cfg.Reps, cfg.MB)
 	}
-	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
-	f.Float64Var(&sizeMB, "mb", 4, "megabytes of text to encode per run")
-	f.IntVar(&reps, "reps", 5, "runs per row; the median is reported")
-	f.StringVar(&dir, "dir", "", "tokenizer directory (tokenizer.json) to time instead of GPT-2")
-	f.IntVar(&docKB, "doc-kb", 4, "document size in KiB the text is cut into (0: one string)")
-	return cmd
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if cfg.DocKB < 0 {
+		return fmt.Errorf("bench tokenize: --doc-kb must be ≥ 0, got %d", cfg.DocKB)
+	}
+	rows, err := runTokenizeBench(cfg.Dir, int(cfg.MB*1e6), cfg.DocKB<<10, cfg.Reps)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(out)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("bench tokenize: write: %w", err)
+			}
+		}
+		return nil
+	}
+	return printTokenizeBench(out, rows)
 }
 
 // splitDocs cuts text after the paragraph end ("\n\n") that follows each

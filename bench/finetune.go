@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,16 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/crucible-net/crucible/ml/eval"
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/model"
 	"github.com/crucible-net/crucible/ml/tokenizer"
 	"github.com/crucible-net/crucible/ml/train"
 )
-
-func init() { registerBench(newBenchFinetuneCmd) }
 
 // finetuneBenchRow is one measurement of the fine-tuning benchmark.
 type finetuneBenchRow struct {
@@ -46,89 +42,66 @@ func finetuneBenchConfig() model.Config {
 	return c
 }
 
-func newBenchFinetuneCmd() *cobra.Command {
-	var (
-		asJSON      bool
-		steps       int
-		batch       int
-		writeBase   string
-		gens        int
-		grpoPrompts int
-		completion  int
-		prec        string
-		grpoOnly    bool
-	)
-	cmd := &cobra.Command{
-		Use:   "finetune",
-		Short: "Measure fine-tuning and evaluation speed (SFT full, SFT LoRA, DPO, eval, GRPO) on a demo-sized model",
-		Long: `finetune runs crucible's training loop (package train: batching, AdamW,
-clipping) for a few steps on a demo-sized Llama (about 7M parameters, context
-256, vocabulary 8192) with random tokens, half of each sequence scored, and
-reports tokens per second for full fine-tuning, LoRA (rank 16 on every
-projection) and DPO (full, against the frozen start as reference), and for
-evaluation (forward only, the validator's metric, always in fp32). Tokens
-count every input position of every sequence (both sides of a DPO pair).
---precision picks the arithmetic of training (auto: bf16 where the CPU has
-AMX-BF16 or AVX512_BF16); with bf16 an "eval-bf16" row adds the bf16
-evaluation a miner may use for its own validation.
+// FinetuneConfig configures "crucible bench finetune". Each field's doc
+// comment is its documentation and states its default (package config).
+type FinetuneConfig struct {
+	// JSON prints one JSON object per row.
+	JSON bool `flag:"json"`
+	// Steps is the optimizer steps per training mode. Defaults to `6`.
+	Steps int `flag:"steps"`
+	// Batch is the sequences (DPO: pairs) per step. Defaults to `8`.
+	Batch int `flag:"batch"`
+	// Generations is, for grpo, the completions per prompt (G, the
+	// generation batch). Defaults to `8`.
+	Generations int `flag:"generations"`
+	// GRPOPrompts is, for grpo, the prompts per step. Defaults to `2`.
+	GRPOPrompts int `flag:"grpo-prompts"`
+	// Completion is, for grpo, the tokens per completion. Defaults to `32`.
+	Completion int `flag:"completion"`
+	// Precision is the arithmetic of training's matrix products: auto, fp32
+	// or bf16. Defaults to `auto`.
+	Precision string `flag:"precision"`
+	// GRPOOnly measures the GRPO row only.
+	GRPOOnly bool `flag:"grpo-only"`
+	// WriteBase writes the benchmark's model and a trained tokenizer to this
+	// directory instead.
+	WriteBase string `flag:"write-base"`
+}
 
-The GRPO row trains the same model by GRPO (full, KL penalty on) on random
-32-token prompts, --generations completions of --completion tokens each
-(no stop token), and reports prompts per second, tokens generated per
-second of sampling, that rate against batched generation of the same
-groups outside training (what crucible generate --samples G does), and a
-step's time split into sampling, reward and backward (with the reference
-pass).
-
---write-base also writes that model (random weights) with a byte-level BPE
-tokenizer trained on sample text to a directory, to try "crucible train",
-"eval" and "generate" without a download.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if writeBase != "" {
-				return writeBenchBase(writeBase, cmd.OutOrStdout())
-			}
-			if steps < 2 || batch < 1 {
-				return fmt.Errorf("bench finetune: --steps must be ≥ 2 and --batch ≥ 1")
-			}
-			p, err := kernel.ParsePrecision(prec)
-			if err != nil {
-				return fmt.Errorf("bench finetune: --precision: %w", err)
-			}
-			if !grpoOnly {
-				rows, err := runFinetuneBench(cmd.Context(), steps, batch, p)
-				if err != nil {
-					return err
-				}
-				if err := printFinetuneBench(cmd.OutOrStdout(), rows, asJSON); err != nil {
-					return err
-				}
-			}
-			if gens < 2 || grpoPrompts < 1 || completion < 1 {
-				return fmt.Errorf("bench finetune: --generations must be ≥ 2, --grpo-prompts and --completion ≥ 1")
-			}
-			g, err := runGRPOBench(cmd.Context(), steps, grpoPrompts, gens, 32, completion)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(g)
-			}
-			printGRPOBench(cmd.OutOrStdout(), g)
-			return nil
-		},
+// Finetune runs the fine-tuning benchmark as cfg says and writes its table
+// (or JSON lines) to out.
+func Finetune(ctx context.Context, cfg FinetuneConfig, out io.Writer) error {
+	if cfg.WriteBase != "" {
+		return writeBenchBase(cfg.WriteBase, out)
 	}
-	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object per row")
-	f.IntVar(&steps, "steps", 6, "optimizer steps per training mode")
-	f.IntVar(&batch, "batch", 8, "sequences (DPO: pairs) per step")
-	f.IntVar(&gens, "generations", 8, "grpo: completions per prompt (G, the generation batch)")
-	f.IntVar(&grpoPrompts, "grpo-prompts", 2, "grpo: prompts per step")
-	f.IntVar(&completion, "completion", 32, "grpo: tokens per completion")
-	f.StringVar(&prec, "precision", "auto", "arithmetic of training's matrix products: auto, fp32 or bf16")
-	f.BoolVar(&grpoOnly, "grpo-only", false, "measure the GRPO row only")
-	f.StringVar(&writeBase, "write-base", "", "write the benchmark's model and a trained tokenizer to this directory instead")
-	return cmd
+	if cfg.Steps < 2 || cfg.Batch < 1 {
+		return fmt.Errorf("bench finetune: --steps must be ≥ 2 and --batch ≥ 1")
+	}
+	p, err := kernel.ParsePrecision(cfg.Precision)
+	if err != nil {
+		return fmt.Errorf("bench finetune: --precision: %w", err)
+	}
+	if !cfg.GRPOOnly {
+		rows, err := runFinetuneBench(ctx, cfg.Steps, cfg.Batch, p)
+		if err != nil {
+			return err
+		}
+		if err := printFinetuneBench(out, rows, cfg.JSON); err != nil {
+			return err
+		}
+	}
+	if cfg.Generations < 2 || cfg.GRPOPrompts < 1 || cfg.Completion < 1 {
+		return fmt.Errorf("bench finetune: --generations must be ≥ 2, --grpo-prompts and --completion ≥ 1")
+	}
+	g, err := runGRPOBench(ctx, cfg.Steps, cfg.GRPOPrompts, cfg.Generations, 32, cfg.Completion)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		return json.NewEncoder(out).Encode(g)
+	}
+	printGRPOBench(out, g)
+	return nil
 }
 
 // benchSeqs makes n random sequences of length T whose second half is scored.
