@@ -95,6 +95,7 @@ func (c *Config) riverConfig() *river.Config {
 		FetchPollInterval:    c.FetchPollInterval,
 		ID:                   c.ID,
 		Logger:               c.Logger,
+		Middleware:           []rivertype.Middleware{handBackWhenStopping},
 	}
 	rc.JobTimeout = c.JobTimeout
 	if rc.JobTimeout == 0 {
@@ -118,6 +119,19 @@ func (c *Config) riverConfig() *river.Config {
 	}
 	return rc
 }
+
+// handBackWhenStopping puts a job back without running it when its work
+// context has already ended as it is handed over: a client that is stopping
+// can finish a fetch it began before the stop and receive a job whose earlier
+// attempt the stop itself just cut short. Running it with a dead context would
+// only fail again and spend an attempt; a zero snooze makes it available at
+// once, to another process or the next Start, and gives the attempt back.
+var handBackWhenStopping = river.WorkerMiddlewareFunc(func(ctx context.Context, _ *rivertype.JobRow, doInner func(context.Context) error) error {
+	if ctx.Err() != nil {
+		return river.JobSnooze(0)
+	}
+	return doInner(ctx)
+})
 
 // Queue inserts and works durable jobs. Build one with NewSQLite or NewPostgres.
 type Queue struct {
@@ -210,12 +224,34 @@ func (q *Queue) Stop(ctx context.Context) error {
 
 // StopAndCancel stops fetching new jobs, cancels the contexts of running
 // ones and waits for them to return. A job cut short this way runs again
-// according to the retry policy, in this process or another.
+// according to the retry policy, in another process or after the next Start,
+// never in this stopping one.
 func (q *Queue) StopAndCancel(ctx context.Context) error {
 	if q.pgClient != nil {
-		return q.pgClient.StopAndCancel(ctx)
+		return stopThenCancel(ctx, q.pgClient)
 	}
-	return q.sqlClient.StopAndCancel(ctx)
+	return stopThenCancel(ctx, q.sqlClient)
+}
+
+// stopper is the part of a River client that StopAndCancel drives.
+type stopper interface {
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+}
+
+// stopThenCancel ends fetching before it cancels running work. River's own
+// StopAndCancel cancels the work first, so a job that fails on the
+// cancellation and is retried at once could be fetched again by the stopping
+// client and handed a dead context, spending an attempt for nothing. A Stop
+// with an already-ended context begins the soft stop (no more fetching) and
+// returns without waiting; the hard stop then cancels and waits.
+func stopThenCancel(ctx context.Context, c stopper) error {
+	begin, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := c.Stop(begin); err == nil {
+		return nil // already stopped: nothing was running
+	}
+	return c.StopAndCancel(ctx)
 }
 
 // Insert enqueues a job on its own.
