@@ -263,13 +263,21 @@ func (v *Validator) rank(ctx context.Context, t *crucible.Task) error {
 	}
 	// A routed task (the champion's, a tournament match's) is not an open
 	// competition: its results count through its tournament, not as
-	// per-task scores.
+	// per-task scores. The scores and the log entry are written under
+	// outcomeMu, so that a weights computation (SetWeights) never counts
+	// scores whose task the log has only after the weights.
+	v.outcomeMu.Lock()
+	err = nil
 	if !t.Routed() {
-		if err := v.Store.AddScores(ctx, scores); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
-			return err
+		if err = v.Store.AddScores(ctx, scores); crucible.ErrorCode(err) == crucible.ECONFLICT {
+			err = nil
 		}
 	}
-	if err := v.logTask(ctx, t, subs, ranked, work, scoredAt); err != nil {
+	if err == nil {
+		err = v.logTask(ctx, t, subs, ranked, work, scoredAt)
+	}
+	v.outcomeMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if winner == nil {

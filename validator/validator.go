@@ -170,9 +170,10 @@ type Validator struct {
 	unreachable map[string]unreachableSince    // training miners that stopped answering, per task/miner
 	reoffered   map[string]time.Time           // when each task was last offered again
 
-	// outcomeMu keeps a tournament's finish (its log entry and status)
-	// and a weights computation apart, so that weights include a
-	// tournament exactly when the log has it before them.
+	// outcomeMu keeps a tournament's finish (its log entry and status), a
+	// task's scoring (its scores and log entry) and a weights computation
+	// apart, so that weights include a tournament or a task exactly when
+	// the log has it before them.
 	outcomeMu sync.Mutex
 }
 
