@@ -12,6 +12,7 @@ import (
 	"github.com/crucible-net/crucible/auditor"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/node/localnet"
+	"github.com/crucible-net/crucible/node/minernode"
 	"github.com/crucible-net/crucible/resultlog"
 	"github.com/crucible-net/crucible/scoring"
 	"github.com/crucible-net/crucible/sign"
@@ -25,8 +26,11 @@ import (
 // match's members; the champion's history, the results log and the
 // weights (with the burned share) follow.
 func TestTournamentNetwork(t *testing.T) {
-	net := startNet(t, []string{"lora-fast", "auto", "full"}, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Every miner trains a few steps and uploads; a task is evaluated once
+	// its match's members have. Task windows are only deadlines, generous,
+	// so that the outcome does not hang on how busy the machine is.
+	net := startNet(t, []string{"lora-fast", "auto", "full"}, nil, func(c *minernode.Config) { c.MaxSteps = 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	v := net.Validator
 	champ, err := net.SeedChampion(ctx, 0)
@@ -39,7 +43,7 @@ func TestTournamentNetwork(t *testing.T) {
 	}
 	s := crucible.TournamentSettings{
 		MinEntrants: 2, KnockoutMax: 4, GroupSize: 3, MinGroupSize: 2, Advance: 1,
-		GroupTasks: 1, PairTasks: 1, BossTasks: 2, Hours: (12 * time.Second).Hours(), EntryWindow: 3 * time.Second,
+		GroupTasks: 1, PairTasks: 1, BossTasks: 2, Hours: (2 * time.Minute).Hours(), EntryWindow: 3 * time.Second,
 		Pool: []crucible.TournamentTaskSpec{
 			{Type: crucible.TaskInstruct, Model: "tiny", Dataset: facts(t, 120)},
 			{Type: crucible.TaskDPO, Model: "tiny", Dataset: dpo},
@@ -159,9 +163,18 @@ func TestTournamentNetwork(t *testing.T) {
 	for name, lie := range map[string]func(p map[string]any){
 		"a better loss for the challenger": func(p map[string]any) {
 			boss := p["matches"].([]any)[1].(map[string]any)
-			r := boss["tasks"].([]any)[0].(map[string]any)["results"].([]any)[0].(map[string]any)
-			if r["loss"] != nil {
-				r["loss"] = r["loss"].(float64) * 0.5
+			forged := false
+			for _, task := range boss["tasks"].([]any) {
+				for _, x := range task.(map[string]any)["results"].([]any) {
+					r := x.(map[string]any)
+					if !forged && r["hotkey"] != end.Defender && r["loss"] != nil {
+						r["loss"] = r["loss"].(float64) * 0.5
+						forged = true
+					}
+				}
+			}
+			if !forged {
+				t.Fatalf("no loss of the challenger's in the boss round to forge: %v", boss)
 			}
 		},
 		"another winner": func(p map[string]any) { p["winner"] = "5Fake" },
