@@ -86,12 +86,14 @@ type view struct {
 	Page    any
 	Flash   string
 	Version string
+	// Experiments shows the experiments tab (the validator publishes some).
+	Experiments bool
 }
 
 // render executes a page into a buffer first, so that a template error
 // becomes a clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	v.User = nil
+	v.User, v.Experiments = nil, s.opt.Experiments != nil
 	if c := s.pageCaller(r); c != nil {
 		v.User = c.account
 	}
@@ -189,6 +191,9 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 	page("GET /tournaments", s.tournamentsPage)
 	page("GET /tournaments/{id}", s.tournamentPage)
 	page("GET /tournaments/{id}/events", s.tournamentPageEvents)
+	page("GET /experiments", s.experimentsPage)
+	page("GET /experiments/{name}", s.experimentPage)
+	page("GET /experiments/{name}/{file}", s.experimentChart)
 	page("GET /keys", s.keysPage)
 	page("POST /keys", s.createKeyForm)
 	page("POST /keys/{id}/revoke", s.revokeKeyForm)

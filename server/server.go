@@ -21,6 +21,7 @@ package server
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -112,6 +113,10 @@ type Options struct {
 	PublicDownloads bool
 	// SecureCookies marks the login cookie Secure (serve over HTTPS).
 	SecureCookies bool
+	// Experiments, when set, is a folder of experiment reports (one folder
+	// each with its results.json and charts, as crucible experiment writes
+	// them) the dashboard shows on /experiments, to anyone.
+	Experiments fs.FS
 	// Log receives request failures that are not the caller's fault.
 	Log *slog.Logger
 	// Now is the clock. Defaults to time.Now.

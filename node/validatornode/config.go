@@ -80,6 +80,10 @@ type Config struct {
 	TorchDevice string `flag:"torch-device"`
 	// Verbose logs every lifecycle step.
 	Verbose bool `flag:"verbose"`
+	// Experiments is a folder of experiment reports (crucible experiment
+	// series|platforms --dir FOLDER/NAME) the dashboard shows on
+	// /experiments; empty shows none.
+	Experiments string `flag:"experiments"`
 	// SyntheticEvery is how often a synthetic task is considered while no
 	// customer waits; 0 turns synthetic tasks off.
 	SyntheticEvery time.Duration `flag:"synthetic-every"`

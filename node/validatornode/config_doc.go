@@ -27,6 +27,7 @@ func init() {
 		"Python":               {Help: "is, for --evaluator torch, the Python interpreter with PyTorch. Empty: the first of python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that imports torch"},
 		"TorchDevice":          {Help: "is, for --evaluator torch, the device: auto (a GPU when there is one), cpu, cuda or cuda:N", Default: "auto"},
 		"Verbose":              {Help: "logs every lifecycle step"},
+		"Experiments":          {Help: "a folder of experiment reports (crucible experiment series|platforms --dir FOLDER/NAME) the dashboard shows on /experiments; empty shows none"},
 		"SyntheticEvery":       {Help: "how often a synthetic task is considered while no customer waits; 0 turns synthetic tasks off"},
 		"SyntheticModels":      {Help: "the base models of synthetic tasks", Default: "crucible-tiny"},
 		"SyntheticDatasets":    {Help: "the datasets of synthetic tasks (their type is detected); none means the shipped ones, in datasets next to the models directory"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/crucible-net/crucible/api"
@@ -50,8 +51,12 @@ func (n *Node) routes() http.Handler {
 			mux.Handle(p, ch)
 		}
 	}
-	srv := server.New(backend{Store: n.store, n: n}, server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
-		RatePerMinute: n.cfg.RatePerAccount, PublicDownloads: n.cfg.PublicDownloads, Now: n.rateClock})
+	opt := server.Options{Log: n.log, MaxResumable: n.cfg.MaxDataset,
+		RatePerMinute: n.cfg.RatePerAccount, PublicDownloads: n.cfg.PublicDownloads, Now: n.rateClock}
+	if n.cfg.Experiments != "" {
+		opt.Experiments = os.DirFS(n.cfg.Experiments)
+	}
+	srv := server.New(backend{Store: n.store, n: n}, opt)
 	results := n.v.ResultsHandler()
 	mux.Handle("/v1/results", results)
 	mux.Handle("/v1/results/", results)
