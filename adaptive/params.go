@@ -231,7 +231,9 @@ func (s Space) decode(x []float64, f Features, fullAllowed bool) Params {
 	if x[dimSchedule] >= 0.5 {
 		p.Schedule = "linear"
 	}
-	p.MinLRRatio = math.Round(lerp(x[dimMinLR], 0, 1)*20) / 20
+	// A decay to the full rate is no decay: the engine takes a ratio
+	// below 1, so the top of the range is the last step under it.
+	p.MinLRRatio = math.Min(math.Round(lerp(x[dimMinLR], 0, 1)*20)/20, 0.95)
 	p.Warmup = math.Round(lerp(x[dimWarmup], 0, maxWarmup)*100) / 100
 	return p
 }

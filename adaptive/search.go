@@ -129,6 +129,20 @@ func (s Space) Propose(f Features, trials []Trial, seed uint64) Proposal {
 	if math.IsInf(best, 1) {
 		best = worst
 	}
+	// The epochs the budget allows: trials record the epochs that ran (a
+	// budget that cuts a run sizes its schedule to what fits), so asking
+	// for much more than the most any run on this task got is asking for
+	// the same.
+	maxRan := 0.0
+	for _, o := range known {
+		if o.dist == 0 && !o.failed {
+			maxRan = math.Max(maxRan, o.t.Params.Epochs)
+		}
+	}
+	epochCap := 0.0
+	if maxRan > 0 {
+		epochCap = math.Max(math.Round(maxRan*1.3*10)/10, s.Epochs[0])
+	}
 	rng := rand.New(rand.NewPCG(seed, featureHash(f)))
 	seen := map[Params]bool{}
 	var cands []Params
@@ -137,6 +151,9 @@ func (s Space) Propose(f Features, trials []Trial, seed uint64) Proposal {
 			x[i] = here[i]
 		}
 		p := s.decode(x, f, fullOK)
+		if epochCap > 0 && p.Epochs > epochCap {
+			p.Epochs = epochCap
+		}
 		if !seen[p] {
 			seen[p] = true
 			cands = append(cands, p)

@@ -200,3 +200,19 @@ func TestEncodeDecode(t *testing.T) {
 		}
 	}
 }
+
+// Every corner of the search cube decodes to params a recipe can hold:
+// the engine takes a final learning-rate ratio below 1 only.
+func TestDecodeCorners(t *testing.T) {
+	s := Space{}.withDefaults()
+	x := make([]float64, dimParams)
+	for mask := 0; mask < 1<<len(x); mask++ {
+		for i := range x {
+			x[i] = float64(mask >> i & 1)
+		}
+		p := s.decode(x, task, true)
+		if err := p.Check(); err != nil || p.MinLRRatio >= 1 || p.Warmup >= 1 {
+			t.Fatalf("corner %b: %v (%v)", mask, p, err)
+		}
+	}
+}

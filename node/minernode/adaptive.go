@@ -108,6 +108,12 @@ func (s *AdaptiveStrategy) Train(ctx context.Context, job *miner.Job, report fun
 		}
 		return err
 	}
+	// The trial is what ran: a time budget that cut the epochs also sized
+	// the schedule to the steps that fit, so the run was one of that many
+	// epochs (as its published training.json says to everyone else).
+	if res.Train != nil && res.Train.Epochs >= 0.01 {
+		trial.Params.Epochs = math.Round(res.Train.Epochs*100) / 100
+	}
 	// Until the validator publishes the test loss, the run's own
 	// validation is the estimate.
 	trial.Outcome = proxyOutcome(res)
