@@ -46,7 +46,7 @@ model's and a reference line: the base tuned (crucible train --recipe auto,
 one miner's budget) on another shipped instruct dataset, evaluated on the same
 split, as the reference network compared with its vendor's instruct model.`,
 		Example: `  crucible experiment series --dir experiments/facts-series --rounds 5
-  crucible experiment series --dir experiments/defs --dataset assets/datasets/definitions.jsonl --rounds 3 --budget 1m`,
+  crucible experiment series --dir experiments/defs --dataset definitions --rounds 3 --budget 1m`,
 		Args: cobra.NoArgs,
 	}
 	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *experiment.SeriesConfig) error {

@@ -13,7 +13,7 @@ func init() {
 		"Dir":        {Help: "the report folder: results.json, report.md, the charts, and the network's state (net/, the miners' histories among it). Running again with the same folder resumes an interrupted experiment. Required"},
 		"Assets":     {Help: "the directory of the shipped assets (models/, datasets/); when it holds none, the copy inside the binary is used", Default: "assets"},
 		"Model":      {Help: "the base model: a shipped model's name or a directory", Default: "crucible-tiny"},
-		"Dataset":    {Help: "the instruct dataset the competitions are on; empty means the shipped facts set"},
+		"Dataset":    {Help: "the instruct dataset the competitions are on: a file or a shipped dataset's name (facts, definitions, arithmetic); empty means the shipped facts set"},
 		"Budget":     {Help: "each miner's training time (and each single run's)", Default: "2m"},
 		"Strategies": {Help: "the network's miners' strategies, one miner each", Default: "adaptive,adaptive,auto"},
 		"Miners":     {Help: "how the miners share this machine: sequential (one after another, each alone for the budget, as miners with their own hardware would) or parallel (all at once, sharing the cores)", Default: "sequential"},
@@ -31,7 +31,7 @@ func init() {
 	})
 	config.Register(reflect.TypeFor[SeriesConfig](), map[string]config.Doc{
 		"Rounds":      {Help: "the number of successive competitions", Default: "5"},
-		"Reference":   {Help: "the instruct dataset the reference line's model is tuned on (the base, one miner's budget, crucible train --recipe auto), evaluated on the series' hidden split; empty means the shipped definitions set (the facts set when the series is on definitions)"},
+		"Reference":   {Help: "the instruct dataset the reference line's model is tuned on (the base, one miner's budget, crucible train --recipe auto), evaluated on the series' hidden split: a file or a shipped dataset's name; empty means the shipped definitions set (the facts set when the series is on definitions)"},
 		"Improvement": {Help: "the fall of the winner's loss from the first round to the last that the series' target asks for", Default: "0.05"},
 	})
 }

@@ -63,7 +63,8 @@ type Common struct {
 	// Model is the base model: a shipped model's name or a directory.
 	// Defaults to `crucible-tiny`.
 	Model string `flag:"model"`
-	// Dataset is the instruct dataset the competitions are on; empty means
+	// Dataset is the instruct dataset the competitions are on: a file or a
+	// shipped dataset's name (facts, definitions, arithmetic); empty means
 	// the shipped facts set.
 	Dataset string `flag:"dataset"`
 	// Budget is each miner's training time (and each single run's).
@@ -183,15 +184,26 @@ func open(cfg Common, kind string, settings any, w io.Writer) (*env, error) {
 	return e, nil
 }
 
-// datasetPath resolves a dataset argument: a file, or empty for a shipped
-// one.
+// datasetPath resolves a dataset argument: a file, a shipped dataset's
+// name (definitions, or definitions.jsonl), or empty for the shipped one
+// named shipped.
 func (e *env) datasetPath(arg, shipped string) (string, error) {
 	p := arg
 	if p == "" {
 		p = filepath.Join(e.assets, "datasets", shipped)
 	}
-	if st, err := os.Stat(p); err != nil || st.IsDir() {
-		return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", p).WithHint("pass a dataset file")
+	isFile := func(p string) bool { st, err := os.Stat(p); return err == nil && !st.IsDir() }
+	if !isFile(p) && arg != "" && !strings.ContainsAny(arg, `/\`) {
+		for _, name := range []string{arg, arg + ".jsonl"} {
+			if q := filepath.Join(e.assets, "datasets", name); isFile(q) {
+				p = q
+				break
+			}
+		}
+	}
+	if !isFile(p) {
+		return "", crucible.Errorf(crucible.ENOTFOUND, "dataset %s not found", p).
+			WithHint("pass a dataset file, or a shipped dataset's name (facts, definitions, arithmetic)")
 	}
 	return filepath.Abs(p)
 }

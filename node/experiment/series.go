@@ -22,9 +22,9 @@ type SeriesConfig struct {
 	Rounds int `flag:"rounds"`
 	// Reference is the instruct dataset the reference line's model is
 	// tuned on (the base, one miner's budget, crucible train --recipe
-	// auto), evaluated on the series' hidden split; empty means the
-	// shipped definitions set (the facts set when the series is on
-	// definitions).
+	// auto), evaluated on the series' hidden split: a file or a shipped
+	// dataset's name; empty means the shipped definitions set (the facts
+	// set when the series is on definitions).
 	Reference string `flag:"reference"`
 	// Improvement is the fall of the winner's loss from the first round to
 	// the last that the series' target asks for. Defaults to `0.05`.
