@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,7 +35,10 @@ func seriesChart(res *api.ExperimentResults) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("Winner's test loss per competition (%s, %s)", res.Model, res.Dataset)
 	p.X.Label.Text = "competition"
 	p.Y.Label.Text = "test loss on the hidden split (lower is better)"
-	p.Legend.Top = true
+	// The legend sits low on the right, under the base's line and above
+	// the axis, where a falling series leaves room.
+	p.Legend.Top, p.Legend.Padding = false, vg.Points(4)
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), vg.Points(6)
 	var win, all plotter.XYs
 	var ticks []plot.Tick
 	for _, r := range res.Rounds {
@@ -95,6 +99,9 @@ func seriesChart(res *api.ExperimentResults) (*plot.Plot, error) {
 		p.Legend.Add("winner", l, pts)
 	}
 	p.Y.Min = 0
+	if res.BaseLoss != nil {
+		p.Y.Max = math.Max(p.Y.Max, *res.BaseLoss*1.08)
+	}
 	return p, nil
 }
 

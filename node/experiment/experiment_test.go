@@ -77,7 +77,7 @@ func TestSeries(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"![series](series.svg)", "| 2 |", "Reference line", "## Targets", "sequential"} {
+	for _, want := range []string{"![series](series.svg)", "| 2 |", "Reference line", "## Targets", "sequential", "Control: auto (a fixed strategy)"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}

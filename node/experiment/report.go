@@ -55,10 +55,40 @@ func notes(e *env) []string {
 		out = append(out, fmt.Sprintf("Miners trained at once, sharing the machine's cores for %s (--miners parallel); the single runs had %s alone, more compute than one miner.", e.cfg.Budget, e.cfg.Budget))
 	}
 	out = append(out, "Training is deterministic given the seed except for how many steps a time budget allows, which depends on the machine's speed and load.")
+	if n := controlNote(e.res); n != "" {
+		out = append(out, n)
+	}
 	if e.res.Kind == api.ExperimentPlatforms {
 		out = append(out, "Platform recipes copy each service's documented defaults (sources in results.json); they run on crucible's engine, so the services' hardware, sequence packing and 8-bit optimizers are not reproduced.")
 	}
 	return out
+}
+
+// controlNote compares a series' first and last rounds through its fixed
+// miners (a strategy that does not learn, auto say): what they lost or
+// gained came from the machine (how many steps a budget allowed), not
+// from learning, and it bounds what the winner's line can show.
+func controlNote(res *api.ExperimentResults) string {
+	if res.Kind != api.ExperimentSeries || len(res.Rounds) < 2 {
+		return ""
+	}
+	first, last := res.Rounds[0], res.Rounds[len(res.Rounds)-1]
+	var parts []string
+	for i, m := range first.Miners {
+		if m.Strategy == "adaptive" || i >= len(last.Miners) {
+			continue
+		}
+		l := last.Miners[i]
+		if m.Loss == nil || l.Loss == nil || m.Training == nil || l.Training == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (a fixed strategy) went from %.4f after %.2f epochs in round 1 to %.4f after %.2f epochs in round %d (%+.1f%%)",
+			m.Name, *m.Loss, m.Training.Epochs, *l.Loss, l.Training.Epochs, last.Round, 100*(*l.Loss-*m.Loss) / *m.Loss))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Control: " + strings.Join(parts, "; ") + ". A fixed strategy trains the same recipe every round, so its change is the machine's: a time budget buys fewer steps under more load."
 }
 
 func loadsText(res *api.ExperimentResults) string {
