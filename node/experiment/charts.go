@@ -118,16 +118,16 @@ func platformsChart(res *api.ExperimentResults) (*plot.Plot, error) {
 	var bars []bar
 	last := res.Rounds[len(res.Rounds)-1]
 	if last.WinnerLoss != nil {
-		bars = append(bars, bar{"crucible network\n(" + last.Winner + ")", *last.WinnerLoss, colWinner})
+		bars = append(bars, bar{"network\n" + last.Winner, *last.WinnerLoss, colWinner})
 	}
 	for _, r := range res.Runs {
 		if r.Loss != nil {
-			bars = append(bars, bar{strings.Replace(r.Title, " defaults", "\ndefaults", 1), *r.Loss, colRuns})
+			bars = append(bars, bar{barLabel(r), *r.Loss, colRuns})
 		}
 	}
 	sort.SliceStable(bars, func(a, b int) bool { return bars[a].loss < bars[b].loss })
 	if res.BaseLoss != nil {
-		bars = append(bars, bar{"base model", *res.BaseLoss, colBase})
+		bars = append(bars, bar{"base\nmodel", *res.BaseLoss, colBase})
 	}
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Test loss on the hidden split, one miner's compute each (%s, %s)", res.Model, res.Dataset)
@@ -157,6 +157,19 @@ func platformsChart(res *api.ExperimentResults) (*plot.Plot, error) {
 	p.X.Tick.Label.Font.Size = vg.Points(8)
 	p.Y.Min = 0
 	return p, nil
+}
+
+// barLabel is a single run's label under its bar: short enough for nine
+// bars side by side (report.md and results.json carry the full titles).
+func barLabel(r api.ExperimentRun) string {
+	short := map[string]string{"together": "Together AI", "vertex": "Vertex AI", "openai": "OpenAI", "autotrain": "AutoTrain", "axolotl": "Axolotl"}
+	if l, ok := short[r.Name]; ok {
+		return l + "\ndefaults"
+	}
+	if n, ok := strings.CutPrefix(r.Name, "auto-"); ok {
+		return "crucible\nauto #" + n
+	}
+	return r.Name
 }
 
 // drawCharts writes the experiment's chart as SVG and PNG into dir and
