@@ -2,6 +2,7 @@ package validator
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -25,6 +26,9 @@ func (v *Validator) ComputeWeights(ctx context.Context, now time.Time) ([]scorin
 	}
 	scores, err := v.Store.FindScoresSince(ctx, now.Add(-time.Duration(longest*24*float64(time.Hour))))
 	if err != nil {
+		return nil, err
+	}
+	if scores, err = v.loggedOnly(ctx, scores); err != nil {
 		return nil, err
 	}
 	last, err := v.LastTournament(ctx)
@@ -85,4 +89,52 @@ func (v *Validator) onChain(w []scoring.Weight) []scoring.Weight {
 		out = append(out, x)
 	}
 	return out
+}
+
+// loggedOnly drops the scores of tasks that the results log does not hold
+// yet. A validator stopped between storing a task's scores and logging its
+// results logs them when the task's lifecycle resumes; weights set in
+// between must not count what auditors cannot see in the log before them.
+// Without a log (no Signer) every score counts.
+func (v *Validator) loggedOnly(ctx context.Context, scores []*crucible.Score) ([]*crucible.Score, error) {
+	if v.Signer == nil || len(scores) == 0 {
+		return scores, nil
+	}
+	pending := map[string]bool{}
+	for _, s := range scores {
+		pending[s.TaskID] = true
+	}
+	logged := map[string]bool{}
+	const page = 1000
+	for after := int64(0); ; {
+		entries, err := v.Store.FindResults(ctx, after, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			after = e.Seq
+			if e.Kind != resultlog.KindTaskResult {
+				continue
+			}
+			var r struct {
+				TaskID string `json:"task_id"`
+			}
+			if json.Unmarshal(e.Payload, &r) == nil && pending[r.TaskID] {
+				logged[r.TaskID] = true
+			}
+		}
+		if len(entries) < page || len(logged) == len(pending) {
+			break
+		}
+	}
+	if len(logged) == len(pending) {
+		return scores, nil
+	}
+	out := make([]*crucible.Score, 0, len(scores))
+	for _, s := range scores {
+		if logged[s.TaskID] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
