@@ -2,6 +2,7 @@ package validatornode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -69,9 +70,19 @@ func (n *Node) Start(ctx context.Context) error {
 		// metagraph, and the sync below tries again every few seconds.
 		n.log.Warn("read metagraph", "err", err)
 	}
+	// A kick that comes after a step's last look at the task and before
+	// its snooze is saved finds the job still running, which RunNow
+	// leaves alone: once the snooze is saved, the job runs again at once.
+	snoozed, stopSnoozed := n.queue.Subscribe(river.EventKindJobSnoozed)
 	if err := n.queue.Start(ctx); err != nil {
+		stopSnoozed()
 		return err
 	}
+	n.goRun(func() error {
+		defer stopSnoozed()
+		n.rerunKicked(ctx, snoozed)
+		return nil
+	})
 	n.closers = append(n.closers, func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -149,6 +160,37 @@ func (n *Node) awaitPermit(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// rerunKicked runs a snoozed lifecycle job again at once when its task
+// was kicked after the step's last look (see advanceWorker), until ctx
+// ends or the events stop.
+func (n *Node) rerunKicked(ctx context.Context, events <-chan *river.Event) {
+	for {
+		var ev *river.Event
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			ev = e
+		}
+		if ev.Job == nil || ev.Job.Kind != (queue.AdvanceTaskArgs{}).Kind() {
+			continue
+		}
+		var args queue.AdvanceTaskArgs
+		if err := json.Unmarshal(ev.Job.EncodedArgs, &args); err != nil {
+			continue
+		}
+		if _, kicked := n.kicked.LoadAndDelete(args.TaskID); !kicked {
+			continue
+		}
+		if err := n.queue.RunNow(ctx, ev.Job.ID); err != nil && crucible.ErrorCode(err) != crucible.ENOTFOUND && ctx.Err() == nil {
+			n.log.Warn("run task now", "task", args.TaskID, "err", err)
 		}
 	}
 }
