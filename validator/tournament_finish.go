@@ -12,10 +12,9 @@ import (
 
 // finish decides the champion the tournament leaves (the boss round's
 // winner; the bracket's winner when there was no defender; the defender
-// when nobody went through), records it in the champions' history,
-// appends the tournament to the results log and marks it finished. Each
-// of the three writes is keyed by the tournament, so a re-run after a
-// crash repeats none.
+// when nobody went through), appends the tournament to the results log,
+// records the champion and marks it finished, in that order. Each of the three writes is keyed by
+// the tournament, so a re-run after a crash repeats none.
 func (v *Validator) finish(ctx context.Context, t *crucible.Tournament, boss *crucible.TournamentMatch) error {
 	switch {
 	case boss != nil:
@@ -30,13 +29,16 @@ func (v *Validator) finish(ctx context.Context, t *crucible.Tournament, boss *cr
 	if err != nil {
 		return err
 	}
-	if champ != nil {
-		if err := v.Store.AddChampion(ctx, champ); err != nil && crucible.ErrorCode(err) != crucible.ECONFLICT {
-			return err
-		}
-	}
+	// The results log comes first: the champions' history (what the API
+	// and the next tournament read) never holds a champion the log does
+	// not, even when the validator dies between the writes.
 	v.outcomeMu.Lock()
 	err = v.logTournament(ctx, t, champ)
+	if err == nil && champ != nil {
+		if aerr := v.Store.AddChampion(ctx, champ); aerr != nil && crucible.ErrorCode(aerr) != crucible.ECONFLICT {
+			err = aerr
+		}
+	}
 	if err == nil {
 		now := v.Now()
 		t.Status, t.FinishedAt = crucible.TournamentFinished, &now

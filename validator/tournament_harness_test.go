@@ -3,6 +3,7 @@ package validator_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -281,6 +282,7 @@ func (tn *tourney) run(id string) *crucible.Tournament {
 	for i := 0; i < 500; i++ {
 		next, err := tn.v.TournamentStep(ctx, id)
 		if errors.Is(err, errCrash) {
+			tn.championsAreLogged()
 			tn.restart()
 			continue
 		}
@@ -301,6 +303,37 @@ func (tn *tourney) run(id string) *crucible.Tournament {
 	}
 	tn.t.Fatal("the tournament did not end in 500 steps")
 	return nil
+}
+
+// championsAreLogged fails the test when the champions' history holds a
+// champion (other than a seeded one) whose tournament the results log
+// does not: what the API and the next tournament read must never run
+// ahead of what auditors can check, even at a crash.
+func (tn *tourney) championsAreLogged() {
+	tn.t.Helper()
+	ctx := context.Background()
+	cs, err := tn.store.FindChampions(ctx, 1000)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	es, err := tn.store.FindResults(ctx, 0, 0)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	for _, e := range es {
+		var p struct {
+			TournamentID string `json:"tournament_id"`
+		}
+		if e.Kind == resultlog.KindTournament && json.Unmarshal(e.Payload, &p) == nil {
+			logged[p.TournamentID] = true
+		}
+	}
+	for _, c := range cs {
+		if !c.Seeded && !logged[c.TournamentID] {
+			tn.t.Fatalf("champion %s of tournament %s is in the history but not in the results log", tn.name(c.Hotkey), c.TournamentID)
+		}
+	}
 }
 
 // summary is a tournament's outcome in names: its bracket, the champion
