@@ -1,18 +1,15 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/crucible-net/crucible/crucible"
 )
@@ -175,92 +172,8 @@ func (c *Client) Events(ctx context.Context, id string, after int64) ([]*crucibl
 // event, until the task finishes (it returns the final status), fn returns
 // an error, or ctx ends. A dropped connection is resumed where it broke.
 func (c *Client) Watch(ctx context.Context, id string, after int64, fn func(*crucible.TaskEvent) error) (crucible.TaskStatus, error) {
-	for attempt := 0; ; attempt++ {
-		status, last, err := c.watchOnce(ctx, id, after, fn)
-		if status != "" || ctx.Err() != nil {
-			return status, err
-		}
-		var ce *crucible.Error
-		if err != nil && errors.As(err, &ce) && ce.Code != crucible.EINTERNAL {
-			return "", err // refused: a bad key, an unknown task
-		}
-		if last > after {
-			after, attempt = last, 0
-		}
-		if attempt >= 5 {
-			return "", fmt.Errorf("watch task %s: %w", id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * time.Second):
-		}
-	}
-}
-
-// watchOnce reads one connection of the stream; it returns the final
-// status when the stream ended with "end", and the last event id seen.
-func (c *Client) watchOnce(ctx context.Context, id string, after int64, fn func(*crucible.TaskEvent) error) (crucible.TaskStatus, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.BaseURL+taskPath(id, TaskEventsPath)+"?after="+strconv.FormatInt(after, 10), nil)
-	if err != nil {
-		return "", after, err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Key)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", after, crucible.Wrap(err, crucible.EINTERNAL, "watch task %s", id)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", after, ResponseError(resp)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var event string
-	var data []string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if len(data) > 0 {
-				payload := strings.Join(data, "\n")
-				if event == EventEnd {
-					var end struct {
-						Status crucible.TaskStatus `json:"status"`
-					}
-					if err := json.Unmarshal([]byte(payload), &end); err != nil {
-						return "", after, fmt.Errorf("watch task %s: end event %q: %w", id, payload, err)
-					}
-					return end.Status, after, nil
-				}
-				var e crucible.TaskEvent
-				if err := json.Unmarshal([]byte(payload), &e); err != nil {
-					return "", after, fmt.Errorf("watch task %s: event %q: %w", id, payload, err)
-				}
-				after = max(after, e.ID)
-				if err := fn(&e); err != nil {
-					return "", after, err
-				}
-			}
-			event, data = "", nil
-		case strings.HasPrefix(line, "event:"):
-			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
-		case strings.HasPrefix(line, "data:"):
-			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
-		}
-	}
-	err = sc.Err()
-	if err == nil {
-		err = io.ErrUnexpectedEOF
-	}
-	return "", after, crucible.Wrap(err, crucible.EINTERNAL, "watch task %s: the stream broke", id)
+	return watchStream[crucible.TaskStatus](ctx, c, "task", id, taskPath(id, TaskEventsPath), after,
+		func(e *crucible.TaskEvent) int64 { return e.ID }, fn)
 }
 
 // Download writes the winner of a task, as a tar (format "tar" or "") or
