@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -65,6 +66,30 @@ func afterID(r *http.Request) (int64, error) {
 // set to the kind, "data" the JSON TaskEvent) as they are appended, and an
 // "end" event once the task has finished and all its events are out.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, taskID string, after int64) error {
+	return streamSSE(s, w, r, after,
+		func(ctx context.Context) (string, bool, error) {
+			t, err := s.b.FindTask(ctx, taskID)
+			if err != nil {
+				return "", false, err
+			}
+			return string(t.Status), t.Status.Terminal(), nil
+		},
+		func(ctx context.Context, after int64, limit int) ([]*crucible.TaskEvent, error) {
+			return s.b.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after, Limit: limit})
+		},
+		func(e *crucible.TaskEvent) (int64, string) { return e.ID, e.Kind })
+}
+
+// streamSSE is the loop of an event stream: it sends the events after
+// after as they are appended ("id", "event" set to the kind, "data" the
+// JSON event), polling every EventPoll with a comment as heartbeat, and an
+// "end" event with the subject's status once the subject has ended and
+// all its events are out. status is read before the events, so that when
+// the subject is seen ended every event of its life is already stored.
+func streamSSE[E any](s *Server, w http.ResponseWriter, r *http.Request, after int64,
+	status func(context.Context) (string, bool, error),
+	events func(ctx context.Context, after int64, limit int) ([]E, error),
+	meta func(E) (id int64, kind string)) error {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		return crucible.Errorf(crucible.EINTERNAL, "streaming is not supported by this connection")
@@ -80,33 +105,33 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, taskID str
 	poll := time.NewTicker(s.opt.EventPoll)
 	defer poll.Stop()
 	lastWrite := time.Now()
+	const page = 500
 	for {
-		// Read the task before its events, so that when it is seen finished
-		// every event of its life is already in the store.
-		t, err := s.b.FindTask(ctx, taskID)
+		st, ended, err := status(ctx)
 		if err != nil {
 			return quiet(err)
 		}
 		for {
-			evs, err := s.b.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after, Limit: 500})
+			evs, err := events(ctx, after, page)
 			if err != nil {
 				return quiet(err)
 			}
 			for _, e := range evs {
 				b, _ := json.Marshal(e)
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, b)
-				after = e.ID
+				id, kind := meta(e)
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, kind, b)
+				after = id
 			}
 			if len(evs) > 0 {
 				flusher.Flush()
 				lastWrite = time.Now()
 			}
-			if len(evs) < 500 {
+			if len(evs) < page {
 				break
 			}
 		}
-		if t.Status.Terminal() {
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: {\"status\":%q}\n\n", after, api.EventEnd, t.Status)
+		if ended {
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: {\"status\":%q}\n\n", after, api.EventEnd, st)
 			flusher.Flush()
 			return nil
 		}

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
@@ -164,58 +161,16 @@ func (s *Server) tournamentEvents(w http.ResponseWriter, r *http.Request, _ *cal
 // streamTournament sends a tournament's events as server-sent events as
 // they are appended, and "end" once it has ended and all are out.
 func (s *Server) streamTournament(w http.ResponseWriter, r *http.Request, id string, after int64) error {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return crucible.Errorf(crucible.EINTERNAL, "streaming is not supported by this connection")
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: %d\n\n", max(s.opt.EventPoll.Milliseconds(), 500))
-	flusher.Flush()
-	ctx := r.Context()
-	poll := time.NewTicker(s.opt.EventPoll)
-	defer poll.Stop()
-	lastWrite := time.Now()
-	for {
-		t, err := s.b.FindTournament(ctx, id)
-		if err != nil {
-			return quiet(err)
-		}
-		for {
-			evs, err := s.b.FindTournamentEvents(ctx, id, after, 500)
+	return streamSSE(s, w, r, after,
+		func(ctx context.Context) (string, bool, error) {
+			t, err := s.b.FindTournament(ctx, id)
 			if err != nil {
-				return quiet(err)
+				return "", false, err
 			}
-			for _, e := range evs {
-				b, _ := json.Marshal(e)
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, b)
-				after = e.ID
-			}
-			if len(evs) > 0 {
-				flusher.Flush()
-				lastWrite = time.Now()
-			}
-			if len(evs) < 500 {
-				break
-			}
-		}
-		if t.Status.Terminal() {
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: {\"status\":%q}\n\n", after, api.EventEnd, t.Status)
-			flusher.Flush()
-			return nil
-		}
-		if time.Since(lastWrite) >= s.opt.Heartbeat {
-			fmt.Fprint(w, ": keep-alive\n\n")
-			flusher.Flush()
-			lastWrite = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-poll.C:
-		}
-	}
+			return string(t.Status), t.Status.Terminal(), nil
+		},
+		func(ctx context.Context, after int64, limit int) ([]*crucible.TournamentEvent, error) {
+			return s.b.FindTournamentEvents(ctx, id, after, limit)
+		},
+		func(e *crucible.TournamentEvent) (int64, string) { return e.ID, e.Kind })
 }
