@@ -38,30 +38,7 @@ func rewardChart(res *api.TaskResults) any {
 // rewardCurves draws each miner's mean sampled reward while training,
 // from the progress events that carry train_reward.
 func rewardCurves(evs []*crucible.TaskEvent) any {
-	by := map[string]*series{}
-	var order []string
-	for _, e := range evs {
-		r, ok := number(e.Data["train_reward"])
-		if !ok || e.Kind != crucible.EventProgress {
-			continue
-		}
-		s, ok := by[e.Hotkey]
-		if !ok {
-			s = &series{Name: e.Hotkey}
-			by[e.Hotkey] = s
-			order = append(order, e.Hotkey)
-		}
-		x, ok := number(e.Data["step"])
-		if !ok {
-			x = float64(len(s.Points) + 1)
-		}
-		s.Points = append(s.Points, [2]float64{x, r})
-	}
-	ss := make([]series, 0, len(order))
-	for _, h := range order {
-		ss = append(ss, *by[h])
-	}
-	return lineChart("Sampled reward per miner while training (higher is better)", "step", "reward", ss)
+	return progressChart(evs, "train_reward", "Sampled reward per miner while training (higher is better)", "reward")
 }
 
 // rewardRow is one line of the per-reward breakdown.

@@ -272,10 +272,16 @@ func lossChart(res *api.TaskResults) any {
 // curves draws each miner's training loss from the progress events that
 // carry train_loss (x: the step when given, else the report's number).
 func curves(evs []*crucible.TaskEvent) any {
+	return progressChart(evs, "train_loss", "Training loss per miner", "train loss")
+}
+
+// progressChart draws one line per miner of a figure (key) its progress
+// events carry, against the step when given, else the report's number.
+func progressChart(evs []*crucible.TaskEvent, key, title, ylabel string) any {
 	by := map[string]*series{}
 	var order []string
 	for _, e := range evs {
-		l, ok := number(e.Data["train_loss"])
+		y, ok := number(e.Data[key])
 		if !ok || e.Kind != crucible.EventProgress {
 			continue
 		}
@@ -289,13 +295,13 @@ func curves(evs []*crucible.TaskEvent) any {
 		if !ok {
 			x = float64(len(s.Points) + 1)
 		}
-		s.Points = append(s.Points, [2]float64{x, l})
+		s.Points = append(s.Points, [2]float64{x, y})
 	}
 	ss := make([]series, 0, len(order))
 	for _, h := range order {
 		ss = append(ss, *by[h])
 	}
-	return lineChart("Training loss per miner", "step", "train loss", ss)
+	return lineChart(title, "step", ylabel, ss)
 }
 
 // pageEvents is the task page's live stream; visibility as the page.
