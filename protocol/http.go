@@ -283,33 +283,9 @@ func ResultsHandler(srv ValidatorServer) http.Handler {
 // hotkey.
 func MinerHandler(srv MinerServer, caller func(*http.Request) string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+api.PathTaskOffer, func(w http.ResponseWriter, r *http.Request) {
-		var o api.TaskOffer
-		if err := api.DecodeJSON(r.Body, 1<<20, &o); err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		resp, err := srv.Offer(r.Context(), caller(r), o)
-		reply(w, resp, err)
-	})
-	mux.HandleFunc("POST "+api.PathStartTraining, func(w http.ResponseWriter, r *http.Request) {
-		var req api.TrainRequest
-		if err := api.DecodeJSON(r.Body, 1<<20, &req); err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		resp, err := srv.StartTraining(r.Context(), caller(r), req)
-		reply(w, resp, err)
-	})
-	mux.HandleFunc("POST "+api.PathTournamentAnnounce, func(w http.ResponseWriter, r *http.Request) {
-		var a api.TournamentAnnouncement
-		if err := api.DecodeJSON(r.Body, 1<<20, &a); err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		resp, err := srv.Announce(r.Context(), caller(r), a)
-		reply(w, resp, err)
-	})
+	mux.HandleFunc("POST "+api.PathTaskOffer, jsonCall(1<<20, caller, srv.Offer))
+	mux.HandleFunc("POST "+api.PathStartTraining, jsonCall(1<<20, caller, srv.StartTraining))
+	mux.HandleFunc("POST "+api.PathTournamentAnnounce, jsonCall(1<<20, caller, srv.Announce))
 	mux.HandleFunc("GET "+api.PathTaskStatus+"{id}", func(w http.ResponseWriter, r *http.Request) {
 		st, err := srv.TaskStatus(r.Context(), caller(r), r.PathValue("id"))
 		reply(w, st, err)
@@ -324,6 +300,20 @@ func MinerHandler(srv MinerServer, caller func(*http.Request) string) http.Handl
 }
 
 // reply writes v as JSON, or err.
+// jsonCall is the handler of a signed JSON call: the body, at most limit
+// bytes, decoded as the request, then f with the verified caller.
+func jsonCall[Req, Resp any](limit int64, caller func(*http.Request) string, f func(context.Context, string, Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := api.DecodeJSON(r.Body, limit, &req); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		resp, err := f(r.Context(), caller(r), req)
+		reply(w, resp, err)
+	}
+}
+
 func reply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		api.WriteError(w, err)
