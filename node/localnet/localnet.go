@@ -214,32 +214,50 @@ func (n *Net) Wait() error {
 // (polling the store) until the task ends, and returns it.
 func (n *Net) Follow(ctx context.Context, taskID string, show func(*crucible.TaskEvent)) (*crucible.Task, error) {
 	store := n.Validator.Store()
+	return follow(ctx,
+		func(ctx context.Context) (*crucible.Task, bool, error) {
+			t, err := store.FindTask(ctx, taskID)
+			return t, err == nil && t.Status.Terminal(), err
+		},
+		func(ctx context.Context, after int64) ([]*crucible.TaskEvent, error) {
+			return store.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after})
+		},
+		func(e *crucible.TaskEvent) int64 { return e.ID }, show)
+}
+
+// follow polls a subject (a task, a tournament) and its events, calling
+// show with each new event, until the subject has ended; it returns the
+// subject as it ended. The subject is read before its events: once it is
+// over, the events read after it include the last ones.
+func follow[T, E any](ctx context.Context, read func(context.Context) (T, bool, error),
+	events func(ctx context.Context, after int64) ([]E, error), idOf func(E) int64, show func(E)) (T, error) {
 	var after int64
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		// Read the task before its events: once it is over, the events read
-		// after it include the last ones.
-		t, err := store.FindTask(ctx, taskID)
+		subject, ended, err := read(ctx)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
-		events, err := store.FindEvents(ctx, crucible.EventFilter{TaskID: taskID, AfterID: after})
+		evs, err := events(ctx, after)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
-		for _, e := range events {
-			after = e.ID
+		for _, e := range evs {
+			after = idOf(e)
 			if show != nil {
 				show(e)
 			}
 		}
-		if t.Status.Terminal() {
-			return t, nil
+		if ended {
+			return subject, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		case <-tick.C:
 		}
 	}

@@ -48,33 +48,15 @@ func (n *Net) SeedChampion(ctx context.Context, i int) (*crucible.Champion, erro
 // are recorded (polling the store) until it ends, and returns it.
 func (n *Net) FollowTournament(ctx context.Context, id string, show func(*crucible.TournamentEvent)) (*crucible.Tournament, error) {
 	store := n.Validator.Store()
-	var after int64
-	tick := time.NewTicker(300 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		t, err := store.FindTournament(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		events, err := store.FindTournamentEvents(ctx, id, after, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range events {
-			after = e.ID
-			if show != nil {
-				show(e)
-			}
-		}
-		if t.Status.Terminal() {
-			return t, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
-	}
+	return follow(ctx,
+		func(ctx context.Context) (*crucible.Tournament, bool, error) {
+			t, err := store.FindTournament(ctx, id)
+			return t, err == nil && t.Status.Terminal(), err
+		},
+		func(ctx context.Context, after int64) ([]*crucible.TournamentEvent, error) {
+			return store.FindTournamentEvents(ctx, id, after, 0)
+		},
+		func(e *crucible.TournamentEvent) int64 { return e.ID }, show)
 }
 
 // Named replaces every miner's hotkey in s with its strategy's name.
