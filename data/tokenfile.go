@@ -159,7 +159,12 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 			opt.Progress(TokenProgress{Rows: rows, Sequences: m.Sequences, Tokens: m.Tokens, Bytes: bytes, Total: total, Elapsed: time.Since(start)})
 		}
 	}
-	err = eachTokenized(ctx, f, files, opt.Workers, func(row Row) tokenItem { return tokenizeRow(f, row, opt) }, progress, func(it *tokenItem) error {
+	perWorker := func() func(Row) tokenItem {
+		wopt := opt
+		wopt.Tokenizer = workerOf(opt.Tokenizer)
+		return func(row Row) tokenItem { return tokenizeRow(f, row, wopt) }
+	}
+	err = eachTokenized(ctx, f, files, opt.Workers, perWorker, progress, func(it *tokenItem) error {
 		if it.err != nil {
 			return rowError(path, it.err)
 		}
@@ -215,13 +220,38 @@ type readError struct{ err error }
 func (e readError) Error() string { return e.err.Error() }
 func (e readError) Unwrap() error { return e.err }
 
-// eachTokenized reads the rows of files in order, runs perRow on them in
+// encoderSource is a Tokenizer that gives each goroutine an encoder with
+// state of its own (ml/tokenizer's Encoder: a word cache per worker).
+type encoderSource interface {
+	Encoder() func(dst []int32, text string) []int32
+}
+
+// workerTokenizer is a Tokenizer whose AppendEncode is one worker's own
+// encoder.
+type workerTokenizer struct {
+	Tokenizer
+	enc func(dst []int32, text string) []int32
+}
+
+func (w workerTokenizer) AppendEncode(dst []int32, text string) []int32 { return w.enc(dst, text) }
+
+// workerOf returns the tokenizer one worker goroutine uses: tok with an
+// encoder of the worker's own when tok gives one.
+func workerOf(tok Tokenizer) Tokenizer {
+	if es, ok := tok.(encoderSource); ok {
+		return workerTokenizer{tok, es.Encoder()}
+	}
+	return tok
+}
+
+// eachTokenized reads the rows of files in order, runs the function
+// perWorker makes for each worker on them in
 // parallel (workers goroutines, GOMAXPROCS when ≤ 0), and hands each
 // result to consume in row order, in memory bounded by the batches in
 // flight. progress is called about twice a second with the rows consumed
 // and the bytes read. It returns consume's first error, the reading error
 // that ended the rows (a readError), or the context's.
-func eachTokenized(ctx context.Context, f *Formatter, files []string, workers int, perRow func(Row) tokenItem, progress func(rows, bytes int64), consume func(*tokenItem) error) error {
+func eachTokenized(ctx context.Context, f *Formatter, files []string, workers int, perWorker func() func(Row) tokenItem, progress func(rows, bytes int64), consume func(*tokenItem) error) error {
 	// On return the reader and the workers are stopped (cancel) and waited
 	// for (wg.Wait), in that order.
 	var wg sync.WaitGroup
@@ -236,6 +266,7 @@ func eachTokenized(ctx context.Context, f *Formatter, files []string, workers in
 	work := make(chan *tokenBatch, 2*workers)
 	for range workers {
 		wg.Add(1)
+		perRow := perWorker()
 		go func() {
 			defer wg.Done()
 			for b := range work {
@@ -492,25 +523,11 @@ func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucib
 		files = fs
 	}
 	opt.MaxLength = 0
-	count := func(row Row) tokenItem {
-		ex, err := f.Example(row)
-		if err != nil {
-			return tokenItem{err: err}
-		}
-		if t == crucible.TaskDPO {
-			p, err := tokenizePair(tok, ex, opt)
-			if err != nil {
-				return tokenItem{}
-			}
-			return tokenItem{tokens: int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)}
-		}
-		s, err := Tokenize(tok, ex, opt)
-		if err != nil {
-			return tokenItem{}
-		}
-		return tokenItem{tokens: int64(len(s.IDs))}
+	perWorker := func() func(Row) tokenItem {
+		tok := workerOf(tok)
+		return func(row Row) tokenItem { return countRow(f, t, tok, opt, row) }
 	}
-	err = eachTokenized(ctx, f, files, 0, count, func(int64, int64) {}, func(it *tokenItem) error {
+	err = eachTokenized(ctx, f, files, 0, perWorker, func(int64, int64) {}, func(it *tokenItem) error {
 		if it.err != nil {
 			return rowError(path, it.err)
 		}
@@ -530,4 +547,24 @@ func CountTokens(ctx context.Context, path string, t crucible.TaskType, m crucib
 		return 0, 0, err
 	}
 	return tokens, rows, nil
+}
+
+// countRow counts the tokens of one row for CountTokens.
+func countRow(f *Formatter, t crucible.TaskType, tok Tokenizer, opt TokenizeOptions, row Row) tokenItem {
+	ex, err := f.Example(row)
+	if err != nil {
+		return tokenItem{err: err}
+	}
+	if t == crucible.TaskDPO {
+		p, err := tokenizePair(tok, ex, opt)
+		if err != nil {
+			return tokenItem{}
+		}
+		return tokenItem{tokens: int64(len(p.Chosen.IDs) + len(p.Rejected.IDs) - p.PromptLen)}
+	}
+	s, err := Tokenize(tok, ex, opt)
+	if err != nil {
+		return tokenItem{}
+	}
+	return tokenItem{tokens: int64(len(s.IDs))}
 }

@@ -133,6 +133,9 @@ func eos(tok Tokenizer) []int {
 //
 // With TrainOnInputs every token but BOS counts.
 func Tokenize(tok Tokenizer, ex Example, opt TokenizeOptions) (Sequence, error) {
+	if ae, ok := tok.(appendEncoder); ok && (ex.Type == crucible.TaskInstruct || ex.Type == crucible.TaskText) {
+		return tokenizeAppend(tok, ae, ex, opt), nil
+	}
 	var b seqBuilder
 	switch ex.Type {
 	case crucible.TaskInstruct:
@@ -156,6 +159,49 @@ func Tokenize(tok Tokenizer, ex Example, opt TokenizeOptions) (Sequence, error) 
 		return Sequence{}, errorf(ex.Pos, "", "cannot tokenize a %s example as one sequence", ex.Type)
 	}
 	return b.seq(ex.Pos, opt.MaxLength), nil
+}
+
+// appendEncoder is the fast path of a Tokenizer that appends int32 ids to
+// a slice (ml/tokenizer's does): an instruct or text example is then
+// encoded straight into its sequence, without a temporary slice per field.
+type appendEncoder interface {
+	AppendEncode(dst []int32, text string) []int32
+}
+
+// tokenizeAppend is Tokenize for instruct and text examples through
+// AppendEncode; it gives the same sequence.
+func tokenizeAppend(tok Tokenizer, ae appendEncoder, ex Example, opt TokenizeOptions) Sequence {
+	first, second := ex.Prompt, ex.Response
+	firstCounts := opt.TrainOnInputs
+	if ex.Type == crucible.TaskText {
+		first, second, firstCounts = "", ex.Text, true
+	}
+	ids := make([]int32, 0, (len(first)+len(second))/3+4)
+	head := 0
+	if tok.AddBOS() && tok.BOSID() >= 0 {
+		ids = append(ids, int32(tok.BOSID()))
+		head = 1
+	}
+	if first != "" {
+		ids = ae.AppendEncode(ids, first)
+	}
+	split := len(ids)
+	ids = ae.AppendEncode(ids, second)
+	if e := tok.EOSID(); e >= 0 {
+		ids = append(ids, int32(e))
+	}
+	labels := make([]int32, len(ids))
+	copy(labels, ids)
+	for i := 0; i < head; i++ {
+		labels[i] = IgnoreIndex
+	}
+	if !firstCounts {
+		for i := head; i < split; i++ {
+			labels[i] = IgnoreIndex
+		}
+	}
+	b := seqBuilder{ids: ids, labels: labels}
+	return b.seq(ex.Pos, opt.MaxLength)
 }
 
 // Pair is a tokenized dpo example: the prompt followed by the chosen answer,

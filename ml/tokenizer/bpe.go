@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"hash/maphash"
+	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -32,46 +34,84 @@ type bpe struct {
 	cache wordCache
 }
 
-// encodePiece appends the ids of one pre-tokenised piece to dst.
-func (m *bpe) encodePiece(dst []int, piece string) []int {
+// encodePiece appends the ids of one pre-tokenised piece to dst, looking
+// in lc first when it is not nil.
+func (m *bpe) encodePiece(dst []int32, piece string, lc *localCache) []int32 {
 	if piece == "" {
 		return dst
 	}
 	if m.ignoreMerges {
 		if id, ok := m.wholeVocab[piece]; ok {
-			return append(dst, int(id))
+			return append(dst, id)
 		}
 	}
 	if m.byteLevel && len(piece) <= 2 {
 		// One or two bytes: at most one merge, cheaper than the cache.
 		a := m.byteIDs[piece[0]]
 		if len(piece) == 1 {
-			return append(dst, int(a))
+			return append(dst, a)
 		}
 		b := m.byteIDs[piece[1]]
 		if mg, ok := m.merges[pairKey(a, b)]; ok {
-			return append(dst, int(mg.id))
+			return append(dst, mg.id)
 		}
-		return append(dst, int(a), int(b))
+		return append(dst, a, b)
 	}
-	if ids, ok := m.cache.get(piece); ok {
-		for _, id := range ids {
-			dst = append(dst, int(id))
+	var slot *localEntry
+	if lc != nil && len(piece) <= localKeyMax {
+		slot = lc.slot(piece)
+		if int(slot.klen) == len(piece) && string(slot.key[:slot.klen]) == piece {
+			return append(dst, slot.ids[:slot.n]...)
 		}
-		return dst
 	}
-	var buf [64]int32
-	syms := m.symbols(buf[:0], piece)
-	if len(syms) < 64 {
-		syms = m.mergeScan(syms)
-	} else {
-		syms = m.mergeHeap(syms)
+	ids, ok := m.cache.get(piece)
+	if !ok {
+		var buf [64]int32
+		syms := m.symbols(buf[:0], piece)
+		if len(syms) < 64 {
+			syms = m.mergeScan(syms)
+		} else {
+			syms = m.mergeHeap(syms)
+		}
+		m.cache.put(piece, syms)
+		ids = syms
 	}
-	m.cache.put(piece, syms)
-	for _, id := range syms {
-		dst = append(dst, int(id))
+	if slot != nil && len(ids) <= localIDsMax {
+		slot.klen = uint8(copy(slot.key[:], piece))
+		slot.n = uint8(copy(slot.ids[:], ids))
 	}
-	return dst
+	return append(dst, ids...)
+}
+
+// localCache is the word cache of one encoder (see Tokenizer.Encoder):
+// direct-mapped, not shared, with keys and ids inline, so that a hit reads
+// one cache line and no lock or atomic. It holds short pieces with few
+// ids, which are nearly all the pieces of natural text; the rest go to
+// the shared cache. Its size is fixed: localSlots entries of 48 bytes.
+type localCache struct {
+	seed  maphash.Seed
+	slots []localEntry
+}
+
+const (
+	localSlots  = 1 << 15
+	localKeyMax = 26
+	localIDsMax = 5
+)
+
+type localEntry struct {
+	klen, n uint8
+	key     [localKeyMax]byte
+	ids     [localIDsMax]int32
+}
+
+func newLocalCache() *localCache {
+	return &localCache{seed: maphash.MakeSeed(), slots: make([]localEntry, localSlots)}
+}
+
+// slot returns the entry piece maps to (holding it or not).
+func (c *localCache) slot(piece string) *localEntry {
+	return &c.slots[maphash.String(c.seed, piece)&(localSlots-1)]
 }
 
 // symbols splits piece into its initial symbols: bytes for byte-level
@@ -142,53 +182,69 @@ func (m *bpe) mergeScan(syms []int32) []int32 {
 	return syms
 }
 
-// wordCache remembers the ids of recently seen pieces. It is sharded so that
-// concurrent encoders rarely contend, and each shard is dropped whole when it
-// fills up, which bounds memory without bookkeeping.
+// wordCache remembers the ids of recently seen pieces. It is a two-way
+// set-associative table of immutable entries published with atomic
+// pointers: a lookup takes no lock and writes nothing, so encoders on
+// every core share it without contending, and a miss replaces one of the
+// two entries of its set, which bounds memory (cacheSlots entries) without
+// bookkeeping. An entry is only used when its key equals the piece, so a
+// hash collision costs a recomputation, never a wrong id.
 type wordCache struct {
-	shards [cacheShards]cacheShard
+	table atomic.Pointer[cacheTable]
 }
 
 const (
-	cacheShards   = 16
-	cacheShardMax = 4096
-	cacheMaxPiece = 128 // longer pieces are rare and not worth keeping
+	cacheSlots    = 1 << 16 // a power of two
+	cacheMaxPiece = 128     // longer pieces are rare and not worth keeping
 )
 
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]int32
+type cacheTable struct {
+	seed  maphash.Seed
+	slots [cacheSlots]atomic.Pointer[cacheEntry]
 }
 
-// shard picks a shard from the piece's length and end bytes: cheap, and
-// spread enough for locking (the map hashes the whole piece anyway).
-func (c *wordCache) shard(s string) *cacheShard {
-	h := uint(len(s))*31 + uint(s[0])*7 + uint(s[len(s)-1])
-	return &c.shards[h%cacheShards]
+type cacheEntry struct {
+	key string
+	ids []int32
+}
+
+// tab returns the table, made on first use.
+func (c *wordCache) tab() *cacheTable {
+	if t := c.table.Load(); t != nil {
+		return t
+	}
+	c.table.CompareAndSwap(nil, &cacheTable{seed: maphash.MakeSeed()})
+	return c.table.Load()
 }
 
 func (c *wordCache) get(s string) ([]int32, bool) {
 	if len(s) > cacheMaxPiece {
 		return nil, false
 	}
-	sh := c.shard(s)
-	sh.mu.RLock()
-	ids, ok := sh.m[s]
-	sh.mu.RUnlock()
-	return ids, ok
+	t := c.tab()
+	i := maphash.String(t.seed, s) & (cacheSlots - 1)
+	if e := t.slots[i].Load(); e != nil && e.key == s {
+		return e.ids, true
+	}
+	if e := t.slots[i^1].Load(); e != nil && e.key == s {
+		return e.ids, true
+	}
+	return nil, false
 }
 
 func (c *wordCache) put(s string, ids []int32) {
 	if len(s) > cacheMaxPiece {
 		return
 	}
-	sh := c.shard(s)
-	sh.mu.Lock()
-	if sh.m == nil || len(sh.m) >= cacheShardMax {
-		sh.m = make(map[string][]int32, 256)
+	t := c.tab()
+	h := maphash.String(t.seed, s)
+	i := h & (cacheSlots - 1)
+	// Fill the set's empty way first; when both are taken, a bit of the
+	// hash above the index picks the one to replace.
+	if t.slots[i].Load() != nil && (t.slots[i^1].Load() == nil || h&cacheSlots != 0) {
+		i ^= 1
 	}
-	// Clone the key: s is a slice of the caller's text, which the cache
-	// must not keep alive.
-	sh.m[strings.Clone(s)] = append([]int32(nil), ids...)
-	sh.mu.Unlock()
+	// The key is cloned: s is a slice of the caller's text, which the
+	// cache must not keep alive.
+	t.slots[i].Store(&cacheEntry{key: strings.Clone(s), ids: slices.Clone(ids)})
 }

@@ -110,6 +110,10 @@ func (t *Tokenizer) build(f *fileJSON, m *modelJSON) error {
 		return err
 	}
 	t.metaWords = !byteLevel && metaWordsSafe(t.model.vocab)
+	if len(t.pretok) == 1 {
+		g, ok := t.pretok[0].(gpt2Split)
+		t.plainGPT2 = ok && !g.addPrefixSpace && !t.metaWords
+	}
 	t.pieces = newPieceDecoder(t.decoder, t.tokens)
 	if len(t.decoder) == 1 && byteLevel {
 		_, t.fastDecode = t.decoder[0].(byteLevelDecoder)
