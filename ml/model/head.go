@@ -1,6 +1,9 @@
 package model
 
-import "github.com/crucible-net/crucible/ml/nn"
+import (
+	"github.com/crucible-net/crucible/ml/kernel"
+	"github.com/crucible-net/crucible/ml/nn"
+)
 
 // The LM head and its loss. Logits exist only for a block of headRows
 // scored positions by headCols vocabulary entries at a time: the first
@@ -18,6 +21,9 @@ import "github.com/crucible-net/crucible/ml/nn"
 var (
 	headRows = 1024
 	headCols = 2048
+	// headFuse allows the fused gradient of a frozen head (headFusedPass);
+	// tests turn it off to compare against the two passes.
+	headFuse = true
 )
 
 // headBuffers holds the head's per-block scratch for up to rows rows.
@@ -71,6 +77,13 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 	}
 	var total float64
 	R, vb := len(hb.targets), min(V, headCols)
+	// Without a head weight gradient (a frozen head, as in LoRA) the
+	// gradient needs no second pass over the logits: each block's
+	// e^(logit − running max)·W is summed as it is computed (see
+	// nn.LSEState.UpdateExp), a third fewer head products. The head's
+	// weight gradient needs the final softmax of every block, so full
+	// fine-tuning keeps two passes, as does a final softcap.
+	fused := headFuse && dlnf != nil && m.gHead == nil && hb.capped == nil && c.FinalSoftcap == 0
 	for r0 := 0; r0 < len(rows); r0 += R {
 		chunk := rows[r0:min(r0+R, len(rows))]
 		n := len(chunk)
@@ -81,7 +94,11 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		}
 		st := &hb.state
 		st.Reset(n)
-		for v0 := 0; v0 < V; v0 += vb {
+		if fused {
+			// The gradient pass folded into this one (headGradFused).
+			m.headFusedPass(ws, n, hx, targets)
+		}
+		for v0 := 0; v0 < V && !fused; v0 += vb {
 			w := min(vb, V-v0)
 			s := hb.logits[:n*w]
 			gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
@@ -96,6 +113,10 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 			}
 		}
 		if dlnf == nil {
+			continue
+		}
+		if fused {
+			m.headGradFused(ws, chunk, hx, dlnf, scale, seqWeights)
 			continue
 		}
 		lse, g := hb.lse[:n], hb.g[:n]
@@ -144,4 +165,87 @@ func tail[T any](x []T, i int) []T {
 		return nil
 	}
 	return x[i:]
+}
+
+// headFusedPass is the forward pass over the vocabulary blocks of one chunk
+// of n rows (inputs hx) when the gradient is fused into it: it folds each
+// block into the chunk's log-sum-exp state and sums e^(logit − running
+// max)·W into hb.dx, rescaling the sum as a row's maximum grows.
+func (m *Model) headFusedPass(ws *workspace, n int, hx []float32, targets []int32) {
+	c := &m.cfg
+	C, V := c.Hidden, c.Vocab
+	hb := &ws.head
+	vb := min(V, headCols)
+	acc, rescale, st := hb.dx[:n*C], hb.g[:n], &hb.state
+	for v0 := 0; v0 < V; v0 += vb {
+		w := min(vb, V-v0)
+		s := hb.logits[:n*w]
+		gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
+		st.UpdateExp(s, n, w, v0, targets, rescale)
+		beta := float32(1)
+		if v0 == 0 {
+			beta = 0
+		} else {
+			scaleRows(acc, rescale, n, C)
+		}
+		gemmW(m.prec, false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, acc, C)
+	}
+}
+
+// headGradFused finishes the fused gradient of one chunk: row i's dL/dhx is
+// w_i·(hb.dx_i/Sum_i − W[target_i]), w_i being the row's loss weight
+// (scale, times its position and sequence weights), copied into dlnf.
+func (m *Model) headGradFused(ws *workspace, chunk []int32, hx, dlnf []float32, scale float32, seqWeights []float32) {
+	C := m.cfg.Hidden
+	hb := &ws.head
+	st := &hb.state
+	g := hb.g[:len(chunk)]
+	for i, r := range chunk {
+		w := scale
+		if ws.posWeight != nil {
+			w *= ws.posWeight(int(r), -st.Loss(i))
+		}
+		if seqWeights != nil {
+			w *= seqWeights[int(r)/ws.T]
+		}
+		g[i] = w
+	}
+	kernel.ParallelFor(len(chunk), rowGrain(C), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := int(chunk[i])
+			out := dlnf[r*C : (r+1)*C]
+			if g[i] == 0 {
+				clear(out)
+				continue
+			}
+			acc := hb.dx[i*C : (i+1)*C]
+			t := int(hb.targets[i])
+			a := g[i] / float32(st.Sum[i])
+			if m.head != nil {
+				wt := m.head[t*C : (t+1)*C]
+				for k := range out {
+					out[k] = a*acc[k] - g[i]*wt[k]
+				}
+				continue
+			}
+			wt := m.head16[t*C : (t+1)*C]
+			for k := range out {
+				out[k] = a*acc[k] - g[i]*kernel.BF16ToFloat32(wt[k])
+			}
+		}
+	})
+}
+
+// scaleRows multiplies each of n rows of x (width c) by its factor.
+func scaleRows(x, f []float32, n, c int) {
+	kernel.ParallelFor(n, rowGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			if s := f[r]; s != 1 {
+				row := x[r*c : (r+1)*c]
+				for k := range row {
+					row[k] *= s
+				}
+			}
+		}
+	})
 }

@@ -60,6 +60,44 @@ func (s *LSEState) Update(x []float32, n, w, c0 int, targets []int32) {
 	})
 }
 
+// UpdateExp is Update that also overwrites the block with e^(x − M[r]),
+// M[r] being row r's running maximum after the block, and sets rescale[r]
+// to e^(M_before − M[r]): the factor by which a sum over the row's earlier
+// blocks taken against the old maximum must be multiplied to be taken
+// against the new one (0 for a row's first block, which has no earlier
+// sum). It is the only pass of a fused cross-entropy gradient: with
+// A[r] = Σ over blocks of e^(x − M[r])·W (each block's product added after
+// A[r] is multiplied by rescale[r]), softmax·W = A[r]/Sum[r] once every
+// block is folded in, and no block needs computing twice.
+func (s *LSEState) UpdateExp(x []float32, n, w, c0 int, targets []int32, rescale []float32) {
+	need("LSEState.UpdateExp", "x", x, n*w)
+	need("LSEState.UpdateExp", "rescale", rescale, n)
+	if len(s.Max) < n || len(s.Sum) < n || len(s.Target) < n || len(targets) < n {
+		panic(fmt.Sprintf("nn.LSEState.UpdateExp: state or targets shorter than %d rows", n))
+	}
+	kernel.ParallelFor(n, rowGrain(w), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x[r*w : (r+1)*w]
+			if t := int(targets[r]) - c0; t >= 0 && t < w {
+				s.Target[r] = row[t]
+			}
+			bm := rowMax(row)
+			switch {
+			case math.IsInf(float64(s.Max[r]), -1):
+				s.Max[r], rescale[r] = bm, 0
+				s.Sum[r] = expSum64(row, row, -bm)
+			case bm > s.Max[r]:
+				f := math.Exp(float64(s.Max[r] - bm))
+				s.Sum[r] = s.Sum[r]*f + expSum64(row, row, -bm)
+				s.Max[r], rescale[r] = bm, float32(f)
+			default:
+				rescale[r] = 1
+				s.Sum[r] += expSum64(row, row, -s.Max[r])
+			}
+		}
+	})
+}
+
 // LSE is row r's log-sum-exp.
 func (s *LSEState) LSE(r int) float64 { return float64(s.Max[r]) + math.Log(s.Sum[r]) }
 
