@@ -92,7 +92,7 @@ func bf16BlockAVX512(k32 int, a, b *uint16, c *float32, ldc int, load int) {
 }
 
 var (
-	amxVariant        = &bf16Variant{name: "amx", kc: 512, mc: 128, nc: 512, block: amxBlock, begin: amxBegin, end: amxEnd}
+	amxVariant        = &bf16Variant{name: "amx", kc: 512, mc: 128, nc: 1024, block: amxBlock, begin: amxBegin, end: amxEnd}
 	avx512BF16Variant = &bf16Variant{name: "avx512bf16", kc: 256, mc: 128, nc: 1024, block: bf16BlockAVX512}
 )
 
