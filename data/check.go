@@ -80,40 +80,16 @@ func (r *Report) OK() bool { return len(r.Errors) == 0 }
 
 // checker accumulates a report.
 type checker struct {
-	hash         *maphash.Hash
-	opt          CheckOptions
-	rep          *Report
-	rowHashes    []uint64
-	promptHashes []uint64
-	lengths      []int
-	// read counts the bytes read from the files, total is their size:
-	// after a sample of rows the per-row slices are sized once for the
-	// rows to come, instead of doubling (and copying) as they grow.
-	read     atomic.Int64
-	total    int64
-	presized bool
-}
-
-// presizeAfter is the rows read before the per-row slices are sized.
-const presizeAfter = 4096
-
-// presize grows the per-row slices once to the rows the files' size
-// suggests (with a margin), after the first rows.
-func (c *checker) presize() {
-	if c.presized || len(c.rowHashes) < presizeAfter || c.total <= 0 {
-		return
-	}
-	c.presized = true
-	read := c.read.Load()
-	if read <= 0 {
-		return
-	}
-	rows := int(float64(len(c.rowHashes)) * float64(c.total) / float64(read) * 1.05)
-	c.rowHashes = slices.Grow(c.rowHashes, rows-len(c.rowHashes))
-	c.promptHashes = slices.Grow(c.promptHashes, rows-len(c.promptHashes))
-	if c.opt.Tokenizer != nil {
-		c.lengths = slices.Grow(c.lengths, rows-len(c.lengths))
-	}
+	hash *maphash.Hash
+	opt  CheckOptions
+	rep  *Report
+	// The rows' and prompts' hashes, for the duplicate counts, and the
+	// token lengths: in memory that does not grow with the rows (see
+	// hashRuns and lengthCounts).
+	rowHashes    hashRuns
+	promptHashes hashRuns
+	lengths      lengthCounts
+	read         atomic.Int64 // bytes read from the files
 }
 
 func (c *checker) warn(msg string) {
@@ -152,11 +128,6 @@ func Check(path string, opt CheckOptions) (*Report, error) {
 		}
 	}
 	rep.Files = files
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil {
-			c.total += st.Size()
-		}
-	}
 
 	f, err := c.formatter(path)
 	if err != nil {
@@ -251,9 +222,8 @@ func (c *checker) checkExample(row Row, ex Example) error {
 	if ex.Type == crucible.TaskDPO && ex.Chosen == ex.Rejected && ex.Chosen != "" {
 		c.warn(errorf(row.Pos, c.rep.Mapping.FieldRejected, "the rejected answer is the same as the chosen one").Error())
 	}
-	c.presize()
-	c.rowHashes = append(c.rowHashes, c.rowHash(row.Values))
-	c.promptHashes = append(c.promptHashes, PromptHash(ex.PromptKey()))
+	c.rowHashes.add(c.rowHash(row.Values))
+	c.promptHashes.add(PromptHash(ex.PromptKey()))
 	if c.opt.Tokenizer != nil {
 		n, err := Length(c.opt.Tokenizer, ex, TokenizeOptions{TrainOnInputs: c.opt.TrainOnInputs, ChatTemplate: c.opt.ChatTemplate})
 		if err != nil {
@@ -263,7 +233,7 @@ func (c *checker) checkExample(row Row, ex Example) error {
 			// A prompt cannot be cut without changing the question.
 			return errorf(row.Pos, c.rep.Mapping.FieldPrompt, "the prompt has %d tokens, over the %d that leave room for a completion", n, c.opt.MaxLength)
 		}
-		c.lengths = append(c.lengths, n)
+		c.lengths.add(n)
 	}
 	if c.opt.CheckExample != nil && !ex.Empty() {
 		if err := c.opt.CheckExample(ex); err != nil {
@@ -332,22 +302,14 @@ func hashValue(h *maphash.Hash, v any) {
 	}
 }
 
-// repeats counts the entries equal to an earlier one.
-func repeats(h []uint64) int {
-	slices.Sort(h)
-	n := 0
-	for i := 1; i < len(h); i++ {
-		if h[i] == h[i-1] {
-			n++
-		}
-	}
-	return n
-}
-
 func (c *checker) finish() {
 	rep := c.rep
-	rep.DuplicateRows = repeats(c.rowHashes)
-	rep.DuplicatePrompts = repeats(c.promptHashes)
+	var ok1, ok2 bool
+	rep.DuplicateRows, ok1 = c.rowHashes.repeats()
+	rep.DuplicatePrompts, ok2 = c.promptHashes.repeats()
+	if !ok1 || !ok2 {
+		c.warn(rep.Path + ": the duplicate counts are incomplete: a temporary file of row hashes could not be read back")
+	}
 	if rep.Rows == 0 && rep.BadRows == 0 && len(rep.Errors) == 0 {
 		rep.Errors = append(rep.Errors, rep.Path+": the dataset has no rows")
 	}
@@ -360,30 +322,7 @@ func (c *checker) finish() {
 			c.warn(fmt.Sprintf("%s: %d good rows, fewer than the %d a task needs (min_rows)", rep.Path, rep.Rows, min))
 		}
 	}
-	if len(c.lengths) == 0 {
-		return
-	}
-	slices.Sort(c.lengths)
-	ts := &TokenStats{Min: c.lengths[0], Max: c.lengths[len(c.lengths)-1]}
-	for _, n := range c.lengths {
-		ts.Total += int64(n)
-		if c.opt.MaxLength > 0 && n > c.opt.MaxLength {
-			ts.OverMax++
-		}
-	}
-	ts.Mean = float64(ts.Total) / float64(len(c.lengths))
-	ts.P50 = percentile(c.lengths, 50)
-	ts.P95 = percentile(c.lengths, 95)
-	rep.Tokens = ts
-}
-
-// percentile returns the nearest-rank percentile of sorted values.
-func percentile(sorted []int, p int) int {
-	rank := (p*len(sorted) + 99) / 100
-	if rank < 1 {
-		rank = 1
-	}
-	return sorted[rank-1]
+	rep.Tokens = c.lengths.stats(c.opt.MaxLength)
 }
 
 // WriteText writes the report for people.
