@@ -59,32 +59,142 @@ func (c TokenCache) Tokens(ctx context.Context, path string, opt TokenFileOption
 	if opt.Reason == "" {
 		opt.Reason = reason
 	}
-	if opt.DataSHA256 == "" {
-		if opt.DataSHA256, err = DatasetSHA256(ctx, path); err != nil {
-			return nil, nil, false, crucible.Wrap(err, crucible.EINVALID, "read dataset %s", path)
+	c.removeStale()
+	if opt.DataSHA256 != "" {
+		file := c.file(opt)
+		if st, src, ok := c.reuse(file); ok {
+			return st, src, true, nil
+		}
+		return c.write(ctx, path, file, opt)
+	}
+	// The dataset's hash names the store, so it is needed before the
+	// cache can be looked in; it takes a sequential read of the whole
+	// dataset on one core. Tokenizing starts at the same time, on the
+	// other cores, into a file of its own: on a hit it is stopped (and
+	// removed), on a miss it has a head start and is renamed to the
+	// store's name once written.
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	hashed := make(chan string, 1)
+	var hashErr error
+	go func() {
+		sum, err := DatasetSHA256(hctx, path)
+		hashErr = err
+		hashed <- sum
+	}()
+	tctx, tcancel := context.WithCancel(ctx)
+	defer tcancel()
+	pending := filepath.Join(c.Dir, fmt.Sprintf("%s%d-%d.tokens.safetensors", pendingPrefix, os.Getpid(), time.Now().UnixNano()))
+	type written struct {
+		src *TokenSource
+		err error
+	}
+	done := make(chan written, 1)
+	wopt := opt
+	wopt.dataSum = func() (string, error) {
+		select {
+		case sum := <-hashed:
+			hashed <- sum // for the caller below, too
+			return sum, hashErr
+		case <-tctx.Done():
+			return "", tctx.Err()
 		}
 	}
-	key, err := json.Marshal(map[string]any{"format": tokens.Format, "version": tokens.Version, "data": opt.DataSHA256, "tokenizer": opt.TokenizerSHA256,
-		"type": opt.Type, "mapping": opt.Mapping, "max_length": opt.Tokenize.MaxLength, "train_on_inputs": opt.Tokenize.TrainOnInputs, "vocab": opt.VocabSize})
-	if err != nil {
-		return nil, nil, false, err
+	go func() {
+		src, _, err := WriteTokenFile(tctx, path, pending, wopt)
+		done <- written{src, err}
+	}()
+	var (
+		sum string
+		w   *written
+	)
+	select {
+	case sum = <-hashed:
+		hashed <- sum
+	case r := <-done:
+		if r.err != nil {
+			// A bad row (or anything else) before the hash came: the
+			// data cannot be in the cache.
+			hcancel()
+			os.Remove(pending)
+			return nil, nil, false, r.err
+		}
+		// Written: the store had the hash to record, so it is here.
+		w = &r
+		sum = <-hashed
 	}
+	stop := func() {
+		if w == nil {
+			tcancel()
+			<-done
+		}
+		os.Remove(pending)
+	}
+	if hashErr != nil {
+		stop()
+		return nil, nil, false, crucible.Wrap(hashErr, crucible.EINVALID, "read dataset %s", path)
+	}
+	opt.DataSHA256 = sum
+	file := c.file(opt)
+	if st, src, ok := c.reuse(file); ok {
+		stop()
+		return st, src, true, nil
+	}
+	if w == nil {
+		r := <-done
+		w = &r
+	}
+	if w.err != nil {
+		os.Remove(pending)
+		return nil, nil, false, w.err
+	}
+	if err := os.Rename(pending, file); err != nil {
+		os.Remove(pending)
+		return nil, nil, false, crucible.Wrap(err, crucible.EINTERNAL, "token cache: keep the store")
+	}
+	return c.opened(file, w.src)
+}
+
+// pendingPrefix starts the names of stores being written while the
+// dataset's hash, and so the store's name, is not known yet.
+const pendingPrefix = ".pending-"
+
+// file is the cache's file for a dataset (opt.DataSHA256 set) under opt.
+func (c TokenCache) file(opt TokenFileOptions) string {
+	key, _ := json.Marshal(map[string]any{"format": tokens.Format, "version": tokens.Version, "data": opt.DataSHA256, "tokenizer": opt.TokenizerSHA256,
+		"type": opt.Type, "mapping": opt.Mapping, "max_length": opt.Tokenize.MaxLength, "train_on_inputs": opt.Tokenize.TrainOnInputs, "vocab": opt.VocabSize})
 	sum := sha256.Sum256(key)
-	file := filepath.Join(c.Dir, hex.EncodeToString(sum[:16])+".tokens.safetensors")
-	c.removeStale()
-	if st, src, err := openVerified(file); err == nil {
+	return filepath.Join(c.Dir, hex.EncodeToString(sum[:16])+".tokens.safetensors")
+}
+
+// reuse opens the cached store at file when it is there and valid; an
+// invalid one is removed.
+func (c TokenCache) reuse(file string) (*tokens.Store, *TokenSource, bool) {
+	st, src, err := openVerified(file)
+	if err == nil {
 		now := time.Now()
 		os.Chtimes(file, now, now)
 		c.logf("tokens: reusing %s (%d sequences, %d tokens)", file, st.Meta().Sequences, st.Meta().Tokens)
-		return st, src, true, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+		return st, src, true
+	}
+	if !errors.Is(err, os.ErrNotExist) {
 		c.logf("tokens: %s is unusable (%v); tokenizing again", file, err)
 		os.Remove(file)
 	}
+	return nil, nil, false
+}
+
+// write tokenizes the dataset into file.
+func (c TokenCache) write(ctx context.Context, path, file string, opt TokenFileOptions) (*tokens.Store, *TokenSource, bool, error) {
 	src, _, err := WriteTokenFile(ctx, path, file, opt)
 	if err != nil {
 		return nil, nil, false, err
 	}
+	return c.opened(file, src)
+}
+
+// opened opens the store just written at file and applies the size cap.
+func (c TokenCache) opened(file string, src *TokenSource) (*tokens.Store, *TokenSource, bool, error) {
 	st, err := tokens.Open(file)
 	if err != nil {
 		return nil, nil, false, crucible.Wrap(err, crucible.EINTERNAL, "open the token store just written")
@@ -132,6 +242,8 @@ func (c TokenCache) logf(format string, args ...any) {
 // removeStale removes the temporary files of writers that were killed.
 func (c TokenCache) removeStale() {
 	tmps, _ := filepath.Glob(filepath.Join(c.Dir, tokens.TempPattern))
+	pending, _ := filepath.Glob(filepath.Join(c.Dir, pendingPrefix+"*"))
+	tmps = append(tmps, pending...)
 	for _, t := range tmps {
 		if st, err := os.Stat(t); err == nil && time.Since(st.ModTime()) > staleTemp {
 			os.Remove(t)
@@ -153,6 +265,9 @@ func (c TokenCache) evict(keep string) {
 	var es []entry
 	var total int64
 	for _, f := range files {
+		if strings.HasPrefix(filepath.Base(f), pendingPrefix) {
+			continue // another run's, being written
+		}
 		st, err := os.Stat(f)
 		if err != nil {
 			continue

@@ -43,6 +43,13 @@ type TokenFileOptions struct {
 	// Reason is recorded as why Type and Mapping, when the caller settled
 	// them (see Settle) and nothing is detected here.
 	Reason string
+	// HashData, when DataSHA256 is empty, hashes the dataset (see
+	// DatasetSHA256) on a goroutine of its own while it is tokenized, and
+	// records the hash.
+	HashData bool
+	// dataSum, when set, gives DataSHA256 once every row is written (the
+	// cache hashes the dataset while it is tokenized).
+	dataSum func() (string, error)
 }
 
 // TokenProgress reports a running WriteTokenFile.
@@ -113,6 +120,27 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 	start := time.Now()
 	if opt.Tokenizer == nil || opt.VocabSize <= 0 {
 		return nil, tokens.Meta{}, errors.New("write tokens: a tokenizer and its vocabulary size are required")
+	}
+	if opt.HashData && opt.DataSHA256 == "" && opt.dataSum == nil {
+		hctx, hcancel := context.WithCancel(ctx)
+		defer hcancel()
+		type hashed struct {
+			sum string
+			err error
+		}
+		ch := make(chan hashed, 1)
+		go func() {
+			sum, err := DatasetSHA256(hctx, path)
+			ch <- hashed{sum, err}
+		}()
+		opt.dataSum = func() (string, error) {
+			select {
+			case h := <-ch:
+				return h.sum, h.err
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
 	}
 	typ, mapping, reason, err := Settle(path, opt.Type, opt.Mapping)
 	if err != nil {
@@ -199,6 +227,11 @@ func WriteTokenFile(ctx context.Context, path, out string, opt TokenFileOptions)
 	}
 	if w.Meta().Sequences == 0 {
 		return nil, tokens.Meta{}, noUsableRows(path, typ, src)
+	}
+	if opt.dataSum != nil {
+		if src.DataSHA256, err = opt.dataSum(); err != nil {
+			return nil, tokens.Meta{}, crucible.Wrap(err, crucible.EINVALID, "read dataset %s", path)
+		}
 	}
 	js, err := json.Marshal(src)
 	if err != nil {

@@ -315,3 +315,71 @@ func TestCountTokens(t *testing.T) {
 		t.Fatalf("bad row: %v", err)
 	}
 }
+
+// The cache hashes the dataset while it tokenizes: the store records the
+// dataset's hash, a hit stops the speculative tokenization, and neither a
+// hit, a miss nor a bad row leaves a pending file behind.
+func TestTokenCacheHashesWhileTokenizing(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLines(t, dir, "d.jsonl", tokenRows(crucible.TaskInstruct, 3000))
+	cache := TokenCache{Dir: filepath.Join(dir, "cache")}
+	opt := TokenFileOptions{Tokenizer: byteTokenizer{}, VocabSize: 262, TokenizerSHA256: strings.Repeat("b", 64), Tokenize: TokenizeOptions{MaxLength: 30}}
+	pending := func() []string {
+		m, _ := filepath.Glob(filepath.Join(cache.Dir, pendingPrefix+"*"))
+		tmp, _ := filepath.Glob(filepath.Join(cache.Dir, "*tokens-tmp"))
+		return append(m, tmp...)
+	}
+	want, err := DatasetSHA256(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wantHit := range []bool{false, true, true} {
+		st, src, hit, err := cache.Tokens(context.Background(), path, opt)
+		if err != nil || hit != wantHit {
+			t.Fatalf("run %d: hit %v, %v", i, hit, err)
+		}
+		if src.DataSHA256 != want {
+			t.Fatalf("run %d: data hash %s, want %s", i, src.DataSHA256, want)
+		}
+		if err := st.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if left := pending(); len(left) > 0 {
+			t.Fatalf("run %d left %v", i, left)
+		}
+	}
+	// The same store as one written with the hash known beforehand.
+	opt2 := opt
+	opt2.DataSHA256 = want
+	st, _, hit, err := cache.Tokens(context.Background(), path, opt2)
+	if err != nil || !hit {
+		t.Fatalf("with the hash given: hit %v, %v", hit, err)
+	}
+	st.Close()
+	// A bad row deep inside is reported with its line, and leaves nothing.
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	lines[2899] = `{"instruction": "broken` + "\n"
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(strings.Join(lines, "")), 0o644)
+	before, _ := os.ReadDir(cache.Dir)
+	_, _, _, err = cache.Tokens(context.Background(), bad, opt)
+	if crucible.ErrorCode(err) != crucible.EINVALID || !strings.Contains(err.Error(), "bad.jsonl:2900") {
+		t.Fatalf("got %v, want an EINVALID error at bad.jsonl:2900", err)
+	}
+	if after, _ := os.ReadDir(cache.Dir); len(after) != len(before) {
+		t.Fatalf("the bad dataset left %d files, had %d", len(after), len(before))
+	}
+}
+
+// HashData records the dataset's hash, computed while tokenizing.
+func TestWriteTokenFileHashData(t *testing.T) {
+	dir := t.TempDir()
+	path := writeLines(t, dir, "d.jsonl", tokenRows(crucible.TaskInstruct, 500))
+	want, _ := DatasetSHA256(context.Background(), path)
+	src, _, err := WriteTokenFile(context.Background(), path, filepath.Join(dir, "d.tokens"), TokenFileOptions{Type: crucible.TaskInstruct, Tokenizer: byteTokenizer{}, VocabSize: 262, HashData: true})
+	if err != nil || src.DataSHA256 != want || want == "" {
+		t.Fatalf("%v: hash %q, want %q", err, src.DataSHA256, want)
+	}
+}

@@ -227,8 +227,6 @@ func Tokenize(ctx context.Context, spec TokenizeSpec) (*data.TokenSource, tokens
 	if err != nil {
 		return nil, tokens.Meta{}, err
 	}
-	if opt.DataSHA256, err = data.DatasetSHA256(ctx, spec.DataPath); err != nil {
-		return nil, tokens.Meta{}, crucible.Wrap(err, crucible.EINVALID, "tokenize: read %s", spec.DataPath)
-	}
+	opt.HashData = true // on a core of its own, while the rows are tokenized
 	return data.WriteTokenFile(ctx, spec.DataPath, spec.OutPath, opt)
 }

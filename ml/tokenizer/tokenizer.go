@@ -135,8 +135,11 @@ func widen(ids []int32) []int {
 
 func (t *Tokenizer) encode(ids []int32, text string, special bool, lc *localCache) []int32 {
 	// About 3.5 bytes a token in English with a small vocabulary; the
-	// slice grows if need be.
-	ids = slices.Grow(ids, len(text)/3+4)
+	// slice grows if need be. A caller that sized dst already (room for a
+	// token every 4 bytes) keeps its slice.
+	if cap(ids)-len(ids) < len(text)/4 {
+		ids = slices.Grow(ids, len(text)/3+4)
+	}
 	t.added.split(text, special, func(seg string, id int, first bool) {
 		if id >= 0 {
 			ids = append(ids, int32(id))
