@@ -201,6 +201,12 @@ func (j *bf16Job) release() {
 // k slices in the same order whatever the split, so the result does not
 // depend on GOMAXPROCS.
 func (v *bf16Variant) run(transA, transB bool, m, n, k int, alpha float32, a Operand, lda int, b Operand, ldb int, beta float32, c []float32, ldc int) {
+	v.runPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
+}
+
+// runPacked is run that takes the blocks of op(B) from pb, packed already
+// by PackBF16 for this variant, where pb is not nil.
+func (v *bf16Variant) runPacked(transA, transB bool, m, n, k int, alpha float32, a Operand, lda int, b Operand, ldb int, pb *PackedBF16, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -228,16 +234,27 @@ func (v *bf16Variant) run(transA, transB bool, m, n, k int, alpha float32, a Ope
 	j.mcMax = min(v.mc, roundUp(m, 32))
 	j.ncMax = min(v.nc, roundUp(n, 32))
 	j.plan(runtime.GOMAXPROCS(0))
-	bbuf := v.bbufs.get()
-	defer v.bbufs.put(bbuf)
-	if need := j.ncMax * j.kcMax; len(*bbuf) < need {
-		*bbuf = make([]uint16, need)
+	if pb == nil {
+		bbuf := v.bbufs.get()
+		defer v.bbufs.put(bbuf)
+		if need := j.ncMax * j.kcMax; len(*bbuf) < need {
+			*bbuf = make([]uint16, need)
+		}
+		j.bpack = *bbuf
 	}
-	j.bpack = *bbuf
-	for jc := 0; jc < n; jc += j.ncMax {
+	for jc, jb := 0, 0; jc < n; jc, jb = jc+j.ncMax, jb+1 {
 		j.jc, j.nc = jc, min(j.ncMax, n-jc)
-		for pc := 0; pc < k; pc += j.kcMax {
+		for pc, kb := 0, 0; pc < k; pc, kb = pc+j.kcMax, kb+1 {
 			j.pc, j.kc = pc, min(j.kcMax, k-pc)
+			if pb != nil {
+				j.bpack = pb.blocks[jb*pb.kBlocks+kb]
+				if j.parts == 1 {
+					j.compute(0, 1)
+				} else {
+					ParallelFor(j.parts, 1, j.computeFn)
+				}
+				continue
+			}
 			panels := (j.nc + 31) / 32
 			if j.parts == 1 {
 				j.packB(0, panels)
@@ -342,4 +359,80 @@ func (j *bf16Job) sweep(w *bf16Workspace, bpack []uint16, mc, nc, load int, c []
 			}
 		}
 	}
+}
+
+// PackedBF16 is the B operand of GemmBF16, op(B) of k rows and n columns,
+// rounded and packed once into the panels the fastest bf16 variant reads,
+// for a B that many products share unchanged (a frozen weight): products
+// with it skip packing B. It holds about as much memory as op(B) in bf16.
+type PackedBF16 struct {
+	v       *bf16Variant
+	transB  bool
+	k, n    int
+	kBlocks int        // blocks along k per block of columns
+	blocks  [][]uint16 // [column block][k block]
+}
+
+// Bytes is the memory the packed panels take.
+func (p *PackedBF16) Bytes() int {
+	s := 0
+	for _, b := range p.blocks {
+		s += 2 * len(b)
+	}
+	return s
+}
+
+// PackBF16 packs op(B) (k×n; B is n×k with transB) for GemmBF16Packed,
+// with GemmBF16's arguments and errors.
+func PackBF16(transB bool, k, n int, b Operand, ldb int) (*PackedBF16, error) {
+	if (b.F32 == nil) == (b.BF16 == nil) && b.len() > 0 {
+		return nil, fmt.Errorf("gemm: an operand must be either float32 or bfloat16")
+	}
+	// The shape check of a product with a 1×k A.
+	if err := checkGemmLen(false, transB, 1, n, k, k, max(k, 1), b.len(), ldb, n, max(n, 1)); err != nil {
+		return nil, err
+	}
+	return packBF16With(bf16Variants[0], transB, k, n, b, ldb), nil
+}
+
+// packBF16With is PackBF16 for variant v.
+func packBF16With(v *bf16Variant, transB bool, k, n int, b Operand, ldb int) *PackedBF16 {
+	p := &PackedBF16{v: v, transB: transB, k: k, n: n}
+	if k == 0 || n == 0 {
+		return p
+	}
+	kcMax, ncMax := min(v.kc, roundUp(k, 32)), min(v.nc, roundUp(n, 32))
+	p.kBlocks = (k + kcMax - 1) / kcMax
+	for jc := 0; jc < n; jc += ncMax {
+		nc := min(ncMax, n-jc)
+		for pc := 0; pc < k; pc += kcMax {
+			kc := min(kcMax, k-pc)
+			buf := make([]uint16, roundUp(nc, 32)*roundUp(kc, 32))
+			packBBF16(buf, transB, b, ldb, pc, jc, kc, nc)
+			p.blocks = append(p.blocks, buf)
+		}
+	}
+	return p
+}
+
+// GemmBF16Packed is GemmBF16 with op(B) packed by PackBF16: C =
+// alpha·op(A)·op(B) + beta·C, op(A) m×k, bit-identical to GemmBF16 on the
+// B that was packed.
+func GemmBF16Packed(transA bool, m int, alpha float32, a Operand, lda int, b *PackedBF16, beta float32, c []float32, ldc int) error {
+	if b == nil {
+		return fmt.Errorf("gemm: no packed B")
+	}
+	if (a.F32 == nil) == (a.BF16 == nil) && a.len() > 0 {
+		return fmt.Errorf("gemm: an operand must be either float32 or bfloat16")
+	}
+	// The shape check with a B that fits op(B) exactly.
+	ldb, lenB := b.n, b.k*b.n
+	if b.transB {
+		ldb = b.k
+	}
+	if err := checkGemmLen(transA, b.transB, m, b.n, b.k, a.len(), lda, lenB, max(ldb, 1), len(c), ldc); err != nil {
+		return err
+	}
+	b.v.runPacked(transA, b.transB, m, b.n, b.k, alpha, a, lda, Operand{}, 0, b, beta, c, ldc)
+	return nil
 }

@@ -314,3 +314,60 @@ func TestMeasurePeakBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmBF16PackedMatchesUnpacked checks that a product with op(B)
+// packed once (PackBF16) is bit-identical to GemmBF16 packing it on the
+// fly, for every variant (with tiny blocks too, so that B spans several
+// blocks of columns and depth), both transposes, B in float32 and bf16,
+// and that the packed B is reused unchanged by several products.
+func TestGemmBF16PackedMatchesUnpacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	shapes := []shape{{1, 1, 1}, {17, 31, 13}, {33, 65, 70}, {47, 90, 130}, {3, 300, 7}, {70, 16, 16}, {40, 1100, 40}, {9, 40, 600}}
+	for _, v := range testBF16Variants() {
+		for si, s := range shapes {
+			if raceEnabled && strings.HasPrefix(v.name, "go") && s.m*s.n*s.k > 20000 {
+				continue
+			}
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				o := newBF16Operands(rng, s, tr[0], tr[1], si%3, si%2 == 0, si%2 == 1)
+				pb := packBF16With(v, o.transB, s.k, s.n, o.b, o.ldb)
+				for _, beta := range []float32{0, 1, 0.5} {
+					want := append([]float32(nil), o.c...)
+					v.run(o.transA, o.transB, s.m, s.n, s.k, 0.75, o.a, o.lda, o.b, o.ldb, beta, want, o.ldc)
+					got := append([]float32(nil), o.c...)
+					v.runPacked(o.transA, o.transB, s.m, s.n, s.k, 0.75, o.a, o.lda, Operand{}, 0, pb, beta, got, o.ldc)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %v tA=%v tB=%v beta=%g: packed C[%d] = %g, unpacked %g", v.name, s, tr[0], tr[1], beta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	// The exported entry points: shape errors and the auto variant.
+	o := newBF16Operands(rng, shape{20, 50, 40}, false, true, 1, false, true)
+	pb, err := PackBF16(true, 40, 50, o.b, o.ldb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), o.c...)
+	if err := GemmBF16(false, true, 20, 50, 40, 1, o.a, o.lda, o.b, o.ldb, 0, want, o.ldc); err != nil {
+		t.Fatal(err)
+	}
+	got := append([]float32(nil), o.c...)
+	if err := GemmBF16Packed(false, 20, 1, o.a, o.lda, pb, 0, got, o.ldc); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("GemmBF16Packed C[%d] = %g, GemmBF16 %g", i, got[i], want[i])
+		}
+	}
+	if _, err := PackBF16(true, 40, 50, o.b, 10); err == nil {
+		t.Error("PackBF16 accepted a leading dimension shorter than a row")
+	}
+	if err := GemmBF16Packed(false, 20, 1, o.a, o.lda, pb, 0, got[:100], o.ldc); err == nil {
+		t.Error("GemmBF16Packed accepted a C too short")
+	}
+}

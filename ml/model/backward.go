@@ -132,7 +132,7 @@ func (m *Model) mlpBwd(ws *workspace, l int, dy []float32) {
 func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []float32, ld int, x []float32, ldx int, dx []float32, n int, needDX bool) {
 	linearBwdWeight(m.prec, all, dy, ld, x, ldx, n)
 	if needDX {
-		linearBwdData(m.prec, all, dy, ld, dx, ldx, n, false)
+		m.linearBwdData(all, dy, ld, dx, ldx, n, false)
 	}
 	col := 0
 	for _, lin := range members {
@@ -146,7 +146,7 @@ func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []flo
 func (m *Model) projBwd(ws *workspace, lin *linear, dy []float32, lddy int, x []float32, ldx int, dx []float32, lddx, n int, accumulate, needDX bool) {
 	linearBwdWeight(m.prec, lin, dy, lddy, x, ldx, n)
 	if needDX {
-		linearBwdData(m.prec, lin, dy, lddy, dx, lddx, n, accumulate)
+		m.linearBwdData(lin, dy, lddy, dx, lddx, n, accumulate)
 	}
 	m.loraBwd(ws, lin, dy, lddy, x, ldx, dx, lddx, n, needDX)
 }

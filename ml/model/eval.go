@@ -56,7 +56,7 @@ func (m *Model) Logits(b Batch) ([]float32, error) {
 	c := &m.cfg
 	N := b.B * b.T
 	out := make([]float32, N*c.Vocab)
-	gemmW(m.prec, false, true, N, c.Vocab, c.Hidden, 1, ws.lnf, c.Hidden, m.head, m.head16, c.Hidden, 0, out, c.Vocab)
+	m.gemmW(false, true, N, c.Vocab, c.Hidden, 1, ws.lnf, c.Hidden, m.head, m.head16, c.Hidden, 0, out, c.Vocab)
 	m.softcapLogits(out, nil)
 	return out, nil
 }

@@ -71,7 +71,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 
 	normFwd(&b.norm1, x, ws.ln, ws.mean1[s], ws.rstd1[s], N, C, eps)
 	qkv := ws.qkv[s]
-	linearFwd(m.prec, b.qkvAll, ws.ln, C, qkv, ld, N, false)
+	m.linearFwd(b.qkvAll, ws.ln, C, qkv, ld, N, false)
 	col := 0
 	for _, lin := range b.qkv {
 		m.loraFwd(ws, lin, ws.ln, C, qkv[col:], ld, N)
@@ -134,7 +134,7 @@ func (m *Model) mlpFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
 	s := ws.slot(l)
 	N, C, I := ws.B*ws.T, c.Hidden, c.Intermediate
 	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
-	linearFwd(m.prec, b.ffInAll, x, C, ff, ldf, N, false)
+	m.linearFwd(b.ffInAll, x, C, ff, ldf, N, false)
 	col := 0
 	for _, lin := range b.ffIn {
 		m.loraFwd(ws, lin, x, C, ff[col:], ldf, N)
@@ -171,7 +171,7 @@ func (m *Model) activationBwd(dff, dh, ff []float32, n, inter int) {
 
 // projFwd applies a projection and its LoRA module, if any.
 func (m *Model) projFwd(ws *workspace, lin *linear, x []float32, ldx int, y []float32, ldy, n int, accumulate bool) {
-	linearFwd(m.prec, lin, x, ldx, y, ldy, n, accumulate)
+	m.linearFwd(lin, x, ldx, y, ldy, n, accumulate)
 	m.loraFwd(ws, lin, x, ldx, y, ldy, n)
 }
 

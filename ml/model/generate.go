@@ -93,7 +93,7 @@ func (m *Model) Generate(prompt []int32, opts GenerateOptions, onToken func(tok 
 		m.forwardBody(ws, next)
 		cache.n += len(next)
 		last := ws.lnf[(len(next)-1)*c.Hidden : len(next)*c.Hidden]
-		gemmW(m.prec, false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
+		m.gemmW(false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
 		m.softcapLogits(logits, nil)
 		tok := sample(logits, opts, rng, probs, order)
 		out = append(out, tok)

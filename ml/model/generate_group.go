@@ -94,7 +94,7 @@ func (m *Model) GenerateGroup(prompt []int32, n int, opts GenerateOptions) ([][]
 	first.n = len(prompt)
 	logits := make([]float32, n*c.Vocab)
 	last := pre.lnf[(len(prompt)-1)*c.Hidden : len(prompt)*c.Hidden]
-	gemmW(m.prec, false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
+	m.gemmW(false, true, 1, c.Vocab, c.Hidden, 1, last, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
 	m.softcapLogits(logits[:c.Vocab], nil)
 	for i := 1; i < n; i++ { // every sample's first token comes from the prompt's logits
 		copy(logits[i*c.Vocab:(i+1)*c.Vocab], logits[:c.Vocab])
@@ -155,7 +155,7 @@ func (m *Model) GenerateGroup(prompt []int32, n int, opts GenerateOptions) ([][]
 		}
 		ws.B, ws.T, ws.pos0 = B, 1, pos
 		m.forwardBody(ws, tokens[:B])
-		gemmW(m.prec, false, true, B, c.Vocab, c.Hidden, 1, ws.lnf, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
+		m.gemmW(false, true, B, c.Vocab, c.Hidden, 1, ws.lnf, c.Hidden, m.head, m.head16, c.Hidden, 0, logits, c.Vocab)
 		m.softcapLogits(logits[:B*c.Vocab], nil)
 		for _, i := range live {
 			g.caches[i].n++

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"math"
+	"sync"
 
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/nn"
@@ -178,24 +179,94 @@ func (m *Model) hspan(first, last string) []uint16 {
 }
 
 // gemmW is gemm whose B operand is a weight held in float32 (w) or, when w
-// is nil, in bf16 (w16).
-func gemmW(p kernel.Precision, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, w []float32, w16 []uint16, ldb int, beta float32, c []float32, ldc int) {
+// is nil, in bf16 (w16); a bf16 weight in bf16 precision is multiplied from
+// its packed panels, packed on first use and kept (packCache).
+func (m *Model) gemmW(tA, tB bool, rows, n, k int, alpha float32, a []float32, lda int, w []float32, w16 []uint16, ldb int, beta float32, c []float32, ldc int) {
+	p := m.prec
 	if w != nil || w16 == nil {
-		gemm(p, tA, tB, m, n, k, alpha, a, lda, w, ldb, beta, c, ldc)
+		gemm(p, tA, tB, rows, n, k, alpha, a, lda, w, ldb, beta, c, ldc)
 		return
 	}
-	if m == 0 || n == 0 {
+	if rows == 0 || n == 0 {
 		return
 	}
 	var err error
-	if p == kernel.BF16 {
-		err = kernel.GemmBF16(tA, tB, m, n, k, alpha, kernel.MatF32(a), lda, kernel.MatBF16(w16), ldb, beta, c, ldc)
-	} else {
-		err = kernel.GemmBF16B(tA, tB, m, n, k, alpha, a, lda, w16, ldb, beta, c, ldc)
+	switch {
+	case p != kernel.BF16:
+		err = kernel.GemmBF16B(tA, tB, rows, n, k, alpha, a, lda, w16, ldb, beta, c, ldc)
+	case m.packs != nil && rows >= packMinRows:
+		pb := m.packs.get(tB, k, n, w16, ldb)
+		if pb == nil {
+			err = kernel.GemmBF16(tA, tB, rows, n, k, alpha, kernel.MatF32(a), lda, kernel.MatBF16(w16), ldb, beta, c, ldc)
+		} else {
+			err = kernel.GemmBF16Packed(tA, rows, alpha, kernel.MatF32(a), lda, pb, beta, c, ldc)
+		}
+	default:
+		err = kernel.GemmBF16(tA, tB, rows, n, k, alpha, kernel.MatF32(a), lda, kernel.MatBF16(w16), ldb, beta, c, ldc)
 	}
 	if err != nil {
 		panic("model: internal shape error: " + err.Error())
 	}
+}
+
+// packMinRows is the fewest rows of A for which a product uses (and
+// packs) cached panels: a decoding step's single rows would pack every
+// weight for one use.
+const packMinRows = 64
+
+// packCacheBytes bounds the memory of a model's packed panels. Each bf16
+// weight is packed at most twice (as op(B) = Wᵀ for the forward product and
+// W for the backward one), so a base of up to about 64M parameters is
+// packed whole (Llama-30M's take 128 MiB) and a larger one in part, its
+// first layers and head blocks; past the bound, the products pack their
+// weights on the fly as before.
+var packCacheBytes = 256 << 20
+
+// packCache keeps the packed bf16 panels of a frozen base held in bf16
+// (kernel.PackBF16): its weights never change while it is held, so the
+// products of every step can skip packing them. It belongs to one binding
+// of the model's tensors (bind starts a new one).
+type packCache struct {
+	mu     sync.Mutex
+	bytes  int
+	limit  int
+	packed map[packKey]*kernel.PackedBF16
+}
+
+type packKey struct {
+	w         *uint16
+	tB        bool
+	k, n, ldb int
+}
+
+func newPackCache(limit int) *packCache {
+	return &packCache{limit: limit, packed: map[packKey]*kernel.PackedBF16{}}
+}
+
+// get returns op(w) packed, packing it on first use, or nil where it did
+// not fit in the cache's bound.
+func (pc *packCache) get(tB bool, k, n int, w []uint16, ldb int) *kernel.PackedBF16 {
+	key := packKey{&w[0], tB, k, n, ldb}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if p, ok := pc.packed[key]; ok {
+		return p // nil for a weight that did not fit
+	}
+	if pc.bytes+2*k*n > pc.limit {
+		pc.packed[key] = nil
+		return nil
+	}
+	p, err := kernel.PackBF16(tB, k, n, kernel.MatBF16(w), ldb)
+	if err != nil {
+		panic("model: internal shape error: " + err.Error())
+	}
+	if pc.bytes+p.Bytes() > pc.limit { // the panels' padding did not fit
+		p = nil
+	} else {
+		pc.bytes += p.Bytes()
+	}
+	pc.packed[key] = p
+	return p
 }
 
 // embedForward looks the tokens up in the embedding table, float32 or bf16.

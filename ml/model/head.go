@@ -101,7 +101,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		for v0 := 0; v0 < V && !fused; v0 += vb {
 			w := min(vb, V-v0)
 			s := hb.logits[:n*w]
-			gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
+			m.gemmW(false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
 			m.softcapLogits(s, nil)
 			st.Update(s, n, w, v0, targets)
 		}
@@ -135,7 +135,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 		for v0 := 0; v0 < V; v0 += vb {
 			w := min(vb, V-v0)
 			s := hb.logits[:n*w]
-			gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
+			m.gemmW(false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
 			var capped []float32
 			if hb.capped != nil {
 				capped = hb.capped[:n*w]
@@ -147,7 +147,7 @@ func (m *Model) headLoss(ws *workspace, labels []int32, dlnf []float32, scale fl
 			if v0 == 0 {
 				beta = 0
 			}
-			gemmW(m.prec, false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, dhx, C)
+			m.gemmW(false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, dhx, C)
 			if m.gHead != nil {
 				gemm(m.prec, true, false, w, C, n, 1, s, w, hx, C, 1, m.gHead[v0*C:], C)
 			}
@@ -180,7 +180,7 @@ func (m *Model) headFusedPass(ws *workspace, n int, hx []float32, targets []int3
 	for v0 := 0; v0 < V; v0 += vb {
 		w := min(vb, V-v0)
 		s := hb.logits[:n*w]
-		gemmW(m.prec, false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
+		m.gemmW(false, true, n, w, C, 1, hx, C, tail(m.head, v0*C), tail(m.head16, v0*C), C, 0, s, w)
 		st.UpdateExp(s, n, w, v0, targets, rescale)
 		beta := float32(1)
 		if v0 == 0 {
@@ -188,7 +188,7 @@ func (m *Model) headFusedPass(ws *workspace, n int, hx []float32, targets []int3
 		} else {
 			scaleRows(acc, rescale, n, C)
 		}
-		gemmW(m.prec, false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, acc, C)
+		m.gemmW(false, false, n, C, w, 1, s, w, tail(m.head, v0*C), tail(m.head16, v0*C), C, beta, acc, C)
 	}
 }
 

@@ -57,6 +57,9 @@ type Model struct {
 	half    []uint16
 	kept    *layout
 	keptBuf []float32
+	// packs keeps the held base's weights packed for bf16 products (nil
+	// when the base is not held in bf16); bind starts it afresh.
+	packs *packCache
 
 	blocks                                []block
 	embed, gEmbed, pos, gPos, head, gHead []float32

@@ -84,7 +84,7 @@ func (m *Model) moeFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
 	N, C := ws.B*ws.T, c.Hidden
 	E, K, I := e.Experts, e.TopK, e.Intermediate
 	probs, sel, wts := mw.probs[s][:N*E], mw.sel[s][:N*K], mw.wts[s][:N*K]
-	linearFwd(m.prec, b.router, x, C, mw.logits, E, N, false)
+	m.linearFwd(b.router, x, C, mw.logits, E, N, false)
 	nn.SoftmaxForward(probs, mw.logits[:N*E], N, E)
 	kernel.ParallelFor(N, max(1, 1024/E), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
@@ -103,13 +103,13 @@ func (m *Model) moeFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
 		}
 		ex := &b.experts[x]
 		xg, g := mw.xg[o0*C:], gu[o0*2*I:o1*2*I]
-		linearFwd(m.prec, ex.ffInAll, xg, C, g, 2*I, n, false)
+		m.linearFwd(ex.ffInAll, xg, C, g, 2*I, n, false)
 		for k, lin := range ex.ffIn {
 			m.loraFwdU(ws, lin, xg, C, g[k*I:], 2*I, n, m.expertLoRAU(ws, s, k, o0))
 		}
 		h := mw.h[o0*I : o1*I]
 		m.activation(h, g, n, I)
-		linearFwd(m.prec, ex.down, h, I, mw.yg[o0*C:], C, n, false)
+		m.linearFwd(ex.down, h, I, mw.yg[o0*C:], C, n, false)
 		m.loraFwdU(ws, ex.down, h, I, mw.yg[o0*C:], C, n, m.expertLoRAU(ws, s, 2, o0))
 	}
 	// y[t] (+)= Σ_j w[t,j]·yg[pos(t,j)], slots in order.
@@ -209,7 +209,7 @@ func (m *Model) moeBwd(ws *workspace, l int, dy []float32) {
 			h := mw.h[o0*I : o1*I]
 			m.activation(h, gu[o0*2*I:o1*2*I], n, I)
 			lin := b.experts[ex].down
-			linearFwd(m.prec, lin, h, I, mw.yg[o0*C:], C, n, false)
+			m.linearFwd(lin, h, I, mw.yg[o0*C:], C, n, false)
 			m.loraFwdU(ws, lin, h, I, mw.yg[o0*C:], C, n, m.expertLoRAU(ws, s, 2, o0))
 		}
 	}
@@ -241,13 +241,13 @@ func (m *Model) moeBwd(ws *workspace, l int, dy []float32) {
 		h, dh := mw.h[o0*I:o1*I], mw.dh[o0*I:o1*I]
 		dyg, xg := mw.dyg[o0*C:], mw.xg[o0*C:]
 		linearBwdWeight(m.prec, xp.down, dyg, C, h, I, n)
-		linearBwdData(m.prec, xp.down, dyg, C, dh, I, n, false)
+		m.linearBwdData(xp.down, dyg, C, dh, I, n, false)
 		m.loraBwdU(ws, xp.down, dyg, C, h, I, dh, I, n, true, m.expertLoRAU(ws, s, 2, o0))
 		dgu := mw.dgu[o0*2*I : o1*2*I]
 		clear(dgu)
 		m.activationBwd(dgu, dh, gu[o0*2*I:o1*2*I], n, I)
 		linearBwdWeight(m.prec, xp.ffInAll, dgu, 2*I, xg, C, n)
-		linearBwdData(m.prec, xp.ffInAll, dgu, 2*I, mw.dxg[o0*C:], C, n, false)
+		m.linearBwdData(xp.ffInAll, dgu, 2*I, mw.dxg[o0*C:], C, n, false)
 		for k, lin := range xp.ffIn {
 			m.loraBwdU(ws, lin, dgu[k*I:], 2*I, xg, C, mw.dxg[o0*C:], C, n, true, m.expertLoRAU(ws, s, k, o0))
 		}
@@ -303,7 +303,7 @@ func (m *Model) moeBwd(ws *workspace, l int, dy []float32) {
 		}
 	})
 	linearBwdWeight(m.prec, b.router, dlogit, E, x, C, N)
-	linearBwdData(m.prec, b.router, dlogit, E, ws.dln, C, N, true)
+	m.linearBwdData(b.router, dlogit, E, ws.dln, C, N, true)
 }
 
 // moeAux computes the load-balancing loss over every sparse layer of the

@@ -59,15 +59,15 @@ func normBwd(nm *norm, dy, x, mean, rstd, dx []float32, rows, c int) {
 // linearFwd computes y = x·Wᵀ (+ b) (or x·W for Conv1D) for n rows; x and y
 // may be column windows of wider buffers (leading dimensions ldx, ldy). With
 // accumulate, the product is added to y.
-func linearFwd(p kernel.Precision, l *linear, x []float32, ldx int, y []float32, ldy int, n int, accumulate bool) {
+func (m *Model) linearFwd(l *linear, x []float32, ldx int, y []float32, ldy int, n int, accumulate bool) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
 	}
 	if l.conv1d {
-		gemmW(p, false, false, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.out, beta, y, ldy)
+		m.gemmW(false, false, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.out, beta, y, ldy)
 	} else {
-		gemmW(p, false, true, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.in, beta, y, ldy)
+		m.gemmW(false, true, n, l.out, l.in, 1, x, ldx, l.w, l.w16, l.in, beta, y, ldy)
 	}
 	if l.b != nil {
 		addBias(y, ldy, l.b, n)
@@ -87,15 +87,15 @@ func addBias(y []float32, ldy int, b []float32, n int) {
 }
 
 // linearBwdData computes dx (+)= dy·W (or dy·Wᵀ for Conv1D).
-func linearBwdData(p kernel.Precision, l *linear, dy []float32, lddy int, dx []float32, lddx int, n int, accumulate bool) {
+func (m *Model) linearBwdData(l *linear, dy []float32, lddy int, dx []float32, lddx int, n int, accumulate bool) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
 	}
 	if l.conv1d {
-		gemmW(p, false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.out, beta, dx, lddx)
+		m.gemmW(false, true, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.out, beta, dx, lddx)
 	} else {
-		gemmW(p, false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.in, beta, dx, lddx)
+		m.gemmW(false, false, n, l.in, l.out, 1, dy, lddy, l.w, l.w16, l.in, beta, dx, lddx)
 	}
 }
 

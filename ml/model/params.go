@@ -235,6 +235,10 @@ func (l *layout) view(buf []float32, name string) []float32 {
 // bind (re)builds the model's views over m.params and m.grads.
 func (m *Model) bind() {
 	c, l := &m.cfg, m.layout
+	m.packs = nil
+	if m.half != nil {
+		m.packs = newPackCache(packCacheBytes)
+	}
 	mk := func(module string, in, out int, conv bool) *linear {
 		var old *loraModule
 		if prev, ok := m.linears[module]; ok {

@@ -81,3 +81,76 @@ func relDiff(a, b []float32) float64 {
 	}
 	return math.Sqrt(num / den)
 }
+
+// TestPackedBaseMatchesUnpacked trains LoRA on every tiny model with the
+// base held in bf16 in bf16 arithmetic, with its weights' packed panels
+// cached (packCache) and without: losses, adapter gradients and evaluation
+// must be bit-identical, the cache must be used on the second step and
+// stay within its bound.
+func TestPackedBaseMatchesUnpacked(t *testing.T) {
+	defer func(b int) { packCacheBytes = b }(packCacheBytes)
+	for name, cfg := range tinyConfigs() {
+		t.Run(name, func(t *testing.T) {
+			run := func(limit int) (float64, float64, []float32, *packCache) {
+				packCacheBytes = limit
+				m, err := NewBF16(cfg, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.SetPrecision(kernel.BF16)
+				l, err := m.AddLoRA(LoRAConfig{Rank: 4, Alpha: 8, TargetModules: DefaultLoRATargets(cfg), Seed: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rng := rand.New(rand.NewPCG(23, 24))
+				for i := range l.params {
+					l.params[i] += float32(rng.NormFloat64()) * 0.05
+				}
+				b := randomBatch(rng, cfg.Vocab, 5, 16) // 80 rows: products use the cache
+				var loss Loss
+				for range 2 {
+					clear(l.grads)
+					if loss, err = m.ForwardBackward(b, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ev, err := m.Evaluate(b, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return loss.Sum, ev.Sum, append([]float32(nil), l.grads...), m.packs
+			}
+			l0, e0, g0, p0 := run(0)
+			l1, e1, g1, p1 := run(1 << 30)
+			if p0 == nil || p0.bytes != 0 || p0.cached() != 0 {
+				t.Fatalf("a cache bounded at 0 bytes holds %+v", p0)
+			}
+			if p1 == nil || p1.cached() == 0 {
+				t.Fatal("the products packed no weight into the cache")
+			}
+			if l0 != l1 || e0 != e1 {
+				t.Errorf("loss %v / eval %v with packed weights, %v / %v without", l1, e1, l0, e0)
+			}
+			for i := range g0 {
+				if math.Float32bits(g0[i]) != math.Float32bits(g1[i]) {
+					t.Fatalf("adapter gradient %d: %v with packed weights, %v without", i, g1[i], g0[i])
+				}
+			}
+			_, _, _, p2 := run(p1.bytes / 2)
+			if p2.bytes > p1.bytes/2 || p2.cached() == 0 || p2.cached() >= p1.cached() {
+				t.Errorf("a cache bounded at %d bytes holds %d bytes in %d weights (unbounded: %d in %d)", p1.bytes/2, p2.bytes, p2.cached(), p1.bytes, p1.cached())
+			}
+		})
+	}
+}
+
+// cached counts the weights a packCache holds packed.
+func (pc *packCache) cached() int {
+	n := 0
+	for _, p := range pc.packed {
+		if p != nil {
+			n++
+		}
+	}
+	return n
+}
