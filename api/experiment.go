@@ -33,6 +33,11 @@ type ExperimentResults struct {
 	MinersMode string   `json:"miners_mode"`
 	Miners     []string `json:"miners"`
 	Budget     float64  `json:"budget_s"`
+	// BudgetClock is what the budget measured: "compute" (work at a
+	// nominal ComputeRate GFLOP/s, whatever the machine's load) or "wall"
+	// (real time; empty in results written before the compute clock).
+	BudgetClock string  `json:"budget_clock,omitempty"`
+	ComputeRate float64 `json:"compute_rate_gflops,omitempty"`
 	// TestRows and TestSHA256 describe the hidden test split every number
 	// is measured on; BaseLoss is the base model's loss on it.
 	TestRows   int      `json:"test_rows,omitempty"`

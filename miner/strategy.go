@@ -23,7 +23,13 @@ type Job struct {
 	Hints           *crucible.Hints         // the customer's suggested hyperparameters; nil for none
 	HoursToComplete float64
 	Deadline        time.Time // the strategy must have written OutDir by then (ctx expires at it)
-	OutDir          string    // write the result here: a full model or a PEFT adapter
+	// Budget and ComputeRate, when set (miners taking Turns on a compute
+	// clock), are the training budget as compute: Budget's worth of work at
+	// ComputeRate GFLOP/s (tuning.Spec.ComputeRate), however long it takes
+	// before Deadline. Zero: the budget is the time until Deadline.
+	Budget      time.Duration
+	ComputeRate float64
+	OutDir      string // write the result here: a full model or a PEFT adapter
 	// DataSHA256 is the train split's hash, as the validator announced
 	// it ("" when it did not).
 	DataSHA256 string

@@ -81,3 +81,39 @@ func TestTurnsTrainOneAtATime(t *testing.T) {
 	}
 	close(hold)
 }
+
+// jobs records the jobs a strategy was given.
+type jobs struct{ got []Job }
+
+func (j *jobs) Name() string { return "jobs" }
+
+func (j *jobs) Train(_ context.Context, job *Job, _ func(Progress)) error {
+	j.got = append(j.got, *job)
+	return nil
+}
+
+// On a compute clock the turn hands the strategy its budget as compute and
+// bounds the real time by ComputeSlack times it.
+func TestTurnsComputeBudget(t *testing.T) {
+	turns := NewTurns(time.Minute)
+	turns.ComputeRate = 150
+	rec := &jobs{}
+	far := time.Now().Add(time.Hour)
+	before := time.Now()
+	if err := turns.Wrap(rec).Train(context.Background(), &Job{Deadline: far}, func(Progress) {}); err != nil {
+		t.Fatal(err)
+	}
+	j := rec.got[0]
+	if j.Budget != time.Minute || j.ComputeRate != 150 {
+		t.Errorf("job budget %s at %g GFLOP/s", j.Budget, j.ComputeRate)
+	}
+	if d := j.Deadline.Sub(before); d < ComputeSlack*time.Minute-time.Second || d > ComputeSlack*time.Minute+time.Second {
+		t.Errorf("real limit %s, want %d minutes", d, ComputeSlack)
+	}
+	// On the wall clock the job carries no compute budget.
+	turns.ComputeRate = 0
+	turns.Wrap(rec).Train(context.Background(), &Job{Deadline: far}, func(Progress) {})
+	if j := rec.got[1]; j.Budget != 0 || j.ComputeRate != 0 || j.Deadline.Sub(before) > time.Minute+time.Second {
+		t.Errorf("wall-clock job %+v", j)
+	}
+}

@@ -35,8 +35,16 @@ type Spec struct {
 	// Deadline is zero (from the call). One of the two is required.
 	Deadline time.Time
 	Budget   time.Duration
-	Recipe   Recipe
-	Seed     uint64
+	// ComputeRate, when positive, makes the time budget one of compute
+	// (train.ComputeClock): training may do Budget's worth of work at this
+	// nominal rate in GFLOP/s (when Budget is zero: the time until
+	// Deadline), however long that takes on this machine, so that the run
+	// is the same on a loaded machine as on a quiet one. Deadline then
+	// only bounds the real time (none when it is zero). GRPO runs, whose
+	// sampling cost is not modelled, keep the real clock.
+	ComputeRate float64
+	Recipe      Recipe
+	Seed        uint64
 	// WorkDir holds checkpoints; defaults to OutDir + ".work", removed
 	// after a successful run.
 	WorkDir string
@@ -109,13 +117,17 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 		}
 	}
 	deadline := spec.Deadline
-	if deadline.IsZero() {
-		if spec.Budget <= 0 {
-			return nil, crucible.Errorf(crucible.EINVALID, "train: a deadline or a time budget is required")
-		}
+	if deadline.IsZero() && spec.Budget <= 0 {
+		return nil, crucible.Errorf(crucible.EINVALID, "train: a deadline or a time budget is required")
+	}
+	computeBudget := spec.Budget
+	if computeBudget <= 0 {
+		computeBudget = deadline.Sub(start)
+	}
+	if deadline.IsZero() && spec.ComputeRate <= 0 {
 		deadline = start.Add(spec.Budget)
 	}
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
 	if err := spec.Recipe.Check(); err != nil {
@@ -168,7 +180,10 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	}
 	// Tokenizing counts against the deadline (less the time the save needs
 	// at the least).
-	dctx, cancel := context.WithDeadline(ctx, deadline.Add(-time.Second))
+	dctx, cancel := context.WithCancel(ctx)
+	if !deadline.IsZero() {
+		dctx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Second))
+	}
 	ds, err := loadTrainData(dctx, spec, tok, cfg.Vocab, maxLen, tokenCache(spec.TokenCache, work, spec.Log), tokenProgress(report, logf))
 	cancel()
 	if err != nil {
@@ -217,7 +232,7 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 	}
 	reserve := time.Second + time.Duration(float64(saveBytes)/saveRate*float64(time.Second))*2
 	choose(train.Choice{Name: "save reserve", Value: reserve.Round(time.Millisecond).String(), Reason: fmt.Sprintf("time kept before the deadline to write %.1f MB", float64(saveBytes)/1e6)})
-	if time.Until(deadline) < reserve {
+	if !deadline.IsZero() && time.Until(deadline) < reserve {
 		return nil, crucible.Errorf(crucible.EINVALID, "train: time budget too small: %s left after loading, the save alone needs %s", time.Until(deadline).Round(time.Millisecond), reserve.Round(time.Millisecond))
 	}
 
@@ -237,6 +252,18 @@ func Train(ctx context.Context, spec Spec, report func(Progress)) (*Result, erro
 			l := p.Loss
 			report(Progress{Fraction: 0.05 + 0.9*p.Fraction, Step: p.Step, Loss: &l, Message: fmt.Sprintf("step %d/%d loss %.4f, %.0f tokens/s", p.Step, p.TotalSteps, p.Loss, p.TokensPerS)})
 		},
+	}
+	switch {
+	case spec.ComputeRate > 0 && ds.Type != crucible.TaskGRPO:
+		clock := train.NewComputeClock(time.Now(), spec.ComputeRate)
+		tc.Compute, tc.Deadline, tc.Reserve = clock, clock.Now().Add(computeBudget), 0
+		tc.CheckpointEvery = max(30*time.Second, computeBudget/5)
+		choose(train.Choice{Name: "budget clock", Value: "compute", Reason: fmt.Sprintf("%s of compute at a nominal %g GFLOP/s: every time decision reads the estimated work done, not the clock, so the run is the same whatever the machine's load", computeBudget, clock.GFLOPS())})
+	case spec.ComputeRate > 0:
+		if tc.Deadline.IsZero() {
+			tc.Deadline = start.Add(computeBudget)
+		}
+		choose(train.Choice{Name: "budget clock", Value: "wall", Reason: "grpo's sampling cost is not modelled by the compute clock: the real clock"})
 	}
 	if spec.Resume {
 		if ck := train.LatestCheckpoint(work); ck != "" {
@@ -426,6 +453,9 @@ func finishOutput(m *model.Model, tmp string, spec Spec, res *Result) error {
 // checkpointEvery spaces checkpoints to about five per run, at least 30s
 // apart.
 func checkpointEvery(deadline time.Time) time.Duration {
+	if deadline.IsZero() {
+		return 5 * time.Minute
+	}
 	return max(30*time.Second, time.Until(deadline)/5)
 }
 

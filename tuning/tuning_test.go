@@ -3,6 +3,7 @@ package tuning
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -272,4 +273,33 @@ func derefMapping(m *crucible.ColumnMapping) crucible.ColumnMapping {
 		return crucible.ColumnMapping{}
 	}
 	return *m
+}
+
+// On a compute budget a run does the budget's worth of modelled work
+// (whatever the real clock says), and the same run twice is the same.
+func TestTrainComputeBudget(t *testing.T) {
+	base := tinyBase(t)
+	dir := t.TempDir()
+	trainPath := writeJSONL(t, dir, "train.jsonl", instructRows(120, 5))
+	run := func(name string) *Result {
+		res, err := Train(context.Background(), Spec{ModelDir: base, DataPath: trainPath, OutDir: filepath.Join(dir, name), Budget: 2 * time.Second,
+			ComputeRate: 0.5, Seed: 1, Recipe: Recipe{LoRA: boolPtr(false), Epochs: 50}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := run("a"), run("b")
+	clock := ""
+	for _, c := range a.Choices {
+		if c.Name == "budget clock" {
+			clock = fmt.Sprint(c.Value)
+		}
+	}
+	if clock != "compute" || a.Train.StopReason != "time budget" || a.Train.ComputeTime > 2*time.Second || a.Train.ComputeTime < time.Second {
+		t.Fatalf("budget clock %q, stop %q, compute %s", clock, a.Train.StopReason, a.Train.ComputeTime)
+	}
+	if a.Train.Steps != b.Train.Steps || a.Train.ValLoss != b.Train.ValLoss || a.Train.LR != b.Train.LR {
+		t.Fatalf("two runs: %d steps val %v lr %g; %d steps val %v lr %g", a.Train.Steps, a.Train.ValLoss, a.Train.LR, b.Train.Steps, b.Train.ValLoss, b.Train.LR)
+	}
 }

@@ -127,6 +127,14 @@ type Config struct {
 	// at its deadline whatever the machine's speed; the deadline's context
 	// still cancels on the real clock.
 	Clock func() time.Time
+	// Compute, when set, is the run's clock instead of Clock: a compute
+	// clock that the run advances by the estimated cost of the work it
+	// does, so that every deadline decision (the steps that fit, the
+	// range test, validations, checkpoints, the stop) is a function of
+	// the work done, not of the machine's speed or load. Deadline is then
+	// a time on that clock, and it does not cancel the run on the real
+	// clock (the caller's context still can).
+	Compute *ComputeClock
 	// Seed fixes the data order and the validation split.
 	Seed uint64
 	// DataID identifies the training data (a token store's checksum), so
@@ -270,6 +278,11 @@ type Result struct {
 	Warnings   []string      `json:"warnings,omitempty"`
 	Choices    []Choice      `json:"choices"`
 	Duration   time.Duration `json:"duration_ns"`
+	// ComputeGFLOP and ComputeTime are, for a run on a compute clock
+	// (Config.Compute), the work it charged and that work as time on the
+	// clock; zero otherwise.
+	ComputeGFLOP float64       `json:"compute_gflop,omitempty"`
+	ComputeTime  time.Duration `json:"compute_ns,omitempty"`
 }
 
 // Stop reasons.

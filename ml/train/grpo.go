@@ -188,6 +188,9 @@ func RunGRPO(ctx context.Context, m *model.Model, d GRPOData, cfg GRPOConfig) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("grpo: %w", err)
 	}
+	if cfg.Compute != nil {
+		return nil, errors.New("grpo: a compute clock is not supported (sampling's cost is not modelled): use the real clock")
+	}
 	cfg = cfg.withDefaults()
 	r := &grpoRun{ctx: ctx, m: m, cfg: cfg, start: time.Now(), now: cfg.Clock,
 		res: &GRPOResult{Result: Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, InitialValReward: math.NaN(), ValReward: math.NaN(), RewardNames: cfg.RewardNames}}

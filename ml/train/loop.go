@@ -17,19 +17,20 @@ import (
 func (r *run) loop() error {
 	cfg := &r.cfg
 	ctx := r.ctx
-	if !r.hard.IsZero() {
+	if !r.hard.IsZero() && cfg.Compute == nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, r.hard)
 		defer cancel()
 	}
 	// Validation before training: the baseline, and the cost of one.
 	if r.obj.hasVal() {
-		t0 := time.Now()
+		t0 := r.meter()
 		v, err := r.obj.validate(ctx)
 		if err != nil {
 			return r.budgetOr(err, "the first validation")
 		}
-		r.evalDur = time.Since(t0)
+		r.charge(r.valFLOPs)
+		r.evalDur = r.meter().Sub(t0)
 		r.res.InitialValLoss, r.res.InitialRewardAccuracy = v.loss, v.acc
 		r.logf("validation before training: loss %.4f%s (%s)", v.loss, accText(r.obj, v), r.evalDur.Round(time.Millisecond))
 		rec := map[string]any{"step": 0, "val_loss": v.loss}
@@ -84,7 +85,7 @@ func (r *run) loop() error {
 		r.res.Steps = first
 		r.logf("resumed from %s at step %d (epoch %.2f)", cfg.Resume, first, resumed.Epoch)
 	}
-	r.lastCkpt = time.Now()
+	r.lastCkpt = r.meter()
 	r.bestVal = math.Inf(1)
 	r.res.StopReason = StopCompleted
 
@@ -103,7 +104,7 @@ func (r *run) loop() error {
 				break
 			}
 		}
-		t0 := time.Now()
+		t0 := r.meter()
 		group := r.nextGroup()
 		if step == first && !r.hard.IsZero() && r.valTokens > 0 {
 			// No step measured yet: estimate the first from the validation.
@@ -123,6 +124,7 @@ func (r *run) loop() error {
 		if err != nil {
 			return err
 		}
+		r.charge(r.stepFLOPs(group))
 		if cfg.faultStep == step+1 {
 			out.loss = math.NaN()
 		}
@@ -141,7 +143,7 @@ func (r *run) loop() error {
 		}
 		lr := r.lr(step)
 		r.opt.StepScaled(lr, clip)
-		d := time.Since(t0)
+		d := r.meter().Sub(t0)
 		r.stepDurs = append(r.stepDurs, d)
 		r.trainTime += d
 		r.tokens += out.tokens
@@ -155,7 +157,7 @@ func (r *run) loop() error {
 		}
 		tps := float64(r.tokens) / r.trainTime.Seconds()
 		rec := map[string]any{"step": step + 1, "epoch": round4(r.epochNow()), "loss": out.loss, "lr": lr, "grad_norm": gn,
-			"tokens_per_s": math.Round(tps), "elapsed_s": round4(time.Since(r.start).Seconds())}
+			"tokens_per_s": math.Round(tps), "elapsed_s": round4(r.meter().Sub(r.start).Seconds())}
 		if _, ok := r.obj.(*dpo); ok {
 			rec["reward_accuracy"], rec["reward_margin"] = out.acc, out.margin
 		}
@@ -177,7 +179,7 @@ func (r *run) loop() error {
 			r.metric(rec)
 			r.report(step+1, out.loss, lr, tps)
 		}
-		if cfg.CheckpointDir != "" && time.Since(r.lastCkpt) >= cfg.CheckpointEvery && step+1 < r.total {
+		if cfg.CheckpointDir != "" && r.meter().Sub(r.lastCkpt) >= cfg.CheckpointEvery && step+1 < r.total {
 			if err := r.checkpoint(step+1, out.loss); err != nil {
 				return err
 			}
@@ -207,7 +209,7 @@ func (r *run) report(step int, loss, lr, tps float64) {
 	frac := float64(step) / float64(r.total)
 	if !r.hard.IsZero() {
 		span := r.hard.Sub(r.start)
-		frac = max(frac, float64(time.Since(r.start))/float64(span))
+		frac = max(frac, float64(r.meter().Sub(r.start))/float64(span))
 	}
 	r.cfg.Progress(Progress{Step: step, TotalSteps: r.total, Epoch: r.epochNow(), Loss: loss, LR: lr, TokensPerS: tps,
 		Fraction: min(1, frac), Message: fmt.Sprintf("step %d/%d loss %.4f", step, r.total, loss)})
@@ -288,7 +290,7 @@ func (r *run) validate(ctx context.Context, step int, rec map[string]any) (bool,
 	if r.now().Add(2*r.evalDur).After(r.hard) && !r.hard.IsZero() {
 		return false, nil // the final validation still fits; this one would not leave room for it
 	}
-	t0 := time.Now()
+	t0 := r.meter()
 	v, err := r.obj.validate(ctx)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -296,7 +298,8 @@ func (r *run) validate(ctx context.Context, step int, rec map[string]any) (bool,
 		}
 		return false, err
 	}
-	r.evalDur = max(r.evalDur, time.Since(t0))
+	r.charge(r.valFLOPs)
+	r.evalDur = max(r.evalDur, r.meter().Sub(t0))
 	rec["val_loss"] = v.loss
 	if _, ok := r.obj.(*dpo); ok {
 		rec["val_reward_accuracy"], rec["val_reward_margin"] = v.acc, v.margin
@@ -349,14 +352,14 @@ func (r *run) checkpoint(step int, loss float64) error {
 	if !r.hard.IsZero() && r.now().Add(2*r.ckptDur+r.worstStep()+r.evalDur).After(r.hard) {
 		return nil
 	}
-	t0 := time.Now()
+	t0 := r.meter()
 	path, err := writeCheckpoint(r.cfg.CheckpointDir, r.params, r.opt, CheckpointState{Step: step, Epoch: r.epochNow(), TrainLoss: loss,
 		Seed: r.cfg.Seed, LR: r.cfg.LR, EpochIndex: r.epoch, Batch: r.pos, Data: r.cfg.DataID})
 	if err != nil {
 		return err
 	}
-	r.ckptDur = max(r.ckptDur, time.Since(t0))
-	r.ckptPath, r.lastCkpt = path, time.Now()
+	r.ckptDur = max(r.ckptDur, r.meter().Sub(t0))
+	r.ckptPath, r.lastCkpt = path, r.meter()
 	r.logf("step %d: checkpoint %s (%s)", step, path, r.ckptDur.Round(time.Millisecond))
 	return nil
 }
@@ -367,7 +370,7 @@ func (r *run) finish(ctx context.Context) error {
 		// An interrupted run still picks its best weights, within the
 		// deadline.
 		ctx = context.WithoutCancel(r.ctx)
-		if !r.hard.IsZero() {
+		if !r.hard.IsZero() && r.cfg.Compute == nil {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, r.hard)
 			defer cancel()
@@ -388,6 +391,7 @@ func (r *run) finish(ctx context.Context) error {
 		err := context.DeadlineExceeded
 		if r.hard.IsZero() || r.now().Add(r.evalDur+r.evalDur/4).Before(r.hard) {
 			v, err = r.obj.validate(ctx)
+			r.charge(r.valFLOPs)
 		}
 		switch {
 		case err == nil && finite(v.loss) && (r.best == nil || v.loss <= r.bestVal):

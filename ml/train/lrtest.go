@@ -61,25 +61,28 @@ func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 	lo, hi := def/30, def*100
 	start := takeSnapshot(r.params, nil)
 	defer start.restore(r.params)
-	t0 := time.Now()
+	probeFLOPs := r.cost.forward(r.obj.probeLens()...)
+	t0 := r.meter()
 	base, err := r.obj.probe(ctx)
 	if err != nil {
 		return 0, "", err
 	}
-	probeDur := time.Since(t0)
+	r.charge(probeFLOPs)
+	probeDur := r.meter().Sub(t0)
 	opt := optim.NewAdamW(r.params, optim.AdamWConfig{LR: lo, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
 	batches := epochBatches(r.obj.lengths(), r.cfg.BatchSize, r.batchTokens(), r.cfg.Seed^0x6c72, 0)
 	best, bestLR := base, 0.0
 	var losses []float64
 	for i := 0; i < rangeSteps; i++ {
 		lr := lo * math.Pow(hi/lo, float64(i)/float64(rangeSteps-1))
-		t1 := time.Now()
+		t1 := r.meter()
 		optim.ZeroGrads(r.params)
 		mb := []microBatch{batches.at(i % batches.len())}
 		out, err := r.obj.step(mb)
 		if err != nil {
 			return 0, "", err
 		}
+		r.charge(r.stepFLOPs(mb))
 		if !finite(out.loss) {
 			break
 		}
@@ -91,9 +94,10 @@ func (r *run) rangeTest(ctx context.Context) (float64, string, error) {
 		if err != nil {
 			return 0, "", err
 		}
+		r.charge(probeFLOPs)
 		if i == 0 && !r.hard.IsZero() {
-			per := time.Since(t1) + probeDur
-			if cost := per * rangeSteps; float64(cost) > 0.15*float64(r.timeLeft()+time.Since(t0)) {
+			per := r.meter().Sub(t1) + probeDur
+			if cost := per * rangeSteps; float64(cost) > 0.15*float64(r.timeLeft()+r.meter().Sub(t0)) {
 				return def, fmt.Sprintf("default for %s: the time budget is too short for a range test (%s of %d steps)", kind(lora, isDPO), cost.Round(time.Millisecond), rangeSteps), nil
 			}
 		}

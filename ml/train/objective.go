@@ -24,6 +24,11 @@ type objective interface {
 	// probe is the loss on a fixed handful of training examples, for the
 	// learning-rate range test.
 	probe(ctx context.Context) (float64, error)
+	// seqLens are the lengths of training example i's sequences (both of a
+	// DPO pair's), and probeLens those of the probe set: for the cost of
+	// the work (a compute clock).
+	seqLens(i int) []int
+	probeLens() []int
 }
 
 type stepOut struct {
@@ -61,8 +66,16 @@ func newSFT(m *model.Model, train, val eval.Source, opts eval.Options) *sft {
 	return o
 }
 
-func (o *sft) lengths() []int { return o.lens }
-func (o *sft) hasVal() bool   { return o.val != nil && o.val.Len() > 0 }
+func (o *sft) lengths() []int      { return o.lens }
+func (o *sft) seqLens(i int) []int { return []int{o.lens[i]} }
+func (o *sft) probeLens() []int {
+	lens := make([]int, o.probeSet.Len())
+	for i := range lens {
+		lens[i] = o.probeSet.SeqLen(i)
+	}
+	return lens
+}
+func (o *sft) hasVal() bool { return o.val != nil && o.val.Len() > 0 }
 
 func (o *sft) step(mbs []microBatch) (stepOut, error) {
 	total := 0
@@ -143,7 +156,17 @@ func newDPO(m, ref *model.Model, train, val eval.Source, beta float64, opts eval
 }
 
 func (o *dpo) lengths() []int { return o.lens }
-func (o *dpo) hasVal() bool   { return o.val != nil && o.val.Len() > 0 }
+func (o *dpo) seqLens(i int) []int {
+	return []int{o.train.SeqLen(2 * i), o.train.SeqLen(2*i + 1)}
+}
+func (o *dpo) probeLens() []int {
+	var lens []int
+	for _, i := range o.probeIdx {
+		lens = append(lens, o.seqLens(i)...)
+	}
+	return lens
+}
+func (o *dpo) hasVal() bool { return o.val != nil && o.val.Len() > 0 }
 
 // refFor fills the cache for the given pairs and returns their reference
 // log-probabilities.

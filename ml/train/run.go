@@ -20,16 +20,21 @@ var ErrBudget = errors.New("time budget too small")
 
 // run is the state of one training run.
 type run struct {
-	ctx    context.Context
-	now    func() time.Time // the clock deadline decisions read (Config.Clock)
+	ctx context.Context
+	now func() time.Time // the clock deadline decisions read (Config.Clock)
+	// meter is the clock the run times its work with (steps, validations,
+	// checkpoints): the real one, or the compute clock.
+	meter  func() time.Time
 	m      *model.Model
 	cfg    Config
 	obj    objective
 	params []*optim.Param
 	opt    *optim.AdamW
 	res    *Result
-	start  time.Time
+	start  time.Time // on the run's clock
+	wall   time.Time // the real start
 	hard   time.Time // the deadline less the caller's reserve; zero: none
+	cost   costModel // the cost of the work, for a compute clock
 
 	batches      epochOrder
 	epoch        int
@@ -47,6 +52,7 @@ type run struct {
 	budgetCut    bool    // the time budget shortened the plan
 	plannedTotal int     // the total last logged
 	valTokens    int     // tokens of the validation slice
+	valFLOPs     float64 // the cost of a validation
 	stepCost     float64 // a training token's cost in validation tokens
 
 	best      snapshot
@@ -107,6 +113,34 @@ func (r *run) metric(v map[string]any) {
 	}
 }
 
+// charge advances a compute clock by flops (nothing on another clock).
+func (r *run) charge(flops float64) {
+	if r.cfg.Compute != nil {
+		r.cfg.Compute.Add(flops)
+	}
+}
+
+// seqLens are the lengths of the sequences of micro-batches (both of each
+// DPO pair's).
+func (r *run) seqLens(mbs []microBatch) []int {
+	var lens []int
+	for _, mb := range mbs {
+		for _, i := range mb {
+			lens = append(lens, r.obj.seqLens(i)...)
+		}
+	}
+	return lens
+}
+
+// stepFLOPs is the cost of an optimizer step over mbs.
+func (r *run) stepFLOPs(mbs []microBatch) float64 {
+	refs := 0
+	if _, ok := r.obj.(*dpo); ok {
+		refs = 1 // the reference pass (cached after the first epoch; charged every time, as a bound)
+	}
+	return r.cost.step(refs, r.seqLens(mbs)...)
+}
+
 // timeLeft is the time until the hard deadline (a large value without one).
 func (r *run) timeLeft() time.Duration {
 	if r.hard.IsZero() {
@@ -146,10 +180,15 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	r := &run{ctx: ctx, m: m, cfg: cfg, res: &Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, start: time.Now(), now: cfg.Clock}
-	if r.now == nil {
+	r := &run{ctx: ctx, m: m, cfg: cfg, res: &Result{InitialValLoss: math.NaN(), ValLoss: math.NaN()}, wall: time.Now(), now: cfg.Clock}
+	r.meter = time.Now
+	switch {
+	case cfg.Compute != nil:
+		r.now, r.meter = cfg.Compute.Now, cfg.Compute.Now
+	case r.now == nil:
 		r.now = time.Now
 	}
+	r.start = r.meter()
 	if !cfg.Deadline.IsZero() {
 		r.hard = cfg.Deadline.Add(-cfg.Reserve)
 		if !r.now().Before(r.hard) {
@@ -173,11 +212,16 @@ func Run(ctx context.Context, m *model.Model, d Data, cfg Config) (*Result, erro
 	if len(r.params) == 0 {
 		return nil, errors.New("train: the model has nothing to train: attach a LoRA adapter or call SetTrainBase(true)")
 	}
+	r.cost = newCostModel(m)
 	if err := r.setup(d); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	err := r.loop()
-	r.res.Duration = time.Since(r.start)
+	r.res.Duration = time.Since(r.wall)
+	if cfg.Compute != nil {
+		r.res.ComputeGFLOP = math.Round(cfg.Compute.FLOPs()/1e6) / 1e3
+		r.res.ComputeTime = r.meter().Sub(r.start)
+	}
 	if err != nil {
 		return r.res, fmt.Errorf("train: %w", err)
 	}
@@ -230,9 +274,12 @@ func (r *run) setup(d Data) error {
 		})
 	}
 	if val != nil {
-		for i := range val.Len() {
-			r.valTokens += val.SeqLen(i)
+		lens := make([]int, val.Len())
+		for i := range lens {
+			lens[i] = val.SeqLen(i)
+			r.valTokens += lens[i]
 		}
+		r.valFLOPs = r.cost.forward(lens...)
 	}
 	if dpoData {
 		// The reference is the frozen base: for full fine-tuning a copy of

@@ -10,18 +10,20 @@ import (
 
 func init() {
 	config.Register(reflect.TypeFor[Common](), map[string]config.Doc{
-		"Dir":        {Help: "the report folder: results.json, report.md, the charts, and the network's state (net/, the miners' histories among it). Running again with the same folder resumes an interrupted experiment. Required"},
-		"Assets":     {Help: "the directory of the shipped assets (models/, datasets/); when it holds none, the copy inside the binary is used", Default: "assets"},
-		"Model":      {Help: "the base model: a shipped model's name or a directory", Default: "crucible-tiny"},
-		"Dataset":    {Help: "the instruct dataset the competitions are on: a file or a shipped dataset's name (facts, definitions, arithmetic); empty means the shipped facts set"},
-		"Budget":     {Help: "each miner's training time (and each single run's)", Default: "2m"},
-		"Strategies": {Help: "the network's miners' strategies, one miner each", Default: "adaptive,adaptive,auto"},
-		"Miners":     {Help: "how the miners share this machine: sequential (one after another, each alone for the budget, as miners with their own hardware would) or parallel (all at once, sharing the cores)", Default: "sequential"},
-		"TestRows":   {Help: "caps the hidden test split (rows)", Default: "200"},
-		"Seed":       {Help: "fixes the network's keys, the miners' seeds and every single run's", Default: "1"},
-		"Serve":      {Help: "keeps the network's validator serving its dashboard (with the experiment's page) when the experiment is done, until Ctrl-C"},
-		"Listen":     {Help: "the address of the validator's API and dashboard", Default: "127.0.0.1:0"},
-		"Verbose":    {Help: "logs every step of every node"},
+		"Dir":         {Help: "the report folder: results.json, report.md, the charts, and the network's state (net/, the miners' histories among it). Running again with the same folder resumes an interrupted experiment. Required"},
+		"Assets":      {Help: "the directory of the shipped assets (models/, datasets/); when it holds none, the copy inside the binary is used", Default: "assets"},
+		"Model":       {Help: "the base model: a shipped model's name or a directory", Default: "crucible-tiny"},
+		"Dataset":     {Help: "the instruct dataset the competitions are on: a file or a shipped dataset's name (facts, definitions, arithmetic); empty means the shipped facts set"},
+		"Budget":      {Help: "each miner's training time (and each single run's)", Default: "2m"},
+		"BudgetClock": {Help: "what Budget measures: compute (work: each step's, validation's and probe's estimated floating-point operations at the nominal ComputeRate, so that the results are the same whatever else the machine does, and the same each time for a seed) or wall (real time, which on a shared machine measures its load)", Default: "compute"},
+		"ComputeRate": {Help: "the compute clock's nominal speed in GFLOP/s: a budget of compute buys the work this rate does in that time (the default is about what crucible's engine sustains training the shipped model on a quiet two-core machine)", Default: "150"},
+		"Strategies":  {Help: "the network's miners' strategies, one miner each", Default: "adaptive,adaptive,auto"},
+		"Miners":      {Help: "how the miners share this machine: sequential (one after another, each alone for the budget, as miners with their own hardware would) or parallel (all at once, sharing the cores)", Default: "sequential"},
+		"TestRows":    {Help: "caps the hidden test split (rows)", Default: "200"},
+		"Seed":        {Help: "fixes the network's keys, the miners' seeds and every single run's", Default: "1"},
+		"Serve":       {Help: "keeps the network's validator serving its dashboard (with the experiment's page) when the experiment is done, until Ctrl-C"},
+		"Listen":      {Help: "the address of the validator's API and dashboard", Default: "127.0.0.1:0"},
+		"Verbose":     {Help: "logs every step of every node"},
 	})
 	config.Register(reflect.TypeFor[PlatformsConfig](), map[string]config.Doc{
 		"Platforms":  {Help: "the platform recipes to compare (tuning.Platforms: together, vertex, openai, autotrain, axolotl); empty means all"},

@@ -23,6 +23,7 @@ package experiment
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ import (
 	"github.com/crucible-net/crucible/api"
 	"github.com/crucible-net/crucible/crucible"
 	"github.com/crucible-net/crucible/miner"
+	"github.com/crucible-net/crucible/ml/train"
 	"github.com/crucible-net/crucible/node"
 	"github.com/crucible-net/crucible/node/localnet"
 	"github.com/crucible-net/crucible/node/minernode"
@@ -70,6 +72,18 @@ type Common struct {
 	// Budget is each miner's training time (and each single run's).
 	// Defaults to `2m`.
 	Budget time.Duration `flag:"budget"`
+	// BudgetClock is what Budget measures: compute (work: each step's,
+	// validation's and probe's estimated floating-point operations at the
+	// nominal ComputeRate, so that the results are the same whatever else
+	// the machine does, and the same each time for a seed) or wall (real
+	// time, which on a shared machine measures its load). Defaults to
+	// `compute`.
+	BudgetClock string `flag:"budget-clock"`
+	// ComputeRate is the compute clock's nominal speed in GFLOP/s: a
+	// budget of compute buys the work this rate does in that time (the
+	// default is about what crucible's engine sustains training the
+	// shipped model on a quiet two-core machine). Defaults to `150`.
+	ComputeRate float64 `flag:"compute-rate"`
 	// Strategies are the network's miners' strategies, one miner each.
 	// Defaults to `adaptive,adaptive,auto`.
 	Strategies []string `flag:"strategies"`
@@ -108,8 +122,39 @@ func (c *Common) check() error {
 		return crucible.Errorf(crucible.EINVALID, "--strategies: at least one miner")
 	case c.TestRows < 1:
 		return crucible.Errorf(crucible.EINVALID, "--test-rows %d: at least 1", c.TestRows)
+	case c.BudgetClock != ClockCompute && c.BudgetClock != ClockWall:
+		return crucible.Errorf(crucible.EINVALID, "--budget-clock %q: compute or wall", c.BudgetClock)
+	case c.BudgetClock == ClockCompute && !(c.ComputeRate > 0 && c.ComputeRate < 1e9):
+		return crucible.Errorf(crucible.EINVALID, "--compute-rate %g: a positive number of GFLOP/s", c.ComputeRate)
 	}
 	return localnet.CheckMinersMode(c.Miners)
+}
+
+// Budget clocks (Common.BudgetClock).
+const (
+	ClockCompute = "compute"
+	ClockWall    = "wall"
+)
+
+// normalize fills the budget clock's settings a caller left zero (a
+// Common built in code rather than from flags): the compute clock at its
+// default rate.
+func (c *Common) normalize() {
+	if c.BudgetClock == "" {
+		c.BudgetClock = ClockCompute
+	}
+	if c.BudgetClock == ClockCompute && c.ComputeRate == 0 {
+		c.ComputeRate = train.DefaultComputeRate
+	}
+}
+
+// computeRate is the nominal GFLOP/s of a compute budget; 0 on the wall
+// clock.
+func (c *Common) computeRate() float64 {
+	if c.BudgetClock == ClockCompute {
+		return c.ComputeRate
+	}
+	return 0
 }
 
 // env is what both experiments set up: the assets, the base model and the
@@ -166,7 +211,7 @@ func open(cfg Common, kind string, settings any, w io.Writer) (*env, error) {
 	}
 	e.res = &api.ExperimentResults{Kind: kind, Settings: set, Command: cfg.Command, Version: cfg.Version, Machine: machine(),
 		Started: time.Now().UTC(), Model: cfg.Model, Dataset: filepath.Base(e.dataset), MinersMode: cfg.Miners,
-		Miners: cfg.Strategies, Budget: cfg.Budget.Seconds()}
+		Miners: cfg.Strategies, Budget: cfg.Budget.Seconds(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate()}
 	prev, err := loadResults(filepath.Join(cfg.Dir, resultsFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -256,6 +301,7 @@ func (e *env) network(ctx context.Context) (*localnet.Net, error) {
 	var turns *miner.Turns
 	if e.cfg.Miners == localnet.MinersSequential {
 		turns = miner.NewTurns(e.cfg.Budget)
+		turns.ComputeRate = e.cfg.computeRate()
 	}
 	seed := e.cfg.Seed
 	return localnet.Start(ctx, localnet.Config{
@@ -302,8 +348,12 @@ func (e *env) compete(ctx context.Context, net *localnet.Net, round int, pending
 	}
 	start, load := time.Now(), loadAvg()
 	if done == nil {
-		window := localnet.TaskWindow(e.cfg.Miners, len(net.Miners), e.cfg.Budget)
-		task := &crucible.Task{Type: crucible.TaskInstruct, Model: e.cfg.Model, Dataset: e.dataset, HoursToComplete: window.Hours(), IsOrganic: true}
+		budget := e.cfg.Budget
+		if e.cfg.BudgetClock == ClockCompute {
+			budget *= miner.ComputeSlack // a turn's real time is bounded by this
+		}
+		window := localnet.TaskWindow(e.cfg.Miners, len(net.Miners), budget)
+		task := &crucible.Task{ID: taskID(e.cfg.Seed, round, pending), Type: crucible.TaskInstruct, Model: e.cfg.Model, Dataset: e.dataset, HoursToComplete: window.Hours(), IsOrganic: true}
 		if err := v.Submit(ctx, task); err != nil {
 			return nil, err
 		}
@@ -321,6 +371,17 @@ func (e *env) compete(ctx context.Context, net *localnet.Net, round int, pending
 		}
 	}
 	return e.roundOf(ctx, net, round, done, time.Since(start).Seconds(), load)
+}
+
+// taskID is a round's task id: a function of the seed and the round (and
+// of the task it replaces, when an interrupted round runs again), so that
+// everything the miners derive from it (the adaptive search's seed, the
+// validator's draw) is the same each time the experiment runs.
+func taskID(seed uint64, round int, replaces string) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "crucible-experiment/%d/%d/%s", seed, round, replaces))
+	h[6] = h[6]&0x0f | 0x40 // version 4
+	h[8] = h[8]&0x3f | 0x80 // variant 10
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // roundOf reads a finished competition's results.

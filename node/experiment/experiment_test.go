@@ -3,9 +3,11 @@ package experiment_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ import (
 )
 
 // common is a small experiment: the tiny random model, 140 rows, two
-// miners taking turns for a few seconds each.
+// miners taking turns, each with a few seconds' worth of compute.
 func common(t *testing.T, dir string) experiment.Common {
 	t.Helper()
 	data := t.TempDir()
@@ -30,6 +32,7 @@ func common(t *testing.T, dir string) experiment.Common {
 		t.Fatal(err)
 	}
 	return experiment.Common{Dir: dir, Assets: filepath.Join("..", "..", "assets"), Model: model, Dataset: facts, Budget: 3 * time.Second,
+		BudgetClock: experiment.ClockCompute, ComputeRate: 10, // 30 GFLOP a miner: a few seconds here
 		Strategies: []string{"adaptive", "auto"}, Miners: localnet.MinersSequential, TestRows: 30, Seed: 1, Listen: "127.0.0.1:0",
 		Command: "crucible experiment (test)", Version: "test"}
 }
@@ -77,7 +80,7 @@ func TestSeries(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"![series](series.svg)", "| 2 |", "Reference line", "## Targets", "sequential", "Control: auto (a fixed strategy)"} {
+	for _, want := range []string{"![series](series.svg)", "| 2 |", "Reference line", "## Targets", "sequential", "Control: auto (a fixed strategy)", "--budget-clock compute", "10 GFLOP/s"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}
@@ -85,6 +88,22 @@ func TestSeries(t *testing.T) {
 	svg, _ := os.ReadFile(filepath.Join(dir, "series.svg"))
 	if !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "reference") {
 		t.Errorf("series.svg is not the chart")
+	}
+
+	// Deterministic given the seed: on a compute budget the same series in
+	// another folder gives the same losses, byte for byte, whatever the
+	// machine's load while each ran.
+	twin := cfg
+	twin.Dir = filepath.Join(t.TempDir(), "series-2")
+	res2, err := experiment.RunSeries(context.Background(), twin, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := lossesOf(res), lossesOf(res2); a != b {
+		t.Errorf("the same series twice gave other losses:\n%s\n%s", a, b)
+	}
+	if res.BudgetClock != "compute" || res.ComputeRate != 10 {
+		t.Errorf("results.json says budget clock %q at %g GFLOP/s", res.BudgetClock, res.ComputeRate)
 	}
 
 	// Stopped during round 2 after its task finished: results.json without
@@ -110,6 +129,29 @@ func TestSeries(t *testing.T) {
 	if _, err := experiment.RunSeries(context.Background(), other, io.Discard); err == nil || !strings.Contains(err.Error(), "other settings") {
 		t.Errorf("a series with another budget on the same folder: %v", err)
 	}
+}
+
+// lossesOf is every loss of a series, as text: each miner's in each round,
+// the winner's, the base's and the reference's.
+func lossesOf(res *api.ExperimentResults) string {
+	var b strings.Builder
+	f := func(x *float64) string {
+		if x == nil {
+			return "none"
+		}
+		return strconv.FormatFloat(*x, 'g', -1, 64)
+	}
+	fmt.Fprintf(&b, "base %s", f(res.BaseLoss))
+	if res.Reference != nil {
+		fmt.Fprintf(&b, " reference %s", f(res.Reference.Loss))
+	}
+	for _, r := range res.Rounds {
+		fmt.Fprintf(&b, "; round %d winner %s:", r.Round, f(r.WinnerLoss))
+		for _, m := range r.Miners {
+			fmt.Fprintf(&b, " %s %s", m.Name, f(m.Loss))
+		}
+	}
+	return b.String()
 }
 
 func TestPlatforms(t *testing.T) {

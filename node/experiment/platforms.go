@@ -43,6 +43,8 @@ func DefaultPlatformsConfig() PlatformsConfig {
 type platformsSettings struct {
 	Model, Dataset   string
 	Budget           string
+	BudgetClock      string  `json:",omitempty"`
+	ComputeRate      float64 `json:",omitempty"`
 	Strategies       []string
 	Miners           string
 	TestRows         int
@@ -72,7 +74,8 @@ func RunPlatforms(ctx context.Context, cfg PlatformsConfig, w io.Writer) (*api.E
 		}
 		platforms = append(platforms, p)
 	}
-	set := platformsSettings{Model: cfg.Model, Dataset: cfg.Dataset, Budget: cfg.Budget.String(), Strategies: cfg.Strategies, Miners: cfg.Miners,
+	cfg.Common.normalize()
+	set := platformsSettings{Model: cfg.Model, Dataset: cfg.Dataset, Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(), Strategies: cfg.Strategies, Miners: cfg.Miners,
 		TestRows: cfg.TestRows, Seed: cfg.Seed, Platforms: cfg.Platforms, AutoRuns: cfg.AutoRuns, Rounds: cfg.Rounds, PretrainLR: cfg.PretrainLR}
 	e, err := open(cfg.Common, api.ExperimentPlatforms, set, w)
 	if err != nil {

@@ -49,12 +49,20 @@ func notes(e *env) []string {
 			e.res.Machine.CPU, e.res.Machine.Cores, loadsText(e.res)),
 		"Every loss is the validator's metric (crucible's engine, token-weighted cross-entropy on the responses) on the same hidden test split.",
 	}
-	if e.cfg.Miners == localnet.MinersSequential {
-		out = append(out, fmt.Sprintf("Miners trained one after another, each alone on the machine for %s (--miners sequential); the single runs had the same budget alone.", e.cfg.Budget))
-	} else {
-		out = append(out, fmt.Sprintf("Miners trained at once, sharing the machine's cores for %s (--miners parallel); the single runs had %s alone, more compute than one miner.", e.cfg.Budget, e.cfg.Budget))
+	budget := e.cfg.Budget.String() + " of wall-clock time"
+	if e.cfg.BudgetClock == ClockCompute {
+		budget = fmt.Sprintf("%s of compute (--budget-clock compute: the estimated work of every step, validation and probe at a nominal %g GFLOP/s)", e.cfg.Budget, e.cfg.ComputeRate)
 	}
-	out = append(out, "Training is deterministic given the seed except for how many steps a time budget allows, which depends on the machine's speed and load.")
+	if e.cfg.Miners == localnet.MinersSequential {
+		out = append(out, fmt.Sprintf("Miners trained one after another, each alone on the machine for %s (--miners sequential); the single runs had the same budget alone.", budget))
+	} else {
+		out = append(out, fmt.Sprintf("Miners trained at once, sharing the machine's cores for %s (--miners parallel); the single runs had the same budget alone, more compute than one miner.", budget))
+	}
+	if e.cfg.BudgetClock == ClockCompute {
+		out = append(out, "The budget is compute, not time: every time decision of training (the steps that fit, the learning-rate test, validations, the stop) reads the work done, so the numbers do not depend on the machine's speed or load, and training is deterministic given the seed.")
+	} else {
+		out = append(out, "Training is deterministic given the seed except for how many steps a time budget allows, which depends on the machine's speed and load (--budget-clock wall).")
+	}
 	if n := controlNote(e.res); n != "" {
 		out = append(out, n)
 	}
@@ -88,7 +96,11 @@ func controlNote(res *api.ExperimentResults) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "Control: " + strings.Join(parts, "; ") + ". A fixed strategy trains the same recipe every round, so its change is the machine's: a time budget buys fewer steps under more load."
+	why := "so its change is the machine's: a time budget buys fewer steps under more load."
+	if res.BudgetClock == ClockCompute {
+		why = "and on a compute budget the same steps, so it should not change."
+	}
+	return "Control: " + strings.Join(parts, "; ") + ". A fixed strategy trains the same recipe every round, " + why
 }
 
 func loadsText(res *api.ExperimentResults) string {

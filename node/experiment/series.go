@@ -43,6 +43,8 @@ func DefaultSeriesConfig() SeriesConfig {
 type seriesSettings struct {
 	Model, Dataset, Reference string
 	Budget                    string
+	BudgetClock               string  `json:",omitempty"`
+	ComputeRate               float64 `json:",omitempty"`
 	Strategies                []string
 	Miners                    string
 	TestRows                  int
@@ -57,7 +59,8 @@ func RunSeries(ctx context.Context, cfg SeriesConfig, w io.Writer) (*api.Experim
 	if cfg.Rounds < 1 {
 		return nil, crucible.Errorf(crucible.EINVALID, "--rounds %d: at least 1", cfg.Rounds)
 	}
-	set := seriesSettings{Model: cfg.Model, Dataset: cfg.Dataset, Reference: cfg.Reference, Budget: cfg.Budget.String(),
+	cfg.Common.normalize()
+	set := seriesSettings{Model: cfg.Model, Dataset: cfg.Dataset, Reference: cfg.Reference, Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(),
 		Strategies: cfg.Strategies, Miners: cfg.Miners, TestRows: cfg.TestRows, Seed: cfg.Seed}
 	e, err := open(cfg.Common, api.ExperimentSeries, set, w)
 	if err != nil {

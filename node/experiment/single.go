@@ -36,7 +36,7 @@ func (e *env) run(ctx context.Context, s single, test string, mapping crucible.C
 		return out, err
 	}
 	res, err := tuning.Train(ctx, tuning.Spec{ModelDir: e.base, BaseModel: e.cfg.Model, DataPath: s.data, TaskType: crucible.TaskInstruct,
-		OutDir: dir, Budget: e.cfg.Budget, Recipe: s.recipe, Seed: e.cfg.Seed, WorkDir: dir + ".work",
+		OutDir: dir, Budget: e.cfg.Budget, ComputeRate: e.cfg.computeRate(), Recipe: s.recipe, Seed: e.cfg.Seed, WorkDir: dir + ".work",
 		Log: func(msg string) { e.log.Info(msg, "run", s.name) }}, nil)
 	out.Seconds = math.Round(time.Since(start).Seconds())
 	if err != nil {

@@ -91,7 +91,7 @@ func (s *AdaptiveStrategy) Train(ctx context.Context, job *miner.Job, report fun
 	}
 	spec := tuning.Spec{
 		ModelDir: job.ModelDir, BaseModel: job.Model, DataPath: job.DataPath, TaskType: job.TaskType,
-		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: RecipeOf(prop.Params),
+		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Budget: job.Budget, ComputeRate: job.ComputeRate, Recipe: RecipeOf(prop.Params),
 		Seed: s.seed, WorkDir: job.OutDir + ".work",
 		Log: func(msg string) { s.log.Info(msg, "task", job.TaskID) },
 	}
@@ -169,7 +169,8 @@ func (s *AdaptiveStrategy) features(job *miner.Job) (adaptive.Features, error) {
 }
 
 // budgetSeconds is a task's training budget as the search sees it (the
-// task's hours, the same for every miner of the task).
+// task's hours, the same for every miner of the task, and what the
+// published results say of others' tasks).
 func budgetSeconds(hours float64) float64 { return math.Round(hours * 3600) }
 
 // seedFor derives the proposal's seed from the miner's seed and the task,

@@ -38,7 +38,7 @@ func (s *tuningStrategy) Method() crucible.Method {
 func (s *tuningStrategy) Train(ctx context.Context, job *miner.Job, report func(miner.Progress)) error {
 	spec := tuning.Spec{
 		ModelDir: job.ModelDir, BaseModel: job.Model, DataPath: job.DataPath, TaskType: job.TaskType,
-		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Recipe: withHints(s.recipe, job.Hints), Seed: s.seed,
+		Mapping: job.Mapping, Rewards: job.Rewards, OutDir: job.OutDir, Deadline: job.Deadline, Budget: job.Budget, ComputeRate: job.ComputeRate, Recipe: withHints(s.recipe, job.Hints), Seed: s.seed,
 		WorkDir: job.OutDir + ".work",
 	}
 	if s.log != nil {
