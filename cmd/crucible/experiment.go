@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -79,4 +78,4 @@ test losses.`,
 }
 
 // commandLine is how this process was started, for the record.
-func commandLine() string { return "crucible " + strings.Join(os.Args[1:], " ") }
+func commandLine() string { return experiment.CommandLine(os.Args[1:]) }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -37,10 +39,12 @@ func newVersionCmd() *cobra.Command {
 	}
 }
 
-// buildCommit is the commit the binary was built from, "unknown" when the
-// build carries none, marked when the work tree had changes.
+// buildCommit is the commit the binary was built from, marked when the
+// work tree had changes. A binary built without version control stamps
+// (go run, -buildvcs=false) asks git for the commit of the working
+// directory's checkout, marked as such; "unknown" when that fails too.
 func buildCommit() string {
-	commit, modified := "unknown", false
+	commit, modified := "", false
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
@@ -51,10 +55,28 @@ func buildCommit() string {
 			}
 		}
 	}
+	if commit == "" {
+		return worktreeCommit()
+	}
 	if modified {
 		commit += " (modified)"
 	}
 	return commit
+}
+
+// worktreeCommit is the commit checked out in the working directory, for
+// a binary that carries none.
+func worktreeCommit() string {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	commit := strings.TrimSpace(string(out))
+	if err != nil || len(commit) < 7 {
+		return "unknown"
+	}
+	note := "from the checkout; the binary carries no commit"
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		note = "modified checkout; the binary carries no commit"
+	}
+	return commit + " (" + note + ")"
 }
 
 // versionLine is what "crucible --version" prints: the version and commit

@@ -75,7 +75,7 @@ func RunPlatforms(ctx context.Context, cfg PlatformsConfig, w io.Writer) (*api.E
 		platforms = append(platforms, p)
 	}
 	cfg.Common.normalize()
-	set := platformsSettings{Model: cfg.Model, Dataset: cfg.Dataset, Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(), Strategies: cfg.Strategies, Miners: cfg.Miners,
+	set := platformsSettings{Model: cfg.Model, Dataset: portable(cfg.Dataset), Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(), Strategies: cfg.Strategies, Miners: cfg.Miners,
 		TestRows: cfg.TestRows, Seed: cfg.Seed, Platforms: cfg.Platforms, AutoRuns: cfg.AutoRuns, Rounds: cfg.Rounds, PretrainLR: cfg.PretrainLR}
 	e, err := open(cfg.Common, api.ExperimentPlatforms, set, w)
 	if err != nil {

@@ -60,7 +60,7 @@ func RunSeries(ctx context.Context, cfg SeriesConfig, w io.Writer) (*api.Experim
 		return nil, crucible.Errorf(crucible.EINVALID, "--rounds %d: at least 1", cfg.Rounds)
 	}
 	cfg.Common.normalize()
-	set := seriesSettings{Model: cfg.Model, Dataset: cfg.Dataset, Reference: cfg.Reference, Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(),
+	set := seriesSettings{Model: cfg.Model, Dataset: portable(cfg.Dataset), Reference: portable(cfg.Reference), Budget: cfg.Budget.String(), BudgetClock: cfg.BudgetClock, ComputeRate: cfg.computeRate(),
 		Strategies: cfg.Strategies, Miners: cfg.Miners, TestRows: cfg.TestRows, Seed: cfg.Seed}
 	e, err := open(cfg.Common, api.ExperimentSeries, set, w)
 	if err != nil {
