@@ -35,6 +35,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,6 +77,10 @@ type Config struct {
 	// FetchPollInterval is how often idle workers look for new jobs when no
 	// notification arrives. Defaults to River's (1 s).
 	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two looks for new jobs that
+	// inserts and kicks ask for (not a poll: nothing is fetched unless
+	// asked). Defaults to River's (100 ms).
+	FetchCooldown time.Duration
 	// ID names this process in River's tables. Defaults to a random name.
 	// A node that gives a stable one (the same after a restart) has its
 	// jobs that a crash left marked running on Postgres redone at Start,
@@ -93,6 +98,7 @@ func (c *Config) riverConfig() *river.Config {
 		MaxAttempts:          c.MaxAttempts,
 		RescueStuckJobsAfter: c.RescueStuckJobsAfter,
 		FetchPollInterval:    c.FetchPollInterval,
+		FetchCooldown:        c.FetchCooldown,
 		ID:                   c.ID,
 		Logger:               c.Logger,
 		Middleware:           []rivertype.Middleware{handBackWhenStopping},
@@ -296,6 +302,62 @@ func (q *Queue) RunNow(ctx context.Context, id int64) error {
 		return fmt.Errorf("queue: run job %d now: %w", id, err)
 	}
 	return nil
+}
+
+// Kick makes sure a job with args (a kind unique while active, such as
+// AdvanceTaskArgs) is queued and is worked at once: it inserts one when
+// none is active, and makes a waiting one (snoozed, scheduled or retrying
+// later) available now and has the workers look for it now rather than at
+// their next poll. A running job is left alone: the result's Job is then
+// in state running, and the caller must see that what it kicked for is
+// looked at when the run ends.
+func (q *Queue) Kick(ctx context.Context, args river.JobArgs) (*rivertype.JobInsertResult, error) {
+	res, err := q.Insert(ctx, args, nil)
+	if err != nil || !res.UniqueSkippedAsDuplicate || res.Job == nil {
+		return res, err // a new job: the insert told the workers
+	}
+	var row *rivertype.JobRow
+	if q.pgClient != nil {
+		row, err = q.pgClient.JobRetry(ctx, res.Job.ID)
+	} else {
+		row, err = q.sqlClient.JobRetry(ctx, res.Job.ID)
+	}
+	if errors.Is(err, river.ErrNotFound) {
+		return q.Insert(ctx, args, nil) // it ended (and was cleaned up) meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: run %s job %d now: %w", args.Kind(), res.Job.ID, err)
+	}
+	res.Job = row
+	if row.State != rivertype.JobStateAvailable {
+		return res, nil
+	}
+	if err := q.wake(ctx, args, row.Queue); err != nil {
+		return nil, fmt.Errorf("queue: wake the workers for %s job %d: %w", args.Kind(), row.ID, err)
+	}
+	return res, nil
+}
+
+// wake has the workers of queue look for available jobs now. On Postgres
+// it sends the notification River sends for an insert (every process's
+// workers listen for it). On SQLite, where River has no notifications, an
+// insert of args, a duplicate of the job just made available that
+// changes nothing, makes River's client fetch at once; should that job have
+// run to its end in between, it is one more run, which a kind unique while
+// active takes as a look at its subject.
+func (q *Queue) wake(ctx context.Context, args river.JobArgs, queue string) error {
+	if q.pgClient != nil {
+		payload, err := json.Marshal(struct {
+			Queue string `json:"queue"`
+		}{queue})
+		if err != nil {
+			return err
+		}
+		_, err = q.pool.Exec(ctx, "SELECT pg_notify(concat(current_schema(), '.river_insert'), $1)", string(payload))
+		return err
+	}
+	_, err := q.sqlClient.Insert(ctx, args, nil)
+	return err
 }
 
 // Job returns the job with id. Returns ENOTFOUND.

@@ -366,3 +366,90 @@ func TestReclaimsJobsOfADeadProcess(t *testing.T) {
 		})
 	}
 }
+
+// snoozeWorker snoozes its job for an hour on its first run and completes
+// it on the next; while a run is in progress it waits for release.
+type snoozeWorker struct {
+	river.WorkerDefaults[queue.AdvanceTaskArgs]
+	runs    atomic.Int32
+	running chan struct{}
+	release chan struct{}
+}
+
+func (w *snoozeWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTaskArgs]) error {
+	switch w.runs.Add(1) {
+	case 1:
+		return river.JobSnooze(time.Hour)
+	case 2:
+		w.running <- struct{}{}
+		<-w.release
+	}
+	return nil
+}
+
+// TestKickRunsAWaitingJobAtOnce: a kick makes a job snoozed for an hour
+// run at once, though the workers look for work by themselves only once a
+// minute; it inserts no second job, leaves a running one alone, and
+// inserts one when none is active.
+func TestKickRunsAWaitingJobAtOnce(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, newQueue := b.open(t)
+			w := &snoozeWorker{running: make(chan struct{}), release: make(chan struct{})}
+			workers := river.NewWorkers()
+			river.AddWorker(workers, w)
+			q := newQueue(queue.Config{Workers: workers, FetchPollInterval: time.Minute, FetchCooldown: 10 * time.Millisecond})
+			events, stop := q.Subscribe(river.EventKindJobSnoozed, river.EventKindJobCompleted)
+			defer stop()
+			args := queue.AdvanceTaskArgs{TaskID: "t1"}
+			first, err := q.Insert(ctx, args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer q.Stop(ctx) //nolint:errcheck
+			if ev := waitFor(t, events, "the snooze"); ev.Kind != river.EventKindJobSnoozed || ev.Job.ID != first.Job.ID {
+				t.Fatalf("first event: %s of job %d", ev.Kind, ev.Job.ID)
+			}
+
+			res, err := q.Kick(ctx, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.UniqueSkippedAsDuplicate || res.Job.ID != first.Job.ID || res.Job.State != rivertype.JobStateAvailable {
+				t.Fatalf("kick of the snoozed job: %+v (job %+v)", res, res.Job)
+			}
+			waitFor(t, w.running, "the kicked job to run (the next poll is a minute away)")
+			// Running: a kick leaves it alone and says so.
+			res, err = q.Kick(ctx, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Job.ID != first.Job.ID || res.Job.State != rivertype.JobStateRunning {
+				t.Fatalf("kick of the running job: job %d in state %s", res.Job.ID, res.Job.State)
+			}
+			close(w.release)
+			waitCompleted(t, events, first.Job.ID)
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM river_job").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%d jobs after the kicks, want 1", n)
+			}
+
+			// No active job: a kick inserts one, which runs at once.
+			res, err = q.Kick(ctx, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.UniqueSkippedAsDuplicate || res.Job.ID == first.Job.ID {
+				t.Fatalf("kick with no active job inserted none: %+v", res)
+			}
+			waitCompleted(t, events, res.Job.ID)
+		})
+	}
+}

@@ -289,6 +289,25 @@ func (n *network) run(id string) *crucible.Task {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The node's driver looks at a running task at least every --poll,
+	// uploads or not; so does this one (often: its tasks last seconds), so
+	// that what a miner says only when asked, such as a crash, is seen
+	// before the deadline.
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				select {
+				case n.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
 	if err := n.v.Run(ctx, id, n.wake); err != nil {
 		n.t.Fatalf("run: %v", err)
 	}

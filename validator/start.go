@@ -151,6 +151,7 @@ func (v *Validator) watch(ctx context.Context, t *crucible.Task) (time.Time, err
 			return time.Time{}, err
 		}
 		waiting, live, uploaded := 0, 0, 0
+		var training []*crucible.Submission
 		for _, s := range subs {
 			if s.UploadedAt != nil {
 				uploaded++
@@ -158,14 +159,32 @@ func (v *Validator) watch(ctx context.Context, t *crucible.Task) (time.Time, err
 			if s.StartedAt == nil || s.UploadedAt != nil || s.Failure != "" {
 				continue
 			}
-			alive, err := v.checkMiner(ctx, t, s)
-			if err != nil {
-				return time.Time{}, err
+			training = append(training, s)
+		}
+		// The miners are asked at the same time (a few at once): one slow
+		// to answer holds up none of the others.
+		alive := make([]bool, len(training))
+		errs := make([]error, len(training))
+		sem := make(chan struct{}, maxAsked)
+		var wg sync.WaitGroup
+		for i, s := range training {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				alive[i], errs[i] = v.checkMiner(ctx, t, s)
+			}()
+		}
+		wg.Wait()
+		for i, s := range training {
+			if errs[i] != nil {
+				return time.Time{}, errs[i]
 			}
 			if s.Failure == "" {
 				waiting++
 			}
-			if alive {
+			if alive[i] {
 				live++
 			}
 		}
@@ -191,6 +210,9 @@ func (v *Validator) watch(ctx context.Context, t *crucible.Task) (time.Time, err
 	}
 	return now, v.move(ctx, t, crucible.StatusPreevaluation, nil)
 }
+
+// maxAsked is how many miners one step asks how they do at the same time.
+const maxAsked = 16
 
 // Why a miner's part in a task ended early, as its submission's failure.
 const (

@@ -189,7 +189,7 @@ func (n *Node) rerunKicked(ctx context.Context, events <-chan *river.Event) {
 		if _, kicked := n.kicked.LoadAndDelete(args.TaskID); !kicked {
 			continue
 		}
-		if err := n.queue.RunNow(ctx, ev.Job.ID); err != nil && crucible.ErrorCode(err) != crucible.ENOTFOUND && ctx.Err() == nil {
+		if _, err := n.queue.Kick(ctx, args); err != nil && ctx.Err() == nil {
 			n.log.Warn("run task now", "task", args.TaskID, "err", err)
 		}
 	}
@@ -238,31 +238,50 @@ func (n *Node) SyncMetagraph(ctx context.Context) error {
 	return n.store.UpsertNodes(ctx, mg.Nodes())
 }
 
-// advanceWorker runs the lifecycle job: one Step, then a snooze until the
-// step wants to run again (at most Poll later), or at once when the task
-// was kicked (an upload came) while the step ran.
+// advanceWorker runs the lifecycle job: Steps, one after another while the
+// task can move on at once (a step asked to be called again now, or the
+// task was kicked, an upload came, while it ran), then a snooze until the
+// last step wants to run again (at most Poll later). Each step saves what
+// it did before the next begins, so a crash between two steps of one run
+// leaves what a crash between two runs would: the job is redone from the
+// task as stored (queue.Queue.Start). Running the steps that follow at
+// once in the same run, rather than snoozing for none, saves a trip
+// through the queue (its completer's batch and its fetch poll, a few
+// hundred milliseconds) between two steps.
 type advanceWorker struct {
 	river.WorkerDefaults[queue.AdvanceTaskArgs]
 	node *Node
 }
 
+// stepsInARow bounds the steps one run of a task's job takes back to back;
+// after that the job snoozes for none and goes through the queue again,
+// behind the other tasks waiting for a worker.
+const stepsInARow = 32
+
 func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTaskArgs]) error {
-	w.node.kicked.Delete(job.Args.TaskID) // this step sees what happened until now
-	next, err := w.node.v.Step(ctx, job.Args.TaskID)
-	if err != nil {
-		if crucible.ErrorCode(err) == crucible.ENOTFOUND {
-			return river.JobCancel(err)
+	for steps := 1; ; steps++ {
+		w.node.kicked.Delete(job.Args.TaskID) // this step sees what happened until now
+		next, err := w.node.v.Step(ctx, job.Args.TaskID)
+		if err != nil {
+			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+				return river.JobCancel(err)
+			}
+			return err
 		}
-		return err
+		if next.IsZero() {
+			return nil
+		}
+		d := time.Until(next)
+		if _, kicked := w.node.kicked.LoadAndDelete(job.Args.TaskID); kicked || d <= 0 {
+			// Something happened to the task during the step, or the step
+			// wants the next at once.
+			if steps < stepsInARow && ctx.Err() == nil {
+				continue
+			}
+			d = time.Millisecond
+		}
+		return river.JobSnooze(min(d, w.node.cfg.Poll))
 	}
-	if next.IsZero() {
-		return nil
-	}
-	d := time.Until(next)
-	if _, kicked := w.node.kicked.LoadAndDelete(job.Args.TaskID); kicked || d <= 0 {
-		d = time.Millisecond // something happened to the task during the step
-	}
-	return river.JobSnooze(min(d, w.node.cfg.Poll))
 }
 
 // Timeout lets evaluation and data preparation run for hours.

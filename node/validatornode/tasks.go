@@ -117,24 +117,15 @@ func (n *Node) Requeue(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// kick makes sure a lifecycle job is queued for the task (a no-op when one
-// already is), so that it moves on at once.
+// kick makes sure a lifecycle job is queued for the task and runs at once
+// (queue.Queue.Kick). A job running its steps sees the kick when its step
+// ends and steps again (advanceWorker); one whose run has ended but whose
+// snooze is not saved yet runs again once it is (rerunKicked).
 func (n *Node) kick(ctx context.Context, id string) {
-	res, err := n.queue.Insert(ctx, queue.AdvanceTaskArgs{TaskID: id}, nil)
-	if err != nil {
+	n.kicked.Store(id, true) // before the job can look: whichever run comes next takes it
+	if _, err := n.queue.Kick(ctx, queue.AdvanceTaskArgs{TaskID: id}); err != nil {
+		n.kicked.Delete(id)
 		n.log.Warn("queue task", "task", id, "err", err)
-		return
-	}
-	if !res.UniqueSkippedAsDuplicate || res.Job == nil {
-		return
-	}
-	// The task has its job already (one task, one job): a job waiting for
-	// its next look runs now; a running one goes again as soon as its
-	// step ends (advanceWorker), since what happened may have come too
-	// late for the step to see.
-	n.kicked.Store(id, true)
-	if err := n.queue.RunNow(ctx, res.Job.ID); err != nil && crucible.ErrorCode(err) != crucible.ENOTFOUND {
-		n.log.Warn("run task now", "task", id, "err", err)
 	}
 }
 
