@@ -134,6 +134,9 @@ func (m *Model) groupBwd(ws *workspace, all *linear, members []*linear, dy []flo
 	if needDX {
 		m.linearBwdData(all, dy, ld, dx, ldx, n, false)
 	}
+	if m.loraGroupBwd(ws, members, dy, ld, x, ldx, dx, n, needDX) {
+		return
+	}
 	col := 0
 	for _, lin := range members {
 		m.loraBwd(ws, lin, dy[col:], ld, x, ldx, dx, ldx, n, needDX)

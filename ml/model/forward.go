@@ -72,11 +72,7 @@ func (m *Model) blockFwd(ws *workspace, l int, x, out []float32) {
 	normFwd(&b.norm1, x, ws.ln, ws.mean1[s], ws.rstd1[s], N, C, eps)
 	qkv := ws.qkv[s]
 	m.linearFwd(b.qkvAll, ws.ln, C, qkv, ld, N, false)
-	col := 0
-	for _, lin := range b.qkv {
-		m.loraFwd(ws, lin, ws.ln, C, qkv[col:], ld, N)
-		col += lin.out
-	}
+	m.loraGroupFwd(ws, b.qkv, ws.ln, C, qkv, ld, N)
 	if c.QKNorm {
 		m.qkNormFwd(b, qkv, ws.qkPre[s], ws.qkRstd[s], N)
 	}
@@ -135,11 +131,7 @@ func (m *Model) mlpFwd(ws *workspace, l int, x, y []float32, accumulate bool) {
 	N, C, I := ws.B*ws.T, c.Hidden, c.Intermediate
 	ff, ldf := ws.ffa[s], b.ffInAll.out // Llama: gate|up per row; GPT-2: fc
 	m.linearFwd(b.ffInAll, x, C, ff, ldf, N, false)
-	col := 0
-	for _, lin := range b.ffIn {
-		m.loraFwd(ws, lin, x, C, ff[col:], ldf, N)
-		col += lin.out
-	}
+	m.loraGroupFwd(ws, b.ffIn, x, C, ff, ldf, N)
 	m.activation(ws.hbuf[:N*I], ff[:N*ldf], N, I)
 	m.projFwd(ws, b.down, ws.hbuf, I, y, C, N, accumulate)
 }

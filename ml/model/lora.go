@@ -291,3 +291,140 @@ func DefaultLoRATargets(c Config) []string {
 	}
 	return []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 }
+
+// loraGroups allows grouped adapter products (tests compare without).
+var loraGroups = true
+
+// loraGroupWidth is G·r for the widest group of projections of one input
+// (q|k|v, gate|up) whose adapters loraGroupFwd and loraGroupBwd run
+// together, or 0 when none can: without dropout (which masks each
+// module's input apart), on dense layers, with two or more adapted
+// members.
+func (m *Model) loraGroupWidth() int {
+	if !loraGroups || m.lora == nil || m.lora.cfg.Dropout > 0 {
+		return 0
+	}
+	g := 0
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		g = max(g, loraAdapted(b.qkv))
+		if b.moe == nil {
+			g = max(g, loraAdapted(b.ffIn))
+		}
+	}
+	if g < 2 {
+		return 0
+	}
+	return g * m.lora.cfg.Rank
+}
+
+// loraAdapted counts the members that carry an adapter.
+func loraAdapted(members []*linear) int {
+	n := 0
+	for _, lin := range members {
+		if lin.lora != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// loraGroupA stacks the A matrices [r, in] of the group's adapters into
+// ws.loraGA [G·r, in] and returns it.
+func (m *Model) loraGroupA(ws *workspace, members []*linear, in int) []float32 {
+	r := m.lora.cfg.Rank
+	a, i := ws.loraGA, 0
+	for _, lin := range members {
+		if lin.lora != nil {
+			copy(a[i*r*in:(i+1)*r*in], lin.lora.a)
+			i++
+		}
+	}
+	return a[:i*r*in]
+}
+
+// loraGroupFwd adds the adapters' updates of a group of projections of
+// one input x [n, in] to their column windows of y: x·Aᵀ for all of them
+// in one product, whose large operand x is then read once rather than per
+// member, then each member's update u·Bᵀ. Without a group (see
+// loraGroupWidth) it runs each member's loraFwd.
+func (m *Model) loraGroupFwd(ws *workspace, members []*linear, x []float32, ldx int, y []float32, ldy, n int) {
+	g := loraAdapted(members)
+	if g < 2 || ws.loraGA == nil || len(ws.loraGA) < g*m.lora.cfg.Rank*members[0].in || n == 0 {
+		col := 0
+		for _, lin := range members {
+			m.loraFwd(ws, lin, x, ldx, y[col:], ldy, n)
+			col += lin.out
+		}
+		return
+	}
+	r, in := m.lora.cfg.Rank, members[0].in
+	gr := g * r
+	a := m.loraGroupA(ws, members, in)
+	uAll := ws.loraGU[:n*gr]
+	gemm(m.prec, false, true, n, gr, in, 1, x, ldx, a, in, 0, uAll, gr)
+	col, i := 0, 0
+	for _, lin := range members {
+		lm := lin.lora
+		if lm != nil {
+			u, ldu := uAll[i*r:], gr
+			if ws.train { // backward reads each module's x·Aᵀ from its own buffer
+				u, ldu = ws.loraU[lm.idx], r
+				for row := 0; row < n; row++ {
+					copy(u[row*r:(row+1)*r], uAll[row*gr+i*r:row*gr+(i+1)*r])
+				}
+			}
+			gemm(m.prec, false, true, n, lin.out, r, lm.scale, u, ldu, lm.b, r, 1, y[col:], ldy)
+			i++
+		}
+		col += lin.out
+	}
+}
+
+// loraGroupBwd is loraBwd for a group of projections of one input x
+// [n, in] whose gradient dy [n, ld] holds the members' windows side by
+// side: each member's dB and dU, then dA for all members in one product
+// over x and, with needDX, their share of dx in one product. It reports
+// false, doing nothing, where the group's adapters do not run together
+// (loraGroupWidth).
+func (m *Model) loraGroupBwd(ws *workspace, members []*linear, dy []float32, ld int, x []float32, ldx int, dx []float32, n int, needDX bool) bool {
+	g := loraAdapted(members)
+	if g < 2 || ws.loraGDU == nil || len(ws.loraGA) < g*m.lora.cfg.Rank*members[0].in {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	r, in := m.lora.cfg.Rank, members[0].in
+	gr := g * r
+	duAll := ws.loraGDU[:n*gr]
+	col, i := 0, 0
+	for _, lin := range members {
+		lm := lin.lora
+		if lm != nil {
+			u := ws.loraU[lm.idx]
+			gemm(m.prec, true, false, lin.out, r, n, lm.scale, dy[col:], ld, u, r, 1, lm.gb, r)
+			gemm(m.prec, false, false, n, r, lin.out, lm.scale, dy[col:], ld, lm.b, r, 0, duAll[i*r:], gr)
+			i++
+		}
+		col += lin.out
+	}
+	// dA of every member: rows [i·r, (i+1)·r) of duAllᵀ·x, added to each
+	// module's gradient.
+	da := ws.loraGA[:gr*in]
+	gemm(m.prec, true, false, gr, in, n, 1, duAll, gr, x, ldx, 0, da, in)
+	i = 0
+	for _, lin := range members {
+		if lm := lin.lora; lm != nil {
+			for k, v := range da[i*r*in : (i+1)*r*in] {
+				lm.ga[k] += v
+			}
+			i++
+		}
+	}
+	if needDX {
+		a := m.loraGroupA(ws, members, in)
+		gemm(m.prec, false, false, n, in, gr, 1, duAll, gr, a, in, 1, dx, ldx)
+	}
+	return true
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/ml/safetensors"
 	"github.com/crucible-net/crucible/ml/tensor"
 )
@@ -232,5 +234,61 @@ func TestLoadAdapterRejects(t *testing.T) {
 				t.Error("a rejected adapter stayed attached")
 			}
 		})
+	}
+}
+
+// TestLoRAGroupsMatchModules trains adapters on every projection of the
+// tiny models with the adapters of q|k|v and gate|up run as groups (one
+// product over their shared input) and module by module: losses, adapter
+// gradients and evaluation must agree to float32 rounding, in fp32 and
+// bf16 arithmetic, and models with separate q, k and v projections must use the groups.
+func TestLoRAGroupsMatchModules(t *testing.T) {
+	defer func(g bool) { loraGroups = g }(loraGroups)
+	for name, cfg := range tinyConfigs() {
+		for _, prec := range []kernel.Precision{kernel.FP32, kernel.BF16} {
+			t.Run(name+"/"+prec.String(), func(t *testing.T) {
+				run := func(groups bool) (float64, float64, []float32, int, int) {
+					loraGroups = groups
+					m, err := New(cfg, 3)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.SetPrecision(prec)
+					l, err := m.AddLoRA(LoRAConfig{Rank: 3, Alpha: 6, TargetModules: DefaultLoRATargets(cfg), Seed: 5})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rng := rand.New(rand.NewPCG(25, 26))
+					for i := range l.params {
+						l.params[i] += float32(rng.NormFloat64()) * 0.1
+					}
+					b := randomBatch(rng, cfg.Vocab, 3, 7)
+					loss, err := m.ForwardBackward(b, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ev, err := m.Evaluate(b, nil, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return loss.Sum, ev.Sum, append([]float32(nil), l.grads...), m.loraGroupWidth(), loraAdapted(m.blocks[0].qkv)
+				}
+				l0, e0, g0, _, _ := run(false)
+				l1, e1, g1, width, sep := run(true)
+				if (sep >= 2) != (width > 0) {
+					t.Fatalf("group width %d with %d adapted q/k/v projections", width, sep)
+				}
+				tol := 1e-5
+				if prec == kernel.BF16 {
+					tol = 1e-2 // bf16 products summed in another order
+				}
+				if math.Abs(l1-l0) > tol*math.Abs(l0) || math.Abs(e1-e0) > tol*math.Abs(e0) {
+					t.Errorf("loss %v / eval %v grouped, %v / %v by module", l1, e1, l0, e0)
+				}
+				if d := relDiff(g1, g0); d > tol || math.IsNaN(d) {
+					t.Errorf("adapter gradients differ by %.3g between grouped and by module", d)
+				}
+			})
+		}
 	}
 }

@@ -283,12 +283,17 @@ type workspace struct {
 	datty, dqkv                  []float32
 	loraU                        [][]float32 // per LoRA module and stored layer: [N, r]
 	loraX, loraT, loraDU         []float32   // dropout input, scratch [N, max in], dU [N, r]
-	rows                         []int32
-	head                         headBuffers
-	tokenLoss                    []float32 // Evaluate's per-position losses when the caller wants only sums
-	attnScratch                  []float32
-	decodeQ                      []float32 // generation: q rows packed for nn.DecodeAttention
-	ropeStart                    [1]int
+	// A group of projections of one input (q|k|v, gate|up) without
+	// dropout runs its adapters' products over that input as one
+	// (loraGroupFwd, loraGroupBwd): their A stacked [G·r, C], x·Aᵀ and dU
+	// side by side [N, G·r], the stacked dA [G·r, C].
+	loraGA, loraGU, loraGDU []float32
+	rows                    []int32
+	head                    headBuffers
+	tokenLoss               []float32 // Evaluate's per-position losses when the caller wants only sums
+	attnScratch             []float32
+	decodeQ                 []float32 // generation: q rows packed for nn.DecodeAttention
+	ropeStart               [1]int
 
 	cache *kvCache // generation: attend to (and extend) this cache
 	pos0  int      // generation: position of the first row
@@ -413,6 +418,12 @@ func (m *Model) newWorkspace(N, T int, train bool, decodeKeys int) *workspace {
 		}
 		if train {
 			ws.loraT, ws.loraDU = mk(N*widest), mk(N*m.lora.cfg.Rank)
+		}
+		if g := m.loraGroupWidth(); g > 0 {
+			ws.loraGA, ws.loraGU = mk(g*C), mk(N*g)
+			if train {
+				ws.loraGDU = mk(N * g)
+			}
 		}
 	}
 	ws.rows = make([]int32, 0, N)
