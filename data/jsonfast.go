@@ -1,6 +1,9 @@
 package data
 
-import "strconv"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // fastObject decodes the common shape of a dataset row quickly: one flat
 // JSON object whose values are strings (with the usual one-character
@@ -99,13 +102,32 @@ func (p *fastParser) str() (string, bool) {
 
 // escaped finishes a string that holds escapes, from its start.
 func (p *fastParser) escaped(start int) (string, bool) {
-	p.buf = append(p.buf[:0], p.b[start:p.i]...)
+	// The string's raw length bounds its decoded one: find its closing
+	// quote first, so that the decoded bytes are allocated once and become
+	// the string without a copy.
+	end := p.i
+	for end < len(p.b) && p.b[end] != '"' {
+		if p.b[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end > len(p.b) {
+		end = len(p.b)
+	}
+	p.buf = make([]byte, 0, end-start)
+	p.buf = append(p.buf, p.b[start:p.i]...)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
 			p.i++
-			return string(p.buf), true
+			if len(p.buf) == 0 {
+				return "", true
+			}
+			// p.buf is not written again: the next escaped string
+			// allocates its own.
+			return unsafe.String(&p.buf[0], len(p.buf)), true
 		case c < 0x20:
 			return "", false
 		case c != '\\':
