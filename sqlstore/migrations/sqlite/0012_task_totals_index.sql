@@ -1,0 +1,5 @@
+-- An account's totals (GET /v1/account: what it has spent; the dashboard's
+-- counts by status) read this index alone instead of every row of the
+-- account's tasks: a covering index of a few narrow columns.
+
+CREATE INDEX tasks_account_totals ON tasks (account_id, status, price, started_at, model_params_count, train_rows, train_tokens);
