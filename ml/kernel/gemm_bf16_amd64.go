@@ -136,6 +136,10 @@ func packABF16(dst []uint16, transA bool, a Operand, lda, ic, pc, mc, kc int, al
 			packANBF16Copy(dst, a.BF16, lda, ic, pc, mc, kc)
 			return
 		}
+		if a.F32 != nil && !transA {
+			packANF32Rows(dst, a.F32, lda, ic, pc, mc, kc, alpha, 0, roundUp(mc, 32), 0)
+			return
+		}
 		packARegion(dst, transA, a, lda, ic, pc, mc, kc, alpha, 0, roundUp(mc, 32), 0, kc32)
 		return
 	}
@@ -158,6 +162,13 @@ func packABF16(dst []uint16, transA bool, a Operand, lda, ic, pc, mc, kc int, al
 		}
 	}
 	// The tail chunk of the rows done above, then every other row.
+	if !transA && a.F32 != nil {
+		if full < kc32/32 {
+			packANF32Rows(dst, a.F32, lda, ic, pc, mc, kc, alpha, 0, done, 32*full)
+		}
+		packANF32Rows(dst, a.F32, lda, ic, pc, mc, kc, alpha, done, roundUp(mc, 32), 0)
+		return
+	}
 	if full < kc32/32 || kc%32 != 0 {
 		packARegion(dst, transA, a, lda, ic, pc, mc, kc, alpha, 0, done, 32*full, kc32)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -369,5 +370,34 @@ func TestGemmBF16PackedMatchesUnpacked(t *testing.T) {
 	}
 	if err := GemmBF16Packed(false, 20, 1, o.a, o.lda, pb, 0, got[:100], o.ldc); err == nil {
 		t.Error("GemmBF16Packed accepted a C too short")
+	}
+}
+
+// TestPackANF32RowsMatchesRegion checks the row-wise packer of a float32
+// A against the element-wise one, bit for bit, on depths under, at and
+// past a chunk, partial row panels, subnormals and a scaling alpha.
+func TestPackANF32RowsMatchesRegion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, tc := range []struct{ mc, kc, k0 int }{{1, 1, 0}, {5, 16, 0}, {32, 31, 0}, {33, 32, 0}, {40, 70, 64}, {64, 100, 0}, {7, 300, 288}} {
+		lda, ic, pc := tc.kc+5, 2, 3
+		a := make([]float32, (ic+tc.mc)*lda+pc)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+			if i%17 == 0 {
+				a[i] = 1e-40 // subnormal: flushed to zero
+			}
+		}
+		for _, alpha := range []float32{1, -0.37} {
+			n := roundUp(tc.mc, 32) * roundUp(tc.kc, 32)
+			want, got := make([]uint16, n), make([]uint16, n)
+			for i := range got {
+				got[i], want[i] = 0xffff, 0xffff
+			}
+			packARegion(want, false, MatF32(a), lda, ic, pc, tc.mc, tc.kc, alpha, 0, roundUp(tc.mc, 32), tc.k0, roundUp(tc.kc, 32))
+			packANF32Rows(got, a, lda, ic, pc, tc.mc, tc.kc, alpha, 0, roundUp(tc.mc, 32), tc.k0)
+			if !slices.Equal(got, want) {
+				t.Errorf("mc=%d kc=%d k0=%d alpha=%g: row-wise packing differs from element-wise", tc.mc, tc.kc, tc.k0, alpha)
+			}
+		}
 	}
 }

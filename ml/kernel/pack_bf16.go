@@ -77,6 +77,31 @@ func packARegion(dst []uint16, transA bool, a Operand, lda, ic, pc, mc, kc int, 
 	}
 }
 
+// packANF32Rows is packARegion for a float32 A, not transposed, over rows
+// [r0, r1) and depth [k0, kc32) (k0 a multiple of 32): a row's chunk at a
+// time rather than element by element, for the products whose depth is
+// under 32 (a LoRA rank) or ends in a partial chunk. It packs the same bits.
+func packANF32Rows(dst []uint16, a []float32, lda, ic, pc, mc, kc int, alpha float32, r0, r1, k0 int) {
+	kc32 := roundUp(kc, 32)
+	for r := r0; r < r1; r++ {
+		var row []float32
+		if r < mc {
+			row = a[(ic+r)*lda+pc : (ic+r)*lda+pc+kc]
+		}
+		for k := k0; k < kc32; k += 32 {
+			seg := dst[r/32*32*kc32+k/32*1024+r%32*32:][:32]
+			n := 0
+			if k < len(row) {
+				n = min(32, len(row)-k)
+				for i, f := range row[k : k+n] {
+					seg[i] = roundBF16(alpha * f)
+				}
+			}
+			clear(seg[n:])
+		}
+	}
+}
+
 // packBRegion packs depth [k0, k1) and columns [j0, j1) of a packed B block
 // of kc×nc (depth and columns past those are zero), taking op(B) depth p,
 // column j from B at (pc+p, jc+j).
