@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,15 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crucible-net/crucible/config"
+	"github.com/crucible-net/crucible/config/cli"
 	"github.com/crucible-net/crucible/ml/kernel"
 	"github.com/crucible-net/crucible/node/benchnet"
 )
 
 func newBenchNetworkCmd() *cobra.Command {
-	var (
-		cfg    benchnet.Config
-		asJSON bool
-	)
+	var cfg benchnet.Config
+	config.Defaults(&cfg)
 	cmd := &cobra.Command{
 		Use:   "network",
 		Short: "Measure the validator's overhead per task and its API latency under load, with simulated miners",
@@ -42,41 +43,27 @@ in the store, 10 tasks at 50 requests a second.`,
   crucible bench network --duration 10m --rate 20
   crucible bench network --db postgres://crucible@127.0.0.1/crucible --miners 10 --store-tasks 1000`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.Miners < 1 || cfg.Tasks < 1 || cfg.StoreTasks < 0 || cfg.Rate <= 0 || cfg.Hours <= 0 {
-				return fmt.Errorf("bench network: --miners and --tasks must be ≥ 1, --store-tasks ≥ 0, --rate and --hours > 0")
-			}
-			w := cmd.OutOrStdout()
-			if !asJSON {
-				cfg.Progress = w
-				fmt.Fprintf(w, "%s", versionLine())
-				fmt.Fprintf(w, "cpu: %s, %d threads; load average %s\n", orUnknown(kernel.CPUModel()), runtime.NumCPU(), loadAverages())
-			}
-			rep, err := benchnet.Run(cmd.Context(), cfg)
-			if err != nil {
-				return fmt.Errorf("bench network: %w", err)
-			}
-			if asJSON {
-				return json.NewEncoder(w).Encode(rep)
-			}
-			if err := rep.Print(w); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "load average at the end: %s\n", loadAverages())
-			return nil
-		},
 	}
-	f := cmd.Flags()
-	f.IntVar(&cfg.Miners, "miners", 100, "simulated miners")
-	f.IntVar(&cfg.Tasks, "tasks", 10, "tasks run through the network, one after another")
-	f.IntVar(&cfg.StoreTasks, "store-tasks", 10000, "finished tasks in the store before the load")
-	f.Float64Var(&cfg.Rate, "rate", 50, "customer API requests a second")
-	f.DurationVar(&cfg.Duration, "duration", 0, "keep tasks and load going at least this long (a soak)")
-	f.StringVar(&cfg.DB, "db", "", "a postgres:// URL to run the validator's store on (its own schema, dropped after); empty: SQLite")
-	f.StringVar(&cfg.Dir, "dir", "", "keep the run's state here (default: a temporary directory, removed after)")
-	f.Float64Var(&cfg.Hours, "hours", 0.05, "each task's training window, in hours (the miners upload within seconds)")
-	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
-	return cmd
+	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *benchnet.Config) error {
+		w := cmd.OutOrStdout()
+		if !cfg.JSON {
+			cfg.Progress = w
+			fmt.Fprintf(w, "%s", versionLine())
+			fmt.Fprintf(w, "cpu: %s, %d threads; load average %s\n", orUnknown(kernel.CPUModel()), runtime.NumCPU(), loadAverages())
+		}
+		rep, err := benchnet.Run(ctx, *cfg)
+		if err != nil {
+			return fmt.Errorf("bench network: %w", err)
+		}
+		if cfg.JSON {
+			return json.NewEncoder(w).Encode(rep)
+		}
+		if err := rep.Print(w); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "load average at the end: %s\n", loadAverages())
+		return nil
+	})
 }
 
 // loadAverages is the machine's load over the last 1, 5 and 15 minutes

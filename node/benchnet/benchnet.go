@@ -28,38 +28,53 @@ import (
 	"github.com/crucible-net/crucible/node/validatornode"
 )
 
-// Config is a run's size. The zero value of a field takes its default.
+// Config is a run's size (crucible bench network's settings). Each field's
+// doc comment is its documentation and states the default a command gets
+// (package config); a field left zero when Run is called takes that
+// default too, except StoreTasks (none).
 type Config struct {
 	// Miners is how many simulated miners join the network. Defaults to
-	// 100.
-	Miners int
+	// `100`.
+	Miners int `flag:"miners"`
 	// Tasks is how many tasks go through the network, one after another.
-	// Defaults to 10.
-	Tasks int
+	// Defaults to `10`.
+	Tasks int `flag:"tasks"`
 	// StoreTasks is how many finished tasks the store holds before the
-	// load starts (0: none but the run's own; crucible bench network
-	// seeds 10000).
-	StoreTasks int
-	// Rate is the customer load, in API requests a second. Defaults to 50.
-	Rate float64
-	// Duration, when longer than the tasks take, keeps tasks and load
-	// going that long (a soak: memory is read at its start and end).
-	Duration time.Duration
-	// DB is the validator's store: "" for SQLite in Dir, or a postgres://
-	// URL, in which the run makes a schema of its own and drops it after.
-	DB string
-	// Dir holds the run's state; "" uses a temporary directory, removed
-	// after.
-	Dir string
-	// Hours is each task's training window. The miners upload within
-	// seconds, so it only bounds a task that goes wrong. Defaults to 0.05
-	// (3 minutes).
-	Hours float64
-	// Poll, when set, is the validator's longest wait between two looks at
-	// a task (its --poll); 0 keeps the validator's default.
-	Poll time.Duration
+	// load starts. Defaults to `10000`.
+	StoreTasks int `flag:"store-tasks"`
+	// Rate is the customer load, in API requests a second. Defaults to
+	// `50`.
+	Rate float64 `flag:"rate"`
+	// Duration keeps tasks and load going this long when the tasks end
+	// sooner: a soak, with memory read at its start, every minute and at
+	// its end.
+	Duration time.Duration `flag:"duration"`
+	// DB is the validator's store: empty for SQLite in the run's
+	// directory, or a postgres:// URL, in which the run makes a schema of
+	// its own and drops it after.
+	DB string `flag:"db"`
+	// Dir keeps the run's state (every node's home and store) in this
+	// directory; empty uses a temporary one, removed after.
+	Dir string `flag:"dir"`
+	// Hours is each task's training window, in hours. The miners upload
+	// within seconds, so it only bounds a task that goes wrong. Defaults to
+	// `0.05`.
+	Hours float64 `flag:"hours"`
+	// Poll is the validator's longest wait between two looks at a task
+	// (its --poll); 0 keeps the validator's default.
+	Poll time.Duration `flag:"poll"`
+	// JSON prints the report as one JSON object.
+	JSON bool `flag:"json"`
 	// Progress receives a line per step and task; nil discards them.
-	Progress io.Writer
+	Progress io.Writer `json:"-"`
+}
+
+// Validate checks a command's settings.
+func (c *Config) Validate() error {
+	if c.Miners < 1 || c.Tasks < 1 || c.StoreTasks < 0 || !(c.Rate > 0) || !(c.Hours > 0) || c.Duration < 0 || c.Poll < 0 {
+		return crucible.Errorf(crucible.EINVALID, "bench network: --miners and --tasks must be at least 1, --store-tasks, --duration and --poll not negative, --rate and --hours above 0")
+	}
+	return nil
 }
 
 func (c *Config) defaults() {

@@ -21,3 +21,5 @@
 // before and after the load, so that a long run (a soak) shows whether it
 // stays flat.
 package benchnet
+
+//go:generate go run github.com/crucible-net/crucible/tools/configdoc
