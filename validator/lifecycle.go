@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crucible-net/crucible/crucible"
@@ -87,6 +88,7 @@ func (v *Validator) Step(ctx context.Context, taskID string) (next time.Time, er
 		return v.evaluate(ctx, t)
 	}
 	if t.Status.Terminal() {
+		v.forget(t.ID) // also a task cancelled outside the lifecycle
 		return time.Time{}, nil
 	}
 	return time.Time{}, crucible.Errorf(crucible.EINTERNAL, "task %s has unknown status %q", t.ID, t.Status)
@@ -141,10 +143,34 @@ func (v *Validator) move(ctx context.Context, t *crucible.Task, to crucible.Task
 		return err
 	}
 	v.Log.Info("task status", "task", t.ID, "status", to)
+	if to.Terminal() {
+		v.forget(t.ID)
+	}
 	if to.Terminal() && t.Tournament != "" && v.KickTournament != nil {
 		v.KickTournament(t.Tournament)
 	}
 	return nil
+}
+
+// forget drops what the validator kept in memory about a task's miners
+// (their last reports, since when they are unreachable, the last re-offer)
+// once the task has ended: nothing reads it after, and a validator that
+// runs for months would otherwise keep it for every task it ever ran.
+func (v *Validator) forget(taskID string) {
+	prefix := taskID + "/"
+	v.progressMu.Lock()
+	defer v.progressMu.Unlock()
+	for k := range v.progress {
+		if strings.HasPrefix(k, prefix) {
+			delete(v.progress, k)
+		}
+	}
+	for k := range v.unreachable {
+		if strings.HasPrefix(k, prefix) {
+			delete(v.unreachable, k)
+		}
+	}
+	delete(v.reoffered, taskID)
 }
 
 // fail ends a task with a reason.

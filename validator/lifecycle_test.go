@@ -71,6 +71,10 @@ func TestMinerCrashMidTraining(t *testing.T) {
 	if !strings.HasPrefix(s.Failure, "the miner reported that the job failed") || !strings.Contains(s.Failure, "signal: killed") || *s.QualityScore != -1 {
 		t.Errorf("crashed miner: failure %q score %v", s.Failure, s.QualityScore)
 	}
+	// What the validator kept about the miners' reports goes with the task.
+	if n := n.v.Remembered(); n != 0 {
+		t.Errorf("%d entries about the ended task's miners still in memory", n)
+	}
 }
 
 func TestBadSubmissionsAreScoredNotFatal(t *testing.T) {

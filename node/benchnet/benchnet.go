@@ -139,6 +139,16 @@ type Report struct {
 	RSSEnd    int64         // and after it
 	HeapStart uint64        // the Go heap in use before the load (after a GC)
 	HeapEnd   uint64        // and after it
+	// Memory is read every minute of the load (and at its start and end),
+	// so that a soak shows whether it levels off.
+	Memory []MemorySample
+}
+
+// MemorySample is the process's memory at a moment of the load.
+type MemorySample struct {
+	After time.Duration // since the load began
+	RSS   int64         // resident memory, bytes; 0 where unknown
+	Heap  uint64        // the Go heap in use after a collection
 }
 
 // Run builds the network, seeds the store, runs the tasks under the
@@ -256,18 +266,38 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	lat := &latencies{}
 	lctx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
+	loadDone, sampled := make(chan struct{}), make(chan struct{})
 	loadBegan := time.Now()
+	rep.Memory = []MemorySample{{RSS: rep.RSSStart, Heap: rep.HeapStart}}
 	go func() {
 		defer close(loadDone)
 		runLoad(lctx, customer, cfg.Rate, taskIDs, lat)
 	}()
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-tick.C:
+				rss, heap := memory()
+				rep.Memory = append(rep.Memory, MemorySample{After: time.Since(loadBegan), RSS: rss, Heap: heap})
+				fmt.Fprintf(out, "  memory after %s: resident %s, Go heap in use %s\n", time.Since(loadBegan).Round(time.Second), mib(rss), mib(int64(heap)))
+			}
+		}
+	}()
+	stopAll := func() {
+		stopLoad()
+		<-loadDone
+		<-sampled
+	}
 	fmt.Fprintf(out, "%d tasks under a load of %g requests/s\n", cfg.Tasks, cfg.Rate)
 	for n := 0; n < cfg.Tasks || time.Since(loadBegan) < cfg.Duration; n++ {
 		id, err := runTask(ctx, net, customer, upload.Ref(), cfg.Hours)
 		if err != nil {
-			stopLoad()
-			<-loadDone
+			stopAll()
 			return nil, err
 		}
 		idsMu.Lock()
@@ -275,18 +305,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		idsMu.Unlock()
 		fig, err := figures(ctx, net, id, times, eval)
 		if err != nil {
-			stopLoad()
-			<-loadDone
+			stopAll()
 			return nil, err
 		}
 		rep.Tasks = append(rep.Tasks, fig)
 		fmt.Fprintf(out, "  task %d %s: %s, overhead %s (offer and start %s, collect %s, score %s; training %s, evaluation %s)\n",
 			n+1, id, fig.Status, ms(fig.Overhead), ms(fig.Start), ms(fig.Collect), ms(fig.Score), ms(fig.Training), ms(fig.Evaluation))
 	}
-	stopLoad()
-	<-loadDone
+	stopAll()
 	rep.LoadFor = time.Since(loadBegan)
 	rep.RSSEnd, rep.HeapEnd = memory()
+	rep.Memory = append(rep.Memory, MemorySample{After: rep.LoadFor, RSS: rep.RSSEnd, Heap: rep.HeapEnd})
 
 	var over []time.Duration
 	for _, t := range rep.Tasks {

@@ -58,7 +58,7 @@ func TestRun(t *testing.T) {
 	if p := rep.API["all"]; !(p.P50 > 0 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.Max) {
 		t.Errorf("percentiles out of order: %+v", p)
 	}
-	if rep.HeapStart == 0 || rep.HeapEnd == 0 {
+	if rep.HeapStart == 0 || rep.HeapEnd == 0 || len(rep.Memory) < 2 || rep.Memory[len(rep.Memory)-1].Heap != rep.HeapEnd {
 		t.Errorf("memory not read: %+v", rep)
 	}
 	var out bytes.Buffer

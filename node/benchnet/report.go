@@ -3,6 +3,7 @@ package benchnet
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -46,11 +47,26 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "API p99 over all routes: %s (target < 50 ms)\n", msf(r.API["all"].P99))
 	fmt.Fprintf(w, "memory:  resident %s before the load, %s after (%s later); Go heap in use %s → %s\n",
 		mib(r.RSSStart), mib(r.RSSEnd), r.LoadFor.Round(time.Second), mib(int64(r.HeapStart)), mib(int64(r.HeapEnd)))
+	if len(r.Memory) > 2 {
+		var rss, heap []string
+		for _, m := range r.Memory {
+			rss, heap = append(rss, mibN(m.RSS)), append(heap, mibN(int64(m.Heap)))
+		}
+		fmt.Fprintf(w, "         every minute (MiB): resident %s; Go heap %s\n", strings.Join(rss, " "), strings.Join(heap, " "))
+	}
 	return nil
 }
 
 func msf(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+// mibN is b in whole MiB, "?" where unknown.
+func mibN(b int64) string {
+	if b == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f", float64(b)/(1<<20))
 }
 
 func mib(b int64) string {

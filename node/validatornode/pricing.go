@@ -164,6 +164,19 @@ func (n *Node) heartbeat(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// A miner that left the metagraph is forgotten: the map holds the
+	// registered miners only, however many come and go.
+	registered := make(map[string]bool, len(nodes))
+	for _, nd := range nodes {
+		registered[nd.Hotkey] = true
+	}
+	n.beats.mu.Lock()
+	for h := range n.beats.seen {
+		if !registered[h] {
+			delete(n.beats.seen, h)
+		}
+	}
+	n.beats.mu.Unlock()
 	return nil
 }
 
