@@ -82,6 +82,10 @@ func retry[T any](t *testing.T, what string, within time.Duration, f func(contex
 	}
 }
 
+// dropRate is the share of the connections through a proxy that are
+// dropped after a number of bytes, until the schedule of kills ends.
+const dropRate = 0.15
+
 // TestChaos runs the network while nodes are killed and restarted, and
 // checks that no work is lost or stranded and that the books balance.
 func TestChaos(t *testing.T) {
@@ -112,9 +116,17 @@ func TestChaos(t *testing.T) {
 
 	chainAddr, vAddr := freeAddr(t), freeAddr(t)
 	chainURL, vURL := "http://"+chainAddr, "http://"+vAddr
+	// The nodes reach the chain, and the miners the validator (downloads,
+	// uploads, the results log), through proxies that drop connections:
+	// some after a number of bytes, in the middle of a body, and all of a
+	// proxy's live ones at moments of the schedule below.
+	chainProxy := newProxy(t, "chain", chainAddr, seed, dropRate)
+	validatorProxy := newProxy(t, "validator", vAddr, seed+1, dropRate)
+	proxies := []*proxy{chainProxy, validatorProxy}
+	proxiedChain := "http://" + chainProxy.addr
 	chainNode := newNode(t, dir, "chain", bin, chainAddr, "chain", "--listen", chainAddr, "--db", filepath.Join(dir, "chain.json"),
 		"--block-time", "100ms", "--tempo", "10", "--weights-rate-limit", "1", "--min-allowed-weights", "1")
-	vargs := []string{"validator", "--listen", vAddr, "--chain", chainURL, "--home", filepath.Join(dir, "validator"),
+	vargs := []string{"validator", "--listen", vAddr, "--chain", proxiedChain, "--public-url", "http://" + validatorProxy.addr, "--home", filepath.Join(dir, "validator"),
 		"--assets", models, "--poll", "500ms", "--workers", "4", "--offer-timeout", "5s", "--delay-for", "1s", "--max-delays", "500",
 		"--weights-every", "2s", "--reoffer-min", "6s", "--miner-unreachable", "3s", "--test-cap", "20", "--pool-max", "3",
 		"--rate-per-address", "1000000", "--rate-per-account", "1000000", "--seed", strconv.FormatUint(seed, 10)}
@@ -127,7 +139,7 @@ func TestChaos(t *testing.T) {
 	nodes := []*node{chainNode, validatorNode}
 	for i := 1; i <= 3; i++ {
 		addr := freeAddr(t)
-		nodes = append(nodes, newNode(t, dir, fmt.Sprintf("miner%d", i), bin, addr, "miner", "--listen", addr, "--chain", chainURL,
+		nodes = append(nodes, newNode(t, dir, fmt.Sprintf("miner%d", i), bin, addr, "miner", "--listen", addr, "--chain", proxiedChain,
 			"--home", filepath.Join(dir, fmt.Sprintf("miner%d", i)), "--strategy", "lora-fast", "--min-hours", "0", "--upload-margin", "2s",
 			"--max-jobs", "2", "--max-queued", "2", "--seed", strconv.Itoa(i), "--rate-per-address", "1000000", "--verbose"))
 	}
@@ -176,6 +188,7 @@ func TestChaos(t *testing.T) {
 	// The tasks arrive spread over the whole schedule, a few at a time, so
 	// that kills fall on every stage of their lives.
 	rng := mrand.New(mrand.NewPCG(seed, 0xc4a05))
+	cuts := mrand.New(mrand.NewPCG(seed, 0xd209)) // a stream of its own: the kills are the seed's as before
 	submitted, kills := 0, 0
 	for kills < wantKills || submitted < wantTasks {
 		due := min(wantTasks, (kills+1)*wantTasks/wantKills+rng.IntN(2))
@@ -188,12 +201,19 @@ func TestChaos(t *testing.T) {
 		}
 		victim := nodes[rng.IntN(len(nodes))]
 		down := time.Duration(rng.IntN(1500)) * time.Millisecond
+		cut, cutAt := proxies[cuts.IntN(len(proxies))], time.Duration(cuts.IntN(1000))*time.Millisecond
 		victim.kill()
 		kills++
-		time.Sleep(down)
+		// While the victim is down, a proxy drops what it carries.
+		time.Sleep(min(cutAt, down))
+		cut.cutAll()
+		time.Sleep(down - min(cutAt, down))
 		victim.start(t, env...)
 	}
 	chaosEnded := time.Now()
+	for _, p := range proxies {
+		p.calm()
+	}
 
 	// Every task ends: in success, or in a failure that says why.
 	var tasks []*crucible.Task
@@ -253,6 +273,11 @@ func TestChaos(t *testing.T) {
 		t.Errorf("auditor: %v\n%s", err, out)
 	}
 
+	var drops []string
+	for _, p := range proxies {
+		conns, dropped, midway := p.counts()
+		drops = append(drops, fmt.Sprintf("%s %d of %d (%d mid-stream)", p.name, dropped, conns, midway))
+	}
 	var killsBy, crashes []string
 	for _, n := range nodes {
 		killsBy = append(killsBy, fmt.Sprintf("%s %d", n.name, n.kills))
@@ -286,8 +311,8 @@ func TestChaos(t *testing.T) {
 		rs = append(rs, fmt.Sprintf("%d× %s", c, r))
 	}
 	sort.Strings(rs)
-	t.Logf("chaos (seed %d, %s): %d kills (%s) over %s; %d tasks: %d succeeded, %d failed; failures: %s; jobs resumed by restarted miners %d, upload retries %d; all settled %s after the last kill; %s in all",
-		seed, db, kills, strings.Join(killsBy, ", "), chaosEnded.Sub(began).Round(time.Second), len(tasks), outcomes[crucible.StatusSuccess],
+	t.Logf("chaos (seed %d, %s): %d kills (%s) and connections dropped (%s) over %s; %d tasks: %d succeeded, %d failed; failures: %s; jobs resumed by restarted miners %d, upload retries %d; all settled %s after the last kill; %s in all",
+		seed, db, kills, strings.Join(killsBy, ", "), strings.Join(drops, ", "), chaosEnded.Sub(began).Round(time.Second), len(tasks), outcomes[crucible.StatusSuccess],
 		len(tasks)-outcomes[crucible.StatusSuccess], strings.Join(rs, "; "), resumed, retried, time.Since(chaosEnded).Round(time.Second), time.Since(began).Round(time.Second))
 }
 

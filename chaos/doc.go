@@ -3,7 +3,11 @@
 // Postgres, and three miners, each the crucible binary built once) runs a
 // few dozen short tasks while a driver kills a random node with SIGKILL at
 // random moments (at least 50 times, from a seed, so that a run can be
-// replayed) and starts it again. At the end every task must have ended in
+// replayed) and starts it again. The nodes reach the chain, and the miners
+// the validator, through TCP proxies that drop connections: a seeded share
+// of them after a seeded number of bytes (a request or an answer dies in
+// the middle of its body), and every live one of a proxy at moments of the
+// same schedule. At the end every task must have ended in
 // success or in a failure that says why, none may be stranded, the results
 // log must verify, and an auditor must find no discrepancy.
 //
