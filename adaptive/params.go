@@ -4,7 +4,10 @@
 // next task by Bayesian optimisation: a Gaussian process over the recipe's
 // settings and the task's features predicts each candidate recipe's test
 // loss relative to the base model's, and the candidate with the largest
-// expected improvement over the best known is tried. Trials on the same
+// expected improvement over the best known is tried; once a miner has
+// tried a task a few times it replays the best run known there half the
+// time instead (a competition scores every task: what it has found is
+// what it enters between explorations). Trials on the same
 // model and dataset count fully; trials on other tasks count as far as
 // their features (model size, rows, time budget) are alike; a task type
 // learns only from its own kind (supervised, DPO, GRPO).

@@ -39,6 +39,13 @@ const (
 	improvementMargin = 0.01 // in standardized units
 )
 
+// Exploitation: after exploreFirst own trials on a task, a proposal
+// replays the best known run there with probability exploitShare.
+const (
+	exploreFirst = 3
+	exploitShare = 0.5
+)
+
 // Propose chooses the params for a task with features f from the trials
 // known (any task, any miner; trials of another task family and trials
 // without a known outcome are ignored). With no usable trial it returns
@@ -191,6 +198,38 @@ func (s Space) Propose(f Features, trials []Trial, seed uint64) Proposal {
 			x[d] = rng.Float64()
 		}
 		add(x)
+	}
+	// Exploit: a competition scores every task, so a miner that knows a
+	// good recipe for this task uses it again rather than always trying a
+	// new one. The best known run on this very task (its training is
+	// deterministic given the seed, and on a compute budget a replay of a
+	// miner's own run scores what it scored) is replayed half the time
+	// once the miner has tried the task exploreFirst times itself (before
+	// that it always explores), so that the best it has found is what it
+	// enters between explorations.
+	rng2 := rand.New(rand.NewPCG(seed, featureHash(f)^0x6578706c6f6974))
+	own, bestHere := 0, -1
+	for i, o := range known {
+		if o.dist != 0 || o.failed {
+			continue
+		}
+		if o.t.Own {
+			own++
+		}
+		if bestHere < 0 || o.y < known[bestHere].y || (o.y == known[bestHere].y && o.t.Own && !known[bestHere].t.Own) {
+			bestHere = i
+		}
+	}
+	if bestHere >= 0 && own >= exploreFirst && rng2.Float64() < exploitShare {
+		o := known[bestHere]
+		whose := "another miner's"
+		if o.t.Own {
+			whose = "this miner's own"
+		}
+		mu, sd := g.predict(s.encode(o.t.Params, f))
+		return Proposal{Params: o.t.Params, Observations: len(known), SameTask: same, Predicted: math.Exp(mu), PredictedSD: sd, Best: math.Exp(best),
+			Reason: fmt.Sprintf("exploiting: the best run known on this task, %s %s (%.3g× the base's loss), again (after %d own trials on the task a miner replays the best known %.0f%% of the time)",
+				whose, o.t.Params, math.Exp(o.y), own, 100*exploitShare)}
 	}
 	scaleXi := improvementMargin * g.scale
 	var choice Params

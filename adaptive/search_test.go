@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +215,91 @@ func TestDecodeCorners(t *testing.T) {
 		if err := p.Check(); err != nil || p.MinLRRatio >= 1 || p.Warmup >= 1 {
 			t.Fatalf("corner %b: %v (%v)", mask, p, err)
 		}
+	}
+}
+
+// rugged is bowl with a deterministic ruggedness per recipe (as fine-tuning
+// has: a slightly different schedule lands somewhere else), so that near
+// recipes can score far apart and only a replay scores the same.
+func rugged(p Params) float64 {
+	h := fnv64(p.String())
+	return bowl(p) + 0.15*(float64(h%1000)/1000-0.5)
+}
+
+func fnv64(s string) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Once a miner has tried a task a few times it replays the best run known
+// there about half the time (exactly that recipe) and explores otherwise;
+// with fewer of its own trials it always explores.
+func TestSearchExploitsTheBestKnown(t *testing.T) {
+	var s Space
+	var trials []Trial
+	for i, p := range []Params{s.Prior(task), s.initial(task, 1), s.initial(task, 2), s.initial(task, 3)} {
+		trials = append(trials, trialOf(i, p, rugged(p)))
+	}
+	bestP := trials[0].Params
+	for _, tr := range trials {
+		if rugged(tr.Params) < rugged(bestP) {
+			bestP = tr.Params
+		}
+	}
+	replays := 0
+	for seed := range uint64(40) {
+		prop := s.Propose(task, trials, seed)
+		if prop.Params == bestP {
+			replays++
+			if !strings.HasPrefix(prop.Reason, "exploiting") {
+				t.Errorf("replay without saying so: %s", prop.Reason)
+			}
+		}
+	}
+	if replays < 12 || replays > 28 {
+		t.Errorf("with 4 own trials the best was replayed %d times in 40; want about half", replays)
+	}
+	for seed := range uint64(20) {
+		if prop := s.Propose(task, trials[:2], seed); strings.HasPrefix(prop.Reason, "exploiting") {
+			t.Errorf("seed %d: exploited after one own trial: %s", seed, prop.Reason)
+		}
+	}
+}
+
+// A miner entering a series of competitions on a rugged objective: after
+// its first rounds, its entries stay close to the best it has found (it
+// replays it between explorations) instead of scattering around it, and
+// the search still improves on its first rounds.
+func TestSearchRoundsStayNearTheBest(t *testing.T) {
+	var s Space
+	const rounds = 16
+	var late, gaps []float64
+	for seed := uint64(1); seed <= 6; seed++ {
+		var trials []Trial
+		best := math.Inf(1)
+		firstBest := 0.0
+		for i := range rounds {
+			p := s.Propose(task, trials, seed*1000+uint64(i)).Params
+			y := rugged(p)
+			trials = append(trials, trialOf(i, p, y))
+			best = math.Min(best, y)
+			if i == 3 {
+				firstBest = best
+			}
+			if i >= rounds/2 {
+				late = append(late, y-best)
+			}
+		}
+		gaps = append(gaps, best-firstBest)
+	}
+	if m := median(late); m > 0.02 {
+		t.Errorf("late rounds' entries are a median %.3f above the best found; want a replay in most rounds' halves (≤ 0.02)", m)
+	}
+	if m := median(gaps); m >= 0 {
+		t.Errorf("the best found after %d rounds is no better than after 4 (median change %.3f)", rounds, m)
 	}
 }

@@ -22,7 +22,7 @@ import (
 // AdaptiveVersion names the adaptive strategy's method: the search and
 // its space. Change it when either changes, so that tournaments tell the
 // methods apart.
-const AdaptiveVersion = "adaptive-1"
+const AdaptiveVersion = "adaptive-2"
 
 // AdaptiveStrategy is the strategy of a miner that learns: before each
 // task it reads what the validator published since its last task (its own
