@@ -1,6 +1,10 @@
 package kernel
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
 // minParallelFlops is the size (m·n·k) below which a GEMM runs on one
 // goroutine: under it, waking a second worker costs more than it saves
@@ -9,11 +13,16 @@ const minParallelFlops = 1 << 20
 
 // gemm runs the blocked algorithm (GotoBLAS/BLIS loop nest): for each
 // nc-wide block of op(B) and kc-deep slice of k, the workers pack the B block
-// together, then each packs its own mc-tall blocks of op(A) (or reads A in
-// place, see run) and sweeps its share of C's register tiles — a range of
-// rows, or of columns when C is too short to share by rows. The first k slice applies beta and the later ones
-// accumulate, so every element of C goes through the same operations in the
-// same order whatever the split: the result does not depend on GOMAXPROCS.
+// together, then take units of its products — bands of at most mc rows of C,
+// or a share of its columns when C is too short to share by rows — packing
+// the rows of op(A) a unit needs (or reading A in place, see run) and
+// sweeping its register tiles. The workers are started once per call and
+// share the blocks through counters (see work): packing the next block
+// overlaps the end of the current one, and a worker the scheduler delays
+// leaves its units to the others. The first k slice applies beta and the
+// later ones accumulate, so every element of C goes through the same
+// operations in the same order whatever the split: the result does not
+// depend on GOMAXPROCS.
 func (v *variant) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if v.direct != nil {
 		v.direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -34,10 +43,11 @@ func (v *variant) run(transA, transB bool, m, n, k int, alpha float32, a []float
 	}
 	j := v.jobs.get()
 	defer v.jobs.put(j)
-	if j.packBFn == nil {
-		// Bound once per pooled job, so that handing them to ParallelFor
+	if j.workFn == nil {
+		// Bound once per pooled job, so that handing it to ParallelFor
 		// does not allocate on every call.
-		j.packBFn, j.computeFn = j.packB, j.compute
+		j.workFn = func(int, int) { j.work() }
+		j.cond.L = &j.mu
 	}
 	defer j.release()
 	j.v, j.transA, j.transB, j.m, j.n, j.k = v, transA, transB, m, n, k
@@ -57,7 +67,14 @@ func (v *variant) run(transA, transB bool, m, n, k int, alpha float32, a []float
 	// product, 2-4× measured; read it in place then.
 	j.directAT = v.kernAT != nil && transA && j.ncMax <= v.maxColsAT
 
-	bbuf := v.getBBuf(j.ncMax * j.kcMax)
+	j.nbuf = 1
+	if j.parts > 1 {
+		// Two packed blocks of B, so that packing the next one overlaps
+		// the end of the current one's products.
+		j.nbuf = 2
+	}
+	j.blockSize = j.ncMax * j.kcMax
+	bbuf := v.getBBuf(j.nbuf * j.blockSize)
 	defer v.bbufs.put(bbuf)
 	j.bpack = *bbuf
 	j.firstMode = 2
@@ -67,20 +84,126 @@ func (v *variant) run(transA, transB bool, m, n, k int, alpha float32, a []float
 	case 1:
 		j.firstMode = 1
 	}
-	for jc := 0; jc < n; jc += j.ncMax {
-		j.jc, j.nc = jc, min(j.ncMax, n-jc)
-		for pc := 0; pc < k; pc += j.kcMax {
-			j.pc, j.kc = pc, min(j.kcMax, k-pc)
-			panels := (j.nc + v.nr - 1) / v.nr
-			if j.parts == 1 {
-				j.packB(0, panels)
-				j.compute(0, 1)
-				continue
+	j.layout()
+	if j.parts == 1 {
+		j.work()
+		return
+	}
+	ParallelFor(j.parts, 1, j.workFn)
+}
+
+// layout numbers the blocks of op(B) and splits each block's products into
+// units, and resets the counters through which the workers share them.
+//
+// Splitting C by rows, a unit is a band of at most mc rows: the bands are
+// even (a last band of one tile would stream all of B for little work), and
+// their count is a multiple of the workers' so that they come out even when
+// no worker is delayed, while a delayed worker's bands are taken by the
+// others. Splitting by columns, a unit is one worker's share of the panels.
+func (j *gemmJob) layout() {
+	v := j.v
+	j.blocksN = (j.n + j.ncMax - 1) / j.ncMax
+	j.blocksK = (j.k + j.kcMax - 1) / j.kcMax
+	if j.splitM {
+		tiles := (j.m + v.mr - 1) / v.mr
+		bands := (tiles*v.mr + j.mcMax - 1) / j.mcMax
+		bands = min(roundUp(bands, j.parts), tiles)
+		j.units = bands
+	} else {
+		j.units = j.parts
+	}
+	nb := j.blocksN * j.blocksK
+	if cap(j.blocks) < nb {
+		j.blocks = make([]blockState, nb)
+	}
+	j.blocks = j.blocks[:nb]
+	for i := range j.blocks {
+		b := &j.blocks[i]
+		b.packNext.Store(0)
+		b.packDone.Store(0)
+		b.unitNext.Store(0)
+		b.unitDone.Store(0)
+	}
+}
+
+// blockState is how far the workers are with one block of op(B): chunks of
+// its panels claimed and packed, units of its products claimed and done.
+type blockState struct {
+	packNext, packDone atomic.Int32
+	unitNext, unitDone atomic.Int32
+	_                  [48]byte // one cache line per block
+}
+
+// work is one worker's part of the call. Blocks go in order; in each, the
+// worker packs chunks of panels of B until none is left, waits until the
+// block is packed and the previous block's products are done (the next k
+// slice accumulates into the same C, and the B buffer is reused two blocks
+// later), then takes units of products until none is left. Who packs or
+// computes what does not change any arithmetic, so the result is the same
+// whatever the number of workers and however the scheduler delays them.
+func (j *gemmJob) work() {
+	v := j.v
+	w := v.getWorkspace(j.mcMax * j.kcMax)
+	defer v.abufs.put(w)
+	blk := 0
+	for jc := 0; jc < j.n; jc += j.ncMax {
+		nc := min(j.ncMax, j.n-jc)
+		panels := (nc + v.nr - 1) / v.nr
+		chunk := max(1, panels/(4*j.parts))
+		for pc := 0; pc < j.k; pc += j.kcMax {
+			kc := min(j.kcMax, j.k-pc)
+			bs := &j.blocks[blk]
+			bpack := j.bpack[(blk%j.nbuf)*j.blockSize:]
+			for {
+				lo := int(bs.packNext.Add(int32(chunk))) - chunk
+				if lo >= panels {
+					break
+				}
+				hi := min(lo+chunk, panels)
+				j.packB(bpack, jc, nc, pc, kc, lo, hi)
+				j.signal(&bs.packDone, hi-lo, panels)
 			}
-			ParallelFor(panels, 1, j.packBFn)
-			ParallelFor(j.parts, 1, j.computeFn)
+			j.wait(&bs.packDone, panels)
+			if blk > 0 {
+				j.wait(&j.blocks[blk-1].unitDone, j.units)
+			}
+			mode := j.firstMode
+			if pc > 0 {
+				mode = 1
+			}
+			for {
+				u := int(bs.unitNext.Add(1)) - 1
+				if u >= j.units {
+					break
+				}
+				j.compute(w, bpack, jc, nc, pc, kc, mode, u)
+				j.signal(&bs.unitDone, 1, j.units)
+			}
+			blk++
 		}
 	}
+}
+
+// signal adds n to a block's counter and wakes the waiting workers when
+// it reaches target.
+func (j *gemmJob) signal(c *atomic.Int32, n, target int) {
+	if int(c.Add(int32(n))) == target && j.parts > 1 {
+		j.mu.Lock()
+		j.cond.Broadcast()
+		j.mu.Unlock()
+	}
+}
+
+// wait returns once a block's counter has reached target.
+func (j *gemmJob) wait(c *atomic.Int32, target int) {
+	if int(c.Load()) >= target {
+		return
+	}
+	j.mu.Lock()
+	for int(c.Load()) < target {
+		j.cond.Wait()
+	}
+	j.mu.Unlock()
 }
 
 // gemmJob is one Gemm call in progress: its arguments, the split between
@@ -101,10 +224,17 @@ type gemmJob struct {
 	directA             bool // read a row-major A in place instead of packing it
 	directAT            bool // read a transposed A in place instead of packing it
 
-	jc, nc, pc, kc int       // the current block of op(B)
-	bpack          []float32 // that block, packed
+	bpack     []float32 // nbuf packed blocks of op(B), blockSize apart
+	nbuf      int
+	blockSize int
 
-	packBFn, computeFn func(lo, hi int) // j.packB and j.compute
+	blocksN, blocksK int          // blocks of op(B) along n and along k
+	units            int          // units of products per block (see layout)
+	blocks           []blockState // per block, in the order they are done
+	mu               sync.Mutex   // with cond, wakes workers waiting on blocks
+	cond             sync.Cond
+
+	workFn func(lo, hi int) // runs j.work, for ParallelFor
 }
 
 // release drops the job's references to the caller's matrices before it
@@ -136,57 +266,50 @@ func (j *gemmJob) plan(procs int) {
 	}
 }
 
-// packB packs panels [lo, hi) of the current block of op(B).
-func (j *gemmJob) packB(lo, hi int) {
+// packB packs panels [lo, hi) of the block of op(B) at rows pc..pc+kc and
+// columns jc..jc+nc into bpack.
+func (j *gemmJob) packB(bpack []float32, jc, nc, pc, kc, lo, hi int) {
 	nr := j.v.nr
-	c0, c1 := lo*nr, min(hi*nr, j.nc)
+	c0, c1 := lo*nr, min(hi*nr, nc)
 	if j.bbf != nil {
-		packBF16B(j.bpack[lo*nr*j.kc:], j.transB, j.bbf, j.ldb, j.pc, j.jc+c0, j.kc, c1-c0, nr)
+		packBF16B(bpack[lo*nr*kc:], j.transB, j.bbf, j.ldb, pc, jc+c0, kc, c1-c0, nr)
 		return
 	}
-	packB(j.bpack[lo*nr*j.kc:], j.transB, j.b, j.ldb, j.pc, j.jc+c0, j.kc, c1-c0, nr)
+	packB(bpack[lo*nr*kc:], j.transB, j.b, j.ldb, pc, jc+c0, kc, c1-c0, nr)
 }
 
-// compute runs workers [lo, hi) on the current block: each packs the rows of
-// op(A) it needs and sweeps its share of the tiles.
-func (j *gemmJob) compute(lo, hi int) {
+// compute runs unit u of the products of a packed block of op(B): it packs
+// the rows of op(A) it needs (or reads A in place) and sweeps its tiles.
+func (j *gemmJob) compute(w *workspace, bpack []float32, jc, nc, pc, kc, mode, u int) {
 	v := j.v
-	w := v.getWorkspace(j.mcMax * j.kcMax)
-	defer v.abufs.put(w)
-	mode := j.firstMode
-	if j.pc > 0 {
-		mode = 1
+	r0, r1, c0, c1 := 0, j.m, 0, nc
+	if j.splitM {
+		tiles := (j.m + v.mr - 1) / v.mr
+		r0, r1 = u*tiles/j.units*v.mr, min((u+1)*tiles/j.units*v.mr, j.m)
+	} else {
+		tiles := (nc + v.nr - 1) / v.nr
+		c0, c1 = u*tiles/j.units*v.nr, min((u+1)*tiles/j.units*v.nr, nc)
 	}
-	for part := lo; part < hi; part++ {
-		r0, r1, c0, c1 := 0, j.m, 0, j.nc
-		if j.splitM {
-			tiles := (j.m + v.mr - 1) / v.mr
-			r0, r1 = part*tiles/j.parts*v.mr, min((part+1)*tiles/j.parts*v.mr, j.m)
-		} else {
-			tiles := (j.nc + v.nr - 1) / v.nr
-			c0, c1 = part*tiles/j.parts*v.nr, min((part+1)*tiles/j.parts*v.nr, j.nc)
-		}
-		for ic := r0; ic < r1; ic += j.mcMax {
-			mc := min(j.mcMax, r1-ic)
-			if j.directA || j.directAT {
-				if full := mc / v.mr * v.mr; full < mc {
-					// The last, partial row panel is packed (zero padded).
-					packA(w.a, j.transA, j.a, j.lda, ic+full, j.pc, mc-full, j.kc, v.mr)
-				}
-				var kern directAKernel
-				var aBlock []float32
-				rowStride := 1
-				if j.directAT {
-					kern, aBlock = v.kernAT, j.a[j.pc*j.lda+ic:]
-				} else {
-					kern, aBlock, rowStride = v.kernA, j.a[ic*j.lda+j.pc:], j.lda
-				}
-				v.sweepDirectA(w, kern, aBlock, j.lda, rowStride, j.bpack[c0*j.kc:], mc, c1-c0, j.kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+j.jc+c0:], j.ldc)
-				continue
+	for ic := r0; ic < r1; ic += j.mcMax {
+		mc := min(j.mcMax, r1-ic)
+		if j.directA || j.directAT {
+			if full := mc / v.mr * v.mr; full < mc {
+				// The last, partial row panel is packed (zero padded).
+				packA(w.a, j.transA, j.a, j.lda, ic+full, pc, mc-full, kc, v.mr)
 			}
-			packA(w.a, j.transA, j.a, j.lda, ic, j.pc, mc, j.kc, v.mr)
-			v.sweep(w, j.bpack[c0*j.kc:], mc, c1-c0, j.kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+j.jc+c0:], j.ldc)
+			var kern directAKernel
+			var aBlock []float32
+			rowStride := 1
+			if j.directAT {
+				kern, aBlock = v.kernAT, j.a[pc*j.lda+ic:]
+			} else {
+				kern, aBlock, rowStride = v.kernA, j.a[ic*j.lda+pc:], j.lda
+			}
+			v.sweepDirectA(w, kern, aBlock, j.lda, rowStride, bpack[c0*kc:], mc, c1-c0, kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+jc+c0:], j.ldc)
+			continue
 		}
+		packA(w.a, j.transA, j.a, j.lda, ic, pc, mc, kc, v.mr)
+		v.sweep(w, bpack[c0*kc:], mc, c1-c0, kc, j.alpha, j.beta, mode, j.c[ic*j.ldc+jc+c0:], j.ldc)
 	}
 }
 

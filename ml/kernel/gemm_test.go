@@ -164,9 +164,11 @@ func checkVariant(t *testing.T, name string, v *variant, o *operands, alpha, bet
 }
 
 func TestGemmDeterministic(t *testing.T) {
-	shapes := []shape{{203, 150, 300}, {9, 1400, 100}} // split by rows, by columns
+	// Split by rows, by columns, and by rows over many k slices (the
+	// workers share the blocks of B through counters, two buffers apart).
+	shapes := []shape{{203, 150, 300}, {9, 1400, 100}, {150, 70, 1300}}
 	if raceEnabled {
-		shapes = []shape{{61, 147, 140}, {3, 4000, 100}}
+		shapes = []shape{{61, 147, 140}, {3, 4000, 100}, {60, 40, 1100}}
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
@@ -175,7 +177,7 @@ func TestGemmDeterministic(t *testing.T) {
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 				o := newOperands(rng, s, tr[0], tr[1], 1)
 				var first []float32
-				for _, procs := range []int{1, 2, 3, 1, 2} {
+				for _, procs := range []int{1, 2, 3, 1, 2, 4} {
 					runtime.GOMAXPROCS(procs)
 					got := append([]float32(nil), o.c...)
 					v.gemm(o.transA, o.transB, s.m, s.n, s.k, 0.5, o.a, o.lda, o.b, o.ldb, 0.25, got, o.ldc)
