@@ -56,6 +56,10 @@ type Config struct {
 	// ReserveFor is how long an accepted offer holds a slot while the miner
 	// waits for start_training. Defaults to `10m`.
 	ReserveFor time.Duration `flag:"reserve-for"`
+	// KeepFinished is how long after its deadline a finished job is kept
+	// (its status still answered, its directory on disk) before it is
+	// forgotten. Defaults to `10m`.
+	KeepFinished time.Duration `flag:"keep-finished"`
 	// UploadMargin is the time kept free before the deadline for packing
 	// and uploading the result. Defaults to `15s`.
 	UploadMargin time.Duration `flag:"upload-margin"`
@@ -94,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MinHours < 0 || c.MaxHours < c.MinHours {
 		return crucible.Errorf(crucible.EINVALID, "hours range [%g, %g] is empty", c.MinHours, c.MaxHours)
+	}
+	if c.KeepFinished < 0 {
+		return crucible.Errorf(crucible.EINVALID, "keep-finished must not be negative, got %s", c.KeepFinished)
 	}
 	if c.WorkDir == "" {
 		return crucible.Errorf(crucible.EINVALID, "work-dir is required")

@@ -22,6 +22,7 @@ func init() {
 		"MaxHours":       {Help: "the longest time budget accepted, in hours", Default: "12"},
 		"TaskTypes":      {Help: "the task types accepted", Default: "instruct,chat,dpo,text,grpo"},
 		"ReserveFor":     {Help: "how long an accepted offer holds a slot while the miner waits for start_training", Default: "10m"},
+		"KeepFinished":   {Help: "how long after its deadline a finished job is kept (its status still answered, its directory on disk) before it is forgotten", Default: "10m"},
 		"UploadMargin":   {Help: "the time kept free before the deadline for packing and uploading the result", Default: "15s"},
 		"MaxUploadBytes": {Help: "the largest result this miner will upload", Default: "21474836480"},
 		"NoTournaments":  {Help: "ignores tournament announcements; by default the miner enters every tournament it is told of whose fee is within MaxFee"},

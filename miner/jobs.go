@@ -27,10 +27,6 @@ const (
 	phaseUpload = "upload" // result.tar is packed: upload it
 )
 
-// forgetAfter is how long after its deadline a finished job is kept (its
-// status still answered), before its directory is removed.
-const forgetAfter = 10 * time.Minute
-
 // minRetrain is the least training time a job resumed after a restart
 // must have before its upload margin; with less it fails at once.
 const minRetrain = 5 * time.Second
@@ -133,7 +129,7 @@ func (m *Miner) restore() []*jobState {
 		j := &jobState{req: rec.Request, from: rec.From, status: rec.Status, phase: rec.Phase, dir: dir,
 			resultSize: rec.ResultSize, resultSHA256: rec.ResultSHA256}
 		switch {
-		case now.After(j.req.Deadline.Add(forgetAfter)):
+		case now.After(j.req.Deadline.Add(m.cfg.KeepFinished)):
 			os.RemoveAll(dir)
 			continue
 		case j.status.State == api.JobDone || j.status.State == api.JobFailed:
@@ -187,15 +183,16 @@ func clearWork(dir string) {
 	}
 }
 
-// forget removes the jobs whose deadline passed more than forgetAfter ago:
-// their records and directories. Run calls it now and then.
+// forget removes the finished jobs whose deadline passed more than
+// KeepFinished ago: their records and directories. Run calls it every
+// minute.
 func (m *Miner) forget() {
 	now := m.now()
 	m.mu.Lock()
 	var old []*jobState
 	for id, j := range m.jobs {
 		done := j.status.State == api.JobDone || j.status.State == api.JobFailed
-		if done && now.After(j.req.Deadline.Add(forgetAfter)) {
+		if done && now.After(j.req.Deadline.Add(m.cfg.KeepFinished)) {
 			old = append(old, j)
 			delete(m.jobs, id)
 		}

@@ -3,6 +3,7 @@ package miner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -136,6 +137,46 @@ func TestUploadRetries(t *testing.T) {
 	}
 }
 
+// With KeepFinished set, finished jobs are forgotten that long after their
+// deadline: a miner that runs many short tasks holds only those of the last
+// deadline window and KeepFinished, however many it ran.
+func TestKeepFinishedBoundsJobs(t *testing.T) {
+	v := newFakeValidator(t)
+	cfg := miner.DefaultConfig()
+	cfg.WorkDir, cfg.UploadMargin, cfg.KeepFinished, cfg.MaxQueued = t.TempDir(), 0, 30*time.Second, 100
+	m, err := miner.New(cfg, command(t, goodTrainer), protocol.HTTPValidators(http.DefaultClient, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	base := time.Now().Add(time.Minute)
+	const n = 6
+	for i := range n {
+		id := fmt.Sprintf("k%d", i)
+		if err := start(m, v.request(id, base.Add(time.Duration(i)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, m, id, api.JobDone)
+	}
+	// Job i's deadline is base+i minutes: at base+2m45s, k0..k2 are past
+	// theirs by more than 30 s and go; k3..k5 stay.
+	miner.SetClock(m, func() time.Time { return base.Add(2*time.Minute + 45*time.Second) })
+	miner.Forget(m)
+	for i := range n {
+		id := fmt.Sprintf("k%d", i)
+		_, err := m.TaskStatus(context.Background(), "", id)
+		if gone := crucible.ErrorCode(err) == crucible.ENOTFOUND; gone != (i <= 2) {
+			t.Errorf("job %s: forgotten %v, want %v (%v)", id, gone, i <= 2, err)
+		}
+		if _, err := os.Stat(filepath.Join(cfg.WorkDir, "jobs", id)); os.IsNotExist(err) != (i <= 2) {
+			t.Errorf("job %s: directory removed %v, want %v", id, os.IsNotExist(err), i <= 2)
+		}
+	}
+}
+
 // A finished job is forgotten, directory and all, once its deadline is
 // well past; a job resumed too close to its deadline fails and says why.
 func TestJobsForgottenAndLateResume(t *testing.T) {
@@ -147,6 +188,11 @@ func TestJobsForgottenAndLateResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, m, "f1", api.JobDone)
+	miner.SetClock(m, func() time.Time { return deadline.Add(5 * time.Minute) })
+	miner.Forget(m)
+	if _, err := m.TaskStatus(context.Background(), "", "f1"); err != nil {
+		t.Errorf("a finished job forgotten 5 minutes after its deadline (the default keeps it 10): %v", err)
+	}
 	miner.SetClock(m, func() time.Time { return deadline.Add(time.Hour) })
 	miner.Forget(m)
 	if _, err := os.Stat(filepath.Join(work, "jobs", "f1")); !os.IsNotExist(err) {
