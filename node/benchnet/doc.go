@@ -17,9 +17,13 @@
 // task. Meanwhile a customer load sends requests at a fixed rate (open
 // loop: a slow answer does not slow the load) to the read routes of the
 // API, against a store seeded with finished tasks, and the latency of each
-// route is reported as percentiles. The process's resident memory is read
-// before and after the load, so that a long run (a soak) shows whether it
-// stays flat.
+// route is reported as percentiles. The process's memory (resident, and
+// the Go heap in use after a collection) is read before and after the load
+// and once a minute between two tasks, so that a long run (a soak) shows
+// whether it stays flat. It is the whole process's: the validator, the
+// simulated miners (which forget their finished jobs at the first sweep
+// after the deadline, not 10 minutes later as a real miner does) and the
+// run's own records.
 package benchnet
 
 //go:generate go run github.com/crucible-net/crucible/tools/configdoc

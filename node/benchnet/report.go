@@ -45,7 +45,9 @@ func (r *Report) Print(w io.Writer) error {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstErr)
 	}
 	fmt.Fprintf(w, "API p99 over all routes: %s (target < 50 ms)\n", msf(r.API["all"].P99))
-	fmt.Fprintf(w, "memory:  resident %s before the load, %s after (%s later); Go heap in use %s → %s\n",
+	fmt.Fprintf(w, "memory:  the whole process (validator, chain, %d simulated miners, and the bench's records of %d tasks and %d requests), read between tasks after a collection\n",
+		c.Miners, len(r.Tasks), r.Sent)
+	fmt.Fprintf(w, "         resident %s before the load, %s after (%s later); Go heap in use %s → %s\n",
 		mib(r.RSSStart), mib(r.RSSEnd), r.LoadFor.Round(time.Second), mib(int64(r.HeapStart)), mib(int64(r.HeapEnd)))
 	if len(r.Memory) > 2 {
 		var rss, heap []string
