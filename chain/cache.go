@@ -67,6 +67,12 @@ func (mc *MetagraphCache) Node(ctx context.Context, hotkey string) (*crucible.No
 	if err == nil {
 		return n, nil
 	}
+	return mc.recheck(ctx, hotkey)
+}
+
+// recheck refetches the metagraph, at most once a second, and returns the
+// node with hotkey as it then stands.
+func (mc *MetagraphCache) recheck(ctx context.Context, hotkey string) (*crucible.Node, error) {
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
 	if now := mc.now(); now.Sub(mc.missAt) >= time.Second {
@@ -80,10 +86,17 @@ func (mc *MetagraphCache) Node(ctx context.Context, hotkey string) (*crucible.No
 
 // Authorizer returns a function that admits a caller whose hotkey is
 // registered with at least minStake TAO and, if requirePermit is set, a
-// validator permit; others get EFORBIDDEN. It fits sign.Options.Authorize.
+// validator permit; others get EFORBIDDEN. A caller the cached metagraph
+// would refuse is checked once more against a fresh one (at most one
+// refetch a second, as for unknown hotkeys), so that a validator that has
+// just been staked or permitted is not refused for the cache's age. It
+// fits sign.Options.Authorize.
 func (mc *MetagraphCache) Authorizer(minStake float64, requirePermit bool) func(ctx context.Context, hotkey string) error {
 	return func(ctx context.Context, hotkey string) error {
 		n, err := mc.Node(ctx, hotkey)
+		if err == nil && (n.Stake < minStake || requirePermit && !n.Validator) {
+			n, err = mc.recheck(ctx, hotkey)
+		}
 		if err != nil {
 			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
 				return crucible.Errorf(crucible.EFORBIDDEN, "hotkey %s is not registered on the chain", hotkey)

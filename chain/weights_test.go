@@ -94,12 +94,22 @@ func TestMetagraphCache(t *testing.T) {
 	if err := auth(ctx, "v1"); crucible.ErrorCode(err) != crucible.EFORBIDDEN {
 		t.Fatalf("low stake: %v", err)
 	}
+	if cc.fetches != 2 { // a refusal is checked against a fresh metagraph
+		t.Fatalf("%d fetches, want 2", cc.fetches)
+	}
 	must(t, l.AddStake(ctx, "m0", 50))
+	// Within the second of that refetch, the cached stake (0) still counts.
 	if err := mc.Authorizer(10, false)(ctx, "m0"); crucible.ErrorCode(err) != crucible.EFORBIDDEN {
 		t.Fatalf("cached stake should still be 0: %v", err)
 	}
-	if cc.fetches != 1 {
-		t.Fatalf("%d fetches, want 1", cc.fetches)
+	if cc.fetches != 2 {
+		t.Fatalf("%d fetches, want 2", cc.fetches)
+	}
+	// A second later, a caller the cache would refuse is checked again
+	// against a fresh metagraph: the stake just added counts.
+	now = now.Add(2 * time.Second)
+	if err := mc.Authorizer(10, false)(ctx, "m0"); err != nil || cc.fetches != 3 {
+		t.Fatalf("stake added after the cache was filled: %v (%d fetches)", err, cc.fetches)
 	}
 	now = now.Add(2 * time.Minute)
 	if err := mc.Authorizer(10, false)(ctx, "m0"); err != nil {
@@ -112,6 +122,7 @@ func TestMetagraphCache(t *testing.T) {
 	// refetch at most once a second.
 	_, err = l.Register(ctx, "new", "cold")
 	must(t, err)
+	now = now.Add(2 * time.Second)
 	if _, err := mc.Node(ctx, "new"); err != nil {
 		t.Fatal(err)
 	}
