@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,11 @@ type Config struct {
 	// Poll is the validator's longest wait between two looks at a task
 	// (its --poll); 0 keeps the validator's default.
 	Poll time.Duration `flag:"poll"`
+	// HeapProfiles writes a heap profile (pprof format, after a
+	// collection) into this directory at each memory reading of the load:
+	// heap-000m.pb.gz at its start, then one a minute and heap-end.pb.gz,
+	// so that growth over a soak can be traced (go tool pprof -base).
+	HeapProfiles string `flag:"heap-profiles"`
 	// JSON prints the report as one JSON object.
 	JSON bool `flag:"json"`
 	// Progress receives a line per step and task; nil discards them.
@@ -270,7 +276,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(taskIDs()) == 0 {
 		return nil, errors.New("no task to read: the store is empty")
 	}
+	if cfg.HeapProfiles != "" {
+		if err := os.MkdirAll(cfg.HeapProfiles, 0o755); err != nil {
+			return nil, fmt.Errorf("--heap-profiles: %w", err)
+		}
+	}
 	rep.RSSStart, rep.HeapStart = memory()
+	if err := heapProfile(cfg.HeapProfiles, "000m"); err != nil {
+		return nil, err
+	}
 
 	lat := &latencies{}
 	lctx, stopLoad := context.WithCancel(ctx)
@@ -309,6 +323,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if after := time.Since(loadBegan); after >= time.Duration(len(rep.Memory))*time.Minute {
 			rss, heap := memory()
 			rep.Memory = append(rep.Memory, MemorySample{After: after, RSS: rss, Heap: heap})
+			if err := heapProfile(cfg.HeapProfiles, fmt.Sprintf("%03dm", len(rep.Memory)-1)); err != nil {
+				stopAll()
+				return nil, err
+			}
 			fmt.Fprintf(out, "  memory after %s: resident %s, Go heap in use %s\n", after.Round(time.Second), mib(rss), mib(int64(heap)))
 		}
 	}
@@ -316,6 +334,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.LoadFor = time.Since(loadBegan)
 	rep.RSSEnd, rep.HeapEnd = memory()
 	rep.Memory = append(rep.Memory, MemorySample{After: rep.LoadFor, RSS: rep.RSSEnd, Heap: rep.HeapEnd})
+	if err := heapProfile(cfg.HeapProfiles, "end"); err != nil {
+		return nil, err
+	}
 
 	var over []time.Duration
 	for _, t := range rep.Tasks {
@@ -436,6 +457,24 @@ func memory() (rss int64, heap uint64) {
 		}
 	}
 	return rss, ms.HeapInuse
+}
+
+// heapProfile writes the heap profile heap-NAME.pb.gz into dir, the
+// memory just read (memory collects first); nothing when dir is empty.
+func heapProfile(dir, name string) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, "heap-"+name+".pb.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--heap-profiles: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--heap-profiles: write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func ms(d time.Duration) string {

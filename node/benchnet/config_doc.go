@@ -10,15 +10,16 @@ import (
 
 func init() {
 	config.Register(reflect.TypeFor[Config](), map[string]config.Doc{
-		"Miners":     {Help: "how many simulated miners join the network", Default: "100"},
-		"Tasks":      {Help: "how many tasks go through the network, one after another", Default: "10"},
-		"StoreTasks": {Help: "how many finished tasks the store holds before the load starts", Default: "10000"},
-		"Rate":       {Help: "the customer load, in API requests a second", Default: "50"},
-		"Duration":   {Help: "keeps tasks and load going this long when the tasks end sooner: a soak, with memory read at its start, every minute and at its end"},
-		"DB":         {Help: "the validator's store: empty for SQLite in the run's directory, or a postgres:// URL, in which the run makes a schema of its own and drops it after"},
-		"Dir":        {Help: "keeps the run's state (every node's home and store) in this directory; empty uses a temporary one, removed after"},
-		"Hours":      {Help: "each task's training window, in hours. The miners upload within seconds, so it only bounds a task that goes wrong", Default: "0.05"},
-		"Poll":       {Help: "the validator's longest wait between two looks at a task (its --poll); 0 keeps the validator's default"},
-		"JSON":       {Help: "prints the report as one JSON object"},
+		"Miners":       {Help: "how many simulated miners join the network", Default: "100"},
+		"Tasks":        {Help: "how many tasks go through the network, one after another", Default: "10"},
+		"StoreTasks":   {Help: "how many finished tasks the store holds before the load starts", Default: "10000"},
+		"Rate":         {Help: "the customer load, in API requests a second", Default: "50"},
+		"Duration":     {Help: "keeps tasks and load going this long when the tasks end sooner: a soak, with memory read at its start, every minute and at its end"},
+		"DB":           {Help: "the validator's store: empty for SQLite in the run's directory, or a postgres:// URL, in which the run makes a schema of its own and drops it after"},
+		"Dir":          {Help: "keeps the run's state (every node's home and store) in this directory; empty uses a temporary one, removed after"},
+		"Hours":        {Help: "each task's training window, in hours. The miners upload within seconds, so it only bounds a task that goes wrong", Default: "0.05"},
+		"Poll":         {Help: "the validator's longest wait between two looks at a task (its --poll); 0 keeps the validator's default"},
+		"HeapProfiles": {Help: "writes a heap profile (pprof format, after a collection) into this directory at each memory reading of the load: heap-000m.pb.gz at its start, then one a minute and heap-end.pb.gz, so that growth over a soak can be traced (go tool pprof -base)"},
+		"JSON":         {Help: "prints the report as one JSON object"},
 	})
 }

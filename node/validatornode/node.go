@@ -90,6 +90,9 @@ type Node struct {
 	// transaction after the task row is written and before its job is
 	// queued: returning an error there is a crash between the two.
 	afterTaskRow func() error
+	// afterStep, when set (tests only), runs after each lifecycle step
+	// with what the step returned (the zero time when the task ended).
+	afterStep func(taskID string, next time.Time)
 
 	adminKey string // the admin API key created at this start, if any
 

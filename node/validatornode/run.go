@@ -262,13 +262,21 @@ func (w *advanceWorker) Work(ctx context.Context, job *river.Job[queue.AdvanceTa
 	for steps := 1; ; steps++ {
 		w.node.kicked.Delete(job.Args.TaskID) // this step sees what happened until now
 		next, err := w.node.v.Step(ctx, job.Args.TaskID)
+		if w.node.afterStep != nil && err == nil {
+			w.node.afterStep(job.Args.TaskID, next)
+		}
 		if err != nil {
 			if crucible.ErrorCode(err) == crucible.ENOTFOUND {
+				w.node.kicked.Delete(job.Args.TaskID)
 				return river.JobCancel(err)
 			}
 			return err
 		}
 		if next.IsZero() {
+			// The task has ended: a kick that came during this step has
+			// nothing left to run (a later one queues a run of its own,
+			// which ends here too).
+			w.node.kicked.Delete(job.Args.TaskID)
 			return nil
 		}
 		d := time.Until(next)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,6 +289,65 @@ func TestCancelAndEstimate(t *testing.T) {
 	small, _ := localnet.SampleDataset(t.TempDir(), assets.Facts, 5)
 	if _, err := n.Estimate(ctx, api.CreateTaskRequest{Model: "tiny", Dataset: small}); crucible.ErrorCode(err) != crucible.EINVALID {
 		t.Errorf("a dataset below the minimum rows: %v", err)
+	}
+}
+
+// TestKickOfEndedTaskForgotten checks that a kick for a task that lands
+// while the task's last step runs (an upload that comes as the task ends)
+// is not kept once the task has ended, nor one that comes after.
+func TestKickOfEndedTaskForgotten(t *testing.T) {
+	f := newFixture(t, "")
+	n, err := f.open(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); n.Wait() }()
+	task := f.task()
+	var kickedLast atomic.Bool
+	validatornode.SetAfterStep(n, func(id string, next time.Time) {
+		if id == task.ID && next.IsZero() && kickedLast.CompareAndSwap(false, true) {
+			validatornode.Kick(n, id) // as the step that ends the task returns
+		}
+	})
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Submit(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Cancel(ctx, task.ID, "ended"); err != nil {
+		t.Fatal(err)
+	}
+	waitJobs := func() {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			c, err := validatornode.UnfinishedJobsFor(n, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c == 0 && kickedLast.Load() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s still has %d unfinished jobs (kicked in its last step: %v)", task.ID, c, kickedLast.Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitJobs()
+	if k := validatornode.Kicked(n); k != 0 {
+		t.Errorf("a kick that came during the task's last step is kept after the task ended (%d)", k)
+	}
+	before, _ := validatornode.JobsFor(n, task.ID)
+	validatornode.Kick(n, task.ID) // an upload after the end
+	if after, _ := validatornode.JobsFor(n, task.ID); after <= before {
+		t.Fatalf("the kick queued no run: %d jobs before, %d after", before, after)
+	}
+	waitJobs()
+	if k := validatornode.Kicked(n); k != 0 {
+		t.Errorf("a kick after the task ended is kept (%d)", k)
 	}
 }
 
