@@ -19,7 +19,7 @@ func init() {
 		"Dir":          {Help: "keeps the run's state (every node's home and store) in this directory; empty uses a temporary one, removed after"},
 		"Hours":        {Help: "each task's training window, in hours. The miners upload within seconds, so it only bounds a task that goes wrong", Default: "0.05"},
 		"Poll":         {Help: "the validator's longest wait between two looks at a task (its --poll); 0 keeps the validator's default"},
-		"HeapProfiles": {Help: "writes a heap profile (pprof format, after a collection) into this directory at each memory reading of the load: heap-000m.pb.gz at its start, then one a minute and heap-end.pb.gz, so that growth over a soak can be traced (go tool pprof -base)"},
+		"HeapProfiles": {Help: "writes a heap profile (pprof format, after a collection) into this directory at each memory reading of the load: heap-000m.pb.gz at its start, then one a minute and heap-end.pb.gz, so that growth over a soak can be traced (go tool pprof -base). It samples allocations more finely than the default, which costs some speed"},
 		"JSON":         {Help: "prints the report as one JSON object"},
 	})
 }

@@ -30,15 +30,24 @@ func (e *timedEvaluator) Evaluate(ctx context.Context, req validator.EvalRequest
 }
 
 // within is how long, between from and to, at least one evaluation ran.
+// The tasks are measured one after another, each after the one before, so
+// the evaluations that ended before from are forgotten.
 func (e *timedEvaluator) within(from, to time.Time) time.Duration {
 	e.mu.Lock()
 	var spans []span
+	kept := e.busy[:0]
 	for _, s := range e.busy {
+		if s.to.Before(from) {
+			continue
+		}
+		kept = append(kept, s)
 		a, b := maxTime(s.from, from), minTime(s.to, to)
 		if b.After(a) {
 			spans = append(spans, span{a, b})
 		}
 	}
+	clear(e.busy[len(kept):])
+	e.busy = kept
 	e.mu.Unlock()
 	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
 	var total time.Duration

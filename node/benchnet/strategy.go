@@ -66,8 +66,12 @@ func (t *trainTimes) add(task string, d time.Duration) {
 	t.byTask[task] = max(t.byTask[task], d)
 }
 
-func (t *trainTimes) of(task string) time.Duration {
+// take returns a task's time and forgets it: a task's figures are read
+// once, when it has ended.
+func (t *trainTimes) take(task string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.byTask[task]
+	d := t.byTask[task]
+	delete(t.byTask, task)
+	return d
 }
