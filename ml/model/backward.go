@@ -178,18 +178,18 @@ func (m *Model) loraBwdU(ws *workspace, lin *linear, dy []float32, lddy int, x [
 		xd, ldxd = ws.loraX, lin.in
 		m.lora.dropout(lm, m.step, x, ldx, xd, lin.in, n, false)
 	}
-	gemm(m.prec, true, false, lin.out, r, n, lm.scale, dy, lddy, u, r, 1, lm.gb, r)
-	gemm(m.prec, false, false, n, r, lin.out, lm.scale, dy, lddy, lm.b, r, 0, du, r)
-	gemm(m.prec, true, false, r, lin.in, n, 1, du, r, xd, ldxd, 1, lm.ga, lin.in)
+	m.gemmAdapter(true, false, lin.out, r, n, lm.scale, dy, lddy, u, r, 1, lm.gb, r)
+	m.gemmAdapter(false, false, n, r, lin.out, lm.scale, dy, lddy, lm.b, r, 0, du, r)
+	m.gemmAdapter(true, false, r, lin.in, n, 1, du, r, xd, ldxd, 1, lm.ga, lin.in)
 	if !needDX {
 		return
 	}
 	if !drop {
-		gemm(m.prec, false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 1, dx, lddx)
+		m.gemmAdapter(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 1, dx, lddx)
 		return
 	}
 	t := ws.loraT[:n*lin.in]
-	gemm(m.prec, false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 0, t, lin.in)
+	m.gemmAdapter(false, false, n, lin.in, r, 1, du, r, lm.a, lin.in, 0, t, lin.in)
 	m.lora.dropout(lm, m.step, t, lin.in, dx, lddx, n, true)
 }
 

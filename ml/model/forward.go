@@ -194,6 +194,6 @@ func (m *Model) loraFwdU(ws *workspace, lin *linear, x []float32, ldx int, y []f
 		m.lora.dropout(lm, m.step, x, ldx, xd, lin.in, n, false)
 	}
 	r := m.lora.cfg.Rank
-	gemm(m.prec, false, true, n, r, lin.in, 1, xd, ldxd, lm.a, lin.in, 0, u, r)
-	gemm(m.prec, false, true, n, lin.out, r, lm.scale, u, r, lm.b, r, 1, y, ldy)
+	m.gemmAdapter(false, true, n, r, lin.in, 1, xd, ldxd, lm.a, lin.in, 0, u, r)
+	m.gemmAdapter(false, true, n, lin.out, r, lm.scale, u, r, lm.b, r, 1, y, ldy)
 }
