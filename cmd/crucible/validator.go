@@ -37,6 +37,7 @@ network from other processes.`,
 		Args: cobra.NoArgs,
 	}
 	return cli.Run(cmd, &cfg, func(ctx context.Context, cfg *validatornode.Config) error {
+		defer validatornode.UseSpareThreads(cfg.SpareThreads)()
 		n, err := validatornode.Open(ctx, *cfg, validatornode.Deps{Out: os.Stdout})
 		if err != nil {
 			return err

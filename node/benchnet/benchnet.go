@@ -130,6 +130,8 @@ type Report struct {
 	Config Config
 	// DB names the store ("sqlite" or "postgres").
 	DB string
+	// Threads is the process's GOMAXPROCS during the run.
+	Threads int
 	// Seeding is how long filling the store took.
 	Seeding time.Duration
 	Tasks   []TaskFigures
@@ -196,6 +198,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// The validator runs in this process: it gets its spare threads, as
+	// crucible validator does by default.
+	defer validatornode.UseSpareThreads(validatornode.DefaultConfig().SpareThreads)()
+	rep.Threads = runtime.GOMAXPROCS(0)
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -12,8 +12,8 @@ import (
 // per task, the API's latency by route, memory before and after the load.
 func (r *Report) Print(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "\nnetwork: a validator (%s, %d tasks in the store, seeded in %s) and %d simulated miners on loopback\n",
-		r.DB, c.StoreTasks+1+len(r.Tasks), r.Seeding.Round(time.Second), c.Miners)
+	fmt.Fprintf(w, "\nnetwork: a validator (%s, %d tasks in the store, seeded in %s) and %d simulated miners on loopback, in one process running Go code on %d threads (GOMAXPROCS: the CPUs and the validator's --spare-threads)\n",
+		r.DB, c.StoreTasks+1+len(r.Tasks), r.Seeding.Round(time.Second), c.Miners, r.Threads)
 	fmt.Fprintf(w, "tasks:   %d, one after another; overhead = offered → scored, less training and evaluation\n", len(r.Tasks))
 	o := r.Overhead
 	fmt.Fprintf(w, "         overhead per task: median %s, p90 %s, max %s (target < 1 s)\n", ms(o.P50), ms(o.P90), ms(o.Max))

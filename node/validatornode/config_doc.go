@@ -21,6 +21,7 @@ func init() {
 		"Assets":               {Help: "the directory of shipped models customers pick by name; when the default one holds none, the models inside the binary are used", Default: "assets/models"},
 		"Poll":                 {Help: "the longest wait between two looks at a running task", Default: "10s"},
 		"Workers":              {Help: "how many tasks are advanced at the same time", Default: "4"},
+		"SpareThreads":         {Help: "how many threads running Go code (GOMAXPROCS) the validator process gets beyond the CPUs it may use, so that its API and the node protocol find one at once while an evaluation's kernels keep every CPU busy (without one, a request can wait for a kernel worker to yield its thread: crucible bench network --duration 1m on 2 cores, SQLite, a task's GET p99 46 ms without, 37 ms with one)", Default: "1"},
 		"Stake":                {Help: "the stake (TAO) added to this validator at start, on a local chain (in this process or \"crucible chain\")", Default: "1000"},
 		"WeightsEvery":         {Help: "how often weights are computed and set; 0 never", Default: "10m"},
 		"Evaluator":            {Help: "computes test losses: engine (crucible's own, deterministic to the bit on a CPU) or torch (PyTorch through crucible_torch, on a GPU when there is one: for models the CPU cannot evaluate in time). Every loss of a task comes from one kind, recorded in the results log", Default: "engine"},

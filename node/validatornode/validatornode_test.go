@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -367,5 +368,26 @@ func waitStatus(t *testing.T, n *validatornode.Node, id string, ok func(crucible
 			t.Fatalf("task %s stayed %s", id, task.Status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUseSpareThreads checks that the validator's spare threads are added
+// to GOMAXPROCS and taken back, and that none changes nothing.
+func TestUseSpareThreads(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	restore := validatornode.UseSpareThreads(1)
+	if got := runtime.GOMAXPROCS(0); got != before+1 {
+		t.Errorf("GOMAXPROCS %d with one spare thread, want %d", got, before+1)
+	}
+	restore()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS %d after restore, want %d", got, before)
+	}
+	validatornode.UseSpareThreads(0)()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS %d with no spare thread, want %d", got, before)
+	}
+	if c := validatornode.DefaultConfig(); c.SpareThreads != 1 {
+		t.Errorf("default --spare-threads %d, want 1", c.SpareThreads)
 	}
 }
