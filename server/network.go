@@ -76,18 +76,32 @@ func (s *Server) network(ctx context.Context) (*api.NetworkStatus, error) {
 	return s.networkNodes(ctx, st)
 }
 
+// nodeCounter is a store that counts validators and miners in one query
+// (sqlstore does); without it the server reads every node.
+type nodeCounter interface {
+	CountNodes(ctx context.Context) (validators, miners int, err error)
+}
+
 // networkNodes fills in the counts of nodes and the time of the last
 // weights.
 func (s *Server) networkNodes(ctx context.Context, st *api.NetworkStatus) (*api.NetworkStatus, error) {
-	nodes, err := s.b.FindNodes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nodes {
-		if n.IsValidator() {
-			st.Validators++
-		} else {
-			st.Miners++
+	if nc, ok := s.b.(nodeCounter); ok {
+		v, m, err := nc.CountNodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st.Validators, st.Miners = v, m
+	} else {
+		nodes, err := s.b.FindNodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes {
+			if n.IsValidator() {
+				st.Validators++
+			} else {
+				st.Miners++
+			}
 		}
 	}
 	ws, err := s.b.FindWeights(ctx, 1)

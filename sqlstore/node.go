@@ -91,3 +91,17 @@ func (s *Store) FindNodes(ctx context.Context) ([]*crucible.Node, error) {
 	}
 	return out, nil
 }
+
+// CountNodes counts the stored metagraph's validators (a permit, and
+// dividends at least their incentive: crucible.Node.IsValidator) and
+// miners (the others) in one query.
+func (s *Store) CountNodes(ctx context.Context) (validators, miners int, err error) {
+	err = s.queryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN validator_permit AND (incentive = 0 OR dividends >= incentive) THEN 1 ELSE 0 END), 0),
+		COUNT(*)
+		FROM nodes`).Scan(&validators, &miners)
+	if err != nil {
+		return 0, 0, mapErr(err, "count nodes")
+	}
+	return validators, miners - validators, nil
+}

@@ -379,3 +379,34 @@ func TestChainState(t *testing.T) {
 		}
 	})
 }
+
+// TestCountNodes checks the one-query counts against crucible.Node's own
+// rule, on a permit with and without dividends, a miner and an empty
+// metagraph.
+func TestCountNodes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		if v, m, err := s.CountNodes(ctx); err != nil || v != 0 || m != 0 {
+			t.Fatalf("empty metagraph: %d validators, %d miners, %v", v, m, err)
+		}
+		nodes := []*crucible.Node{
+			{UID: 0, Hotkey: "5V1", Validator: true},                                 // a permit, no incentive
+			{UID: 1, Hotkey: "5V2", Validator: true, Incentive: 0.2, Dividends: 0.2}, // dividends as large as its incentive
+			{UID: 2, Hotkey: "5P", Validator: true, Incentive: 0.3, Dividends: 0.1},  // a permit, but mining
+			{UID: 3, Hotkey: "5M", Incentive: 0.5, Dividends: 0.9},                   // no permit
+		}
+		if err := s.UpsertNodes(ctx, nodes); err != nil {
+			t.Fatal(err)
+		}
+		wantV := 0
+		for _, n := range nodes {
+			if n.IsValidator() {
+				wantV++
+			}
+		}
+		v, m, err := s.CountNodes(ctx)
+		if err != nil || v != wantV || m != len(nodes)-wantV || wantV != 2 {
+			t.Errorf("CountNodes = %d validators, %d miners, %v; want %d and %d", v, m, err, wantV, len(nodes)-wantV)
+		}
+	})
+}
