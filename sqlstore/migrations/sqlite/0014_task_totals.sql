@@ -47,6 +47,9 @@ BEGIN
     WHERE account_id = OLD.account_id AND status = OLD.status;
 END;
 
+-- SQLite triggers cannot call one another: an update takes the old row
+-- away as task_totals_delete does, then adds the new one as
+-- task_totals_insert does (Postgres shares one function).
 CREATE TRIGGER task_totals_update AFTER UPDATE ON tasks
 WHEN OLD.account_id IS NOT NEW.account_id OR OLD.status IS NOT NEW.status OR OLD.price IS NOT NEW.price
     OR OLD.started_at IS NOT NEW.started_at OR OLD.model_params_count IS NOT NEW.model_params_count
