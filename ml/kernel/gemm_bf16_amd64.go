@@ -23,7 +23,7 @@ func amxBlock(k32 int, a, b *uint16, c *float32, ldc int, load int)
 func amxPeak(n int)
 
 //go:noescape
-func bf16Kernel16AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)
+func bf16Kernel8x32AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)
 
 func bf16PeakAVX512(n int)
 
@@ -78,22 +78,17 @@ func amxEnd() {
 	runtime.UnlockOSThread()
 }
 
-// bf16BlockAVX512 computes a 32×32 block as four 16×16 VDPBF16PS blocks.
+// bf16BlockAVX512 computes a 32×32 block as four 8×32 VDPBF16PS blocks
+// (8 rows of an A chunk are 512 bytes).
 func bf16BlockAVX512(k32 int, a, b *uint16, c *float32, ldc int, load int) {
-	a1 := (*uint16)(unsafe.Add(unsafe.Pointer(a), 1024))
-	b1 := (*uint16)(unsafe.Add(unsafe.Pointer(b), 64))
-	c1 := (*float32)(unsafe.Add(unsafe.Pointer(c), 64))
-	c2 := (*float32)(unsafe.Add(unsafe.Pointer(c), 64*ldc))
-	c3 := (*float32)(unsafe.Add(unsafe.Pointer(c2), 64))
-	bf16Kernel16AVX512(k32, a, b, c, ldc, load)
-	bf16Kernel16AVX512(k32, a, b1, c1, ldc, load)
-	bf16Kernel16AVX512(k32, a1, b, c2, ldc, load)
-	bf16Kernel16AVX512(k32, a1, b1, c3, ldc, load)
+	for g := range 4 {
+		bf16Kernel8x32AVX512(k32, (*uint16)(unsafe.Add(unsafe.Pointer(a), 512*g)), b, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*8*g*ldc)), ldc, load)
+	}
 }
 
 var (
 	amxVariant        = &bf16Variant{name: "amx", kc: 512, mc: 128, nc: 1024, block: amxBlock, begin: amxBegin, end: amxEnd}
-	avx512BF16Variant = &bf16Variant{name: "avx512bf16", kc: 256, mc: 128, nc: 1024, block: bf16BlockAVX512}
+	avx512BF16Variant = &bf16Variant{name: "avx512bf16", kc: 512, mc: 128, nc: 1024, block: bf16BlockAVX512}
 )
 
 // hasAMX reports whether the CPU has AMX-BF16 and the OS lets this process

@@ -25,7 +25,7 @@ func (g *gen) bf16File() {
 	g.amxConfigure()
 	g.amxBlock()
 	g.amxPeak()
-	g.bf16Kernel16()
+	g.bf16Kernel8x32()
 	g.bf16Peak()
 	g.packANF32()
 	g.packATF32(false)
@@ -152,62 +152,73 @@ func (g *gen) amxPeak() {
 	g.p("\tRET")
 }
 
-// bf16Kernel16 emits
+// bf16Kernel8x32 emits
 //
-//	func bf16Kernel16AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)
+//	func bf16Kernel8x32AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)
 //
-// a 16×16 block of C from 16 rows of a packed A panel (row i of a chunk at
-// a + 64·i) and 16 columns of a packed B panel (pair-row q at b + 128·q),
-// k32 chunks of 2048 bytes each: sixteen accumulators, one VDPBF16PS per
-// row and k pair with A's pair broadcast from memory.
-func (g *gen) bf16Kernel16() {
+// an 8×32 block of C from 8 rows of a packed A panel (row i of a chunk at
+// a + 64·i) and a whole packed B panel (pair-row q at b + 128·q), k32
+// chunks of 2048 bytes each: sixteen accumulators (two per row), the B
+// pair-row in two registers, A's pair broadcast into a register and used
+// twice. The sums start from zero and are added to C at the end (load 1)
+// or overwrite it (load 0); C's lines are prefetched first, so that a C
+// block coming from memory costs no stall at the start: with the sums
+// starting from C, every accumulator waited for its load.
+func (g *gen) bf16Kernel8x32() {
+	const rows = 8
 	g.p("")
-	g.p("// func bf16Kernel16AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)")
-	g.p("// One 16×16 block of C with VDPBF16PS; see tools/kernelgen.")
-	g.p("TEXT ·bf16Kernel16AVX512(SB), NOSPLIT, $0-48")
+	g.p("// func bf16Kernel8x32AVX512(k32 int, a, b *uint16, c *float32, ldc int, load int)")
+	g.p("// One 8×32 block of C with VDPBF16PS; see tools/kernelgen.")
+	g.p("TEXT ·bf16Kernel8x32AVX512(SB), NOSPLIT, $0-48")
 	g.p("\tMOVQ k32+0(FP), CX")
 	g.p("\tMOVQ a+8(FP), AX")
 	g.p("\tMOVQ b+16(FP), BX")
 	g.p("\tMOVQ c+24(FP), DX")
 	g.p("\tMOVQ ldc+32(FP), R8")
 	g.p("\tSHLQ $2, R8")
-	g.p("\tMOVQ load+40(FP), SI")
 	g.p("\tMOVQ DX, DI")
-	g.p("\tTESTQ SI, SI")
-	g.p("\tJEQ k16zero")
-	for i := 0; i < 16; i++ {
-		g.p("\tVMOVUPS (DI), Z%d", i)
-		if i < 15 {
+	for i := 0; i < rows; i++ {
+		g.p("\tPREFETCHT0 (DI)")
+		g.p("\tPREFETCHT0 64(DI)")
+		if i < rows-1 {
 			g.p("\tADDQ R8, DI")
 		}
 	}
-	g.p("\tJMP k16loop")
-	g.p("k16zero:")
-	for i := 0; i < 16; i++ {
+	for i := 0; i < 2*rows; i++ {
 		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
-	g.p("k16loop:")
-	// Rows 8-15 are addressed from R12 = AX + 512, so every broadcast
-	// displacement fits in a compressed 8-bit one.
-	g.p("\tLEAQ 512(AX), R12")
+	const b0, b1, t0 = 2 * rows, 2*rows + 1, 2*rows + 2
+	g.p("k8x32loop:")
 	for q := 0; q < 16; q++ {
-		g.p("\tVMOVDQU32 %d(BX), Z16", q*128)
-		for i := 0; i < 16; i++ {
-			base, row := "AX", i
-			if i >= 8 {
-				base, row = "R12", i-8
-			}
-			m := mem{base: base, disp: row*64 + q*4}
-			g.enc(vdpbf16ps(i, 16, 0, &m), fmt.Sprintf("VDPBF16PS Z%d, Z16, %d(%s){1to16}", i, m.disp, base))
+		g.p("\tVMOVDQU32 %d(BX), Z%d", q*128, b0)
+		g.p("\tVMOVDQU32 %d(BX), Z%d", q*128+64, b1)
+		for i := 0; i < rows; i++ {
+			t := t0 + i
+			g.p("\tVPBROADCASTD %d(AX), Z%d", i*64+q*4, t)
+			g.enc(vdpbf16ps(2*i, b0, t, nil), fmt.Sprintf("VDPBF16PS Z%d, Z%d, Z%d", 2*i, b0, t))
+			g.enc(vdpbf16ps(2*i+1, b1, t, nil), fmt.Sprintf("VDPBF16PS Z%d, Z%d, Z%d", 2*i+1, b1, t))
 		}
 	}
 	g.p("\tADDQ $2048, AX")
 	g.p("\tADDQ $2048, BX")
 	g.p("\tDECQ CX")
-	g.p("\tJNE k16loop")
-	for i := 0; i < 16; i++ {
-		g.p("\tVMOVUPS Z%d, (DX)", i)
-		if i < 15 {
+	g.p("\tJNE k8x32loop")
+	g.p("\tMOVQ load+40(FP), SI")
+	g.p("\tTESTQ SI, SI")
+	g.p("\tJEQ k8x32store")
+	g.p("\tMOVQ DX, DI")
+	for i := 0; i < rows; i++ {
+		g.p("\tVADDPS (DI), Z%d, Z%d", 2*i, 2*i)
+		g.p("\tVADDPS 64(DI), Z%d, Z%d", 2*i+1, 2*i+1)
+		if i < rows-1 {
+			g.p("\tADDQ R8, DI")
+		}
+	}
+	g.p("k8x32store:")
+	for i := 0; i < rows; i++ {
+		g.p("\tVMOVUPS Z%d, (DX)", 2*i)
+		g.p("\tVMOVUPS Z%d, 64(DX)", 2*i+1)
+		if i < rows-1 {
 			g.p("\tADDQ R8, DX")
 		}
 	}
