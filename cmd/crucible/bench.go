@@ -213,8 +213,9 @@ measured with the kernel's FMA loop on all threads for 200 ms right after each
 timed step; the figure is the median over steps, so that a machine shared
 with other work lowers a step and its peak alike. Where /proc is available,
 cpu_util and mfu_cpu also report the share of the cores the process actually
-got and the MFU over that CPU time (an upper bound: it does not count the
-trainer's own idle time).
+got and the MFU over that CPU time (the thread pool's workers wait up to
+1 ms for the next parallel loop by spinning, which counts as CPU time; a
+core left idle does not).
 
 Training FLOPs per token are 6·N (full) or 4·N + 6·N_lora (LoRA: no base
 weight gradients), N being the parameters that enter matrix products (every
