@@ -61,6 +61,11 @@ func ParallelFor(n, grain int, f func(lo, hi int)) {
 // less), short enough that an idle process stops using the CPU at once.
 const spinWait = time.Millisecond
 
+// yieldEvery is how many looks at an atomic a spinning goroutine takes
+// between yields to the scheduler (a few µs): each yield takes the
+// scheduler's lock, which a yield per look made a hot spot.
+const yieldEvery = 256
+
 // pool runs the chunks of one ParallelFor at a time. gen is a sequence
 // lock on the job: odd while the job's fields may change or it has ended,
 // even while it is open. A worker announces itself in active before it
@@ -123,8 +128,8 @@ func (p *pool) run(procs, n, chunk int, f func(lo, hi int)) bool {
 	}
 	p.work()
 	// What is left runs on the workers now; it ends within a chunk.
-	for i := 0; p.left.Load() != 0; i++ {
-		if i%16 == 15 {
+	for i := 1; p.left.Load() != 0; i++ {
+		if i%yieldEvery == 0 {
 			runtime.Gosched()
 		}
 	}
@@ -174,13 +179,15 @@ func open(g, last uint64) bool { return g != last && g&1 == 0 }
 func (p *pool) await(i int, w *poolWorker, last uint64) uint64 {
 	if i < runtime.GOMAXPROCS(0)-1 {
 		start := time.Now()
-		for n := 0; ; n++ {
+		for n := 1; ; n++ {
 			if g := p.gen.Load(); open(g, last) {
 				return g
 			}
-			runtime.Gosched()
-			if n%32 == 31 && time.Since(start) > spinWait {
-				break
+			if n%yieldEvery == 0 {
+				runtime.Gosched()
+				if time.Since(start) > spinWait {
+					break
+				}
 			}
 		}
 	}
