@@ -17,7 +17,8 @@ import (
 //
 // The chunks run on the calling goroutine and on a pool of GOMAXPROCS−1
 // worker goroutines that, after a job, wait for the next one by spinning
-// (yielding to any other goroutine) for spinWait before they sleep. A
+// (yielding to any other goroutine) for spinWait before they sleep; no
+// more of them spin than there are CPUs besides the caller's. A
 // training step calls ParallelFor thousands of times with pieces of
 // 10–500 µs; a sleeping thread takes 50–150 µs to wake on a virtual
 // machine, which left the second core idle through the short pieces and
@@ -65,6 +66,9 @@ const spinWait = time.Millisecond
 // between yields to the scheduler (a few µs): each yield takes the
 // scheduler's lock, which a yield per look made a hot spot.
 const yieldEvery = 256
+
+// numCPU is the CPUs this process may use.
+var numCPU = runtime.NumCPU()
 
 // pool runs the chunks of one ParallelFor at a time. gen is a sequence
 // lock on the job: odd while the job's fields may change or it has ended,
@@ -174,10 +178,13 @@ func (p *pool) worker(i int, w *poolWorker) {
 func open(g, last uint64) bool { return g != last && g&1 == 0 }
 
 // await returns the generation of the next open job after last: spinning
-// for up to spinWait (workers beyond the current GOMAXPROCS do not spin),
-// then asleep until run wakes it.
+// for up to spinWait, then asleep until run wakes it. Only as many workers
+// spin as, with the caller, there are CPUs: where GOMAXPROCS is above the
+// CPU count (a validator's spare thread, kept for its API), a worker past
+// it would take a CPU from a chunk while it spins, so it sleeps at once
+// and is woken for each job.
 func (p *pool) await(i int, w *poolWorker, last uint64) uint64 {
-	if i < runtime.GOMAXPROCS(0)-1 {
+	if i < min(runtime.GOMAXPROCS(0), numCPU)-1 {
 		start := time.Now()
 		for n := 1; ; n++ {
 			if g := p.gen.Load(); open(g, last) {
